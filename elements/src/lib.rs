@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MPL-2.0
+#![allow(unreachable_pub)]
+//! gst-plugin-reenact: the GStreamer elements of Reenact Studio (plugin `reenact`).
+//!
+//! Elements know frames, samples and models; they know nothing of projects,
+//! users or HTTP. Each element lives in its own folder (`mod.rs` + `imp.rs`)
+//! and is registered here with one line.
+
+/**
+ * plugin-reenact:
+ *
+ * Face, voice, lip, caption and matte elements for live and offline reenactment.
+ *
+ * Since: 0.1.0
+ */
+use gst::glib;
+
+fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    Ok(())
+}
+
+gst::plugin_define!(
+    reenact,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Names of every GStreamer element factory the engine instantiates, in one
+//! place so a missing plugin is reported by the name the user can install.
+
+use crate::error::{EngineError, Result};
+
+pub const URIDECODEBIN: &str = "uridecodebin";
+pub const GESSRC: &str = "gessrc";
+pub const QUEUE: &str = "queue";
+pub const TEE: &str = "tee";
+pub const CAPSFILTER: &str = "capsfilter";
+pub const VIDEOCONVERT: &str = "videoconvert";
+pub const VIDEOCONVERTSCALE: &str = "videoconvertscale";
+pub const VIDEOCROP: &str = "videocrop";
+pub const VIDEORATE: &str = "videorate";
+pub const TEXTOVERLAY: &str = "textoverlay";
+pub const IMAGEOVERLAY: &str = "gdkpixbufoverlay";
+pub const AUDIOCONVERT: &str = "audioconvert";
+pub const AUDIORESAMPLE: &str = "audioresample";
+pub const AUDIOTESTSRC: &str = "audiotestsrc";
+pub const X264ENC: &str = "x264enc";
+pub const VP9ENC: &str = "vp9enc";
+pub const AACENC: &str = "avenc_aac";
+pub const OPUSENC: &str = "opusenc";
+pub const MP4MUX: &str = "mp4mux";
+pub const WEBMMUX: &str = "webmmux";
+pub const FILESINK: &str = "filesink";
+pub const FILESRC: &str = "filesrc";
+pub const DECODEBIN: &str = "decodebin";
+pub const APPSINK: &str = "appsink";
+
+/// Every factory an offline render may need; checked before a graph is built
+/// so the error names the plugin instead of failing half-way.
+pub const OFFLINE: &[&str] = &[
+    URIDECODEBIN,
+    QUEUE,
+    TEE,
+    CAPSFILTER,
+    VIDEOCONVERT,
+    VIDEOCONVERTSCALE,
+    VIDEOCROP,
+    VIDEORATE,
+    TEXTOVERLAY,
+    IMAGEOVERLAY,
+    AUDIOCONVERT,
+    AUDIORESAMPLE,
+    AUDIOTESTSRC,
+    X264ENC,
+    VP9ENC,
+    AACENC,
+    OPUSENC,
+    MP4MUX,
+    WEBMMUX,
+    FILESINK,
+    FILESRC,
+    DECODEBIN,
+    APPSINK,
+];
+
+/// Creates an element of `factory`, mapping absence to [`EngineError::MissingElement`].
+pub fn make(factory: &'static str) -> Result<gst::Element> {
+    gst::ElementFactory::make(factory).build().map_err(|_| EngineError::MissingElement(factory))
+}
+
+/// Fails with the first factory of `names` that is not installed.
+pub fn require(names: &[&'static str]) -> Result<()> {
+    match names.iter().find(|name| gst::ElementFactory::find(name).is_none()) {
+        Some(name) => Err(EngineError::MissingElement(name)),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MPL-2.0
+//! reenact-engine: presets and project timelines turned into GStreamer graphs,
+//! and the runners that drive them.
+//!
+//! The engine knows media, presets and projects; it knows nothing of HTTP,
+//! users or storage. Callers hand it files and directories and get files,
+//! progress and errors back.
+
+pub mod error;
+pub mod factories;
+pub mod media;
+pub mod metadata;
+pub mod preset;
+pub mod project;
+pub mod render;
+pub mod subtitles;
+
+pub use error::{EngineError, Result};
+pub use media::{probe, MediaInfo};
+pub use preset::{Preset, PresetLibrary};
+pub use project::Project;
+pub use render::{render, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest};

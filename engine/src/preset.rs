@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Delivery and live presets (`presets/*.toml`): what one output looks like.
+//!
+//! The presets shipped in the repository are compiled in, so the binary works
+//! from any directory; a directory given by `REENACT_PRESETS` (or `presets/`
+//! in the working directory) adds presets or overrides built-ins by name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+
+/// Environment variable naming an extra preset directory.
+pub const PRESETS_ENV: &str = "REENACT_PRESETS";
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("landscape-1080p.toml", include_str!("../../presets/landscape-1080p.toml")),
+    ("vertical-1080p.toml", include_str!("../../presets/vertical-1080p.toml")),
+    ("square-1080p.toml", include_str!("../../presets/square-1080p.toml")),
+    ("master.toml", include_str!("../../presets/master.toml")),
+    ("live-720p.toml", include_str!("../../presets/live-720p.toml")),
+    ("web-720p-webm.toml", include_str!("../../presets/web-720p-webm.toml")),
+];
+
+/// One output format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    /// Name used on the command line and in file names.
+    pub name: String,
+    /// One line for people choosing a preset.
+    #[serde(default)]
+    pub description: String,
+    /// Offline (every frame, full quality) or live (low latency).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Container of the output file.
+    #[serde(default)]
+    pub container: Container,
+    pub video: VideoSettings,
+    pub audio: AudioSettings,
+    /// How the source picture is fitted into the output frame.
+    #[serde(default)]
+    pub crop: CropPolicy,
+    /// What happens to captions.
+    #[serde(default)]
+    pub captions: CaptionMode,
+    /// Optional watermark drawn on every frame.
+    #[serde(default)]
+    pub watermark: Option<Watermark>,
+    /// Times in seconds at which a JPEG thumbnail is taken (clamped to the duration).
+    #[serde(default)]
+    pub thumbnails: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Offline,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Container {
+    #[default]
+    Mp4,
+    Webm,
+}
+
+impl Container {
+    /// File extension without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Mp4 => "mp4",
+            Container::Webm => "webm",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoSettings {
+    /// Output width in pixels; absent together with `height` for the source size.
+    pub width: Option<u32>,
+    /// Output height in pixels.
+    pub height: Option<u32>,
+    /// Output frame rate numerator; absent for the source rate.
+    pub fps: Option<u32>,
+    /// Frame rate denominator (1001 for 29.97).
+    #[serde(default = "one")]
+    pub fps_denominator: u32,
+    pub encoder: VideoEncoder,
+    /// Constant quality (x264 CRF 0..51, VP9 CQ level 0..63); wins over `bitrate_kbps`.
+    pub crf: Option<u32>,
+    /// Target bitrate when no CRF is given.
+    pub bitrate_kbps: Option<u32>,
+    /// Encoder speed/quality trade-off (x264 names: ultrafast .. veryslow).
+    #[serde(default = "default_speed")]
+    pub speed_preset: String,
+    /// Seconds between keyframes.
+    #[serde(default = "default_keyframe_interval")]
+    pub keyframe_interval_s: f64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_speed() -> String {
+    "medium".into()
+}
+
+fn default_keyframe_interval() -> f64 {
+    2.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VideoEncoder {
+    X264,
+    Vp9,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSettings {
+    pub codec: AudioCodec,
+    pub bitrate_kbps: u32,
+    #[serde(default = "default_rate")]
+    pub sample_rate: u32,
+    #[serde(default = "default_channels")]
+    pub channels: u32,
+}
+
+fn default_rate() -> u32 {
+    48_000
+}
+
+fn default_channels() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AudioCodec {
+    Aac,
+    Opus,
+}
+
+/// How a source of another aspect ratio is fitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CropPolicy {
+    /// Cut the middle of the picture to the output aspect.
+    #[default]
+    Center,
+    /// Follow the main face (falls back to centre until the reframe element runs).
+    Face,
+    /// Keep the whole picture and add black bars.
+    Fit,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptionMode {
+    #[default]
+    Off,
+    BurnIn,
+    Sidecar,
+}
+
+/// A watermark: text or an image, placed in a corner with an opacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watermark {
+    /// Text to draw (ignored when `image` is set).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Image file (PNG/JPEG) to draw.
+    #[serde(default)]
+    pub image: Option<PathBuf>,
+    #[serde(default)]
+    pub position: Position,
+    /// 0.0 (invisible) .. 1.0 (opaque).
+    #[serde(default = "default_opacity")]
+    pub opacity: f64,
+}
+
+fn default_opacity() -> f64 {
+    0.6
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Position {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    #[default]
+    BottomRight,
+    Center,
+}
+
+impl Preset {
+    /// Parses and validates one preset file's text.
+    pub fn parse(file: &Path, text: &str) -> Result<Self> {
+        let preset: Preset = toml::from_str(text).map_err(|err| {
+            let field =
+                err.span().map(|span| format!("line {}", line_of(text, span.start))).unwrap_or_else(|| "preset".into());
+            EngineError::invalid(file, field, err.message().to_string())
+        })?;
+        preset.validate(file)?;
+        Ok(preset)
+    }
+
+    fn validate(&self, file: &Path) -> Result<()> {
+        let bad = |field: &str, cause: String| Err(EngineError::invalid(file, field, cause));
+        let v = &self.video;
+        match (v.width, v.height) {
+            (Some(w), Some(h)) => {
+                if !(16..=7680).contains(&w) || w % 2 != 0 {
+                    return bad("video.width", format!("{w} must be even and within 16..7680"));
+                }
+                if !(16..=7680).contains(&h) || h % 2 != 0 {
+                    return bad("video.height", format!("{h} must be even and within 16..7680"));
+                }
+            }
+            (None, None) => {}
+            _ => return bad("video", "width and height must be given together".into()),
+        }
+        if let Some(fps) = v.fps {
+            if !(1..=240).contains(&fps) || v.fps_denominator == 0 {
+                return bad("video.fps", format!("{fps}/{} is not a frame rate", v.fps_denominator));
+            }
+        }
+        match (v.crf, v.bitrate_kbps) {
+            (None, None) => return bad("video", "give crf or bitrate_kbps".into()),
+            (Some(crf), _) if crf > v.encoder.max_quality() => {
+                return bad("video.crf", format!("{crf} is above {}", v.encoder.max_quality()));
+            }
+            (_, Some(0)) => return bad("video.bitrate_kbps", "must be above 0".into()),
+            _ => {}
+        }
+        if !SPEED_PRESETS.contains(&v.speed_preset.as_str()) {
+            return bad(
+                "video.speed_preset",
+                format!("`{}` is not one of {}", v.speed_preset, SPEED_PRESETS.join(", ")),
+            );
+        }
+        if !(v.keyframe_interval_s > 0.0 && v.keyframe_interval_s <= 20.0) {
+            return bad("video.keyframe_interval_s", "must be within (0, 20]".into());
+        }
+        let a = &self.audio;
+        if !(8..=512).contains(&a.bitrate_kbps) {
+            return bad("audio.bitrate_kbps", format!("{} must be within 8..512", a.bitrate_kbps));
+        }
+        if !(1..=2).contains(&a.channels) {
+            return bad("audio.channels", format!("{} must be 1 or 2", a.channels));
+        }
+        if ![8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000].contains(&a.sample_rate) {
+            return bad("audio.sample_rate", format!("{} is not a supported rate", a.sample_rate));
+        }
+        if self.container == Container::Webm && (v.encoder != VideoEncoder::Vp9 || a.codec != AudioCodec::Opus) {
+            return bad("container", "webm needs video.encoder = \"vp9\" and audio.codec = \"opus\"".into());
+        }
+        if self.container == Container::Mp4 && a.codec == AudioCodec::Opus {
+            return bad("audio.codec", "opus is only written to webm here; use aac for mp4".into());
+        }
+        if let Some(w) = &self.watermark {
+            w.validate(file)?;
+        }
+        if let Some(t) = self.thumbnails.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+            return bad("thumbnails", format!("{t} is not a time in seconds"));
+        }
+        Ok(())
+    }
+
+    /// Output frame size for a source of `src_w` x `src_h`.
+    pub fn output_size(&self, src_w: u32, src_h: u32) -> (u32, u32) {
+        match (self.video.width, self.video.height) {
+            (Some(w), Some(h)) => (w, h),
+            _ => (src_w & !1, src_h & !1),
+        }
+    }
+}
+
+impl Watermark {
+    /// Checks the watermark names something to draw with a sane opacity.
+    pub fn validate(&self, file: &Path) -> Result<()> {
+        if self.text.as_deref().unwrap_or("").is_empty() && self.image.is_none() {
+            return Err(EngineError::invalid(file, "watermark", "give text or image"));
+        }
+        if !(0.0..=1.0).contains(&self.opacity) {
+            return Err(EngineError::invalid(
+                file,
+                "watermark.opacity",
+                format!("{} must be within 0..1", self.opacity),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// x264's speed presets, also accepted for VP9 (mapped to cpu-used).
+pub const SPEED_PRESETS: &[&str] =
+    &["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"];
+
+impl VideoEncoder {
+    fn max_quality(self) -> u32 {
+        match self {
+            VideoEncoder::X264 => 51,
+            VideoEncoder::Vp9 => 63,
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// All presets known to this process, by name.
+#[derive(Debug, Clone)]
+pub struct PresetLibrary {
+    presets: BTreeMap<String, Preset>,
+}
+
+impl PresetLibrary {
+    /// Built-in presets plus those of the preset directory, if there is one.
+    pub fn load() -> Result<Self> {
+        let mut library = Self::builtin()?;
+        if let Some(dir) = preset_dir() {
+            library.add_dir(&dir)?;
+        }
+        Ok(library)
+    }
+
+    /// Only the presets compiled into the binary.
+    pub fn builtin() -> Result<Self> {
+        let mut presets = BTreeMap::new();
+        for (file, text) in BUILTIN {
+            let preset = Preset::parse(Path::new(file), text)?;
+            presets.insert(preset.name.clone(), preset);
+        }
+        Ok(PresetLibrary { presets })
+    }
+
+    /// Adds every `*.toml` of `dir`, replacing built-ins of the same name.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<()> {
+        let entries = std::fs::read_dir(dir).map_err(|e| EngineError::io(dir, e))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|e| EngineError::io(&file, e))?;
+            let preset = Preset::parse(&file, &text)?;
+            self.presets.insert(preset.name.clone(), preset);
+        }
+        Ok(())
+    }
+
+    /// The preset called `name`.
+    pub fn get(&self, name: &str) -> Result<&Preset> {
+        self.presets.get(name).ok_or_else(|| EngineError::UnknownPreset {
+            name: name.to_string(),
+            known: self.presets.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// All presets in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Preset> {
+        self.presets.values()
+    }
+}
+
+fn preset_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(PRESETS_ENV) {
+        return Some(PathBuf::from(dir));
+    }
+    let local = PathBuf::from("presets");
+    local.is_dir().then_some(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_presets_parse_and_have_the_promised_sizes() {
+        let lib = PresetLibrary::builtin().unwrap();
+        let size = |n: &str| lib.get(n).unwrap().output_size(640, 360);
+        assert_eq!(size("landscape-1080p"), (1920, 1080));
+        assert_eq!(size("vertical-1080p"), (1080, 1920));
+        assert_eq!(size("square-1080p"), (1080, 1080));
+        assert_eq!(size("master"), (640, 360));
+        assert_eq!(size("live-720p"), (1280, 720));
+        assert_eq!(lib.get("live-720p").unwrap().mode, Mode::Live);
+    }
+
+    #[test]
+    fn unknown_preset_lists_the_known_ones() {
+        let lib = PresetLibrary::builtin().unwrap();
+        let err = lib.get("portrait-4k").unwrap_err().to_string();
+        assert!(err.contains("unknown preset `portrait-4k`"), "{err}");
+        assert!(err.contains("landscape-1080p"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_names_its_line() {
+        let text = "name = \"x\"\ncolour = 3\n[video]\nencoder = \"x264\"\ncrf = 20\n[audio]\ncodec = \"aac\"\nbitrate_kbps = 128\n";
+        let err = Preset::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("x.toml: line 2:"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn odd_width_is_rejected() {
+        let text = "name = \"x\"\n[video]\nwidth = 1919\nheight = 1080\nencoder = \"x264\"\ncrf = 20\n[audio]\ncodec = \"aac\"\nbitrate_kbps = 128\n";
+        let err = Preset::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(err.contains("video.width: 1919 must be even"), "{err}");
+    }
+
+    #[test]
+    fn webm_needs_vp9_and_opus() {
+        let text = "name = \"x\"\ncontainer = \"webm\"\n[video]\nencoder = \"x264\"\ncrf = 20\n[audio]\ncodec = \"aac\"\nbitrate_kbps = 128\n";
+        let err = Preset::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(err.contains("container: webm needs"), "{err}");
+    }
+}

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Offline rendering: a project decoded once, its element chain run once, and
+//! one branch per preset teed off the result.
+
+mod branch;
+mod outputs;
+mod plan;
+mod run;
+mod source;
+mod thumbnail;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gst::prelude::*;
+
+pub use run::{CancelToken, Progress};
+
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+use crate::media;
+use crate::metadata::{self, EngineInfo, RenderMetadata, DISCLOSURE};
+use crate::preset::{CaptionMode, Preset, Watermark};
+use crate::project::Project;
+use crate::subtitles::{self, Cue};
+
+/// What to render and where.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub project: Project,
+    /// The project file (or the bare media file) the project came from; named in errors.
+    pub project_file: PathBuf,
+    pub presets: Vec<Preset>,
+    pub out_dir: PathBuf,
+    /// SRT/VTT file to burn in or write as a sidecar.
+    pub subtitles: Option<PathBuf>,
+    /// Overrides each preset's caption mode when subtitles are given.
+    pub captions: Option<CaptionMode>,
+    /// Overrides each preset's watermark.
+    pub watermark: Option<Watermark>,
+    /// A render with no progress for this long fails instead of hanging.
+    pub stall_timeout: Duration,
+}
+
+impl RenderRequest {
+    /// A request with defaults for everything optional.
+    pub fn new(project: Project, project_file: PathBuf, presets: Vec<Preset>, out_dir: PathBuf) -> Self {
+        RenderRequest {
+            project,
+            project_file,
+            presets,
+            out_dir,
+            subtitles: None,
+            captions: None,
+            watermark: None,
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One finished output.
+#[derive(Debug, Clone)]
+pub struct RenderOutput {
+    pub preset: String,
+    pub file: PathBuf,
+    pub metadata_file: PathBuf,
+    pub thumbnails: Vec<PathBuf>,
+    pub sidecars: Vec<PathBuf>,
+    pub metadata: RenderMetadata,
+}
+
+/// Everything a render produced.
+#[derive(Debug, Clone)]
+pub struct RenderReport {
+    pub outputs: Vec<RenderOutput>,
+    pub duration_s: f64,
+    pub wall_s: f64,
+}
+
+/// Settings of one branch, resolved from its preset and the request.
+struct Branch<'a> {
+    preset: &'a Preset,
+    stem: String,
+    part: PathBuf,
+    caption_mode: CaptionMode,
+    watermark: Option<Watermark>,
+}
+
+/// Renders `request`, reporting progress; fails with [`EngineError::Cancelled`]
+/// when `cancel` is set. Nothing is left under a final name unless every
+/// output succeeded.
+pub fn render(
+    request: &RenderRequest,
+    cancel: &CancelToken,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<RenderReport> {
+    media::init()?;
+    f::require(f::OFFLINE)?;
+    if request.presets.is_empty() {
+        return Err(EngineError::Request("no preset given: name at least one with --preset".into()));
+    }
+    let mut names = std::collections::HashSet::new();
+    if let Some(dup) = request.presets.iter().find(|p| !names.insert(p.name.as_str())) {
+        return Err(EngineError::Request(format!("preset `{}` is given twice", dup.name)));
+    }
+    let cues = match &request.subtitles {
+        Some(path) => Some(Arc::new(subtitles::read(path)?)),
+        None => None,
+    };
+    if let Some(w) = &request.watermark {
+        w.validate(Path::new("--watermark"))?;
+    }
+    let started = std::time::Instant::now();
+    let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
+    outputs::prepare_dir(&request.out_dir)?;
+
+    let base = outputs::slug(&request.project.title);
+    let mut parts = outputs::PartFiles::default();
+    let branches: Vec<Branch<'_>> = request
+        .presets
+        .iter()
+        .map(|preset| {
+            let stem = format!("{base}-{}", outputs::slug(&preset.name));
+            let file = request.out_dir.join(format!("{stem}.{}", preset.container.extension()));
+            let caption_mode = match (&cues, request.captions) {
+                (None, _) => CaptionMode::Off,
+                (Some(_), Some(mode)) => mode,
+                (Some(_), None) if preset.captions == CaptionMode::Off => CaptionMode::BurnIn,
+                (Some(_), None) => preset.captions,
+            };
+            Branch {
+                preset,
+                part: parts.reserve(file),
+                stem,
+                caption_mode,
+                watermark: request.watermark.clone().or_else(|| preset.watermark.clone()),
+            }
+        })
+        .collect();
+
+    let position = run::Position::default();
+    let pipeline = build(&plan, request, &branches, cues.as_ref(), &position)?;
+    let watch = run::Watch {
+        duration_s: plan.duration_s,
+        position: position.clone(),
+        cancel,
+        stall_after: request.stall_timeout,
+    };
+    run::run(&pipeline, watch, on_progress)?;
+    drop(pipeline);
+
+    let rendered = position.seconds();
+    if rendered + 1.5 * plan.frame_s() < plan.duration_s {
+        let cause =
+            format!("decoding stopped at {rendered:.2} s of {:.2} s: truncated or damaged media", plan.duration_s);
+        return Err(match &plan.direct {
+            Some(info) => EngineError::BadMedia { path: info.path.clone(), cause },
+            None => EngineError::Request(cause),
+        });
+    }
+
+    let mut outputs = Vec::with_capacity(branches.len());
+    for branch in &branches {
+        outputs.push(finish(request, &plan, branch, cues.as_deref(), &mut parts)?);
+    }
+    parts.commit()?;
+    Ok(RenderReport { outputs, duration_s: plan.duration_s, wall_s: started.elapsed().as_secs_f64() })
+}
+
+/// Builds the whole graph: source, shared chain, tees and one branch per preset.
+fn build(
+    plan: &plan::Plan,
+    request: &RenderRequest,
+    branches: &[Branch<'_>],
+    cues: Option<&Arc<Vec<Cue>>>,
+    position: &run::Position,
+) -> Result<gst::Pipeline> {
+    let pipeline = gst::Pipeline::with_name("reenact-render");
+    let err = |what: &str| EngineError::Request(format!("cannot build the render graph: {what}"));
+
+    // Video: one conversion to the encoders' format, then the (for now
+    // empty) element chain, then the tee all presets share.
+    let vconvert = make(f::VIDEOCONVERT)?;
+    let vformat = make(f::CAPSFILTER)?;
+    vformat.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
+    let vtee = make(f::TEE)?;
+    let aconvert = make(f::AUDIOCONVERT)?;
+    let aresample = make(f::AUDIORESAMPLE)?;
+    let aformat = make(f::CAPSFILTER)?;
+    aformat.set_property(
+        "caps",
+        gst::Caps::builder("audio/x-raw")
+            .field("rate", source::AUDIO_RATE)
+            .field("channels", source::AUDIO_CHANNELS)
+            .build(),
+    );
+    let atee = make(f::TEE)?;
+    pipeline
+        .add_many([&vconvert, &vformat, &vtee, &aconvert, &aresample, &aformat, &atee])
+        .map_err(|_| err("shared elements"))?;
+    gst::Element::link_many([&vconvert, &vformat, &vtee]).map_err(|_| err("video chain"))?;
+    gst::Element::link_many([&aconvert, &aresample, &aformat, &atee]).map_err(|_| err("audio chain"))?;
+
+    let vtee_sink = vtee.static_pad("sink").expect("tee sink");
+    let position = position.clone();
+    vtee_sink.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if let Some(buffer) = info.buffer() {
+            if let Some(t) = branch::running_time(pad, buffer) {
+                let dur = buffer.duration().map(|d| d.nseconds() as f64 / 1e9).unwrap_or(0.0);
+                position.record(t + dur);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+
+    let tags = branch::Tags {
+        title: request.project.title.clone(),
+        author: request.project.author.clone(),
+        comment: DISCLOSURE.into(),
+        encoder: format!("Reenact Studio {}", metadata::ENGINE_VERSION),
+    };
+    let tees = branch::Tees { video: vtee, audio: atee };
+    for b in branches {
+        let overlays = branch::Overlays {
+            captions: (b.caption_mode == CaptionMode::BurnIn).then(|| cues.cloned()).flatten(),
+            watermark: b.watermark.clone(),
+        };
+        branch::add(&pipeline, &tees, plan, &branch::Spec { preset: b.preset, overlays, tags: &tags, part: &b.part })?;
+    }
+    source::add(
+        &pipeline,
+        plan,
+        &vconvert.static_pad("sink").expect("videoconvert sink"),
+        &aconvert.static_pad("sink").expect("audioconvert sink"),
+    )?;
+    Ok(pipeline)
+}
+
+/// Probes a finished `.part`, writes its thumbnails, sidecars and metadata.
+fn finish(
+    request: &RenderRequest,
+    plan: &plan::Plan,
+    branch: &Branch<'_>,
+    cues: Option<&Vec<Cue>>,
+    parts: &mut outputs::PartFiles,
+) -> Result<RenderOutput> {
+    let info = media::probe(&branch.part)?;
+    let (w, h) = info.video.as_ref().map(|v| (v.width, v.height)).unwrap_or((0, 0));
+    let file = request.out_dir.join(format!("{}.{}", branch.stem, branch.preset.container.extension()));
+    let mut thumbnails = Vec::new();
+    for (i, t) in branch.preset.thumbnails.iter().enumerate() {
+        let at = t.min((plan.duration_s - plan.frame_s()).max(0.0));
+        let jpeg = thumbnail::jpeg_at(&branch.part, at, w, h)?;
+        let path = request.out_dir.join(format!("{}-thumb{}.jpg", branch.stem, i + 1));
+        parts.write(path.clone(), &jpeg)?;
+        thumbnails.push(path);
+    }
+    let mut sidecars = Vec::new();
+    if let (Some(cues), CaptionMode::Sidecar) = (cues, branch.caption_mode) {
+        for (format, ext) in [(subtitles::Format::Srt, "srt"), (subtitles::Format::Vtt, "vtt")] {
+            let path = request.out_dir.join(format!("{}.{ext}", branch.stem));
+            parts.write(path.clone(), subtitles::write(cues, format).as_bytes())?;
+            sidecars.push(path);
+        }
+    }
+    let bytes = std::fs::metadata(&branch.part).map_err(|e| EngineError::io(&branch.part, e))?.len();
+    let name_of = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut output = info.clone();
+    output.path = file.clone();
+    let metadata = RenderMetadata {
+        file: name_of(&file),
+        preset: branch.preset.clone(),
+        title: request.project.title.clone(),
+        author: request.project.author.clone(),
+        duration_s: info.duration_s,
+        bytes,
+        output,
+        sources: plan.sources.iter().map(|s| s.path.clone()).collect(),
+        thumbnails: thumbnails.iter().map(name_of).collect(),
+        captions: match branch.caption_mode {
+            CaptionMode::Off => None,
+            CaptionMode::BurnIn => Some("burn-in".into()),
+            CaptionMode::Sidecar => Some("sidecar".into()),
+        },
+        watermark: branch.watermark.clone(),
+        models: Vec::new(),
+        engine: EngineInfo::current(),
+        disclosure: DISCLOSURE.into(),
+        created_at: metadata::now_rfc3339(),
+    };
+    let metadata_file = request.out_dir.join(format!("{}.json", branch.stem));
+    let json = serde_json::to_vec_pretty(&metadata).expect("metadata serialises");
+    parts.write(metadata_file.clone(), &json)?;
+    Ok(RenderOutput { preset: branch.preset.name.clone(), file, metadata_file, thumbnails, sidecars, metadata })
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MPL-2.0
+//! JPEG thumbnails taken from a finished output file.
+
+use std::path::Path;
+
+use gst::prelude::*;
+
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+
+const WAIT: gst::ClockTime = gst::ClockTime::from_seconds(20);
+/// Thumbnails are at most this wide; height follows the aspect.
+pub(crate) const MAX_WIDTH: u32 = 640;
+
+/// The frame at `time_s` of `path` as JPEG bytes, at most [`MAX_WIDTH`] wide.
+pub(crate) fn jpeg_at(path: &Path, time_s: f64, width: u32, height: u32) -> Result<Vec<u8>> {
+    let fail = |cause: String| EngineError::BadMedia {
+        path: path.to_path_buf(),
+        cause: format!("thumbnail at {time_s:.2} s: {cause}"),
+    };
+    let pipeline = gst::Pipeline::new();
+    let src = make(f::FILESRC)?;
+    src.set_property("location", path.to_string_lossy().as_ref());
+    let decode = make(f::DECODEBIN)?;
+    let convert = make(f::VIDEOCONVERT)?;
+    let sink = make(f::APPSINK)?;
+    sink.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "RGB").build());
+    pipeline.add_many([&src, &decode, &convert, &sink]).map_err(|e| fail(e.to_string()))?;
+    src.link(&decode).map_err(|e| fail(e.to_string()))?;
+    convert.link(&sink).map_err(|e| fail(e.to_string()))?;
+    let convert_weak = convert.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        let is_video =
+            pad.current_caps().and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/"))).unwrap_or(false);
+        if let (true, Some(convert)) = (is_video, convert_weak.upgrade()) {
+            let _ = pad.link(&convert.static_pad("sink").expect("videoconvert sink"));
+        }
+    });
+    let result = (|| {
+        pipeline.set_state(gst::State::Paused).map_err(|e| fail(e.to_string()))?;
+        wait_preroll(&pipeline).map_err(&fail)?;
+        let at = gst::ClockTime::from_nseconds((time_s.max(0.0) * 1e9) as u64);
+        pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, at).map_err(|e| fail(e.to_string()))?;
+        wait_preroll(&pipeline).map_err(&fail)?;
+        let appsink = sink.dynamic_cast_ref::<gst_app::AppSink>().expect("appsink");
+        let sample = appsink.pull_preroll().map_err(|_| fail("no frame decoded".into()))?;
+        let (tw, th) = thumb_size(width, height);
+        let caps = gst::Caps::builder("image/jpeg").field("width", tw as i32).field("height", th as i32).build();
+        let jpeg = gst_video::convert_sample(&sample, &caps, WAIT).map_err(|e| fail(e.to_string()))?;
+        let buffer = jpeg.buffer().ok_or_else(|| fail("empty JPEG".into()))?;
+        let map = buffer.map_readable().map_err(|e| fail(e.to_string()))?;
+        Ok(map.as_slice().to_vec())
+    })();
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
+fn thumb_size(width: u32, height: u32) -> (u32, u32) {
+    if width <= MAX_WIDTH {
+        return (width, height);
+    }
+    let h = ((height as u64 * MAX_WIDTH as u64 / width.max(1) as u64) as u32).max(2) & !1;
+    (MAX_WIDTH, h)
+}
+
+fn wait_preroll(pipeline: &gst::Pipeline) -> std::result::Result<(), String> {
+    let bus = pipeline.bus().expect("pipeline has a bus");
+    match bus.timed_pop_filtered(WAIT, &[gst::MessageType::AsyncDone, gst::MessageType::Error]) {
+        Some(msg) => match msg.view() {
+            gst::MessageView::Error(err) => Err(err.error().to_string()),
+            _ => Ok(()),
+        },
+        None => Err("timed out".into()),
+    }
+}

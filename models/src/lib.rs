@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MPL-2.0
+//! reenact-models: which models exist, where their files are, and what a render
+//! used. It knows nothing of GStreamer, projects or users.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming an extra model directory, searched first.
+pub const MODELS_ENV: &str = "REENACT_MODELS";
+
+/// A model that took part in a render, recorded in the render's metadata so a
+/// delivered file can always be traced back to the exact weights behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUse {
+    /// Manifest name of the model.
+    pub name: String,
+    /// Manifest version of the model.
+    pub version: String,
+    /// The element that ran it.
+    pub element: String,
+}
+
+/// Directories searched for model files, in lookup order: `REENACT_MODELS`,
+/// the user data directory, then `../shared/models` beside the working
+/// directory (development and tests).
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os(MODELS_ENV) {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Some(data) = user_data_dir() {
+        dirs.push(data.join("reenact").join("models"));
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        dirs.push(cwd.join("..").join("shared").join("models"));
+    }
+    dirs
+}
+
+/// `$XDG_DATA_HOME`, else `~/.local/share`.
+fn user_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("share"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_models_dir_is_searched_last() {
+        let dirs = search_dirs();
+        let last = dirs.last().expect("at least the shared dir");
+        assert!(last.ends_with("shared/models"), "{last:?}");
+    }
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact render`: one decode, every delivery format.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use reenact_engine::preset::{CaptionMode, Position, Watermark};
+use reenact_engine::{CancelToken, PresetLibrary, Project, RenderRequest};
+
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// A project JSON file, or a single media file (rendered whole).
+    input: PathBuf,
+    /// Preset(s) to render; repeat or separate with commas (see `reenact presets`).
+    #[arg(long = "preset", short = 'p', required = true, value_delimiter = ',')]
+    presets: Vec<String>,
+    /// Output directory (created if missing).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+    /// SRT or WebVTT file to burn in (or write as sidecar, see --captions).
+    #[arg(long)]
+    subtitles: Option<PathBuf>,
+    /// What to do with --subtitles (default: the preset's setting, burn-in if it has none).
+    #[arg(long, value_enum)]
+    captions: Option<CaptionsArg>,
+    /// Watermark text drawn on every output.
+    #[arg(long, conflicts_with = "watermark_image")]
+    watermark_text: Option<String>,
+    /// Watermark image (PNG/JPEG) drawn on every output.
+    #[arg(long)]
+    watermark_image: Option<PathBuf>,
+    /// Watermark corner.
+    #[arg(long, value_enum, default_value = "bottom-right")]
+    watermark_position: PositionArg,
+    /// Watermark opacity, 0..1.
+    #[arg(long, default_value_t = 0.6)]
+    watermark_opacity: f64,
+    /// Fail when the render makes no progress for this many seconds.
+    #[arg(long, default_value_t = 60)]
+    stall_timeout: u64,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CaptionsArg {
+    BurnIn,
+    Sidecar,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PositionArg {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+    Center,
+}
+
+pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
+    let library = PresetLibrary::load()?;
+    let presets = args.presets.iter().map(|name| library.get(name.trim()).cloned()).collect::<Result<Vec<_>, _>>()?;
+    let project = load_project(&args.input)?;
+    let mut request = RenderRequest::new(project, args.input.clone(), presets, args.out.clone());
+    request.subtitles = args.subtitles.clone();
+    request.captions = args.captions.map(|c| match c {
+        CaptionsArg::BurnIn => CaptionMode::BurnIn,
+        CaptionsArg::Sidecar => CaptionMode::Sidecar,
+        CaptionsArg::Off => CaptionMode::Off,
+    });
+    request.watermark = watermark(&args);
+    request.stall_timeout = Duration::from_secs(args.stall_timeout.max(1));
+
+    let cancel = CancelToken::new();
+    let on_signal = cancel.clone();
+    ctrlc::set_handler(move || on_signal.cancel()).context("cannot install the Ctrl-C handler")?;
+
+    let bar = progress_bar(args.quiet);
+    let report = reenact_engine::render(&request, &cancel, &mut |p| {
+        bar.set_position((p.fraction * 1000.0) as u64);
+        let eta = p.eta_s.map(|s| format!("{s:.0} s")).unwrap_or_else(|| "-".into());
+        bar.set_message(format!("{:.1}/{:.1} s  {:.2}x  ETA {eta}", p.position_s, p.duration_s, p.speed));
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        let files: Vec<_> = report.outputs.iter().map(|o| &o.metadata).collect();
+        println!("{}", serde_json::to_string_pretty(&files)?);
+    } else {
+        for out in &report.outputs {
+            println!("{:<18} {}", out.preset, out.file.display());
+        }
+        eprintln!(
+            "rendered {:.1} s of media to {} preset(s) in {:.1} s",
+            report.duration_s,
+            report.outputs.len(),
+            report.wall_s
+        );
+    }
+    Ok(())
+}
+
+/// A `.json` input is a project; anything else is a media file.
+fn load_project(input: &Path) -> anyhow::Result<Project> {
+    let is_json = input.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        Ok(Project::load(input)?)
+    } else {
+        Ok(Project::from_media(input))
+    }
+}
+
+fn watermark(args: &RenderArgs) -> Option<Watermark> {
+    if args.watermark_text.is_none() && args.watermark_image.is_none() {
+        return None;
+    }
+    Some(Watermark {
+        text: args.watermark_text.clone(),
+        image: args.watermark_image.clone(),
+        position: match args.watermark_position {
+            PositionArg::TopLeft => Position::TopLeft,
+            PositionArg::TopRight => Position::TopRight,
+            PositionArg::BottomLeft => Position::BottomLeft,
+            PositionArg::BottomRight => Position::BottomRight,
+            PositionArg::Center => Position::Center,
+        },
+        opacity: args.watermark_opacity,
+    })
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:40}] {percent:>3}%  {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

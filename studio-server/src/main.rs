@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact`: render projects to delivery formats, inspect media, run the studio.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Reenact Studio: live and recorded reenactments with disclosure built in.
+#[derive(Debug, Parser)]
+#[command(name = "reenact", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing EnvFilter syntax); also read from RUST_LOG.
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "reenact_server=info,reenact_engine=info,warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render a project (or one media file) to one or more delivery presets in one pass.
+    Render(commands::render::RenderArgs),
+    /// List the available presets.
+    Presets(commands::presets::PresetsArgs),
+    /// Describe a media file's streams (as JSON with --json).
+    Probe(commands::probe::ProbeArgs),
+    /// Run the studio server.
+    Serve(commands::serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Render(args) => commands::render::run(args),
+        Command::Presets(args) => commands::presets::run(args),
+        Command::Probe(args) => commands::probe::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
