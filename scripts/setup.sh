@@ -14,7 +14,7 @@ packages=(
   # encoders, audio, fonts for burned-in text
   libx264-dev x264 libasound2-dev fonts-dejavu-core
   # reference tools for tests and benchmarks
-  ffmpeg
+  ffmpeg bc
 )
 
 missing=()

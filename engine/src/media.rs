@@ -79,30 +79,7 @@ fn io_cause(err: &std::io::Error) -> String {
 
 /// Opens `path` and describes its streams.
 pub fn probe(path: &Path) -> Result<MediaInfo> {
-    init()?;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| EngineError::Unreadable { path: path.to_path_buf(), cause: io_cause(&e) })?;
-    if meta.is_dir() {
-        return Err(EngineError::Unreadable {
-            path: path.to_path_buf(),
-            cause: "is a directory, not a media file".into(),
-        });
-    }
-    if meta.len() == 0 {
-        return Err(EngineError::BadMedia { path: path.to_path_buf(), cause: "file is empty (0 bytes)".into() });
-    }
-    let uri = file_uri(path)?;
-    let bad = |cause: String| EngineError::BadMedia { path: path.to_path_buf(), cause };
-    let discoverer = gst_pbutils::Discoverer::new(DISCOVER_TIMEOUT).map_err(|e| EngineError::Init(e.to_string()))?;
-    let info = discoverer.discover_uri(&uri).map_err(|e| bad(discovery_cause(&e.to_string())))?;
-    match info.result() {
-        gst_pbutils::DiscovererResult::Ok => {}
-        gst_pbutils::DiscovererResult::Timeout => return Err(bad("timed out while reading the file".into())),
-        gst_pbutils::DiscovererResult::MissingPlugins => {
-            return Err(bad("no installed decoder for this format (missing GStreamer plugin)".into()))
-        }
-        other => return Err(bad(format!("not readable as media ({other:?})"))),
-    }
+    let info = discover(path)?;
     let video = info.video_streams().into_iter().find(|v| !v.is_image()).map(|v| VideoStream {
         codec: codec_name(v.caps().as_ref()),
         width: v.width(),
@@ -132,6 +109,46 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     })
 }
 
+/// Width and height of a still image (PNG, JPEG, ...).
+pub fn image_size(path: &Path) -> Result<(u32, u32)> {
+    let info = discover(path)?;
+    info.video_streams()
+        .into_iter()
+        .find(|v| v.is_image() && v.width() > 0)
+        .map(|v| (v.width(), v.height()))
+        .ok_or_else(|| EngineError::BadMedia { path: path.to_path_buf(), cause: "not an image".into() })
+}
+
+/// Runs GStreamer's discoverer on `path` after the checks it does badly
+/// (missing, directory, empty).
+fn discover(path: &Path) -> Result<gst_pbutils::DiscovererInfo> {
+    init()?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| EngineError::Unreadable { path: path.to_path_buf(), cause: io_cause(&e) })?;
+    if meta.is_dir() {
+        return Err(EngineError::Unreadable {
+            path: path.to_path_buf(),
+            cause: "is a directory, not a media file".into(),
+        });
+    }
+    if meta.len() == 0 {
+        return Err(EngineError::BadMedia { path: path.to_path_buf(), cause: "file is empty (0 bytes)".into() });
+    }
+    let uri = file_uri(path)?;
+    let bad = |cause: String| EngineError::BadMedia { path: path.to_path_buf(), cause };
+    let discoverer = gst_pbutils::Discoverer::new(DISCOVER_TIMEOUT).map_err(|e| EngineError::Init(e.to_string()))?;
+    let info = discoverer.discover_uri(&uri).map_err(|e| bad(discovery_cause(&e.to_string())))?;
+    match info.result() {
+        gst_pbutils::DiscovererResult::Ok => {}
+        gst_pbutils::DiscovererResult::Timeout => return Err(bad("timed out while reading the file".into())),
+        gst_pbutils::DiscovererResult::MissingPlugins => {
+            return Err(bad("no installed decoder for this format (missing GStreamer plugin)".into()))
+        }
+        other => return Err(bad(format!("not readable as media ({other:?})"))),
+    }
+    Ok(info)
+}
+
 /// Like [`probe`], but also requires a moving-picture stream and a duration.
 pub fn probe_video(path: &Path) -> Result<MediaInfo> {
     let info = probe(path)?;
@@ -156,6 +173,8 @@ fn codec_name(caps: Option<&gst::Caps>) -> String {
 fn discovery_cause(message: &str) -> String {
     if message.contains("Could not determine type of stream") {
         "not a media file (no known container or codec)".into()
+    } else if message.contains("text file") {
+        "not a media file (it is a text file)".into()
     } else if message.contains("moov") || message.contains("corrupt") || message.contains("truncated") {
         format!("truncated or corrupt media ({message})")
     } else {

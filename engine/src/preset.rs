@@ -198,9 +198,10 @@ fn default_opacity() -> f64 {
 #[serde(rename_all = "kebab-case")]
 pub enum Position {
     TopLeft,
+    /// The default: clear of burned-in captions at the bottom.
+    #[default]
     TopRight,
     BottomLeft,
-    #[default]
     BottomRight,
     Center,
 }

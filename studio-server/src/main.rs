@@ -28,6 +28,8 @@ enum Command {
     Probe(commands::probe::ProbeArgs),
     /// Run the studio server.
     Serve(commands::serve::ServeArgs),
+    /// List and verify the installed models.
+    Models(commands::models::ModelsArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Presets(args) => commands::presets::run(args),
         Command::Probe(args) => commands::probe::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Models(args) => commands::models::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -218,12 +218,7 @@ pub(crate) fn running_time(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<f6
 fn watermark(mark: &Watermark, out_w: u32, out_h: u32) -> Result<gst::Element> {
     let margin = (out_h as f64 * 0.03).round() as i32;
     if let Some(image) = &mark.image {
-        let info =
-            crate::media::probe(image).map_err(|e| EngineError::invalid(image, "watermark.image", e.to_string()))?;
-        let (iw, ih) = info
-            .video
-            .map(|v| (v.width, v.height))
-            .ok_or_else(|| EngineError::invalid(image, "watermark.image", "not an image"))?;
+        let (iw, ih) = crate::media::image_size(image)?;
         let w = (out_w as f64 * 0.15).round().max(1.0) as i32;
         let h = ((w as f64 * ih as f64 / iw.max(1) as f64).round() as i32).max(1);
         let (x, y) = place(mark.position, out_w as i32, out_h as i32, w, h, margin);
@@ -238,7 +233,7 @@ fn watermark(mark: &Watermark, out_w: u32, out_h: u32) -> Result<gst::Element> {
     }
     let e = make(f::TEXTOVERLAY)?;
     e.set_property("text", mark.text.as_deref().unwrap_or(""));
-    e.set_property("font-desc", "Sans Bold 12");
+    e.set_property("font-desc", "Sans Bold 8");
     e.set_property("shaded-background", false);
     e.set_property("draw-shadow", true);
     let (h, v) = match mark.position {
@@ -279,6 +274,9 @@ fn video_encoder(preset: &Preset, fps: gst::Fraction) -> Result<gst::Element> {
                 Some(crf) => {
                     e.set_property_from_str("pass", "qual");
                     e.set_property("quantizer", crf);
+                    // x264enc also applies its `bitrate` (2 Mb/s by default) as a
+                    // VBV cap in quality mode; no buffer means no cap, as in x264's CRF.
+                    e.set_property("vbv-buf-capacity", 0u32);
                 }
                 None => {
                     e.set_property_from_str("pass", "cbr");

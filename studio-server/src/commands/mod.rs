@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! One module per `reenact` subcommand.
 
+pub(crate) mod models;
 pub(crate) mod presets;
 pub(crate) mod probe;
 pub(crate) mod render;

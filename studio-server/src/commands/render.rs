@@ -33,7 +33,7 @@ pub(crate) struct RenderArgs {
     #[arg(long)]
     watermark_image: Option<PathBuf>,
     /// Watermark corner.
-    #[arg(long, value_enum, default_value = "bottom-right")]
+    #[arg(long, value_enum, default_value = "top-right")]
     watermark_position: PositionArg,
     /// Watermark opacity, 0..1.
     #[arg(long, default_value_t = 0.6)]

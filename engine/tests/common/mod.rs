@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Helpers shared by the engine's integration tests: shared media paths,
+//! rendering with defaults, and decoding outputs back for measurement.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use reenact_engine::{CancelToken, PresetLibrary, Project, RenderReport, RenderRequest};
+
+/// A file under `../shared/media`.
+pub fn media(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/media").join(rel);
+    assert!(path.exists(), "shared test media missing: {}", path.display());
+    path
+}
+
+pub fn presets(names: &[&str]) -> Vec<reenact_engine::Preset> {
+    let lib = PresetLibrary::builtin().expect("built-in presets");
+    names.iter().map(|n| lib.get(n).expect("known preset").clone()).collect()
+}
+
+/// Renders a whole media file to `names` in `out`.
+pub fn render_file(file: &Path, names: &[&str], out: &Path) -> RenderReport {
+    let request = RenderRequest::new(Project::from_media(file), file.to_path_buf(), presets(names), out.to_path_buf());
+    reenact_engine::render(&request, &CancelToken::new(), &mut |_| {}).expect("render succeeds")
+}
+
+/// Mean luma of each decoded frame, with its timestamp in seconds.
+pub fn frame_lumas(path: &Path) -> Vec<(f64, f64)> {
+    frames(path, 32, 32)
+        .into_iter()
+        .map(|(t, px)| (t, px.iter().map(|&p| p as f64).sum::<f64>() / px.len() as f64))
+        .collect()
+}
+
+/// Every frame as a `w` x `h` grey picture, with its timestamp in seconds.
+pub fn frames(path: &Path, w: i32, h: i32) -> Vec<(f64, Vec<u8>)> {
+    let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},pixel-aspect-ratio=1/1");
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvertscale add-borders=false ! {caps} ! appsink name=sink sync=false",
+        path.display()
+    );
+    pull_all(&desc, |sample| {
+        let buffer = sample.buffer()?;
+        let t = running_time(sample, buffer)?;
+        let map = buffer.map_readable().ok()?;
+        // GRAY8 rows are padded to 4 bytes.
+        let stride = ((w + 3) / 4 * 4) as usize;
+        let mut px = Vec::with_capacity((w * h) as usize);
+        for row in 0..h as usize {
+            px.extend_from_slice(&map[row * stride..row * stride + w as usize]);
+        }
+        Some((t, px))
+    })
+}
+
+/// The first audio stream decoded to mono f32, and its sample rate.
+pub fn audio_mono(path: &Path) -> (u32, Vec<f32>) {
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=sink sync=false",
+        path.display()
+    );
+    let chunks = pull_all(&desc, |sample| {
+        let map = sample.buffer()?.map_readable().ok()?;
+        Some(map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>())
+    });
+    (48_000, chunks.concat())
+}
+
+/// Running time of `buffer` in seconds: the timestamp after the container's
+/// edit list (segment) is applied, i.e. what a player shows.
+fn running_time(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<f64> {
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?.clone();
+    Some(segment.to_running_time(buffer.pts()?)?.nseconds() as f64 / 1e9)
+}
+
+/// Runs a `gst-launch`-style description to EOS, mapping every appsink sample.
+fn pull_all<T>(desc: &str, mut map: impl FnMut(&gst::Sample) -> Option<T>) -> Vec<T> {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        if let Some(v) = map(&sample) {
+            out.push(v);
+        }
+    }
+    let bus = pipeline.bus().unwrap();
+    let error = bus.pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let Some(msg) = error {
+        panic!("decoding {desc} failed: {msg:?}");
+    }
+    out
+}
+
+/// Start times (s) of loud bursts: the first sample above `threshold` after
+/// at least `gap_s` without one.
+pub fn onsets(rate: u32, samples: &[f32], threshold: f32, gap_s: f64) -> Vec<f64> {
+    let gap = (gap_s * rate as f64) as usize;
+    let mut last: Option<usize> = None;
+    let mut out = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        if s.abs() > threshold {
+            if last.is_none_or(|l| i - l > gap) {
+                out.push(i as f64 / rate as f64);
+            }
+            last = Some(i);
+        }
+    }
+    out
+}
+
+/// Root-mean-square level of `samples[from..to]` seconds.
+pub fn rms(rate: u32, samples: &[f32], from_s: f64, to_s: f64) -> f64 {
+    let a = ((from_s * rate as f64) as usize).min(samples.len());
+    let b = ((to_s * rate as f64) as usize).min(samples.len());
+    let slice = &samples[a..b];
+    (slice.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / slice.len().max(1) as f64).sqrt()
+}
+
+/// Width and height of a JPEG after decoding it.
+pub fn jpeg_size(path: &Path) -> (i32, i32) {
+    let desc = format!("filesrc location=\"{}\" ! jpegdec ! appsink name=sink sync=false", path.display());
+    let sizes = pull_all(&desc, |sample| {
+        let s = sample.caps()?.structure(0)?.to_owned();
+        Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?))
+    });
+    *sizes.first().expect("JPEG decodes to a frame")
+}
+
+/// Files left in `dir` (names), sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Offline renders of the shared media through every delivery preset.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use reenact_engine::metadata::DISCLOSURE;
+use reenact_engine::{probe, RenderReport};
+
+const OFFLINE: &[&str] = &["landscape-1080p", "vertical-1080p", "square-1080p", "master", "web-720p-webm"];
+
+/// Checks every output of `report` against its preset and the source.
+fn check_outputs(source: &Path, report: &RenderReport) {
+    let src = probe(source).unwrap();
+    let src_video = src.video.as_ref().unwrap();
+    for out in &report.outputs {
+        let preset = &out.metadata.preset;
+        let info = probe(&out.file).unwrap();
+        let video = info.video.as_ref().unwrap_or_else(|| panic!("{}: no video", out.file.display()));
+        let (w, h) = preset.output_size(src_video.width, src_video.height);
+        assert_eq!((video.width, video.height), (w, h), "{}: size", out.preset);
+        let fps = preset.video.fps.map(|n| (n as i32, preset.video.fps_denominator as i32));
+        assert_eq!(
+            (video.fps_num, video.fps_den),
+            fps.unwrap_or((src_video.fps_num, src_video.fps_den)),
+            "{}",
+            out.preset
+        );
+        let frame = video.fps_den as f64 / video.fps_num as f64;
+        assert!(
+            (info.duration_s - src.duration_s).abs() <= frame + 1e-3,
+            "{}: duration {} vs source {}",
+            out.preset,
+            info.duration_s,
+            src.duration_s
+        );
+        let audio = info.audio.as_ref().unwrap_or_else(|| panic!("{}: no audio track", out.preset));
+        assert_eq!(audio.sample_rate, 48_000, "{}", out.preset);
+        assert_eq!(info.title.as_deref(), Some(src.path.file_stem().unwrap().to_str().unwrap()), "{}", out.preset);
+        if out.file.extension().unwrap() == "mp4" {
+            assert_eq!(info.comment.as_deref(), Some(DISCLOSURE), "{}: disclosure tag", out.preset);
+        }
+        assert_eq!(out.metadata.disclosure, DISCLOSURE);
+        assert_eq!(out.thumbnails.len(), preset.thumbnails.len(), "{}", out.preset);
+        for thumb in &out.thumbnails {
+            let (tw, th) = jpeg_size(thumb);
+            assert!(tw > 0 && tw <= 640 && th > 0, "{}: thumbnail {tw}x{th}", thumb.display());
+        }
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out.metadata_file).unwrap()).unwrap();
+        assert_eq!(json["preset"]["name"], preset.name.as_str());
+        assert_eq!(json["output"]["video"]["width"], w);
+        assert!(json["engine"]["version"].is_string());
+        assert!(json["models"].is_array());
+    }
+    let dir = report.outputs[0].file.parent().unwrap();
+    assert!(files_in(dir).iter().all(|f| !f.ends_with(".part")), "stray .part in {:?}", files_in(dir));
+}
+
+fn render_all(rel: &str) {
+    let source = media(rel);
+    let out = tempfile::tempdir().unwrap();
+    let report = render_file(&source, OFFLINE, out.path());
+    assert_eq!(report.outputs.len(), OFFLINE.len());
+    check_outputs(&source, &report);
+}
+
+#[test]
+fn every_preset_on_grid_mp4() {
+    render_all("grid/grid_swwp2s.mp4");
+}
+
+#[test]
+fn every_preset_on_presenter_clip() {
+    render_all("synthetic/presenter_astronaut_1280x720_25fps.mp4");
+}
+
+#[test]
+fn source_without_audio_gets_a_silent_track() {
+    let source = media("openmovie/tears_of_steel_10s_640x360.mp4");
+    assert!(probe(&source).unwrap().audio.is_none(), "the clip is expected to have no audio");
+    let out = tempfile::tempdir().unwrap();
+    let report = render_file(&source, OFFLINE, out.path());
+    check_outputs(&source, &report);
+    let (rate, samples) = audio_mono(&report.outputs[0].file);
+    assert!(samples.len() as f64 / rate as f64 > 9.9, "silent track covers the clip");
+    assert!(rms(rate, &samples, 0.0, 10.0) < 1e-3, "track is silent");
+}
+
+#[test]
+fn every_output_keeps_flash_and_beep_within_one_frame() {
+    let source = media("synthetic/avsync_testsrc2_1920x1080_30fps_20s.mp4");
+    let out = tempfile::tempdir().unwrap();
+    let report = render_file(
+        &source,
+        &["landscape-1080p", "vertical-1080p", "square-1080p", "master", "web-720p-webm"],
+        out.path(),
+    );
+    check_outputs(&source, &report);
+    for output in &report.outputs {
+        let flashes: Vec<f64> =
+            frame_lumas(&output.file).into_iter().filter(|(_, l)| *l > 200.0).map(|(t, _)| t).collect();
+        let (rate, samples) = audio_mono(&output.file);
+        let beeps = onsets(rate, &samples, 0.3, 0.5);
+        assert_eq!(flashes.len(), 20, "{}: flashes at {flashes:?}", output.preset);
+        assert_eq!(beeps.len(), 20, "{}: beeps at {beeps:?}", output.preset);
+        let frame = 1.0 / 30.0;
+        for (flash, beep) in flashes.iter().zip(&beeps) {
+            let offset = beep - flash;
+            assert!(offset.abs() <= frame, "{}: beep {beep:.4} vs flash {flash:.4} ({offset:+.4} s)", output.preset);
+        }
+        let worst = flashes.iter().zip(&beeps).map(|(f, b)| (b - f).abs()).fold(0.0, f64::max);
+        eprintln!("{}: worst A/V offset {:.1} ms", output.preset, worst * 1000.0);
+    }
+}
