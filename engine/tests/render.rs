@@ -39,9 +39,7 @@ fn check_outputs(source: &Path, report: &RenderReport) {
         let audio = info.audio.as_ref().unwrap_or_else(|| panic!("{}: no audio track", out.preset));
         assert_eq!(audio.sample_rate, 48_000, "{}", out.preset);
         assert_eq!(info.title.as_deref(), Some(src.path.file_stem().unwrap().to_str().unwrap()), "{}", out.preset);
-        if out.file.extension().unwrap() == "mp4" {
-            assert_eq!(info.comment.as_deref(), Some(DISCLOSURE), "{}: disclosure tag", out.preset);
-        }
+        assert_eq!(info.comment.as_deref(), Some(DISCLOSURE), "{}: disclosure tag", out.preset);
         assert_eq!(out.metadata.disclosure, DISCLOSURE);
         assert_eq!(out.thumbnails.len(), preset.thumbnails.len(), "{}", out.preset);
         for thumb in &out.thumbnails {

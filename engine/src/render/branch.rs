@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 
 use super::plan::Plan;
+use super::thumbnail::Capture;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::preset::{AudioCodec, Container, CropPolicy, Position, Preset, VideoEncoder, Watermark};
@@ -44,11 +45,14 @@ pub(crate) struct Spec<'a> {
     pub overlays: Overlays,
     pub tags: &'a Tags,
     pub part: &'a Path,
+    /// Running times (s) at which thumbnail frames are kept.
+    pub thumbnail_times: Vec<f64>,
 }
 
-/// Builds the branch for `spec` and links it to the tees.
-pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spec<'_>) -> Result<()> {
-    let Spec { preset, overlays, tags, part } = spec;
+/// Builds the branch for `spec` and links it to the tees; returns the
+/// thumbnail frames it will capture.
+pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spec<'_>) -> Result<Capture> {
+    let Spec { preset, overlays, tags, part, .. } = spec;
     let (out_w, out_h) = preset.output_size(plan.width, plan.height);
     let fps = match preset.video.fps {
         Some(n) => gst::Fraction::new(n as i32, preset.video.fps_denominator as i32),
@@ -81,7 +85,10 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spe
     if let Some(mark) = &overlays.watermark {
         video.push(watermark(mark, out_w, out_h)?);
     }
-    video.push(video_encoder(preset, fps)?);
+    let encoder = video_encoder(preset, fps)?;
+    let capture =
+        Capture::on(&encoder.static_pad("sink").expect("video encoders have a sink pad"), spec.thumbnail_times.clone());
+    video.push(encoder);
 
     let audio_caps = gst::Caps::builder("audio/x-raw")
         .field("rate", preset.audio.sample_rate as i32)
@@ -119,7 +126,7 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spe
     mux.link(&sink).map_err(|_| link_err("muxer to file"))?;
     tees.video.link(&video[0]).map_err(|_| link_err("video tee"))?;
     tees.audio.link(&audio[0]).map_err(|_| link_err("audio tee"))?;
-    Ok(())
+    Ok(capture)
 }
 
 /// Video queues hold a few frames: enough to let the encoders of the other

@@ -140,7 +140,7 @@ pub fn render(
         .collect();
 
     let position = run::Position::default();
-    let pipeline = build(&plan, request, &branches, cues.as_ref(), &position)?;
+    let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position)?;
     let watch = run::Watch {
         duration_s: plan.duration_s,
         position: position.clone(),
@@ -161,8 +161,8 @@ pub fn render(
     }
 
     let mut outputs = Vec::with_capacity(branches.len());
-    for branch in &branches {
-        outputs.push(finish(request, &plan, branch, cues.as_deref(), &mut parts)?);
+    for (branch, capture) in branches.iter().zip(&captures) {
+        outputs.push(finish(request, &plan, branch, capture, cues.as_deref(), &mut parts)?);
     }
     parts.commit()?;
     Ok(RenderReport { outputs, duration_s: plan.duration_s, wall_s: started.elapsed().as_secs_f64() })
@@ -175,7 +175,7 @@ fn build(
     branches: &[Branch<'_>],
     cues: Option<&Arc<Vec<Cue>>>,
     position: &run::Position,
-) -> Result<gst::Pipeline> {
+) -> Result<(gst::Pipeline, Vec<thumbnail::Capture>)> {
     let pipeline = gst::Pipeline::with_name("reenact-render");
     let err = |what: &str| EngineError::Request(format!("cannot build the render graph: {what}"));
 
@@ -221,12 +221,20 @@ fn build(
         encoder: format!("Reenact Studio {}", metadata::ENGINE_VERSION),
     };
     let tees = branch::Tees { video: vtee, audio: atee };
+    let mut captures = Vec::with_capacity(branches.len());
     for b in branches {
         let overlays = branch::Overlays {
             captions: (b.caption_mode == CaptionMode::BurnIn).then(|| cues.cloned()).flatten(),
             watermark: b.watermark.clone(),
         };
-        branch::add(&pipeline, &tees, plan, &branch::Spec { preset: b.preset, overlays, tags: &tags, part: &b.part })?;
+        let spec = branch::Spec {
+            preset: b.preset,
+            overlays,
+            tags: &tags,
+            part: &b.part,
+            thumbnail_times: b.preset.thumbnails.iter().map(|t| plan.thumbnail_time(*t)).collect(),
+        };
+        captures.push(branch::add(&pipeline, &tees, plan, &spec)?);
     }
     source::add(
         &pipeline,
@@ -234,7 +242,7 @@ fn build(
         &vconvert.static_pad("sink").expect("videoconvert sink"),
         &aconvert.static_pad("sink").expect("audioconvert sink"),
     )?;
-    Ok(pipeline)
+    Ok((pipeline, captures))
 }
 
 /// Probes a finished `.part`, writes its thumbnails, sidecars and metadata.
@@ -242,6 +250,7 @@ fn finish(
     request: &RenderRequest,
     plan: &plan::Plan,
     branch: &Branch<'_>,
+    capture: &thumbnail::Capture,
     cues: Option<&Vec<Cue>>,
     parts: &mut outputs::PartFiles,
 ) -> Result<RenderOutput> {
@@ -250,8 +259,13 @@ fn finish(
     let file = request.out_dir.join(format!("{}.{}", branch.stem, branch.preset.container.extension()));
     let mut thumbnails = Vec::new();
     for (i, t) in branch.preset.thumbnails.iter().enumerate() {
-        let at = t.min((plan.duration_s - plan.frame_s()).max(0.0));
-        let jpeg = thumbnail::jpeg_at(&branch.part, at, w, h)?;
+        let jpeg = match capture.jpeg(i, w, h) {
+            Some(jpeg) => jpeg,
+            None => {
+                tracing::debug!(preset = %branch.preset.name, t, "thumbnail frame not captured; decoding the output");
+                thumbnail::jpeg_at(&branch.part, plan.thumbnail_time(*t), w, h)?
+            }
+        };
         let path = request.out_dir.join(format!("{}-thumb{}.jpg", branch.stem, i + 1));
         parts.write(path.clone(), &jpeg)?;
         thumbnails.push(path);

@@ -102,6 +102,11 @@ impl Plan {
         Ok(Plan { width: video.width, height: video.height, fps, duration_s, direct, sources, clips })
     }
 
+    /// A thumbnail time moved inside the timeline (last frame at the latest).
+    pub(crate) fn thumbnail_time(&self, t: f64) -> f64 {
+        t.clamp(0.0, (self.duration_s - self.frame_s()).max(0.0))
+    }
+
     /// Duration of one canvas frame in seconds.
     pub(crate) fn frame_s(&self) -> f64 {
         self.fps.denom() as f64 / self.fps.numer() as f64

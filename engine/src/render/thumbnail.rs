@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
-//! JPEG thumbnails taken from a finished output file.
+//! JPEG thumbnails: frames captured on their way into the encoder, so no
+//! output has to be decoded again; decoding the finished file is the fallback.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
@@ -11,6 +13,50 @@ use crate::factories::{self as f, make};
 const WAIT: gst::ClockTime = gst::ClockTime::from_seconds(20);
 /// Thumbnails are at most this wide; height follows the aspect.
 pub(crate) const MAX_WIDTH: u32 = 640;
+
+/// Frames captured at given running times from a pad.
+#[derive(Debug, Clone)]
+pub(crate) struct Capture {
+    times: Vec<f64>,
+    frames: Arc<Mutex<Vec<Option<gst::Sample>>>>,
+}
+
+impl Capture {
+    /// Watches `pad` and keeps a copy of the first frame at or after each of `times` (s).
+    pub(crate) fn on(pad: &gst::Pad, times: Vec<f64>) -> Self {
+        let capture = Capture { frames: Arc::new(Mutex::new(vec![None; times.len()])), times };
+        if capture.times.is_empty() {
+            return capture;
+        }
+        let probe = capture.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+            let Some(t) = super::branch::running_time(pad, buffer) else { return gst::PadProbeReturn::Ok };
+            let half_frame = buffer.duration().map(|d| d.nseconds() as f64 / 2e9).unwrap_or(0.0);
+            let mut frames = probe.frames.lock().unwrap_or_else(|p| p.into_inner());
+            for (slot, at) in frames.iter_mut().zip(&probe.times) {
+                if slot.is_none() && t + half_frame >= *at {
+                    // A deep copy: the encoder's pool gets its buffer back at once.
+                    let copy = buffer.copy_deep().ok();
+                    *slot = copy
+                        .map(|b| gst::Sample::builder().buffer(&b).caps_if_some(pad.current_caps().as_ref()).build());
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+        capture
+    }
+
+    /// The frame captured for `times[index]` as JPEG, at most [`MAX_WIDTH`] wide.
+    pub(crate) fn jpeg(&self, index: usize, width: u32, height: u32) -> Option<Vec<u8>> {
+        let sample = self.frames.lock().unwrap_or_else(|p| p.into_inner()).get(index).cloned().flatten()?;
+        let (tw, th) = thumb_size(width, height);
+        let caps = gst::Caps::builder("image/jpeg").field("width", tw as i32).field("height", th as i32).build();
+        let jpeg = gst_video::convert_sample(&sample, &caps, WAIT).ok()?;
+        let map = jpeg.buffer()?.map_readable().ok()?;
+        Some(map.as_slice().to_vec())
+    }
+}
 
 /// The frame at `time_s` of `path` as JPEG bytes, at most [`MAX_WIDTH`] wide.
 pub(crate) fn jpeg_at(path: &Path, time_s: f64, width: u32, height: u32) -> Result<Vec<u8>> {
