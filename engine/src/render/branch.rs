@@ -70,6 +70,9 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spe
     let scale = make(f::VIDEOCONVERTSCALE)?;
     scale.set_property("add-borders", preset.crop == CropPolicy::Fit);
     scale.set_property("n-threads", 2u32);
+    // Bicubic (Catmull-Rom) rather than the bilinear default: the 9:16 crop is
+    // upscaled 1.8x, where bilinear visibly softens; it costs ~1 % of a render.
+    scale.set_property_from_str("method", "catrom");
     video.push(scale);
     video.push(caps_element(
         gst::Caps::builder("video/x-raw")
