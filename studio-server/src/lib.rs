@@ -4,6 +4,7 @@
 //! The server knows users, projects, jobs and storage; it hands media work to
 //! the engine and never touches pixels itself.
 
+pub mod db;
 pub mod http;
 
-pub use http::{app, AppState};
+pub use http::{app, AppState, JwtKeys};

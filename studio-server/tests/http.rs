@@ -1,38 +1,23 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The HTTP surface that exists today: landing page, health and presets.
+//! Public routes: landing page, health, readiness and presets.
 
-use std::sync::Arc;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use reenact_engine::PresetLibrary;
-use reenact_server::{app, AppState};
-use tower::ServiceExt;
-
-fn state() -> AppState {
-    AppState { presets: Arc::new(PresetLibrary::builtin().unwrap()) }
-}
-
-async fn get(uri: &str) -> (StatusCode, String) {
-    let response = app(state()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
+use axum::http::{Method, StatusCode};
+use common::TestApp;
 
 #[tokio::test]
-async fn healthz_answers_ok() {
-    assert_eq!(get("/healthz").await, (StatusCode::OK, "ok".to_string()));
+async fn health_and_readiness() {
+    let app = TestApp::new().await;
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await, (StatusCode::OK, "ok".into()));
+    assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
 }
 
 #[tokio::test]
 async fn presets_are_listed_as_json() {
-    let (status, body) = get("/api/presets").await;
+    let app = TestApp::new().await;
+    let (status, presets) = app.call(Method::GET, "/api/presets", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    let presets: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let names: Vec<&str> = presets.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"vertical-1080p"), "{names:?}");
     let vertical = presets.as_array().unwrap().iter().find(|p| p["name"] == "vertical-1080p").unwrap();
     assert_eq!(vertical["video"]["width"], 1080);
     assert_eq!(vertical["video"]["height"], 1920);
@@ -40,13 +25,15 @@ async fn presets_are_listed_as_json() {
 
 #[tokio::test]
 async fn landing_page_names_the_product_and_presets() {
-    let (status, body) = get("/").await;
+    let app = TestApp::new().await;
+    let (status, body) = app.call(Method::GET, "/", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("Reenact Studio"));
-    assert!(body.contains("square-1080p"));
+    let body = body.as_str().unwrap();
+    assert!(body.contains("Reenact Studio") && body.contains("square-1080p"));
 }
 
 #[tokio::test]
 async fn unknown_route_is_404() {
-    assert_eq!(get("/api/nothing-here").await.0, StatusCode::NOT_FOUND);
+    let app = TestApp::new().await;
+    assert_eq!(app.call(Method::GET, "/api/nothing-here", None, None).await.0, StatusCode::NOT_FOUND);
 }

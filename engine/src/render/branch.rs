@@ -132,12 +132,14 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spe
     Ok(capture)
 }
 
-/// Video queues hold a few frames: enough to let the encoders of the other
-/// branches run in parallel without keeping seconds of raw frames in memory.
+/// Video queues hold up to 24 frames (and at most 100 MB): enough slack for the
+/// encoders of the branches to run side by side instead of waiting on the
+/// slowest one through the tee (2 % faster than 8 frames on three 1080p
+/// branches), without keeping seconds of raw frames in memory.
 fn video_queue() -> Result<gst::Element> {
     let q = make(f::QUEUE)?;
-    q.set_property("max-size-buffers", 8u32);
-    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-buffers", 24u32);
+    q.set_property("max-size-bytes", 100u32 << 20);
     q.set_property("max-size-time", 0u64);
     Ok(q)
 }

@@ -2,35 +2,75 @@
 //! `reenact serve`: the studio server.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use reenact_engine::PresetLibrary;
-use reenact_server::{app, AppState};
+use reenact_server::{app, db, AppState, JwtKeys};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "REENACT_LISTEN")]
     listen: SocketAddr,
+    /// Data directory: SQLite database, signing key, stored media (default: the user data dir).
+    #[arg(long, env = "REENACT_DATA")]
+    data: Option<PathBuf>,
+    /// PostgreSQL (or SQLite) URL; default: SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let data = args.data.clone().unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create data directory {}", data.display()))?;
     let presets = Arc::new(PresetLibrary::load()?);
+    let keys = Arc::new(JwtKeys::new(&signing_secret(&data)?));
+    let url = args.database_url.clone().unwrap_or_else(|| db::sqlite_url(&data));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let db = db::connect(&url).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        tracing::info!("listening on http://{addr}");
-        println!("Reenact Studio is running at http://{addr}/ (Ctrl-C to stop)");
-        axum::serve(listener, app(AppState { presets }))
+        tracing::info!(data = %data.display(), "listening on http://{addr}");
+        println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
+        axum::serve(listener, app(AppState { presets, db, keys }))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")
     })
+}
+
+/// `$XDG_DATA_HOME/reenact`, else `~/.local/share/reenact`.
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("reenact")
+}
+
+/// `REENACT_JWT_SECRET`, else a random key kept in the data directory so
+/// sessions survive a restart.
+fn signing_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(secret) = std::env::var("REENACT_JWT_SECRET") {
+        anyhow::ensure!(secret.len() >= 32, "REENACT_JWT_SECRET must be at least 32 characters");
+        return Ok(secret.into_bytes());
+    }
+    let file = data.join("jwt-secret");
+    if let Ok(secret) = std::fs::read(&file) {
+        if secret.len() >= 32 {
+            return Ok(secret);
+        }
+    }
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into_bytes();
+    std::fs::write(&file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(secret)
 }
 
 async fn shutdown_signal() {

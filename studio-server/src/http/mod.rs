@@ -1,27 +1,43 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The HTTP surface: one router per resource, merged under `/api`.
 
+pub mod auth;
+pub mod error;
 mod presets;
+mod projects;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use reenact_engine::PresetLibrary;
+use sqlx::AnyPool;
+
+pub use auth::JwtKeys;
+
+/// JSON bodies above this size are refused with 413.
+pub const JSON_BODY_LIMIT: usize = 2 << 20;
 
 /// What every handler may reach.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, FromRef)]
 pub struct AppState {
     pub presets: Arc<PresetLibrary>,
+    pub db: AnyPool,
+    pub keys: Arc<JwtKeys>,
 }
 
 /// The whole application router.
 pub fn app(state: AppState) -> Router {
+    let api = Router::new().merge(presets::router()).merge(auth::router()).merge(projects::router());
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
-        .nest("/api", presets::router())
+        .route("/readyz", get(readyz))
+        .nest("/api", api)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state)
 }
 
@@ -29,9 +45,16 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn index(axum::extract::State(state): axum::extract::State<AppState>) -> Html<String> {
-    let presets: Vec<reenact_ui::PresetSummary> = state
-        .presets
+/// Ready when the database answers.
+async fn readyz(State(db): State<AnyPool>) -> Result<&'static str, error::ApiError> {
+    tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&db))
+        .await
+        .map_err(|_| error::ApiError::Internal("database did not answer in 2 s".into()))??;
+    Ok("ready")
+}
+
+async fn index(State(presets): State<Arc<PresetLibrary>>) -> Html<String> {
+    let presets: Vec<reenact_ui::PresetSummary> = presets
         .iter()
         .map(|p| reenact_ui::PresetSummary { name: p.name.clone(), description: p.description.clone() })
         .collect();

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Projects of the signed-in user. Another user's project id answers 404.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, AppJson};
+use super::AppState;
+use crate::db::{self, projects, projects::ProjectRow};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/projects", get(projects_index).post(projects_create))
+        .route("/projects/{project_id}", get(projects_show).patch(projects_update).delete(projects_delete))
+}
+
+/// A project as the API shows it.
+#[derive(Debug, Serialize)]
+pub(super) struct Project {
+    id: String,
+    name: String,
+    timeline: serde_json::Value,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProject {
+    name: String,
+    #[serde(default)]
+    timeline: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateProject {
+    name: Option<String>,
+    timeline: Option<serde_json::Value>,
+}
+
+async fn projects_index(State(db): State<AnyPool>, user: CurrentUser) -> Result<AppJson<Vec<Project>>, ApiError> {
+    let rows = projects::list(&db, &user.id).await?;
+    Ok(AppJson(rows.into_iter().map(to_api).collect::<Result<_, _>>()?))
+}
+
+async fn projects_create(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    AppJson(body): AppJson<CreateProject>,
+) -> Result<(StatusCode, AppJson<Project>), ApiError> {
+    let now = db::now();
+    let row = ProjectRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        owner_id: user.id,
+        name: check_name(&body.name)?,
+        timeline: timeline_text(body.timeline.unwrap_or_else(empty_timeline))?,
+        created_at: now,
+        updated_at: now,
+    };
+    projects::insert(&db, &row).await?;
+    Ok((StatusCode::CREATED, AppJson(to_api(row)?)))
+}
+
+async fn projects_show(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+) -> Result<AppJson<Project>, ApiError> {
+    let id = check_id(&project_id)?;
+    let row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(AppJson(to_api(row)?))
+}
+
+async fn projects_update(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+    AppJson(body): AppJson<UpdateProject>,
+) -> Result<AppJson<Project>, ApiError> {
+    let id = check_id(&project_id)?;
+    let mut row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    if let Some(name) = body.name {
+        row.name = check_name(&name)?;
+    }
+    if let Some(timeline) = body.timeline {
+        row.timeline = timeline_text(timeline)?;
+    }
+    row.updated_at = db::now();
+    if !projects::update(&db, &row).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(AppJson(to_api(row)?))
+}
+
+async fn projects_delete(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = check_id(&project_id)?;
+    if projects::delete(&db, &user.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Ids are UUIDs; anything else (a path, `..`) is refused before any lookup.
+pub(super) fn check_id(id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::BadRequest(format!("id: `{}` is not a UUID", id.chars().take(64).collect::<String>())))
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::BadRequest("name: must not be empty".into()));
+    }
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("name: at most 200 printable characters".into()));
+    }
+    Ok(name.to_string())
+}
+
+fn empty_timeline() -> serde_json::Value {
+    serde_json::json!({ "tracks": [], "scenes": [] })
+}
+
+/// The timeline must be a JSON object of at most 1 MB.
+fn timeline_text(timeline: serde_json::Value) -> Result<String, ApiError> {
+    if !timeline.is_object() {
+        return Err(ApiError::BadRequest("timeline: must be a JSON object".into()));
+    }
+    let text = timeline.to_string();
+    if text.len() > 1 << 20 {
+        return Err(ApiError::BadRequest("timeline: larger than 1 MB".into()));
+    }
+    Ok(text)
+}
+
+fn to_api(row: ProjectRow) -> Result<Project, ApiError> {
+    let timeline = serde_json::from_str(&row.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Project { id: row.id, name: row.name, timeline, created_at: row.created_at, updated_at: row.updated_at })
+}
