@@ -15,6 +15,8 @@ packages=(
   libx264-dev x264 libasound2-dev fonts-dejavu-core
   # reference tools for tests and benchmarks
   ffmpeg bc
+  # database server for the PostgreSQL variant of the server tests
+  postgresql
 )
 
 missing=()

@@ -12,4 +12,4 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked --no-fail-fast
+scripts/with-postgres.sh cargo test --workspace --locked --no-fail-fast

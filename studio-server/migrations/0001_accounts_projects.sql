@@ -1,5 +1,5 @@
 -- Portable between SQLite and PostgreSQL: ids are UUID text, times are Unix
--- seconds, flags are 0/1 integers, JSON is text.
+-- seconds, flags are 0/1 BIGINTs (one integer type for both), JSON is text.
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     email TEXT NOT NULL UNIQUE,
@@ -11,7 +11,7 @@ CREATE TABLE refresh_tokens (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     expires_at BIGINT NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
+    revoked BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
 

@@ -8,32 +8,36 @@ use common::TestApp;
 
 #[tokio::test]
 async fn health_and_readiness() {
-    let app = TestApp::new().await;
-    assert_eq!(app.call(Method::GET, "/healthz", None, None).await, (StatusCode::OK, "ok".into()));
-    assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
+    for app in TestApp::all().await {
+        assert_eq!(app.call(Method::GET, "/healthz", None, None).await, (StatusCode::OK, "ok".into()));
+        assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
+    }
 }
 
 #[tokio::test]
 async fn presets_are_listed_as_json() {
-    let app = TestApp::new().await;
-    let (status, presets) = app.call(Method::GET, "/api/presets", None, None).await;
-    assert_eq!(status, StatusCode::OK);
-    let vertical = presets.as_array().unwrap().iter().find(|p| p["name"] == "vertical-1080p").unwrap();
-    assert_eq!(vertical["video"]["width"], 1080);
-    assert_eq!(vertical["video"]["height"], 1920);
+    for app in TestApp::all().await {
+        let (status, presets) = app.call(Method::GET, "/api/presets", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let vertical = presets.as_array().unwrap().iter().find(|p| p["name"] == "vertical-1080p").unwrap();
+        assert_eq!(vertical["video"]["width"], 1080);
+        assert_eq!(vertical["video"]["height"], 1920);
+    }
 }
 
 #[tokio::test]
 async fn landing_page_names_the_product_and_presets() {
-    let app = TestApp::new().await;
-    let (status, body) = app.call(Method::GET, "/", None, None).await;
-    assert_eq!(status, StatusCode::OK);
-    let body = body.as_str().unwrap();
-    assert!(body.contains("Reenact Studio") && body.contains("square-1080p"));
+    for app in TestApp::all().await {
+        let (status, body) = app.call(Method::GET, "/", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let body = body.as_str().unwrap();
+        assert!(body.contains("Reenact Studio") && body.contains("square-1080p"));
+    }
 }
 
 #[tokio::test]
 async fn unknown_route_is_404() {
-    let app = TestApp::new().await;
-    assert_eq!(app.call(Method::GET, "/api/nothing-here", None, None).await.0, StatusCode::NOT_FOUND);
+    for app in TestApp::all().await {
+        assert_eq!(app.call(Method::GET, "/api/nothing-here", None, None).await.0, StatusCode::NOT_FOUND);
+    }
 }

@@ -21,15 +21,49 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn new() -> Self {
+    /// The app on SQLite, then on PostgreSQL when `TEST_DATABASE_URL` names a
+    /// server (scripts/with-postgres.sh starts one; scripts/test.sh uses it).
+    pub async fn all() -> Vec<Self> {
+        let mut apps = vec![Self::sqlite().await];
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) => apps.push(Self::postgres(&url).await),
+            Err(_) => eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant skipped"),
+        }
+        apps
+    }
+
+    pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = db::connect(&db::sqlite_url(dir.path())).await.unwrap();
+        Self::with_db(db::connect(&db::sqlite_url(dir.path())).await.unwrap(), dir)
+    }
+
+    /// A fresh database of its own on the server at `admin_url`.
+    pub async fn postgres(admin_url: &str) -> Self {
+        sqlx::any::install_default_drivers();
+        let name = format!("t_{}", uuid_like());
+        let admin = sqlx::AnyPool::connect(admin_url).await.expect("PostgreSQL at TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+        let db = db::connect(&format!("{base}/{name}")).await.unwrap();
+        Self::with_db(db, tempfile::tempdir().unwrap())
+    }
+
+    fn with_db(db: sqlx::AnyPool, dir: tempfile::TempDir) -> Self {
         let state = AppState {
             presets: Arc::new(PresetLibrary::builtin().unwrap()),
             db,
             keys: Arc::new(JwtKeys::new(b"test-secret-test-secret-test-secret!")),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
+    }
+
+    /// Which database this app runs on, for assertion messages.
+    pub fn backend(&self) -> &'static str {
+        match self.state.db.connect_options().database_url.scheme() {
+            "postgres" | "postgresql" => "postgres",
+            _ => "sqlite",
+        }
     }
 
     /// Sends a request with an optional JSON body and bearer token.
@@ -76,4 +110,12 @@ pub fn expect_error(got: (StatusCode, Value), status: StatusCode, text: &str) {
     assert_eq!(got.0, status, "{}", got.1);
     let detail = got.1["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(text), "detail `{detail}` lacks `{text}`");
+}
+
+/// A unique lowercase name part.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }
