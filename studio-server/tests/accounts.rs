@@ -128,3 +128,21 @@ async fn account_deletion_removes_every_row_of_the_user() {
         assert_eq!(status, StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_limited() {
+    for app in TestApp::all().await {
+        app.sign_up("ada@museum.org").await;
+        let wrong = json!({ "email": "ada@museum.org", "password": "wrong password" });
+        for _ in 0..reenact_server::http::limits::MAX_FAILURES {
+            let (status, _) = app.call(Method::POST, "/api/auth/login", None, Some(wrong.clone())).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let right = json!({ "email": "ada@museum.org", "password": "correct horse battery" });
+        expect_error(
+            app.call(Method::POST, "/api/auth/login", None, Some(right)).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins",
+        );
+    }
+}

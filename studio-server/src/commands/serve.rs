@@ -38,7 +38,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(data = %data.display(), "listening on http://{addr}");
         println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
-        axum::serve(listener, app(AppState { presets, db, keys }))
+        axum::serve(listener, app(AppState { presets, db, keys, login_limiter: Default::default() }))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")

@@ -153,13 +153,24 @@ async fn auth_login(
     AppJson(body): AppJson<Credentials>,
 ) -> Result<AppJson<TokenPair>, ApiError> {
     let email = normalise_email(&body.email)?;
+    if let Some(seconds) = state.login_limiter.retry_after(&email) {
+        return Err(ApiError::TooManyRequests(format!(
+            "too many failed sign-ins for this email; try again in {seconds} s"
+        )));
+    }
     let user = users::by_email(&state.db, &email).await?;
     // Hash even for unknown emails so timing does not reveal which exist.
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
     let ok = verify_password(body.password, hash).await?;
     match (user, ok) {
-        (Some(user), true) => Ok(AppJson(issue(&state.db, &state.keys, &user.id).await?)),
-        _ => Err(ApiError::Unauthorized("wrong email or password")),
+        (Some(user), true) => {
+            state.login_limiter.succeeded(&email);
+            Ok(AppJson(issue(&state.db, &state.keys, &user.id).await?))
+        }
+        _ => {
+            state.login_limiter.failed(&email);
+            Err(ApiError::Unauthorized("wrong email or password"))
+        }
     }
 }
 

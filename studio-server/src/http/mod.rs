@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 mod presets;
 mod projects;
 
@@ -27,6 +28,7 @@ pub struct AppState {
     pub presets: Arc<PresetLibrary>,
     pub db: AnyPool,
     pub keys: Arc<JwtKeys>,
+    pub login_limiter: Arc<limits::LoginLimiter>,
 }
 
 /// The whole application router.

@@ -54,6 +54,7 @@ impl TestApp {
             presets: Arc::new(PresetLibrary::builtin().unwrap()),
             db,
             keys: Arc::new(JwtKeys::new(b"test-secret-test-secret-test-secret!")),
+            login_limiter: Default::default(),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
     }
