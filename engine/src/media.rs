@@ -165,6 +165,20 @@ pub fn probe_video(path: &Path) -> Result<MediaInfo> {
     Ok(info)
 }
 
+/// Like [`probe_video`], and also decodes a picture near the end, so a file
+/// cut short after a complete header (common for interrupted uploads) is refused.
+pub fn probe_complete(path: &Path) -> Result<MediaInfo> {
+    let info = probe_video(path)?;
+    let video = info.video.as_ref().expect("probe_video guarantees video");
+    let frame = if video.fps() > 0.0 { 1.0 / video.fps() } else { 0.04 };
+    let at = (info.duration_s - 2.0 * frame).max(0.0);
+    crate::render::thumbnail::jpeg_at(path, at, 64, 64).map_err(|_| EngineError::BadMedia {
+        path: path.to_path_buf(),
+        cause: format!("truncated or damaged: no picture can be decoded at {at:.2} s of {:.2} s", info.duration_s),
+    })?;
+    Ok(info)
+}
+
 fn codec_name(caps: Option<&gst::Caps>) -> String {
     caps.map(|c| gst_pbutils::pb_utils_get_codec_description(c).to_string()).unwrap_or_else(|| "unknown".into())
 }

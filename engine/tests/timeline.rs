@@ -161,3 +161,15 @@ fn sidecar_subtitles_are_written_beside_the_output() {
     }
     assert_eq!(Format::from_path(&sidecars[0]), Some(Format::Srt));
 }
+
+#[test]
+fn complete_files_pass_the_tail_check_and_cut_files_do_not() {
+    let source = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
+    assert!(reenact_engine::media::probe_complete(&source).is_ok());
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.mp4");
+    let bytes = std::fs::read(&source).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = reenact_engine::media::probe_complete(&cut).unwrap_err().to_string();
+    assert!(err.contains("cut.mp4: truncated or damaged: no picture can be decoded at"), "{err}");
+}

@@ -6,5 +6,6 @@
 
 pub mod db;
 pub mod http;
+pub mod storage;
 
 pub use http::{app, AppState, JwtKeys};

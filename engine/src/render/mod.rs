@@ -7,7 +7,7 @@ mod outputs;
 mod plan;
 mod run;
 mod source;
-mod thumbnail;
+pub(crate) mod thumbnail;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

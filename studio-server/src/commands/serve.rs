@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use reenact_engine::PresetLibrary;
+use reenact_server::storage::Storage;
 use reenact_server::{app, db, AppState, JwtKeys};
 
 #[derive(Debug, Args)]
@@ -21,6 +22,12 @@ pub(crate) struct ServeArgs {
     /// PostgreSQL (or SQLite) URL; default: SQLite in the data directory.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Largest accepted upload, in megabytes.
+    #[arg(long, default_value_t = 4096, env = "REENACT_UPLOAD_LIMIT_MB")]
+    upload_limit_mb: usize,
+    /// Storage allowed per user, in megabytes.
+    #[arg(long, default_value_t = 20_000, env = "REENACT_QUOTA_MB")]
+    quota_mb: u64,
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -38,10 +45,17 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(data = %data.display(), "listening on http://{addr}");
         println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
-        axum::serve(listener, app(AppState { presets, db, keys, login_limiter: Default::default() }))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server failed")
+        let storage = Arc::new(Storage::new(data.join("storage")).context("cannot create the storage directory")?);
+        let state = AppState {
+            presets,
+            db,
+            keys,
+            login_limiter: Default::default(),
+            storage,
+            upload_limit: args.upload_limit_mb * 1_000_000,
+            quota_bytes: args.quota_mb * 1_000_000,
+        };
+        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("server failed")
     })
 }
 

@@ -2,6 +2,7 @@
 //! The database: one pool for SQLite (default) or PostgreSQL (`DATABASE_URL`),
 //! one set of migrations for both, queries per entity.
 
+pub mod clips;
 pub mod projects;
 pub mod tokens;
 pub mod users;

@@ -61,7 +61,17 @@ pub async fn update(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<bool> {
 }
 
 pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("DELETE FROM projects WHERE owner_id = $1 AND id = $2").bind(owner).bind(id).execute(db).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM clips WHERE owner_id = $1 AND project_id = $2")
+        .bind(owner)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM projects WHERE owner_id = $1 AND id = $2")
+        .bind(owner)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }

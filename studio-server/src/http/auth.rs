@@ -199,8 +199,10 @@ async fn auth_logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn account_delete(State(db): State<AnyPool>, user: CurrentUser) -> Result<StatusCode, ApiError> {
-    if users::delete(&db, &user.id).await? {
+async fn account_delete(State(state): State<AppState>, user: CurrentUser) -> Result<StatusCode, ApiError> {
+    // Files first: if removing them fails, the account still exists to retry.
+    state.storage.remove_user(&user.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    if users::delete(&state.db, &user.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

@@ -2,6 +2,7 @@
 //! The HTTP surface: one router per resource, merged under `/api`.
 
 pub mod auth;
+mod clips;
 pub mod error;
 pub mod limits;
 mod presets;
@@ -17,6 +18,8 @@ use axum::Router;
 use reenact_engine::PresetLibrary;
 use sqlx::AnyPool;
 
+use crate::storage::Storage;
+
 pub use auth::JwtKeys;
 
 /// JSON bodies above this size are refused with 413.
@@ -29,11 +32,20 @@ pub struct AppState {
     pub db: AnyPool,
     pub keys: Arc<JwtKeys>,
     pub login_limiter: Arc<limits::LoginLimiter>,
+    pub storage: Arc<Storage>,
+    /// Largest accepted upload in bytes.
+    pub upload_limit: usize,
+    /// Stored bytes allowed per user.
+    pub quota_bytes: u64,
 }
 
 /// The whole application router.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new().merge(presets::router()).merge(auth::router()).merge(projects::router());
+    let api = Router::new()
+        .merge(presets::router())
+        .merge(auth::router())
+        .merge(projects::router())
+        .merge(clips::router(state.upload_limit));
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))

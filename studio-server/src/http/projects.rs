@@ -99,12 +99,13 @@ async fn projects_update(
 }
 
 async fn projects_delete(
-    State(db): State<AnyPool>,
+    State(state): State<AppState>,
     user: CurrentUser,
     Path(project_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&project_id)?;
-    if projects::delete(&db, &user.id, &id).await? {
+    if projects::delete(&state.db, &user.id, &id).await? {
+        state.storage.remove_project(&user.id, &id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

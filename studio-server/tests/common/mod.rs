@@ -13,6 +13,9 @@ use reenact_server::{app, db, AppState, JwtKeys};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// Upload limit of test apps: above the shared GRID clips, below the presenter clip.
+pub const UPLOAD_LIMIT: usize = 200_000;
+
 /// An application on its own SQLite database (kept alive by the temp dir).
 pub struct TestApp {
     pub router: Router,
@@ -55,6 +58,9 @@ impl TestApp {
             db,
             keys: Arc::new(JwtKeys::new(b"test-secret-test-secret-test-secret!")),
             login_limiter: Default::default(),
+            storage: Arc::new(reenact_server::storage::Storage::new(dir.path().join("storage")).unwrap()),
+            upload_limit: UPLOAD_LIMIT,
+            quota_bytes: 1_000_000,
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
     }
@@ -92,6 +98,61 @@ impl TestApp {
         let value =
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
+    }
+
+    /// Uploads `bytes` as the `file` field of a multipart form.
+    pub async fn upload(&self, project: &str, name: &str, bytes: &[u8], token: &str) -> (StatusCode, Value) {
+        let boundary = "reenact-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::post(format!("/api/projects/{project}/clips"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// GET with a token and extra headers; returns status, headers and raw body.
+    pub async fn get_raw(
+        &self,
+        uri: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut req = Request::get(uri).header("authorization", format!("Bearer {token}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = self.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+    }
+
+    /// Files under the storage root, as relative paths.
+    pub fn stored_files(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let root = self._dir.path().join("storage");
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
     }
 
     /// Registers and signs in `email`; returns (access, refresh) tokens.
