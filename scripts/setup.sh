@@ -37,3 +37,21 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
+
+# ONNX Runtime shared library for `ort` (load-dynamic), taken from the onnxruntime wheel.
+# The version matches the C API `ort` 2.0.0-rc.13 targets (ONNX Runtime 1.28); the models
+# crate looks here after ORT_DYLIB_PATH.
+ort_version=1.28.0
+ort_wheel=onnxruntime
+if [[ -n ${REENACT_GPU:-} ]] || command -v nvidia-smi >/dev/null 2>&1; then
+  ort_wheel=onnxruntime-gpu
+fi
+ort_dir="${XDG_DATA_HOME:-$HOME/.local/share}/reenact/onnxruntime/$ort_version"
+if ! compgen -G "$ort_dir/onnxruntime/capi/libonnxruntime.so*" >/dev/null; then
+  echo "setup: installing $ort_wheel $ort_version into $ort_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --target "$ort_dir" "$ort_wheel==$ort_version"
+fi
+if ! compgen -G "$ort_dir/onnxruntime/capi/libonnxruntime.so*" >/dev/null; then
+  echo "setup: libonnxruntime.so not found under $ort_dir after installing $ort_wheel" >&2
+  exit 1
+fi

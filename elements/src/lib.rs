@@ -15,7 +15,11 @@
  */
 use gst::glib;
 
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+pub mod facemeta;
+mod facetrack;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    facetrack::register(plugin)?;
     Ok(())
 }
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
 //! reenact-models: which models exist, where their files are, whether those files are
 //! intact, and what a render used. It owns the `MANIFEST*.toml` format ([`Manifest`]), the
-//! lookup across [`search_dirs`] ([`Catalog`]) and the SHA-256 checks with their cache. It
-//! knows nothing of GStreamer, ONNX Runtime, projects or users.
+//! lookup across [`search_dirs`] ([`Catalog`]), the SHA-256 checks with their cache, and the
+//! ONNX Runtime sessions that run catalog models ([`OnnxSession`]). It knows nothing of
+//! GStreamer, projects or users.
 
 mod checksum;
 mod lookup;
 mod manifest;
+mod onnx;
 
 use std::path::PathBuf;
 
@@ -15,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub use checksum::{default_cache_dir, sha256_file, CACHE_FILE_NAME};
 pub use lookup::{Catalog, CatalogEntry, Corruption, ModelError, ModelStatus};
 pub use manifest::{Manifest, ManifestError, ModelEntry, TensorSpec};
+pub use onnx::{
+    init_runtime, runtime_install_root, ExecutionProvider, OnnxError, OnnxSession, SessionOptions, TensorInput,
+    ONNXRUNTIME_VERSION, ORT_DYLIB_ENV,
+};
 
 /// Environment variable naming an extra model directory, searched first.
 pub const MODELS_ENV: &str = "REENACT_MODELS";
