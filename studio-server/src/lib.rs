@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod http;
+pub mod jobs;
 pub mod storage;
 
 pub use http::{app, AppState, JwtKeys};

@@ -28,6 +28,8 @@ enum Command {
     Probe(commands::probe::ProbeArgs),
     /// Run the studio server.
     Serve(commands::serve::ServeArgs),
+    /// Run background jobs against a shared database and storage.
+    Worker(commands::worker::WorkerArgs),
     /// List and verify the installed models.
     Models(commands::models::ModelsArgs),
 }
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Presets(args) => commands::presets::run(args),
         Command::Probe(args) => commands::probe::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Worker(args) => commands::worker::run(args),
         Command::Models(args) => commands::models::run(args),
     };
     match result {

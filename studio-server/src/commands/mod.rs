@@ -6,3 +6,4 @@ pub(crate) mod presets;
 pub(crate) mod probe;
 pub(crate) mod render;
 pub(crate) mod serve;
+pub(crate) mod worker;

@@ -25,6 +25,9 @@ pub(crate) struct ServeArgs {
     /// Largest accepted upload, in megabytes.
     #[arg(long, default_value_t = 4096, env = "REENACT_UPLOAD_LIMIT_MB")]
     upload_limit_mb: usize,
+    /// Job workers run inside this process (0 when separate `reenact worker` processes run them).
+    #[arg(long, default_value_t = 1, env = "REENACT_WORKERS")]
+    workers: usize,
     /// Storage allowed per user, in megabytes.
     #[arg(long, default_value_t = 20_000, env = "REENACT_QUOTA_MB")]
     quota_mb: u64,
@@ -46,6 +49,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(data = %data.display(), "listening on http://{addr}");
         println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
         let storage = Arc::new(Storage::new(data.join("storage")).context("cannot create the storage directory")?);
+        for i in 0..args.workers {
+            let worker = reenact_server::jobs::handlers::worker(db.clone(), storage.clone(), format!("serve-{i}"));
+            tokio::spawn(worker.run(std::future::pending()));
+        }
         let state = AppState {
             presets,
             db,

@@ -62,11 +62,13 @@ pub async fn update(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<bool> {
 
 pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM clips WHERE owner_id = $1 AND project_id = $2")
-        .bind(owner)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    for table in ["jobs", "clips"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE owner_id = $1 AND project_id = $2"))
+            .bind(owner)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let done = sqlx::query("DELETE FROM projects WHERE owner_id = $1 AND id = $2")
         .bind(owner)
         .bind(id)

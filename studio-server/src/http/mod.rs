@@ -4,6 +4,7 @@
 pub mod auth;
 mod clips;
 pub mod error;
+mod jobs;
 pub mod limits;
 mod presets;
 mod projects;
@@ -45,7 +46,8 @@ pub fn app(state: AppState) -> Router {
         .merge(presets::router())
         .merge(auth::router())
         .merge(projects::router())
-        .merge(clips::router(state.upload_limit));
+        .merge(clips::router(state.upload_limit))
+        .merge(jobs::router());
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact worker`: runs jobs from a shared database and storage, so work can
+//! spread over processes and machines (PostgreSQL and shared storage).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use reenact_server::db;
+use reenact_server::storage::Storage;
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// Database URL (the same as the server's).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Data directory shared with the server (its `storage/` holds the files).
+    #[arg(long, env = "REENACT_DATA")]
+    data: PathBuf,
+    /// Name in logs and in the job's `worker` column (default: host-pid).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let storage = Arc::new(Storage::new(args.data.join("storage")).context("cannot open the storage directory")?);
+    let name = args.name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let db = db::connect(&args.database_url).await?;
+        tracing::info!(%name, "worker started");
+        eprintln!("reenact worker {name}: waiting for jobs (Ctrl-C stops after the current job)");
+        let worker = reenact_server::jobs::handlers::worker(db, storage, name);
+        worker
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+        Ok(())
+    })
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Jobs of the signed-in user: submit (idempotent by key), read, list, cancel.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, AppJson};
+use super::projects::check_id;
+use super::AppState;
+use crate::db::projects;
+use crate::jobs::{self, handlers, queue, JobRow, JobState, NewJob};
+
+/// Queued plus running jobs one user may have.
+pub(super) const MAX_ACTIVE_JOBS: i64 = 20;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", get(jobs_index).post(jobs_create))
+        .route("/jobs/{job_id}", get(jobs_show))
+        .route("/jobs/{job_id}/cancel", post(jobs_cancel))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateJob {
+    #[serde(rename = "type")]
+    kind: String,
+    project_id: Option<String>,
+    #[serde(default)]
+    params: serde_json::Value,
+    #[serde(default)]
+    priority: i64,
+    idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobFilter {
+    state: Option<String>,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Serialize)]
+struct Job {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    project_id: Option<String>,
+    params: serde_json::Value,
+    priority: i64,
+    state: String,
+    progress: f64,
+    stage: String,
+    attempts: i64,
+    max_attempts: i64,
+    error: Option<String>,
+    result: Option<serde_json::Value>,
+    idempotency_key: Option<String>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl From<JobRow> for Job {
+    fn from(j: JobRow) -> Self {
+        Job {
+            id: j.id,
+            kind: j.kind,
+            project_id: j.project_id,
+            params: serde_json::from_str(&j.params).unwrap_or(serde_json::Value::Null),
+            priority: j.priority,
+            state: j.state,
+            progress: j.progress,
+            stage: j.stage,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            error: j.error,
+            result: j.result.and_then(|r| serde_json::from_str(&r).ok()),
+            idempotency_key: j.idempotency_key,
+            created_at_ms: j.created_at,
+            updated_at_ms: j.updated_at,
+        }
+    }
+}
+
+async fn jobs_create(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    AppJson(body): AppJson<CreateJob>,
+) -> Result<(StatusCode, AppJson<Job>), ApiError> {
+    if !jobs::KINDS.contains(&body.kind.as_str()) {
+        return Err(ApiError::BadRequest(format!("type: `{}` is not one of {}", body.kind, jobs::KINDS.join(", "))));
+    }
+    if !handlers::AVAILABLE.contains(&body.kind.as_str()) {
+        return Err(ApiError::BadRequest(format!(
+            "type: `{}` jobs are not available in this build yet (available: {})",
+            body.kind,
+            handlers::AVAILABLE.join(", ")
+        )));
+    }
+    if !(-100..=100).contains(&body.priority) {
+        return Err(ApiError::BadRequest("priority: must be within -100..100".into()));
+    }
+    if let Some(key) = &body.idempotency_key {
+        if key.is_empty() || key.len() > 200 {
+            return Err(ApiError::BadRequest("idempotency_key: 1 to 200 characters".into()));
+        }
+    }
+    let project_id = match &body.project_id {
+        Some(id) => {
+            let id = check_id(id)?;
+            projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+            Some(id)
+        }
+        None => None,
+    };
+    check_params(&body.kind, &body.params)?;
+    let job = NewJob {
+        owner_id: user.id.clone(),
+        project_id,
+        kind: body.kind,
+        params: body.params,
+        priority: body.priority,
+        max_attempts: 3,
+        idempotency_key: body.idempotency_key,
+    };
+    let known = match &job.idempotency_key {
+        Some(_) => queue::enqueue_existing(&db, &job).await?,
+        None => None,
+    };
+    if let Some(existing) = known {
+        return Ok((StatusCode::OK, AppJson(existing.into())));
+    }
+    if queue::active_count(&db, &user.id).await? >= MAX_ACTIVE_JOBS {
+        return Err(ApiError::TooManyRequests(format!("at most {MAX_ACTIVE_JOBS} queued or running jobs per user")));
+    }
+    let (row, created) = queue::enqueue(&db, &job).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, AppJson(row.into())))
+}
+
+/// Parameters are checked before a job is queued, so mistakes come back at once.
+fn check_params(kind: &str, params: &serde_json::Value) -> Result<(), ApiError> {
+    if kind == "clip_edit" {
+        let p: handlers::ClipEditParams =
+            serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;
+        check_id(&p.clip_id).map_err(|_| ApiError::BadRequest("params.clip_id: not a UUID".into()))?;
+        if !(p.in_s.is_finite() && p.in_s >= 0.0 && p.out_s > p.in_s) {
+            return Err(ApiError::BadRequest(format!("params: in {} .. out {} is not a time range", p.in_s, p.out_s)));
+        }
+    }
+    Ok(())
+}
+
+async fn jobs_show(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    Path(job_id): Path<String>,
+) -> Result<AppJson<Job>, ApiError> {
+    let id = check_id(&job_id)?;
+    let job = queue::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(AppJson(job.into()))
+}
+
+async fn jobs_index(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    Query(filter): Query<JobFilter>,
+) -> Result<AppJson<Vec<Job>>, ApiError> {
+    let state = match filter.state.as_deref() {
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!("state: `{s}` is not one of queued, running, succeeded, cancelled, dead"))
+        })?),
+        None => None,
+    };
+    let rows = queue::list(&db, &user.id, state).await?;
+    Ok(AppJson(rows.into_iter().map(Job::from).collect()))
+}
+
+async fn jobs_cancel(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    Path(job_id): Path<String>,
+) -> Result<AppJson<Job>, ApiError> {
+    let id = check_id(&job_id)?;
+    let job = queue::cancel(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(AppJson(job.into()))
+}

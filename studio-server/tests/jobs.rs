@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The job queue and workers: idempotency, retries with backoff, dead
+//! letters, timeouts, cancellation, lost workers, and a real clip_edit job.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use common::{expect_error, TestApp};
+use reenact_server::jobs::{queue, Handler, JobContext, JobRow, NewJob, Worker};
+use serde_json::json;
+
+/// A handler that fails its first `failures` runs, then succeeds; or waits
+/// for cancellation when `block` is set.
+struct Scripted {
+    failures: usize,
+    runs: AtomicUsize,
+    block: bool,
+}
+
+impl Scripted {
+    fn new(failures: usize, block: bool) -> Arc<Self> {
+        Arc::new(Scripted { failures, runs: AtomicUsize::new(0), block })
+    }
+}
+
+impl Handler for Scripted {
+    fn run(&self, _job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst);
+        ctx.progress(50.0, "working");
+        if self.block {
+            while !ctx.cancel_token().is_cancelled() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Err("stopped".into());
+        }
+        if run < self.failures {
+            Err(format!("failure {}", run + 1))
+        } else {
+            Ok(json!({ "runs": run + 1 }))
+        }
+    }
+}
+
+async fn owner(app: &TestApp) -> String {
+    app.sign_up("ada@museum.org").await;
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM users").fetch_one(&app.state.db).await.unwrap();
+    id
+}
+
+fn new_job(owner: &str, key: Option<&str>, max_attempts: i64) -> NewJob {
+    NewJob {
+        owner_id: owner.into(),
+        project_id: None,
+        kind: "clip_edit".into(),
+        params: json!({}),
+        priority: 0,
+        max_attempts,
+        idempotency_key: key.map(str::to_string),
+    }
+}
+
+fn worker(app: &TestApp, name: &str, handler: Arc<dyn Handler>, timeout: Option<Duration>) -> Worker {
+    let mut w = Worker::new(app.state.db.clone(), name).handle("clip_edit", handler, timeout);
+    w.lease = Duration::from_millis(300);
+    // Generous times: CI machines stall for a few hundred milliseconds.
+    w.backoff_base = Duration::from_millis(1000);
+    w
+}
+
+async fn job(app: &TestApp, owner: &str, id: &str) -> JobRow {
+    queue::get(&app.state.db, owner, id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn same_idempotency_key_gives_the_same_job() {
+    for app in TestApp::all().await {
+        let owner = owner(&app).await;
+        let (a, created_a) = queue::enqueue(&app.state.db, &new_job(&owner, Some("k1"), 3)).await.unwrap();
+        let (b, created_b) = queue::enqueue(&app.state.db, &new_job(&owner, Some("k1"), 3)).await.unwrap();
+        let (c, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 3)).await.unwrap();
+        assert!(created_a && !created_b);
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        assert_eq!(queue::list(&app.state.db, &owner, None).await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn failed_job_is_retried_after_backoff_then_succeeds() {
+    for app in TestApp::all().await {
+        let owner = owner(&app).await;
+        let (queued, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 3)).await.unwrap();
+        let handler = Scripted::new(1, false);
+        let w = worker(&app, "w1", handler.clone(), None);
+        assert_eq!(w.run_once().await.unwrap().as_deref(), Some(queued.id.as_str()));
+        let after_fail = job(&app, &owner, &queued.id).await;
+        assert_eq!(after_fail.state, "queued");
+        assert_eq!(after_fail.error.as_deref(), Some("failure 1"));
+        assert!(after_fail.run_after >= after_fail.updated_at + 900, "backoff applied");
+        assert_eq!(w.run_once().await.unwrap(), None, "not due during the backoff");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(w.run_once().await.unwrap().is_some());
+        let done = job(&app, &owner, &queued.id).await;
+        assert_eq!((done.state.as_str(), done.attempts), ("succeeded", 2));
+        assert_eq!(done.result.as_deref(), Some(r#"{"runs":2}"#));
+        assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+    }
+}
+
+#[tokio::test]
+async fn job_that_keeps_failing_ends_dead_with_its_error() {
+    for app in TestApp::all().await {
+        let owner = owner(&app).await;
+        let (queued, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 2)).await.unwrap();
+        let w = worker(&app, "w1", Scripted::new(usize::MAX, false), None);
+        w.run_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        w.run_once().await.unwrap();
+        let dead = job(&app, &owner, &queued.id).await;
+        assert_eq!((dead.state.as_str(), dead.attempts), ("dead", 2));
+        assert_eq!(dead.error.as_deref(), Some("failure 2"));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(w.run_once().await.unwrap(), None, "dead jobs are not picked up again");
+    }
+}
+
+#[tokio::test]
+async fn job_over_its_time_limit_is_stopped_and_counted_as_failed() {
+    for app in TestApp::all().await {
+        let owner = owner(&app).await;
+        let (queued, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 1)).await.unwrap();
+        let w = worker(&app, "w1", Scripted::new(0, true), Some(Duration::from_millis(300)));
+        w.run_once().await.unwrap();
+        let timed_out = job(&app, &owner, &queued.id).await;
+        assert_eq!(timed_out.state, "dead");
+        assert_eq!(timed_out.error.as_deref(), Some("timed out after 0 s"));
+    }
+}
+
+#[tokio::test]
+async fn cancel_stops_queued_and_running_jobs() {
+    for app in TestApp::all().await {
+        let owner = owner(&app).await;
+        let (queued, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 3)).await.unwrap();
+        let now = queue::cancel(&app.state.db, &owner, &queued.id).await.unwrap().unwrap();
+        assert_eq!(now.state, "cancelled");
+
+        let (running, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 3)).await.unwrap();
+        let w = worker(&app, "w1", Scripted::new(0, true), None);
+        let db = app.state.db.clone();
+        let (o, id) = (owner.clone(), running.id.clone());
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            queue::cancel(&db, &o, &id).await.unwrap();
+        });
+        w.run_once().await.unwrap();
+        canceller.await.unwrap();
+        let stopped = job(&app, &owner, &running.id).await;
+        assert_eq!(stopped.state, "cancelled");
+        assert_eq!(stopped.progress, 50.0, "progress was reported while running");
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_finished_by_another() {
+    for app in TestApp::all().await {
+        let owner = owner(&app).await;
+        let (queued, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 3)).await.unwrap();
+        // Worker A claims it and dies: no heartbeat, no result.
+        let claimed = queue::claim(&app.state.db, "dead-worker", &["clip_edit"], 1000).await.unwrap().unwrap();
+        assert_eq!(claimed.id, queued.id);
+        let b = worker(&app, "w2", Scripted::new(0, false), None);
+        assert_eq!(b.run_once().await.unwrap(), None, "lease still valid");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(b.run_once().await.unwrap().is_some());
+        let done = job(&app, &owner, &queued.id).await;
+        assert_eq!((done.state.as_str(), done.attempts, done.worker.as_deref()), ("succeeded", 2, Some("w2")));
+        // The dead worker coming back cannot overwrite the result.
+        assert!(!queue::succeed(&app.state.db, &queued.id, "dead-worker", &json!({})).await.unwrap());
+    }
+}
+
+fn media(rel: &str) -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/media").join(rel)).unwrap()
+}
+
+#[tokio::test]
+async fn clip_edit_job_over_http_cuts_a_new_clip() {
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let (_, project) = app.call(Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "Cut" }))).await;
+        let project = project["id"].as_str().unwrap().to_string();
+        let (_, clip) = app.upload(&project, "take.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+        let body = json!({
+            "type": "clip_edit", "project_id": project, "idempotency_key": "cut-1",
+            "params": { "clip_id": clip["id"], "in": 0.5, "out": 2.0 }
+        });
+        let (status, job) = app.call(Method::POST, "/api/jobs", Some(&token), Some(body.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{job}");
+        let (status, again) = app.call(Method::POST, "/api/jobs", Some(&token), Some(body)).await;
+        assert_eq!((status, &again["id"]), (StatusCode::OK, &job["id"]), "same key, same job");
+
+        let handlers_worker =
+            reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+        assert!(handlers_worker.run_once().await.unwrap().is_some());
+        let uri = format!("/api/jobs/{}", job["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["progress"], 100.0);
+        let new_clip = done["result"]["clip_id"].as_str().unwrap();
+        let (_, clips) = app.call(Method::GET, &format!("/api/projects/{project}/clips"), Some(&token), None).await;
+        let cut = clips.as_array().unwrap().iter().find(|c| c["id"] == new_clip).unwrap();
+        assert!((cut["duration_s"].as_f64().unwrap() - 1.5).abs() < 0.1, "{cut}");
+        assert!(app.stored_files().iter().any(|f| f.contains(&format!("/clips/{new_clip}.mp4"))));
+
+        let (_, listed) = app.call(Method::GET, "/api/jobs?state=succeeded", Some(&token), None).await;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        assert_eq!(app.call(Method::GET, &uri, Some(&eve), None).await.0, StatusCode::NOT_FOUND);
+        let cancel = format!("{uri}/cancel");
+        assert_eq!(app.call(Method::POST, &cancel, Some(&eve), None).await.0, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn bad_job_requests_are_refused_with_a_reason() {
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(json!({ "type": "teleport" }))).await,
+            StatusCode::BAD_REQUEST,
+            "type: `teleport` is not one of",
+        );
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(json!({ "type": "lip_sync" }))).await,
+            StatusCode::BAD_REQUEST,
+            "not available in this build yet",
+        );
+        expect_error(
+            app.call(
+                Method::POST,
+                "/api/jobs",
+                Some(&token),
+                Some(json!({ "type": "clip_edit", "params": { "clip_id": "x", "in": 0, "out": 1 } })),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "params.clip_id: not a UUID",
+        );
+        expect_error(
+            app.call(Method::GET, "/api/jobs?state=exploded", Some(&token), None).await,
+            StatusCode::BAD_REQUEST,
+            "state: `exploded`",
+        );
+    }
+}
