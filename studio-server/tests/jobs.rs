@@ -259,3 +259,79 @@ async fn bad_job_requests_are_refused_with_a_reason() {
         );
     }
 }
+
+#[tokio::test]
+async fn render_of_a_two_clip_timeline_stores_every_preset() {
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let (_, project) = app.call(Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "Tour" }))).await;
+        let project = project["id"].as_str().unwrap().to_string();
+        let (_, a) = app.upload(&project, "a.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+        let (_, b) = app.upload(&project, "b.mp4", &media("grid/grid_bbaf2n.mp4"), &token).await;
+        let timeline = json!({ "tracks": [{ "clips": [
+            { "source": a["id"], "in": 0.5, "out": 2.0 },
+            { "source": b["id"], "in": 1.0, "out": 2.5 }
+        ] }] });
+        let (status, _) = app
+            .call(
+                Method::PATCH,
+                &format!("/api/projects/{project}"),
+                Some(&token),
+                Some(json!({ "timeline": timeline })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
+        expect_error(
+            app.call(
+                Method::POST,
+                &format!("/api/projects/{project}/renders"),
+                Some(&token),
+                Some(json!({ "presets": ["master", "imax"] })),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "presets[1]: unknown preset `imax`",
+        );
+        let (status, render) = app
+            .call(
+                Method::POST,
+                &format!("/api/projects/{project}/renders"),
+                Some(&token),
+                Some(json!({ "presets": ["master", "square-1080p"], "watermark_text": "Reenactment" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{render}");
+        assert_eq!(render["job"]["state"], "queued");
+        let w = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+        assert!(w.run_once().await.unwrap().is_some());
+
+        let uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["job"]["state"], "succeeded", "{done}");
+        let outputs = done["outputs"].as_array().unwrap();
+        assert_eq!(outputs.len(), 2);
+        for out in outputs {
+            assert!((out["duration_s"].as_f64().unwrap() - 3.0).abs() < 0.1, "{out}");
+            assert!(out["disclosure"].as_str().unwrap().contains("synthetic media"));
+        }
+        assert_eq!((outputs[1]["width"].as_u64(), outputs[1]["height"].as_u64()), (Some(1080), Some(1080)));
+        let stored = app.stored_files();
+        assert!(stored.iter().any(|f| f.contains("/renders/") && f.ends_with("-square-1080p.mp4")), "{stored:?}");
+        assert!(stored.iter().any(|f| f.contains("/metadata/") && f.ends_with("-master.json")), "{stored:?}");
+        assert!(stored.iter().any(|f| f.contains("/thumbnails/")), "{stored:?}");
+
+        let (status, _, bytes) = app.get_raw(&format!("{uri}/files/master"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        let info = reenact_engine::probe(file.path()).unwrap();
+        assert_eq!(info.video.as_ref().map(|v| (v.width, v.height)), Some((360, 288)));
+        assert_eq!(info.title.as_deref(), Some("Tour"));
+
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        assert_eq!(app.call(Method::GET, &uri, Some(&eve), None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get_raw(&format!("{uri}/files/master"), &eve, &[]).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get_raw(&format!("{uri}/files/vertical-1080p"), &token, &[]).await.0, StatusCode::NOT_FOUND);
+    }
+}

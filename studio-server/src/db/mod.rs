@@ -4,6 +4,7 @@
 
 pub mod clips;
 pub mod projects;
+pub mod renders;
 pub mod tokens;
 pub mod users;
 

@@ -62,7 +62,7 @@ pub async fn update(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<bool> {
 
 pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    for table in ["jobs", "clips"] {
+    for table in ["renders", "jobs", "clips"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE owner_id = $1 AND project_id = $2"))
             .bind(owner)
             .bind(id)

@@ -45,7 +45,7 @@ struct JobFilter {
 
 /// A job as the API shows it.
 #[derive(Debug, Serialize)]
-struct Job {
+pub(super) struct Job {
     id: String,
     #[serde(rename = "type")]
     kind: String,
@@ -93,6 +93,9 @@ async fn jobs_create(
 ) -> Result<(StatusCode, AppJson<Job>), ApiError> {
     if !jobs::KINDS.contains(&body.kind.as_str()) {
         return Err(ApiError::BadRequest(format!("type: `{}` is not one of {}", body.kind, jobs::KINDS.join(", "))));
+    }
+    if body.kind == "render" {
+        return Err(ApiError::BadRequest("type: request renders with POST /api/projects/{id}/renders".into()));
     }
     if !handlers::AVAILABLE.contains(&body.kind.as_str()) {
         return Err(ApiError::BadRequest(format!(

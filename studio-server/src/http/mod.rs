@@ -8,6 +8,7 @@ mod jobs;
 pub mod limits;
 mod presets;
 mod projects;
+mod renders;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +48,8 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(projects::router())
         .merge(clips::router(state.upload_limit))
-        .merge(jobs::router());
+        .merge(jobs::router())
+        .merge(renders::router());
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))

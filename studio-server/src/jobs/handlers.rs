@@ -16,13 +16,18 @@ use crate::db::{self, clips, clips::ClipRow};
 use crate::storage::{Area, Storage};
 
 /// Kinds a worker of this build can run.
-pub const AVAILABLE: &[&str] = &["clip_edit"];
+pub const AVAILABLE: &[&str] = &["clip_edit", "render"];
 
 /// A worker with every available handler.
 pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
     let runtime = tokio::runtime::Handle::current();
-    let clip_edit = ClipEdit { db: db.clone(), storage, runtime };
-    Worker::new(db, name).handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800)))
+    let clip_edit = ClipEdit { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
+    let render = Render { db: db.clone(), storage, runtime };
+    Worker::new(db, name).handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800))).handle(
+        "render",
+        Arc::new(render),
+        Some(std::time::Duration::from_secs(4 * 3600)),
+    )
 }
 
 /// `clip_edit`: cuts `[in, out)` of a clip into a new clip of the same project
@@ -117,5 +122,144 @@ impl ClipEdit {
             return Err(e.to_string());
         }
         Ok(serde_json::json!({ "clip_id": id, "duration_s": info.duration_s }))
+    }
+}
+
+/// `render`: the project's timeline through the offline renderer to every
+/// requested preset; outputs, thumbnails and metadata move into the
+/// project's `renders/` storage only when all of them are complete.
+struct Render {
+    db: AnyPool,
+    storage: Arc<Storage>,
+    runtime: tokio::runtime::Handle,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderParams {
+    pub render_id: String,
+    pub presets: Vec<String>,
+    #[serde(default)]
+    pub watermark_text: Option<String>,
+}
+
+/// The server's timeline: the engine's, with `source` naming a clip id.
+#[derive(Debug, Deserialize)]
+struct Timeline {
+    #[serde(default)]
+    tracks: Vec<Track>,
+    #[serde(default)]
+    scenes: Vec<reenact_engine::project::Scene>,
+}
+
+impl Handler for Render {
+    fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
+        let params: RenderParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
+        let project_id = job.project_id.as_deref().ok_or("project_id: a render needs a project")?;
+        let project = self.engine_project(&job.owner_id, project_id)?;
+        let library = PresetLibrary::builtin().map_err(|e| e.to_string())?;
+        let presets = params
+            .presets
+            .iter()
+            .map(|n| library.get(n).cloned().map_err(|e| format!("params.presets: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let work = self.storage.temp_path().with_extension("dir");
+        let mut request = RenderRequest::new(project, PathBuf::from("timeline"), presets, work.clone());
+        request.watermark = params.watermark_text.map(|text| reenact_engine::preset::Watermark {
+            text: Some(text),
+            image: None,
+            position: Default::default(),
+            opacity: 0.6,
+        });
+        ctx.progress(0.0, "rendering");
+        let rendered = reenact_engine::render(&request, ctx.cancel_token(), &mut |p| {
+            ctx.progress(p.fraction * 95.0, "rendering");
+        });
+        let result = rendered.map_err(|e| e.to_string()).and_then(|report| {
+            ctx.progress(96.0, "storing");
+            self.runtime.block_on(self.store(job, project_id, &params.render_id, report))
+        });
+        let _ = std::fs::remove_dir_all(&work);
+        result
+    }
+}
+
+impl Render {
+    /// The engine's view of the project: every clip the timeline names, by its stored file.
+    fn engine_project(&self, owner: &str, project_id: &str) -> Result<Project, String> {
+        let row = self
+            .runtime
+            .block_on(crate::db::projects::get(&self.db, owner, project_id))
+            .map_err(|e| e.to_string())?
+            .ok_or("the project no longer exists")?;
+        let timeline: Timeline = serde_json::from_str(&row.timeline).map_err(|e| format!("project timeline: {e}"))?;
+        if timeline.tracks.iter().all(|t| t.clips.is_empty()) {
+            return Err("project timeline has no clips: add clips to a track first".into());
+        }
+        let all = self.runtime.block_on(clips::list(&self.db, owner, project_id)).map_err(|e| e.to_string())?;
+        let mut sources = Vec::new();
+        for clip in timeline.tracks.iter().flat_map(|t| &t.clips) {
+            let stored = all
+                .iter()
+                .find(|c| c.id == clip.source)
+                .ok_or_else(|| format!("timeline: clip `{}` is not a clip of this project", clip.source))?;
+            if !sources.iter().any(|s: &Source| s.id == stored.id) {
+                sources.push(Source { id: stored.id.clone(), path: self.storage.path(&stored.storage_key) });
+            }
+        }
+        Ok(Project {
+            title: row.name,
+            author: String::new(),
+            sources,
+            tracks: timeline.tracks,
+            scenes: timeline.scenes,
+        })
+    }
+
+    async fn store(
+        &self,
+        job: &JobRow,
+        project_id: &str,
+        render_id: &str,
+        report: reenact_engine::RenderReport,
+    ) -> Result<serde_json::Value, String> {
+        let mut moved: Vec<String> = Vec::new();
+        let mut outputs = Vec::new();
+        let key_of =
+            |area: Area, suffix: &str| Storage::key(&job.owner_id, project_id, area, &format!("{render_id}-{suffix}"));
+        for out in &report.outputs {
+            let preset = &out.preset;
+            let ext = out.file.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+            let mut files = vec![(out.file.clone(), key_of(Area::Renders, &format!("{preset}.{ext}")))];
+            files.push((out.metadata_file.clone(), key_of(Area::Metadata, &format!("{preset}.json"))));
+            for (i, thumb) in out.thumbnails.iter().enumerate() {
+                files.push((thumb.clone(), key_of(Area::Thumbnails, &format!("{preset}-{}.jpg", i + 1))));
+            }
+            for (from, key) in &files {
+                if let Err(e) = self.storage.commit(from, key).await {
+                    for key in &moved {
+                        let _ = tokio::fs::remove_file(self.storage.path(key)).await;
+                    }
+                    return Err(format!("storing {}: {e}", from.display()));
+                }
+                moved.push(key.clone());
+            }
+            outputs.push(serde_json::json!({
+                "preset": preset,
+                "file": files[0].1,
+                "metadata": files[1].1,
+                "thumbnails": files[2..].iter().map(|(_, k)| k).collect::<Vec<_>>(),
+                "bytes": out.metadata.bytes,
+                "duration_s": out.metadata.duration_s,
+                "disclosure": out.metadata.disclosure,
+                "width": out.metadata.output.video.as_ref().map(|v| v.width),
+                "height": out.metadata.output.video.as_ref().map(|v| v.height),
+            }));
+        }
+        let outputs = serde_json::Value::Array(outputs);
+        crate::db::renders::set_outputs(&self.db, &job.owner_id, render_id, &outputs)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "render_id": render_id, "outputs": outputs }))
     }
 }

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Renders of a project: request several presets at once, follow the job,
+//! download each output.
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, AppJson};
+use super::jobs::Job;
+use super::projects::check_id;
+use super::AppState;
+use crate::db::{self, projects, renders, renders::RenderRow};
+use crate::jobs::{queue, NewJob};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/projects/{project_id}/renders", post(renders_create))
+        .route("/renders/{render_id}", get(renders_show))
+        .route("/renders/{render_id}/files/{preset}", get(renders_file))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRender {
+    presets: Vec<String>,
+    #[serde(default)]
+    watermark_text: Option<String>,
+    #[serde(default)]
+    priority: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct Render {
+    id: String,
+    project_id: String,
+    presets: serde_json::Value,
+    outputs: Option<serde_json::Value>,
+    job: Option<Job>,
+    created_at: i64,
+}
+
+async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiError> {
+    let job = queue::get(&state.db, &row.owner_id, &row.job_id).await?.map(Job::from);
+    Ok(Render {
+        id: row.id,
+        project_id: row.project_id,
+        presets: serde_json::from_str(&row.presets).unwrap_or_default(),
+        outputs: row.outputs.and_then(|o| serde_json::from_str(&o).ok()),
+        job,
+        created_at: row.created_at,
+    })
+}
+
+async fn renders_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+    AppJson(body): AppJson<CreateRender>,
+) -> Result<(StatusCode, AppJson<Render>), ApiError> {
+    let project_id = check_id(&project_id)?;
+    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    if body.presets.is_empty() {
+        return Err(ApiError::BadRequest("presets: name at least one preset".into()));
+    }
+    for (i, name) in body.presets.iter().enumerate() {
+        state.presets.get(name).map_err(|e| ApiError::BadRequest(format!("presets[{i}]: {e}")))?;
+        if body.presets[..i].contains(name) {
+            return Err(ApiError::BadRequest(format!("presets[{i}]: `{name}` is given twice")));
+        }
+    }
+    if body.watermark_text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::BadRequest("watermark_text: at most 200 characters".into()));
+    }
+    let render_id = uuid::Uuid::new_v4().to_string();
+    let job = NewJob {
+        owner_id: user.id.clone(),
+        project_id: Some(project_id.clone()),
+        kind: "render".into(),
+        params: serde_json::json!({
+            "render_id": render_id, "presets": body.presets, "watermark_text": body.watermark_text,
+        }),
+        priority: body.priority.clamp(-100, 100),
+        max_attempts: 3,
+        idempotency_key: None,
+    };
+    let (job, _) = queue::enqueue(&state.db, &job).await?;
+    let row = RenderRow {
+        id: render_id,
+        owner_id: user.id,
+        project_id,
+        job_id: job.id,
+        presets: serde_json::to_string(&body.presets).expect("strings serialise"),
+        outputs: None,
+        created_at: db::now(),
+    };
+    renders::insert(&state.db, &row).await?;
+    Ok((StatusCode::CREATED, AppJson(render_view(&state, row).await?)))
+}
+
+async fn renders_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(render_id): Path<String>,
+) -> Result<AppJson<Render>, ApiError> {
+    let id = check_id(&render_id)?;
+    let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(AppJson(render_view(&state, row).await?))
+}
+
+async fn renders_file(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((render_id, preset)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let id = check_id(&render_id)?;
+    let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let outputs: Vec<serde_json::Value> =
+        row.outputs.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or_default();
+    // The key comes from our own record, never from the request.
+    let key = outputs
+        .iter()
+        .find(|o| o["preset"] == preset.as_str())
+        .and_then(|o| o["file"].as_str())
+        .ok_or(ApiError::NotFound)?;
+    let response = ServeFile::new(state.storage.path(key))
+        .oneshot(request)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(response.into_response())
+}
