@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --locked -p reenact-server --bin reenact
-exec target/debug/reenact serve "$@"
+exec target/debug/reenact serve --demo "$@"

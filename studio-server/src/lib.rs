@@ -5,6 +5,7 @@
 //! the engine and never touches pixels itself.
 
 pub mod db;
+pub mod demo;
 pub mod http;
 pub mod jobs;
 pub mod storage;

@@ -41,3 +41,25 @@ async fn unknown_route_is_404() {
         assert_eq!(app.call(Method::GET, "/api/nothing-here", None, None).await.0, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn demo_seed_gives_a_renderable_project_once() {
+    for app in TestApp::all().await {
+        let media = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/media");
+        let said = reenact_server::demo::seed(&app.state, &media).await.unwrap();
+        assert!(said.contains("2 clips"), "{said}");
+        let again = reenact_server::demo::seed(&app.state, &media).await.unwrap();
+        assert!(again.contains("already exists"), "{again}");
+        let creds =
+            serde_json::json!({ "email": reenact_server::demo::EMAIL, "password": reenact_server::demo::PASSWORD });
+        let (_, tokens) = app.call(Method::POST, "/api/auth/login", None, Some(creds)).await;
+        let token = tokens["access_token"].as_str().unwrap();
+        let (_, projects) = app.call(Method::GET, "/api/projects", Some(token), None).await;
+        let project = &projects[0];
+        assert_eq!(project["timeline"]["tracks"][0]["clips"].as_array().unwrap().len(), 2);
+        let (_, clips) = app
+            .call(Method::GET, &format!("/api/projects/{}/clips", project["id"].as_str().unwrap()), Some(token), None)
+            .await;
+        assert_eq!(clips.as_array().unwrap().len(), 2);
+    }
+}

@@ -25,6 +25,9 @@ pub(crate) struct ServeArgs {
     /// Largest accepted upload, in megabytes.
     #[arg(long, default_value_t = 4096, env = "REENACT_UPLOAD_LIMIT_MB")]
     upload_limit_mb: usize,
+    /// Create a demo account and project from the shared test media (once).
+    #[arg(long)]
+    demo: bool,
     /// Job workers run inside this process (0 when separate `reenact worker` processes run them).
     #[arg(long, default_value_t = 1, env = "REENACT_WORKERS")]
     workers: usize,
@@ -62,6 +65,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             upload_limit: args.upload_limit_mb * 1_000_000,
             quota_bytes: args.quota_mb * 1_000_000,
         };
+        if args.demo {
+            let done = reenact_server::demo::seed(&state, &reenact_server::demo::media_dir()).await?;
+            println!("{done}");
+        }
         axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("server failed")
     })
 }
