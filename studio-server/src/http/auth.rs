@@ -76,10 +76,14 @@ where
             .and_then(|v| v.to_str().ok())
             .ok_or(ApiError::Unauthorized("missing Authorization header"))?;
         let token = header.strip_prefix("Bearer ").ok_or(ApiError::Unauthorized("expected a Bearer token"))?;
-        let keys = Arc::<JwtKeys>::from_ref(state);
-        let claims = verify(&keys, token, "access")?;
-        Ok(CurrentUser { id: claims.sub })
+        user_from_token(&Arc::<JwtKeys>::from_ref(state), token)
     }
+}
+
+/// The user an access token belongs to.
+pub fn user_from_token(keys: &JwtKeys, token: &str) -> Result<CurrentUser, ApiError> {
+    let claims = verify(keys, token, "access")?;
+    Ok(CurrentUser { id: claims.sub })
 }
 
 fn verify(keys: &JwtKeys, token: &str, typ: &str) -> Result<Claims, ApiError> {

@@ -4,6 +4,7 @@
 pub mod auth;
 mod clips;
 pub mod error;
+mod events;
 mod jobs;
 pub mod limits;
 mod presets;
@@ -49,7 +50,8 @@ pub fn app(state: AppState) -> Router {
         .merge(projects::router())
         .merge(clips::router(state.upload_limit))
         .merge(jobs::router())
-        .merge(renders::router());
+        .merge(renders::router())
+        .merge(events::router());
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))

@@ -287,6 +287,17 @@ pub async fn cancel(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<
     get(db, owner, id).await
 }
 
+/// Jobs of `owner` changed after `since_ms`, oldest change first.
+pub async fn changed_since(db: &AnyPool, owner: &str, since_ms: i64) -> sqlx::Result<Vec<JobRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND updated_at > $2 ORDER BY updated_at, id LIMIT 200"
+    ))
+    .bind(owner)
+    .bind(since_ms)
+    .fetch_all(db)
+    .await
+}
+
 /// Jobs of `owner` that are queued or running (for the concurrency limit).
 pub async fn active_count(db: &AnyPool, owner: &str) -> sqlx::Result<i64> {
     let (n,): (i64,) =

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `GET /api/events`: job changes as server-sent events, only the user's own.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::TestApp;
+use http_body_util::BodyExt;
+use reenact_server::jobs::{queue, NewJob};
+use serde_json::json;
+use tower::ServiceExt;
+
+/// Reads the event stream of `token` for `for_ms` and returns the text.
+async fn read_events(app: &TestApp, token: &str, for_ms: u64) -> (StatusCode, String) {
+    let req = Request::get(format!("/api/events?access_token={token}")).body(Body::empty()).unwrap();
+    let response = app.router.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(for_ms);
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    (status, text)
+}
+
+#[tokio::test]
+async fn job_changes_reach_their_owner_only() {
+    for app in TestApp::all().await {
+        let (ada, _) = app.sign_up("ada@museum.org").await;
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        let (ada_id,): (String,) = sqlx::query_as("SELECT id FROM users WHERE email = 'ada@museum.org'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        let job = NewJob {
+            owner_id: ada_id.clone(),
+            project_id: None,
+            kind: "clip_edit".into(),
+            params: json!({}),
+            priority: 0,
+            max_attempts: 1,
+            idempotency_key: None,
+        };
+        let (row, _) = queue::enqueue(&app.state.db, &job).await.unwrap();
+        let (status, text) = read_events(&app, &ada, 1500).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text.contains("event: job"), "{text}");
+        assert!(text.contains(&row.id) && text.contains("\"state\":\"queued\""), "{text}");
+        let (_, other) = read_events(&app, &eve, 1200).await;
+        assert!(!other.contains(&row.id), "{other}");
+        assert_eq!(app.call(Method::GET, "/api/events", None, None).await.0, StatusCode::UNAUTHORIZED);
+    }
+}
