@@ -17,9 +17,13 @@ use gst::glib;
 
 pub mod facemeta;
 mod facetrack;
+mod matte;
+mod reframe;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     facetrack::register(plugin)?;
+    matte::register(plugin)?;
+    reframe::register(plugin)?;
     Ok(())
 }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
+# ms per 720p frame on one CPU thread for reenactmatte (default blur mode, landscape model, mask
+# every frame) and reenactreframe (9:16 around facetrack's face meta; facetrack not timed), on
+# the synthetic presenter clip.
+# Usage: bench/perception.sh [FRAMES]   (run scripts/setup.sh first for ONNX Runtime)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=()
+[[ ${BENCH_RELEASE:-} == 1 ]] && profile=(--release)
+for element in matte reframe; do
+  cargo run -q "${profile[@]}" -p gst-plugin-reenact --example perception_bench -- "$element" "${1:-200}"
+done
