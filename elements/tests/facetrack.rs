@@ -3,58 +3,23 @@
 //! x = 280..1000 on dark grey), a frame without a person, and the element's contract (caps,
 //! PTS/duration, latency, property defaults).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+
+use common::init;
 
 use gst::glib;
 use gst::prelude::*;
 use gst_check::Harness;
 use gstreenact::facemeta::{FaceMeta, LANDMARK_COUNT};
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        // The catalog looks beside the working directory; tests run in elements/.
-        if std::env::var_os(reenact_models_env()).is_none() {
-            std::env::set_var(reenact_models_env(), shared().join("models"));
-        }
-        gst::init().expect("gst init");
-        gstreenact::plugin_register_static().expect("register plugin");
-    });
-}
-
-fn reenact_models_env() -> &'static str {
-    "REENACT_MODELS"
-}
-
-/// The first `count` frames of `file` as RGBx buffers (with PTS and duration) and their caps.
-fn decode(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGBx ! appsink name=sink sync=false",
-        file.display()
-    ))
-    .expect("decode pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let mut caps = None;
-    let mut buffers = Vec::new();
-    while buffers.len() < count {
-        let Ok(sample) = sink.pull_sample() else { break };
-        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
-        buffers.push(sample.buffer_owned().expect("buffer"));
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    (caps.expect("at least one frame"), buffers)
-}
-
 fn presenter() -> PathBuf {
-    shared().join("media/synthetic/presenter_astronaut_1280x720_25fps.mp4")
+    common::presenter_file()
+}
+
+fn decode(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    common::decode(file, "RGBx", count)
 }
 
 fn harness(caps: &gst::Caps, props: &str) -> Harness {

@@ -3,50 +3,17 @@
 //! x = 280..1000 on dark grey: the person is inside, the grey columns are background), and the
 //! element's contract (caps, PTS/duration, latency, errors, property defaults).
 
-use std::path::{Path, PathBuf};
-use std::sync::Once;
+mod common;
+
+use common::init;
 
 use gst::glib;
 use gst::prelude::*;
 use gst_check::Harness;
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        // The catalog looks beside the working directory; tests run in elements/.
-        if std::env::var_os("REENACT_MODELS").is_none() {
-            std::env::set_var("REENACT_MODELS", shared().join("models"));
-        }
-        gst::init().expect("gst init");
-        gstreenact::plugin_register_static().expect("register plugin");
-    });
-}
-
 /// The first `count` frames of the presenter clip as `format` buffers and their caps.
 fn presenter(format: &str, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let file = shared().join("media/synthetic/presenter_astronaut_1280x720_25fps.mp4");
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format={format} ! appsink name=sink sync=false",
-        file.display()
-    ))
-    .expect("decode pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let mut caps = None;
-    let mut buffers = Vec::new();
-    while buffers.len() < count {
-        let Ok(sample) = sink.pull_sample() else { break };
-        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
-        buffers.push(sample.buffer_owned().expect("buffer"));
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    (caps.expect("at least one frame"), buffers)
+    common::decode(&common::presenter_file(), format, count)
 }
 
 fn harness(caps: &gst::Caps, props: &str) -> Harness {

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Set-up shared by the element tests: plugin registration with the shared
+//! models, and decoded frames of the shared media.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use gst::prelude::*;
+
+/// `../shared` beside the checkout.
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// The synthetic presenter clip (astronaut portrait at x = 280..1000 on dark grey).
+pub fn presenter_file() -> PathBuf {
+    shared().join("media/synthetic/presenter_astronaut_1280x720_25fps.mp4")
+}
+
+/// Initialises GStreamer and registers the plugin once per test binary.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // The catalog looks beside the working directory; tests run in elements/.
+        if std::env::var_os("REENACT_MODELS").is_none() {
+            std::env::set_var("REENACT_MODELS", shared().join("models"));
+        }
+        gst::init().expect("gst init");
+        gstreenact::plugin_register_static().expect("register plugin");
+    });
+}
+
+/// The first `count` frames of `file` as `format` buffers (with PTS and duration) and their caps.
+pub fn decode(file: &Path, format: &str, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format={format} ! appsink name=sink sync=false",
+        file.display()
+    ))
+    .expect("decode pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while buffers.len() < count {
+        let Ok(sample) = sink.pull_sample() else { break };
+        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
+        buffers.push(sample.buffer_owned().expect("buffer"));
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    (caps.expect("at least one frame"), buffers)
+}
