@@ -4,41 +4,19 @@
 //!
 //! `cargo run -p gst-plugin-reenact --example facetrack_bench -- [FRAMES]` (bench/facetrack.sh).
 
-use std::path::{Path, PathBuf};
+// The same set-up as the element tests: plugin, shared models, decoded frames.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
-use gst::prelude::*;
 use gst_check::Harness;
 use gstreenact::facemeta::FaceMeta;
 
 fn main() {
     let frames: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    if std::env::var_os("REENACT_MODELS").is_none() {
-        std::env::set_var("REENACT_MODELS", shared.join("models"));
-    }
-    gst::init().expect("gst init");
-    gstreenact::plugin_register_static().expect("register plugin");
-    let clip: PathBuf = shared.join("media/synthetic/presenter_astronaut_1280x720_25fps.mp4");
-
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGBx ! appsink name=sink sync=false",
-        clip.display()
-    ))
-    .expect("decode pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let mut caps = None;
-    let mut buffers = Vec::new();
-    while buffers.len() < frames {
-        let Ok(sample) = sink.pull_sample() else { break };
-        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
-        buffers.push(sample.buffer_owned().expect("buffer"));
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    let caps = caps.expect("decoded frames");
+    common::init();
+    let (caps, buffers) = common::decode(&common::presenter_file(), "RGBx", frames);
 
     let mut h = Harness::new_parse("reenactfacetrack threads=1");
     h.set_caps(caps.clone(), caps);

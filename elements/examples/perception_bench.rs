@@ -6,42 +6,20 @@
 //! `cargo run -p gst-plugin-reenact --example perception_bench -- [matte|reframe] [FRAMES] [PROPERTIES]`
 //! (bench/perception.sh).
 
-use std::path::{Path, PathBuf};
+// The same set-up as the element tests: plugin, shared models, decoded frames.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
-use gst::prelude::*;
 use gst_check::Harness;
 
 fn main() {
     let element = std::env::args().nth(1).unwrap_or_else(|| "matte".into());
     let frames: usize = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(200);
     let extra = std::env::args().nth(3).unwrap_or_default();
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    if std::env::var_os("REENACT_MODELS").is_none() {
-        std::env::set_var("REENACT_MODELS", shared.join("models"));
-    }
-    gst::init().expect("gst init");
-    gstreenact::plugin_register_static().expect("register plugin");
-    let clip: PathBuf = shared.join("media/synthetic/presenter_astronaut_1280x720_25fps.mp4");
-
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGBx ! appsink name=sink sync=false",
-        clip.display()
-    ))
-    .expect("decode pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let mut caps = None;
-    let mut buffers = Vec::new();
-    while buffers.len() < frames {
-        let Ok(sample) = sink.pull_sample() else { break };
-        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
-        buffers.push(sample.buffer_owned().expect("buffer"));
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    let caps = caps.expect("decoded frames");
+    common::init();
+    let (caps, mut buffers) = common::decode(&common::presenter_file(), "RGBx", frames);
 
     let (launch, setting) = match element.as_str() {
         "matte" => {
