@@ -6,6 +6,7 @@
 //! GStreamer, projects or users.
 
 mod checksum;
+pub mod graph;
 mod lookup;
 mod manifest;
 mod onnx;

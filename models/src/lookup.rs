@@ -189,6 +189,12 @@ impl Catalog {
         Self::from_dirs(crate::search_dirs())
     }
 
+    /// Like [`Catalog::load`], with `extra` (when given) searched before every other directory:
+    /// an element's `model-dir` property, a test's generated models.
+    pub fn load_including(extra: Option<&Path>) -> Result<Self, ModelError> {
+        Self::from_dirs(extra.map(Path::to_owned).into_iter().chain(crate::search_dirs()))
+    }
+
     /// Reads the manifests of `dirs`, in order; directories that do not exist are skipped.
     pub fn from_dirs(dirs: impl IntoIterator<Item = PathBuf>) -> Result<Self, ModelError> {
         let mut catalog = Self { entries: Vec::new(), searched: Vec::new(), cache: Mutex::new(default_cache()) };

@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use reenact_models::graph::{Attr, Graph};
 use reenact_models::{
     sha256_file, Catalog, Corruption, ModelError, OnnxError, OnnxSession, SessionOptions, TensorInput,
 };
@@ -20,67 +21,9 @@ fn shared_catalog(cache: &Path) -> Catalog {
     Catalog::from_dirs([shared().join("models")]).expect("shared manifests").with_cache_dir(cache)
 }
 
-/// Minimal protobuf writer for the few ONNX messages the tests need.
-mod proto {
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
-    pub(crate) fn int(out: &mut Vec<u8>, field: u32, v: i64) {
-        varint(out, u64::from(field) << 3);
-        varint(out, v as u64);
-    }
-
-    pub(crate) fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
-        varint(out, (u64::from(field) << 3) | 2);
-        varint(out, data.len() as u64);
-        out.extend_from_slice(data);
-    }
-
-    /// ValueInfoProto of a float32 tensor.
-    fn value_info(name: &str, shape: &[i64]) -> Vec<u8> {
-        let mut dims = Vec::new();
-        for &d in shape {
-            let mut dim = Vec::new();
-            int(&mut dim, 1, d); // dim_value
-            bytes(&mut dims, 1, &dim);
-        }
-        let mut tensor = Vec::new();
-        int(&mut tensor, 1, 1); // elem_type FLOAT
-        bytes(&mut tensor, 2, &dims);
-        let mut ty = Vec::new();
-        bytes(&mut ty, 1, &tensor); // tensor_type
-        let mut info = Vec::new();
-        bytes(&mut info, 1, name.as_bytes());
-        bytes(&mut info, 2, &ty);
-        info
-    }
-
-    /// A one-node model: `output = Identity(input)` with the given float32 shape.
-    pub(crate) fn identity_model(input: &str, output: &str, shape: &[i64]) -> Vec<u8> {
-        let mut node = Vec::new();
-        bytes(&mut node, 1, input.as_bytes());
-        bytes(&mut node, 2, output.as_bytes());
-        bytes(&mut node, 4, b"Identity");
-        let mut graph = Vec::new();
-        bytes(&mut graph, 1, &node);
-        bytes(&mut graph, 2, b"test");
-        bytes(&mut graph, 11, &value_info(input, shape));
-        bytes(&mut graph, 12, &value_info(output, shape));
-        let mut opset = Vec::new();
-        bytes(&mut opset, 1, b"");
-        int(&mut opset, 2, 13);
-        let mut model = Vec::new();
-        int(&mut model, 1, 8); // ir_version
-        bytes(&mut model, 2, b"reenact-test");
-        bytes(&mut model, 7, &graph);
-        bytes(&mut model, 8, &opset);
-        model
-    }
+/// `output = Identity(input)` over a float32 tensor of `shape`.
+fn identity_model(input: &str, output: &str, shape: &[i64]) -> Vec<u8> {
+    Graph::new().input(input, shape).output(output, shape).node("Identity", &[input], &[output], &[]).to_model()
 }
 
 /// Writes `model` and a manifest declaring `[1, 4, 3]` float32 in/out with the given checksum.
@@ -100,7 +43,7 @@ fn write_model(dir: &Path, model: &[u8], sha256: Option<&str>) -> Catalog {
 #[test]
 fn generated_model_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_model(dir.path(), &proto::identity_model("x", "y", &[1, 4, 3]), None);
+    let catalog = write_model(dir.path(), &identity_model("x", "y", &[1, 4, 3]), None);
     let mut session = OnnxSession::open(&catalog, "tiny", SessionOptions::default()).expect("session");
     let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
     let mut out = vec![Vec::new()];
@@ -112,9 +55,30 @@ fn generated_model_runs() {
 }
 
 #[test]
+fn generated_graph_with_constants_and_dynamic_dims_runs() {
+    // y = (x * w + Constant 0.5) transposed; x has a dynamic first dimension.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = Graph::new()
+        .input("x", &[-1, 2])
+        .output("y", &[2, -1])
+        .initializer("w", &[2], &[2.0, -1.0])
+        .node("Mul", &["x", "w"], &["xw"], &[])
+        .node("Constant", &[], &["half"], &[("value", Attr::Tensor { dims: vec![], data: vec![0.5] })])
+        .node("Add", &["xw", "half"], &["sum"], &[])
+        .node("Transpose", &["sum"], &["y"], &[("perm", Attr::Ints(vec![1, 0]))]);
+    graph.install(dir.path(), "affine", "test").expect("install");
+    let catalog = Catalog::from_dirs([dir.path().to_owned()]).expect("manifest").without_cache();
+    let mut session = OnnxSession::open(&catalog, "affine", SessionOptions::default()).expect("session");
+    let mut out = vec![Vec::new()];
+    let x = [1.0, 1.0, 2.0, 3.0, -1.0, 0.0];
+    session.run_f32(&[TensorInput::F32 { shape: &[3, 2], data: &x }], &mut out).expect("run");
+    assert_eq!(out[0], vec![2.5, 4.5, -1.5, -0.5, -2.5, 0.5]);
+}
+
+#[test]
 fn truncated_model_is_a_load_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let model = proto::identity_model("x", "y", &[1, 4, 3]);
+    let model = identity_model("x", "y", &[1, 4, 3]);
     let catalog = write_model(dir.path(), &model[..model.len() / 2], None);
     let err = OnnxSession::open(&catalog, "tiny", SessionOptions::default()).expect_err("truncated");
     assert!(matches!(err, OnnxError::Load { .. }), "{err:?}");
@@ -126,7 +90,7 @@ fn truncated_model_is_a_load_error() {
 fn wrong_checksum_names_file_and_expected_sum() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wrong = "0".repeat(64);
-    let catalog = write_model(dir.path(), &proto::identity_model("x", "y", &[1, 4, 3]), Some(&wrong));
+    let catalog = write_model(dir.path(), &identity_model("x", "y", &[1, 4, 3]), Some(&wrong));
     let err = OnnxSession::open(&catalog, "tiny", SessionOptions::default()).expect_err("bad sum");
     assert!(
         matches!(&err, OnnxError::Model(ModelError::Corrupt { problem: Corruption::Checksum { .. }, .. })),
@@ -139,7 +103,7 @@ fn wrong_checksum_names_file_and_expected_sum() {
 #[test]
 fn wrong_input_shape_is_a_signature_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_model(dir.path(), &proto::identity_model("x", "y", &[1, 5, 3]), None);
+    let catalog = write_model(dir.path(), &identity_model("x", "y", &[1, 5, 3]), None);
     let err = OnnxSession::open(&catalog, "tiny", SessionOptions::default()).expect_err("shape differs");
     assert!(matches!(err, OnnxError::Signature { .. }), "{err:?}");
     let text = err.to_string();
@@ -149,7 +113,7 @@ fn wrong_input_shape_is_a_signature_error() {
 #[test]
 fn wrong_input_name_is_a_signature_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = write_model(dir.path(), &proto::identity_model("image", "y", &[1, 4, 3]), None);
+    let catalog = write_model(dir.path(), &identity_model("image", "y", &[1, 4, 3]), None);
     let err = OnnxSession::open(&catalog, "tiny", SessionOptions::default()).expect_err("name differs");
     assert!(err.to_string().contains("named `image` in the model, `x` in the manifest"), "{err}");
 }

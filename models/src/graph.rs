@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MPL-2.0
+//! A small ONNX model writer: float32 inputs, outputs and initializers, and nodes with int,
+//! ints, float and tensor attributes. Enough to generate a model with the signature an element
+//! expects (a face swapper, a lip-sync model, a voice converter) so the element's ONNX path can
+//! be exercised without the real weights, which no open licence covers. No dependency: the
+//! protobuf wire format of the few messages used is written by hand.
+
+use std::path::{Path, PathBuf};
+
+/// ONNX operator set the generated models declare.
+pub const OPSET: i64 = 17;
+
+/// ONNX IR version the generated models declare (ONNX 1.12+).
+const IR_VERSION: i64 = 8;
+
+/// ONNX `TensorProto.DataType` of float32.
+const FLOAT: i64 = 1;
+
+/// One dimension of a declared input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(i64),
+    /// A named dynamic size (`-1` in a manifest).
+    Dynamic(String),
+}
+
+impl From<i64> for Dim {
+    /// Negative sizes become dynamic dimensions named after their position.
+    fn from(size: i64) -> Self {
+        if size < 0 {
+            Self::Dynamic(format!("d{}", -size))
+        } else {
+            Self::Fixed(size)
+        }
+    }
+}
+
+/// A node attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    /// One integer.
+    Int(i64),
+    /// A list of integers.
+    Ints(Vec<i64>),
+    /// One float.
+    Float(f32),
+    /// A float32 tensor (for `Constant`).
+    Tensor {
+        /// Tensor shape.
+        dims: Vec<i64>,
+        /// Values, row-major.
+        data: Vec<f32>,
+    },
+}
+
+/// A declared tensor: name and shape (negative = dynamic).
+type TensorSpec = (String, Vec<i64>);
+
+/// A graph under construction; [`Graph::to_model`] serialises it.
+#[derive(Debug, Default, Clone)]
+pub struct Graph {
+    /// Declared inputs and outputs, for the manifest.
+    declared_inputs: Vec<TensorSpec>,
+    declared_outputs: Vec<TensorSpec>,
+    inputs: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
+    initializers: Vec<Vec<u8>>,
+    nodes: Vec<Vec<u8>>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares a float32 graph input.
+    pub fn input(mut self, name: &str, shape: &[i64]) -> Self {
+        self.inputs.push(value_info(name, shape));
+        self.declared_inputs.push((name.to_owned(), shape.to_vec()));
+        self
+    }
+
+    /// Declares a float32 graph output.
+    pub fn output(mut self, name: &str, shape: &[i64]) -> Self {
+        self.outputs.push(value_info(name, shape));
+        self.declared_outputs.push((name.to_owned(), shape.to_vec()));
+        self
+    }
+
+    /// Adds a float32 constant tensor usable as a node input.
+    pub fn initializer(mut self, name: &str, dims: &[i64], data: &[f32]) -> Self {
+        self.initializers.push(tensor(name, dims, data));
+        self
+    }
+
+    /// Adds node `op` (default domain) reading `inputs` and writing `outputs`.
+    pub fn node(mut self, op: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) -> Self {
+        let mut node = Vec::new();
+        for input in inputs {
+            bytes(&mut node, 1, input.as_bytes());
+        }
+        for output in outputs {
+            bytes(&mut node, 2, output.as_bytes());
+        }
+        bytes(&mut node, 3, format!("n{}", self.nodes.len()).as_bytes());
+        bytes(&mut node, 4, op.as_bytes());
+        for (name, attr) in attrs {
+            bytes(&mut node, 5, &attribute(name, attr));
+        }
+        self.nodes.push(node);
+        self
+    }
+
+    /// The serialised `ModelProto`.
+    pub fn to_model(&self) -> Vec<u8> {
+        let mut graph = Vec::new();
+        for node in &self.nodes {
+            bytes(&mut graph, 1, node);
+        }
+        bytes(&mut graph, 2, b"generated");
+        for init in &self.initializers {
+            bytes(&mut graph, 5, init);
+        }
+        for input in &self.inputs {
+            bytes(&mut graph, 11, input);
+        }
+        for output in &self.outputs {
+            bytes(&mut graph, 12, output);
+        }
+        let mut opset = Vec::new();
+        bytes(&mut opset, 1, b"");
+        int(&mut opset, 2, OPSET);
+        let mut model = Vec::new();
+        int(&mut model, 1, IR_VERSION);
+        bytes(&mut model, 2, b"reenact-generated");
+        bytes(&mut model, 7, &graph);
+        bytes(&mut model, 8, &opset);
+        model
+    }
+}
+
+impl Graph {
+    /// Writes the model as `{name}.onnx` in `dir` with a `MANIFEST.{name}.toml` declaring its
+    /// signature and checksum, as a user installing a model would; returns the model path.
+    pub fn install(&self, dir: &Path, name: &str, task: &str) -> std::io::Result<PathBuf> {
+        let file = format!("{name}.onnx");
+        let path = dir.join(&file);
+        std::fs::write(&path, self.to_model())?;
+        let sha = crate::sha256_file(&path)?;
+        let specs = |list: &[(String, Vec<i64>)]| {
+            list.iter()
+                .map(|(n, shape)| format!("{{ name = \"{n}\", shape = {shape:?}, dtype = \"float32\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let manifest = format!(
+            "[[model]]\nname = \"{name}\"\nversion = \"generated\"\nfile = \"{file}\"\nsha256 = \"{sha}\"\n\
+             license = \"generated\"\ntask = \"{task}\"\ninputs = [{}]\noutputs = [{}]\n",
+            specs(&self.declared_inputs),
+            specs(&self.declared_outputs)
+        );
+        std::fs::write(dir.join(format!("MANIFEST.{name}.toml")), manifest)?;
+        Ok(path)
+    }
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn key(out: &mut Vec<u8>, field: u32, wire: u8) {
+    varint(out, (u64::from(field) << 3) | u64::from(wire));
+}
+
+fn int(out: &mut Vec<u8>, field: u32, v: i64) {
+    key(out, field, 0);
+    // Two's complement, as protobuf encodes negative int64 values.
+    varint(out, v as u64);
+}
+
+fn float(out: &mut Vec<u8>, field: u32, v: f32) {
+    key(out, field, 5);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
+    key(out, field, 2);
+    varint(out, data.len() as u64);
+    out.extend_from_slice(data);
+}
+
+/// `ValueInfoProto` of a float32 tensor.
+fn value_info(name: &str, shape: &[i64]) -> Vec<u8> {
+    let mut dims = Vec::new();
+    for &size in shape {
+        let mut dim = Vec::new();
+        match Dim::from(size) {
+            Dim::Fixed(size) => int(&mut dim, 1, size),
+            Dim::Dynamic(param) => bytes(&mut dim, 2, param.as_bytes()),
+        }
+        bytes(&mut dims, 1, &dim);
+    }
+    let mut tensor_type = Vec::new();
+    int(&mut tensor_type, 1, FLOAT);
+    bytes(&mut tensor_type, 2, &dims);
+    let mut ty = Vec::new();
+    bytes(&mut ty, 1, &tensor_type);
+    let mut info = Vec::new();
+    bytes(&mut info, 1, name.as_bytes());
+    bytes(&mut info, 2, &ty);
+    info
+}
+
+/// `TensorProto` of float32 values (raw little-endian data).
+fn tensor(name: &str, dims: &[i64], data: &[f32]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for &d in dims {
+        int(&mut t, 1, d);
+    }
+    int(&mut t, 2, FLOAT);
+    bytes(&mut t, 8, name.as_bytes());
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    bytes(&mut t, 9, &raw);
+    t
+}
+
+/// `AttributeProto`; the type codes are ONNX's `AttributeType`.
+fn attribute(name: &str, attr: &Attr) -> Vec<u8> {
+    let mut a = Vec::new();
+    bytes(&mut a, 1, name.as_bytes());
+    match attr {
+        Attr::Float(v) => {
+            float(&mut a, 2, *v);
+            int(&mut a, 20, 1);
+        }
+        Attr::Int(v) => {
+            int(&mut a, 3, *v);
+            int(&mut a, 20, 2);
+        }
+        Attr::Tensor { dims, data } => {
+            bytes(&mut a, 5, &tensor("", dims, data));
+            int(&mut a, 20, 4);
+        }
+        Attr::Ints(values) => {
+            for &v in values {
+                int(&mut a, 8, v);
+            }
+            int(&mut a, 20, 7);
+        }
+    }
+    a
+}
