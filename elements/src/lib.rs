@@ -15,15 +15,21 @@
  */
 use gst::glib;
 
+pub mod analysis;
+pub mod character;
 pub mod facemeta;
-mod facetrack;
+mod faceswap;
+pub mod facetrack;
 mod matte;
 mod reframe;
+mod voice;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    faceswap::register(plugin)?;
     facetrack::register(plugin)?;
     matte::register(plugin)?;
     reframe::register(plugin)?;
+    voice::register(plugin)?;
     Ok(())
 }
 

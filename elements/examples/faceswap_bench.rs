@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MPL-2.0
+//! ms per 720p frame for `reenactfaceswap` (classical path) on one CPU thread. The face meta is
+//! computed first by `reenactfacetrack`; then only the swap element is timed, on two clips:
+//! the synthetic presenter (a face about 130 px wide) and a GRID close-up scaled into a 720p
+//! frame (a face about 250 px wide). The astronaut character is made once from the shared photo.
+//!
+//! `cargo run --release -p gst-plugin-reenact --example faceswap_bench -- [FRAMES]`
+
+// The same set-up as the element tests: plugin, shared models, decoded frames.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gst::prelude::*;
+use gst_check::Harness;
+use gstreenact::character::{create, CreateOptions};
+use gstreenact::facemeta::FaceMeta;
+
+/// The first `count` frames of `file` letterboxed into 1280x720 RGBx.
+fn decode_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! videoscale add-borders=true ! \
+         video/x-raw,format=RGBx,width=1280,height=720,pixel-aspect-ratio=1/1 ! appsink name=sink sync=false",
+        file.display()
+    ))
+    .expect("decode pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while buffers.len() < count {
+        let Ok(sample) = sink.pull_sample() else { break };
+        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
+        buffers.push(sample.buffer_owned().expect("buffer"));
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    (caps.expect("at least one frame"), buffers)
+}
+
+/// `frames` with `reenactfacetrack`'s face meta attached.
+fn tracked(caps: &gst::Caps, frames: Vec<gst::Buffer>) -> Vec<gst::Buffer> {
+    let mut h = Harness::new_parse("reenactfacetrack threads=1");
+    h.set_caps(caps.clone(), caps.clone());
+    frames.into_iter().map(|f| h.push_and_pull(f).expect("tracked frame")).collect()
+}
+
+fn bench(label: &str, caps: &gst::Caps, frames: &[gst::Buffer], character: &Path, props: &str) {
+    let mut h = Harness::new_parse(&format!("reenactfaceswap character={} {props}", character.display()));
+    h.set_caps(caps.clone(), caps.clone());
+    // Warm-up: start-up and first allocations are not part of the per-frame cost.
+    h.push_and_pull(frames[0].copy()).expect("warm-up");
+    let mut times = Vec::with_capacity(frames.len());
+    let mut with_face = 0;
+    let mut face_width = 0.0f64;
+    for frame in frames {
+        // A private copy, so the in-place element does not copy the frame inside the timing.
+        let input = frame.copy();
+        if let Some(face) = input.meta::<FaceMeta>().and_then(|m| m.faces().first().cloned()) {
+            with_face += 1;
+            face_width += f64::from(face.bbox.w);
+        }
+        let start = Instant::now();
+        h.push_and_pull(input).expect("frame");
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let p95 = times[times.len() * 95 / 100];
+    println!(
+        "faceswap {label} 1280x720 RGBx {props:?}: {} frames, {with_face} with a face ({:.0} px wide): mean {mean:.2} ms, median {median:.2} ms, p95 {p95:.2} ms per frame (1 thread)",
+        times.len(),
+        face_width / with_face.max(1) as f64
+    );
+}
+
+fn main() {
+    let count: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(100);
+    common::init();
+    let catalog = reenact_models::Catalog::from_dirs([common::shared().join("models")]).expect("shared manifests");
+    let options = CreateOptions {
+        name: "Astronaut".into(),
+        portrait: common::shared().join("media/astronaut.png"),
+        voice_sample: None,
+    };
+    let character = create(&options, &catalog).expect("character");
+    let path: PathBuf = std::env::temp_dir().join(format!("faceswap-bench-{}.character.json", std::process::id()));
+    character.save(&path).expect("save character");
+
+    let (caps, frames) = common::decode(&common::presenter_file(), "RGBx", count);
+    let frames = tracked(&caps, frames);
+    bench("presenter", &caps, &frames, &path, "");
+
+    let (caps, frames) = decode_720p(&common::shared().join("media/grid/grid_bbaf2n.mp4"), count);
+    let frames = tracked(&caps, frames);
+    bench("grid close-up", &caps, &frames, &path, "");
+    bench("grid close-up", &caps, &frames, &path, "keep-eyes=true colour-transfer=1");
+    let _ = std::fs::remove_file(path);
+}

@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: MPL-2.0
+/**
+ * SECTION:element-reenactfaceswap
+ *
+ * Replaces each tracked face with the face of a character (`character`, a character file made
+ * by `reenact character create`). It needs the `GstReenactFaceMeta` that `reenactfacetrack`
+ * attaches upstream: frames without it, or without faces, pass through untouched, and
+ * `track-id` limits the swap to one tracked face.
+ *
+ * Classical path (`algorithm` = `classical:delaunay/1`, the default): the portrait's 468
+ * landmarks, plus a ring of points outside the face outline, are triangulated once
+ * (Delaunay); each frame every triangle is mapped onto the performer's matching landmarks
+ * and the portrait is warped piece by piece (affine per triangle), so the performer's head
+ * motion and expressions drive the character's face. Its colours are moved in L*a*b* from
+ * the character's skin statistics toward the performer's skin measured in the frame
+ * (Reinhard transfer, `colour-transfer` is the strength), with the measurement smoothed over
+ * time so the colour does not flicker.
+ *
+ * Neural path (`model` set: `onnx:<name>@<version>`): a swap model from the model catalog
+ * (`model-dir` is searched first) with input `target` [1, 3, 128, 128] (the performer's face
+ * aligned to the ArcFace template, RGB 0..1 NCHW), optional input `source` [1, 512] (the
+ * character's identity embedding from `identity-model`, run once on the portrait) and output
+ * `output` [1, 3, 128, 128], pasted back through the inverse alignment. A model whose
+ * signature differs, or one that takes `source` while no `identity-model` is set, fails at
+ * start with an error naming the model and the difference.
+ *
+ * Both paths blend through the same mask: the convex hull of the performer's face outline,
+ * feathered inwards by `feather`, so no pixel outside the hull changes; `keep-eyes` and
+ * `keep-mouth` cut feathered holes where the performer's own eyes and mouth opening show.
+ * The mask follows the (already smoothed) landmarks and nothing else, so it is as steady as
+ * the tracking.
+ *
+ * Caps: packed 8-bit RGB-family video (`RGBA`, `BGRA`, `RGBx`, `BGRx`, `RGB`, `BGR`), any size
+ * and rate, processed in place.
+ *
+ * Latency: none added; the element holds no frames, so it answers the LATENCY query with
+ * upstream's values. The classical swap costs about 1.5 ms per 720p frame for a face 130 px
+ * wide and 4 ms for a 260 px close-up, on one CPU thread (`examples/faceswap_bench.rs`); a
+ * neural model costs what the model costs, on the streaming thread.
+ *
+ * ```bash
+ * gst-launch-1.0 filesrc location=presenter.mp4 ! decodebin ! videoconvert ! reenactfacetrack ! reenactfaceswap character=lincoln.character.json ! videoconvert ! autovideosink
+ * ```
+ *
+ * Since: 0.1.0
+ */
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::VideoFormat;
+
+use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
+use super::mask::{cut_hole, hull_mask, FrameMut, Mask};
+use super::neural::NeuralSwapper;
+use super::triangulation::convex_hull;
+use super::warp::{mesh_points, PortraitMesh};
+use crate::character::mesh::{self, FACE_OVAL, LEFT_EYE, LIPS_INNER, RIGHT_EYE};
+use crate::character::{Character, ColourStats};
+use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("reenactfaceswap", gst::DebugColorFlags::empty(), Some("Reenact face swap"))
+});
+
+static ONNX_CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("reenactonnx", gst::DebugColorFlags::empty(), Some("Reenact ONNX inference"))
+});
+
+/// `algorithm` of the classical path.
+const CLASSICAL_ALGORITHM: &str = "classical:delaunay/1";
+
+const DEFAULT_KEEP_EYES: bool = false;
+const DEFAULT_KEEP_MOUTH: bool = true;
+const DEFAULT_FEATHER: f64 = 0.08;
+const MAX_FEATHER: f64 = 256.0;
+// Mostly the scene's lighting (the performer's neck and ears frame the face), a little of the
+// character's own complexion.
+const DEFAULT_COLOUR_TRANSFER: f64 = 0.8;
+const DEFAULT_TRACK_ID: u32 = 0;
+const DEFAULT_THREADS: u32 = 1;
+const MAX_THREADS: u32 = 64;
+
+/// Share of the smoothed skin statistics kept per frame: a time constant of about 7 frames
+/// (0.3 s at 25 fps), long enough to hide per-frame noise, short enough to follow a light change.
+const SKIN_SMOOTHING: f32 = 0.85;
+
+/// A track's skin statistics are forgotten after this many frames without it.
+const SKIN_FORGET_FRAMES: u64 = 50;
+
+/// Formats accepted, with bytes per pixel and the byte offsets of R, G and B.
+const FORMATS: [(VideoFormat, usize, [usize; 3]); 6] = [
+    (VideoFormat::Rgba, 4, [0, 1, 2]),
+    (VideoFormat::Bgra, 4, [2, 1, 0]),
+    (VideoFormat::Rgbx, 4, [0, 1, 2]),
+    (VideoFormat::Bgrx, 4, [2, 1, 0]),
+    (VideoFormat::Rgb, 3, [0, 1, 2]),
+    (VideoFormat::Bgr, 3, [2, 1, 0]),
+];
+
+#[derive(Debug, Clone)]
+struct Settings {
+    character: Option<String>,
+    model: Option<String>,
+    model_dir: Option<String>,
+    identity_model: Option<String>,
+    keep_eyes: bool,
+    keep_mouth: bool,
+    feather: f64,
+    colour_transfer: f64,
+    track_id: u32,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            character: None,
+            model: None,
+            model_dir: None,
+            identity_model: None,
+            keep_eyes: DEFAULT_KEEP_EYES,
+            keep_mouth: DEFAULT_KEEP_MOUTH,
+            feather: DEFAULT_FEATHER,
+            colour_transfer: DEFAULT_COLOUR_TRANSFER,
+            track_id: DEFAULT_TRACK_ID,
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+impl Settings {
+    /// `algorithm` as far as the settings tell (the model version is known once started).
+    fn algorithm(&self) -> String {
+        match &self.model {
+            Some(model) => format!("onnx:{model}"),
+            None => CLASSICAL_ALGORITHM.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    /// The character portrait in L*a*b* with its triangulated mesh.
+    portrait: PortraitMesh,
+    /// The character's skin statistics, from the character file.
+    character_skin: ColourStats,
+    /// The swap model when `model` is set.
+    neural: Option<NeuralSwapper>,
+    /// What `algorithm` reports.
+    algorithm: String,
+    /// Negotiated video format; `None` until `set_caps`.
+    info: Option<gst_video::VideoInfo>,
+    /// Bytes per pixel and R, G, B offsets of the negotiated format.
+    layout: (usize, [usize; 3]),
+    /// Frames processed.
+    frames: u64,
+    /// The performer's smoothed skin statistics per track id; reset on flush.
+    skin: HashMap<u32, SkinFilter>,
+    /// L*a*b* -> sRGB tables.
+    to_rgb: LabToRgb,
+    /// The current face's mask, reused.
+    mask: Mask,
+    /// The current face's mesh points in the frame, reused.
+    points: Vec<(f32, f32)>,
+}
+
+#[derive(Debug, Default)]
+pub struct ReenactFaceSwap {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+impl ReenactFaceSwap {
+    fn settings(&self) -> Settings {
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Swaps one face (landmarks in frame pixels) into `frame`. Returns the pixels written.
+    fn swap_face(
+        &self,
+        state: &mut State,
+        settings: &Settings,
+        frame: &mut FrameMut<'_>,
+        face: &Face,
+        landmarks: &[[f32; 3]],
+    ) -> Result<usize, gst::FlowError> {
+        let hull = convex_hull(&mesh::polygon(landmarks, &FACE_OVAL));
+        let Some(bbox) = crate::facemeta::FaceBox::around(hull.iter().copied()) else { return Ok(0) };
+        let size = bbox.w.max(bbox.h);
+        let feather = if settings.feather < 1.0 { settings.feather as f32 * size } else { settings.feather as f32 };
+        hull_mask(&hull, feather, frame.width, frame.height, &mut state.mask);
+        if state.mask.is_empty() {
+            return Ok(0);
+        }
+        let hole_feather = (feather / 4.0).max(1.0);
+        if settings.keep_eyes {
+            cut_hole(&mut state.mask, &mesh::polygon(landmarks, &RIGHT_EYE), hole_feather);
+            cut_hole(&mut state.mask, &mesh::polygon(landmarks, &LEFT_EYE), hole_feather);
+        }
+        if settings.keep_mouth {
+            cut_hole(&mut state.mask, &mesh::polygon(landmarks, &LIPS_INNER), hole_feather);
+        }
+        if let Some(neural) = state.neural.as_mut() {
+            return neural.swap(frame, landmarks, &state.mask).map_err(|err| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["face swap model failed: {err}"]);
+                gst::FlowError::Error
+            });
+        }
+
+        // Colour transfer from the character's skin to the performer's, smoothed per track.
+        let frames = state.frames;
+        let measured = skin_stats(frame, landmarks);
+        let performer = match (measured, state.skin.get_mut(&face.track_id)) {
+            (Some(stats), Some(filter)) => {
+                filter.update(stats, SKIN_SMOOTHING, frames);
+                Some(filter.stats)
+            }
+            (Some(stats), None) => {
+                state.skin.insert(face.track_id, SkinFilter::new(stats, frames));
+                Some(stats)
+            }
+            (None, filter) => filter.map(|f| f.stats),
+        };
+        let transfer = match performer {
+            Some(performer) => LabTransfer::between(&state.character_skin, &performer, settings.colour_transfer as f32),
+            None => LabTransfer::IDENTITY,
+        };
+        gst::trace!(CAT, imp = self, "track {}: skin {performer:?}, transfer {transfer:?}", face.track_id);
+        mesh_points(landmarks, &mut state.points);
+        Ok(state.portrait.paste(frame, &state.points, &mut state.mask, &transfer, &state.to_rgb))
+    }
+}
+
+/// `value` as an optional string, empty meaning unset.
+fn optional_string(value: &glib::Value) -> Option<String> {
+    value.get::<Option<String>>().expect("type checked upstream").filter(|s| !s.is_empty())
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for ReenactFaceSwap {
+    const NAME: &'static str = "GstReenactFaceSwap";
+    type Type = super::ReenactFaceSwap;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for ReenactFaceSwap {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("character")
+                    .nick("Character")
+                    .blurb("Character file (*.character.json) whose face is put on the performer, read at start (can't be changed in PLAYING or PAUSED state)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb("Catalog name of an ONNX swap model (target [1,3,128,128] + source [1,512] -> output [1,3,128,128]); unset = classical warp (can't be changed in PLAYING or PAUSED state)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("model-dir")
+                    .nick("Model directory")
+                    .blurb("Directory with MANIFEST*.toml files searched before the model catalog's own (can't be changed in PLAYING or PAUSED state)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("identity-model")
+                    .nick("Identity model")
+                    .blurb("Catalog name of the identity embedding model ([1,3,112,112] -> [1,512]) run once on the portrait for the swap model's source input (can't be changed in PLAYING or PAUSED state)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("keep-eyes")
+                    .nick("Keep eyes")
+                    .blurb("Keep the performer's own eyes (gaze, blinks) inside the character's face")
+                    .default_value(DEFAULT_KEEP_EYES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("keep-mouth")
+                    .nick("Keep mouth")
+                    .blurb("Keep the performer's own mouth opening (teeth, tongue) inside the character's face")
+                    .default_value(DEFAULT_KEEP_MOUTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("feather")
+                    .nick("Feather")
+                    .blurb("Width of the soft mask edge inside the face outline: below 1 a fraction of the face size, from 1 pixels, 0..256")
+                    .minimum(0.0)
+                    .maximum(MAX_FEATHER)
+                    .default_value(DEFAULT_FEATHER)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("colour-transfer")
+                    .nick("Colour transfer")
+                    .blurb("How far the character's skin colour moves to the performer's lighting, 0 (none)..1 (same L*a*b* mean and spread; classical path)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_COLOUR_TRANSFER)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("track-id")
+                    .nick("Track id")
+                    .blurb("Swap only the face with this track id, 0 = every face")
+                    .default_value(DEFAULT_TRACK_ID)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime threads for the swap model (can't be changed in PLAYING or PAUSED state)")
+                    .minimum(1)
+                    .maximum(MAX_THREADS)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("algorithm")
+                    .nick("Algorithm")
+                    .blurb("What swaps the face, for render metadata: classical:delaunay/1 or onnx:<name>@<version> (the version once started)")
+                    .default_value(Some(CLASSICAL_ALGORITHM))
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        match pspec.name() {
+            "character" => {
+                let new = optional_string(value);
+                gst::info!(CAT, imp = self, "character: {:?} -> {new:?}", settings.character);
+                settings.character = new;
+            }
+            "model" => {
+                let new = optional_string(value);
+                gst::info!(CAT, imp = self, "model: {:?} -> {new:?}", settings.model);
+                settings.model = new;
+            }
+            "model-dir" => {
+                let new = optional_string(value);
+                gst::info!(CAT, imp = self, "model-dir: {:?} -> {new:?}", settings.model_dir);
+                settings.model_dir = new;
+            }
+            "identity-model" => {
+                let new = optional_string(value);
+                gst::info!(CAT, imp = self, "identity-model: {:?} -> {new:?}", settings.identity_model);
+                settings.identity_model = new;
+            }
+            "keep-eyes" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "keep-eyes: {} -> {new}", settings.keep_eyes);
+                settings.keep_eyes = new;
+            }
+            "keep-mouth" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "keep-mouth: {} -> {new}", settings.keep_mouth);
+                settings.keep_mouth = new;
+            }
+            "feather" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "feather: {} -> {new}", settings.feather);
+                settings.feather = new;
+            }
+            "colour-transfer" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "colour-transfer: {} -> {new}", settings.colour_transfer);
+                settings.colour_transfer = new;
+            }
+            "track-id" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "track-id: {} -> {new}", settings.track_id);
+                settings.track_id = new;
+            }
+            "threads" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "threads: {} -> {new}", settings.threads);
+                settings.threads = new;
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "algorithm" {
+            // State first, then settings: never both locks at once.
+            let started = self.state().as_ref().map(|state| state.algorithm.clone());
+            return started.unwrap_or_else(|| self.settings().algorithm()).to_value();
+        }
+        let settings = self.settings();
+        match pspec.name() {
+            "character" => settings.character.to_value(),
+            "model" => settings.model.to_value(),
+            "model-dir" => settings.model_dir.to_value(),
+            "identity-model" => settings.identity_model.to_value(),
+            "keep-eyes" => settings.keep_eyes.to_value(),
+            "keep-mouth" => settings.keep_mouth.to_value(),
+            "feather" => settings.feather.to_value(),
+            "colour-transfer" => settings.colour_transfer.to_value(),
+            "track-id" => settings.track_id.to_value(),
+            "threads" => settings.threads.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for ReenactFaceSwap {}
+
+impl ElementImpl for ReenactFaceSwap {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Reenact face swap",
+                "Filter/Effect/Video",
+                "Puts a character's face on the performer's, following the tracked landmarks",
+                "Reenact Studio developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|f| f.0)).build();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("valid src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("valid sink template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for ReenactFaceSwap {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings();
+        let Some(path) = settings.character.as_deref() else {
+            return Err(gst::error_msg!(gst::ResourceError::NotFound, ["the character property must be set"]));
+        };
+        let character = Character::load(Path::new(path))
+            .map_err(|err| gst::error_msg!(gst::ResourceError::OpenRead, ["character: {err}"]))?;
+        let image = character
+            .portrait_image()
+            .map_err(|err| gst::error_msg!(gst::ResourceError::OpenRead, ["character file {path}: {err}"]))?;
+        let portrait = PortraitMesh::new(&image, &character.portrait.landmarks)
+            .map_err(|err| gst::error_msg!(gst::ResourceError::OpenRead, ["character file {path}: {err}"]))?;
+        gst::debug!(CAT, imp = self, "character `{}`: {} triangles", character.name, portrait.triangle_count());
+        let neural = match &settings.model {
+            Some(model) => {
+                let catalog = reenact_models::Catalog::load_including(settings.model_dir.as_deref().map(Path::new))
+                    .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["model catalog: {err}"]))?;
+                let swapper = NeuralSwapper::open(
+                    &catalog,
+                    model,
+                    settings.identity_model.as_deref(),
+                    (&image, &character.portrait.landmarks),
+                    settings.threads as usize,
+                )
+                .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ["model {model}: {err}"]))?;
+                gst::info!(ONNX_CAT, imp = self, "swap model ready: {swapper:?}");
+                Some(swapper)
+            }
+            None => None,
+        };
+        let algorithm = neural.as_ref().map_or_else(|| CLASSICAL_ALGORITHM.to_owned(), |n| n.algorithm().to_owned());
+        gst::info!(CAT, imp = self, "swapping in `{}` with {algorithm}", character.name);
+        *self.state() = Some(State {
+            portrait,
+            character_skin: character.portrait.skin,
+            neural,
+            algorithm,
+            info: None,
+            layout: (4, [0, 1, 2]),
+            frames: 0,
+            skin: HashMap::new(),
+            to_rgb: LabToRgb::default(),
+            mask: Mask::default(),
+            points: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state() = None;
+        gst::debug!(CAT, imp = self, "stopped");
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "cannot parse caps {incaps}"))?;
+        let layout = FORMATS
+            .iter()
+            .find(|f| f.0 == info.format())
+            .map(|f| (f.1, f.2))
+            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
+        let mut state = self.state();
+        let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before start"))?;
+        gst::debug!(CAT, imp = self, "configured for {incaps} -> {outcaps}");
+        state.info = Some(info);
+        state.layout = layout;
+        state.skin.clear();
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::FlushStop(_) = event.view() {
+            if let Some(state) = self.state().as_mut() {
+                state.skin.clear();
+            }
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            if direction == gst::PadDirection::Src {
+                let mut upstream = gst::query::Latency::new();
+                if !self.obj().sink_pad().peer_query(&mut upstream) {
+                    return false;
+                }
+                // In place, no frame held: our latency is zero, upstream's values pass unchanged.
+                let (live, min, max) = upstream.result();
+                gst::debug!(CAT, imp = self, "latency: live {live}, min {min}, max {}", max.display());
+                q.set(live, min, max);
+                return true;
+            }
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings();
+        // The faces to swap, copied out of the meta before the frame is mapped for writing.
+        let (faces, meta_size) = match buf.meta::<FaceMeta>() {
+            Some(meta) => {
+                let faces: Vec<Face> = meta
+                    .faces()
+                    .iter()
+                    .filter(|f| settings.track_id == 0 || f.track_id == settings.track_id)
+                    .filter(|f| f.landmarks.len() == LANDMARK_COUNT)
+                    .cloned()
+                    .collect();
+                (faces, (meta.width(), meta.height()))
+            }
+            None => {
+                gst::trace!(CAT, imp = self, "no face meta at {}: passed through", buf.pts().display());
+                return Ok(gst::FlowSuccess::Ok);
+            }
+        };
+        let mut guard = self.state();
+        let Some(state) = guard.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["not started"]);
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let Some(info) = state.info.clone() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["no caps before the first buffer"]);
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        state.frames += 1;
+        let frames = state.frames;
+        state.skin.retain(|_, f| f.last_seen + SKIN_FORGET_FRAMES >= frames);
+        if faces.is_empty() {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let (pixel_stride, rgb) = state.layout;
+        let (width, height) = (info.width() as usize, info.height() as usize);
+        // Landmarks are in the pixels of the frame the meta was made on.
+        let sx = if meta_size.0 > 0 { width as f32 / meta_size.0 as f32 } else { 1.0 };
+        let sy = if meta_size.1 > 0 { height as f32 / meta_size.1 as f32 } else { 1.0 };
+
+        let mut frame_ref = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).map_err(|_| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the buffer as {:?}", info.format()]);
+            gst::FlowError::Error
+        })?;
+        let stride = usize::try_from(frame_ref.plane_stride()[0]).unwrap_or(0);
+        let data = frame_ref.plane_data_mut(0).map_err(|_| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot write the frame"]);
+            gst::FlowError::Error
+        })?;
+        let mut frame = FrameMut { data, width, height, stride, pixel_stride, rgb };
+        if !frame.is_valid() {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ["frame is smaller than its caps say"]);
+            return Err(gst::FlowError::Error);
+        }
+        let mut landmarks = Vec::with_capacity(LANDMARK_COUNT);
+        for face in &faces {
+            landmarks.clear();
+            landmarks.extend(face.landmarks.iter().map(|p| [p[0] * sx, p[1] * sy, p[2] * sx]));
+            let written = self.swap_face(state, &settings, &mut frame, face, &landmarks)?;
+            gst::log!(CAT, imp = self, "track {}: {written} pixels swapped", face.track_id);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The neural converter slot: the signature a voice-conversion model must have (see the module
+//! doc of `voice`), the log-mel front end that feeds it, and the block-wise runner. Each 10 ms
+//! block adds one mel frame; the model sees the last [`CONTEXT_FRAMES`] frames and the newest
+//! frame's [`HOP`] output samples become the next output block. No GStreamer here.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+use reenact_models::{Catalog, CatalogEntry, OnnxError, OnnxSession, SessionOptions, TensorInput};
+
+/// The model's sample rate.
+pub(crate) const RATE: u32 = 16_000;
+
+/// Samples per mel frame and per output frame.
+pub(crate) const HOP: usize = 160;
+
+/// Analysis window (and FFT) length.
+pub(crate) const WINDOW: usize = 400;
+
+/// Mel bands.
+pub(crate) const MEL_BANDS: usize = 80;
+
+/// Speaker embedding length.
+pub(crate) const SPEAKER_DIM: usize = 256;
+
+/// Mel frames given to the model per call.
+pub(crate) const CONTEXT_FRAMES: usize = 16;
+
+/// Floor of the mel power before the log10.
+const MEL_FLOOR: f32 = 1e-10;
+
+/// The newest frame's window ends with the block; its [`HOP`] output samples stand for the input
+/// around the window's centre (`WINDOW / 2` before the block end, ± `HOP / 2`), so the
+/// converter's output lags its input by this many samples.
+pub(crate) const INDEX_DELAY: usize = WINDOW / 2 - HOP / 2;
+
+/// Why the neural converter cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NeuralError {
+    #[error("model `{name}` is not in the model catalog (searched {searched})")]
+    Unknown { name: String, searched: String },
+    #[error("model `{name}` ({manifest}) does not have the signature reenactvoice needs: {problem}; expected inputs `mel` [1, 80, -1] float32 and `speaker` [1, 256] float32, output `waveform` [1, -1] float32")]
+    Signature { name: String, manifest: String, problem: String },
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
+    #[error("model `{name}` returned {got} samples for {frames} frames, expected {expected}")]
+    Output { name: String, got: usize, frames: usize, expected: usize },
+    #[error("the speaker embedding has {got} values, the model takes {SPEAKER_DIM}")]
+    Speaker { got: usize },
+}
+
+/// A tensor as the element expects it: name and shape (`-1` dynamic).
+type Expected = (&'static str, &'static [i64]);
+
+/// The expected manifest signature: (name, shape) of the inputs, then of the output.
+const INPUTS: [Expected; 2] = [("mel", &[1, MEL_BANDS as i64, -1]), ("speaker", &[1, SPEAKER_DIM as i64])];
+const OUTPUT: Expected = ("waveform", &[1, -1]);
+
+/// Checks that the manifest entry declares the converter signature; names the first difference.
+pub(crate) fn check_manifest(entry: &CatalogEntry) -> Result<(), NeuralError> {
+    let fail = |problem: String| NeuralError::Signature {
+        name: entry.model.name.clone(),
+        manifest: entry.manifest.display().to_string(),
+        problem,
+    };
+    let model = &entry.model;
+    let sides: [(&str, &[reenact_models::TensorSpec], &[Expected]); 2] =
+        [("input", &model.inputs, &INPUTS), ("output", &model.outputs, &[OUTPUT])];
+    for (kind, specs, expected) in sides {
+        if specs.len() != expected.len() {
+            return Err(fail(format!("the manifest declares {} {kind}s, not {}", specs.len(), expected.len())));
+        }
+        for (index, (spec, (name, shape))) in specs.iter().zip(expected).enumerate() {
+            if spec.name != *name {
+                return Err(fail(format!("{kind} #{index} is `{}`, not `{name}`", spec.name)));
+            }
+            if spec.dtype != "float32" {
+                return Err(fail(format!("{kind} `{name}` is {}, not float32", spec.dtype)));
+            }
+            let declared = spec.shape.as_deref().unwrap_or(&[]);
+            let fits = declared.len() == shape.len()
+                && declared.iter().zip(shape.iter()).all(|(&d, &e)| d == e || (e < 0 && d < 0));
+            if !fits {
+                return Err(fail(format!("{kind} `{name}` has shape {declared:?}, not {shape:?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Log-mel frames: periodic Hann window of [`WINDOW`] samples, [`WINDOW`]-point FFT, power,
+/// [`MEL_BANDS`] Slaney-normalised triangular filters on the Slaney mel scale from 0 to 8 kHz,
+/// `log10(max(power, 1e-10))`.
+pub(crate) struct MelFrontEnd {
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    /// Per band: first FFT bin and its weights.
+    filters: Vec<(usize, Vec<f32>)>,
+    input: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    power: Vec<f32>,
+}
+
+impl std::fmt::Debug for MelFrontEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MelFrontEnd").field("bands", &self.filters.len()).finish()
+    }
+}
+
+fn hz_to_mel(hz: f64) -> f64 {
+    let (f_sp, min_log_hz, min_log_mel, logstep) = (200.0 / 3.0, 1000.0, 15.0, (6.4f64).ln() / 27.0);
+    if hz >= min_log_hz {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    } else {
+        hz / f_sp
+    }
+}
+
+fn mel_to_hz(mel: f64) -> f64 {
+    let (f_sp, min_log_hz, min_log_mel, logstep) = (200.0 / 3.0, 1000.0, 15.0, (6.4f64).ln() / 27.0);
+    if mel >= min_log_mel {
+        min_log_hz * ((mel - min_log_mel) * logstep).exp()
+    } else {
+        mel * f_sp
+    }
+}
+
+impl MelFrontEnd {
+    pub(crate) fn new() -> Self {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW);
+        let bins = WINDOW / 2 + 1;
+        let top = hz_to_mel(f64::from(RATE) / 2.0);
+        let edges: Vec<f64> = (0..MEL_BANDS + 2).map(|i| mel_to_hz(top * i as f64 / (MEL_BANDS + 1) as f64)).collect();
+        let filters = (0..MEL_BANDS)
+            .map(|m| {
+                let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
+                let norm = 2.0 / (hi - lo);
+                let weights: Vec<f32> = (0..bins)
+                    .map(|k| {
+                        let f = k as f64 * f64::from(RATE) / WINDOW as f64;
+                        (((f - lo) / (mid - lo)).min((hi - f) / (hi - mid)).max(0.0) * norm) as f32
+                    })
+                    .collect();
+                let first = weights.iter().position(|&w| w > 0.0).unwrap_or(0);
+                let last = weights.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
+                (first, weights[first..last.max(first)].to_vec())
+            })
+            .collect();
+        Self {
+            window: (0..WINDOW)
+                .map(|n| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / WINDOW as f64).cos()) as f32)
+                .collect(),
+            input: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            power: vec![0.0; bins],
+            filters,
+            fft,
+        }
+    }
+
+    /// The log-mel frame of `samples` ([`WINDOW`] long) into `out` ([`MEL_BANDS`] long).
+    pub(crate) fn frame(&mut self, samples: &[f32], out: &mut [f32]) {
+        for ((i, s), w) in self.input.iter_mut().zip(samples).zip(&self.window) {
+            *i = s * w;
+        }
+        if self.fft.process(&mut self.input, &mut self.spectrum).is_err() {
+            out.fill(MEL_FLOOR.log10());
+            return;
+        }
+        for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
+            *p = c.norm_sqr();
+        }
+        for (o, (first, weights)) in out.iter_mut().zip(&self.filters) {
+            let s: f32 = weights.iter().zip(&self.power[*first..]).map(|(w, p)| w * p).sum();
+            *o = s.max(MEL_FLOOR).log10();
+        }
+    }
+}
+
+/// One opened converter and its rolling context.
+#[derive(Debug)]
+pub(crate) struct NeuralConverter {
+    session: OnnxSession,
+    front: MelFrontEnd,
+    speaker: Vec<f32>,
+    /// The last [`WINDOW`] input samples.
+    recent: Vec<f32>,
+    /// The last [`CONTEXT_FRAMES`] mel frames, oldest first.
+    frames: VecDeque<[f32; MEL_BANDS]>,
+    /// Model input, band-major (`[1, 80, frames]`).
+    input: Vec<f32>,
+    output: Vec<Vec<f32>>,
+}
+
+impl NeuralConverter {
+    /// Opens `name` from `catalog` after checking its manifest; `speaker` is the character's
+    /// embedding (zeros when `None`).
+    pub(crate) fn open(catalog: &Catalog, name: &str, speaker: Option<&[f32]>) -> Result<Self, NeuralError> {
+        let entry = catalog.entry(name).ok_or_else(|| NeuralError::Unknown {
+            name: name.to_owned(),
+            searched: catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        })?;
+        check_manifest(entry)?;
+        let speaker = match speaker {
+            Some(v) if v.len() != SPEAKER_DIM => return Err(NeuralError::Speaker { got: v.len() }),
+            Some(v) => v.to_vec(),
+            None => vec![0.0; SPEAKER_DIM],
+        };
+        let session = OnnxSession::open(catalog, name, SessionOptions { intra_threads: 1, allow_gpu: true })?;
+        let mut converter = Self {
+            session,
+            front: MelFrontEnd::new(),
+            speaker,
+            recent: vec![0.0; WINDOW],
+            frames: VecDeque::with_capacity(CONTEXT_FRAMES),
+            input: Vec::with_capacity(MEL_BANDS * CONTEXT_FRAMES),
+            output: vec![Vec::new()],
+        };
+        converter.reset();
+        Ok(converter)
+    }
+
+    /// `onnx:<name>@<version>`.
+    pub(crate) fn algorithm(&self) -> String {
+        let model = &self.session.entry().model;
+        format!("onnx:{}@{}", model.name, model.version)
+    }
+
+    /// Forgets the input: silence before the next block.
+    pub(crate) fn reset(&mut self) {
+        self.recent.fill(0.0);
+        let mut silent = [0.0f32; MEL_BANDS];
+        self.front.frame(&self.recent, &mut silent);
+        self.frames.clear();
+        self.frames.extend(std::iter::repeat_n(silent, CONTEXT_FRAMES));
+    }
+
+    /// Converts one block of [`HOP`] mono 16 kHz samples into `out` ([`HOP`] long).
+    pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
+        self.recent.copy_within(HOP.., 0);
+        self.recent[WINDOW - HOP..].copy_from_slice(&block[..HOP]);
+        let mut frame = [0.0f32; MEL_BANDS];
+        self.front.frame(&self.recent, &mut frame);
+        self.frames.pop_front();
+        self.frames.push_back(frame);
+        self.input.clear();
+        for band in 0..MEL_BANDS {
+            self.input.extend(self.frames.iter().map(|f| f[band]));
+        }
+        let mel_shape = [1, MEL_BANDS as i64, CONTEXT_FRAMES as i64];
+        let speaker_shape = [1, SPEAKER_DIM as i64];
+        self.session.run_f32(
+            &[
+                TensorInput::F32 { shape: &mel_shape, data: &self.input },
+                TensorInput::F32 { shape: &speaker_shape, data: &self.speaker },
+            ],
+            &mut self.output,
+        )?;
+        let wave = &self.output[0];
+        let expected = CONTEXT_FRAMES * HOP;
+        if wave.len() != expected {
+            return Err(NeuralError::Output {
+                name: self.session.entry().model.name.clone(),
+                got: wave.len(),
+                frames: CONTEXT_FRAMES,
+                expected,
+            });
+        }
+        for (o, v) in out.iter_mut().zip(&wave[expected - HOP..]) {
+            *o = if v.is_finite() { *v } else { 0.0 };
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mel_of_silence_is_the_floor_and_a_tone_lights_its_band() {
+        let mut front = MelFrontEnd::new();
+        let mut out = [0.0f32; MEL_BANDS];
+        front.frame(&[0.0; WINDOW], &mut out);
+        assert!(out.iter().all(|&v| v == -10.0), "{out:?}");
+        let tone: Vec<f32> =
+            (0..WINDOW).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin()).collect();
+        front.frame(&tone, &mut out);
+        let loudest = (0..MEL_BANDS).max_by(|&a, &b| out[a].total_cmp(&out[b])).unwrap_or(0);
+        let centre = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / (MEL_BANDS + 1) as f64);
+        assert!((centre - 1000.0).abs() < 80.0, "band {loudest} at {centre} Hz");
+    }
+}
