@@ -48,33 +48,43 @@ fn tracked(caps: &gst::Caps, frames: Vec<gst::Buffer>) -> Vec<gst::Buffer> {
     frames.into_iter().map(|f| h.push_and_pull(f).expect("tracked frame")).collect()
 }
 
-fn bench(label: &str, caps: &gst::Caps, frames: &[gst::Buffer], character: &Path, props: &str) {
-    let mut h = Harness::new_parse(&format!("reenactfaceswap character={} {props}", character.display()));
-    h.set_caps(caps.clone(), caps.clone());
+/// Per-frame times in ms of `frames` through the element(s) `desc` (only push and pull timed).
+fn time_frames(desc: &str, caps: &gst::Caps, frames: &[gst::Buffer]) -> Vec<f64> {
+    let mut h = Harness::new_parse(desc);
+    h.set_src_caps(caps.clone());
     // Warm-up: start-up and first allocations are not part of the per-frame cost.
     h.push_and_pull(frames[0].copy()).expect("warm-up");
     let mut times = Vec::with_capacity(frames.len());
-    let mut with_face = 0;
-    let mut face_width = 0.0f64;
     for frame in frames {
-        // A private copy, so the in-place element does not copy the frame inside the timing.
+        // A private copy, so an in-place element does not copy the frame inside the timing.
         let input = frame.copy();
-        if let Some(face) = input.meta::<FaceMeta>().and_then(|m| m.faces().first().cloned()) {
-            with_face += 1;
-            face_width += f64::from(face.bbox.w);
-        }
         let start = Instant::now();
         h.push_and_pull(input).expect("frame");
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }
+    times
+}
+
+/// The swap against its peer, one 720p RGBx -> I420 conversion on one thread (what any
+/// pipeline spends per frame just to reach an encoder), on the same frames in the same run.
+fn bench(label: &str, caps: &gst::Caps, frames: &[gst::Buffer], character: &Path, props: &str) {
+    let faces: Vec<f64> = frames
+        .iter()
+        .filter_map(|f| f.meta::<FaceMeta>().and_then(|m| m.faces().first().map(|face| f64::from(face.bbox.w))))
+        .collect();
+    let peer = time_frames("videoconvert n-threads=1 ! capsfilter caps=video/x-raw,format=I420", caps, frames);
+    let mut times = time_frames(&format!("reenactfaceswap character={} {props}", character.display()), caps, frames);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
+    let peer_mean = peer.iter().sum::<f64>() / peer.len() as f64;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let p95 = times[times.len() * 95 / 100];
     println!(
-        "faceswap {label} 1280x720 RGBx {props:?}: {} frames, {with_face} with a face ({:.0} px wide): mean {mean:.2} ms, median {median:.2} ms, p95 {p95:.2} ms per frame (1 thread)",
+        "faceswap {label} 1280x720 RGBx {props:?}: {} frames, {} with a face ({:.0} px wide): mean {mean:.2} ms, median {median:.2} ms, p95 {p95:.2} ms per frame (1 thread); peer videoconvert to I420 {peer_mean:.2} ms, ratio {:.2}",
         times.len(),
-        face_width / with_face.max(1) as f64
+        faces.len(),
+        faces.iter().sum::<f64>() / faces.len().max(1) as f64,
+        mean / peer_mean
     );
 }
 

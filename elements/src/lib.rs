@@ -22,6 +22,7 @@ mod faceswap;
 pub mod facetrack;
 mod matte;
 mod reframe;
+pub mod tts;
 mod voice;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

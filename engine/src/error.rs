@@ -40,6 +40,12 @@ pub enum EngineError {
     /// Reading or writing an output failed.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    /// A character file cannot be read or used.
+    #[error(transparent)]
+    Character(#[from] gstreenact::character::CharacterError),
+    /// Text to speech cannot run: phonemizer or voice missing, or nothing to say.
+    #[error(transparent)]
+    Speech(#[from] gstreenact::tts::TtsError),
 }
 
 impl EngineError {

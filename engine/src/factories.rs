@@ -28,6 +28,10 @@ pub const FILESINK: &str = "filesink";
 pub const FILESRC: &str = "filesrc";
 pub const DECODEBIN: &str = "decodebin";
 pub const APPSINK: &str = "appsink";
+pub const APPSRC: &str = "appsrc";
+pub const WAVENC: &str = "wavenc";
+/// Our voice conversion element (gst-plugin-reenact, registered by [`crate::media::init`]).
+pub const REENACTVOICE: &str = "reenactvoice";
 
 /// Every factory an offline render may need; checked before a graph is built
 /// so the error names the plugin instead of failing half-way.

@@ -14,9 +14,11 @@ pub mod preset;
 pub mod project;
 pub mod render;
 pub mod subtitles;
+pub mod voice_clone;
 
 pub use error::{EngineError, Result};
 pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
 pub use render::{render, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest};
+pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};

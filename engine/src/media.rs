@@ -57,7 +57,13 @@ pub struct AudioStream {
 /// Initialises GStreamer (and its editing layer) once per process.
 pub fn init() -> Result<()> {
     gst::init().map_err(|e| EngineError::Init(e.to_string()))?;
-    ges::init().map_err(|e| EngineError::Init(e.to_string()))
+    ges::init().map_err(|e| EngineError::Init(e.to_string()))?;
+    // Our elements are linked in; register them once per process.
+    static PLUGIN: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    PLUGIN
+        .get_or_init(|| gstreenact::plugin_register_static().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| EngineError::Init(format!("cannot register the reenact elements: {e}")))
 }
 
 /// `file://` URI of an existing file.

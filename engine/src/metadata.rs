@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::MediaInfo;
 use crate::preset::{Preset, Watermark};
+use crate::render::SceneUse;
 
 /// Said in every rendered file's tags and metadata.
 pub const DISCLOSURE: &str = "This video contains synthetic media: faces, voices or lips of the \
@@ -32,6 +33,9 @@ pub struct RenderMetadata {
     pub captions: Option<String>,
     pub watermark: Option<Watermark>,
     pub models: Vec<ModelUse>,
+    /// Scenes played by characters, with the algorithm each element ran.
+    #[serde(default)]
+    pub scenes: Vec<SceneUse>,
     pub engine: EngineInfo,
     pub disclosure: String,
     /// RFC 3339 UTC time the render finished.

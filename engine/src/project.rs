@@ -7,13 +7,14 @@
 //!   "title": "Lincoln at Gettysburg", "author": "City Museum",
 //!   "sources": [{ "id": "take1", "path": "take1.mp4" }],
 //!   "tracks": [{ "clips": [{ "source": "take1", "in": 2.0, "out": 9.5, "position": 0.0 }] }],
-//!   "scenes": [{ "start": 0.0, "end": 7.5, "character": "lincoln" }]
+//!   "scenes": [{ "start": 0.0, "end": 7.5, "character": "lincoln" }],
+//!   "characters": { "lincoln": "lincoln.character.json" }
 //! }
 //! ```
-//! Relative source paths are read from the project file's folder. Times are
+//! Relative source and character paths are read from the project file's folder. Times are
 //! seconds. Track 0 is the bottom layer; later tracks are drawn over it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,10 @@ pub struct Project {
     pub tracks: Vec<Track>,
     #[serde(default)]
     pub scenes: Vec<Scene>,
+    /// Character files by the names scenes use; a name not listed here is
+    /// read from `NAME.character.json` beside the project file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub characters: BTreeMap<String, PathBuf>,
 }
 
 /// A media file the timeline cuts from.
@@ -85,6 +90,11 @@ impl Project {
                 source.path = base.join(&source.path);
             }
         }
+        for file in project.characters.values_mut() {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
         Ok(project)
     }
 
@@ -113,6 +123,7 @@ impl Project {
                 clips: vec![Clip { source: "main".into(), in_s: 0.0, out_s: None, position: Some(0.0) }],
             }],
             scenes: Vec::new(),
+            characters: BTreeMap::new(),
         }
     }
 

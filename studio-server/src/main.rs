@@ -32,6 +32,10 @@ enum Command {
     Worker(commands::worker::WorkerArgs),
     /// List and verify the installed models.
     Models(commands::models::ModelsArgs),
+    /// Speak a script in a character's voice (Piper, then the voice conversion) to a WAV file.
+    Voice(commands::voice::VoiceArgs),
+    /// Create a character from a portrait and a voice sample, or describe one.
+    Character(commands::character::CharacterArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Worker(args) => commands::worker::run(args),
         Command::Models(args) => commands::models::run(args),
+        Command::Voice(args) => commands::voice::run(args),
+        Command::Character(args) => commands::character::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -335,3 +335,76 @@ async fn render_of_a_two_clip_timeline_stores_every_preset() {
         assert_eq!(app.get_raw(&format!("{uri}/files/vertical-1080p"), &token, &[]).await.0, StatusCode::NOT_FOUND);
     }
 }
+
+/// The astronaut portrait with Kennedy's voice, as the character file's JSON document.
+fn kennedy_json() -> serde_json::Value {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    let catalog = reenact_models::Catalog::from_dirs([shared.join("models")]).unwrap();
+    let options = gstreenact::character::CreateOptions {
+        name: "Kennedy".into(),
+        portrait: shared.join("media/astronaut.png"),
+        voice_sample: Some(shared.join("media/jfk.wav")),
+    };
+    let character = gstreenact::character::create(&options, &catalog).expect("character");
+    serde_json::to_value(&character).unwrap()
+}
+
+#[tokio::test]
+async fn voice_clone_job_stores_a_wav_in_the_project_audio() {
+    // The worker's catalog looks beside the working directory; tests run in studio-server/.
+    std::env::set_var("REENACT_MODELS", PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+    let character = kennedy_json();
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let (_, project) =
+            app.call(Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "Speech" }))).await;
+        let project = project["id"].as_str().unwrap().to_string();
+        let job = |params: serde_json::Value, project: Option<&str>| json!({ "type": "voice_clone", "project_id": project, "params": params });
+        let good = json!({ "character": character, "text": "We choose to go to the moon.", "pitch_semitones": 1.0 });
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(job(good.clone(), None))).await,
+            StatusCode::BAD_REQUEST,
+            "project_id: a voice_clone job",
+        );
+        expect_error(
+            app.call(
+                Method::POST,
+                "/api/jobs",
+                Some(&token),
+                Some(job(json!({ "character": character, "text": " " }), Some(&project))),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "params.text: empty",
+        );
+        let mut voiceless = character.clone();
+        voiceless.as_object_mut().unwrap().remove("voice");
+        expect_error(
+            app.call(
+                Method::POST,
+                "/api/jobs",
+                Some(&token),
+                Some(job(json!({ "character": voiceless, "text": "Hello." }), Some(&project))),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "no voice profile",
+        );
+
+        let (status, queued) = app.call(Method::POST, "/api/jobs", Some(&token), Some(job(good, Some(&project)))).await;
+        assert_eq!(status, StatusCode::CREATED, "{queued}");
+        let w = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+        assert!(w.run_once().await.unwrap().is_some());
+        let uri = format!("/api/jobs/{}", queued["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let result = &done["result"];
+        let key = result["file"].as_str().unwrap();
+        assert!(key.contains(&format!("/projects/{project}/audio/")) && key.ends_with(".wav"), "{result}");
+        assert!(app.stored_files().iter().any(|f| f == key), "{:?}", app.stored_files());
+        let duration = result["duration_s"].as_f64().unwrap();
+        assert!((1.0..5.0).contains(&duration), "{result}");
+        assert!(result["similarity"].as_f64().is_some(), "{result}");
+        assert!(result["f0"]["converted_hz"].as_f64().is_some(), "{result}");
+    }
+}

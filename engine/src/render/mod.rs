@@ -3,6 +3,7 @@
 //! one branch per preset teed off the result.
 
 mod branch;
+mod cast;
 mod outputs;
 mod plan;
 mod run;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use gst::prelude::*;
 
+pub use cast::SceneUse;
 pub use run::{CancelToken, Progress};
 
 use crate::error::{EngineError, Result};
@@ -113,6 +115,7 @@ pub fn render(
     }
     let started = std::time::Instant::now();
     let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
+    let mut cast = cast::Cast::resolve(&request.project, &request.project_file)?;
     outputs::prepare_dir(&request.out_dir)?;
 
     let base = outputs::slug(&request.project.title);
@@ -140,7 +143,9 @@ pub fn render(
         .collect();
 
     let position = run::Position::default();
-    let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position)?;
+    let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position, &mut cast)?;
+    let scenes = cast.scene_uses(&request.project);
+    let models = cast.models(&scenes);
     let watch = run::Watch {
         duration_s: plan.duration_s,
         position: position.clone(),
@@ -162,10 +167,17 @@ pub fn render(
 
     let mut outputs = Vec::with_capacity(branches.len());
     for (branch, capture) in branches.iter().zip(&captures) {
-        outputs.push(finish(request, &plan, branch, capture, cues.as_deref(), &mut parts)?);
+        let made = Made { scenes: &scenes, models: &models };
+        outputs.push(finish(request, &plan, branch, capture, cues.as_deref(), &made, &mut parts)?);
     }
     parts.commit()?;
     Ok(RenderReport { outputs, duration_s: plan.duration_s, wall_s: started.elapsed().as_secs_f64() })
+}
+
+/// What the shared chain ran, for every output's metadata.
+struct Made<'a> {
+    scenes: &'a [SceneUse],
+    models: &'a [reenact_models::ModelUse],
 }
 
 /// Builds the whole graph: source, shared chain, tees and one branch per preset.
@@ -175,12 +187,13 @@ fn build(
     branches: &[Branch<'_>],
     cues: Option<&Arc<Vec<Cue>>>,
     position: &run::Position,
+    cast: &mut cast::Cast,
 ) -> Result<(gst::Pipeline, Vec<thumbnail::Capture>)> {
     let pipeline = gst::Pipeline::with_name("reenact-render");
     let err = |what: &str| EngineError::Request(format!("cannot build the render graph: {what}"));
 
-    // Video: one conversion to the encoders' format, then the (for now
-    // empty) element chain, then the tee all presets share.
+    // Video: the cast's chain when scenes have characters, one conversion to
+    // the encoders' format, then the tee all presets share; audio likewise.
     let vconvert = make(f::VIDEOCONVERT)?;
     let vformat = make(f::CAPSFILTER)?;
     vformat.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
@@ -199,8 +212,22 @@ fn build(
     pipeline
         .add_many([&vconvert, &vformat, &vtee, &aconvert, &aresample, &aformat, &atee])
         .map_err(|_| err("shared elements"))?;
-    gst::Element::link_many([&vconvert, &vformat, &vtee]).map_err(|_| err("video chain"))?;
-    gst::Element::link_many([&aconvert, &aresample, &aformat, &atee]).map_err(|_| err("audio chain"))?;
+    gst::Element::link_many([&vconvert, &vformat]).map_err(|_| err("video chain"))?;
+    gst::Element::link_many([&aconvert, &aresample, &aformat]).map_err(|_| err("audio chain"))?;
+    if cast.is_empty() {
+        vformat.link(&vtee).map_err(|_| err("video chain"))?;
+    } else {
+        let (first, last) = cast.add_video(&pipeline)?;
+        vformat.link(&first).map_err(|_| err("character chain input"))?;
+        last.link(&vtee).map_err(|_| err("character chain output"))?;
+    }
+    match cast.add_audio(&pipeline)? {
+        None => aformat.link(&atee).map_err(|_| err("audio chain"))?,
+        Some((first, last)) => {
+            aformat.link(&first).map_err(|_| err("voice chain input"))?;
+            last.link(&atee).map_err(|_| err("voice chain output"))?;
+        }
+    }
 
     let vtee_sink = vtee.static_pad("sink").expect("tee sink");
     let position = position.clone();
@@ -252,6 +279,7 @@ fn finish(
     branch: &Branch<'_>,
     capture: &thumbnail::Capture,
     cues: Option<&Vec<Cue>>,
+    made: &Made<'_>,
     parts: &mut outputs::PartFiles,
 ) -> Result<RenderOutput> {
     let info = media::probe(&branch.part)?;
@@ -298,7 +326,8 @@ fn finish(
             CaptionMode::Sidecar => Some("sidecar".into()),
         },
         watermark: branch.watermark.clone(),
-        models: Vec::new(),
+        models: made.models.to_vec(),
+        scenes: made.scenes.to_vec(),
         engine: EngineInfo::current(),
         disclosure: DISCLOSURE.into(),
         created_at: metadata::now_rfc3339(),

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use reenact_engine::preset::{CaptionMode, Position, Watermark};
+use reenact_engine::project::Scene;
 use reenact_engine::{CancelToken, PresetLibrary, Project, RenderRequest};
 
 #[derive(Debug, Args)]
@@ -38,6 +39,9 @@ pub(crate) struct RenderArgs {
     /// Watermark opacity, 0..1.
     #[arg(long, default_value_t = 0.6)]
     watermark_opacity: f64,
+    /// Character file played over the whole timeline (replaces the project's scenes); see `reenact character create`.
+    #[arg(long)]
+    character: Option<PathBuf>,
     /// Fail when the render makes no progress for this many seconds.
     #[arg(long, default_value_t = 60)]
     stall_timeout: u64,
@@ -68,7 +72,10 @@ enum PositionArg {
 pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
     let library = PresetLibrary::load()?;
     let presets = args.presets.iter().map(|name| library.get(name.trim()).cloned()).collect::<Result<Vec<_>, _>>()?;
-    let project = load_project(&args.input)?;
+    let mut project = load_project(&args.input)?;
+    if let Some(file) = &args.character {
+        cast_whole_timeline(&mut project, file);
+    }
     let mut request = RenderRequest::new(project, args.input.clone(), presets, args.out.clone());
     request.subtitles = args.subtitles.clone();
     request.captions = args.captions.map(|c| match c {
@@ -116,6 +123,14 @@ fn load_project(input: &Path) -> anyhow::Result<Project> {
     } else {
         Ok(Project::from_media(input))
     }
+}
+
+/// Gives the whole timeline to the character in `file`.
+fn cast_whole_timeline(project: &mut Project, file: &Path) {
+    let name = "character".to_owned();
+    // Longer than any timeline; the engine stops at the end of the media.
+    project.scenes = vec![Scene { start: 0.0, end: 1e9, character: name.clone() }];
+    project.characters = [(name, std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()))].into();
 }
 
 fn watermark(args: &RenderArgs) -> Option<Watermark> {

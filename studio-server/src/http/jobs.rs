@@ -120,6 +120,9 @@ async fn jobs_create(
         }
         None => None,
     };
+    if body.kind == "voice_clone" && project_id.is_none() {
+        return Err(ApiError::BadRequest("project_id: a voice_clone job stores its WAV in a project".into()));
+    }
     check_params(&body.kind, &body.params)?;
     let job = NewJob {
         owner_id: user.id.clone(),
@@ -154,6 +157,11 @@ fn check_params(kind: &str, params: &serde_json::Value) -> Result<(), ApiError> 
         if !(p.in_s.is_finite() && p.in_s >= 0.0 && p.out_s > p.in_s) {
             return Err(ApiError::BadRequest(format!("params: in {} .. out {} is not a time range", p.in_s, p.out_s)));
         }
+    }
+    if kind == "voice_clone" {
+        let p: handlers::VoiceCloneParams =
+            serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;
+        p.check().map_err(ApiError::BadRequest)?;
     }
     Ok(())
 }

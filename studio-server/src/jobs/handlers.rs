@@ -2,11 +2,12 @@
 //! The job handlers this build carries. Kinds without one are refused when
 //! submitted, with a reason, instead of waiting in the queue forever.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use gstreenact::character::Character;
 use reenact_engine::project::{Clip, Project, Source, Track};
-use reenact_engine::{PresetLibrary, RenderRequest};
+use reenact_engine::{PresetLibrary, RenderRequest, VoiceCloneRequest};
 use serde::Deserialize;
 use sqlx::AnyPool;
 
@@ -16,18 +17,18 @@ use crate::db::{self, clips, clips::ClipRow};
 use crate::storage::{Area, Storage};
 
 /// Kinds a worker of this build can run.
-pub const AVAILABLE: &[&str] = &["clip_edit", "render"];
+pub const AVAILABLE: &[&str] = &["clip_edit", "render", "voice_clone"];
 
 /// A worker with every available handler.
 pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
     let runtime = tokio::runtime::Handle::current();
     let clip_edit = ClipEdit { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
-    let render = Render { db: db.clone(), storage, runtime };
-    Worker::new(db, name).handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800))).handle(
-        "render",
-        Arc::new(render),
-        Some(std::time::Duration::from_secs(4 * 3600)),
-    )
+    let render = Render { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
+    let voice_clone = VoiceClone { storage, runtime };
+    Worker::new(db, name)
+        .handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800)))
+        .handle("render", Arc::new(render), Some(std::time::Duration::from_secs(4 * 3600)))
+        .handle("voice_clone", Arc::new(voice_clone), Some(std::time::Duration::from_secs(1800)))
 }
 
 /// `clip_edit`: cuts `[in, out)` of a clip into a new clip of the same project
@@ -70,6 +71,7 @@ impl Handler for ClipEdit {
                 }],
             }],
             scenes: Vec::new(),
+            characters: Default::default(),
         };
         let preset = PresetLibrary::builtin().and_then(|l| l.get("master").cloned()).map_err(|e| e.to_string())?;
         let work = self.storage.temp_path().with_extension("dir");
@@ -213,6 +215,7 @@ impl Render {
             sources,
             tracks: timeline.tracks,
             scenes: timeline.scenes,
+            characters: Default::default(),
         })
     }
 
@@ -261,5 +264,97 @@ impl Render {
             .await
             .map_err(|e| e.to_string())?;
         Ok(serde_json::json!({ "render_id": render_id, "outputs": outputs }))
+    }
+}
+
+/// `voice_clone`: a script spoken by the Piper voice and converted towards the character given
+/// inline (the character file's JSON document); the WAV goes to the project's `audio/` storage.
+struct VoiceClone {
+    storage: Arc<Storage>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Longest script a `voice_clone` job takes, in characters.
+pub const MAX_SCRIPT_CHARS: usize = 20_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceCloneParams {
+    /// The character file's JSON document.
+    pub character: serde_json::Value,
+    pub text: String,
+    #[serde(default)]
+    pub pitch_semitones: f64,
+    #[serde(default = "unit_ratio")]
+    pub formant_shift: f64,
+}
+
+fn unit_ratio() -> f64 {
+    1.0
+}
+
+impl VoiceCloneParams {
+    /// Checks everything that can be checked before the job runs; returns the character.
+    pub fn check(&self) -> Result<Character, String> {
+        if self.text.trim().is_empty() {
+            return Err("params.text: empty, nothing to say".into());
+        }
+        let chars = self.text.chars().count();
+        if chars > MAX_SCRIPT_CHARS {
+            return Err(format!("params.text: {chars} characters, at most {MAX_SCRIPT_CHARS}"));
+        }
+        if !(self.pitch_semitones.is_finite() && (-24.0..=24.0).contains(&self.pitch_semitones)) {
+            return Err("params.pitch_semitones: must be within -24..24".into());
+        }
+        if !(self.formant_shift.is_finite() && (0.5..=2.0).contains(&self.formant_shift)) {
+            return Err("params.formant_shift: must be within 0.5..2".into());
+        }
+        let character =
+            Character::parse(Path::new("params.character"), &self.character.to_string()).map_err(|e| e.to_string())?;
+        if character.voice.is_none() {
+            return Err("params.character: the character has no voice profile (make it with a voice sample)".into());
+        }
+        Ok(character)
+    }
+}
+
+impl Handler for VoiceClone {
+    fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
+        let params: VoiceCloneParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
+        let project_id = job.project_id.as_deref().ok_or("project_id: a voice clone is stored in a project")?;
+        let character = params.check()?;
+        let work = self.storage.temp_path().with_extension("dir");
+        let result = (|| {
+            std::fs::create_dir_all(&work).map_err(|e| format!("work folder: {e}"))?;
+            let character_file = work.join(format!("character{}", gstreenact::character::FILE_SUFFIX));
+            character.save(&character_file).map_err(|e| e.to_string())?;
+            let mut request = VoiceCloneRequest::new(params.text.clone(), character_file, work.join("voice.wav"));
+            request.pitch_semitones = params.pitch_semitones;
+            request.formant_shift = params.formant_shift;
+            ctx.progress(0.0, "synthesising");
+            let report = reenact_engine::voice_clone(&request, ctx.cancel_token(), &mut |p| {
+                ctx.progress(p.fraction * 95.0, p.stage.as_str());
+            })
+            .map_err(|e| e.to_string())?;
+            ctx.progress(97.0, "storing");
+            let key = Storage::key(&job.owner_id, project_id, Area::Audio, &format!("{}.wav", uuid::Uuid::new_v4()));
+            self.runtime.block_on(self.storage.commit(&report.file, &key)).map_err(|e| format!("storing: {e}"))?;
+            Ok(serde_json::json!({
+                "file": key,
+                "character": report.character,
+                "duration_s": report.duration_s,
+                "sample_rate": report.sample_rate,
+                "algorithm": report.algorithm,
+                "pitch_semitones": report.pitch_semitones,
+                "formant_shift": report.formant_shift,
+                "f0": report.f0,
+                "similarity": report.similarity,
+                "similarity_raw": report.similarity_raw,
+                "models": report.models,
+                "disclosure": report.disclosure,
+            }))
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        result
     }
 }

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The cast: characters playing the project's scenes. Each character gets one
+//! `reenactfaceswap` in the video chain (after one shared `reenactfacetrack`)
+//! and one `reenactvoice` in the audio chain; a pad probe switches each on
+//! inside its scenes only, by the running time of the buffer about to enter.
+//!
+//! Why probes rather than one chain per scene: the graph is built once and
+//! runs once (one decode, one tee), so a character's elements stay in place
+//! and only their effect is switched, at frame (video) and buffer (audio)
+//! accuracy. Face swap is switched by the transform's passthrough flag; the
+//! voice by its `mix`, which the element ramps over one buffer so a switch
+//! does not click and its fixed latency stays the same either way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+// Our `Cast` shadows the glob's trait of that name; keep its methods.
+use gst::prelude::Cast as _;
+use gst_base::prelude::BaseTransformExt;
+use gstreenact::character::{Character, FILE_SUFFIX};
+use reenact_models::{Catalog, ModelUse};
+use serde::{Deserialize, Serialize};
+
+use super::branch;
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+use crate::project::Project;
+
+/// Element names (from the `reenact` plugin this crate registers).
+const FACETRACK: &str = "reenactfacetrack";
+const FACESWAP: &str = "reenactfaceswap";
+const VOICE: &str = "reenactvoice";
+/// The face tracker's models, recorded in the metadata when a scene is cast.
+const TRACK_MODELS: [&str; 2] = ["blazeface_back_256", "face_landmarks"];
+
+/// One character and the timeline ranges it plays.
+#[derive(Debug, Clone)]
+struct Role {
+    name: String,
+    file: PathBuf,
+    has_voice: bool,
+    /// `[start, end)` in timeline seconds, in project order.
+    ranges: Vec<(f64, f64)>,
+}
+
+/// What one scene used, for the render metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SceneUse {
+    pub start: f64,
+    pub end: f64,
+    pub character: String,
+    pub character_file: PathBuf,
+    /// `reenactfaceswap`'s algorithm, e.g. `classical:delaunay/1` or `onnx:NAME@VERSION`.
+    pub face: String,
+    /// `reenactvoice`'s algorithm; absent when the character has no voice profile.
+    pub voice: Option<String>,
+}
+
+/// The characters of a render and, once built, their elements.
+#[derive(Debug, Default)]
+pub(crate) struct Cast {
+    roles: Vec<Role>,
+    swaps: Vec<gst::Element>,
+    voices: Vec<Option<gst::Element>>,
+}
+
+impl Cast {
+    /// Finds and checks every scene's character file. A name is looked up in
+    /// the project's `characters` map, then as `NAME.character.json` beside
+    /// the project file; errors name the scene field.
+    pub(crate) fn resolve(project: &Project, project_file: &Path) -> Result<Self> {
+        let base = project_file.parent().unwrap_or(Path::new("."));
+        let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
+        for (i, scene) in project.scenes.iter().enumerate() {
+            if let Some(role) = roles.get_mut(scene.character.as_str()) {
+                role.ranges.push((scene.start, scene.end));
+                continue;
+            }
+            let field = format!("scenes[{i}].character");
+            let file = match project.characters.get(&scene.character) {
+                Some(path) => path.clone(),
+                None => base.join(format!("{}{FILE_SUFFIX}", scene.character)),
+            };
+            if !file.is_file() {
+                let cause = format!(
+                    "no character `{}`: {} does not exist (name it in `characters` or put it beside the project)",
+                    scene.character,
+                    file.display()
+                );
+                return Err(EngineError::invalid(project_file, field, cause));
+            }
+            let character = Character::load(&file)
+                .map_err(|err| EngineError::invalid(project_file, field.clone(), err.to_string()))?;
+            roles.insert(
+                &scene.character,
+                Role {
+                    name: scene.character.clone(),
+                    file,
+                    has_voice: character.voice.is_some(),
+                    ranges: vec![(scene.start, scene.end)],
+                },
+            );
+        }
+        Ok(Cast { roles: roles.into_values().collect(), ..Cast::default() })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.roles.is_empty()
+    }
+
+    /// Adds tracker and swaps to `pipeline`; returns the chain's first and
+    /// last elements (raw YUV in, the same format and colorimetry out), for
+    /// the caller to link.
+    pub(crate) fn add_video(&mut self, pipeline: &gst::Pipeline) -> Result<(gst::Element, gst::Element)> {
+        let err = |what: String| EngineError::Request(format!("cannot build the character chain: {what}"));
+        let convert_in = make(f::VIDEOCONVERT)?;
+        let rgba = make(f::CAPSFILTER)?;
+        rgba.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "RGBA").build());
+        let track = make_plugin(FACETRACK)?;
+        let mut chain = vec![convert_in, rgba, track];
+        for role in &self.roles {
+            let swap = make_plugin(FACESWAP)?;
+            swap.set_property("character", path_str(&role.file));
+            switch_by_time(&swap, role.ranges.clone(), |element, active| {
+                if let Some(transform) = element.downcast_ref::<gst_base::BaseTransform>() {
+                    transform.set_passthrough(!active);
+                }
+            });
+            self.swaps.push(swap.clone());
+            chain.push(swap);
+        }
+        let convert_out = make(f::VIDEOCONVERT)?;
+        let yuv_out = make(f::CAPSFILTER)?;
+        keep_range(&chain[0], &yuv_out);
+        let all: Vec<(f64, f64)> = self.roles.iter().flat_map(|r| r.ranges.iter().copied()).collect();
+        pass_original_outside(&chain[0], &yuv_out, all);
+        chain.extend([convert_out, yuv_out]);
+        pipeline.add_many(&chain).map_err(|_| err("video elements".into()))?;
+        gst::Element::link_many(&chain).map_err(|_| err("video elements do not link".into()))?;
+        Ok((chain[0].clone(), chain[chain.len() - 1].clone()))
+    }
+
+    /// Adds one voice converter per character with a voice to `pipeline`;
+    /// returns the chain's first and last elements (F32LE in and out), or
+    /// `None` when no character has a voice.
+    pub(crate) fn add_audio(&mut self, pipeline: &gst::Pipeline) -> Result<Option<(gst::Element, gst::Element)>> {
+        let err = |what: &str| EngineError::Request(format!("cannot build the voice chain: {what}"));
+        self.voices = vec![None; self.roles.len()];
+        if !self.roles.iter().any(|r| r.has_voice) {
+            return Ok(None);
+        }
+        let convert_in = make(f::AUDIOCONVERT)?;
+        let f32 = make(f::CAPSFILTER)?;
+        f32.set_property("caps", gst::Caps::builder("audio/x-raw").field("format", "F32LE").build());
+        let mut chain = vec![convert_in, f32];
+        for (role, slot) in self.roles.iter().zip(&mut self.voices) {
+            if !role.has_voice {
+                continue;
+            }
+            let voice = make_plugin(VOICE)?;
+            voice.set_property("character", path_str(&role.file));
+            voice.set_property("mix", 0.0f64);
+            switch_by_time(&voice, role.ranges.clone(), |element, active| {
+                element.set_property("mix", if active { 1.0f64 } else { 0.0 });
+            });
+            *slot = Some(voice.clone());
+            chain.push(voice);
+        }
+        let convert_out = make(f::AUDIOCONVERT)?;
+        chain.push(convert_out);
+        pipeline.add_many(&chain).map_err(|_| err("elements"))?;
+        gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
+        // The converters keep their input timestamps and delay the content by
+        // their fixed latency; shift it back so speech stays on the lips.
+        let delay: f64 = self.voices.iter().flatten().map(|v| v.property::<f64>("latency-ms") / 1000.0).sum();
+        let last_voice = &chain[chain.len() - 2];
+        compensate_delay(&last_voice.static_pad("src").expect("voice src"), delay);
+        Ok(Some((chain[0].clone(), chain[chain.len() - 1].clone())))
+    }
+
+    /// Per scene: the character and the algorithms its elements ran.
+    pub(crate) fn scene_uses(&self, project: &Project) -> Vec<SceneUse> {
+        project
+            .scenes
+            .iter()
+            .filter_map(|scene| {
+                let i = self.roles.iter().position(|r| r.name == scene.character)?;
+                let algorithm = |e: &gst::Element| e.property::<Option<String>>("algorithm").unwrap_or_default();
+                Some(SceneUse {
+                    start: scene.start,
+                    end: scene.end,
+                    character: scene.character.clone(),
+                    character_file: self.roles[i].file.clone(),
+                    face: self.swaps.get(i).map(algorithm).unwrap_or_default(),
+                    voice: self.voices.get(i).and_then(|v| v.as_ref()).map(algorithm),
+                })
+            })
+            .collect()
+    }
+
+    /// The models the cast's elements ran, as far as the catalog knows them.
+    pub(crate) fn models(&self, uses: &[SceneUse]) -> Vec<ModelUse> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let catalog = Catalog::load().ok();
+        let mut models: Vec<ModelUse> = TRACK_MODELS
+            .iter()
+            .filter_map(|name| {
+                let entry = catalog.as_ref()?.entry(name)?;
+                Some(ModelUse {
+                    name: entry.model.name.clone(),
+                    version: entry.model.version.clone(),
+                    element: FACETRACK.into(),
+                })
+            })
+            .collect();
+        for (algorithm, element) in uses
+            .iter()
+            .flat_map(|u| [(Some(&u.face), FACESWAP), (u.voice.as_ref(), VOICE)])
+            .filter_map(|(a, e)| Some((a?, e)))
+        {
+            // `onnx:NAME@VERSION` names a model; classical algorithms run none.
+            let Some((name, version)) = algorithm.strip_prefix("onnx:").and_then(|m| m.split_once('@')) else {
+                continue;
+            };
+            let used = ModelUse { name: name.into(), version: version.into(), element: element.into() };
+            if !models.contains(&used) {
+                models.push(used);
+            }
+        }
+        models
+    }
+}
+
+/// An element of our own plugin; a missing one means the plugin did not register.
+fn make_plugin(name: &'static str) -> Result<gst::Element> {
+    gst::ElementFactory::make(name)
+        .build()
+        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Calls `apply(element, active)` whenever a buffer entering `element`
+/// crosses into or out of `ranges` (timeline seconds).
+fn switch_by_time(
+    element: &gst::Element,
+    ranges: Vec<(f64, f64)>,
+    apply: impl Fn(&gst::Element, bool) + Send + Sync + 'static,
+) {
+    let pad = element.static_pad("sink").expect("transform sink pad");
+    let weak = element.downgrade();
+    let state = std::sync::Mutex::new(None::<bool>);
+    apply(element, false);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let (Some(buffer), Some(element)) = (info.buffer(), weak.upgrade()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        if let Some(t) = branch::running_time(pad, buffer) {
+            let active = ranges.iter().any(|&(start, end)| t >= start && t < end);
+            let mut last = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last != Some(active) {
+                *last = Some(active);
+                gst::debug!(gst::CAT_DEFAULT, "{}: {} at {t:.3} s", element.name(), if active { "on" } else { "off" });
+                apply(&element, active);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Makes the round trip YUV -> RGBA -> YUV through the chain lossless in
+/// range: decoders often deliver "limited range" video whose highlights go
+/// above 235, which a limited-range conversion to RGB would clip, changing
+/// every frame, even those outside any scene. So the chain sees the frames
+/// as full range (same matrix), converts back to full range in `yuv_out`, and
+/// the frames leave with the caps they came with.
+fn keep_range(convert_in: &gst::Element, yuv_out: &gst::Element) {
+    let original: std::sync::Arc<std::sync::Mutex<Option<gst::Caps>>> = Default::default();
+    let seen = original.clone();
+    let out = yuv_out.downgrade();
+    convert_in.static_pad("sink").expect("videoconvert sink").add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            let Some(gst::EventView::Caps(event)) = info.event().map(|e| e.view()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let caps = event.caps_owned();
+            let Ok(video) = gst_video::VideoInfo::from_caps(&caps) else { return gst::PadProbeReturn::Ok };
+            if !video.is_yuv() {
+                return gst::PadProbeReturn::Ok;
+            }
+            let c = video.colorimetry();
+            let full = gst_video::VideoColorimetry::new(
+                gst_video::VideoColorRange::Range0_255,
+                c.matrix(),
+                c.transfer(),
+                c.primaries(),
+            );
+            let mut relabelled = caps.clone();
+            relabelled.make_mut().set("colorimetry", full.to_string());
+            if let Some(out) = out.upgrade() {
+                let mut back = gst::Caps::builder("video/x-raw").field("format", video.format().to_str()).build();
+                back.make_mut().set("colorimetry", full.to_string());
+                out.set_property("caps", back);
+            }
+            *seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(caps);
+            info.data = Some(gst::PadProbeData::Event(gst::event::Caps::new(&relabelled)));
+            gst::PadProbeReturn::Ok
+        },
+    );
+    yuv_out.static_pad("src").expect("capsfilter src").add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            if !matches!(info.event().map(|e| e.type_()), Some(gst::EventType::Caps)) {
+                return gst::PadProbeReturn::Ok;
+            }
+            if let Some(caps) = original.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+                info.data = Some(gst::PadProbeData::Event(gst::event::Caps::new(&caps)));
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+/// Frames outside every scene leave the chain exactly as they entered it:
+/// the colour round trip through RGBA is not quite lossless (saturated
+/// colours clip), and a render must not touch what no character plays.
+/// The chain holds no frame, so one stashed frame, matched by timestamp, is enough.
+fn pass_original_outside(first: &gst::Element, last: &gst::Element, ranges: Vec<(f64, f64)>) {
+    let stash: std::sync::Arc<std::sync::Mutex<Option<gst::Buffer>>> = Default::default();
+    let put = stash.clone();
+    first.static_pad("sink").expect("chain sink").add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let inside = branch::running_time(pad, buffer).is_some_and(|t| ranges.iter().any(|&(s, e)| t >= s && t < e));
+        *put.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (!inside).then(|| buffer.to_owned());
+        gst::PadProbeReturn::Ok
+    });
+    last.static_pad("src").expect("chain src").add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(pts) = info.buffer().map(|b| b.pts()) else { return gst::PadProbeReturn::Ok };
+        let mut stash = stash.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if stash.as_ref().is_some_and(|original| original.pts() == pts) {
+            info.data = stash.take().map(gst::PadProbeData::Buffer);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Moves raw audio leaving `pad` earlier by `delay_s`: timestamps shift
+/// back and the leading `delay_s` (the converters' primed silence) is cut.
+fn compensate_delay(pad: &gst::Pad, delay_s: f64) {
+    let delay = gst::ClockTime::from_nseconds((delay_s * 1e9).round() as u64);
+    if delay.is_zero() {
+        return;
+    }
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+        let Some(audio) = pad.current_caps().and_then(|c| gst_audio::AudioInfo::from_caps(&c).ok()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let frame_bytes = audio.bpf() as usize;
+        if pts >= delay {
+            info.buffer_mut().expect("buffer").make_mut().set_pts(pts - delay);
+            return gst::PadProbeReturn::Ok;
+        }
+        let cut_frames = (delay - pts).nseconds().mul_div_round(u64::from(audio.rate()), 1_000_000_000).unwrap_or(0);
+        let cut = cut_frames as usize * frame_bytes;
+        if cut >= buffer.size() {
+            return gst::PadProbeReturn::Drop;
+        }
+        let Ok(mut rest) = buffer.copy_region(gst::BufferCopyFlags::all(), cut..) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        let frames = ((buffer.size() - cut) / frame_bytes) as u64;
+        {
+            let rest = rest.make_mut();
+            rest.set_pts(gst::ClockTime::ZERO);
+            rest.set_duration(gst::ClockTime::SECOND.mul_div_floor(frames, u64::from(audio.rate())));
+        }
+        info.data = Some(gst::PadProbeData::Buffer(rest));
+        gst::PadProbeReturn::Ok
+    });
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Characters applied to scene ranges of a render: the face and voice change
+//! inside the scene only, speech stays in sync, and the metadata says which
+//! algorithm each scene used.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+use gstreenact::character::{create, CreateOptions};
+use reenact_engine::{CancelToken, Project, RenderReport, RenderRequest};
+use reenact_models::Catalog;
+
+/// Speaker on camera, 3 s (GRID corpus).
+const TAKE: &str = "grid/grid_bbaf2n.mp4";
+/// The scene the character plays, in seconds.
+const SCENE: (f64, f64) = (1.0, 2.4);
+
+fn shared_models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models")
+}
+
+/// The astronaut portrait with Kennedy's voice, created once per test binary.
+fn character() -> &'static Path {
+    static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &FILE
+        .get_or_init(|| {
+            // The catalog looks beside the working directory; tests run in engine/.
+            if std::env::var_os("REENACT_MODELS").is_none() {
+                std::env::set_var("REENACT_MODELS", shared_models());
+            }
+            gst::init().expect("gst init");
+            let dir = tempfile::tempdir().expect("tempdir");
+            let catalog = Catalog::from_dirs([shared_models()]).expect("shared manifests");
+            let options = CreateOptions {
+                name: "Kennedy".into(),
+                portrait: media("astronaut.png"),
+                voice_sample: Some(media("jfk.wav")),
+            };
+            let path = dir.path().join("kennedy.character.json");
+            create(&options, &catalog).expect("character").save(&path).expect("save");
+            (dir, path)
+        })
+        .1
+}
+
+fn project(scenes: &str, characters: &str) -> Project {
+    let json = format!(
+        r#"{{"title": "take", "sources": [{{"id": "a", "path": "{}"}}], "tracks": [{{"clips": [{{"source": "a"}}]}}],
+            "scenes": {scenes}, "characters": {characters}}}"#,
+        media(TAKE).display()
+    );
+    Project::parse(Path::new("take.json"), &json).expect("project")
+}
+
+fn render(project: Project, out: &Path) -> Result<RenderReport, reenact_engine::EngineError> {
+    let request = RenderRequest::new(project, PathBuf::from("take.json"), presets(&["master"]), out.to_path_buf());
+    reenact_engine::render(&request, &CancelToken::new(), &mut |_| {})
+}
+
+/// Mean absolute difference of two grey pictures.
+fn distance(a: &[u8], b: &[u8]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs()).sum::<f64>() / a.len() as f64
+}
+
+/// Smallest and largest frame distance between two renders over `[from, to)`.
+fn change(a: &[(f64, Vec<u8>)], b: &[(f64, Vec<u8>)], from: f64, to: f64) -> (f64, f64) {
+    a.iter()
+        .zip(b)
+        .filter(|((t, _), _)| (from..to).contains(t))
+        .map(|((_, x), (_, y))| distance(x, y))
+        .fold((f64::MAX, 0.0), |(lo, hi), d| (lo.min(d), hi.max(d)))
+}
+
+/// The lag (in samples, within ±`max_lag`) that best aligns `b` to `a` over
+/// `[from, to)` samples, and the normalised correlation there.
+fn best_lag(a: &[f32], b: &[f32], from: usize, to: usize, max_lag: isize) -> (isize, f64) {
+    let mut best = (0, f64::MIN);
+    for lag in -max_lag..=max_lag {
+        let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+        let shifted = &b[(from as isize + lag) as usize..(to as isize + lag) as usize];
+        for (&x, &y) in a[from..to].iter().zip(shifted) {
+            let (x, y) = (f64::from(x), f64::from(y));
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+        }
+        let r = ab / (aa * bb).sqrt().max(1e-12);
+        if r > best.1 {
+            best = (lag, r);
+        }
+    }
+    best
+}
+
+#[test]
+fn a_scene_changes_face_and_voice_inside_its_range_only() {
+    let scenes = format!(r#"[{{"start": {}, "end": {}, "character": "kennedy"}}]"#, SCENE.0, SCENE.1);
+    let characters = format!(r#"{{"kennedy": "{}"}}"#, character().display());
+    let (plain_dir, cast_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plain = render(project("[]", "{}"), plain_dir.path()).expect("plain render");
+    let cast = render(project(&scenes, &characters), cast_dir.path()).expect("cast render");
+    let (plain, cast) = (&plain.outputs[0], &cast.outputs[0]);
+
+    // Video: frames outside the scene are the plain render's; inside, the face is the portrait's.
+    let (a, b) = (frames(&plain.file, 160, 128), frames(&cast.file, 160, 128));
+    assert_eq!(a.len(), b.len());
+    // Outside, only the encoder's own noise differs (the frames enter it unchanged).
+    let outside = change(&a, &b, 0.0, SCENE.0 - 0.02).1.max(change(&a, &b, SCENE.1 + 0.02, 10.0).1);
+    let inside = change(&a, &b, SCENE.0 + 0.02, SCENE.1 - 0.02).0;
+    eprintln!("frame change: outside the scene at most {outside:.2}, inside at least {inside:.2} levels");
+    assert!(outside < 1.0, "outside the scene the picture changed by {outside:.2} levels");
+    assert!(inside > 2.5, "inside the scene the face barely changed: {inside:.2} levels");
+
+    // Audio: same samples, same timing before the scene; a different voice inside it.
+    let ((rate, x), (_, y)) = (audio_mono(&plain.file), audio_mono(&cast.file));
+    let at = |s: f64| (s * f64::from(rate)) as usize;
+    let (lag, before) = best_lag(&x, &y, at(0.2), at(SCENE.0 - 0.1), at(0.01) as isize);
+    let (_, during) = best_lag(&x, &y, at(SCENE.0 + 0.1), at(SCENE.1 - 0.1), at(0.01) as isize);
+    eprintln!("audio before the scene: lag {lag} samples, correlation {before:.3}; during: {during:.3}");
+    assert!(lag.abs() <= at(0.001) as isize, "speech moved by {lag} samples against the picture");
+    assert!(before > 0.95, "audio before the scene differs: correlation {before:.3}");
+    assert!(during < 0.8, "the voice was not converted in the scene: correlation {during:.3}");
+
+    // Metadata: which character and algorithms played the scene, and the tracker's models.
+    let meta = &cast.metadata;
+    assert_eq!(meta.scenes.len(), 1);
+    let scene = &meta.scenes[0];
+    assert_eq!((scene.start, scene.end, scene.character.as_str()), (SCENE.0, SCENE.1, "kennedy"));
+    assert!(scene.face.starts_with("classical:"), "{scene:?}");
+    assert!(scene.voice.as_deref().is_some_and(|v| v.starts_with("classical:")), "{scene:?}");
+    assert!(meta.models.iter().any(|m| m.name == "face_landmarks"), "{:?}", meta.models);
+    assert!(plain.metadata.scenes.is_empty() && plain.metadata.models.is_empty());
+}
+
+#[test]
+fn a_missing_or_broken_character_fails_before_rendering() {
+    let out = tempfile::tempdir().unwrap();
+    let scenes = r#"[{"start": 0, "end": 1, "character": "nobody"}]"#;
+    let err = render(project(scenes, "{}"), &out.path().join("r")).unwrap_err().to_string();
+    assert!(err.contains("scenes[0].character") && err.contains("no character `nobody`"), "{err}");
+
+    let broken = out.path().join("broken.character.json");
+    std::fs::write(&broken, r#"{"format": 1}"#).unwrap();
+    let characters = format!(r#"{{"nobody": "{}"}}"#, broken.display());
+    let err = render(project(scenes, &characters), &out.path().join("r")).unwrap_err().to_string();
+    assert!(err.contains("scenes[0].character") && err.contains("broken.character.json"), "{err}");
+    assert!(!out.path().join("r").exists(), "nothing is written for a bad project");
+}

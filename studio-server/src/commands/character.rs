@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact character create|show`: analyse a portrait and a voice sample into a character
+//! file, and describe one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use gstreenact::character::{self, Character, CreateOptions, FILE_SUFFIX};
+use reenact_models::Catalog;
+use serde_json::json;
+
+/// Arguments of `reenact character`.
+#[derive(Debug, Args)]
+pub(crate) struct CharacterArgs {
+    #[command(subcommand)]
+    command: CharacterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CharacterCommand {
+    /// Analyse a portrait (one frontal face) and a voice sample into a character file.
+    Create {
+        /// Picture with exactly one frontal face (PNG, JPEG or any format GStreamer decodes).
+        #[arg(long)]
+        portrait: PathBuf,
+        /// Speech of the character's voice, one second or more (WAV, MP3, or any audio or video file).
+        #[arg(long)]
+        voice_sample: Option<PathBuf>,
+        /// Display name; defaults to the portrait's file name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Character file to write; defaults to NAME.character.json in the current folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe a character file: portrait, mouth, skin colour and voice profile.
+    Show {
+        /// The character file.
+        file: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `reenact character create` or `reenact character show`.
+pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
+    match args.command {
+        CharacterCommand::Create { portrait, voice_sample, name, out, force, json } => {
+            let name = name.unwrap_or_else(|| default_name(&portrait));
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("{}{FILE_SUFFIX}", file_stem(&name))));
+            if out.exists() && !force {
+                bail!("{}: already exists (pass --force to replace it)", out.display());
+            }
+            let catalog = Catalog::load()?;
+            eprintln!("analysing {} ...", portrait.display());
+            let created = character::create(&CreateOptions { name, portrait, voice_sample }, &catalog)?;
+            created.save(&out)?;
+            print_summary(&created, &out, json);
+            Ok(())
+        }
+        CharacterCommand::Show { file, json } => {
+            let loaded = Character::load(&file)?;
+            print_summary(&loaded, &file, json);
+            Ok(())
+        }
+    }
+}
+
+/// The portrait's file stem, which is usually the person's name.
+fn default_name(portrait: &Path) -> String {
+    portrait.file_stem().map(|s| s.to_string_lossy().replace(['_', '-'], " ")).unwrap_or_else(|| "character".into())
+}
+
+/// A file-name-safe form of `name`: lower case, runs of other characters as one `-`.
+fn file_stem(name: &str) -> String {
+    let mut stem = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if c.is_alphanumeric() {
+            stem.extend(c.to_lowercase());
+        } else if !stem.ends_with('-') {
+            stem.push('-');
+        }
+    }
+    let stem = stem.trim_matches('-');
+    if stem.is_empty() {
+        "character".into()
+    } else {
+        stem.into()
+    }
+}
+
+fn print_summary(c: &Character, file: &Path, as_json: bool) {
+    let p = &c.portrait;
+    let voice = c.voice.as_ref();
+    if as_json {
+        let summary = json!({
+            "file": file,
+            "name": c.name,
+            "format": c.format,
+            "portrait": {
+                "width": p.width,
+                "height": p.height,
+                "landmarks": p.landmarks.len(),
+                "skin_lab_mean": p.skin.mean,
+                "skin_lab_std": p.skin.std,
+                "mouth": p.mouth,
+            },
+            "voice": voice.map(|v| json!({
+                "median_f0_hz": v.median_f0_hz,
+                "f0_range_hz": v.f0_range_hz,
+                "formants_hz": v.formants_hz,
+                "voiced_seconds": v.voiced_seconds,
+                "embedding": v.embedding.as_ref().map(|e| json!({
+                    "model": e.model, "version": e.version, "dimensions": e.vector.len(),
+                })),
+            })),
+        });
+        println!("{summary:#}");
+        return;
+    }
+    println!("character  {}", c.name);
+    println!("file       {}", file.display());
+    println!("portrait   {}x{} px, {} landmarks", p.width, p.height, p.landmarks.len());
+    println!(
+        "skin       L*a*b* mean {:.1} {:.1} {:.1}, std {:.1} {:.1} {:.1}",
+        p.skin.mean[0], p.skin.mean[1], p.skin.mean[2], p.skin.std[0], p.skin.std[1], p.skin.std[2]
+    );
+    println!(
+        "mouth      centre ({:.0}, {:.0}), width {:.1} px, opening {:.1} px",
+        p.mouth.centre[0], p.mouth.centre[1], p.mouth.width, p.mouth.opening
+    );
+    match voice {
+        None => println!("voice      none (create with --voice-sample to convert speech)"),
+        Some(v) => {
+            println!(
+                "voice      median F0 {:.1} Hz (range {:.0}..{:.0} Hz), formants {:.0} / {:.0} / {:.0} Hz, {:.1} s voiced",
+                v.median_f0_hz,
+                v.f0_range_hz[0],
+                v.f0_range_hz[1],
+                v.formants_hz[0],
+                v.formants_hz[1],
+                v.formants_hz[2],
+                v.voiced_seconds
+            );
+            match &v.embedding {
+                Some(e) => println!("embedding  {} {} ({} dimensions)", e.model, e.version, e.vector.len()),
+                None => println!("embedding  none (speaker model not installed when created)"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("Abraham Lincoln"), "abraham-lincoln");
+        assert_eq!(file_stem("  ../etc/passwd "), "etc-passwd");
+        assert_eq!(file_stem("Ada  Lovelace!"), "ada-lovelace");
+        assert_eq!(file_stem("???"), "character");
+    }
+}

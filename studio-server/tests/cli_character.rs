@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact character create|show` from the outside, on the shared portrait and speech.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
+}
+
+fn reenact(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reenact"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env("REENACT_MODELS", shared("models"))
+        .output()
+        .expect("run reenact")
+}
+
+#[test]
+fn create_then_show_a_character() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("astronaut.character.json");
+    let (portrait, voice) = (shared("media/astronaut.png"), shared("media/jfk.wav"));
+    let created = reenact(&[
+        "character",
+        "create",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--voice-sample",
+        voice.to_str().unwrap(),
+        "--name",
+        "Astronaut",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&created.stdout).expect("JSON summary");
+    assert_eq!(summary["name"], "Astronaut");
+    assert_eq!(summary["portrait"]["landmarks"], 468);
+    let f0 = summary["voice"]["median_f0_hz"].as_f64().expect("median F0");
+    assert!((170.0..320.0).contains(&f0), "JFK's median F0 {f0} Hz");
+    assert_eq!(summary["voice"]["embedding"]["dimensions"], 256);
+
+    let shown = reenact(&["character", "show", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    assert!(text.contains("character  Astronaut") && text.contains("468 landmarks"), "{text}");
+    assert!(text.contains(&format!("median F0 {f0:.1} Hz")), "{text}");
+
+    // An existing file is kept unless --force is given.
+    let again =
+        reenact(&["character", "create", "--portrait", portrait.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && stderr.contains("already exists"), "{stderr}");
+    assert!(Path::new(&out).exists());
+}
+
+#[test]
+fn bad_inputs_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.character.json");
+    let out_arg = out.to_str().unwrap();
+
+    let missing = reenact(&["character", "create", "--portrait", "/nonexistent/face.png", "--out", out_arg]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success() && stderr.contains("/nonexistent/face.png"), "{stderr}");
+
+    let notes = dir.path().join("notes.png");
+    std::fs::write(&notes, "not a picture").unwrap();
+    let not_image = reenact(&["character", "create", "--portrait", notes.to_str().unwrap(), "--out", out_arg]);
+    let stderr = String::from_utf8_lossy(&not_image.stderr);
+    assert!(!not_image.status.success() && stderr.contains("notes.png"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists(), "nothing written for a failed create");
+
+    let broken = dir.path().join("broken.character.json");
+    std::fs::write(&broken, r#"{"format": 1, "name": "x"}"#).unwrap();
+    let shown = reenact(&["character", "show", broken.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(!shown.status.success() && stderr.contains("broken.character.json"), "{stderr}");
+    assert!(stderr.contains("portrait"), "names the missing field: {stderr}");
+}
