@@ -20,6 +20,7 @@ pub mod character;
 pub mod facemeta;
 mod faceswap;
 pub mod facetrack;
+mod lipsync;
 mod matte;
 mod reframe;
 pub mod tts;
@@ -28,6 +29,7 @@ mod voice;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     faceswap::register(plugin)?;
     facetrack::register(plugin)?;
+    lipsync::register(plugin)?;
     matte::register(plugin)?;
     reframe::register(plugin)?;
     voice::register(plugin)?;

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The mel window a Wav2Lip-style model takes, computed as Wav2Lip's `audio.melspectrogram`
+//! does on 16 kHz audio: pre-emphasis 0.97, STFT with an 800-sample periodic Hann window, 800
+//! points, hop 200 (80 frames per second, frame `k` centred on sample `200 k`, zeros outside
+//! the stream), magnitude, 80 Slaney mel bands over 55..7600 Hz (Slaney area normalisation,
+//! as librosa), `20 log10(max(1e-5, mel)) - 20` dB, then normalised symmetrically to -4..4
+//! over -100..0 dB. A window is 16 frames (200 ms), stored band-major as the model's
+//! [1, 1, 80, 16] input. No GStreamer here.
+
+use std::fmt;
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::audio::{AudioTimeline, RATE};
+
+/// Mel bands.
+pub(super) const BANDS: usize = 80;
+
+/// Frames per window.
+pub(super) const FRAMES: usize = 16;
+
+/// Samples per frame hop (12.5 ms).
+pub(super) const HOP: usize = 200;
+
+/// STFT window and FFT length (50 ms).
+pub(super) const N_FFT: usize = 800;
+
+const PRE_EMPHASIS: f32 = 0.97;
+const F_MIN: f64 = 55.0;
+const F_MAX: f64 = 7600.0;
+const MIN_LEVEL_DB: f32 = -100.0;
+const REF_LEVEL_DB: f32 = 20.0;
+const MAX_ABS: f32 = 4.0;
+
+/// Slaney's mel scale (librosa `hz_to_mel`, `htk=False`).
+fn hz_to_mel(hz: f64) -> f64 {
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if hz >= min_log_hz {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    } else {
+        hz / f_sp
+    }
+}
+
+fn mel_to_hz(mel: f64) -> f64 {
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if mel >= min_log_mel {
+        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    } else {
+        mel * f_sp
+    }
+}
+
+/// One mel band: first FFT bin and its weights.
+#[derive(Debug, Clone)]
+struct Band {
+    start: usize,
+    weights: Vec<f32>,
+}
+
+/// librosa's `filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)`.
+fn mel_bands() -> Vec<Band> {
+    let bins = N_FFT / 2 + 1;
+    let (lo, hi) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
+    let points: Vec<f64> = (0..BANDS + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (BANDS + 1) as f64)).collect();
+    (0..BANDS)
+        .map(|m| {
+            let (left, centre, right) = (points[m], points[m + 1], points[m + 2]);
+            let norm = 2.0 / (right - left);
+            let mut start = None;
+            let mut weights = Vec::new();
+            for k in 0..bins {
+                let f = k as f64 * f64::from(RATE) / N_FFT as f64;
+                let w = ((f - left) / (centre - left)).min((right - f) / (right - centre)).max(0.0) * norm;
+                if w > 0.0 {
+                    start.get_or_insert(k);
+                    weights.push(w as f32);
+                } else if start.is_some() {
+                    break;
+                }
+            }
+            Band { start: start.unwrap_or(0), weights }
+        })
+        .collect()
+}
+
+/// Computes mel windows from the 16 kHz stream.
+pub(super) struct MelWindow {
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    bands: Vec<Band>,
+    frame: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    magnitude: Vec<f32>,
+}
+
+impl fmt::Debug for MelWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MelWindow").field("bands", &self.bands.len()).finish()
+    }
+}
+
+impl Default for MelWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MelWindow {
+    /// The window's tables.
+    pub(super) fn new() -> Self {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
+        Self {
+            frame: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            // Periodic Hann, as scipy's get_window("hann", 800, fftbins=True).
+            window: (0..N_FFT)
+                .map(|n| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * n as f32 / N_FFT as f32).cos())
+                .collect(),
+            bands: mel_bands(),
+            magnitude: vec![0.0; N_FFT / 2 + 1],
+        }
+    }
+
+    /// Fills `out` (80 x 16, band-major) with frames `first..first + 16`.
+    pub(super) fn compute(&mut self, timeline: &AudioTimeline, first: i64, out: &mut Vec<f32>) {
+        out.clear();
+        out.resize(BANDS * FRAMES, -MAX_ABS);
+        for f in 0..FRAMES {
+            let start = (first + f as i64) * HOP as i64 - (N_FFT / 2) as i64;
+            for (n, (x, w)) in self.frame.iter_mut().zip(&self.window).enumerate() {
+                let i = start + n as i64;
+                *x = (timeline.sample(i) - PRE_EMPHASIS * timeline.sample(i - 1)) * w;
+            }
+            if self.fft.process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch).is_err() {
+                continue;
+            }
+            for (m, c) in self.magnitude.iter_mut().zip(&self.spectrum) {
+                *m = c.norm();
+            }
+            for (b, band) in self.bands.iter().enumerate() {
+                let mel: f32 = band.weights.iter().zip(&self.magnitude[band.start..]).map(|(w, m)| w * m).sum();
+                let db = 20.0 * mel.max(1e-5).log10() - REF_LEVEL_DB;
+                let norm = 2.0 * MAX_ABS * (db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS;
+                out[b * FRAMES + f] = norm.clamp(-MAX_ABS, MAX_ABS);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::audio::{InputFormat, SampleFormat};
+    use super::*;
+
+    #[test]
+    fn the_mel_scale_matches_librosa() {
+        // librosa.hz_to_mel(55) = 0.825, (7600) = 44.4996, mel_to_hz inverts it.
+        assert!((hz_to_mel(55.0) - 0.825).abs() < 1e-9);
+        assert!((hz_to_mel(7600.0) - 44.499_575).abs() < 1e-4, "{}", hz_to_mel(7600.0));
+        assert!((mel_to_hz(hz_to_mel(3000.0)) - 3000.0).abs() < 1e-9);
+        let bands = mel_bands();
+        assert_eq!(bands.len(), BANDS);
+        // Slaney normalisation: each triangle has area 1 in Hz (weight sum x bin width ~ 1).
+        for band in &bands[10..] {
+            let area: f32 = band.weights.iter().sum::<f32>() * (RATE as f32 / N_FFT as f32);
+            assert!((area - 1.0).abs() < 0.15, "{area}");
+        }
+    }
+
+    #[test]
+    fn silence_is_the_floor_and_a_tone_lights_its_band() {
+        let mut t = AudioTimeline::default();
+        t.set_format(InputFormat { format: SampleFormat::F32, rate: RATE, channels: 1 });
+        let mut audio = vec![0.0f32; RATE as usize / 2];
+        audio.extend(
+            (0..RATE as usize / 2).map(|n| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * n as f32 / 16000.0).sin()),
+        );
+        let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
+        t.push(Some(0), &bytes);
+        let mut mel = MelWindow::new();
+        let mut out = Vec::new();
+        mel.compute(&t, 5, &mut out);
+        assert!(out.iter().all(|&v| v == -MAX_ABS), "silence at the floor");
+        // Frames 50..66 lie in the tone (0.625..0.825 s).
+        mel.compute(&t, 50, &mut out);
+        let band = (0..BANDS).max_by(|&a, &b| out[a * FRAMES].total_cmp(&out[b * FRAMES])).expect("bands");
+        let (lo, hi) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
+        let centre = mel_to_hz(lo + (hi - lo) * (band + 1) as f64 / (BANDS + 1) as f64);
+        assert!((centre - 1000.0).abs() < 60.0, "loudest band at {centre} Hz");
+        assert!(out[band * FRAMES] > 1.5, "{}", out[band * FRAMES]);
+    }
+}
