@@ -76,6 +76,11 @@ pub struct Scene {
     pub start: f64,
     pub end: f64,
     pub character: String,
+    /// A voice-over line: the character's portrait fills the picture and
+    /// speaks the scene's sound (instead of the performer's face becoming
+    /// the character's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voice_over: bool,
 }
 
 impl Project {

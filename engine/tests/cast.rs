@@ -136,6 +136,37 @@ fn a_scene_changes_face_and_voice_inside_its_range_only() {
 }
 
 #[test]
+fn a_voice_over_scene_shows_the_talking_portrait() {
+    let scenes =
+        format!(r#"[{{"start": {}, "end": {}, "character": "kennedy", "voice_over": true}}]"#, SCENE.0, SCENE.1);
+    let characters = format!(r#"{{"kennedy": "{}"}}"#, character().display());
+    let (plain_dir, cast_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plain = render(project("[]", "{}"), plain_dir.path()).expect("plain render");
+    let cast = render(project(&scenes, &characters), cast_dir.path()).expect("voice-over render");
+    let (plain, cast) = (&plain.outputs[0], &cast.outputs[0]);
+    assert!((cast.metadata.duration_s - plain.metadata.duration_s).abs() < 0.05, "same length");
+
+    let (a, b) = (frames(&plain.file, 160, 128), frames(&cast.file, 160, 128));
+    assert_eq!(a.len(), b.len());
+    let outside = change(&a, &b, 0.0, SCENE.0 - 0.02).1.max(change(&a, &b, SCENE.1 + 0.02, 10.0).1);
+    let inside = change(&a, &b, SCENE.0 + 0.02, SCENE.1 - 0.02).0;
+    for ((t, x), (u, y)) in a.iter().zip(&b) {
+        eprintln!("DBG {t:.2} {u:.2} {:.1}", distance(x, y));
+    }
+    // The portrait replaces the picture; its mouth moves with the speech.
+    let portrait: Vec<_> = b.iter().filter(|(t, _)| *t > SCENE.0 + 0.02 && *t < SCENE.1 - 0.02).collect();
+    let moving = portrait.windows(2).map(|w| distance(&w[0].1, &w[1].1)).fold(0.0, f64::max);
+    eprintln!("voice-over: outside {outside:.2}, inside at least {inside:.2} levels, mouth motion up to {moving:.3}");
+    assert!(outside < 1.0, "outside the scene the picture changed by {outside:.2} levels");
+    assert!(inside > 10.0, "the portrait did not replace the picture: {inside:.2} levels");
+    // A still portrait through the encoder changes far less than 0.3 between frames.
+    assert!(moving > 0.3, "the portrait's mouth never moved ({moving:.3} levels between frames)");
+
+    let scene = &cast.metadata.scenes[0];
+    assert!(scene.lips.as_deref().is_some_and(|l| l.starts_with("classical:")), "{scene:?}");
+}
+
+#[test]
 fn a_missing_or_broken_character_fails_before_rendering() {
     let out = tempfile::tempdir().unwrap();
     let scenes = r#"[{"start": 0, "end": 1, "character": "nobody"}]"#;

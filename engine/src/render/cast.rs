@@ -3,6 +3,8 @@
 //! `reenactfaceswap` in the video chain (after one shared `reenactfacetrack`)
 //! and one `reenactvoice` in the audio chain; a pad probe switches each on
 //! inside its scenes only, by the running time of the buffer about to enter.
+//! A voice-over scene adds a `reenactlipsync mode=portrait` that listens to
+//! the (converted) sound and replaces the picture with the talking portrait.
 //!
 //! Why probes rather than one chain per scene: the graph is built once and
 //! runs once (one decode, one tee), so a character's elements stay in place
@@ -31,6 +33,7 @@ use crate::project::Project;
 const FACETRACK: &str = "reenactfacetrack";
 const FACESWAP: &str = "reenactfaceswap";
 const VOICE: &str = "reenactvoice";
+const LIPSYNC: &str = "reenactlipsync";
 /// The face tracker's models, recorded in the metadata when a scene is cast.
 const TRACK_MODELS: [&str; 2] = ["blazeface_back_256", "face_landmarks"];
 
@@ -42,6 +45,8 @@ struct Role {
     has_voice: bool,
     /// `[start, end)` in timeline seconds, in project order.
     ranges: Vec<(f64, f64)>,
+    /// The voice-over ones among `ranges`: a talking portrait.
+    portrait_ranges: Vec<(f64, f64)>,
 }
 
 /// What one scene used, for the render metadata.
@@ -55,6 +60,9 @@ pub struct SceneUse {
     pub face: String,
     /// `reenactvoice`'s algorithm; absent when the character has no voice profile.
     pub voice: Option<String>,
+    /// `reenactlipsync`'s algorithm, for a voice-over scene.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lips: Option<String>,
 }
 
 /// The characters of a render and, once built, their elements.
@@ -63,6 +71,8 @@ pub(crate) struct Cast {
     roles: Vec<Role>,
     swaps: Vec<gst::Element>,
     voices: Vec<Option<gst::Element>>,
+    /// Talking portraits (`reenactlipsync mode=portrait`), for roles with voice-over scenes.
+    lips: Vec<Option<gst::Element>>,
 }
 
 impl Cast {
@@ -75,6 +85,9 @@ impl Cast {
         for (i, scene) in project.scenes.iter().enumerate() {
             if let Some(role) = roles.get_mut(scene.character.as_str()) {
                 role.ranges.push((scene.start, scene.end));
+                if scene.voice_over {
+                    role.portrait_ranges.push((scene.start, scene.end));
+                }
                 continue;
             }
             let field = format!("scenes[{i}].character");
@@ -99,6 +112,7 @@ impl Cast {
                     file,
                     has_voice: character.voice.is_some(),
                     ranges: vec![(scene.start, scene.end)],
+                    portrait_ranges: if scene.voice_over { vec![(scene.start, scene.end)] } else { Vec::new() },
                 },
             );
         }
@@ -130,24 +144,39 @@ impl Cast {
             self.swaps.push(swap.clone());
             chain.push(swap);
         }
+        for role in &self.roles {
+            if role.portrait_ranges.is_empty() {
+                self.lips.push(None);
+                continue;
+            }
+            let lips = make_plugin(LIPSYNC)?;
+            lips.set_property("character", path_str(&role.file));
+            lips.set_property_from_str("mode", "portrait");
+            // Outside its voice-over scenes the frames go round it unchanged.
+            keep_outside(&lips, "video_sink", role.portrait_ranges.clone());
+            self.lips.push(Some(lips.clone()));
+            chain.push(lips);
+        }
         let convert_out = make(f::VIDEOCONVERT)?;
         let yuv_out = make(f::CAPSFILTER)?;
         keep_range(&chain[0], &yuv_out);
         let all: Vec<(f64, f64)> = self.roles.iter().flat_map(|r| r.ranges.iter().copied()).collect();
-        pass_original_outside(&chain[0], &yuv_out, all);
+        keep_between(&chain[0].static_pad("sink").expect("chain sink"), &yuv_out.static_pad("src").expect("src"), all);
         chain.extend([convert_out, yuv_out]);
         pipeline.add_many(&chain).map_err(|_| err("video elements".into()))?;
         gst::Element::link_many(&chain).map_err(|_| err("video elements do not link".into()))?;
         Ok((chain[0].clone(), chain[chain.len() - 1].clone()))
     }
 
-    /// Adds one voice converter per character with a voice to `pipeline`;
-    /// returns the chain's first and last elements (F32LE in and out), or
-    /// `None` when no character has a voice.
+    /// Adds one voice converter per character with a voice to `pipeline`,
+    /// and a feed of the result to every talking portrait; returns the
+    /// chain's first and last elements (F32LE in, the last one a `tee` when
+    /// portraits listen), or `None` when the audio needs no chain.
     pub(crate) fn add_audio(&mut self, pipeline: &gst::Pipeline) -> Result<Option<(gst::Element, gst::Element)>> {
         let err = |what: &str| EngineError::Request(format!("cannot build the voice chain: {what}"));
         self.voices = vec![None; self.roles.len()];
-        if !self.roles.iter().any(|r| r.has_voice) {
+        let listeners: Vec<gst::Element> = self.lips.iter().flatten().cloned().collect();
+        if !self.roles.iter().any(|r| r.has_voice) && listeners.is_empty() {
             return Ok(None);
         }
         let convert_in = make(f::AUDIOCONVERT)?;
@@ -167,16 +196,31 @@ impl Cast {
             *slot = Some(voice.clone());
             chain.push(voice);
         }
-        let convert_out = make(f::AUDIOCONVERT)?;
-        chain.push(convert_out);
+        let voices_end = chain.len() - 1;
+        chain.push(make(f::AUDIOCONVERT)?);
+        if !listeners.is_empty() {
+            chain.push(make(f::TEE)?);
+        }
         pipeline.add_many(&chain).map_err(|_| err("elements"))?;
         gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
         // The converters keep their input timestamps and delay the content by
         // their fixed latency; shift it back so speech stays on the lips.
         let delay: f64 = self.voices.iter().flatten().map(|v| v.property::<f64>("latency-ms") / 1000.0).sum();
-        let last_voice = &chain[chain.len() - 2];
-        compensate_delay(&last_voice.static_pad("src").expect("voice src"), delay);
-        Ok(Some((chain[0].clone(), chain[chain.len() - 1].clone())))
+        compensate_delay(&chain[voices_end].static_pad("src").expect("src"), delay);
+        let last = chain[chain.len() - 1].clone();
+        for lips in listeners {
+            // The audio may run ahead of the pictures by as much as the
+            // encoders' queues hold; this queue must not stop it first.
+            let queue = make(f::QUEUE)?;
+            queue.set_property("max-size-buffers", 0u32);
+            queue.set_property("max-size-bytes", 0u32);
+            queue.set_property("max-size-time", 20 * gst::ClockTime::SECOND.nseconds());
+            pipeline.add(&queue).map_err(|_| err("queue"))?;
+            last.link(&queue).map_err(|_| err("tee to the talking portrait"))?;
+            let sink = lips.static_pad("audio_sink").expect("lipsync audio pad");
+            queue.static_pad("src").expect("queue src").link(&sink).map_err(|_| err("talking portrait audio"))?;
+        }
+        Ok(Some((chain[0].clone(), last)))
     }
 
     /// Per scene: the character and the algorithms its elements ran.
@@ -194,6 +238,7 @@ impl Cast {
                     character_file: self.roles[i].file.clone(),
                     face: self.swaps.get(i).map(algorithm).unwrap_or_default(),
                     voice: self.voices.get(i).and_then(|v| v.as_ref()).map(algorithm),
+                    lips: scene.voice_over.then(|| self.lips.get(i).and_then(|v| v.as_ref()).map(algorithm)).flatten(),
                 })
             })
             .collect()
@@ -327,24 +372,46 @@ fn keep_range(convert_in: &gst::Element, yuv_out: &gst::Element) {
     );
 }
 
-/// Frames outside every scene leave the chain exactly as they entered it:
-/// the colour round trip through RGBA is not quite lossless (saturated
-/// colours clip), and a render must not touch what no character plays.
-/// The chain holds no frame, so one stashed frame, matched by timestamp, is enough.
-fn pass_original_outside(first: &gst::Element, last: &gst::Element, ranges: Vec<(f64, f64)>) {
-    let stash: std::sync::Arc<std::sync::Mutex<Option<gst::Buffer>>> = Default::default();
+/// Frames outside `ranges` leave `element` (entering by `sink_pad`) as they entered it.
+fn keep_outside(element: &gst::Element, sink_pad: &str, ranges: Vec<(f64, f64)>) {
+    let sink = element.static_pad(sink_pad).expect("sink pad");
+    keep_between(&sink, &element.static_pad("src").expect("src pad"), ranges);
+}
+
+/// Frames outside `ranges` leave by `output` exactly as they came in by
+/// `input`: the colour round trip through RGBA is not quite lossless
+/// (saturated colours clip), and a render must not touch what no character
+/// plays. The originals wait, matched by timestamp, for the few frames the
+/// elements between hold.
+fn keep_between(input: &gst::Pad, output: &gst::Pad, ranges: Vec<(f64, f64)>) {
+    // Matched by running time: an aggregator between may restamp its output.
+    type Stash = std::collections::VecDeque<(f64, gst::Buffer)>;
+    let stash: std::sync::Arc<std::sync::Mutex<Stash>> = Default::default();
     let put = stash.clone();
-    first.static_pad("sink").expect("chain sink").add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+    input.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
-        let inside = branch::running_time(pad, buffer).is_some_and(|t| ranges.iter().any(|&(s, e)| t >= s && t < e));
-        *put.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (!inside).then(|| buffer.to_owned());
+        let Some(t) = branch::running_time(pad, buffer) else { return gst::PadProbeReturn::Ok };
+        if !ranges.iter().any(|&(s, e)| t >= s && t < e) {
+            put.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push_back((t, buffer.to_owned()));
+        }
         gst::PadProbeReturn::Ok
     });
-    last.static_pad("src").expect("chain src").add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        let Some(pts) = info.buffer().map(|b| b.pts()) else { return gst::PadProbeReturn::Ok };
+    output.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let Some(t) = branch::running_time(pad, buffer) else { return gst::PadProbeReturn::Ok };
         let mut stash = stash.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if stash.as_ref().is_some_and(|original| original.pts() == pts) {
-            info.data = stash.take().map(gst::PadProbeData::Buffer);
+        // Frames are in order: older originals were dropped on the way.
+        while stash.front().is_some_and(|(s, _)| *s < t - 1e-6) {
+            stash.pop_front();
+        }
+        if stash.front().is_some_and(|(s, _)| (s - t).abs() <= 1e-6) {
+            let (_, mut original) = stash.pop_front().expect("front");
+            // Keep the timestamps of the stream it now travels in.
+            let original_mut = original.make_mut();
+            original_mut.set_pts(buffer.pts());
+            original_mut.set_dts(buffer.dts());
+            original_mut.set_duration(buffer.duration());
+            info.data = Some(gst::PadProbeData::Buffer(original));
         }
         gst::PadProbeReturn::Ok
     });
