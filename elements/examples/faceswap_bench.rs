@@ -13,33 +13,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use gst::prelude::*;
 use gst_check::Harness;
 use gstreenact::character::{create, CreateOptions};
 use gstreenact::facemeta::FaceMeta;
-
-/// The first `count` frames of `file` letterboxed into 1280x720 RGBx.
-fn decode_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! videoscale add-borders=true ! \
-         video/x-raw,format=RGBx,width=1280,height=720,pixel-aspect-ratio=1/1 ! appsink name=sink sync=false",
-        file.display()
-    ))
-    .expect("decode pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let mut caps = None;
-    let mut buffers = Vec::new();
-    while buffers.len() < count {
-        let Ok(sample) = sink.pull_sample() else { break };
-        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
-        buffers.push(sample.buffer_owned().expect("buffer"));
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    (caps.expect("at least one frame"), buffers)
-}
 
 /// `frames` with `reenactfacetrack`'s face meta attached.
 fn tracked(caps: &gst::Caps, frames: Vec<gst::Buffer>) -> Vec<gst::Buffer> {
@@ -105,7 +81,7 @@ fn main() {
     let frames = tracked(&caps, frames);
     bench("presenter", &caps, &frames, &path, "");
 
-    let (caps, frames) = decode_720p(&common::shared().join("media/grid/grid_bbaf2n.mp4"), count);
+    let (caps, frames) = common::decode_720p(&common::shared().join("media/grid/grid_bbaf2n.mp4"), count);
     let frames = tracked(&caps, frames);
     bench("grid close-up", &caps, &frames, &path, "");
     bench("grid close-up", &caps, &frames, &path, "keep-eyes=true colour-transfer=1");

@@ -52,3 +52,26 @@ pub fn decode(file: &Path, format: &str, count: usize) -> (gst::Caps, Vec<gst::B
     pipeline.set_state(gst::State::Null).expect("null");
     (caps.expect("at least one frame"), buffers)
 }
+
+/// The first `count` frames of `file` letterboxed into 1280x720 RGBx.
+pub fn decode_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! videoscale add-borders=true ! \
+         video/x-raw,format=RGBx,width=1280,height=720,pixel-aspect-ratio=1/1 ! appsink name=sink sync=false",
+        file.display()
+    ))
+    .expect("decode pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("pipeline");
+    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("playing");
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while buffers.len() < count {
+        let Ok(sample) = sink.pull_sample() else { break };
+        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
+        buffers.push(sample.buffer_owned().expect("buffer"));
+    }
+    pipeline.set_state(gst::State::Null).expect("null");
+    (caps.expect("at least one frame"), buffers)
+}
