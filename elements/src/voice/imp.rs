@@ -8,8 +8,11 @@
  * envelope on the LPC residual: every 4 ms block the shifted signal's LPC envelope (20 ms
  * window) is fitted, the signal is whitened by the inverse filter and resynthesised through an
  * all-pole filter fitted to that envelope stretched along frequency, both as lattices whose
- * reflection coefficients glide across the block. That both undoes the formant shift the
- * resampling causes and applies `formant-shift`, so pitch and formants move independently. With `model` set, a neural converter from the model catalog replaces it
+ * reflection coefficients glide across the block; the envelopes are smoothed along frequency
+ * on the scale of the shifted harmonic spacing (50 Hz unshifted, 200 Hz an octave up), so that
+ * a voice raised far keeps its period instead of ringing between its harmonics. That both
+ * undoes the formant shift the resampling causes and applies `formant-shift`, so pitch and
+ * formants move independently. With `model` set, a neural converter from the model catalog replaces it
  * (signature in the `voice` module doc: log-mel + speaker embedding in, 16 kHz waveform out).
  *
  * Targets: `pitch-semitones` and `formant-shift`. When `character` names a character file

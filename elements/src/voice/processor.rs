@@ -234,7 +234,7 @@ impl Processor {
                 *v = frame[c];
             }
             chain.shifter.process(&self.channel, &mut self.shifted, ratio);
-            chain.warp.process(&self.shifted, warp, &mut self.converted);
+            chain.warp.process(&self.shifted, ratio, warp, &mut self.converted);
             for (i, v) in self.converted.iter().enumerate() {
                 self.ready[start + i * ch + c] = *v;
             }
