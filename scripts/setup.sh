@@ -19,6 +19,8 @@ packages=(
   espeak-ng
   # database server for the PostgreSQL variant of the server tests
   postgresql
+  # headless browser for the WebRTC preview and studio tests
+  chromium
 )
 
 missing=()

@@ -30,6 +30,18 @@ pub const DECODEBIN: &str = "decodebin";
 pub const APPSINK: &str = "appsink";
 pub const APPSRC: &str = "appsrc";
 pub const WAVENC: &str = "wavenc";
+pub const VIDEOTESTSRC: &str = "videotestsrc";
+pub const V4L2SRC: &str = "v4l2src";
+pub const V4L2SINK: &str = "v4l2sink";
+pub const AUTOAUDIOSRC: &str = "autoaudiosrc";
+pub const ALSASRC: &str = "alsasrc";
+pub const VP8ENC: &str = "vp8enc";
+pub const H264PARSE: &str = "h264parse";
+pub const VALVE: &str = "valve";
+pub const FLVMUX: &str = "flvmux";
+pub const RTMP2SINK: &str = "rtmp2sink";
+pub const MPEGTSMUX: &str = "mpegtsmux";
+pub const SRTSINK: &str = "srtsink";
 /// Our voice conversion element (gst-plugin-reenact, registered by [`crate::media::init`]).
 pub const REENACTVOICE: &str = "reenactvoice";
 

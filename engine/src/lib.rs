@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod factories;
+pub mod live;
 pub mod media;
 pub mod metadata;
 pub mod preset;

@@ -28,6 +28,9 @@ enum Command {
     Probe(commands::probe::ProbeArgs),
     /// Run the studio server.
     Serve(commands::serve::ServeArgs),
+    /// Go live: a camera, test pattern or looping file through the element chain, previewed
+    /// in the browser over WebRTC, optionally pushed to RTMP/SRT, recorded or sent to a virtual camera.
+    Live(commands::live::LiveArgs),
     /// Run background jobs against a shared database and storage.
     Worker(commands::worker::WorkerArgs),
     /// List and verify the installed models.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Presets(args) => commands::presets::run(args),
         Command::Probe(args) => commands::probe::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Live(args) => commands::live::run(args),
         Command::Worker(args) => commands::worker::run(args),
         Command::Models(args) => commands::models::run(args),
         Command::Voice(args) => commands::voice::run(args),

@@ -2,6 +2,7 @@
 //! One module per `reenact` subcommand.
 
 pub(crate) mod character;
+pub(crate) mod live;
 pub(crate) mod models;
 pub(crate) mod presets;
 pub(crate) mod probe;

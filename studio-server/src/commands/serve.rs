@@ -64,12 +64,17 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             storage,
             upload_limit: args.upload_limit_mb * 1_000_000,
             quota_bytes: args.quota_mb * 1_000_000,
+            live: Default::default(),
         };
         if args.demo {
             let done = reenact_server::demo::seed(&state, &reenact_server::demo::media_dir()).await?;
             println!("{done}");
         }
-        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("server failed")
+        let live = state.live.clone();
+        let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await;
+        // Recordings of running shows are closed and renamed into place.
+        live.stop_all().await;
+        served.context("server failed")
     })
 }
 

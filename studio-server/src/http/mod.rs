@@ -7,6 +7,7 @@ pub mod error;
 mod events;
 mod jobs;
 pub mod limits;
+pub mod live;
 mod presets;
 mod projects;
 mod renders;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub upload_limit: usize,
     /// Stored bytes allowed per user.
     pub quota_bytes: u64,
+    /// Running live sessions.
+    pub live: Arc<crate::live::LiveHub>,
 }
 
 /// The whole application router.
@@ -52,7 +55,10 @@ pub fn app(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(renders::router())
         .merge(events::router());
+    let live =
+        live::LiveState { hub: state.live.clone(), presets: state.presets.clone(), keys: Some(state.keys.clone()) };
     Router::new()
+        .merge(live::router(live))
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

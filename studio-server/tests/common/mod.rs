@@ -61,6 +61,7 @@ impl TestApp {
             storage: Arc::new(reenact_server::storage::Storage::new(dir.path().join("storage")).unwrap()),
             upload_limit: UPLOAD_LIMIT,
             quota_bytes: 1_000_000,
+            live: Default::default(),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
     }

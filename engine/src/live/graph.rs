@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The live graph: source, the element chain in low-latency form, and the
+//! encoders every viewer and output share.
+//!
+//! ```text
+//! video: source ! queue(leaky, 1) ! convert/scale/rate ! RGBA ! facetrack ! faceswap.. ! matte
+//!        ! I420 [timecode] ! tee ! queue(leaky) ! x264enc ! h264parse ! tee ! appsink(h264)
+//!                                ! valve ! queue(leaky) ! vp8enc ! appsink(vp8)
+//! audio: source ! queue(leaky) ! F32 ! voice.. ! tee ! queue ! opusenc ! appsink(opus)
+//! ```
+//!
+//! Every element of the chain is built at start and switched by its
+//! passthrough flag (video) or mix (voice), so toggles and character changes
+//! apply at the next frame without a restart. The VP8 encoder only runs once a
+//! viewer that cannot take H.264 asks for it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gst::prelude::*;
+use gst_base::prelude::BaseTransformExt;
+use gst_video::prelude::VideoFrameExt;
+use gstreenact::character::Character;
+
+use super::meter::{Counter, StageMeter};
+use super::timecode;
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+use crate::preset::Preset;
+
+/// Our elements, registered by [`crate::media::init`].
+const FACETRACK: &str = "reenactfacetrack";
+const FACESWAP: &str = "reenactfaceswap";
+const VOICE: &str = "reenactvoice";
+const MATTE: &str = "reenactmatte";
+
+/// The chain's switchable elements.
+#[derive(Debug)]
+pub(crate) struct Chain {
+    pub(crate) track: gst::Element,
+    pub(crate) matte: gst::Element,
+    /// One face swap and (when the character has a voice) one converter per character.
+    pub(crate) swaps: Vec<gst::Element>,
+    pub(crate) voices: Vec<Option<gst::Element>>,
+    pub(crate) names: Vec<String>,
+}
+
+/// The video half up to its raw tee, and its meters.
+#[derive(Debug)]
+pub(crate) struct VideoHalf {
+    pub(crate) chain: Chain,
+    pub(crate) tee: gst::Element,
+    pub(crate) stages: Vec<Arc<StageMeter>>,
+    /// Frames offered by the source, and frames out of the chain.
+    pub(crate) captured: Arc<Counter>,
+    pub(crate) processed: Arc<Counter>,
+}
+
+/// Picture size and rate of a live preset (1280x720 at 30 when it says none).
+pub(crate) fn geometry(preset: &Preset) -> (i32, i32, i32) {
+    let w = preset.video.width.unwrap_or(1280) as i32;
+    let h = preset.video.height.unwrap_or(720) as i32;
+    let fps = preset.video.fps.unwrap_or(30).max(1) as i32;
+    (w, h, fps)
+}
+
+fn err(what: &str) -> EngineError {
+    EngineError::Request(format!("cannot build the live graph: {what}"))
+}
+
+fn plugin(name: &'static str) -> Result<gst::Element> {
+    gst::ElementFactory::make(name)
+        .build()
+        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
+}
+
+fn caps_filter(caps: gst::Caps) -> Result<gst::Element> {
+    let filter = make(f::CAPSFILTER)?;
+    filter.set_property("caps", caps);
+    Ok(filter)
+}
+
+fn leaky_queue(buffers: u32) -> Result<gst::Element> {
+    let queue = make(f::QUEUE)?;
+    queue.set_property("max-size-buffers", buffers);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", 0u64);
+    queue.set_property_from_str("leaky", "downstream");
+    Ok(queue)
+}
+
+fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element], what: &str) -> Result<()> {
+    pipeline.add_many(elements).map_err(|_| err(what))?;
+    gst::Element::link_many(elements).map_err(|_| err(&format!("{what} do not link")))
+}
+
+/// Builds the video half from `input` to the encoders.
+pub(crate) fn add_video(
+    pipeline: &gst::Pipeline,
+    input: &gst::Element,
+    preset: &Preset,
+    characters: &[(String, PathBuf)],
+    timecode: bool,
+) -> Result<VideoHalf> {
+    let (w, h, fps) = geometry(preset);
+    let capture = leaky_queue(1)?;
+    let raw = gst::Caps::builder("video/x-raw").field("width", w).field("height", h);
+    let rate = make(f::VIDEORATE)?;
+    rate.set_property("drop-only", true);
+    let mut chain = vec![
+        capture.clone(),
+        make(f::VIDEOCONVERT)?,
+        make("videoscale").map_err(|_| EngineError::MissingElement("videoscale"))?,
+        rate,
+        // Drop-only: a faster source is brought down to the preset's rate, a slower one stays as it is.
+        caps_filter(
+            raw.field("framerate", gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(fps, 1)))
+                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                .build(),
+        )?,
+        make(f::VIDEOCONVERT)?,
+        caps_filter(gst::Caps::builder("video/x-raw").field("format", "RGBA").build())?,
+    ];
+    let track = plugin(FACETRACK)?;
+    chain.push(track.clone());
+    let mut swaps = Vec::new();
+    for (_, file) in characters {
+        let swap = plugin(FACESWAP)?;
+        swap.set_property("character", file.to_string_lossy().as_ref());
+        swaps.push(swap.clone());
+        chain.push(swap);
+    }
+    let matte = plugin(MATTE)?;
+    chain.push(matte.clone());
+    let i420 = caps_filter(gst::Caps::builder("video/x-raw").field("format", "I420").build())?;
+    chain.extend([make(f::VIDEOCONVERT)?, i420.clone()]);
+    let tee = make(f::TEE)?;
+    tee.set_property("allow-not-linked", true);
+    chain.push(tee.clone());
+    add_chain(pipeline, &chain, "video elements")?;
+    input.link(&capture).map_err(|_| EngineError::Request("cannot link the live source".into()))?;
+
+    let mut stages = vec![StageMeter::attach("facetrack", &track)];
+    for ((name, _), swap) in characters.iter().zip(&swaps) {
+        stages.push(StageMeter::attach(&format!("faceswap:{name}"), swap));
+    }
+    stages.push(StageMeter::attach("matte", &matte));
+    let captured = Counter::attach(&capture.static_pad("sink").expect("queue sink"));
+    let processed = Counter::attach(&tee.static_pad("sink").expect("tee sink"));
+    if timecode {
+        burn_timecode(&i420.static_pad("src").expect("capsfilter src"));
+    }
+    for element in [&track, &matte].into_iter().chain(&swaps) {
+        set_passthrough(element, true);
+    }
+    let chain =
+        Chain { track, matte, swaps, voices: Vec::new(), names: characters.iter().map(|c| c.0.clone()).collect() };
+    Ok(VideoHalf { chain, tee, stages, captured, processed })
+}
+
+/// The shared H.264 encode: `tee` in, a tee of byte-stream access units and
+/// the preview's appsink out, plus the encoder's meter and counter.
+pub(crate) fn add_h264(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    preset: &Preset,
+) -> Result<(gst::Element, gst_app::AppSink, Arc<StageMeter>, Arc<Counter>)> {
+    let (_, _, fps) = geometry(preset);
+    let enc = make(f::X264ENC)?;
+    enc.set_property_from_str("tune", "zerolatency");
+    enc.set_property_from_str("speed-preset", &preset.video.speed_preset);
+    enc.set_property("bitrate", preset.video.bitrate_kbps.unwrap_or(2500));
+    enc.set_property("key-int-max", ((fps as f64 * preset.video.keyframe_interval_s).round() as u32).max(1));
+    enc.set_property("bframes", 0u32);
+    let profile = caps_filter(gst::Caps::builder("video/x-h264").field("profile", "constrained-baseline").build())?;
+    let parse = make(f::H264PARSE)?;
+    parse.set_property("config-interval", -1i32);
+    let au = caps_filter(
+        gst::Caps::builder("video/x-h264").field("stream-format", "byte-stream").field("alignment", "au").build(),
+    )?;
+    let out_tee = make(f::TEE)?;
+    out_tee.set_property("allow-not-linked", true);
+    let sink = encoded_sink(preset)?;
+    let elements = [leaky_queue(2)?, enc.clone(), profile, parse, au, out_tee.clone(), make(f::QUEUE)?, sink.clone()];
+    add_chain(pipeline, &elements, "H.264 encoder")?;
+    tee.link(&elements[0]).map_err(|_| err("H.264 branch"))?;
+    let meter = StageMeter::attach_encoder("encode:h264", &enc);
+    let counter = Counter::attach(&enc.static_pad("src").expect("encoder src"));
+    Ok((out_tee, sink.downcast().expect("appsink"), meter, counter))
+}
+
+/// The VP8 encode for viewers without H.264, closed by a valve until one comes.
+pub(crate) fn add_vp8(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    preset: &Preset,
+) -> Result<(gst::Element, gst_app::AppSink)> {
+    let (_, _, fps) = geometry(preset);
+    let valve = make(f::VALVE)?;
+    valve.set_property("drop", true);
+    let enc = make(f::VP8ENC)?;
+    enc.set_property("deadline", 1i64);
+    enc.set_property("cpu-used", 8i32);
+    enc.set_property_from_str("end-usage", "cbr");
+    enc.set_property("target-bitrate", (preset.video.bitrate_kbps.unwrap_or(2500) * 1000) as i32);
+    enc.set_property("keyframe-max-dist", ((fps as f64 * preset.video.keyframe_interval_s).round() as i32).max(1));
+    enc.set_property("lag-in-frames", 0i32);
+    enc.set_property("threads", 2i32);
+    let sink = encoded_sink(preset)?;
+    let elements = [valve.clone(), leaky_queue(2)?, enc, sink.clone()];
+    add_chain(pipeline, &elements, "VP8 encoder")?;
+    tee.link(&valve).map_err(|_| err("VP8 branch"))?;
+    Ok((valve, sink.downcast().expect("appsink")))
+}
+
+/// Builds the audio half from `input`: the voices, a tee for the outputs and
+/// the Opus encode of the preview.
+pub(crate) fn add_audio(
+    pipeline: &gst::Pipeline,
+    input: &gst::Element,
+    preset: &Preset,
+    characters: &[(String, PathBuf)],
+) -> Result<(Vec<Option<gst::Element>>, gst::Element, gst_app::AppSink)> {
+    let queue = make(f::QUEUE)?;
+    queue.set_property("max-size-time", 200 * gst::ClockTime::MSECOND.nseconds());
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property_from_str("leaky", "downstream");
+    let f32 = gst::Caps::builder("audio/x-raw")
+        .field("format", "F32LE")
+        .field("rate", 48_000i32)
+        .field("channels", preset.audio.channels.clamp(1, 2) as i32)
+        .build();
+    let mut chain = vec![queue.clone(), make(f::AUDIOCONVERT)?, make(f::AUDIORESAMPLE)?, caps_filter(f32)?];
+    let mut voices = Vec::new();
+    for (_, file) in characters {
+        let has_voice = Character::load(file).map(|c| c.voice.is_some()).unwrap_or(false);
+        if !has_voice {
+            voices.push(None);
+            continue;
+        }
+        let voice = plugin(VOICE)?;
+        voice.set_property("character", file.to_string_lossy().as_ref());
+        voice.set_property("mix", 0.0f64);
+        voices.push(Some(voice.clone()));
+        chain.push(voice);
+    }
+    let tee = make(f::TEE)?;
+    tee.set_property("allow-not-linked", true);
+    chain.extend([make(f::AUDIOCONVERT)?, tee.clone()]);
+    let opus = make(f::OPUSENC)?;
+    opus.set_property_from_str("frame-size", &super::OPUS_FRAME.as_millis().to_string());
+    opus.set_property("bitrate", (preset.audio.bitrate_kbps.clamp(16, 256) * 1000) as i32);
+    let sink = encoded_sink(preset)?;
+    chain.extend([make(f::QUEUE)?, make(f::AUDIOCONVERT)?, opus, sink.clone()]);
+    add_chain(pipeline, &chain, "audio elements")?;
+    input.link(&queue).map_err(|_| EngineError::Request("cannot link the live sound".into()))?;
+    Ok((voices, tee, sink.downcast().expect("appsink")))
+}
+
+/// An appsink paced by the clock, so sound and picture leave together: the
+/// pipeline's latency (the largest a path reports, including the video
+/// sinks' render delay, see [`set_processing_allowance`]) delays both alike.
+fn encoded_sink(_preset: &Preset) -> Result<gst::Element> {
+    let sink = make(f::APPSINK)?;
+    sink.set_property("sync", true);
+    // The VP8 sink gets nothing until a viewer opens its valve: no sink may hold the start back.
+    sink.set_property("async", false);
+    // The chain's time is declared as render delay; no hidden 20 ms on top.
+    sink.set_property("processing-deadline", 0u64);
+    sink.set_property("max-buffers", 8u32);
+    sink.set_property("drop", true);
+    sink.set_property("enable-last-sample", false);
+    Ok(sink)
+}
+
+/// Time the chain's elements may take on a frame, declared as the video
+/// sinks' render delay: one frame period while any element works, none when
+/// all are off. GStreamer adds it to the graph's latency (a LATENCY message
+/// makes the runner redistribute it), so the sound waits for the slower picture.
+pub(crate) fn set_processing_allowance(sinks: &[&gst_app::AppSink], preset: &Preset, busy: bool) {
+    let (_, _, fps) = geometry(preset);
+    let delay = if busy { gst::ClockTime::SECOND.nseconds() / fps as u64 } else { 0 };
+    for sink in sinks {
+        if sink.property::<u64>("render-delay") != delay {
+            sink.set_property("render-delay", delay);
+        }
+    }
+}
+
+/// Switches a video element on or off without touching the graph.
+pub(crate) fn set_passthrough(element: &gst::Element, passthrough: bool) {
+    if let Some(transform) = element.downcast_ref::<gst_base::BaseTransform>() {
+        transform.set_passthrough(passthrough);
+    }
+}
+
+/// Burns the capture time of each frame (its running time, mapped to the
+/// wall clock) into the frame's top strip, after the chain so every element
+/// (a background matte included) leaves it readable.
+fn burn_timecode(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+        let (Some(caps), Some(element)) = (pad.current_caps(), pad.parent_element()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let (Ok(video), Some(clock), Some(base)) =
+            (gst_video::VideoInfo::from_caps(&caps), element.clock(), element.base_time())
+        else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+        let now = clock.time();
+        let age_ms = (now.nseconds() as i128 - (base + pts).nseconds() as i128) / 1_000_000;
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i128)
+            .unwrap_or_default();
+        let code = ((wall_ms - age_ms).rem_euclid(1 << 32)) as u32;
+        let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), &video) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let (width, height) = (video.width() as usize, video.height() as usize);
+        let rows = timecode::strip_height(height);
+        let stride = frame.plane_stride()[0] as usize;
+        if let Ok(y) = frame.plane_data_mut(0) {
+            timecode::burn_luma(y, stride, width, height, code);
+        }
+        for plane in 1..3 {
+            let stride = frame.plane_stride()[plane as usize] as usize;
+            if let Ok(data) = frame.plane_data_mut(plane) {
+                timecode::neutral_chroma(data, stride, width.div_ceil(2), rows.div_ceil(2));
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The live runner: the offline chain in low-latency form, running until
+//! stopped, with one shared encode per codec that every viewer and output
+//! reads. The runner knows nothing of WebRTC: it hands encoded frames to
+//! subscribers (the server packetises them once per codec for all viewers).
+//!
+//! Latency: sources and encoders report theirs; the preview sinks add one
+//! frame for the chain's processing; GStreamer applies the largest path's
+//! latency to every sink, so the sound waits for the picture by itself.
+//! Late frames are dropped by the leaky capture queue and counted.
+
+mod graph;
+mod meter;
+mod outputs;
+mod source;
+pub mod timecode;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gstreenact::character::Character;
+use serde::{Deserialize, Serialize};
+
+pub use meter::{percentile, StageStats};
+pub use outputs::{LiveOutput, OutputStats};
+pub use source::LiveSource;
+
+use crate::error::{EngineError, Result};
+use crate::preset::{Mode, Preset};
+
+/// Least time between two keyframes asked for by viewers.
+const KEYFRAME_GAP: Duration = Duration::from_millis(500);
+/// Opus frame length of the preview (`opusenc frame-size`): 10 ms keeps the
+/// sound path's latency under the picture's one frame.
+pub(crate) const OPUS_FRAME: Duration = Duration::from_millis(10);
+/// How long stopping waits for recordings to close.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub source: LiveSource,
+    /// Sound of a camera source: `None` silence, `default`, or an ALSA device.
+    pub mic: Option<String>,
+    /// A `mode = "live"` preset (size, rate, bitrates, keyframe interval).
+    pub preset: Preset,
+    /// Character files the show may switch between; the first is active at start.
+    pub characters: Vec<PathBuf>,
+    /// Elements switched on at start.
+    pub elements: Elements,
+    /// Burn the capture clock into each frame (for latency measurement).
+    pub timecode: bool,
+    pub outputs: Vec<LiveOutput>,
+}
+
+/// The chain's switchable elements and whether each is on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Elements {
+    /// Face tracking alone (face swap turns it on by itself).
+    pub facetrack: bool,
+    pub faceswap: bool,
+    pub voice: bool,
+    /// Background blur or replacement.
+    pub matte: bool,
+}
+
+impl Elements {
+    /// Parses a comma-separated list of element names, e.g. `faceswap,voice`;
+    /// `all` and `none` are accepted too.
+    pub fn parse_list(text: &str) -> Result<Self> {
+        let mut on = Elements::default();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "none" => on = Elements::default(),
+                "all" => on = Elements { facetrack: true, faceswap: true, voice: true, matte: true },
+                _ => on.set(name.parse()?, true),
+            }
+        }
+        Ok(on)
+    }
+
+    fn set(&mut self, element: LiveElement, value: bool) {
+        match element {
+            LiveElement::Facetrack => self.facetrack = value,
+            LiveElement::Faceswap => self.faceswap = value,
+            LiveElement::Voice => self.voice = value,
+            LiveElement::Matte => self.matte = value,
+        }
+    }
+}
+
+/// One switchable element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveElement {
+    Facetrack,
+    Faceswap,
+    Voice,
+    Matte,
+}
+
+impl FromStr for LiveElement {
+    type Err = EngineError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "facetrack" => Ok(LiveElement::Facetrack),
+            "faceswap" => Ok(LiveElement::Faceswap),
+            "voice" => Ok(LiveElement::Voice),
+            "matte" | "background" => Ok(LiveElement::Matte),
+            _ => Err(EngineError::Request(format!(
+                "unknown element `{name}` (known: facetrack, faceswap, voice, matte)"
+            ))),
+        }
+    }
+}
+
+/// Encoded streams a subscriber can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    H264,
+    Vp8,
+    Opus,
+}
+
+/// One encoded frame: an H.264 access unit (Annex B), a VP8 frame or an Opus packet.
+#[derive(Debug, Clone)]
+pub struct EncodedFrame {
+    pub data: Vec<u8>,
+    /// Running time of the frame in the live graph.
+    pub pts: Option<Duration>,
+    pub duration: Duration,
+    pub keyframe: bool,
+}
+
+type Subscriber = Arc<dyn Fn(&EncodedFrame) + Send + Sync>;
+/// Subscribers of each stream, with their ids.
+type Subscribers = Arc<Mutex<BTreeMap<Stream, Vec<(u64, Subscriber)>>>>;
+
+/// Figures of a running show.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveStats {
+    pub source: String,
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub uptime_s: f64,
+    pub width: i32,
+    pub height: i32,
+    pub fps_target: i32,
+    /// Frames per second offered by the source and out of the H.264 encoder, last second.
+    pub fps_captured: f64,
+    pub fps_encoded: f64,
+    pub frames_captured: u64,
+    pub frames_encoded: u64,
+    /// Frames the chain could not take in time, dropped by the capture queue.
+    pub frames_dropped: u64,
+    /// Latency the graph applies to its sinks (the largest path's).
+    pub pipeline_latency_ms: f64,
+    pub stages: Vec<StageStats>,
+    /// Encoders running: one per codec, whatever the number of viewers.
+    pub encoders: Vec<Stream>,
+    pub characters: Vec<String>,
+    pub character: Option<String>,
+    pub elements: Elements,
+    pub outputs: Vec<OutputStats>,
+}
+
+/// Mutable show settings.
+#[derive(Debug)]
+struct Switches {
+    elements: Elements,
+    character: Option<usize>,
+}
+
+/// A running live graph. Dropping it stops it.
+pub struct LiveRunner {
+    options: LiveOptions,
+    pipeline: gst::Pipeline,
+    feeder: Option<gst::Pipeline>,
+    chain: graph::Chain,
+    h264_sink: gst_app::AppSink,
+    vp8_sink: gst_app::AppSink,
+    vp8_valve: gst::Element,
+    subscribers: Subscribers,
+    next_id: AtomicU64,
+    switches: Mutex<Switches>,
+    last_keyframe: Mutex<BTreeMap<Stream, Instant>>,
+    stages: Vec<Arc<meter::StageMeter>>,
+    captured: Arc<meter::Counter>,
+    processed: Arc<meter::Counter>,
+    encoded: Arc<meter::Counter>,
+    outputs: Arc<Vec<outputs::Branch>>,
+    error: Arc<Mutex<Option<String>>>,
+    eos: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    stopping: Arc<AtomicBool>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for LiveRunner {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        out.debug_struct("LiveRunner").field("source", &self.options.source).finish_non_exhaustive()
+    }
+}
+
+impl LiveRunner {
+    /// Builds the graph and starts it playing.
+    pub fn start(options: LiveOptions) -> Result<Self> {
+        crate::media::init()?;
+        if options.preset.mode != Mode::Live {
+            let name = &options.preset.name;
+            return Err(EngineError::Request(format!("preset `{name}` is not a live preset (mode = \"live\")")));
+        }
+        let characters = load_characters(&options.characters)?;
+        let pipeline = gst::Pipeline::with_name("reenact-live");
+        let fps = graph::geometry(&options.preset).2;
+        let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), fps)?;
+        let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &characters, options.timecode)?;
+        let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, &options.preset)?;
+        let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, &options.preset)?;
+        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, &options.preset, &characters)?;
+        let taps = outputs::Taps {
+            raw_video: &video.tee,
+            h264: &h264_tee,
+            audio: &audio_tee,
+            aac_kbps: options.preset.audio.bitrate_kbps,
+        };
+        let branches = outputs::add(&pipeline, &options.outputs, &taps)?;
+        let mut chain = video.chain;
+        chain.voices = voices;
+        let mut stages = video.stages;
+        stages.push(h264_meter);
+
+        let runner = LiveRunner {
+            switches: Mutex::new(Switches {
+                elements: options.elements,
+                character: if characters.is_empty() { None } else { Some(0) },
+            }),
+            options,
+            pipeline,
+            feeder: inputs.feeder,
+            chain,
+            h264_sink,
+            vp8_sink,
+            vp8_valve,
+            subscribers: Arc::default(),
+            next_id: AtomicU64::new(1),
+            last_keyframe: Mutex::default(),
+            stages,
+            captured: video.captured,
+            processed: video.processed,
+            encoded,
+            outputs: Arc::new(branches),
+            error: Arc::default(),
+            eos: Arc::default(),
+            stopping: Arc::default(),
+            started: Instant::now(),
+        };
+        runner.apply_switches();
+        for (stream, sink) in
+            [(Stream::H264, &runner.h264_sink), (Stream::Vp8, &runner.vp8_sink), (Stream::Opus, &opus_sink)]
+        {
+            runner.deliver(stream, sink);
+        }
+        runner.watch_bus();
+        runner.pipeline.set_state(gst::State::Playing).map_err(|_| runner.failure("the live graph would not start"))?;
+        if let Some(feeder) = &runner.feeder {
+            feeder.set_state(gst::State::Playing).map_err(|_| runner.failure("the file source would not start"))?;
+        }
+        tracing::info!(source = %runner.options.source, preset = %runner.options.preset.name, "live graph running");
+        Ok(runner)
+    }
+
+    /// The first error on the bus, or `what`.
+    fn failure(&self, what: &str) -> EngineError {
+        std::thread::sleep(Duration::from_millis(100));
+        let detail = self.error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        EngineError::Request(match detail {
+            Some(detail) => format!("{what}: {detail}"),
+            None => what.to_owned(),
+        })
+    }
+
+    /// Calls `callback` with every frame of `stream` from now on; returns an
+    /// id for [`LiveRunner::unsubscribe`]. A VP8 subscriber starts the VP8 encoder.
+    pub fn subscribe(&self, stream: Stream, callback: impl Fn(&EncodedFrame) + Send + Sync + 'static) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        subscribers.entry(stream).or_default().push((id, Arc::new(callback)));
+        if stream == Stream::Vp8 {
+            self.vp8_valve.set_property("drop", false);
+        }
+        id
+    }
+
+    /// Stops a subscription; the VP8 encoder stops with its last subscriber.
+    pub fn unsubscribe(&self, id: u64) {
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        for list in subscribers.values_mut() {
+            list.retain(|(i, _)| *i != id);
+        }
+        if subscribers.get(&Stream::Vp8).is_none_or(Vec::is_empty) {
+            self.vp8_valve.set_property("drop", true);
+        }
+    }
+
+    /// Asks the encoder of `stream` for a keyframe (a new viewer, a lost
+    /// picture), at most one per [`KEYFRAME_GAP`].
+    pub fn request_keyframe(&self, stream: Stream) {
+        let sink = match stream {
+            Stream::H264 => &self.h264_sink,
+            Stream::Vp8 => &self.vp8_sink,
+            Stream::Opus => return,
+        };
+        let mut last = self.last_keyframe.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.get(&stream).is_some_and(|t| t.elapsed() < KEYFRAME_GAP) {
+            return;
+        }
+        last.insert(stream, Instant::now());
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+        sink.send_event(event);
+    }
+
+    /// Switches an element on or off at the next frame.
+    pub fn set_element(&self, element: LiveElement, on: bool) -> Result<()> {
+        let mut switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
+        if on && matches!(element, LiveElement::Faceswap | LiveElement::Voice) && self.chain.names.is_empty() {
+            return Err(EngineError::Request("no character: start the show with one to swap face or voice".into()));
+        }
+        switches.elements.set(element, on);
+        drop(switches);
+        self.apply_switches();
+        Ok(())
+    }
+
+    /// Makes `name` the character played (one of those given at start).
+    pub fn set_character(&self, name: &str) -> Result<()> {
+        let Some(index) = self.chain.names.iter().position(|n| n == name) else {
+            let known = if self.chain.names.is_empty() { "none".to_owned() } else { self.chain.names.join(", ") };
+            return Err(EngineError::Request(format!("unknown character `{name}` (this show has: {known})")));
+        };
+        self.switches.lock().unwrap_or_else(PoisonError::into_inner).character = Some(index);
+        self.apply_switches();
+        Ok(())
+    }
+
+    fn apply_switches(&self) {
+        let switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
+        let on = switches.elements;
+        let active = |i: usize| switches.character == Some(i);
+        let busy = on.facetrack || on.faceswap || on.matte;
+        graph::set_processing_allowance(&[&self.h264_sink, &self.vp8_sink], &self.options.preset, busy);
+        graph::set_passthrough(&self.chain.track, !(on.facetrack || on.faceswap));
+        graph::set_passthrough(&self.chain.matte, !on.matte);
+        for (i, swap) in self.chain.swaps.iter().enumerate() {
+            graph::set_passthrough(swap, !(on.faceswap && active(i)));
+        }
+        for (i, voice) in self.chain.voices.iter().enumerate() {
+            if let Some(voice) = voice {
+                voice.set_property("mix", if on.voice && active(i) { 1.0f64 } else { 0.0 });
+            }
+        }
+    }
+
+    /// Current figures.
+    pub fn stats(&self) -> LiveStats {
+        let (width, height, fps) = graph::geometry(&self.options.preset);
+        let switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
+        let error = self.error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut encoders = vec![Stream::H264, Stream::Opus];
+        if subscribers.get(&Stream::Vp8).is_some_and(|l| !l.is_empty()) {
+            encoders.push(Stream::Vp8);
+        }
+        let mut query = gst::query::Latency::new();
+        let latency = if self.pipeline.query(&mut query) { query.result().1.mseconds() as f64 } else { 0.0 };
+        let captured = self.captured.total();
+        // A frame or two are always on their way between the two counters.
+        let dropped = captured.saturating_sub(self.processed.total() + 2);
+        LiveStats {
+            source: self.options.source.to_string(),
+            state: if error.is_some() { "failed" } else { "running" },
+            error,
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            width,
+            height,
+            fps_target: fps,
+            fps_captured: self.captured.rate(),
+            fps_encoded: self.encoded.rate(),
+            frames_captured: captured,
+            frames_encoded: self.encoded.total(),
+            frames_dropped: dropped,
+            pipeline_latency_ms: latency,
+            stages: self.stages.iter().map(|s| s.stats()).collect(),
+            encoders,
+            characters: self.chain.names.clone(),
+            character: switches.character.map(|i| self.chain.names[i].clone()),
+            elements: switches.elements,
+            outputs: self.outputs.iter().map(outputs::Branch::stats).collect(),
+        }
+    }
+
+    /// The error that stopped the graph, if one did.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Ends the show: recordings are closed and renamed into place.
+    pub fn stop(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        if let Some(feeder) = &self.feeder {
+            let _ = feeder.set_state(gst::State::Null);
+        }
+        let records = self.outputs.iter().any(|b| matches!(b.output, LiveOutput::Record(_)));
+        if records && self.error().is_none() {
+            // Live sources finish on EOS; the muxers then write their last fragment.
+            self.pipeline.send_event(gst::event::Eos::new());
+            let (done, wake) = &*self.eos;
+            let guard = done.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = wake.wait_timeout_while(guard, STOP_TIMEOUT, |eos| !*eos);
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+        self.outputs.iter().try_for_each(outputs::Branch::finish)
+    }
+
+    /// Hands each sample of `sink` to the subscribers of `stream`.
+    fn deliver(&self, stream: Stream, sink: &gst_app::AppSink) {
+        let subscribers = Arc::clone(&self.subscribers);
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
+                    let list: Vec<Subscriber> = subscribers
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&stream)
+                        .map(|l| l.iter().map(|(_, s)| Arc::clone(s)).collect())
+                        .unwrap_or_default();
+                    if list.is_empty() {
+                        return Ok(gst::FlowSuccess::Ok);
+                    }
+                    let Ok(map) = buffer.map_readable() else { return Ok(gst::FlowSuccess::Ok) };
+                    let duration = match stream {
+                        // Every packet is a whole frame on the wire, also those the encoder
+                        // marks as partly clipped (its start-up padding).
+                        Stream::Opus => OPUS_FRAME,
+                        _ => buffer.duration().map(|d| Duration::from_nanos(d.nseconds())).unwrap_or_default(),
+                    };
+                    let pts = buffer.pts().and_then(|pts| {
+                        let segment = sample.segment()?.downcast_ref::<gst::format::Time>()?;
+                        segment.to_running_time(pts).map(|t| Duration::from_nanos(t.nseconds()))
+                    });
+                    let frame = EncodedFrame {
+                        data: map.as_slice().to_vec(),
+                        pts,
+                        duration,
+                        keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                    };
+                    for subscriber in list {
+                        subscriber(&frame);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+
+    /// Records errors (an output's cut that output off; any other stops the
+    /// show), redistributes latency when an element's changes, and signals EOS.
+    fn watch_bus(&self) {
+        let bus = self.pipeline.bus().expect("pipeline bus");
+        let outputs = Arc::clone(&self.outputs);
+        let error = Arc::clone(&self.error);
+        let eos = Arc::clone(&self.eos);
+        let pipeline = self.pipeline.downgrade();
+        // A sync handler runs in the thread that posts the error, before the
+        // failing element returns its flow error: the output is cut off in time.
+        bus.set_sync_handler(move |_, message| {
+            match message.view() {
+                gst::MessageView::Error(e) => {
+                    let element = e.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                    let text = format!("{}: {}", e.error(), e.debug().unwrap_or_default());
+                    if let Some(branch) = outputs.iter().find(|b| element.contains(&b.prefix)) {
+                        tracing::warn!(output = %branch.output, %text, "live output failed; the show goes on");
+                        branch.fail(e.error().to_string());
+                    } else {
+                        tracing::error!(%element, %text, "live graph failed");
+                        error
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .get_or_insert(format!("{element}: {text}"));
+                    }
+                }
+                gst::MessageView::Latency(_) => {
+                    if let Some(pipeline) = pipeline.upgrade() {
+                        std::thread::spawn(move || {
+                            let _ = pipeline.recalculate_latency();
+                        });
+                    }
+                }
+                gst::MessageView::Eos(_) => {
+                    let (done, wake) = &*eos;
+                    *done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+                    wake.notify_all();
+                }
+                _ => {}
+            }
+            gst::BusSyncReply::Drop
+        });
+    }
+}
+
+impl Drop for LiveRunner {
+    fn drop(&mut self) {
+        if let Err(err) = self.shutdown() {
+            tracing::warn!(%err, "live show did not stop cleanly");
+        }
+    }
+}
+
+fn load_characters(files: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
+    let mut loaded: Vec<(String, PathBuf)> = Vec::new();
+    for file in files {
+        let character = Character::load(file)?;
+        if loaded.iter().any(|(name, _)| *name == character.name) {
+            let cause = format!("two characters are called `{}`", character.name);
+            return Err(EngineError::invalid(file, "name", cause));
+        }
+        loaded.push((character.name, file.clone()));
+    }
+    Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_lists_parse_and_unknown_names_are_refused() {
+        let on = Elements::parse_list("faceswap, voice").unwrap();
+        assert!(on.faceswap && on.voice && !on.matte && !on.facetrack);
+        assert_eq!(Elements::parse_list("all,none").unwrap(), Elements::default());
+        assert!(Elements::parse_list("background").unwrap().matte);
+        let err = Elements::parse_list("faceswap,lipstick").unwrap_err().to_string();
+        assert!(err.contains("lipstick") && err.contains("known"), "{err}");
+    }
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Where a live show goes besides the browser preview: an RTMP or SRT server
+//! the user names, a recording, a virtual camera. All of them reuse the
+//! preview's H.264 (and one AAC encode): going live costs no extra video encode.
+//!
+//! An output that fails (server gone, disk full) is cut off and reported in
+//! the statistics; the preview and the other outputs go on.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use gst::prelude::*;
+use serde::Serialize;
+
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+
+/// One extra destination of a live show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveOutput {
+    /// `rtmp://` or `rtmps://` URL (server + application + stream key).
+    Rtmp(String),
+    /// `srt://host:port` URL (caller mode unless the URL says otherwise).
+    Srt(String),
+    /// An MP4 file, written as `NAME.part` and renamed when the show stops.
+    Record(PathBuf),
+    /// A v4l2loopback device, e.g. `/dev/video10`.
+    VirtualCamera(PathBuf),
+}
+
+impl FromStr for LiveOutput {
+    type Err = EngineError;
+
+    /// `rtmp://..`, `rtmps://..`, `srt://..`, `record:PATH` or `v4l2:/dev/videoN`.
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |cause: &str| EngineError::Request(format!("output `{text}`: {cause}"));
+        if text.starts_with("rtmp://") || text.starts_with("rtmps://") {
+            return Ok(LiveOutput::Rtmp(text.to_owned()));
+        }
+        if let Some(rest) = text.strip_prefix("srt://") {
+            if !rest.contains(':') {
+                return Err(bad("an SRT URL needs a port, e.g. srt://host:9000"));
+            }
+            return Ok(LiveOutput::Srt(text.to_owned()));
+        }
+        match text.split_once(':') {
+            Some(("record", path)) if path.ends_with(".mp4") => Ok(LiveOutput::Record(path.into())),
+            Some(("record", _)) => Err(bad("recordings are MP4: record:PATH.mp4")),
+            Some(("v4l2", dev)) if dev.starts_with("/dev/video") => Ok(LiveOutput::VirtualCamera(dev.into())),
+            _ => Err(bad("expected rtmp://.., srt://host:port, record:PATH.mp4 or v4l2:/dev/videoN")),
+        }
+    }
+}
+
+impl fmt::Display for LiveOutput {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LiveOutput::Rtmp(url) | LiveOutput::Srt(url) => write!(out, "{url}"),
+            LiveOutput::Record(path) => write!(out, "record:{}", path.display()),
+            LiveOutput::VirtualCamera(dev) => write!(out, "v4l2:{}", dev.display()),
+        }
+    }
+}
+
+impl LiveOutput {
+    fn needs_aac(&self) -> bool {
+        !matches!(self, LiveOutput::VirtualCamera(_))
+    }
+}
+
+/// State of one output, for the statistics.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutputStats {
+    pub target: String,
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A built output: its elements' name prefix, and whether it failed.
+#[derive(Debug)]
+pub(crate) struct Branch {
+    pub(crate) output: LiveOutput,
+    pub(crate) prefix: String,
+    failed: Arc<AtomicBool>,
+    error: Mutex<Option<String>>,
+}
+
+impl Branch {
+    /// Cuts the output off after its element reported `message`.
+    pub(crate) fn fail(&self, message: String) {
+        self.failed.store(true, Ordering::SeqCst);
+        self.error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(message);
+    }
+
+    pub(crate) fn stats(&self) -> OutputStats {
+        let error = self.error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        OutputStats {
+            target: self.output.to_string(),
+            state: if error.is_some() { "failed" } else { "running" },
+            error,
+        }
+    }
+
+    /// Renames a finished recording into place.
+    pub(crate) fn finish(&self) -> Result<()> {
+        match &self.output {
+            LiveOutput::Record(path) if !self.failed.load(Ordering::SeqCst) => {
+                std::fs::rename(part_path(path), path).map_err(|e| EngineError::io(path, e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn part_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+/// The taps the outputs are fed from.
+pub(crate) struct Taps<'a> {
+    pub(crate) raw_video: &'a gst::Element,
+    pub(crate) h264: &'a gst::Element,
+    pub(crate) audio: &'a gst::Element,
+    pub(crate) aac_kbps: u32,
+}
+
+/// Adds every output to `pipeline`.
+pub(crate) fn add(pipeline: &gst::Pipeline, outputs: &[LiveOutput], taps: &Taps<'_>) -> Result<Vec<Branch>> {
+    let aac = if outputs.iter().any(LiveOutput::needs_aac) { Some(add_aac(pipeline, taps)?) } else { None };
+    let mut branches = Vec::new();
+    for (i, output) in outputs.iter().enumerate() {
+        let prefix = format!("output{i}-");
+        let failed = Arc::new(AtomicBool::new(false));
+        let elements = build(output, &prefix)?;
+        let link_err = |what: &str| EngineError::Request(format!("output `{output}`: cannot link {what}"));
+        pipeline.add_many(&elements).map_err(|_| link_err("its elements"))?;
+        match output {
+            LiveOutput::VirtualCamera(_) => {
+                tap(pipeline, taps.raw_video, &elements[0], &failed, &prefix, "video")?;
+                gst::Element::link_many(&elements).map_err(|_| link_err("the virtual camera"))?;
+            }
+            _ => {
+                gst::Element::link_many(&elements).map_err(|_| link_err("the muxer"))?;
+                let mux = &elements[0];
+                let parse = make(f::H264PARSE)?;
+                pipeline.add(&parse).map_err(|_| link_err("h264parse"))?;
+                tap(pipeline, taps.h264, &parse, &failed, &prefix, "video")?;
+                parse.link(mux).map_err(|_| link_err("video to the muxer"))?;
+                let aac = aac.as_ref().expect("aac branch for a muxed output");
+                tap(pipeline, aac, mux, &failed, &prefix, "audio")?;
+            }
+        }
+        branches.push(Branch { output: output.clone(), prefix, failed, error: Mutex::new(None) });
+    }
+    Ok(branches)
+}
+
+/// Elements of one output from its first (muxer or converter) to its sink.
+fn build(output: &LiveOutput, prefix: &str) -> Result<Vec<gst::Element>> {
+    let named = |factory: &'static str, role: &str| -> Result<gst::Element> {
+        let element = make(factory)?;
+        element.set_property("name", format!("{prefix}{role}"));
+        Ok(element)
+    };
+    let sink = match output {
+        LiveOutput::Rtmp(url) => {
+            let mux = named(f::FLVMUX, "mux")?;
+            mux.set_property("streamable", true);
+            let sink = named(f::RTMP2SINK, "sink")?;
+            sink.set_property("location", url);
+            vec![mux, sink]
+        }
+        LiveOutput::Srt(url) => {
+            let mux = named(f::MPEGTSMUX, "mux")?;
+            mux.set_property("alignment", 7i32);
+            let sink = named(f::SRTSINK, "sink")?;
+            sink.set_property("uri", url);
+            sink.set_property("wait-for-connection", false);
+            vec![mux, sink]
+        }
+        LiveOutput::Record(path) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(EngineError::io(path, std::io::Error::other("its directory does not exist")));
+            }
+            let mux = named(f::MP4MUX, "mux")?;
+            // Fragments keep what was recorded playable even if the show is killed.
+            mux.set_property("fragment-duration", 1000u32);
+            let sink = named(f::FILESINK, "sink")?;
+            sink.set_property("location", part_path(path).to_string_lossy().as_ref());
+            vec![mux, sink]
+        }
+        LiveOutput::VirtualCamera(dev) => {
+            if !dev.exists() {
+                let cause = "no such device (is the v4l2loopback module loaded?)";
+                return Err(EngineError::io(dev, std::io::Error::other(cause)));
+            }
+            let convert = named(f::VIDEOCONVERT, "convert")?;
+            let sink = named(f::V4L2SINK, "sink")?;
+            sink.set_property("device", dev.to_string_lossy().as_ref());
+            vec![convert, sink]
+        }
+    };
+    for element in sink.iter().skip(1) {
+        element.set_property("sync", false);
+        element.set_property("async", false);
+    }
+    Ok(sink)
+}
+
+/// One AAC encode of the live sound, shared by every muxed output.
+fn add_aac(pipeline: &gst::Pipeline, taps: &Taps<'_>) -> Result<gst::Element> {
+    let queue = make(f::QUEUE)?;
+    let convert = make(f::AUDIOCONVERT)?;
+    let enc = make(f::AACENC)?;
+    enc.set_property("bitrate", i32::try_from(taps.aac_kbps * 1000).unwrap_or(128_000));
+    let tee = make(f::TEE)?;
+    tee.set_property("allow-not-linked", true);
+    let chain = [&queue, &convert, &enc, &tee];
+    let err = || EngineError::Request("cannot build the AAC encoder of the live outputs".into());
+    pipeline.add_many(chain).map_err(|_| err())?;
+    gst::Element::link_many(chain).map_err(|_| err())?;
+    taps.audio.link(&queue).map_err(|_| err())?;
+    Ok(tee)
+}
+
+/// Links a new branch of tee `from` through a queue to `to`. Once the output
+/// failed, buffers are dropped before its queue, so the tee never sees its error.
+fn tap(
+    pipeline: &gst::Pipeline,
+    from: &gst::Element,
+    to: &gst::Element,
+    failed: &Arc<AtomicBool>,
+    prefix: &str,
+    role: &str,
+) -> Result<()> {
+    let queue = make(f::QUEUE)?;
+    queue.set_property("name", format!("{prefix}{role}-queue"));
+    queue.set_property_from_str("leaky", "downstream");
+    let err = || EngineError::Request(format!("cannot link output {prefix}{role}"));
+    pipeline.add(&queue).map_err(|_| err())?;
+    from.link(&queue).map_err(|_| err())?;
+    queue.link(to).map_err(|_| err())?;
+    let failed = Arc::clone(failed);
+    queue.static_pad("sink").expect("queue sink").add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if failed.load(Ordering::SeqCst) {
+            // Taken and answered here (`Drop` would hand GStreamer a buffer the binding already released).
+            info.data = None;
+            info.flow_res = Ok(gst::FlowSuccess::Ok);
+            gst::PadProbeReturn::Handled
+        } else {
+            gst::PadProbeReturn::Ok
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_parse_and_bad_ones_say_what_is_expected() {
+        assert_eq!("rtmp://h/app/key".parse::<LiveOutput>().unwrap(), LiveOutput::Rtmp("rtmp://h/app/key".into()));
+        assert_eq!("srt://h:9000".parse::<LiveOutput>().unwrap(), LiveOutput::Srt("srt://h:9000".into()));
+        assert_eq!("record:a.mp4".parse::<LiveOutput>().unwrap(), LiveOutput::Record("a.mp4".into()));
+        assert!("srt://h".parse::<LiveOutput>().unwrap_err().to_string().contains("port"));
+        assert!("record:a.mkv".parse::<LiveOutput>().unwrap_err().to_string().contains("MP4"));
+        assert!("ftp://x".parse::<LiveOutput>().unwrap_err().to_string().contains("ftp://x"));
+    }
+
+    #[test]
+    fn a_recording_is_written_beside_its_name() {
+        assert_eq!(part_path(Path::new("/tmp/show.mp4")), PathBuf::from("/tmp/show.mp4.part"));
+    }
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The live runner with real sources, encoders and outputs: what comes out
+//! of the shared encoders, the burned capture clock, switches, recordings,
+//! a failing output, a looping file.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{media, presets};
+use gst::prelude::*;
+use reenact_engine::live::{
+    timecode, Elements, EncodedFrame, LiveElement, LiveOptions, LiveRunner, LiveSource, Stream,
+};
+
+/// `live-720p` at 640x360, to keep the tests light on two cores.
+fn options(source: LiveSource) -> LiveOptions {
+    // The catalog looks beside the working directory; tests run in engine/.
+    if std::env::var_os("REENACT_MODELS").is_none() {
+        std::env::set_var("REENACT_MODELS", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+    }
+    let mut preset = presets(&["live-720p"]).remove(0);
+    preset.video.width = Some(640);
+    preset.video.height = Some(360);
+    LiveOptions {
+        source,
+        mic: None,
+        preset,
+        characters: Vec::new(),
+        elements: Elements::default(),
+        timecode: true,
+        outputs: Vec::new(),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+type Received = Arc<Mutex<Vec<(EncodedFrame, u64)>>>;
+
+fn collect(runner: &LiveRunner, stream: Stream) -> Received {
+    let frames: Received = Arc::default();
+    let sink = Arc::clone(&frames);
+    runner.subscribe(stream, move |frame| sink.lock().unwrap().push((frame.clone(), now_ms())));
+    frames
+}
+
+/// Decodes H.264 access units; the luma planes of the frames, in order.
+fn decode_h264(units: &[EncodedFrame], w: usize, h: usize) -> Vec<Vec<u8>> {
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au \
+         ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=GRAY8,width={w},height={h} \
+         ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for (i, unit) in units.iter().enumerate() {
+        let mut buffer = gst::Buffer::from_slice(unit.data.clone());
+        buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(33 * i as u64));
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut planes = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
+        planes.push(sample.buffer().unwrap().map_readable().unwrap().to_vec());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    planes
+}
+
+#[test]
+fn a_test_show_streams_h264_and_opus_with_a_readable_capture_clock() {
+    let runner = LiveRunner::start(options(LiveSource::Test)).expect("live graph");
+    let video = collect(&runner, Stream::H264);
+    let audio = collect(&runner, Stream::Opus);
+    runner.request_keyframe(Stream::H264);
+    std::thread::sleep(Duration::from_secs(3));
+    let stats = runner.stats();
+    drop(runner);
+
+    let video = std::mem::take(&mut *video.lock().unwrap());
+    let audio = audio.lock().unwrap();
+    assert!(video.len() >= 60, "{} H.264 frames in 3 s", video.len());
+    assert!(audio.len() >= 200, "{} Opus packets in 3 s", audio.len());
+    let durations: Vec<Duration> = audio.iter().map(|(p, _)| p.duration).collect();
+    assert!(durations.iter().all(|d| *d == Duration::from_millis(10)), "Opus packets are 10 ms: {durations:?}");
+    assert!(stats.pipeline_latency_ms <= 40.0, "passthrough latency is the source's frame: {stats:?}");
+    assert!(stats.fps_encoded >= 20.0, "{stats:?}");
+    assert_eq!(stats.encoders, vec![Stream::H264, Stream::Opus]);
+    assert!(stats.stages.iter().any(|s| s.name == "encode:h264" && s.samples > 30), "{:?}", stats.stages);
+
+    // Decode from the first keyframe on, and read the burned capture clock.
+    let first_key = video.iter().position(|(f, _)| f.keyframe).expect("a keyframe");
+    let units: Vec<EncodedFrame> = video[first_key..].iter().map(|(f, _)| f.clone()).collect();
+    let planes = decode_h264(&units, 640, 360);
+    assert!(planes.len() + 2 >= units.len(), "{} of {} frames decoded", planes.len(), units.len());
+    let mut ages = Vec::new();
+    for (plane, (_, received)) in planes.iter().zip(&video[first_key..]) {
+        let code = timecode::read_luma(plane, 640, 640, 360).expect("timecode in every frame");
+        ages.push(((*received as i64).rem_euclid(1 << 32) - i64::from(code)).rem_euclid(1 << 32));
+    }
+    ages.sort();
+    let median = ages[ages.len() / 2];
+    // Capture to encoded frame: one frame of render delay plus the encoder.
+    assert!((0..300).contains(&median), "capture-to-encoded age {median} ms ({ages:?})");
+}
+
+#[test]
+fn switches_apply_without_a_restart_and_bad_ones_are_refused() {
+    let runner = LiveRunner::start(options(LiveSource::Test)).expect("live graph");
+    let video = collect(&runner, Stream::H264);
+    std::thread::sleep(Duration::from_millis(800));
+    runner.set_element(LiveElement::Matte, true).expect("matte on");
+    runner.set_element(LiveElement::Facetrack, true).expect("tracker on");
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = runner.stats();
+    assert!(stats.elements.matte && stats.elements.facetrack, "{stats:?}");
+    let matte = stats.stages.iter().find(|s| s.name == "matte").expect("matte stage");
+    assert!(matte.samples > 10 && matte.mean_ms > 0.1, "the matte runs: {matte:?}");
+
+    let err = runner.set_element(LiveElement::Faceswap, true).unwrap_err().to_string();
+    assert!(err.contains("no character"), "{err}");
+    let err = runner.set_character("Lincoln").unwrap_err().to_string();
+    assert!(err.contains("Lincoln") && err.contains("none"), "{err}");
+
+    let before = video.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(video.lock().unwrap().len() > before + 10, "frames keep coming after the switches");
+    assert!(runner.error().is_none());
+}
+
+#[test]
+fn a_failing_output_is_cut_off_and_a_recording_lands_when_the_show_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("show.mp4");
+    let mut options = options(LiveSource::Test);
+    options.outputs =
+        vec![format!("record:{}", record.display()).parse().unwrap(), "rtmp://127.0.0.1:9/live/key".parse().unwrap()];
+    let runner = LiveRunner::start(options).expect("live graph");
+    let video = collect(&runner, Stream::H264);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runner.stats().outputs[1].state != "failed" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = runner.stats();
+    assert_eq!(stats.outputs[1].state, "failed", "{stats:?}");
+    assert_eq!(stats.outputs[0].state, "running", "{stats:?}");
+    assert!(stats.state == "running" && stats.fps_encoded >= 20.0, "the preview goes on: {stats:?}");
+    assert!(!record.exists(), "the recording is written under a temporary name while live");
+    assert!(video.lock().unwrap().len() > 40);
+    runner.stop().expect("stop");
+
+    let info = reenact_engine::probe(&record).expect("a playable recording");
+    assert!(info.duration_s >= 1.5, "recorded {:.2} s", info.duration_s);
+    assert!(info.video.is_some() && info.audio.is_some(), "{info:?}");
+    assert!(!Path::new(&format!("{}.part", record.display())).exists());
+}
+
+#[test]
+fn a_file_source_plays_in_a_loop() {
+    let clip = media("grid/grid_bbaf2n.mp4");
+    let length = reenact_engine::probe(&clip).unwrap().duration_s;
+    let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
+    let video = collect(&runner, Stream::H264);
+    std::thread::sleep(Duration::from_secs_f64(length + 2.0));
+    let stats = runner.stats();
+    let late = video.lock().unwrap().iter().filter(|(_, at)| *at + 1000 > now_ms()).count();
+    assert!(late >= 15, "{late} frames in the last second, after the file's end ({stats:?})");
+    assert!(runner.error().is_none(), "{stats:?}");
+}
+
+#[test]
+fn an_offline_preset_or_a_missing_camera_is_refused_by_name() {
+    let mut bad = options(LiveSource::Test);
+    bad.preset = presets(&["master"]).remove(0);
+    let err = LiveRunner::start(bad).unwrap_err().to_string();
+    assert!(err.contains("master") && err.contains("live"), "{err}");
+    let err = LiveRunner::start(options(LiveSource::Camera("/dev/video99".into()))).unwrap_err().to_string();
+    assert!(err.contains("/dev/video99"), "{err}");
+}

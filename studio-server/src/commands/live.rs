@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact live`: a live show from a camera, a test pattern or a looping
+//! file, previewed in the browser over WebRTC, optionally pushed to RTMP/SRT,
+//! recorded, or sent to a virtual camera. Switches are typed on stdin or sent
+//! with `PATCH /api/live/{id}`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
+use reenact_engine::PresetLibrary;
+use reenact_server::http::live::{router, LiveState};
+use reenact_server::live::{LiveHub, LiveSession};
+
+/// Arguments of `reenact live`.
+#[derive(Debug, Args)]
+pub(crate) struct LiveArgs {
+    /// `test` (moving bars and a tick each second), `camera:/dev/videoN`, or `file:PATH` (played in a loop).
+    #[arg(long, default_value = "test")]
+    source: String,
+    /// A live preset (`reenact presets`).
+    #[arg(long, default_value = "live-720p")]
+    preset: String,
+    /// Character file the show may play (repeat for several; the first is on at start).
+    #[arg(long = "character")]
+    characters: Vec<PathBuf>,
+    /// Elements on at start: a comma-separated list of facetrack, faceswap, voice, matte
+    /// (default: faceswap and voice when a character is given).
+    #[arg(long)]
+    elements: Option<String>,
+    /// Extra outputs (repeatable): rtmp://HOST/APP/KEY, srt://HOST:PORT, record:FILE.mp4, v4l2:/dev/videoN.
+    #[arg(long = "output")]
+    outputs: Vec<String>,
+    /// Camera sound: `default` or an ALSA device such as `hw:1` (silence when absent).
+    #[arg(long)]
+    mic: Option<String>,
+    /// Burn a machine-readable capture clock into each frame (latency measurement);
+    /// on by default for the test source.
+    #[arg(long)]
+    timecode: Option<bool>,
+    /// Address of the preview server. Its control routes have no sign-in: keep it on loopback.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// Stop after this many seconds (default: run until Ctrl-C or `quit`).
+    #[arg(long)]
+    duration: Option<f64>,
+}
+
+pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
+    let source: LiveSource = args.source.parse()?;
+    let presets = Arc::new(PresetLibrary::load()?);
+    let preset = presets.get(&args.preset)?.clone();
+    let elements = match &args.elements {
+        Some(list) => Elements::parse_list(list)?,
+        None => Elements {
+            faceswap: !args.characters.is_empty(),
+            voice: !args.characters.is_empty(),
+            ..Elements::default()
+        },
+    };
+    let outputs = args.outputs.iter().map(|o| o.parse::<LiveOutput>()).collect::<Result<Vec<_>, _>>()?;
+    let options = LiveOptions {
+        timecode: args.timecode.unwrap_or(source == LiveSource::Test),
+        source,
+        mic: args.mic.clone(),
+        preset,
+        characters: args.characters.clone(),
+        elements,
+        outputs,
+    };
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: {} is not a loopback address: anyone who reaches it can switch or stop the show",
+            args.listen
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, options, presets))
+}
+
+async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>) -> anyhow::Result<()> {
+    let hub = Arc::new(LiveHub::default());
+    let session = hub.start(options, None).await.context("cannot start the live show")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Live preview: http://{addr}/live/{}", session.id);
+    println!("WHEP endpoint: http://{addr}/api/live/{}/whep", session.id);
+    println!("Type `character NAME`, `on ELEMENT`, `off ELEMENT`, `stats` or `quit` (Ctrl-C also stops).");
+    let app = router(LiveState { hub: Arc::clone(&hub), presets, keys: None });
+    let (quit_tx, mut quit_rx) = tokio::sync::mpsc::channel::<()>(1);
+    read_commands(Arc::clone(&session), quit_tx);
+    let status = tokio::spawn(print_status(Arc::clone(&session)));
+    let duration = args.duration.map(Duration::from_secs_f64);
+    let stopped = async move {
+        let limit = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = quit_rx.recv() => {}
+            _ = limit => {}
+        }
+    };
+    axum::serve(listener, app).with_graceful_shutdown(stopped).await.context("preview server failed")?;
+    status.abort();
+    let failure = session.with_runner(|runner| runner.error()).flatten();
+    hub.stop_all().await;
+    match failure {
+        Some(err) => anyhow::bail!("the live graph failed: {err}"),
+        None => {
+            println!("Live show stopped.");
+            Ok(())
+        }
+    }
+}
+
+/// Reads switches from stdin on a thread of its own (stdin may be closed: then there are none).
+fn read_commands(session: Arc<LiveSession>, quit: tokio::sync::mpsc::Sender<()>) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let reply = match words.as_slice() {
+                [] => continue,
+                ["quit" | "exit"] => {
+                    let _ = quit.blocking_send(());
+                    return;
+                }
+                ["stats"] => serde_json::to_string_pretty(&session.summary()).unwrap_or_default(),
+                ["character", name @ ..] => {
+                    let name = name.join(" ");
+                    switch(&session, |r| r.set_character(&name)).map_or_else(|e| e, |()| format!("now playing {name}"))
+                }
+                [verb @ ("on" | "off"), element] => match element.parse::<LiveElement>() {
+                    Ok(el) => switch(&session, |r| r.set_element(el, *verb == "on"))
+                        .map_or_else(|e| e, |()| format!("{element} {verb}")),
+                    Err(err) => err.to_string(),
+                },
+                _ => "commands: character NAME | on ELEMENT | off ELEMENT | stats | quit".to_owned(),
+            };
+            println!("{reply}");
+        }
+    });
+}
+
+fn switch(
+    session: &LiveSession,
+    f: impl FnOnce(&reenact_engine::live::LiveRunner) -> reenact_engine::Result<()>,
+) -> Result<(), String> {
+    match session.with_runner(f) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(err)) => Err(err.to_string()),
+        None => Err("the show has stopped".into()),
+    }
+}
+
+/// A status line every ten seconds on stderr.
+async fn print_status(session: Arc<LiveSession>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let summary = session.summary();
+        let Some(stats) = summary.pipeline else { return };
+        let latency: Vec<String> = summary
+            .viewers
+            .iter()
+            .filter(|v| v.latency_samples > 0)
+            .map(|v| format!("{:.0}", v.latency_p95_ms))
+            .collect();
+        eprintln!(
+            "live: {:.0} fps encoded, {} dropped, {} viewer(s){}{}",
+            stats.fps_encoded,
+            stats.frames_dropped,
+            summary.viewers.len(),
+            if latency.is_empty() { String::new() } else { format!(", p95 glass-to-glass {} ms", latency.join("/")) },
+            stats.error.map(|e| format!(", FAILED: {e}")).unwrap_or_default(),
+        );
+    }
+}

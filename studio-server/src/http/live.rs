@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Live sessions over HTTP: start/inspect/switch/stop a session, WHEP for
+//! its viewers, and the preview page.
+//!
+//! A session's id is a 128-bit random capability: whoever has the preview
+//! link may watch (a kiosk needs no sign-in); starting, switching and
+//! stopping a session takes its owner's token. Sessions started by
+//! `reenact live` have no owner and are served on loopback only.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveSource};
+use reenact_engine::PresetLibrary;
+use serde::Deserialize;
+
+use super::auth::{user_from_token, JwtKeys};
+use super::error::ApiError;
+use crate::live::{LiveError, LiveHub, LiveSession, OfferError, SessionSummary, ViewerReport};
+
+/// Largest SDP offer accepted.
+const SDP_LIMIT: usize = 64 * 1024;
+
+const PAGE: &str = include_str!("../../assets/live.html");
+const WHEP_JS: &str = include_str!("../../assets/whep.js");
+
+/// What the live routes reach.
+#[derive(Clone, Debug)]
+pub struct LiveState {
+    pub hub: Arc<LiveHub>,
+    pub presets: Arc<PresetLibrary>,
+    /// Token keys of a multi-user server; `None` for `reenact live` (no accounts, local files allowed).
+    pub keys: Option<Arc<JwtKeys>>,
+}
+
+/// The live routes, with their own state, mergeable into any router.
+pub fn router<S: Clone + Send + Sync + 'static>(state: LiveState) -> Router<S> {
+    Router::new()
+        .route("/api/live", post(start).get(list))
+        .route("/api/live/{session}", get(show).patch(switch).delete(stop))
+        .route("/api/live/{session}/whep", post(whep_offer))
+        .route("/api/live/{session}/whep/{viewer}", delete(whep_stop).patch(whep_patch))
+        .route("/api/live/{session}/whep/{viewer}/stats", post(viewer_stats))
+        .route("/live/{session}", get(page))
+        .route("/assets/whep.js", get(whep_js))
+        .with_state(state)
+}
+
+impl From<LiveError> for ApiError {
+    fn from(err: LiveError) -> Self {
+        match err {
+            LiveError::UnknownSession(_) | LiveError::UnknownViewer(_) => ApiError::NotFound,
+            LiveError::Offer(OfferError::Unsupported(_)) => ApiError::UnsupportedMedia(err.to_string()),
+            LiveError::Offer(_) => ApiError::BadRequest(err.to_string()),
+            LiveError::Full => ApiError::TooManyRequests(err.to_string()),
+            LiveError::Engine(e) => ApiError::BadRequest(e.to_string()),
+            LiveError::WebRtc(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// The caller's user id: required on a multi-user server, `None` for `reenact live`.
+fn caller(state: &LiveState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(keys) = &state.keys else { return Ok(None) };
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthorized("missing Authorization header"))?;
+    let token = header.strip_prefix("Bearer ").ok_or(ApiError::Unauthorized("expected a Bearer token"))?;
+    Ok(Some(user_from_token(keys, token)?.id))
+}
+
+/// The session, if the caller may control it (others get 404, not 403: ids are not disclosed).
+fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSession>, ApiError> {
+    let user = caller(state, headers)?;
+    let session = state.hub.get(id)?;
+    if session.owner.is_some() && session.owner != user {
+        return Err(ApiError::NotFound);
+    }
+    Ok(session)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRequest {
+    /// `test` or `camera:/dev/videoN` (`file:PATH` for `reenact live` only).
+    source: String,
+    #[serde(default = "default_preset")]
+    preset: String,
+    /// Elements on at start, e.g. `"matte"` or `"faceswap,voice"`.
+    #[serde(default)]
+    elements: String,
+    /// Burn the capture clock for latency measurement (default: on for the test source).
+    timecode: Option<bool>,
+}
+
+fn default_preset() -> String {
+    "live-720p".into()
+}
+
+async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let owner = caller(&state, &headers)?;
+    let request: StartRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("live session request: {e}")))?;
+    let source: LiveSource = request.source.parse().map_err(|e: reenact_engine::EngineError| field("source", e))?;
+    if matches!(source, LiveSource::File(_)) && state.keys.is_some() {
+        return Err(ApiError::BadRequest("source: file: sources are for `reenact live`; use test or camera:".into()));
+    }
+    let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
+    let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
+    let options = LiveOptions {
+        timecode: request.timecode.unwrap_or(source == LiveSource::Test),
+        source,
+        mic: None,
+        preset,
+        characters: Vec::new(),
+        elements,
+        outputs: Vec::new(),
+    };
+    let session = state.hub.start(options, owner).await?;
+    let summary = session.summary();
+    Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
+}
+
+fn field(name: &str, err: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(format!("{name}: {err}"))
+}
+
+async fn list(State(state): State<LiveState>, headers: HeaderMap) -> Result<Json<Vec<SessionSummary>>, ApiError> {
+    let user = caller(&state, &headers)?;
+    Ok(Json(state.hub.list(user.as_deref()).iter().map(|s| s.summary()).collect()))
+}
+
+/// Figures of the graph and of every viewer; open to whoever holds the id.
+async fn show(State(state): State<LiveState>, Path(id): Path<String>) -> Result<Json<SessionSummary>, ApiError> {
+    Ok(Json(state.hub.get(&id)?.summary()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwitchRequest {
+    character: Option<String>,
+    /// Element name -> on/off, e.g. `{"matte": true, "voice": false}`.
+    #[serde(default)]
+    elements: std::collections::BTreeMap<String, bool>,
+}
+
+/// Switches character and elements at the next frame, without a restart.
+async fn switch(
+    State(state): State<LiveState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SessionSummary>, ApiError> {
+    let session = owned(&state, &headers, &id)?;
+    let request: SwitchRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("live switch request: {e}")))?;
+    let mut changes = Vec::new();
+    for (name, on) in &request.elements {
+        let element: LiveElement = name.parse().map_err(|e| field(&format!("elements.{name}"), e))?;
+        changes.push((element, *on, name.as_str()));
+    }
+    session
+        .with_runner(|runner| -> Result<(), ApiError> {
+            if let Some(character) = &request.character {
+                runner.set_character(character).map_err(|e| field("character", e))?;
+            }
+            for (element, on, name) in changes {
+                runner.set_element(element, on).map_err(|e| field(&format!("elements.{name}"), e))?;
+            }
+            Ok(())
+        })
+        .ok_or(ApiError::NotFound)??;
+    Ok(Json(session.summary()))
+}
+
+async fn stop(
+    State(state): State<LiveState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    owned(&state, &headers, &id)?;
+    state.hub.stop(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// WHEP: an SDP offer in, `201 Created` with the answer and the viewer's
+/// resource in `Location` out.
+async fn whep_offer(
+    State(state): State<LiveState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let session = state.hub.get(&id)?;
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with("application/sdp") {
+        return Err(ApiError::UnsupportedMedia(format!(
+            "a WHEP offer is sent as Content-Type: application/sdp, not `{content_type}`"
+        )));
+    }
+    if body.len() > SDP_LIMIT {
+        return Err(ApiError::PayloadTooLarge(format!("SDP offers are limited to {SDP_LIMIT} bytes")));
+    }
+    let offer = String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the offer is not UTF-8".into()))?;
+    let (viewer, answer) = session.add_viewer(offer).await?;
+    let location = format!("/api/live/{id}/whep/{viewer}");
+    Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location)], answer)
+        .into_response())
+}
+
+async fn whep_stop(
+    State(state): State<LiveState>,
+    Path((id, viewer)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.hub.get(&id)?.remove_viewer(&viewer).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Trickle ICE is not offered: the answer carries every candidate.
+async fn whep_patch() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
+}
+
+async fn viewer_stats(
+    State(state): State<LiveState>,
+    Path((id, viewer)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let report: ViewerReport =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("viewer report: {e}")))?;
+    state.hub.get(&id)?.report(&viewer, report)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+async fn whep_js() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], WHEP_JS)
+}

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Live sessions and their WebRTC viewers.
+//!
+//! A session is one running [`LiveRunner`]. Each of its encoded streams is
+//! written to one shared `TrackLocalStaticSample`: webrtc-rs packetises a
+//! sample once and sends the packets to every peer connection the track is
+//! bound to, so viewers 2..N cost no encode and no packetisation, and a
+//! viewer that stops reading only loses its own packets (UDP sends do not
+//! block). A viewer's picture starts at a keyframe asked of the shared
+//! encoder when it connects, or when it reports a lost picture (PLI/FIR).
+
+mod sdp;
+mod viewer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use reenact_engine::live::{LiveOptions, LiveRunner, LiveStats, Stream};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use webrtc::media::Sample;
+use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
+
+pub use sdp::OfferError;
+use viewer::Viewer;
+pub use viewer::{ViewerReport, ViewerSummary};
+
+/// Viewers one session serves; more is a job for a media server (see the README).
+pub const MAX_VIEWERS: usize = 32;
+/// Encoded frames waiting for a track writer before new ones are dropped.
+const PUMP_QUEUE: usize = 64;
+
+/// Why a session or viewer request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("no live session `{0}`")]
+    UnknownSession(String),
+    #[error("no viewer `{0}` in this session")]
+    UnknownViewer(String),
+    #[error(transparent)]
+    Offer(#[from] OfferError),
+    #[error("this session already has {MAX_VIEWERS} viewers; publish to a media server for more")]
+    Full,
+    #[error("{0}")]
+    Engine(#[from] reenact_engine::EngineError),
+    #[error("WebRTC failed: {0}")]
+    WebRtc(String),
+}
+
+impl From<webrtc::Error> for LiveError {
+    fn from(err: webrtc::Error) -> Self {
+        LiveError::WebRtc(err.to_string())
+    }
+}
+
+/// Every live session of this process.
+#[derive(Debug, Default)]
+pub struct LiveHub {
+    sessions: Mutex<HashMap<String, Arc<LiveSession>>>,
+}
+
+impl LiveHub {
+    /// Starts a session (the graph is built on a blocking thread) and returns it.
+    pub async fn start(&self, options: LiveOptions, owner: Option<String>) -> Result<Arc<LiveSession>, LiveError> {
+        let preset = options.preset.name.clone();
+        let runner = tokio::task::spawn_blocking(move || LiveRunner::start(options))
+            .await
+            .map_err(|e| LiveError::WebRtc(format!("live start panicked: {e}")))??;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let session = Arc::new(LiveSession::new(id.clone(), owner, preset, runner));
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
+        Ok(session)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Arc<LiveSession>, LiveError> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.get(id).cloned().ok_or_else(|| LiveError::UnknownSession(id.to_owned()))
+    }
+
+    /// Sessions of `owner` (all of them for `None`).
+    pub fn list(&self, owner: Option<&str>) -> Vec<Arc<LiveSession>> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut list: Vec<_> =
+            sessions.values().filter(|s| owner.is_none() || s.owner.as_deref() == owner).cloned().collect();
+        list.sort_by_key(|s| s.started);
+        list
+    }
+
+    /// Ends a session: its viewers are closed and the graph stopped.
+    pub async fn stop(&self, id: &str) -> Result<(), LiveError> {
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id)
+            .ok_or_else(|| LiveError::UnknownSession(id.to_owned()))?;
+        session.close().await;
+        Ok(())
+    }
+
+    /// Ends every session (server shutdown).
+    pub async fn stop_all(&self) {
+        let sessions: Vec<_> = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
+        for (_, session) in sessions {
+            session.close().await;
+        }
+    }
+}
+
+/// One live show and its viewers.
+pub struct LiveSession {
+    pub id: String,
+    /// The user who started it; `None` for a `reenact live` session.
+    pub owner: Option<String>,
+    pub preset: String,
+    pub started: SystemTime,
+    runner: Arc<Mutex<Option<LiveRunner>>>,
+    tracks: Tracks,
+    viewers: Mutex<HashMap<String, Arc<Viewer>>>,
+    vp8: Mutex<Option<u64>>,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LiveSession {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        out.debug_struct("LiveSession").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// The shared tracks, one per encoded stream.
+#[derive(Clone)]
+struct Tracks {
+    h264: Arc<TrackLocalStaticSample>,
+    vp8: Arc<TrackLocalStaticSample>,
+    opus: Arc<TrackLocalStaticSample>,
+}
+
+/// What `GET /api/live/{id}` shows.
+#[derive(Debug, Serialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub preset: String,
+    pub preview_url: String,
+    pub whep_url: String,
+    pub pipeline: Option<LiveStats>,
+    pub viewers: Vec<ViewerSummary>,
+}
+
+impl LiveSession {
+    fn new(id: String, owner: Option<String>, preset: String, runner: LiveRunner) -> Self {
+        let tracks = Tracks {
+            h264: Arc::new(TrackLocalStaticSample::new(sdp::h264_capability(), "video".into(), "reenact".into())),
+            vp8: Arc::new(TrackLocalStaticSample::new(sdp::vp8_capability(), "video".into(), "reenact".into())),
+            opus: Arc::new(TrackLocalStaticSample::new(sdp::opus_capability(), "audio".into(), "reenact".into())),
+        };
+        let pumps = vec![
+            pump(&runner, Stream::H264, Arc::clone(&tracks.h264)),
+            pump(&runner, Stream::Opus, Arc::clone(&tracks.opus)),
+        ];
+        LiveSession {
+            id,
+            owner,
+            preset,
+            started: SystemTime::now(),
+            runner: Arc::new(Mutex::new(Some(runner))),
+            tracks,
+            viewers: Mutex::default(),
+            vp8: Mutex::default(),
+            pumps,
+        }
+    }
+
+    /// Runs `f` on the graph; `None` once the session is closed.
+    pub fn with_runner<T>(&self, f: impl FnOnce(&LiveRunner) -> T) -> Option<T> {
+        self.runner.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(f)
+    }
+
+    pub fn summary(&self) -> SessionSummary {
+        let viewers = self.viewers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut viewers: Vec<ViewerSummary> = viewers.values().map(|v| v.summary()).collect();
+        viewers.sort_by(|a, b| a.id.cmp(&b.id));
+        SessionSummary {
+            id: self.id.clone(),
+            preset: self.preset.clone(),
+            preview_url: format!("/live/{}", self.id),
+            whep_url: format!("/api/live/{}/whep", self.id),
+            pipeline: self.with_runner(LiveRunner::stats),
+            viewers,
+        }
+    }
+
+    /// Answers a WHEP offer: returns the viewer id and the SDP answer.
+    pub async fn add_viewer(self: &Arc<Self>, offer: String) -> Result<(String, String), LiveError> {
+        if self.viewers.lock().unwrap_or_else(PoisonError::into_inner).len() >= MAX_VIEWERS {
+            return Err(LiveError::Full);
+        }
+        let wanted = sdp::choose(&offer)?;
+        let video = match wanted.video {
+            Stream::Vp8 => {
+                self.open_vp8();
+                Arc::clone(&self.tracks.vp8)
+            }
+            _ => Arc::clone(&self.tracks.h264),
+        };
+        let audio = wanted.audio.then(|| Arc::clone(&self.tracks.opus));
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let session = Arc::downgrade(self);
+        let runner = Arc::downgrade(&self.runner);
+        let codec = wanted.video;
+        let on_keyframe = move || {
+            if let Some(runner) = runner.upgrade() {
+                if let Some(runner) = runner.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                    runner.request_keyframe(codec);
+                }
+            }
+        };
+        let viewer_id = id.clone();
+        let on_gone = move || {
+            if let Some(session) = session.upgrade() {
+                let viewer_id = viewer_id.clone();
+                tokio::spawn(async move {
+                    let _ = session.remove_viewer(&viewer_id).await;
+                });
+            }
+        };
+        let (viewer, answer) = Viewer::connect(id.clone(), offer, codec, video, audio, on_keyframe, on_gone).await?;
+        self.viewers.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), viewer);
+        tracing::info!(session = %self.id, viewer = %id, ?codec, "viewer joined");
+        Ok((id, answer))
+    }
+
+    /// Closes a viewer's connection; the others are untouched.
+    pub async fn remove_viewer(&self, id: &str) -> Result<(), LiveError> {
+        let viewer = self
+            .viewers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id)
+            .ok_or_else(|| LiveError::UnknownViewer(id.to_owned()))?;
+        viewer.close().await;
+        tracing::info!(session = %self.id, viewer = %id, "viewer left");
+        if viewer.codec == Stream::Vp8 && !self.has_viewers(Stream::Vp8) {
+            self.close_vp8();
+        }
+        Ok(())
+    }
+
+    /// Stores what a viewer's page measured.
+    pub fn report(&self, viewer: &str, report: ViewerReport) -> Result<(), LiveError> {
+        let viewers = self.viewers.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = viewers.get(viewer).ok_or_else(|| LiveError::UnknownViewer(viewer.to_owned()))?;
+        found.record(report);
+        Ok(())
+    }
+
+    fn has_viewers(&self, codec: Stream) -> bool {
+        self.viewers.lock().unwrap_or_else(PoisonError::into_inner).values().any(|v| v.codec == codec)
+    }
+
+    fn open_vp8(&self) {
+        let mut vp8 = self.vp8.lock().unwrap_or_else(PoisonError::into_inner);
+        if vp8.is_some() {
+            return;
+        }
+        let track = Arc::clone(&self.tracks.vp8);
+        let (tx, rx) = mpsc::channel(PUMP_QUEUE);
+        let clock = Mutex::new(RtpClock::new(Stream::Vp8));
+        *vp8 = self.with_runner(|runner| runner.subscribe(Stream::Vp8, move |frame| send(&tx, &clock, frame)));
+        tokio::spawn(write_samples(rx, track));
+    }
+
+    fn close_vp8(&self) {
+        if let Some(id) = self.vp8.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            self.with_runner(|runner| runner.unsubscribe(id));
+        }
+    }
+
+    async fn close(&self) {
+        let viewers: Vec<_> = self.viewers.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
+        for (_, viewer) in viewers {
+            viewer.close().await;
+        }
+        for pump in &self.pumps {
+            pump.abort();
+        }
+        let runner = self.runner.lock().unwrap_or_else(PoisonError::into_inner).take();
+        // Stopping waits for recordings to close: keep it off the async threads.
+        if let Some(runner) = runner {
+            let _ = tokio::task::spawn_blocking(move || runner.stop()).await;
+        }
+    }
+}
+
+/// Feeds one stream of `runner` into `track`.
+fn pump(runner: &LiveRunner, stream: Stream, track: Arc<TrackLocalStaticSample>) -> tokio::task::JoinHandle<()> {
+    let (tx, rx) = mpsc::channel(PUMP_QUEUE);
+    let clock = Mutex::new(RtpClock::new(stream));
+    runner.subscribe(stream, move |frame| send(&tx, &clock, frame));
+    tokio::spawn(write_samples(rx, track))
+}
+
+/// Turns running times into sample durations that add up to the exact RTP
+/// clock: webrtc-rs advances the RTP timestamp by each sample's duration,
+/// truncated to whole ticks, which at 30 fps (2999.99 ticks) lets the
+/// picture's clock fall behind and the viewer's jitter buffer grow.
+struct RtpClock {
+    rate: f64,
+    last_tick: Option<i64>,
+}
+
+impl RtpClock {
+    fn new(stream: Stream) -> Self {
+        RtpClock { rate: if stream == Stream::Opus { 48_000.0 } else { 90_000.0 }, last_tick: None }
+    }
+
+    /// Duration of the gap before `frame`: webrtc-rs stamps a sample at the
+    /// current timestamp and then adds its duration, so the gap from the
+    /// previous frame stands in for the next one and the sum never drifts.
+    fn duration(&mut self, frame: &reenact_engine::live::EncodedFrame) -> Duration {
+        let nominal = frame.duration.max(Duration::from_millis(1));
+        let Some(pts) = frame.pts else { return nominal };
+        let tick = (pts.as_secs_f64() * self.rate).round() as i64;
+        let ticks = match self.last_tick.replace(tick) {
+            Some(last) if tick > last => tick - last,
+            _ => (nominal.as_secs_f64() * self.rate).round() as i64,
+        };
+        // Half a tick more, so the truncation lands on the whole tick.
+        Duration::from_secs_f64((ticks as f64 + 0.5) / self.rate)
+    }
+}
+
+/// Called on a GStreamer thread: never blocks; a full queue drops the frame.
+fn send(tx: &mpsc::Sender<Sample>, clock: &Mutex<RtpClock>, frame: &reenact_engine::live::EncodedFrame) {
+    let duration = clock.lock().unwrap_or_else(PoisonError::into_inner).duration(frame);
+    let sample = Sample {
+        data: bytes::Bytes::copy_from_slice(&frame.data),
+        duration,
+        timestamp: SystemTime::now(),
+        ..Default::default()
+    };
+    let _ = tx.try_send(sample);
+}
+
+async fn write_samples(mut rx: mpsc::Receiver<Sample>, track: Arc<TrackLocalStaticSample>) {
+    while let Some(sample) = rx.recv().await {
+        // An error names peer connections that failed; they are dropped by their own state handler.
+        if let Err(err) = track.write_sample(&sample).await {
+            tracing::debug!(%err, "a viewer did not take a sample");
+        }
+    }
+}
