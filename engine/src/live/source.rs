@@ -175,11 +175,36 @@ fn looping_file(path: &Path) -> Result<(gst::Element, gst::Element, gst::Pipelin
 fn live_appsrc() -> Result<gst::Element> {
     let src = make(f::APPSRC)?;
     src.set_property("is-live", true);
-    src.set_property("do-timestamp", true);
     src.set_property_from_str("format", "time");
-    src.set_property("max-buffers", 4u64);
+    src.set_property("max-buffers", 16u64);
     src.set_property_from_str("leaky-type", "downstream");
     Ok(src)
+}
+
+/// Largest gap between a buffer's arrival and its continuous timestamp
+/// before the stream is stamped afresh (after a loop's seek, a stall).
+const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
+
+/// Stamps a looping file's buffers with the live graph's running time.
+/// Each buffer follows the previous one end to end, so sound stays
+/// sample-continuous: stamping arrival times instead lets buffers that arrive
+/// close together overlap, and the encoder then drops the overlap, a few
+/// percent of the sound, which the viewer's player makes up by stretching,
+/// further behind every second (and the picture waits for it).
+#[derive(Debug, Default)]
+struct Restamp {
+    next: Option<gst::ClockTime>,
+}
+
+impl Restamp {
+    fn stamp(&mut self, now: gst::ClockTime, duration: Option<gst::ClockTime>) -> gst::ClockTime {
+        let pts = match self.next {
+            Some(next) if next.absdiff(now) <= RESYNC => next,
+            _ => now,
+        };
+        self.next = duration.map(|d| pts + d);
+        pts
+    }
 }
 
 /// Links a decoded stream through a converter to an appsink (paced by the
@@ -191,6 +216,7 @@ fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, convert: &'static str, target: 
     sink.set_property("max-buffers", 2u32);
     sink.set_property("drop", true);
     let appsrc = target.clone().downcast::<gst_app::AppSrc>().expect("appsrc");
+    let restamp = std::sync::Mutex::new(Restamp::default());
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -199,14 +225,16 @@ fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, convert: &'static str, target: 
                 if appsrc.caps() != caps {
                     appsrc.set_caps(caps.as_ref());
                 }
-                if let Some(buffer) = sample.buffer() {
-                    let mut buffer = buffer.copy();
-                    let b = buffer.make_mut();
-                    // Stamped again by the live appsrc at arrival.
-                    b.set_pts(None);
-                    b.set_dts(None);
-                    let _ = appsrc.push_buffer(buffer);
-                }
+                // Before the live graph plays there is no running time to stamp with.
+                let (Some(buffer), Some(now)) = (sample.buffer(), appsrc.current_running_time()) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let mut buffer = buffer.copy();
+                let b = buffer.make_mut();
+                let pts = restamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(now, b.duration());
+                b.set_pts(pts);
+                b.set_dts(None);
+                let _ = appsrc.push_buffer(buffer);
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
@@ -224,6 +252,18 @@ fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, convert: &'static str, target: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restamped_buffers_follow_each_other_until_they_drift_too_far() {
+        let ms = gst::ClockTime::from_mseconds;
+        let mut restamp = Restamp::default();
+        assert_eq!(restamp.stamp(ms(1000), Some(ms(21))), ms(1000));
+        // Arrived early or late by a few ms: still end to end.
+        assert_eq!(restamp.stamp(ms(1015), Some(ms(21))), ms(1021));
+        assert_eq!(restamp.stamp(ms(1050), Some(ms(21))), ms(1042));
+        // A loop's seek left a gap: start afresh.
+        assert_eq!(restamp.stamp(ms(1300), Some(ms(21))), ms(1300));
+    }
 
     #[test]
     fn sources_parse_and_bad_ones_say_what_is_expected() {

@@ -8,9 +8,10 @@
 //! `reenact live` have no owner and are served on loopback only.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -137,9 +138,22 @@ async fn list(State(state): State<LiveState>, headers: HeaderMap) -> Result<Json
     Ok(Json(state.hub.list(user.as_deref()).iter().map(|s| s.summary()).collect()))
 }
 
+#[derive(Debug, Deserialize)]
+struct ShowQuery {
+    /// Leave each viewer's first seconds out of its latency figures.
+    #[serde(default)]
+    skip_s: f64,
+}
+
 /// Figures of the graph and of every viewer; open to whoever holds the id.
-async fn show(State(state): State<LiveState>, Path(id): Path<String>) -> Result<Json<SessionSummary>, ApiError> {
-    Ok(Json(state.hub.get(&id)?.summary()))
+async fn show(
+    State(state): State<LiveState>,
+    Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Json<SessionSummary>, ApiError> {
+    let skip = Duration::try_from_secs_f64(query.skip_s)
+        .map_err(|_| ApiError::BadRequest("skip_s: a number of seconds, 0 or more".into()))?;
+    Ok(Json(state.hub.get(&id)?.summary_after(skip)))
 }
 
 #[derive(Debug, Deserialize)]

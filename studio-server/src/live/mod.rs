@@ -177,8 +177,14 @@ impl LiveSession {
     }
 
     pub fn summary(&self) -> SessionSummary {
+        self.summary_after(Duration::ZERO)
+    }
+
+    /// The summary with each viewer's latency over what it measured after its first `skip`
+    /// (a benchmark's warm-up left out).
+    pub fn summary_after(&self, skip: Duration) -> SessionSummary {
         let viewers = self.viewers.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut viewers: Vec<ViewerSummary> = viewers.values().map(|v| v.summary()).collect();
+        let mut viewers: Vec<ViewerSummary> = viewers.values().map(|v| v.summary(skip)).collect();
         viewers.sort_by(|a, b| a.id.cmp(&b.id));
         SessionSummary {
             id: self.id.clone(),

@@ -60,7 +60,7 @@ pub struct ViewerSummary {
     pub connected_s: f64,
     /// The page's last report (its `latency_ms` are those of that report).
     pub report: Option<ViewerReport>,
-    /// Over every sample the page sent.
+    /// Over the samples the page sent (after the first `skip_s`, when asked).
     pub latency_samples: usize,
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
@@ -72,7 +72,8 @@ pub(crate) struct Viewer {
     pc: Arc<RTCPeerConnection>,
     joined: Instant,
     last: Mutex<Option<ViewerReport>>,
-    latencies: Mutex<Vec<f64>>,
+    /// Glass-to-glass samples with when they arrived.
+    latencies: Mutex<Vec<(Instant, f64)>>,
 }
 
 impl Viewer {
@@ -142,14 +143,20 @@ impl Viewer {
 
     pub(crate) fn record(&self, report: ViewerReport) {
         let mut latencies = self.latencies.lock().unwrap_or_else(PoisonError::into_inner);
-        latencies.extend(report.latency_ms.iter().copied().filter(|v| v.is_finite() && (0.0..10_000.0).contains(v)));
+        let now = Instant::now();
+        let valid = report.latency_ms.iter().copied().filter(|v| v.is_finite() && (0.0..10_000.0).contains(v));
+        latencies.extend(valid.map(|v| (now, v)));
         let excess = latencies.len().saturating_sub(SAMPLES);
         latencies.drain(..excess);
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(report);
     }
 
-    pub(crate) fn summary(&self) -> ViewerSummary {
-        let mut sorted = self.latencies.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    /// The viewer's figures; latency over the samples that arrived after its first `skip`.
+    pub(crate) fn summary(&self, skip: Duration) -> ViewerSummary {
+        let from = self.joined + skip;
+        let latencies = self.latencies.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sorted: Vec<f64> = latencies.iter().filter(|(at, _)| *at >= from).map(|(_, v)| *v).collect();
+        drop(latencies);
         sorted.sort_by(f64::total_cmp);
         ViewerSummary {
             id: self.id.clone(),
