@@ -165,6 +165,35 @@ fn a_failing_output_is_cut_off_and_a_recording_lands_when_the_show_stops() {
 }
 
 #[test]
+fn an_srt_output_reaches_a_listener() {
+    reenact_engine::media::init().unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let receiver = gst::parse::launch(&format!(
+        "srtsrc uri=srt://127.0.0.1:{port}?mode=listener ! tsdemux ! h264parse ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = receiver.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    receiver.set_state(gst::State::Playing).unwrap();
+    let mut options = options(LiveSource::Test);
+    options.outputs = vec![format!("srt://127.0.0.1:{port}").parse().unwrap()];
+    let runner = LiveRunner::start(options).expect("live graph");
+    let mut frames = 0;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while frames < 30 && Instant::now() < deadline {
+        if sink.try_pull_sample(gst::ClockTime::from_mseconds(200)).is_some() {
+            frames += 1;
+        }
+    }
+    let stats = runner.stats();
+    drop(runner);
+    receiver.set_state(gst::State::Null).unwrap();
+    assert!(frames >= 30, "{frames} H.264 frames over SRT ({stats:?})");
+    assert_eq!(stats.outputs[0].state, "running", "{stats:?}");
+}
+
+#[test]
 fn a_file_source_plays_in_a_loop() {
     let clip = media("grid/grid_bbaf2n.mp4");
     let length = reenact_engine::probe(&clip).unwrap().duration_s;

@@ -74,7 +74,7 @@ function lowLatency(pc) {
  * Starts watching `session` in `video`, reconnecting forever until `stop()`.
  * `onStats(stats)` runs every second with the reported fields plus p50, p95 and detail.
  */
-export async function startViewer({ session, video, onStats = () => {}, report = true }) {
+export async function startViewer({ session, video, onStats = () => {}, report = true, codec = '' }) {
   const endpoint = `/api/live/${encodeURIComponent(session)}/whep`;
   let pc = null, viewerUrl = null, gen = 0, retryTimer = null, discTimer = null;
   let detail = '', stopped = false;
@@ -103,7 +103,13 @@ export async function startViewer({ session, video, onStats = () => {}, report =
     if (stopped) return;
     const my = gen;
     const conn = (pc = new RTCPeerConnection({ iceServers: [] }));
-    conn.addTransceiver('video', { direction: 'recvonly' });
+    const videoT = conn.addTransceiver('video', { direction: 'recvonly' });
+    // `codec` (e.g. 'vp8') offers only that codec: how a test or a weak device picks one.
+    if (codec && 'setCodecPreferences' in videoT) {
+      const wanted = RTCRtpReceiver.getCapabilities('video').codecs
+        .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`);
+      if (wanted.length) videoT.setCodecPreferences(wanted);
+    }
     conn.addTransceiver('audio', { direction: 'recvonly' });
     // One stream with every received track: the server's msids may differ per track.
     const tracks = [];

@@ -161,8 +161,8 @@ fn viewer_frames(summary: &SessionSummary) -> Vec<(String, u64)> {
     summary.viewers.iter().map(|v| (v.id.clone(), v.report.as_ref().map_or(0, |r| r.frames))).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_browsers_watch_one_encoder_and_one_crashing_leaves_the_others() {
+/// A 640x360 test-pattern session served on a loopback port, as `reenact live` serves it.
+async fn serve_test_session() -> (Arc<LiveHub>, String, std::net::SocketAddr) {
     use_shared_models();
     let presets = Arc::new(PresetLibrary::builtin().unwrap());
     let mut preset = presets.get("live-720p").unwrap().clone();
@@ -183,14 +183,38 @@ async fn three_browsers_watch_one_encoder_and_one_crashing_leaves_the_others() {
     let addr = listener.local_addr().unwrap();
     let app = router::<()>(LiveState { hub: Arc::clone(&hub), presets, keys: None });
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (hub, session.id.clone(), addr)
+}
 
-    let url = format!("http://{addr}/live/{}", session.id);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vp8_only_browser_gets_vp8_from_an_encoder_that_runs_only_while_it_watches() {
+    let (hub, id, addr) = serve_test_session().await;
+    let browser = Browser::open(&format!("http://{addr}/live/{id}?codec=vp8"));
+    let watching = |s: &SessionSummary| {
+        s.viewers.len() == 1 && s.viewers[0].report.as_ref().is_some_and(|r| r.frames >= 60 && r.timecode_frames >= 30)
+    };
+    let summary = wait_for(&hub, &id, Duration::from_secs(90), watching).await;
+    assert!(watching(&summary), "the VP8 viewer sees frames: {summary:#?}");
+    let viewer = &summary.viewers[0];
+    assert_eq!(viewer.codec, Stream::Vp8);
+    assert_eq!(viewer.report.as_ref().unwrap().video_codec, "video/VP8", "{viewer:?}");
+    assert_eq!(summary.pipeline.as_ref().unwrap().encoders, vec![Stream::H264, Stream::Opus, Stream::Vp8]);
+    drop(browser);
+    let summary = wait_for(&hub, &id, Duration::from_secs(30), |s| s.viewers.is_empty()).await;
+    assert_eq!(summary.pipeline.unwrap().encoders, vec![Stream::H264, Stream::Opus], "VP8 stops with its last viewer");
+    hub.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_browsers_watch_one_encoder_and_one_crashing_leaves_the_others() {
+    let (hub, id, addr) = serve_test_session().await;
+    let url = format!("http://{addr}/live/{id}");
     let mut browsers: Vec<Option<Browser>> = (0..3).map(|_| Some(Browser::open(&url))).collect();
     let watching = |s: &SessionSummary| {
         s.viewers.len() == 3
             && s.viewers.iter().all(|v| v.report.as_ref().is_some_and(|r| r.frames >= 60 && r.timecode_frames >= 30))
     };
-    let summary = wait_for(&hub, &session.id, Duration::from_secs(90), watching).await;
+    let summary = wait_for(&hub, &id, Duration::from_secs(90), watching).await;
     assert!(watching(&summary), "three viewers see frames: {summary:#?}");
     for viewer in &summary.viewers {
         let report = viewer.report.as_ref().unwrap();
@@ -205,11 +229,11 @@ async fn three_browsers_watch_one_encoder_and_one_crashing_leaves_the_others() {
     // One page dies without a goodbye: no DELETE, no ICE close.
     let mut crashed = browsers[0].take().unwrap();
     let _ = crashed.child.kill();
-    let before = viewer_frames(&hub.get(&session.id).unwrap().summary());
-    let summary = wait_for(&hub, &session.id, Duration::from_secs(30), |s| s.viewers.len() == 2).await;
+    let before = viewer_frames(&hub.get(&id).unwrap().summary());
+    let summary = wait_for(&hub, &id, Duration::from_secs(30), |s| s.viewers.len() == 2).await;
     assert_eq!(summary.viewers.len(), 2, "the silent viewer is dropped: {summary:#?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = viewer_frames(&hub.get(&session.id).unwrap().summary());
+    let after = viewer_frames(&hub.get(&id).unwrap().summary());
     for (id, frames) in &after {
         let then = before.iter().find(|(i, _)| i == id).map_or(0, |(_, f)| *f);
         assert!(*frames >= then + 100, "viewer {id} kept playing: {then} -> {frames} frames");
