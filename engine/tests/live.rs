@@ -125,6 +125,8 @@ fn switches_apply_without_a_restart_and_bad_ones_are_refused() {
     let matte = stats.stages.iter().find(|s| s.name == "matte").expect("matte stage");
     assert!(matte.samples > 10 && matte.mean_ms > 0.1, "the matte runs: {matte:?}");
 
+    assert!(stats.pipeline_latency_ms >= 60.0, "the chain's frame is declared while it works: {stats:?}");
+
     let err = runner.set_element(LiveElement::Faceswap, true).unwrap_err().to_string();
     assert!(err.contains("no character"), "{err}");
     let err = runner.set_character("Lincoln").unwrap_err().to_string();
@@ -134,6 +136,43 @@ fn switches_apply_without_a_restart_and_bad_ones_are_refused() {
     std::thread::sleep(Duration::from_millis(700));
     assert!(video.lock().unwrap().len() > before + 10, "frames keep coming after the switches");
     assert!(runner.error().is_none());
+}
+
+#[test]
+fn characters_switch_while_the_show_runs() {
+    use gstreenact::character::{create, CreateOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options(LiveSource::File(media("synthetic/presenter_astronaut_1280x720_25fps.mp4")));
+    let catalog =
+        reenact_models::Catalog::from_dirs([Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models")])
+            .expect("shared manifests");
+    for (name, voice) in [("Kennedy", Some(media("jfk.wav"))), ("Astronaut", None)] {
+        let file = dir.path().join(format!("{name}.character.json"));
+        let created = CreateOptions { name: name.into(), portrait: media("astronaut.png"), voice_sample: voice };
+        create(&created, &catalog).expect("character").save(&file).expect("save");
+        options.characters.push(file);
+    }
+    options.elements = Elements::parse_list("faceswap,voice").unwrap();
+    let runner = LiveRunner::start(options).expect("live graph");
+    let video = collect(&runner, Stream::H264);
+    std::thread::sleep(Duration::from_secs(3));
+    let stats = runner.stats();
+    assert_eq!(stats.character.as_deref(), Some("Kennedy"), "the first character plays at start");
+    let swap = |stats: &reenact_engine::live::LiveStats, name: &str| {
+        stats.stages.iter().find(|s| s.name == format!("faceswap:{name}")).cloned().expect("swap stage")
+    };
+    assert!(swap(&stats, "Kennedy").mean_ms > 0.3, "Kennedy's swap works: {:?}", stats.stages);
+    assert!(swap(&stats, "Astronaut").mean_ms < 0.2, "the other one passes frames through: {:?}", stats.stages);
+
+    runner.set_character("Astronaut").expect("switch");
+    std::thread::sleep(Duration::from_secs(3));
+    let stats = runner.stats();
+    assert_eq!(stats.character.as_deref(), Some("Astronaut"));
+    assert!(swap(&stats, "Astronaut").mean_ms > 0.3, "the new character's swap works: {:?}", stats.stages);
+    assert!(stats.error.is_none() && stats.fps_encoded >= 20.0, "no restart, no stall: {stats:?}");
+    let frames = video.lock().unwrap();
+    let gaps = frames.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap_or_default();
+    assert!(gaps < 500, "the picture never stopped for {gaps} ms");
 }
 
 #[test]
