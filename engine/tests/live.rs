@@ -233,6 +233,37 @@ fn an_srt_output_reaches_a_listener() {
 }
 
 #[test]
+fn an_rtmp_output_reaches_a_server() {
+    // ffmpeg as the RTMP server: it accepts one publisher and writes what it gets.
+    let dir = tempfile::tempdir().unwrap();
+    let received = dir.path().join("received.flv");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("rtmp://127.0.0.1:{port}/live/show");
+    let mut server = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-listen", "1", "-i", &url, "-c", "copy", "-y"])
+        .arg(&received)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("ffmpeg (scripts/setup.sh installs it)");
+    std::thread::sleep(Duration::from_millis(800));
+    let mut options = options(LiveSource::Test);
+    options.outputs = vec![url.parse().unwrap()];
+    let runner = LiveRunner::start(options).expect("live graph");
+    std::thread::sleep(Duration::from_secs(4));
+    let stats = runner.stats();
+    runner.stop().expect("stop");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = server.kill();
+    assert_eq!(stats.outputs[0].state, "running", "{stats:?}");
+    let info = reenact_engine::probe(&received).expect("the server wrote what it received");
+    assert!(info.duration_s >= 2.0, "received {:.2} s", info.duration_s);
+    assert!(info.video.is_some() && info.audio.is_some(), "{info:?}");
+}
+
+#[test]
 fn a_file_source_plays_in_a_loop() {
     let clip = media("grid/grid_bbaf2n.mp4");
     let length = reenact_engine::probe(&clip).unwrap().duration_s;
