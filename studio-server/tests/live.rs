@@ -64,9 +64,20 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
         app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test", "preset": "nope"}))).await;
     assert!(status == StatusCode::BAD_REQUEST && body["detail"].as_str().unwrap().contains("preset"), "{body}");
 
-    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test"}))).await;
+    let (status, body) =
+        app.call(Method::POST, "/api/live", Some(&other), Some(json!({"source": "test", "project_id": "nope"}))).await;
+    assert!(status == StatusCode::BAD_REQUEST && body["detail"].as_str().unwrap().contains("project_id"), "{body}");
+
+    let (_, project) = app.call(Method::POST, "/api/projects", Some(&owner), Some(json!({"name": "museum"}))).await;
+    let project = project["id"].as_str().unwrap().to_owned();
+    let request = json!({"source": "test", "project_id": project});
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
+    let (_, listed) = app.call(Method::GET, &format!("/api/live?project_id={project}"), Some(&owner), None).await;
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    let (_, listed) = app.call(Method::GET, "/api/live", Some(&other), None).await;
+    assert_eq!(listed, json!([]), "another user sees none of them");
     let whep = format!("/api/live/{id}/whep");
 
     let (status, text) = post_raw(&app, &whep, "application/sdp", "this is not SDP").await;
@@ -178,10 +189,10 @@ async fn serve_test_session() -> (Arc<LiveHub>, String, std::net::SocketAddr) {
         timecode: true,
         outputs: Vec::new(),
     };
-    let session = hub.start(options, None).await.expect("live session");
+    let session = hub.start(options, None, None).await.expect("live session");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router::<()>(LiveState { hub: Arc::clone(&hub), presets, keys: None });
+    let app = router::<()>(LiveState { hub: Arc::clone(&hub), presets, keys: None, db: None });
     tokio::spawn(async move { axum::serve(listener, app).await });
     (hub, session.id.clone(), addr)
 }

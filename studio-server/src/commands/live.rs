@@ -85,7 +85,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
 
 async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>) -> anyhow::Result<()> {
     let hub = Arc::new(LiveHub::default());
-    let session = hub.start(options, None).await.context("cannot start the live show")?;
+    let session = hub.start(options, None, None).await.context("cannot start the live show")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -93,7 +93,7 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
     println!("Live preview: http://{addr}/live/{}", session.id);
     println!("WHEP endpoint: http://{addr}/api/live/{}/whep", session.id);
     println!("Type `character NAME`, `on ELEMENT`, `off ELEMENT`, `stats` or `quit` (Ctrl-C also stops).");
-    let app = router(LiveState { hub: Arc::clone(&hub), presets, keys: None });
+    let app = router(LiveState { hub: Arc::clone(&hub), presets, keys: None, db: None });
     let (quit_tx, mut quit_rx) = tokio::sync::mpsc::channel::<()>(1);
     read_commands(Arc::clone(&session), quit_tx);
     let status = tokio::spawn(print_status(Arc::clone(&session)));

@@ -38,6 +38,8 @@ pub struct LiveState {
     pub presets: Arc<PresetLibrary>,
     /// Token keys of a multi-user server; `None` for `reenact live` (no accounts, local files allowed).
     pub keys: Option<Arc<JwtKeys>>,
+    /// The server's database, for sessions started for a project.
+    pub db: Option<sqlx::AnyPool>,
 }
 
 /// The live routes, with their own state, mergeable into any router.
@@ -99,6 +101,8 @@ struct StartRequest {
     elements: String,
     /// Burn the capture clock for latency measurement (default: on for the test source).
     timecode: Option<bool>,
+    /// The project the show belongs to (one of the caller's).
+    project_id: Option<String>,
 }
 
 fn default_preset() -> String {
@@ -115,6 +119,14 @@ async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) 
     }
     let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
+    if let Some(project) = &request.project_id {
+        let (Some(db), Some(user)) = (&state.db, &owner) else {
+            return Err(field("project_id", "projects belong to accounts of `reenact serve`"));
+        };
+        if crate::db::projects::get(db, user, project).await?.is_none() {
+            return Err(field("project_id", format!("no project `{project}`")));
+        }
+    }
     let options = LiveOptions {
         timecode: request.timecode.unwrap_or(source == LiveSource::Test),
         source,
@@ -124,7 +136,7 @@ async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) 
         elements,
         outputs: Vec::new(),
     };
-    let session = state.hub.start(options, owner).await?;
+    let session = state.hub.start(options, owner, request.project_id).await?;
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
 }
@@ -133,9 +145,21 @@ fn field(name: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(format!("{name}: {err}"))
 }
 
-async fn list(State(state): State<LiveState>, headers: HeaderMap) -> Result<Json<Vec<SessionSummary>>, ApiError> {
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    /// Only the sessions of this project.
+    project_id: Option<String>,
+}
+
+async fn list(
+    State(state): State<LiveState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<SessionSummary>>, ApiError> {
     let user = caller(&state, &headers)?;
-    Ok(Json(state.hub.list(user.as_deref()).iter().map(|s| s.summary()).collect()))
+    let sessions = state.hub.list(user.as_deref());
+    let wanted = |s: &&Arc<LiveSession>| query.project_id.is_none() || s.project == query.project_id;
+    Ok(Json(sessions.iter().filter(wanted).map(|s| s.summary()).collect()))
 }
 
 #[derive(Debug, Deserialize)]

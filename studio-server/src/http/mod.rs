@@ -55,8 +55,12 @@ pub fn app(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(renders::router())
         .merge(events::router());
-    let live =
-        live::LiveState { hub: state.live.clone(), presets: state.presets.clone(), keys: Some(state.keys.clone()) };
+    let live = live::LiveState {
+        hub: state.live.clone(),
+        presets: state.presets.clone(),
+        keys: Some(state.keys.clone()),
+        db: Some(state.db.clone()),
+    };
     Router::new()
         .merge(live::router(live))
         .route("/", get(index))

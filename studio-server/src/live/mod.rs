@@ -62,13 +62,20 @@ pub struct LiveHub {
 
 impl LiveHub {
     /// Starts a session (the graph is built on a blocking thread) and returns it.
-    pub async fn start(&self, options: LiveOptions, owner: Option<String>) -> Result<Arc<LiveSession>, LiveError> {
+    pub async fn start(
+        &self,
+        options: LiveOptions,
+        owner: Option<String>,
+        project: Option<String>,
+    ) -> Result<Arc<LiveSession>, LiveError> {
         let preset = options.preset.name.clone();
         let runner = tokio::task::spawn_blocking(move || LiveRunner::start(options))
             .await
             .map_err(|e| LiveError::WebRtc(format!("live start panicked: {e}")))??;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let session = Arc::new(LiveSession::new(id.clone(), owner, preset, runner));
+        let mut session = LiveSession::new(id.clone(), owner, preset, runner);
+        session.project = project;
+        let session = Arc::new(session);
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
         Ok(session)
     }
@@ -113,6 +120,8 @@ pub struct LiveSession {
     pub id: String,
     /// The user who started it; `None` for a `reenact live` session.
     pub owner: Option<String>,
+    /// The project it was started for, if any.
+    pub project: Option<String>,
     pub preset: String,
     pub started: SystemTime,
     runner: Arc<Mutex<Option<LiveRunner>>>,
@@ -140,6 +149,8 @@ struct Tracks {
 #[derive(Debug, Serialize)]
 pub struct SessionSummary {
     pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
     pub preset: String,
     pub preview_url: String,
     pub whep_url: String,
@@ -161,6 +172,7 @@ impl LiveSession {
         LiveSession {
             id,
             owner,
+            project: None,
             preset,
             started: SystemTime::now(),
             runner: Arc::new(Mutex::new(Some(runner))),
@@ -188,6 +200,7 @@ impl LiveSession {
         viewers.sort_by(|a, b| a.id.cmp(&b.id));
         SessionSummary {
             id: self.id.clone(),
+            project_id: self.project.clone(),
             preset: self.preset.clone(),
             preview_url: format!("/live/{}", self.id),
             whep_url: format!("/api/live/{}/whep", self.id),
