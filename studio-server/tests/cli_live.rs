@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact live` from the outside: it prints the preview URL, serves the page and the
+//! session's figures, takes switches on stdin, stops on `quit` with its recording in
+//! place; bad sources and outputs get one clear error and a non-zero exit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
+}
+
+fn reenact(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));
+    command.args(args).env("RUST_LOG", "error").env("REENACT_MODELS", shared("models"));
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    reenact(args).stdin(Stdio::null()).output().expect("run reenact")
+}
+
+/// A plain HTTP/1.0 GET on loopback; the body.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+#[test]
+fn a_show_prints_its_url_takes_switches_and_stops_with_its_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("show.mp4");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = reenact(&["live", "--source", "test", "--listen", &addr])
+        .args(["--output", &format!("record:{}", record.display())])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("reenact live");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    let url = first.strip_prefix("Live preview: ").expect("the preview URL first").to_owned();
+    let id = url.rsplit('/').next().unwrap().to_owned();
+    assert!(url.starts_with(&format!("http://{addr}/live/")), "{url}");
+
+    let page = get(&addr, &format!("/live/{id}"));
+    assert!(page.contains("/assets/whep.js"), "the preview page: {page}");
+    std::thread::sleep(Duration::from_secs(2));
+    let figures: serde_json::Value = serde_json::from_str(&get(&addr, &format!("/api/live/{id}"))).unwrap();
+    assert!(figures["pipeline"]["frames_encoded"].as_u64().unwrap() > 20, "{figures}");
+
+    writeln!(stdin, "on matte").unwrap();
+    writeln!(stdin, "on lipstick").unwrap();
+    let replies: Vec<String> = lines.by_ref().map_while(Result::ok).skip(2).take(2).collect();
+    assert_eq!(replies[0], "matte on");
+    assert!(replies[1].contains("unknown element `lipstick`"), "{replies:?}");
+    let figures: serde_json::Value = serde_json::from_str(&get(&addr, &format!("/api/live/{id}"))).unwrap();
+    assert_eq!(figures["pipeline"]["elements"]["matte"], true, "{figures}");
+
+    writeln!(stdin, "quit").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "reenact live did not stop on quit");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    let length = reenact_engine::probe(&record).expect("the recording is in place").duration_s;
+    assert!(length >= 2.0, "recorded {length:.2} s");
+}
+
+#[test]
+fn bad_sources_and_outputs_fail_with_one_clear_error() {
+    let out = run(&["live", "--source", "webcam"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("webcam") && stderr.contains("camera:/dev/videoN"), "{stderr}");
+    let out = run(&["live", "--source", "camera:/dev/video99", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("/dev/video99"), "{stderr}");
+    let out = run(&["live", "--output", "record:show.avi", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("record:PATH.mp4"), "{stderr}");
+    let out = run(&["live", "--preset", "master", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("not a live preset"), "{stderr}");
+}
