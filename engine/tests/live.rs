@@ -24,15 +24,7 @@ fn options(source: LiveSource) -> LiveOptions {
     let mut preset = presets(&["live-720p"]).remove(0);
     preset.video.width = Some(640);
     preset.video.height = Some(360);
-    LiveOptions {
-        source,
-        mic: None,
-        preset,
-        characters: Vec::new(),
-        elements: Elements::default(),
-        timecode: true,
-        outputs: Vec::new(),
-    }
+    LiveOptions { timecode: true, ..LiveOptions::new(source, preset) }
 }
 
 fn now_ms() -> u64 {

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::TestApp;
 use http_body_util::BodyExt;
-use reenact_engine::live::{Elements, LiveOptions, LiveSource, Stream};
+use reenact_engine::live::{LiveOptions, LiveSource, Stream};
 use reenact_engine::PresetLibrary;
 use reenact_server::http::live::{router, LiveState};
 use reenact_server::live::{LiveHub, SessionSummary};
@@ -180,15 +180,7 @@ async fn serve_test_session() -> (Arc<LiveHub>, String, std::net::SocketAddr) {
     preset.video.width = Some(640);
     preset.video.height = Some(360);
     let hub = Arc::new(LiveHub::default());
-    let options = LiveOptions {
-        source: LiveSource::Test,
-        mic: None,
-        preset,
-        characters: Vec::new(),
-        elements: Elements::default(),
-        timecode: true,
-        outputs: Vec::new(),
-    };
+    let options = LiveOptions::new(LiveSource::Test, preset);
     let session = hub.start(options, None, None).await.expect("live session");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -58,6 +58,22 @@ pub struct LiveOptions {
     pub outputs: Vec<LiveOutput>,
 }
 
+impl LiveOptions {
+    /// `source` at `preset` with every element off, no character, no extra
+    /// output; the capture clock burned in for the test pattern only.
+    pub fn new(source: LiveSource, preset: Preset) -> Self {
+        LiveOptions {
+            timecode: source == LiveSource::Test,
+            source,
+            mic: None,
+            preset,
+            characters: Vec::new(),
+            elements: Elements::default(),
+            outputs: Vec::new(),
+        }
+    }
+}
+
 /// The chain's switchable elements and whether each is on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

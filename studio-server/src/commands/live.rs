@@ -64,15 +64,12 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
         },
     };
     let outputs = args.outputs.iter().map(|o| o.parse::<LiveOutput>()).collect::<Result<Vec<_>, _>>()?;
-    let options = LiveOptions {
-        timecode: args.timecode.unwrap_or(source == LiveSource::Test),
-        source,
-        mic: args.mic.clone(),
-        preset,
-        characters: args.characters.clone(),
-        elements,
-        outputs,
-    };
+    let mut options = LiveOptions::new(source, preset);
+    options.timecode = args.timecode.unwrap_or(options.timecode);
+    options.mic = args.mic.clone();
+    options.characters = args.characters.clone();
+    options.elements = elements;
+    options.outputs = outputs;
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "warning: {} is not a loopback address: anyone who reaches it can switch or stop the show",

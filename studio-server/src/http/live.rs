@@ -127,15 +127,9 @@ async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) 
             return Err(field("project_id", format!("no project `{project}`")));
         }
     }
-    let options = LiveOptions {
-        timecode: request.timecode.unwrap_or(source == LiveSource::Test),
-        source,
-        mic: None,
-        preset,
-        characters: Vec::new(),
-        elements,
-        outputs: Vec::new(),
-    };
+    let mut options = LiveOptions::new(source, preset);
+    options.elements = elements;
+    options.timecode = request.timecode.unwrap_or(options.timecode);
     let session = state.hub.start(options, owner, request.project_id).await?;
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
