@@ -14,6 +14,9 @@ struct Cli {
     /// Log filter (tracing EnvFilter syntax); also read from RUST_LOG.
     #[arg(long, global = true, env = "RUST_LOG", default_value = "reenact_server=info,reenact_engine=info,warn")]
     log: String,
+    /// Log lines as `text` for people or `json` (one object per line) for log collectors.
+    #[arg(long, global = true, env = "REENACT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,10 +46,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let result = match cli.command {
         Command::Render(args) => commands::render::run(args),
         Command::Presets(args) => commands::presets::run(args),

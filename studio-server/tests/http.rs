@@ -15,6 +15,20 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
+async fn not_ready_when_the_storage_takes_no_file() {
+    let app = TestApp::sqlite().await;
+    // A file where the storage's temporary directory should be: nothing can be written under it.
+    let tmp = app.state.storage.temp_path().parent().unwrap().to_path_buf();
+    std::fs::remove_dir_all(&tmp).ok();
+    std::fs::write(&tmp, b"in the way").unwrap();
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
+}
+
+#[tokio::test]
 async fn presets_are_listed_as_json() {
     for app in TestApp::all().await {
         let (status, presets) = app.call(Method::GET, "/api/presets", None, None).await;

@@ -408,3 +408,30 @@ async fn voice_clone_job_stores_a_wav_in_the_project_audio() {
         assert!(result["f0"]["converted_hz"].as_f64().is_some(), "{result}");
     }
 }
+
+#[tokio::test]
+async fn metrics_count_jobs_by_state_their_run_times_and_requests_by_route() {
+    let app = TestApp::sqlite().await;
+    let owner = owner(&app).await;
+    let (done, _) = queue::enqueue(&app.state.db, &new_job(&owner, None, 3)).await.unwrap();
+    worker(&app, "metrics", Scripted::new(0, false), None).run_once().await.unwrap();
+    queue::enqueue(&app.state.db, &new_job(&owner, Some("second"), 3)).await.unwrap();
+    let (token, _) = app.sign_up("grace@museum.org").await;
+    app.call(Method::GET, &format!("/api/jobs/{}", done.id), Some(&token), None).await;
+
+    let (status, text) = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().expect("the text format").to_owned();
+    let value = |line: &str| -> f64 {
+        let found = text.lines().find(|l| l.starts_with(line)).unwrap_or_else(|| panic!("no `{line}` in:\n{text}"));
+        found.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("reenact_jobs{state=\"queued\"}"), 1.0);
+    assert_eq!(value("reenact_jobs{state=\"succeeded\"}"), 1.0);
+    assert_eq!(value("reenact_jobs{state=\"dead\"}"), 0.0);
+    assert!(value("reenact_job_duration_seconds_count{kind=\"clip_edit\",outcome=\"succeeded\"}") >= 1.0);
+    // By route pattern, never by id; another user's job is a 404.
+    assert!(value("reenact_http_requests_total{method=\"GET\",route=\"/api/jobs/{job_id}\",status=\"404\"}") >= 1.0);
+    assert!(!text.contains(&done.id), "ids stay out of the labels");
+    assert_eq!(value("reenact_live_sessions"), 0.0);
+}

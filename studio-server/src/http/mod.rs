@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 pub mod limits;
 pub mod live;
+pub(crate) mod metrics;
 mod presets;
 mod projects;
 mod renders;
@@ -66,8 +67,10 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .nest("/api", api)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -75,11 +78,15 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
-async fn readyz(State(db): State<AnyPool>) -> Result<&'static str, error::ApiError> {
-    tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&db))
+/// Ready when the database answers and the storage takes a file.
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, error::ApiError> {
+    tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db))
         .await
         .map_err(|_| error::ApiError::Internal("database did not answer in 2 s".into()))??;
+    let probe = state.storage.temp_path();
+    let written = tokio::fs::write(&probe, b"ready").await;
+    let _ = tokio::fs::remove_file(&probe).await;
+    written.map_err(|e| error::ApiError::Internal(format!("storage is not writable: {}: {e}", probe.display())))?;
     Ok("ready")
 }
 

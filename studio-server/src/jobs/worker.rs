@@ -110,13 +110,16 @@ impl Worker {
         }
         let handler = self.handlers[&job.kind].clone();
         let ctx = Arc::new(JobContext::default());
+        let started = Instant::now();
         let task = {
             let (job, ctx) = (job.clone(), ctx.clone());
             tokio::task::spawn_blocking(move || handler.run(&job, &ctx))
         };
         let stop = self.watch(&job, &ctx, &task).await?;
         let outcome = task.await.unwrap_or_else(|e| Err(format!("job handler crashed: {e}")));
+        let succeeded = stop == Stop::None && outcome.is_ok();
         self.record(&job, stop, outcome).await?;
+        crate::http::metrics::job_finished(&job.kind, succeeded, started.elapsed());
         Ok(Some(job.id))
     }
 
