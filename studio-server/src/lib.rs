@@ -11,4 +11,27 @@ pub mod jobs;
 pub mod live;
 pub mod storage;
 
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, the signal container engines and
+/// process managers stop a service with.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
+
 pub use http::{app, AppState, JwtKeys};

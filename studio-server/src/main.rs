@@ -12,7 +12,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "reenact", version, about, long_about = None)]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax); also read from RUST_LOG.
-    #[arg(long, global = true, env = "RUST_LOG", default_value = "reenact_server=info,reenact_engine=info,warn")]
+    #[arg(
+        long,
+        global = true,
+        env = "RUST_LOG",
+        default_value = "reenact=info,reenact_server=info,reenact_engine=info,warn"
+    )]
     log: String,
     /// Log lines as `text` for people or `json` (one object per line) for log collectors.
     #[arg(long, global = true, env = "REENACT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]

@@ -103,7 +103,7 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = reenact_server::shutdown_signal() => {}
             Some(()) = quit_rx.recv() => {}
             _ = limit => {}
         }

@@ -52,9 +52,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(data = %data.display(), "listening on http://{addr}");
         println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
         let storage = Arc::new(Storage::new(data.join("storage")).context("cannot create the storage directory")?);
+        // Workers finish the job in hand once the server has stopped taking requests.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut workers = Vec::new();
         for i in 0..args.workers {
             let worker = reenact_server::jobs::handlers::worker(db.clone(), storage.clone(), format!("serve-{i}"));
-            tokio::spawn(worker.run(std::future::pending()));
+            let mut stopped = stopped.clone();
+            workers.push(tokio::spawn(worker.run(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })));
         }
         let state = AppState {
             presets,
@@ -71,9 +77,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             println!("{done}");
         }
         let live = state.live.clone();
-        let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await;
+        let served = axum::serve(listener, app(state)).with_graceful_shutdown(reenact_server::shutdown_signal()).await;
+        eprintln!("Stopping: finishing the jobs in hand and closing live shows ...");
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
         // Recordings of running shows are closed and renamed into place.
         live.stop_all().await;
+        eprintln!("Reenact Studio stopped.");
         served.context("server failed")
     })
 }
@@ -104,8 +116,4 @@ fn signing_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
     let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into_bytes();
     std::fs::write(&file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
     Ok(secret)
-}
-
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -30,13 +30,10 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let db = db::connect(&args.database_url).await?;
         tracing::info!(%name, "worker started");
-        eprintln!("reenact worker {name}: waiting for jobs (Ctrl-C stops after the current job)");
-        let worker = reenact_server::jobs::handlers::worker(db, storage, name);
-        worker
-            .run(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await;
+        eprintln!("reenact worker {name}: waiting for jobs (Ctrl-C or SIGTERM stops after the current job)");
+        let worker = reenact_server::jobs::handlers::worker(db, storage, name.clone());
+        worker.run(reenact_server::shutdown_signal()).await;
+        eprintln!("reenact worker {name}: stopped");
         Ok(())
     })
 }

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact serve` as a service manager runs it: it answers when ready, and
+//! SIGTERM stops it cleanly, the job in hand finished and the exit code 0.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reenact"))
+        .args(["serve", "--listen", &addr, "--log-format", "json", "--log", "info"])
+        .arg("--data")
+        .arg(data.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("reenact serve");
+    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    assert!(first.contains(&addr), "{first}");
+    assert!(get(&addr, "/readyz").ends_with("ready"), "ready once it says where it runs");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "reenact serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let logs: Vec<String> = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).collect();
+    assert!(exit.success(), "{exit}: {logs:?}");
+    assert!(logs.iter().any(|l| l == "Reenact Studio stopped."), "{logs:?}");
+    let json: Vec<&String> = logs.iter().filter(|l| l.starts_with('{')).collect();
+    assert!(!json.is_empty(), "--log-format json writes JSON lines: {logs:?}");
+    for line in json {
+        let parsed: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+        assert!(parsed["level"].is_string() && parsed["fields"].is_object(), "{line}");
+    }
+}
