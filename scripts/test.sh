@@ -10,6 +10,10 @@ if [[ ! -d ../shared/media ]]; then
   exit 1
 fi
 
+tools_dir="${XDG_DATA_HOME:-$HOME/.local/share}/reenact/tools"
+"$tools_dir/bin/hadolint" docker/Dockerfile
+PYTHONPATH="$tools_dir" python3 -m yamllint --strict docker/ .yamllint
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/with-postgres.sh cargo test --workspace --locked --no-fail-fast
