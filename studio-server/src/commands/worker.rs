@@ -21,6 +21,10 @@ pub(crate) struct WorkerArgs {
     /// Name in logs and in the job's `worker` column (default: host-pid).
     #[arg(long)]
     name: Option<String>,
+    /// Seconds a job stays claimed without a heartbeat: after a worker dies, its job is run
+    /// again by another once this has passed.
+    #[arg(long, default_value_t = 30, env = "REENACT_LEASE_S", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    lease_s: u64,
 }
 
 pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
@@ -31,7 +35,8 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
         let db = db::connect(&args.database_url).await?;
         tracing::info!(%name, "worker started");
         eprintln!("reenact worker {name}: waiting for jobs (Ctrl-C or SIGTERM stops after the current job)");
-        let worker = reenact_server::jobs::handlers::worker(db, storage, name.clone());
+        let mut worker = reenact_server::jobs::handlers::worker(db, storage, name.clone());
+        worker.lease = std::time::Duration::from_secs(args.lease_s);
         worker.run(reenact_server::shutdown_signal()).await;
         eprintln!("reenact worker {name}: stopped");
         Ok(())

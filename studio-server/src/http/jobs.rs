@@ -57,6 +57,8 @@ pub(super) struct Job {
     stage: String,
     attempts: i64,
     max_attempts: i64,
+    /// The worker that holds (or last held) the job.
+    worker: Option<String>,
     error: Option<String>,
     result: Option<serde_json::Value>,
     idempotency_key: Option<String>,
@@ -77,6 +79,7 @@ impl From<JobRow> for Job {
             stage: j.stage,
             attempts: j.attempts,
             max_attempts: j.max_attempts,
+            worker: j.worker,
             error: j.error,
             result: j.result.and_then(|r| serde_json::from_str(&r).ok()),
             idempotency_key: j.idempotency_key,
