@@ -14,7 +14,7 @@ packages=(
   # encoders, audio, fonts for burned-in text
   libx264-dev x264 libasound2-dev fonts-dejavu-core
   # reference tools for tests and benchmarks
-  ffmpeg bc
+  ffmpeg bc curl
   # phonemizer for the Piper voice (run as a program, never linked: it is GPL)
   espeak-ng
   # database server for the PostgreSQL variant of the server tests

@@ -64,6 +64,12 @@ pub(crate) fn geometry(preset: &Preset) -> (i32, i32, i32) {
     (w, h, fps)
 }
 
+/// Frames between keyframes: the preset's interval at its rate.
+fn keyframe_distance(preset: &Preset) -> u32 {
+    let fps = geometry(preset).2;
+    ((f64::from(fps) * preset.video.keyframe_interval_s).round() as u32).max(1)
+}
+
 fn err(what: &str) -> EngineError {
     EngineError::Request(format!("cannot build the live graph: {what}"))
 }
@@ -165,12 +171,11 @@ pub(crate) fn add_h264(
     tee: &gst::Element,
     preset: &Preset,
 ) -> Result<(gst::Element, gst_app::AppSink, Arc<StageMeter>, Arc<Counter>)> {
-    let (_, _, fps) = geometry(preset);
     let enc = make(f::X264ENC)?;
     enc.set_property_from_str("tune", "zerolatency");
     enc.set_property_from_str("speed-preset", &preset.video.speed_preset);
     enc.set_property("bitrate", preset.video.bitrate_kbps.unwrap_or(2500));
-    enc.set_property("key-int-max", ((fps as f64 * preset.video.keyframe_interval_s).round() as u32).max(1));
+    enc.set_property("key-int-max", keyframe_distance(preset));
     enc.set_property("bframes", 0u32);
     let profile = caps_filter(gst::Caps::builder("video/x-h264").field("profile", "constrained-baseline").build())?;
     let parse = make(f::H264PARSE)?;
@@ -180,7 +185,7 @@ pub(crate) fn add_h264(
     )?;
     let out_tee = make(f::TEE)?;
     out_tee.set_property("allow-not-linked", true);
-    let sink = encoded_sink(preset)?;
+    let sink = encoded_sink()?;
     let elements = [leaky_queue(2)?, enc.clone(), profile, parse, au, out_tee.clone(), make(f::QUEUE)?, sink.clone()];
     add_chain(pipeline, &elements, "H.264 encoder")?;
     tee.link(&elements[0]).map_err(|_| err("H.264 branch"))?;
@@ -195,7 +200,6 @@ pub(crate) fn add_vp8(
     tee: &gst::Element,
     preset: &Preset,
 ) -> Result<(gst::Element, gst_app::AppSink)> {
-    let (_, _, fps) = geometry(preset);
     let valve = make(f::VALVE)?;
     valve.set_property("drop", true);
     let enc = make(f::VP8ENC)?;
@@ -203,10 +207,10 @@ pub(crate) fn add_vp8(
     enc.set_property("cpu-used", 8i32);
     enc.set_property_from_str("end-usage", "cbr");
     enc.set_property("target-bitrate", (preset.video.bitrate_kbps.unwrap_or(2500) * 1000) as i32);
-    enc.set_property("keyframe-max-dist", ((fps as f64 * preset.video.keyframe_interval_s).round() as i32).max(1));
+    enc.set_property("keyframe-max-dist", keyframe_distance(preset) as i32);
     enc.set_property("lag-in-frames", 0i32);
     enc.set_property("threads", 2i32);
-    let sink = encoded_sink(preset)?;
+    let sink = encoded_sink()?;
     let elements = [valve.clone(), leaky_queue(2)?, enc, sink.clone()];
     add_chain(pipeline, &elements, "VP8 encoder")?;
     tee.link(&valve).map_err(|_| err("VP8 branch"))?;
@@ -251,7 +255,7 @@ pub(crate) fn add_audio(
     let opus = make(f::OPUSENC)?;
     opus.set_property_from_str("frame-size", &super::OPUS_FRAME.as_millis().to_string());
     opus.set_property("bitrate", (preset.audio.bitrate_kbps.clamp(16, 256) * 1000) as i32);
-    let sink = encoded_sink(preset)?;
+    let sink = encoded_sink()?;
     chain.extend([make(f::QUEUE)?, make(f::AUDIOCONVERT)?, opus, sink.clone()]);
     add_chain(pipeline, &chain, "audio elements")?;
     input.link(&queue).map_err(|_| EngineError::Request("cannot link the live sound".into()))?;
@@ -261,7 +265,7 @@ pub(crate) fn add_audio(
 /// An appsink paced by the clock, so sound and picture leave together: the
 /// pipeline's latency (the largest a path reports, including the video
 /// sinks' render delay, see [`set_processing_allowance`]) delays both alike.
-fn encoded_sink(_preset: &Preset) -> Result<gst::Element> {
+fn encoded_sink() -> Result<gst::Element> {
     let sink = make(f::APPSINK)?;
     sink.set_property("sync", true);
     // The VP8 sink gets nothing until a viewer opens its valve: no sink may hold the start back.

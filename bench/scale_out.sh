@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
+# Offline render throughput with 1, 2 and 3 `reenact worker` processes behind one
+# `reenact serve --workers 0` and PostgreSQL, against the same renders run one after another
+# by `reenact render` (no queue, no HTTP, no storage): jobs per minute, and the per-job
+# overhead of queueing and storage (target < 2% of render time).
+# Usage: bench/scale_out.sh [JOBS] [CLIP]   (run scripts/setup.sh first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${1:-6}
+clip=${2:-$(cd .. && pwd)/shared/media/synthetic/presenter_astronaut_1280x720_25fps.mp4}
+preset=master
+cargo build -q --release -p reenact-server
+export REENACT_BIN=$PWD/target/release/reenact BENCH_JOBS=$jobs BENCH_CLIP=$clip BENCH_PRESET=$preset
+exec scripts/with-postgres.sh bash -c '
+set -euo pipefail
+work=$(mktemp -d)
+trap "kill \$(jobs -p) 2>/dev/null || true; rm -rf $work" EXIT
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+now() { date +%s.%N; }
+
+echo "machine: $(nproc) cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
+echo "$BENCH_JOBS renders of $(basename "$BENCH_CLIP") to $BENCH_PRESET"
+
+start=$(now)
+for i in $(seq "$BENCH_JOBS"); do
+  "$REENACT_BIN" render "$BENCH_CLIP" --preset "$BENCH_PRESET" --out "$work/cli-$i" >/dev/null 2>&1
+done
+cli=$(python3 -c "print($(now) - $start)")
+printf "%-22s %8.1f s %8.2f jobs/min\n" "reenact render x$BENCH_JOBS" "$cli" "$(python3 -c "print($BENCH_JOBS * 60 / $cli)")"
+
+port=8300
+for workers in 1 2 3; do
+  port=$((port + 1))
+  db="bench_$workers"
+  psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE $db" >/dev/null
+  url="${TEST_DATABASE_URL%/*}/$db"
+  data=$work/data-$workers
+  DATABASE_URL=$url REENACT_DATA=$data RUST_LOG=warn "$REENACT_BIN" serve --listen 127.0.0.1:$port --workers 0 >/dev/null 2>&1 &
+  server=$!
+  api=http://127.0.0.1:$port/api
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  login="{\"email\": \"bench@example.com\", \"password\": \"bench-password\"}"
+  curl -sf -H "Content-Type: application/json" -d "$login" "$api/auth/register" >/dev/null
+  token=$(curl -sf -H "Content-Type: application/json" -d "$login" "$api/auth/login" | json "d[\"access_token\"]")
+  auth="Authorization: Bearer $token"
+  project=$(curl -sf -H "$auth" -H "Content-Type: application/json" -d "{\"name\": \"bench\"}" "$api/projects" | json "d[\"id\"]")
+  clip_id=$(curl -sf -H "$auth" -F "file=@$BENCH_CLIP" "$api/projects/$project/clips" | json "d[\"id\"]")
+  curl -sf -X PATCH -H "$auth" -H "Content-Type: application/json" \
+    -d "{\"timeline\": {\"tracks\": [{\"clips\": [{\"source\": \"$clip_id\"}]}]}}" "$api/projects/$project" >/dev/null
+  for i in $(seq "$BENCH_JOBS"); do
+    curl -sf -H "$auth" -H "Content-Type: application/json" -d "{\"presets\": [\"$BENCH_PRESET\"]}" \
+      "$api/projects/$project/renders" >/dev/null
+  done
+  start=$(now)
+  pids=()
+  for w in $(seq "$workers"); do
+    DATABASE_URL=$url REENACT_DATA=$data RUST_LOG=warn "$REENACT_BIN" worker --name "w$w" >/dev/null 2>&1 &
+    pids+=($!)
+  done
+  until curl -sf -H "$auth" "$api/jobs?state=succeeded" | json "len(d) == $BENCH_JOBS" | grep -q True; do sleep 0.2; done
+  took=$(python3 -c "print($(now) - $start)")
+  kill "${pids[@]}" "$server"; wait "${pids[@]}" "$server" 2>/dev/null || true
+  overhead=$(python3 -c "print(100 * ($took - $cli) / $cli)")
+  if [[ $workers -eq 1 ]]; then
+    note="overhead vs reenact render: ${overhead}%"
+  else
+    note="speed-up vs 1 worker: $(python3 -c "print(round($one / $took, 2))")x"
+  fi
+  [[ $workers -eq 1 ]] && one=$took
+  printf "%-22s %8.1f s %8.2f jobs/min   %s\n" "$workers worker(s)" "$took" \
+    "$(python3 -c "print($BENCH_JOBS * 60 / $took)")" "$note"
+done
+'
