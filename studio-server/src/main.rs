@@ -19,6 +19,10 @@ struct Cli {
         default_value = "reenact=info,reenact_server=info,reenact_engine=info,warn"
     )]
     log: String,
+    /// A TOML file of settings (keys named after the environment variables, see the README);
+    /// also read from REENACT_CONFIG. Flags and the environment win over it.
+    #[arg(long, global = true, env = "REENACT_CONFIG")]
+    config: Option<std::path::PathBuf>,
     /// Log lines as `text` for people or `json` (one object per line) for log collectors.
     #[arg(long, global = true, env = "REENACT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -50,6 +54,23 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The file only fills in variables the environment does not set; clap then reads them.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(file) = reenact_server::config::file_from(&args) {
+        match reenact_server::config::read(&file) {
+            Ok(settings) => {
+                for (var, value) in settings {
+                    if std::env::var_os(var).is_none() {
+                        std::env::set_var(var, value);
+                    }
+                }
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let cli = Cli::parse();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
