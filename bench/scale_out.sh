@@ -61,7 +61,7 @@ for workers in 1 2 3; do
   until curl -sf -H "$auth" "$api/jobs?state=succeeded" | json "len(d) == $BENCH_JOBS" | grep -q True; do sleep 0.2; done
   took=$(python3 -c "print($(now) - $start)")
   kill "${pids[@]}" "$server"; wait "${pids[@]}" "$server" 2>/dev/null || true
-  overhead=$(python3 -c "print(100 * ($took - $cli) / $cli)")
+  overhead=$(python3 -c "print(round(100 * ($took - $cli) / $cli, 1))")
   if [[ $workers -eq 1 ]]; then
     note="overhead vs reenact render: ${overhead}%"
   else

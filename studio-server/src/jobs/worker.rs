@@ -111,11 +111,17 @@ impl Worker {
         let handler = self.handlers[&job.kind].clone();
         let ctx = Arc::new(JobContext::default());
         let started = Instant::now();
+        // The handler says when it ends, so the next job is claimed at once rather than at the next beat.
+        let (ended, mut end) = tokio::sync::oneshot::channel::<()>();
         let task = {
             let (job, ctx) = (job.clone(), ctx.clone());
-            tokio::task::spawn_blocking(move || handler.run(&job, &ctx))
+            tokio::task::spawn_blocking(move || {
+                let outcome = handler.run(&job, &ctx);
+                let _ = ended.send(());
+                outcome
+            })
         };
-        let stop = self.watch(&job, &ctx, &task).await?;
+        let stop = self.watch(&job, &ctx, &task, &mut end).await?;
         let outcome = task.await.unwrap_or_else(|e| Err(format!("job handler crashed: {e}")));
         let succeeded = stop == Stop::None && outcome.is_ok();
         self.record(&job, stop, outcome).await?;
@@ -130,13 +136,18 @@ impl Worker {
         job: &JobRow,
         ctx: &JobContext,
         task: &tokio::task::JoinHandle<Result<serde_json::Value, String>>,
+        end: &mut tokio::sync::oneshot::Receiver<()>,
     ) -> sqlx::Result<Stop> {
         let started = Instant::now();
         let timeout = self.timeouts.get(&job.kind).copied().unwrap_or(self.default_timeout);
         let beat = (self.lease / 3).max(Duration::from_millis(50));
         let mut stop = Stop::None;
         while !task.is_finished() {
-            tokio::time::sleep(beat.min(Duration::from_millis(200))).await;
+            tokio::select! {
+                // Ended (or the sender went with a panicking handler).
+                _ = &mut *end => break,
+                _ = tokio::time::sleep(beat.min(Duration::from_millis(200))) => {}
+            }
             if task.is_finished() {
                 break;
             }
