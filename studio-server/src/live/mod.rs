@@ -243,7 +243,17 @@ impl LiveSession {
                 });
             }
         };
-        let (viewer, answer) = Viewer::connect(id.clone(), offer, codec, video, audio, on_keyframe, on_gone).await?;
+        let connected = Viewer::connect(id.clone(), offer, codec, video, audio, on_keyframe, on_gone).await;
+        let (viewer, answer) = match connected {
+            Ok(connected) => connected,
+            Err(err) => {
+                // The VP8 encoder opened for this viewer runs only while someone watches.
+                if codec == Stream::Vp8 && !self.has_viewers(Stream::Vp8) {
+                    self.close_vp8();
+                }
+                return Err(err);
+            }
+        };
         self.viewers.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), viewer);
         tracing::info!(session = %self.id, viewer = %id, ?codec, "viewer joined");
         Ok((id, answer))
