@@ -81,11 +81,12 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>) -> anyhow::Result<()> {
-    let hub = Arc::new(LiveHub::default());
-    let session = hub.start(options, None, None).await.context("cannot start the live show")?;
+    // A busy port fails before the graph is built.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let hub = Arc::new(LiveHub::default());
+    let session = hub.start(options, None, None).await.context("cannot start the live show")?;
     let addr = listener.local_addr()?;
     println!("Live preview: http://{addr}/live/{}", session.id);
     println!("WHEP endpoint: http://{addr}/api/live/{}/whep", session.id);
