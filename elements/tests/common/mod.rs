@@ -33,31 +33,20 @@ pub fn init() {
 
 /// The first `count` frames of `file` as `format` buffers (with PTS and duration) and their caps.
 pub fn decode(file: &Path, format: &str, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format={format} ! appsink name=sink sync=false",
-        file.display()
-    ))
-    .expect("decode pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let sink = pipeline.by_name("sink").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
-    pipeline.set_state(gst::State::Playing).expect("playing");
-    let mut caps = None;
-    let mut buffers = Vec::new();
-    while buffers.len() < count {
-        let Ok(sample) = sink.pull_sample() else { break };
-        caps.get_or_insert_with(|| sample.caps().expect("caps").to_owned());
-        buffers.push(sample.buffer_owned().expect("buffer"));
-    }
-    pipeline.set_state(gst::State::Null).expect("null");
-    (caps.expect("at least one frame"), buffers)
+    pull_frames(&format!("videoconvert ! video/x-raw,format={format}"), file, count)
 }
 
 /// The first `count` frames of `file` letterboxed into 1280x720 RGBx.
 pub fn decode_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let convert = "videoconvert ! videoscale add-borders=true ! \
+                   video/x-raw,format=RGBx,width=1280,height=720,pixel-aspect-ratio=1/1";
+    pull_frames(convert, file, count)
+}
+
+/// The first `count` frames of `file` decoded and passed through `convert` (a launch-line fragment).
+fn pull_frames(convert: &str, file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
     let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! videoscale add-borders=true ! \
-         video/x-raw,format=RGBx,width=1280,height=720,pixel-aspect-ratio=1/1 ! appsink name=sink sync=false",
+        "filesrc location={} ! decodebin ! {convert} ! appsink name=sink sync=false",
         file.display()
     ))
     .expect("decode pipeline")
