@@ -3,10 +3,14 @@
 //! session's figures, takes switches on stdin, stops on `quit` with its recording in
 //! place; bad sources and outputs get one clear error and a non-zero exit.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::http_get;
 
 fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
@@ -20,16 +24,6 @@ fn reenact(args: &[&str]) -> Command {
 
 fn run(args: &[&str]) -> Output {
     reenact(args).stdin(Stdio::null()).output().expect("run reenact")
-}
-
-/// A plain HTTP/1.0 GET on loopback; the body.
-fn get(addr: &str, path: &str) -> String {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
 
 #[test]
@@ -51,10 +45,10 @@ fn a_show_prints_its_url_takes_switches_and_stops_with_its_recording() {
     let id = url.rsplit('/').next().unwrap().to_owned();
     assert!(url.starts_with(&format!("http://{addr}/live/")), "{url}");
 
-    let page = get(&addr, &format!("/live/{id}"));
+    let page = http_get(&addr, &format!("/live/{id}"));
     assert!(page.contains("/assets/whep.js"), "the preview page: {page}");
     std::thread::sleep(Duration::from_secs(2));
-    let figures: serde_json::Value = serde_json::from_str(&get(&addr, &format!("/api/live/{id}"))).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&http_get(&addr, &format!("/api/live/{id}"))).unwrap();
     assert!(figures["pipeline"]["frames_encoded"].as_u64().unwrap() > 20, "{figures}");
 
     writeln!(stdin, "on matte").unwrap();
@@ -62,7 +56,7 @@ fn a_show_prints_its_url_takes_switches_and_stops_with_its_recording() {
     let replies: Vec<String> = lines.by_ref().map_while(Result::ok).skip(2).take(2).collect();
     assert_eq!(replies[0], "matte on");
     assert!(replies[1].contains("unknown element `lipstick`"), "{replies:?}");
-    let figures: serde_json::Value = serde_json::from_str(&get(&addr, &format!("/api/live/{id}"))).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&http_get(&addr, &format!("/api/live/{id}"))).unwrap();
     assert_eq!(figures["pipeline"]["elements"]["matte"], true, "{figures}");
 
     writeln!(stdin, "quit").unwrap();

@@ -3,18 +3,13 @@
 //! ready when it says so, SIGTERM stops it cleanly with exit code 0; a bad
 //! config file is refused with the file and key named.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
+use common::http_get;
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
@@ -37,7 +32,7 @@ fn sigterm_stops_the_server_cleanly() {
         .expect("reenact serve");
     let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
     assert!(first.contains(&addr), "{first}");
-    assert!(get(&addr, "/readyz").ends_with("ready"), "ready once it says where it runs");
+    assert!(http_get(&addr, "/readyz").ends_with("ready"), "ready once it says where it runs");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());

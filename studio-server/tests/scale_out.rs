@@ -4,11 +4,13 @@
 //! Thirty renders are submitted over HTTP; one worker is killed with SIGKILL in the middle
 //! of a job. Every render must end succeeded, its outputs stored once, nothing half-written.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http;
 use serde_json::{json, Value};
 
 const RENDERS: usize = 30;
@@ -43,23 +45,6 @@ fn spawn(args: &[&str], database: &str, data: &Path) -> Process {
         .spawn()
         .expect("reenact");
     Process(child)
-}
-
-/// One HTTP/1.0 request on loopback: status and body.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = std::net::TcpStream::connect(addr).expect("server");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
-    let status = String::from_utf8_lossy(&response[9..12]).parse().unwrap();
-    (status, response[split + 4..].to_vec())
 }
 
 fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
