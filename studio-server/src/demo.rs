@@ -9,7 +9,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 
 use crate::db::{self, clips, clips::ClipRow, projects, projects::ProjectRow, users};
-use crate::storage::{Area, Storage};
+use crate::storage::{Area, Storage, TempFile};
 use crate::AppState;
 
 /// Sign-in of the demo account.
@@ -71,9 +71,10 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
         let video = info.video.as_ref().expect("probe_video guarantees video");
         let id = uuid::Uuid::new_v4().to_string();
         let key = Storage::key(&user.id, &project.id, Area::Source, &format!("{id}.mp4"));
-        let dest = state.storage.path(&key);
-        tokio::fs::create_dir_all(dest.parent().expect("keys have folders")).await?;
-        let bytes = tokio::fs::copy(&src, &dest).await?;
+        let temp = TempFile::new(state.storage.temp_path());
+        let bytes = tokio::fs::copy(&src, temp.path()).await?;
+        state.storage.commit(temp.path(), &key).await?;
+        temp.keep();
         clips::insert(
             &state.db,
             &ClipRow {

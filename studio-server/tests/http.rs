@@ -22,7 +22,7 @@ async fn not_ready_when_the_storage_takes_no_file() {
     std::fs::remove_dir_all(&tmp).ok();
     std::fs::write(&tmp, b"in the way").unwrap();
     let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     std::fs::remove_file(&tmp).unwrap();
     std::fs::create_dir(&tmp).unwrap();
     assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));

@@ -8,5 +8,6 @@ pub(crate) mod presets;
 pub(crate) mod probe;
 pub(crate) mod render;
 pub(crate) mod serve;
+pub(crate) mod storage;
 pub(crate) mod voice;
 pub(crate) mod worker;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+
+use super::storage::StorageArgs;
 use reenact_engine::PresetLibrary;
-use reenact_server::storage::Storage;
 use reenact_server::{app, db, AppState, JwtKeys};
 
 #[derive(Debug, Args)]
@@ -34,6 +35,8 @@ pub(crate) struct ServeArgs {
     /// Storage allowed per user, in megabytes.
     #[arg(long, default_value_t = 20_000, env = "REENACT_QUOTA_MB")]
     quota_mb: u64,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -51,7 +54,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(data = %data.display(), "listening on http://{addr}");
         println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
-        let storage = Arc::new(Storage::new(data.join("storage")).context("cannot create the storage directory")?);
+        let storage = args.storage.open(&data)?;
         // Workers finish the job in hand once the server has stopped taking requests.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();

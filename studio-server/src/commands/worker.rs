@@ -3,21 +3,24 @@
 //! spread over processes and machines (PostgreSQL and shared storage).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+
+use super::storage::StorageArgs;
 use reenact_server::db;
-use reenact_server::storage::Storage;
 
 #[derive(Debug, Args)]
 pub(crate) struct WorkerArgs {
     /// Database URL (the same as the server's).
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
-    /// Data directory shared with the server (its `storage/` holds the files).
+    /// Data directory: with `--storage s3://…` only a local cache and work folder,
+    /// otherwise shared with the server (its `storage/` holds the files).
     #[arg(long, env = "REENACT_DATA")]
     data: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// Name in logs and in the job's `worker` column (default: host-pid).
     #[arg(long)]
     name: Option<String>,
@@ -28,7 +31,7 @@ pub(crate) struct WorkerArgs {
 }
 
 pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let storage = Arc::new(Storage::new(args.data.join("storage")).context("cannot open the storage directory")?);
+    let storage = args.storage.open(&args.data)?;
     let name = args.name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -107,7 +107,7 @@ async fn clips_upload(
     if bytes == 0 {
         return Err(ApiError::BadRequest("file: the upload is empty (0 bytes)".into()));
     }
-    if state.storage.user_bytes(&user.id) + bytes as u64 > state.quota_bytes {
+    if state.storage.user_bytes(&user.id).await? + bytes as u64 > state.quota_bytes {
         return Err(ApiError::TooManyRequests(format!(
             "storage quota of {} MB would be exceeded",
             state.quota_bytes / 1_000_000
@@ -139,10 +139,10 @@ async fn clips_upload(
         audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
         created_at: db::now(),
     };
-    state.storage.commit(temp.path(), &key).await.map_err(internal)?;
+    state.storage.commit(temp.path(), &key).await?;
     temp.keep();
     if let Err(err) = clips::insert(&state.db, &row).await {
-        let _ = tokio::fs::remove_file(state.storage.path(&key)).await;
+        let _ = state.storage.remove(&key).await;
         return Err(err.into());
     }
     Ok((StatusCode::CREATED, AppJson(Clip::from(row))))
@@ -156,7 +156,7 @@ async fn clips_media(
 ) -> Result<Response, ApiError> {
     let clip_id = check_id(&clip_id)?;
     let clip = clips::get(&state.db, &user.id, &clip_id).await?.ok_or(ApiError::NotFound)?;
-    let file = ServeFile::new(state.storage.path(&clip.storage_key));
+    let file = ServeFile::new(state.storage.fetch(&clip.storage_key).await?);
     Ok(file.oneshot(request).await.map_err(internal)?.into_response())
 }
 

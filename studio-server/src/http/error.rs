@@ -23,6 +23,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMedia(String),
+    /// A service the request needs (storage, database) is down; the cause is logged.
+    #[error("the service is unavailable for a moment, try again")]
+    Unavailable(String),
     #[error("something went wrong")]
     Internal(String),
 }
@@ -37,6 +40,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -50,6 +54,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMedia(_) => "unsupported_media",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -66,6 +71,18 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(err: crate::storage::StorageError) -> Self {
+        use crate::storage::StorageError;
+        match err {
+            StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ApiError::NotFound,
+            StorageError::Object { source: object_store::Error::NotFound { .. }, .. } => ApiError::NotFound,
+            StorageError::Object { .. } => ApiError::Unavailable(err.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         ApiError::BadRequest(rejection.body_text())
@@ -74,7 +91,7 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
+        if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
         (self.status(), Json(json!({ "error": self.code(), "detail": self.to_string() }))).into_response()

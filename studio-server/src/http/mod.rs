@@ -82,11 +82,12 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, error::ApiError> {
     tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db))
         .await
-        .map_err(|_| error::ApiError::Internal("database did not answer in 2 s".into()))??;
-    let probe = state.storage.temp_path();
-    let written = tokio::fs::write(&probe, b"ready").await;
-    let _ = tokio::fs::remove_file(&probe).await;
-    written.map_err(|e| error::ApiError::Internal(format!("storage is not writable: {}: {e}", probe.display())))?;
+        .map_err(|_| error::ApiError::Unavailable("database did not answer in 2 s".into()))?
+        .map_err(|e| error::ApiError::Unavailable(format!("database: {e}")))?;
+    tokio::time::timeout(Duration::from_secs(5), state.storage.probe())
+        .await
+        .map_err(|_| error::ApiError::Unavailable("storage did not answer in 5 s".into()))?
+        .map_err(|e| error::ApiError::Unavailable(format!("storage is not writable: {e}")))?;
     Ok("ready")
 }
 

@@ -130,9 +130,7 @@ async fn renders_file(
         .find(|o| o["preset"] == preset.as_str())
         .and_then(|o| o["file"].as_str())
         .ok_or(ApiError::NotFound)?;
-    let response = ServeFile::new(state.storage.path(key))
-        .oneshot(request)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let file = state.storage.fetch(key).await?;
+    let response = ServeFile::new(file).oneshot(request).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(response.into_response())
 }

@@ -57,7 +57,7 @@ impl Handler for ClipEdit {
             .block_on(clips::get(&self.db, &job.owner_id, &params.clip_id))
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("params.clip_id: no clip {}", params.clip_id))?;
-        let path = self.storage.path(&source.storage_key);
+        let path = self.runtime.block_on(self.storage.fetch(&source.storage_key)).map_err(|e| e.to_string())?;
         let project = Project {
             title: format!("{}-{}", source.id, job.id),
             author: String::new(),
@@ -120,7 +120,7 @@ impl ClipEdit {
         };
         self.storage.commit(file, &key).await.map_err(|e| e.to_string())?;
         if let Err(e) = clips::insert(&self.db, &row).await {
-            let _ = tokio::fs::remove_file(self.storage.path(&key)).await;
+            let _ = self.storage.remove(&key).await;
             return Err(e.to_string());
         }
         Ok(serde_json::json!({ "clip_id": id, "duration_s": info.duration_s }))
@@ -206,7 +206,8 @@ impl Render {
                 .find(|c| c.id == clip.source)
                 .ok_or_else(|| format!("timeline: clip `{}` is not a clip of this project", clip.source))?;
             if !sources.iter().any(|s: &Source| s.id == stored.id) {
-                sources.push(Source { id: stored.id.clone(), path: self.storage.path(&stored.storage_key) });
+                let path = self.runtime.block_on(self.storage.fetch(&stored.storage_key)).map_err(|e| e.to_string())?;
+                sources.push(Source { id: stored.id.clone(), path });
             }
         }
         Ok(Project {
@@ -241,7 +242,7 @@ impl Render {
             for (from, key) in &files {
                 if let Err(e) = self.storage.commit(from, key).await {
                     for key in &moved {
-                        let _ = tokio::fs::remove_file(self.storage.path(key)).await;
+                        let _ = self.storage.remove(key).await;
                     }
                     return Err(format!("storing {}: {e}", from.display()));
                 }
