@@ -28,6 +28,7 @@ const KEYS: &[(&str, &str)] = &[
     ("storage", "REENACT_STORAGE"),
     ("storage_retry_s", "REENACT_STORAGE_RETRY_S"),
     ("cache_mb", "REENACT_CACHE_MB"),
+    ("metrics_listen", "REENACT_METRICS_LISTEN"),
     ("jwt_secret", "REENACT_JWT_SECRET"),
     ("models", "REENACT_MODELS"),
     ("presets", "REENACT_PRESETS"),

@@ -6,8 +6,12 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::TestApp;
 
+/// Tests that point `REENACT_MODELS` somewhere take turns.
+static MODELS_ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn health_and_readiness() {
+    let _models = MODELS_ENV.lock().await;
     for app in TestApp::all().await {
         assert_eq!(app.call(Method::GET, "/healthz", None, None).await, (StatusCode::OK, "ok".into()));
         assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
@@ -16,6 +20,7 @@ async fn health_and_readiness() {
 
 #[tokio::test]
 async fn not_ready_when_the_storage_takes_no_file() {
+    let _models = MODELS_ENV.lock().await;
     let app = TestApp::sqlite().await;
     // A file where the storage's temporary directory should be: nothing can be written under it.
     let tmp = app.state.storage.temp_path().parent().unwrap().to_path_buf();
@@ -26,6 +31,33 @@ async fn not_ready_when_the_storage_takes_no_file() {
     std::fs::remove_file(&tmp).unwrap();
     std::fs::create_dir(&tmp).unwrap();
     assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
+}
+
+#[tokio::test]
+async fn not_ready_while_a_model_file_is_corrupt_and_the_model_is_named() {
+    let _models = MODELS_ENV.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let model = reenact_models::graph::Graph::new()
+        .input("x", &[1])
+        .output("y", &[1])
+        .node("Identity", &["x"], &["y"], &[])
+        .install(dir.path(), "probe-net", "test")
+        .unwrap();
+    std::env::set_var("REENACT_MODELS", dir.path());
+    let app = TestApp::sqlite().await;
+    assert_eq!(app.call(Method::GET, "/readyz", None, None).await, (StatusCode::OK, "ready".into()));
+    let good = std::fs::read(&model).unwrap();
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0xff;
+    std::fs::write(&model, &bad).unwrap();
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    std::fs::write(&model, &good).unwrap();
+    let ready_again = app.call(Method::GET, "/readyz", None, None).await;
+    std::env::remove_var("REENACT_MODELS");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let cause = body.as_str().unwrap_or_default();
+    assert!(cause.contains("probe-net") && cause.contains("probe-net.onnx"), "names the model and file: {cause}");
+    assert_eq!(ready_again, (StatusCode::OK, "ready".into()));
 }
 
 #[tokio::test]

@@ -148,10 +148,14 @@ fn thirty_renders_on_three_workers_survive_a_killed_worker() {
         renders.push(render["id"].as_str().unwrap().to_owned());
     }
 
+    let w1_metrics = free_addr();
     let mut workers: Vec<Option<Process>> = (0..WORKERS)
         .map(|i| {
             let name = format!("w{i}");
-            let args = ["worker", "--name", &name, "--lease-s", LEASE_S];
+            let mut args = vec!["worker", "--name", &name, "--lease-s", LEASE_S];
+            if i == 1 {
+                args.extend(["--metrics-listen", &w1_metrics]);
+            }
             Some(spawn(&args, &database, &data.path().join(&name), &bucket))
         })
         .collect();
@@ -191,6 +195,14 @@ fn thirty_renders_on_three_workers_survive_a_killed_worker() {
         http(&addr, "GET", &format!("/api/renders/{}/files/master", renders[0]), Some(&token), "", b"");
     assert_eq!(status, 200);
     assert!(bytes.len() > 10_000);
+    // A worker process reports what it ran.
+    let metrics = common::http_get(&w1_metrics, "/metrics");
+    let value = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("reenact_job_duration_seconds_count{kind=\"render\",outcome=\"succeeded\"}") >= 1.0);
+    assert!(value("reenact_render_speed_ratio_count") >= 1.0);
     drop(workers);
 }
 

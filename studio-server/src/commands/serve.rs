@@ -55,6 +55,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(data = %data.display(), "listening on http://{addr}");
         println!("Reenact Studio is running at http://{addr}/ (data in {}; Ctrl-C to stop)", data.display());
         let storage = args.storage.open(&data)?;
+        // Hash the models now (the result is cached) so that the first readiness check is quick.
+        tokio::task::spawn_blocking(|| match reenact_server::http::model_problem() {
+            Some(problem) => tracing::warn!(%problem, "models: not ready"),
+            None => tracing::info!("models: every manifest entry present and intact"),
+        });
         // Workers finish the job in hand once the server has stopped taking requests.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();

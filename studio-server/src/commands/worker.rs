@@ -28,6 +28,10 @@ pub(crate) struct WorkerArgs {
     /// again by another once this has passed.
     #[arg(long, default_value_t = 30, env = "REENACT_LEASE_S", value_parser = clap::value_parser!(u64).range(1..=3600))]
     lease_s: u64,
+    /// Serve this worker's Prometheus metrics (job durations, render speed) at
+    /// http://ADDR/metrics; off by default.
+    #[arg(long, env = "REENACT_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
@@ -36,6 +40,9 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let db = db::connect(&args.database_url).await?;
+        if let Some(addr) = args.metrics_listen {
+            serve_metrics(addr).await?;
+        }
         tracing::info!(%name, "worker started");
         eprintln!("reenact worker {name}: waiting for jobs (Ctrl-C or SIGTERM stops after the current job)");
         let mut worker = reenact_server::jobs::handlers::worker(db, storage, name.clone());
@@ -44,4 +51,18 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
         eprintln!("reenact worker {name}: stopped");
         Ok(())
     })
+}
+
+/// Answers `/metrics` on `addr` in the background for as long as the worker runs.
+async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    let app = axum::Router::new().route("/metrics", axum::routing::get(reenact_server::http::metrics::scrape_worker));
+    tracing::info!("metrics at http://{}/metrics", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(%err, "metrics server stopped");
+        }
+    });
+    Ok(())
 }

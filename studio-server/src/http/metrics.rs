@@ -30,6 +30,7 @@ struct Metrics {
     request_seconds: HistogramVec,
     jobs: IntGaugeVec,
     job_seconds: HistogramVec,
+    render_speed: prometheus::Histogram,
     live_sessions: IntGauge,
     live_viewers: IntGauge,
     live_fps_min: Gauge,
@@ -59,6 +60,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["kind", "outcome"],
     )
     .expect("metric");
+    let render_speed = prometheus::Histogram::with_opts(
+        HistogramOpts::new(
+            "render_speed_ratio",
+            "Seconds of timeline rendered (for every preset at once) per second of work, by this process's workers",
+        )
+        .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
+    )
+    .expect("metric");
     let live_sessions = IntGauge::new("live_sessions", "Live sessions running").expect("metric");
     let live_viewers = IntGauge::new("live_viewers", "WebRTC viewers of all live sessions").expect("metric");
     let live_fps_min = Gauge::new("live_fps_min", "Lowest encoded fps of the running live sessions").expect("metric");
@@ -69,6 +78,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(request_seconds.clone()),
         Box::new(jobs.clone()),
         Box::new(job_seconds.clone()),
+        Box::new(render_speed.clone()),
         Box::new(live_sessions.clone()),
         Box::new(live_viewers.clone()),
         Box::new(live_fps_min.clone()),
@@ -82,6 +92,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         request_seconds,
         jobs,
         job_seconds,
+        render_speed,
         live_sessions,
         live_viewers,
         live_fps_min,
@@ -106,7 +117,17 @@ pub(super) async fn scrape(State(state): State<AppState>) -> Result<Response, Ap
     let metrics = &*METRICS;
     read_jobs(&state, metrics).await?;
     read_live(&state, metrics);
-    let families = metrics.registry.gather();
+    encoded()
+}
+
+/// `GET /metrics` of a `reenact worker`: what its own workers measured (the queue and live
+/// figures come from the server's scrape).
+pub async fn scrape_worker() -> Result<Response, ApiError> {
+    encoded()
+}
+
+fn encoded() -> Result<Response, ApiError> {
+    let families = METRICS.registry.gather();
     let mut text = Vec::new();
     TextEncoder::new().encode(&families, &mut text).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(CONTENT_TYPE, TextEncoder::new().format_type().to_owned())], text).into_response())
@@ -126,6 +147,13 @@ async fn read_jobs(state: &AppState, metrics: &Metrics) -> Result<(), ApiError> 
 pub(crate) fn job_finished(kind: &str, succeeded: bool, took: std::time::Duration) {
     let outcome = if succeeded { "succeeded" } else { "failed" };
     METRICS.job_seconds.with_label_values(&[kind, outcome]).observe(took.as_secs_f64());
+}
+
+/// Records how fast a render went: seconds of timeline per second of work.
+pub(crate) fn render_finished(timeline_s: f64, took: std::time::Duration) {
+    if timeline_s > 0.0 && !took.is_zero() {
+        METRICS.render_speed.observe(timeline_s / took.as_secs_f64());
+    }
 }
 
 fn read_live(state: &AppState, metrics: &Metrics) {

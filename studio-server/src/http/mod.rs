@@ -8,7 +8,7 @@ mod events;
 mod jobs;
 pub mod limits;
 pub mod live;
-pub(crate) mod metrics;
+pub mod metrics;
 mod presets;
 mod projects;
 mod renders;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
@@ -78,17 +79,37 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers and the storage takes a file.
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, error::ApiError> {
+/// Ready when the database answers, the storage takes a file, and every model the
+/// manifests name is present and intact. Otherwise 503 with the cause in plain text, for
+/// the operator reading the probe's output.
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, (StatusCode, String)> {
+    let unavailable = |cause: String| (StatusCode::SERVICE_UNAVAILABLE, cause);
     tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db))
         .await
-        .map_err(|_| error::ApiError::Unavailable("database did not answer in 2 s".into()))?
-        .map_err(|e| error::ApiError::Unavailable(format!("database: {e}")))?;
+        .map_err(|_| unavailable("database did not answer in 2 s".into()))?
+        .map_err(|e| unavailable(format!("database: {e}")))?;
     tokio::time::timeout(Duration::from_secs(5), state.storage.probe())
         .await
-        .map_err(|_| error::ApiError::Unavailable("storage did not answer in 5 s".into()))?
-        .map_err(|e| error::ApiError::Unavailable(format!("storage is not writable: {e}")))?;
-    Ok("ready")
+        .map_err(|_| unavailable("storage did not answer in 5 s".into()))?
+        .map_err(|e| unavailable(format!("storage is not writable: {e}")))?;
+    // Checksums are cached by size and mtime, so only the first check hashes the files.
+    let models = tokio::task::spawn_blocking(model_problem).await.map_err(|e| unavailable(e.to_string()))?;
+    match models {
+        Some(problem) => Err(unavailable(problem)),
+        None => Ok("ready"),
+    }
+}
+
+/// The first model that is missing or corrupt (or a manifest that cannot be read), if any.
+pub fn model_problem() -> Option<String> {
+    let catalog = match reenact_models::Catalog::load() {
+        Ok(catalog) => catalog,
+        Err(err) => return Some(err.to_string()),
+    };
+    catalog
+        .entries()
+        .iter()
+        .find_map(|entry| catalog.status(entry).into_result(&entry.model.name).err().map(|e| e.to_string()))
 }
 
 async fn index(State(presets): State<Arc<PresetLibrary>>) -> Html<String> {

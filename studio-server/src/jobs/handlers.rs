@@ -174,9 +174,13 @@ impl Handler for Render {
             opacity: 0.6,
         });
         ctx.progress(0.0, "rendering");
+        let started = std::time::Instant::now();
         let rendered = reenact_engine::render(&request, ctx.cancel_token(), &mut |p| {
             ctx.progress(p.fraction * 95.0, "rendering");
         });
+        if let Some(out) = rendered.as_ref().ok().and_then(|r| r.outputs.first()) {
+            crate::http::metrics::render_finished(out.metadata.duration_s, started.elapsed());
+        }
         let result = rendered.map_err(|e| e.to_string()).and_then(|report| {
             ctx.progress(96.0, "storing");
             self.runtime.block_on(self.store(job, project_id, &params.render_id, report))
