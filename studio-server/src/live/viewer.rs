@@ -175,6 +175,9 @@ impl Viewer {
 /// RTCP reports), IPv4 UDP, loopback allowed (a studio on one machine), and
 /// short ICE timeouts so a vanished viewer is dropped within seconds.
 fn api() -> Result<webrtc::api::API, LiveError> {
+    // With object_store's TLS in the build, rustls has two providers and picks none:
+    // DTLS would panic at the first handshake. Ring is what webrtc's DTLS is built on.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut media = MediaEngine::default();
     media.register_default_codecs()?;
     let registry = register_default_interceptors(Registry::new(), &mut media)?;
