@@ -23,6 +23,7 @@ packages=(
   postgresql
   # headless browser for the WebRTC preview and studio tests
   chromium
+  chromium-driver
 )
 
 missing=()

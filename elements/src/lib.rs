@@ -16,6 +16,7 @@
 use gst::glib;
 
 pub mod analysis;
+mod captions;
 pub mod character;
 pub mod facemeta;
 mod faceswap;
@@ -27,6 +28,7 @@ pub mod tts;
 mod voice;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    captions::register(plugin)?;
     faceswap::register(plugin)?;
     facetrack::register(plugin)?;
     lipsync::register(plugin)?;

@@ -44,6 +44,9 @@ pub const MPEGTSMUX: &str = "mpegtsmux";
 pub const SRTSINK: &str = "srtsink";
 /// Our voice conversion element (gst-plugin-reenact, registered by [`crate::media::init`]).
 pub const REENACTVOICE: &str = "reenactvoice";
+/// Our captions element (Silero VAD + whisper), registered like [`REENACTVOICE`].
+pub const REENACTCAPTIONS: &str = "reenactcaptions";
+pub const FAKESINK: &str = "fakesink";
 
 /// Every factory an offline render may need; checked before a graph is built
 /// so the error names the plugin instead of failing half-way.

@@ -15,6 +15,7 @@ pub mod preset;
 pub mod project;
 pub mod render;
 pub mod subtitles;
+pub mod transcribe;
 pub mod voice_clone;
 
 pub use error::{EngineError, Result};
@@ -22,4 +23,5 @@ pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
 pub use render::{render, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest};
+pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};
 pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};

@@ -51,6 +51,8 @@ enum Command {
     Voice(commands::voice::VoiceArgs),
     /// Create a character from a portrait and a voice sample, or describe one.
     Character(commands::character::CharacterArgs),
+    /// Write subtitles (SRT or WebVTT) from the speech of a media file (Silero VAD + whisper).
+    Captions(commands::captions::CaptionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         Command::Models(args) => commands::models::run(args),
         Command::Voice(args) => commands::voice::run(args),
         Command::Character(args) => commands::character::run(args),
+        Command::Captions(args) => commands::captions::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,24 @@
 // SPDX-License-Identifier: MPL-2.0
-//! reenact-ui: the pages of the browser studio. It renders what the server
-//! hands it and knows nothing of storage, jobs or media processing.
-//!
-//! For now this is the landing page; the interactive studio (dioxus
-//! liveview) grows here.
+//! reenact-ui: the browser studio. Pages are dioxus components rendered on
+//! the server and kept live over a WebSocket (dioxus-liveview), so no wasm
+//! toolchain is needed. The studio knows nothing of storage, jobs or media:
+//! it sends the server's own JSON API the requests a user would, in-process
+//! and with that user's token, and shows the answers, so every rule about
+//! who may do what stays in the API.
+
+mod api;
+mod app;
+mod components;
+mod hooks;
+mod model;
+mod pages;
+mod session;
+mod web;
+
+pub use api::{ApiError, StudioApi};
+pub use app::Page;
+pub use session::Sessions;
+pub use web::router;
 
 /// A preset as the landing page lists it.
 #[derive(Debug, Clone)]
@@ -31,6 +46,7 @@ table{{border-collapse:collapse;width:100%}}td{{border-bottom:1px solid #ddd;pad
 <body><h1>Reenact Studio <small>{version}</small></h1>
 <p>Live and recorded reenactments: one graph turns a performer into a character and renders every delivery format in one pass.
 Every rendered file carries a disclosure that it contains synthetic media.</p>
+<p><a href="/projects"><strong>Open the studio</strong></a> · <a href="/login">Sign in</a> · <a href="/signup">Create an account</a></p>
 <h2>Delivery presets</h2><table>{rows}</table>
 <p>Render from the command line: <code>reenact render take.mp4 --preset landscape-1080p --preset vertical-1080p --out renders/</code></p>
 </body></html>"#,

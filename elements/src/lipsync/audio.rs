@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 /// Rate of the analysed stream.
-pub(super) const RATE: u32 = 16_000;
+pub(crate) const RATE: u32 = 16_000;
 
 /// Timestamp differences up to this are jitter, not a gap or an overlap.
 const JITTER_NS: u64 = 20_000_000;
@@ -29,7 +29,7 @@ const NS_PER_SECOND: u64 = 1_000_000_000;
 
 /// Sample encoding of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SampleFormat {
+pub(crate) enum SampleFormat {
     /// Signed 16-bit little-endian.
     S16,
     /// 32-bit float little-endian.
@@ -38,17 +38,17 @@ pub(super) enum SampleFormat {
 
 /// What the audio pad negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct InputFormat {
+pub(crate) struct InputFormat {
     /// Sample encoding.
-    pub(super) format: SampleFormat,
+    pub(crate) format: SampleFormat,
     /// Samples per second per channel.
-    pub(super) rate: u32,
+    pub(crate) rate: u32,
     /// Interleaved channels.
-    pub(super) channels: usize,
+    pub(crate) channels: usize,
 }
 
 impl InputFormat {
-    fn bytes_per_frame(&self) -> usize {
+    pub(crate) fn bytes_per_frame(&self) -> usize {
         self.channels
             * match self.format {
                 SampleFormat::S16 => 2,
@@ -57,7 +57,7 @@ impl InputFormat {
     }
 
     /// Appends the mono downmix (channel mean) of the whole frames in `data` to `out`.
-    fn downmix(&self, data: &[u8], out: &mut Vec<f32>) {
+    pub(crate) fn downmix(&self, data: &[u8], out: &mut Vec<f32>) {
         let bpf = self.bytes_per_frame();
         let scale = 1.0 / self.channels as f32;
         for frame in data.chunks_exact(bpf) {
@@ -87,7 +87,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// input position `n * in_rate / RATE` with a Blackman-windowed sinc, so the two streams share
 /// their time origin exactly.
 #[derive(Debug)]
-pub(super) struct Resampler {
+pub(crate) struct Resampler {
     in_rate: u64,
     /// Taps on each side of the interpolation point, in input samples.
     half: usize,
@@ -106,7 +106,7 @@ pub(super) struct Resampler {
 
 impl Resampler {
     /// A resampler from `in_rate` to [`RATE`].
-    pub(super) fn new(in_rate: u32) -> Self {
+    pub(crate) fn new(in_rate: u32) -> Self {
         let in_rate = u64::from(in_rate.max(1));
         let out = u64::from(RATE);
         let cutoff = CUTOFF * (out as f64 / in_rate as f64).min(1.0);
@@ -158,7 +158,7 @@ impl Resampler {
     }
 
     /// Feeds `input` and appends every output sample it completes to `out`.
-    pub(super) fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
+    pub(crate) fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
         if self.half == 0 {
             out.extend_from_slice(input);
             return;

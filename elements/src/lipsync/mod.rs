@@ -10,7 +10,8 @@
 use gst::glib;
 use gst::prelude::*;
 
-mod audio;
+// The captions element reuses the 16 kHz mono resampler.
+pub(crate) mod audio;
 mod features;
 mod image;
 mod imp;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! One module per `reenact` subcommand.
 
+pub(crate) mod captions;
 pub(crate) mod character;
 pub(crate) mod live;
 pub(crate) mod models;

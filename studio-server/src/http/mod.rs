@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The HTTP surface: one router per resource, merged under `/api`.
 
+mod account;
 pub mod auth;
 mod clips;
 pub mod error;
@@ -52,6 +53,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(presets::router())
         .merge(auth::router())
+        .merge(account::router())
         .merge(projects::router())
         .merge(clips::router(state.upload_limit))
         .merge(jobs::router())
@@ -63,7 +65,7 @@ pub fn app(state: AppState) -> Router {
         keys: Some(state.keys.clone()),
         db: Some(state.db.clone()),
     };
-    Router::new()
+    let app = Router::new()
         .merge(live::router(live))
         .route("/", get(index))
         .route("/healthz", get(healthz))
@@ -72,7 +74,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/api", api)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(metrics::track))
-        .with_state(state)
+        .with_state(state);
+    // The browser studio sends its requests to the routes above in-process.
+    app.clone().merge(reenact_ui::router(app))
 }
 
 async fn healthz() -> &'static str {

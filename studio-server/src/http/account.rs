@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `GET /api/account`: who is signed in and how much of their storage
+//! quota they use (the studio's account page shows it). Deleting the
+//! account lives with the other account routes in `auth`.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, AppJson};
+use super::AppState;
+use crate::db::users;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/account", get(account_show))
+}
+
+#[derive(Debug, Serialize)]
+struct AccountView {
+    id: String,
+    email: String,
+    created_at: i64,
+    /// Bytes of every stored file of the user.
+    storage_bytes: u64,
+    /// Stored bytes allowed.
+    quota_bytes: u64,
+}
+
+async fn account_show(State(state): State<AppState>, user: CurrentUser) -> Result<AppJson<AccountView>, ApiError> {
+    let row = users::by_id(&state.db, &user.id).await?.ok_or(ApiError::NotFound)?;
+    Ok(AppJson(AccountView {
+        id: row.id,
+        email: row.email,
+        created_at: row.created_at,
+        storage_bytes: state.storage.user_bytes(&user.id).await?,
+        quota_bytes: state.quota_bytes,
+    }))
+}

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The browser studio in a real headless Chromium, driven over WebDriver
+//! (Debian's chromedriver) against a server on a loopback port: the
+//! presenter's path from sign-up to a downloaded render, the server's reasons
+//! beside the fields, the live studio's preview and the kiosk coming back
+//! after its server went away. Screenshots of every page land in
+//! `target/ui-screenshots/`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use fantoccini::{Client, ClientBuilder, Locator};
+use reenact_engine::PresetLibrary;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// One browser at a time: two Chromiums and a live encoder at once are
+/// more than a 2-core CI machine keeps up with.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const PASSWORD: &str = "correct horse battery";
+
+/// The WebDriver key code of Enter.
+const ENTER: char = '\u{E007}';
+
+/// A small live preset, so the test encodes 640x360 rather than 720p.
+const LIVE_SMALL: &str = r#"
+name = "live-360p"
+description = "live 640x360 for tests"
+mode = "live"
+container = "mp4"
+crop = "center"
+captions = "off"
+[video]
+width = 640
+height = 360
+fps = 30
+encoder = "x264"
+bitrate_kbps = 800
+speed_preset = "ultrafast"
+keyframe_interval_s = 1.0
+[audio]
+codec = "aac"
+bitrate_kbps = 96
+sample_rate = 48000
+channels = 2
+"#;
+
+fn media(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/media").join(name)
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The studio's server: the test app on a loopback port, with a job worker.
+struct Studio {
+    app: TestApp,
+    router: axum::Router,
+    addr: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
+    _presets: tempfile::TempDir,
+}
+
+impl Studio {
+    async fn start() -> Self {
+        if std::env::var_os("REENACT_MODELS").is_none() {
+            std::env::set_var("REENACT_MODELS", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+        }
+        let app = TestApp::sqlite().await;
+        let presets = tempfile::tempdir().unwrap();
+        std::fs::write(presets.path().join("live-360p.toml"), LIVE_SMALL).unwrap();
+        let mut library = PresetLibrary::builtin().unwrap();
+        library.add_dir(presets.path()).unwrap();
+        let mut state = app.state.clone();
+        state.presets = Arc::new(library);
+        let router = reenact_server::app(state.clone());
+        let worker = reenact_server::jobs::handlers::worker(state.db.clone(), state.storage.clone(), "ui".into());
+        tokio::spawn(worker.run(std::future::pending()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut studio = Studio { app, router, addr, stop: None, serving: None, _presets: presets };
+        studio.serve(listener);
+        studio
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = self.router.clone();
+        self.stop = Some(stop);
+        self.serving = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        }));
+    }
+
+    /// Takes the HTTP side down (as a restart does) ...
+    async fn go_away(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            if tokio::time::timeout(Duration::from_secs(5), serving).await.is_err() {
+                eprintln!("the server kept connections open past 5 s");
+            }
+        }
+    }
+
+    /// ... and brings it back on the same address.
+    async fn come_back(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// chromedriver plus a Chromium session, both gone with the test.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn open() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
+        let profile = tempfile::tempdir().unwrap();
+        let args = json!([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--window-size=1366,900",
+            format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                // chromedriver needs a moment before it listens.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(err) => panic!("no WebDriver session: {err}"),
+            }
+        };
+        Browser { client, driver, _profile: profile, shots: screenshot_dir() }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Runs `expr` in the page; its value as JSON.
+    async fn eval(&self, expr: &str) -> Value {
+        self.client.execute(&format!("return ({expr});"), vec![]).await.unwrap_or(Value::Null)
+    }
+
+    /// Waits until `expr` is truthy in the page; returns its value. On
+    /// timeout it saves a screenshot named after `what` and fails.
+    async fn wait(&self, what: &str, expr: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.eval(expr).await;
+            let truthy = match &value {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return value;
+            }
+            if Instant::now() > deadline {
+                self.shot(&format!("failed-{}", what.replace(' ', "-"))).await;
+                let body = self.eval("document.body && document.body.innerText").await;
+                panic!("timed out waiting for {what} ({expr}); page text: {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Types into the field `css` (after the page is live).
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        if !text.is_empty() {
+            field.send_keys(text).await.unwrap();
+        }
+    }
+
+    /// Chooses `file` in the file field `css`.
+    async fn attach(&self, css: &str, file: &Path) {
+        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
+        // chromedriver takes only canonical paths.
+        let file = file.canonicalize().unwrap();
+        field.send_keys(&file.display().to_string()).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
+        element.click().await.unwrap();
+    }
+
+    /// Waits until the liveview page has rendered (its socket is up).
+    async fn live(&self, css: &str) {
+        self.wait(
+            &format!("page with {css}"),
+            &format!("document.querySelector({css:?}) !== null"),
+            Duration::from_secs(15),
+        )
+        .await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// What the API itself answers to an upload of `bytes` (another user, another project).
+async fn api_upload_reason(app: &TestApp, bytes: &[u8]) -> (u16, Value) {
+    let (token, _) = app.sign_up("probe@example.com").await;
+    let (_, project) =
+        app.call(axum::http::Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "probe" }))).await;
+    let (status, body) = app.upload(project["id"].as_str().unwrap(), "notes.mp4", bytes, &token).await;
+    (status.as_u16(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presenter_signs_up_uploads_renders_and_downloads() {
+    let _one = BROWSER.lock().await;
+    let started = Instant::now();
+    let studio = Studio::start().await;
+    let b = Browser::open().await;
+
+    // The landing page leads into the studio; the studio asks for an account.
+    b.goto(&studio.url("/")).await;
+    b.shot("00-landing").await;
+    b.click("a[href='/projects']").await;
+    b.wait("redirect to sign-in", "location.pathname === '/login'", Duration::from_secs(10)).await;
+    b.live("#auth-form").await;
+    b.shot("01-sign-in").await;
+    b.click("a[href='/signup']").await;
+    b.live("#auth-form").await;
+
+    // A short password: the server's reason shows beside the password field.
+    b.fill("#email", "ada@museum.org").await;
+    b.fill("#password", "short").await;
+    b.click("#auth-form button[type=submit]").await;
+    let reason = b
+        .wait("password reason", "document.getElementById('password-error').textContent", Duration::from_secs(10))
+        .await;
+    assert_eq!(reason, "must be at least 8 characters");
+    b.shot("02-sign-up-error").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#auth-form button[type=submit]").await;
+    b.wait("projects after sign-up", "location.pathname === '/projects'", Duration::from_secs(15)).await;
+    b.live("#no-projects").await;
+    b.shot("03-projects-empty").await;
+
+    // An empty name is refused with the server's reason next to the field.
+    b.click("#new-project button[type=submit]").await;
+    let reason = b
+        .wait("name reason", "document.querySelector('#new-project .field-error').textContent", Duration::from_secs(10))
+        .await;
+    assert_eq!(reason, "must not be empty");
+    b.shot("04-project-name-error").await;
+    b.fill("#project-name", "Gettysburg").await;
+    b.click("#new-project button[type=submit]").await;
+    b.wait(
+        "the project in the list",
+        "document.querySelector('#project-list a.title')?.textContent === 'Gettysburg'",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // Rename it, keyboard-style: the button, the field, Enter.
+    b.click("#project-list button").await;
+    b.fill("#project-list input[name=name]", &format!("Gettysburg Address{ENTER}")).await;
+    b.wait(
+        "the renamed project",
+        "document.querySelector('#project-list a.title')?.textContent === 'Gettysburg Address'",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("05-projects").await;
+    b.click("#project-list a.title").await;
+    b.live("#upload-form").await;
+    b.wait("empty media", "document.getElementById('no-media') !== null", Duration::from_secs(10)).await;
+
+    // A text file is not media: the server's reason appears beside the file field.
+    let notes = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
+    std::fs::write(notes.path(), "these are my notes, not a video\n".repeat(20)).unwrap();
+    b.attach("#upload-file", notes.path()).await;
+    b.click("#upload-form button[type=submit]").await;
+    let reason =
+        b.wait("file reason", "document.getElementById('file-error').textContent", Duration::from_secs(20)).await;
+    let reason = reason.as_str().unwrap().to_owned();
+    assert!(!reason.starts_with("the server answered"), "the server's own reason is shown: {reason}");
+    let (status, api_answer) = api_upload_reason(&studio.app, &std::fs::read(notes.path()).unwrap()).await;
+    assert_eq!(status, 415, "{api_answer}");
+    assert_eq!(format!("file: {reason}"), api_answer["detail"].as_str().unwrap(), "the page shows the API's reason");
+    b.shot("06-upload-wrong-type").await;
+
+    // A real clip uploads (progress bar) and is listed with its facts.
+    b.attach("#upload-file", &media("grid/grid_swwp2s.mp4")).await;
+    b.click("#upload-form button[type=submit]").await;
+    b.wait(
+        "the clip in the media list",
+        "document.querySelector('#media-list td a')?.textContent === 'grid_swwp2s.mp4'",
+        Duration::from_secs(30),
+    )
+    .await;
+    let error = b.eval("document.getElementById('file-error').textContent").await;
+    assert_eq!(error, "", "the old error is gone after a good upload");
+    let facts = b.eval("document.querySelector('#media-list tbody tr').innerText").await;
+    assert!(facts.as_str().unwrap().contains("360×288"), "{facts}");
+
+    // The render plays the timeline: the clip goes onto it.
+    b.wait("an empty timeline", "document.getElementById('empty-timeline') !== null", Duration::from_secs(10)).await;
+    b.click("#media-list button.add-to-timeline").await;
+    let entry = b
+        .wait(
+            "the clip on the timeline",
+            "document.querySelector('#timeline li')?.textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(entry.as_str().unwrap().contains("grid_swwp2s.mp4 · 0.0–3.0 s"), "{entry}");
+
+    // Render with no preset: the reason is beside the presets.
+    b.click("#render-form button[type=submit]").await;
+    let reason = b
+        .wait(
+            "presets reason",
+            "document.querySelector('#render-form #presets-error').textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(reason, "name at least one preset");
+    b.click("#render-form input[value=master]").await;
+    b.fill("#watermark", "Reenactment").await;
+    b.click("#render-form button[type=submit]").await;
+    b.wait("a render card", "document.querySelector('#render-list .render') !== null", Duration::from_secs(10)).await;
+    b.shot("07-project-rendering").await;
+    b.wait(
+        "the render to finish",
+        "document.querySelector('#render-list .render')?.dataset.state === 'succeeded' && document.querySelector('a.download') !== null",
+        Duration::from_secs(60),
+    )
+    .await;
+    let disclosure = b.eval("document.querySelector('.disclosure-note').textContent").await;
+    assert!(disclosure.as_str().unwrap().contains("synthetic media"), "{disclosure}");
+    b.wait("the player to load", "document.querySelector('.render video').readyState >= 1", Duration::from_secs(15))
+        .await;
+    b.client.execute("document.querySelector('.render video').scrollIntoView()", vec![]).await.unwrap();
+    b.shot("08-project-rendered").await;
+
+    // The download link serves the MP4 (through the studio's token proxy).
+    let got = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.querySelector('a.download').href)
+               .then(r => r.arrayBuffer().then(b => done([r.status, b.byteLength, String.fromCharCode(...new Uint8Array(b.slice(4, 8)))])))
+               .catch(e => done([0, 0, String(e)]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0], 200, "{got}");
+    assert!(got[1].as_u64().unwrap() > 1000, "{got}");
+    assert_eq!(got[2], "ftyp", "an MP4 file: {got}");
+
+    // Jobs: the render, finished, with its attempts.
+    b.click("nav a[href='/jobs']").await;
+    b.live("#job-list").await;
+    let row = b.eval("document.querySelector('#job-list tbody tr').innerText").await;
+    let row = row.as_str().unwrap();
+    assert!(row.contains("Render") && row.contains("Finished") && row.contains("1 of 3"), "{row}");
+    b.shot("09-jobs").await;
+
+    // Account: storage against the quota.
+    b.click("nav a[href='/account']").await;
+    b.live("#delete-account").await;
+    b.wait(
+        "storage figure",
+        "document.querySelector('.progress span')?.textContent.includes('used')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("10-account").await;
+
+    // Signing out ends the session: the studio asks for an account again.
+    b.click("#sign-out").await;
+    b.wait("signed out", "location.pathname === '/login'", Duration::from_secs(10)).await;
+    b.goto(&studio.url("/projects")).await;
+    b.wait("projects need an account", "location.pathname === '/login'", Duration::from_secs(10)).await;
+    let _ = b.client.clone().close().await;
+    eprintln!("studio flow took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
+    let _one = BROWSER.lock().await;
+    let started = Instant::now();
+    let mut studio = Studio::start().await;
+    let b = Browser::open().await;
+
+    b.goto(&studio.url("/signup")).await;
+    b.live("#auth-form").await;
+    b.fill("#email", "guide@museum.org").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#auth-form button[type=submit]").await;
+    b.wait("projects", "location.pathname === '/projects'", Duration::from_secs(15)).await;
+
+    // A bad source is refused beside the field; the test pattern goes live.
+    b.goto(&studio.url("/studio")).await;
+    b.live("#start-live").await;
+    b.wait(
+        "live presets",
+        "document.querySelector('#live-preset option[value=\"live-360p\"]') !== null",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.fill("#source", "microphone").await;
+    b.click("#start-live button[type=submit]").await;
+    let reason =
+        b.wait("source reason", "document.getElementById('source-error').textContent", Duration::from_secs(10)).await;
+    assert!(!reason.as_str().unwrap().is_empty());
+    b.shot("11-live-start-error").await;
+    b.fill("#source", "test").await;
+    b.client
+        .execute("const s = document.getElementById('live-preset'); s.value = 'live-360p'; s.dispatchEvent(new Event('change'));", vec![])
+        .await
+        .unwrap();
+    b.click("#start-live button[type=submit]").await;
+    b.wait("the show page", "location.pathname.startsWith('/studio/')", Duration::from_secs(30)).await;
+    b.live("#readout").await;
+    let frames = b
+        .wait(
+            "preview frames",
+            "Number(document.getElementById('viewer-frames')?.dataset.frames) >= 30 && document.getElementById('viewer-frames').dataset.frames",
+            Duration::from_secs(60),
+        )
+        .await;
+    eprintln!("preview frames reported: {frames}");
+    let latency = b.eval("document.getElementById('latency').textContent").await;
+    assert!(latency.as_str().unwrap().contains("p50"), "{latency}");
+
+    // An element switches without a restart and the readout says so.
+    b.click("#element-matte").await;
+    b.wait("matte on", "document.getElementById('element-matte').checked", Duration::from_secs(10)).await;
+    let session = b.eval("location.pathname.split('/').pop()").await.as_str().unwrap().to_owned();
+    let hub_matte = studio.app.state.live.get(&session).unwrap().summary().pipeline.map(|p| p.elements.matte);
+    assert_eq!(hub_matte, Some(true), "the switch reached the graph");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.shot("12-live-studio").await;
+
+    // The kiosk: full screen, no controls, picture within seconds.
+    b.goto(&studio.url(&format!("/kiosk/{session}#pin=2468"))).await;
+    b.wait(
+        "kiosk picture",
+        "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > 20",
+        Duration::from_secs(45),
+    )
+    .await;
+    assert_eq!(b.eval("location.hash").await, "", "the PIN leaves the address bar");
+    assert_eq!(
+        b.eval("document.querySelectorAll('button:not(dialog button), input:not(dialog input)').length").await,
+        0
+    );
+    b.shot("13-kiosk").await;
+
+    // The server goes away: HTTP down, every viewer dropped. The kiosk
+    // falls back to its attract loop ...
+    studio.go_away().await;
+    let show = studio.app.state.live.get(&session).unwrap();
+    for viewer in show.summary().viewers {
+        let _ = show.remove_viewer(&viewer.id).await;
+    }
+    b.wait("attract loop", "!document.body.classList.contains('playing')", Duration::from_secs(30)).await;
+    // Past the cross-fade, for a screenshot of the loop itself.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.shot("14-kiosk-attract").await;
+    let before = b.eval("Number(document.body.dataset.frames)").await.as_u64().unwrap_or(0);
+
+    // ... and plays again by itself once the server is back.
+    studio.come_back().await;
+    b.wait(
+        "kiosk reconnected",
+        &format!(
+            "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > {}",
+            before + 20
+        ),
+        Duration::from_secs(45),
+    )
+    .await;
+    b.shot("15-kiosk-back").await;
+
+    // Staff leave with the PIN; a wrong one is refused.
+    b.client.execute("dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }))", vec![]).await.unwrap();
+    b.wait("PIN dialog", "document.getElementById('leave').open", Duration::from_secs(5)).await;
+    b.fill("#pin", &format!("1111{ENTER}")).await;
+    b.wait("wrong PIN", "document.getElementById('pin-error').textContent === 'Wrong PIN.'", Duration::from_secs(5))
+        .await;
+    b.shot("16-kiosk-pin").await;
+    b.fill("#pin", &format!("2468{ENTER}")).await;
+    b.wait("left the kiosk", "location.pathname === '/studio'", Duration::from_secs(10)).await;
+
+    let _ = b.client.clone().close().await;
+    studio.app.state.live.stop_all().await;
+    eprintln!("live flow took {:.1} s", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The API's answers as the pages read them: only the fields they show,
+//! everything else ignored so the API may grow without breaking the studio.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Project {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub updated_at: i64,
+    #[serde(default)]
+    pub timeline: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Clip {
+    pub id: String,
+    pub name: String,
+    pub bytes: i64,
+    #[serde(default)]
+    pub container: String,
+    pub duration_s: f64,
+    pub width: i64,
+    pub height: i64,
+    pub fps: f64,
+    #[serde(default)]
+    pub video_codec: String,
+    #[serde(default)]
+    pub audio_codec: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Job {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub params: Value,
+    pub state: String,
+    pub progress: f64,
+    #[serde(default)]
+    pub stage: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub created_at_ms: i64,
+}
+
+impl Job {
+    /// Still waiting or running, so worth watching.
+    pub(crate) fn active(&self) -> bool {
+        matches!(self.state.as_str(), "queued" | "running")
+    }
+
+    /// The state in plain words.
+    pub(crate) fn state_words(&self) -> String {
+        match self.state.as_str() {
+            "queued" if self.attempts > 0 => format!("Waiting to try again (attempt {} failed)", self.attempts),
+            "queued" => "Waiting to start".into(),
+            "running" if self.stage.is_empty() => "Running".into(),
+            "running" => format!("Running: {}", self.stage),
+            "succeeded" => "Finished".into(),
+            "cancelled" => "Cancelled".into(),
+            "dead" => format!("Failed after {} attempts", self.attempts),
+            other => other.into(),
+        }
+    }
+
+    /// What kind of work this is, in plain words.
+    pub(crate) fn kind_words(&self) -> &str {
+        match self.kind.as_str() {
+            "render" => "Render",
+            "clip_edit" => "Clip trim",
+            "voice_clone" => "Voice from a sample",
+            "video_download" => "Import from URL",
+            other => other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Render {
+    pub id: String,
+    pub project_id: String,
+    #[serde(default)]
+    pub presets: Vec<String>,
+    #[serde(default)]
+    pub outputs: Option<Vec<RenderOutput>>,
+    #[serde(default)]
+    pub job: Option<Job>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct RenderOutput {
+    pub preset: String,
+    #[serde(default)]
+    pub bytes: Option<i64>,
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    #[serde(default)]
+    pub disclosure: Option<String>,
+    #[serde(default)]
+    pub width: Option<i64>,
+    #[serde(default)]
+    pub height: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Preset {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LiveSummary {
+    pub id: String,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub preset: String,
+    #[serde(default)]
+    pub pipeline: Option<LivePipeline>,
+    #[serde(default)]
+    pub viewers: Vec<LiveViewer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LivePipeline {
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub width: i64,
+    #[serde(default)]
+    pub height: i64,
+    #[serde(default)]
+    pub fps_encoded: f64,
+    #[serde(default)]
+    pub frames_encoded: u64,
+    #[serde(default)]
+    pub frames_dropped: u64,
+    #[serde(default)]
+    pub pipeline_latency_ms: f64,
+    #[serde(default)]
+    pub characters: Vec<String>,
+    #[serde(default)]
+    pub character: Option<String>,
+    #[serde(default)]
+    pub elements: BTreeMap<String, bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LiveViewer {
+    pub id: String,
+    #[serde(default)]
+    pub connection: String,
+    #[serde(default)]
+    pub report: Option<ViewerReport>,
+    #[serde(default)]
+    pub latency_p50_ms: f64,
+    #[serde(default)]
+    pub latency_p95_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct ViewerReport {
+    #[serde(default)]
+    pub frames: u64,
+    #[serde(default)]
+    pub fps: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Account {
+    pub email: String,
+    pub storage_bytes: u64,
+    pub quota_bytes: u64,
+}
+
+/// Bytes for people: `1.5 MB`.
+pub(crate) fn human_bytes(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.0} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}

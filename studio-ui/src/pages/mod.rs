@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MPL-2.0
+//! One file per page of the studio.
+
+mod account;
+mod jobs;
+mod login;
+mod project;
+mod projects;
+mod renders;
+mod studio;
+
+pub(crate) use account::Account;
+pub(crate) use jobs::Jobs;
+pub(crate) use login::Login;
+pub(crate) use project::ProjectPage;
+pub(crate) use projects::Projects;
+pub(crate) use studio::{Studio, StudioSession};

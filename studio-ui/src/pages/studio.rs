@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MPL-2.0
+use std::time::Duration;
+
+use dioxus::prelude::*;
+use serde_json::json;
+
+use crate::api::ApiError;
+use crate::app::go_to;
+use crate::components::{form_text, ConfirmButton, FieldError, FormError, Layout};
+use crate::hooks::use_studio_api;
+use crate::model::{LiveSummary, Preset, Project};
+
+/// Elements a show can switch at the next frame, with their names for people.
+const ELEMENTS: &[(&str, &str)] =
+    &[("faceswap", "Face swap"), ("voice", "Voice"), ("matte", "Background"), ("facetrack", "Face tracking only")];
+
+/// Start a live show and see the ones running.
+#[component]
+pub fn Studio() -> Element {
+    let api = use_studio_api();
+    let sessions = use_resource({
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            async move { api.get::<Vec<LiveSummary>>("/api/live").await }
+        }
+    });
+    let presets = use_resource({
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            async move { api.get::<Vec<Preset>>("/api/presets").await }
+        }
+    });
+    let projects = use_resource({
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            async move { api.get::<Vec<Project>>("/api/projects").await }
+        }
+    });
+    let mut error = use_signal(|| None::<ApiError>);
+    let mut busy = use_signal(|| false);
+    let start = move |event: FormEvent| {
+        let api = api.clone();
+        async move {
+            busy.set(true);
+            let mut body = json!({
+                "source": form_text(&event, "source"),
+                "preset": form_text(&event, "preset"),
+                "elements": form_text(&event, "elements"),
+            });
+            let project = form_text(&event, "project_id");
+            if !project.is_empty() {
+                body["project_id"] = json!(project);
+            }
+            let started = api.post::<LiveSummary>("/api/live", body).await;
+            busy.set(false);
+            match started {
+                Ok(show) => go_to(&format!("/studio/{}", show.id)),
+                Err(e) => error.set(Some(e)),
+            }
+        }
+    };
+    let live_presets: Vec<Preset> = match &*presets.read() {
+        Some(Ok(all)) => all.iter().filter(|p| p.mode == "live").cloned().collect(),
+        _ => Vec::new(),
+    };
+    let project_list = match &*projects.read() {
+        Some(Ok(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    let running = sessions.read().clone();
+    rsx! {
+        Layout { title: "Live studio",
+            section { aria_labelledby: "start-heading",
+                h2 { id: "start-heading", "Start a show" }
+                form { id: "start-live", novalidate: true, onsubmit: start,
+                    label { r#for: "source", "Source" }
+                    input { id: "source", name: "source", value: "test", list: "sources", aria_describedby: "source-error" }
+                    datalist { id: "sources",
+                        option { value: "test", "Test pattern" }
+                        option { value: "camera:/dev/video0", "First camera" }
+                    }
+                    FieldError { error: error(), field: "source" }
+                    label { r#for: "live-preset", "Preset" }
+                    select { id: "live-preset", name: "preset", aria_describedby: "preset-error",
+                        for p in live_presets {
+                            option { key: "{p.name}", value: "{p.name}", "{p.name} — {p.description}" }
+                        }
+                    }
+                    FieldError { error: error(), field: "preset" }
+                    label { r#for: "live-project", "Project (optional)" }
+                    select { id: "live-project", name: "project_id",
+                        option { value: "", "None" }
+                        for p in project_list {
+                            option { key: "{p.id}", value: "{p.id}", "{p.name}" }
+                        }
+                    }
+                    FieldError { error: error(), field: "project_id" }
+                    input { r#type: "hidden", name: "elements", value: "" }
+                    FormError { error: error(), fields: vec!["source".to_string(), "preset".to_string(), "project_id".to_string()] }
+                    button { r#type: "submit", disabled: busy(), if busy() { "Starting…" } else { "Go live" } }
+                }
+            }
+            section { aria_labelledby: "shows-heading",
+                h2 { id: "shows-heading", "Running shows" }
+                match running {
+                    None => rsx! { p { class: "muted", "Loading…" } },
+                    Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
+                    Some(Ok(list)) if list.is_empty() => rsx! { p { class: "empty", "No show is running." } },
+                    Some(Ok(list)) => rsx! {
+                        ul { class: "cards",
+                            for show in list {
+                                li { class: "card", key: "{show.id}",
+                                    a { href: "/studio/{show.id}", "Show {show.id}" }
+                                    span { class: "muted", " · {show.preset}" }
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// One running show: the WebRTC preview, switches, readout, kiosk link.
+#[component]
+pub fn StudioSession(id: String) -> Element {
+    let api = use_studio_api();
+    let mut summary = use_signal(|| None::<Result<LiveSummary, ApiError>>);
+    use_future({
+        let (api, id) = (api.clone(), id.clone());
+        move || {
+            let (api, id) = (api.clone(), id.clone());
+            async move {
+                loop {
+                    let loaded = api.get::<LiveSummary>(&format!("/api/live/{id}")).await;
+                    let gone = loaded.is_err();
+                    summary.set(Some(loaded));
+                    if gone {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    let mut error = use_signal(|| None::<ApiError>);
+    let switch = {
+        let (api, id) = (api.clone(), id.clone());
+        move |body: serde_json::Value| {
+            let (api, id) = (api.clone(), id.clone());
+            spawn(async move {
+                match api.patch::<LiveSummary>(&format!("/api/live/{id}"), body).await {
+                    Ok(s) => {
+                        error.set(None);
+                        summary.set(Some(Ok(s)));
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+    };
+    let stop = {
+        let (api, id) = (api.clone(), id.clone());
+        move |_| {
+            let (api, id) = (api.clone(), id.clone());
+            spawn(async move {
+                match api.delete(&format!("/api/live/{id}")).await {
+                    Ok(()) => go_to("/studio"),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+    };
+    let current = summary.read().clone();
+    let pipeline = current.as_ref().and_then(|s| s.as_ref().ok()).and_then(|s| s.pipeline.clone());
+    let viewers = current.as_ref().and_then(|s| s.as_ref().ok()).map(|s| s.viewers.clone()).unwrap_or_default();
+    let frames_seen: u64 = viewers.iter().filter_map(|v| v.report.as_ref().map(|r| r.frames)).max().unwrap_or(0);
+    let viewer_fps: f64 = viewers.iter().filter_map(|v| v.report.as_ref().map(|r| r.fps)).fold(0.0, f64::max);
+    let p50 = viewers.iter().map(|v| v.latency_p50_ms).fold(0.0, f64::max);
+    let p95 = viewers.iter().map(|v| v.latency_p95_ms).fold(0.0, f64::max);
+    let characters = pipeline.as_ref().map(|p| p.characters.clone()).unwrap_or_default();
+    let character = pipeline.as_ref().and_then(|p| p.character.clone()).unwrap_or_default();
+    let on_character = {
+        let switch = switch.clone();
+        move |e: FormEvent| switch(json!({ "character": e.value() }))
+    };
+    rsx! {
+        Layout { title: "Live studio",
+            p { class: "crumbs", a { href: "/studio", "Live studio" } " / show {id}" }
+            if let Some(Err(e)) = current.clone() {
+                FormError { error: Some(e), fields: Vec::new() }
+            }
+            div { class: "live",
+                div { class: "preview",
+                    // The preview page (whep.js) negotiates WebRTC and reports
+                    // what it plays; the figures below come back from the server.
+                    iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                }
+                aside { class: "controls",
+                    h2 { "Readout" }
+                    dl { class: "readout", id: "readout",
+                        dt { "State" } dd { id: "live-state", {pipeline.as_ref().map(|p| p.state.clone()).unwrap_or_else(|| "starting".into())} }
+                        dt { "Encoded" } dd { {pipeline.as_ref().map(|p| format!("{:.1} fps, {} frames, {} dropped", p.fps_encoded, p.frames_encoded, p.frames_dropped)).unwrap_or_default()} }
+                        dt { "Preview" } dd { id: "viewer-frames", "data-frames": "{frames_seen}", "{viewer_fps:.1} fps, {frames_seen} frames" }
+                        dt { "Latency" } dd { id: "latency", {format!("graph {:.0} ms · glass p50 {p50:.0} / p95 {p95:.0} ms", pipeline.as_ref().map(|p| p.pipeline_latency_ms).unwrap_or(0.0))} }
+                    }
+                    h2 { "Elements" }
+                    fieldset { id: "elements",
+                        legend { "Switch at the next frame" }
+                        for (name, words) in ELEMENTS.iter().copied() {
+                            label { class: "check", key: "{name}",
+                                input {
+                                    r#type: "checkbox", name: "{name}", id: "element-{name}",
+                                    checked: pipeline.as_ref().and_then(|p| p.elements.get(name).copied()).unwrap_or(false),
+                                    onchange: {
+                                        let switch = switch.clone();
+                                        move |e: FormEvent| switch(json!({ "elements": { name: e.checked() } }))
+                                    },
+                                }
+                                "{words}"
+                            }
+                        }
+                    }
+                    FieldError { error: error(), field: "elements" }
+                    label { r#for: "character", "Character" }
+                    select { id: "character", name: "character", onchange: on_character, aria_describedby: "character-error",
+                        if characters.is_empty() { option { value: "", "No characters in this show" } }
+                        for c in characters {
+                            option { key: "{c}", value: "{c}", selected: c == character, "{c}" }
+                        }
+                    }
+                    FieldError { error: error(), field: "character" }
+                    FormError { error: error(), fields: vec!["elements".to_string(), "character".to_string()] }
+                    h2 { "Kiosk" }
+                    p {
+                        "Show this on an installation screen: "
+                        a { href: "/kiosk/{id}", id: "kiosk-link", "/kiosk/{id}" }
+                        ". Add "
+                        code { "#pin=1234" }
+                        " to the address to set the staff PIN that leaves it."
+                    }
+                    ConfirmButton { label: "Stop the show", question: "End the show for every viewer?", on_confirm: stop }
+                }
+            }
+        }
+    }
+}
