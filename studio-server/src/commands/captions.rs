@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use reenact_engine::subtitles::{self, Format};
 use reenact_engine::transcribe::write_subtitles;
 use reenact_engine::{CancelToken, TranscribeRequest};
+
+use super::progress_bar;
 
 /// Arguments of `reenact captions`.
 #[derive(Debug, Args)]
@@ -92,18 +93,4 @@ pub(crate) fn run(args: CaptionsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn progress_bar(quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(1000);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:40}] {percent:>3}%  {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use reenact_engine::preset::{CaptionMode, Position, Watermark};
 use reenact_engine::project::Scene;
 use reenact_engine::{CancelToken, PresetLibrary, Project, RenderRequest};
+
+use super::progress_bar;
 
 #[derive(Debug, Args)]
 pub(crate) struct RenderArgs {
@@ -149,18 +150,4 @@ fn watermark(args: &RenderArgs) -> Option<Watermark> {
         },
         opacity: args.watermark_opacity,
     })
-}
-
-fn progress_bar(quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(1000);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:40}] {percent:>3}%  {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

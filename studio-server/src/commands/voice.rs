@@ -3,12 +3,12 @@
 //! character's voice, written as a WAV file, with how close it came.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use reenact_engine::{CancelToken, VoiceCloneRequest};
+
+use super::progress_bar;
 
 /// Arguments of `reenact voice`.
 #[derive(Debug, Args)]
@@ -109,18 +109,4 @@ fn clone(args: CloneArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
-}
-
-fn progress_bar(quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(1000);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:40}] {percent:>3}%  {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
