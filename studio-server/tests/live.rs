@@ -121,19 +121,7 @@ impl Browser {
     fn open(url: &str) -> Self {
         let profile = tempfile::tempdir().unwrap();
         let child = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-                // Host candidates as addresses, not mDNS names, on this one machine.
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-            ])
+            .args(common::CHROMIUM_FLAGS)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())

@@ -151,20 +151,8 @@ impl Browser {
             .spawn()
             .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
         let profile = tempfile::tempdir().unwrap();
-        let args = json!([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required",
-            "--disable-features=WebRtcHideLocalIpsWithMdns",
-            "--window-size=1366,900",
-            format!("--user-data-dir={}", profile.path().display()),
-        ]);
+        let mut args: Vec<String> = common::CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
+        args.extend(["--window-size=1366,900".to_owned(), format!("--user-data-dir={}", profile.path().display())]);
         let mut caps = serde_json::Map::new();
         caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -213,3 +213,20 @@ pub fn http(
 pub fn http_get(addr: &str, path: &str) -> String {
     String::from_utf8_lossy(&http(addr, "GET", path, None, "text/plain", b"").1).into_owned()
 }
+
+/// Headless Chromium as it runs here: no sandbox (root), no network chatter the closed
+/// network would refuse, autoplay without a click, and WebRTC host candidates as
+/// addresses rather than mDNS names (everything is on one machine). Add a fresh
+/// `--user-data-dir` per browser.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
