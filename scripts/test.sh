@@ -14,6 +14,10 @@ tools_dir="${XDG_DATA_HOME:-$HOME/.local/share}/reenact/tools"
 "$tools_dir/bin/hadolint" docker/Dockerfile
 PYTHONPATH="$tools_dir" python3 -m yamllint --strict docker/ .yamllint
 
+# Incremental caches only pay off across edits; a full run would just store them on disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+df -h . | sed 's/^/test: disk /'
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/with-postgres.sh scripts/with-s3.sh cargo test --workspace --locked --no-fail-fast
