@@ -77,3 +77,12 @@ if [[ ! -f $tools_dir/moto/bin/moto_server ]]; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$tools_dir/moto" \
     "moto[s3]==5.2.5" flask==3.1.2 flask-cors==6.0.1
 fi
+
+# yt-dlp for importing media from a URL (video_download jobs); the server runs it as
+# `python3 -m yt_dlp` with PYTHONPATH set to this folder (or REENACT_YTDLP, or yt-dlp on PATH).
+ytdlp_version=2026.10.26
+if ! compgen -G "$tools_dir/yt-dlp/yt_dlp-$ytdlp_version.dist-info" >/dev/null; then
+  echo "setup: installing yt-dlp $ytdlp_version into $tools_dir/yt-dlp"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target "$tools_dir/yt-dlp" \
+    "yt-dlp==$ytdlp_version"
+fi

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod intake;
 pub mod jobs;
 pub mod live;
 pub mod storage;

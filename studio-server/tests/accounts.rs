@@ -2,6 +2,8 @@
 //! Accounts and sessions: register, login, refresh rotation, logout, deletion.
 
 mod common;
+#[path = "common/forms.rs"]
+mod forms;
 
 use axum::http::{Method, StatusCode};
 use common::{expect_error, TestApp};
@@ -101,24 +103,53 @@ async fn logout_revokes_the_refresh_token() {
 
 #[tokio::test]
 async fn account_deletion_removes_every_row_of_the_user() {
+    forms::use_shared_models();
     for app in TestApp::all().await {
+        let app = forms::roomy(app, 5_000_000);
         let (ada, _) = app.sign_up("ada@museum.org").await;
         let (bob, _) = app.sign_up("bob@museum.org").await;
         for token in [&ada, &bob] {
+            // Something of every kind: project, character, voice, scene, render, audit entries.
+            let project = forms::project(&app, token, "Tour").await;
+            let character = forms::astronaut(&app, token, &project).await;
+            forms::voice(&app, token, &project, "speech/librivox_0880.wav").await;
+            let scene = json!({ "start": 0, "end": 2, "character_id": character["id"] });
             let (status, _) =
-                app.call(Method::POST, "/api/projects", Some(token), Some(json!({ "name": "Tour" }))).await;
+                app.call(Method::POST, &format!("/api/projects/{project}/scenes"), Some(token), Some(scene)).await;
+            assert_eq!(status, StatusCode::CREATED);
+            let render = json!({ "presets": ["master"] });
+            let (status, _) =
+                app.call(Method::POST, &format!("/api/projects/{project}/renders"), Some(token), Some(render)).await;
             assert_eq!(status, StatusCode::CREATED);
         }
+        let (ada_id,): (String,) = sqlx::query_as("SELECT id FROM users WHERE email = 'ada@museum.org'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
         let (status, _) = app.call(Method::DELETE, "/api/account", Some(&ada), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
+
+        // No row of any table, and no stored file, names her: id or email, in any column.
+        for needle in [ada_id.as_str(), "ada@museum.org"] {
+            let rows = rows_mentioning(&app, needle).await;
+            assert!(rows.is_empty(), "{}: rows still name {needle}: {rows:?}", app.backend());
+        }
+        let files = app.stored_files();
+        assert!(!files.is_empty() && files.iter().all(|f| !f.contains(&ada_id)), "{files:?}");
 
         let count = |sql: &'static str| {
             let db = app.state.db.clone();
             async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(&db).await.unwrap().0 }
         };
-        assert_eq!(count("SELECT COUNT(*) FROM users WHERE email = 'ada@museum.org'").await, 0);
         assert_eq!(count("SELECT COUNT(*) FROM users").await, 1, "bob stays");
-        assert_eq!(count("SELECT COUNT(*) FROM projects").await, 1, "only bob's project stays");
+        for table in ["projects", "characters", "voices", "scenes", "renders"] {
+            let left = sqlx::query_as::<_, (i64,)>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap()
+                .0;
+            assert_eq!(left, 1, "only bob's row of {table} stays");
+        }
         assert_eq!(
             count("SELECT COUNT(*) FROM refresh_tokens WHERE user_id NOT IN (SELECT id FROM users)").await,
             0,
@@ -127,6 +158,37 @@ async fn account_deletion_removes_every_row_of_the_user() {
         let (status, _) = app.call(Method::GET, "/api/projects", Some(&bob), None).await;
         assert_eq!(status, StatusCode::OK);
     }
+}
+
+/// `table: row` for every row of every table (migrations' own included) with `needle` in
+/// any column, on SQLite or PostgreSQL.
+async fn rows_mentioning(app: &TestApp, needle: &str) -> Vec<String> {
+    let db = &app.state.db;
+    let (tables_sql, columns_sql) = match app.backend() {
+        "postgres" => (
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1",
+        ),
+        _ => (
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            "SELECT name FROM pragma_table_info($1)",
+        ),
+    };
+    let tables: Vec<(String,)> = sqlx::query_as(tables_sql).fetch_all(db).await.unwrap();
+    assert!(tables.iter().any(|(t,)| t == "audit_log"), "{tables:?}");
+    let mut found = Vec::new();
+    for (table,) in tables {
+        let columns: Vec<(String,)> = sqlx::query_as(columns_sql).bind(&table).fetch_all(db).await.unwrap();
+        let text = |c: &str| format!("COALESCE(CAST({c} AS TEXT), '')");
+        let any = columns.iter().map(|(c,)| format!("{} LIKE $1", text(c))).collect::<Vec<_>>().join(" OR ");
+        let row = columns.iter().map(|(c,)| text(c)).collect::<Vec<_>>().join(" || '|' || ");
+        let sql = format!("SELECT {row} FROM {table} WHERE {any}");
+        let rows: Vec<(String,)> = sqlx::query_as(&sql).bind(format!("%{needle}%")).fetch_all(db).await.unwrap();
+        found.extend(rows.into_iter().map(|(r,)| format!("{table}: {}", r.chars().take(200).collect::<String>())));
+    }
+    found
 }
 
 #[tokio::test]

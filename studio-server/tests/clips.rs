@@ -127,3 +127,189 @@ async fn deleting_the_account_removes_every_stored_file() {
         assert_eq!(count, 1, "only bob's clip row stays");
     }
 }
+
+/// A web site on loopback to import from: `/take.mp4` (a GRID clip), `/big.mp4` (over the
+/// test upload limit), `/stream.mp4` (endless, without a length), `/slow.mp4` (never ends, slowly),
+/// `/page.html`, `/notes.mp4` (text sent as video); anything else is 404.
+async fn media_site() -> String {
+    use axum::body::{Body, Bytes};
+    use axum::http::header::CONTENT_TYPE;
+    use axum::routing::get;
+
+    type Chunk = Result<Bytes, std::io::Error>;
+    let video = || [(CONTENT_TYPE, "video/mp4")];
+    let big = "synthetic/presenter_astronaut_1280x720_25fps.mp4";
+    let endless = || futures_util::stream::repeat_with(|| Chunk::Ok(Bytes::from_static(&[0u8; 16 * 1024])));
+    let slow = || {
+        futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Some((Chunk::Ok(Bytes::from_static(&[0u8; 1024])), ()))
+        })
+    };
+    let site = axum::Router::new()
+        .route("/take.mp4", get(move || async move { (video(), media("grid/grid_swwp2s.mp4")) }))
+        .route("/big.mp4", get(move || async move { (video(), media(big)) }))
+        .route("/stream.mp4", get(move || async move { (video(), Body::from_stream(endless())) }))
+        .route("/slow.mp4", get(move || async move { (video(), Body::from_stream(slow())) }))
+        .route("/notes.mp4", get(move || async move { (video(), "these are notes, not a video") }))
+        .route("/page.html", get(|| async { axum::response::Html("<html><body><p>No video here.</p></body></html>") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Asks for an import of `url` and answers the queued job.
+async fn import(app: &TestApp, project: &str, token: &str, url: &str) -> serde_json::Value {
+    let uri = format!("/api/projects/{project}/imports");
+    let (status, job) = app.call(Method::POST, &uri, Some(token), Some(json!({ "url": url }))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!((job["type"].as_str(), job["state"].as_str()), (Some("video_download"), Some("queued")), "{job}");
+    job
+}
+
+/// Runs the next job with the studio's handlers and answers it as it ended.
+async fn run_job(app: &TestApp, token: &str, job: &serde_json::Value) -> serde_json::Value {
+    let worker = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+    assert!(worker.run_once().await.unwrap().is_some());
+    let uri = format!("/api/jobs/{}", job["id"].as_str().unwrap());
+    app.call(Method::GET, &uri, Some(token), None).await.1
+}
+
+#[tokio::test]
+async fn import_from_a_url_is_downloaded_checked_and_stored_like_an_upload() {
+    let site = media_site().await;
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let project = project(&app, &token).await;
+        let job = import(&app, &project, &token, &format!("{site}/take.mp4")).await;
+        let done = run_job(&app, &token, &job).await;
+        assert_eq!(done["state"], "succeeded", "{} {done}", app.backend());
+        assert_eq!(done["progress"], 100.0);
+        let result = &done["result"];
+        assert_eq!(result["title"], "take", "{result}");
+        let frame = 1.0 / 25.0;
+        assert!((result["duration_s"].as_f64().unwrap() - 3.0).abs() <= frame, "{result}");
+
+        let (_, list) = app.call(Method::GET, &format!("/api/projects/{project}/clips"), Some(&token), None).await;
+        let clips = list.as_array().unwrap();
+        assert_eq!(clips.len(), 1, "{list}");
+        let clip = &clips[0];
+        assert_eq!(clip["id"], result["clip_id"]);
+        assert_eq!(clip["name"], "take.mp4");
+        assert_eq!((clip["width"].as_i64(), clip["height"].as_i64()), (Some(360), Some(288)));
+        assert!((clip["duration_s"].as_f64().unwrap() - 3.0).abs() <= frame, "{clip}");
+        assert!(clip["audio_codec"].is_string());
+
+        let bytes = media("grid/grid_swwp2s.mp4");
+        let (status, _, served) =
+            app.get_raw(&format!("/api/clips/{}/media", clip["id"].as_str().unwrap()), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(served, bytes);
+        let stored = app.stored_files();
+        assert_eq!(stored.len(), 1, "only the clip, no work folder left: {stored:?}");
+        assert!(stored[0].contains(&format!("/projects/{project}/source/")), "{stored:?}");
+
+        let (_, log) = app.call(Method::GET, "/api/account/audit", Some(&token), None).await;
+        let imported = log.as_array().unwrap().iter().find(|e| e["action"] == "clip.import");
+        assert_eq!(imported.map(|e| &e["target_id"]), Some(&done["id"]), "{log}");
+    }
+}
+
+#[tokio::test]
+async fn failed_imports_say_why_and_store_nothing() {
+    let site = media_site().await;
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let project = project(&app, &token).await;
+        for (path, reason) in [
+            ("/missing.mp4", "download failed: Unable to download webpage: HTTP Error 404"),
+            ("/page.html", "download failed: no video found at this address (Unsupported URL"),
+            ("/notes.mp4", "not a video: not a media file"),
+            ("/big.mp4", "too large: larger than the upload limit of 0.2 MB"),
+            // No length announced, no end: only the server's count of the bytes stops it.
+            ("/stream.mp4", "too large: larger than the upload limit of 0.2 MB"),
+        ] {
+            let job = import(&app, &project, &token, &format!("{site}{path}")).await;
+            let done = run_job(&app, &token, &job).await;
+            // A failed import is not retried: the same address fails the same way again.
+            assert_eq!(done["state"], "dead", "{path}: {done}");
+            let error = done["error"].as_str().unwrap_or_default();
+            assert!(error.contains(reason), "{path}: `{error}` lacks `{reason}`");
+        }
+        assert_eq!(app.stored_files(), Vec::<String>::new(), "no clip and no work folder left");
+        let (_, list) = app.call(Method::GET, &format!("/api/projects/{project}/clips"), Some(&token), None).await;
+        assert_eq!(list, json!([]));
+    }
+}
+
+#[tokio::test]
+async fn cancelling_an_import_stops_the_download() {
+    let site = media_site().await;
+    let app = TestApp::sqlite().await;
+    let (token, _) = app.sign_up("ada@museum.org").await;
+    let project = project(&app, &token).await;
+    let job = import(&app, &project, &token, &format!("{site}/slow.mp4")).await;
+    let worker = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+    let running = tokio::spawn(async move { worker.run_once().await.unwrap() });
+    let uri = format!("/api/jobs/{}", job["id"].as_str().unwrap());
+    for _ in 0..100 {
+        if app.call(Method::GET, &uri, Some(&token), None).await.1["stage"] == "downloading" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (status, _) = app.call(Method::POST, &format!("{uri}/cancel"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // The download never ends by itself (and reaches the size limit only after 20 s).
+    tokio::time::timeout(std::time::Duration::from_secs(10), running).await.expect("yt-dlp killed").unwrap();
+    let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+    assert_eq!(done["state"], "cancelled", "{done}");
+    assert_eq!(app.stored_files(), Vec::<String>::new(), "the work folder is removed");
+}
+
+#[tokio::test]
+async fn imports_are_refused_before_any_job() {
+    for app in TestApp::all().await {
+        let (ada, _) = app.sign_up("ada@museum.org").await;
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        let project = project(&app, &ada).await;
+        let uri = format!("/api/projects/{project}/imports");
+        for url in ["file:///etc/passwd", "ftp://example.org/take.mp4", "data:video/mp4;base64,AAAA", "take.mp4"] {
+            expect_error(
+                app.call(Method::POST, &uri, Some(&ada), Some(json!({ "url": url }))).await,
+                StatusCode::BAD_REQUEST,
+                "url: only http:// and https://",
+            );
+        }
+        let long = format!("https://example.org/{}", "a".repeat(3000));
+        expect_error(
+            app.call(Method::POST, &uri, Some(&ada), Some(json!({ "url": long }))).await,
+            StatusCode::BAD_REQUEST,
+            "url: at most",
+        );
+        expect_error(app.call(Method::POST, &uri, Some(&ada), Some(json!({}))).await, StatusCode::BAD_REQUEST, "url");
+        let take = json!({ "url": "https://example.org/take.mp4" });
+        let (status, _) = app.call(Method::POST, &uri, Some(&eve), Some(take.clone())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another user's project");
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&ada), Some(json!({ "type": "video_download", "params": take })))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "/imports",
+        );
+        let (_, jobs) = app.call(Method::GET, "/api/jobs", Some(&ada), None).await;
+        assert_eq!(jobs, json!([]), "nothing was queued");
+
+        let keyed = json!({ "url": "https://example.org/take.mp4", "idempotency_key": "take-1", "priority": 5 });
+        let (status, first) = app.call(Method::POST, &uri, Some(&ada), Some(keyed.clone())).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+        assert_eq!(
+            (first["priority"].as_i64(), first["params"]["url"].as_str()),
+            (Some(5), Some("https://example.org/take.mp4"))
+        );
+        let (status, again) = app.call(Method::POST, &uri, Some(&ada), Some(keyed)).await;
+        assert_eq!((status, &again["id"]), (StatusCode::OK, &first["id"]), "same key, same job");
+    }
+}

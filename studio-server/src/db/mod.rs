@@ -2,11 +2,15 @@
 //! The database: one pool for SQLite (default) or PostgreSQL (`DATABASE_URL`),
 //! one set of migrations for both, queries per entity.
 
+pub mod audit;
+pub mod characters;
 pub mod clips;
 pub mod projects;
 pub mod renders;
+pub mod scenes;
 pub mod tokens;
 pub mod users;
+pub mod voices;
 
 use std::path::Path;
 

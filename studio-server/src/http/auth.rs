@@ -16,6 +16,7 @@ use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation}
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 
+use super::audit::{self, Action};
 use super::error::{ApiError, AppJson};
 use super::AppState;
 use crate::db::{self, tokens, users};
@@ -149,6 +150,7 @@ async fn auth_register(
         ApiError::Conflict(_) => ApiError::Conflict("email: an account with this email already exists".into()),
         other => other,
     })?;
+    audit::record(&db, &user.id, Action::AuthRegister, None).await;
     Ok((StatusCode::CREATED, AppJson(Account { id: user.id, email: user.email })))
 }
 
@@ -169,6 +171,7 @@ async fn auth_login(
     match (user, ok) {
         (Some(user), true) => {
             state.login_limiter.succeeded(&email);
+            audit::record(&state.db, &user.id, Action::AuthLogin, None).await;
             Ok(AppJson(issue(&state.db, &state.keys, &user.id).await?))
         }
         _ => {
@@ -200,6 +203,7 @@ async fn auth_logout(
 ) -> Result<StatusCode, ApiError> {
     let claims = verify(&state.keys, &body.refresh_token, "refresh")?;
     tokens::consume(&state.db, &claims.jti, &claims.sub, db::now()).await?;
+    audit::record(&state.db, &claims.sub, Action::AuthLogout, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -207,6 +211,7 @@ async fn account_delete(State(state): State<AppState>, user: CurrentUser) -> Res
     // Files first: if removing them fails, the account still exists to retry.
     state.storage.remove_user(&user.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     if users::delete(&state.db, &user.id).await? {
+        audit::account_deleted(&state.db, &user.id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

@@ -66,6 +66,12 @@ pub(super) struct Job {
     updated_at_ms: i64,
 }
 
+impl Job {
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl From<JobRow> for Job {
     fn from(j: JobRow) -> Self {
         Job {
@@ -100,6 +106,9 @@ async fn jobs_create(
     if body.kind == "render" {
         return Err(ApiError::BadRequest("type: request renders with POST /api/projects/{id}/renders".into()));
     }
+    if body.kind == "video_download" {
+        return Err(ApiError::BadRequest("type: import media with POST /api/projects/{id}/imports".into()));
+    }
     if !handlers::AVAILABLE.contains(&body.kind.as_str()) {
         return Err(ApiError::BadRequest(format!(
             "type: `{}` jobs are not available in this build yet (available: {})",
@@ -107,14 +116,7 @@ async fn jobs_create(
             handlers::AVAILABLE.join(", ")
         )));
     }
-    if !(-100..=100).contains(&body.priority) {
-        return Err(ApiError::BadRequest("priority: must be within -100..100".into()));
-    }
-    if let Some(key) = &body.idempotency_key {
-        if key.is_empty() || key.len() > 200 {
-            return Err(ApiError::BadRequest("idempotency_key: 1 to 200 characters".into()));
-        }
-    }
+    check_submission(body.priority, body.idempotency_key.as_deref())?;
     let project_id = match &body.project_id {
         Some(id) => {
             let id = check_id(id)?;
@@ -136,19 +138,37 @@ async fn jobs_create(
         max_attempts: 3,
         idempotency_key: body.idempotency_key,
     };
+    let (job, created) = submit(&db, &job).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, AppJson(job)))
+}
+
+/// A job's priority and idempotency key, as every route that queues jobs takes them.
+pub(super) fn check_submission(priority: i64, idempotency_key: Option<&str>) -> Result<(), ApiError> {
+    if !(-100..=100).contains(&priority) {
+        return Err(ApiError::BadRequest("priority: must be within -100..100".into()));
+    }
+    if idempotency_key.is_some_and(|key| key.is_empty() || key.len() > 200) {
+        return Err(ApiError::BadRequest("idempotency_key: 1 to 200 characters".into()));
+    }
+    Ok(())
+}
+
+/// Queues a checked job: the job already under its idempotency key if there is one
+/// (`false`), else a new one (`true`) while the owner has fewer than [`MAX_ACTIVE_JOBS`].
+pub(super) async fn submit(db: &AnyPool, job: &NewJob) -> Result<(Job, bool), ApiError> {
     let known = match &job.idempotency_key {
-        Some(_) => queue::enqueue_existing(&db, &job).await?,
+        Some(_) => queue::enqueue_existing(db, job).await?,
         None => None,
     };
     if let Some(existing) = known {
-        return Ok((StatusCode::OK, AppJson(existing.into())));
+        return Ok((existing.into(), false));
     }
-    if queue::active_count(&db, &user.id).await? >= MAX_ACTIVE_JOBS {
+    if queue::active_count(db, &job.owner_id).await? >= MAX_ACTIVE_JOBS {
         return Err(ApiError::TooManyRequests(format!("at most {MAX_ACTIVE_JOBS} queued or running jobs per user")));
     }
-    let (row, created) = queue::enqueue(&db, &job).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, AppJson(row.into())))
+    let (row, created) = queue::enqueue(db, job).await?;
+    Ok((row.into(), created))
 }
 
 /// Parameters are checked before a job is queued, so mistakes come back at once.

@@ -2,10 +2,13 @@
 //! The HTTP surface: one router per resource, merged under `/api`.
 
 mod account;
+mod audit;
 pub mod auth;
+mod characters;
 mod clips;
 pub mod error;
 mod events;
+mod imports;
 mod jobs;
 pub mod limits;
 pub mod live;
@@ -13,6 +16,9 @@ pub mod metrics;
 mod presets;
 mod projects;
 mod renders;
+mod scenes;
+mod uploads;
+mod voices;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +62,13 @@ pub fn app(state: AppState) -> Router {
         .merge(account::router())
         .merge(projects::router())
         .merge(clips::router(state.upload_limit))
+        .merge(imports::router())
         .merge(jobs::router())
         .merge(renders::router())
+        .merge(characters::router(state.upload_limit))
+        .merge(voices::router(state.upload_limit))
+        .merge(scenes::router())
+        .merge(audit::router())
         .merge(events::router());
     let live = live::LiveState {
         hub: state.live.clone(),

@@ -8,6 +8,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 
+use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
 use super::AppState;
@@ -64,6 +65,7 @@ async fn projects_create(
         updated_at: now,
     };
     projects::insert(&db, &row).await?;
+    audit::record(&db, &row.owner_id, Action::ProjectCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(to_api(row)?)))
 }
 
@@ -95,6 +97,7 @@ async fn projects_update(
     if !projects::update(&db, &row).await? {
         return Err(ApiError::NotFound);
     }
+    audit::record(&db, &user.id, Action::ProjectUpdate, Some(&id)).await;
     Ok(AppJson(to_api(row)?))
 }
 
@@ -106,6 +109,7 @@ async fn projects_delete(
     let id = check_id(&project_id)?;
     if projects::delete(&state.db, &user.id, &id).await? {
         state.storage.remove_project(&user.id, &id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        audit::record(&state.db, &user.id, Action::ProjectDelete, Some(&id)).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
@@ -119,7 +123,7 @@ pub(super) fn check_id(id: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("id: `{}` is not a UUID", id.chars().take(64).collect::<String>())))
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+pub(super) fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ApiError::BadRequest("name: must not be empty".into()));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
 use super::jobs::Job;
@@ -101,6 +102,7 @@ async fn renders_create(
         created_at: db::now(),
     };
     renders::insert(&state.db, &row).await?;
+    audit::record(&state.db, &row.owner_id, Action::RenderRequest, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(render_view(&state, row).await?)))
 }
 

@@ -10,6 +10,7 @@
 //! processes never take the same job; SQLite serialises writers, so its
 //! claim needs no lock clause.
 
+pub mod download;
 pub mod handlers;
 pub mod queue;
 pub mod worker;

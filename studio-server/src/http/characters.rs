@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Characters of a project. A portrait (multipart `name` + `portrait`) is analysed into a
+//! character file by the code of `reenact character create`; the portrait is stored under
+//! the project, the file kept in the database. Attaching a voice of the same project makes
+//! the file (`GET .../file`) what a `voice_clone` job takes as its `character`.
+
+use std::path::PathBuf;
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use gstreenact::character::{self, Character, CharacterError, CreateOptions};
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use super::audit::{self, Action};
+use super::auth::CurrentUser;
+use super::error::{ApiError, AppJson};
+use super::projects::{check_id, check_name};
+use super::uploads::{self, internal};
+use super::AppState;
+use crate::db::characters::{self, CharacterRow};
+use crate::db::{self, projects, voices};
+use crate::intake::media_cause;
+use crate::storage::{Area, Storage};
+
+pub(super) fn router(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/projects/{project_id}/characters",
+            get(characters_index).post(characters_create).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/characters/{character_id}", get(characters_show).patch(characters_update).delete(characters_delete))
+        .route("/characters/{character_id}/portrait", get(characters_portrait))
+        .route("/characters/{character_id}/file", get(characters_file))
+}
+
+/// What the portrait analysis found, in pixels of the cropped portrait the character keeps.
+#[derive(Debug, Serialize, Deserialize)]
+struct PortraitAnalysis {
+    width: u32,
+    height: u32,
+    /// Face-mesh landmarks measured.
+    landmarks: usize,
+    /// Box around the landmarks: x, y, w, h.
+    face_box: [f32; 4],
+    /// Skin colour, CIE L*a*b* mean and standard deviation.
+    skin_lab_mean: [f32; 3],
+    skin_lab_std: [f32; 3],
+    /// Box around the outer lips (x, y, w, h) and the gap between them at rest.
+    mouth_box: [f32; 4],
+    mouth_opening: f32,
+}
+
+impl PortraitAnalysis {
+    fn of(character: &Character) -> Self {
+        let p = &character.portrait;
+        let (mut lo, mut hi) = ([f32::MAX; 2], [f32::MIN; 2]);
+        for l in &p.landmarks {
+            lo = [lo[0].min(l[0]), lo[1].min(l[1])];
+            hi = [hi[0].max(l[0]), hi[1].max(l[1])];
+        }
+        PortraitAnalysis {
+            width: p.width,
+            height: p.height,
+            landmarks: p.landmarks.len(),
+            face_box: [lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]],
+            skin_lab_mean: p.skin.mean,
+            skin_lab_std: p.skin.std,
+            mouth_box: p.mouth.bbox,
+            mouth_opening: p.mouth.opening,
+        }
+    }
+}
+
+/// A character as the API shows it.
+#[derive(Debug, Serialize)]
+struct CharacterView {
+    id: String,
+    project_id: String,
+    name: String,
+    voice_id: Option<String>,
+    portrait: PortraitAnalysis,
+    created_at: i64,
+}
+
+impl TryFrom<CharacterRow> for CharacterView {
+    type Error = ApiError;
+
+    fn try_from(row: CharacterRow) -> Result<Self, ApiError> {
+        Ok(CharacterView {
+            portrait: serde_json::from_str(&row.analysis).map_err(internal)?,
+            id: row.id,
+            project_id: row.project_id,
+            name: row.name,
+            voice_id: row.voice_id,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateCharacter {
+    /// A voice of the character's project; `null` detaches the voice.
+    voice_id: Option<String>,
+}
+
+async fn characters_index(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+) -> Result<AppJson<Vec<CharacterView>>, ApiError> {
+    let project_id = check_id(&project_id)?;
+    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let rows = characters::list(&state.db, &user.id, &project_id).await?;
+    Ok(AppJson(rows.into_iter().map(CharacterView::try_from).collect::<Result<_, _>>()?))
+}
+
+async fn characters_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+    form: Multipart,
+) -> Result<(StatusCode, AppJson<CharacterView>), ApiError> {
+    let project_id = check_id(&project_id)?;
+    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let upload = uploads::receive(&state, form, "portrait", &["name"]).await?;
+    uploads::check_quota(&state, &user, upload.bytes).await?;
+    let name =
+        check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
+    let ext = picture_extension(&upload.head).ok_or(ApiError::UnsupportedMedia(
+        "portrait: not a picture (PNG, JPEG, WebP, GIF, BMP or TIFF expected)".into(),
+    ))?;
+    let character = analyse(name.clone(), upload.file.path().to_path_buf()).await?;
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = Storage::key(&user.id, &project_id, Area::Source, &format!("{id}.{ext}"));
+    let document = serde_json::to_string(&character).map_err(internal)?;
+    let analysis = serde_json::to_string(&PortraitAnalysis::of(&character)).map_err(internal)?;
+    let row = CharacterRow {
+        id,
+        owner_id: user.id,
+        project_id,
+        name,
+        portrait_key: key.clone(),
+        analysis,
+        voice_id: None,
+        created_at: db::now(),
+    };
+    state.storage.commit(upload.file.path(), &key).await?;
+    upload.file.keep();
+    if let Err(err) = characters::insert(&state.db, &row, &document).await {
+        let _ = state.storage.remove(&key).await;
+        return Err(err.into());
+    }
+    audit::record(&state.db, &row.owner_id, Action::CharacterCreate, Some(&row.id)).await;
+    Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
+}
+
+async fn characters_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(character_id): Path<String>,
+) -> Result<AppJson<CharacterView>, ApiError> {
+    let row = owned(&state, &user, &character_id).await?;
+    Ok(AppJson(row.try_into()?))
+}
+
+async fn characters_update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(character_id): Path<String>,
+    AppJson(body): AppJson<UpdateCharacter>,
+) -> Result<AppJson<CharacterView>, ApiError> {
+    let mut row = owned(&state, &user, &character_id).await?;
+    if let Some(voice_id) = &body.voice_id {
+        let voice = voices::get(&state.db, &user.id, voice_id).await?;
+        if voice.is_none_or(|v| v.project_id != row.project_id) {
+            return Err(ApiError::BadRequest("voice_id: no such voice in the character's project".into()));
+        }
+    }
+    if !characters::set_voice(&state.db, &user.id, &row.id, body.voice_id.as_deref()).await? {
+        return Err(ApiError::NotFound);
+    }
+    row.voice_id = body.voice_id;
+    audit::record(&state.db, &user.id, Action::CharacterUpdate, Some(&row.id)).await;
+    Ok(AppJson(row.try_into()?))
+}
+
+async fn characters_delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(character_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let row = owned(&state, &user, &character_id).await?;
+    if !characters::delete(&state.db, &user.id, &row.id).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.storage.remove(&row.portrait_key).await?;
+    audit::record(&state.db, &user.id, Action::CharacterDelete, Some(&row.id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The uploaded portrait, with HTTP ranges.
+async fn characters_portrait(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(character_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let row = owned(&state, &user, &character_id).await?;
+    let file = ServeFile::new(state.storage.fetch(&row.portrait_key).await?);
+    Ok(file.oneshot(request).await.map_err(internal)?.into_response())
+}
+
+/// The character file (`*.character.json`) with the attached voice's profile.
+async fn characters_file(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(character_id): Path<String>,
+) -> Result<AppJson<Character>, ApiError> {
+    let row = owned(&state, &user, &character_id).await?;
+    let document = characters::document(&state.db, &user.id, &row.id).await?.ok_or(ApiError::NotFound)?;
+    let mut character: Character = serde_json::from_str(&document).map_err(internal)?;
+    if let Some(voice_id) = &row.voice_id {
+        if let Some(voice) = voices::get(&state.db, &user.id, voice_id).await? {
+            character.voice = Some(serde_json::from_str(&voice.profile).map_err(internal)?);
+        }
+    }
+    Ok(AppJson(character))
+}
+
+/// Character `id` of the signed-in user; anyone else's is not found.
+async fn owned(state: &AppState, user: &CurrentUser, id: &str) -> Result<CharacterRow, ApiError> {
+    let id = check_id(id)?;
+    characters::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Analyses the portrait as `reenact character create` does, off the async threads (ONNX).
+async fn analyse(name: String, portrait: PathBuf) -> Result<Character, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        // Discovery refuses a damaged picture at once, where the analysis' decoder would wait
+        // for its timeout.
+        reenact_engine::media::image_size(&portrait)
+            .map_err(|e| ApiError::UnsupportedMedia(format!("portrait: {}", media_cause(e))))?;
+        let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        character::create(&CreateOptions { name, portrait, voice_sample: None }, &catalog).map_err(portrait_error)
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// The analysis' reason as the `portrait` field's error, without the server's temporary path.
+fn portrait_error(err: CharacterError) -> ApiError {
+    match err {
+        // Missing or broken face models are the server's trouble, not the picture's.
+        CharacterError::Input { message, .. } if message.starts_with("face models:") => ApiError::Unavailable(message),
+        CharacterError::Input { message, .. } => ApiError::BadRequest(format!("portrait: {message}")),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// The stored extension of a still picture, told by its first bytes; `None` for anything else.
+fn picture_extension(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [0x89, b'P', b'N', b'G', ..] => Some("png"),
+        [0xff, 0xd8, 0xff, ..] => Some("jpg"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("webp"),
+        [b'G', b'I', b'F', b'8', ..] => Some("gif"),
+        [b'B', b'M', ..] => Some("bmp"),
+        [b'I', b'I', 0x2a, 0, ..] | [b'M', b'M', 0, 0x2a, ..] => Some("tif"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_are_told_by_their_first_bytes() {
+        assert_eq!(picture_extension(b"\x89PNG\r\n\x1a\n...."), Some("png"));
+        assert_eq!(picture_extension(b"\xff\xd8\xff\xe0..JFIF"), Some("jpg"));
+        assert_eq!(picture_extension(b"RIFF\x10\0\0\0WEBPVP8 "), Some("webp"));
+        assert_eq!(picture_extension(b"RIFF\x10\0\0\0WAVEfmt "), None);
+        assert_eq!(picture_extension(b"these are notes"), None);
+        assert_eq!(picture_extension(b""), None);
+    }
+}

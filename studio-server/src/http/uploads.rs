@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Receiving uploaded files (media, portraits, voice samples): the one file of a multipart
+//! form is streamed to a temporary file under the upload limit before a handler looks at
+//! it. Errors name the form field; a refused upload leaves nothing behind (the temporary
+//! file goes when the [`Upload`] is dropped). Handlers check the quota themselves
+//! ([`check_quota`], or the media intake), once.
+
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::Multipart;
+use axum::http::StatusCode;
+use tokio::io::AsyncWriteExt;
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::AppState;
+use crate::storage::TempFile;
+
+/// Longest text field of an upload form, in bytes (a name, not a document).
+const MAX_TEXT_BYTES: usize = 1000;
+
+/// Bytes kept from the start of the file, enough to tell common formats apart.
+const HEAD_BYTES: usize = 16;
+
+/// A received form: its file and the text fields the handler asked for.
+#[derive(Debug)]
+pub(super) struct Upload {
+    /// The file's bytes, deleted on drop unless kept.
+    pub(super) file: TempFile,
+    pub(super) bytes: u64,
+    /// The first bytes of the file.
+    pub(super) head: Vec<u8>,
+    /// The name the client gave the file, as sent (a display name at most).
+    pub(super) file_name: Option<String>,
+    texts: Vec<(&'static str, String)>,
+}
+
+impl Upload {
+    /// Text field `name`, if the form had it.
+    pub(super) fn text(&self, name: &str) -> Option<&str> {
+        self.texts.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads `form`: the file of field `file_field` and the text fields named in `texts`;
+/// other fields are skipped.
+pub(super) async fn receive(
+    state: &AppState,
+    mut form: Multipart,
+    file_field: &'static str,
+    texts: &[&'static str],
+) -> Result<Upload, ApiError> {
+    let mut file = None;
+    let mut values = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(file_field, e))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == file_field {
+            if file.is_some() {
+                return Err(ApiError::BadRequest(format!("{file_field}: one file, not several")));
+            }
+            file = Some(stream_to_temp(state, field, file_field).await?);
+        } else if let Some(text) = texts.iter().find(|t| **t == name) {
+            values.push((*text, read_text(field, text).await?));
+        }
+    }
+    let mut upload =
+        file.ok_or_else(|| ApiError::BadRequest(format!("{file_field}: the form has no `{file_field}` field")))?;
+    upload.texts = values;
+    if upload.bytes == 0 {
+        return Err(ApiError::BadRequest(format!("{file_field}: the upload is empty (0 bytes)")));
+    }
+    Ok(upload)
+}
+
+async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str) -> Result<Upload, ApiError> {
+    let file_name = field.file_name().map(str::to_owned);
+    let temp = TempFile::new(state.storage.temp_path());
+    let mut out = tokio::fs::File::create(temp.path()).await.map_err(internal)?;
+    let mut bytes = 0u64;
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e))? {
+        bytes += chunk.len() as u64;
+        if bytes > state.upload_limit as u64 {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "{name}: larger than the upload limit of {} MB",
+                state.upload_limit / 1_000_000
+            )));
+        }
+        let wanted = HEAD_BYTES.saturating_sub(head.len()).min(chunk.len());
+        head.extend_from_slice(&chunk[..wanted]);
+        out.write_all(&chunk).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    Ok(Upload { file: temp, bytes, head, file_name, texts: Vec::new() })
+}
+
+async fn read_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e))? {
+        if text.len() + chunk.len() > MAX_TEXT_BYTES {
+            return Err(ApiError::BadRequest(format!("{name}: longer than {MAX_TEXT_BYTES} bytes")));
+        }
+        text.extend_from_slice(&chunk);
+    }
+    String::from_utf8(text).map_err(|_| ApiError::BadRequest(format!("{name}: not UTF-8 text")))
+}
+
+/// Refuses `bytes` more when the user's stored files would then pass the quota.
+pub(super) async fn check_quota(state: &AppState, user: &CurrentUser, bytes: u64) -> Result<(), ApiError> {
+    if state.storage.user_bytes(&user.id).await? + bytes > state.quota_bytes {
+        return Err(ApiError::TooManyRequests(format!(
+            "storage quota of {} MB would be exceeded",
+            state.quota_bytes / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
+fn multipart_error(field: &str, err: MultipartError) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!("{field}: larger than the upload limit"))
+    } else {
+        ApiError::BadRequest(format!("{field}: {}", err.body_text()))
+    }
+}
+
+pub(super) fn internal(err: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(err.to_string())
+}

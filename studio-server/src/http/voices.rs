@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Voices of a project: a speech sample (multipart `name` + `sample`) measured into a voice
+//! profile — pitch, formants and, with the speaker model installed, an embedding — as
+//! `reenact character create --voice-sample` measures it. A voice attached to a character
+//! becomes that character file's `voice`.
+
+use std::path::PathBuf;
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use gstreenact::analysis::{self, speaker};
+use gstreenact::character::{decode_audio_mono, CharacterError, SpeakerEmbedding, VoiceProfile};
+use serde::Serialize;
+
+use super::audit::{self, Action};
+use super::auth::CurrentUser;
+use super::error::{ApiError, AppJson};
+use super::projects::{check_id, check_name};
+use super::uploads::{self, internal};
+use super::AppState;
+use crate::db::voices::{self, VoiceRow};
+use crate::db::{self, projects};
+use crate::intake::media_cause;
+use crate::storage::{Area, Storage};
+
+pub(super) fn router(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/projects/{project_id}/voices",
+            get(voices_index).post(voices_create).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/voices/{voice_id}", get(voices_show).delete(voices_delete))
+}
+
+/// A voice as the API shows it: the profile's figures, not the embedding's numbers.
+#[derive(Debug, Serialize)]
+struct VoiceView {
+    id: String,
+    project_id: String,
+    name: String,
+    median_f0_hz: f32,
+    f0_range_hz: [f32; 2],
+    formants_hz: [f32; 3],
+    voiced_seconds: f32,
+    embedding: Option<EmbeddingView>,
+    created_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct EmbeddingView {
+    model: String,
+    version: String,
+    dimensions: usize,
+}
+
+impl TryFrom<VoiceRow> for VoiceView {
+    type Error = ApiError;
+
+    fn try_from(row: VoiceRow) -> Result<Self, ApiError> {
+        let profile: VoiceProfile = serde_json::from_str(&row.profile).map_err(internal)?;
+        Ok(VoiceView {
+            id: row.id,
+            project_id: row.project_id,
+            name: row.name,
+            median_f0_hz: profile.median_f0_hz,
+            f0_range_hz: profile.f0_range_hz,
+            formants_hz: profile.formants_hz,
+            voiced_seconds: profile.voiced_seconds,
+            embedding: profile.embedding.map(|e| EmbeddingView {
+                model: e.model,
+                version: e.version,
+                dimensions: e.vector.len(),
+            }),
+            created_at: row.created_at,
+        })
+    }
+}
+
+async fn voices_index(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+) -> Result<AppJson<Vec<VoiceView>>, ApiError> {
+    let project_id = check_id(&project_id)?;
+    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let rows = voices::list(&state.db, &user.id, &project_id).await?;
+    Ok(AppJson(rows.into_iter().map(VoiceView::try_from).collect::<Result<_, _>>()?))
+}
+
+async fn voices_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+    form: Multipart,
+) -> Result<(StatusCode, AppJson<VoiceView>), ApiError> {
+    let project_id = check_id(&project_id)?;
+    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let upload = uploads::receive(&state, form, "sample", &["name"]).await?;
+    uploads::check_quota(&state, &user, upload.bytes).await?;
+    let name =
+        check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
+    let profile = analyse(upload.file.path().to_path_buf()).await?;
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let file = format!("{id}.{}", sound_extension(&upload.head));
+    let key = Storage::key(&user.id, &project_id, Area::Audio, &file);
+    let row = VoiceRow {
+        id,
+        owner_id: user.id,
+        project_id,
+        name,
+        sample_key: key.clone(),
+        profile: serde_json::to_string(&profile).map_err(internal)?,
+        created_at: db::now(),
+    };
+    state.storage.commit(upload.file.path(), &key).await?;
+    upload.file.keep();
+    if let Err(err) = voices::insert(&state.db, &row).await {
+        let _ = state.storage.remove(&key).await;
+        return Err(err.into());
+    }
+    audit::record(&state.db, &row.owner_id, Action::VoiceCreate, Some(&row.id)).await;
+    Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
+}
+
+async fn voices_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(voice_id): Path<String>,
+) -> Result<AppJson<VoiceView>, ApiError> {
+    let id = check_id(&voice_id)?;
+    let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(AppJson(row.try_into()?))
+}
+
+/// Deletes the voice and its sample; characters that had it keep their face.
+async fn voices_delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(voice_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = check_id(&voice_id)?;
+    let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    if !voices::delete(&state.db, &user.id, &id).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.storage.remove(&row.sample_key).await?;
+    audit::record(&state.db, &user.id, Action::VoiceDelete, Some(&id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Measures the sample as character creation does (the same decoder, analysis and speaker
+/// model), off the async threads.
+async fn analyse(sample: PathBuf) -> Result<VoiceProfile, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let info = reenact_engine::probe(&sample)
+            .map_err(|e| ApiError::UnsupportedMedia(format!("sample: {}", media_cause(e))))?;
+        if info.audio.is_none() {
+            return Err(ApiError::UnsupportedMedia(
+                "sample: no audio stream; a voice sample is recorded speech".into(),
+            ));
+        }
+        let samples = decode_audio_mono(&sample, speaker::RATE).map_err(|e| match e {
+            CharacterError::Input { message, .. } => ApiError::UnsupportedMedia(format!("sample: {message}")),
+            other => ApiError::Internal(other.to_string()),
+        })?;
+        let mut profile = analysis::voice_profile(&samples, speaker::RATE).ok_or(ApiError::BadRequest(
+            "sample: less than half a second of voiced speech; record a longer sample".into(),
+        ))?;
+        // As in character creation: a missing speaker model leaves the embedding out, a broken one is an error.
+        let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        if catalog.entry(speaker::MODEL).is_some() {
+            let unavailable = |e: reenact_models::OnnxError| ApiError::Unavailable(format!("speaker embedding: {e}"));
+            let mut encoder = speaker::SpeakerEncoder::open(&catalog).map_err(unavailable)?;
+            let vector = encoder.embed(&samples).map_err(unavailable)?;
+            let (model, version) = encoder.model();
+            profile.embedding = Some(SpeakerEmbedding { model: model.to_owned(), version: version.to_owned(), vector });
+        }
+        Ok(profile)
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// The stored extension of a sound file, told by its first bytes (`bin` when unknown;
+/// discovery decides what is usable).
+fn sound_extension(head: &[u8]) -> &'static str {
+    match head {
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => "wav",
+        [b'O', b'g', b'g', b'S', ..] => "ogg",
+        [b'f', b'L', b'a', b'C', ..] => "flac",
+        [0x1a, 0x45, 0xdf, 0xa3, ..] => "webm",
+        [_, _, _, _, b'f', b't', b'y', b'p', ..] => "m4a",
+        [0xff, 0xf1 | 0xf9, ..] => "aac",
+        [b'I', b'D', b'3', ..] | [0xff, 0xe0..=0xff, ..] => "mp3",
+        _ => "bin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sounds_are_told_by_their_first_bytes() {
+        assert_eq!(sound_extension(b"RIFF\x24\0\0\0WAVEfmt "), "wav");
+        assert_eq!(sound_extension(b"OggS\0\x02"), "ogg");
+        assert_eq!(sound_extension(b"ID3\x04\0"), "mp3");
+        assert_eq!(sound_extension(b"\xff\xf1\x50\x80"), "aac");
+        assert_eq!(sound_extension(b"hello"), "bin");
+    }
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Media arriving in a project from outside — an upload, or an import from a URL — passes
+//! one gate: the owner's storage quota, then discovery (container, codecs, duration,
+//! resolution, a picture decodable at the end), then storage by id and a clip row. Both
+//! ways in call [`accept`], so they take and refuse exactly the same files.
+
+use sqlx::AnyPool;
+
+use crate::db::{self, clips, clips::ClipRow};
+use crate::storage::{Area, Storage, StorageError, TempFile};
+
+/// Why incoming media was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// Storing it would take the owner past this many bytes.
+    #[error("storage quota of {} MB would be exceeded", .0 / 1_000_000)]
+    Quota(u64),
+    /// Discovery's reason, in plain words and without the server's paths.
+    #[error("{0}")]
+    NotMedia(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("media discovery stopped: {0}")]
+    Discovery(String),
+}
+
+/// A file on its way into a project.
+#[derive(Debug)]
+pub struct Incoming {
+    pub owner_id: String,
+    pub project_id: String,
+    /// Display name (see [`clean_name`]); never part of a storage path.
+    pub name: String,
+    /// The complete file; removed unless it is stored.
+    pub file: TempFile,
+    pub bytes: u64,
+}
+
+/// Checks `incoming` against the quota and by discovery, then stores it under a fresh id in
+/// the project's `source/` area and records the clip.
+pub async fn accept(
+    db: &AnyPool,
+    storage: &Storage,
+    quota_bytes: u64,
+    incoming: Incoming,
+) -> Result<ClipRow, IntakeError> {
+    if storage.user_bytes(&incoming.owner_id).await? + incoming.bytes > quota_bytes {
+        return Err(IntakeError::Quota(quota_bytes));
+    }
+    let path = incoming.file.path().to_path_buf();
+    let info = tokio::task::spawn_blocking(move || reenact_engine::media::probe_complete(&path))
+        .await
+        .map_err(|e| IntakeError::Discovery(e.to_string()))?
+        .map_err(|e| IntakeError::NotMedia(media_cause(e)))?;
+    let video = info.video.as_ref().expect("probe_complete guarantees video");
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let file_name = format!("{id}.{}", extension(&incoming.name));
+    let key = Storage::key(&incoming.owner_id, &incoming.project_id, Area::Source, &file_name);
+    let row = ClipRow {
+        id,
+        project_id: incoming.project_id,
+        owner_id: incoming.owner_id,
+        original_name: incoming.name,
+        storage_key: key.clone(),
+        bytes: incoming.bytes as i64,
+        container: info.container.clone().unwrap_or_else(|| "unknown".into()),
+        duration_s: info.duration_s,
+        width: video.width as i64,
+        height: video.height as i64,
+        fps: video.fps(),
+        video_codec: video.codec.clone(),
+        audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
+        created_at: db::now(),
+    };
+    storage.commit(incoming.file.path(), &key).await?;
+    incoming.file.keep();
+    if let Err(err) = clips::insert(db, &row).await {
+        let _ = storage.remove(&key).await;
+        return Err(err.into());
+    }
+    Ok(row)
+}
+
+/// The engine's reason without the server's temporary path.
+pub fn media_cause(err: reenact_engine::EngineError) -> String {
+    match err {
+        reenact_engine::EngineError::BadMedia { cause, .. } | reenact_engine::EngineError::Unreadable { cause, .. } => {
+            cause
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A display name: the last path component, printable, at most 200 characters.
+pub fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.trim().is_empty() || cleaned == "." || cleaned == ".." {
+        "upload".into()
+    } else {
+        cleaned
+    }
+}
+
+/// The stored file's extension: the original one when it is short and
+/// alphanumeric, else `bin` (discovery reads content, not names).
+fn extension(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((_, ext)) if (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            ext.to_ascii_lowercase()
+        }
+        _ => "bin".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_their_paths() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("C:\\Users\\x\\take.mp4"), "take.mp4");
+        assert_eq!(clean_name(".."), "upload");
+        assert_eq!(extension("take.MP4"), "mp4");
+        assert_eq!(extension("x.mp4/../../a"), "bin");
+        assert_eq!(extension("noext"), "bin");
+    }
+}

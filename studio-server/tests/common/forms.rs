@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Helpers for the routes that take a multipart form (characters, voices): the shared test
+//! media and models, an app with room for them, and the form itself. Included with
+//! `#[path = "common/forms.rs"] mod forms;` beside `mod common;`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common::TestApp;
+
+/// A file of `../shared` (test media and models beside the checkout).
+pub fn shared(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
+}
+
+pub fn media(rel: &str) -> Vec<u8> {
+    std::fs::read(shared("media").join(rel)).unwrap()
+}
+
+/// Points the model catalog at the shared models (it otherwise looks beside the working
+/// directory, which is studio-server/ in tests). Every caller sets the same value.
+pub fn use_shared_models() {
+    std::env::set_var("REENACT_MODELS", shared("models"));
+}
+
+/// `app` with an upload limit that takes the shared portrait (424 KB) and a quota of `quota` bytes.
+pub fn roomy(mut app: TestApp, quota: u64) -> TestApp {
+    app.state.upload_limit = 1_000_000;
+    app.state.quota_bytes = quota;
+    app.router = reenact_server::app(app.state.clone());
+    app
+}
+
+/// POSTs a multipart form: text fields, then one file field `(name, file name, bytes)`.
+pub async fn post_form(
+    app: &TestApp,
+    uri: &str,
+    token: &str,
+    texts: &[(&str, &str)],
+    file: Option<(&str, &str, &[u8])>,
+) -> (StatusCode, Value) {
+    let boundary = "reenact-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some((name, file_name, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let req = Request::post(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.router.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A character made from the shared astronaut portrait in `project`.
+pub async fn astronaut(app: &TestApp, token: &str, project: &str) -> Value {
+    let uri = format!("/api/projects/{project}/characters");
+    let portrait = media("astronaut.png");
+    let (status, character) =
+        post_form(app, &uri, token, &[("name", "Eileen Collins")], Some(("portrait", "astronaut.png", &portrait)))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{character}");
+    character
+}
+
+/// A voice made from a shared speech sample in `project`.
+pub async fn voice(app: &TestApp, token: &str, project: &str, sample: &str) -> Value {
+    let uri = format!("/api/projects/{project}/voices");
+    let bytes = media(sample);
+    let (status, voice) =
+        post_form(app, &uri, token, &[("name", "Reader")], Some(("sample", "take.wav", &bytes))).await;
+    assert_eq!(status, StatusCode::CREATED, "{voice}");
+    voice
+}
+
+/// A new project of the user; its id.
+pub async fn project(app: &TestApp, token: &str, name: &str) -> String {
+    let (status, project) = app
+        .call(axum::http::Method::POST, "/api/projects", Some(token), Some(serde_json::json!({ "name": name })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    project["id"].as_str().unwrap().to_string()
+}
