@@ -22,6 +22,8 @@ pub use error::{EngineError, Result};
 pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
-pub use render::{render, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest};
+pub use render::{
+    render, transcribe_timeline, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest, TimelineTranscript,
+};
 pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};
 pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};

@@ -101,3 +101,45 @@ fn bad_inputs_fail_clearly() {
     let err = failure(&[path_str(&wav), "--language", "de"], &out);
     assert!(err.contains("`de`") && err.contains("English-only"), "{err}");
 }
+
+/// `reenact render --auto-captions`: the captions come from the speech of the timeline. The
+/// project plays the presenter clip twice, so the transcript is made once and placed twice:
+/// the spoken words appear in cues before 10 s and again after, the sidecars parse, and the
+/// render's metadata names the speech models.
+#[test]
+fn render_captions_the_timelines_speech() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = shared("media/synthetic/presenter_astronaut_1280x720_25fps.mp4");
+    let project = dir.path().join("twice.json");
+    let timeline = serde_json::json!({
+        "title": "twice",
+        "sources": [{ "id": "presenter", "path": clip }],
+        "tracks": [{ "clips": [{ "source": "presenter" }, { "source": "presenter" }] }],
+    });
+    std::fs::write(&project, timeline.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let args = ["render", path_str(&project), "--preset", "master", "--out", path_str(&out)];
+    let result = reenact(&[&args[..], &["--auto-captions", "--captions", "sidecar", "-q"]].concat());
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+
+    let cues = subtitles::read(&out.join("twice-master.srt")).expect("SRT sidecar parses");
+    check_cues(&cues, 20.0);
+    let vtt = subtitles::read(&out.join("twice-master.vtt")).expect("VTT sidecar parses");
+    assert_eq!(vtt, cues);
+    let said = |range: std::ops::Range<f64>| {
+        let text: Vec<&str> = cues.iter().filter(|c| range.contains(&c.start_s)).map(|c| c.text.as_str()).collect();
+        words(&text.join(" "))
+    };
+    for half in [0.0..10.0, 10.0..20.0] {
+        let heard = said(half.clone());
+        for word in ["welcome", "synthetic", "tracking", "watching"] {
+            assert!(heard.iter().any(|w| w == word), "`{word}` missing from {half:?}: {heard:?}");
+        }
+    }
+
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("twice-master.json")).unwrap()).unwrap();
+    assert_eq!(metadata["captions"], "sidecar");
+    let models = metadata["models"].as_array().unwrap();
+    assert!(models.iter().any(|m| m["element"] == "reenactcaptions"), "{models:?}");
+}

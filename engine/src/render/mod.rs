@@ -8,6 +8,7 @@ mod outputs;
 mod plan;
 mod run;
 mod source;
+mod speech;
 pub(crate) mod thumbnail;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use gst::prelude::*;
 
 pub use cast::SceneUse;
 pub use run::{CancelToken, Progress};
+pub use speech::{transcribe_timeline, TimelineTranscript};
 
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
@@ -37,6 +39,9 @@ pub struct RenderRequest {
     pub out_dir: PathBuf,
     /// SRT/VTT file to burn in or write as a sidecar.
     pub subtitles: Option<PathBuf>,
+    /// Captions from the timeline's speech ([`transcribe_timeline`]), used when no
+    /// subtitle file is given.
+    pub transcript: Option<TimelineTranscript>,
     /// Overrides each preset's caption mode when subtitles are given.
     pub captions: Option<CaptionMode>,
     /// Overrides each preset's watermark.
@@ -54,6 +59,7 @@ impl RenderRequest {
             presets,
             out_dir,
             subtitles: None,
+            transcript: None,
             captions: None,
             watermark: None,
             stall_timeout: Duration::from_secs(60),
@@ -106,9 +112,10 @@ pub fn render(
     if let Some(dup) = request.presets.iter().find(|p| !names.insert(p.name.as_str())) {
         return Err(EngineError::Request(format!("preset `{}` is given twice", dup.name)));
     }
-    let cues = match &request.subtitles {
-        Some(path) => Some(Arc::new(subtitles::read(path)?)),
-        None => None,
+    let cues = match (&request.subtitles, &request.transcript) {
+        (Some(path), _) => Some(Arc::new(subtitles::read(path)?)),
+        (None, Some(transcript)) => Some(Arc::new(transcript.cues.clone())),
+        (None, None) => None,
     };
     if let Some(w) = &request.watermark {
         w.validate(Path::new("--watermark"))?;
@@ -145,7 +152,10 @@ pub fn render(
     let position = run::Position::default();
     let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position, &mut cast)?;
     let scenes = cast.scene_uses(&request.project);
-    let models = cast.models(&scenes);
+    let mut models = cast.models(&scenes);
+    if let (None, Some(transcript)) = (&request.subtitles, &request.transcript) {
+        models.extend(transcript.models.iter().cloned());
+    }
     let watch = run::Watch {
         duration_s: plan.duration_s,
         position: position.clone(),

@@ -25,7 +25,15 @@ pub(crate) struct RenderArgs {
     /// SRT or WebVTT file to burn in (or write as sidecar, see --captions).
     #[arg(long)]
     subtitles: Option<PathBuf>,
-    /// What to do with --subtitles (default: the preset's setting, burn-in if it has none).
+    /// Make the captions from the timeline's speech (whisper, as `reenact captions` does)
+    /// and burn them in or write them as sidecars like --subtitles.
+    #[arg(long, conflicts_with = "subtitles")]
+    auto_captions: bool,
+    /// Spoken language for --auto-captions (whisper code; the default model takes `en`).
+    #[arg(long, default_value = "en", requires = "auto_captions")]
+    language: String,
+    /// What to do with --subtitles or --auto-captions (default: the preset's setting,
+    /// burn-in if it has none).
     #[arg(long, value_enum)]
     captions: Option<CaptionsArg>,
     /// Watermark text drawn on every output.
@@ -90,6 +98,21 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
     let cancel = CancelToken::new();
     let on_signal = cancel.clone();
     ctrlc::set_handler(move || on_signal.cancel()).context("cannot install the Ctrl-C handler")?;
+
+    if args.auto_captions {
+        let bar = progress_bar(args.quiet);
+        let transcript =
+            reenact_engine::transcribe_timeline(&request.project, &args.input, &args.language, &cancel, &mut |p| {
+                bar.set_position((p.fraction * 1000.0) as u64);
+                bar.set_message(format!("transcribing {:.1}/{:.1} s", p.position_s, p.duration_s));
+            });
+        bar.finish_and_clear();
+        let transcript = transcript?;
+        if !args.quiet {
+            eprintln!("captions: {} cue(s) from the speech", transcript.cues.len());
+        }
+        request.transcript = Some(transcript);
+    }
 
     let bar = progress_bar(args.quiet);
     let report = reenact_engine::render(&request, &cancel, &mut |p| {
