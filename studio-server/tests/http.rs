@@ -109,3 +109,94 @@ async fn demo_seed_gives_a_renderable_project_once() {
         assert_eq!(clips.as_array().unwrap().len(), 2);
     }
 }
+
+/// The routes the API promises its clients, as (method, path).
+const PROMISED: &[(&str, &str)] = &[
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/account"),
+    ("delete", "/api/account"),
+    ("get", "/api/projects"),
+    ("post", "/api/projects"),
+    ("get", "/api/projects/{project_id}"),
+    ("patch", "/api/projects/{project_id}"),
+    ("delete", "/api/projects/{project_id}"),
+    ("get", "/api/projects/{project_id}/clips"),
+    ("post", "/api/projects/{project_id}/clips"),
+    ("get", "/api/clips/{clip_id}/media"),
+    ("post", "/api/projects/{project_id}/imports"),
+    ("get", "/api/projects/{project_id}/characters"),
+    ("post", "/api/projects/{project_id}/characters"),
+    ("get", "/api/projects/{project_id}/voices"),
+    ("post", "/api/projects/{project_id}/voices"),
+    ("get", "/api/projects/{project_id}/scenes"),
+    ("post", "/api/projects/{project_id}/scenes"),
+    ("get", "/api/account/audit"),
+    ("get", "/api/jobs"),
+    ("post", "/api/jobs"),
+    ("get", "/api/jobs/{job_id}"),
+    ("post", "/api/jobs/{job_id}/cancel"),
+    ("post", "/api/projects/{project_id}/renders"),
+    ("get", "/api/renders/{render_id}"),
+    ("get", "/api/renders/{render_id}/files/{preset}"),
+    ("get", "/api/events"),
+    ("get", "/api/presets"),
+    ("post", "/api/live"),
+    ("post", "/api/live/{session}/whep"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+];
+
+/// Every operation the document names is served at its path and method: one that needs a
+/// token answers 401 without it, an open one answers from its handler (never the router's
+/// bare 404 or 405). Every promised route is named, and every `$ref` resolves.
+#[tokio::test]
+async fn the_openapi_document_describes_the_routes_served() {
+    let app = TestApp::sqlite().await;
+    let (status, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (method, path) in PROMISED {
+        assert!(paths.get(*path).and_then(|item| item.get(*method)).is_some(), "{method} {path} is not documented");
+    }
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(verb) = Method::from_bytes(method.to_uppercase().as_bytes()) else { continue };
+            operations += 1;
+            assert!(operation["responses"]["default"].is_object(), "{method} {path}: no default (error) response");
+            let open =
+                operation["security"].as_array().is_some_and(|s| s.iter().all(|r| r.as_object().unwrap().is_empty()));
+            let uri = concrete(path);
+            let (status, body) = app.call(verb.clone(), &uri, None, None).await;
+            if open {
+                let from_handler = status.is_success()
+                    || body.get("error").is_some()
+                    || status == StatusCode::METHOD_NOT_ALLOWED && path.contains("/whep/");
+                assert!(from_handler, "{method} {uri}: {status} {body} (not answered by its handler)");
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {uri} is documented as open: {body}");
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}: {body}");
+            }
+        }
+    }
+    assert!(operations >= PROMISED.len(), "{operations} operations");
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let target = reference.split('"').next().unwrap();
+        let pointer = target.strip_prefix('#').expect("local reference");
+        assert!(doc.pointer(pointer).is_some(), "dangling reference {target}");
+    }
+}
+
+/// The path with each `{parameter}` replaced by a fresh UUID.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|part| if part.starts_with('{') { uuid::Uuid::new_v4().to_string() } else { part.to_string() })
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -4,20 +4,20 @@
 //! account lives with the other account routes in `auth`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
 use super::AppState;
 use crate::db::users;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/account", get(account_show))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(account_show))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AccountView {
     id: String,
     email: String,
@@ -28,6 +28,8 @@ struct AccountView {
     quota_bytes: u64,
 }
 
+/// The signed-in account and its storage use against the quota.
+#[utoipa::path(get, path = "/account", tag = "auth", responses((status = 200, body = AccountView)))]
 async fn account_show(State(state): State<AppState>, user: CurrentUser) -> Result<AppJson<AccountView>, ApiError> {
     let row = users::by_id(&state.db, &user.id).await?.ok_or(ApiError::NotFound)?;
     Ok(AppJson(AccountView {

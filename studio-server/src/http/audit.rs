@@ -4,10 +4,11 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
@@ -20,18 +21,20 @@ const DEFAULT_LIMIT: i64 = 100;
 /// Most entries one request lists.
 const MAX_LIMIT: i64 = 1000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/account/audit", get(audit_index))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(audit_index))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// Entries to list, newest first (default 100, at most 1000).
     limit: Option<i64>,
 }
 
 /// An entry as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEntry)]
 struct Entry {
     id: String,
     action: String,
@@ -45,6 +48,8 @@ impl From<AuditRow> for Entry {
     }
 }
 
+/// What the signed-in user did (sign-ins, projects, uploads, renders...), newest first.
+#[utoipa::path(get, path = "/account/audit", tag = "auth", params(AuditQuery), responses((status = 200, body = Vec<Entry>)))]
 async fn audit_index(
     State(db): State<AnyPool>,
     user: CurrentUser,

@@ -10,11 +10,12 @@ use argon2::Argon2;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::Router;
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::error::{ApiError, AppJson};
@@ -100,29 +101,30 @@ fn verify(keys: &JwtKeys, token: &str, typ: &str) -> Result<Claims, ApiError> {
     Ok(data.claims)
 }
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(auth_register))
-        .route("/auth/login", post(auth_login))
-        .route("/auth/refresh", post(auth_refresh))
-        .route("/auth/logout", post(auth_logout))
-        .route("/account", delete(account_delete))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth_register))
+        .routes(routes!(auth_login))
+        .routes(routes!(auth_refresh))
+        .routes(routes!(auth_logout))
+        .routes(routes!(account_delete))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     email: String,
+    /// At least 8 characters.
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Account {
     id: String,
     email: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TokenPair {
     access_token: String,
     refresh_token: String,
@@ -130,12 +132,15 @@ struct TokenPair {
     expires_in: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
     refresh_token: String,
 }
 
+/// Creates an account (409 when the email is taken).
+#[utoipa::path(post, path = "/auth/register", tag = "auth", security(()), request_body = Credentials,
+    responses((status = 201, body = Account)))]
 async fn auth_register(
     State(db): State<AnyPool>,
     AppJson(body): AppJson<Credentials>,
@@ -154,6 +159,10 @@ async fn auth_register(
     Ok((StatusCode::CREATED, AppJson(Account { id: user.id, email: user.email })))
 }
 
+/// Signs in: a 15-minute access token and a 30-day refresh token. Repeated failures for
+/// one email answer 429 for a while.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Credentials,
+    responses((status = 200, body = TokenPair)))]
 async fn auth_login(
     State(state): State<AppState>,
     AppJson(body): AppJson<Credentials>,
@@ -181,6 +190,10 @@ async fn auth_login(
     }
 }
 
+/// Trades a refresh token for a new pair; each refresh token works once, and a reused
+/// one signs every session of the account out.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()), request_body = RefreshBody,
+    responses((status = 200, body = TokenPair)))]
 async fn auth_refresh(
     State(state): State<AppState>,
     AppJson(body): AppJson<RefreshBody>,
@@ -197,6 +210,8 @@ async fn auth_refresh(
     }
 }
 
+/// Revokes a refresh token.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()), request_body = RefreshBody, responses((status = 204)))]
 async fn auth_logout(
     State(state): State<AppState>,
     AppJson(body): AppJson<RefreshBody>,
@@ -207,6 +222,8 @@ async fn auth_logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deletes the account with every row and stored file of it.
+#[utoipa::path(delete, path = "/account", tag = "auth", responses((status = 204)))]
 async fn account_delete(State(state): State<AppState>, user: CurrentUser) -> Result<StatusCode, ApiError> {
     // Files first: if removing them fails, the account still exists to retry.
     state.storage.remove_user(&user.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use gstreenact::character::{self, Character, CharacterError, CreateOptions};
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -27,19 +28,26 @@ use crate::db::{self, projects, voices};
 use crate::intake::media_cause;
 use crate::storage::{Area, Storage};
 
-pub(super) fn router(upload_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/projects/{project_id}/characters",
-            get(characters_index).post(characters_create).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/characters/{character_id}", get(characters_show).patch(characters_update).delete(characters_delete))
-        .route("/characters/{character_id}/portrait", get(characters_portrait))
-        .route("/characters/{character_id}/file", get(characters_file))
+pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(characters_index, characters_create).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(characters_show, characters_update, characters_delete))
+        .routes(routes!(characters_portrait))
+        .routes(routes!(characters_file))
+}
+
+/// The form of `POST /api/projects/{id}/characters`; it only describes the form.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct CharacterForm {
+    name: String,
+    /// A still picture with one face (PNG, JPEG, WebP, GIF, BMP or TIFF).
+    #[schema(value_type = String, format = Binary)]
+    portrait: Vec<u8>,
 }
 
 /// What the portrait analysis found, in pixels of the cropped portrait the character keeps.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 struct PortraitAnalysis {
     width: u32,
     height: u32,
@@ -77,7 +85,7 @@ impl PortraitAnalysis {
 }
 
 /// A character as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct CharacterView {
     id: String,
     project_id: String,
@@ -102,13 +110,16 @@ impl TryFrom<CharacterRow> for CharacterView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateCharacter {
     /// A voice of the character's project; `null` detaches the voice.
     voice_id: Option<String>,
 }
 
+/// The project's characters with what their portraits' analysis found.
+#[utoipa::path(get, path = "/projects/{project_id}/characters", tag = "characters", params(("project_id" = String, Path)),
+    responses((status = 200, body = Vec<CharacterView>)))]
 async fn characters_index(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -120,6 +131,11 @@ async fn characters_index(
     Ok(AppJson(rows.into_iter().map(CharacterView::try_from).collect::<Result<_, _>>()?))
 }
 
+/// Makes a character from a portrait, analysed as `reenact character create` does: 415 for
+/// what is not a picture, 400 when no face is found.
+#[utoipa::path(post, path = "/projects/{project_id}/characters", tag = "characters", params(("project_id" = String, Path)),
+    request_body(content = CharacterForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = CharacterView)))]
 async fn characters_create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -161,6 +177,9 @@ async fn characters_create(
     Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
 }
 
+/// One character.
+#[utoipa::path(get, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path)),
+    responses((status = 200, body = CharacterView)))]
 async fn characters_show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -170,6 +189,9 @@ async fn characters_show(
     Ok(AppJson(row.try_into()?))
 }
 
+/// Attaches a voice of the same project to the character, or detaches it (`null`).
+#[utoipa::path(patch, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path)), request_body = UpdateCharacter,
+    responses((status = 200, body = CharacterView)))]
 async fn characters_update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -191,6 +213,8 @@ async fn characters_update(
     Ok(AppJson(row.try_into()?))
 }
 
+/// Deletes the character, its scenes and its portrait.
+#[utoipa::path(delete, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path)), responses((status = 204)))]
 async fn characters_delete(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -206,6 +230,9 @@ async fn characters_delete(
 }
 
 /// The uploaded portrait, with HTTP ranges.
+#[utoipa::path(get, path = "/characters/{character_id}/portrait", tag = "characters", params(("character_id" = String, Path)), responses(
+    (status = 200, description = "the picture as uploaded", body = super::openapi::FileBytes, content_type = "image/*"),
+))]
 async fn characters_portrait(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -218,6 +245,8 @@ async fn characters_portrait(
 }
 
 /// The character file (`*.character.json`) with the attached voice's profile.
+#[utoipa::path(get, path = "/characters/{character_id}/file", tag = "characters", params(("character_id" = String, Path)),
+    responses((status = 200, description = "the character file, as `reenact character create` writes it", body = Object)))]
 async fn characters_file(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -5,11 +5,12 @@
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -20,17 +21,14 @@ use super::AppState;
 use crate::db::{clips, clips::ClipRow, projects};
 use crate::intake::{self, clean_name, Incoming, IntakeError};
 
-pub(super) fn router(upload_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/projects/{project_id}/clips",
-            get(clips_index).post(clips_upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/clips/{clip_id}/media", get(clips_media))
+pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(clips_index, clips_upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(clips_media))
 }
 
 /// A clip as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Clip {
     id: String,
     project_id: String,
@@ -65,6 +63,9 @@ impl From<ClipRow> for Clip {
     }
 }
 
+/// The project's media.
+#[utoipa::path(get, path = "/projects/{project_id}/clips", tag = "media", params(("project_id" = String, Path)),
+    responses((status = 200, body = Vec<Clip>)))]
 async fn clips_index(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -76,6 +77,19 @@ async fn clips_index(
     Ok(AppJson(rows.into_iter().map(Clip::from).collect()))
 }
 
+/// The upload form of `POST /api/projects/{id}/clips`; it only describes the form.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The media file; its content, not its name, decides whether it is accepted.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Uploads a media file; it is accepted once discovery finds a complete video stream.
+/// 413 over the upload limit, 415 for what is not media, 429 over the storage quota.
+#[utoipa::path(post, path = "/projects/{project_id}/clips", tag = "media", params(("project_id" = String, Path)),
+    request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, body = Clip)))]
 async fn clips_upload(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -93,6 +107,11 @@ async fn clips_upload(
     Ok((StatusCode::CREATED, AppJson(Clip::from(row))))
 }
 
+/// The clip's media file; HTTP range requests are honoured.
+#[utoipa::path(get, path = "/clips/{clip_id}/media", tag = "media", params(("clip_id" = String, Path)), responses(
+    (status = 200, description = "the whole file", body = super::openapi::FileBytes, content_type = "application/octet-stream"),
+    (status = 206, description = "the requested range", body = super::openapi::FileBytes, content_type = "application/octet-stream"),
+))]
 async fn clips_media(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -5,7 +5,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -89,12 +88,22 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     }
 }
 
+/// What every failed request answers (the OpenAPI document's default response).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable kind, e.g. `bad_request`, `not_found`, `payload_too_large`.
+    pub error: String,
+    /// The cause in plain words, naming the field at fault where there is one.
+    pub detail: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        (self.status(), Json(json!({ "error": self.code(), "detail": self.to_string() }))).into_response()
+        let body = ErrorBody { error: self.code().to_string(), detail: self.to_string() };
+        (self.status(), Json(body)).into_response()
     }
 }
 

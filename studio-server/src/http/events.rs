@@ -13,10 +13,10 @@ use std::time::Duration;
 use axum::extract::{FromRef, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::Router;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{self, CurrentUser, JwtKeys};
 use super::error::ApiError;
@@ -27,15 +27,21 @@ use crate::jobs::queue;
 /// How often the stream looks for changes.
 const POLL: Duration = Duration::from_millis(500);
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/events", get(events_stream))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events_stream))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct TokenQuery {
+    /// The access token, for clients that cannot send headers (EventSource).
     access_token: Option<String>,
 }
 
+/// A stream of `job` events, each the job as `GET /api/jobs/{id}` shows it, whenever
+/// one of the user's jobs changes.
+#[utoipa::path(get, path = "/events", tag = "jobs", params(TokenQuery), responses(
+    (status = 200, description = "server-sent events named `job`", body = String, content_type = "text/event-stream"),
+))]
 async fn events_stream(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,

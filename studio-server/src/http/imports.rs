@@ -4,9 +4,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -18,20 +19,28 @@ use crate::db::projects;
 use crate::jobs::download::{check_url, DownloadParams};
 use crate::jobs::NewJob;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/projects/{project_id}/imports", post(imports_create))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(imports_create))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateImport {
+    /// An http or https address of a video (a page yt-dlp understands, or the file itself).
     url: String,
     #[serde(default)]
     priority: i64,
     idempotency_key: Option<String>,
 }
 
-/// 202 with the queued job (200 with the same job when its idempotency key was used before).
+/// Imports media from a web address as a `video_download` job: 202 with the queued job
+/// (200 with the same job when its idempotency key was used before). The file passes the
+/// same checks as an upload.
+#[utoipa::path(post, path = "/projects/{project_id}/imports", tag = "media", params(("project_id" = String, Path)),
+    request_body = CreateImport, responses(
+        (status = 202, description = "queued", body = super::jobs::Job),
+        (status = 200, description = "the job this idempotency key already made", body = super::jobs::Job),
+    ))]
 async fn imports_create(
     State(state): State<AppState>,
     user: CurrentUser,

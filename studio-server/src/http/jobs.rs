@@ -3,10 +3,11 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
@@ -18,33 +19,39 @@ use crate::jobs::{self, handlers, queue, JobRow, JobState, NewJob};
 /// Queued plus running jobs one user may have.
 pub(super) const MAX_ACTIVE_JOBS: i64 = 20;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(jobs_index).post(jobs_create))
-        .route("/jobs/{job_id}", get(jobs_show))
-        .route("/jobs/{job_id}/cancel", post(jobs_cancel))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jobs_index, jobs_create))
+        .routes(routes!(jobs_show))
+        .routes(routes!(jobs_cancel))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateJob {
+    /// One of video_download, clip_edit, face_transform, voice_clone, lip_sync,
+    /// subtitle_generate, background_replace (renders have their own route).
     #[serde(rename = "type")]
     kind: String,
     project_id: Option<String>,
+    /// Parameters of the job type, checked before the job is queued.
     #[serde(default)]
     params: serde_json::Value,
+    /// -100..100; higher runs first.
     #[serde(default)]
     priority: i64,
+    /// The same key from the same user gives the same job back.
     idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 struct JobFilter {
+    /// queued, running, succeeded, cancelled or dead.
     state: Option<String>,
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Job {
     id: String,
     #[serde(rename = "type")]
@@ -52,8 +59,11 @@ pub(super) struct Job {
     project_id: Option<String>,
     params: serde_json::Value,
     priority: i64,
+    /// queued, running, succeeded, cancelled or dead.
     state: String,
+    /// 0 to 100.
     progress: f64,
+    /// What the job is doing now, in words.
     stage: String,
     attempts: i64,
     max_attempts: i64,
@@ -95,6 +105,11 @@ impl From<JobRow> for Job {
     }
 }
 
+/// Queues a job. A known idempotency key answers 200 with the job it made before.
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = CreateJob, responses(
+    (status = 201, description = "queued", body = Job),
+    (status = 200, description = "the job this idempotency key already made", body = Job),
+))]
 async fn jobs_create(
     State(db): State<AnyPool>,
     user: CurrentUser,
@@ -189,6 +204,8 @@ fn check_params(kind: &str, params: &serde_json::Value) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// One job of the signed-in user.
+#[utoipa::path(get, path = "/jobs/{job_id}", tag = "jobs", params(("job_id" = String, Path)), responses((status = 200, body = Job)))]
 async fn jobs_show(
     State(db): State<AnyPool>,
     user: CurrentUser,
@@ -199,6 +216,8 @@ async fn jobs_show(
     Ok(AppJson(job.into()))
 }
 
+/// The signed-in user's jobs, newest first.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobFilter), responses((status = 200, body = Vec<Job>)))]
 async fn jobs_index(
     State(db): State<AnyPool>,
     user: CurrentUser,
@@ -214,6 +233,8 @@ async fn jobs_index(
     Ok(AppJson(rows.into_iter().map(Job::from).collect()))
 }
 
+/// Cancels a queued job at once and a running one at its next check.
+#[utoipa::path(post, path = "/jobs/{job_id}/cancel", tag = "jobs", params(("job_id" = String, Path)), responses((status = 200, body = Job)))]
 async fn jobs_cancel(
     State(db): State<AnyPool>,
     user: CurrentUser,

@@ -15,11 +15,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{user_from_token, JwtKeys};
 use super::error::ApiError;
@@ -44,12 +47,17 @@ pub struct LiveState {
 
 /// The live routes, with their own state, mergeable into any router.
 pub fn router<S: Clone + Send + Sync + 'static>(state: LiveState) -> Router<S> {
-    Router::new()
-        .route("/api/live", post(start).get(list))
-        .route("/api/live/{session}", get(show).patch(switch).delete(stop))
-        .route("/api/live/{session}/whep", post(whep_offer))
-        .route("/api/live/{session}/whep/{viewer}", delete(whep_stop).patch(whep_patch))
-        .route("/api/live/{session}/whep/{viewer}/stats", post(viewer_stats))
+    documented(state).into()
+}
+
+/// The same routes with their OpenAPI operations (the page and script are not API).
+pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(start, list))
+        .routes(routes!(show, switch, stop))
+        .routes(routes!(whep_offer))
+        .routes(routes!(whep_stop, whep_patch))
+        .routes(routes!(viewer_stats))
         .route("/live/{session}", get(page))
         .route("/assets/whep.js", get(whep_js))
         .with_state(state)
@@ -89,7 +97,7 @@ fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSes
     Ok(session)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartRequest {
     /// `test` or `camera:/dev/videoN` (`file:PATH` for `reenact live` only).
@@ -109,6 +117,10 @@ fn default_preset() -> String {
     "live-720p".into()
 }
 
+/// Starts a live session; `Location` names it. Its summary carries the preview and WHEP links.
+#[utoipa::path(post, path = "/api/live", tag = "live", request_body = StartRequest, responses(
+    (status = 201, description = "the session's summary", body = Object),
+))]
 async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let owner = caller(&state, &headers)?;
     let request: StartRequest =
@@ -139,12 +151,14 @@ fn field(name: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(format!("{name}: {err}"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 struct ListQuery {
     /// Only the sessions of this project.
     project_id: Option<String>,
 }
 
+/// The caller's running sessions.
+#[utoipa::path(get, path = "/api/live", tag = "live", params(ListQuery), responses((status = 200, body = Vec<Object>)))]
 async fn list(
     State(state): State<LiveState>,
     headers: HeaderMap,
@@ -156,7 +170,7 @@ async fn list(
     Ok(Json(sessions.iter().filter(wanted).map(|s| s.summary()).collect()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 struct ShowQuery {
     /// Leave each viewer's first seconds out of its latency figures.
     #[serde(default)]
@@ -164,6 +178,8 @@ struct ShowQuery {
 }
 
 /// Figures of the graph and of every viewer; open to whoever holds the id.
+#[utoipa::path(get, path = "/api/live/{session}", tag = "live", security(()), params(("session" = String, Path), ShowQuery),
+    responses((status = 200, description = "latency, fps and drops of the graph and of each viewer", body = Object)))]
 async fn show(
     State(state): State<LiveState>,
     Path(id): Path<String>,
@@ -174,7 +190,7 @@ async fn show(
     Ok(Json(state.hub.get(&id)?.summary_after(skip)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SwitchRequest {
     character: Option<String>,
@@ -184,6 +200,8 @@ struct SwitchRequest {
 }
 
 /// Switches character and elements at the next frame, without a restart.
+#[utoipa::path(patch, path = "/api/live/{session}", tag = "live", params(("session" = String, Path)), request_body = SwitchRequest,
+    responses((status = 200, body = Object)))]
 async fn switch(
     State(state): State<LiveState>,
     Path(id): Path<String>,
@@ -212,6 +230,8 @@ async fn switch(
     Ok(Json(session.summary()))
 }
 
+/// Stops the session and disconnects its viewers.
+#[utoipa::path(delete, path = "/api/live/{session}", tag = "live", params(("session" = String, Path)), responses((status = 204)))]
 async fn stop(
     State(state): State<LiveState>,
     Path(id): Path<String>,
@@ -224,6 +244,9 @@ async fn stop(
 
 /// WHEP: an SDP offer in, `201 Created` with the answer and the viewer's
 /// resource in `Location` out.
+#[utoipa::path(post, path = "/api/live/{session}/whep", tag = "live", security(()), params(("session" = String, Path)),
+    request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, description = "the SDP answer", body = String, content_type = "application/sdp")))]
 async fn whep_offer(
     State(state): State<LiveState>,
     Path(id): Path<String>,
@@ -247,6 +270,9 @@ async fn whep_offer(
         .into_response())
 }
 
+/// Ends one viewer (WHEP resource deletion).
+#[utoipa::path(delete, path = "/api/live/{session}/whep/{viewer}", tag = "live", security(()),
+    params(("session" = String, Path), ("viewer" = String, Path)), responses((status = 204)))]
 async fn whep_stop(
     State(state): State<LiveState>,
     Path((id, viewer)): Path<(String, String)>,
@@ -256,10 +282,15 @@ async fn whep_stop(
 }
 
 /// Trickle ICE is not offered: the answer carries every candidate.
+#[utoipa::path(patch, path = "/api/live/{session}/whep/{viewer}", tag = "live", security(()),
+    params(("session" = String, Path), ("viewer" = String, Path)), responses((status = 405)))]
 async fn whep_patch() -> StatusCode {
     StatusCode::METHOD_NOT_ALLOWED
 }
 
+/// A viewer's own figures (frames decoded, jitter), reported by the preview page.
+#[utoipa::path(post, path = "/api/live/{session}/whep/{viewer}/stats", tag = "live", security(()),
+    params(("session" = String, Path), ("viewer" = String, Path)), request_body = Object, responses((status = 204)))]
 async fn viewer_stats(
     State(state): State<LiveState>,
     Path((id, viewer)): Path<(String, String)>,

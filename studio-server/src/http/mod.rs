@@ -13,6 +13,7 @@ mod jobs;
 pub mod limits;
 pub mod live;
 pub mod metrics;
+mod openapi;
 mod presets;
 mod projects;
 mod renders;
@@ -24,12 +25,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use reenact_engine::PresetLibrary;
 use sqlx::AnyPool;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::storage::Storage;
 
@@ -56,7 +60,7 @@ pub struct AppState {
 
 /// The whole application router.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
+    let api = OpenApiRouter::new()
         .merge(presets::router())
         .merge(auth::router())
         .merge(account::router())
@@ -76,13 +80,18 @@ pub fn app(state: AppState) -> Router {
         keys: Some(state.keys.clone()),
         db: Some(state.db.clone()),
     };
-    let app = Router::new()
-        .merge(live::router(live))
-        .route("/", get(index))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::scrape))
+    let (routes, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(live::documented(live))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .nest("/api", api)
+        .split_for_parts();
+    openapi::add_error_responses(&mut doc);
+    let doc = axum::body::Bytes::from(doc.to_pretty_json().unwrap_or_default());
+    let app = routes
+        .route("/", get(index))
+        .route("/metrics", get(metrics::scrape))
+        .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);
@@ -90,6 +99,12 @@ pub fn app(state: AppState) -> Router {
     app.clone().merge(reenact_ui::router(app))
 }
 
+async fn openapi_json(doc: axum::body::Bytes) -> impl axum::response::IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], doc)
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -97,6 +112,10 @@ async fn healthz() -> &'static str {
 /// Ready when the database answers, the storage takes a file, and every model the
 /// manifests name is present and intact. Otherwise 503 with the cause in plain text, for
 /// the operator reading the probe's output.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
+    (status = 200, description = "ready", body = String, content_type = "text/plain"),
+    (status = 503, description = "not ready; the body names the cause", body = String, content_type = "text/plain"),
+))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, (StatusCode, String)> {
     let unavailable = |cause: String| (StatusCode::SERVICE_UNAVAILABLE, cause);
     tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db))

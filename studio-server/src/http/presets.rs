@@ -2,16 +2,20 @@
 //! `GET /api/presets`: the delivery and live presets this server renders.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use reenact_engine::Preset;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/presets", get(presets_index))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(presets_index))
 }
 
+/// Every preset: resolution, rate, encoders, captions, watermark and element settings
+/// (the fields of the preset TOML files).
+#[utoipa::path(get, path = "/presets", tag = "renders", security(()), responses((status = 200, body = Vec<Object>)))]
 async fn presets_index(State(state): State<AppState>) -> Json<Vec<Preset>> {
     Json(state.presets.iter().cloned().collect())
 }

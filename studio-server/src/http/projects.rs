@@ -3,10 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -14,23 +15,26 @@ use super::error::{ApiError, AppJson};
 use super::AppState;
 use crate::db::{self, projects, projects::ProjectRow};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects", get(projects_index).post(projects_create))
-        .route("/projects/{project_id}", get(projects_show).patch(projects_update).delete(projects_delete))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(projects_index, projects_create)).routes(routes!(
+        projects_show,
+        projects_update,
+        projects_delete
+    ))
 }
 
 /// A project as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Project {
     id: String,
     name: String,
+    /// Tracks of clips with in/out points and scenes, as in a project file.
     timeline: serde_json::Value,
     created_at: i64,
     updated_at: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProject {
     name: String,
@@ -38,18 +42,22 @@ struct CreateProject {
     timeline: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProject {
     name: Option<String>,
     timeline: Option<serde_json::Value>,
 }
 
+/// The signed-in user's projects.
+#[utoipa::path(get, path = "/projects", tag = "projects", responses((status = 200, body = Vec<Project>)))]
 async fn projects_index(State(db): State<AnyPool>, user: CurrentUser) -> Result<AppJson<Vec<Project>>, ApiError> {
     let rows = projects::list(&db, &user.id).await?;
     Ok(AppJson(rows.into_iter().map(to_api).collect::<Result<_, _>>()?))
 }
 
+/// Creates a project (an empty timeline unless one is given).
+#[utoipa::path(post, path = "/projects", tag = "projects", request_body = CreateProject, responses((status = 201, body = Project)))]
 async fn projects_create(
     State(db): State<AnyPool>,
     user: CurrentUser,
@@ -69,6 +77,9 @@ async fn projects_create(
     Ok((StatusCode::CREATED, AppJson(to_api(row)?)))
 }
 
+/// One project; another user's id answers 404.
+#[utoipa::path(get, path = "/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+    responses((status = 200, body = Project)))]
 async fn projects_show(
     State(db): State<AnyPool>,
     user: CurrentUser,
@@ -79,6 +90,9 @@ async fn projects_show(
     Ok(AppJson(to_api(row)?))
 }
 
+/// Renames a project or replaces its timeline.
+#[utoipa::path(patch, path = "/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+    request_body = UpdateProject, responses((status = 200, body = Project)))]
 async fn projects_update(
     State(db): State<AnyPool>,
     user: CurrentUser,
@@ -101,6 +115,9 @@ async fn projects_update(
     Ok(AppJson(to_api(row)?))
 }
 
+/// Deletes a project with its clips, jobs, renders and stored files.
+#[utoipa::path(delete, path = "/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+    responses((status = 204)))]
 async fn projects_delete(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -5,11 +5,12 @@
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -20,16 +21,14 @@ use super::AppState;
 use crate::db::{self, projects, renders, renders::RenderRow};
 use crate::jobs::{queue, NewJob};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{project_id}/renders", post(renders_create))
-        .route("/renders/{render_id}", get(renders_show))
-        .route("/renders/{render_id}/files/{preset}", get(renders_file))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(renders_create)).routes(routes!(renders_show)).routes(routes!(renders_file))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRender {
+    /// Preset names (`GET /api/presets`), each once.
     presets: Vec<String>,
     #[serde(default)]
     watermark_text: Option<String>,
@@ -37,11 +36,13 @@ struct CreateRender {
     priority: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Render {
     id: String,
     project_id: String,
     presets: serde_json::Value,
+    /// Once the job has succeeded: per preset, the file, its metadata (models,
+    /// watermark, disclosure), thumbnails and size.
     outputs: Option<serde_json::Value>,
     job: Option<Job>,
     created_at: i64,
@@ -59,6 +60,9 @@ async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiErro
     })
 }
 
+/// Renders the project in every preset named, in one pass, as one job.
+#[utoipa::path(post, path = "/projects/{project_id}/renders", tag = "renders", params(("project_id" = String, Path)),
+    request_body = CreateRender, responses((status = 201, body = Render)))]
 async fn renders_create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -106,6 +110,9 @@ async fn renders_create(
     Ok((StatusCode::CREATED, AppJson(render_view(&state, row).await?)))
 }
 
+/// A render with its job's progress and, when done, its outputs.
+#[utoipa::path(get, path = "/renders/{render_id}", tag = "renders", params(("render_id" = String, Path)),
+    responses((status = 200, body = Render)))]
 async fn renders_show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -116,6 +123,12 @@ async fn renders_show(
     Ok(AppJson(render_view(&state, row).await?))
 }
 
+/// The rendered file of one preset; HTTP range requests are honoured.
+#[utoipa::path(get, path = "/renders/{render_id}/files/{preset}", tag = "renders",
+    params(("render_id" = String, Path), ("preset" = String, Path)), responses(
+        (status = 200, description = "the whole file", body = super::openapi::FileBytes, content_type = "video/mp4"),
+        (status = 206, description = "the requested range", body = super::openapi::FileBytes, content_type = "video/mp4"),
+    ))]
 async fn renders_file(
     State(state): State<AppState>,
     user: CurrentUser,

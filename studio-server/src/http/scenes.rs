@@ -5,9 +5,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -17,13 +18,11 @@ use super::AppState;
 use crate::db::scenes::{self, SceneRow};
 use crate::db::{self, characters, projects};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{project_id}/scenes", get(scenes_index).post(scenes_create))
-        .route("/scenes/{scene_id}", delete(scenes_delete))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(scenes_index, scenes_create)).routes(routes!(scenes_delete))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateScene {
     start: f64,
@@ -34,7 +33,7 @@ struct CreateScene {
 }
 
 /// A scene as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Scene {
     id: String,
     project_id: String,
@@ -59,6 +58,8 @@ impl From<SceneRow> for Scene {
     }
 }
 
+/// The project's scenes: which character plays which stretch of the timeline.
+#[utoipa::path(get, path = "/projects/{project_id}/scenes", tag = "projects", params(("project_id" = String, Path)), responses((status = 200, body = Vec<Scene>)))]
 async fn scenes_index(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -70,6 +71,9 @@ async fn scenes_index(
     Ok(AppJson(rows.into_iter().map(Scene::from).collect()))
 }
 
+/// Gives a stretch of the timeline (seconds) to a character of the same project.
+#[utoipa::path(post, path = "/projects/{project_id}/scenes", tag = "projects", params(("project_id" = String, Path)), request_body = CreateScene,
+    responses((status = 201, body = Scene)))]
 async fn scenes_create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -99,6 +103,8 @@ async fn scenes_create(
     Ok((StatusCode::CREATED, AppJson(Scene::from(row))))
 }
 
+/// Deletes a scene.
+#[utoipa::path(delete, path = "/scenes/{scene_id}", tag = "projects", params(("scene_id" = String, Path)), responses((status = 204)))]
 async fn scenes_delete(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use gstreenact::analysis::{self, speaker};
 use gstreenact::character::{decode_audio_mono, CharacterError, SpeakerEmbedding, VoiceProfile};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
@@ -25,17 +26,24 @@ use crate::db::{self, projects};
 use crate::intake::media_cause;
 use crate::storage::{Area, Storage};
 
-pub(super) fn router(upload_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/projects/{project_id}/voices",
-            get(voices_index).post(voices_create).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/voices/{voice_id}", get(voices_show).delete(voices_delete))
+pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(voices_index, voices_create).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(voices_show, voices_delete))
+}
+
+/// The form of `POST /api/projects/{id}/voices`; it only describes the form.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct VoiceForm {
+    name: String,
+    /// Speech of the voice, at least half a second of it voiced (any audio format).
+    #[schema(value_type = String, format = Binary)]
+    sample: Vec<u8>,
 }
 
 /// A voice as the API shows it: the profile's figures, not the embedding's numbers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct VoiceView {
     id: String,
     project_id: String,
@@ -48,7 +56,7 @@ struct VoiceView {
     created_at: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct EmbeddingView {
     model: String,
     version: String,
@@ -78,6 +86,9 @@ impl TryFrom<VoiceRow> for VoiceView {
     }
 }
 
+/// The project's voices with their measured profiles.
+#[utoipa::path(get, path = "/projects/{project_id}/voices", tag = "characters", params(("project_id" = String, Path)),
+    responses((status = 200, body = Vec<VoiceView>)))]
 async fn voices_index(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -89,6 +100,10 @@ async fn voices_index(
     Ok(AppJson(rows.into_iter().map(VoiceView::try_from).collect::<Result<_, _>>()?))
 }
 
+/// Measures a voice sample (F0, formants, speaker embedding) into a voice profile.
+#[utoipa::path(post, path = "/projects/{project_id}/voices", tag = "characters", params(("project_id" = String, Path)),
+    request_body(content = VoiceForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = VoiceView)))]
 async fn voices_create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -125,6 +140,8 @@ async fn voices_create(
     Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
 }
 
+/// One voice.
+#[utoipa::path(get, path = "/voices/{voice_id}", tag = "characters", params(("voice_id" = String, Path)), responses((status = 200, body = VoiceView)))]
 async fn voices_show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -136,6 +153,7 @@ async fn voices_show(
 }
 
 /// Deletes the voice and its sample; characters that had it keep their face.
+#[utoipa::path(delete, path = "/voices/{voice_id}", tag = "characters", params(("voice_id" = String, Path)), responses((status = 204)))]
 async fn voices_delete(
     State(state): State<AppState>,
     user: CurrentUser,
