@@ -4,6 +4,7 @@
 //! The server knows users, projects, jobs and storage; it hands media work to
 //! the engine and never touches pixels itself.
 
+pub mod casting;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -630,3 +630,68 @@ async fn the_audit_log_lists_own_actions_newest_first_and_forgets_a_deleted_acco
         assert_eq!(audit_actions(&app, &bob).await.len(), 2, "bob's entries stay");
     }
 }
+
+/// A render plays the project's scene records: each scene's character (with its attached
+/// voice) is cast for the engine, and the render's outputs name the scene, the face and
+/// voice algorithms and the models. A scene of a deleted character fails the render with a
+/// reason instead of rendering without it.
+#[tokio::test]
+async fn a_render_plays_the_projects_scenes_with_their_characters() {
+    use_shared_models();
+    for app in TestApp::all().await {
+        let app = roomy(app, ROOM);
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let project = project(&app, &token, "Launch").await;
+        let (status, clip) = app.upload(&project, "take.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+        assert_eq!(status, StatusCode::CREATED, "{clip}");
+        let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"] }] }] });
+        let uri = format!("/api/projects/{project}");
+        assert_eq!(
+            app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await.0,
+            StatusCode::OK
+        );
+        let character = id(&astronaut(&app, &token, &project).await);
+        let voice = id(&voice(&app, &token, &project, "speech/librivox_0880.wav").await);
+        let attach = json!({ "voice_id": voice });
+        let character_uri = format!("/api/characters/{character}");
+        assert_eq!(app.call(Method::PATCH, &character_uri, Some(&token), Some(attach)).await.0, StatusCode::OK);
+        let scene = json!({ "start": 0.5, "end": 2.0, "character_id": character });
+        let (status, _) = app.call(Method::POST, &format!("{uri}/scenes"), Some(&token), Some(scene)).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        let done = render(&app, &token, &project).await;
+        assert_eq!(done["job"]["state"], "succeeded", "{done}");
+        let output = &done["outputs"][0];
+        let scenes = output["scenes"].as_array().unwrap();
+        assert_eq!(scenes.len(), 1, "{output}");
+        assert_eq!((scenes[0]["start"].as_f64(), scenes[0]["end"].as_f64()), (Some(0.5), Some(2.0)));
+        assert_eq!(scenes[0]["character"], character.as_str());
+        assert!(scenes[0]["face"].as_str().is_some_and(|f| !f.is_empty()), "{output}");
+        assert!(scenes[0]["voice"].as_str().is_some_and(|v| !v.is_empty()), "the attached voice plays: {output}");
+        assert!(!output["models"].as_array().unwrap().is_empty(), "{output}");
+
+        assert_eq!(app.call(Method::DELETE, &character_uri, Some(&token), None).await.0, StatusCode::NO_CONTENT);
+        let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"] }] }],
+                               "scenes": [{ "start": 0.0, "end": 1.0, "character": character }] });
+        assert_eq!(
+            app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await.0,
+            StatusCode::OK
+        );
+        let failed = render(&app, &token, &project).await;
+        assert_ne!(failed["job"]["state"], "succeeded", "{failed}");
+        let error = failed["job"]["error"].as_str().unwrap_or_default();
+        assert!(error.contains(&format!("scenes: `{character}` is not a character of this project")), "{failed}");
+    }
+}
+
+/// Requests a master render of `project`, runs its job once, and returns the render.
+async fn render(app: &TestApp, token: &str, project: &str) -> Value {
+    let body = json!({ "presets": ["master"] });
+    let (status, render) =
+        app.call(Method::POST, &format!("/api/projects/{project}/renders"), Some(token), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{render}");
+    let worker = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+    assert!(worker.run_once().await.unwrap().is_some());
+    let uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
+    app.call(Method::GET, &uri, Some(token), None).await.1
+}

@@ -23,6 +23,7 @@ use super::error::{ApiError, AppJson};
 use super::projects::{check_id, check_name};
 use super::uploads::{self, internal};
 use super::AppState;
+use crate::casting;
 use crate::db::characters::{self, CharacterRow};
 use crate::db::{self, projects, voices};
 use crate::intake::media_cause;
@@ -252,14 +253,9 @@ async fn characters_file(
     user: CurrentUser,
     Path(character_id): Path<String>,
 ) -> Result<AppJson<Character>, ApiError> {
-    let row = owned(&state, &user, &character_id).await?;
-    let document = characters::document(&state.db, &user.id, &row.id).await?.ok_or(ApiError::NotFound)?;
-    let mut character: Character = serde_json::from_str(&document).map_err(internal)?;
-    if let Some(voice_id) = &row.voice_id {
-        if let Some(voice) = voices::get(&state.db, &user.id, voice_id).await? {
-            character.voice = Some(serde_json::from_str(&voice.profile).map_err(internal)?);
-        }
-    }
+    let id = check_id(&character_id)?;
+    let (_, character) =
+        casting::character(&state.db, &user.id, &id).await.map_err(internal)?.ok_or(ApiError::NotFound)?;
     Ok(AppJson(character))
 }
 

@@ -2,11 +2,12 @@
 //! The job handlers this build carries. Kinds without one are refused when
 //! submitted, with a reason, instead of waiting in the queue forever.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gstreenact::character::Character;
-use reenact_engine::project::{Clip, Project, Source, Track};
+use reenact_engine::project::{Clip, Project, Scene, Source, Track};
 use reenact_engine::{PresetLibrary, RenderRequest, VoiceCloneRequest};
 use serde::Deserialize;
 use sqlx::AnyPool;
@@ -161,7 +162,23 @@ impl Handler for Render {
     fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
         let params: RenderParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
         let project_id = job.project_id.as_deref().ok_or("project_id: a render needs a project")?;
-        let project = self.engine_project(&job.owner_id, project_id)?;
+        let cast_dir = self.storage.temp_path().with_extension("cast");
+        let project = self.engine_project(&job.owner_id, project_id, &cast_dir);
+        let result = project.and_then(|project| self.render(job, ctx, &params, project_id, project));
+        let _ = std::fs::remove_dir_all(&cast_dir);
+        result
+    }
+}
+
+impl Render {
+    fn render(
+        &self,
+        job: &JobRow,
+        ctx: &JobContext,
+        params: &RenderParams,
+        project_id: &str,
+        project: Project,
+    ) -> Result<serde_json::Value, String> {
         let library = PresetLibrary::builtin().map_err(|e| e.to_string())?;
         let presets = params
             .presets
@@ -170,7 +187,7 @@ impl Handler for Render {
             .collect::<Result<Vec<_>, _>>()?;
         let work = self.storage.temp_path().with_extension("dir");
         let mut request = RenderRequest::new(project, PathBuf::from("timeline"), presets, work.clone());
-        request.watermark = params.watermark_text.map(|text| reenact_engine::preset::Watermark {
+        request.watermark = params.watermark_text.clone().map(|text| reenact_engine::preset::Watermark {
             text: Some(text),
             image: None,
             position: Default::default(),
@@ -191,11 +208,11 @@ impl Handler for Render {
         let _ = std::fs::remove_dir_all(&work);
         result
     }
-}
 
-impl Render {
-    /// The engine's view of the project: every clip the timeline names, by its stored file.
-    fn engine_project(&self, owner: &str, project_id: &str) -> Result<Project, String> {
+    /// The engine's view of the project: every clip the timeline names, by its stored file,
+    /// and the scenes (the timeline's and the project's scene records) with their characters
+    /// written as character files under `cast_dir`.
+    fn engine_project(&self, owner: &str, project_id: &str, cast_dir: &Path) -> Result<Project, String> {
         let row = self
             .runtime
             .block_on(crate::db::projects::get(&self.db, owner, project_id))
@@ -217,14 +234,43 @@ impl Render {
                 sources.push(Source { id: stored.id.clone(), path });
             }
         }
-        Ok(Project {
-            title: row.name,
-            author: String::new(),
-            sources,
-            tracks: timeline.tracks,
-            scenes: timeline.scenes,
-            characters: Default::default(),
-        })
+        let mut scenes = timeline.scenes;
+        let records = self.runtime.block_on(crate::db::scenes::list(&self.db, owner, project_id));
+        scenes.extend(records.map_err(|e| e.to_string())?.into_iter().map(|s| Scene {
+            start: s.start_s,
+            end: s.end_s,
+            character: s.character_id,
+            voice_over: s.voice_over != 0,
+        }));
+        let characters = self.cast(owner, project_id, &scenes, cast_dir)?;
+        Ok(Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters })
+    }
+
+    /// Writes the character of every scene (named by its id) into `cast_dir`.
+    fn cast(
+        &self,
+        owner: &str,
+        project_id: &str,
+        scenes: &[Scene],
+        cast_dir: &Path,
+    ) -> Result<BTreeMap<String, PathBuf>, String> {
+        let mut files = BTreeMap::new();
+        for id in scenes.iter().map(|s| &s.character) {
+            if files.contains_key(id) {
+                continue;
+            }
+            let found =
+                self.runtime.block_on(crate::casting::character(&self.db, owner, id)).map_err(|e| e.to_string())?;
+            let character = match found {
+                Some((row, character)) if row.project_id == project_id => character,
+                _ => return Err(format!("scenes: `{id}` is not a character of this project")),
+            };
+            std::fs::create_dir_all(cast_dir).map_err(|e| format!("cast folder: {e}"))?;
+            let file = cast_dir.join(format!("{id}{}", gstreenact::character::FILE_SUFFIX));
+            character.save(&file).map_err(|e| e.to_string())?;
+            files.insert(id.clone(), file);
+        }
+        Ok(files)
     }
 
     async fn store(
@@ -263,6 +309,10 @@ impl Render {
                 "bytes": out.metadata.bytes,
                 "duration_s": out.metadata.duration_s,
                 "disclosure": out.metadata.disclosure,
+                "models": out.metadata.models,
+                "scenes": out.metadata.scenes.iter().map(|s| serde_json::json!({
+                    "start": s.start, "end": s.end, "character": s.character, "face": s.face, "voice": s.voice,
+                })).collect::<Vec<_>>(),
                 "width": out.metadata.output.video.as_ref().map(|v| v.width),
                 "height": out.metadata.output.video.as_ref().map(|v| v.height),
             }));
