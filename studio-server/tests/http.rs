@@ -138,6 +138,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/jobs"),
     ("get", "/api/jobs/{job_id}"),
     ("post", "/api/jobs/{job_id}/cancel"),
+    ("get", "/api/jobs/{job_id}/files/{name}"),
     ("post", "/api/projects/{project_id}/renders"),
     ("get", "/api/renders/{render_id}"),
     ("get", "/api/renders/{render_id}/files/{preset}"),

@@ -3,6 +3,8 @@
 //! letters, timeouts, cancellation, lost workers, and a real clip_edit job.
 
 mod common;
+#[path = "common/forms.rs"]
+mod forms;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +13,8 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{expect_error, TestApp};
+use forms::{media, roomy};
+use reenact_engine::subtitles::Format;
 use reenact_server::jobs::{queue, Handler, JobContext, JobRow, NewJob, Worker};
 use serde_json::json;
 
@@ -183,10 +187,6 @@ async fn a_job_whose_worker_died_is_finished_by_another() {
         // The dead worker coming back cannot overwrite the result.
         assert!(!queue::succeed(&app.state.db, &queued.id, "dead-worker", &json!({})).await.unwrap());
     }
-}
-
-fn media(rel: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/media").join(rel)).unwrap()
 }
 
 #[tokio::test]
@@ -406,6 +406,83 @@ async fn voice_clone_job_stores_a_wav_in_the_project_audio() {
         assert!((1.0..5.0).contains(&duration), "{result}");
         assert!(result["similarity"].as_f64().is_some(), "{result}");
         assert!(result["f0"]["converted_hz"].as_f64().is_some(), "{result}");
+
+        let (status, headers, wav) = app.get_raw(&format!("{uri}/files/voice.wav"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "audio/wav");
+        assert_eq!(&wav[..4], b"RIFF");
+    }
+}
+
+/// `subtitle_generate`: the clip's speech as SRT and WebVTT in the project's storage, served
+/// by the job's files route (not to anyone else); a clip without sound fails with a reason
+/// that names the clip, and bad parameters are refused before any job exists.
+#[tokio::test]
+async fn subtitle_generate_job_writes_srt_and_vtt_of_a_clips_speech() {
+    std::env::set_var("REENACT_MODELS", PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+    for app in TestApp::all().await {
+        let app = roomy(app, 5_000_000);
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let (_, project) = app.call(Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "Talk" }))).await;
+        let project = project["id"].as_str().unwrap().to_string();
+        let (_, talk) =
+            app.upload(&project, "talk.mp4", &media("synthetic/presenter_astronaut_1280x720_25fps.mp4"), &token).await;
+        let (_, silent) =
+            app.upload(&project, "silent.mp4", &media("openmovie/tears_of_steel_10s_640x360.mp4"), &token).await;
+        let job =
+            |params: serde_json::Value| json!({ "type": "subtitle_generate", "project_id": project, "params": params });
+        expect_error(
+            app.call(
+                Method::POST,
+                "/api/jobs",
+                Some(&token),
+                Some(job(json!({ "clip_id": talk["id"], "language": "English" }))),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "params.language: `English` is not a language code",
+        );
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(job(json!({ "clip_id": "../x" })))).await,
+            StatusCode::BAD_REQUEST,
+            "params.clip_id: not a UUID",
+        );
+
+        let w = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+        let (status, queued) =
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(job(json!({ "clip_id": talk["id"] })))).await;
+        assert_eq!(status, StatusCode::CREATED, "{queued}");
+        assert!(w.run_once().await.unwrap().is_some());
+        let uri = format!("/api/jobs/{}", queued["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert!(done["result"]["cues"].as_u64().unwrap() > 0, "{done}");
+        assert!(done["result"]["models"].as_array().is_some_and(|m| !m.is_empty()), "{done}");
+
+        let (status, headers, srt) = app.get_raw(&format!("{uri}/files/captions.srt"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/x-subrip");
+        let srt = String::from_utf8(srt).unwrap();
+        let cues = reenact_engine::subtitles::parse(std::path::Path::new("captions.srt"), &srt, Format::Srt).unwrap();
+        let said = cues.iter().map(|c| c.text.to_lowercase()).collect::<Vec<_>>().join(" ");
+        for word in ["welcome", "synthetic", "watching"] {
+            assert!(said.contains(word), "`{word}` missing from {said}");
+        }
+        assert!(cues.iter().all(|c| c.start_s >= 0.0 && c.end_s <= 10.05), "{cues:?}");
+        let (status, _, vtt) = app.get_raw(&format!("{uri}/files/captions.vtt"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(vtt.starts_with(b"WEBVTT"));
+        assert_eq!(app.get_raw(&format!("{uri}/files/voice.wav"), &token, &[]).await.0, StatusCode::NOT_FOUND);
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        assert_eq!(app.get_raw(&format!("{uri}/files/captions.srt"), &eve, &[]).await.0, StatusCode::NOT_FOUND);
+
+        let (_, queued) =
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(job(json!({ "clip_id": silent["id"] })))).await;
+        assert!(w.run_once().await.unwrap().is_some());
+        let (_, failed) =
+            app.call(Method::GET, &format!("/api/jobs/{}", queued["id"].as_str().unwrap()), Some(&token), None).await;
+        let error = failed["error"].as_str().unwrap_or_default();
+        assert!(error.contains("silent.mp4") && error.contains("no audio stream"), "{failed}");
     }
 }
 

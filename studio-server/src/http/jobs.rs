@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Jobs of the signed-in user: submit (idempotent by key), read, list, cancel.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,6 +27,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs_index, jobs_create))
         .routes(routes!(jobs_show))
         .routes(routes!(jobs_cancel))
+        .routes(routes!(jobs_file))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -201,7 +205,43 @@ fn check_params(kind: &str, params: &serde_json::Value) -> Result<(), ApiError> 
             serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;
         p.check().map_err(ApiError::BadRequest)?;
     }
+    if kind == "subtitle_generate" {
+        let p: jobs::subtitles::SubtitleParams =
+            serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;
+        check_id(&p.clip_id).map_err(|_| ApiError::BadRequest("params.clip_id: not a UUID".into()))?;
+        p.check().map_err(ApiError::BadRequest)?;
+    }
     Ok(())
+}
+
+/// A file a job made, by the name its result gives it under `files` (a voice clone's
+/// `voice.wav`, generated subtitles' `captions.srt` and `captions.vtt`); HTTP ranges work.
+#[utoipa::path(get, path = "/jobs/{job_id}/files/{name}", tag = "jobs", params(("job_id" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "the file", body = super::openapi::FileBytes, content_type = "application/octet-stream")))]
+async fn jobs_file(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((job_id, name)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let id = check_id(&job_id)?;
+    let job = queue::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let result: serde_json::Value =
+        job.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    // The key comes from the job's own record, never from the request.
+    let key = result["files"][name.as_str()].as_str().ok_or(ApiError::NotFound)?;
+    let file = state.storage.fetch(key).await?;
+    let mut response =
+        ServeFile::new(file).oneshot(request).await.map_err(|e| ApiError::Internal(e.to_string()))?.into_response();
+    // A cached copy of an object has no extension to guess the type from; the name has one.
+    let content_type = match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("srt") => "application/x-subrip",
+        Some("vtt") => "text/vtt; charset=utf-8",
+        Some("wav") => "audio/wav",
+        _ => "application/octet-stream",
+    };
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
 }
 
 /// One job of the signed-in user.

@@ -14,12 +14,13 @@ use sqlx::AnyPool;
 
 use super::download::VideoDownload;
 use super::queue::JobRow;
+use super::subtitles::SubtitleGenerate;
 use super::worker::{Handler, JobContext, Worker};
 use crate::db::{self, clips, clips::ClipRow};
 use crate::storage::{Area, Storage};
 
 /// Kinds a worker of this build can run.
-pub const AVAILABLE: &[&str] = &["clip_edit", "render", "voice_clone", "video_download"];
+pub const AVAILABLE: &[&str] = &["clip_edit", "render", "voice_clone", "video_download", "subtitle_generate"];
 
 /// A worker with every available handler.
 pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
@@ -27,12 +28,14 @@ pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
     let clip_edit = ClipEdit { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let render = Render { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let video_download = VideoDownload { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
+    let subtitles = SubtitleGenerate { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let voice_clone = VoiceClone { storage, runtime };
     Worker::new(db, name)
         .handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800)))
         .handle("render", Arc::new(render), Some(std::time::Duration::from_secs(4 * 3600)))
         .handle("voice_clone", Arc::new(voice_clone), Some(std::time::Duration::from_secs(1800)))
         .handle("video_download", Arc::new(video_download), Some(std::time::Duration::from_secs(3600)))
+        .handle("subtitle_generate", Arc::new(subtitles), Some(std::time::Duration::from_secs(3600)))
 }
 
 /// `clip_edit`: cuts `[in, out)` of a clip into a new clip of the same project
@@ -398,6 +401,7 @@ impl Handler for VoiceClone {
             let key = Storage::key(&job.owner_id, project_id, Area::Audio, &format!("{}.wav", uuid::Uuid::new_v4()));
             self.runtime.block_on(self.storage.commit(&report.file, &key)).map_err(|e| format!("storing: {e}"))?;
             Ok(serde_json::json!({
+                "files": { "voice.wav": key },
                 "file": key,
                 "character": report.character,
                 "duration_s": report.duration_s,

@@ -13,6 +13,7 @@
 pub mod download;
 pub mod handlers;
 pub mod queue;
+pub mod subtitles;
 pub mod worker;
 
 pub use queue::{JobRow, JobState, NewJob};
