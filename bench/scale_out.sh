@@ -5,14 +5,26 @@
 # by `reenact render` (no queue, no HTTP, no storage): jobs per minute, and the per-job
 # overhead of queueing and storage (target < 2% of render time).
 # Usage: bench/scale_out.sh [JOBS] [CLIP]   (run scripts/setup.sh first)
+#        STORAGE=s3 bench/scale_out.sh ...     (the studio stores in S3: moto on loopback)
+#        PROFILE=dev bench/scale_out.sh ...    (reuse the test build instead of a release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${1:-6}
 clip=${2:-$(cd .. && pwd)/shared/media/synthetic/presenter_astronaut_1280x720_25fps.mp4}
 preset=master
-cargo build -q --release -p reenact-server
-export REENACT_BIN=$PWD/target/release/reenact BENCH_JOBS=$jobs BENCH_CLIP=$clip BENCH_PRESET=$preset
-exec scripts/with-postgres.sh bash -c '
+case ${PROFILE:-release} in
+  release) cargo build -q --release -p reenact-server; bin=target/release/reenact ;;
+  dev) cargo build -q -p reenact-server; bin=target/debug/reenact ;;
+  *) echo "scale_out: PROFILE must be release or dev" >&2; exit 2 ;;
+esac
+export REENACT_BIN=$PWD/$bin BENCH_JOBS=$jobs BENCH_CLIP=$clip BENCH_PRESET=$preset
+export BENCH_STORAGE=${STORAGE:-local}
+case $BENCH_STORAGE in
+  local) wrap=() ;;
+  s3) wrap=(scripts/with-s3.sh) ;;
+  *) echo "scale_out: STORAGE must be local or s3, not $BENCH_STORAGE" >&2; exit 2 ;;
+esac
+exec "${wrap[@]}" scripts/with-postgres.sh bash -c '
 set -euo pipefail
 work=$(mktemp -d)
 trap "kill \$(jobs -p) 2>/dev/null || true; rm -rf $work" EXIT
@@ -20,7 +32,7 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 now() { date +%s.%N; }
 
 echo "machine: $(nproc) cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
-echo "$BENCH_JOBS renders of $(basename "$BENCH_CLIP") to $BENCH_PRESET"
+echo "$BENCH_JOBS renders of $(basename "$BENCH_CLIP") to $BENCH_PRESET, $BENCH_STORAGE storage"
 
 start=$(now)
 for i in $(seq "$BENCH_JOBS"); do
@@ -36,6 +48,11 @@ for workers in 1 2 3; do
   psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE $db" >/dev/null
   url="${TEST_DATABASE_URL%/*}/$db"
   data=$work/data-$workers
+  if [[ $BENCH_STORAGE == s3 ]]; then
+    curl -sf -X PUT "$TEST_S3_ENDPOINT/bench-$workers" >/dev/null
+    export REENACT_STORAGE=s3://bench-$workers/studio AWS_ENDPOINT=$TEST_S3_ENDPOINT AWS_ALLOW_HTTP=true \
+      AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+  fi
   DATABASE_URL=$url REENACT_DATA=$data RUST_LOG=warn "$REENACT_BIN" serve --listen 127.0.0.1:$port --workers 0 >/dev/null 2>&1 &
   server=$!
   api=http://127.0.0.1:$port/api
