@@ -8,7 +8,8 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 
-use crate::db::{self, clips, clips::ClipRow, projects, projects::ProjectRow, users};
+use crate::db::clips::{self, ClipPlace, ClipRow};
+use crate::db::{self, projects, projects::ProjectRow, users};
 use crate::storage::{Area, Storage, TempFile};
 use crate::AppState;
 
@@ -68,33 +69,21 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
                 continue;
             }
         };
-        let video = info.video.as_ref().expect("probe_video guarantees video");
         let id = uuid::Uuid::new_v4().to_string();
         let key = Storage::key(&user.id, &project.id, Area::Source, &format!("{id}.mp4"));
         let temp = TempFile::new(state.storage.temp_path());
         let bytes = tokio::fs::copy(&src, temp.path()).await?;
         state.storage.commit(temp.path(), &key).await?;
         temp.keep();
-        clips::insert(
-            &state.db,
-            &ClipRow {
-                id: id.clone(),
-                project_id: project.id.clone(),
-                owner_id: user.id.clone(),
-                original_name: (*name).into(),
-                storage_key: key,
-                bytes: bytes as i64,
-                container: info.container.clone().unwrap_or_default(),
-                duration_s: info.duration_s,
-                width: video.width as i64,
-                height: video.height as i64,
-                fps: video.fps(),
-                video_codec: video.codec.clone(),
-                audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
-                created_at: db::now(),
-            },
-        )
-        .await?;
+        let place = ClipPlace {
+            id: id.clone(),
+            project_id: project.id.clone(),
+            owner_id: user.id.clone(),
+            original_name: (*name).into(),
+            storage_key: key,
+            bytes: bytes as i64,
+        };
+        clips::insert(&state.db, &ClipRow::discovered(place, &info).expect("probe_video guarantees video")).await?;
         timeline_clips.push(serde_json::json!({ "source": id, "in": 0.0, "out": info.duration_s.min(4.0) }));
     }
     let timeline = serde_json::json!({ "tracks": [{ "clips": timeline_clips }], "scenes": [] });

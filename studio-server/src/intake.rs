@@ -6,7 +6,7 @@
 
 use sqlx::AnyPool;
 
-use crate::db::{self, clips, clips::ClipRow};
+use crate::db::clips::{self, ClipPlace, ClipRow};
 use crate::storage::{Area, Storage, StorageError, TempFile};
 
 /// Why incoming media was not taken.
@@ -54,27 +54,19 @@ pub async fn accept(
         .await
         .map_err(|e| IntakeError::Discovery(e.to_string()))?
         .map_err(|e| IntakeError::NotMedia(media_cause(e)))?;
-    let video = info.video.as_ref().expect("probe_complete guarantees video");
 
     let id = uuid::Uuid::new_v4().to_string();
     let file_name = format!("{id}.{}", extension(&incoming.name));
     let key = Storage::key(&incoming.owner_id, &incoming.project_id, Area::Source, &file_name);
-    let row = ClipRow {
+    let place = ClipPlace {
         id,
         project_id: incoming.project_id,
         owner_id: incoming.owner_id,
         original_name: incoming.name,
         storage_key: key.clone(),
         bytes: incoming.bytes as i64,
-        container: info.container.clone().unwrap_or_else(|| "unknown".into()),
-        duration_s: info.duration_s,
-        width: video.width as i64,
-        height: video.height as i64,
-        fps: video.fps(),
-        video_codec: video.codec.clone(),
-        audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
-        created_at: db::now(),
     };
+    let row = ClipRow::discovered(place, &info).ok_or(IntakeError::NotMedia("no video stream".into()))?;
     storage.commit(incoming.file.path(), &key).await?;
     incoming.file.keep();
     if let Err(err) = clips::insert(db, &row).await {

@@ -21,6 +21,40 @@ pub struct ClipRow {
     pub created_at: i64,
 }
 
+/// Who owns a clip and where it is stored: what a [`ClipRow`] holds besides discovery's findings.
+#[derive(Debug, Clone)]
+pub struct ClipPlace {
+    pub id: String,
+    pub project_id: String,
+    pub owner_id: String,
+    pub original_name: String,
+    pub storage_key: String,
+    pub bytes: i64,
+}
+
+impl ClipRow {
+    /// The row of a clip at `place` that discovery described as `info`; `None` without video.
+    pub fn discovered(place: ClipPlace, info: &reenact_engine::MediaInfo) -> Option<Self> {
+        let video = info.video.as_ref()?;
+        Some(ClipRow {
+            id: place.id,
+            project_id: place.project_id,
+            owner_id: place.owner_id,
+            original_name: place.original_name,
+            storage_key: place.storage_key,
+            bytes: place.bytes,
+            container: info.container.clone().unwrap_or_else(|| "unknown".into()),
+            duration_s: info.duration_s,
+            width: i64::from(video.width),
+            height: i64::from(video.height),
+            fps: video.fps(),
+            video_codec: video.codec.clone(),
+            audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
+            created_at: crate::db::now(),
+        })
+    }
+}
+
 const COLUMNS: &str = "id, project_id, owner_id, original_name, storage_key, bytes, container, duration_s, \
                        width, height, fps, video_codec, audio_codec, created_at";
 

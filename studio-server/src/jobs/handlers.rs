@@ -16,7 +16,7 @@ use super::download::VideoDownload;
 use super::queue::JobRow;
 use super::subtitles::SubtitleGenerate;
 use super::worker::{Handler, JobContext, Worker};
-use crate::db::{self, clips, clips::ClipRow};
+use crate::db::clips::{self, ClipPlace, ClipRow};
 use crate::storage::{Area, Storage};
 
 /// Kinds a worker of this build can run.
@@ -106,25 +106,17 @@ impl ClipEdit {
         file: &std::path::Path,
     ) -> Result<serde_json::Value, String> {
         let info = reenact_engine::probe(file).map_err(|e| e.to_string())?;
-        let video = info.video.as_ref().ok_or("output has no video")?;
         let id = uuid::Uuid::new_v4().to_string();
         let key = Storage::key(&job.owner_id, &source.project_id, Area::Clips, &format!("{id}.mp4"));
-        let row = ClipRow {
+        let place = ClipPlace {
             id: id.clone(),
             project_id: source.project_id.clone(),
             owner_id: job.owner_id.clone(),
             original_name: format!("{} [{:.2}-{:.2}]", source.original_name, params.in_s, params.out_s),
             storage_key: key.clone(),
             bytes: std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0),
-            container: info.container.clone().unwrap_or_default(),
-            duration_s: info.duration_s,
-            width: video.width as i64,
-            height: video.height as i64,
-            fps: video.fps(),
-            video_codec: video.codec.clone(),
-            audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
-            created_at: db::now(),
         };
+        let row = ClipRow::discovered(place, &info).ok_or("output has no video")?;
         self.storage.commit(file, &key).await.map_err(|e| e.to_string())?;
         if let Err(e) = clips::insert(&self.db, &row).await {
             let _ = self.storage.remove(&key).await;
