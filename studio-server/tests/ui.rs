@@ -87,6 +87,8 @@ impl Studio {
         library.add_dir(presets.path()).unwrap();
         let mut state = app.state.clone();
         state.presets = Arc::new(library);
+        // The shared portrait (424 kB) is over the test apps' limit, which is set for clips.
+        state.upload_limit = state.upload_limit.max(1_000_000);
         let router = reenact_server::app(state.clone());
         let worker = reenact_server::jobs::handlers::worker(state.db.clone(), state.storage.clone(), "ui".into());
         tokio::spawn(worker.run(std::future::pending()));
@@ -545,4 +547,150 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     let _ = b.client.clone().close().await;
     studio.app.state.live.stop_all().await;
     eprintln!("live flow took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// A web site on loopback to import from: `/take.mp4` is a GRID clip, anything else 404.
+async fn media_site() -> String {
+    use axum::http::header::CONTENT_TYPE;
+    let take = std::fs::read(media("grid/grid_swwp2s.mp4")).unwrap();
+    let site = axum::Router::new()
+        .route("/take.mp4", axum::routing::get(move || async move { ([(CONTENT_TYPE, "video/mp4")], take) }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
+    let _one = BROWSER.lock().await;
+    let started = Instant::now();
+    let studio = Studio::start().await;
+    let site = media_site().await;
+    let b = Browser::open().await;
+
+    b.goto(&studio.url("/signup")).await;
+    b.live("#auth-form").await;
+    b.fill("#email", "cast@museum.org").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#auth-form button[type=submit]").await;
+    b.wait("projects", "location.pathname === '/projects'", Duration::from_secs(15)).await;
+    b.live("#new-project").await;
+    b.fill("#project-name", "Apollo").await;
+    b.click("#new-project button[type=submit]").await;
+    b.wait("the project", "document.querySelector('#project-list a.title') !== null", Duration::from_secs(10)).await;
+    b.click("#project-list a.title").await;
+    b.live("#character-form").await;
+    b.wait("no characters", "document.getElementById('no-characters') !== null", Duration::from_secs(10)).await;
+
+    // A character from a portrait: its picture loads through the proxy, its face is measured.
+    b.fill("#character-name", "Eileen Collins").await;
+    b.attach("#character-file", &media("astronaut.png")).await;
+    b.click("#character-form button[type=submit]").await;
+    b.wait(
+        "the portrait to load",
+        "document.querySelector('#character-list img.portrait')?.complete && document.querySelector('#character-list img.portrait').naturalWidth > 0",
+        Duration::from_secs(90),
+    )
+    .await;
+    let card = b.eval("document.querySelector('#character-list .character').innerText").await;
+    let card = card.as_str().unwrap();
+    assert!(card.contains("Eileen Collins") && card.contains("468 landmarks"), "{card}");
+
+    // Text is not a portrait: the server's reason beside the portrait field.
+    let notes = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    std::fs::write(notes.path(), "these are my notes, not a picture\n".repeat(20)).unwrap();
+    b.fill("#character-name", "Notes").await;
+    b.attach("#character-file", notes.path()).await;
+    b.click("#character-form button[type=submit]").await;
+    let reason = b
+        .wait("portrait reason", "document.getElementById('portrait-error').textContent", Duration::from_secs(20))
+        .await;
+    assert!(reason.as_str().unwrap().starts_with("not a picture"), "{reason}");
+    b.shot("17-character-error").await;
+
+    // A voice from a speech sample, with its pitch.
+    b.fill("#voice-name", "Narrator").await;
+    b.attach("#voice-file", &media("speech/librivox_0880.wav")).await;
+    b.click("#voice-form button[type=submit]").await;
+    let f0 = b
+        .wait("the voice's F0", "document.querySelector('#voice-list td.f0')?.textContent", Duration::from_secs(60))
+        .await;
+    let hz: f64 = f0.as_str().unwrap().trim_end_matches(" Hz").parse().unwrap();
+    assert!((60.0..400.0).contains(&hz), "{f0}");
+
+    // The voice goes to the character and stays there.
+    b.wait(
+        "the voice to choose",
+        "document.querySelector('#character-list select.voice-select').options.length === 2",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.client
+        .execute(
+            "const s = document.querySelector('#character-list select.voice-select'); s.selectedIndex = 1; s.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.client.refresh().await.unwrap();
+    b.live("#character-list").await;
+    b.wait(
+        "the attached voice",
+        "document.querySelector('#character-list select.voice-select')?.selectedOptions[0]?.text === 'Narrator'",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // A scene: an end before its start is refused beside the end field.
+    let choose = "const s = document.getElementById('scene-character'); s.selectedIndex = 1; s.dispatchEvent(new Event('change', { bubbles: true }));";
+    b.fill("#scene-start", "2").await;
+    b.fill("#scene-end", "1").await;
+    b.client.execute(choose, vec![]).await.unwrap();
+    b.click("#scene-form button[type=submit]").await;
+    let reason =
+        b.wait("end reason", "document.getElementById('end-error').textContent", Duration::from_secs(10)).await;
+    assert_eq!(reason, "must be a number of seconds after start");
+    b.fill("#scene-end", "2.5").await;
+    b.click("#scene-voice-over").await;
+    b.click("#scene-form button[type=submit]").await;
+    let scene =
+        b.wait("the scene", "document.querySelector('#scene-list li')?.textContent", Duration::from_secs(10)).await;
+    assert!(scene.as_str().unwrap().contains("2.0–2.5 s · Eileen Collins · voice-over"), "{scene}");
+    b.client.execute("document.getElementById('characters-heading').scrollIntoView()", vec![]).await.unwrap();
+    b.shot("18-cast").await;
+
+    // Imports: an address that is not http is refused beside the field; one
+    // that is not there fails with the job's reason; a real one lands in the media.
+    b.fill("#import-url", "ftp://example.org/take.mp4").await;
+    b.click("#import-form button[type=submit]").await;
+    let reason =
+        b.wait("url reason", "document.getElementById('url-error').textContent", Duration::from_secs(10)).await;
+    assert!(reason.as_str().unwrap().contains("http"), "{reason}");
+    b.fill("#import-url", &format!("{site}/missing.mp4")).await;
+    b.click("#import-form button[type=submit]").await;
+    b.wait(
+        "the failed import",
+        "document.getElementById('import-job')?.dataset.state === 'dead' && document.getElementById('url-error').textContent",
+        Duration::from_secs(60),
+    )
+    .await;
+    let why = b.eval("document.getElementById('url-error').textContent").await;
+    assert!(!why.as_str().unwrap().contains("only http"), "the job's reason, not the old one: {why}");
+    b.shot("19-import-failed").await;
+    b.fill("#import-url", &format!("{site}/take.mp4")).await;
+    b.click("#import-form button[type=submit]").await;
+    b.wait(
+        "the imported clip in the media list",
+        "document.querySelector('#media-list td a')?.textContent === 'take.mp4'",
+        Duration::from_secs(90),
+    )
+    .await;
+    assert_eq!(b.eval("document.getElementById('url-error').textContent").await, "");
+    b.client.execute("document.getElementById('media-heading').scrollIntoView()", vec![]).await.unwrap();
+    b.shot("20-imported").await;
+
+    let _ = b.client.clone().close().await;
+    eprintln!("cast flow took {:.1} s", started.elapsed().as_secs_f64());
 }

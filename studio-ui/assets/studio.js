@@ -13,33 +13,45 @@
     if (form.dataset && form.dataset.upload) upload(form);
   }, true);
 
-  // The API's reason comes as `file: reason`; the field is already shown.
+  // The API's reason comes as `field: reason`: [field, reason] (field '' when none).
   function reasonOf(xhr) {
     try {
       var body = JSON.parse(xhr.responseText);
       var detail = body.detail || body.error || '';
-      return detail.replace(/^file: /, '') || ('the server answered ' + xhr.status);
+      var named = /^([A-Za-z0-9_]+): (.*)$/.exec(detail);
+      if (named) return [named[1], named[2]];
+      return ['', detail || ('the server answered ' + xhr.status)];
     } catch (e) {
-      return xhr.status === 413 ? 'the file is larger than the upload limit' : 'the server answered ' + xhr.status;
+      return ['', xhr.status === 413 ? 'the file is larger than the upload limit' : 'the server answered ' + xhr.status];
     }
   }
 
+  // Posts the form's named fields (its file among them) to `data-upload`;
+  // a reason shows beside the field it names, else beside the file. When it
+  // is done, the button `data-refresh` tells the page.
   function upload(form) {
     var input = form.querySelector('input[type=file]');
     var bar = form.querySelector('progress');
-    var error = form.querySelector('.field-error');
     var button = form.querySelector('button[type=submit]');
-    function fail(text) {
-      error.textContent = text;
-      input.setAttribute('aria-invalid', 'true');
+    var fileError = form.querySelector('.field-error[data-field="' + input.name + '"]') ||
+      form.querySelector('.field-error');
+    function clear() {
+      form.querySelectorAll('.field-error').forEach(function (p) { p.textContent = ''; });
+      form.querySelectorAll('[aria-invalid]').forEach(function (f) { f.removeAttribute('aria-invalid'); });
+    }
+    function fail(field, text) {
+      var error = field && form.querySelector('.field-error[data-field="' + field + '"]');
+      var named = (field && form.querySelector('[name="' + field + '"]')) || input;
+      // A field this form does not have: the reason keeps its name.
+      if (!error && field) text = field + ': ' + text;
+      (error || fileError).textContent = text;
+      named.setAttribute('aria-invalid', 'true');
       bar.hidden = true;
       button.disabled = false;
     }
-    if (!input.files || !input.files.length) { fail('choose a file first'); return; }
-    error.textContent = '';
-    input.removeAttribute('aria-invalid');
-    var data = new FormData();
-    data.append('file', input.files[0]);
+    clear();
+    if (!input.files || !input.files.length) { fail(input.name, 'choose a file first'); return; }
+    var data = new FormData(form);
     var xhr = new XMLHttpRequest();
     xhr.open('POST', form.dataset.upload);
     xhr.setRequestHeader('x-reenact-ui', '1');
@@ -52,13 +64,14 @@
         bar.hidden = true;
         button.disabled = false;
         form.reset();
-        var refresh = document.getElementById('media-refresh');
+        var refresh = document.getElementById(form.dataset.refresh || 'upload-refresh');
         if (refresh) refresh.click();
       } else {
-        fail(reasonOf(xhr));
+        var why = reasonOf(xhr);
+        fail(why[0], why[1]);
       }
     };
-    xhr.onerror = function () { fail('the upload did not reach the server; try again'); };
+    xhr.onerror = function () { fail('', 'the upload did not reach the server; try again'); };
     bar.value = 0;
     bar.hidden = false;
     button.disabled = true;

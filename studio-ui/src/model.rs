@@ -185,6 +185,46 @@ pub(crate) struct ViewerReport {
     pub fps: f64,
 }
 
+/// A character of a project: a name, an analysed portrait, maybe a voice.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Character {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub voice_id: Option<String>,
+    pub portrait: Portrait,
+}
+
+/// What the analysis of a character's portrait found.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Portrait {
+    pub width: u32,
+    pub height: u32,
+    /// How many face-mesh landmarks were measured.
+    pub landmarks: usize,
+}
+
+/// A voice of a project, measured from a speech sample.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Voice {
+    pub id: String,
+    pub name: String,
+    pub median_f0_hz: f64,
+    #[serde(default)]
+    pub voiced_seconds: f64,
+}
+
+/// A stretch of the timeline (seconds) played by a character.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Scene {
+    pub id: String,
+    pub character_id: String,
+    pub start: f64,
+    pub end: f64,
+    #[serde(default)]
+    pub voice_over: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Account {
     pub email: String,

@@ -6,12 +6,14 @@ mod field_error;
 mod form_error;
 mod layout;
 mod progress_bar;
+mod upload_form;
 
 pub(crate) use confirm_button::ConfirmButton;
 pub(crate) use field_error::FieldError;
 pub(crate) use form_error::FormError;
 pub(crate) use layout::Layout;
 pub(crate) use progress_bar::ProgressBar;
+pub(crate) use upload_form::UploadForm;
 
 use dioxus::html::FormValue;
 use dioxus::prelude::*;

@@ -2,6 +2,8 @@
 //! One file per page of the studio.
 
 mod account;
+mod cast;
+mod import;
 mod jobs;
 mod login;
 mod project;

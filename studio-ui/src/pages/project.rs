@@ -2,13 +2,15 @@
 use dioxus::prelude::*;
 use serde_json::{json, Value};
 
+use super::cast::Cast;
+use super::import::ImportFromUrl;
 use super::renders::Renders;
 use crate::api::ApiError;
-use crate::components::{FormError, Layout};
+use crate::components::{FormError, Layout, UploadForm};
 use crate::hooks::use_studio_api;
 use crate::model::{human_bytes, Clip, Project};
 
-/// One project: its media (upload), renders, and a way into the live studio.
+/// One project: its media (upload, import), cast, scenes, renders, and a way into the live studio.
 #[component]
 pub fn ProjectPage(id: String) -> Element {
     let api = use_studio_api();
@@ -75,16 +77,15 @@ pub fn ProjectPage(id: String) -> Element {
                 // Uploads go from the browser straight to the API through the
                 // studio's proxy (studio.js), with progress; the socket only
                 // hears that one finished.
-                form { class: "upload", id: "upload-form", "data-upload": "/ui/api/projects/{id}/clips",
-                    label { r#for: "upload-file", "Add a video (MP4, WebM, MOV, MPEG)" }
-                    input { id: "upload-file", name: "file", r#type: "file", aria_describedby: "file-error" }
-                    button { r#type: "submit", "Upload" }
-                    progress { id: "upload-progress", max: "100", value: "0", hidden: true, aria_label: "Upload progress" }
-                    p { class: "field-error", id: "file-error", role: "alert" }
+                UploadForm {
+                    prefix: "upload",
+                    action: "/ui/api/projects/{id}/clips",
+                    file_field: "file",
+                    file_label: "Add a video (MP4, WebM, MOV, MPEG)",
+                    submit_label: "Upload",
+                    on_done: move |_| clips.restart(),
                 }
-                button { r#type: "button", id: "media-refresh", class: "visually-hidden", tabindex: "-1",
-                    onclick: move |_| clips.restart(), "Refresh media"
-                }
+                ImportFromUrl { project_id: id.clone(), on_imported: move |_| clips.restart() }
                 match clip_list {
                     None => rsx! { p { class: "muted", "Loading media…" } },
                     Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
@@ -143,6 +144,7 @@ pub fn ProjectPage(id: String) -> Element {
                     }
                 }
             }
+            Cast { project_id: id.clone() }
             Renders { project_id: id.clone() }
             section { aria_labelledby: "live-heading",
                 h2 { id: "live-heading", "Live" }

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MPL-2.0
+use dioxus::prelude::*;
+use serde_json::{json, Value};
+
+use crate::api::{ApiError, StudioApi};
+use crate::components::{form_text, ConfirmButton, FieldError, FormError, UploadForm};
+use crate::hooks::use_studio_api;
+use crate::model::{Character, Scene, Voice};
+
+/// A project's list at `path` (`/api/projects/{id}/characters`, ...).
+fn use_list<T: serde::de::DeserializeOwned + 'static>(
+    api: &StudioApi,
+    path: String,
+) -> Resource<Result<Vec<T>, ApiError>> {
+    let api = api.clone();
+    use_resource(move || {
+        let (api, path) = (api.clone(), path.clone());
+        async move { api.get::<Vec<T>>(&path).await }
+    })
+}
+
+/// Who plays in a project: characters (a portrait and maybe a voice), the
+/// voices, and the scenes that give stretches of the timeline to a character.
+#[component]
+pub fn Cast(project_id: String) -> Element {
+    let api = use_studio_api();
+    let mut characters = use_list::<Character>(&api, format!("/api/projects/{project_id}/characters"));
+    let mut voices = use_list::<Voice>(&api, format!("/api/projects/{project_id}/voices"));
+    let mut scenes = use_list::<Scene>(&api, format!("/api/projects/{project_id}/scenes"));
+    let mut error = use_signal(|| None::<ApiError>);
+
+    // A change through the API, then the lists it touches read again.
+    let change = {
+        let api = api.clone();
+        move |method: axum::http::Method, path: String, body: Option<Value>| {
+            let api = api.clone();
+            spawn(async move {
+                match api.send::<Value>(method, &path, body).await {
+                    Ok(_) => {
+                        error.set(None);
+                        characters.restart();
+                        voices.restart();
+                        scenes.restart();
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+    };
+
+    let character_list = characters.read().clone();
+    let voice_list = voices.read().clone();
+    let scene_list = scenes.read().clone();
+    let known_characters: Vec<Character> = match &character_list {
+        Some(Ok(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    let known_voices: Vec<Voice> = match &voice_list {
+        Some(Ok(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+
+    rsx! {
+        section { aria_labelledby: "characters-heading",
+            h2 { id: "characters-heading", "Characters" }
+            UploadForm {
+                prefix: "character",
+                action: "/ui/api/projects/{project_id}/characters",
+                file_field: "portrait",
+                file_label: "Portrait (a picture with one face: PNG, JPEG, WebP)",
+                accept: "image/*",
+                submit_label: "Add character",
+                on_done: move |_| characters.restart(),
+                label { r#for: "character-name", "Character name" }
+                input { id: "character-name", name: "name", aria_describedby: "character-name-error" }
+                p { class: "field-error", id: "character-name-error", "data-field": "name", role: "alert" }
+            }
+            FormError { error: error(), fields: Vec::new() }
+            match character_list {
+                None => rsx! { p { class: "muted", "Loading characters…" } },
+                Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
+                Some(Ok(list)) if list.is_empty() => rsx! {
+                    p { class: "empty", id: "no-characters", "No characters yet. Add one from a portrait; its face is measured when it is added." }
+                },
+                Some(Ok(list)) => rsx! {
+                    ul { class: "cards", id: "character-list",
+                        for character in list {
+                            li { class: "card character", key: "{character.id}",
+                                img { class: "portrait", src: "/ui/api/characters/{character.id}/portrait",
+                                    alt: "Portrait of {character.name}", height: "96"
+                                }
+                                p { class: "title", "{character.name}" }
+                                p { class: "landmarks", "{character.portrait.landmarks} landmarks · {character.portrait.width}×{character.portrait.height}" }
+                                label { r#for: "voice-of-{character.id}", "Voice" }
+                                select { id: "voice-of-{character.id}", class: "voice-select",
+                                    onchange: {
+                                        let (change, id) = (change.clone(), character.id.clone());
+                                        move |e: FormEvent| {
+                                            let value = e.value();
+                                            let voice = if value.is_empty() { Value::Null } else { json!(value) };
+                                            change(axum::http::Method::PATCH, format!("/api/characters/{id}"), Some(json!({ "voice_id": voice })));
+                                        }
+                                    },
+                                    option { value: "", selected: character.voice_id.is_none(), "No voice" }
+                                    for voice in known_voices.clone() {
+                                        option { key: "{voice.id}", value: "{voice.id}",
+                                            selected: character.voice_id.as_deref() == Some(voice.id.as_str()),
+                                            "{voice.name}"
+                                        }
+                                    }
+                                }
+                                div { class: "actions",
+                                    ConfirmButton {
+                                        label: "Delete",
+                                        question: "Delete {character.name} and its scenes?",
+                                        on_confirm: {
+                                            let (change, id) = (change.clone(), character.id.clone());
+                                            move |_| change(axum::http::Method::DELETE, format!("/api/characters/{id}"), None)
+                                        },
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        section { aria_labelledby: "voices-heading",
+            h2 { id: "voices-heading", "Voices" }
+            UploadForm {
+                prefix: "voice",
+                action: "/ui/api/projects/{project_id}/voices",
+                file_field: "sample",
+                file_label: "Speech sample (any audio; at least half a second of speech)",
+                accept: "audio/*",
+                submit_label: "Add voice",
+                on_done: move |_| voices.restart(),
+                label { r#for: "voice-name", "Voice name" }
+                input { id: "voice-name", name: "name", aria_describedby: "voice-name-error" }
+                p { class: "field-error", id: "voice-name-error", "data-field": "name", role: "alert" }
+            }
+            match voice_list {
+                None => rsx! { p { class: "muted", "Loading voices…" } },
+                Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
+                Some(Ok(list)) if list.is_empty() => rsx! {
+                    p { class: "empty", id: "no-voices", "No voices yet. Add one from a speech sample; its pitch is measured when it is added." }
+                },
+                Some(Ok(list)) => rsx! {
+                    table { id: "voice-list",
+                        thead { tr { th { "Name" } th { "Median F0" } th { "Voiced" } th { "" } } }
+                        tbody {
+                            for voice in list {
+                                tr { key: "{voice.id}",
+                                    td { "{voice.name}" }
+                                    td { class: "f0", "{voice.median_f0_hz:.0} Hz" }
+                                    td { "{voice.voiced_seconds:.1} s" }
+                                    td {
+                                        ConfirmButton {
+                                            label: "Delete",
+                                            question: "Delete the voice {voice.name}?",
+                                            on_confirm: {
+                                                let (change, id) = (change.clone(), voice.id.clone());
+                                                move |_| change(axum::http::Method::DELETE, format!("/api/voices/{id}"), None)
+                                            },
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        Scenes {
+            project_id: project_id.clone(),
+            characters: known_characters,
+            scenes: scene_list,
+            on_change: move |_| scenes.restart(),
+        }
+    }
+}
+
+/// The scenes of a project and a form to add one.
+#[component]
+fn Scenes(
+    project_id: String,
+    characters: Vec<Character>,
+    scenes: Option<Result<Vec<Scene>, ApiError>>,
+    on_change: EventHandler<()>,
+) -> Element {
+    let api = use_studio_api();
+    let mut error = use_signal(|| None::<ApiError>);
+    let add = {
+        let (api, project_id) = (api.clone(), project_id.clone());
+        move |event: FormEvent| {
+            let (api, project_id) = (api.clone(), project_id.clone());
+            async move {
+                let body = match scene_body(&event) {
+                    Ok(body) => body,
+                    Err(e) => {
+                        error.set(Some(e));
+                        return;
+                    }
+                };
+                match api.post::<Scene>(&format!("/api/projects/{project_id}/scenes"), body).await {
+                    Ok(_) => {
+                        error.set(None);
+                        on_change.call(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            }
+        }
+    };
+    let remove = move |id: String| {
+        let api = api.clone();
+        spawn(async move {
+            match api.delete(&format!("/api/scenes/{id}")).await {
+                Ok(()) => {
+                    error.set(None);
+                    on_change.call(());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let name_of = |id: &str| characters.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or(id.to_owned());
+    let fields = vec!["start".to_string(), "end".to_string(), "character_id".to_string()];
+    rsx! {
+        section { aria_labelledby: "scenes-heading",
+            h2 { id: "scenes-heading", "Scenes" }
+            form { id: "scene-form", class: "scene-form", novalidate: true, onsubmit: add,
+                label { r#for: "scene-start", "Start (seconds)" }
+                input { id: "scene-start", name: "start", r#type: "number", step: "0.1", min: "0", aria_describedby: "start-error" }
+                FieldError { error: error(), field: "start" }
+                label { r#for: "scene-end", "End (seconds)" }
+                input { id: "scene-end", name: "end", r#type: "number", step: "0.1", min: "0", aria_describedby: "end-error" }
+                FieldError { error: error(), field: "end" }
+                label { r#for: "scene-character", "Character" }
+                select { id: "scene-character", name: "character_id", aria_describedby: "character_id-error",
+                    option { value: "", "Choose a character" }
+                    for c in characters.iter() {
+                        option { key: "{c.id}", value: "{c.id}", "{c.name}" }
+                    }
+                }
+                FieldError { error: error(), field: "character_id" }
+                label { class: "check",
+                    input { id: "scene-voice-over", r#type: "checkbox", name: "voice_over", value: "yes" }
+                    " Voice-over: the portrait speaks the scene's sound"
+                }
+                FormError { error: error(), fields }
+                button { r#type: "submit", "Add scene" }
+            }
+            match scenes {
+                None => rsx! { p { class: "muted", "Loading scenes…" } },
+                Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
+                Some(Ok(list)) if list.is_empty() => rsx! {
+                    p { class: "empty", id: "no-scenes", "No scenes yet. A scene gives a stretch of the timeline to a character." }
+                },
+                Some(Ok(list)) => rsx! {
+                    ul { id: "scene-list",
+                        for scene in list {
+                            li { key: "{scene.id}",
+                                "{scene.start:.1}–{scene.end:.1} s · "
+                                {name_of(&scene.character_id)}
+                                if scene.voice_over { " · voice-over" }
+                                " "
+                                button { r#type: "button",
+                                    onclick: {
+                                        let (remove, id) = (remove.clone(), scene.id.clone());
+                                        move |_| remove(id.clone())
+                                    },
+                                    "Remove"
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// The API's body for a new scene from the form; a field that is not a
+/// number is refused here, in the API's words.
+fn scene_body(event: &FormEvent) -> Result<Value, ApiError> {
+    let seconds = |field: &str| {
+        let text = form_text(event, field);
+        text.trim()
+            .parse::<f64>()
+            .map_err(|_| ApiError::Refused { status: 400, detail: format!("{field}: must be a number of seconds") })
+    };
+    let start = seconds("start")?;
+    let end = seconds("end")?;
+    let character = form_text(event, "character_id");
+    if character.is_empty() {
+        return Err(ApiError::Refused { status: 400, detail: "character_id: choose a character".into() });
+    }
+    let voice_over = form_text(event, "voice_over") == "yes";
+    Ok(json!({ "start": start, "end": end, "character_id": character, "voice_over": voice_over }))
+}
