@@ -4,14 +4,14 @@
 //! error with a non-zero exit and no file for a missing file, a video without audio and a
 //! language the model cannot do.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use reenact_engine::subtitles::{self, Format};
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
+use common::shared;
 
 fn reenact(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_reenact"))

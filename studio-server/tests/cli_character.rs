@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `reenact character create|show` from the outside, on the shared portrait and speech.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
+use common::shared;
 
 fn reenact(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_reenact"))

@@ -6,15 +6,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http_get;
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
+use common::{http_get, shared};
 
 fn reenact(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));

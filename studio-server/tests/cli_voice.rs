@@ -3,6 +3,8 @@
 //! figures printed, and one clear error, a non-zero exit and no file for bad inputs. Needs
 //! `espeak-ng`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -10,9 +12,7 @@ use std::sync::OnceLock;
 use gstreenact::character::{create, CreateOptions};
 use reenact_models::Catalog;
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
+use common::shared;
 
 fn reenact(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_reenact"))

@@ -4,17 +4,17 @@
 //! it), and every viewer pulls from that server. Three viewers must each receive the
 //! show's H.264 picture at its full rate, and its sound.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::shared;
+
 const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 const VIEWERS: usize = 3;
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

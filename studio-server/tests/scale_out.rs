@@ -12,23 +12,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::http;
+use common::{http, shared};
 use serde_json::{json, Value};
 
 const RENDERS: usize = 30;
 const WORKERS: usize = 3;
 /// Seconds a dead worker's job stays claimed before another takes it.
 const LEASE_S: &str = "3";
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
 
 /// A child process killed (if still running) with the test.
 struct Process(Child);

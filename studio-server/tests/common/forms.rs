@@ -4,8 +4,6 @@
 //! `#[path = "common/forms.rs"] mod forms;` beside `mod common;`.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -14,10 +12,7 @@ use tower::ServiceExt;
 
 use crate::common::TestApp;
 
-/// A file of `../shared` (test media and models beside the checkout).
-pub fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
+pub use crate::common::shared;
 
 pub fn media(rel: &str) -> Vec<u8> {
     std::fs::read(shared("media").join(rel)).unwrap()

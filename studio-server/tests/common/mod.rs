@@ -13,6 +13,11 @@ use reenact_server::{app, db, AppState, JwtKeys};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A file of `../shared` (test media and models beside the checkout).
+pub fn shared(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
+}
+
 /// Upload limit of test apps: above the shared GRID clips, below the presenter clip.
 pub const UPLOAD_LIMIT: usize = 200_000;
 
