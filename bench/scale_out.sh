@@ -77,10 +77,21 @@ for workers in 1 2 3; do
   done
   until curl -sf -H "$auth" "$api/jobs?state=succeeded" | json "len(d) == $BENCH_JOBS" | grep -q True; do sleep 0.2; done
   took=$(python3 -c "print($(now) - $start)")
+  # From the jobs themselves: time in the handler beyond the engine render (fetch, store,
+  # database), and for one worker the gaps between the end of a job and the start of the next.
+  inside=$(curl -sf -H "$auth" "$api/jobs?state=succeeded" | python3 -c "
+import json, sys
+r = [j[\"result\"] for j in json.load(sys.stdin)]
+render = sum(x[\"render_s\"] for x in r)
+busy = sum((x[\"finished_at_ms\"] - x[\"started_at_ms\"]) / 1000 for x in r)
+span = (max(x[\"finished_at_ms\"] for x in r) - min(x[\"started_at_ms\"] for x in r)) / 1000
+gaps = max(span - busy, 0.0)
+print(f\"in-job {100 * (busy - render) / render:.2f}%, queue gaps {100 * gaps / render:.2f}% of render time\")
+")
   kill "${pids[@]}" "$server"; wait "${pids[@]}" "$server" 2>/dev/null || true
   overhead=$(python3 -c "print(round(100 * ($took - $cli) / $cli, 1))")
   if [[ $workers -eq 1 ]]; then
-    note="overhead vs reenact render: ${overhead}%"
+    note="overhead vs reenact render: ${overhead}%; $inside"
   else
     note="speed-up vs 1 worker: $(python3 -c "print(round($one / $took, 2))")x"
   fi

@@ -157,11 +157,18 @@ impl Handler for Render {
     fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
         let params: RenderParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
         let project_id = job.project_id.as_deref().ok_or("project_id: a render needs a project")?;
+        let started_at_ms = super::now_ms();
         let cast_dir = self.storage.temp_path().with_extension("cast");
         let project = self.engine_project(&job.owner_id, project_id, &cast_dir);
         let result = project.and_then(|project| self.render(job, ctx, &params, project_id, project));
         let _ = std::fs::remove_dir_all(&cast_dir);
-        result
+        // When the handler ran, beside the engine's own time (`render_s`): what the queue and
+        // the storage add to a render can be measured from the jobs themselves.
+        result.map(|mut value| {
+            value["started_at_ms"] = started_at_ms.into();
+            value["finished_at_ms"] = super::now_ms().into();
+            value
+        })
     }
 }
 
@@ -197,8 +204,11 @@ impl Render {
             crate::http::metrics::render_finished(out.metadata.duration_s, started.elapsed());
         }
         let result = rendered.map_err(|e| e.to_string()).and_then(|report| {
+            let render_s = report.wall_s;
             ctx.progress(96.0, "storing");
-            self.runtime.block_on(self.store(job, project_id, &params.render_id, report))
+            let mut stored = self.runtime.block_on(self.store(job, project_id, &params.render_id, report))?;
+            stored["render_s"] = render_s.into();
+            Ok(stored)
         });
         let _ = std::fs::remove_dir_all(&work);
         result
