@@ -164,6 +164,20 @@ impl Storage {
         }
     }
 
+    /// Commits every `(file, key)` pair, or none: when one fails, those already stored are
+    /// removed again, so a job's outputs are published together or not at all.
+    pub async fn commit_all(&self, files: &[(PathBuf, String)]) -> Result<(), StorageError> {
+        for (done, (file, key)) in files.iter().enumerate() {
+            if let Err(err) = self.commit(file, key).await {
+                for (_, stored) in &files[..done] {
+                    let _ = self.remove(stored).await;
+                }
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
     /// A local file holding `key`'s bytes, to read (GStreamer, range requests).
     pub async fn fetch(&self, key: &str) -> Result<PathBuf, StorageError> {
         match &self.backend {

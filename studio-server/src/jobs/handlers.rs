@@ -285,7 +285,7 @@ impl Render {
         render_id: &str,
         report: reenact_engine::RenderReport,
     ) -> Result<serde_json::Value, String> {
-        let mut moved: Vec<String> = Vec::new();
+        let mut stored: Vec<(PathBuf, String)> = Vec::new();
         let mut outputs = Vec::new();
         let key_of =
             |area: Area, suffix: &str| Storage::key(&job.owner_id, project_id, area, &format!("{render_id}-{suffix}"));
@@ -296,15 +296,6 @@ impl Render {
             files.push((out.metadata_file.clone(), key_of(Area::Metadata, &format!("{preset}.json"))));
             for (i, thumb) in out.thumbnails.iter().enumerate() {
                 files.push((thumb.clone(), key_of(Area::Thumbnails, &format!("{preset}-{}.jpg", i + 1))));
-            }
-            for (from, key) in &files {
-                if let Err(e) = self.storage.commit(from, key).await {
-                    for key in &moved {
-                        let _ = self.storage.remove(key).await;
-                    }
-                    return Err(format!("storing {}: {e}", from.display()));
-                }
-                moved.push(key.clone());
             }
             outputs.push(serde_json::json!({
                 "preset": preset,
@@ -321,7 +312,9 @@ impl Render {
                 "width": out.metadata.output.video.as_ref().map(|v| v.width),
                 "height": out.metadata.output.video.as_ref().map(|v| v.height),
             }));
+            stored.extend(files);
         }
+        self.storage.commit_all(&stored).await.map_err(|e| format!("storing the outputs: {e}"))?;
         let outputs = serde_json::Value::Array(outputs);
         crate::db::renders::set_outputs(&self.db, &job.owner_id, render_id, &outputs)
             .await

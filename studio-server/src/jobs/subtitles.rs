@@ -101,19 +101,18 @@ impl SubtitleGenerate {
         work: &Path,
     ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
         std::fs::create_dir_all(work).map_err(|e| format!("work folder: {e}"))?;
-        let mut files = serde_json::Map::new();
+        let mut stored = Vec::new();
         for (format, name) in [(Format::Srt, "captions.srt"), (Format::Vtt, "captions.vtt")] {
             let file = work.join(name);
             write_subtitles(cues, format, &file).map_err(|e| e.to_string())?;
             let key = Storage::key(&job.owner_id, project_id, Area::Metadata, &format!("{}-{name}", job.id));
-            if let Err(e) = self.runtime.block_on(self.storage.commit(&file, &key)) {
-                for key in files.values().filter_map(|k| k.as_str()) {
-                    let _ = self.runtime.block_on(self.storage.remove(key));
-                }
-                return Err(format!("storing {name}: {e}"));
-            }
-            files.insert(name.into(), key.into());
+            stored.push((file, key));
         }
+        self.runtime.block_on(self.storage.commit_all(&stored)).map_err(|e| format!("storing the subtitles: {e}"))?;
+        let files = stored
+            .into_iter()
+            .map(|(file, key)| (file.file_name().unwrap_or_default().to_string_lossy().into_owned(), key.into()))
+            .collect();
         Ok(files)
     }
 }
