@@ -22,8 +22,8 @@ pub mod facemeta;
 mod faceswap;
 pub mod facetrack;
 mod lipsync;
-mod matte;
-mod reframe;
+pub mod matte;
+pub mod reframe;
 pub mod tts;
 mod voice;
 

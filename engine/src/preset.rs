@@ -158,7 +158,8 @@ pub enum CropPolicy {
     /// Cut the middle of the picture to the output aspect.
     #[default]
     Center,
-    /// Follow the main face (falls back to centre until the reframe element runs).
+    /// Follow the main face (`reenactfacetrack` + `reenactreframe`; 9:16, 1:1 and 16:9 outputs),
+    /// gliding back to the centre when there is none.
     Face,
     /// Keep the whole picture and add black bars.
     Fit,
@@ -303,6 +304,62 @@ impl Watermark {
             ));
         }
         Ok(())
+    }
+}
+
+/// What replaces the performer's background in a whole render (`reenactmatte`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Background {
+    /// The background blurred by `strength` pixels (1..256).
+    Blur {
+        #[serde(default = "default_blur")]
+        strength: u32,
+    },
+    /// A solid colour, `#RRGGBB`.
+    Color { color: String },
+    /// A picture (PNG/JPEG) scaled to the frame.
+    Image { image: PathBuf },
+}
+
+fn default_blur() -> u32 {
+    24
+}
+
+impl Background {
+    /// Parses the command line's form: `blur`, `blur:STRENGTH`, `#RRGGBB` or an image file.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        if let Some(rest) = text.strip_prefix("blur") {
+            let strength = match rest.strip_prefix(':') {
+                None if rest.is_empty() => default_blur(),
+                Some(n) => n.parse().map_err(|_| format!("`{n}` is not a blur strength in pixels"))?,
+                None => return Err(format!("`{text}`: write blur or blur:STRENGTH")),
+            };
+            return Ok(Background::Blur { strength });
+        }
+        if text.starts_with('#') {
+            return Ok(Background::Color { color: text.to_string() });
+        }
+        Ok(Background::Image { image: PathBuf::from(text) })
+    }
+
+    /// Checks ranges, the colour's form and that the image exists.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        match self {
+            Background::Blur { strength } if !(1..=256).contains(strength) => {
+                Err(format!("blur strength {strength} must be within 1..256"))
+            }
+            Background::Color { color } => Self::argb(color).map(|_| ()),
+            Background::Image { image } if !image.is_file() => Err(format!("{}: no such image file", image.display())),
+            _ => Ok(()),
+        }
+    }
+
+    /// `#RRGGBB` as the opaque 0xAARRGGBB that `reenactmatte` takes.
+    pub fn argb(color: &str) -> std::result::Result<u32, String> {
+        let hex = color.strip_prefix('#').filter(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()));
+        let hex = hex.ok_or_else(|| format!("`{color}` is not a colour of the form #RRGGBB"))?;
+        Ok(0xff00_0000 | u32::from_str_radix(hex, 16).expect("six hex digits"))
     }
 }
 

@@ -42,6 +42,8 @@ pub(crate) struct Tees {
 #[derive(Debug)]
 pub(crate) struct Spec<'a> {
     pub preset: &'a Preset,
+    /// The face-following crop's aspect, when the preset's crop follows the face.
+    pub face_crop: Option<gstreenact::reframe::ReenactReframeAspect>,
     pub overlays: Overlays,
     pub tags: &'a Tags,
     pub part: &'a Path,
@@ -59,12 +61,16 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &Tees, plan: &Plan, spec: &Spe
         None => plan.fps,
     };
 
-    let mut video = vec![
-        video_queue()?,
+    let mut video = vec![video_queue()?];
+    // Before the frame rate changes: the face meta is on the tracker's buffers.
+    if let Some(aspect) = spec.face_crop {
+        video.push(super::effects::reframe(aspect)?);
+    }
+    video.extend([
         make(f::VIDEORATE)?,
         caps_element(gst::Caps::builder("video/x-raw").field("framerate", fps).build())?,
-    ];
-    if preset.crop != CropPolicy::Fit {
+    ]);
+    if preset.crop == CropPolicy::Center {
         video.push(crop(plan.width, plan.height, out_w, out_h)?);
     }
     let scale = make(f::VIDEOCONVERTSCALE)?;

@@ -25,6 +25,7 @@ use reenact_models::{Catalog, ModelUse};
 use serde::{Deserialize, Serialize};
 
 use super::branch;
+use super::effects::{plugin as make_plugin, TRACK_MODELS};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::project::Project;
@@ -34,8 +35,6 @@ const FACETRACK: &str = "reenactfacetrack";
 const FACESWAP: &str = "reenactfaceswap";
 const VOICE: &str = "reenactvoice";
 const LIPSYNC: &str = "reenactlipsync";
-/// The face tracker's models, recorded in the metadata when a scene is cast.
-const TRACK_MODELS: [&str; 2] = ["blazeface_back_256", "face_landmarks"];
 
 /// One character and the timeline ranges it plays.
 #[derive(Debug, Clone)]
@@ -277,13 +276,6 @@ impl Cast {
         }
         models
     }
-}
-
-/// An element of our own plugin; a missing one means the plugin did not register.
-fn make_plugin(name: &'static str) -> Result<gst::Element> {
-    gst::ElementFactory::make(name)
-        .build()
-        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
 }
 
 fn path_str(path: &Path) -> String {

@@ -4,6 +4,7 @@
 
 mod branch;
 mod cast;
+mod effects;
 mod outputs;
 mod plan;
 mod run;
@@ -25,7 +26,7 @@ use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
 use crate::metadata::{self, EngineInfo, RenderMetadata, DISCLOSURE};
-use crate::preset::{CaptionMode, Preset, Watermark};
+use crate::preset::{Background, CaptionMode, CropPolicy, Preset, Watermark};
 use crate::project::Project;
 use crate::subtitles::{self, Cue};
 
@@ -46,6 +47,10 @@ pub struct RenderRequest {
     pub captions: Option<CaptionMode>,
     /// Overrides each preset's watermark.
     pub watermark: Option<Watermark>,
+    /// Replaces or blurs the background of every output.
+    pub background: Option<Background>,
+    /// Overrides each preset's crop policy.
+    pub crop: Option<CropPolicy>,
     /// A render with no progress for this long fails instead of hanging.
     pub stall_timeout: Duration,
 }
@@ -62,6 +67,8 @@ impl RenderRequest {
             transcript: None,
             captions: None,
             watermark: None,
+            background: None,
+            crop: None,
             stall_timeout: Duration::from_secs(60),
         }
     }
@@ -87,8 +94,9 @@ pub struct RenderReport {
 }
 
 /// Settings of one branch, resolved from its preset and the request.
-struct Branch<'a> {
-    preset: &'a Preset,
+struct Branch {
+    /// The preset with the request's overrides applied.
+    preset: Preset,
     stem: String,
     part: PathBuf,
     caption_mode: CaptionMode,
@@ -120,6 +128,9 @@ pub fn render(
     if let Some(w) = &request.watermark {
         w.validate(Path::new("--watermark"))?;
     }
+    if let Some(b) = &request.background {
+        b.validate().map_err(|cause| EngineError::Request(format!("background: {cause}")))?;
+    }
     let started = std::time::Instant::now();
     let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
     let mut cast = cast::Cast::resolve(&request.project, &request.project_file)?;
@@ -127,7 +138,7 @@ pub fn render(
 
     let base = outputs::slug(&request.project.title);
     let mut parts = outputs::PartFiles::default();
-    let branches: Vec<Branch<'_>> = request
+    let branches: Vec<Branch> = request
         .presets
         .iter()
         .map(|preset| {
@@ -139,20 +150,25 @@ pub fn render(
                 (Some(_), None) if preset.captions == CaptionMode::Off => CaptionMode::BurnIn,
                 (Some(_), None) => preset.captions,
             };
-            Branch {
-                preset,
-                part: parts.reserve(file),
-                stem,
-                caption_mode,
-                watermark: request.watermark.clone().or_else(|| preset.watermark.clone()),
-            }
+            let watermark = request.watermark.clone().or_else(|| preset.watermark.clone());
+            let mut preset = preset.clone();
+            preset.crop = request.crop.unwrap_or(preset.crop);
+            Branch { preset, part: parts.reserve(file), stem, caption_mode, watermark }
         })
         .collect();
 
     let position = run::Position::default();
-    let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position, &mut cast)?;
+    let mut effects =
+        effects::Effects::resolve(&plan, request.background.as_ref(), branches.iter().map(|b| &b.preset))?;
+    let mut chains = Chains { cast: &mut cast, effects: &mut effects };
+    let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position, &mut chains)?;
     let scenes = cast.scene_uses(&request.project);
     let mut models = cast.models(&scenes);
+    for model in effects.models() {
+        if !models.contains(&model) {
+            models.push(model);
+        }
+    }
     if let (None, Some(transcript)) = (&request.subtitles, &request.transcript) {
         models.extend(transcript.models.iter().cloned());
     }
@@ -190,14 +206,20 @@ struct Made<'a> {
     models: &'a [reenact_models::ModelUse],
 }
 
-/// Builds the whole graph: source, shared chain, tees and one branch per preset.
+/// The element chains every output shares: the cast's, then the effects'.
+struct Chains<'a> {
+    cast: &'a mut cast::Cast,
+    effects: &'a mut effects::Effects,
+}
+
+/// Builds the whole graph: source, shared chains, tees and one branch per preset.
 fn build(
     plan: &plan::Plan,
     request: &RenderRequest,
-    branches: &[Branch<'_>],
+    branches: &[Branch],
     cues: Option<&Arc<Vec<Cue>>>,
     position: &run::Position,
-    cast: &mut cast::Cast,
+    chains: &mut Chains<'_>,
 ) -> Result<(gst::Pipeline, Vec<thumbnail::Capture>)> {
     let pipeline = gst::Pipeline::with_name("reenact-render");
     let err = |what: &str| EngineError::Request(format!("cannot build the render graph: {what}"));
@@ -224,14 +246,19 @@ fn build(
         .map_err(|_| err("shared elements"))?;
     gst::Element::link_many([&vconvert, &vformat]).map_err(|_| err("video chain"))?;
     gst::Element::link_many([&aconvert, &aresample, &aformat]).map_err(|_| err("audio chain"))?;
-    if cast.is_empty() {
-        vformat.link(&vtee).map_err(|_| err("video chain"))?;
-    } else {
-        let (first, last) = cast.add_video(&pipeline)?;
-        vformat.link(&first).map_err(|_| err("character chain input"))?;
-        last.link(&vtee).map_err(|_| err("character chain output"))?;
+    let mut tail = vformat;
+    if !chains.cast.is_empty() {
+        let (first, last) = chains.cast.add_video(&pipeline)?;
+        tail.link(&first).map_err(|_| err("character chain input"))?;
+        tail = last;
     }
-    match cast.add_audio(&pipeline)? {
+    if !chains.effects.is_empty() {
+        let (first, last) = chains.effects.add(&pipeline)?;
+        tail.link(&first).map_err(|_| err("effects chain input"))?;
+        tail = last;
+    }
+    tail.link(&vtee).map_err(|_| err("video chain"))?;
+    match chains.cast.add_audio(&pipeline)? {
         None => aformat.link(&atee).map_err(|_| err("audio chain"))?,
         Some((first, last)) => {
             aformat.link(&first).map_err(|_| err("voice chain input"))?;
@@ -265,7 +292,8 @@ fn build(
             watermark: b.watermark.clone(),
         };
         let spec = branch::Spec {
-            preset: b.preset,
+            preset: &b.preset,
+            face_crop: effects::face_crop(plan, &b.preset)?,
             overlays,
             tags: &tags,
             part: &b.part,
@@ -286,7 +314,7 @@ fn build(
 fn finish(
     request: &RenderRequest,
     plan: &plan::Plan,
-    branch: &Branch<'_>,
+    branch: &Branch,
     capture: &thumbnail::Capture,
     cues: Option<&Vec<Cue>>,
     made: &Made<'_>,

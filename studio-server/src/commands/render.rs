@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use reenact_engine::preset::{CaptionMode, Position, Watermark};
+use reenact_engine::preset::{Background, CaptionMode, CropPolicy, Position, Watermark};
 use reenact_engine::project::Scene;
 use reenact_engine::{CancelToken, PresetLibrary, Project, RenderRequest};
 
@@ -48,6 +48,14 @@ pub(crate) struct RenderArgs {
     /// Watermark opacity, 0..1.
     #[arg(long, default_value_t = 0.6)]
     watermark_opacity: f64,
+    /// Background of every output: `blur`, `blur:STRENGTH` (pixels), `#RRGGBB` or an image
+    /// file (PNG/JPEG); the person is kept by selfie segmentation.
+    #[arg(long, value_parser = Background::parse)]
+    background: Option<Background>,
+    /// How every output of another aspect is cut from the picture: `center`, `face` (follows
+    /// the main face with a smoothed camera) or `fit` (black bars); default: each preset's.
+    #[arg(long, value_enum)]
+    crop: Option<CropArg>,
     /// Character file played over the whole timeline (replaces the project's scenes); see `reenact character create`.
     #[arg(long)]
     character: Option<PathBuf>,
@@ -67,6 +75,13 @@ enum CaptionsArg {
     BurnIn,
     Sidecar,
     Off,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CropArg {
+    Center,
+    Face,
+    Fit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -93,6 +108,12 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
         CaptionsArg::Off => CaptionMode::Off,
     });
     request.watermark = watermark(&args);
+    request.background = args.background.clone();
+    request.crop = args.crop.map(|c| match c {
+        CropArg::Center => CropPolicy::Center,
+        CropArg::Face => CropPolicy::Face,
+        CropArg::Fit => CropPolicy::Fit,
+    });
     request.stall_timeout = Duration::from_secs(args.stall_timeout.max(1));
 
     let cancel = CancelToken::new();

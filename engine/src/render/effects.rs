@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The whole-picture effects of a render, run once before the tees: the background matte
+//! (`reenactmatte`) and the face tracker that face-following crops (`reenactreframe`, one per
+//! branch that needs it) read.
+//!
+//! Why the tracker runs before the tees rather than in each branch: every face-following
+//! output reads the same faces, and tracking is the costly part; the per-branch crop is a
+//! copy. When a branch follows the face the tees carry RGBA (the reframe element's format);
+//! otherwise the chain converts back to I420 so plain branches cost what they did.
+
+use gst::prelude::*;
+use gstreenact::matte::ReenactMatteModel;
+use gstreenact::reframe::ReenactReframeAspect;
+use reenact_models::{Catalog, ModelUse};
+
+use super::plan::Plan;
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+use crate::preset::{Background, CropPolicy, Preset};
+
+const FACETRACK: &str = "reenactfacetrack";
+const MATTE: &str = "reenactmatte";
+const REFRAME: &str = "reenactreframe";
+/// The face tracker's models, recorded in the metadata when it runs.
+pub(crate) const TRACK_MODELS: [&str; 2] = ["blazeface_back_256", "face_landmarks"];
+
+/// Which effects a render runs before its tees.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    background: Option<Background>,
+    track_faces: bool,
+    matte: Option<gst::Element>,
+}
+
+impl Effects {
+    /// The effects `background` and the branches' crops need on `plan`'s picture.
+    pub(crate) fn resolve<'a>(
+        plan: &Plan,
+        background: Option<&Background>,
+        presets: impl IntoIterator<Item = &'a Preset>,
+    ) -> Result<Self> {
+        let mut track_faces = false;
+        for preset in presets {
+            track_faces |= face_crop(plan, preset)?.is_some();
+        }
+        Ok(Effects { background: background.cloned(), track_faces, matte: None })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.background.is_none() && !self.track_faces
+    }
+
+    /// Adds the chain to `pipeline`: raw video in, RGBA out when faces are tracked (I420
+    /// otherwise); returns its first and last elements for the caller to link.
+    pub(crate) fn add(&mut self, pipeline: &gst::Pipeline) -> Result<(gst::Element, gst::Element)> {
+        let err = |what: &str| EngineError::Request(format!("cannot build the effects chain: {what}"));
+        let mut chain = vec![make(f::VIDEOCONVERT)?, caps_filter("RGBA")?];
+        if self.track_faces {
+            chain.push(plugin(FACETRACK)?);
+        }
+        if let Some(background) = &self.background {
+            let matte = plugin(MATTE)?;
+            match background {
+                Background::Blur { strength } => {
+                    matte.set_property_from_str("mode", "blur");
+                    matte.set_property("blur-strength", *strength);
+                }
+                Background::Color { color } => {
+                    matte.set_property_from_str("mode", "replace");
+                    matte.set_property("background-color", Background::argb(color).map_err(|e| err(&e))?);
+                }
+                Background::Image { image } => {
+                    matte.set_property_from_str("mode", "replace");
+                    matte.set_property("background-image", image.to_string_lossy().as_ref());
+                }
+            }
+            self.matte = Some(matte.clone());
+            chain.push(matte);
+        }
+        if !self.track_faces {
+            chain.extend([make(f::VIDEOCONVERT)?, caps_filter("I420")?]);
+        }
+        pipeline.add_many(&chain).map_err(|_| err("elements"))?;
+        gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
+        Ok((chain[0].clone(), chain[chain.len() - 1].clone()))
+    }
+
+    /// The models the effects ran, as far as the catalog knows them.
+    pub(crate) fn models(&self) -> Vec<ModelUse> {
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        if self.track_faces {
+            names.extend(TRACK_MODELS.iter().map(|m| (*m, FACETRACK)));
+        }
+        if let Some(matte) = &self.matte {
+            names.push((matte.property::<ReenactMatteModel>("model").model_name(), MATTE));
+        }
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let Ok(catalog) = Catalog::load() else { return Vec::new() };
+        names
+            .into_iter()
+            .filter_map(|(name, element)| {
+                let entry = catalog.entry(name)?;
+                Some(ModelUse {
+                    name: entry.model.name.clone(),
+                    version: entry.model.version.clone(),
+                    element: element.into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The `reenactreframe` aspect for `preset` on `plan`'s picture when its crop follows the
+/// face; `None` when it does not or when the picture already has the output's aspect.
+pub(crate) fn face_crop(plan: &Plan, preset: &Preset) -> Result<Option<ReenactReframeAspect>> {
+    if preset.crop != CropPolicy::Face {
+        return Ok(None);
+    }
+    let (out_w, out_h) = preset.output_size(plan.width, plan.height);
+    let same = |(a, b): (u32, u32), (c, d): (u32, u32)| {
+        (a as u64 * d as u64).abs_diff(b as u64 * c as u64) * 100 <= a as u64 * d as u64
+    };
+    if same((out_w, out_h), (plan.width, plan.height)) {
+        return Ok(None);
+    }
+    let aspects = [ReenactReframeAspect::Portrait, ReenactReframeAspect::Square, ReenactReframeAspect::Landscape];
+    match aspects.into_iter().find(|a| same(a.ratio(), (out_w, out_h))) {
+        Some(aspect) => Ok(Some(aspect)),
+        None => Err(EngineError::Request(format!(
+            "preset `{}`: crop = \"face\" follows the face into 9:16, 1:1 or 16:9 outputs, not {out_w}x{out_h}",
+            preset.name
+        ))),
+    }
+}
+
+/// The branch element that crops around the face.
+pub(crate) fn reframe(aspect: ReenactReframeAspect) -> Result<gst::Element> {
+    let element = plugin(REFRAME)?;
+    element.set_property("aspect", aspect);
+    Ok(element)
+}
+
+fn caps_filter(format: &str) -> Result<gst::Element> {
+    let e = make(f::CAPSFILTER)?;
+    e.set_property("caps", gst::Caps::builder("video/x-raw").field("format", format).build());
+    Ok(e)
+}
+
+/// An element of our own plugin; a missing one means the plugin did not register.
+pub(crate) fn plugin(name: &'static str) -> Result<gst::Element> {
+    gst::ElementFactory::make(name)
+        .build()
+        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
+}
