@@ -237,9 +237,9 @@ async fn bad_job_requests_are_refused_with_a_reason() {
             "type: `teleport` is not one of",
         );
         expect_error(
-            app.call(Method::POST, "/api/jobs", Some(&token), Some(json!({ "type": "lip_sync" }))).await,
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(json!({ "type": "lip_sync", "params": {} }))).await,
             StatusCode::BAD_REQUEST,
-            "not available in this build yet",
+            "params: missing field `clip_id`",
         );
         expect_error(
             app.call(

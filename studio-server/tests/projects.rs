@@ -695,3 +695,141 @@ async fn render(app: &TestApp, token: &str, project: &str) -> Value {
     let uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
     app.call(Method::GET, &uri, Some(token), None).await.1
 }
+
+/// Queues a job of `kind` on `clip` over HTTP and runs it once; returns the finished job.
+async fn effect(app: &TestApp, token: &str, project: &str, kind: &str, params: Value) -> Value {
+    let body = json!({ "type": kind, "project_id": project, "params": params });
+    let (status, job) = app.call(Method::POST, "/api/jobs", Some(token), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let worker = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+    assert!(worker.run_once().await.unwrap().is_some());
+    app.call(Method::GET, &format!("/api/jobs/{}", job["id"].as_str().unwrap()), Some(token), None).await.1
+}
+
+#[tokio::test]
+async fn clip_effect_jobs_store_new_clips() {
+    use_shared_models();
+    let app = roomy(TestApp::sqlite().await, ROOM);
+    let (token, _) = app.sign_up("ada@museum.org").await;
+    let mine = project(&app, &token, "Effects").await;
+    let (_, clip) = app.upload(&mine, "take.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+    let clip = id(&clip);
+    let character = id(&astronaut(&app, &token, &mine).await);
+
+    let green = json!({ "clip_id": clip, "background": { "mode": "color", "color": "#00ff00" } });
+    let swapped = json!({ "clip_id": clip, "character_id": character });
+    let runs = [
+        ("background_replace", green, "reenactmatte", "take.mp4 [background replace]"),
+        ("face_transform", swapped.clone(), "reenactfacetrack", "take.mp4 [face transform as Eileen Collins]"),
+        ("lip_sync", swapped, "reenactfacetrack", "take.mp4 [lip sync as Eileen Collins]"),
+    ];
+    let (_, before) = app.call(Method::GET, &format!("/api/projects/{mine}/clips"), Some(&token), None).await;
+    for (kind, params, element, name) in runs {
+        let done = effect(&app, &token, &mine, kind, params).await;
+        assert_eq!(done["state"], "succeeded", "{kind}: {done}");
+        let result = &done["result"];
+        assert!((result["duration_s"].as_f64().unwrap() - 3.0).abs() < 0.1, "{kind}: {result}");
+        let elements: Vec<&str> =
+            result["models"].as_array().unwrap().iter().filter_map(|m| m["element"].as_str()).collect();
+        assert!(elements.contains(&element), "{kind}: {result}");
+        if kind != "background_replace" {
+            assert_eq!(result["scenes"][0]["character"], character.as_str(), "{kind}: {result}");
+        }
+        if kind == "lip_sync" {
+            assert!(result["scenes"][0]["lips"].as_str().is_some_and(|l| !l.is_empty()), "{result}");
+        }
+        let (_, clips) = app.call(Method::GET, &format!("/api/projects/{mine}/clips"), Some(&token), None).await;
+        let made = clips.as_array().unwrap().iter().find(|c| c["id"] == result["clip_id"]).expect("the new clip");
+        assert_eq!(made["name"], name, "{made}");
+        assert_eq!((made["width"].as_i64(), made["height"].as_i64()), (Some(360), Some(288)), "{made}");
+    }
+    let (_, after) = app.call(Method::GET, &format!("/api/projects/{mine}/clips"), Some(&token), None).await;
+    assert_eq!(after.as_array().unwrap().len(), before.as_array().unwrap().len() + 3);
+
+    // Checked before anything is queued.
+    let refused = [
+        ("face_transform", json!({ "clip_id": clip }), "params.character_id: give the character to play"),
+        ("background_replace", json!({ "clip_id": clip }), "params.background: give the background"),
+        (
+            "background_replace",
+            json!({ "clip_id": clip, "background": { "mode": "image", "image": "/etc/passwd" } }),
+            "params.background.mode: `image` is not taken here",
+        ),
+        (
+            "background_replace",
+            json!({ "clip_id": clip, "background": { "mode": "color", "color": "teal" } }),
+            "params.background: `teal` is not a colour of the form #RRGGBB",
+        ),
+        ("lip_sync", json!({ "clip_id": clip, "character_id": "../x" }), "params.character_id: not a UUID"),
+    ];
+    for (kind, params, reason) in refused {
+        let body = json!({ "type": kind, "project_id": mine, "params": params });
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(body)).await,
+            StatusCode::BAD_REQUEST,
+            reason,
+        );
+    }
+    // Another user's character is not found from this user's clip.
+    let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+    let theirs = project(&app, &eve, "Theirs").await;
+    let (_, their_clip) = app.upload(&theirs, "take.mp4", &media("grid/grid_swwp2s.mp4"), &eve).await;
+    let done =
+        effect(&app, &eve, &theirs, "face_transform", json!({ "clip_id": id(&their_clip), "character_id": character }))
+            .await;
+    assert_ne!(done["state"], "succeeded", "{done}");
+    assert!(done["error"].as_str().unwrap().contains("is not a character of the clip's project"), "{done}");
+}
+
+#[tokio::test]
+async fn a_render_can_caption_reframe_and_replace_the_background() {
+    use_shared_models();
+    let app = roomy(TestApp::sqlite().await, ROOM);
+    let (token, _) = app.sign_up("ada@museum.org").await;
+    let project = project(&app, &token, "Talk").await;
+    let (_, clip) =
+        app.upload(&project, "talk.mp4", &media("synthetic/presenter_astronaut_1280x720_25fps.mp4"), &token).await;
+    // "Hello and welcome to the studio." ends at 2.09 s.
+    let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"], "in": 0, "out": 3.0 }] }] });
+    let uri = format!("/api/projects/{project}");
+    assert_eq!(
+        app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await.0,
+        StatusCode::OK
+    );
+
+    let renders = format!("{uri}/renders");
+    let bad = json!({ "presets": ["master"], "background": { "mode": "blur", "strength": 0 } });
+    expect_error(
+        app.call(Method::POST, &renders, Some(&token), Some(bad)).await,
+        StatusCode::BAD_REQUEST,
+        "background: blur strength 0 must be within 1..256",
+    );
+    let bad = json!({ "presets": ["master"], "crop": "zoom" });
+    expect_error(app.call(Method::POST, &renders, Some(&token), Some(bad)).await, StatusCode::BAD_REQUEST, "crop");
+
+    let body = json!({ "presets": ["square-1080p"], "captions": "sidecar", "crop": "face",
+                       "background": { "mode": "blur" } });
+    let (status, render) = app.call(Method::POST, &renders, Some(&token), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{render}");
+    let worker = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+    assert!(worker.run_once().await.unwrap().is_some());
+    let render_uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
+    let (_, done) = app.call(Method::GET, &render_uri, Some(&token), None).await;
+    assert_eq!(done["job"]["state"], "succeeded", "{done}");
+    let output = &done["outputs"][0];
+    assert_eq!((output["crop"].as_str(), output["captions"].as_str()), (Some("face"), Some("sidecar")), "{output}");
+    let elements: Vec<&str> =
+        output["models"].as_array().unwrap().iter().filter_map(|m| m["element"].as_str()).collect();
+    for element in ["reenactfacetrack", "reenactmatte", "reenactcaptions"] {
+        assert!(elements.contains(&element), "{element} in {output}");
+    }
+    let (status, _, srt) = app.get_raw(&format!("{render_uri}/files/square-1080p.srt"), &token, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let srt = String::from_utf8(srt).unwrap();
+    assert!(srt.contains("-->") && srt.to_lowercase().contains("welcome"), "{srt}");
+    let (status, _, vtt) = app.get_raw(&format!("{render_uri}/files/square-1080p.vtt"), &token, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(vtt.starts_with(b"WEBVTT"));
+    let (status, _, _) = app.get_raw(&format!("{render_uri}/files/square-1080p.txt"), &token, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

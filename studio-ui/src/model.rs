@@ -112,6 +112,9 @@ pub(crate) struct RenderOutput {
     pub width: Option<i64>,
     #[serde(default)]
     pub height: Option<i64>,
+    /// Caption sidecars by extension (`srt`, `vtt`).
+    #[serde(default)]
+    pub sidecars: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

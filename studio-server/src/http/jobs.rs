@@ -205,6 +205,15 @@ fn check_params(kind: &str, params: &serde_json::Value) -> Result<(), ApiError> 
             serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;
         p.check().map_err(ApiError::BadRequest)?;
     }
+    if let Some(effect) = jobs::effects::Effect::of_kind(kind) {
+        let p: jobs::effects::EffectParams =
+            serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;
+        check_id(&p.clip_id).map_err(|_| ApiError::BadRequest("params.clip_id: not a UUID".into()))?;
+        if let Some(id) = &p.character_id {
+            check_id(id).map_err(|_| ApiError::BadRequest("params.character_id: not a UUID".into()))?;
+        }
+        effect.check(&p).map_err(ApiError::BadRequest)?;
+    }
     if kind == "subtitle_generate" {
         let p: jobs::subtitles::SubtitleParams =
             serde_json::from_value(params.clone()).map_err(|e| ApiError::BadRequest(format!("params: {e}")))?;

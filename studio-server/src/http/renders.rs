@@ -5,6 +5,7 @@
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use reenact_engine::preset::{Background, CaptionMode, CropPolicy};
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
@@ -32,6 +33,21 @@ struct CreateRender {
     presets: Vec<String>,
     #[serde(default)]
     watermark_text: Option<String>,
+    /// Captions made from the timeline's speech: `burn-in` or `sidecar` (SRT and WebVTT
+    /// beside each output); none when absent or `off`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "sidecar")]
+    captions: Option<CaptionMode>,
+    /// The background behind the performer in every output: `{"mode": "blur", "strength": 24}`
+    /// or `{"mode": "color", "color": "#RRGGBB"}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    background: Option<Background>,
+    /// How outputs of another aspect are cut: `center`, `face` (follows the main face) or
+    /// `fit`; each preset's own policy when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "face")]
+    crop: Option<CropPolicy>,
     #[serde(default)]
     priority: i64,
 }
@@ -83,6 +99,9 @@ async fn renders_create(
     if body.watermark_text.as_ref().is_some_and(|t| t.chars().count() > 200) {
         return Err(ApiError::BadRequest("watermark_text: at most 200 characters".into()));
     }
+    if let Some(background) = &body.background {
+        check_background(background)?;
+    }
     let render_id = uuid::Uuid::new_v4().to_string();
     let job = NewJob {
         owner_id: user.id.clone(),
@@ -90,6 +109,8 @@ async fn renders_create(
         kind: "render".into(),
         params: serde_json::json!({
             "render_id": render_id, "presets": body.presets, "watermark_text": body.watermark_text,
+            "captions": body.captions.filter(|c| *c != CaptionMode::Off),
+            "background": body.background, "crop": body.crop,
         }),
         priority: body.priority.clamp(-100, 100),
         max_attempts: 3,
@@ -110,6 +131,15 @@ async fn renders_create(
     Ok((StatusCode::CREATED, AppJson(render_view(&state, row).await?)))
 }
 
+/// Refuses a background the server cannot take: images name files, and files reach a
+/// render only as stored clips.
+pub(crate) fn check_background(background: &Background) -> Result<(), ApiError> {
+    if let Background::Image { .. } = background {
+        return Err(ApiError::BadRequest("background.mode: `image` is not taken here; use `blur` or `color`".into()));
+    }
+    background.validate().map_err(|cause| ApiError::BadRequest(format!("background: {cause}")))
+}
+
 /// A render with its job's progress and, when done, its outputs.
 #[utoipa::path(get, path = "/renders/{render_id}", tag = "renders", params(("render_id" = String, Path)),
     responses((status = 200, body = Render)))]
@@ -123,7 +153,8 @@ async fn renders_show(
     Ok(AppJson(render_view(&state, row).await?))
 }
 
-/// The rendered file of one preset; HTTP range requests are honoured.
+/// The rendered file of one preset, or its caption sidecar as `PRESET.srt` or `PRESET.vtt`;
+/// HTTP range requests are honoured.
 #[utoipa::path(get, path = "/renders/{render_id}/files/{preset}", tag = "renders",
     params(("render_id" = String, Path), ("preset" = String, Path)), responses(
         (status = 200, description = "the whole file", body = super::openapi::FileBytes, content_type = "video/mp4"),
@@ -140,11 +171,16 @@ async fn renders_file(
     let outputs: Vec<serde_json::Value> =
         row.outputs.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or_default();
     // The key comes from our own record, never from the request.
-    let key = outputs
-        .iter()
-        .find(|o| o["preset"] == preset.as_str())
-        .and_then(|o| o["file"].as_str())
-        .ok_or(ApiError::NotFound)?;
+    let (name, sidecar) = match preset.rsplit_once('.') {
+        Some((name, ext @ ("srt" | "vtt"))) => (name, Some(ext)),
+        _ => (preset.as_str(), None),
+    };
+    let output = outputs.iter().find(|o| o["preset"] == name).ok_or(ApiError::NotFound)?;
+    let key = match sidecar {
+        None => output["file"].as_str(),
+        Some(ext) => output["sidecars"][ext].as_str(),
+    }
+    .ok_or(ApiError::NotFound)?;
     let file = state.storage.fetch(key).await?;
     let response = ServeFile::new(file).oneshot(request).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(response.into_response())

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gstreenact::character::Character;
+use reenact_engine::preset::{Background, CaptionMode, CropPolicy};
 use reenact_engine::project::{Clip, Project, Scene, Source, Track};
 use reenact_engine::{PresetLibrary, RenderRequest, VoiceCloneRequest};
 use serde::Deserialize;
 use sqlx::AnyPool;
 
 use super::download::VideoDownload;
+use super::effects::{ClipEffect, Effect};
 use super::queue::JobRow;
 use super::subtitles::SubtitleGenerate;
 use super::worker::{Handler, JobContext, Worker};
@@ -20,7 +22,16 @@ use crate::db::clips::{self, ClipPlace, ClipRow};
 use crate::storage::{Area, Storage};
 
 /// Kinds a worker of this build can run.
-pub const AVAILABLE: &[&str] = &["clip_edit", "render", "voice_clone", "video_download", "subtitle_generate"];
+pub const AVAILABLE: &[&str] = &[
+    "clip_edit",
+    "render",
+    "voice_clone",
+    "video_download",
+    "subtitle_generate",
+    "face_transform",
+    "lip_sync",
+    "background_replace",
+];
 
 /// A worker with every available handler.
 pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
@@ -29,13 +40,19 @@ pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
     let render = Render { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let video_download = VideoDownload { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let subtitles = SubtitleGenerate { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
-    let voice_clone = VoiceClone { storage, runtime };
-    Worker::new(db, name)
+    let voice_clone = VoiceClone { storage: storage.clone(), runtime: runtime.clone() };
+    let mut worker = Worker::new(db.clone(), name)
         .handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800)))
         .handle("render", Arc::new(render), Some(std::time::Duration::from_secs(4 * 3600)))
         .handle("voice_clone", Arc::new(voice_clone), Some(std::time::Duration::from_secs(1800)))
         .handle("video_download", Arc::new(video_download), Some(std::time::Duration::from_secs(3600)))
-        .handle("subtitle_generate", Arc::new(subtitles), Some(std::time::Duration::from_secs(3600)))
+        .handle("subtitle_generate", Arc::new(subtitles), Some(std::time::Duration::from_secs(3600)));
+    for kind in Effect::KINDS {
+        let effect = Effect::of_kind(kind).expect("a known effect");
+        let handler = ClipEffect { effect, db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
+        worker = worker.handle(kind, Arc::new(handler), Some(std::time::Duration::from_secs(3600)));
+    }
+    worker
 }
 
 /// `clip_edit`: cuts `[in, out)` of a clip into a new clip of the same project
@@ -90,40 +107,41 @@ impl Handler for ClipEdit {
         let result = rendered.map_err(|e| e.to_string()).and_then(|report| {
             let out = report.outputs.into_iter().next().ok_or("no output")?;
             ctx.progress(97.0, "storing");
-            self.runtime.block_on(self.store(job, &source, &params, &out.file))
+            let name = format!("{} [{:.2}-{:.2}]", source.original_name, params.in_s, params.out_s);
+            self.runtime.block_on(store_clip(&self.db, &self.storage, &source, &name, &out.file))
         });
         let _ = std::fs::remove_dir_all(&work);
         result
     }
 }
 
-impl ClipEdit {
-    async fn store(
-        &self,
-        job: &JobRow,
-        source: &ClipRow,
-        params: &ClipEditParams,
-        file: &std::path::Path,
-    ) -> Result<serde_json::Value, String> {
-        let info = reenact_engine::probe(file).map_err(|e| e.to_string())?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let key = Storage::key(&job.owner_id, &source.project_id, Area::Clips, &format!("{id}.mp4"));
-        let place = ClipPlace {
-            id: id.clone(),
-            project_id: source.project_id.clone(),
-            owner_id: job.owner_id.clone(),
-            original_name: format!("{} [{:.2}-{:.2}]", source.original_name, params.in_s, params.out_s),
-            storage_key: key.clone(),
-            bytes: std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0),
-        };
-        let row = ClipRow::discovered(place, &info).ok_or("output has no video")?;
-        self.storage.commit(file, &key).await.map_err(|e| e.to_string())?;
-        if let Err(e) = clips::insert(&self.db, &row).await {
-            let _ = self.storage.remove(&key).await;
-            return Err(e.to_string());
-        }
-        Ok(serde_json::json!({ "clip_id": id, "duration_s": info.duration_s }))
+/// Stores `file` (a finished render) as a new clip named `name` in the project of `source`;
+/// the result names the clip. The database row is only written once the file is in place.
+pub(super) async fn store_clip(
+    db: &AnyPool,
+    storage: &Storage,
+    source: &ClipRow,
+    name: &str,
+    file: &Path,
+) -> Result<serde_json::Value, String> {
+    let info = reenact_engine::probe(file).map_err(|e| e.to_string())?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = Storage::key(&source.owner_id, &source.project_id, Area::Clips, &format!("{id}.mp4"));
+    let place = ClipPlace {
+        id: id.clone(),
+        project_id: source.project_id.clone(),
+        owner_id: source.owner_id.clone(),
+        original_name: name.to_string(),
+        storage_key: key.clone(),
+        bytes: std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0),
+    };
+    let row = ClipRow::discovered(place, &info).ok_or("output has no video")?;
+    storage.commit(file, &key).await.map_err(|e| e.to_string())?;
+    if let Err(e) = clips::insert(db, &row).await {
+        let _ = storage.remove(&key).await;
+        return Err(e.to_string());
     }
+    Ok(serde_json::json!({ "clip_id": id, "duration_s": info.duration_s }))
 }
 
 /// `render`: the project's timeline through the offline renderer to every
@@ -142,6 +160,13 @@ pub struct RenderParams {
     pub presets: Vec<String>,
     #[serde(default)]
     pub watermark_text: Option<String>,
+    /// Captions from the timeline's speech, burned in or as sidecars.
+    #[serde(default)]
+    pub captions: Option<CaptionMode>,
+    #[serde(default)]
+    pub background: Option<Background>,
+    #[serde(default)]
+    pub crop: Option<CropPolicy>,
 }
 
 /// The server's timeline: the engine's, with `source` naming a clip id.
@@ -195,10 +220,28 @@ impl Render {
             position: Default::default(),
             opacity: 0.6,
         });
-        ctx.progress(0.0, "rendering");
+        request.background = params.background.clone();
+        request.crop = params.crop;
+        // Transcription takes the first share of the progress bar when captions are asked for.
+        let mut share = (0.0, 95.0);
+        if let Some(mode) = params.captions {
+            ctx.progress(0.0, "transcribing");
+            let transcript = reenact_engine::transcribe_timeline(
+                &request.project,
+                &request.project_file,
+                "en",
+                ctx.cancel_token(),
+                &mut |p| ctx.progress(p.fraction * 30.0, "transcribing"),
+            )
+            .map_err(|e| e.to_string())?;
+            request.transcript = Some(transcript);
+            request.captions = Some(mode);
+            share = (30.0, 65.0);
+        }
+        ctx.progress(share.0, "rendering");
         let started = std::time::Instant::now();
         let rendered = reenact_engine::render(&request, ctx.cancel_token(), &mut |p| {
-            ctx.progress(p.fraction * 95.0, "rendering");
+            ctx.progress(share.0 + p.fraction * share.1, "rendering");
         });
         if let Some(out) = rendered.as_ref().ok().and_then(|r| r.outputs.first()) {
             crate::http::metrics::render_finished(out.metadata.duration_s, started.elapsed());
@@ -297,11 +340,21 @@ impl Render {
             for (i, thumb) in out.thumbnails.iter().enumerate() {
                 files.push((thumb.clone(), key_of(Area::Thumbnails, &format!("{preset}-{}.jpg", i + 1))));
             }
+            let mut sidecars = serde_json::Map::new();
+            for sidecar in &out.sidecars {
+                let ext = sidecar.extension().and_then(|e| e.to_str()).unwrap_or("txt");
+                let key = key_of(Area::Metadata, &format!("{preset}.{ext}"));
+                sidecars.insert(ext.into(), key.clone().into());
+                stored.push((sidecar.clone(), key));
+            }
             outputs.push(serde_json::json!({
                 "preset": preset,
                 "file": files[0].1,
                 "metadata": files[1].1,
                 "thumbnails": files[2..].iter().map(|(_, k)| k).collect::<Vec<_>>(),
+                "sidecars": sidecars,
+                "captions": out.metadata.captions,
+                "crop": out.metadata.preset.crop,
                 "bytes": out.metadata.bytes,
                 "duration_s": out.metadata.duration_s,
                 "disclosure": out.metadata.disclosure,

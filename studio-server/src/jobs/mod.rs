@@ -11,6 +11,7 @@
 //! claim needs no lock clause.
 
 pub mod download;
+pub mod effects;
 pub mod handlers;
 pub mod queue;
 pub mod subtitles;

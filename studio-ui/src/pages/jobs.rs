@@ -66,7 +66,12 @@ pub fn Jobs() -> Element {
 async fn retry(api: &StudioApi, job: &Job) -> Result<(), ApiError> {
     if job.kind == "render" {
         let project = job.project_id.clone().unwrap_or_default();
-        let body = json!({ "presets": job.params["presets"], "watermark_text": job.params["watermark_text"] });
+        let mut body = json!({ "presets": job.params["presets"] });
+        for option in ["watermark_text", "captions", "background", "crop"] {
+            if !job.params[option].is_null() {
+                body[option] = job.params[option].clone();
+            }
+        }
         api.post::<serde_json::Value>(&format!("/api/projects/{project}/renders"), body).await.map(drop)
     } else {
         let body = json!({ "type": job.kind, "project_id": job.project_id, "params": job.params });

@@ -68,6 +68,7 @@ pub fn Renders(project_id: String) -> Element {
                 if !watermark.trim().is_empty() {
                     body["watermark_text"] = json!(watermark.trim());
                 }
+                add_look(&event, &mut body);
                 match api.post::<Render>(&format!("/api/projects/{project_id}/renders"), body).await {
                     Ok(render) => {
                         error.set(None);
@@ -104,7 +105,30 @@ pub fn Renders(project_id: String) -> Element {
                 label { r#for: "watermark", "Watermark text (optional)" }
                 input { id: "watermark", name: "watermark", placeholder: "e.g. Reenactment", aria_describedby: "watermark_text-error" }
                 FieldError { error: error(), field: "watermark_text" }
-                FormError { error: error(), fields: vec!["presets".to_string(), "watermark_text".to_string()] }
+                label { r#for: "captions", "Captions from the speech" }
+                select { id: "captions", name: "captions", aria_describedby: "captions-error",
+                    option { value: "off", "None" }
+                    option { value: "burn-in", "Burned into the picture" }
+                    option { value: "sidecar", "SRT and WebVTT files beside each video" }
+                }
+                FieldError { error: error(), field: "captions" }
+                label { r#for: "crop", "Other aspect ratios" }
+                select { id: "crop", name: "crop", aria_describedby: "crop-error",
+                    option { value: "", "As each format says" }
+                    option { value: "face", "Follow the face" }
+                    option { value: "center", "Cut the middle" }
+                    option { value: "fit", "Whole picture with bars" }
+                }
+                FieldError { error: error(), field: "crop" }
+                label { r#for: "background", "Background" }
+                select { id: "background", name: "background", aria_describedby: "background-error",
+                    option { value: "", "Keep" }
+                    option { value: "blur", "Blur" }
+                    option { value: "color", "Replace by the colour below" }
+                }
+                input { r#type: "color", id: "background-color", name: "background_color", value: "#1e7b34", aria_label: "Background colour" }
+                FieldError { error: error(), field: "background" }
+                FormError { error: error(), fields: ["presets", "watermark_text", "captions", "crop", "background"].map(String::from).to_vec() }
                 button { r#type: "submit", "Render" }
             }
             h3 { "Renders" }
@@ -123,6 +147,23 @@ pub fn Renders(project_id: String) -> Element {
                 },
             }
         }
+    }
+}
+
+/// The form's captions, crop and background choices into the request `body`.
+fn add_look(event: &FormEvent, body: &mut serde_json::Value) {
+    let captions = form_text(event, "captions");
+    if !captions.is_empty() && captions != "off" {
+        body["captions"] = json!(captions);
+    }
+    let crop = form_text(event, "crop");
+    if !crop.is_empty() {
+        body["crop"] = json!(crop);
+    }
+    match form_text(event, "background").as_str() {
+        "blur" => body["background"] = json!({ "mode": "blur" }),
+        "color" => body["background"] = json!({ "mode": "color", "color": form_text(event, "background_color") }),
+        _ => {}
     }
 }
 
@@ -158,6 +199,12 @@ fn RenderCard(render: Render) -> Element {
                         if let (Some(w), Some(h)) = (out.width, out.height) { " · {w}×{h}" }
                         if let Some(d) = out.duration_s { " · {d:.1} s" }
                         if let Some(b) = out.bytes { " · " {human_bytes(b)} }
+                        for ext in out.sidecars.keys() {
+                            " · "
+                            a { class: "sidecar", href: "/ui/api/renders/{render.id}/files/{out.preset}.{ext}", download: "{out.preset}.{ext}",
+                                "Captions .{ext}"
+                            }
+                        }
                     }
                     if let Some(text) = out.disclosure.clone() {
                         p { class: "disclosure-note", "Disclosure: {text}" }
