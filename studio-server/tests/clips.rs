@@ -311,5 +311,25 @@ async fn imports_are_refused_before_any_job() {
         );
         let (status, again) = app.call(Method::POST, &uri, Some(&ada), Some(keyed)).await;
         assert_eq!((status, &again["id"]), (StatusCode::OK, &first["id"]), "same key, same job");
+        // By default a server keeps imports off its own network.
+        let mut app = app;
+        app.state.imports_allow_private = false;
+        app.router = reenact_server::app(app.state.clone());
+        for (url, ip) in [
+            ("http://127.0.0.1:9/take.mp4", "127.0.0.1"),
+            ("http://localhost/take.mp4", "`localhost`"),
+            ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+            ("https://10.1.2.3/take.mp4", "10.1.2.3"),
+            ("http://[::1]:8080/take.mp4", "::1"),
+            ("http://[::ffff:192.168.0.1]/take.mp4", "::ffff:192.168.0.1"),
+        ] {
+            let (status, answer) = app.call(Method::POST, &uri, Some(&ada), Some(json!({ "url": url }))).await;
+            let detail = answer["detail"].as_str().unwrap_or_default();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {answer}");
+            assert!(detail.contains(ip), "{url}: {detail}");
+            assert!(detail.ends_with("a loopback, private or link-local address; imports reach public addresses only"));
+        }
+        let (_, jobs) = app.call(Method::GET, "/api/jobs", Some(&ada), None).await;
+        assert_eq!(jobs.as_array().map(Vec::len), Some(1), "only the keyed import was queued: {jobs}");
     }
 }

@@ -35,6 +35,10 @@ pub(crate) struct ServeArgs {
     /// Storage allowed per user, in megabytes.
     #[arg(long, default_value_t = 20_000, env = "REENACT_QUOTA_MB")]
     quota_mb: u64,
+    /// Let URL imports reach loopback, private and link-local addresses (the server's own
+    /// network); off by default so an import cannot read internal services.
+    #[arg(long, env = "REENACT_IMPORTS_ALLOW_PRIVATE")]
+    imports_allow_private: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -78,6 +82,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             storage,
             upload_limit: args.upload_limit_mb * 1_000_000,
             quota_bytes: args.quota_mb * 1_000_000,
+            imports_allow_private: args.imports_allow_private,
             live: Default::default(),
         };
         if args.demo {

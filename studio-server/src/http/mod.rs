@@ -54,6 +54,8 @@ pub struct AppState {
     pub upload_limit: usize,
     /// Stored bytes allowed per user.
     pub quota_bytes: u64,
+    /// Whether URL imports may reach loopback, private and link-local addresses.
+    pub imports_allow_private: bool,
     /// Running live sessions.
     pub live: Arc<crate::live::LiveHub>,
 }

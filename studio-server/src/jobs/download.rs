@@ -4,6 +4,7 @@
 //! intake as an upload ([`crate::intake`]), so imports are refused for the same reasons.
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc};
@@ -40,6 +41,10 @@ pub struct DownloadParams {
     pub max_bytes: u64,
     /// The owner's storage quota in bytes.
     pub quota_bytes: u64,
+    /// Whether the address may lead to loopback, private or link-local hosts (set by the
+    /// server's `imports_allow_private`, never by the user).
+    #[serde(default)]
+    pub allow_private: bool,
 }
 
 /// Checks an address to import: http or https, with a host, at most [`MAX_URL_CHARS`].
@@ -60,6 +65,59 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that the host of `url` (already through [`check_url`]) resolves to public addresses
+/// only, unless `allow_private`: an import must not make the server fetch from itself, its
+/// network or a cloud metadata service. Blocks on the system resolver.
+///
+/// This checks the address given, not the redirects yt-dlp follows; a server reaching a
+/// private network it must not expose needs an egress firewall as well.
+pub fn check_host(url: &str, allow_private: bool) -> Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: not a valid address ({e})"))?;
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    let addresses = (host, port).to_socket_addrs().map_err(|e| format!("url: cannot resolve `{host}` ({e})"))?;
+    for address in addresses {
+        if !is_public(address.ip()) {
+            return Err(format!(
+                "url: `{host}` is {}, a loopback, private or link-local address; imports reach public addresses only",
+                address.ip()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `ip` is an ordinary Internet address.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            let shared = a == 100 && (64..128).contains(&b); // carrier-grade NAT
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || shared
+                || a == 0
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                let unique_local = first & 0xfe00 == 0xfc00;
+                let link_local = first & 0xffc0 == 0xfe80;
+                !(v6.is_loopback() || v6.is_unspecified() || unique_local || link_local)
+            }
+        },
+    }
+}
+
 /// Runs `video_download` jobs.
 pub(super) struct VideoDownload {
     pub(super) db: AnyPool,
@@ -71,6 +129,8 @@ impl Handler for VideoDownload {
     fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
         let params: DownloadParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
         check_url(&params.url).map_err(|e| format!("params.{e}"))?;
+        // Again here: the name may resolve elsewhere by now.
+        check_host(&params.url, params.allow_private).map_err(|e| format!("params.{e}"))?;
         let project_id = job.project_id.clone().ok_or("project_id: an import is stored in a project")?;
         let work = self.storage.temp_path().with_extension("dir");
         let result = std::fs::create_dir_all(&work)

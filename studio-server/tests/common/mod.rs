@@ -66,6 +66,8 @@ impl TestApp {
             storage: Arc::new(reenact_server::storage::Storage::new(dir.path().join("storage")).unwrap()),
             upload_limit: UPLOAD_LIMIT,
             quota_bytes: 1_000_000,
+            // The import tests serve their media on loopback.
+            imports_allow_private: true,
             live: Default::default(),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
