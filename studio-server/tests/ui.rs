@@ -338,6 +338,19 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     assert_eq!(format!("file: {reason}"), api_answer["detail"].as_str().unwrap(), "the page shows the API's reason");
     b.shot("06-upload-wrong-type").await;
 
+    // Over the upload limit (this server takes 1 MB): the reason is beside the field too.
+    b.attach("#upload-file", &media("synthetic/avsync_testsrc2_1920x1080_30fps_20s.mp4")).await;
+    b.click("#upload-form button[type=submit]").await;
+    let reason = b
+        .wait(
+            "size reason",
+            "(t => t.includes('larger') ? t : null)(document.getElementById('file-error').textContent)",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(reason, "larger than the upload limit of 1 MB", "the field's reason, without the field name");
+    b.shot("06b-upload-too-large").await;
+
     // A real clip uploads (progress bar) and is listed with its facts.
     b.attach("#upload-file", &media("grid/grid_swwp2s.mp4")).await;
     b.click("#upload-form button[type=submit]").await;
@@ -376,6 +389,9 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     assert_eq!(reason, "name at least one preset");
     b.click("#render-form input[value=master]").await;
     b.fill("#watermark", "Reenactment").await;
+    let choose =
+        "document.getElementById('captions').value = 'sidecar'; document.getElementById('background').value = 'blur';";
+    b.client.execute(choose, vec![]).await.unwrap();
     b.click("#render-form button[type=submit]").await;
     b.wait("a render card", "document.querySelector('#render-list .render') !== null", Duration::from_secs(10)).await;
     b.shot("07-project-rendering").await;
@@ -407,6 +423,20 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     assert_eq!(got[0], 200, "{got}");
     assert!(got[1].as_u64().unwrap() > 1000, "{got}");
     assert_eq!(got[2], "ftyp", "an MP4 file: {got}");
+    // The captions asked for are offered beside the video.
+    let got = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.querySelector('a.sidecar[download$=\".srt\"]').href)
+               .then(r => r.text().then(t => done([r.status, t])))
+               .catch(e => done([0, String(e)]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0], 200, "{got}");
+    assert!(got[1].as_str().unwrap().contains(" --> "), "an SRT file: {got}");
 
     // Jobs: the render, finished, with its attempts.
     b.click("nav a[href='/jobs']").await;

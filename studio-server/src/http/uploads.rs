@@ -51,7 +51,7 @@ pub(super) async fn receive(
 ) -> Result<Upload, ApiError> {
     let mut file = None;
     let mut values = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(file_field, e))? {
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(file_field, e, state.upload_limit))? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == file_field {
             if file.is_some() {
@@ -59,7 +59,7 @@ pub(super) async fn receive(
             }
             file = Some(stream_to_temp(state, field, file_field).await?);
         } else if let Some(text) = texts.iter().find(|t| **t == name) {
-            values.push((*text, read_text(field, text).await?));
+            values.push((*text, read_text(field, text, state.upload_limit).await?));
         }
     }
     let mut upload =
@@ -77,13 +77,10 @@ async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str) -> R
     let mut out = tokio::fs::File::create(temp.path()).await.map_err(internal)?;
     let mut bytes = 0u64;
     let mut head = Vec::with_capacity(HEAD_BYTES);
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e))? {
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e, state.upload_limit))? {
         bytes += chunk.len() as u64;
         if bytes > state.upload_limit as u64 {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "{name}: larger than the upload limit of {} MB",
-                state.upload_limit / 1_000_000
-            )));
+            return Err(too_large(name, state.upload_limit));
         }
         let wanted = HEAD_BYTES.saturating_sub(head.len()).min(chunk.len());
         head.extend_from_slice(&chunk[..wanted]);
@@ -93,9 +90,9 @@ async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str) -> R
     Ok(Upload { file: temp, bytes, head, file_name, texts: Vec::new() })
 }
 
-async fn read_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError> {
+async fn read_text(mut field: Field<'_>, name: &str, limit: usize) -> Result<String, ApiError> {
     let mut text = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e))? {
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e, limit))? {
         if text.len() + chunk.len() > MAX_TEXT_BYTES {
             return Err(ApiError::BadRequest(format!("{name}: longer than {MAX_TEXT_BYTES} bytes")));
         }
@@ -115,9 +112,14 @@ pub(super) async fn check_quota(state: &AppState, user: &CurrentUser, bytes: u64
     Ok(())
 }
 
-fn multipart_error(field: &str, err: MultipartError) -> ApiError {
+/// 413 for `field`, naming the limit in megabytes.
+fn too_large(field: &str, limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("{field}: larger than the upload limit of {} MB", limit as f64 / 1e6))
+}
+
+fn multipart_error(field: &str, err: MultipartError, limit: usize) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("{field}: larger than the upload limit"))
+        too_large(field, limit)
     } else {
         ApiError::BadRequest(format!("{field}: {}", err.body_text()))
     }
