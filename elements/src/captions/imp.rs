@@ -13,7 +13,8 @@
  * is also transcribed about once a second while the worker is idle; those buffers carry the
  * `DELTA_UNIT` flag (to be replaced by the final text). Every result is also posted as an
  * element message `reenactcaptions` (`text`, `final`, `start`, `end`, `delay-ms`, the stream
- * time from the end of the words to the text, and `inference-ms`).
+ * time from the end of the words to the text, `inference-ms`, and `spoken-start`/`spoken-end`,
+ * where the words were spoken: `start`/`end` unless a late live result was re-timestamped).
  *
  * `language` must be one the model knows and `translate` needs a multilingual model: the
  * default model, whisper tiny.en, takes `language=en` only, and anything else fails the
@@ -195,6 +196,8 @@ struct TextOut {
     /// Stream time from the end of the words to the result.
     delay_ns: u64,
     inference_ms: u64,
+    /// Where the words were spoken, before a late result is re-timestamped.
+    spoken: (u64, u64),
 }
 
 /// Text buffers to push and the GAP (start, duration in ns) that follows them.
@@ -620,6 +623,7 @@ impl ReenactCaptions {
                 }
             };
             for (start, end, text) in pieces {
+                let spoken = (start, end);
                 let mut pts = start.max(state.text.last_start).max(state.text.gap_end);
                 if live {
                     let floor = now.saturating_sub(settings.latency_ns() / 2);
@@ -637,8 +641,9 @@ impl ReenactCaptions {
                     duration: end - pts,
                     text,
                     is_final: outcome.is_final,
-                    delay_ns: now.saturating_sub(end.min(now)),
+                    delay_ns: now.saturating_sub(spoken.1.min(now)),
                     inference_ms: took_ns / 1_000_000,
+                    spoken,
                 });
             }
         }
@@ -691,6 +696,8 @@ impl ReenactCaptions {
                 .field("end", gst::ClockTime::from_nseconds(text.pts + text.duration))
                 .field("delay-ms", text.delay_ns / 1_000_000)
                 .field("inference-ms", text.inference_ms)
+                .field("spoken-start", gst::ClockTime::from_nseconds(text.spoken.0))
+                .field("spoken-end", gst::ClockTime::from_nseconds(text.spoken.1))
                 .build();
             let _ = self.obj().post_message(gst::message::Element::builder(message).src(&*self.obj()).build());
             let mut buffer = gst::Buffer::from_mut_slice(text.text.into_bytes());
