@@ -7,6 +7,10 @@
 # Usage: bench/scale_out.sh [JOBS] [CLIP]   (run scripts/setup.sh first)
 #        STORAGE=s3 bench/scale_out.sh ...     (the studio stores in S3: moto on loopback)
 #        PROFILE=dev bench/scale_out.sh ...    (reuse the test build instead of a release build)
+#        WORKERS="2" bench/scale_out.sh 100 grid.mp4   (only these worker counts; e.g. the
+#                                               issue's 100 queued renders drained by 2 workers)
+# Every run also checks that no job was lost or run twice: all succeeded on their first
+# attempt, each with its own render, and (local storage) exactly one stored file per job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${1:-6}
@@ -18,7 +22,7 @@ case ${PROFILE:-release} in
   *) echo "scale_out: PROFILE must be release or dev" >&2; exit 2 ;;
 esac
 export REENACT_BIN=$PWD/$bin BENCH_JOBS=$jobs BENCH_CLIP=$clip BENCH_PRESET=$preset
-export BENCH_STORAGE=${STORAGE:-local}
+export BENCH_STORAGE=${STORAGE:-local} BENCH_WORKERS=${WORKERS:-1 2 3}
 case $BENCH_STORAGE in
   local) wrap=() ;;
   s3) wrap=(scripts/with-s3.sh) ;;
@@ -42,7 +46,7 @@ cli=$(python3 -c "print($(now) - $start)")
 printf "%-22s %8.1f s %8.2f jobs/min\n" "reenact render x$BENCH_JOBS" "$cli" "$(python3 -c "print($BENCH_JOBS * 60 / $cli)")"
 
 port=8300
-for workers in 1 2 3; do
+for workers in $BENCH_WORKERS; do
   port=$((port + 1))
   db="bench_$workers"
   psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE $db" >/dev/null
@@ -88,15 +92,36 @@ span = (max(x[\"finished_at_ms\"] for x in r) - min(x[\"started_at_ms\"] for x i
 gaps = max(span - busy, 0.0)
 print(f\"in-job {100 * (busy - render) / render:.2f}%, queue gaps {100 * gaps / render:.2f}% of render time\")
 ")
+  stored=-1
+  [[ $BENCH_STORAGE == local ]] && stored=$(find "$data" -path "*/renders/*" -name "*.mp4" | wc -l)
+  integrity=$(curl -sf -H "$auth" "$api/jobs" | python3 -c "
+import json, sys
+jobs = [j for j in json.load(sys.stdin) if j[\"type\"] == \"render\"]
+done = [j for j in jobs if j[\"state\"] == \"succeeded\"]
+renders = {j[\"result\"][\"render_id\"] for j in done}
+again = [j[\"id\"] for j in jobs if j[\"attempts\"] != 1]
+by = {}
+for j in done:
+    by[j[\"worker\"]] = by.get(j[\"worker\"], 0) + 1
+lost = $BENCH_JOBS - len(done)
+files = \"\" if $stored < 0 else f\", {$stored} stored render files\"
+ok = lost == 0 and not again and len(renders) == len(done) and $stored in (-1, len(done))
+status = \"OK\" if ok else \"FAILED\"
+print(f\"{status}: {len(done)}/$BENCH_JOBS succeeded, {len(again)} run twice, {len(renders)} distinct renders{files}; per worker {dict(sorted(by.items()))}\")
+")
+  echo "  $integrity"
   kill "${pids[@]}" "$server"; wait "${pids[@]}" "$server" 2>/dev/null || true
   overhead=$(python3 -c "print(round(100 * ($took - $cli) / $cli, 1))")
   if [[ $workers -eq 1 ]]; then
     note="overhead vs reenact render: ${overhead}%; $inside"
-  else
+  elif [[ -n ${one:-} ]]; then
     note="speed-up vs 1 worker: $(python3 -c "print(round($one / $took, 2))")x"
+  else
+    note="speed-up vs reenact render: $(python3 -c "print(round($cli / $took, 2))")x"
   fi
   [[ $workers -eq 1 ]] && one=$took
   printf "%-22s %8.1f s %8.2f jobs/min   %s\n" "$workers worker(s)" "$took" \
     "$(python3 -c "print($BENCH_JOBS * 60 / $took)")" "$note"
+  [[ $integrity == OK* ]] || exit 1
 done
 '
