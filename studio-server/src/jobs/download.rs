@@ -424,8 +424,40 @@ mod tests {
     }
 
     #[test]
+    fn only_internet_addresses_are_public() {
+        for ip in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "100.128.0.1"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+        let private = [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ];
+        for ip in private {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert_eq!(check_host("http://127.0.0.1/a.mp4", true), Ok(()), "allowed by the setting");
+    }
+
+    #[test]
     fn a_missing_program_says_how_to_install_it() {
-        let params = DownloadParams { url: "http://127.0.0.1:9/a.mp4".into(), max_bytes: 1, quota_bytes: 1 };
+        let params = DownloadParams {
+            url: "http://127.0.0.1:9/a.mp4".into(),
+            max_bytes: 1,
+            quota_bytes: 1,
+            allow_private: true,
+        };
         let work = tempfile::tempdir().unwrap();
         let err = fetch(Command::new("/nonexistent/yt-dlp"), &params, work.path(), &JobContext::default()).unwrap_err();
         assert!(err.contains("scripts/setup.sh") && err.contains("REENACT_YTDLP"), "{err}");
