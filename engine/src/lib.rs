@@ -23,7 +23,8 @@ pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
 pub use render::{
-    render, transcribe_timeline, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest, TimelineTranscript,
+    render, thumbnail, transcribe_timeline, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest,
+    TimelineTranscript,
 };
 pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};
 pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};

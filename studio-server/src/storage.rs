@@ -59,6 +59,17 @@ pub enum StorageError {
     Object { store: String, key: String, source: object_store::Error },
 }
 
+impl StorageError {
+    /// Whether the file is simply not there (rather than unreachable or unreadable).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StorageError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            StorageError::Object { source, .. } => matches!(source, object_store::Error::NotFound { .. }),
+            StorageError::Config(_) => false,
+        }
+    }
+}
+
 /// Where files go and how patiently the object store is retried.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {

@@ -51,7 +51,38 @@ async fn upload_is_discovered_stored_by_id_and_served_with_ranges() {
         assert_eq!(status, StatusCode::PARTIAL_CONTENT);
         assert_eq!(part, &bytes[100..200]);
         assert_eq!(headers["content-range"], format!("bytes 100-199/{}", bytes.len()).as_str());
+
+        // A thumbnail, made once and stored by id beside the project's other thumbnails.
+        let thumb = format!("/api/clips/{id}/thumbnail");
+        let (status, headers, jpeg) = app.get_raw(&thumb, &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "image/jpeg");
+        assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "a JPEG");
+        assert_eq!(jpeg_size(&jpeg), (360, 288));
+        let stored = app.stored_files();
+        assert!(
+            stored.iter().any(|f| f.ends_with(&format!("/projects/{project}/thumbnails/clip-{id}.jpg"))),
+            "{stored:?}"
+        );
+        assert_eq!(app.get_raw(&thumb, &token, &[]).await.2, jpeg, "served again from storage");
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        assert_eq!(app.get_raw(&thumb, &eve, &[]).await.0, StatusCode::NOT_FOUND);
     }
+}
+
+/// Width and height from a JPEG's first start-of-frame marker.
+fn jpeg_size(jpeg: &[u8]) -> (u16, u16) {
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        let (marker, len) = (jpeg[i + 1], u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize);
+        if (0xc0..=0xc2).contains(&marker) {
+            let h = u16::from_be_bytes([jpeg[i + 5], jpeg[i + 6]]);
+            let w = u16::from_be_bytes([jpeg[i + 7], jpeg[i + 8]]);
+            return (w, h);
+        }
+        i += 2 + len;
+    }
+    panic!("no start-of-frame marker");
 }
 
 #[tokio::test]

@@ -364,6 +364,14 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     assert_eq!(error, "", "the old error is gone after a good upload");
     let facts = b.eval("document.querySelector('#media-list tbody tr').innerText").await;
     assert!(facts.as_str().unwrap().contains("360×288"), "{facts}");
+    let thumb = b
+        .wait(
+            "the clip's thumbnail",
+            "(i => i && i.complete && i.naturalWidth)(document.querySelector('#media-list img.thumb'))",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(thumb, 360, "the thumbnail is the clip's picture at its own width");
 
     // The render plays the timeline: the clip goes onto it.
     b.wait("an empty timeline", "document.getElementById('empty-timeline') !== null", Duration::from_secs(10)).await;

@@ -200,6 +200,18 @@ pub fn render(
     Ok(RenderReport { outputs, duration_s: plan.duration_s, wall_s: started.elapsed().as_secs_f64() })
 }
 
+/// A JPEG of the frame at `time_s` of `path` (at most 640 pixels wide, the picture's aspect),
+/// for previews of media that is not a render's output.
+pub fn thumbnail(path: &Path, time_s: f64) -> Result<Vec<u8>> {
+    media::init()?;
+    let info = media::probe(path)?;
+    let (w, h) = match &info.video {
+        Some(v) => (v.width, v.height),
+        None => return Err(EngineError::BadMedia { path: path.to_path_buf(), cause: "no video stream".into() }),
+    };
+    thumbnail::jpeg_at(path, time_s.clamp(0.0, info.duration_s / 2.0), w, h)
+}
+
 /// What the shared chain ran, for every output's metadata.
 struct Made<'a> {
     scenes: &'a [SceneUse],

@@ -3,6 +3,7 @@
 //! before they are accepted), listing, and downloads with HTTP ranges.
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -20,11 +21,13 @@ use super::uploads::{self, internal, Upload};
 use super::AppState;
 use crate::db::{clips, clips::ClipRow, projects};
 use crate::intake::{self, clean_name, Incoming, IntakeError};
+use crate::storage::{Area, Storage, TempFile};
 
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(clips_index, clips_upload).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(clips_media))
+        .routes(routes!(clips_thumbnail))
 }
 
 /// A clip as the API shows it.
@@ -122,6 +125,42 @@ async fn clips_media(
     let clip = clips::get(&state.db, &user.id, &clip_id).await?.ok_or(ApiError::NotFound)?;
     let file = ServeFile::new(state.storage.fetch(&clip.storage_key).await?);
     Ok(file.oneshot(request).await.map_err(internal)?.into_response())
+}
+
+/// A JPEG of the clip (at one second, or the middle of a shorter clip; at most 640 pixels
+/// wide), made on first request and stored beside the project's other thumbnails.
+#[utoipa::path(get, path = "/clips/{clip_id}/thumbnail", tag = "media", params(("clip_id" = String, Path)), responses(
+    (status = 200, description = "the picture", body = super::openapi::FileBytes, content_type = "image/jpeg"),
+))]
+async fn clips_thumbnail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(clip_id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let clip_id = check_id(&clip_id)?;
+    let clip = clips::get(&state.db, &user.id, &clip_id).await?.ok_or(ApiError::NotFound)?;
+    let key = Storage::key(&clip.owner_id, &clip.project_id, Area::Thumbnails, &format!("clip-{}.jpg", clip.id));
+    let file = match state.storage.fetch(&key).await {
+        Ok(file) => file,
+        Err(e) if e.is_not_found() => {
+            let media = state.storage.fetch(&clip.storage_key).await?;
+            let jpeg = tokio::task::spawn_blocking(move || reenact_engine::thumbnail(&media, 1.0))
+                .await
+                .map_err(internal)?
+                .map_err(|e| ApiError::Internal(format!("thumbnail of {}: {e}", clip.original_name)))?;
+            let temp = TempFile::new(state.storage.temp_path());
+            tokio::fs::write(temp.path(), &jpeg).await.map_err(internal)?;
+            state.storage.commit(temp.path(), &key).await?;
+            temp.keep();
+            state.storage.fetch(&key).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut response = ServeFile::new(file).oneshot(request).await.map_err(internal)?.into_response();
+    // A cached copy of an object has no extension to guess the type from.
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    Ok(response)
 }
 
 /// The intake's refusals as the upload answers them, naming the `file` field.

@@ -102,7 +102,10 @@ pub fn ProjectPage(id: String) -> Element {
                                     tr { key: "{clip.id}",
                                         td { a { href: "/ui/api/clips/{clip.id}/media", target: "_blank", "{clip.name}" } }
                                         td { "{clip.duration_s:.1} s" }
-                                        td { "{clip.width}×{clip.height}, {clip.fps:.0} fps, {clip.video_codec}" }
+                                        td {
+                                            img { class: "thumb", src: "/ui/api/clips/{clip.id}/thumbnail", alt: "", loading: "lazy", width: "96" }
+                                            " {clip.width}×{clip.height}, {clip.fps:.0} fps, {clip.video_codec}"
+                                        }
                                         td { {clip.audio_codec.clone().unwrap_or_else(|| "none".into())} }
                                         td { {human_bytes(clip.bytes)} }
                                         td {

@@ -126,7 +126,8 @@ pub fn Renders(project_id: String) -> Element {
                     option { value: "blur", "Blur" }
                     option { value: "color", "Replace by the colour below" }
                 }
-                input { r#type: "color", id: "background-color", name: "background_color", value: "#1e7b34", aria_label: "Background colour" }
+                label { r#for: "background-color", "Background colour (for “Replace”)" }
+                input { r#type: "color", id: "background-color", name: "background_color", value: "#1e7b34" }
                 FieldError { error: error(), field: "background" }
                 FormError { error: error(), fields: ["presets", "watermark_text", "captions", "crop", "background"].map(String::from).to_vec() }
                 button { r#type: "submit", "Render" }
