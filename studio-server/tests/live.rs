@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::TestApp;
+use gst::prelude::*;
 use http_body_util::BodyExt;
 use reenact_engine::live::{LiveOptions, LiveSource, Stream};
 use reenact_engine::PresetLibrary;
@@ -109,6 +110,60 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.call(Method::GET, &uri, None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_show_started_over_http_goes_out_by_srt() {
+    use_shared_models();
+    let app = TestApp::sqlite().await;
+    let (owner, _) = app.sign_up("host@example.com").await;
+    let refused = [
+        (json!(["record:/tmp/show.mp4"]), "outputs[0]: record: and v4l2: are for `reenact live`"),
+        (json!(["srt://host"]), "outputs[0]: output `srt://host`: an SRT URL needs a port"),
+        (json!(["rtmp://a/b", "udp://x:1"]), "outputs[1]: output `udp://x:1`: expected rtmp://"),
+        (json!(["rtmp://a/1", "rtmp://a/2", "rtmp://a/3", "rtmp://a/4", "rtmp://a/5"]), "outputs: at most 4"),
+    ];
+    for (outputs, reason) in refused {
+        let (status, body) = app
+            .call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test", "outputs": outputs})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["detail"].as_str().unwrap().starts_with(reason), "{body}");
+    }
+
+    // A receiver listening for the show, as a streaming service's SRT ingest would.
+    gst::init().unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let receiver = gst::parse::launch(&format!(
+        "srtsrc uri=srt://127.0.0.1:{port}?mode=listener ! tsdemux ! h264parse ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = receiver.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    receiver.set_state(gst::State::Playing).unwrap();
+    let request = json!({"source": "test", "outputs": [format!("srt://127.0.0.1:{port}")]});
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let frames = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut frames = 0;
+        while frames < 30 && Instant::now() < deadline {
+            if sink.try_pull_sample(gst::ClockTime::from_mseconds(200)).is_some() {
+                frames += 1;
+            }
+        }
+        frames
+    })
+    .await
+    .unwrap();
+    let (_, summary) = app.call(Method::GET, &format!("/api/live/{id}"), None, None).await;
+    receiver.set_state(gst::State::Null).unwrap();
+    assert!(frames >= 30, "{frames} H.264 frames reached the receiver: {summary}");
+    assert_eq!(summary["pipeline"]["outputs"][0]["state"], "running", "{summary}");
+    let (status, _) = app.call(Method::DELETE, &format!("/api/live/{id}"), Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 /// A headless Chromium showing one page, killed with the test.

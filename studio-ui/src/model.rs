@@ -165,6 +165,17 @@ pub(crate) struct LivePipeline {
     pub character: Option<String>,
     #[serde(default)]
     pub elements: BTreeMap<String, bool>,
+    /// Where the show is pushed besides the preview.
+    #[serde(default)]
+    pub outputs: Vec<LiveOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LiveOutput {
+    pub target: String,
+    pub state: String,
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

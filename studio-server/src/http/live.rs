@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveSource};
+use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -111,7 +111,14 @@ struct StartRequest {
     timecode: Option<bool>,
     /// The project the show belongs to (one of the caller's).
     project_id: Option<String>,
+    /// Where the show goes besides the preview: `rtmp://..`/`rtmps://..` (server, application
+    /// and stream key) or `srt://host:port` URLs (`record:` and `v4l2:` for `reenact live` only).
+    #[serde(default)]
+    outputs: Vec<String>,
 }
+
+/// Most destinations one show is pushed to.
+const MAX_OUTPUTS: usize = 4;
 
 fn default_preset() -> String {
     "live-720p".into()
@@ -139,12 +146,32 @@ async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) 
             return Err(field("project_id", format!("no project `{project}`")));
         }
     }
+    let outputs = parse_outputs(&request.outputs, state.keys.is_some())?;
     let mut options = LiveOptions::new(source, preset);
     options.elements = elements;
+    options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
     let session = state.hub.start(options, owner, request.project_id).await?;
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
+}
+
+/// The request's outputs; a server with accounts only pushes to network destinations, as
+/// files and devices of the server are not the users'.
+fn parse_outputs(urls: &[String], accounts: bool) -> Result<Vec<LiveOutput>, ApiError> {
+    if urls.len() > MAX_OUTPUTS {
+        return Err(field("outputs", format!("at most {MAX_OUTPUTS} destinations")));
+    }
+    let mut outputs = Vec::with_capacity(urls.len());
+    for (i, url) in urls.iter().enumerate() {
+        let name = format!("outputs[{i}]");
+        let output: LiveOutput = url.parse().map_err(|e| field(&name, e))?;
+        if accounts && matches!(output, LiveOutput::Record(_) | LiveOutput::VirtualCamera(_)) {
+            return Err(field(&name, "record: and v4l2: are for `reenact live`; use rtmp://, rtmps:// or srt://"));
+        }
+        outputs.push(output);
+    }
+    Ok(outputs)
 }
 
 fn field(name: &str, err: impl std::fmt::Display) -> ApiError {

@@ -54,6 +54,11 @@ pub fn Studio() -> Element {
             if !project.is_empty() {
                 body["project_id"] = json!(project);
             }
+            // One destination per line (or separated by spaces).
+            let outputs: Vec<String> = form_text(&event, "outputs").split_whitespace().map(str::to_owned).collect();
+            if !outputs.is_empty() {
+                body["outputs"] = json!(outputs);
+            }
             let started = api.post::<LiveSummary>("/api/live", body).await;
             busy.set(false);
             match started {
@@ -98,8 +103,12 @@ pub fn Studio() -> Element {
                         }
                     }
                     FieldError { error: error(), field: "project_id" }
+                    label { r#for: "outputs", "Also stream to (optional: RTMP or SRT addresses, one per line)" }
+                    textarea { id: "outputs", name: "outputs", rows: "2", aria_describedby: "outputs-error",
+                        placeholder: "rtmp://live.example.com/app/STREAM-KEY\nsrt://ingest.example.com:9000" }
+                    FieldError { error: error(), field: "outputs" }
                     input { r#type: "hidden", name: "elements", value: "" }
-                    FormError { error: error(), fields: vec!["source".to_string(), "preset".to_string(), "project_id".to_string()] }
+                    FormError { error: error(), fields: ["source", "preset", "project_id", "outputs"].map(String::from).to_vec() }
                     button { r#type: "submit", disabled: busy(), if busy() { "Starting…" } else { "Go live" } }
                 }
             }
@@ -207,6 +216,10 @@ pub fn StudioSession(id: String) -> Element {
                         dt { "Encoded" } dd { {pipeline.as_ref().map(|p| format!("{:.1} fps, {} frames, {} dropped", p.fps_encoded, p.frames_encoded, p.frames_dropped)).unwrap_or_default()} }
                         dt { "Preview" } dd { id: "viewer-frames", "data-frames": "{frames_seen}", "{viewer_fps:.1} fps, {frames_seen} frames" }
                         dt { "Latency" } dd { id: "latency", {format!("graph {:.0} ms · glass p50 {p50:.0} / p95 {p95:.0} ms", pipeline.as_ref().map(|p| p.pipeline_latency_ms).unwrap_or(0.0))} }
+                        for out in pipeline.as_ref().map(|p| p.outputs.clone()).unwrap_or_default() {
+                            dt { key: "{out.target}", "Streaming to" }
+                            dd { class: "output {out.state}", "{out.target}: {out.state}" if let Some(e) = out.error { " ({e})" } }
+                        }
                     }
                     h2 { "Elements" }
                     fieldset { id: "elements",
