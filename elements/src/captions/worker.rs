@@ -168,6 +168,12 @@ impl Transcriber {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
+        params.set_audio_ctx(audio_ctx(audio.len()));
+        if !is_final {
+            // A partial is replaced by the final text; it must be quick rather than best, so no
+            // re-decoding at higher temperatures when whisper doubts its first try.
+            params.set_temperature_inc(0.0);
+        }
         state.full(params, &audio).map_err(|e| CaptionsError::Inference(e.to_string()))?;
         let real_end = samples.len() as u64;
         let mut pieces = Vec::new();
@@ -185,6 +191,17 @@ impl Transcriber {
         }
         Ok(pieces)
     }
+}
+
+/// Encoder positions for `samples` of audio: whisper pads every job to its 30 s window (1500
+/// positions, 50 per second), so a 2 s utterance would cost as much as 30 s. Encoding what
+/// the audio covers, plus about 2.5 s of the padding the model expects after speech, cuts the
+/// encoder's work in proportion.
+fn audio_ctx(samples: usize) -> i32 {
+    const FULL: usize = 1500;
+    const MARGIN: usize = 128;
+    let covered = (samples * 50).div_ceil(RATE as usize);
+    (covered + MARGIN).min(FULL) as i32
 }
 
 /// Trims a segment and drops what is not speech (`[BLANK_AUDIO]`, `(music)`).
