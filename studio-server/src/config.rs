@@ -25,6 +25,7 @@ const KEYS: &[(&str, &str)] = &[
     ("upload_limit_mb", "REENACT_UPLOAD_LIMIT_MB"),
     ("quota_mb", "REENACT_QUOTA_MB"),
     ("imports_allow_private", "REENACT_IMPORTS_ALLOW_PRIVATE"),
+    ("installations", "REENACT_INSTALLATIONS"),
     ("lease_s", "REENACT_LEASE_S"),
     ("storage", "REENACT_STORAGE"),
     ("storage_retry_s", "REENACT_STORAGE_RETRY_S"),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod installations;
 pub mod intake;
 pub mod jobs;
 pub mod live;

@@ -732,3 +732,105 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
     let _ = b.client.clone().close().await;
     eprintln!("cast flow took {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// `reenact serve` as its own process, killed with the test.
+struct ServeProcess(Child);
+
+impl ServeProcess {
+    /// Starts the server on `addr` with the installations of `dir/installations.toml`, the
+    /// presets of `dir/presets`, and its data in `dir/data`; returns once it answers.
+    async fn start(dir: &Path, addr: std::net::SocketAddr) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_reenact"))
+            .args(["serve", "--workers", "0", "--listen", &addr.to_string()])
+            .arg("--data")
+            .arg(dir.join("data"))
+            .arg("--installations")
+            .arg(dir.join("installations.toml"))
+            .env("REENACT_PRESETS", dir.join("presets"))
+            .env("REENACT_MODELS", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("reenact serve");
+        let process = ServeProcess(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(Instant::now() < deadline, "reenact serve did not listen on {addr}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        process
+    }
+
+    /// Stops it the way a service manager does (SIGTERM) and waits for the exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.0.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "reenact serve ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
+    let _one = BROWSER.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("presets")).unwrap();
+    std::fs::write(dir.path().join("presets/live-360p.toml"), LIVE_SMALL).unwrap();
+    let installations = "[[installation]]\nname = \"hall-a\"\nsource = \"test\"\npreset = \"live-360p\"\n";
+    std::fs::write(dir.path().join("installations.toml"), installations).unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let kiosk = format!("http://{addr}/kiosk/hall-a");
+
+    let server = ServeProcess::start(dir.path(), addr).await;
+    let b = Browser::open().await;
+    b.goto(&kiosk).await;
+    b.wait(
+        "installation picture",
+        "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > 20",
+        Duration::from_secs(60),
+    )
+    .await;
+    b.shot("21-installation").await;
+
+    // A real restart: the process ends, its shows with it; the screen falls back to its loop.
+    server.stop();
+    b.wait("attract loop", "!document.body.classList.contains('playing')", Duration::from_secs(30)).await;
+    let before = b.eval("Number(document.body.dataset.frames)").await.as_u64().unwrap_or(0);
+
+    // The new process starts the installation under the same name; the kiosk finds it alone.
+    let _server = ServeProcess::start(dir.path(), addr).await;
+    b.wait(
+        "installation reconnected",
+        &format!(
+            "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > {}",
+            before + 20
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    b.shot("22-installation-back").await;
+    // Nobody signs in to an installation, and nobody can stop it over the API either.
+    let stopped = raw_status(addr, "DELETE", "/api/live/hall-a").await;
+    assert_eq!(stopped, 401, "stopping needs an account");
+    let _ = b.client.clone().close().await;
+}
+
+/// The status of a bare `method` request to `path` on `addr`.
+async fn raw_status(addr: std::net::SocketAddr, method: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}

@@ -39,6 +39,10 @@ pub(crate) struct ServeArgs {
     /// network); off by default so an import cannot read internal services.
     #[arg(long, env = "REENACT_IMPORTS_ALLOW_PRIVATE")]
     imports_allow_private: bool,
+    /// TOML file of installations: live shows started with the server under their names,
+    /// each shown full screen at /kiosk/NAME and started again whenever it fails.
+    #[arg(long, env = "REENACT_INSTALLATIONS")]
+    installations: Option<PathBuf>,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -89,6 +93,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             let done = reenact_server::demo::seed(&state, &reenact_server::demo::media_dir()).await?;
             println!("{done}");
         }
+        let installations = match &args.installations {
+            Some(file) => reenact_server::installations::read(file, &state.presets)?,
+            None => Vec::new(),
+        };
+        let mut keepers = Vec::new();
+        for installation in installations {
+            println!("Installation {0}: http://{addr}/kiosk/{0}", installation.name);
+            keepers.push(tokio::spawn(reenact_server::installations::keep_running(state.live.clone(), installation)));
+        }
         let live = state.live.clone();
         let served = axum::serve(listener, app(state)).with_graceful_shutdown(reenact_server::shutdown_signal()).await;
         eprintln!("Stopping: finishing the jobs in hand and closing live shows ...");
@@ -96,7 +109,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         for worker in workers {
             let _ = worker.await;
         }
-        // Recordings of running shows are closed and renamed into place.
+        // Recordings of running shows are closed and renamed into place; installations are not
+        // started again while that happens.
+        for keeper in keepers {
+            keeper.abort();
+        }
         live.stop_all().await;
         eprintln!("Reenact Studio stopped.");
         served.context("server failed")

@@ -68,15 +68,30 @@ impl LiveHub {
         owner: Option<String>,
         project: Option<String>,
     ) -> Result<Arc<LiveSession>, LiveError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.start_as(id, options, owner, project).await
+    }
+
+    /// Starts a session under a chosen `id` (an installation's name), replacing any session of
+    /// that id that is still registered.
+    pub async fn start_as(
+        &self,
+        id: String,
+        options: LiveOptions,
+        owner: Option<String>,
+        project: Option<String>,
+    ) -> Result<Arc<LiveSession>, LiveError> {
         let preset = options.preset.name.clone();
         let runner = tokio::task::spawn_blocking(move || LiveRunner::start(options))
             .await
             .map_err(|e| LiveError::WebRtc(format!("live start panicked: {e}")))??;
-        let id = uuid::Uuid::new_v4().simple().to_string();
         let mut session = LiveSession::new(id.clone(), owner, preset, runner);
         session.project = project;
         let session = Arc::new(session);
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
+        let replaced = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
+        if let Some(old) = replaced {
+            old.close().await;
+        }
         Ok(session)
     }
 

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Installations: live shows a museum runs unattended, listed in a TOML file that
+//! `reenact serve --installations FILE` reads.
+//!
+//! ```toml
+//! [[installation]]
+//! name = "hall-a"              # the kiosk page is /kiosk/hall-a
+//! source = "camera:/dev/video0"
+//! preset = "live-720p"
+//! elements = "faceswap,matte"
+//! characters = ["/srv/reenact/lincoln.character.json"]
+//! ```
+//!
+//! Each show runs under its name rather than a random id, so a kiosk screen finds it again
+//! after the server restarts. A show that cannot start (a camera unplugged) or that fails is
+//! tried again every few seconds, for as long as the server runs: nobody is there to press a
+//! button. Installations have no owner account; the file is their only control.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reenact_engine::live::{Elements, LiveOptions, LiveOutput, LiveSource};
+use reenact_engine::PresetLibrary;
+use serde::Deserialize;
+
+use crate::live::LiveHub;
+
+/// The owner recorded on installation shows: no account has this id, so none controls them.
+pub const OWNER: &str = "installation";
+/// Pause between attempts to bring a show back.
+const RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstallationsFile {
+    #[serde(default, rename = "installation")]
+    installations: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    source: String,
+    #[serde(default = "default_preset")]
+    preset: String,
+    #[serde(default)]
+    elements: String,
+    #[serde(default)]
+    characters: Vec<PathBuf>,
+    #[serde(default)]
+    outputs: Vec<String>,
+}
+
+fn default_preset() -> String {
+    "live-720p".into()
+}
+
+/// A file that cannot be used, naming the entry and field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallationError {
+    #[error("{}: {cause}", file.display())]
+    Unreadable { file: PathBuf, cause: String },
+    #[error("{}: installation[{index}].{field}: {cause}", file.display())]
+    Invalid { file: PathBuf, index: usize, field: &'static str, cause: String },
+}
+
+/// One show to keep running.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub name: String,
+    pub options: LiveOptions,
+}
+
+/// Reads and checks `file`: names are unique, at most 64 letters, digits and dashes; sources,
+/// presets (live ones), elements, character files and outputs as `POST /api/live` takes them.
+pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, InstallationError> {
+    let unreadable = |cause: String| InstallationError::Unreadable { file: file.to_path_buf(), cause };
+    let text = std::fs::read_to_string(file).map_err(|e| unreadable(e.to_string()))?;
+    let parsed: InstallationsFile = toml::from_str(&text).map_err(|e| unreadable(e.message().to_string()))?;
+    let mut installations: Vec<Installation> = Vec::new();
+    for (index, entry) in parsed.installations.into_iter().enumerate() {
+        let invalid =
+            |field, cause: String| InstallationError::Invalid { file: file.to_path_buf(), index, field, cause };
+        let name_ok = !entry.name.is_empty()
+            && entry.name.len() <= 64
+            && entry.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !name_ok {
+            return Err(invalid("name", format!("`{}`: 1 to 64 letters, digits and dashes", entry.name)));
+        }
+        if installations.iter().any(|i| i.name == entry.name) {
+            return Err(invalid("name", format!("`{}` is used twice", entry.name)));
+        }
+        let source: LiveSource = entry.source.parse().map_err(|e| invalid("source", format!("{e}")))?;
+        let preset = presets.get(&entry.preset).map_err(|e| invalid("preset", e.to_string()))?.clone();
+        let mut options = LiveOptions::new(source, preset);
+        options.elements = Elements::parse_list(&entry.elements).map_err(|e| invalid("elements", e.to_string()))?;
+        if let Some(missing) = entry.characters.iter().find(|c| !c.is_file()) {
+            return Err(invalid("characters", format!("{}: no such character file", missing.display())));
+        }
+        options.characters = entry.characters;
+        for url in &entry.outputs {
+            let output: LiveOutput = url.parse().map_err(|e| invalid("outputs", format!("{e}")))?;
+            options.outputs.push(output);
+        }
+        installations.push(Installation { name: entry.name, options });
+    }
+    Ok(installations)
+}
+
+/// Keeps `installation` running in `hub` until the task is dropped: started under its name,
+/// started again when it failed or was stopped.
+pub async fn keep_running(hub: Arc<LiveHub>, installation: Installation) {
+    let name = installation.name.clone();
+    let mut last_error: Option<String> = None;
+    loop {
+        let healthy = hub.get(&name).ok().is_some_and(|s| s.summary().pipeline.is_none_or(|p| p.state != "failed"));
+        if !healthy {
+            let options = installation.options.clone();
+            match hub.start_as(name.clone(), options, Some(OWNER.into()), None).await {
+                Ok(_) => {
+                    tracing::info!(installation = %name, "installation show started");
+                    last_error = None;
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    // Said once per cause, not every few seconds all night.
+                    if last_error.as_deref() != Some(error.as_str()) {
+                        tracing::warn!(installation = %name, %error, "installation show cannot start; trying again");
+                    }
+                    last_error = Some(error);
+                }
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `text` as an installations file; errors with the file's path written as `f`.
+    fn read_text(text: &str) -> Result<Vec<Installation>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("installations.toml");
+        std::fs::write(&file, text).unwrap();
+        read(&file, &PresetLibrary::builtin().unwrap())
+            .map_err(|e| e.to_string().replace(&*file.to_string_lossy(), "f"))
+    }
+
+    #[test]
+    fn installations_are_read_with_defaults() {
+        let read = read_text("[[installation]]\nname = \"hall-a\"\nsource = \"test\"\nelements = \"matte\"\n").unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!((read[0].name.as_str(), read[0].options.preset.name.as_str()), ("hall-a", "live-720p"));
+        assert!(read[0].options.elements.matte);
+        assert!(read_text("").unwrap().is_empty(), "an empty file has none");
+    }
+
+    #[test]
+    fn bad_entries_name_their_field() {
+        let entry = |extra: &str| format!("[[installation]]\nname = \"a\"\nsource = \"test\"\n{extra}");
+        let cases = [
+            (
+                "[[installation]]\nname = \"hall a\"\nsource = \"test\"\n".to_string(),
+                "f: installation[0].name: `hall a`",
+            ),
+            (format!("{}{}", entry(""), entry("")), "f: installation[1].name: `a` is used twice"),
+            (entry("preset = \"imax\"\n"), "f: installation[0].preset: unknown preset `imax`"),
+            (entry("elements = \"lipstick\"\n"), "f: installation[0].elements: unknown element `lipstick`"),
+            (entry("characters = [\"/nowhere.json\"]\n"), "f: installation[0].characters: /nowhere.json"),
+            (entry("outputs = [\"udp://x\"]\n"), "f: installation[0].outputs: output `udp://x`"),
+            (entry("colour = \"red\"\n"), "f: unknown field `colour`"),
+        ];
+        for (text, expected) in cases {
+            let err = read_text(&text).unwrap_err();
+            assert!(err.starts_with(expected), "{err}\n  expected: {expected}");
+        }
+    }
+}
