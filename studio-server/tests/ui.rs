@@ -385,6 +385,26 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
         .await;
     assert!(entry.as_str().unwrap().contains("grid_swwp2s.mp4 · 0.0–3.0 s"), "{entry}");
 
+    // Trims: the out handle dragged to 2 s (its value set and released), then the in point typed.
+    let release = |id: &str, value: &str| {
+        format!("const e = document.getElementById('{id}'); e.value = '{value}'; e.dispatchEvent(new Event('change', {{ bubbles: true }}));")
+    };
+    b.client.execute(&release("trim-out-0", "2"), vec![]).await.unwrap();
+    b.wait(
+        "the out point trimmed",
+        "document.querySelector('#timeline .entry-text')?.textContent.endsWith('0.0–2.0 s')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.client.execute(&release("in-0", "0.5"), vec![]).await.unwrap();
+    b.wait(
+        "the in point trimmed",
+        "document.querySelector('#timeline .entry-text')?.textContent.endsWith('0.5–2.0 s')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("06c-timeline-trimmed").await;
+
     // Render with no preset: the reason is beside the presets.
     b.click("#render-form button[type=submit]").await;
     let reason = b
@@ -409,6 +429,8 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
         Duration::from_secs(60),
     )
     .await;
+    let facts = b.eval("document.querySelector('#render-list .output').innerText").await;
+    assert!(facts.as_str().unwrap().contains(" · 1.5 s"), "the render plays the trimmed 0.5–2.0 s: {facts}");
     let disclosure = b.eval("document.querySelector('.disclosure-note').textContent").await;
     assert!(disclosure.as_str().unwrap().contains("synthetic media"), "{disclosure}");
     b.wait("the player to load", "document.querySelector('.render video').readyState >= 1", Duration::from_secs(15))

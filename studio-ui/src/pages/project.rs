@@ -65,8 +65,8 @@ pub fn ProjectPage(id: String) -> Element {
         }
     };
     let entries = timeline_entries(&timeline);
-    let names: Vec<(String, String)> = match &clip_list {
-        Some(Ok(list)) => list.iter().map(|c| (c.id.clone(), c.name.clone())).collect(),
+    let names: Vec<(String, String, f64)> = match &clip_list {
+        Some(Ok(list)) => list.iter().map(|c| (c.id.clone(), c.name.clone(), c.duration_s)).collect(),
         _ => Vec::new(),
     };
     rsx! {
@@ -132,15 +132,51 @@ pub fn ProjectPage(id: String) -> Element {
                 } else {
                     ol { id: "timeline",
                         for (i, (source, t_in, t_out)) in entries.into_iter().enumerate() {
-                            li { key: "{i}",
-                                {names.iter().find(|(c, _)| *c == source).map(|(_, n)| n.clone()).unwrap_or(source.clone())}
-                                " · {t_in:.1}–{t_out:.1} s "
-                                button { r#type: "button",
-                                    onclick: {
-                                        let (save, timeline) = (save_timeline.clone(), timeline.clone());
-                                        move |_| save(without_entry(&timeline, i))
-                                    },
-                                    "Remove"
+                            {
+                                let (name, length) = names
+                                    .iter()
+                                    .find(|(c, _, _)| *c == source)
+                                    .map(|(_, n, d)| (n.clone(), *d))
+                                    .unwrap_or((source.clone(), t_out));
+                                let (save_entry, entry_timeline) = (save_timeline.clone(), timeline.clone());
+                                let trim = move |end: TrimEnd| {
+                                    let (save, timeline) = (save_entry.clone(), entry_timeline.clone());
+                                    move |e: FormEvent| {
+                                        if let Ok(value) = e.value().trim().parse::<f64>() {
+                                            save(with_trim(&timeline, i, end, value, length));
+                                        }
+                                    }
+                                };
+                                rsx! {
+                                    li { key: "{i}", class: "timeline-entry",
+                                        span { class: "entry-text", "{name} · {t_in:.1}–{t_out:.1} s" }
+                                        // Two handles over the clip's length: drag one to trim.
+                                        div { class: "trim",
+                                            // The kept stretch, between the handles.
+                                            style: "--from: {100.0 * t_in / length.max(0.001):.1}%; --to: {100.0 * t_out / length.max(0.001):.1}%",
+                                            input {
+                                                r#type: "range", class: "trim-in", id: "trim-in-{i}", min: "0", max: "{length}", step: "0.1",
+                                                value: "{t_in}", aria_label: "In point of {name}, seconds", onchange: trim(TrimEnd::In),
+                                            }
+                                            input {
+                                                r#type: "range", class: "trim-out", id: "trim-out-{i}", min: "0", max: "{length}", step: "0.1",
+                                                value: "{t_out}", aria_label: "Out point of {name}, seconds", onchange: trim(TrimEnd::Out),
+                                            }
+                                        }
+                                        label { class: "trim-time", r#for: "in-{i}", "In "
+                                            input { r#type: "number", id: "in-{i}", min: "0", max: "{length}", step: "0.1", value: "{t_in:.1}", onchange: trim(TrimEnd::In) }
+                                        }
+                                        label { class: "trim-time", r#for: "out-{i}", "Out "
+                                            input { r#type: "number", id: "out-{i}", min: "0", max: "{length}", step: "0.1", value: "{t_out:.1}", onchange: trim(TrimEnd::Out) }
+                                        }
+                                        button { r#type: "button",
+                                            onclick: {
+                                                let (save, timeline) = (save_timeline.clone(), timeline.clone());
+                                                move |_| save(without_entry(&timeline, i))
+                                            },
+                                            "Remove"
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -188,6 +224,31 @@ fn with_clip(timeline: &Value, clip: &Clip) -> Value {
     timeline
 }
 
+/// Which end of a timeline entry a trim moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TrimEnd {
+    In,
+    Out,
+}
+
+/// Shortest entry a trim leaves, in seconds.
+const MIN_ENTRY_S: f64 = 0.1;
+
+/// The timeline with `end` of the first track's entry `index` moved to `value` seconds: kept
+/// within the clip's `length` and at least [`MIN_ENTRY_S`] away from the other end.
+fn with_trim(timeline: &Value, index: usize, end: TrimEnd, value: f64, length: f64) -> Value {
+    let mut timeline = timeline.clone();
+    let Some(clip) = timeline["tracks"][0]["clips"].get_mut(index) else { return timeline };
+    let t_in = clip["in"].as_f64().unwrap_or(0.0);
+    let t_out = clip["out"].as_f64().unwrap_or(length);
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    match end {
+        TrimEnd::In => clip["in"] = json!(round(value.clamp(0.0, (t_out - MIN_ENTRY_S).max(0.0)))),
+        TrimEnd::Out => clip["out"] = json!(round(value.clamp(t_in + MIN_ENTRY_S, length.max(t_in + MIN_ENTRY_S)))),
+    }
+    timeline
+}
+
 /// The timeline without the first track's entry `index`.
 fn without_entry(timeline: &Value, index: usize) -> Value {
     let mut timeline = timeline.clone();
@@ -202,6 +263,23 @@ fn without_entry(timeline: &Value, index: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trims_stay_inside_the_clip_and_apart() {
+        let timeline = json!({ "tracks": [{ "clips": [{ "source": "c1", "in": 0.0, "out": 3.0 }] }] });
+        let trimmed = with_trim(&timeline, 0, TrimEnd::Out, 2.0, 3.0);
+        let trimmed = with_trim(&trimmed, 0, TrimEnd::In, 0.5, 3.0);
+        assert_eq!(trimmed["tracks"][0]["clips"][0], json!({ "source": "c1", "in": 0.5, "out": 2.0 }));
+        let clip = |t: &Value| (t["tracks"][0]["clips"][0]["in"].as_f64(), t["tracks"][0]["clips"][0]["out"].as_f64());
+        assert_eq!(clip(&with_trim(&trimmed, 0, TrimEnd::In, 2.5, 3.0)), (Some(1.9), Some(2.0)), "in stops before out");
+        assert_eq!(
+            clip(&with_trim(&trimmed, 0, TrimEnd::Out, 9.0, 3.0)),
+            (Some(0.5), Some(3.0)),
+            "out stops at the end"
+        );
+        assert_eq!(clip(&with_trim(&trimmed, 0, TrimEnd::In, -1.0, 3.0)), (Some(0.0), Some(2.0)));
+        assert_eq!(with_trim(&trimmed, 4, TrimEnd::In, 1.0, 3.0), trimmed, "no such entry: unchanged");
+    }
 
     #[test]
     fn clips_go_onto_the_first_track_and_come_off_again() {
