@@ -256,6 +256,32 @@ fn an_rtmp_output_reaches_a_server() {
 }
 
 #[test]
+fn live_captions_show_the_speech_while_switched_on() {
+    let clip = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
+    let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
+    assert!(runner.stats().captions_unavailable.is_none(), "the shared models include whisper and the VAD");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(runner.stats().captions.is_empty(), "off: nothing transcribed");
+
+    runner.set_element(LiveElement::Captions, true).expect("captions on");
+    // "Hello and welcome to the studio." is spoken from 0.3 s to 2.1 s of each loop.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut heard = String::new();
+    while Instant::now() < deadline && !heard.contains("studio") {
+        std::thread::sleep(Duration::from_millis(200));
+        heard = runner.stats().captions.iter().map(|c| c.text.to_lowercase()).collect::<Vec<_>>().join(" ");
+    }
+    let stats = runner.stats();
+    assert!(heard.contains("studio") || heard.contains("synthetic"), "captions: {:?}", stats.captions);
+    assert!(stats.captions.len() <= 4 && stats.elements.captions, "{stats:?}");
+    assert!(stats.captions.windows(2).all(|w| w[0].start_s <= w[1].start_s), "{:?}", stats.captions);
+
+    runner.set_element(LiveElement::Captions, false).expect("captions off");
+    assert!(runner.stats().captions.is_empty(), "off again: the lines are cleared");
+    assert!(runner.error().is_none(), "{:?}", runner.error());
+}
+
+#[test]
 fn a_file_source_plays_in_a_loop() {
     let clip = media("grid/grid_bbaf2n.mp4");
     let length = reenact_engine::probe(&clip).unwrap().duration_s;

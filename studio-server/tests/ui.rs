@@ -550,6 +550,10 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     let session = b.eval("location.pathname.split('/').pop()").await.as_str().unwrap().to_owned();
     let hub_matte = studio.app.state.live.get(&session).unwrap().summary().pipeline.map(|p| p.elements.matte);
     assert_eq!(hub_matte, Some(true), "the switch reached the graph");
+    b.click("#element-captions").await;
+    b.wait("captions on", "document.getElementById('element-captions').checked", Duration::from_secs(10)).await;
+    let hub_captions = studio.app.state.live.get(&session).unwrap().summary().pipeline.map(|p| p.elements.captions);
+    assert_eq!(hub_captions, Some(true), "captions switched on without a restart");
     tokio::time::sleep(Duration::from_secs(1)).await;
     b.shot("12-live-studio").await;
 

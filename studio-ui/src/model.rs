@@ -168,6 +168,16 @@ pub(crate) struct LivePipeline {
     /// Where the show is pushed besides the preview.
     #[serde(default)]
     pub outputs: Vec<LiveOutput>,
+    /// The newest captions while captions are on.
+    #[serde(default)]
+    pub captions: Vec<LiveCaption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LiveCaption {
+    pub text: String,
+    #[serde(rename = "final", default)]
+    pub is_final: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

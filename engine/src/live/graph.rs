@@ -80,7 +80,7 @@ fn plugin(name: &'static str) -> Result<gst::Element> {
         .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
 }
 
-fn caps_filter(caps: gst::Caps) -> Result<gst::Element> {
+pub(crate) fn caps_filter(caps: gst::Caps) -> Result<gst::Element> {
     let filter = make(f::CAPSFILTER)?;
     filter.set_property("caps", caps);
     Ok(filter)
@@ -95,7 +95,7 @@ fn leaky_queue(buffers: u32) -> Result<gst::Element> {
     Ok(queue)
 }
 
-fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element], what: &str) -> Result<()> {
+pub(crate) fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element], what: &str) -> Result<()> {
     pipeline.add_many(elements).map_err(|_| err(what))?;
     gst::Element::link_many(elements).map_err(|_| err(&format!("{what} do not link")))
 }

@@ -9,6 +9,7 @@
 //! latency to every sink, so the sound waits for the picture by itself.
 //! Late frames are dropped by the leaky capture queue and counted.
 
+mod captions;
 mod graph;
 mod meter;
 mod outputs;
@@ -26,6 +27,7 @@ use gst::prelude::*;
 use gstreenact::character::Character;
 use serde::{Deserialize, Serialize};
 
+pub use captions::CaptionLine;
 pub use meter::{percentile, StageStats};
 pub use outputs::{LiveOutput, OutputStats};
 pub use source::LiveSource;
@@ -84,6 +86,8 @@ pub struct Elements {
     pub voice: bool,
     /// Background blur or replacement.
     pub matte: bool,
+    /// Live captions of the speech (when the speech models are installed).
+    pub captions: bool,
 }
 
 impl Elements {
@@ -94,7 +98,7 @@ impl Elements {
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "none" => on = Elements::default(),
-                "all" => on = Elements { facetrack: true, faceswap: true, voice: true, matte: true },
+                "all" => on = Elements { facetrack: true, faceswap: true, voice: true, matte: true, captions: true },
                 _ => on.set(name.parse()?, true),
             }
         }
@@ -107,6 +111,7 @@ impl Elements {
             LiveElement::Faceswap => self.faceswap = value,
             LiveElement::Voice => self.voice = value,
             LiveElement::Matte => self.matte = value,
+            LiveElement::Captions => self.captions = value,
         }
     }
 }
@@ -118,6 +123,7 @@ pub enum LiveElement {
     Faceswap,
     Voice,
     Matte,
+    Captions,
 }
 
 impl FromStr for LiveElement {
@@ -129,8 +135,9 @@ impl FromStr for LiveElement {
             "faceswap" => Ok(LiveElement::Faceswap),
             "voice" => Ok(LiveElement::Voice),
             "matte" | "background" => Ok(LiveElement::Matte),
+            "captions" => Ok(LiveElement::Captions),
             _ => Err(EngineError::Request(format!(
-                "unknown element `{name}` (known: facetrack, faceswap, voice, matte)"
+                "unknown element `{name}` (known: facetrack, faceswap, voice, matte, captions)"
             ))),
         }
     }
@@ -186,6 +193,11 @@ pub struct LiveStats {
     pub character: Option<String>,
     pub elements: Elements,
     pub outputs: Vec<OutputStats>,
+    /// The newest captions, oldest first, while captions are on.
+    pub captions: Vec<CaptionLine>,
+    /// Why captions cannot be switched on, when they cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captions_unavailable: Option<String>,
 }
 
 /// Mutable show settings.
@@ -213,6 +225,8 @@ pub struct LiveRunner {
     processed: Arc<meter::Counter>,
     encoded: Arc<meter::Counter>,
     outputs: Arc<Vec<outputs::Branch>>,
+    /// The captions branch; `None` without the speech models (the reason is kept).
+    captions: std::result::Result<captions::Captions, String>,
     error: Arc<Mutex<Option<String>>>,
     eos: Arc<(Mutex<bool>, std::sync::Condvar)>,
     stopping: Arc<AtomicBool>,
@@ -248,6 +262,10 @@ impl LiveRunner {
             aac_kbps: options.preset.audio.bitrate_kbps,
         };
         let branches = outputs::add(&pipeline, &options.outputs, &taps)?;
+        let captions = match captions::unavailable() {
+            None => Ok(captions::Captions::add(&pipeline, &audio_tee)?),
+            Some(reason) => Err(reason),
+        };
         let mut chain = video.chain;
         chain.voices = voices;
         let mut stages = video.stages;
@@ -273,6 +291,7 @@ impl LiveRunner {
             processed: video.processed,
             encoded,
             outputs: Arc::new(branches),
+            captions,
             error: Arc::default(),
             eos: Arc::default(),
             stopping: Arc::default(),
@@ -349,6 +368,9 @@ impl LiveRunner {
         if on && matches!(element, LiveElement::Faceswap | LiveElement::Voice) && self.chain.names.is_empty() {
             return Err(EngineError::Request("no character: start the show with one to swap face or voice".into()));
         }
+        if let (true, LiveElement::Captions, Err(reason)) = (on, element, &self.captions) {
+            return Err(EngineError::Request(format!("captions are not available: {reason}")));
+        }
         switches.elements.set(element, on);
         drop(switches);
         self.apply_switches();
@@ -374,6 +396,9 @@ impl LiveRunner {
         graph::set_processing_allowance(&[&self.h264_sink, &self.vp8_sink], &self.options.preset, busy);
         graph::set_passthrough(&self.chain.track, !(on.facetrack || on.faceswap));
         graph::set_passthrough(&self.chain.matte, !on.matte);
+        if let Ok(captions) = &self.captions {
+            captions.set_on(on.captions);
+        }
         for (i, swap) in self.chain.swaps.iter().enumerate() {
             graph::set_passthrough(swap, !(on.faceswap && active(i)));
         }
@@ -419,6 +444,8 @@ impl LiveRunner {
             character: switches.character.map(|i| self.chain.names[i].clone()),
             elements: switches.elements,
             outputs: self.outputs.iter().map(outputs::Branch::stats).collect(),
+            captions: self.captions.as_ref().map(|c| c.recent()).unwrap_or_default(),
+            captions_unavailable: self.captions.as_ref().err().cloned(),
         }
     }
 

@@ -11,8 +11,13 @@ use crate::hooks::use_studio_api;
 use crate::model::{LiveSummary, Preset, Project};
 
 /// Elements a show can switch at the next frame, with their names for people.
-const ELEMENTS: &[(&str, &str)] =
-    &[("faceswap", "Face swap"), ("voice", "Voice"), ("matte", "Background"), ("facetrack", "Face tracking only")];
+const ELEMENTS: &[(&str, &str)] = &[
+    ("faceswap", "Face swap"),
+    ("voice", "Voice"),
+    ("matte", "Background"),
+    ("captions", "Captions"),
+    ("facetrack", "Face tracking only"),
+];
 
 /// Start a live show and see the ones running.
 #[component]
@@ -208,6 +213,12 @@ pub fn StudioSession(id: String) -> Element {
                     // The preview page (whep.js) negotiates WebRTC and reports
                     // what it plays; the figures below come back from the server.
                     iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                    // What whisper hears, newest last; a partial line is drawn lighter until final.
+                    div { id: "live-captions", class: "live-captions", aria_live: "polite",
+                        for (i, line) in pipeline.as_ref().map(|p| p.captions.clone()).unwrap_or_default().into_iter().enumerate() {
+                            p { key: "{i}", class: if line.is_final { "caption" } else { "caption partial" }, "{line.text}" }
+                        }
+                    }
                 }
                 aside { class: "controls",
                     h2 { "Readout" }

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Live captions: a branch off the sound tee into `reenactcaptions` with partial results,
+//! opened by a valve while the captions switch is on. The texts are kept for the show's
+//! readout, the newest last, each partial replaced by what follows it in the same utterance.
+//!
+//! Why a branch and not an element in the sound's path: the preview's sound must never wait
+//! for whisper, and a closed valve costs nothing, so the switch needs no restart.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use gst::prelude::*;
+use serde::Serialize;
+
+use super::graph::{add_chain, caps_filter};
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+
+const CAPTIONS: &str = "reenactcaptions";
+/// The models `reenactcaptions` loads by default.
+const MODELS: [&str; 2] = ["whisper_tiny_en_q8_0", "silero_vad_v5"];
+/// Lines kept for the readout.
+const KEPT: usize = 4;
+
+/// One caption of the show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptionLine {
+    pub text: String,
+    /// `false` while whisper may still revise it (a partial result).
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    /// Where it was spoken, in seconds of the show's running time.
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// The captions branch of a running show.
+#[derive(Debug)]
+pub(crate) struct Captions {
+    valve: gst::Element,
+    lines: Arc<Mutex<VecDeque<CaptionLine>>>,
+}
+
+/// Why a show has no captions branch: the speech models are not installed.
+pub(crate) fn unavailable() -> Option<String> {
+    let catalog = match reenact_models::Catalog::load() {
+        Ok(catalog) => catalog,
+        Err(e) => return Some(format!("model catalog: {e}")),
+    };
+    MODELS.iter().find_map(|name| catalog.get(name).err().map(|e| e.to_string()))
+}
+
+impl Captions {
+    /// Adds the branch to `pipeline`, fed by `audio_tee`, closed until [`Captions::set_on`].
+    pub(crate) fn add(pipeline: &gst::Pipeline, audio_tee: &gst::Element) -> Result<Self> {
+        let valve = make(f::VALVE)?;
+        valve.set_property("drop", true);
+        let queue = make(f::QUEUE)?;
+        queue.set_property("max-size-time", 2 * gst::ClockTime::SECOND.nseconds());
+        queue.set_property("max-size-buffers", 0u32);
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property_from_str("leaky", "downstream");
+        let mono = caps_filter(gst::Caps::builder("audio/x-raw").field("channels", 1i32).build())?;
+        let captions = gst::ElementFactory::make(CAPTIONS).property("partial-results", true).build().map_err(|_| {
+            EngineError::Init(format!("element `{CAPTIONS}` is missing: the reenact plugin did not register"))
+        })?;
+        let sound_sink = make(f::FAKESINK)?;
+        sound_sink.set_property("sync", false);
+        sound_sink.set_property("async", false);
+        let elements = [valve.clone(), queue, make(f::AUDIOCONVERT)?, make(f::AUDIORESAMPLE)?, mono, captions.clone()];
+        add_chain(pipeline, &elements, "captions")?;
+        pipeline.add(&sound_sink).map_err(|_| EngineError::Request("cannot add the captions sink".into()))?;
+        captions
+            .link_pads(Some("src"), &sound_sink, None)
+            .map_err(|_| EngineError::Request("captions sound".into()))?;
+        audio_tee.link(&valve).map_err(|_| EngineError::Request("cannot link the captions branch".into()))?;
+
+        let text_queue = make(f::QUEUE)?;
+        let text_sink = gst_app::AppSink::builder().sync(false).async_(false).build();
+        pipeline
+            .add_many([&text_queue, text_sink.upcast_ref()])
+            .map_err(|_| EngineError::Request("cannot add the captions text sink".into()))?;
+        captions
+            .link_pads(Some("text_src"), &text_queue, None)
+            .and_then(|()| text_queue.link(&text_sink))
+            .map_err(|_| EngineError::Request("cannot link the captions text".into()))?;
+        let lines: Arc<Mutex<VecDeque<CaptionLine>>> = Arc::default();
+        let kept = lines.clone();
+        text_sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(line) = sample.buffer().and_then(line_of) {
+                        keep(&mut kept.lock().unwrap_or_else(PoisonError::into_inner), line);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        Ok(Captions { valve, lines })
+    }
+
+    /// Opens or closes the branch; closed, whisper gets no sound and the lines are cleared.
+    pub(crate) fn set_on(&self, on: bool) {
+        self.valve.set_property("drop", !on);
+        if !on {
+            self.lines.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
+    }
+
+    /// The kept lines, oldest first.
+    pub(crate) fn recent(&self) -> Vec<CaptionLine> {
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect()
+    }
+}
+
+/// A text buffer as a line; `None` for an empty one.
+fn line_of(buffer: &gst::BufferRef) -> Option<CaptionLine> {
+    let map = buffer.map_readable().ok()?;
+    let text = String::from_utf8_lossy(&map).trim().to_owned();
+    if text.is_empty() {
+        return None;
+    }
+    let start = buffer.pts().map(|t| t.nseconds() as f64 / 1e9).unwrap_or(0.0);
+    let end = start + buffer.duration().map(|d| d.nseconds() as f64 / 1e9).unwrap_or(0.0);
+    Some(CaptionLine {
+        text,
+        is_final: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+        start_s: start,
+        end_s: end,
+    })
+}
+
+/// Adds `line`, replacing the partial it revises (the newest, when it is a partial).
+fn keep(lines: &mut VecDeque<CaptionLine>, line: CaptionLine) {
+    if lines.back().is_some_and(|last| !last.is_final) {
+        lines.pop_back();
+    }
+    lines.push_back(line);
+    while lines.len() > KEPT {
+        lines.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, is_final: bool) -> CaptionLine {
+        CaptionLine { text: text.into(), is_final, start_s: 0.0, end_s: 1.0 }
+    }
+
+    #[test]
+    fn partials_are_replaced_and_only_the_newest_lines_kept() {
+        let mut lines = VecDeque::new();
+        keep(&mut lines, line("hello and", false));
+        keep(&mut lines, line("hello and welcome", false));
+        keep(&mut lines, line("Hello and welcome to the studio.", true));
+        assert_eq!(lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["Hello and welcome to the studio."]);
+        for i in 0..6 {
+            keep(&mut lines, line(&format!("line {i}"), true));
+        }
+        assert_eq!(lines.len(), KEPT);
+        assert_eq!(lines.back().unwrap().text, "line 5");
+    }
+}
