@@ -188,6 +188,15 @@ impl Browser {
         self.client.execute(&format!("return ({expr});"), vec![]).await.unwrap_or(Value::Null)
     }
 
+    /// Waits until a kiosk page plays and has shown more than 20 frames past `frames`.
+    async fn wait_playing(&self, what: &str, frames: u64, timeout: Duration) {
+        let expr = format!(
+            "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > {}",
+            frames + 20
+        );
+        self.wait(what, &expr, timeout).await;
+    }
+
     /// Waits until `expr` is truthy in the page; returns its value. On
     /// timeout it saves a screenshot named after `what` and fails.
     async fn wait(&self, what: &str, expr: &str, timeout: Duration) -> Value {
@@ -559,12 +568,7 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
 
     // The kiosk: full screen, no controls, picture within seconds.
     b.goto(&studio.url(&format!("/kiosk/{session}#pin=2468"))).await;
-    b.wait(
-        "kiosk picture",
-        "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > 20",
-        Duration::from_secs(45),
-    )
-    .await;
+    b.wait_playing("kiosk picture", 0, Duration::from_secs(45)).await;
     assert_eq!(b.eval("location.hash").await, "", "the PIN leaves the address bar");
     assert_eq!(
         b.eval("document.querySelectorAll('button:not(dialog button), input:not(dialog input)').length").await,
@@ -587,15 +591,7 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
 
     // ... and plays again by itself once the server is back.
     studio.come_back().await;
-    b.wait(
-        "kiosk reconnected",
-        &format!(
-            "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > {}",
-            before + 20
-        ),
-        Duration::from_secs(45),
-    )
-    .await;
+    b.wait_playing("kiosk reconnected", before, Duration::from_secs(45)).await;
     b.shot("15-kiosk-back").await;
 
     // Staff leave with the PIN; a wrong one is refused.
@@ -819,12 +815,7 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
     let server = ServeProcess::start(dir.path(), addr).await;
     let b = Browser::open().await;
     b.goto(&kiosk).await;
-    b.wait(
-        "installation picture",
-        "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > 20",
-        Duration::from_secs(60),
-    )
-    .await;
+    b.wait_playing("installation picture", 0, Duration::from_secs(60)).await;
     b.shot("21-installation").await;
 
     // A real restart: the process ends, its shows with it; the screen falls back to its loop.
@@ -834,15 +825,7 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
 
     // The new process starts the installation under the same name; the kiosk finds it alone.
     let _server = ServeProcess::start(dir.path(), addr).await;
-    b.wait(
-        "installation reconnected",
-        &format!(
-            "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > {}",
-            before + 20
-        ),
-        Duration::from_secs(60),
-    )
-    .await;
+    b.wait_playing("installation reconnected", before, Duration::from_secs(60)).await;
     b.shot("22-installation-back").await;
     // Nobody signs in to an installation, and nobody can stop it over the API either.
     let stopped = raw_status(addr, "DELETE", "/api/live/hall-a").await;

@@ -8,11 +8,9 @@ use std::path::PathBuf;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use gstreenact::character::{self, Character, CharacterError, CreateOptions};
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -20,6 +18,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::files;
 use super::projects::{check_id, check_name};
 use super::uploads::{self, internal};
 use super::AppState;
@@ -241,8 +240,7 @@ async fn characters_portrait(
     request: Request,
 ) -> Result<Response, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
-    let file = ServeFile::new(state.storage.fetch(&row.portrait_key).await?);
-    Ok(file.oneshot(request).await.map_err(internal)?.into_response())
+    files::serve(state.storage.fetch(&row.portrait_key).await?, request, None).await
 }
 
 /// The character file (`*.character.json`) with the attached voice's profile.

@@ -3,12 +3,9 @@
 //! before they are accepted), listing, and downloads with HTTP ranges.
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
-use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -16,6 +13,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::files;
 use super::projects::check_id;
 use super::uploads::{self, internal, Upload};
 use super::AppState;
@@ -121,10 +119,8 @@ async fn clips_media(
     Path(clip_id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let clip_id = check_id(&clip_id)?;
-    let clip = clips::get(&state.db, &user.id, &clip_id).await?.ok_or(ApiError::NotFound)?;
-    let file = ServeFile::new(state.storage.fetch(&clip.storage_key).await?);
-    Ok(file.oneshot(request).await.map_err(internal)?.into_response())
+    let clip = owned(&state, &user, &clip_id).await?;
+    files::serve(state.storage.fetch(&clip.storage_key).await?, request, None).await
 }
 
 /// A JPEG of the clip (at one second, or the middle of a shorter clip; at most 640 pixels
@@ -138,8 +134,7 @@ async fn clips_thumbnail(
     Path(clip_id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let clip_id = check_id(&clip_id)?;
-    let clip = clips::get(&state.db, &user.id, &clip_id).await?.ok_or(ApiError::NotFound)?;
+    let clip = owned(&state, &user, &clip_id).await?;
     let key = Storage::key(&clip.owner_id, &clip.project_id, Area::Thumbnails, &format!("clip-{}.jpg", clip.id));
     let file = match state.storage.fetch(&key).await {
         Ok(file) => file,
@@ -157,10 +152,13 @@ async fn clips_thumbnail(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut response = ServeFile::new(file).oneshot(request).await.map_err(internal)?.into_response();
-    // A cached copy of an object has no extension to guess the type from.
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-    Ok(response)
+    files::serve(file, request, Some("image/jpeg")).await
+}
+
+/// The user's clip `clip_id`; 404 for anyone else's.
+async fn owned(state: &AppState, user: &CurrentUser, clip_id: &str) -> Result<ClipRow, ApiError> {
+    let clip_id = check_id(clip_id)?;
+    clips::get(&state.db, &user.id, &clip_id).await?.ok_or(ApiError::NotFound)
 }
 
 /// The intake's refusals as the upload answers them, naming the `file` field.

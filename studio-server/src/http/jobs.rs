@@ -2,18 +2,17 @@
 //! Jobs of the signed-in user: submit (idempotent by key), read, list, cancel.
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::files;
 use super::projects::check_id;
 use super::AppState;
 use crate::db::projects;
@@ -240,17 +239,7 @@ async fn jobs_file(
     // The key comes from the job's own record, never from the request.
     let key = result["files"][name.as_str()].as_str().ok_or(ApiError::NotFound)?;
     let file = state.storage.fetch(key).await?;
-    let mut response =
-        ServeFile::new(file).oneshot(request).await.map_err(|e| ApiError::Internal(e.to_string()))?.into_response();
-    // A cached copy of an object has no extension to guess the type from; the name has one.
-    let content_type = match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("srt") => "application/x-subrip",
-        Some("vtt") => "text/vtt; charset=utf-8",
-        Some("wav") => "audio/wav",
-        _ => "application/octet-stream",
-    };
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(response)
+    files::serve(file, request, Some(files::content_type(&name))).await
 }
 
 /// One job of the signed-in user.

@@ -8,6 +8,7 @@ mod characters;
 mod clips;
 pub mod error;
 mod events;
+mod files;
 mod imports;
 mod jobs;
 pub mod limits;

@@ -4,11 +4,9 @@
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use reenact_engine::preset::{Background, CaptionMode, CropPolicy};
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,6 +14,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::files;
 use super::jobs::Job;
 use super::projects::check_id;
 use super::AppState;
@@ -182,6 +181,5 @@ async fn renders_file(
     }
     .ok_or(ApiError::NotFound)?;
     let file = state.storage.fetch(key).await?;
-    let response = ServeFile::new(file).oneshot(request).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(response.into_response())
+    files::serve(file, request, Some(files::content_type(key))).await
 }
