@@ -57,7 +57,8 @@ for workers in $BENCH_WORKERS; do
     export REENACT_STORAGE=s3://bench-$workers/studio AWS_ENDPOINT=$TEST_S3_ENDPOINT AWS_ALLOW_HTTP=true \
       AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
   fi
-  DATABASE_URL=$url REENACT_DATA=$data RUST_LOG=warn "$REENACT_BIN" serve --listen 127.0.0.1:$port --workers 0 >/dev/null 2>&1 &
+  DATABASE_URL=$url REENACT_DATA=$data RUST_LOG=warn REENACT_MAX_ACTIVE_JOBS=$((BENCH_JOBS + 10)) \
+    "$REENACT_BIN" serve --listen 127.0.0.1:$port --workers 0 >/dev/null 2>&1 &
   server=$!
   api=http://127.0.0.1:$port/api
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done

@@ -24,6 +24,7 @@ const KEYS: &[(&str, &str)] = &[
     ("workers", "REENACT_WORKERS"),
     ("upload_limit_mb", "REENACT_UPLOAD_LIMIT_MB"),
     ("quota_mb", "REENACT_QUOTA_MB"),
+    ("max_active_jobs", "REENACT_MAX_ACTIVE_JOBS"),
     ("imports_allow_private", "REENACT_IMPORTS_ALLOW_PRIVATE"),
     ("installations", "REENACT_INSTALLATIONS"),
     ("lease_s", "REENACT_LEASE_S"),

@@ -512,3 +512,59 @@ async fn metrics_count_jobs_by_state_their_run_times_and_requests_by_route() {
     assert!(!text.contains(&done.id), "ids stay out of the labels");
     assert_eq!(value("reenact_live_sessions"), 0.0);
 }
+
+#[tokio::test]
+async fn a_user_may_have_so_many_jobs_queued_and_no_more() {
+    let mut app = TestApp::sqlite().await;
+    app.state.max_active_jobs = 2;
+    app.router = reenact_server::app(app.state.clone());
+    let (token, _) = app.sign_up("ada@museum.org").await;
+    let (_, project) = app.call(Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "Busy" }))).await;
+    let project = project["id"].as_str().unwrap().to_string();
+    let (_, clip) = app.upload(&project, "take.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+    let timeline = json!({ "timeline": { "tracks": [{ "clips": [{ "source": clip["id"] }] }] } });
+    app.call(Method::PATCH, &format!("/api/projects/{project}"), Some(&token), Some(timeline)).await;
+    let cut = |key: &str| {
+        json!({ "type": "clip_edit", "project_id": project, "idempotency_key": key,
+                "params": { "clip_id": clip["id"], "in": 0, "out": 1 } })
+    };
+    let (status, first) = app.call(Method::POST, "/api/jobs", Some(&token), Some(cut("a"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.call(Method::POST, "/api/jobs", Some(&token), Some(cut("b"))).await.0, StatusCode::CREATED);
+
+    let full = "at most 2 queued or running jobs per user";
+    expect_error(
+        app.call(Method::POST, "/api/jobs", Some(&token), Some(cut("c"))).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        full,
+    );
+    let renders = format!("/api/projects/{project}/renders");
+    let render = json!({ "presets": ["master"] });
+    expect_error(
+        app.call(Method::POST, &renders, Some(&token), Some(render.clone())).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        full,
+    );
+    let import = json!({ "url": "http://127.0.0.1:9/take.mp4" });
+    let imports = format!("/api/projects/{project}/imports");
+    expect_error(
+        app.call(Method::POST, &imports, Some(&token), Some(import)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        full,
+    );
+    // A retry of a job already made still answers with it.
+    let (status, again) = app.call(Method::POST, "/api/jobs", Some(&token), Some(cut("a"))).await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &first["id"]));
+    // Another user's jobs do not count.
+    let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+    let (_, theirs) = app.call(Method::POST, "/api/projects", Some(&eve), Some(json!({ "name": "Mine" }))).await;
+    let body = json!({ "type": "clip_edit", "project_id": theirs["id"],
+                       "params": { "clip_id": clip["id"], "in": 0, "out": 1 } });
+    assert_eq!(app.call(Method::POST, "/api/jobs", Some(&eve), Some(body)).await.0, StatusCode::CREATED);
+
+    // A cancelled job frees its place.
+    let cancel = format!("/api/jobs/{}/cancel", first["id"].as_str().unwrap());
+    assert_eq!(app.call(Method::POST, &cancel, Some(&token), None).await.0, StatusCode::OK);
+    let (status, render) = app.call(Method::POST, &renders, Some(&token), Some(render)).await;
+    assert_eq!(status, StatusCode::CREATED, "{render}");
+}

@@ -32,6 +32,9 @@ pub(crate) struct ServeArgs {
     /// Job workers run inside this process (0 when separate `reenact worker` processes run them).
     #[arg(long, default_value_t = 1, env = "REENACT_WORKERS")]
     workers: usize,
+    /// Jobs one user may have queued or running at once (renders and imports included).
+    #[arg(long, default_value_t = 20, env = "REENACT_MAX_ACTIVE_JOBS")]
+    max_active_jobs: i64,
     /// Storage allowed per user, in megabytes.
     #[arg(long, default_value_t = 20_000, env = "REENACT_QUOTA_MB")]
     quota_mb: u64,
@@ -87,6 +90,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             upload_limit: args.upload_limit_mb * 1_000_000,
             quota_bytes: args.quota_mb * 1_000_000,
             imports_allow_private: args.imports_allow_private,
+            max_active_jobs: args.max_active_jobs.max(1),
             live: Default::default(),
         };
         if args.demo {

@@ -74,7 +74,7 @@ async fn imports_create(
         idempotency_key: body.idempotency_key,
     };
     let owner = job.owner_id.clone();
-    let (job, created) = submit(&state.db, &job).await?;
+    let (job, created) = submit(&state, &job).await?;
     if created {
         audit::record(&state.db, &owner, Action::ClipImport, Some(job.id())).await;
     }

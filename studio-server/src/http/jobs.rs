@@ -18,9 +18,6 @@ use super::AppState;
 use crate::db::projects;
 use crate::jobs::{self, handlers, queue, JobRow, JobState, NewJob};
 
-/// Queued plus running jobs one user may have.
-pub(super) const MAX_ACTIVE_JOBS: i64 = 20;
-
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(jobs_index, jobs_create))
@@ -114,7 +111,7 @@ impl From<JobRow> for Job {
     (status = 200, description = "the job this idempotency key already made", body = Job),
 ))]
 async fn jobs_create(
-    State(db): State<AnyPool>,
+    State(state): State<AppState>,
     user: CurrentUser,
     AppJson(body): AppJson<CreateJob>,
 ) -> Result<(StatusCode, AppJson<Job>), ApiError> {
@@ -138,7 +135,7 @@ async fn jobs_create(
     let project_id = match &body.project_id {
         Some(id) => {
             let id = check_id(id)?;
-            projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+            projects::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
             Some(id)
         }
         None => None,
@@ -156,7 +153,7 @@ async fn jobs_create(
         max_attempts: 3,
         idempotency_key: body.idempotency_key,
     };
-    let (job, created) = submit(&db, &job).await?;
+    let (job, created) = submit(&state, &job).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, AppJson(job)))
 }
@@ -173,8 +170,10 @@ pub(super) fn check_submission(priority: i64, idempotency_key: Option<&str>) -> 
 }
 
 /// Queues a checked job: the job already under its idempotency key if there is one
-/// (`false`), else a new one (`true`) while the owner has fewer than [`MAX_ACTIVE_JOBS`].
-pub(super) async fn submit(db: &AnyPool, job: &NewJob) -> Result<(Job, bool), ApiError> {
+/// (`false`), else a new one (`true`) while the owner has fewer than the server's
+/// `max_active_jobs` queued or running.
+pub(super) async fn submit(state: &AppState, job: &NewJob) -> Result<(Job, bool), ApiError> {
+    let db = &state.db;
     let known = match &job.idempotency_key {
         Some(_) => queue::enqueue_existing(db, job).await?,
         None => None,
@@ -182,8 +181,9 @@ pub(super) async fn submit(db: &AnyPool, job: &NewJob) -> Result<(Job, bool), Ap
     if let Some(existing) = known {
         return Ok((existing.into(), false));
     }
-    if queue::active_count(db, &job.owner_id).await? >= MAX_ACTIVE_JOBS {
-        return Err(ApiError::TooManyRequests(format!("at most {MAX_ACTIVE_JOBS} queued or running jobs per user")));
+    let limit = state.max_active_jobs;
+    if queue::active_count(db, &job.owner_id).await? >= limit {
+        return Err(ApiError::TooManyRequests(format!("at most {limit} queued or running jobs per user")));
     }
     let (row, created) = queue::enqueue(db, job).await?;
     Ok((row.into(), created))

@@ -55,6 +55,8 @@ pub struct AppState {
     pub upload_limit: usize,
     /// Stored bytes allowed per user.
     pub quota_bytes: u64,
+    /// Queued plus running jobs one user may have.
+    pub max_active_jobs: i64,
     /// Whether URL imports may reach loopback, private and link-local addresses.
     pub imports_allow_private: bool,
     /// Running live sessions.

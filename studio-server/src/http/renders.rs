@@ -15,7 +15,7 @@ use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
 use super::files;
-use super::jobs::Job;
+use super::jobs::{submit, Job};
 use super::projects::check_id;
 use super::AppState;
 use crate::db::{self, projects, renders, renders::RenderRow};
@@ -115,12 +115,12 @@ async fn renders_create(
         max_attempts: 3,
         idempotency_key: None,
     };
-    let (job, _) = queue::enqueue(&state.db, &job).await?;
+    let (job, _) = submit(&state, &job).await?;
     let row = RenderRow {
         id: render_id,
         owner_id: user.id,
         project_id,
-        job_id: job.id,
+        job_id: job.id().to_string(),
         presets: serde_json::to_string(&body.presets).expect("strings serialise"),
         outputs: None,
         created_at: db::now(),

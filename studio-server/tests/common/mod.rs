@@ -68,6 +68,7 @@ impl TestApp {
             quota_bytes: 1_000_000,
             // The import tests serve their media on loopback.
             imports_allow_private: true,
+            max_active_jobs: 20,
             live: Default::default(),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
