@@ -131,8 +131,12 @@ fn thirty_renders_on_three_workers_survive_a_killed_worker() {
     let bucket = Bucket::new("scale");
     let data = tempfile::tempdir().unwrap();
     let addr = free_addr();
-    let _server =
-        spawn(&["serve", "--listen", &addr, "--workers", "0"], &database, &data.path().join("server"), &bucket);
+    let _server = spawn(
+        &["serve", "--listen", &addr, "--workers", "0", "--max-active-jobs", "100"],
+        &database,
+        &data.path().join("server"),
+        &bucket,
+    );
     wait_ready(&addr);
     let (token, project) = project_with_clip(&addr);
 
