@@ -209,7 +209,9 @@ pub fn thumbnail(path: &Path, time_s: f64) -> Result<Vec<u8>> {
         Some(v) => (v.width, v.height),
         None => return Err(EngineError::BadMedia { path: path.to_path_buf(), cause: "no video stream".into() }),
     };
-    thumbnail::jpeg_at(path, time_s.clamp(0.0, info.duration_s / 2.0), w, h)
+    // `max` also turns an unknown (NaN) duration into 0: the first frame.
+    let latest = (info.duration_s / 2.0).max(0.0);
+    thumbnail::jpeg_at(path, time_s.max(0.0).min(latest), w, h)
 }
 
 /// What the shared chain ran, for every output's metadata.

@@ -19,6 +19,7 @@ use super::jobs::{submit, Job};
 use super::projects::check_id;
 use super::AppState;
 use crate::db::{self, projects, renders, renders::RenderRow};
+use crate::jobs::effects::check_background;
 use crate::jobs::{queue, NewJob};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -99,7 +100,7 @@ async fn renders_create(
         return Err(ApiError::BadRequest("watermark_text: at most 200 characters".into()));
     }
     if let Some(background) = &body.background {
-        check_background(background)?;
+        check_background(background, "background").map_err(ApiError::BadRequest)?;
     }
     let render_id = uuid::Uuid::new_v4().to_string();
     let job = NewJob {
@@ -128,15 +129,6 @@ async fn renders_create(
     renders::insert(&state.db, &row).await?;
     audit::record(&state.db, &row.owner_id, Action::RenderRequest, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(render_view(&state, row).await?)))
-}
-
-/// Refuses a background the server cannot take: images name files, and files reach a
-/// render only as stored clips.
-pub(crate) fn check_background(background: &Background) -> Result<(), ApiError> {
-    if let Background::Image { .. } = background {
-        return Err(ApiError::BadRequest("background.mode: `image` is not taken here; use `blur` or `color`".into()));
-    }
-    background.validate().map_err(|cause| ApiError::BadRequest(format!("background: {cause}")))
 }
 
 /// A render with its job's progress and, when done, its outputs.

@@ -34,6 +34,15 @@ pub struct EffectParams {
     pub background: Option<Background>,
 }
 
+/// Checks a background the server takes: blur or a colour, not an image (files reach a render
+/// only as stored clips, never by a path from the request); errors name `field`.
+pub fn check_background(background: &Background, field: &str) -> Result<(), String> {
+    if let Background::Image { .. } = background {
+        return Err(format!("{field}.mode: `image` is not taken here; use `blur` or `color`"));
+    }
+    background.validate().map_err(|cause| format!("{field}: {cause}"))
+}
+
 /// The three kinds, with what each needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -61,10 +70,7 @@ impl Effect {
             (Effect::BackgroundReplace, Some(_), _) => {
                 Err("params.character_id: background_replace takes no character".into())
             }
-            (Effect::BackgroundReplace, None, Some(Background::Image { .. })) => {
-                Err("params.background.mode: `image` is not taken here; use `blur` or `color`".into())
-            }
-            (Effect::BackgroundReplace, None, Some(b)) => b.validate().map_err(|e| format!("params.background: {e}")),
+            (Effect::BackgroundReplace, None, Some(b)) => check_background(b, "params.background"),
             (_, None, _) => Err("params.character_id: give the character to play".into()),
             (_, Some(_), Some(_)) => Err("params.background: only background_replace takes a background".into()),
             (_, Some(_), None) => Ok(()),
