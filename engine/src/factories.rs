@@ -81,6 +81,14 @@ pub fn make(factory: &'static str) -> Result<gst::Element> {
     gst::ElementFactory::make(factory).build().map_err(|_| EngineError::MissingElement(factory))
 }
 
+/// An element of our own `reenact` plugin, which this crate registers; a missing one means
+/// the registration failed, not that a package is missing.
+pub(crate) fn plugin(name: &'static str) -> Result<gst::Element> {
+    gst::ElementFactory::make(name)
+        .build()
+        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
+}
+
 /// Fails with the first factory of `names` that is not installed.
 pub fn require(names: &[&'static str]) -> Result<()> {
     match names.iter().find(|name| gst::ElementFactory::find(name).is_none()) {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::graph::{add_chain, caps_filter};
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make};
+use crate::factories::{self as f, make, plugin};
 
 const CAPTIONS: &str = "reenactcaptions";
 /// The models `reenactcaptions` loads by default.
@@ -61,9 +61,8 @@ impl Captions {
         queue.set_property("max-size-bytes", 0u32);
         queue.set_property_from_str("leaky", "downstream");
         let mono = caps_filter(gst::Caps::builder("audio/x-raw").field("channels", 1i32).build())?;
-        let captions = gst::ElementFactory::make(CAPTIONS).property("partial-results", true).build().map_err(|_| {
-            EngineError::Init(format!("element `{CAPTIONS}` is missing: the reenact plugin did not register"))
-        })?;
+        let captions = plugin(CAPTIONS)?;
+        captions.set_property("partial-results", true);
         let sound_sink = make(f::FAKESINK)?;
         sound_sink.set_property("sync", false);
         sound_sink.set_property("async", false);

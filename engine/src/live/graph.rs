@@ -25,7 +25,7 @@ use gstreenact::character::Character;
 use super::meter::{Counter, StageMeter};
 use super::timecode;
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make};
+use crate::factories::{self as f, make, plugin};
 use crate::preset::Preset;
 
 /// Our elements, registered by [`crate::media::init`].
@@ -72,12 +72,6 @@ fn keyframe_distance(preset: &Preset) -> u32 {
 
 fn err(what: &str) -> EngineError {
     EngineError::Request(format!("cannot build the live graph: {what}"))
-}
-
-fn plugin(name: &'static str) -> Result<gst::Element> {
-    gst::ElementFactory::make(name)
-        .build()
-        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
 }
 
 pub(crate) fn caps_filter(caps: gst::Caps) -> Result<gst::Element> {

@@ -25,13 +25,12 @@ use reenact_models::{Catalog, ModelUse};
 use serde::{Deserialize, Serialize};
 
 use super::branch;
-use super::effects::{plugin as make_plugin, TRACK_MODELS};
+use super::effects::{FACETRACK, TRACK_MODELS};
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make};
+use crate::factories::{self as f, make, plugin};
 use crate::project::Project;
 
 /// Element names (from the `reenact` plugin this crate registers).
-const FACETRACK: &str = "reenactfacetrack";
 const FACESWAP: &str = "reenactfaceswap";
 const VOICE: &str = "reenactvoice";
 const LIPSYNC: &str = "reenactlipsync";
@@ -130,10 +129,10 @@ impl Cast {
         let convert_in = make(f::VIDEOCONVERT)?;
         let rgba = make(f::CAPSFILTER)?;
         rgba.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "RGBA").build());
-        let track = make_plugin(FACETRACK)?;
+        let track = plugin(FACETRACK)?;
         let mut chain = vec![convert_in, rgba, track];
         for role in &self.roles {
-            let swap = make_plugin(FACESWAP)?;
+            let swap = plugin(FACESWAP)?;
             swap.set_property("character", path_str(&role.file));
             switch_by_time(&swap, role.ranges.clone(), |element, active| {
                 if let Some(transform) = element.downcast_ref::<gst_base::BaseTransform>() {
@@ -148,7 +147,7 @@ impl Cast {
                 self.lips.push(None);
                 continue;
             }
-            let lips = make_plugin(LIPSYNC)?;
+            let lips = plugin(LIPSYNC)?;
             lips.set_property("character", path_str(&role.file));
             lips.set_property_from_str("mode", "portrait");
             // Outside its voice-over scenes the frames go round it unchanged.
@@ -186,7 +185,7 @@ impl Cast {
             if !role.has_voice {
                 continue;
             }
-            let voice = make_plugin(VOICE)?;
+            let voice = plugin(VOICE)?;
             voice.set_property("character", path_str(&role.file));
             voice.set_property("mix", 0.0f64);
             switch_by_time(&voice, role.ranges.clone(), |element, active| {

@@ -15,10 +15,10 @@ use reenact_models::{Catalog, ModelUse};
 
 use super::plan::Plan;
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make};
+use crate::factories::{self as f, make, plugin};
 use crate::preset::{Background, CropPolicy, Preset};
 
-const FACETRACK: &str = "reenactfacetrack";
+pub(crate) const FACETRACK: &str = "reenactfacetrack";
 const MATTE: &str = "reenactmatte";
 const REFRAME: &str = "reenactreframe";
 /// The face tracker's models, recorded in the metadata when it runs.
@@ -146,11 +146,4 @@ fn caps_filter(format: &str) -> Result<gst::Element> {
     let e = make(f::CAPSFILTER)?;
     e.set_property("caps", gst::Caps::builder("video/x-raw").field("format", format).build());
     Ok(e)
-}
-
-/// An element of our own plugin; a missing one means the plugin did not register.
-pub(crate) fn plugin(name: &'static str) -> Result<gst::Element> {
-    gst::ElementFactory::make(name)
-        .build()
-        .map_err(|_| EngineError::Init(format!("element `{name}` is missing: the reenact plugin did not register")))
 }
