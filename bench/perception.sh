@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=()
 [[ ${BENCH_RELEASE:-} == 1 ]] && profile=(--release)
-for element in matte reframe; do
-  cargo run -q "${profile[@]}" -p gst-plugin-reenact --example perception_bench -- "$element" "${1:-200}"
-done
+run() { cargo run -q "${profile[@]}" -p gst-plugin-reenact --example perception_bench -- "$@"; }
+run matte "${1:-200}"
+# The same with the model on every second frame (`mask-interval=2`), the option for slow machines.
+run matte "${1:-200}" mask-interval=2
+run reframe "${1:-200}"

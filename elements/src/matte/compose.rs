@@ -1,67 +1,116 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Per-row compositing of `reenactmatte`: the frame row is foreground, weighted by the alpha row,
-//! over a background row (blurred frame, colour or image), or the alpha written into the
-//! fourth byte. No GStreamer here.
+//! Per-row compositing of `reenactmatte`, byte by byte over packed 4-byte rows so that the
+//! loops vectorise: each frame byte is mixed with the background byte at the same place,
+//! weighted by a row of per-byte weights (the alpha spread over R, G and B, 255 on the fourth
+//! byte so it is kept). No GStreamer here.
 
-/// What fills the background of one row.
+use super::mask::lerp;
+
+/// Pixels per compositing chunk: a chunk all person (alpha 255) is skipped, background and
+/// all; one all background takes the background without mixing.
+const CHUNK: usize = 16;
+
+/// What lies under one frame row, in the frame's byte layout (4 bytes per pixel).
 #[derive(Debug, Clone, Copy)]
-pub enum Background<'a> {
-    /// One colour (R, G, B) with an opacity: 255 replaces, lower lets the frame show through.
-    Colour([u8; 3], u8),
-    /// An RGB row, 3 bytes per frame pixel (blurred frame or background image).
+pub enum Under<'a> {
+    /// One row: a colour repeated, or a background image's row.
     Row(&'a [u8]),
+    /// Two rows and the weight of the second in 1/256: a vertical bilinear step computed per
+    /// chunk, only where the background shows.
+    Between(&'a [u8], &'a [u8], u16),
 }
 
-#[inline]
-fn mix(fg: u8, bg: u8, alpha: u32) -> u8 {
-    // x / 255 rounded, without a division: exact for x <= 255 * 255.
-    let v = u32::from(fg) * alpha + u32::from(bg) * (255 - alpha) + 128;
+/// `(fg * weight + bg * (255 - weight)) / 255` rounded, in 16 bits: exact, and weight 255
+/// returns `fg` unchanged.
+#[inline(always)]
+fn mix(fg: u8, bg: u8, weight: u8) -> u8 {
+    let (fg, bg, a) = (u16::from(fg), u16::from(bg), u16::from(weight));
+    let v = fg * a + bg * (255 - a) + 128;
     ((v + (v >> 8)) >> 8) as u8
 }
 
-/// Blends `background` under a packed 4-byte frame `row` (R, G, B at `rgb`) where `alpha` is
-/// below 255; fully opaque pixels are left untouched.
-pub fn blend_row(row: &mut [u8], rgb: [usize; 3], alpha: &[u8], background: Background<'_>) {
-    match background {
-        Background::Colour(colour, opacity) => {
-            for (px, &a) in row.chunks_exact_mut(4).zip(alpha) {
-                if a == 255 {
-                    continue;
-                }
-                // Only the background share (255 - a) is replaced, by `opacity` of it.
-                let keep = 255 - (255 - u32::from(a)) * u32::from(opacity) / 255;
-                for (c, &o) in rgb.iter().enumerate() {
-                    px[o] = mix(px[o], colour[c], keep);
+/// Mixes the background `under` a packed 4-byte `row` by the pixels' `alpha`, spread byte by
+/// byte in `weights` (`row.len()` bytes; see [`spread_alpha`]). Compiled for AVX2 too, used
+/// where the CPU has it.
+#[allow(unsafe_code)]
+pub fn blend(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { blend_avx2(row, alpha, weights, under) };
+    }
+    blend_chunks(row, alpha, weights, under);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn blend_avx2(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) {
+    blend_chunks(row, alpha, weights, under);
+}
+
+#[inline(always)]
+fn blend_chunks(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) {
+    let chunks = row.chunks_mut(CHUNK * 4).zip(weights.chunks(CHUNK * 4)).zip(alpha.chunks(CHUNK));
+    for (i, ((px, w), a)) in chunks.enumerate() {
+        let (all, any) = a.iter().fold((255u8, 0u8), |(all, any), &v| (all & v, any | v));
+        if all == 255 {
+            continue;
+        }
+        let at = i * CHUNK * 4..i * CHUNK * 4 + px.len();
+        // All background: no mixing, the background replaces R, G and B (weight 0) and the
+        // fourth byte (weight 255) stays.
+        let keep_or = |p: &mut u8, w: u8, b: u8| *p = if w == 255 { *p } else { b };
+        match (under, any == 0) {
+            (Under::Row(bg), true) => {
+                for ((p, &w), &b) in px.iter_mut().zip(w).zip(&bg[at]) {
+                    keep_or(p, w, b);
                 }
             }
-        }
-        Background::Row(bg) => {
-            for ((px, &a), b) in row.chunks_exact_mut(4).zip(alpha).zip(bg.chunks_exact(3)) {
-                if a == 255 {
-                    continue;
+            (Under::Row(bg), false) => {
+                for ((p, &w), &b) in px.iter_mut().zip(w).zip(&bg[at]) {
+                    *p = mix(*p, b, w);
                 }
-                let a = u32::from(a);
-                for (c, &o) in rgb.iter().enumerate() {
-                    px[o] = mix(px[o], b[c], a);
+            }
+            (Under::Between(top, bottom, wb), true) => {
+                for (((p, &w), &t), &b) in px.iter_mut().zip(w).zip(&top[at.clone()]).zip(&bottom[at]) {
+                    keep_or(p, w, lerp(t, b, wb.min(256)));
+                }
+            }
+            (Under::Between(top, bottom, wb), false) => {
+                for (((p, &w), &t), &b) in px.iter_mut().zip(w).zip(&top[at.clone()]).zip(&bottom[at]) {
+                    *p = mix(*p, lerp(t, b, wb.min(256)), w);
                 }
             }
         }
     }
 }
 
-/// Like [`blend_row`] with a background computed per pixel by `background(x)`, called only for
-/// pixels that are not fully opaque (an upsampled blurred frame costs nothing under the person).
-pub fn blend_row_with(row: &mut [u8], rgb: [usize; 3], alpha: &[u8], background: impl Fn(usize) -> [u8; 3]) {
-    for (x, (px, &a)) in row.chunks_exact_mut(4).zip(alpha).enumerate() {
-        if a == 255 {
-            continue;
-        }
-        let b = background(x);
-        let a = u32::from(a);
-        for (c, &o) in rgb.iter().enumerate() {
-            px[o] = mix(px[o], b[c], a);
-        }
+/// Spreads a row of alpha over the four bytes of each pixel: the alpha on R, G and B, 255 on
+/// byte `fourth` (so blending leaves it as it was).
+pub fn spread_alpha(alpha: &[u8], fourth: usize, out: &mut [u8]) {
+    let keep = 0xffu32 << (8 * fourth);
+    for (q, &a) in out.chunks_exact_mut(4).zip(alpha) {
+        q.copy_from_slice(&((u32::from(a) * 0x0101_0101) | keep).to_le_bytes());
     }
+}
+
+/// The weight table of a colour at `opacity` over alpha `a`: only the background share
+/// (255 - a) is replaced, by `opacity` of it.
+pub fn opacity_lut(opacity: u8) -> [u8; 256] {
+    let mut lut = [0u8; 256];
+    for (a, out) in lut.iter_mut().enumerate() {
+        *out = (255 - (255 - a as u32) * u32::from(opacity) / 255) as u8;
+    }
+    lut
+}
+
+/// One frame row of a colour in the byte layout `rgb` (the fourth byte 0, kept by its weight).
+pub fn colour_row(colour: [u8; 3], rgb: [usize; 3], width: usize) -> Vec<u8> {
+    let mut px = [0u8; 4];
+    for (c, &o) in rgb.iter().enumerate() {
+        px[o] = colour[c];
+    }
+    px.repeat(width)
 }
 
 /// Writes `alpha` into byte `offset` of each pixel of a packed 4-byte `row`.
@@ -81,10 +130,29 @@ pub fn argb(value: u32) -> ([u8; 3], u8) {
 mod tests {
     use super::*;
 
+    fn composite(row: &mut [u8], alpha: &[u8], fourth: usize, under: Under<'_>) {
+        let mut weights = vec![0; alpha.len() * 4];
+        spread_alpha(alpha, fourth, &mut weights);
+        let mut portable = row.to_vec();
+        blend(row, alpha, &weights, under);
+        blend_chunks(&mut portable, alpha, &weights, under);
+        assert_eq!(row, portable, "the AVX2 build gives the same bytes");
+    }
+
+    #[test]
+    fn mix_is_exact_at_the_ends_and_rounds_between() {
+        for v in [0u8, 1, 127, 200, 255] {
+            assert_eq!(mix(v, 255 - v, 255), v);
+            assert_eq!(mix(255 - v, v, 0), v);
+        }
+        assert_eq!(mix(200, 100, 128), 150);
+    }
+
     #[test]
     fn colour_replaces_the_background_share() {
         let mut row = vec![100, 100, 100, 0, 100, 100, 100, 0, 100, 100, 100, 0];
-        blend_row(&mut row, [0, 1, 2], &[255, 0, 128], Background::Colour([0, 255, 10], 255));
+        let colour = colour_row([0, 255, 10], [0, 1, 2], 3);
+        composite(&mut row, &[255, 0, 128], 3, Under::Row(&colour));
         assert_eq!(&row[0..4], &[100, 100, 100, 0], "foreground untouched");
         assert_eq!(&row[4..8], &[0, 255, 10, 0], "background replaced");
         assert!((45..55).contains(&row[8]) && (170..185).contains(&row[9]), "{row:?}");
@@ -93,26 +161,38 @@ mod tests {
     #[test]
     fn half_opaque_colour_lets_the_frame_through() {
         let mut row = vec![200, 200, 200, 255];
-        blend_row(&mut row, [2, 1, 0], &[0], Background::Colour([0, 0, 0], 128));
+        let lut = opacity_lut(128);
+        composite(&mut row, &[lut[0]], 3, Under::Row(&colour_row([0, 0, 0], [2, 1, 0], 1)));
         assert!((95..105).contains(&row[0]), "{row:?}");
-        assert_eq!(row[3], 255);
+        assert_eq!(row[3], 255, "the fourth byte is kept");
+        assert_eq!((lut[255], opacity_lut(255)[0], opacity_lut(0)[0]), (255, 0, 255));
     }
 
     #[test]
-    fn row_background_is_weighted_by_alpha() {
+    fn between_rows_blends_vertically_then_by_alpha() {
         let mut row = vec![0, 0, 0, 9, 0, 0, 0, 9];
-        blend_row(&mut row, [1, 2, 3], &[0, 255], Background::Row(&[10, 20, 30, 40, 50, 60]));
-        assert_eq!(row, vec![0, 10, 20, 30, 0, 0, 0, 9]);
+        let (top, bottom) = ([10, 20, 30, 0, 1, 1, 1, 0], [30, 40, 50, 0, 1, 1, 1, 0]);
+        composite(&mut row, &[0, 255], 3, Under::Between(&top, &bottom, 128));
+        assert_eq!(row, vec![20, 30, 40, 9, 0, 0, 0, 9]);
     }
 
     #[test]
-    fn computed_background_is_asked_only_under_the_background() {
-        let mut row = vec![0, 0, 0, 0, 7, 7, 7, 0];
-        blend_row_with(&mut row, [0, 1, 2], &[0, 255], |x| {
-            assert_eq!(x, 0);
-            [1, 2, 3]
-        });
-        assert_eq!(row, vec![1, 2, 3, 0, 7, 7, 7, 0]);
+    fn opaque_chunks_are_left_alone_and_long_rows_are_covered() {
+        let width = 100;
+        let mut alpha = vec![255u8; width];
+        alpha[width - 1] = 0;
+        let mut row = vec![7u8; width * 4];
+        composite(&mut row, &alpha, 0, Under::Row(&colour_row([1, 2, 3], [1, 2, 3], width)));
+        assert!(row[..(width - 1) * 4].iter().all(|&v| v == 7));
+        assert_eq!(&row[(width - 1) * 4..], &[7, 1, 2, 3]);
+        // A whole chunk of background (no mixing) beside a mixed one, between two rows.
+        let mut alpha = vec![0u8; 40];
+        alpha[39] = 128;
+        let (top, bottom) = (vec![100u8; 160], vec![200u8; 160]);
+        let mut row = vec![50u8; 160];
+        composite(&mut row, &alpha, 3, Under::Between(&top, &bottom, 64));
+        assert_eq!(&row[..8], &[125, 125, 125, 50, 125, 125, 125, 50]);
+        assert_eq!(&row[156..], &[87, 87, 87, 50]);
     }
 
     #[test]
@@ -121,5 +201,8 @@ mod tests {
         write_alpha_row(&mut row, 0, &[200, 0]);
         assert_eq!(row, vec![200, 2, 3, 4, 0, 6, 7, 8]);
         assert_eq!(argb(0xff00_b140), ([0x00, 0xb1, 0x40], 0xff));
+        let mut weights = vec![0; 4];
+        spread_alpha(&[9], 0, &mut weights);
+        assert_eq!(weights, vec![255, 9, 9, 9]);
     }
 }

@@ -38,9 +38,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::VideoFormat;
 
-use super::compose::{argb, blend_row, blend_row_with, write_alpha_row, Background};
+use super::compose::{argb, blend, colour_row, opacity_lut, spread_alpha, write_alpha_row, Under};
 use super::inference::Segmenter;
-use super::mask::{edge_lut, smooth, to_u8, Frame, MaskScaler};
+use super::mask::{edge_lut, smooth, to_u8, Frame, MaskScaler, Ramp};
 use super::pixels::{Rgb, Upsampler};
 use super::{ReenactMatteMode, ReenactMatteModel};
 
@@ -113,8 +113,8 @@ struct State {
     segmenter: Segmenter,
     /// `background-image` as decoded in `start`, at its own size.
     image: Option<Rgb>,
-    /// `image` scaled to the negotiated frame size.
-    scaled_image: Option<Rgb>,
+    /// `image` scaled to the negotiated frame size, in its byte layout.
+    scaled_image: Option<Vec<u8>>,
     /// Negotiated video format; `None` until `set_caps`.
     info: Option<gst_video::VideoInfo>,
     /// R, G, B offsets and the fourth byte's offset of the negotiated format.
@@ -129,8 +129,9 @@ struct State {
     scaler: Option<MaskScaler>,
     /// Edge ramp table and the `edge-feather` it was built for.
     lut: ([u8; 256], f64),
-    /// One frame row of alpha.
+    /// One frame row of alpha, and the same spread over each pixel's 4 bytes.
     alpha_row: Vec<u8>,
+    weights: Vec<u8>,
     /// Reduced frame copy blurred for `blur` mode, its scratch and upsampler.
     small: Rgb,
     scratch: Vec<u8>,
@@ -154,6 +155,11 @@ impl ReenactMatte {
 }
 
 /// Decodes the first frame of the image (or video) file at `path` as RGB.
+/// The numbered pixel rows of a mapped frame, without the stride's padding.
+fn frame_rows(data: &mut [u8], stride: usize, width: usize, height: usize) -> impl Iterator<Item = (usize, &mut [u8])> {
+    data.chunks_mut(stride).take(height).map(move |row| &mut row[..width * 4]).enumerate()
+}
+
 fn decode_image(path: &str) -> Result<Rgb, String> {
     if !Path::new(path).is_file() {
         return Err("no such file".into());
@@ -418,6 +424,7 @@ impl BaseTransformImpl for ReenactMatte {
             scaler: None,
             lut: (edge_lut(settings.edge_feather as f32), settings.edge_feather),
             alpha_row: Vec::new(),
+            weights: Vec::new(),
             small: Rgb::default(),
             scratch: Vec::new(),
             upsampler: None,
@@ -445,8 +452,9 @@ impl BaseTransformImpl for ReenactMatte {
         let (width, height) = (info.width() as usize, info.height() as usize);
         let (mw, mh) = state.segmenter.size();
         state.scaler = Some(MaskScaler::new(mw, mh, width, height));
-        state.scaled_image = state.image.as_ref().map(|image| image.resized(width, height));
+        state.scaled_image = state.image.as_ref().map(|image| image.resized_packed(width, height, layout.0));
         state.alpha_row = vec![0; width];
+        state.weights = vec![0; width * 4];
         state.mask.clear();
         state.upsampler = None;
         state.frames = 0;
@@ -511,7 +519,8 @@ impl BaseTransformImpl for ReenactMatte {
         }
 
         let interval = u64::from(settings.mask_interval.max(1));
-        if state.mask.is_empty() || state.frames % interval == 0 {
+        let fresh = state.mask.is_empty() || state.frames % interval == 0;
+        if fresh {
             let new = state.segmenter.run(&view).map_err(|err| {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ["segmentation failed: {err}"]);
                 gst::FlowError::Error
@@ -526,28 +535,39 @@ impl BaseTransformImpl for ReenactMatte {
             state.lut = (edge_lut(settings.edge_feather as f32), settings.edge_feather);
         }
 
-        let State { scaler, mask_u8, lut, alpha_row, small, scratch, upsampler, scaled_image, .. } = state;
+        let State { scaler, mask_u8, lut, alpha_row, weights, small, scratch, upsampler, scaled_image, .. } = state;
         let Some(scaler) = scaler.as_mut().filter(|s| s.frame_size() == (width, height)) else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ["mask scaler does not fit the frame"]);
             return Err(gst::FlowError::NotNegotiated);
         };
-        let lut = &lut.0;
+        if fresh || !scaler.is_prepared() {
+            scaler.prepare(mask_u8);
+        }
+        let mut ramp = Ramp::new(lut.0);
         match settings.mode {
             ReenactMatteMode::Alpha => {
-                for y in 0..height {
-                    scaler.row(mask_u8, y, lut, alpha_row);
-                    write_alpha_row(&mut data[y * stride..][..width * 4], fourth, alpha_row);
+                for (y, row) in frame_rows(data, stride, width, height) {
+                    scaler.row(y, &ramp, alpha_row);
+                    write_alpha_row(row, fourth, alpha_row);
                 }
             }
             ReenactMatteMode::Replace => {
-                let (colour, opacity) = argb(settings.background_color);
-                for y in 0..height {
-                    scaler.row(mask_u8, y, lut, alpha_row);
-                    let background = match scaled_image {
-                        Some(image) => Background::Row(&image.data[y * width * 3..][..width * 3]),
-                        None => Background::Colour(colour, opacity),
-                    };
-                    blend_row(&mut data[y * stride..][..width * 4], rgb, alpha_row, background);
+                let colour;
+                let (background, line) = match scaled_image.as_deref() {
+                    Some(image) => (image, width * 4),
+                    None => {
+                        let (rgb_colour, opacity) = argb(settings.background_color);
+                        // The colour's opacity goes into the weights: one table from mask to weight.
+                        let keep = opacity_lut(opacity);
+                        ramp = Ramp::new(ramp.lut.map(|a| keep[usize::from(a)]));
+                        colour = colour_row(rgb_colour, rgb, width);
+                        (colour.as_slice(), 0)
+                    }
+                };
+                for (y, row) in frame_rows(data, stride, width, height) {
+                    scaler.row(y, &ramp, alpha_row);
+                    spread_alpha(alpha_row, fourth, weights);
+                    blend(row, alpha_row, weights, Under::Row(&background[y * line..][..width * 4]));
                 }
             }
             ReenactMatteMode::Blur => {
@@ -562,10 +582,12 @@ impl BaseTransformImpl for ReenactMatte {
                     Some(up) if up.fits(small, width, height) => up,
                     _ => upsampler.insert(Upsampler::new(small, width, height)),
                 };
-                for y in 0..height {
-                    scaler.row(mask_u8, y, lut, alpha_row);
-                    up.prepare(small, y);
-                    blend_row_with(&mut data[y * stride..][..width * 4], rgb, alpha_row, |x| up.at(x));
+                up.prepare(small, rgb);
+                for (y, row) in frame_rows(data, stride, width, height) {
+                    scaler.row(y, &ramp, alpha_row);
+                    spread_alpha(alpha_row, fourth, weights);
+                    let (top, bottom, w) = up.rows(y);
+                    blend(row, alpha_row, weights, Under::Between(top, bottom, w));
                 }
             }
         }

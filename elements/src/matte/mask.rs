@@ -38,16 +38,18 @@ pub fn model_input(frame: &Frame<'_>, mw: usize, mh: usize, out: &mut Vec<f32>) 
     let sx = frame.width as f32 / mw as f32;
     let sy = frame.height as f32 / mh as f32;
     let coord = |cell: usize, tap: f32, scale: f32, max: usize| (((cell as f32 + tap) * scale) as usize).min(max - 1);
+    let cols: Vec<[usize; 2]> =
+        (0..mw).map(|u| [coord(u, 0.25, sx, frame.width) * 4, coord(u, 0.75, sx, frame.width) * 4]).collect();
     for v in 0..mh {
-        let rows = [coord(v, 0.25, sy, frame.height), coord(v, 0.75, sy, frame.height)];
-        for u in 0..mw {
-            let cols = [coord(u, 0.25, sx, frame.width), coord(u, 0.75, sx, frame.width)];
+        let rows = [coord(v, 0.25, sy, frame.height), coord(v, 0.75, sy, frame.height)]
+            .map(|y| &frame.data[y * frame.stride..][..frame.width * 4]);
+        for pair in &cols {
             let mut acc = [0u32; 3];
-            for &y in &rows {
-                for &x in &cols {
-                    let i = y * frame.stride + x * 4;
+            for row in rows {
+                for &x in pair {
+                    let px = &row[x..x + 4];
                     for (a, &o) in acc.iter_mut().zip(&frame.rgb) {
-                        *a += u32::from(frame.data[i + o]);
+                        *a += u32::from(px[o]);
                     }
                 }
             }
@@ -98,6 +100,25 @@ pub fn edge_lut(feather: f32) -> [u8; 256] {
     lut
 }
 
+/// A monotonic table from mask byte to alpha, and where it is flat at its ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ramp {
+    /// Alpha per mask byte.
+    pub lut: [u8; 256],
+    /// `lut` is `lut[0]` on `0..=flat_below` and `lut[255]` on `flat_above..=255`.
+    flat_below: u8,
+    flat_above: u8,
+}
+
+impl Ramp {
+    /// The ramp of a monotonic (non-decreasing) table.
+    pub fn new(lut: [u8; 256]) -> Self {
+        let flat_below = lut.iter().take_while(|&&v| v == lut[0]).count() - 1;
+        let flat_above = 256 - lut.iter().rev().take_while(|&&v| v == lut[255]).count();
+        Self { lut, flat_below: flat_below as u8, flat_above: flat_above as u8 }
+    }
+}
+
 /// One output coordinate of a bilinear resize: the two source indices and the weight of the
 /// second, in 1/256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +128,7 @@ pub struct Tap {
     /// Second source index (`i0 + 1`, or `i0` at the edge).
     pub i1: usize,
     /// Weight of `i1`, 0..=256.
-    pub w: u32,
+    pub w: u16,
 }
 
 /// Bilinear taps from `src` to `dst` samples, pixel centres aligned, edges clamped.
@@ -118,25 +139,31 @@ pub fn taps(src: usize, dst: usize) -> Vec<Tap> {
             let s = ((d as f32 + 0.5) * scale - 0.5).clamp(0.0, (src - 1) as f32);
             let i0 = s.floor() as usize;
             let i1 = (i0 + 1).min(src - 1);
-            Tap { i0, i1, w: ((s - i0 as f32) * 256.0 + 0.5) as u32 }
+            Tap { i0, i1, w: ((s - i0 as f32) * 256.0 + 0.5) as u16 }
         })
         .collect()
 }
 
-/// Upsamples a byte mask of the model size to frame rows, through the edge ramp.
+/// Pixels per stretch of a mask row that [`MaskScaler::row`] passes as is when it is all
+/// person or all background.
+const RAMP_CHUNK: usize = 32;
+
+/// Upsamples a byte mask of the model size to frame rows, through the edge ramp. The
+/// horizontal step runs once per mask ([`Self::prepare`]), on the few mask rows; each frame
+/// row then only blends two of them.
 #[derive(Debug, Clone)]
 pub struct MaskScaler {
     mw: usize,
     xt: Vec<Tap>,
     yt: Vec<Tap>,
-    /// One vertically blended mask row, values x 256.
-    col: Vec<u32>,
+    /// The mask's rows at frame width; empty until the first `prepare`.
+    rows: Vec<u8>,
 }
 
 impl MaskScaler {
     /// Scaler from a `mw` x `mh` mask to a `width` x `height` frame.
     pub fn new(mw: usize, mh: usize, width: usize, height: usize) -> Self {
-        Self { mw, xt: taps(mw, width), yt: taps(mh, height), col: vec![0; mw] }
+        Self { mw, xt: taps(mw, width), yt: taps(mh, height), rows: Vec::new() }
     }
 
     /// Frame size this scaler writes.
@@ -144,18 +171,43 @@ impl MaskScaler {
         (self.xt.len(), self.yt.len())
     }
 
-    /// Writes the alpha of frame row `y` into `out` (frame width bytes).
-    pub fn row(&mut self, mask: &[u8], y: usize, lut: &[u8; 256], out: &mut [u8]) {
-        let t = self.yt[y];
-        let (r0, r1) = (&mask[t.i0 * self.mw..][..self.mw], &mask[t.i1 * self.mw..][..self.mw]);
-        for ((c, &a), &b) in self.col.iter_mut().zip(r0).zip(r1) {
-            *c = u32::from(a) * (256 - t.w) + u32::from(b) * t.w;
-        }
-        for (o, x) in out.iter_mut().zip(&self.xt) {
-            let v = (self.col[x.i0] * (256 - x.w) + self.col[x.i1] * x.w + 32768) >> 16;
-            *o = lut[v.min(255) as usize];
+    /// Whether a mask has been prepared since the scaler was made.
+    pub fn is_prepared(&self) -> bool {
+        !self.rows.is_empty()
+    }
+
+    /// Takes a new mask (`mw` x `mh` bytes): its rows are stretched to the frame width.
+    pub fn prepare(&mut self, mask: &[u8]) {
+        self.rows.clear();
+        for line in mask.chunks_exact(self.mw) {
+            self.rows.extend(self.xt.iter().map(|t| lerp(line[t.i0], line[t.i1], t.w)));
         }
     }
+
+    /// Writes the alpha of frame row `y` into `out` (frame width bytes), through `ramp`.
+    pub fn row(&self, y: usize, ramp: &Ramp, out: &mut [u8]) {
+        let (t, width) = (self.yt[y], self.xt.len());
+        let (r0, r1) = (&self.rows[t.i0 * width..][..width], &self.rows[t.i1 * width..][..width]);
+        for (o, (a, b)) in out.chunks_mut(RAMP_CHUNK).zip(r0.chunks(RAMP_CHUNK).zip(r1.chunks(RAMP_CHUNK))) {
+            // Well inside or outside the person every value of both rows lies where the ramp is
+            // flat, and so does every blend of them: one value for the stretch. Only the edge
+            // needs the blend and a look-up per pixel (which cannot vectorise).
+            let (low, high) = a.iter().chain(b).fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            if high <= ramp.flat_below || low >= ramp.flat_above {
+                o.fill(ramp.lut[usize::from(high)]);
+                continue;
+            }
+            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                *o = ramp.lut[usize::from(lerp(a, b, t.w))];
+            }
+        }
+    }
+}
+
+/// `a` to `b` by `w` in 1/256, rounded.
+#[inline(always)]
+pub fn lerp(a: u8, b: u8, w: u16) -> u8 {
+    ((u16::from(a) * (256 - w) + u16::from(b) * w + 128) >> 8) as u8
 }
 
 #[cfg(test)]
@@ -204,6 +256,29 @@ mod tests {
     }
 
     #[test]
+    fn ramp_knows_where_it_is_flat() {
+        let ramp = Ramp::new(edge_lut(0.2));
+        assert_eq!((ramp.flat_below, ramp.flat_above), (76, 179));
+        assert_eq!((ramp.lut[76], ramp.lut[77], ramp.lut[178], ramp.lut[179]), (0, 1, 254, 255));
+        let identity = Ramp::new(edge_lut(0.5));
+        assert_eq!((identity.flat_below, identity.flat_above), (0, 255));
+    }
+
+    #[test]
+    fn flat_stretches_and_edges_scale_alike() {
+        // A wide mask: the middle stretches are flat, the step between them is not.
+        let (mw, width) = (40, 200);
+        let mask: Vec<u8> = (0..mw * 2).map(|i| if i % mw < mw / 2 { 10 } else { 250 }).collect();
+        let mut scaler = MaskScaler::new(mw, 2, width, 2);
+        scaler.prepare(&mask);
+        let ramp = Ramp::new(edge_lut(0.2));
+        let mut row = vec![0u8; width];
+        scaler.row(1, &ramp, &mut row);
+        assert!(row[..90].iter().all(|&v| v == 0) && row[110..].iter().all(|&v| v == 255), "{row:?}");
+        assert!(row.windows(2).all(|w| w[0] <= w[1]) && row[95..105].iter().any(|&v| v > 0 && v < 255));
+    }
+
+    #[test]
     fn taps_align_centres_and_clamp() {
         let t = taps(2, 4);
         assert_eq!(t[0], Tap { i0: 0, i1: 1, w: 0 });
@@ -216,8 +291,11 @@ mod tests {
         let mask = [0u8, 255, 0, 255];
         let mut scaler = MaskScaler::new(2, 2, 8, 2);
         assert_eq!(scaler.frame_size(), (8, 2));
+        assert!(!scaler.is_prepared());
+        scaler.prepare(&mask);
+        assert!(scaler.is_prepared());
         let mut row = [0u8; 8];
-        scaler.row(&mask, 0, &edge_lut(0.5), &mut row);
+        scaler.row(0, &Ramp::new(edge_lut(0.5)), &mut row);
         assert_eq!(row[0], 0);
         assert_eq!(row[7], 255);
         assert!(row.windows(2).all(|w| w[0] <= w[1]), "{row:?}");

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Packed RGB images for the `reenactmatte` backgrounds: block downscale, a separable box blur
-//! with running sums, bilinear resize, and bilinear rows back at frame size.
+//! with running sums, and bilinear rows back at frame size in the frame's byte layout.
 //! No GStreamer here.
 
-use super::mask::{taps, Frame, Tap};
+use super::mask::{lerp, taps, Frame, Tap};
 
 /// A tightly packed RGB image (3 bytes per pixel).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,99 +46,156 @@ impl Rgb {
         if radius == 0 || self.width == 0 || self.height == 0 {
             return;
         }
+        let mut sums = Vec::new();
         for _ in 0..passes {
             scratch.clear();
             scratch.resize(self.data.len(), 0);
             blur_lines(&self.data, scratch, self.height, self.width, self.width * 3, 3, radius);
-            blur_lines(scratch, &mut self.data, self.width, self.height, 3, self.width * 3, radius);
+            blur_columns(scratch, &mut self.data, self.width * 3, self.height, radius, &mut sums);
         }
     }
 
-    /// Bilinear resize to `width` x `height`.
-    pub fn resized(&self, width: usize, height: usize) -> Self {
+    /// Bilinear resize to `width` x `height`, in the packed 4-byte layout whose R, G and B
+    /// sit at `rgb` (the fourth byte 0).
+    pub fn resized_packed(&self, width: usize, height: usize, rgb: [usize; 3]) -> Vec<u8> {
         let mut up = Upsampler::new(self, width, height);
-        let mut data = vec![0u8; width * height * 3];
-        for (y, row) in data.chunks_exact_mut(width * 3).enumerate() {
-            let row_rgb = up.row(self, y);
-            row.copy_from_slice(row_rgb);
+        up.prepare(self, rgb);
+        let mut data = vec![0u8; width * height * 4];
+        for (y, row) in data.chunks_exact_mut(width * 4).enumerate() {
+            let (top, bottom, w) = up.rows(y);
+            for ((o, &a), &b) in row.iter_mut().zip(top).zip(bottom) {
+                *o = lerp(a, b, w);
+            }
         }
-        Self { width, height, data }
+        data
     }
 }
 
-/// Blurs `lines` lines of `len` pixels: pixel `i` of line `l` is at `l * line_step + i * step`.
+/// Blurs each line of `len` pixels of `src` into `dst` (`lines` lines `line_step` bytes apart,
+/// pixels `step` bytes apart): the running sum of a window of `2 * radius + 1` pixels, the
+/// line padded with copies of its end pixels so the loop needs no clamping.
 fn blur_lines(src: &[u8], dst: &mut [u8], lines: usize, len: usize, line_step: usize, step: usize, radius: usize) {
-    let r = radius.min(len.saturating_sub(1)).max(1) as isize;
+    let r = radius.min(len.saturating_sub(1)).max(1);
     let norm = (1u32 << 16) / (2 * r as u32 + 1);
-    let last = len as isize - 1;
+    let mut padded: Vec<[u32; 3]> = Vec::with_capacity(len + 2 * r + 1);
     for l in 0..lines {
         let base = l * line_step;
-        let at = |i: isize, c: usize| u32::from(src[base + i.clamp(0, last) as usize * step + c]);
-        for c in 0..3 {
-            let mut sum: u32 = (-r..=r).map(|i| at(i, c)).sum();
-            for i in 0..len as isize {
-                dst[base + i as usize * step + c] = ((sum * norm + 32768) >> 16).min(255) as u8;
-                sum = sum + at(i + r + 1, c) - at(i - r, c);
+        let px = |i: usize| {
+            let p = &src[base + i * step..][..3];
+            [u32::from(p[0]), u32::from(p[1]), u32::from(p[2])]
+        };
+        padded.clear();
+        padded.extend(std::iter::repeat_n(px(0), r));
+        padded.extend((0..len).map(px));
+        padded.extend(std::iter::repeat_n(px(len - 1), r + 1));
+        let mut sum = padded[..2 * r + 1].iter().fold([0u32; 3], |s, p| [s[0] + p[0], s[1] + p[1], s[2] + p[2]]);
+        for (i, (enter, leave)) in padded[2 * r + 1..].iter().zip(&padded[..len]).enumerate() {
+            let out = &mut dst[base + i * step..][..3];
+            for c in 0..3 {
+                out[c] = ((sum[c] * norm + 32768) >> 16).min(255) as u8;
+                sum[c] = sum[c] + enter[c] - leave[c];
             }
         }
     }
 }
 
-/// Bilinear rows of an [`Rgb`] image at another size.
+/// Blurs the columns of a packed image (`height` rows of `line` bytes) from `src` into `dst`:
+/// the same running sum as [`blur_lines`], kept for a whole row at a time.
+fn blur_columns(src: &[u8], dst: &mut [u8], line: usize, height: usize, radius: usize, sums: &mut Vec<u32>) {
+    let r = radius.min(height.saturating_sub(1)).max(1);
+    let norm = (1u32 << 16) / (2 * r as u32 + 1);
+    let row = |y: isize| &src[y.clamp(0, height as isize - 1) as usize * line..][..line];
+    sums.clear();
+    sums.resize(line, 0);
+    for y in -(r as isize)..=r as isize {
+        for (s, &v) in sums.iter_mut().zip(row(y)) {
+            *s += u32::from(v);
+        }
+    }
+    for (y, out) in dst.chunks_exact_mut(line).take(height).enumerate() {
+        for (o, &s) in out.iter_mut().zip(sums.iter()) {
+            *o = ((s * norm + 32768) >> 16).min(255) as u8;
+        }
+        let (enter, leave) = (row(y as isize + r as isize + 1), row(y as isize - r as isize));
+        for ((s, &e), &l) in sums.iter_mut().zip(enter).zip(leave) {
+            *s = *s + u32::from(e) - u32::from(l);
+        }
+    }
+}
+
+/// Bilinear rows of an [`Rgb`] image at another size, in a packed 4-byte frame layout. The
+/// horizontal step runs once per image ([`Self::prepare`]), on the few source rows; each
+/// output row is then a blend of two of them ([`Self::rows`]), left to the compositing.
 #[derive(Debug, Clone)]
 pub struct Upsampler {
-    xt: Vec<Tap>,
+    src: (usize, usize),
+    /// Per output column: the left source pixel and the weight of the one after it.
+    x0: Vec<u32>,
+    xw: Vec<u16>,
     yt: Vec<Tap>,
-    /// One vertically blended source row, values x 256.
-    col: Vec<u32>,
-    /// The last output row.
-    row: Vec<u8>,
+    /// The source rows at output width, 4 bytes per pixel.
+    rows: Vec<u8>,
+    /// One source row as packed pixels in the output layout.
+    line: Vec<u32>,
 }
 
 impl Upsampler {
     /// Upsampler from `src`'s size to `width` x `height`.
     pub fn new(src: &Rgb, width: usize, height: usize) -> Self {
+        let xt = taps(src.width, width);
         Self {
-            xt: taps(src.width, width),
+            src: (src.width, src.height),
+            x0: xt.iter().map(|t| t.i0 as u32).collect(),
+            xw: xt.iter().map(|t| t.w).collect(),
             yt: taps(src.height, height),
-            col: vec![0; src.width * 3],
-            row: vec![0; width * 3],
+            rows: Vec::new(),
+            line: Vec::new(),
         }
     }
 
     /// Whether this upsampler maps `src`'s size to `width` x `height`.
     pub fn fits(&self, src: &Rgb, width: usize, height: usize) -> bool {
-        self.col.len() == src.width * 3 && self.xt.len() == width && self.yt.len() == height
+        self.src == (src.width, src.height) && self.x0.len() == width && self.yt.len() == height
     }
 
-    /// Blends the two source rows of output row `y`; [`Self::at`] then reads that row.
-    pub fn prepare(&mut self, src: &Rgb, y: usize) {
-        let t = self.yt[y];
-        let line = src.width * 3;
-        let (r0, r1) = (&src.data[t.i0 * line..][..line], &src.data[t.i1 * line..][..line]);
-        for ((c, &a), &b) in self.col.iter_mut().zip(r0).zip(r1) {
-            *c = u32::from(a) * (256 - t.w) + u32::from(b) * t.w;
+    /// Stretches every row of `src` (of the size given to [`Self::new`]) to the output width,
+    /// R, G and B at byte offsets `rgb` of each pixel.
+    pub fn prepare(&mut self, src: &Rgb, rgb: [usize; 3]) {
+        let width = self.x0.len();
+        self.rows.clear();
+        self.rows.resize(width * 4 * src.height, 0);
+        let shifts = rgb.map(|o| 8 * o as u32);
+        for (out, line) in self.rows.chunks_exact_mut(width * 4).zip(src.data.chunks_exact(src.width * 3)) {
+            self.line.clear();
+            self.line.extend(line.chunks_exact(3).map(|p| {
+                (u32::from(p[0]) << shifts[0]) | (u32::from(p[1]) << shifts[1]) | (u32::from(p[2]) << shifts[2])
+            }));
+            // The last pixel again, so every column blends pixel i with i + 1 (weight 0 at the edge).
+            self.line.push(self.line[self.line.len() - 1]);
+            let last = self.line.len() - 2;
+            for ((px, &i), &w) in out.chunks_exact_mut(4).zip(&self.x0).zip(&self.xw) {
+                // Clamped so the compiler sees both reads inside the line and drops the checks.
+                let i = (i as usize).min(last);
+                px.copy_from_slice(&lerp_packed(self.line[i], self.line[i + 1], w).to_le_bytes());
+            }
         }
     }
 
-    /// Pixel `x` of the row last given to [`Self::prepare`].
-    #[inline]
-    pub fn at(&self, x: usize) -> [u8; 3] {
-        let t = self.xt[x];
-        let (a, b) = (&self.col[t.i0 * 3..t.i0 * 3 + 3], &self.col[t.i1 * 3..t.i1 * 3 + 3]);
-        let mix = |c: usize| (((a[c] * (256 - t.w) + b[c] * t.w + 32768) >> 16).min(255)) as u8;
-        [mix(0), mix(1), mix(2)]
+    /// The two prepared rows under output row `y` and the weight of the second in 1/256.
+    pub fn rows(&self, y: usize) -> (&[u8], &[u8], u16) {
+        let (t, line) = (self.yt[y], self.x0.len() * 4);
+        (&self.rows[t.i0 * line..][..line], &self.rows[t.i1 * line..][..line], t.w)
     }
+}
 
-    /// Output row `y` as RGB bytes.
-    pub fn row(&mut self, src: &Rgb, y: usize) -> &[u8] {
-        self.prepare(src, y);
-        for x in 0..self.xt.len() {
-            let px = self.at(x);
-            self.row[x * 3..x * 3 + 3].copy_from_slice(&px);
-        }
-        &self.row
-    }
+/// [`lerp`] on the four bytes of a packed pixel at once, two 16-bit lanes per half.
+#[inline(always)]
+fn lerp_packed(a: u32, b: u32, w: u16) -> u32 {
+    const EVEN: u32 = 0x00ff_00ff;
+    let (w, iw) = (u32::from(w), 256 - u32::from(w));
+    let even = (((a & EVEN) * iw + (b & EVEN) * w + 0x0080_0080) >> 8) & EVEN;
+    let odd = (((a >> 8) & EVEN) * iw + ((b >> 8) & EVEN) * w + 0x0080_0080) & !EVEN;
+    even | odd
 }
 
 #[cfg(test)]
@@ -182,13 +239,23 @@ mod tests {
     }
 
     #[test]
+    fn packed_lerp_matches_the_byte_lerp() {
+        let (a, b) = (0x00ff_7f10u32, 0xff00_80f0u32);
+        for w in [0u16, 1, 77, 128, 255, 256] {
+            let bytes: Vec<u8> = a.to_le_bytes().iter().zip(b.to_le_bytes()).map(|(&x, y)| lerp(x, y, w)).collect();
+            assert_eq!(lerp_packed(a, b, w).to_le_bytes().to_vec(), bytes, "w = {w}");
+        }
+    }
+
+    #[test]
     fn resize_keeps_corners_and_flat_colour() {
         let src = Rgb { width: 2, height: 1, data: vec![0, 10, 20, 200, 210, 220] };
-        let big = src.resized(6, 3);
-        assert_eq!((big.width, big.height, big.data.len()), (6, 3, 54));
-        assert_eq!(&big.data[0..3], &[0, 10, 20]);
-        assert_eq!(&big.data[15..18], &[200, 210, 220]);
-        let flat = Rgb { width: 3, height: 3, data: vec![9; 27] }.resized(7, 5);
-        assert!(flat.data.iter().all(|&v| v == 9));
+        let big = src.resized_packed(6, 3, [2, 1, 0]);
+        assert_eq!(big.len(), 6 * 3 * 4);
+        assert_eq!(&big[0..4], &[20, 10, 0, 0]);
+        assert_eq!(&big[20..24], &[220, 210, 200, 0]);
+        assert!(big[8..12] > big[4..8] && big[12..16] < big[16..20], "{big:?}");
+        let flat = Rgb { width: 3, height: 3, data: vec![9; 27] }.resized_packed(7, 5, [0, 1, 2]);
+        assert!(flat.chunks(4).all(|px| px == [9, 9, 9, 0]));
     }
 }
