@@ -624,7 +624,7 @@ fn bad_character_files_are_start_errors_naming_the_file() {
 }
 
 #[test]
-fn latency_is_reported_on_top_of_upstream() {
+fn latency_is_reported_on_top_of_upstream_while_active() {
     init();
     let dir = tempfile::tempdir().expect("model dir");
     install_reference(dir.path());
@@ -653,9 +653,22 @@ fn latency_is_reported_on_top_of_upstream() {
         let mut audio_up = gst::query::Latency::new();
         assert!(ls.static_pad("audio_sink").expect("audio pad").peer_query(&mut audio_up));
         let upstream_min = upstream.result().1.max(audio_up.result().1);
-        pipeline.set_state(gst::State::Null).expect("null");
         assert!(live, "live kept");
         assert_eq!(min, upstream_min + gst::ClockTime::from_mseconds(ours_ms), "`{props}`: upstream {upstream_min}");
+
+        // Switched off while playing: no latency of its own, announced on the bus; and back.
+        let reported = |active: bool| {
+            while bus.pop_filtered(&[gst::MessageType::Latency]).is_some() {}
+            ls.set_property("active", active);
+            bus.timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Latency])
+                .expect("a LATENCY message on the switch");
+            let mut q = gst::query::Latency::new();
+            assert!(ls.static_pad("src").expect("src").query(&mut q));
+            q.result().1
+        };
+        assert_eq!(reported(false), upstream_min, "`{props}` off");
+        assert_eq!(reported(true), min, "`{props}` on again");
+        pipeline.set_state(gst::State::Null).expect("null");
     }
 }
 
@@ -729,7 +742,8 @@ fn every_property_default_is_inside_its_range() {
         } else {
             assert!(
                 pspec.downcast_ref::<glib::ParamSpecEnum>().is_some()
-                    || pspec.downcast_ref::<glib::ParamSpecString>().is_some(),
+                    || pspec.downcast_ref::<glib::ParamSpecString>().is_some()
+                    || pspec.downcast_ref::<glib::ParamSpecBoolean>().is_some(),
                 "{name}: unexpected type"
             );
         }
@@ -740,7 +754,7 @@ fn every_property_default_is_inside_its_range() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 9);
     assert_eq!(element.property::<String>("algorithm"), "classical:mouth-warp/1");
     assert!(!element.find_property("algorithm").expect("algorithm").flags().contains(glib::ParamFlags::WRITABLE));
     element.set_property("model", "some_lipsync");

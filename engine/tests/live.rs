@@ -281,6 +281,74 @@ fn live_captions_show_the_speech_while_switched_on() {
     assert!(runner.error().is_none(), "{:?}", runner.error());
 }
 
+/// Mean absolute luma change between consecutive frames inside `(x0, y0, x1, y1)`, per frame.
+fn changes(planes: &[Vec<u8>], width: usize, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> Vec<f64> {
+    let area = ((x1 - x0) * (y1 - y0)) as f64;
+    planes
+        .windows(2)
+        .map(|w| {
+            let sum: u64 = (y0..y1)
+                .flat_map(|y| (x0..x1).map(move |x| y * width + x))
+                .map(|i| u64::from(w[0][i].abs_diff(w[1][i])))
+                .sum();
+            sum as f64 / area
+        })
+        .collect()
+}
+
+#[test]
+fn lip_sync_moves_the_still_presenter_while_on_and_costs_latency_only_then() {
+    // A still portrait with speech: off, the face does not change from frame to frame.
+    let clip = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
+    let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
+    let video = collect(&runner, Stream::H264);
+    runner.request_keyframe(Stream::H264);
+    std::thread::sleep(Duration::from_secs(3));
+    let off = runner.stats();
+    let off_frames = video.lock().unwrap().len();
+
+    runner.set_element(LiveElement::Lipsync, true).expect("lip-sync on");
+    std::thread::sleep(Duration::from_millis(500));
+    let on_from = video.lock().unwrap().len();
+    std::thread::sleep(Duration::from_secs(5));
+    let on = runner.stats();
+    let on_to = video.lock().unwrap().len();
+    runner.set_element(LiveElement::Lipsync, false).expect("lip-sync off");
+    std::thread::sleep(Duration::from_millis(1000));
+    let off_again = runner.stats();
+    assert!(runner.error().is_none(), "{:?}", runner.error());
+    drop(runner);
+
+    assert!(on.elements.lipsync && !off_again.elements.lipsync, "{on:?}");
+    let lips = on.stages.iter().find(|s| s.name == "lipsync").expect("lip-sync stage");
+    assert!(lips.samples > 20, "frames pass the lip-sync: {lips:?}");
+    // Its 50 ms look-ahead and the chain's frame join the latency while on, and leave with it.
+    assert!(
+        on.pipeline_latency_ms >= off.pipeline_latency_ms + 50.0,
+        "latency off {} ms, on {} ms",
+        off.pipeline_latency_ms,
+        on.pipeline_latency_ms
+    );
+    assert!(off_again.pipeline_latency_ms < on.pipeline_latency_ms - 40.0, "{off_again:?}");
+
+    let video = std::mem::take(&mut *video.lock().unwrap());
+    let first_key = video.iter().position(|(f, _)| f.keyframe).expect("a keyframe");
+    assert!(first_key + 30 < off_frames, "a second of frames before the switch");
+    let units: Vec<EncodedFrame> = video[first_key..].iter().map(|(f, _)| f.clone()).collect();
+    let planes = decode_h264(&units, 640, 360);
+    // The astronaut's lower face at 640x360 (the portrait is 360 px high from x = 140).
+    let face = (250, 90, 330, 150);
+    let change = changes(&planes, 640, face);
+    let peak =
+        |from: usize, to: usize| change[from - first_key..to - first_key - 1].iter().copied().fold(0.0, f64::max);
+    let (still, moving) = (peak(first_key + 1, off_frames), peak(on_from, on_to.min(first_key + planes.len())));
+    eprintln!(
+        "largest frame-to-frame change of the lower face: off {still:.2}, on {moving:.2}; latency off {} ms, on {} ms, off again {} ms",
+        off.pipeline_latency_ms, on.pipeline_latency_ms, off_again.pipeline_latency_ms
+    );
+    assert!(moving > 2.0 && moving > 2.5 * still, "the mouth moves with the speech: off {still:.2}, on {moving:.2}");
+}
+
 #[test]
 fn a_file_source_plays_in_a_loop() {
     let clip = media("grid/grid_bbaf2n.mp4");

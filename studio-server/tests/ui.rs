@@ -563,6 +563,10 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     b.wait("captions on", "document.getElementById('element-captions').checked", Duration::from_secs(10)).await;
     let hub_captions = studio.app.state.live.get(&session).unwrap().summary().pipeline.map(|p| p.elements.captions);
     assert_eq!(hub_captions, Some(true), "captions switched on without a restart");
+    b.click("#element-lipsync").await;
+    b.wait("lip-sync on", "document.getElementById('element-lipsync').checked", Duration::from_secs(10)).await;
+    let hub_lips = studio.app.state.live.get(&session).unwrap().summary().pipeline.map(|p| p.elements.lipsync);
+    assert_eq!(hub_lips, Some(true), "lip-sync switched on without a restart");
     tokio::time::sleep(Duration::from_secs(1)).await;
     b.shot("12-live-studio").await;
 

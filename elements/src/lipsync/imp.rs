@@ -44,6 +44,9 @@
  * early: the mouth is closed where there is none). Output timestamps are running times (the
  * video's, for a segment starting at 0). When the video ends first, EOS goes downstream at once
  * and the rest of the audio is drained, so a `tee` feeding the audio is never stopped early.
+ * With `active=false` frames pass unchanged at once and the element reports no latency; the
+ * change posts a LATENCY message, so a live graph keeps the element linked and switches it
+ * while playing at the cost of the latency only while it is on.
  * On the classical path a 720p frame costs about 1.5 ms of one CPU thread with a face 130 px
  * wide and under 4 ms for a close-up or a portrait filling the frame's height, the mouth open
  * (`examples/lipsync_bench.rs`).
@@ -101,6 +104,7 @@ const DEFAULT_SMOOTHING_MS: f64 = 60.0;
 const MAX_SMOOTHING_MS: f64 = 1000.0;
 /// Track ids start at 1 (as in `reenactfaceswap`), so 0 means every face.
 const DEFAULT_TRACK_ID: u32 = 0;
+const DEFAULT_ACTIVE: bool = true;
 
 /// Audio needed past a frame's running time before it is drawn: the latency of each path.
 const CLASSICAL_LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(50);
@@ -137,6 +141,7 @@ struct Settings {
     strength: f64,
     smoothing_ms: f64,
     track_id: u32,
+    active: bool,
 }
 
 impl Default for Settings {
@@ -149,6 +154,7 @@ impl Default for Settings {
             strength: DEFAULT_STRENGTH,
             smoothing_ms: DEFAULT_SMOOTHING_MS,
             track_id: DEFAULT_TRACK_ID,
+            active: DEFAULT_ACTIVE,
         }
     }
 }
@@ -257,6 +263,15 @@ impl ReenactLipSync {
     }
 
     /// Running time of the head video buffer, if any.
+    /// Reports the latency of the path in use while active, none while not; the aggregator
+    /// posts a LATENCY message when it changes, so a playing pipeline takes it up.
+    fn announce_latency(&self) {
+        let active = self.settings().active;
+        let Some(latency) = self.state().as_ref().map(|state| state.latency) else { return };
+        let reported = if active { latency } else { gst::ClockTime::ZERO };
+        self.obj().set_latency(reported, Some(reported));
+    }
+
     fn video_head_time(&self) -> Option<gst::ClockTime> {
         let buffer = self.video_pad.peek_buffer()?;
         running_time(&self.video_pad, buffer.pts())
@@ -513,6 +528,12 @@ impl ObjectImpl for ReenactLipSync {
                     .default_value(DEFAULT_TRACK_ID)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("active")
+                    .nick("Active")
+                    .blurb("Move the mouth; when false frames pass unchanged at once and the element reports no latency, so a live graph can keep it linked and switch it while playing")
+                    .default_value(DEFAULT_ACTIVE)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("algorithm")
                     .nick("Algorithm")
                     .blurb("What moves the mouth, for render metadata: classical:mouth-warp/1 or onnx:<name>@<version> (the version once started)")
@@ -569,6 +590,13 @@ impl ObjectImpl for ReenactLipSync {
                 gst::info!(CAT, imp = self, "track-id: {} -> {new}", settings.track_id);
                 settings.track_id = new;
             }
+            "active" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "active: {} -> {new}", settings.active);
+                settings.active = new;
+                drop(settings);
+                self.announce_latency();
+            }
             _ => unimplemented!(),
         }
     }
@@ -588,6 +616,7 @@ impl ObjectImpl for ReenactLipSync {
             "strength" => settings.strength.to_value(),
             "smoothing" => settings.smoothing_ms.to_value(),
             "track-id" => settings.track_id.to_value(),
+            "active" => settings.active.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -683,7 +712,8 @@ impl AggregatorImpl for ReenactLipSync {
         let latency = if neural.is_some() { NEURAL_LATENCY } else { CLASSICAL_LATENCY };
         let algorithm = neural.as_ref().map_or_else(|| CLASSICAL_ALGORITHM.to_owned(), |n| n.algorithm().to_owned());
         gst::info!(CAT, imp = self, "{:?} mode with {algorithm}, latency {latency}", settings.mode);
-        self.obj().set_latency(latency, Some(latency));
+        let reported = if settings.active { latency } else { gst::ClockTime::ZERO };
+        self.obj().set_latency(reported, Some(reported));
         *self.state() = Some(State {
             portrait,
             scaled: None,
@@ -810,21 +840,28 @@ impl AggregatorImpl for ReenactLipSync {
                 gst::element_imp_error!(self, gst::CoreError::Negotiation, ["not started"]);
                 return Err(gst::FlowError::NotNegotiated);
             };
-            let need = rt + state.latency;
+            let need = rt + if settings.active { state.latency } else { gst::ClockTime::ZERO };
             self.pull_audio(state, need, settings.smoothing_ms);
             let covered = state.audio.covered_until().is_some_and(|c| c >= need.nseconds());
-            if !covered && !timeout && !self.audio_pad.is_eos() {
-                gst::trace!(CAT, imp = self, "frame at {rt} waits for audio up to {need}");
-                return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
+            if !settings.active {
+                // Off: the frame goes at once; the audio read above keeps the timeline short.
+                let Some(buffer) = self.video_pad.pop_buffer() else { return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA) };
+                state.trim(rt);
+                stamped(buffer, rt)
+            } else {
+                if !covered && !timeout && !self.audio_pad.is_eos() {
+                    gst::trace!(CAT, imp = self, "frame at {rt} waits for audio up to {need}");
+                    return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
+                }
+                if !covered {
+                    gst::debug!(CAT, imp = self, "frame at {rt}: audio only up to {:?}", state.audio.covered_until());
+                }
+                let Some(buffer) = self.video_pad.pop_buffer() else { return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA) };
+                let out = self.render(state, &settings, buffer, rt)?;
+                state.frames += 1;
+                state.trim(rt);
+                out
             }
-            if !covered {
-                gst::debug!(CAT, imp = self, "frame at {rt}: audio only up to {:?}", state.audio.covered_until());
-            }
-            let Some(buffer) = self.video_pad.pop_buffer() else { return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA) };
-            let out = self.render(state, &settings, buffer, rt)?;
-            state.frames += 1;
-            state.trim(rt);
-            out
         };
         self.obj().selected_samples(out.pts(), None, out.duration(), None);
         if let Some(end) = out.pts().opt_add(out.duration()).or(out.pts()) {

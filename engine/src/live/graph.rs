@@ -3,15 +3,18 @@
 //! encoders every viewer and output share.
 //!
 //! ```text
-//! video: source ! queue(leaky, 1) ! convert/scale/rate ! RGBA ! facetrack ! faceswap.. ! matte
-//!        ! I420 [timecode] ! tee ! queue(leaky) ! x264enc ! h264parse ! tee ! appsink(h264)
-//!                                ! valve ! queue(leaky) ! vp8enc ! appsink(vp8)
+//! video: source ! queue(leaky, 1) ! convert/scale/rate ! RGBA ! facetrack ! faceswap..
+//!        ! lipsync.video_sink  lipsync ! matte ! I420 [timecode] ! tee
+//!        tee ! queue(leaky) ! x264enc ! h264parse ! tee ! appsink(h264)
+//!        tee ! valve ! queue(leaky) ! vp8enc ! appsink(vp8)
 //! audio: source ! queue(leaky) ! F32 ! voice.. ! tee ! queue ! opusenc ! appsink(opus)
+//!                                                tee ! queue(leaky) ! lipsync.audio_sink
 //! ```
 //!
 //! Every element of the chain is built at start and switched by its
-//! passthrough flag (video) or mix (voice), so toggles and character changes
-//! apply at the next frame without a restart. The VP8 encoder only runs once a
+//! passthrough flag (video), mix (voice) or `active` (lip-sync), so toggles and
+//! character changes apply at the next frame without a restart. The lip-sync
+//! reports its look-ahead as latency only while active. The VP8 encoder only runs once a
 //! viewer that cannot take H.264 asks for it.
 
 use std::path::PathBuf;
@@ -33,11 +36,14 @@ const FACETRACK: &str = "reenactfacetrack";
 const FACESWAP: &str = "reenactfaceswap";
 const VOICE: &str = "reenactvoice";
 const MATTE: &str = "reenactmatte";
+const LIPSYNC: &str = "reenactlipsync";
 
 /// The chain's switchable elements.
 #[derive(Debug)]
 pub(crate) struct Chain {
     pub(crate) track: gst::Element,
+    /// Mouths moved to the speech of the show (after the voice), on the tracked faces.
+    pub(crate) lips: gst::Element,
     pub(crate) matte: gst::Element,
     /// One face swap and (when the character has a voice) one converter per character.
     pub(crate) swaps: Vec<gst::Element>,
@@ -130,20 +136,24 @@ pub(crate) fn add_video(
         swaps.push(swap.clone());
         chain.push(swap);
     }
+    let lips = plugin(LIPSYNC)?;
+    lips.set_property("active", false);
     let matte = plugin(MATTE)?;
-    chain.push(matte.clone());
     let i420 = caps_filter(gst::Caps::builder("video/x-raw").field("format", "I420").build())?;
-    chain.extend([make(f::VIDEOCONVERT)?, i420.clone()]);
     let tee = make(f::TEE)?;
     tee.set_property("allow-not-linked", true);
-    chain.push(tee.clone());
+    let after = [lips.clone(), matte.clone(), make(f::VIDEOCONVERT)?, i420.clone(), tee.clone()];
     add_chain(pipeline, &chain, "video elements")?;
+    add_chain(pipeline, &after, "video elements after the lip-sync")?;
+    let last = chain.last().expect("the chain has elements");
+    last.link_pads(None, &lips, Some("video_sink")).map_err(|_| err("the lip-sync does not take the video"))?;
     input.link(&capture).map_err(|_| EngineError::Request("cannot link the live source".into()))?;
 
     let mut stages = vec![StageMeter::attach("facetrack", &track)];
     for ((name, _), swap) in characters.iter().zip(&swaps) {
         stages.push(StageMeter::attach(&format!("faceswap:{name}"), swap));
     }
+    stages.push(StageMeter::attach("lipsync", &lips));
     stages.push(StageMeter::attach("matte", &matte));
     let captured = Counter::attach(&capture.static_pad("sink").expect("queue sink"));
     let processed = Counter::attach(&tee.static_pad("sink").expect("tee sink"));
@@ -153,8 +163,8 @@ pub(crate) fn add_video(
     for element in [&track, &matte].into_iter().chain(&swaps) {
         set_passthrough(element, true);
     }
-    let chain =
-        Chain { track, matte, swaps, voices: Vec::new(), names: characters.iter().map(|c| c.0.clone()).collect() };
+    let names = characters.iter().map(|c| c.0.clone()).collect();
+    let chain = Chain { track, lips, matte, swaps, voices: Vec::new(), names };
     Ok(VideoHalf { chain, tee, stages, captured, processed })
 }
 
@@ -254,6 +264,20 @@ pub(crate) fn add_audio(
     add_chain(pipeline, &chain, "audio elements")?;
     input.link(&queue).map_err(|_| EngineError::Request("cannot link the live sound".into()))?;
     Ok((voices, tee, sink.downcast().expect("appsink")))
+}
+
+/// Feeds the show's sound (after the voices) to the lip-sync, through a leaky
+/// queue: a slow lip-sync never holds the sound of the stream back.
+pub(crate) fn feed_lipsync(pipeline: &gst::Pipeline, audio_tee: &gst::Element, lips: &gst::Element) -> Result<()> {
+    let queue = make(f::QUEUE)?;
+    queue.set_property("max-size-time", 200 * gst::ClockTime::MSECOND.nseconds());
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property_from_str("leaky", "downstream");
+    let elements = [queue.clone(), make(f::AUDIOCONVERT)?];
+    add_chain(pipeline, &elements, "lip-sync sound")?;
+    audio_tee.link(&queue).map_err(|_| err("lip-sync sound branch"))?;
+    elements[1].link_pads(None, lips, Some("audio_sink")).map_err(|_| err("the lip-sync does not take the sound"))
 }
 
 /// An appsink paced by the clock, so sound and picture leave together: the

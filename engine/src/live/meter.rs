@@ -54,7 +54,9 @@ impl StageMeter {
             entered: Mutex::default(),
             samples: Mutex::default(),
         });
-        let (Some(sink), Some(src)) = (element.static_pad("sink"), element.static_pad("src")) else {
+        // A transform's input, or the picture input of the lip-sync.
+        let sink = element.static_pad("sink").or_else(|| element.static_pad("video_sink"));
+        let (Some(sink), Some(src)) = (sink, element.static_pad("src")) else {
             return meter;
         };
         let m = Arc::clone(&meter);

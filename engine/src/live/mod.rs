@@ -86,6 +86,9 @@ pub struct Elements {
     pub voice: bool,
     /// Background blur or replacement.
     pub matte: bool,
+    /// Mouths moved to the show's speech (face tracking on with it); adds its
+    /// look-ahead to the latency while on.
+    pub lipsync: bool,
     /// Live captions of the speech (when the speech models are installed).
     pub captions: bool,
 }
@@ -98,7 +101,16 @@ impl Elements {
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "none" => on = Elements::default(),
-                "all" => on = Elements { facetrack: true, faceswap: true, voice: true, matte: true, captions: true },
+                "all" => {
+                    on = Elements {
+                        facetrack: true,
+                        faceswap: true,
+                        voice: true,
+                        matte: true,
+                        lipsync: true,
+                        captions: true,
+                    }
+                }
                 _ => on.set(name.parse()?, true),
             }
         }
@@ -111,6 +123,7 @@ impl Elements {
             LiveElement::Faceswap => self.faceswap = value,
             LiveElement::Voice => self.voice = value,
             LiveElement::Matte => self.matte = value,
+            LiveElement::Lipsync => self.lipsync = value,
             LiveElement::Captions => self.captions = value,
         }
     }
@@ -123,6 +136,7 @@ pub enum LiveElement {
     Faceswap,
     Voice,
     Matte,
+    Lipsync,
     Captions,
 }
 
@@ -135,9 +149,10 @@ impl FromStr for LiveElement {
             "faceswap" => Ok(LiveElement::Faceswap),
             "voice" => Ok(LiveElement::Voice),
             "matte" | "background" => Ok(LiveElement::Matte),
+            "lipsync" | "lip-sync" => Ok(LiveElement::Lipsync),
             "captions" => Ok(LiveElement::Captions),
             _ => Err(EngineError::Request(format!(
-                "unknown element `{name}` (known: facetrack, faceswap, voice, matte, captions)"
+                "unknown element `{name}` (known: facetrack, faceswap, voice, matte, lipsync, captions)"
             ))),
         }
     }
@@ -255,6 +270,7 @@ impl LiveRunner {
         let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, &options.preset)?;
         let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, &options.preset)?;
         let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, &options.preset, &characters)?;
+        graph::feed_lipsync(&pipeline, &audio_tee, &video.chain.lips)?;
         let taps = outputs::Taps {
             raw_video: &video.tee,
             h264: &h264_tee,
@@ -392,10 +408,13 @@ impl LiveRunner {
         let switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
         let on = switches.elements;
         let active = |i: usize| switches.character == Some(i);
-        let busy = on.facetrack || on.faceswap || on.matte;
+        let busy = on.facetrack || on.faceswap || on.matte || on.lipsync;
         graph::set_processing_allowance(&[&self.h264_sink, &self.vp8_sink], &self.options.preset, busy);
-        graph::set_passthrough(&self.chain.track, !(on.facetrack || on.faceswap));
+        graph::set_passthrough(&self.chain.track, !(on.facetrack || on.faceswap || on.lipsync));
         graph::set_passthrough(&self.chain.matte, !on.matte);
+        if self.chain.lips.property::<bool>("active") != on.lipsync {
+            self.chain.lips.set_property("active", on.lipsync);
+        }
         if let Ok(captions) = &self.captions {
             captions.set_on(on.captions);
         }
@@ -597,6 +616,7 @@ mod tests {
         assert!(on.faceswap && on.voice && !on.matte && !on.facetrack);
         assert_eq!(Elements::parse_list("all,none").unwrap(), Elements::default());
         assert!(Elements::parse_list("background").unwrap().matte);
+        assert!(Elements::parse_list("lip-sync").unwrap().lipsync && Elements::parse_list("all").unwrap().lipsync);
         let err = Elements::parse_list("faceswap,lipstick").unwrap_err().to_string();
         assert!(err.contains("lipstick") && err.contains("known"), "{err}");
     }

@@ -29,8 +29,8 @@ pub(crate) struct LiveArgs {
     /// Character file the show may play (repeat for several; the first is on at start).
     #[arg(long = "character")]
     characters: Vec<PathBuf>,
-    /// Elements on at start: a comma-separated list of facetrack, faceswap, voice, matte
-    /// (default: faceswap and voice when a character is given).
+    /// Elements on at start: a comma-separated list of facetrack, faceswap, voice, matte,
+    /// lipsync, captions (default: faceswap and voice when a character is given).
     #[arg(long)]
     elements: Option<String>,
     /// Extra outputs (repeatable): rtmp://HOST/APP/KEY, srt://HOST:PORT, record:FILE.mp4, v4l2:/dev/videoN.

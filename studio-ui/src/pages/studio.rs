@@ -15,6 +15,7 @@ const ELEMENTS: &[(&str, &str)] = &[
     ("faceswap", "Face swap"),
     ("voice", "Voice"),
     ("matte", "Background"),
+    ("lipsync", "Lip sync"),
     ("captions", "Captions"),
     ("facetrack", "Face tracking only"),
 ];
