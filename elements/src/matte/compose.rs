@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Per-row compositing of `reenactmatte`, byte by byte over packed 4-byte rows so that the
 //! loops vectorise: each frame byte is mixed with the background byte at the same place,
-//! weighted by a row of per-byte weights (the alpha spread over R, G and B, 255 on the fourth
-//! byte so it is kept). No GStreamer here.
+//! weighted by the pixel's alpha (255 on the fourth byte, so it is kept). No GStreamer here.
 
 use super::mask::lerp;
 
@@ -29,56 +28,65 @@ fn mix(fg: u8, bg: u8, weight: u8) -> u8 {
     ((v + (v >> 8)) >> 8) as u8
 }
 
-/// Mixes the background `under` a packed 4-byte `row` by the pixels' `alpha`, spread byte by
-/// byte in `weights` (`row.len()` bytes; see [`spread_alpha`]). Compiled for AVX2 too, used
-/// where the CPU has it.
+/// Mixes the background `under` a packed 4-byte `row` by the pixels' `alpha`; byte `fourth`
+/// of each pixel is kept. Compiled for AVX2 too, used where the CPU has it.
 #[allow(unsafe_code)]
-pub fn blend(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) {
+pub fn blend(row: &mut [u8], alpha: &[u8], fourth: usize, under: Under<'_>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { blend_avx2(row, alpha, weights, under) };
+        return unsafe { blend_avx2(row, alpha, fourth, under) };
     }
-    blend_chunks(row, alpha, weights, under);
+    blend_chunks(row, alpha, fourth, under);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn blend_avx2(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) {
-    blend_chunks(row, alpha, weights, under);
+fn blend_avx2(row: &mut [u8], alpha: &[u8], fourth: usize, under: Under<'_>) {
+    blend_chunks(row, alpha, fourth, under);
 }
 
 #[inline(always)]
-fn blend_chunks(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) {
-    let chunks = row.chunks_mut(CHUNK * 4).zip(weights.chunks(CHUNK * 4)).zip(alpha.chunks(CHUNK));
-    for (i, ((px, w), a)) in chunks.enumerate() {
+fn blend_chunks(row: &mut [u8], alpha: &[u8], fourth: usize, under: Under<'_>) {
+    // All background: R, G and B from the background, the fourth byte kept, without mixing.
+    let mut kept = [0u8; CHUNK * 4];
+    kept.iter_mut().skip(fourth).step_by(4).for_each(|k| *k = 0xff);
+    let mut weights = [0u8; CHUNK * 4];
+    for (i, (px, a)) in row.chunks_mut(CHUNK * 4).zip(alpha.chunks(CHUNK)).enumerate() {
         let (all, any) = a.iter().fold((255u8, 0u8), |(all, any), &v| (all & v, any | v));
         if all == 255 {
             continue;
         }
         let at = i * CHUNK * 4..i * CHUNK * 4 + px.len();
-        // All background: no mixing, the background replaces R, G and B (weight 0) and the
-        // fourth byte (weight 255) stays.
-        let keep_or = |p: &mut u8, w: u8, b: u8| *p = if w == 255 { *p } else { b };
-        match (under, any == 0) {
-            (Under::Row(bg), true) => {
-                for ((p, &w), &b) in px.iter_mut().zip(w).zip(&bg[at]) {
-                    keep_or(p, w, b);
+        let keep_or = |p: &mut u8, k: u8, b: u8| *p = (*p & k) | (b & !k);
+        if any == 0 {
+            match under {
+                Under::Row(bg) => {
+                    for ((p, &k), &b) in px.iter_mut().zip(&kept).zip(&bg[at]) {
+                        keep_or(p, k, b);
+                    }
+                }
+                Under::Between(top, bottom, wb) => {
+                    let wb = wb.min(256);
+                    for (((p, &k), &t), &b) in px.iter_mut().zip(&kept).zip(&top[at.clone()]).zip(&bottom[at]) {
+                        keep_or(p, k, lerp(t, b, wb));
+                    }
                 }
             }
-            (Under::Row(bg), false) => {
-                for ((p, &w), &b) in px.iter_mut().zip(w).zip(&bg[at]) {
+            continue;
+        }
+        // The edge: alpha spread over the pixel's bytes (255 on the fourth, which keeps it).
+        spread_alpha(a, fourth, &mut weights);
+        match under {
+            Under::Row(bg) => {
+                for ((p, &w), &b) in px.iter_mut().zip(&weights).zip(&bg[at]) {
                     *p = mix(*p, b, w);
                 }
             }
-            (Under::Between(top, bottom, wb), true) => {
-                for (((p, &w), &t), &b) in px.iter_mut().zip(w).zip(&top[at.clone()]).zip(&bottom[at]) {
-                    keep_or(p, w, lerp(t, b, wb.min(256)));
-                }
-            }
-            (Under::Between(top, bottom, wb), false) => {
-                for (((p, &w), &t), &b) in px.iter_mut().zip(w).zip(&top[at.clone()]).zip(&bottom[at]) {
-                    *p = mix(*p, lerp(t, b, wb.min(256)), w);
+            Under::Between(top, bottom, wb) => {
+                let wb = wb.min(256);
+                for (((p, &w), &t), &b) in px.iter_mut().zip(&weights).zip(&top[at.clone()]).zip(&bottom[at]) {
+                    *p = mix(*p, lerp(t, b, wb), w);
                 }
             }
         }
@@ -87,7 +95,8 @@ fn blend_chunks(row: &mut [u8], alpha: &[u8], weights: &[u8], under: Under<'_>) 
 
 /// Spreads a row of alpha over the four bytes of each pixel: the alpha on R, G and B, 255 on
 /// byte `fourth` (so blending leaves it as it was).
-pub fn spread_alpha(alpha: &[u8], fourth: usize, out: &mut [u8]) {
+#[inline(always)]
+fn spread_alpha(alpha: &[u8], fourth: usize, out: &mut [u8]) {
     let keep = 0xffu32 << (8 * fourth);
     for (q, &a) in out.chunks_exact_mut(4).zip(alpha) {
         q.copy_from_slice(&((u32::from(a) * 0x0101_0101) | keep).to_le_bytes());
@@ -131,11 +140,9 @@ mod tests {
     use super::*;
 
     fn composite(row: &mut [u8], alpha: &[u8], fourth: usize, under: Under<'_>) {
-        let mut weights = vec![0; alpha.len() * 4];
-        spread_alpha(alpha, fourth, &mut weights);
         let mut portable = row.to_vec();
-        blend(row, alpha, &weights, under);
-        blend_chunks(&mut portable, alpha, &weights, under);
+        blend(row, alpha, fourth, under);
+        blend_chunks(&mut portable, alpha, fourth, under);
         assert_eq!(row, portable, "the AVX2 build gives the same bytes");
     }
 

@@ -38,7 +38,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::VideoFormat;
 
-use super::compose::{argb, blend, colour_row, opacity_lut, spread_alpha, write_alpha_row, Under};
+use super::compose::{argb, blend, colour_row, opacity_lut, write_alpha_row, Under};
 use super::inference::Segmenter;
 use super::mask::{edge_lut, smooth, to_u8, Frame, MaskScaler, Ramp};
 use super::pixels::{Rgb, Upsampler};
@@ -129,9 +129,8 @@ struct State {
     scaler: Option<MaskScaler>,
     /// Edge ramp table and the `edge-feather` it was built for.
     lut: ([u8; 256], f64),
-    /// One frame row of alpha, and the same spread over each pixel's 4 bytes.
+    /// One frame row of alpha.
     alpha_row: Vec<u8>,
-    weights: Vec<u8>,
     /// Reduced frame copy blurred for `blur` mode, its scratch and upsampler.
     small: Rgb,
     scratch: Vec<u8>,
@@ -424,7 +423,6 @@ impl BaseTransformImpl for ReenactMatte {
             scaler: None,
             lut: (edge_lut(settings.edge_feather as f32), settings.edge_feather),
             alpha_row: Vec::new(),
-            weights: Vec::new(),
             small: Rgb::default(),
             scratch: Vec::new(),
             upsampler: None,
@@ -454,7 +452,6 @@ impl BaseTransformImpl for ReenactMatte {
         state.scaler = Some(MaskScaler::new(mw, mh, width, height));
         state.scaled_image = state.image.as_ref().map(|image| image.resized_packed(width, height, layout.0));
         state.alpha_row = vec![0; width];
-        state.weights = vec![0; width * 4];
         state.mask.clear();
         state.upsampler = None;
         state.frames = 0;
@@ -535,7 +532,7 @@ impl BaseTransformImpl for ReenactMatte {
             state.lut = (edge_lut(settings.edge_feather as f32), settings.edge_feather);
         }
 
-        let State { scaler, mask_u8, lut, alpha_row, weights, small, scratch, upsampler, scaled_image, .. } = state;
+        let State { scaler, mask_u8, lut, alpha_row, small, scratch, upsampler, scaled_image, .. } = state;
         let Some(scaler) = scaler.as_mut().filter(|s| s.frame_size() == (width, height)) else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ["mask scaler does not fit the frame"]);
             return Err(gst::FlowError::NotNegotiated);
@@ -557,7 +554,7 @@ impl BaseTransformImpl for ReenactMatte {
                     Some(image) => (image, width * 4),
                     None => {
                         let (rgb_colour, opacity) = argb(settings.background_color);
-                        // The colour's opacity goes into the weights: one table from mask to weight.
+                        // The colour's opacity goes into the alpha: one table from mask to weight.
                         let keep = opacity_lut(opacity);
                         ramp = Ramp::new(ramp.lut.map(|a| keep[usize::from(a)]));
                         colour = colour_row(rgb_colour, rgb, width);
@@ -566,8 +563,7 @@ impl BaseTransformImpl for ReenactMatte {
                 };
                 for (y, row) in frame_rows(data, stride, width, height) {
                     scaler.row(y, &ramp, alpha_row);
-                    spread_alpha(alpha_row, fourth, weights);
-                    blend(row, alpha_row, weights, Under::Row(&background[y * line..][..width * 4]));
+                    blend(row, alpha_row, fourth, Under::Row(&background[y * line..][..width * 4]));
                 }
             }
             ReenactMatteMode::Blur => {
@@ -585,9 +581,8 @@ impl BaseTransformImpl for ReenactMatte {
                 up.prepare(small, rgb);
                 for (y, row) in frame_rows(data, stride, width, height) {
                     scaler.row(y, &ramp, alpha_row);
-                    spread_alpha(alpha_row, fourth, weights);
                     let (top, bottom, w) = up.rows(y);
-                    blend(row, alpha_row, weights, Under::Between(top, bottom, w));
+                    blend(row, alpha_row, fourth, Under::Between(top, bottom, w));
                 }
             }
         }
