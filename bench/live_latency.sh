@@ -4,10 +4,11 @@
 # frame, headless Chromium plays the WebRTC preview and reads the clock back off the screen
 # (studio-server/assets/whep.js), and the server collects what the page measured.
 # For each chain: p50/p95 latency, fps delivered to the page, frames dropped (graph + browser).
-# Usage: bench/live_latency.sh [SECONDS] [passthrough|matte|full|full30 ...]   (run scripts/setup.sh first)
+# Usage: bench/live_latency.sh [SECONDS] [passthrough|matte|lipsync|full|full30 ...]   (run scripts/setup.sh first)
 #   passthrough  test pattern, 1280x720 at 30 fps, every element off
 #   matte        the presenter clip (1280x720, 25 fps, looped) with background matte + face tracking
-#   full         the presenter clip with face swap, voice conversion, matte and tracking
+#   lipsync      the presenter clip with lip-sync (and the face tracking it needs)
+#   full         the presenter clip with every element (face swap, voice, lip-sync, matte, captions)
 #   full30       the same chain on the 30 fps test pattern (no face: the swap idles, the rest works)
 # Targets (2 cores, 720p): passthrough p95 <= 100 ms; full chain p95 <= 200 ms at >= 25 fps.
 set -euo pipefail
@@ -40,6 +41,7 @@ for chain in "${chains[@]}"; do
   case $chain in
     passthrough) args=(--source test --elements none) ;;
     matte) args=(--source "file:$presenter" --elements matte,facetrack --timecode true) ;;
+    lipsync) args=(--source "file:$presenter" --elements lipsync --timecode true) ;;
     full) args=(--source "file:$presenter" --character "$character" --elements all --timecode true) ;;
     full30) args=(--source test --character "$character" --elements all) ;;
     *) echo "unknown chain $chain" >&2; exit 2 ;;

@@ -300,6 +300,7 @@ fn build(
     };
     let tees = branch::Tees { video: vtee, audio: atee };
     let mut captures = Vec::with_capacity(branches.len());
+    let encoder_threads = branch::encoder_threads(branches.len());
     for b in branches {
         let overlays = branch::Overlays {
             captions: (b.caption_mode == CaptionMode::BurnIn).then(|| cues.cloned()).flatten(),
@@ -312,6 +313,7 @@ fn build(
             tags: &tags,
             part: &b.part,
             thumbnail_times: b.preset.thumbnails.iter().map(|t| plan.thumbnail_time(*t)).collect(),
+            encoder_threads,
         };
         captures.push(branch::add(&pipeline, &tees, plan, &spec)?);
     }

@@ -28,6 +28,9 @@ pub(crate) fn add(pipeline: &gst::Pipeline, plan: &Plan, video_sink: &gst::Pad, 
         None => timeline_source(plan)?,
     };
     source.set_property("name", SOURCE_NAME);
+    if let Some(bin) = source.downcast_ref::<gst::Bin>() {
+        bin.connect_deep_element_added(|_, _, element| tune_decoder(element));
+    }
     pipeline.add(&source).map_err(|_| EngineError::MissingElement(f::URIDECODEBIN))?;
 
     let needs_silence = plan.direct.as_ref().is_some_and(|info| info.audio.is_none());
@@ -64,6 +67,20 @@ pub(crate) fn add(pipeline: &gst::Pipeline, plan: &Plan, video_sink: &gst::Pad, 
     }
     source.connect_pad_added(move |_src, pad| route(pad));
     Ok(())
+}
+
+/// libav video decoders decode straight into GStreamer buffers by default,
+/// but a frame libav still holds as a reference is not writable when the
+/// decoder stamps it, so it is copied into freshly allocated memory (a fifth
+/// of a render's page faults on 1080p H.264). Without direct rendering the one
+/// copy goes into a recycled pool buffer instead.
+fn tune_decoder(element: &gst::Element) {
+    let is_libav_video = element.factory().is_some_and(|f| {
+        f.name().starts_with("avdec_") && f.metadata(gst::ELEMENT_METADATA_KLASS).is_some_and(|k| k.contains("Video"))
+    });
+    if is_libav_video && element.has_property("direct-rendering") {
+        element.set_property("direct-rendering", false);
+    }
 }
 
 /// Extra streams (a second audio track, subtitles) are drained so they
