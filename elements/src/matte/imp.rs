@@ -153,12 +153,12 @@ impl ReenactMatte {
     }
 }
 
-/// Decodes the first frame of the image (or video) file at `path` as RGB.
 /// The numbered pixel rows of a mapped frame, without the stride's padding.
 fn frame_rows(data: &mut [u8], stride: usize, width: usize, height: usize) -> impl Iterator<Item = (usize, &mut [u8])> {
     data.chunks_mut(stride).take(height).map(move |row| &mut row[..width * 4]).enumerate()
 }
 
+/// Decodes the first frame of the image (or video) file at `path` as RGB.
 fn decode_image(path: &str) -> Result<Rgb, String> {
     if !Path::new(path).is_file() {
         return Err("no such file".into());
