@@ -52,42 +52,33 @@ fn blend_chunks(row: &mut [u8], alpha: &[u8], fourth: usize, under: Under<'_>) {
     let mut kept = [0u8; CHUNK * 4];
     kept.iter_mut().skip(fourth).step_by(4).for_each(|k| *k = 0xff);
     let mut weights = [0u8; CHUNK * 4];
+    // The background of a chunk, when it is blended from two rows.
+    let mut between = [0u8; CHUNK * 4];
     for (i, (px, a)) in row.chunks_mut(CHUNK * 4).zip(alpha.chunks(CHUNK)).enumerate() {
         let (all, any) = a.iter().fold((255u8, 0u8), |(all, any), &v| (all & v, any | v));
         if all == 255 {
             continue;
         }
         let at = i * CHUNK * 4..i * CHUNK * 4 + px.len();
-        let keep_or = |p: &mut u8, k: u8, b: u8| *p = (*p & k) | (b & !k);
-        if any == 0 {
-            match under {
-                Under::Row(bg) => {
-                    for ((p, &k), &b) in px.iter_mut().zip(&kept).zip(&bg[at]) {
-                        keep_or(p, k, b);
-                    }
-                }
-                Under::Between(top, bottom, wb) => {
-                    let wb = wb.min(256);
-                    for (((p, &k), &t), &b) in px.iter_mut().zip(&kept).zip(&top[at.clone()]).zip(&bottom[at]) {
-                        keep_or(p, k, lerp(t, b, wb));
-                    }
-                }
-            }
-            continue;
-        }
-        // The edge: alpha spread over the pixel's bytes (255 on the fourth, which keeps it).
-        spread_alpha(a, fourth, &mut weights);
-        match under {
-            Under::Row(bg) => {
-                for ((p, &w), &b) in px.iter_mut().zip(&weights).zip(&bg[at]) {
-                    *p = mix(*p, b, w);
-                }
-            }
+        let bg: &[u8] = match under {
+            Under::Row(bg) => &bg[at],
             Under::Between(top, bottom, wb) => {
                 let wb = wb.min(256);
-                for (((p, &w), &t), &b) in px.iter_mut().zip(&weights).zip(&top[at.clone()]).zip(&bottom[at]) {
-                    *p = mix(*p, lerp(t, b, wb), w);
+                for ((o, &t), &b) in between.iter_mut().zip(&top[at.clone()]).zip(&bottom[at]) {
+                    *o = lerp(t, b, wb);
                 }
+                &between[..px.len()]
+            }
+        };
+        if any == 0 {
+            for ((p, &k), &b) in px.iter_mut().zip(&kept).zip(bg) {
+                *p = (*p & k) | (b & !k);
+            }
+        } else {
+            // The edge: alpha spread over the pixel's bytes (255 on the fourth, which keeps it).
+            spread_alpha(a, fourth, &mut weights);
+            for ((p, &w), &b) in px.iter_mut().zip(&weights).zip(bg) {
+                *p = mix(*p, b, w);
             }
         }
     }
