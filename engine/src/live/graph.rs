@@ -95,6 +95,16 @@ fn leaky_queue(buffers: u32) -> Result<gst::Element> {
     Ok(queue)
 }
 
+/// 200 ms of sound, the oldest dropped when a slow consumer falls behind.
+fn leaky_sound_queue() -> Result<gst::Element> {
+    let queue = make(f::QUEUE)?;
+    queue.set_property("max-size-time", 200 * gst::ClockTime::MSECOND.nseconds());
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property_from_str("leaky", "downstream");
+    Ok(queue)
+}
+
 pub(crate) fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element], what: &str) -> Result<()> {
     pipeline.add_many(elements).map_err(|_| err(what))?;
     gst::Element::link_many(elements).map_err(|_| err(&format!("{what} do not link")))
@@ -229,11 +239,7 @@ pub(crate) fn add_audio(
     preset: &Preset,
     characters: &[(String, PathBuf)],
 ) -> Result<(Vec<Option<gst::Element>>, gst::Element, gst_app::AppSink)> {
-    let queue = make(f::QUEUE)?;
-    queue.set_property("max-size-time", 200 * gst::ClockTime::MSECOND.nseconds());
-    queue.set_property("max-size-buffers", 0u32);
-    queue.set_property("max-size-bytes", 0u32);
-    queue.set_property_from_str("leaky", "downstream");
+    let queue = leaky_sound_queue()?;
     let f32 = gst::Caps::builder("audio/x-raw")
         .field("format", "F32LE")
         .field("rate", 48_000i32)
@@ -269,11 +275,7 @@ pub(crate) fn add_audio(
 /// Feeds the show's sound (after the voices) to the lip-sync, through a leaky
 /// queue: a slow lip-sync never holds the sound of the stream back.
 pub(crate) fn feed_lipsync(pipeline: &gst::Pipeline, audio_tee: &gst::Element, lips: &gst::Element) -> Result<()> {
-    let queue = make(f::QUEUE)?;
-    queue.set_property("max-size-time", 200 * gst::ClockTime::MSECOND.nseconds());
-    queue.set_property("max-size-buffers", 0u32);
-    queue.set_property("max-size-bytes", 0u32);
-    queue.set_property_from_str("leaky", "downstream");
+    let queue = leaky_sound_queue()?;
     let elements = [queue.clone(), make(f::AUDIOCONVERT)?];
     add_chain(pipeline, &elements, "lip-sync sound")?;
     audio_tee.link(&queue).map_err(|_| err("lip-sync sound branch"))?;
