@@ -33,28 +33,57 @@ impl Frame<'_> {
 /// size (MediaPipe does not keep the aspect ratio). Each cell averages 2x2 samples of its block.
 pub fn model_input(frame: &Frame<'_>, mw: usize, mh: usize, out: &mut Vec<f32>) {
     out.clear();
-    out.reserve(mw * mh * 3);
+    out.resize(mw * mh * 3, 0.0);
+    if mw == 0 || mh == 0 {
+        return;
+    }
     let norm = 1.0 / (4.0 * 255.0);
     let sx = frame.width as f32 / mw as f32;
     let sy = frame.height as f32 / mh as f32;
     let coord = |cell: usize, tap: f32, scale: f32, max: usize| (((cell as f32 + tap) * scale) as usize).min(max - 1);
     let cols: Vec<[usize; 2]> =
         (0..mw).map(|u| [coord(u, 0.25, sx, frame.width) * 4, coord(u, 0.75, sx, frame.width) * 4]).collect();
-    for v in 0..mh {
-        let rows = [coord(v, 0.25, sy, frame.height), coord(v, 0.75, sy, frame.height)]
+    for (v, cells) in out.chunks_exact_mut(mw * 3).enumerate() {
+        let [top, bottom] = [coord(v, 0.25, sy, frame.height), coord(v, 0.75, sy, frame.height)]
             .map(|y| &frame.data[y * frame.stride..][..frame.width * 4]);
-        for pair in &cols {
-            let mut acc = [0u32; 3];
-            for row in rows {
-                for &x in pair {
-                    let px = &row[x..x + 4];
-                    for (a, &o) in acc.iter_mut().zip(&frame.rgb) {
-                        *a += u32::from(px[o]);
-                    }
-                }
+        for (cell, &[x0, x1]) in cells.chunks_exact_mut(3).zip(&cols) {
+            let sums = PixelSums::of([pixel(top, x0), pixel(top, x1), pixel(bottom, x0), pixel(bottom, x1)]);
+            for (c, &o) in cell.iter_mut().zip(&frame.rgb) {
+                *c = sums.byte(o) as f32 * norm;
             }
-            out.extend(acc.iter().map(|&a| a as f32 * norm));
         }
+    }
+}
+
+/// The packed pixel at byte `at` of `row`.
+#[inline(always)]
+pub fn pixel(row: &[u8], at: usize) -> u32 {
+    let mut bytes = [0u8; 4];
+    bytes.copy_from_slice(&row[at..at + 4]);
+    u32::from_le_bytes(bytes)
+}
+
+/// Per-byte sums of up to 256 packed pixels, kept in two words of 16-bit lanes (bytes 0 and
+/// 2 in one, 1 and 3 in the other) so that four bytes add at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PixelSums {
+    even: u32,
+    odd: u32,
+}
+
+impl PixelSums {
+    /// The sums of `pixels`.
+    #[inline(always)]
+    pub fn of<const N: usize>(pixels: [u32; N]) -> Self {
+        const EVEN: u32 = 0x00ff_00ff;
+        pixels.iter().fold(Self::default(), |s, &p| Self { even: s.even + (p & EVEN), odd: s.odd + ((p >> 8) & EVEN) })
+    }
+
+    /// The sum of byte `offset` (0..4).
+    #[inline(always)]
+    pub fn byte(self, offset: usize) -> u32 {
+        let lanes = if offset & 1 == 0 { self.even } else { self.odd };
+        (lanes >> (16 * (offset >> 1))) & 0xffff
     }
 }
 
@@ -148,22 +177,29 @@ pub fn taps(src: usize, dst: usize) -> Vec<Tap> {
 /// person or all background.
 const RAMP_CHUNK: usize = 32;
 
-/// Upsamples a byte mask of the model size to frame rows, through the edge ramp. The
-/// horizontal step runs once per mask ([`Self::prepare`]), on the few mask rows; each frame
-/// row then only blends two of them.
+/// Upsamples a byte mask of the model size to frame rows, through the edge ramp. A stretch of
+/// frame row whose mask taps all lie where the ramp is flat (well inside or outside the
+/// person) is filled with one value; only the edge is interpolated, horizontally in the two
+/// mask rows under it, then between them.
 #[derive(Debug, Clone)]
 pub struct MaskScaler {
     mw: usize,
     xt: Vec<Tap>,
     yt: Vec<Tap>,
-    /// The mask's rows at frame width; empty until the first `prepare`.
-    rows: Vec<u8>,
+    /// Per stretch of [`RAMP_CHUNK`] frame columns: the first and last mask column it reads.
+    spans: Vec<(usize, usize)>,
+    /// The mask (`mw` bytes a row); empty until the first `prepare`.
+    mask: Vec<u8>,
+    /// Per mask row and stretch: the lowest and highest value of the stretch's taps.
+    ranges: Vec<(u8, u8)>,
 }
 
 impl MaskScaler {
     /// Scaler from a `mw` x `mh` mask to a `width` x `height` frame.
     pub fn new(mw: usize, mh: usize, width: usize, height: usize) -> Self {
-        Self { mw, xt: taps(mw, width), yt: taps(mh, height), rows: Vec::new() }
+        let xt = taps(mw, width);
+        let spans = xt.chunks(RAMP_CHUNK).map(|c| (c[0].i0, c[c.len() - 1].i1)).collect();
+        Self { mw, xt, yt: taps(mh, height), spans, mask: Vec::new(), ranges: Vec::new() }
     }
 
     /// Frame size this scaler writes.
@@ -173,32 +209,40 @@ impl MaskScaler {
 
     /// Whether a mask has been prepared since the scaler was made.
     pub fn is_prepared(&self) -> bool {
-        !self.rows.is_empty()
+        !self.mask.is_empty()
     }
 
-    /// Takes a new mask (`mw` x `mh` bytes): its rows are stretched to the frame width.
+    /// Takes a new mask (`mw` x `mh` bytes).
     pub fn prepare(&mut self, mask: &[u8]) {
-        self.rows.clear();
+        self.mask.clear();
+        self.mask.extend_from_slice(mask);
+        self.ranges.clear();
         for line in mask.chunks_exact(self.mw) {
-            self.rows.extend(self.xt.iter().map(|t| lerp(line[t.i0], line[t.i1], t.w)));
+            self.ranges.extend(self.spans.iter().map(|&(first, last)| {
+                line[first..=last].iter().fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+            }));
         }
     }
 
     /// Writes the alpha of frame row `y` into `out` (frame width bytes), through `ramp`.
     pub fn row(&self, y: usize, ramp: &Ramp, out: &mut [u8]) {
-        let (t, width) = (self.yt[y], self.xt.len());
-        let (r0, r1) = (&self.rows[t.i0 * width..][..width], &self.rows[t.i1 * width..][..width]);
-        for (o, (a, b)) in out.chunks_mut(RAMP_CHUNK).zip(r0.chunks(RAMP_CHUNK).zip(r1.chunks(RAMP_CHUNK))) {
-            // Well inside or outside the person every value of both rows lies where the ramp is
-            // flat, and so does every blend of them: one value for the stretch. Only the edge
-            // needs the blend and a look-up per pixel (which cannot vectorise).
-            let (low, high) = a.iter().chain(b).fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let t = self.yt[y];
+        let (r0, r1) = (&self.mask[t.i0 * self.mw..][..self.mw], &self.mask[t.i1 * self.mw..][..self.mw]);
+        let chunks = self.spans.len();
+        let (g0, g1) = (&self.ranges[t.i0 * chunks..][..chunks], &self.ranges[t.i1 * chunks..][..chunks]);
+        for ((o, taps), (&(lo0, hi0), &(lo1, hi1))) in
+            out.chunks_mut(RAMP_CHUNK).zip(self.xt.chunks(RAMP_CHUNK)).zip(g0.iter().zip(g1))
+        {
+            // Every interpolated value lies between its taps: when all taps of the stretch are
+            // where the ramp is flat, so is every value, and one look-up serves them all.
+            let (low, high) = (lo0.min(lo1), hi0.max(hi1));
             if high <= ramp.flat_below || low >= ramp.flat_above {
                 o.fill(ramp.lut[usize::from(high)]);
                 continue;
             }
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                *o = ramp.lut[usize::from(lerp(a, b, t.w))];
+            for (o, x) in o.iter_mut().zip(taps) {
+                let (top, bottom) = (lerp(r0[x.i0], r0[x.i1], x.w), lerp(r1[x.i0], r1[x.i1], x.w));
+                *o = ramp.lut[usize::from(lerp(top, bottom, t.w))];
             }
         }
     }
@@ -276,6 +320,26 @@ mod tests {
         scaler.row(1, &ramp, &mut row);
         assert!(row[..90].iter().all(|&v| v == 0) && row[110..].iter().all(|&v| v == 255), "{row:?}");
         assert!(row.windows(2).all(|w| w[0] <= w[1]) && row[95..105].iter().any(|&v| v > 0 && v < 255));
+    }
+
+    #[test]
+    fn every_pixel_is_the_ramp_of_the_bilinear_mask() {
+        // A mask with flat areas and ragged edges, compared pixel by pixel with the plain
+        // horizontal-then-vertical interpolation.
+        let (mw, mh, width, height) = (37, 9, 301, 50);
+        let mask: Vec<u8> = (0..mw * mh).map(|i| ((i * 7919 % 13) as u8).saturating_mul(20)).collect();
+        let mut scaler = MaskScaler::new(mw, mh, width, height);
+        scaler.prepare(&mask);
+        let ramp = Ramp::new(edge_lut(0.2));
+        let (xt, yt) = (taps(mw, width), taps(mh, height));
+        let mut row = vec![0u8; width];
+        for (y, ty) in yt.iter().enumerate() {
+            scaler.row(y, &ramp, &mut row);
+            for (x, tx) in xt.iter().enumerate() {
+                let at = |r: usize| lerp(mask[r * mw + tx.i0], mask[r * mw + tx.i1], tx.w);
+                assert_eq!(row[x], ramp.lut[usize::from(lerp(at(ty.i0), at(ty.i1), ty.w))], "({x}, {y})");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! with running sums, and bilinear rows back at frame size in the frame's byte layout.
 //! No GStreamer here.
 
-use super::mask::{lerp, taps, Frame, Tap};
+use super::mask::{lerp, pixel, taps, Frame, PixelSums, Tap};
 
 /// A tightly packed RGB image (3 bytes per pixel).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,17 +24,18 @@ impl Rgb {
         out.width = frame.width.div_ceil(factor);
         out.height = frame.height.div_ceil(factor);
         out.data.clear();
-        out.data.reserve(out.width * out.height * 3);
+        out.data.resize(out.width * out.height * 3, 0);
         let (half, quarter) = (factor / 2, factor / 4);
-        for v in 0..out.height {
-            let y0 = (v * factor + quarter).min(frame.height - 1);
-            let y1 = (v * factor + quarter + half).min(frame.height - 1);
-            for u in 0..out.width {
-                let x0 = (u * factor + quarter).min(frame.width - 1);
-                let x1 = (u * factor + quarter + half).min(frame.width - 1);
-                for &o in &frame.rgb {
-                    let at = |x: usize, y: usize| u32::from(frame.data[y * frame.stride + x * 4 + o]);
-                    out.data.push(((at(x0, y0) + at(x1, y0) + at(x0, y1) + at(x1, y1) + 2) / 4) as u8);
+        let cols: Vec<[usize; 2]> = (0..out.width)
+            .map(|u| [u * factor + quarter, u * factor + quarter + half].map(|x| x.min(frame.width - 1) * 4))
+            .collect();
+        for (v, line) in out.data.chunks_exact_mut(out.width * 3).enumerate() {
+            let [top, bottom] = [v * factor + quarter, v * factor + quarter + half]
+                .map(|y| &frame.data[y.min(frame.height - 1) * frame.stride..][..frame.width * 4]);
+            for (px, &[x0, x1]) in line.chunks_exact_mut(3).zip(&cols) {
+                let sums = PixelSums::of([pixel(top, x0), pixel(top, x1), pixel(bottom, x0), pixel(bottom, x1)]);
+                for (c, &o) in px.iter_mut().zip(&frame.rgb) {
+                    *c = ((sums.byte(o) + 2) / 4) as u8;
                 }
             }
         }
@@ -123,9 +124,10 @@ fn blur_columns(src: &[u8], dst: &mut [u8], line: usize, height: usize, radius: 
     }
 }
 
-/// Bilinear rows of an [`Rgb`] image at another size, in a packed 4-byte frame layout. The
-/// horizontal step runs once per image ([`Self::prepare`]), on the few source rows; each
-/// output row is then a blend of two of them ([`Self::rows`]), left to the compositing.
+/// Bilinear rows of an [`Rgb`] image at another size, in a packed 4-byte frame layout. Each
+/// source row is stretched to the output width once, when the first output row needs it, into
+/// one of two slots; each output row is then a blend of two of them ([`Self::rows`]), left to
+/// the compositing. Two slots rather than the whole stretched image keep it in the cache.
 #[derive(Debug, Clone)]
 pub struct Upsampler {
     src: (usize, usize),
@@ -133,10 +135,12 @@ pub struct Upsampler {
     x0: Vec<u32>,
     xw: Vec<u16>,
     yt: Vec<Tap>,
-    /// The source rows at output width, 4 bytes per pixel.
-    rows: Vec<u8>,
-    /// One source row as packed pixels in the output layout.
-    line: Vec<u32>,
+    /// The source as packed pixels in the output layout, each row with its last pixel again so
+    /// that every column blends pixel i with i + 1 (weight 0 at the edge).
+    packed: Vec<u32>,
+    /// Source row `i` stretched to the output width lives in slot `i % 2`.
+    slots: [Vec<u8>; 2],
+    held: [Option<usize>; 2],
 }
 
 impl Upsampler {
@@ -148,8 +152,9 @@ impl Upsampler {
             x0: xt.iter().map(|t| t.i0 as u32).collect(),
             xw: xt.iter().map(|t| t.w).collect(),
             yt: taps(src.height, height),
-            rows: Vec::new(),
-            line: Vec::new(),
+            packed: Vec::new(),
+            slots: [vec![0; width * 4], vec![0; width * 4]],
+            held: [None; 2],
         }
     }
 
@@ -158,33 +163,66 @@ impl Upsampler {
         self.src == (src.width, src.height) && self.x0.len() == width && self.yt.len() == height
     }
 
-    /// Stretches every row of `src` (of the size given to [`Self::new`]) to the output width,
-    /// R, G and B at byte offsets `rgb` of each pixel.
+    /// Takes `src` (of the size given to [`Self::new`]) as the image to upsample, R, G and B
+    /// at byte offsets `rgb` of each output pixel.
     pub fn prepare(&mut self, src: &Rgb, rgb: [usize; 3]) {
-        let width = self.x0.len();
-        self.rows.clear();
-        self.rows.resize(width * 4 * src.height, 0);
         let shifts = rgb.map(|o| 8 * o as u32);
-        for (out, line) in self.rows.chunks_exact_mut(width * 4).zip(src.data.chunks_exact(src.width * 3)) {
-            self.line.clear();
-            self.line.extend(line.chunks_exact(3).map(|p| {
+        self.packed.clear();
+        for line in src.data.chunks_exact(src.width * 3).take(self.src.1) {
+            self.packed.extend(line.chunks_exact(3).map(|p| {
                 (u32::from(p[0]) << shifts[0]) | (u32::from(p[1]) << shifts[1]) | (u32::from(p[2]) << shifts[2])
             }));
-            // The last pixel again, so every column blends pixel i with i + 1 (weight 0 at the edge).
-            self.line.push(self.line[self.line.len() - 1]);
-            let last = self.line.len() - 2;
-            for ((px, &i), &w) in out.chunks_exact_mut(4).zip(&self.x0).zip(&self.xw) {
-                // Clamped so the compiler sees both reads inside the line and drops the checks.
-                let i = (i as usize).min(last);
-                px.copy_from_slice(&lerp_packed(self.line[i], self.line[i + 1], w).to_le_bytes());
-            }
+            self.packed.push(self.packed[self.packed.len() - 1]);
         }
+        self.held = [None; 2];
     }
 
-    /// The two prepared rows under output row `y` and the weight of the second in 1/256.
-    pub fn rows(&self, y: usize) -> (&[u8], &[u8], u16) {
-        let (t, line) = (self.yt[y], self.x0.len() * 4);
-        (&self.rows[t.i0 * line..][..line], &self.rows[t.i1 * line..][..line], t.w)
+    /// The two stretched source rows under output row `y` and the weight of the second in
+    /// 1/256. Cheapest when called for rows in order.
+    pub fn rows(&mut self, y: usize) -> (&[u8], &[u8], u16) {
+        let t = self.yt[y];
+        self.stretch(t.i0);
+        self.stretch(t.i1);
+        (&self.slots[t.i0 % 2], &self.slots[t.i1 % 2], t.w)
+    }
+
+    /// Stretches source row `i` into its slot unless it is there already.
+    fn stretch(&mut self, i: usize) {
+        let slot = i % 2;
+        if self.held[slot] == Some(i) {
+            return;
+        }
+        let stride = self.src.0 + 1;
+        stretch_line(&self.packed[i * stride..][..stride], &self.x0, &self.xw, &mut self.slots[slot]);
+        self.held[slot] = Some(i);
+    }
+}
+
+/// Writes `line` (packed pixels, the last one repeated) stretched by the taps `x0`/`xw` into
+/// `out`, 4 bytes per pixel. Compiled for AVX2 too, used where the CPU has it.
+#[allow(unsafe_code)]
+fn stretch_line(line: &[u32], x0: &[u32], xw: &[u16], out: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { stretch_line_avx2(line, x0, xw, out) };
+    }
+    stretch_pixels(line, x0, xw, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn stretch_line_avx2(line: &[u32], x0: &[u32], xw: &[u16], out: &mut [u8]) {
+    stretch_pixels(line, x0, xw, out);
+}
+
+#[inline(always)]
+fn stretch_pixels(line: &[u32], x0: &[u32], xw: &[u16], out: &mut [u8]) {
+    let last = line.len().saturating_sub(2);
+    for ((px, &x), &w) in out.chunks_exact_mut(4).zip(x0).zip(xw) {
+        // Clamped so the compiler sees both reads inside the line and drops the checks.
+        let x = (x as usize).min(last);
+        px.copy_from_slice(&lerp_packed(line[x], line[x + 1], w).to_le_bytes());
     }
 }
 
@@ -245,6 +283,35 @@ mod tests {
             let bytes: Vec<u8> = a.to_le_bytes().iter().zip(b.to_le_bytes()).map(|(&x, y)| lerp(x, y, w)).collect();
             assert_eq!(lerp_packed(a, b, w).to_le_bytes().to_vec(), bytes, "w = {w}");
         }
+    }
+
+    #[test]
+    fn rows_asked_out_of_order_are_the_same() {
+        let src = Rgb { width: 3, height: 4, data: (0..36).map(|v| (v * 7) as u8).collect() };
+        let mut up = Upsampler::new(&src, 8, 9);
+        up.prepare(&src, [0, 1, 2]);
+        let in_order: Vec<_> = (0..9)
+            .map(|y| {
+                let (t, b, w) = up.rows(y);
+                (t.to_vec(), b.to_vec(), w)
+            })
+            .collect();
+        for y in [8, 0, 5, 5, 1, 7] {
+            let (t, b, w) = up.rows(y);
+            assert_eq!((t.to_vec(), b.to_vec(), w), in_order[y], "row {y}");
+        }
+    }
+
+    #[test]
+    fn stretch_is_the_same_on_every_build() {
+        let line: Vec<u32> = (0..50u32).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+        let xt = taps(49, 301);
+        let (x0, xw): (Vec<u32>, Vec<u16>) = xt.iter().map(|t| (t.i0 as u32, t.w)).unzip();
+        let (mut fast, mut portable) = (vec![0u8; 301 * 4], vec![0u8; 301 * 4]);
+        stretch_line(&line, &x0, &xw, &mut fast);
+        stretch_pixels(&line, &x0, &xw, &mut portable);
+        assert_eq!(fast, portable);
+        assert_eq!(&fast[..4], &line[0].to_le_bytes());
     }
 
     #[test]
