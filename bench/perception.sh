@@ -3,6 +3,8 @@
 # ms per 720p frame on one CPU thread for reenactmatte (default blur mode, landscape model, mask
 # every frame) and reenactreframe (9:16 around facetrack's face meta; facetrack not timed), on
 # the synthetic presenter clip.
+# Each runs the frames BENCH_ROUNDS times (default 3) and prints every round and the best one
+# by median: on a shared machine a round can be 30 % slower than the next.
 # Usage: bench/perception.sh [FRAMES]   (run scripts/setup.sh first for ONNX Runtime)
 set -euo pipefail
 cd "$(dirname "$0")/.."

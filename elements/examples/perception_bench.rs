@@ -4,7 +4,8 @@
 //! synthetic presenter clip: frames are decoded first, then only the element is timed.
 //!
 //! `cargo run -p gst-plugin-reenact --example perception_bench -- [matte|reframe] [FRAMES] [PROPERTIES]`
-//! (bench/perception.sh).
+//! (bench/perception.sh). `BENCH_ROUNDS` (default 3) runs the frames that many times; the round
+//! with the lowest median is the figure.
 
 // The same set-up as the element tests: plugin, shared models, decoded frames.
 #[path = "../tests/common/mod.rs"]
@@ -38,8 +39,25 @@ fn main() {
     h.set_src_caps(caps);
     // Warm-up: session start and first allocations are not part of the per-frame cost.
     h.push_and_pull(buffers[0].copy()).expect("warm-up");
+    // Rounds over the same frames: on a shared machine one round can be 30 % off, and the
+    // best round is the element's cost with the least interference.
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3).max(1);
+    let mut best: Option<Stats> = None;
+    for round in 1..=rounds {
+        let stats = Stats::of(time_frames(&mut h, &buffers));
+        println!("  round {round}: {stats}");
+        if best.as_ref().is_none_or(|b| stats.median < b.median) {
+            best = Some(stats);
+        }
+    }
+    let best = best.expect("at least one round");
+    println!("{element} 1280x720 RGBx, {} frames, {setting} {extra}: {best} per frame (1 thread, best of {rounds} rounds by median)", buffers.len());
+}
+
+/// The element's time per frame, in ms, for each of `buffers`.
+fn time_frames(h: &mut Harness, buffers: &[gst::Buffer]) -> Vec<f64> {
     let mut times = Vec::with_capacity(buffers.len());
-    for buffer in &buffers {
+    for buffer in buffers {
         // A frame of its own, as an element gets it in a pipeline: a shared one would be copied
         // inside the timed push (copy-on-write), which is the harness's cost, not the element's.
         let input = buffer.copy_deep().expect("frame copy");
@@ -49,12 +67,26 @@ fn main() {
         // Freed after the clock: releasing the frame is the pipeline's cost, not the element's.
         drop(output);
     }
-    let mean = times.iter().sum::<f64>() / times.len() as f64;
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    let p95 = times[times.len() * 95 / 100];
-    println!(
-        "{element} 1280x720 RGBx, {} frames, {setting} {extra}: mean {mean:.2} ms, median {median:.2} ms, p95 {p95:.2} ms per frame (1 thread)",
-        times.len()
-    );
+    times
+}
+
+/// Mean, median and 95th percentile of per-frame times in ms.
+struct Stats {
+    mean: f64,
+    median: f64,
+    p95: f64,
+}
+
+impl Stats {
+    fn of(mut times: Vec<f64>) -> Self {
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        times.sort_by(f64::total_cmp);
+        Self { mean, median: times[times.len() / 2], p95: times[times.len() * 95 / 100] }
+    }
+}
+
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mean {:.2} ms, median {:.2} ms, p95 {:.2} ms", self.mean, self.median, self.p95)
+    }
 }
