@@ -184,27 +184,40 @@ const RAMP_CHUNK: usize = 32;
 #[derive(Debug, Clone)]
 pub struct MaskScaler {
     mw: usize,
-    xt: Vec<Tap>,
+    /// Per frame column: the left mask column and the weight of the one after it.
+    x0: Vec<u32>,
+    xw: Vec<u16>,
     yt: Vec<Tap>,
     /// Per stretch of [`RAMP_CHUNK`] frame columns: the first and last mask column it reads.
     spans: Vec<(usize, usize)>,
-    /// The mask (`mw` bytes a row); empty until the first `prepare`.
+    /// The mask, each row with its last value again (`mw + 1` bytes a row) so that every
+    /// column blends column i with i + 1; empty until the first `prepare`.
     mask: Vec<u8>,
     /// Per mask row and stretch: the lowest and highest value of the stretch's taps.
     ranges: Vec<(u8, u8)>,
+    /// The two mask rows under the frame row being written, blended (`mw + 1` bytes).
+    between: Vec<u8>,
 }
 
 impl MaskScaler {
     /// Scaler from a `mw` x `mh` mask to a `width` x `height` frame.
     pub fn new(mw: usize, mh: usize, width: usize, height: usize) -> Self {
         let xt = taps(mw, width);
-        let spans = xt.chunks(RAMP_CHUNK).map(|c| (c[0].i0, c[c.len() - 1].i1)).collect();
-        Self { mw, xt, yt: taps(mh, height), spans, mask: Vec::new(), ranges: Vec::new() }
+        Self {
+            mw,
+            x0: xt.iter().map(|t| t.i0 as u32).collect(),
+            xw: xt.iter().map(|t| t.w).collect(),
+            yt: taps(mh, height),
+            spans: xt.chunks(RAMP_CHUNK).map(|c| (c[0].i0, c[c.len() - 1].i1)).collect(),
+            mask: Vec::new(),
+            ranges: Vec::new(),
+            between: Vec::new(),
+        }
     }
 
     /// Frame size this scaler writes.
     pub fn frame_size(&self) -> (usize, usize) {
-        (self.xt.len(), self.yt.len())
+        (self.x0.len(), self.yt.len())
     }
 
     /// Whether a mask has been prepared since the scaler was made.
@@ -215,9 +228,10 @@ impl MaskScaler {
     /// Takes a new mask (`mw` x `mh` bytes).
     pub fn prepare(&mut self, mask: &[u8]) {
         self.mask.clear();
-        self.mask.extend_from_slice(mask);
         self.ranges.clear();
         for line in mask.chunks_exact(self.mw) {
+            self.mask.extend_from_slice(line);
+            self.mask.push(line[line.len() - 1]);
             self.ranges.extend(self.spans.iter().map(|&(first, last)| {
                 line[first..=last].iter().fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)))
             }));
@@ -225,13 +239,14 @@ impl MaskScaler {
     }
 
     /// Writes the alpha of frame row `y` into `out` (frame width bytes), through `ramp`.
-    pub fn row(&self, y: usize, ramp: &Ramp, out: &mut [u8]) {
-        let t = self.yt[y];
-        let (r0, r1) = (&self.mask[t.i0 * self.mw..][..self.mw], &self.mask[t.i1 * self.mw..][..self.mw]);
+    pub fn row(&mut self, y: usize, ramp: &Ramp, out: &mut [u8]) {
+        let (t, line) = (self.yt[y], self.mw + 1);
         let chunks = self.spans.len();
         let (g0, g1) = (&self.ranges[t.i0 * chunks..][..chunks], &self.ranges[t.i1 * chunks..][..chunks]);
-        for ((o, taps), (&(lo0, hi0), &(lo1, hi1))) in
-            out.chunks_mut(RAMP_CHUNK).zip(self.xt.chunks(RAMP_CHUNK)).zip(g0.iter().zip(g1))
+        let columns = self.x0.chunks(RAMP_CHUNK).zip(self.xw.chunks(RAMP_CHUNK));
+        let mut blended = false;
+        for ((o, (x0, xw)), (&(lo0, hi0), &(lo1, hi1))) in
+            out.chunks_mut(RAMP_CHUNK).zip(columns).zip(g0.iter().zip(g1))
         {
             // Every interpolated value lies between its taps: when all taps of the stretch are
             // where the ramp is flat, so is every value, and one look-up serves them all.
@@ -240,9 +255,19 @@ impl MaskScaler {
                 o.fill(ramp.lut[usize::from(high)]);
                 continue;
             }
-            for (o, x) in o.iter_mut().zip(taps) {
-                let (top, bottom) = (lerp(r0[x.i0], r0[x.i1], x.w), lerp(r1[x.i0], r1[x.i1], x.w));
-                *o = ramp.lut[usize::from(lerp(top, bottom, t.w))];
+            // The edge: the two mask rows blended once for the whole row (a few hundred bytes),
+            // then each pixel takes two neighbours of that.
+            if !blended {
+                let (r0, r1) = (&self.mask[t.i0 * line..][..line], &self.mask[t.i1 * line..][..line]);
+                self.between.clear();
+                self.between.extend(r0.iter().zip(r1).map(|(&a, &b)| lerp(a, b, t.w)));
+                blended = true;
+            }
+            let m = &self.between[..line];
+            for ((o, &x), &w) in o.iter_mut().zip(x0).zip(xw) {
+                // Clamped so the compiler sees both reads inside the row and drops the checks.
+                let x = (x as usize).min(line - 2);
+                *o = ramp.lut[usize::from(lerp(m[x], m[x + 1], w))];
             }
         }
     }
@@ -325,7 +350,7 @@ mod tests {
     #[test]
     fn every_pixel_is_the_ramp_of_the_bilinear_mask() {
         // A mask with flat areas and ragged edges, compared pixel by pixel with the plain
-        // horizontal-then-vertical interpolation.
+        // interpolation: between the two rows, then along the row.
         let (mw, mh, width, height) = (37, 9, 301, 50);
         let mask: Vec<u8> = (0..mw * mh).map(|i| ((i * 7919 % 13) as u8).saturating_mul(20)).collect();
         let mut scaler = MaskScaler::new(mw, mh, width, height);
@@ -336,8 +361,8 @@ mod tests {
         for (y, ty) in yt.iter().enumerate() {
             scaler.row(y, &ramp, &mut row);
             for (x, tx) in xt.iter().enumerate() {
-                let at = |r: usize| lerp(mask[r * mw + tx.i0], mask[r * mw + tx.i1], tx.w);
-                assert_eq!(row[x], ramp.lut[usize::from(lerp(at(ty.i0), at(ty.i1), ty.w))], "({x}, {y})");
+                let at = |c: usize| lerp(mask[ty.i0 * mw + c], mask[ty.i1 * mw + c], ty.w);
+                assert_eq!(row[x], ramp.lut[usize::from(lerp(at(tx.i0), at(tx.i1), tx.w))], "({x}, {y})");
             }
         }
     }
