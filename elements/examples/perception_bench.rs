@@ -5,7 +5,8 @@
 //!
 //! `cargo run -p gst-plugin-reenact --example perception_bench -- [matte|reframe] [FRAMES] [PROPERTIES]`
 //! (bench/perception.sh). `BENCH_ROUNDS` (default 3) runs the frames that many times; the round
-//! with the lowest median is the figure.
+//! with the lowest median is the figure. For the matte, the segmentation model alone is timed
+//! after each frame in the same loop, as the peer whose cost the element cannot go under.
 
 // The same set-up as the element tests: plugin, shared models, decoded frames.
 #[path = "../tests/common/mod.rs"]
@@ -14,6 +15,7 @@ mod common;
 use std::time::Instant;
 
 use gst_check::Harness;
+use reenact_models::{Catalog, OnnxSession, SessionOptions, TensorInput};
 
 fn main() {
     let element = std::env::args().nth(1).unwrap_or_else(|| "matte".into());
@@ -39,24 +41,38 @@ fn main() {
     h.set_src_caps(caps);
     // Warm-up: session start and first allocations are not part of the per-frame cost.
     h.push_and_pull(buffers[0].copy()).expect("warm-up");
+    // The matte's peer: its model alone, run after each frame in the same loop, so a slow
+    // moment of the machine weighs on both.
+    let mut peer = (element == "matte").then(ModelPeer::open);
     // Rounds over the same frames: on a shared machine one round can be 30 % off, and the
     // best round is the element's cost with the least interference.
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3).max(1);
-    let mut best: Option<Stats> = None;
+    let mut best: Option<(Stats, Option<Stats>)> = None;
     for round in 1..=rounds {
-        let stats = Stats::of(time_frames(&mut h, &buffers));
-        println!("  round {round}: {stats}");
-        if best.as_ref().is_none_or(|b| stats.median < b.median) {
-            best = Some(stats);
+        let (times, model_times) = time_frames(&mut h, &buffers, peer.as_mut());
+        let (stats, model) = (Stats::of(times), (!model_times.is_empty()).then(|| Stats::of(model_times)));
+        println!(
+            "  round {round}: {stats}{}",
+            model.as_ref().map(|m| format!("; model alone: {m}")).unwrap_or_default()
+        );
+        if best.as_ref().is_none_or(|(b, _)| stats.median < b.median) {
+            best = Some((stats, model));
         }
     }
-    let best = best.expect("at least one round");
+    let (best, model) = best.expect("at least one round");
     println!("{element} 1280x720 RGBx, {} frames, {setting} {extra}: {best} per frame (1 thread, best of {rounds} rounds by median)", buffers.len());
+    if let Some(model) = model {
+        println!(
+            "  peer, the segmentation model alone in the same loop: {model}; element / model (means): {:.2}, element beyond the model: {:.2} ms",
+            best.mean / model.mean,
+            best.mean - model.mean
+        );
+    }
 }
 
-/// The element's time per frame, in ms, for each of `buffers`.
-fn time_frames(h: &mut Harness, buffers: &[gst::Buffer]) -> Vec<f64> {
-    let mut times = Vec::with_capacity(buffers.len());
+/// The element's time per frame, in ms, for each of `buffers`, and the peer's when given.
+fn time_frames(h: &mut Harness, buffers: &[gst::Buffer], mut peer: Option<&mut ModelPeer>) -> (Vec<f64>, Vec<f64>) {
+    let (mut times, mut model_times) = (Vec::with_capacity(buffers.len()), Vec::new());
     for buffer in buffers {
         // A frame of its own, as an element gets it in a pipeline: a shared one would be copied
         // inside the timed push (copy-on-write), which is the harness's cost, not the element's.
@@ -66,8 +82,49 @@ fn time_frames(h: &mut Harness, buffers: &[gst::Buffer]) -> Vec<f64> {
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         // Freed after the clock: releasing the frame is the pipeline's cost, not the element's.
         drop(output);
+        if let Some(peer) = peer.as_deref_mut() {
+            model_times.push(peer.time(buffer));
+        }
     }
-    times
+    (times, model_times)
+}
+
+/// The landscape selfie segmentation model on ONNX Runtime, one thread, as the element opens
+/// it; its input is the frame sampled to the model size outside the clock.
+struct ModelPeer {
+    session: OnnxSession,
+    input: Vec<f32>,
+    output: Vec<Vec<f32>>,
+}
+
+impl ModelPeer {
+    const SIZE: (usize, usize) = (256, 144);
+
+    fn open() -> Self {
+        let catalog = Catalog::load().expect("model catalog");
+        let options = SessionOptions { intra_threads: 1, ..SessionOptions::default() };
+        let session = OnnxSession::open(&catalog, "selfie_segmentation_landscape", options).expect("model session");
+        Self { session, input: Vec::new(), output: vec![Vec::new()] }
+    }
+
+    /// ms of one model run on `frame` (RGBx 1280x720).
+    fn time(&mut self, frame: &gst::Buffer) -> f64 {
+        let (w, h) = Self::SIZE;
+        let map = frame.map_readable().expect("readable frame");
+        self.input.clear();
+        for v in 0..h {
+            for u in 0..w {
+                let at = ((v * 720 / h) * 1280 + u * 1280 / w) * 4;
+                self.input.extend(map[at..at + 3].iter().map(|&c| f32::from(c) / 255.0));
+            }
+        }
+        let shape = [1, h as i64, w as i64, 3];
+        let start = Instant::now();
+        self.session
+            .run_f32(&[TensorInput::F32 { shape: &shape, data: &self.input }], &mut self.output)
+            .expect("model run");
+        start.elapsed().as_secs_f64() * 1000.0
+    }
 }
 
 /// Mean, median and 95th percentile of per-frame times in ms.
