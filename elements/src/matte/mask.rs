@@ -179,8 +179,8 @@ const RAMP_CHUNK: usize = 32;
 
 /// Upsamples a byte mask of the model size to frame rows, through the edge ramp. A stretch of
 /// frame row whose mask taps all lie where the ramp is flat (well inside or outside the
-/// person) is filled with one value; only the edge is interpolated, horizontally in the two
-/// mask rows under it, then between them.
+/// person) is filled with one value; only the edge is interpolated, between the two mask rows
+/// under the frame row, then along the blended row.
 #[derive(Debug, Clone)]
 pub struct MaskScaler {
     mw: usize,
