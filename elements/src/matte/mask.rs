@@ -47,7 +47,7 @@ pub fn model_input(frame: &Frame<'_>, mw: usize, mh: usize, out: &mut Vec<f32>) 
         let [top, bottom] = [coord(v, 0.25, sy, frame.height), coord(v, 0.75, sy, frame.height)]
             .map(|y| &frame.data[y * frame.stride..][..frame.width * 4]);
         for (cell, &[x0, x1]) in cells.chunks_exact_mut(3).zip(&cols) {
-            let sums = PixelSums::of([pixel(top, x0), pixel(top, x1), pixel(bottom, x0), pixel(bottom, x1)]);
+            let sums = PixelSums::grid([top, bottom], [x0, x1]);
             for (c, &o) in cell.iter_mut().zip(&frame.rgb) {
                 *c = sums.byte(o) as f32 * norm;
             }
@@ -57,7 +57,7 @@ pub fn model_input(frame: &Frame<'_>, mw: usize, mh: usize, out: &mut Vec<f32>) 
 
 /// The packed pixel at byte `at` of `row`.
 #[inline(always)]
-pub fn pixel(row: &[u8], at: usize) -> u32 {
+fn pixel(row: &[u8], at: usize) -> u32 {
     let mut bytes = [0u8; 4];
     bytes.copy_from_slice(&row[at..at + 4]);
     u32::from_le_bytes(bytes)
@@ -74,9 +74,15 @@ pub struct PixelSums {
 impl PixelSums {
     /// The sums of `pixels`.
     #[inline(always)]
-    pub fn of<const N: usize>(pixels: [u32; N]) -> Self {
+    fn of<const N: usize>(pixels: [u32; N]) -> Self {
         const EVEN: u32 = 0x00ff_00ff;
         pixels.iter().fold(Self::default(), |s, &p| Self { even: s.even + (p & EVEN), odd: s.odd + ((p >> 8) & EVEN) })
+    }
+
+    /// The sums of a 2x2 sample grid: the pixels at bytes `at` of both `rows`.
+    #[inline(always)]
+    pub fn grid(rows: [&[u8]; 2], at: [usize; 2]) -> Self {
+        Self::of([pixel(rows[0], at[0]), pixel(rows[0], at[1]), pixel(rows[1], at[0]), pixel(rows[1], at[1])])
     }
 
     /// The sum of byte `offset` (0..4).

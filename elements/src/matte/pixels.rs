@@ -3,7 +3,7 @@
 //! with running sums, and bilinear rows back at frame size in the frame's byte layout.
 //! No GStreamer here.
 
-use super::mask::{lerp, pixel, taps, Frame, PixelSums, Tap};
+use super::mask::{lerp, taps, Frame, PixelSums, Tap};
 
 /// A tightly packed RGB image (3 bytes per pixel).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Rgb {
             let [top, bottom] = [v * factor + quarter, v * factor + quarter + half]
                 .map(|y| &frame.data[y.min(frame.height - 1) * frame.stride..][..frame.width * 4]);
             for (px, &[x0, x1]) in line.chunks_exact_mut(3).zip(&cols) {
-                let sums = PixelSums::of([pixel(top, x0), pixel(top, x1), pixel(bottom, x0), pixel(bottom, x1)]);
+                let sums = PixelSums::grid([top, bottom], [x0, x1]);
                 for (c, &o) in px.iter_mut().zip(&frame.rgb) {
                     *c = ((sums.byte(o) + 2) / 4) as u8;
                 }
