@@ -54,16 +54,25 @@ pub struct AudioStream {
     pub channels: u32,
 }
 
-/// Initialises GStreamer (and its editing layer) once per process.
+/// Initialises GStreamer, its editing layer and our elements, once per process; callers on
+/// other threads wait until it is done.
 pub fn init() -> Result<()> {
-    gst::init().map_err(|e| EngineError::Init(e.to_string()))?;
-    ges::init().map_err(|e| EngineError::Init(e.to_string()))?;
+    static INIT: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    INIT.get_or_init(init_once).clone().map_err(EngineError::Init)
+}
+
+fn init_once() -> std::result::Result<(), String> {
+    gst::init().map_err(|e| e.to_string())?;
+    // GES's class set-up makes a discoverer, which loads the playback plugin while GLib's
+    // class lock is held; a plugin loading on another thread at that moment waits for that
+    // lock while holding the plugin lock the discoverer needs (a deadlock seen in the tests).
+    // Loaded first, the plugin is not loaded under the class lock.
+    if let Some(factory) = gst::ElementFactory::find("uridecodebin") {
+        factory.load().map_err(|e| format!("cannot load the playback plugin: {e}"))?;
+    }
+    ges::init().map_err(|e| e.to_string())?;
     // Our elements are linked in; register them once per process.
-    static PLUGIN: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
-    PLUGIN
-        .get_or_init(|| gstreenact::plugin_register_static().map_err(|e| e.to_string()))
-        .clone()
-        .map_err(|e| EngineError::Init(format!("cannot register the reenact elements: {e}")))
+    gstreenact::plugin_register_static().map_err(|e| format!("cannot register the reenact elements: {e}"))
 }
 
 /// `file://` URI of an existing file.

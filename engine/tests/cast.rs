@@ -31,7 +31,9 @@ fn character() -> &'static Path {
             if std::env::var_os("REENACT_MODELS").is_none() {
                 std::env::set_var("REENACT_MODELS", shared_models());
             }
-            gst::init().expect("gst init");
+            // The engine's set-up before any plugin loads: GES's first set-up must not run
+            // beside a plugin loading on another test's thread.
+            reenact_engine::media::init().expect("GStreamer and our elements");
             let dir = tempfile::tempdir().expect("tempdir");
             let catalog = Catalog::from_dirs([shared_models()]).expect("shared manifests");
             let options = CreateOptions {

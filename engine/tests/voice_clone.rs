@@ -29,7 +29,8 @@ fn characters() -> &'static Path {
         if std::env::var_os("REENACT_MODELS").is_none() {
             std::env::set_var("REENACT_MODELS", shared_models());
         }
-        gst::init().expect("gst init");
+        // The engine's set-up, not GStreamer's alone: its first run must not overlap a plugin load.
+        reenact_engine::media::init().expect("GStreamer and our elements");
         tempfile::tempdir().expect("tempdir")
     })
     .path()

@@ -77,7 +77,8 @@ fn running_time(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<f64> {
 
 /// Runs a `gst-launch`-style description to EOS, mapping every appsink sample.
 fn pull_all<T>(desc: &str, mut map: impl FnMut(&gst::Sample) -> Option<T>) -> Vec<T> {
-    gst::init().unwrap();
+    // The engine's set-up, not GStreamer's alone: its first run must not overlap a plugin load.
+    reenact_engine::media::init().unwrap();
     let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
     let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
