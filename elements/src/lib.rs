@@ -9,7 +9,7 @@
 /**
  * plugin-reenact:
  *
- * Face, voice, lip, caption and matte elements for live and offline reenactment.
+ * Face, voice, lip, caption, matte and scaling elements for live and offline reenactment.
  *
  * Since: 0.1.0
  */
@@ -24,6 +24,7 @@ pub mod facetrack;
 mod lipsync;
 pub mod matte;
 pub mod reframe;
+pub mod scale;
 pub mod tts;
 mod voice;
 
@@ -34,6 +35,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     lipsync::register(plugin)?;
     matte::register(plugin)?;
     reframe::register(plugin)?;
+    scale::register(plugin)?;
     voice::register(plugin)?;
     Ok(())
 }

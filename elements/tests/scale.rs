@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenactscale`: negotiation (the size downstream asks for, the input's otherwise), the
+//! passthrough at equal sizes, and the picture against GStreamer's own Catmull-Rom scaler
+//! on decoded frames of the presenter clip.
+
+mod common;
+
+use common::init;
+
+use gst::prelude::*;
+use gst_check::Harness;
+
+/// Frames of the presenter clip (1280x720) as I420.
+fn presenter(count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    common::decode(&common::presenter_file(), "I420", count)
+}
+
+/// Pushes `frames` through `launch` and returns the output frames and their caps.
+fn run(launch: &str, caps: &gst::Caps, frames: &[gst::Buffer]) -> (gst::Caps, Vec<gst::Buffer>) {
+    let mut h = Harness::new_parse(launch);
+    h.set_src_caps(caps.clone());
+    let out: Vec<gst::Buffer> =
+        frames.iter().map(|f| h.push_and_pull(f.clone()).unwrap_or_else(|e| panic!("{launch}: {e:?}"))).collect();
+    let caps = h.sinkpad().expect("sink pad").current_caps().expect("output caps");
+    (caps, out)
+}
+
+fn size(caps: &gst::Caps) -> (i32, i32) {
+    let s = caps.structure(0).expect("structure");
+    (s.get("width").expect("width"), s.get("height").expect("height"))
+}
+
+/// PSNR in dB of each plane (Y, U, V) of two I420 frames of `caps`.
+fn psnr(caps: &gst::Caps, a: &gst::Buffer, b: &gst::Buffer) -> [f64; 3] {
+    let info = gst_video::VideoInfo::from_caps(caps).expect("video caps");
+    let fa = gst_video::VideoFrameRef::from_buffer_ref_readable(a.as_ref(), &info).expect("map a");
+    let fb = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), &info).expect("map b");
+    std::array::from_fn(|p| {
+        let (w, h) = (info.comp_width(p as u8) as usize, info.comp_height(p as u8) as usize);
+        let stride = info.stride()[p] as usize;
+        let (pa, pb) = (fa.plane_data(p as u32).expect("plane"), fb.plane_data(p as u32).expect("plane"));
+        let mut sum = 0f64;
+        for y in 0..h {
+            for x in 0..w {
+                let d = f64::from(pa[y * stride + x]) - f64::from(pb[y * stride + x]);
+                sum += d * d;
+            }
+        }
+        let mse = sum / (w * h) as f64;
+        10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
+    })
+}
+
+/// A launch-line capsfilter for `caps`.
+fn to(caps: &str) -> String {
+    format!("capsfilter caps=\"{caps}\"")
+}
+
+/// GStreamer's Catmull-Rom, which is `reenactscale sharpness=0.5`.
+const REFERENCE: &str = "videoconvertscale add-borders=false method=catrom chroma-resampler=cubic dither=none";
+
+#[test]
+fn upscale_to_vertical_matches_gstreamers_catmull_rom() {
+    init();
+    let (caps, frames) = presenter(3);
+    let target = "video/x-raw,format=I420,width=1080,height=1920";
+    let (out_caps, ours) = run(&format!("reenactscale sharpness=0.5 ! {}", to(target)), &caps, &frames);
+    let (_, theirs) =
+        run(&format!("{REFERENCE} ! {}", to(&format!("{target},pixel-aspect-ratio=1/1"))), &caps, &frames);
+    assert_eq!(size(&out_caps), (1080, 1920));
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a.pts(), b.pts(), "timestamps pass through");
+        let [y, u, v] = psnr(&out_caps, a, b);
+        assert!(y > 50.0 && u > 50.0 && v > 50.0, "PSNR against videoconvertscale: {y:.1} {u:.1} {v:.1} dB");
+    }
+}
+
+#[test]
+fn downscale_matches_gstreamers_catmull_rom() {
+    init();
+    let (caps, frames) = presenter(2);
+    let target = "video/x-raw,format=I420,width=480,height=270";
+    let (out_caps, ours) = run(&format!("reenactscale sharpness=0.5 ! {}", to(target)), &caps, &frames);
+    let (_, theirs) =
+        run(&format!("{REFERENCE} ! {}", to(&format!("{target},pixel-aspect-ratio=1/1"))), &caps, &frames);
+    assert_eq!(size(&out_caps), (480, 270));
+    for (a, b) in ours.iter().zip(&theirs) {
+        let [y, u, v] = psnr(&out_caps, a, b);
+        assert!(y > 38.0 && u > 38.0 && v > 38.0, "PSNR against videoconvertscale: {y:.1} {u:.1} {v:.1} dB");
+    }
+}
+
+#[test]
+fn the_default_is_sharper_than_catmull_rom() {
+    init();
+    let (caps, frames) = presenter(1);
+    let target = to("video/x-raw,format=I420,width=1080,height=1920");
+    let (out_caps, soft) = run(&format!("reenactscale sharpness=0.5 ! {target}"), &caps, &frames);
+    let (_, sharp) = run(&format!("reenactscale ! {target}"), &caps, &frames);
+    let (_, sharper) = run(&format!("reenactscale sharpness=1.0 ! {target}"), &caps, &frames);
+    let [near, ..] = psnr(&out_caps, &soft[0], &sharp[0]);
+    let [far, ..] = psnr(&out_caps, &soft[0], &sharper[0]);
+    assert!(near > 40.0 && far < near, "0.5 against 0.6: {near:.1} dB, against 1.0: {far:.1} dB");
+}
+
+#[test]
+fn equal_sizes_pass_buffers_through() {
+    init();
+    let (caps, frames) = presenter(1);
+    let mut h = Harness::new_parse(&format!("reenactscale ! {}", to("video/x-raw,width=1280,height=720")));
+    h.set_src_caps(caps);
+    let input = frames[0].clone();
+    let ptr = input.map_readable().expect("map").as_ptr();
+    let out = h.push_and_pull(input).expect("frame");
+    assert_eq!(out.map_readable().expect("map").as_ptr(), ptr, "the same memory, not a copy");
+}
+
+#[test]
+fn without_a_size_downstream_the_size_is_kept() {
+    init();
+    let (caps, frames) = presenter(1);
+    let (out_caps, _) = run("reenactscale", &caps, &frames);
+    assert_eq!(size(&out_caps), (1280, 720));
+}
+
+#[test]
+fn packed_formats_are_refused() {
+    init();
+    let mut h = Harness::new("reenactscale");
+    h.set_src_caps_str("video/x-raw,format=RGBx,width=64,height=48,framerate=25/1");
+    let flow = h.push(gst::Buffer::with_size(64 * 48 * 4).expect("buffer"));
+    assert_eq!(flow, Err(gst::FlowError::NotNegotiated));
+}
