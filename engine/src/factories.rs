@@ -47,6 +47,8 @@ pub const REENACTVOICE: &str = "reenactvoice";
 /// Our captions element (Silero VAD + whisper), registered like [`REENACTVOICE`].
 pub const REENACTCAPTIONS: &str = "reenactcaptions";
 pub const FAKESINK: &str = "fakesink";
+/// Our cubic scaler (swscale's bicubic) for the render branches, registered like [`REENACTVOICE`].
+pub const REENACTSCALE: &str = "reenactscale";
 
 /// Every factory an offline render may need; checked before a graph is built
 /// so the error names the plugin instead of failing half-way.

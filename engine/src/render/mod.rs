@@ -298,7 +298,7 @@ fn build(
         comment: DISCLOSURE.into(),
         encoder: format!("Reenact Studio {}", metadata::ENGINE_VERSION),
     };
-    let tees = branch::Tees { video: vtee, audio: atee };
+    let mut tees = branch::Tees::new(vtee, atee);
     let mut captures = Vec::with_capacity(branches.len());
     let encoder_threads = branch::encoder_threads(branches.len());
     for b in branches {
@@ -315,7 +315,7 @@ fn build(
             thumbnail_times: b.preset.thumbnails.iter().map(|t| plan.thumbnail_time(*t)).collect(),
             encoder_threads,
         };
-        captures.push(branch::add(&pipeline, &tees, plan, &spec)?);
+        captures.push(branch::add(&pipeline, &mut tees, plan, &spec)?);
     }
     source::add(
         &pipeline,
