@@ -37,7 +37,7 @@ use gst_video::VideoFormat;
 use super::resample::{Axis, Plane};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("reenactscale", gst::DebugColorFlags::empty(), Some("Reenact Catmull-Rom scaler"))
+    gst::DebugCategory::new("reenactscale", gst::DebugColorFlags::empty(), Some("Reenact cubic scaler"))
 });
 
 const FORMATS: [VideoFormat; 5] =
@@ -139,9 +139,9 @@ impl ElementImpl for ReenactScale {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
-                "Reenact Catmull-Rom scaler",
+                "Reenact cubic scaler",
                 "Filter/Converter/Video/Scaler",
-                "Resizes planar YUV video with a Catmull-Rom cubic",
+                "Resizes planar YUV video with a cubic, by default the bicubic of swscale",
                 "Reenact Studio developers",
             )
         });
