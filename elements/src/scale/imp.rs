@@ -233,8 +233,8 @@ impl BaseTransformImpl for ReenactScale {
     }
 
     fn decide_allocation(&self, query: &mut gst::query::Allocation) -> Result<(), gst::LoggableError> {
-        // Encoders propose no pool; without one every frame would be a fresh allocation of
-        // megabytes, whose pages the kernel zeroes again each time.
+        // Encoders propose no pool: one of our own recycles the output frames instead of
+        // leaving each frame's megabytes to the allocator.
         if query.allocation_pools().next().is_none() {
             let (caps, _) = query.get();
             let caps = caps.ok_or_else(|| gst::loggable_error!(CAT, "allocation query without caps"))?.to_owned();
