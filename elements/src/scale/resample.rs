@@ -209,14 +209,14 @@ fn filter_row(line: &[u8], axis: &Axis, out: &mut [i16]) {
         // SAFETY: the CPU has AVX2, checked just above.
         return unsafe { filter_windows_avx2(line, axis, out) };
     }
-    filter_samples(line, axis, 0, out);
+    filter_samples(line, axis, out);
 }
 
-/// Horizontal pass from output sample `from` on, one sample at a time.
-fn filter_samples(line: &[u8], axis: &Axis, from: usize, out: &mut [i16]) {
+/// Horizontal pass, one sample at a time.
+fn filter_samples(line: &[u8], axis: &Axis, out: &mut [i16]) {
     let taps = axis.taps;
     let round = 1i32 << (SHIFT_H - 1);
-    for (i, o) in out.iter_mut().enumerate().skip(from) {
+    for (i, o) in out.iter_mut().enumerate() {
         let src = &line[axis.start[i] as usize..][..taps];
         let w = &axis.weights[i * taps..][..taps];
         let sum: i32 = src.iter().zip(w).map(|(&p, &w)| i32::from(p) * i32::from(w)).sum();
@@ -422,7 +422,7 @@ mod tests {
             let axis = Axis::new(w, dst_w, 0.6);
             let (mut simd, mut plain) = (vec![0i16; dst_w], vec![0i16; dst_w]);
             filter_row(&data[..w], &axis, &mut simd);
-            filter_samples(&data[..w], &axis, 0, &mut plain);
+            filter_samples(&data[..w], &axis, &mut plain);
             assert_eq!(simd, plain, "horizontal to {dst_w}");
             let ring = vec![plain.clone(), simd];
             let rows = Rows { ring: &ring, slots: &[0, 1, 0] };
