@@ -150,39 +150,9 @@ impl Project {
         if self.tracks.iter().all(|t| t.clips.is_empty()) {
             return bad("tracks".into(), "the timeline has no clips".into());
         }
-        for (t, track) in self.tracks.iter().enumerate() {
-            for (c, clip) in track.clips.iter().enumerate() {
-                let at = format!("tracks[{t}].clips[{c}]");
-                if !ids.contains(clip.source.as_str()) {
-                    return bad(format!("{at}.source"), format!("no source has id `{}`", clip.source));
-                }
-                if !(clip.in_s.is_finite() && clip.in_s >= 0.0) {
-                    return bad(format!("{at}.in"), format!("{} must be a time >= 0", clip.in_s));
-                }
-                if let Some(out) = clip.out_s {
-                    if !(out.is_finite() && out > clip.in_s) {
-                        return bad(format!("{at}.out"), format!("{out} must be greater than in ({})", clip.in_s));
-                    }
-                }
-                if let Some(pos) = clip.position {
-                    if !(pos.is_finite() && pos >= 0.0) {
-                        return bad(format!("{at}.position"), format!("{pos} must be a time >= 0"));
-                    }
-                }
-            }
-        }
-        for (i, scene) in self.scenes.iter().enumerate() {
-            if !(scene.start.is_finite() && scene.start >= 0.0 && scene.end > scene.start) {
-                return bad(
-                    format!("scenes[{i}]"),
-                    format!("start {} .. end {} is not a time range", scene.start, scene.end),
-                );
-            }
-            if scene.character.is_empty() {
-                return bad(format!("scenes[{i}].character"), "must not be empty".into());
-            }
-        }
-        Ok(())
+        // A project file's sources are not opened here, so their lengths are unknown.
+        check_tracks(&self.tracks, file, &|id| ids.contains(id).then_some(None))?;
+        check_scenes(&self.scenes, file)
     }
 
     /// The source with `id`.
@@ -196,6 +166,98 @@ impl Project {
         let clips: Vec<&Clip> = self.tracks.iter().flat_map(|t| &t.clips).collect();
         matches!(clips.as_slice(), [clip] if clip.in_s == 0.0 && clip.out_s.is_none() && clip.position.unwrap_or(0.0) == 0.0)
     }
+}
+
+/// Longest time a project may name, in seconds (a day): beyond it a number is a mistake or
+/// an attack on the renderer's arithmetic, not a reenactment.
+pub const MAX_TIME_S: f64 = 24.0 * 3600.0;
+
+/// The timeline of a project being edited: tracks and scenes whose `source` names a clip the
+/// caller knows (the server's clip ids), without files. It may be empty while it is built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeline {
+    #[serde(default)]
+    pub tracks: Vec<Track>,
+    #[serde(default)]
+    pub scenes: Vec<Scene>,
+}
+
+impl Timeline {
+    /// Reads and checks a timeline from JSON. `length` gives the duration in seconds of each
+    /// source the timeline may use (`None` for a source it does not know); `file` only names
+    /// the timeline in errors. Nothing is opened: the checks are of structure and numbers.
+    pub fn from_json(file: &Path, value: serde_json::Value, length: &dyn Fn(&str) -> Option<f64>) -> Result<Self> {
+        let timeline: Timeline = serde_path_to_error::deserialize(value).map_err(|err| {
+            let field = match err.path().to_string() {
+                p if p == "." => "timeline".to_string(),
+                p => p,
+            };
+            EngineError::invalid(file, field, err.inner().to_string())
+        })?;
+        check_tracks(&timeline.tracks, file, &|id| length(id).map(Some))?;
+        check_scenes(&timeline.scenes, file)?;
+        Ok(timeline)
+    }
+}
+
+/// Whether `t` is a time a project may name: finite, from 0 to [`MAX_TIME_S`].
+fn is_time(t: f64) -> bool {
+    t.is_finite() && (0.0..=MAX_TIME_S).contains(&t)
+}
+
+/// Every clip names a known source and cuts a stretch `[in, out)` of it. `source` answers
+/// `None` for an unknown id, else the source's length when it is known.
+fn check_tracks(tracks: &[Track], file: &Path, source: &dyn Fn(&str) -> Option<Option<f64>>) -> Result<()> {
+    let bad = |field: String, cause: String| Err(EngineError::invalid(file, field, cause));
+    for (t, track) in tracks.iter().enumerate() {
+        for (c, clip) in track.clips.iter().enumerate() {
+            let at = format!("tracks[{t}].clips[{c}]");
+            let Some(length) = source(&clip.source) else {
+                return bad(format!("{at}.source"), format!("no source has id `{}`", clip.source));
+            };
+            if !is_time(clip.in_s) {
+                return bad(format!("{at}.in"), format!("{} must be a time from 0 to {MAX_TIME_S} s", clip.in_s));
+            }
+            if let Some(length) = length {
+                if clip.in_s >= length {
+                    return bad(format!("{at}.in"), format!("{} is not before the source's end ({length} s)", clip.in_s));
+                }
+            }
+            if let Some(out) = clip.out_s {
+                if !(is_time(out) && out > clip.in_s) {
+                    return bad(format!("{at}.out"), format!("{out} must be greater than in ({})", clip.in_s));
+                }
+                // Durations are stored as probed; a client rounding them is not an error.
+                if let Some(length) = length.filter(|length| out > length + 1e-3) {
+                    return bad(format!("{at}.out"), format!("{out} is past the source's end ({length} s)"));
+                }
+            }
+            if let Some(pos) = clip.position {
+                if !is_time(pos) {
+                    return bad(format!("{at}.position"), format!("{pos} must be a time from 0 to {MAX_TIME_S} s"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every scene is a time range of the timeline played by a named character.
+fn check_scenes(scenes: &[Scene], file: &Path) -> Result<()> {
+    for (i, scene) in scenes.iter().enumerate() {
+        if !(is_time(scene.start) && is_time(scene.end) && scene.end > scene.start) {
+            return Err(EngineError::invalid(
+                file,
+                format!("scenes[{i}]"),
+                format!("start {} .. end {} is not a time range within {MAX_TIME_S} s", scene.start, scene.end),
+            ));
+        }
+        if scene.character.is_empty() {
+            return Err(EngineError::invalid(file, format!("scenes[{i}].character"), "must not be empty"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,5 +299,39 @@ mod tests {
         let project = Project::from_media(Path::new("/m/take.mp4"));
         assert!(project.is_single_whole_clip());
         assert_eq!(project.title, "take");
+    }
+
+    fn timeline(value: serde_json::Value) -> Result<Timeline> {
+        let length = |id: &str| (id == "a").then_some(10.0);
+        Timeline::from_json(Path::new("timeline"), value, &length)
+    }
+
+    #[test]
+    fn timeline_numbers_and_sources_are_checked_field_by_field() {
+        let clip = |c: serde_json::Value| serde_json::json!({ "tracks": [{ "clips": [{ "source": "a" }, c] }] });
+        let cases = [
+            (clip(serde_json::json!({ "source": "a", "in": -5 })), "tracks[0].clips[1].in"),
+            (clip(serde_json::json!({ "source": "b" })), "tracks[0].clips[1].source"),
+            (clip(serde_json::json!({ "source": "a", "position": 1e300 })), "tracks[0].clips[1].position"),
+            (clip(serde_json::json!({ "source": "a", "in": 4, "out": 4 })), "tracks[0].clips[1].out"),
+            (clip(serde_json::json!({ "source": "a", "out": 12 })), "tracks[0].clips[1].out"),
+            (clip(serde_json::json!({ "source": "a", "in": 10 })), "tracks[0].clips[1].in"),
+            (clip(serde_json::json!({ "source": "a", "in": "NaN" })), "tracks[0].clips[1].in"),
+            (serde_json::json!({ "tracks": [], "scenes": [{ "start": 1, "end": 1e300, "character": "x" }] }), "scenes[0]"),
+            (serde_json::json!({ "tracks": [], "extra": 1 }), "timeline"),
+        ];
+        for (value, field) in cases {
+            let err = timeline(value.clone()).unwrap_err();
+            let EngineError::Invalid { field: got, .. } = &err else { panic!("{err}") };
+            assert_eq!(got, field, "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_complete_timeline_passes() {
+        assert!(timeline(serde_json::json!({})).unwrap().tracks.is_empty());
+        let ok = serde_json::json!({ "tracks": [{ "clips": [{ "source": "a", "in": 1, "out": 10.0005, "position": 0 }] }],
+                                     "scenes": [{ "start": 0, "end": 3, "character": "x" }] });
+        assert_eq!(timeline(ok).unwrap().tracks[0].clips.len(), 1);
     }
 }

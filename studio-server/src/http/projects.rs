@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Projects of the signed-in user. Another user's project id answers 404.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::path::Path;
+
+use axum::extract::State;
 use axum::http::StatusCode;
+use reenact_engine::project::Timeline;
+use reenact_engine::EngineError;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use utoipa::ToSchema;
@@ -12,8 +17,9 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::AppPath;
 use super::AppState;
-use crate::db::{self, projects, projects::ProjectRow};
+use crate::db::{self, clips, projects, projects::ProjectRow};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(projects_index, projects_create)).routes(routes!(
@@ -64,11 +70,13 @@ async fn projects_create(
     AppJson(body): AppJson<CreateProject>,
 ) -> Result<(StatusCode, AppJson<Project>), ApiError> {
     let now = db::now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let timeline = timeline_text(&db, &user.id, &id, body.timeline.unwrap_or_else(empty_timeline)).await?;
     let row = ProjectRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         owner_id: user.id,
         name: check_name(&body.name)?,
-        timeline: timeline_text(body.timeline.unwrap_or_else(empty_timeline))?,
+        timeline,
         created_at: now,
         updated_at: now,
     };
@@ -83,7 +91,7 @@ async fn projects_create(
 async fn projects_show(
     State(db): State<AnyPool>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
 ) -> Result<AppJson<Project>, ApiError> {
     let id = check_id(&project_id)?;
     let row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
@@ -96,7 +104,7 @@ async fn projects_show(
 async fn projects_update(
     State(db): State<AnyPool>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
     AppJson(body): AppJson<UpdateProject>,
 ) -> Result<AppJson<Project>, ApiError> {
     let id = check_id(&project_id)?;
@@ -105,7 +113,7 @@ async fn projects_update(
         row.name = check_name(&name)?;
     }
     if let Some(timeline) = body.timeline {
-        row.timeline = timeline_text(timeline)?;
+        row.timeline = timeline_text(&db, &user.id, &id, timeline).await?;
     }
     row.updated_at = db::now();
     if !projects::update(&db, &row).await? {
@@ -121,7 +129,7 @@ async fn projects_update(
 async fn projects_delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&project_id)?;
     if projects::delete(&state.db, &user.id, &id).await? {
@@ -155,8 +163,15 @@ fn empty_timeline() -> serde_json::Value {
     serde_json::json!({ "tracks": [], "scenes": [] })
 }
 
-/// The timeline must be a JSON object of at most 1 MB.
-fn timeline_text(timeline: serde_json::Value) -> Result<String, ApiError> {
+/// The timeline as stored: a JSON object of at most 1 MB that the engine's own checks accept,
+/// every clip cutting within one of the project's clips (by the durations discovery found).
+/// Errors name the field, e.g. `timeline.tracks[0].clips[1].in`.
+async fn timeline_text(
+    db: &AnyPool,
+    owner: &str,
+    project_id: &str,
+    timeline: serde_json::Value,
+) -> Result<String, ApiError> {
     if !timeline.is_object() {
         return Err(ApiError::BadRequest("timeline: must be a JSON object".into()));
     }
@@ -164,6 +179,16 @@ fn timeline_text(timeline: serde_json::Value) -> Result<String, ApiError> {
     if text.len() > 1 << 20 {
         return Err(ApiError::BadRequest("timeline: larger than 1 MB".into()));
     }
+    let lengths: HashMap<String, f64> =
+        clips::list(db, owner, project_id).await?.into_iter().map(|c| (c.id, c.duration_s)).collect();
+    let length = |id: &str| lengths.get(id).copied();
+    Timeline::from_json(Path::new("timeline"), timeline, &length).map_err(|err| match err {
+        EngineError::Invalid { field, cause, .. } if field == "timeline" => {
+            ApiError::BadRequest(format!("timeline: {cause}"))
+        }
+        EngineError::Invalid { field, cause, .. } => ApiError::BadRequest(format!("timeline.{field}: {cause}")),
+        other => ApiError::BadRequest(format!("timeline: {other}")),
+    })?;
     Ok(text)
 }
 
