@@ -13,7 +13,7 @@ mod cache;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
@@ -98,11 +98,18 @@ enum Backend {
     Objects { store: Arc<dyn ObjectStore>, url: String, cache: Arc<Cache> },
 }
 
+/// How long a successful readiness probe of the storage is trusted: the probe writes, reads
+/// and deletes a file (an object on S3), which an unauthenticated `/readyz` must not make
+/// cost that much on every call.
+pub const PROBE_FRESH: Duration = Duration::from_secs(30);
+
 /// Every user's files.
 #[derive(Debug, Clone)]
 pub struct Storage {
     root: PathBuf,
     backend: Backend,
+    /// When the last probe succeeded; the lock lets one probe run at a time.
+    last_probe: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 impl Storage {
@@ -110,7 +117,7 @@ impl Storage {
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(Storage { root, backend: Backend::Local })
+        Ok(Storage { root, backend: Backend::Local, last_probe: Arc::default() })
     }
 
     /// Files where `config` says.
@@ -125,6 +132,7 @@ impl Storage {
         Ok(Storage {
             root: local.root,
             backend: Backend::Objects { store, url: url.to_owned(), cache: Arc::new(cache) },
+            last_probe: Arc::default(),
         })
     }
 
@@ -292,6 +300,19 @@ impl Storage {
                 Ok(total)
             }
         }
+    }
+
+    /// [`Storage::probe`], at most once per [`PROBE_FRESH`] while it succeeds; callers
+    /// arriving during a probe wait for it. A failure is not remembered, so recovery shows
+    /// at the next call.
+    pub async fn probe_cached(&self) -> Result<(), StorageError> {
+        let mut last = self.last_probe.lock().await;
+        if last.is_some_and(|at| at.elapsed() < PROBE_FRESH) {
+            return Ok(());
+        }
+        self.probe().await?;
+        *last = Some(Instant::now());
+        Ok(())
     }
 
     /// Writes, reads back and removes a small file: the readiness check.

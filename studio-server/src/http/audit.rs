@@ -2,8 +2,7 @@
 //! The audit log: handlers record what a user did with [`record`]; `GET /api/account/audit`
 //! shows the signed-in user their own entries, newest first.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +11,7 @@ use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::AppQuery;
 use super::AppState;
 pub(super) use crate::db::audit::Action;
 use crate::db::audit::{self, AuditRow};
@@ -53,9 +53,8 @@ impl From<AuditRow> for Entry {
 async fn audit_index(
     State(db): State<AnyPool>,
     user: CurrentUser,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<AppJson<Vec<Entry>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("query: {}", e.body_text())))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit: must be within 1..{MAX_LIMIT}")));

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use gstreenact::character::{self, Character, CharacterError, CreateOptions};
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::{AppMultipart, AppPath};
 use super::files;
 use super::projects::{check_id, check_name};
 use super::uploads::{self, internal};
@@ -123,7 +124,7 @@ struct UpdateCharacter {
 async fn characters_index(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
 ) -> Result<AppJson<Vec<CharacterView>>, ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -139,8 +140,8 @@ async fn characters_index(
 async fn characters_create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
-    form: Multipart,
+    AppPath(project_id): AppPath<String>,
+    AppMultipart(form): AppMultipart,
 ) -> Result<(StatusCode, AppJson<CharacterView>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -183,7 +184,7 @@ async fn characters_create(
 async fn characters_show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(character_id): Path<String>,
+    AppPath(character_id): AppPath<String>,
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
     Ok(AppJson(row.try_into()?))
@@ -195,7 +196,7 @@ async fn characters_show(
 async fn characters_update(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(character_id): Path<String>,
+    AppPath(character_id): AppPath<String>,
     AppJson(body): AppJson<UpdateCharacter>,
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let mut row = owned(&state, &user, &character_id).await?;
@@ -218,7 +219,7 @@ async fn characters_update(
 async fn characters_delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(character_id): Path<String>,
+    AppPath(character_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
     if !characters::delete(&state.db, &user.id, &row.id).await? {
@@ -236,11 +237,13 @@ async fn characters_delete(
 async fn characters_portrait(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(character_id): Path<String>,
+    AppPath(character_id): AppPath<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
-    files::serve(state.storage.fetch(&row.portrait_key).await?, request, None).await
+    // The key's extension comes from the picture's own first bytes (`picture_extension`).
+    let file = state.storage.fetch(&row.portrait_key).await?;
+    files::serve(file, request, Some(files::content_type(&row.portrait_key))).await
 }
 
 /// The character file (`*.character.json`) with the attached voice's profile.
@@ -249,7 +252,7 @@ async fn characters_portrait(
 async fn characters_file(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(character_id): Path<String>,
+    AppPath(character_id): AppPath<String>,
 ) -> Result<AppJson<Character>, ApiError> {
     let id = check_id(&character_id)?;
     let (_, character) =

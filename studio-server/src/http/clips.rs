@@ -2,7 +2,7 @@
 //! Media of a project: uploads (streamed to disk, validated by discovery
 //! before they are accepted), listing, and downloads with HTTP ranges.
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::{AppMultipart, AppPath};
 use super::files;
 use super::projects::check_id;
 use super::uploads::{self, internal, Upload};
@@ -70,7 +71,7 @@ impl From<ClipRow> for Clip {
 async fn clips_index(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
 ) -> Result<AppJson<Vec<Clip>>, ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -94,8 +95,8 @@ struct UploadForm {
 async fn clips_upload(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
-    form: Multipart,
+    AppPath(project_id): AppPath<String>,
+    AppMultipart(form): AppMultipart,
 ) -> Result<(StatusCode, AppJson<Clip>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -108,7 +109,8 @@ async fn clips_upload(
     Ok((StatusCode::CREATED, AppJson(Clip::from(row))))
 }
 
-/// The clip's media file; HTTP range requests are honoured.
+/// The clip's media file, typed by the container discovery found (never by the uploaded
+/// name or type); HTTP range requests are honoured.
 #[utoipa::path(get, path = "/clips/{clip_id}/media", tag = "media", params(("clip_id" = String, Path)), responses(
     (status = 200, description = "the whole file", body = super::openapi::FileBytes, content_type = "application/octet-stream"),
     (status = 206, description = "the requested range", body = super::openapi::FileBytes, content_type = "application/octet-stream"),
@@ -116,11 +118,12 @@ async fn clips_upload(
 async fn clips_media(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(clip_id): Path<String>,
+    AppPath(clip_id): AppPath<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let clip = owned(&state, &user, &clip_id).await?;
-    files::serve(state.storage.fetch(&clip.storage_key).await?, request, None).await
+    let file = state.storage.fetch(&clip.storage_key).await?;
+    files::serve(file, request, Some(files::media_type(&clip.container))).await
 }
 
 /// A JPEG of the clip (at one second, or the middle of a shorter clip; at most 640 pixels
@@ -131,7 +134,7 @@ async fn clips_media(
 async fn clips_thumbnail(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(clip_id): Path<String>,
+    AppPath(clip_id): AppPath<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let clip = owned(&state, &user, &clip_id).await?;

@@ -82,12 +82,6 @@ impl From<crate::storage::StorageError> for ApiError {
     }
 }
 
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
-    }
-}
-
 /// What every failed request answers (the OpenAPI document's default response).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -107,7 +101,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// JSON body whose rejections use [`ApiError`]'s shape.
+/// JSON body whose rejections use [`ApiError`]'s shape (see `extract.rs`: 415 without a JSON
+/// content type, 413 over the body limit, 400 otherwise).
 #[derive(Debug, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct AppJson<T>(pub T);

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Query, State};
+use axum::extract::{FromRef, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 
 use super::auth::{self, CurrentUser, JwtKeys};
 use super::error::ApiError;
+use super::extract::AppQuery;
 use super::jobs::Job;
 use super::AppState;
 use crate::jobs::queue;
@@ -44,7 +45,7 @@ struct TokenQuery {
 ))]
 async fn events_stream(
     State(state): State<AppState>,
-    Query(query): Query<TokenQuery>,
+    AppQuery(query): AppQuery<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let bearer = headers

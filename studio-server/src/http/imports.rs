@@ -2,7 +2,7 @@
 //! Imports: media from a web address into a project, as a `video_download` job that
 //! yt-dlp fetches and the upload's intake checks (see `jobs::download`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::AppPath;
 use super::jobs::{check_submission, submit, Job};
 use super::projects::check_id;
 use super::AppState;
@@ -44,7 +45,7 @@ struct CreateImport {
 async fn imports_create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
     AppJson(body): AppJson<CreateImport>,
 ) -> Result<(StatusCode, AppJson<Job>), ApiError> {
     let project_id = check_id(&project_id)?;

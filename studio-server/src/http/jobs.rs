@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Jobs of the signed-in user: submit (idempotent by key), read, list, cancel.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::{AppPath, AppQuery};
 use super::files;
 use super::projects::check_id;
 use super::AppState;
@@ -229,7 +230,7 @@ fn check_params(kind: &str, params: &serde_json::Value) -> Result<(), ApiError> 
 async fn jobs_file(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((job_id, name)): Path<(String, String)>,
+    AppPath((job_id, name)): AppPath<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let id = check_id(&job_id)?;
@@ -247,7 +248,7 @@ async fn jobs_file(
 async fn jobs_show(
     State(db): State<AnyPool>,
     user: CurrentUser,
-    Path(job_id): Path<String>,
+    AppPath(job_id): AppPath<String>,
 ) -> Result<AppJson<Job>, ApiError> {
     let id = check_id(&job_id)?;
     let job = queue::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
@@ -259,7 +260,7 @@ async fn jobs_show(
 async fn jobs_index(
     State(db): State<AnyPool>,
     user: CurrentUser,
-    Query(filter): Query<JobFilter>,
+    AppQuery(filter): AppQuery<JobFilter>,
 ) -> Result<AppJson<Vec<Job>>, ApiError> {
     let state = match filter.state.as_deref() {
         Some(s) => Some(JobState::parse(s).ok_or_else(|| {
@@ -276,7 +277,7 @@ async fn jobs_index(
 async fn jobs_cancel(
     State(db): State<AnyPool>,
     user: CurrentUser,
-    Path(job_id): Path<String>,
+    AppPath(job_id): AppPath<String>,
 ) -> Result<AppJson<Job>, ApiError> {
     let id = check_id(&job_id)?;
     let job = queue::cancel(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;

@@ -10,8 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -26,6 +25,7 @@ use utoipa_axum::routes;
 
 use super::auth::{user_from_token, JwtKeys};
 use super::error::ApiError;
+use super::extract::{AppBytes, AppPath, AppQuery};
 use crate::live::{LiveError, LiveHub, LiveSession, OfferError, SessionSummary, ViewerReport};
 
 /// Largest SDP offer accepted.
@@ -128,7 +128,7 @@ fn default_preset() -> String {
 #[utoipa::path(post, path = "/api/live", tag = "live", request_body = StartRequest, responses(
     (status = 201, description = "the session's summary", body = Object),
 ))]
-async fn start(State(state): State<LiveState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn start(State(state): State<LiveState>, headers: HeaderMap, AppBytes(body): AppBytes) -> Result<Response, ApiError> {
     let owner = caller(&state, &headers)?;
     let request: StartRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("live session request: {e}")))?;
@@ -189,7 +189,7 @@ struct ListQuery {
 async fn list(
     State(state): State<LiveState>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Vec<SessionSummary>>, ApiError> {
     let user = caller(&state, &headers)?;
     let sessions = state.hub.list(user.as_deref());
@@ -209,8 +209,8 @@ struct ShowQuery {
     responses((status = 200, description = "latency, fps and drops of the graph and of each viewer", body = Object)))]
 async fn show(
     State(state): State<LiveState>,
-    Path(id): Path<String>,
-    Query(query): Query<ShowQuery>,
+    AppPath(id): AppPath<String>,
+    AppQuery(query): AppQuery<ShowQuery>,
 ) -> Result<Json<SessionSummary>, ApiError> {
     let skip = Duration::try_from_secs_f64(query.skip_s)
         .map_err(|_| ApiError::BadRequest("skip_s: a number of seconds, 0 or more".into()))?;
@@ -231,9 +231,9 @@ struct SwitchRequest {
     responses((status = 200, body = Object)))]
 async fn switch(
     State(state): State<LiveState>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    AppBytes(body): AppBytes,
 ) -> Result<Json<SessionSummary>, ApiError> {
     let session = owned(&state, &headers, &id)?;
     let request: SwitchRequest =
@@ -261,7 +261,7 @@ async fn switch(
 #[utoipa::path(delete, path = "/api/live/{session}", tag = "live", params(("session" = String, Path)), responses((status = 204)))]
 async fn stop(
     State(state): State<LiveState>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     owned(&state, &headers, &id)?;
@@ -276,9 +276,9 @@ async fn stop(
     responses((status = 201, description = "the SDP answer", body = String, content_type = "application/sdp")))]
 async fn whep_offer(
     State(state): State<LiveState>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let session = state.hub.get(&id)?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -302,7 +302,7 @@ async fn whep_offer(
     params(("session" = String, Path), ("viewer" = String, Path)), responses((status = 204)))]
 async fn whep_stop(
     State(state): State<LiveState>,
-    Path((id, viewer)): Path<(String, String)>,
+    AppPath((id, viewer)): AppPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.hub.get(&id)?.remove_viewer(&viewer).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -320,8 +320,8 @@ async fn whep_patch() -> StatusCode {
     params(("session" = String, Path), ("viewer" = String, Path)), request_body = Object, responses((status = 204)))]
 async fn viewer_stats(
     State(state): State<LiveState>,
-    Path((id, viewer)): Path<(String, String)>,
-    body: Bytes,
+    AppPath((id, viewer)): AppPath<(String, String)>,
+    AppBytes(body): AppBytes,
 ) -> Result<StatusCode, ApiError> {
     let report: ViewerReport =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("viewer report: {e}")))?;

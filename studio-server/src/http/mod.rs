@@ -8,7 +8,10 @@ mod characters;
 mod clips;
 pub mod error;
 mod events;
+mod extract;
+mod fallback;
 mod files;
+mod headers;
 mod imports;
 mod jobs;
 pub mod limits;
@@ -97,11 +100,14 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(index))
         .route("/metrics", get(metrics::scrape))
         .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(fallback::json_errors))
         .with_state(state);
     // The browser studio sends its requests to the routes above in-process.
-    app.clone().merge(reenact_ui::router(app))
+    headers::secure(app.clone().merge(reenact_ui::router(app)))
 }
 
 async fn openapi_json(doc: axum::body::Bytes) -> impl axum::response::IntoResponse {
@@ -116,7 +122,8 @@ async fn healthz() -> &'static str {
 
 /// Ready when the database answers, the storage takes a file, and every model the
 /// manifests name is present and intact. Otherwise 503 with the cause in plain text, for
-/// the operator reading the probe's output.
+/// the operator reading the probe's output. The storage's answer is trusted for
+/// `storage::PROBE_FRESH` (30 s) once it succeeded; the database is asked every time.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
     (status = 200, description = "ready", body = String, content_type = "text/plain"),
     (status = 503, description = "not ready; the body names the cause", body = String, content_type = "text/plain"),
@@ -127,7 +134,7 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, (StatusCo
         .await
         .map_err(|_| unavailable("database did not answer in 2 s".into()))?
         .map_err(|e| unavailable(format!("database: {e}")))?;
-    tokio::time::timeout(Duration::from_secs(5), state.storage.probe())
+    tokio::time::timeout(Duration::from_secs(5), state.storage.probe_cached())
         .await
         .map_err(|_| unavailable("storage did not answer in 5 s".into()))?
         .map_err(|e| unavailable(format!("storage is not writable: {e}")))?;

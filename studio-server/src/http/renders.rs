@@ -2,7 +2,7 @@
 //! Renders of a project: request several presets at once, follow the job,
 //! download each output.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use reenact_engine::preset::{Background, CaptionMode, CropPolicy};
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::AppPath;
 use super::files;
 use super::jobs::{submit, Job};
 use super::projects::check_id;
@@ -82,7 +83,7 @@ async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiErro
 async fn renders_create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
     AppJson(body): AppJson<CreateRender>,
 ) -> Result<(StatusCode, AppJson<Render>), ApiError> {
     let project_id = check_id(&project_id)?;
@@ -137,7 +138,7 @@ async fn renders_create(
 async fn renders_show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(render_id): Path<String>,
+    AppPath(render_id): AppPath<String>,
 ) -> Result<AppJson<Render>, ApiError> {
     let id = check_id(&render_id)?;
     let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
@@ -154,7 +155,7 @@ async fn renders_show(
 async fn renders_file(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((render_id, preset)): Path<(String, String)>,
+    AppPath((render_id, preset)): AppPath<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let id = check_id(&render_id)?;

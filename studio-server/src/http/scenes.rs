@@ -3,7 +3,7 @@
 //! characters (`voice_over`: the character's portrait speaks the scene's sound instead of
 //! the performer's face becoming the character's).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::AppPath;
 use super::projects::check_id;
 use super::AppState;
 use crate::db::scenes::{self, SceneRow};
@@ -63,7 +64,7 @@ impl From<SceneRow> for Scene {
 async fn scenes_index(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
 ) -> Result<AppJson<Vec<Scene>>, ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -77,7 +78,7 @@ async fn scenes_index(
 async fn scenes_create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
     AppJson(body): AppJson<CreateScene>,
 ) -> Result<(StatusCode, AppJson<Scene>), ApiError> {
     let project_id = check_id(&project_id)?;
@@ -108,7 +109,7 @@ async fn scenes_create(
 async fn scenes_delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(scene_id): Path<String>,
+    AppPath(scene_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&scene_id)?;
     if !scenes::delete(&state.db, &user.id, &id).await? {

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use gstreenact::analysis::{self, speaker};
 use gstreenact::character::{decode_audio_mono, CharacterError, SpeakerEmbedding, VoiceProfile};
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
+use super::extract::{AppMultipart, AppPath};
 use super::projects::{check_id, check_name};
 use super::uploads::{self, internal};
 use super::AppState;
@@ -92,7 +93,7 @@ impl TryFrom<VoiceRow> for VoiceView {
 async fn voices_index(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
+    AppPath(project_id): AppPath<String>,
 ) -> Result<AppJson<Vec<VoiceView>>, ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -107,8 +108,8 @@ async fn voices_index(
 async fn voices_create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(project_id): Path<String>,
-    form: Multipart,
+    AppPath(project_id): AppPath<String>,
+    AppMultipart(form): AppMultipart,
 ) -> Result<(StatusCode, AppJson<VoiceView>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
@@ -145,7 +146,7 @@ async fn voices_create(
 async fn voices_show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(voice_id): Path<String>,
+    AppPath(voice_id): AppPath<String>,
 ) -> Result<AppJson<VoiceView>, ApiError> {
     let id = check_id(&voice_id)?;
     let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
@@ -157,7 +158,7 @@ async fn voices_show(
 async fn voices_delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(voice_id): Path<String>,
+    AppPath(voice_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&voice_id)?;
     let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
