@@ -26,9 +26,14 @@ pub(crate) struct ServeArgs {
     /// Largest accepted upload, in megabytes.
     #[arg(long, default_value_t = 4096, env = "REENACT_UPLOAD_LIMIT_MB")]
     upload_limit_mb: usize,
-    /// Create a demo account and project from the shared test media (once).
+    /// Create a demo account and project from the shared test media (once). Its password is
+    /// published, so this is refused unless the server listens on a loopback address.
     #[arg(long)]
     demo: bool,
+    /// Create the demo account even though the server listens on a public address (anyone who
+    /// reaches it can sign in as the demo user).
+    #[arg(long, requires = "demo")]
+    demo_on_public_address: bool,
     /// Job workers run inside this process (0 when separate `reenact worker` processes run them).
     #[arg(long, default_value_t = 1, env = "REENACT_WORKERS")]
     workers: usize,
@@ -51,11 +56,24 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    check_demo_address(&args)?;
     let data = args.data.clone().unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data).with_context(|| format!("cannot create data directory {}", data.display()))?;
+    reenact_server::datadir::prepare(&data)
+        .with_context(|| format!("cannot create a private data directory {}", data.display()))?;
     let presets = Arc::new(PresetLibrary::load()?);
     let keys = Arc::new(JwtKeys::new(&signing_secret(&data)?));
-    let url = args.database_url.clone().unwrap_or_else(|| db::sqlite_url(&data));
+    let url = match args.database_url.clone() {
+        Some(url) => url,
+        None => {
+            let file = data.join("reenact.db");
+            // SQLite gives its journals the database file's mode.
+            for path in [file.clone(), data.join("reenact.db-wal"), data.join("reenact.db-shm")] {
+                reenact_server::datadir::tighten(&path).with_context(|| format!("cannot protect {}", path.display()))?;
+            }
+            reenact_server::datadir::touch_private(&file).with_context(|| format!("cannot create {}", file.display()))?;
+            db::sqlite_url(&data)
+        }
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let db = db::connect(&url).await?;
@@ -124,6 +142,19 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The demo account's password is in the README: it may only exist where no one else can
+/// reach the server, unless the operator says otherwise in so many words.
+fn check_demo_address(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.demo && !args.listen.ip().is_loopback() && !args.demo_on_public_address {
+        anyhow::bail!(
+            "--demo creates an account with a published password, so it needs a loopback address \
+             (--listen 127.0.0.1:PORT), not {}; add --demo-on-public-address to create it anyway",
+            args.listen
+        );
+    }
+    Ok(())
+}
+
 /// `$XDG_DATA_HOME/reenact`, else `~/.local/share/reenact`.
 fn default_data_dir() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
@@ -142,12 +173,13 @@ fn signing_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
         return Ok(secret.into_bytes());
     }
     let file = data.join("jwt-secret");
+    reenact_server::datadir::tighten(&file).with_context(|| format!("cannot protect {}", file.display()))?;
     if let Ok(secret) = std::fs::read(&file) {
         if secret.len() >= 32 {
             return Ok(secret);
         }
     }
     let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into_bytes();
-    std::fs::write(&file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
+    reenact_server::datadir::write_private(&file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
     Ok(secret)
 }
