@@ -318,7 +318,8 @@ mod tests {
             (clip(serde_json::json!({ "source": "a", "in": 10 })), "tracks[0].clips[1].in"),
             (clip(serde_json::json!({ "source": "a", "in": "NaN" })), "tracks[0].clips[1].in"),
             (serde_json::json!({ "tracks": [], "scenes": [{ "start": 1, "end": 1e300, "character": "x" }] }), "scenes[0]"),
-            (serde_json::json!({ "tracks": [], "extra": 1 }), "timeline"),
+            (serde_json::json!({ "tracks": [], "extra": 1 }), "extra"),
+            (serde_json::json!([]), "timeline"),
         ];
         for (value, field) in cases {
             let err = timeline(value.clone()).unwrap_err();

@@ -14,8 +14,14 @@ const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` (and its parents) and makes it private to this user.
 pub fn prepare(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    restrict(dir, DIR_MODE)
+    if dir.exists() {
+        return restrict(dir, DIR_MODE);
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
+    builder.create(dir)
 }
 
 /// Makes the existing file at `path` private to this user; a missing file is left missing.

@@ -170,7 +170,7 @@ async fn bad_timelines_are_refused_by_field_and_not_stored() {
             (with(json!({ "source": source, "in": "NaN" })), "timeline.tracks[0].clips[1].in"),
             (with(json!({ "source": source, "speed": 2 })), "timeline.tracks[0].clips[1]"),
             (json!({ "tracks": [], "scenes": [{ "start": 0, "end": 1e300, "character": "x" }] }), "timeline.scenes[0]"),
-            (json!({ "tracks": [], "notes": "<script>" }), "timeline:"),
+            (json!({ "tracks": [], "notes": "<script>" }), "timeline.notes: unknown field"),
         ];
         for (timeline, field) in cases {
             let got = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline.clone() }))).await;

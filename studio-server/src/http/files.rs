@@ -46,8 +46,8 @@ pub(super) fn content_type(name: &str) -> &'static str {
 /// description of the container caps), never by its name.
 pub(super) fn media_type(container: &str) -> &'static str {
     match container {
-        "ISO MP4/M4A" => "video/mp4",
-        "Quicktime" => "video/quicktime",
+        // QuickTime and MP4 are one file format (ISO base media); browsers play both as MP4.
+        "ISO MP4/M4A" | "Quicktime" => "video/mp4",
         "3GP" => "video/3gpp",
         "WebM" => "video/webm",
         "Matroska" => "video/x-matroska",
@@ -103,6 +103,7 @@ mod tests {
     #[test]
     fn clips_are_typed_by_their_container() {
         assert_eq!(media_type("ISO MP4/M4A"), "video/mp4");
+        assert_eq!(media_type("Quicktime"), "video/mp4");
         assert_eq!(media_type("Matroska"), "video/x-matroska");
         assert_eq!(media_type("HTML"), "application/octet-stream");
         assert!(playable(media_type("WebM")));
