@@ -221,7 +221,10 @@ fn check_tracks(tracks: &[Track], file: &Path, source: &dyn Fn(&str) -> Option<O
             }
             if let Some(length) = length {
                 if clip.in_s >= length {
-                    return bad(format!("{at}.in"), format!("{} is not before the source's end ({length} s)", clip.in_s));
+                    return bad(
+                        format!("{at}.in"),
+                        format!("{} is not before the source's end ({length} s)", clip.in_s),
+                    );
                 }
             }
             if let Some(out) = clip.out_s {
@@ -317,7 +320,10 @@ mod tests {
             (clip(serde_json::json!({ "source": "a", "out": 12 })), "tracks[0].clips[1].out"),
             (clip(serde_json::json!({ "source": "a", "in": 10 })), "tracks[0].clips[1].in"),
             (clip(serde_json::json!({ "source": "a", "in": "NaN" })), "tracks[0].clips[1].in"),
-            (serde_json::json!({ "tracks": [], "scenes": [{ "start": 1, "end": 1e300, "character": "x" }] }), "scenes[0]"),
+            (
+                serde_json::json!({ "tracks": [], "scenes": [{ "start": 1, "end": 1e300, "character": "x" }] }),
+                "scenes[0]",
+            ),
             (serde_json::json!({ "tracks": [], "extra": 1 }), "extra"),
             (serde_json::json!([]), "timeline"),
         ];

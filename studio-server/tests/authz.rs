@@ -102,7 +102,12 @@ const TABLE: &[Row] = &[
     row("POST", "/api/projects/{project_id}/scenes", [401, 404, 201], ""),
     row("POST", "/api/projects/{project_id}/renders", [401, 404, 201], ""),
     row("GET", "/api/renders/{render_id}", [401, 404, 200], ""),
-    row("GET", "/api/renders/{render_id}/files/{preset}", [401, 404, 404], "the render is queued, not done: no file yet"),
+    row(
+        "GET",
+        "/api/renders/{render_id}/files/{preset}",
+        [401, 404, 404],
+        "the render is queued, not done: no file yet",
+    ),
     row("POST", "/api/jobs", [401, 404, 201], "a clip_edit job in the owner's project"),
     row("GET", "/api/jobs/{job_id}", [401, 404, 200], ""),
     row("GET", "/api/jobs/{job_id}/files/{name}", [401, 404, 404], "the job is queued, not done: no file yet"),
@@ -174,7 +179,8 @@ async fn every_operation_answers_each_caller_as_the_table_says() {
                 }
                 if who == Who::Other {
                     if let Some(leak) = fx.secrets.iter().find(|s| body.contains(s.as_str())) {
-                        failures.push(format!("{} {} as another user shows the owner's `{leak}`", row.method, row.path));
+                        failures
+                            .push(format!("{} {} as another user shows the owner's `{leak}`", row.method, row.path));
                     }
                 }
             }
@@ -195,7 +201,9 @@ async fn operations(app: &TestApp) -> Vec<(String, String, bool)> {
                 continue;
             }
             // An operation without its own `security` inherits the document's (a bearer token).
-            let public = op["security"].as_array().is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| o.is_empty())));
+            let public = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| o.is_empty())));
             ops.push((method.to_uppercase(), path.clone(), !public));
         }
     }
@@ -233,7 +241,8 @@ async fn fixtures(app: &TestApp, token: &str) -> Fixtures {
     assert_eq!(status, StatusCode::CREATED, "{scene}");
     let (status, job) = post(app, "/api/jobs", token, clip_edit(&project, &clip)).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
-    let (status, render) = post(app, &format!("/api/projects/{project}/renders"), token, json!({ "presets": ["master"] })).await;
+    let (status, render) =
+        post(app, &format!("/api/projects/{project}/renders"), token, json!({ "presets": ["master"] })).await;
     assert_eq!(status, StatusCode::CREATED, "{render}");
     let (scene, job, render) = (id(&scene), id(&job), id(&render));
     let secrets = vec![
@@ -304,9 +313,7 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         }
         ("POST", "/api/projects") => json(json!({ "name": "Theirs" })),
         ("PATCH", "/api/projects/{project_id}") => json(json!({ "name": "Renamed" })),
-        ("POST", "/api/projects/{project_id}/clips") => {
-            form("file", "take.mp4", &media("grid/grid_swwp2s.mp4"), &[])
-        }
+        ("POST", "/api/projects/{project_id}/clips") => form("file", "take.mp4", &media("grid/grid_swwp2s.mp4"), &[]),
         ("POST", "/api/projects/{project_id}/imports") => json(json!({ "url": "http://127.0.0.1:9/take.mp4" })),
         ("POST", "/api/projects/{project_id}/characters") => {
             form("portrait", "astronaut.png", &media("astronaut.png"), &[("name", "Second")])
@@ -336,7 +343,9 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
 fn form(field: &str, file_name: &str, bytes: &[u8], texts: &[(&str, &str)]) -> (Option<&'static str>, Body) {
     let mut body = Vec::new();
     for (name, value) in texts {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
     }
     body.extend_from_slice(
         format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")

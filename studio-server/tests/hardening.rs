@@ -51,7 +51,8 @@ fn request(method: Method, uri: &str, token: Option<&str>, content_type: Option<
 }
 
 async fn new_project(app: &TestApp, token: &str) -> String {
-    let (status, project) = app.call(Method::POST, "/api/projects", Some(token), Some(json!({ "name": "Probe" }))).await;
+    let (status, project) =
+        app.call(Method::POST, "/api/projects", Some(token), Some(json!({ "name": "Probe" }))).await;
     assert_eq!(status, StatusCode::CREATED, "{project}");
     project["id"].as_str().unwrap().to_string()
 }
@@ -66,10 +67,16 @@ async fn every_refusal_is_json_with_the_status_it_means() {
 
     let form_without_boundary = request(Method::POST, &clips, t, Some("multipart/form-data"), b"--x\r\n".to_vec());
     api_error(raw(&app, form_without_boundary).await, StatusCode::BAD_REQUEST, "form:", "multipart without boundary");
-    let garbled = request(Method::POST, &clips, t, Some("multipart/form-data; boundary=b"), b"garbage, not parts".to_vec());
+    let garbled =
+        request(Method::POST, &clips, t, Some("multipart/form-data; boundary=b"), b"garbage, not parts".to_vec());
     api_error(raw(&app, garbled).await, StatusCode::BAD_REQUEST, "file", "garbled multipart");
     let not_a_form = request(Method::POST, &clips, t, Some("text/plain"), b"hello".to_vec());
-    api_error(raw(&app, not_a_form).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "multipart/form-data", "text/plain upload");
+    api_error(
+        raw(&app, not_a_form).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "multipart/form-data",
+        "text/plain upload",
+    );
 
     let bad_query = request(Method::GET, "/api/account/audit?limit=lots", t, None, Vec::new());
     api_error(raw(&app, bad_query).await, StatusCode::BAD_REQUEST, "query", "bad query");
@@ -85,7 +92,12 @@ async fn every_refusal_is_json_with_the_status_it_means() {
     let json_too_large = request(Method::POST, "/api/projects", t, Some("application/json"), huge);
     api_error(raw(&app, json_too_large).await, StatusCode::PAYLOAD_TOO_LARGE, "", "oversize JSON body");
     let plain_json = request(Method::POST, "/api/projects", t, Some("text/plain"), br#"{"name":"x"}"#.to_vec());
-    api_error(raw(&app, plain_json).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json", "JSON as text/plain");
+    api_error(
+        raw(&app, plain_json).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "application/json",
+        "JSON as text/plain",
+    );
     let broken_json = request(Method::POST, "/api/projects", t, Some("application/json"), b"{\"name\":".to_vec());
     api_error(raw(&app, broken_json).await, StatusCode::BAD_REQUEST, "JSON", "broken JSON");
 
@@ -267,7 +279,10 @@ fn demo_refuses_a_public_address() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("--demo") && stderr.contains("loopback") && stderr.contains("--demo-on-public-address"), "{stderr}");
+    assert!(
+        stderr.contains("--demo") && stderr.contains("loopback") && stderr.contains("--demo-on-public-address"),
+        "{stderr}"
+    );
     assert!(!data.path().join("reenact.db").exists(), "refused before anything was made");
 }
 

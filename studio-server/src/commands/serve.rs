@@ -68,9 +68,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             let file = data.join("reenact.db");
             // SQLite gives its journals the database file's mode.
             for path in [file.clone(), data.join("reenact.db-wal"), data.join("reenact.db-shm")] {
-                reenact_server::datadir::tighten(&path).with_context(|| format!("cannot protect {}", path.display()))?;
+                reenact_server::datadir::tighten(&path)
+                    .with_context(|| format!("cannot protect {}", path.display()))?;
             }
-            reenact_server::datadir::touch_private(&file).with_context(|| format!("cannot create {}", file.display()))?;
+            reenact_server::datadir::touch_private(&file)
+                .with_context(|| format!("cannot create {}", file.display()))?;
             db::sqlite_url(&data)
         }
     };
@@ -180,6 +182,7 @@ fn signing_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
         }
     }
     let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into_bytes();
-    reenact_server::datadir::write_private(&file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
+    reenact_server::datadir::write_private(&file, &secret)
+        .with_context(|| format!("cannot write {}", file.display()))?;
     Ok(secret)
 }

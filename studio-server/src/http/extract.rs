@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn statuses_keep_their_meaning() {
         assert_eq!(rejected(StatusCode::PAYLOAD_TOO_LARGE, "x".into()).status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, "x".into()).status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, "x".into()).status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
         assert_eq!(rejected(StatusCode::UNPROCESSABLE_ENTITY, "x".into()).status(), StatusCode::BAD_REQUEST);
         assert_eq!(rejected(StatusCode::INTERNAL_SERVER_ERROR, "x".into()).status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

@@ -128,7 +128,11 @@ fn default_preset() -> String {
 #[utoipa::path(post, path = "/api/live", tag = "live", request_body = StartRequest, responses(
     (status = 201, description = "the session's summary", body = Object),
 ))]
-async fn start(State(state): State<LiveState>, headers: HeaderMap, AppBytes(body): AppBytes) -> Result<Response, ApiError> {
+async fn start(
+    State(state): State<LiveState>,
+    headers: HeaderMap,
+    AppBytes(body): AppBytes,
+) -> Result<Response, ApiError> {
     let owner = caller(&state, &headers)?;
     let request: StartRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("live session request: {e}")))?;

@@ -72,14 +72,8 @@ async fn projects_create(
     let now = db::now();
     let id = uuid::Uuid::new_v4().to_string();
     let timeline = timeline_text(&db, &user.id, &id, body.timeline.unwrap_or_else(empty_timeline)).await?;
-    let row = ProjectRow {
-        id,
-        owner_id: user.id,
-        name: check_name(&body.name)?,
-        timeline,
-        created_at: now,
-        updated_at: now,
-    };
+    let row =
+        ProjectRow { id, owner_id: user.id, name: check_name(&body.name)?, timeline, created_at: now, updated_at: now };
     projects::insert(&db, &row).await?;
     audit::record(&db, &row.owner_id, Action::ProjectCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(to_api(row)?)))
