@@ -7,7 +7,7 @@ pub mod auth;
 mod characters;
 mod clips;
 pub mod error;
-mod events;
+pub mod events;
 mod files;
 mod imports;
 mod jobs;
@@ -61,6 +61,8 @@ pub struct AppState {
     pub imports_allow_private: bool,
     /// Running live sessions.
     pub live: Arc<crate::live::LiveHub>,
+    /// How the browser studio sets its session cookie (`Secure` unless `insecure_cookies`).
+    pub cookies: reenact_ui::CookiePolicy,
 }
 
 /// The whole application router.
@@ -78,7 +80,7 @@ pub fn app(state: AppState) -> Router {
         .merge(voices::router(state.upload_limit))
         .merge(scenes::router())
         .merge(audit::router())
-        .merge(events::router());
+        .merge(events::router(state.db.clone()));
     let live = live::LiveState {
         hub: state.live.clone(),
         presets: state.presets.clone(),
@@ -93,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     openapi::add_error_responses(&mut doc);
     let doc = axum::body::Bytes::from(doc.to_pretty_json().unwrap_or_default());
+    let cookies = state.cookies;
     let app = routes
         .route("/", get(index))
         .route("/metrics", get(metrics::scrape))
@@ -101,7 +104,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);
     // The browser studio sends its requests to the routes above in-process.
-    app.clone().merge(reenact_ui::router(app))
+    app.clone().merge(reenact_ui::router(app, cookies))
 }
 
 async fn openapi_json(doc: axum::body::Bytes) -> impl axum::response::IntoResponse {
