@@ -290,7 +290,11 @@ async fn refreshing_does_not_extend_a_session_past_its_30_days() {
         assert_eq!(lifetime, reenact_server::http::auth::REFRESH_TTL_S);
 
         // 30 days later (the session's end moved to the past): refresh and access both end.
-        sqlx::query("UPDATE sessions SET expires_at = $1").bind(reenact_server::db::now() - 1).execute(&app.state.db).await.unwrap();
+        sqlx::query("UPDATE sessions SET expires_at = $1")
+            .bind(reenact_server::db::now() - 1)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
         expect_error(
             app.call(Method::POST, "/api/auth/refresh", None, Some(json!({ "refresh_token": refresh2 }))).await,
             StatusCode::UNAUTHORIZED,

@@ -15,7 +15,8 @@ use tower::ServiceExt;
 
 /// Reads the event stream of `token` for `for_ms` and returns the text.
 async fn read_events(app: &TestApp, token: &str, for_ms: u64) -> (StatusCode, String) {
-    let req = Request::get("/api/events").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let req =
+        Request::get("/api/events").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
     let response = app.router.clone().oneshot(req).await.unwrap();
     let status = response.status();
     let mut body = response.into_body();
@@ -97,7 +98,9 @@ async fn changes_after_the_stream_opened_arrive_and_streams_per_user_are_capped(
             let mut text = String::new();
             while !text.contains(&row.id) {
                 match tokio::time::timeout_at(deadline, body.frame()).await {
-                    Ok(Some(Ok(frame))) => text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default())),
+                    Ok(Some(Ok(frame))) => {
+                        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()))
+                    }
                     other => panic!("{}: no event for the new job: {other:?} {text}", app.backend()),
                 }
             }

@@ -110,7 +110,8 @@ async fn parallel_wrong_passwords_mostly_get_429_and_the_owner_still_signs_in_el
         let attacker = From::new(server, "127.0.0.2");
         let guesses = (0..100).map(|i| format!("guess number {i}")).collect();
         let answers = in_parallel(&attacker, "ada@museum.org", guesses).await;
-        let (wrong, throttled) = (count(&answers, StatusCode::UNAUTHORIZED), count(&answers, StatusCode::TOO_MANY_REQUESTS));
+        let (wrong, throttled) =
+            (count(&answers, StatusCode::UNAUTHORIZED), count(&answers, StatusCode::TOO_MANY_REQUESTS));
         eprintln!("{}: 100 parallel wrong passwords: {wrong} x 401, {throttled} x 429", app.backend());
         assert!(wrong <= EMAIL_BUDGET, "{}: {wrong} passwords checked", app.backend());
         assert_eq!(wrong + throttled, 100, "{}: only 401 and 429 expected", app.backend());

@@ -25,7 +25,10 @@ async fn serve(app: &TestApp) -> SocketAddr {
 /// The status and head of a GET with `headers`; reads the head only (a socket stays open).
 async fn head(addr: SocketAddr, path: &str, headers: &[(&str, String)]) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("connection")) {
+        request.push_str("Connection: close\r\n");
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -274,7 +274,10 @@ mod tests {
     fn cookies_are_host_only_secure_and_script_proof() {
         let cookie = CookiePolicy::default().set_cookie("ab");
         assert_eq!(cookie, "__Host-reenact_studio=ab; Path=/; Secure; HttpOnly; SameSite=Lax");
-        assert_eq!(CookiePolicy { secure: false }.set_cookie("ab"), "reenact_studio=ab; Path=/; HttpOnly; SameSite=Lax");
+        assert_eq!(
+            CookiePolicy { secure: false }.set_cookie("ab"),
+            "reenact_studio=ab; Path=/; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]

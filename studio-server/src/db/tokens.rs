@@ -6,15 +6,13 @@ use sqlx::AnyPool;
 
 /// Stores refresh token `id` of session `session_id`.
 pub async fn insert(db: &AnyPool, id: &str, user_id: &str, session_id: &str, expires_at: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (id, user_id, session_id, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(id)
-    .bind(user_id)
-    .bind(session_id)
-    .bind(expires_at)
-    .execute(db)
-    .await?;
+    sqlx::query("INSERT INTO refresh_tokens (id, user_id, session_id, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)")
+        .bind(id)
+        .bind(user_id)
+        .bind(session_id)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

@@ -281,7 +281,13 @@ async fn account_delete(State(state): State<AppState>, user: CurrentUser) -> Res
 }
 
 /// A token pair for session `sid`, which ends at `session_ends`.
-async fn issue(db: &AnyPool, keys: &JwtKeys, user_id: &str, sid: &str, session_ends: i64) -> Result<TokenPair, ApiError> {
+async fn issue(
+    db: &AnyPool,
+    keys: &JwtKeys,
+    user_id: &str,
+    sid: &str,
+    session_ends: i64,
+) -> Result<TokenPair, ApiError> {
     let now = db::now();
     let jti = uuid::Uuid::new_v4().to_string();
     tokens::insert(db, &jti, user_id, sid, session_ends).await?;
@@ -300,7 +306,10 @@ async fn issue(db: &AnyPool, keys: &JwtKeys, user_id: &str, sid: &str, session_e
 
 /// Every core is hashing: come back in a moment.
 fn busy() -> ApiError {
-    ApiError::RetryLater { detail: "the server is busy checking passwords; try again in a moment".into(), retry_after_s: 1 }
+    ApiError::RetryLater {
+        detail: "the server is busy checking passwords; try again in a moment".into(),
+        retry_after_s: 1,
+    }
 }
 
 fn normalise_email(email: &str) -> Result<String, ApiError> {

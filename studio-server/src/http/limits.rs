@@ -172,7 +172,12 @@ impl LoginLimiter {
             // Read the address's count again now: an attempt of its own that took an email
             // slot after this one counted the address would otherwise look clean.
             if attempts(db, &ip_key).await? > 1 {
-                return Ok(Err(throttled(by_email, limits.email_window_s, now, "too many sign-in attempts for this email")));
+                return Ok(Err(throttled(
+                    by_email,
+                    limits.email_window_s,
+                    now,
+                    "too many sign-in attempts for this email",
+                )));
             }
             // A clean address: one attempt per back-off interval for this email.
             let wait = limits.backoff_s(by_email.attempts - limits.email_budget);
