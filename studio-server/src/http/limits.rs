@@ -218,7 +218,7 @@ impl LoginLimiter {
     /// Counters whose window ended long ago, and sessions long over, are deleted now
     /// and then, so that neither table grows with every address and email ever tried.
     async fn prune_now_and_then(&self, db: &AnyPool, now: i64) {
-        if self.reservations.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY != 0 {
+        if !self.reservations.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY) {
             return;
         }
         let longest = self.limits.ip_window_s.max(self.limits.email_window_s).max(self.limits.global_window_s);
