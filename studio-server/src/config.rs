@@ -33,6 +33,8 @@ const KEYS: &[(&str, &str)] = &[
     ("cache_mb", "REENACT_CACHE_MB"),
     ("metrics_listen", "REENACT_METRICS_LISTEN"),
     ("jwt_secret", "REENACT_JWT_SECRET"),
+    ("trusted_proxies", "REENACT_TRUSTED_PROXIES"),
+    ("insecure_cookies", "REENACT_INSECURE_COOKIES"),
     ("models", "REENACT_MODELS"),
     ("presets", "REENACT_PRESETS"),
     ("onnxruntime", "ORT_DYLIB_PATH"),

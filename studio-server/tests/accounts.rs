@@ -10,7 +10,7 @@ use common::{expect_error, TestApp};
 use serde_json::json;
 
 #[tokio::test]
-async fn register_rejects_bad_input_and_duplicates() {
+async fn register_rejects_bad_input_and_does_not_tell_who_has_an_account() {
     for app in TestApp::all().await {
         let reg = |email: &str, password: &str| json!({ "email": email, "password": password });
         expect_error(
@@ -23,13 +23,23 @@ async fn register_rejects_bad_input_and_duplicates() {
             StatusCode::BAD_REQUEST,
             "password: must be at least 8 characters",
         );
-        let (status, _) = app.call(Method::POST, "/api/auth/register", None, Some(reg("A@b.org", "long enough"))).await;
+        let (status, first) =
+            app.call(Method::POST, "/api/auth/register", None, Some(reg("A@b.org", "long enough"))).await;
         assert_eq!(status, StatusCode::CREATED);
+        // The same email again answers as a new account would, and changes nothing.
+        let (status, again) =
+            app.call(Method::POST, "/api/auth/register", None, Some(reg("a@B.org", "another password"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&first), keys(&again));
+        assert_eq!(again["email"], "a@b.org");
         expect_error(
-            app.call(Method::POST, "/api/auth/register", None, Some(reg("a@B.org", "long enough"))).await,
-            StatusCode::CONFLICT,
-            "email: an account with this email already exists",
+            app.call(Method::POST, "/api/auth/login", None, Some(reg("a@b.org", "another password"))).await,
+            StatusCode::UNAUTHORIZED,
+            "wrong email or password",
         );
+        let (status, _) = app.call(Method::POST, "/api/auth/login", None, Some(reg("a@b.org", "long enough"))).await;
+        assert_eq!(status, StatusCode::OK);
         expect_error(
             app.call(Method::POST, "/api/auth/register", None, Some(json!({ "email": "x@y.org" }))).await,
             StatusCode::BAD_REQUEST,
@@ -196,7 +206,7 @@ async fn repeated_failed_logins_are_limited() {
     for app in TestApp::all().await {
         app.sign_up("ada@museum.org").await;
         let wrong = json!({ "email": "ada@museum.org", "password": "wrong password" });
-        for _ in 0..reenact_server::http::limits::MAX_FAILURES {
+        for _ in 0..reenact_server::http::limits::LoginLimits::default().email_budget {
             let (status, _) = app.call(Method::POST, "/api/auth/login", None, Some(wrong.clone())).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED);
         }
@@ -204,7 +214,93 @@ async fn repeated_failed_logins_are_limited() {
         expect_error(
             app.call(Method::POST, "/api/auth/login", None, Some(right)).await,
             StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins",
+            "too many sign-in attempts for this email",
         );
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_access_tokens_of_its_session_only() {
+    for app in TestApp::all().await {
+        let (access, refresh) = app.sign_up("ada@museum.org").await;
+        let (other_access, _) = {
+            let creds = json!({ "email": "ada@museum.org", "password": "correct horse battery" });
+            let (_, pair) = app.call(Method::POST, "/api/auth/login", None, Some(creds)).await;
+            (pair["access_token"].as_str().unwrap().to_string(), ())
+        };
+        assert_eq!(app.call(Method::GET, "/api/projects", Some(&access), None).await.0, StatusCode::OK);
+        let (status, _) =
+            app.call(Method::POST, "/api/auth/logout", None, Some(json!({ "refresh_token": refresh }))).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        expect_error(
+            app.call(Method::GET, "/api/projects", Some(&access), None).await,
+            StatusCode::UNAUTHORIZED,
+            "the session has ended",
+        );
+        assert_eq!(
+            app.call(Method::GET, "/api/projects", Some(&other_access), None).await.0,
+            StatusCode::OK,
+            "{}: another sign-in stays",
+            app.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_account_s_tokens_get_401_also_for_writes() {
+    for app in TestApp::all().await {
+        let (access, refresh) = app.sign_up("ada@museum.org").await;
+        let (status, _) = app.call(Method::DELETE, "/api/account", Some(&access), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let project = json!({ "name": "After" });
+        for (method, path, body) in [
+            (Method::POST, "/api/projects", Some(project)),
+            (Method::GET, "/api/projects", None),
+            (Method::GET, "/api/account", None),
+            (Method::DELETE, "/api/account", None),
+        ] {
+            let (status, body) = app.call(method.clone(), path, Some(&access), body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{}: {method} {path}: {body}", app.backend());
+        }
+        let (status, _) =
+            app.call(Method::POST, "/api/auth/refresh", None, Some(json!({ "refresh_token": refresh }))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// The claims of a token, unverified (the test only reads them).
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn refreshing_does_not_extend_a_session_past_its_30_days() {
+    for app in TestApp::all().await {
+        let (_, refresh1) = app.sign_up("ada@museum.org").await;
+        let (status, pair) =
+            app.call(Method::POST, "/api/auth/refresh", None, Some(json!({ "refresh_token": refresh1 }))).await;
+        assert_eq!(status, StatusCode::OK);
+        let refresh2 = pair["refresh_token"].as_str().unwrap().to_string();
+        assert_ne!(refresh1, refresh2, "rotated");
+        let (first, second) = (claims(&refresh1), claims(&refresh2));
+        assert_eq!(first["exp"], second["exp"], "the end is the sign-in's, not the refresh's");
+        let lifetime = first["exp"].as_i64().unwrap() - first["iat"].as_i64().unwrap();
+        assert_eq!(lifetime, reenact_server::http::auth::REFRESH_TTL_S);
+
+        // 30 days later (the session's end moved to the past): refresh and access both end.
+        sqlx::query("UPDATE sessions SET expires_at = $1")
+            .bind(reenact_server::db::now() - 1)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        expect_error(
+            app.call(Method::POST, "/api/auth/refresh", None, Some(json!({ "refresh_token": refresh2 }))).await,
+            StatusCode::UNAUTHORIZED,
+            "the session has ended",
+        );
+        let access = pair["access_token"].as_str().unwrap();
+        assert_eq!(app.call(Method::GET, "/api/projects", Some(access), None).await.0, StatusCode::UNAUTHORIZED);
     }
 }

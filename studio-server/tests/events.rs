@@ -15,7 +15,8 @@ use tower::ServiceExt;
 
 /// Reads the event stream of `token` for `for_ms` and returns the text.
 async fn read_events(app: &TestApp, token: &str, for_ms: u64) -> (StatusCode, String) {
-    let req = Request::get(format!("/api/events?access_token={token}")).body(Body::empty()).unwrap();
+    let req =
+        Request::get("/api/events").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
     let response = app.router.clone().oneshot(req).await.unwrap();
     let status = response.status();
     let mut body = response.into_body();
@@ -55,5 +56,57 @@ async fn job_changes_reach_their_owner_only() {
         let (_, other) = read_events(&app, &eve, 1200).await;
         assert!(!other.contains(&row.id), "{other}");
         assert_eq!(app.call(Method::GET, "/api/events", None, None).await.0, StatusCode::UNAUTHORIZED);
+        // A token in the URL (which lands in logs) is not taken.
+        let (status, _) = app.call(Method::GET, &format!("/api/events?access_token={ada}"), None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn changes_after_the_stream_opened_arrive_and_streams_per_user_are_capped() {
+    for app in TestApp::all().await {
+        let (ada, _) = app.sign_up("ada@museum.org").await;
+        let (ada_id,): (String,) = sqlx::query_as("SELECT id FROM users WHERE email = 'ada@museum.org'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        let open = || {
+            let req = Request::get("/api/events").header("authorization", format!("Bearer {ada}"));
+            app.router.clone().oneshot(req.body(Body::empty()).unwrap())
+        };
+        let mut streams = Vec::new();
+        for _ in 0..reenact_server::http::events::MAX_STREAMS_PER_USER {
+            let response = open().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            streams.push(response.into_body());
+        }
+        let refused = open().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{}", app.backend());
+        // A job queued after the streams opened reaches each of them through the one watcher.
+        let job = NewJob {
+            owner_id: ada_id,
+            project_id: None,
+            kind: "clip_edit".into(),
+            params: json!({}),
+            priority: 0,
+            max_attempts: 1,
+            idempotency_key: None,
+        };
+        let (row, _) = queue::enqueue(&app.state.db, &job).await.unwrap();
+        for body in &mut streams[..2] {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let mut text = String::new();
+            while !text.contains(&row.id) {
+                match tokio::time::timeout_at(deadline, body.frame()).await {
+                    Ok(Some(Ok(frame))) => {
+                        text.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()))
+                    }
+                    other => panic!("{}: no event for the new job: {other:?} {text}", app.backend()),
+                }
+            }
+        }
+        // Closing one gives its place back.
+        streams.pop();
+        assert_eq!(open().await.unwrap().status(), StatusCode::OK);
     }
 }

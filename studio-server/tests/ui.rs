@@ -178,6 +178,13 @@ impl Browser {
         self.client.goto(url).await.unwrap();
     }
 
+    /// The studio's session cookie as the browser holds it: value, Secure, HttpOnly.
+    async fn session_cookie(&self) -> (String, Option<bool>, Option<bool>) {
+        let cookies = self.client.get_all_cookies().await.unwrap();
+        let cookie = cookies.iter().find(|c| c.name() == "__Host-reenact_studio").expect("the session cookie");
+        (cookie.value().to_string(), cookie.secure(), cookie.http_only())
+    }
+
     async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
@@ -287,6 +294,9 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     b.shot("01-sign-in").await;
     b.click("a[href='/signup']").await;
     b.live("#auth-form").await;
+    // Chromium keeps the `__Host-`, Secure cookie over http on 127.0.0.1 (a secure context).
+    let (before, secure, http_only) = b.session_cookie().await;
+    assert_eq!((secure, http_only), (Some(true), Some(true)));
 
     // A short password: the server's reason shows beside the password field.
     b.fill("#email", "ada@museum.org").await;
@@ -301,6 +311,10 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     b.click("#auth-form button[type=submit]").await;
     b.wait("projects after sign-up", "location.pathname === '/projects'", Duration::from_secs(15)).await;
     b.live("#no-projects").await;
+    // Signing in brought a new session id; the one from before signs nobody in.
+    let (after, _, _) = b.session_cookie().await;
+    assert_ne!(after, before, "the session id changes at sign-in");
+    assert_eq!(status_with_cookie(studio.addr, "/projects", &before).await, 303);
     b.shot("03-projects-empty").await;
 
     // An empty name is refused with the server's reason next to the field.
@@ -835,6 +849,19 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
     let stopped = raw_status(addr, "DELETE", "/api/live/hall-a").await;
     assert_eq!(stopped, 401, "stopping needs an account");
     let _ = b.client.clone().close().await;
+}
+
+/// The status of `GET path` with the studio cookie `sid`.
+async fn status_with_cookie(addr: std::net::SocketAddr, path: &str, sid: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: __Host-reenact_studio={sid}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// The status of a bare `method` request to `path` on `addr`.

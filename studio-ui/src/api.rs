@@ -4,11 +4,13 @@
 //! who may do what stays in the API; the UI only shows its answers.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
@@ -57,6 +59,9 @@ pub struct StudioApi {
     api: Router,
     sessions: Arc<Sessions>,
     sid: String,
+    /// Where the browser's page request came from, passed on with sign-ins so that
+    /// the API counts attempts against the browser's address, not the server's.
+    client: Client,
     /// The server's runtime. Pages run on dioxus-liveview's own threads;
     /// requests are handed back to the server's runtime so that what a
     /// handler spawns (live sessions, uploads) lives there, as it does for
@@ -77,9 +82,27 @@ impl PartialEq for StudioApi {
     }
 }
 
+/// The socket peer and `X-Forwarded-For` of the browser's request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Client {
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) forwarded_for: Option<HeaderValue>,
+}
+
 impl StudioApi {
-    pub(crate) fn new(api: Router, sessions: Arc<Sessions>, sid: String, server: tokio::runtime::Handle) -> Self {
-        StudioApi { api, sessions, sid, server }
+    pub(crate) fn new(
+        api: Router,
+        sessions: Arc<Sessions>,
+        sid: String,
+        client: Client,
+        server: tokio::runtime::Handle,
+    ) -> Self {
+        StudioApi { api, sessions, sid, client, server }
+    }
+
+    /// This browser's slot; gone when the session was signed out or trimmed.
+    fn slot(&self) -> Result<Slot, ApiError> {
+        self.sessions.get(&self.sid).ok_or(ApiError::SignedOut)
     }
 
     /// Runs `work` on the server's runtime.
@@ -118,8 +141,8 @@ impl StudioApi {
         let path = path.to_owned();
         let value = self
             .on_server(async move {
-                let token = bearer(&this.api, &this.sessions.slot(&this.sid)).await?;
-                let (status, value) = call(&this.api, method, &path, Some(&token), body).await?;
+                let token = bearer(&this.api, &this.slot()?).await?;
+                let (status, value) = call(&this.api, method, &path, Some(&token), body, None).await?;
                 if status == StatusCode::UNAUTHORIZED {
                     this.sessions.remove(&this.sid);
                     return Err(ApiError::SignedOut);
@@ -133,12 +156,14 @@ impl StudioApi {
         serde_json::from_value(value).map_err(|e| ApiError::Unreadable(e.to_string()))
     }
 
-    /// Creates an account, then signs in with it.
-    pub async fn sign_up(&self, email: &str, password: &str) -> Result<(), ApiError> {
+    /// Creates an account, then signs in with it; the answer is where to send the browser.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Result<String, ApiError> {
         let body = json!({ "email": email, "password": password });
         let api = self.api.clone();
+        let client = self.client.clone();
         self.on_server(async move {
-            let (status, value) = call(&api, Method::POST, "/api/auth/register", None, Some(body)).await?;
+            let (status, value) =
+                call(&api, Method::POST, "/api/auth/register", None, Some(body), Some(&client)).await?;
             if status.is_success() {
                 Ok(())
             } else {
@@ -149,18 +174,20 @@ impl StudioApi {
         self.sign_in(email, password).await
     }
 
-    /// Signs in and keeps the token pair under this browser's session.
-    pub async fn sign_in(&self, email: &str, password: &str) -> Result<(), ApiError> {
+    /// Signs in. The token pair waits under a one-time code for this browser; the
+    /// answer is the address that collects it under a new session id (see `session`).
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<String, ApiError> {
         let body = json!({ "email": email, "password": password });
         let this = self.clone();
         self.on_server(async move {
-            let (status, value) = call(&this.api, Method::POST, "/api/auth/login", None, Some(body)).await?;
+            let (status, value) =
+                call(&this.api, Method::POST, "/api/auth/login", None, Some(body), Some(&this.client)).await?;
             if !status.is_success() {
                 return Err(refused(status, &value));
             }
             let tokens = tokens_from(&value)?;
-            *this.sessions.slot(&this.sid).lock().await = Some(tokens);
-            Ok(())
+            let code = this.sessions.hand_off(&this.sid, tokens);
+            Ok(format!("/ui/session/{code}"))
         })
         .await
     }
@@ -170,11 +197,14 @@ impl StudioApi {
         let this = self.clone();
         let _ = self
             .on_server(async move {
-                let tokens = this.sessions.slot(&this.sid).lock().await.take();
+                let tokens = match this.sessions.get(&this.sid) {
+                    Some(slot) => slot.lock().await.take(),
+                    None => None,
+                };
                 this.sessions.remove(&this.sid);
                 if let Some(tokens) = tokens {
                     let body = json!({ "refresh_token": tokens.refresh });
-                    if let Err(err) = call(&this.api, Method::POST, "/api/auth/logout", None, Some(body)).await {
+                    if let Err(err) = call(&this.api, Method::POST, "/api/auth/logout", None, Some(body), None).await {
                         tracing::debug!(%err, "logout at the API failed; the token expires on its own");
                     }
                 }
@@ -192,7 +222,7 @@ pub(crate) async fn bearer(api: &Router, slot: &Slot) -> Result<String, ApiError
         return Ok(tokens.access.clone());
     }
     let body = json!({ "refresh_token": tokens.refresh });
-    let (status, value) = call(api, Method::POST, "/api/auth/refresh", None, Some(body)).await?;
+    let (status, value) = call(api, Method::POST, "/api/auth/refresh", None, Some(body), None).await?;
     if !status.is_success() {
         *guard = None;
         return Err(ApiError::SignedOut);
@@ -223,10 +253,19 @@ async fn call(
     path: &str,
     token: Option<&str>,
     body: Option<Value>,
+    client: Option<&Client>,
 ) -> Result<(StatusCode, Value), ApiError> {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(client) = client {
+        if let Some(peer) = client.peer {
+            request = request.extension(ConnectInfo(peer));
+        }
+        if let Some(forwarded) = &client.forwarded_for {
+            request = request.header("x-forwarded-for", forwarded.clone());
+        }
     }
     let body = match body {
         Some(v) => {

@@ -17,7 +17,7 @@ mod web;
 
 pub use api::{ApiError, StudioApi};
 pub use app::Page;
-pub use session::Sessions;
+pub use session::{CookiePolicy, Sessions};
 pub use web::router;
 
 /// A preset as the landing page lists it.

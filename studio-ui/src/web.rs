@@ -2,23 +2,24 @@
 //! The studio's HTTP side: the page shells, the liveview socket, the token
 //! proxy for scripts, static assets and the kiosk page.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::Router;
+use axum::{Extension, Router};
 use dioxus::prelude::VirtualDom;
 use dioxus_liveview::{axum_socket, interpreter_glue, LiveViewPool};
 use tower::ServiceExt;
 
-use crate::api::{bearer, StudioApi};
+use crate::api::{bearer, Client, StudioApi};
 use crate::app::{root, Page, RootProps};
-use crate::session::{cookie_for, sid_from, Sessions};
+use crate::session::{CookiePolicy, Sessions};
 
 const CSS: &str = include_str!("../assets/studio.css");
 const JS: &str = include_str!("../assets/studio.js");
@@ -32,6 +33,7 @@ const UI_HEADER: &str = "x-reenact-ui";
 struct UiState {
     api: Router,
     sessions: Arc<Sessions>,
+    cookies: CookiePolicy,
 }
 
 /// The threads that run the pages' virtual DOMs: one pool per process,
@@ -40,14 +42,15 @@ static POOL: LazyLock<LiveViewPool> = LazyLock::new(LiveViewPool::new);
 
 /// The studio's routes. `api` is the server's own router; the pages send
 /// their requests to it in-process with the signed-in user's token.
-pub fn router(api: Router) -> Router {
-    let state = UiState { api, sessions: Arc::default() };
+pub fn router(api: Router, cookies: CookiePolicy) -> Router {
+    let state = UiState { api, sessions: Arc::default(), cookies };
     let mut router = Router::new();
     for path in ["/login", "/signup", "/projects", "/projects/{id}", "/jobs", "/studio", "/studio/{id}", "/account"] {
         router = router.route(path, get(page));
     }
     router
         .route("/ui/ws/{*page}", get(socket))
+        .route("/ui/session/{code}", get(signed_in))
         .route("/ui/api/{*path}", any(proxy))
         .route("/ui/assets/studio.css", get(|| asset("text/css; charset=utf-8", CSS)))
         .route("/ui/assets/studio.js", get(|| asset("text/javascript; charset=utf-8", JS)))
@@ -68,11 +71,12 @@ async fn page(State(ui): State<UiState>, request: Request) -> Response {
     let Some(page) = Page::parse(request.uri().path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (sid, new_cookie) = match sid_from(request.headers()) {
+    // Only ids this server issued and still keeps; anything else gets a new one.
+    let (sid, new_cookie) = match ui.cookies.sid_from(request.headers()).filter(|sid| ui.sessions.known(sid)) {
         Some(sid) => (sid, None),
         None => {
-            let sid = Sessions::new_id();
-            let cookie = cookie_for(&sid);
+            let sid = ui.sessions.issue();
+            let cookie = ui.cookies.set_cookie(&sid);
             (sid, Some(cookie))
         }
     };
@@ -107,27 +111,53 @@ fn redirect(to: &'static str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response()
 }
 
+/// `/ui/session/{code}`: the page that just signed in collects its session. Only the
+/// browser whose session signed in can, once; it gets a new session id, and the old
+/// one (which somebody else may have planted) is dropped.
+async fn signed_in(State(ui): State<UiState>, Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let collected = ui.cookies.sid_from(&headers).and_then(|old| ui.sessions.take_handoff(&code, &old));
+    let Some(sid) = collected else { return redirect("/login") };
+    let mut response = redirect("/projects");
+    if let Ok(cookie) = HeaderValue::from_str(&ui.cookies.set_cookie(&sid)) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// Same-origin check for the socket: a page of another site may open a
 /// WebSocket to us, and the browser would send our cookie along with it.
+/// Browsers always send `Origin` with a WebSocket request, so one without it
+/// is not a page of ours either.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(host) = headers.get(HOST).and_then(|v| v.to_str().ok()) else { return false };
+    origin
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host))
 }
 
 async fn socket(
     State(ui): State<UiState>,
     Path(path): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     if !same_origin(&headers) {
-        return StatusCode::FORBIDDEN.into_response();
+        return refuse(StatusCode::FORBIDDEN, "the studio socket takes requests from the studio's own pages only");
     }
-    let (Some(page), Some(sid)) = (Page::parse(&format!("/{path}")), sid_from(&headers)) else {
-        return StatusCode::NOT_FOUND.into_response();
+    let Some(page) = Page::parse(&format!("/{path}")) else {
+        return refuse(StatusCode::NOT_FOUND, "no such page");
     };
-    let api = StudioApi::new(ui.api.clone(), Arc::clone(&ui.sessions), sid, tokio::runtime::Handle::current());
+    let Some(sid) = ui.cookies.sid_from(&headers).filter(|sid| ui.sessions.known(sid)) else {
+        return refuse(StatusCode::UNAUTHORIZED, "load the page first: the socket needs its session");
+    };
+    let client = Client {
+        peer: peer.map(|Extension(ConnectInfo(addr))| addr),
+        forwarded_for: headers.get("x-forwarded-for").cloned(),
+    };
+    let api = StudioApi::new(ui.api.clone(), Arc::clone(&ui.sessions), sid, client, tokio::runtime::Handle::current());
     ws.on_upgrade(move |socket| async move {
         let props = RootProps { page, api };
         if let Err(err) =
@@ -147,10 +177,10 @@ async fn proxy(State(ui): State<UiState>, Path(path): Path<String>, request: Req
     if !safe && !parts.headers.contains_key(UI_HEADER) {
         return refuse(StatusCode::FORBIDDEN, "changes through the studio proxy need its header");
     }
-    let Some(sid) = sid_from(&parts.headers) else {
+    let Some(slot) = ui.cookies.sid_from(&parts.headers).and_then(|sid| ui.sessions.get(&sid)) else {
         return refuse(StatusCode::UNAUTHORIZED, "sign in to the studio first");
     };
-    let token = match bearer(&ui.api, &ui.sessions.slot(&sid)).await {
+    let token = match bearer(&ui.api, &slot).await {
         Ok(token) => token,
         Err(err) => return refuse(StatusCode::UNAUTHORIZED, &err.to_string()),
     };
@@ -159,8 +189,13 @@ async fn proxy(State(ui): State<UiState>, Path(path): Path<String>, request: Req
         return refuse(StatusCode::BAD_REQUEST, "not a valid path");
     };
     parts.uri = uri;
-    // A fresh request as far as the API's router knows: none of this router's routing state.
+    // A fresh request as far as the API's router knows: none of this router's routing
+    // state, only the socket peer (the API counts some limits per client address).
+    let peer = parts.extensions.remove::<ConnectInfo<SocketAddr>>();
     parts.extensions = Default::default();
+    if let Some(peer) = peer {
+        parts.extensions.insert(peer);
+    }
     parts.headers.remove(COOKIE);
     match HeaderValue::from_str(&format!("Bearer {token}")) {
         Ok(value) => parts.headers.insert(AUTHORIZATION, value),

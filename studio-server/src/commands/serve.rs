@@ -51,8 +51,25 @@ pub(crate) struct ServeArgs {
     /// each shown full screen at /kiosk/NAME and started again whenever it fails.
     #[arg(long, env = "REENACT_INSTALLATIONS")]
     installations: Option<PathBuf>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
+    /// comma-separated); sign-in limits count per client address, and without this the
+    /// socket peer is the client.
+    #[arg(long, env = "REENACT_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "")]
+    trusted_proxies: Proxies,
+    /// Studio session cookie without `Secure` (and the `__Host-` prefix): only for plain
+    /// http on an address other than localhost, where browsers drop `Secure` cookies.
+    #[arg(long, env = "REENACT_INSECURE_COOKIES")]
+    insecure_cookies: bool,
     #[command(flatten)]
     storage: StorageArgs,
+}
+
+/// Parsed `--trusted-proxies`.
+#[derive(Debug, Clone, Default)]
+struct Proxies(Vec<ipnet::IpNet>);
+
+fn parse_proxies(text: &str) -> Result<Proxies, String> {
+    reenact_server::http::limits::parse_trusted_proxies(text).map(Proxies)
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -105,13 +122,17 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             presets,
             db,
             keys,
-            login_limiter: Default::default(),
+            login_limiter: Arc::new(reenact_server::http::limits::LoginLimiter::new(
+                Default::default(),
+                args.trusted_proxies.0.clone(),
+            )),
             storage,
             upload_limit: args.upload_limit_mb * 1_000_000,
             quota_bytes: args.quota_mb * 1_000_000,
             imports_allow_private: args.imports_allow_private,
             max_active_jobs: args.max_active_jobs.max(1),
             live: Default::default(),
+            cookies: reenact_ui::CookiePolicy { secure: !args.insecure_cookies },
         };
         if args.demo {
             let done = reenact_server::demo::seed(&state, &reenact_server::demo::media_dir()).await?;
@@ -127,7 +148,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             keepers.push(tokio::spawn(reenact_server::installations::keep_running(state.live.clone(), installation)));
         }
         let live = state.live.clone();
-        let served = axum::serve(listener, app(state)).with_graceful_shutdown(reenact_server::shutdown_signal()).await;
+        // The socket peer is the client address that sign-in limits count against.
+        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(reenact_server::shutdown_signal()).await;
         eprintln!("Stopping: finishing the jobs in hand and closing live shows ...");
         let _ = stop.send(true);
         for worker in workers {

@@ -8,6 +8,7 @@ pub mod clips;
 pub mod projects;
 pub mod renders;
 pub mod scenes;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod voices;

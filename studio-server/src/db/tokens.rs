@@ -4,10 +4,12 @@
 
 use sqlx::AnyPool;
 
-pub async fn insert(db: &AnyPool, id: &str, user_id: &str, expires_at: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO refresh_tokens (id, user_id, expires_at, revoked) VALUES ($1, $2, $3, 0)")
+/// Stores refresh token `id` of session `session_id`.
+pub async fn insert(db: &AnyPool, id: &str, user_id: &str, session_id: &str, expires_at: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO refresh_tokens (id, user_id, session_id, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)")
         .bind(id)
         .bind(user_id)
+        .bind(session_id)
         .bind(expires_at)
         .execute(db)
         .await?;
@@ -25,13 +27,15 @@ pub enum Use {
     Unknown,
 }
 
-/// Revokes token `id` of `user_id` if it is live.
-pub async fn consume(db: &AnyPool, id: &str, user_id: &str, now: i64) -> sqlx::Result<Use> {
+/// Revokes token `id` of `user_id` and session `session_id` if it is live.
+pub async fn consume(db: &AnyPool, id: &str, user_id: &str, session_id: &str, now: i64) -> sqlx::Result<Use> {
     let done = sqlx::query(
-        "UPDATE refresh_tokens SET revoked = 1 WHERE id = $1 AND user_id = $2 AND revoked = 0 AND expires_at > $3",
+        "UPDATE refresh_tokens SET revoked = 1 \
+         WHERE id = $1 AND user_id = $2 AND session_id = $3 AND revoked = 0 AND expires_at > $4",
     )
     .bind(id)
     .bind(user_id)
+    .bind(session_id)
     .bind(now)
     .execute(db)
     .await?;
@@ -47,10 +51,4 @@ pub async fn consume(db: &AnyPool, id: &str, user_id: &str, now: i64) -> sqlx::R
         Some((1,)) => Use::Replayed,
         _ => Use::Unknown,
     })
-}
-
-/// Revokes every refresh token of a user.
-pub async fn revoke_all(db: &AnyPool, user_id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1").bind(user_id).execute(db).await?;
-    Ok(())
 }

@@ -44,6 +44,7 @@ pub async fn delete(db: &AnyPool, id: &str) -> sqlx::Result<bool> {
     // Explicit deletes as well as ON DELETE CASCADE: SQLite only cascades
     // when foreign keys are switched on for the connection.
     sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM renders WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM jobs WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM clips WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Accounts and sessions: register, login, refresh (rotating), logout,
 //! account deletion, and the `CurrentUser` extractor every owned route uses.
+//!
+//! Every sign-in opens a row in `sessions` that ends 30 days later whatever
+//! happens; both tokens name it, and each authenticated request checks that it
+//! is still live (one primary-key read), so logout and account deletion end
+//! access tokens at once rather than when they expire.
 
 use std::sync::{Arc, LazyLock};
 
@@ -9,7 +14,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
@@ -19,12 +24,14 @@ use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::error::{ApiError, AppJson};
+use super::limits::{self, PeerAddr};
 use super::AppState;
-use crate::db::{self, tokens, users};
+use crate::db::{self, sessions, tokens, users};
 
 /// Lifetime of an access token.
 pub const ACCESS_TTL_S: i64 = 15 * 60;
-/// Lifetime of a refresh token.
+/// Lifetime of a session and so of every refresh token of it: counted from sign-in,
+/// never extended by refreshing.
 pub const REFRESH_TTL_S: i64 = 30 * 24 * 3600;
 
 /// HMAC keys for signing tokens.
@@ -56,6 +63,9 @@ struct Claims {
     /// Refresh token id (row in `refresh_tokens`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     jti: String,
+    /// The session (row in `sessions`) the token was issued for.
+    #[serde(default)]
+    sid: String,
 }
 
 /// The signed-in user, from a `Bearer` access token.
@@ -67,6 +77,7 @@ pub struct CurrentUser {
 impl<S> FromRequestParts<S> for CurrentUser
 where
     Arc<JwtKeys>: FromRef<S>,
+    AnyPool: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -78,11 +89,22 @@ where
             .and_then(|v| v.to_str().ok())
             .ok_or(ApiError::Unauthorized("missing Authorization header"))?;
         let token = header.strip_prefix("Bearer ").ok_or(ApiError::Unauthorized("expected a Bearer token"))?;
-        user_from_token(&Arc::<JwtKeys>::from_ref(state), token)
+        authenticate(&Arc::<JwtKeys>::from_ref(state), &AnyPool::from_ref(state), token).await
     }
 }
 
-/// The user an access token belongs to.
+/// The user of an access token whose session is still live (not signed out, not
+/// deleted, not past its 30 days).
+pub async fn authenticate(keys: &JwtKeys, db: &AnyPool, token: &str) -> Result<CurrentUser, ApiError> {
+    let claims = verify(keys, token, "access")?;
+    sessions::live_until(db, &claims.sid, &claims.sub, db::now())
+        .await?
+        .ok_or(ApiError::Unauthorized("the session has ended"))?;
+    Ok(CurrentUser { id: claims.sub })
+}
+
+/// The user an access token was signed for, from the signature alone: it does not see
+/// logouts or deleted accounts, so routes with a database use [`authenticate`].
 pub fn user_from_token(keys: &JwtKeys, token: &str) -> Result<CurrentUser, ApiError> {
     let claims = verify(keys, token, "access")?;
     Ok(CurrentUser { id: claims.sub })
@@ -138,60 +160,73 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-/// Creates an account (409 when the email is taken).
+/// Creates an account. An email that already has one gets the same answer, and
+/// nothing is created or changed (the password given does not sign in), so the
+/// answer does not tell who has an account here.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", security(()), request_body = Credentials,
     responses((status = 201, body = Account)))]
 async fn auth_register(
-    State(db): State<AnyPool>,
+    State(state): State<AppState>,
     AppJson(body): AppJson<Credentials>,
 ) -> Result<(StatusCode, AppJson<Account>), ApiError> {
     let email = normalise_email(&body.email)?;
     if body.password.chars().count() < 8 {
         return Err(ApiError::BadRequest("password: must be at least 8 characters".into()));
     }
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = {
+        let _turn = state.login_limiter.hashing_permit().await.ok_or_else(busy)?;
+        hash_password(body.password).await?
+    };
     let user = users::User { id: uuid::Uuid::new_v4().to_string(), email, password_hash, created_at: db::now() };
-    users::insert(&db, &user).await.map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict(_) => ApiError::Conflict("email: an account with this email already exists".into()),
-        other => other,
-    })?;
-    audit::record(&db, &user.id, Action::AuthRegister, None).await;
+    match users::insert(&state.db, &user).await.map_err(ApiError::from) {
+        Ok(()) => audit::record(&state.db, &user.id, Action::AuthRegister, None).await,
+        Err(ApiError::Conflict(_)) => tracing::info!("registration for an email that has an account; nothing created"),
+        Err(other) => return Err(other),
+    }
     Ok((StatusCode::CREATED, AppJson(Account { id: user.id, email: user.email })))
 }
 
-/// Signs in: a 15-minute access token and a 30-day refresh token. Repeated failures for
-/// one email answer 429 for a while.
+/// Signs in: a 15-minute access token and a refresh token for a session of 30 days.
+/// Each attempt is counted before the password is checked (per address, per email
+/// and server-wide; see `limits`); past a budget the answer is 429 with `Retry-After`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Credentials,
     responses((status = 200, body = TokenPair)))]
 async fn auth_login(
     State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
     AppJson(body): AppJson<Credentials>,
 ) -> Result<AppJson<TokenPair>, ApiError> {
     let email = normalise_email(&body.email)?;
-    if let Some(seconds) = state.login_limiter.retry_after(&email) {
-        return Err(ApiError::TooManyRequests(format!(
-            "too many failed sign-ins for this email; try again in {seconds} s"
-        )));
-    }
+    let limiter = &state.login_limiter;
+    let ip = limiter.client_ip(peer, &headers);
+    let reservation = limiter.reserve(&state.db, &email, ip).await?.map_err(|t| ApiError::RetryLater {
+        detail: format!("{}; try again in {} s", t.reason, t.retry_after_s),
+        retry_after_s: t.retry_after_s,
+    })?;
     let user = users::by_email(&state.db, &email).await?;
     // Hash even for unknown emails so timing does not reveal which exist.
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
-    let ok = verify_password(body.password, hash).await?;
+    let ok = {
+        let _turn = limiter.hashing_permit().await.ok_or_else(busy)?;
+        verify_password(body.password, hash).await?
+    };
     match (user, ok) {
         (Some(user), true) => {
-            state.login_limiter.succeeded(&email);
+            limiter.succeeded(&state.db, reservation).await?;
             audit::record(&state.db, &user.id, Action::AuthLogin, None).await;
-            Ok(AppJson(issue(&state.db, &state.keys, &user.id).await?))
+            let now = db::now();
+            let sid = uuid::Uuid::new_v4().to_string();
+            sessions::open(&state.db, &sid, &user.id, now, now + REFRESH_TTL_S).await?;
+            Ok(AppJson(issue(&state.db, &state.keys, &user.id, &sid, now + REFRESH_TTL_S).await?))
         }
-        _ => {
-            state.login_limiter.failed(&email);
-            Err(ApiError::Unauthorized("wrong email or password"))
-        }
+        _ => Err(ApiError::Unauthorized("wrong email or password")),
     }
 }
 
 /// Trades a refresh token for a new pair; each refresh token works once, and a reused
-/// one signs every session of the account out.
+/// one signs every session of the account out. The new pair ends with the session
+/// (30 days after sign-in): refreshing does not extend it.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()), request_body = RefreshBody,
     responses((status = 200, body = TokenPair)))]
 async fn auth_refresh(
@@ -199,34 +234,44 @@ async fn auth_refresh(
     AppJson(body): AppJson<RefreshBody>,
 ) -> Result<AppJson<TokenPair>, ApiError> {
     let claims = verify(&state.keys, &body.refresh_token, "refresh")?;
-    match tokens::consume(&state.db, &claims.jti, &claims.sub, db::now()).await? {
-        tokens::Use::Consumed => Ok(AppJson(issue(&state.db, &state.keys, &claims.sub).await?)),
+    let now = db::now();
+    match tokens::consume(&state.db, &claims.jti, &claims.sub, &claims.sid, now).await? {
+        tokens::Use::Consumed => {
+            let ends = sessions::live_until(&state.db, &claims.sid, &claims.sub, now)
+                .await?
+                .ok_or(ApiError::Unauthorized("the session has ended; sign in again"))?;
+            Ok(AppJson(issue(&state.db, &state.keys, &claims.sub, &claims.sid, ends).await?))
+        }
         tokens::Use::Replayed => {
             // A used token coming back means it was copied: end every session.
-            tokens::revoke_all(&state.db, &claims.sub).await?;
+            sessions::revoke_all(&state.db, &claims.sub).await?;
             Err(ApiError::Unauthorized("refresh token already used; all sessions were signed out"))
         }
         tokens::Use::Unknown => Err(ApiError::Unauthorized("refresh token revoked or unknown")),
     }
 }
 
-/// Revokes a refresh token.
+/// Ends the session of a refresh token: it and the access tokens of that session
+/// stop working at once.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()), request_body = RefreshBody, responses((status = 204)))]
 async fn auth_logout(
     State(state): State<AppState>,
     AppJson(body): AppJson<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
     let claims = verify(&state.keys, &body.refresh_token, "refresh")?;
-    tokens::consume(&state.db, &claims.jti, &claims.sub, db::now()).await?;
+    sessions::revoke(&state.db, &claims.sid, &claims.sub).await?;
     audit::record(&state.db, &claims.sub, Action::AuthLogout, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Deletes the account with every row and stored file of it.
+/// Deletes the account with every row and stored file of it; its tokens stop working.
 #[utoipa::path(delete, path = "/account", tag = "auth", responses((status = 204)))]
 async fn account_delete(State(state): State<AppState>, user: CurrentUser) -> Result<StatusCode, ApiError> {
     // Files first: if removing them fails, the account still exists to retry.
     state.storage.remove_user(&user.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(row) = users::by_id(&state.db, &user.id).await? {
+        limits::forget_email(&state.db, &row.email).await?;
+    }
     if users::delete(&state.db, &user.id).await? {
         audit::account_deleted(&state.db, &user.id).await;
         Ok(StatusCode::NO_CONTENT)
@@ -235,20 +280,36 @@ async fn account_delete(State(state): State<AppState>, user: CurrentUser) -> Res
     }
 }
 
-async fn issue(db: &AnyPool, keys: &JwtKeys, user_id: &str) -> Result<TokenPair, ApiError> {
+/// A token pair for session `sid`, which ends at `session_ends`.
+async fn issue(
+    db: &AnyPool,
+    keys: &JwtKeys,
+    user_id: &str,
+    sid: &str,
+    session_ends: i64,
+) -> Result<TokenPair, ApiError> {
     let now = db::now();
     let jti = uuid::Uuid::new_v4().to_string();
-    tokens::insert(db, &jti, user_id, now + REFRESH_TTL_S).await?;
-    let sign = |typ: &str, ttl: i64, jti: &str| {
-        let claims = Claims { sub: user_id.into(), exp: now + ttl, iat: now, typ: typ.into(), jti: jti.into() };
+    tokens::insert(db, &jti, user_id, sid, session_ends).await?;
+    let access_ends = (now + ACCESS_TTL_S).min(session_ends);
+    let sign = |typ: &str, exp: i64, jti: &str| {
+        let claims = Claims { sub: user_id.into(), exp, iat: now, typ: typ.into(), jti: jti.into(), sid: sid.into() };
         encode(&Header::default(), &claims, &keys.encoding).map_err(|e| ApiError::Internal(e.to_string()))
     };
     Ok(TokenPair {
-        access_token: sign("access", ACCESS_TTL_S, "")?,
-        refresh_token: sign("refresh", REFRESH_TTL_S, &jti)?,
+        access_token: sign("access", access_ends, "")?,
+        refresh_token: sign("refresh", session_ends, &jti)?,
         token_type: "Bearer",
-        expires_in: ACCESS_TTL_S,
+        expires_in: access_ends - now,
     })
+}
+
+/// Every core is hashing: come back in a moment.
+fn busy() -> ApiError {
+    ApiError::RetryLater {
+        detail: "the server is busy checking passwords; try again in a moment".into(),
+        retry_after_s: 1,
+    }
 }
 
 fn normalise_email(email: &str) -> Result<String, ApiError> {

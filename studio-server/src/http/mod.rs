@@ -7,7 +7,7 @@ pub mod auth;
 mod characters;
 mod clips;
 pub mod error;
-mod events;
+pub mod events;
 mod extract;
 mod fallback;
 mod files;
@@ -64,6 +64,8 @@ pub struct AppState {
     pub imports_allow_private: bool,
     /// Running live sessions.
     pub live: Arc<crate::live::LiveHub>,
+    /// How the browser studio sets its session cookie (`Secure` unless `insecure_cookies`).
+    pub cookies: reenact_ui::CookiePolicy,
 }
 
 /// The whole application router.
@@ -81,7 +83,7 @@ pub fn app(state: AppState) -> Router {
         .merge(voices::router(state.upload_limit))
         .merge(scenes::router())
         .merge(audit::router())
-        .merge(events::router());
+        .merge(events::router(state.db.clone()));
     let live = live::LiveState {
         hub: state.live.clone(),
         presets: state.presets.clone(),
@@ -96,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     openapi::add_error_responses(&mut doc);
     let doc = axum::body::Bytes::from(doc.to_pretty_json().unwrap_or_default());
+    let cookies = state.cookies;
     let app = routes
         .route("/", get(index))
         .route("/metrics", get(metrics::scrape))
@@ -107,7 +110,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(fallback::json_errors))
         .with_state(state);
     // The browser studio sends its requests to the routes above in-process.
-    headers::secure(app.clone().merge(reenact_ui::router(app)))
+    headers::secure(app.clone().merge(reenact_ui::router(app, cookies)))
 }
 
 async fn openapi_json(doc: axum::body::Bytes) -> impl axum::response::IntoResponse {

@@ -70,6 +70,7 @@ impl TestApp {
             imports_allow_private: true,
             max_active_jobs: 20,
             live: Default::default(),
+            cookies: Default::default(),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
     }

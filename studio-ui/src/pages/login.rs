@@ -21,7 +21,7 @@ pub fn Login(signup: bool) -> Element {
                 if signup { api.sign_up(&email, &password).await } else { api.sign_in(&email, &password).await };
             busy.set(false);
             match result {
-                Ok(()) => go_to("/projects"),
+                Ok(next) => go_to(&next),
                 Err(e) => error.set(Some(e)),
             }
         }
