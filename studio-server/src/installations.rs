@@ -113,7 +113,12 @@ pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, I
         if entry.kiosk_pin.as_deref().is_some_and(|pin| !crate::live::kiosk::valid_pin(pin)) {
             return Err(invalid("kiosk_pin", "4 to 12 digits".into()));
         }
-        installations.push(Installation { name: entry.name, token: String::new(), options, kiosk_pin: entry.kiosk_pin });
+        installations.push(Installation {
+            name: entry.name,
+            token: String::new(),
+            options,
+            kiosk_pin: entry.kiosk_pin,
+        });
     }
     Ok(installations)
 }

@@ -308,7 +308,7 @@ fn capture_logs() -> Captured {
         let logs = Captured::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
+            .with_max_level(tracing::Level::INFO)
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
@@ -397,9 +397,13 @@ async fn a_show_is_its_owners_and_its_secrets_stay_out_of_answers_and_logs() {
     let (_client, sdp) = whep_offer_sdp().await;
     let offers = (0..8).map(|_| whep(&app, &id, None, &sdp));
     let answers = futures_util::future::join_all(offers).await;
-    let created: Vec<String> = answers.iter().filter_map(|(s, l)| (*s == StatusCode::CREATED).then(|| l.clone().unwrap())).collect();
+    let created: Vec<String> =
+        answers.iter().filter_map(|(s, l)| (*s == StatusCode::CREATED).then(|| l.clone().unwrap())).collect();
     assert_eq!(created.len(), reenact_server::live::VIEWERS_PER_ADDRESS, "{answers:?}");
-    assert!(answers.iter().all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
     let (status, owners) = whep(&app, &id, Some(&owner), &sdp).await;
     assert_eq!(status, StatusCode::CREATED, "the owner always finds a seat");
 

@@ -85,13 +85,26 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{host}")
 }
 
-/// `text` with every appearance of `output`'s full address replaced by its redacted form
-/// (GStreamer's error messages quote the location they failed on).
+/// `text` with `output`'s full address replaced by its redacted form, and its secret parts
+/// (user info, stream key, query) wherever else they appear: GStreamer's error messages
+/// quote the location they failed on, or its pieces.
 pub(crate) fn redact_in(text: &str, output: &LiveOutput) -> String {
-    match output {
-        LiveOutput::Rtmp(url) | LiveOutput::Srt(url) => text.replace(url.as_str(), &redact_url(url)),
-        _ => text.to_owned(),
+    let (LiveOutput::Rtmp(url) | LiveOutput::Srt(url)) = output else {
+        return text.to_owned();
+    };
+    let mut redacted = text.replace(url.as_str(), &redact_url(url));
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let user = authority.rsplit_once('@').map(|(user, _)| user);
+    let (path_query, fragment) = tail.split_once('#').map_or((tail, None), |(pq, f)| (pq, Some(f)));
+    let (path, query) = path_query.split_once('?').map_or((path_query, None), |(p, q)| (p, Some(q)));
+    let key = path.rsplit('/').next();
+    let values = query.into_iter().flat_map(|q| q.split('&')).map(|pair| pair.split_once('=').map_or(pair, |(_, v)| v));
+    let secrets: Vec<&str> = [user, key, fragment].into_iter().flatten().chain(values).collect();
+    for secret in secrets.into_iter().filter(|s| s.len() >= 3) {
+        redacted = redacted.replace(secret, "***");
     }
+    redacted
 }
 
 impl LiveOutput {
@@ -318,7 +331,11 @@ mod tests {
             assert!(!format!("{output:?}").contains("SECRET"), "{output:?}");
             let failure = redact_in(&format!("could not connect to {url}: refused"), &output);
             assert_eq!(failure, format!("could not connect to {shown}: refused"));
+            let pieces = redact_in("stream SECRETKEY, passphrase=SECRETKEY", &output);
+            assert!(!pieces.contains("SECRET"), "{pieces}");
         }
+        let login = redact_in("login user:PASSWORD refused", &cases[1].0.parse().unwrap());
+        assert_eq!(login, "login *** refused");
         let refused = "srt://host?passphrase=SECRETKEY".parse::<LiveOutput>().unwrap_err().to_string();
         assert!(refused.contains("srt://host") && !refused.contains("SECRET"), "{refused}");
     }

@@ -103,7 +103,10 @@ mod tests {
         assert!(matches!(lock.check_at("2468", t0), Err(LeaveError::Throttled(_))));
         let later = t0 + Duration::from_secs(1);
         assert_eq!(lock.check_at("1111", later), Err(LeaveError::Wrong));
-        assert_eq!(lock.check_at("2468", later + Duration::from_secs(1)), Err(LeaveError::Throttled(Duration::from_secs(1))));
+        assert_eq!(
+            lock.check_at("2468", later + Duration::from_secs(1)),
+            Err(LeaveError::Throttled(Duration::from_secs(1)))
+        );
         assert_eq!(lock.check_at("2468", later + Duration::from_secs(2)), Ok(()));
         assert_eq!(lock.check_at("1111", later + Duration::from_secs(2)), Err(LeaveError::Wrong), "success resets");
     }
