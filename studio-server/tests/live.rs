@@ -398,7 +398,7 @@ async fn a_show_is_its_owners_and_its_secrets_stay_out_of_answers_and_logs() {
     let offers = (0..8).map(|_| whep(&app, &id, None, &sdp));
     let answers = futures_util::future::join_all(offers).await;
     let created: Vec<String> =
-        answers.iter().filter_map(|(s, l)| (*s == StatusCode::CREATED).then(|| l.clone().unwrap())).collect();
+        answers.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, l)| l.clone().unwrap()).collect();
     assert_eq!(created.len(), reenact_server::live::VIEWERS_PER_ADDRESS, "{answers:?}");
     assert!(
         answers.iter().all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS),
