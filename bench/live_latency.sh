@@ -51,18 +51,20 @@ for chain in "${chains[@]}"; do
     </dev/null >"$log" 2>&1 &
   live=$!
   for _ in $(seq 120); do grep -q "Live preview:" "$log" && break; sleep 0.5; done
-  url=$(grep -o "http://[^ ]*/live/[0-9a-f]*" "$log" | head -1)
+  url=$(grep -o "http://[^ ]*/live/[0-9a-f]*#token=[0-9a-f]*" "$log" | head -1)
   [[ -n $url ]] || { echo "reenact live did not start:" >&2; cat "$log" >&2; exit 1; }
-  api=${url/\/live\//\/api\/live\/}
+  token=${url##*#token=}
+  api=${url%%#*}
+  api=${api/\/live\//\/api\/live\/}
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --autoplay-policy=no-user-gesture-required --disable-features=WebRtcHideLocalIpsWithMdns \
     --user-data-dir="$work/profile-$chain" "$url" >/dev/null 2>&1 &
   browser=$!
   sleep "$warmup"
-  curl -sf "$api" >"$work/before.json"
+  curl -sf -H "Authorization: Bearer $token" "$api" >"$work/before.json"
   sleep "$seconds"
-  curl -sf "$api?skip_s=$warmup" >"$work/after.json"
+  curl -sf -H "Authorization: Bearer $token" "$api?skip_s=$warmup" >"$work/after.json"
   kill "$browser" "$live" 2>/dev/null || true
   wait "$browser" "$live" 2>/dev/null || true
   python3 - "$chain" "$seconds" "$work/before.json" "$work/after.json" <<'EOF'

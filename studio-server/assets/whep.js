@@ -73,9 +73,11 @@ function lowLatency(pc) {
 /**
  * Starts watching `session` in `video`, reconnecting forever until `stop()`.
  * `onStats(stats)` runs every second with the reported fields plus p50, p95 and detail.
+ * `token` (a `reenact live` server's API token) goes with every request as a Bearer token.
  */
-export async function startViewer({ session, video, onStats = () => {}, report = true, codec = '' }) {
+export async function startViewer({ session, video, onStats = () => {}, report = true, codec = '', token = '' }) {
   const endpoint = `/api/live/${encodeURIComponent(session)}/whep`;
+  const auth = token ? { Authorization: `Bearer ${token}` } : {};
   let pc = null, viewerUrl = null, gen = 0, retryTimer = null, discTimer = null;
   let detail = '', stopped = false;
   let frames = 0, lastPresented = -1, timecodeFrames = 0;
@@ -88,7 +90,7 @@ export async function startViewer({ session, video, onStats = () => {}, report =
     gen++;
     clearTimeout(retryTimer); clearTimeout(discTimer); retryTimer = discTimer = null;
     if (pc) { pc.ontrack = pc.onconnectionstatechange = null; pc.close(); pc = null; }
-    if (viewerUrl) fetch(viewerUrl, { method: 'DELETE', keepalive: true }).catch(() => {});
+    if (viewerUrl) fetch(viewerUrl, { method: 'DELETE', keepalive: true, headers: auth }).catch(() => {});
     viewerUrl = null;
   }
 
@@ -133,12 +135,12 @@ export async function startViewer({ session, video, onStats = () => {}, report =
       await iceGathered(conn); // non-trickle: the offer must carry all candidates
       if (my !== gen) return;
       const res = await fetch(endpoint, {
-        method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: conn.localDescription.sdp,
+        method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: conn.localDescription.sdp,
       });
       const body = await res.text();
       const loc = res.headers.get('Location');
       if (my !== gen) { // superseded meanwhile: don't leave an orphan viewer on the server
-        if (res.ok && loc) fetch(loc, { method: 'DELETE' }).catch(() => {});
+        if (res.ok && loc) fetch(loc, { method: 'DELETE', headers: auth }).catch(() => {});
         return;
       }
       if (!res.ok) {
@@ -203,7 +205,7 @@ export async function startViewer({ session, video, onStats = () => {}, report =
     };
     if (report && viewerUrl) {
       fetch(`${viewerUrl}/stats`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST', headers: { 'Content-Type': 'application/json', ...auth }, body: JSON.stringify(body),
       }).catch(() => {}); // stats are best-effort; never disturb playback
     }
     try { onStats({ ...body, p50: percentile(recent, 0.5), p95: percentile(recent, 0.95), detail }); } catch {}

@@ -27,6 +27,8 @@ const KEYS: &[(&str, &str)] = &[
     ("max_active_jobs", "REENACT_MAX_ACTIVE_JOBS"),
     ("imports_allow_private", "REENACT_IMPORTS_ALLOW_PRIVATE"),
     ("installations", "REENACT_INSTALLATIONS"),
+    ("live_shows_per_user", "REENACT_LIVE_SHOWS_PER_USER"),
+    ("live_camera_users", "REENACT_LIVE_CAMERA_USERS"),
     ("lease_s", "REENACT_LEASE_S"),
     ("storage", "REENACT_STORAGE"),
     ("storage_retry_s", "REENACT_STORAGE_RETRY_S"),

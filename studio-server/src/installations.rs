@@ -4,15 +4,17 @@
 //!
 //! ```toml
 //! [[installation]]
-//! name = "hall-a"              # the kiosk page is /kiosk/hall-a
+//! name = "hall-a"
 //! source = "camera:/dev/video0"
 //! preset = "live-720p"
 //! elements = "faceswap,matte"
 //! characters = ["/srv/reenact/lincoln.character.json"]
+//! kiosk_pin = "2468"           # staff leave the kiosk screen with it (checked by the server)
 //! ```
 //!
-//! Each show runs under its name rather than a random id, so a kiosk screen finds it again
-//! after the server restarts. A show that cannot start (a camera unplugged) or that fails is
+//! Each show runs under a random token made once per name and kept in the database
+//! (`/kiosk/TOKEN`, printed at start): a kiosk screen finds it again after the server
+//! restarts, and nobody finds it by guessing the name. A show that cannot start (a camera unplugged) or that fails is
 //! tried again every few seconds, for as long as the server runs: nobody is there to press a
 //! button. Installations have no owner account; the file is their only control.
 
@@ -51,6 +53,7 @@ struct Entry {
     characters: Vec<PathBuf>,
     #[serde(default)]
     outputs: Vec<String>,
+    kiosk_pin: Option<String>,
 }
 
 fn default_preset() -> String {
@@ -70,7 +73,10 @@ pub enum InstallationError {
 #[derive(Debug, Clone)]
 pub struct Installation {
     pub name: String,
+    /// The show's id and kiosk token (set by [`assign_tokens`]).
+    pub token: String,
     pub options: LiveOptions,
+    pub kiosk_pin: Option<String>,
 }
 
 /// Reads and checks `file`: names are unique, at most 64 letters, digits and dashes; sources,
@@ -104,22 +110,52 @@ pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, I
             let output: LiveOutput = url.parse().map_err(|e| invalid("outputs", format!("{e}")))?;
             options.outputs.push(output);
         }
-        installations.push(Installation { name: entry.name, options });
+        if entry.kiosk_pin.as_deref().is_some_and(|pin| !crate::live::kiosk::valid_pin(pin)) {
+            return Err(invalid("kiosk_pin", "4 to 12 digits".into()));
+        }
+        installations.push(Installation {
+            name: entry.name,
+            token: String::new(),
+            options,
+            kiosk_pin: entry.kiosk_pin,
+        });
     }
     Ok(installations)
 }
 
-/// Keeps `installation` running in `hub` until the task is dropped: started under its name,
+/// Gives each installation its token: the one kept for its name, or a new random one
+/// (stored before use; of two servers starting at once, both read the first one stored).
+pub async fn assign_tokens(db: &sqlx::AnyPool, installations: &mut [Installation]) -> sqlx::Result<()> {
+    for installation in installations {
+        let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        sqlx::query("INSERT INTO installation_tokens (name, token) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(&installation.name)
+            .bind(&fresh)
+            .execute(db)
+            .await?;
+        let (token,): (String,) = sqlx::query_as("SELECT token FROM installation_tokens WHERE name = $1")
+            .bind(&installation.name)
+            .fetch_one(db)
+            .await?;
+        installation.token = token;
+    }
+    Ok(())
+}
+
+/// Keeps `installation` running in `hub` until the task is dropped: started under its token,
 /// started again when it failed or was stopped.
 pub async fn keep_running(hub: Arc<LiveHub>, installation: Installation) {
     let name = installation.name.clone();
+    let id = installation.token.clone();
+    hub.expect_kiosk(&id);
     let mut last_error: Option<String> = None;
     loop {
-        let healthy = hub.get(&name).ok().is_some_and(|s| s.summary().pipeline.is_none_or(|p| p.state != "failed"));
+        let healthy = hub.get(&id).ok().is_some_and(|s| s.summary().pipeline.is_none_or(|p| p.state != "failed"));
         if !healthy {
             let options = installation.options.clone();
-            match hub.start_as(name.clone(), options, Some(OWNER.into()), None).await {
-                Ok(_) => {
+            match hub.start_as(id.clone(), options, Some(OWNER.into()), None).await {
+                Ok(session) => {
+                    session.kiosk.set(installation.kiosk_pin.as_deref());
                     tracing::info!(installation = %name, "installation show started");
                     last_error = None;
                 }
@@ -173,6 +209,7 @@ mod tests {
             (entry("characters = [\"/nowhere.json\"]\n"), "f: installation[0].characters: /nowhere.json"),
             (entry("outputs = [\"udp://x\"]\n"), "f: installation[0].outputs: output `udp://x`"),
             (entry("colour = \"red\"\n"), "f: unknown field `colour`"),
+            (entry("kiosk_pin = \"12\"\n"), "f: installation[0].kiosk_pin: 4 to 12 digits"),
         ];
         for (text, expected) in cases {
             let err = read_text(&text).unwrap_err();

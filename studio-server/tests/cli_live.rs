@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http_get, shared};
+use common::{http, http_get, shared};
 
 fn reenact(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));
@@ -37,21 +37,28 @@ fn a_show_prints_its_url_takes_switches_and_stops_with_its_recording() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().expect("a first line").unwrap();
     let url = first.strip_prefix("Live preview: ").expect("the preview URL first").to_owned();
+    let (url, token) = url.split_once("#token=").expect("the token in the URL fragment");
     let id = url.rsplit('/').next().unwrap().to_owned();
-    assert!(url.starts_with(&format!("http://{addr}/live/")), "{url}");
+    assert!(url.starts_with(&format!("http://{addr}/live/")) && token.len() >= 32, "{url}");
+    let figures = |token: Option<&str>| {
+        let (status, body) = http(&addr, "GET", &format!("/api/live/{id}"), token, "text/plain", b"");
+        (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+    };
 
     let page = http_get(&addr, &format!("/live/{id}"));
     assert!(page.contains("/assets/whep.js"), "the preview page: {page}");
     std::thread::sleep(Duration::from_secs(2));
-    let figures: serde_json::Value = serde_json::from_str(&http_get(&addr, &format!("/api/live/{id}"))).unwrap();
-    assert!(figures["pipeline"]["frames_encoded"].as_u64().unwrap() > 20, "{figures}");
+    let (status, refused) = figures(None);
+    assert_eq!(status, 401, "the API needs the run's token: {refused}");
+    let (_, figures_now) = figures(Some(token));
+    assert!(figures_now["pipeline"]["frames_encoded"].as_u64().unwrap() > 20, "{figures_now}");
 
     writeln!(stdin, "on matte").unwrap();
     writeln!(stdin, "on lipstick").unwrap();
-    let replies: Vec<String> = lines.by_ref().map_while(Result::ok).skip(2).take(2).collect();
+    let replies: Vec<String> = lines.by_ref().map_while(Result::ok).skip(3).take(2).collect();
     assert_eq!(replies[0], "matte on");
     assert!(replies[1].contains("unknown element `lipstick`"), "{replies:?}");
-    let figures: serde_json::Value = serde_json::from_str(&http_get(&addr, &format!("/api/live/{id}"))).unwrap();
+    let (_, figures) = figures(Some(token));
     assert_eq!(figures["pipeline"]["elements"]["matte"], true, "{figures}");
 
     writeln!(stdin, "quit").unwrap();

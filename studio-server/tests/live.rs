@@ -90,9 +90,9 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
     let (status, _) = post_raw(&app, "/api/live/0123456789abcdef/whep", "application/sdp", AV1_ONLY).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (_, before) = app.call(Method::GET, &format!("/api/live/{id}"), None, None).await;
+    let (_, before) = app.call(Method::GET, &format!("/api/live/{id}"), Some(&owner), None).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (_, after) = app.call(Method::GET, &format!("/api/live/{id}"), None, None).await;
+    let (_, after) = app.call(Method::GET, &format!("/api/live/{id}"), Some(&owner), None).await;
     assert!(frames_encoded(&after) >= frames_encoded(&before) + 30, "the show goes on: {before} -> {after}");
 
     let uri = format!("/api/live/{id}");
@@ -108,7 +108,7 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
     assert_eq!(status, StatusCode::NOT_FOUND, "only the owner stops a show");
     let (status, _) = app.call(Method::DELETE, &uri, Some(&owner), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = app.call(Method::GET, &uri, None, None).await;
+    let (status, _) = app.call(Method::GET, &uri, Some(&owner), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -158,7 +158,7 @@ async fn a_show_started_over_http_goes_out_by_srt() {
     })
     .await
     .unwrap();
-    let (_, summary) = app.call(Method::GET, &format!("/api/live/{id}"), None, None).await;
+    let (_, summary) = app.call(Method::GET, &format!("/api/live/{id}"), Some(&owner), None).await;
     receiver.set_state(gst::State::Null).unwrap();
     assert!(frames >= 30, "{frames} H.264 frames reached the receiver: {summary}");
     assert_eq!(summary["pipeline"]["outputs"][0]["state"], "running", "{summary}");
@@ -286,4 +286,263 @@ async fn three_browsers_watch_one_encoder_and_one_crashing_leaves_the_others() {
     }
     drop(browsers);
     hub.stop_all().await;
+}
+
+/// Log lines of the whole test binary, kept for the redaction test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
+        logs
+    })
+    .clone()
+}
+
+/// A WHEP offer as a receive-only browser makes it (webrtc-rs: H.264, VP8 and Opus offered).
+async fn whep_offer_sdp() -> (webrtc::peer_connection::RTCPeerConnection, String) {
+    use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
+    use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
+    use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
+    let mut media = webrtc::api::media_engine::MediaEngine::default();
+    media.register_default_codecs().unwrap();
+    let api = webrtc::api::APIBuilder::new().with_media_engine(media).build();
+    let pc = api.new_peer_connection(Default::default()).await.unwrap();
+    for kind in [RTPCodecType::Video, RTPCodecType::Audio] {
+        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, send_encodings: vec![] };
+        pc.add_transceiver_from_kind(kind, Some(init)).await.unwrap();
+    }
+    let offer = pc.create_offer(None).await.unwrap();
+    pc.set_local_description(offer).await.unwrap();
+    let sdp = pc.local_description().await.unwrap().sdp;
+    (pc, sdp)
+}
+
+/// POSTs a WHEP offer; the status and the viewer's `Location`.
+async fn whep(app: &TestApp, id: &str, token: Option<&str>, sdp: &str) -> (StatusCode, Option<String>) {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/live/{id}/whep"))
+        .header("content-type", "application/sdp");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app.router.clone().oneshot(request.body(Body::from(sdp.to_owned())).unwrap()).await.unwrap();
+    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    (response.status(), location)
+}
+
+/// A show is its owner's: figures and control for the owner only, viewers get WHEP and their
+/// own resource, one address cannot take every seat, stream keys reach neither the
+/// figures nor the logs, and the kiosk's PIN is checked by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_show_is_its_owners_and_its_secrets_stay_out_of_answers_and_logs() {
+    use_shared_models();
+    let logs = capture_logs();
+    let app = TestApp::sqlite().await;
+    let (owner, _) = app.sign_up("host@example.com").await;
+    let (other, _) = app.sign_up("guest@example.com").await;
+
+    let (status, body) =
+        app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "camera:/dev/video0"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "forbidden", "{body}");
+
+    // Nothing listens on the port: the output fails, the show goes on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secret_output = format!("rtmp://127.0.0.1:{port}/live/SECRETKEY123");
+    let request = json!({"source": "test", "outputs": [secret_output], "kiosk_pin": "2468"});
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/live/{id}");
+
+    let (status, _) = app.call(Method::GET, &uri, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "figures need a sign-in");
+    let (status, _) = app.call(Method::GET, &uri, Some(&other), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user is not told the show exists");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let summary = loop {
+        let (status, summary) = app.call(Method::GET, &uri, Some(&owner), None).await;
+        assert_eq!(status, StatusCode::OK);
+        if summary["pipeline"]["outputs"][0]["state"] == "failed" || Instant::now() > deadline {
+            break summary;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(summary["pipeline"]["outputs"][0]["target"], format!("rtmp://127.0.0.1:{port}"), "{summary}");
+    assert_eq!(summary["pipeline"]["outputs"][0]["state"], "failed", "{summary}");
+    assert!(!summary.to_string().contains("SECRETKEY123"), "{summary}");
+
+    // Viewers: seats are taken atomically; one address holds 4, the owner still gets in.
+    let (_client, sdp) = whep_offer_sdp().await;
+    let offers = (0..8).map(|_| whep(&app, &id, None, &sdp));
+    let answers = futures_util::future::join_all(offers).await;
+    let created: Vec<String> =
+        answers.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, l)| l.clone().unwrap()).collect();
+    assert_eq!(created.len(), reenact_server::live::VIEWERS_PER_ADDRESS, "{answers:?}");
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    let (status, owners) = whep(&app, &id, Some(&owner), &sdp).await;
+    assert_eq!(status, StatusCode::CREATED, "the owner always finds a seat");
+
+    // A viewer's resource takes its secret (or the owner): a bare or wrong one is unknown.
+    let mine = created[0].clone();
+    let (viewer, secret) = mine.rsplit('/').next().unwrap().split_once('.').unwrap();
+    let bare = format!("/api/live/{id}/whep/{viewer}");
+    for guess in [bare.clone(), format!("{bare}.{}", "0".repeat(secret.len()))] {
+        let (status, _) = app.call(Method::DELETE, &guess, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{guess}");
+        let (status, _) = app.call(Method::DELETE, &guess, Some(&other), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{guess}");
+    }
+    let (status, _) = app.call(Method::POST, &format!("{mine}/stats"), None, Some(json!({"frames": 3}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.call(Method::DELETE, &mine, None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "the viewer leaves with its own resource");
+    let second = created[1].rsplit('/').next().unwrap().split_once('.').unwrap().0.to_owned();
+    let (status, _) = app.call(Method::DELETE, &format!("/api/live/{id}/whep/{second}"), Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "the owner ends any viewer");
+    assert!(owners.is_some());
+
+    // The kiosk: found by its id, left with the PIN the server checks, guesses spaced out.
+    let (status, _) = app.call(Method::GET, &format!("/kiosk/{id}"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call(Method::GET, "/kiosk/hall-a", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let leave = format!("/api/live/{id}/kiosk/leave");
+    let (status, _) = post_raw(&app, &leave, "text/plain", r#"{"pin":"2468"}"#).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) = app.call(Method::POST, &leave, None, Some(json!({"pin": "2468"}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.call(Method::POST, &leave, None, Some(json!({"pin": "1111"}))).await.0);
+    }
+    assert_eq!(statuses[..3], [StatusCode::FORBIDDEN; 3], "{statuses:?}");
+    assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 2], "{statuses:?}");
+
+    let (status, _) = app.call(Method::DELETE, &uri, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("live output failed"), "the failure is logged: {logs}");
+    assert!(!logs.contains("SECRETKEY123"), "a stream key reached the logs: {logs}");
+    assert!(!logs.contains(&id), "a session's full id (its capability) reached the logs");
+}
+
+/// Parallel starts by one user: exactly the allowed number of shows start; a stopped show
+/// gives its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_runs_at_most_the_allowed_number_of_shows() {
+    use_shared_models();
+    let app = TestApp::sqlite().await;
+    let (user, _) = app.sign_up("busy@example.com").await;
+    let starts = (0..12).map(|_| app.call(Method::POST, "/api/live", Some(&user), Some(json!({"source": "test"}))));
+    let answers = futures_util::future::join_all(starts).await;
+    let started: Vec<&Value> = answers.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, b)| b).collect();
+    let limit = reenact_server::live::DEFAULT_SHOWS_PER_USER;
+    assert_eq!(started.len(), limit, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("at most 2 live shows"), "{body}");
+    }
+    let first = started[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app.call(Method::DELETE, &format!("/api/live/{first}"), Some(&user), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&user), Some(json!({"source": "test"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "a stopped show gives its place back: {body}");
+    app.state.live.stop_all().await;
+}
+
+/// Installation kiosks answer to their kept random token, never to their name.
+#[tokio::test]
+async fn an_installation_kiosk_answers_to_its_token_not_its_name() {
+    let app = TestApp::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("installations.toml");
+    std::fs::write(&file, "[[installation]]\nname = \"hall-a\"\nsource = \"test\"\nkiosk_pin = \"2468\"\n").unwrap();
+    let read = || reenact_server::installations::read(&file, &app.state.presets).unwrap();
+    let mut installations = read();
+    reenact_server::installations::assign_tokens(&app.state.db, &mut installations).await.unwrap();
+    let token = installations[0].token.clone();
+    assert_eq!(token.len(), 64, "{token}");
+    let mut again = read();
+    reenact_server::installations::assign_tokens(&app.state.db, &mut again).await.unwrap();
+    assert_eq!(again[0].token, token, "the token is kept");
+    app.state.live.expect_kiosk(&token);
+    let (status, _) = app.call(Method::GET, "/kiosk/hall-a", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, page) = app.call(Method::GET, &format!("/kiosk/{token}"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("/assets/whep.js"));
+}
+
+/// `reenact live`'s guard: the run's token, JSON bodies, same origin, a known `Host`.
+#[tokio::test]
+async fn the_local_live_api_refuses_other_pages_and_hosts() {
+    use reenact_server::http::live::local::{self, LocalAccess};
+    let access = LocalAccess::new("127.0.0.1:8090".parse().unwrap(), &["studio.local".to_owned()]);
+    let token = access.token().to_owned();
+    let state = LiveState {
+        hub: Arc::new(LiveHub::default()),
+        presets: Arc::new(PresetLibrary::builtin().unwrap()),
+        keys: None,
+        db: None,
+    };
+    let app = local::router(state, access);
+    let send = |host: &str, origin: Option<&str>, token: Option<&str>, content_type: &str| {
+        let mut request = Request::builder().method(Method::POST).uri("/api/live").header("host", host);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.header("content-type", content_type).body(Body::from(r#"{"source":"nope"}"#)).unwrap();
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let json = "application/json";
+    let cases = [
+        (send("127.0.0.1:8090", None, None, json).await, StatusCode::UNAUTHORIZED),
+        (send("127.0.0.1:8090", None, Some("wrong"), json).await, StatusCode::UNAUTHORIZED),
+        (send("127.0.0.1:8090", None, Some(&token), "text/plain").await, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (send("127.0.0.1:8090", Some("http://evil.example"), Some(&token), json).await, StatusCode::FORBIDDEN),
+        (send("127.0.0.1:8090", Some("null"), Some(&token), json).await, StatusCode::FORBIDDEN),
+        (send("evil.example:8090", None, Some(&token), json).await, StatusCode::MISDIRECTED_REQUEST),
+        (send("127.0.0.1:9999", None, Some(&token), json).await, StatusCode::MISDIRECTED_REQUEST),
+        // Past the guard, the handler answers: a bad source, not a refusal.
+        (send("localhost:8090", Some("http://localhost:8090"), Some(&token), json).await, StatusCode::BAD_REQUEST),
+        (send("studio.local:8090", None, Some(&token), json).await, StatusCode::BAD_REQUEST),
+    ];
+    for (i, ((status, body), expected)) in cases.into_iter().enumerate() {
+        assert_eq!(status, expected, "case {i}: {body}");
+        assert!(body["error"].is_string() && body["detail"].is_string(), "case {i}: {body}");
+    }
 }

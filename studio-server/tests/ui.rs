@@ -549,6 +549,7 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     assert!(!reason.as_str().unwrap().is_empty());
     b.shot("11-live-start-error").await;
     b.fill("#source", "test").await;
+    b.fill("#kiosk-pin", "2468").await;
     b.client
         .execute("const s = document.getElementById('live-preset'); s.value = 'live-360p'; s.dispatchEvent(new Event('change'));", vec![])
         .await
@@ -584,10 +585,10 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     b.shot("12-live-studio").await;
 
-    // The kiosk: full screen, no controls, picture within seconds.
-    b.goto(&studio.url(&format!("/kiosk/{session}#pin=2468"))).await;
+    // The kiosk: full screen, no controls, picture within seconds; the page never holds the PIN.
+    b.goto(&studio.url(&format!("/kiosk/{session}"))).await;
     b.wait_playing("kiosk picture", 0, Duration::from_secs(45)).await;
-    assert_eq!(b.eval("location.hash").await, "", "the PIN leaves the address bar");
+    assert_eq!(b.eval("localStorage.length").await, 0, "nothing kept in the browser");
     assert_eq!(
         b.eval("document.querySelectorAll('button:not(dialog button), input:not(dialog input)').length").await,
         0
@@ -789,7 +790,7 @@ impl ServeProcess {
             .env("REENACT_PRESETS", dir.join("presets"))
             .env("REENACT_MODELS", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"))
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("reenact serve");
         let process = ServeProcess(child);
@@ -799,6 +800,16 @@ impl ServeProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         process
+    }
+
+    /// The kiosk URL the server printed for installation `name`.
+    fn installation_url(&mut self, name: &str) -> String {
+        use std::io::BufRead;
+        let stdout = self.0.stdout.as_mut().expect("piped stdout");
+        let prefix = format!("Installation {name}: ");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let line = lines.find(|l| l.as_ref().is_ok_and(|l| l.starts_with(&prefix))).expect("the installation line");
+        line.unwrap()[prefix.len()..].to_owned()
     }
 
     /// Stops it the way a service manager does (SIGTERM) and waits for the exit.
@@ -828,9 +839,10 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
     let installations = "[[installation]]\nname = \"hall-a\"\nsource = \"test\"\npreset = \"live-360p\"\n";
     std::fs::write(dir.path().join("installations.toml"), installations).unwrap();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let kiosk = format!("http://{addr}/kiosk/hall-a");
-
-    let server = ServeProcess::start(dir.path(), addr).await;
+    let mut server = ServeProcess::start(dir.path(), addr).await;
+    let kiosk = server.installation_url("hall-a");
+    assert!(kiosk.starts_with(&format!("http://{addr}/kiosk/")) && kiosk.len() > 60, "a random token: {kiosk}");
+    assert_eq!(raw_status(addr, "GET", "/kiosk/hall-a").await, 404, "the name alone opens nothing");
     let b = Browser::open().await;
     b.goto(&kiosk).await;
     b.wait_playing("installation picture", 0, Duration::from_secs(60)).await;
@@ -842,11 +854,13 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
     let before = b.eval("Number(document.body.dataset.frames)").await.as_u64().unwrap_or(0);
 
     // The new process starts the installation under the same name; the kiosk finds it alone.
-    let _server = ServeProcess::start(dir.path(), addr).await;
+    let mut server = ServeProcess::start(dir.path(), addr).await;
+    assert_eq!(server.installation_url("hall-a"), kiosk, "the token is kept across restarts");
     b.wait_playing("installation reconnected", before, Duration::from_secs(60)).await;
     b.shot("22-installation-back").await;
     // Nobody signs in to an installation, and nobody can stop it over the API either.
-    let stopped = raw_status(addr, "DELETE", "/api/live/hall-a").await;
+    let id = kiosk.rsplit('/').next().unwrap();
+    let stopped = raw_status(addr, "DELETE", &format!("/api/live/{id}")).await;
     assert_eq!(stopped, 401, "stopping needs an account");
     let _ = b.client.clone().close().await;
 }

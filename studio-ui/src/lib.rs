@@ -20,6 +20,10 @@ pub use app::Page;
 pub use session::{CookiePolicy, Sessions};
 pub use web::router;
 
+/// The kiosk page (full screen, no controls, staff leave with a PIN the server checks);
+/// the server serves it at `/kiosk/{id}` for the shows it knows.
+pub const KIOSK_PAGE: &str = include_str!("../assets/kiosk.html");
+
 /// A preset as the landing page lists it.
 #[derive(Debug, Clone)]
 pub struct PresetSummary {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The studio's HTTP side: the page shells, the liveview socket, the token
-//! proxy for scripts, static assets and the kiosk page.
+//! proxy for scripts and static assets (the kiosk page is the server's).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
@@ -23,7 +23,6 @@ use crate::session::{CookiePolicy, Sessions};
 
 const CSS: &str = include_str!("../assets/studio.css");
 const JS: &str = include_str!("../assets/studio.js");
-const KIOSK: &str = include_str!("../assets/kiosk.html");
 
 /// Scripts of the studio send this header on every change they make
 /// through the proxy; a form on another site cannot.
@@ -54,7 +53,6 @@ pub fn router(api: Router, cookies: CookiePolicy) -> Router {
         .route("/ui/api/{*path}", any(proxy))
         .route("/ui/assets/studio.css", get(|| asset("text/css; charset=utf-8", CSS)))
         .route("/ui/assets/studio.js", get(|| asset("text/javascript; charset=utf-8", JS)))
-        .route("/kiosk/{installation}", get(kiosk))
         .with_state(state)
 }
 
@@ -210,16 +208,4 @@ async fn proxy(State(ui): State<UiState>, Path(path): Path<String>, request: Req
 fn refuse(status: StatusCode, detail: &str) -> Response {
     let body = serde_json::json!({ "error": "studio", "detail": detail }).to_string();
     (status, [(CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
-}
-
-/// The kiosk page: a plain page rather than a liveview one, so it outlives
-/// server restarts and reconnects on its own. The id is the live session's.
-async fn kiosk(Path(installation): Path<String>) -> Response {
-    let valid = !installation.is_empty()
-        && installation.len() <= 64
-        && installation.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    Html(KIOSK).into_response()
 }

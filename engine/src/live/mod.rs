@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use captions::CaptionLine;
 pub use meter::{percentile, StageStats};
-pub use outputs::{LiveOutput, OutputStats};
+pub use outputs::{redact_url, LiveOutput, OutputStats};
 pub use source::LiveSource;
 
 use crate::error::{EngineError, Result};
@@ -556,8 +556,9 @@ impl LiveRunner {
                     let element = e.src().map(|s| s.path_string().to_string()).unwrap_or_default();
                     let text = format!("{}: {}", e.error(), e.debug().unwrap_or_default());
                     if let Some(branch) = outputs.iter().find(|b| element.contains(&b.prefix)) {
+                        let text = outputs::redact_in(&text, &branch.output);
                         tracing::warn!(output = %branch.output, %text, "live output failed; the show goes on");
-                        branch.fail(e.error().to_string());
+                        branch.fail(outputs::redact_in(&e.error().to_string(), &branch.output));
                     } else {
                         tracing::error!(%element, %text, "live graph failed");
                         error

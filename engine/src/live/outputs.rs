@@ -18,8 +18,10 @@ use serde::Serialize;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
-/// One extra destination of a live show.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One extra destination of a live show. `Display` and `Debug` show a network
+/// destination as scheme and host only: its path, stream key, query and credentials are
+/// secrets that must reach neither a response nor a log.
+#[derive(Clone, PartialEq, Eq)]
 pub enum LiveOutput {
     /// `rtmp://` or `rtmps://` URL (server + application + stream key).
     Rtmp(String),
@@ -36,7 +38,8 @@ impl FromStr for LiveOutput {
 
     /// `rtmp://..`, `rtmps://..`, `srt://..`, `record:PATH` or `v4l2:/dev/videoN`.
     fn from_str(text: &str) -> Result<Self> {
-        let bad = |cause: &str| EngineError::Request(format!("output `{text}`: {cause}"));
+        let shown = redact_url(text);
+        let bad = |cause: &str| EngineError::Request(format!("output `{shown}`: {cause}"));
         if text.starts_with("rtmp://") || text.starts_with("rtmps://") {
             return Ok(LiveOutput::Rtmp(text.to_owned()));
         }
@@ -58,11 +61,50 @@ impl FromStr for LiveOutput {
 impl fmt::Display for LiveOutput {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LiveOutput::Rtmp(url) | LiveOutput::Srt(url) => write!(out, "{url}"),
+            LiveOutput::Rtmp(url) | LiveOutput::Srt(url) => write!(out, "{}", redact_url(url)),
             LiveOutput::Record(path) => write!(out, "record:{}", path.display()),
             LiveOutput::VirtualCamera(dev) => write!(out, "v4l2:{}", dev.display()),
         }
     }
+}
+
+impl fmt::Debug for LiveOutput {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(out, "LiveOutput({self})")
+    }
+}
+
+/// `scheme://host[:port]` of `url`: user info, path, query and fragment left out (an RTMP
+/// stream key is the path's last part; SRT passphrases ride in the query).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}")
+}
+
+/// `text` with `output`'s full address replaced by its redacted form, and its secret parts
+/// (user info, stream key, query) wherever else they appear: GStreamer's error messages
+/// quote the location they failed on, or its pieces.
+pub(crate) fn redact_in(text: &str, output: &LiveOutput) -> String {
+    let (LiveOutput::Rtmp(url) | LiveOutput::Srt(url)) = output else {
+        return text.to_owned();
+    };
+    let mut redacted = text.replace(url.as_str(), &redact_url(url));
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let user = authority.rsplit_once('@').map(|(user, _)| user);
+    let (path_query, fragment) = tail.split_once('#').map_or((tail, None), |(pq, f)| (pq, Some(f)));
+    let (path, query) = path_query.split_once('?').map_or((path_query, None), |(p, q)| (p, Some(q)));
+    let key = path.rsplit('/').next();
+    let values = query.into_iter().flat_map(|q| q.split('&')).map(|pair| pair.split_once('=').map_or(pair, |(_, v)| v));
+    let secrets: Vec<&str> = [user, key, fragment].into_iter().flatten().chain(values).collect();
+    for secret in secrets.into_iter().filter(|s| s.len() >= 3) {
+        redacted = redacted.replace(secret, "***");
+    }
+    redacted
 }
 
 impl LiveOutput {
@@ -273,6 +315,29 @@ mod tests {
         assert!("srt://h".parse::<LiveOutput>().unwrap_err().to_string().contains("port"));
         assert!("record:a.mkv".parse::<LiveOutput>().unwrap_err().to_string().contains("MP4"));
         assert!("ftp://x".parse::<LiveOutput>().unwrap_err().to_string().contains("ftp://x"));
+    }
+
+    #[test]
+    fn network_outputs_show_scheme_and_host_only() {
+        let cases = [
+            ("rtmp://live.example.com/app/SECRETKEY", "rtmp://live.example.com"),
+            ("rtmps://user:PASSWORD@host:443/live/SECRETKEY?x=1", "rtmps://host:443"),
+            ("srt://10.0.0.1:9000?passphrase=SECRETKEY&streamid=x", "srt://10.0.0.1:9000"),
+            ("srt://[::1]:9000#SECRETKEY", "srt://[::1]:9000"),
+        ];
+        for (url, shown) in cases {
+            let output: LiveOutput = url.parse().unwrap();
+            assert_eq!(output.to_string(), shown);
+            assert!(!format!("{output:?}").contains("SECRET"), "{output:?}");
+            let failure = redact_in(&format!("could not connect to {url}: refused"), &output);
+            assert_eq!(failure, format!("could not connect to {shown}: refused"));
+            let pieces = redact_in("stream SECRETKEY, passphrase=SECRETKEY", &output);
+            assert!(!pieces.contains("SECRET"), "{pieces}");
+        }
+        let login = redact_in("login user:PASSWORD refused", &cases[1].0.parse().unwrap());
+        assert_eq!(login, "login *** refused");
+        let refused = "srt://host?passphrase=SECRETKEY".parse::<LiveOutput>().unwrap_err().to_string();
+        assert!(refused.contains("srt://host") && !refused.contains("SECRET"), "{refused}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `reenact live`: a live show from a camera, a test pattern or a looping
 //! file, previewed in the browser over WebRTC, optionally pushed to RTMP/SRT,
 //! recorded, or sent to a virtual camera. Switches are typed on stdin or sent
-//! with `PATCH /api/live/{id}`.
+//! with `PATCH /api/live/{id}` and the per-run token printed at start.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -14,7 +14,8 @@ use anyhow::Context;
 use clap::Args;
 use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
-use reenact_server::http::live::{router, LiveState};
+use reenact_server::http::live::local::{self, LocalAccess};
+use reenact_server::http::live::LiveState;
 use reenact_server::live::{LiveHub, LiveSession};
 
 /// Arguments of `reenact live`.
@@ -43,9 +44,13 @@ pub(crate) struct LiveArgs {
     /// on by default for the test source.
     #[arg(long)]
     timecode: Option<bool>,
-    /// Address of the preview server. Its control routes have no sign-in: keep it on loopback.
+    /// Address of the preview server. Its API takes the token printed at start; keep it on loopback.
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
+    /// Another name the preview is reached under (repeatable), e.g. `studio.local` or
+    /// `studio.local:8090`; requests for any other `Host` are refused (DNS rebinding).
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
     /// Stop after this many seconds (default: run until Ctrl-C or `quit`).
     #[arg(long)]
     duration: Option<f64>,
@@ -72,7 +77,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     options.outputs = outputs;
     if !args.listen.ip().is_loopback() {
         eprintln!(
-            "warning: {} is not a loopback address: anyone who reaches it can switch or stop the show",
+            "warning: {} is not a loopback address: whoever learns the token can switch or stop the show",
             args.listen
         );
     }
@@ -88,10 +93,14 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
     let hub = Arc::new(LiveHub::default());
     let session = hub.start(options, None, None).await.context("cannot start the live show")?;
     let addr = listener.local_addr()?;
-    println!("Live preview: http://{addr}/live/{}", session.id);
+    let access = LocalAccess::new(addr, &args.allow_hosts);
+    // The token rides in the fragment, which the browser keeps to itself.
+    println!("Live preview: http://{addr}/live/{}#token={}", session.id, access.token());
     println!("WHEP endpoint: http://{addr}/api/live/{}/whep", session.id);
+    println!("API token (Authorization: Bearer): {}", access.token());
     println!("Type `character NAME`, `on ELEMENT`, `off ELEMENT`, `stats` or `quit` (Ctrl-C also stops).");
-    let app = router(LiveState { hub: Arc::clone(&hub), presets, keys: None, db: None });
+    let state = LiveState { hub: Arc::clone(&hub), presets, keys: None, db: None };
+    let app = local::router(state, access).into_make_service_with_connect_info::<SocketAddr>();
     let (quit_tx, mut quit_rx) = tokio::sync::mpsc::channel::<()>(1);
     read_commands(Arc::clone(&session), quit_tx);
     let status = tokio::spawn(print_status(Arc::clone(&session)));

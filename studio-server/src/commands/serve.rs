@@ -47,8 +47,9 @@ pub(crate) struct ServeArgs {
     /// network); off by default so an import cannot read internal services.
     #[arg(long, env = "REENACT_IMPORTS_ALLOW_PRIVATE")]
     imports_allow_private: bool,
-    /// TOML file of installations: live shows started with the server under their names,
-    /// each shown full screen at /kiosk/NAME and started again whenever it fails.
+    /// TOML file of installations: live shows started with the server, each shown full
+    /// screen at /kiosk/TOKEN (a random token kept per name, printed at start) and started
+    /// again whenever it fails.
     #[arg(long, env = "REENACT_INSTALLATIONS")]
     installations: Option<PathBuf>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
@@ -60,6 +61,13 @@ pub(crate) struct ServeArgs {
     /// http on an address other than localhost, where browsers drop `Secure` cookies.
     #[arg(long, env = "REENACT_INSECURE_COOKIES")]
     insecure_cookies: bool,
+    /// Live shows one user may run at once.
+    #[arg(long, default_value_t = reenact_server::live::DEFAULT_SHOWS_PER_USER, env = "REENACT_LIVE_SHOWS_PER_USER")]
+    live_shows_per_user: usize,
+    /// Emails of the accounts that may open this machine's cameras (`camera:` live sources),
+    /// comma-separated; nobody else may (403).
+    #[arg(long, value_delimiter = ',', env = "REENACT_LIVE_CAMERA_USERS")]
+    live_camera_users: Vec<String>,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -131,20 +139,24 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             quota_bytes: args.quota_mb * 1_000_000,
             imports_allow_private: args.imports_allow_private,
             max_active_jobs: args.max_active_jobs.max(1),
-            live: Default::default(),
+            live: Arc::new(reenact_server::live::LiveHub::new(reenact_server::live::LivePolicy {
+                shows_per_user: args.live_shows_per_user,
+                camera_users: args.live_camera_users.iter().map(|e| e.trim().to_owned()).collect(),
+            })),
             cookies: reenact_ui::CookiePolicy { secure: !args.insecure_cookies },
         };
         if args.demo {
             let done = reenact_server::demo::seed(&state, &reenact_server::demo::media_dir()).await?;
             println!("{done}");
         }
-        let installations = match &args.installations {
+        let mut installations = match &args.installations {
             Some(file) => reenact_server::installations::read(file, &state.presets)?,
             None => Vec::new(),
         };
+        reenact_server::installations::assign_tokens(&state.db, &mut installations).await?;
         let mut keepers = Vec::new();
         for installation in installations {
-            println!("Installation {0}: http://{addr}/kiosk/{0}", installation.name);
+            println!("Installation {}: http://{addr}/kiosk/{}", installation.name, installation.token);
             keepers.push(tokio::spawn(reenact_server::installations::keep_running(state.live.clone(), installation)));
         }
         let live = state.live.clone();

@@ -1,23 +1,32 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Live sessions over HTTP: start/inspect/switch/stop a session, WHEP for
-//! its viewers, and the preview page.
+//! its viewers, the preview and kiosk pages.
 //!
 //! A session's id is a 128-bit random capability: whoever has the preview
-//! link may watch (a kiosk needs no sign-in); starting, switching and
-//! stopping a session takes its owner's token. Sessions started by
-//! `reenact live` have no owner and are served on loopback only.
+//! link may watch (a kiosk needs no sign-in), and nothing more. Its figures,
+//! its viewer list and every switch take its owner's token (others get 404,
+//! so ids are not confirmed). A viewer's own resource (`.../whep/ID.SECRET`)
+//! carries a secret only that viewer and the owner know. Sessions started by
+//! `reenact live` have no owner: its router ([`local`]) lets only the holder
+//! of its per-run token in.
 
+pub mod local;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +35,7 @@ use utoipa_axum::routes;
 use super::auth::{user_from_token, JwtKeys};
 use super::error::ApiError;
 use super::extract::{AppBytes, AppPath, AppQuery};
+use crate::live::kiosk::{valid_pin, LeaveError};
 use crate::live::{LiveError, LiveHub, LiveSession, OfferError, SessionSummary, ViewerReport};
 
 /// Largest SDP offer accepted.
@@ -58,7 +68,9 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(whep_offer))
         .routes(routes!(whep_stop, whep_patch))
         .routes(routes!(viewer_stats))
+        .routes(routes!(kiosk_leave))
         .route("/live/{session}", get(page))
+        .route("/kiosk/{session}", get(kiosk_page))
         .route("/assets/whep.js", get(whep_js))
         .with_state(state)
 }
@@ -69,7 +81,9 @@ impl From<LiveError> for ApiError {
             LiveError::UnknownSession(_) | LiveError::UnknownViewer(_) => ApiError::NotFound,
             LiveError::Offer(OfferError::Unsupported(_)) => ApiError::UnsupportedMedia(err.to_string()),
             LiveError::Offer(_) => ApiError::BadRequest(err.to_string()),
-            LiveError::Full => ApiError::TooManyRequests(err.to_string()),
+            LiveError::Full | LiveError::AddressFull | LiveError::ShowLimit(_) => {
+                ApiError::TooManyRequests(err.to_string())
+            }
             LiveError::Engine(e) => ApiError::BadRequest(e.to_string()),
             LiveError::WebRtc(e) => ApiError::Internal(e),
         }
@@ -97,6 +111,43 @@ fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSes
     Ok(session)
 }
 
+/// Whether the request comes from `session`'s owner; a missing or bad token is a viewer.
+fn is_owner(state: &LiveState, headers: &HeaderMap, session: &LiveSession) -> bool {
+    match caller(state, headers) {
+        Ok(user) => session.owner.is_none() || session.owner == user,
+        Err(_) => false,
+    }
+}
+
+/// The address a viewer's seat is counted against: the peer's IP, an IPv6 peer's /64
+/// (one household or host has a whole /64). Without connection info (in-process calls)
+/// every request shares one address.
+fn viewer_address(extensions: &Extensions) -> IpAddr {
+    let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return IpAddr::from([0, 0, 0, 0]);
+    };
+    match peer.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// `body` read as JSON; anything not sent as `application/json` is refused with 415, so a
+/// page elsewhere cannot send it as a form or plain text without a CORS preflight.
+fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], what: &str) -> Result<T, ApiError> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::UnsupportedMedia(format!(
+            "a {what} is sent as Content-Type: application/json, not `{content_type}`"
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartRequest {
@@ -115,6 +166,8 @@ struct StartRequest {
     /// and stream key) or `srt://host:port` URLs (`record:` and `v4l2:` for `reenact live` only).
     #[serde(default)]
     outputs: Vec<String>,
+    /// Staff PIN (4 to 12 digits) that leaves the show's kiosk screens; checked by the server.
+    kiosk_pin: Option<String>,
 }
 
 /// Most destinations one show is pushed to.
@@ -134,11 +187,16 @@ async fn start(
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let owner = caller(&state, &headers)?;
-    let request: StartRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("live session request: {e}")))?;
+    let request: StartRequest = json_body(&headers, &body, "live session request")?;
     let source: LiveSource = request.source.parse().map_err(|e: reenact_engine::EngineError| field("source", e))?;
     if matches!(source, LiveSource::File(_)) && state.keys.is_some() {
         return Err(ApiError::BadRequest("source: file: sources are for `reenact live`; use test or camera:".into()));
+    }
+    if let (LiveSource::Camera(_), Some(db), Some(user)) = (&source, &state.db, &owner) {
+        check_camera_user(&state.hub, db, user).await?;
+    }
+    if request.kiosk_pin.as_deref().is_some_and(|pin| !valid_pin(pin)) {
+        return Err(field("kiosk_pin", "4 to 12 digits"));
     }
     let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
@@ -156,8 +214,20 @@ async fn start(
     options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
     let session = state.hub.start(options, owner, request.project_id).await?;
+    session.kiosk.set(request.kiosk_pin.as_deref());
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
+}
+
+/// The server's cameras are opened only for the accounts `--live-camera-users` names.
+async fn check_camera_user(hub: &LiveHub, db: &sqlx::AnyPool, user: &str) -> Result<(), ApiError> {
+    let email = crate::db::users::by_id(db, user).await?.map(|u| u.email).unwrap_or_default();
+    if hub.policy.may_open_cameras(&email) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(
+        "source: the server's cameras are open only to the accounts its operator names (live-camera-users)".into(),
+    ))
 }
 
 /// The request's outputs; a server with accounts only pushes to network destinations, as
@@ -208,17 +278,19 @@ struct ShowQuery {
     skip_s: f64,
 }
 
-/// Figures of the graph and of every viewer; open to whoever holds the id.
-#[utoipa::path(get, path = "/api/live/{session}", tag = "live", security(()), params(("session" = String, Path), ShowQuery),
+/// Figures of the graph and of every viewer; for the session's owner only.
+#[utoipa::path(get, path = "/api/live/{session}", tag = "live", params(("session" = String, Path), ShowQuery),
     responses((status = 200, description = "latency, fps and drops of the graph and of each viewer", body = Object)))]
 async fn show(
     State(state): State<LiveState>,
-    AppPath(id): AppPath<String>,
+    AppPath(id): Path<String>,
+    headers: HeaderMap,
     AppQuery(query): AppQuery<ShowQuery>,
 ) -> Result<Json<SessionSummary>, ApiError> {
+    let session = owned(&state, &headers, &id)?;
     let skip = Duration::try_from_secs_f64(query.skip_s)
         .map_err(|_| ApiError::BadRequest("skip_s: a number of seconds, 0 or more".into()))?;
-    Ok(Json(state.hub.get(&id)?.summary_after(skip)))
+    Ok(Json(session.summary_after(skip)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -228,6 +300,8 @@ struct SwitchRequest {
     /// Element name -> on/off, e.g. `{"matte": true, "voice": false}`.
     #[serde(default)]
     elements: std::collections::BTreeMap<String, bool>,
+    /// A new staff PIN for the kiosk screens; `""` removes it.
+    kiosk_pin: Option<String>,
 }
 
 /// Switches character and elements at the next frame, without a restart.
@@ -240,8 +314,13 @@ async fn switch(
     AppBytes(body): AppBytes,
 ) -> Result<Json<SessionSummary>, ApiError> {
     let session = owned(&state, &headers, &id)?;
-    let request: SwitchRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("live switch request: {e}")))?;
+    let request: SwitchRequest = json_body(&headers, &body, "live switch request")?;
+    match request.kiosk_pin.as_deref() {
+        Some("") => session.kiosk.set(None),
+        Some(pin) if valid_pin(pin) => session.kiosk.set(Some(pin)),
+        Some(_) => return Err(field("kiosk_pin", "4 to 12 digits, or \"\" to remove it")),
+        None => {}
+    }
     let mut changes = Vec::new();
     for (name, on) in &request.elements {
         let element: LiveElement = name.parse().map_err(|e| field(&format!("elements.{name}"), e))?;
@@ -274,7 +353,8 @@ async fn stop(
 }
 
 /// WHEP: an SDP offer in, `201 Created` with the answer and the viewer's
-/// resource in `Location` out.
+/// resource in `Location` out (its last part, `ID.SECRET`, is the viewer's own key).
+/// One address holds a few viewers at most, and two seats are kept for the owner.
 #[utoipa::path(post, path = "/api/live/{session}/whep", tag = "live", security(()), params(("session" = String, Path)),
     request_body(content = String, content_type = "application/sdp"),
     responses((status = 201, description = "the SDP answer", body = String, content_type = "application/sdp")))]
@@ -282,6 +362,7 @@ async fn whep_offer(
     State(state): State<LiveState>,
     AppPath(id): AppPath<String>,
     headers: HeaderMap,
+    extensions: Extensions,
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let session = state.hub.get(&id)?;
@@ -295,20 +376,25 @@ async fn whep_offer(
         return Err(ApiError::PayloadTooLarge(format!("SDP offers are limited to {SDP_LIMIT} bytes")));
     }
     let offer = String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the offer is not UTF-8".into()))?;
-    let (viewer, answer) = session.add_viewer(offer).await?;
+    let owner = is_owner(&state, &headers, &session);
+    let (viewer, answer) = session.add_viewer(offer, viewer_address(&extensions), owner).await?;
     let location = format!("/api/live/{id}/whep/{viewer}");
     Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location)], answer)
         .into_response())
 }
 
-/// Ends one viewer (WHEP resource deletion).
+/// Ends one viewer (WHEP resource deletion): the viewer itself (`ID.SECRET`, as its
+/// `Location` said) or the session's owner (`ID`, as the figures list it).
 #[utoipa::path(delete, path = "/api/live/{session}/whep/{viewer}", tag = "live", security(()),
     params(("session" = String, Path), ("viewer" = String, Path)), responses((status = 204)))]
 async fn whep_stop(
     State(state): State<LiveState>,
-    AppPath((id, viewer)): AppPath<(String, String)>,
+    AppPath((id, resource)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state.hub.get(&id)?.remove_viewer(&viewer).await?;
+    let session = state.hub.get(&id)?;
+    let viewer = session.viewer_for(&resource, is_owner(&state, &headers, &session))?;
+    session.remove_viewer(&viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,22 +405,63 @@ async fn whep_patch() -> StatusCode {
     StatusCode::METHOD_NOT_ALLOWED
 }
 
-/// A viewer's own figures (frames decoded, jitter), reported by the preview page.
+/// A viewer's own figures (frames decoded, jitter), reported by the preview page under
+/// its `ID.SECRET` resource.
 #[utoipa::path(post, path = "/api/live/{session}/whep/{viewer}/stats", tag = "live", security(()),
     params(("session" = String, Path), ("viewer" = String, Path)), request_body = Object, responses((status = 204)))]
 async fn viewer_stats(
     State(state): State<LiveState>,
-    AppPath((id, viewer)): AppPath<(String, String)>,
+    AppPath((id, resource)): Path<(String, String)>,
+    headers: HeaderMap,
     AppBytes(body): AppBytes,
 ) -> Result<StatusCode, ApiError> {
-    let report: ViewerReport =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("viewer report: {e}")))?;
-    state.hub.get(&id)?.report(&viewer, report)?;
+    let report: ViewerReport = json_body(&headers, &body, "viewer report")?;
+    let session = state.hub.get(&id)?;
+    let viewer = session.viewer_for(&resource, false)?;
+    session.report(&viewer, report)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LeaveRequest {
+    pin: String,
+}
+
+/// Staff leave a kiosk screen: the server checks the PIN (in constant time; wrong guesses
+/// are spaced out, 429 with `Retry-After` meanwhile). 403 for a wrong PIN or none set.
+#[utoipa::path(post, path = "/api/live/{session}/kiosk/leave", tag = "live", security(()),
+    params(("session" = String, Path)), request_body = LeaveRequest, responses((status = 204)))]
+async fn kiosk_leave(
+    State(state): State<LiveState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: LeaveRequest = json_body(&headers, &body, "kiosk leave request")?;
+    let session = state.hub.get(&id)?;
+    match session.kiosk.check(&request.pin) {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(LeaveError::Throttled(wait)) => {
+            let retry = wait.as_secs().max(1).to_string();
+            let refused = ApiError::TooManyRequests(LeaveError::Throttled(wait).to_string());
+            Ok(([(RETRY_AFTER, retry)], refused).into_response())
+        }
+        Err(err) => Err(ApiError::Forbidden(err.to_string())),
+    }
 }
 
 async fn page() -> Html<&'static str> {
     Html(PAGE)
+}
+
+/// The kiosk page for a running show or an installation; any other id is 404, so that a
+/// guessed name shows nothing.
+async fn kiosk_page(State(state): State<LiveState>, Path(id): Path<String>) -> Result<Html<&'static str>, ApiError> {
+    if !state.hub.kiosk_known(&id) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Html(reenact_ui::KIOSK_PAGE))
 }
 
 async fn whep_js() -> impl IntoResponse {

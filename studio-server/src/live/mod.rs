@@ -9,10 +9,12 @@
 //! block). A viewer's picture starts at a keyframe asked of the shared
 //! encoder when it connects, or when it reports a lost picture (PLI/FIR).
 
+pub mod kiosk;
 mod sdp;
 mod viewer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +30,12 @@ pub use viewer::{ViewerReport, ViewerSummary};
 
 /// Viewers one session serves; more is a job for a media server (see the README).
 pub const MAX_VIEWERS: usize = 32;
+/// Seats of `MAX_VIEWERS` only the owner may take, so a full house never locks the owner out.
+pub const OWNER_SEATS: usize = 2;
+/// Viewers one address may hold in one session (a kiosk or a few browsers of one household).
+pub const VIEWERS_PER_ADDRESS: usize = 4;
+/// Shows one user may run at once unless the server says otherwise.
+pub const DEFAULT_SHOWS_PER_USER: usize = 2;
 /// Encoded frames waiting for a track writer before new ones are dropped.
 const PUMP_QUEUE: usize = 64;
 
@@ -40,8 +48,12 @@ pub enum LiveError {
     UnknownViewer(String),
     #[error(transparent)]
     Offer(#[from] OfferError),
-    #[error("this session already has {MAX_VIEWERS} viewers; publish to a media server for more")]
+    #[error("this session already has all the viewers it serves; publish to a media server for more")]
     Full,
+    #[error("this address already watches this session {VIEWERS_PER_ADDRESS} times")]
+    AddressFull,
+    #[error("at most {0} live shows at once per account; stop one first")]
+    ShowLimit(usize),
     #[error("{0}")]
     Engine(#[from] reenact_engine::EngineError),
     #[error("WebRTC failed: {0}")]
@@ -54,14 +66,47 @@ impl From<webrtc::Error> for LiveError {
     }
 }
 
+/// What the users of a multi-user server may do with live shows.
+#[derive(Debug, Clone)]
+pub struct LivePolicy {
+    /// Shows one user may run at once.
+    pub shows_per_user: usize,
+    /// Emails of the accounts that may open the server's cameras (`camera:` sources);
+    /// nobody else may, as the cameras are the machine's, not the users'.
+    pub camera_users: Vec<String>,
+}
+
+impl Default for LivePolicy {
+    fn default() -> Self {
+        LivePolicy { shows_per_user: DEFAULT_SHOWS_PER_USER, camera_users: Vec::new() }
+    }
+}
+
+impl LivePolicy {
+    pub fn may_open_cameras(&self, email: &str) -> bool {
+        self.camera_users.iter().any(|allowed| allowed.eq_ignore_ascii_case(email))
+    }
+}
+
 /// Every live session of this process.
 #[derive(Debug, Default)]
 pub struct LiveHub {
     sessions: Mutex<HashMap<String, Arc<LiveSession>>>,
+    pub policy: LivePolicy,
+    /// Running (or starting) shows per owner: reserved before a graph is built, released
+    /// when the show is stopped, so parallel starts cannot pass the limit.
+    shows: Mutex<HashMap<String, usize>>,
+    /// Kiosk ids served even while their show is (re)starting: the installations'.
+    kiosks: Mutex<HashSet<String>>,
 }
 
 impl LiveHub {
-    /// Starts a session (the graph is built on a blocking thread) and returns it.
+    pub fn new(policy: LivePolicy) -> Self {
+        LiveHub { policy, ..LiveHub::default() }
+    }
+
+    /// Starts a session (the graph is built on a blocking thread) and returns it. A user's
+    /// show counts against `policy.shows_per_user` until it is stopped.
     pub async fn start(
         &self,
         options: LiveOptions,
@@ -69,7 +114,60 @@ impl LiveHub {
         project: Option<String>,
     ) -> Result<Arc<LiveSession>, LiveError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        self.start_as(id, options, owner, project).await
+        let Some(user) = owner.clone() else {
+            return self.start_as(id, options, None, project).await;
+        };
+        self.reserve_show(&user)?;
+        match self.start_as(id, options, owner, project).await {
+            Ok(session) => {
+                session.counted.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(session)
+            }
+            Err(err) => {
+                self.release_show(&user);
+                Err(err)
+            }
+        }
+    }
+
+    fn reserve_show(&self, user: &str) -> Result<(), LiveError> {
+        let mut shows = self.shows.lock().unwrap_or_else(PoisonError::into_inner);
+        let running = shows.entry(user.to_owned()).or_default();
+        if *running >= self.policy.shows_per_user {
+            return Err(LiveError::ShowLimit(self.policy.shows_per_user));
+        }
+        *running += 1;
+        Ok(())
+    }
+
+    fn release_show(&self, user: &str) {
+        let mut shows = self.shows.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = shows.get_mut(user) {
+            *running = running.saturating_sub(1);
+            if *running == 0 {
+                shows.remove(user);
+            }
+        }
+    }
+
+    /// Closes a session taken out of the map and gives its owner's show back.
+    async fn end(&self, session: Arc<LiveSession>) {
+        if session.counted.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if let Some(owner) = &session.owner {
+                self.release_show(owner);
+            }
+        }
+        session.close().await;
+    }
+
+    /// Marks `id` as a kiosk that exists even while no show runs under it.
+    pub fn expect_kiosk(&self, id: &str) {
+        self.kiosks.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned());
+    }
+
+    /// Whether `/kiosk/{id}` names a show: a running one or an installation's.
+    pub fn kiosk_known(&self, id: &str) -> bool {
+        self.get(id).is_ok() || self.kiosks.lock().unwrap_or_else(PoisonError::into_inner).contains(id)
     }
 
     /// Starts a session under a chosen `id` (an installation's name), replacing any session of
@@ -90,7 +188,7 @@ impl LiveHub {
         let session = Arc::new(session);
         let replaced = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
         if let Some(old) = replaced {
-            old.close().await;
+            self.end(old).await;
         }
         Ok(session)
     }
@@ -117,7 +215,7 @@ impl LiveHub {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id)
             .ok_or_else(|| LiveError::UnknownSession(id.to_owned()))?;
-        session.close().await;
+        self.end(session).await;
         Ok(())
     }
 
@@ -125,7 +223,7 @@ impl LiveHub {
     pub async fn stop_all(&self) {
         let sessions: Vec<_> = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
         for (_, session) in sessions {
-            session.close().await;
+            self.end(session).await;
         }
     }
 }
@@ -139,9 +237,15 @@ pub struct LiveSession {
     pub project: Option<String>,
     pub preset: String,
     pub started: SystemTime,
+    /// The staff PIN of its kiosk screens.
+    pub kiosk: kiosk::KioskLock,
+    /// Whether the show counts against its owner's limit (released once, when it ends).
+    counted: std::sync::atomic::AtomicBool,
     runner: Arc<Mutex<Option<LiveRunner>>>,
     tracks: Tracks,
     viewers: Mutex<HashMap<String, Arc<Viewer>>>,
+    /// Viewer seats taken, by the viewers' addresses (taken before a viewer connects).
+    seats: Mutex<Seats>,
     vp8: Mutex<Option<u64>>,
     pumps: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -169,6 +273,10 @@ pub struct SessionSummary {
     pub preset: String,
     pub preview_url: String,
     pub whep_url: String,
+    /// The link for kiosk screens (full screen, no controls).
+    pub kiosk_url: String,
+    /// Whether leaving its kiosks takes a staff PIN.
+    pub kiosk_pin_set: bool,
     pub pipeline: Option<LiveStats>,
     pub viewers: Vec<ViewerSummary>,
 }
@@ -190,6 +298,9 @@ impl LiveSession {
             project: None,
             preset,
             started: SystemTime::now(),
+            kiosk: kiosk::KioskLock::default(),
+            counted: std::sync::atomic::AtomicBool::new(false),
+            seats: Mutex::default(),
             runner: Arc::new(Mutex::new(Some(runner))),
             tracks,
             viewers: Mutex::default(),
@@ -219,16 +330,37 @@ impl LiveSession {
             preset: self.preset.clone(),
             preview_url: format!("/live/{}", self.id),
             whep_url: format!("/api/live/{}/whep", self.id),
+            kiosk_url: format!("/kiosk/{}", self.id),
+            kiosk_pin_set: self.kiosk.is_set(),
             pipeline: self.with_runner(LiveRunner::stats),
             viewers,
         }
     }
 
-    /// Answers a WHEP offer: returns the viewer id and the SDP answer.
-    pub async fn add_viewer(self: &Arc<Self>, offer: String) -> Result<(String, String), LiveError> {
-        if self.viewers.lock().unwrap_or_else(PoisonError::into_inner).len() >= MAX_VIEWERS {
-            return Err(LiveError::Full);
+    /// The id that names this session in logs: enough to tell sessions apart, too short to
+    /// watch one (the id is the viewers' capability).
+    pub fn log_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+
+    /// Answers a WHEP offer from `address` (`owner`: the session's owner asks): returns the
+    /// viewer's resource name (`ID.SECRET`, the secret being what later requests about the
+    /// viewer must show) and the SDP answer.
+    pub async fn add_viewer(
+        self: &Arc<Self>,
+        offer: String,
+        address: IpAddr,
+        owner: bool,
+    ) -> Result<(String, String), LiveError> {
+        self.seats.lock().unwrap_or_else(PoisonError::into_inner).take(address, owner)?;
+        let added = self.connect_viewer(offer, address).await;
+        if added.is_err() {
+            self.seats.lock().unwrap_or_else(PoisonError::into_inner).free(address);
         }
+        added
+    }
+
+    async fn connect_viewer(self: &Arc<Self>, offer: String, address: IpAddr) -> Result<(String, String), LiveError> {
         let wanted = sdp::choose(&offer)?;
         let video = match wanted.video {
             Stream::Vp8 => {
@@ -238,7 +370,8 @@ impl LiveSession {
             _ => Arc::clone(&self.tracks.h264),
         };
         let audio = wanted.audio.then(|| Arc::clone(&self.tracks.opus));
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+        let secret = uuid::Uuid::new_v4().simple().to_string();
         let session = Arc::downgrade(self);
         let runner = Arc::downgrade(&self.runner);
         let codec = wanted.video;
@@ -258,7 +391,8 @@ impl LiveSession {
                 });
             }
         };
-        let connected = Viewer::connect(id.clone(), offer, codec, video, audio, on_keyframe, on_gone).await;
+        let identity = viewer::Identity { id: id.clone(), secret: secret.clone(), address };
+        let connected = Viewer::connect(identity, offer, codec, video, audio, on_keyframe, on_gone).await;
         let (viewer, answer) = match connected {
             Ok(connected) => connected,
             Err(err) => {
@@ -270,8 +404,28 @@ impl LiveSession {
             }
         };
         self.viewers.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), viewer);
-        tracing::info!(session = %self.id, viewer = %id, ?codec, "viewer joined");
-        Ok((id, answer))
+        tracing::info!(session = %self.log_id(), viewer = %id, ?codec, "viewer joined");
+        Ok((format!("{id}.{secret}"), answer))
+    }
+
+    /// The viewer named by a WHEP resource name: `ID.SECRET` from whoever holds the secret,
+    /// a bare `ID` for the owner (`owner` true). Anything else is unknown, ids not confirmed.
+    pub fn viewer_for(&self, resource: &str, owner: bool) -> Result<String, LiveError> {
+        let unknown = || LiveError::UnknownViewer(resource.split('.').next().unwrap_or_default().to_owned());
+        let (id, secret) = match resource.split_once('.') {
+            Some((id, secret)) => (id, Some(secret)),
+            None => (resource, None),
+        };
+        let viewers = self.viewers.lock().unwrap_or_else(PoisonError::into_inner);
+        let viewer = viewers.get(id).ok_or_else(unknown)?;
+        let allowed = match secret {
+            Some(secret) => viewer.secret_matches(secret),
+            None => owner,
+        };
+        if !allowed {
+            return Err(unknown());
+        }
+        Ok(id.to_owned())
     }
 
     /// Closes a viewer's connection; the others are untouched.
@@ -282,8 +436,9 @@ impl LiveSession {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id)
             .ok_or_else(|| LiveError::UnknownViewer(id.to_owned()))?;
+        self.seats.lock().unwrap_or_else(PoisonError::into_inner).free(viewer.address);
         viewer.close().await;
-        tracing::info!(session = %self.id, viewer = %id, "viewer left");
+        tracing::info!(session = %self.log_id(), viewer = %id, "viewer left");
         if viewer.codec == Stream::Vp8 && !self.has_viewers(Stream::Vp8) {
             self.close_vp8();
         }
@@ -322,6 +477,7 @@ impl LiveSession {
 
     async fn close(&self) {
         let viewers: Vec<_> = self.viewers.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
+        *self.seats.lock().unwrap_or_else(PoisonError::into_inner) = Seats::default();
         for (_, viewer) in viewers {
             viewer.close().await;
         }
@@ -332,6 +488,45 @@ impl LiveSession {
         // Stopping waits for recordings to close: keep it off the async threads.
         if let Some(runner) = runner {
             let _ = tokio::task::spawn_blocking(move || runner.stop()).await;
+        }
+    }
+}
+
+/// Viewer seats of one session, counted per address; taken under the session's lock
+/// before the (slow) WebRTC setup, so parallel offers cannot pass the limits.
+#[derive(Debug, Default)]
+struct Seats {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+impl Seats {
+    /// The owner may take any free seat; others leave `OWNER_SEATS` free and hold at most
+    /// `VIEWERS_PER_ADDRESS` per address.
+    fn take(&mut self, address: IpAddr, owner: bool) -> Result<(), LiveError> {
+        let held = self.by_address.get(&address).copied().unwrap_or_default();
+        if !owner {
+            if self.total >= MAX_VIEWERS - OWNER_SEATS {
+                return Err(LiveError::Full);
+            }
+            if held >= VIEWERS_PER_ADDRESS {
+                return Err(LiveError::AddressFull);
+            }
+        } else if self.total >= MAX_VIEWERS {
+            return Err(LiveError::Full);
+        }
+        self.total += 1;
+        self.by_address.insert(address, held + 1);
+        Ok(())
+    }
+
+    fn free(&mut self, address: IpAddr) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(held) = self.by_address.get_mut(&address) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                self.by_address.remove(&address);
+            }
         }
     }
 }
@@ -392,5 +587,27 @@ async fn write_samples(mut rx: mpsc::Receiver<Sample>, track: Arc<TrackLocalStat
         if let Err(err) = track.write_sample(&sample).await {
             tracing::debug!(%err, "a viewer did not take a sample");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_cannot_take_every_seat_and_the_owner_always_finds_one() {
+        let mut seats = Seats::default();
+        let greedy: IpAddr = [127, 0, 0, 2].into();
+        let taken = (0..MAX_VIEWERS).filter(|_| seats.take(greedy, false).is_ok()).count();
+        assert_eq!(taken, VIEWERS_PER_ADDRESS);
+        assert!(matches!(seats.take(greedy, false), Err(LiveError::AddressFull)));
+        for i in 0..64u8 {
+            let _ = seats.take([127, 0, 1, i].into(), false);
+        }
+        assert_eq!(seats.total, MAX_VIEWERS - OWNER_SEATS, "the crowd leaves the owner's seats");
+        assert!(matches!(seats.take([127, 0, 2, 1].into(), false), Err(LiveError::Full)));
+        assert!(seats.take(greedy, true).is_ok() && seats.take(greedy, true).is_ok(), "the owner gets in");
+        seats.free(greedy);
+        assert_eq!(seats.by_address[&greedy], VIEWERS_PER_ADDRESS + 1);
     }
 }

@@ -3,6 +3,7 @@
 //! tracks, and what its page reports back (frames shown, glass-to-glass
 //! latency read from the burned capture clock).
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -66,8 +67,17 @@ pub struct ViewerSummary {
     pub latency_p95_ms: f64,
 }
 
+/// Who a viewer is: its public id, the secret its own requests carry, its address.
+pub(crate) struct Identity {
+    pub(crate) id: String,
+    pub(crate) secret: String,
+    pub(crate) address: IpAddr,
+}
+
 pub(crate) struct Viewer {
     pub(crate) id: String,
+    secret: String,
+    pub(crate) address: IpAddr,
     pub(crate) codec: Stream,
     pc: Arc<RTCPeerConnection>,
     joined: Instant,
@@ -80,7 +90,7 @@ impl Viewer {
     /// Makes the peer connection for `offer`, bound to the shared tracks;
     /// returns the viewer and the SDP answer (ICE gathered, no trickle).
     pub(crate) async fn connect(
-        id: String,
+        identity: Identity,
         offer: String,
         codec: Stream,
         video: Arc<TrackLocalStaticSample>,
@@ -132,9 +142,24 @@ impl Viewer {
         pc.set_local_description(answer).await?;
         let _ = tokio::time::timeout(GATHER_TIMEOUT, gathered.recv()).await;
         let answer = pc.local_description().await.ok_or_else(|| LiveError::WebRtc("no local description".into()))?;
-        let viewer =
-            Viewer { id, codec, pc, joined: Instant::now(), last: Mutex::default(), latencies: Mutex::default() };
+        let Identity { id, secret, address } = identity;
+        let viewer = Viewer {
+            id,
+            secret,
+            address,
+            codec,
+            pc,
+            joined: Instant::now(),
+            last: Mutex::default(),
+            latencies: Mutex::default(),
+        };
         Ok((Arc::new(viewer), answer.sdp))
+    }
+
+    /// Compares in constant time: the secret is what proves a request comes from this viewer.
+    pub(crate) fn secret_matches(&self, secret: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.secret.as_bytes().ct_eq(secret.as_bytes()))
     }
 
     pub(crate) async fn close(&self) {

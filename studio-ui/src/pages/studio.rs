@@ -65,6 +65,10 @@ pub fn Studio() -> Element {
             if !outputs.is_empty() {
                 body["outputs"] = json!(outputs);
             }
+            let pin = form_text(&event, "kiosk_pin");
+            if !pin.is_empty() {
+                body["kiosk_pin"] = json!(pin);
+            }
             let started = api.post::<LiveSummary>("/api/live", body).await;
             busy.set(false);
             match started {
@@ -113,8 +117,12 @@ pub fn Studio() -> Element {
                     textarea { id: "outputs", name: "outputs", rows: "2", aria_describedby: "outputs-error",
                         placeholder: "rtmp://live.example.com/app/STREAM-KEY\nsrt://ingest.example.com:9000" }
                     FieldError { error: error(), field: "outputs" }
+                    label { r#for: "kiosk-pin", "Staff PIN to leave its kiosk screens (optional: 4 to 12 digits)" }
+                    input { id: "kiosk-pin", name: "kiosk_pin", r#type: "password", inputmode: "numeric",
+                        autocomplete: "off", aria_describedby: "kiosk_pin-error" }
+                    FieldError { error: error(), field: "kiosk_pin" }
                     input { r#type: "hidden", name: "elements", value: "" }
-                    FormError { error: error(), fields: ["source", "preset", "project_id", "outputs"].map(String::from).to_vec() }
+                    FormError { error: error(), fields: ["source", "preset", "project_id", "outputs", "kiosk_pin"].map(String::from).to_vec() }
                     button { r#type: "submit", disabled: busy(), if busy() { "Starting…" } else { "Go live" } }
                 }
             }
@@ -264,9 +272,7 @@ pub fn StudioSession(id: String) -> Element {
                     p {
                         "Show this on an installation screen: "
                         a { href: "/kiosk/{id}", id: "kiosk-link", "/kiosk/{id}" }
-                        ". Add "
-                        code { "#pin=1234" }
-                        " to the address to set the staff PIN that leaves it."
+                        ". Staff leave it with the PIN set when the show started; the server checks it."
                     }
                     ConfirmButton { label: "Stop the show", question: "End the show for every viewer?", on_confirm: stop }
                 }
