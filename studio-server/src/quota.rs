@@ -30,7 +30,7 @@ pub enum QuotaError {
 
 /// `bytes` in megabytes for messages: whole numbers as such, others to two places.
 fn mb(bytes: u64) -> String {
-    if bytes % 1_000_000 == 0 {
+    if bytes.is_multiple_of(1_000_000) {
         format!("{} MB", bytes / 1_000_000)
     } else {
         format!("{:.2} MB", bytes as f64 / 1e6)
