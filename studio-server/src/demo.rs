@@ -73,7 +73,8 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
         let key = Storage::key(&user.id, &project.id, Area::Source, &format!("{id}.mp4"));
         let temp = TempFile::new(state.storage.temp_path());
         let bytes = tokio::fs::copy(&src, temp.path()).await?;
-        state.storage.commit(temp.path(), &key).await?;
+        let files = [(temp.path().to_path_buf(), key.clone())];
+        crate::quota::store_all(&state.db, &state.storage, &user.id, state.quota_bytes, &files).await?.keep();
         temp.keep();
         let place = ClipPlace {
             id: id.clone(),

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Media arriving in a project from outside — an upload, or an import from a URL — passes
-//! one gate: the owner's storage quota, then discovery (container, codecs, duration,
-//! resolution, a picture decodable at the end), then storage by id and a clip row. Both
-//! ways in call [`accept`], so they take and refuse exactly the same files.
+//! one gate: its bytes are charged to the owner's storage quota (atomically, see
+//! [`crate::quota`]), then discovery (container, codecs, duration, resolution, a picture
+//! decodable at the end), then storage by id and a clip row. Both ways in call [`accept`],
+//! so they take and refuse exactly the same files; a refused file is given back to the quota.
 
 use sqlx::AnyPool;
 
 use crate::db::clips::{self, ClipPlace, ClipRow};
+use crate::quota::{self, QuotaError};
 use crate::storage::{Area, Storage, StorageError, TempFile};
 
 /// Why incoming media was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
-    /// Storing it would take the owner past this many bytes.
-    #[error("storage quota of {} MB would be exceeded", .0 / 1_000_000)]
-    Quota(u64),
+    /// Storing it would take the owner past their quota (the message names it).
+    #[error("{0}")]
+    Quota(String),
     /// Discovery's reason, in plain words and without the server's paths.
     #[error("{0}")]
     NotMedia(String),
@@ -38,17 +40,35 @@ pub struct Incoming {
     pub bytes: u64,
 }
 
-/// Checks `incoming` against the quota and by discovery, then stores it under a fresh id in
-/// the project's `source/` area and records the clip.
+/// Charges `incoming` to its owner's quota and checks it by discovery, then stores it under
+/// a fresh id in the project's `source/` area and records the clip.
 pub async fn accept(
     db: &AnyPool,
     storage: &Storage,
     quota_bytes: u64,
     incoming: Incoming,
 ) -> Result<ClipRow, IntakeError> {
-    if storage.user_bytes(&incoming.owner_id).await? + incoming.bytes > quota_bytes {
-        return Err(IntakeError::Quota(quota_bytes));
+    let reservation = quota::reserve(db, storage, &incoming.owner_id, incoming.bytes, quota_bytes).await.map_err(
+        |err| match err {
+            QuotaError::Database(err) => IntakeError::Database(err),
+            QuotaError::Storage(err) => IntakeError::Storage(err),
+            other => IntakeError::Quota(other.to_string()),
+        },
+    )?;
+    match store(db, storage, incoming).await {
+        Ok(row) => {
+            reservation.keep();
+            Ok(row)
+        }
+        Err(err) => {
+            reservation.release().await;
+            Err(err)
+        }
     }
+}
+
+/// Discovery, storage and the clip row of a file whose bytes are reserved.
+async fn store(db: &AnyPool, storage: &Storage, incoming: Incoming) -> Result<ClipRow, IntakeError> {
     let path = incoming.file.path().to_path_buf();
     let info = tokio::task::spawn_blocking(move || reenact_engine::media::probe_complete(&path))
         .await

@@ -14,6 +14,7 @@ pub mod installations;
 pub mod intake;
 pub mod jobs;
 pub mod live;
+pub mod quota;
 pub mod storage;
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, the signal container engines and

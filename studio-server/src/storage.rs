@@ -245,17 +245,33 @@ impl Storage {
         }
     }
 
-    /// Removes every file of a user.
-    pub async fn remove_user(&self, user: &str) -> Result<(), StorageError> {
+    /// Size of the stored file `key`; `None` when there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        match &self.backend {
+            Backend::Local => match tokio::fs::metadata(self.root.join(key)).await {
+                Ok(meta) => Ok(Some(meta.len())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(StorageError::Io { key: key.to_owned(), source }),
+            },
+            Backend::Objects { store, url, .. } => match store.head(&key.into()).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(object_error(url, key, e)),
+            },
+        }
+    }
+
+    /// Removes every file of a user; answers the bytes removed.
+    pub async fn remove_user(&self, user: &str) -> Result<u64, StorageError> {
         self.remove_prefix(&format!("users/{user}")).await
     }
 
-    /// Removes every file of a project.
-    pub async fn remove_project(&self, user: &str, project: &str) -> Result<(), StorageError> {
+    /// Removes every file of a project; answers the bytes removed (to give back to the quota).
+    pub async fn remove_project(&self, user: &str, project: &str) -> Result<u64, StorageError> {
         self.remove_prefix(&format!("users/{user}/projects/{project}")).await
     }
 
-    async fn remove_prefix(&self, prefix: &str) -> Result<(), StorageError> {
+    async fn remove_prefix(&self, prefix: &str) -> Result<u64, StorageError> {
         let remove_dir = |dir: PathBuf| async move {
             match tokio::fs::remove_dir_all(dir).await {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -265,37 +281,50 @@ impl Storage {
             }
         };
         match &self.backend {
-            Backend::Local => remove_dir(self.root.join(prefix)).await,
+            Backend::Local => {
+                let bytes = self.prefix_bytes(prefix).await?;
+                remove_dir(self.root.join(prefix)).await?;
+                Ok(bytes)
+            }
             Backend::Objects { store, url, cache } => {
                 remove_dir(cache.dir().join(prefix)).await?;
-                let listed = store.list(Some(&prefix.into())).map(|meta| meta.map(|m| m.location)).boxed();
-                let mut deleted = store.delete_stream(listed);
+                let mut listed = store.list(Some(&prefix.into()));
+                let (mut bytes, mut locations) = (0, Vec::new());
+                while let Some(meta) = listed.next().await {
+                    let meta = meta.map_err(|e| object_error(url, prefix, e))?;
+                    bytes += meta.size;
+                    locations.push(Ok(meta.location));
+                }
+                let mut deleted = store.delete_stream(futures_util::stream::iter(locations).boxed());
                 while let Some(result) = deleted.next().await {
                     match result {
                         Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                         Err(e) => return Err(object_error(url, prefix, e)),
                     }
                 }
-                Ok(())
+                Ok(bytes)
             }
         }
     }
 
-    /// Bytes stored for a user (for quotas).
+    /// Bytes stored for a user, counted file by file (the quota's counter starts from it).
     pub async fn user_bytes(&self, user: &str) -> Result<u64, StorageError> {
-        let prefix = format!("users/{user}");
+        self.prefix_bytes(&format!("users/{user}")).await
+    }
+
+    async fn prefix_bytes(&self, prefix: &str) -> Result<u64, StorageError> {
         match &self.backend {
             Backend::Local => {
-                let dir = self.root.join(&prefix);
+                let dir = self.root.join(prefix);
                 tokio::task::spawn_blocking(move || cache::tree_bytes(&dir))
                     .await
-                    .map_err(|e| StorageError::Io { key: prefix, source: std::io::Error::other(e) })
+                    .map_err(|e| StorageError::Io { key: prefix.to_owned(), source: std::io::Error::other(e) })
             }
             Backend::Objects { store, url, .. } => {
-                let mut listed = store.list(Some(&prefix.as_str().into()));
+                let mut listed = store.list(Some(&prefix.into()));
                 let mut total = 0;
                 while let Some(meta) = listed.next().await {
-                    total += meta.map_err(|e| object_error(url, &prefix, e))?.size;
+                    total += meta.map_err(|e| object_error(url, prefix, e))?.size;
                 }
                 Ok(total)
             }

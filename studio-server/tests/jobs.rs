@@ -263,6 +263,8 @@ async fn bad_job_requests_are_refused_with_a_reason() {
 #[tokio::test]
 async fn render_of_a_two_clip_timeline_stores_every_preset() {
     for app in TestApp::all().await {
+        // Room for two presets' outputs (1.2 MB), which are charged to the quota.
+        let app = roomy(app, 10_000_000);
         let (token, _) = app.sign_up("ada@museum.org").await;
         let (_, project) = app.call(Method::POST, "/api/projects", Some(&token), Some(json!({ "name": "Tour" }))).await;
         let project = project["id"].as_str().unwrap().to_string();

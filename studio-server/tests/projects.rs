@@ -572,8 +572,8 @@ async fn portraits_and_samples_count_against_the_storage_quota() {
         let sample = media("speech/librivox_0880.wav");
         expect_error(
             post_form(&app, &uri, &token, &[("name", "Reader")], Some(("sample", "s.wav", &sample))).await,
-            StatusCode::TOO_MANY_REQUESTS,
-            "storage quota",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "sample: storage quota of 0.50 MB would be exceeded",
         );
         assert_eq!(app.stored_files().len(), 1);
         let (status, _) = app.call(Method::DELETE, &format!("/api/characters/{character}"), Some(&token), None).await;

@@ -89,6 +89,8 @@ impl Studio {
         state.presets = Arc::new(library);
         // The shared portrait (424 kB) is over the test apps' limit, which is set for clips.
         state.upload_limit = state.upload_limit.max(1_000_000);
+        // Renders are charged to the quota too.
+        state.quota_bytes = state.quota_bytes.max(20_000_000);
         let router = reenact_server::app(state.clone());
         let worker = reenact_server::jobs::handlers::worker(state.db.clone(), state.storage.clone(), "ui".into());
         tokio::spawn(worker.run(std::future::pending()));

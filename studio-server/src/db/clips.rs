@@ -98,3 +98,10 @@ pub async fn get(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<Cli
         .fetch_optional(db)
         .await
 }
+
+/// Deletes a clip of `owner`; false when there was none.
+pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM clips WHERE owner_id = $1 AND id = $2").bind(owner).bind(id).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}

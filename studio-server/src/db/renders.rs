@@ -48,3 +48,10 @@ pub async fn set_outputs(db: &AnyPool, owner: &str, id: &str, outputs: &serde_js
         .await?;
     Ok(())
 }
+
+/// Deletes a render of `owner`; false when there was none.
+pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM renders WHERE owner_id = $1 AND id = $2").bind(owner).bind(id).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}

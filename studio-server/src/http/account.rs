@@ -12,6 +12,7 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
 use super::AppState;
 use crate::db::users;
+use crate::quota;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(account_show))
@@ -22,7 +23,7 @@ struct AccountView {
     id: String,
     email: String,
     created_at: i64,
-    /// Bytes of every stored file of the user.
+    /// Bytes of the user's stored files, as charged to the quota.
     storage_bytes: u64,
     /// Stored bytes allowed.
     quota_bytes: u64,
@@ -36,7 +37,7 @@ async fn account_show(State(state): State<AppState>, user: CurrentUser) -> Resul
         id: row.id,
         email: row.email,
         created_at: row.created_at,
-        storage_bytes: state.storage.user_bytes(&user.id).await?,
+        storage_bytes: quota::used(&state.db, &state.storage, &user.id).await.map_err(super::uploads::quota_error)?,
         quota_bytes: state.quota_bytes,
     }))
 }

@@ -27,6 +27,7 @@ use crate::casting;
 use crate::db::characters::{self, CharacterRow};
 use crate::db::{self, projects, voices};
 use crate::intake::media_cause;
+use crate::quota;
 use crate::storage::{Area, Storage};
 
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
@@ -145,8 +146,7 @@ async fn characters_create(
 ) -> Result<(StatusCode, AppJson<CharacterView>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
-    let upload = uploads::receive(&state, form, "portrait", &["name"]).await?;
-    uploads::check_quota(&state, &user, upload.bytes).await?;
+    let upload = uploads::receive(&state, &user, form, "portrait", &["name"]).await?;
     let name =
         check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
     let ext = picture_extension(&upload.head).ok_or(ApiError::UnsupportedMedia(
@@ -154,6 +154,7 @@ async fn characters_create(
     ))?;
     let character = analyse(name.clone(), upload.file.path().to_path_buf()).await?;
 
+    let reservation = uploads::reserve(&state, &user, upload.bytes).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let key = Storage::key(&user.id, &project_id, Area::Source, &format!("{id}.{ext}"));
     let document = serde_json::to_string(&character).map_err(internal)?;
@@ -168,12 +169,17 @@ async fn characters_create(
         voice_id: None,
         created_at: db::now(),
     };
-    state.storage.commit(upload.file.path(), &key).await?;
+    if let Err(err) = state.storage.commit(upload.file.path(), &key).await {
+        reservation.release().await;
+        return Err(err.into());
+    }
     upload.file.keep();
     if let Err(err) = characters::insert(&state.db, &row, &document).await {
         let _ = state.storage.remove(&key).await;
+        reservation.release().await;
         return Err(err.into());
     }
+    reservation.keep();
     audit::record(&state.db, &row.owner_id, Action::CharacterCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
 }
@@ -225,7 +231,7 @@ async fn characters_delete(
     if !characters::delete(&state.db, &user.id, &row.id).await? {
         return Err(ApiError::NotFound);
     }
-    state.storage.remove(&row.portrait_key).await?;
+    quota::remove(&state.db, &state.storage, &user.id, &row.portrait_key).await?;
     audit::record(&state.db, &user.id, Action::CharacterDelete, Some(&row.id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

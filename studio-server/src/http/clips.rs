@@ -20,6 +20,7 @@ use super::uploads::{self, internal, Upload};
 use super::AppState;
 use crate::db::{clips, clips::ClipRow, projects};
 use crate::intake::{self, clean_name, Incoming, IntakeError};
+use crate::quota::{self, QuotaError};
 use crate::storage::{Area, Storage, TempFile};
 
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
@@ -27,6 +28,7 @@ pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(clips_index, clips_upload).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(clips_media))
         .routes(routes!(clips_thumbnail))
+        .routes(routes!(clips_delete))
 }
 
 /// A clip as the API shows it.
@@ -89,7 +91,7 @@ struct UploadForm {
 }
 
 /// Uploads a media file; it is accepted once discovery finds a complete video stream.
-/// 413 over the upload limit, 415 for what is not media, 429 over the storage quota.
+/// 413 over the upload limit or the storage quota, 415 for what is not media.
 #[utoipa::path(post, path = "/projects/{project_id}/clips", tag = "media", params(("project_id" = String, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, body = Clip)))]
 async fn clips_upload(
@@ -100,7 +102,7 @@ async fn clips_upload(
 ) -> Result<(StatusCode, AppJson<Clip>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
-    let upload = uploads::receive(&state, form, "file", &[]).await?;
+    let upload = uploads::receive(&state, &user, form, "file", &[]).await?;
     let name = clean_name(upload.file_name.as_deref().unwrap_or("upload"));
     let Upload { file, bytes, .. } = upload;
     let incoming = Incoming { owner_id: user.id, project_id, name, file, bytes };
@@ -149,13 +151,42 @@ async fn clips_thumbnail(
                 .map_err(|e| ApiError::Internal(format!("thumbnail of {}: {e}", clip.original_name)))?;
             let temp = TempFile::new(state.storage.temp_path());
             tokio::fs::write(temp.path(), &jpeg).await.map_err(internal)?;
-            state.storage.commit(temp.path(), &key).await?;
+            let files = [(temp.path().to_path_buf(), key.clone())];
+            match quota::store_all(&state.db, &state.storage, &user.id, state.quota_bytes, &files).await {
+                Ok(reservation) => reservation.keep(),
+                // A full account still sees its thumbnail; it is only not kept. The open
+                // file outlives its name.
+                Err(QuotaError::Exceeded { .. }) => {
+                    return files::serve(temp.path().into(), request, Some("image/jpeg")).await
+                }
+                Err(err) => return Err(uploads::quota_error(err)),
+            }
             temp.keep();
             state.storage.fetch(&key).await?
         }
         Err(e) => return Err(e.into()),
     };
     files::serve(file, request, Some("image/jpeg")).await
+}
+
+/// Deletes the clip with its file and thumbnail, giving their bytes back to the quota. A
+/// timeline that still names it fails to render, saying so.
+#[utoipa::path(delete, path = "/clips/{clip_id}", tag = "media", params(("clip_id" = String, Path)), responses((status = 204)))]
+async fn clips_delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(clip_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let clip = owned(&state, &user, &clip_id).await?;
+    if !clips::delete(&state.db, &user.id, &clip.id).await? {
+        return Err(ApiError::NotFound);
+    }
+    let thumbnail = Storage::key(&clip.owner_id, &clip.project_id, Area::Thumbnails, &format!("clip-{}.jpg", clip.id));
+    for key in [&clip.storage_key, &thumbnail] {
+        quota::remove(&state.db, &state.storage, &user.id, key).await?;
+    }
+    audit::record(&state.db, &user.id, Action::ClipDelete, Some(&clip.id)).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The user's clip `clip_id`; 404 for anyone else's.
@@ -167,7 +198,7 @@ async fn owned(state: &AppState, user: &CurrentUser, clip_id: &str) -> Result<Cl
 /// The intake's refusals as the upload answers them, naming the `file` field.
 fn upload_error(err: IntakeError) -> ApiError {
     match err {
-        IntakeError::Quota(_) => ApiError::TooManyRequests(err.to_string()),
+        IntakeError::Quota(cause) => ApiError::PayloadTooLarge(format!("file: {cause}")),
         IntakeError::NotMedia(cause) => ApiError::UnsupportedMedia(format!("file: {cause}")),
         IntakeError::Storage(err) => err.into(),
         IntakeError::Database(err) => err.into(),

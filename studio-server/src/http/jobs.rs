@@ -17,6 +17,7 @@ use super::files;
 use super::projects::check_id;
 use super::AppState;
 use crate::db::projects;
+use crate::jobs::queue::Admission;
 use crate::jobs::{self, handlers, queue, JobRow, JobState, NewJob};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -172,22 +173,17 @@ pub(super) fn check_submission(priority: i64, idempotency_key: Option<&str>) -> 
 
 /// Queues a checked job: the job already under its idempotency key if there is one
 /// (`false`), else a new one (`true`) while the owner has fewer than the server's
-/// `max_active_jobs` queued or running.
+/// `max_active_jobs` queued or running (counted and inserted in one step). The job carries
+/// the server's storage quota, against which the worker charges its outputs.
 pub(super) async fn submit(state: &AppState, job: &NewJob) -> Result<(Job, bool), ApiError> {
-    let db = &state.db;
-    let known = match &job.idempotency_key {
-        Some(_) => queue::enqueue_existing(db, job).await?,
-        None => None,
-    };
-    if let Some(existing) = known {
-        return Ok((existing.into(), false));
+    let limits = queue::Limits { max_active: state.max_active_jobs, quota_bytes: state.quota_bytes };
+    match queue::enqueue_within(&state.db, job, limits).await? {
+        Admission::Queued(row) => Ok((row.into(), true)),
+        Admission::Existing(row) => Ok((row.into(), false)),
+        Admission::Full => {
+            Err(ApiError::TooManyRequests(format!("at most {} queued or running jobs per user", state.max_active_jobs)))
+        }
     }
-    let limit = state.max_active_jobs;
-    if queue::active_count(db, &job.owner_id).await? >= limit {
-        return Err(ApiError::TooManyRequests(format!("at most {limit} queued or running jobs per user")));
-    }
-    let (row, created) = queue::enqueue(db, job).await?;
-    Ok((row.into(), created))
 }
 
 /// Parameters are checked before a job is queued, so mistakes come back at once.

@@ -127,7 +127,9 @@ async fn projects_delete(
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&project_id)?;
     if projects::delete(&state.db, &user.id, &id).await? {
-        state.storage.remove_project(&user.id, &id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        crate::quota::remove_project(&state.db, &state.storage, &user.id, &id)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         audit::record(&state.db, &user.id, Action::ProjectDelete, Some(&id)).await;
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -21,10 +21,14 @@ use super::projects::check_id;
 use super::AppState;
 use crate::db::{self, projects, renders, renders::RenderRow};
 use crate::jobs::effects::check_background;
-use crate::jobs::{queue, NewJob};
+use crate::jobs::{queue, JobState, NewJob};
+use crate::quota;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(renders_create)).routes(routes!(renders_show)).routes(routes!(renders_file))
+    OpenApiRouter::new()
+        .routes(routes!(renders_create))
+        .routes(routes!(renders_show, renders_delete))
+        .routes(routes!(renders_file))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,6 +53,7 @@ struct CreateRender {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "face")]
     crop: Option<CropPolicy>,
+    /// -100..100 (clamped): orders this user's own jobs, not theirs against other users'.
     #[serde(default)]
     priority: i64,
 }
@@ -143,6 +148,43 @@ async fn renders_show(
     let id = check_id(&render_id)?;
     let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
     Ok(AppJson(render_view(&state, row).await?))
+}
+
+/// Deletes a finished (or failed) render with every file it stored, giving their bytes back
+/// to the quota; 409 while its job is queued or running (cancel it first).
+#[utoipa::path(delete, path = "/renders/{render_id}", tag = "renders", params(("render_id" = String, Path)),
+    responses((status = 204)))]
+async fn renders_delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(render_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = check_id(&render_id)?;
+    let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let job = queue::get(&state.db, &user.id, &row.job_id).await?;
+    if job.is_some_and(|j| matches!(JobState::parse(&j.state), Some(JobState::Queued | JobState::Running))) {
+        return Err(ApiError::Conflict("the render's job is queued or running: cancel it first".into()));
+    }
+    if !renders::delete(&state.db, &user.id, &id).await? {
+        return Err(ApiError::NotFound);
+    }
+    let outputs: Vec<serde_json::Value> =
+        row.outputs.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or_default();
+    for output in &outputs {
+        for key in stored_keys(output) {
+            quota::remove(&state.db, &state.storage, &user.id, key).await?;
+        }
+    }
+    audit::record(&state.db, &user.id, Action::RenderDelete, Some(&id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every key one output of a render names: file, metadata, thumbnails and sidecars.
+fn stored_keys(output: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = [&output["file"], &output["metadata"]].into_iter().filter_map(|k| k.as_str()).collect();
+    keys.extend(output["thumbnails"].as_array().into_iter().flatten().filter_map(|k| k.as_str()));
+    keys.extend(output["sidecars"].as_object().into_iter().flat_map(|m| m.values()).filter_map(|k| k.as_str()));
+    keys
 }
 
 /// The rendered file of one preset, or its caption sidecar as `PRESET.srt` or `PRESET.vtt`;

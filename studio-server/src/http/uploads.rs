@@ -2,8 +2,9 @@
 //! Receiving uploaded files (media, portraits, voice samples): the one file of a multipart
 //! form is streamed to a temporary file under the upload limit before a handler looks at
 //! it. Errors name the form field; a refused upload leaves nothing behind (the temporary
-//! file goes when the [`Upload`] is dropped). Handlers check the quota themselves
-//! ([`check_quota`], or the media intake), once.
+//! file goes when the [`Upload`] is dropped). An upload that outgrows the room left in the
+//! user's storage quota is refused while it streams; the bytes are then charged atomically
+//! by the handler ([`reserve`], or the media intake) before the file is stored.
 
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::Multipart;
@@ -13,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::AppState;
+use crate::quota::{self, QuotaError, Reservation};
 use crate::storage::TempFile;
 
 /// Longest text field of an upload form, in bytes (a name, not a document).
@@ -45,10 +47,14 @@ impl Upload {
 /// other fields are skipped.
 pub(super) async fn receive(
     state: &AppState,
+    user: &CurrentUser,
     mut form: Multipart,
     file_field: &'static str,
     texts: &[&'static str],
 ) -> Result<Upload, ApiError> {
+    // Only to refuse early: the charge itself comes later, in one step with its check.
+    let used = quota::used(&state.db, &state.storage, &user.id).await.map_err(quota_error)?;
+    let room = state.quota_bytes.saturating_sub(used);
     let mut file = None;
     let mut values = Vec::new();
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(file_field, e, state.upload_limit))? {
@@ -57,7 +63,7 @@ pub(super) async fn receive(
             if file.is_some() {
                 return Err(ApiError::BadRequest(format!("{file_field}: one file, not several")));
             }
-            file = Some(stream_to_temp(state, field, file_field).await?);
+            file = Some(stream_to_temp(state, field, file_field, room).await?);
         } else if let Some(text) = texts.iter().find(|t| **t == name) {
             values.push((*text, read_text(field, text, state.upload_limit).await?));
         }
@@ -71,7 +77,7 @@ pub(super) async fn receive(
     Ok(upload)
 }
 
-async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str) -> Result<Upload, ApiError> {
+async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str, room: u64) -> Result<Upload, ApiError> {
     let file_name = field.file_name().map(str::to_owned);
     let temp = TempFile::new(state.storage.temp_path());
     let mut out = tokio::fs::File::create(temp.path()).await.map_err(internal)?;
@@ -81,6 +87,10 @@ async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str) -> R
         bytes += chunk.len() as u64;
         if bytes > state.upload_limit as u64 {
             return Err(too_large(name, state.upload_limit));
+        }
+        if bytes > room {
+            let full = QuotaError::Exceeded { quota: state.quota_bytes, used: state.quota_bytes - room, wanted: bytes };
+            return Err(ApiError::PayloadTooLarge(format!("{name}: {full}")));
         }
         let wanted = HEAD_BYTES.saturating_sub(head.len()).min(chunk.len());
         head.extend_from_slice(&chunk[..wanted]);
@@ -101,15 +111,19 @@ async fn read_text(mut field: Field<'_>, name: &str, limit: usize) -> Result<Str
     String::from_utf8(text).map_err(|_| ApiError::BadRequest(format!("{name}: not UTF-8 text")))
 }
 
-/// Refuses `bytes` more when the user's stored files would then pass the quota.
-pub(super) async fn check_quota(state: &AppState, user: &CurrentUser, bytes: u64) -> Result<(), ApiError> {
-    if state.storage.user_bytes(&user.id).await? + bytes > state.quota_bytes {
-        return Err(ApiError::TooManyRequests(format!(
-            "storage quota of {} MB would be exceeded",
-            state.quota_bytes / 1_000_000
-        )));
+/// Charges `bytes` to the user's storage quota; 413 when it would be exceeded.
+pub(super) async fn reserve(state: &AppState, user: &CurrentUser, bytes: u64) -> Result<Reservation, ApiError> {
+    quota::reserve(&state.db, &state.storage, &user.id, bytes, state.quota_bytes).await.map_err(quota_error)
+}
+
+/// A quota refusal as the API answers it: 413 naming the quota.
+pub(super) fn quota_error(err: QuotaError) -> ApiError {
+    match err {
+        QuotaError::Exceeded { .. } => ApiError::PayloadTooLarge(err.to_string()),
+        QuotaError::NoAccount => ApiError::Unauthorized("the account no longer exists"),
+        QuotaError::Database(err) => err.into(),
+        QuotaError::Storage(err) => err.into(),
     }
-    Ok(())
 }
 
 /// 413 for `field`, naming the limit in megabytes.

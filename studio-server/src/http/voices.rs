@@ -25,6 +25,7 @@ use super::AppState;
 use crate::db::voices::{self, VoiceRow};
 use crate::db::{self, projects};
 use crate::intake::media_cause;
+use crate::quota;
 use crate::storage::{Area, Storage};
 
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
@@ -113,12 +114,12 @@ async fn voices_create(
 ) -> Result<(StatusCode, AppJson<VoiceView>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
-    let upload = uploads::receive(&state, form, "sample", &["name"]).await?;
-    uploads::check_quota(&state, &user, upload.bytes).await?;
+    let upload = uploads::receive(&state, &user, form, "sample", &["name"]).await?;
     let name =
         check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
     let profile = analyse(upload.file.path().to_path_buf()).await?;
 
+    let reservation = uploads::reserve(&state, &user, upload.bytes).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let file = format!("{id}.{}", sound_extension(&upload.head));
     let key = Storage::key(&user.id, &project_id, Area::Audio, &file);
@@ -131,12 +132,17 @@ async fn voices_create(
         profile: serde_json::to_string(&profile).map_err(internal)?,
         created_at: db::now(),
     };
-    state.storage.commit(upload.file.path(), &key).await?;
+    if let Err(err) = state.storage.commit(upload.file.path(), &key).await {
+        reservation.release().await;
+        return Err(err.into());
+    }
     upload.file.keep();
     if let Err(err) = voices::insert(&state.db, &row).await {
         let _ = state.storage.remove(&key).await;
+        reservation.release().await;
         return Err(err.into());
     }
+    reservation.keep();
     audit::record(&state.db, &row.owner_id, Action::VoiceCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
 }
@@ -165,7 +171,7 @@ async fn voices_delete(
     if !voices::delete(&state.db, &user.id, &id).await? {
         return Err(ApiError::NotFound);
     }
-    state.storage.remove(&row.sample_key).await?;
+    quota::remove(&state.db, &state.storage, &user.id, &row.sample_key).await?;
     audit::record(&state.db, &user.id, Action::VoiceDelete, Some(&id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -156,8 +156,15 @@ impl ClipEffect {
         })?;
         let output = report.outputs.into_iter().next().ok_or("no output")?;
         ctx.progress(97.0, "storing");
-        let mut stored =
-            self.runtime.block_on(super::handlers::store_clip(&self.db, &self.storage, source, &name, &output.file))?;
+        let mut stored = self.runtime.block_on(super::handlers::store_clip(
+            &self.db,
+            &self.storage,
+            job,
+            ctx,
+            source,
+            &name,
+            &output.file,
+        ))?;
         stored["models"] = serde_json::to_value(&output.metadata.models).unwrap_or_default();
         stored["scenes"] = serde_json::to_value(&output.metadata.scenes).unwrap_or_default();
         Ok(stored)

@@ -19,6 +19,7 @@ use super::queue::JobRow;
 use super::subtitles::SubtitleGenerate;
 use super::worker::{Handler, JobContext, Worker};
 use crate::db::clips::{self, ClipPlace, ClipRow};
+use crate::quota::{self, QuotaError};
 use crate::storage::{Area, Storage};
 
 /// Kinds a worker of this build can run.
@@ -40,7 +41,7 @@ pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
     let render = Render { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let video_download = VideoDownload { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let subtitles = SubtitleGenerate { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
-    let voice_clone = VoiceClone { storage: storage.clone(), runtime: runtime.clone() };
+    let voice_clone = VoiceClone { db: db.clone(), storage: storage.clone(), runtime: runtime.clone() };
     let mut worker = Worker::new(db.clone(), name)
         .handle("clip_edit", Arc::new(clip_edit), Some(std::time::Duration::from_secs(1800)))
         .handle("render", Arc::new(render), Some(std::time::Duration::from_secs(4 * 3600)))
@@ -108,18 +109,21 @@ impl Handler for ClipEdit {
             let out = report.outputs.into_iter().next().ok_or("no output")?;
             ctx.progress(97.0, "storing");
             let name = format!("{} [{:.2}-{:.2}]", source.original_name, params.in_s, params.out_s);
-            self.runtime.block_on(store_clip(&self.db, &self.storage, &source, &name, &out.file))
+            self.runtime.block_on(store_clip(&self.db, &self.storage, job, ctx, &source, &name, &out.file))
         });
         let _ = std::fs::remove_dir_all(&work);
         result
     }
 }
 
-/// Stores `file` (a finished render) as a new clip named `name` in the project of `source`;
-/// the result names the clip. The database row is only written once the file is in place.
+/// Stores `file` (a finished render) as a new clip named `name` in the project of `source`,
+/// charged to the owner's quota; the result names the clip. The database row is only
+/// written once the file is in place.
 pub(super) async fn store_clip(
     db: &AnyPool,
     storage: &Storage,
+    job: &JobRow,
+    ctx: &JobContext,
     source: &ClipRow,
     name: &str,
     file: &Path,
@@ -136,12 +140,25 @@ pub(super) async fn store_clip(
         bytes: std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0),
     };
     let row = ClipRow::discovered(place, &info).ok_or("output has no video")?;
-    storage.commit(file, &key).await.map_err(|e| e.to_string())?;
+    let files = [(file.to_path_buf(), key)];
+    let reservation = quota::store_all(db, storage, &source.owner_id, job.quota(), &files)
+        .await
+        .map_err(|e| storing_error(ctx, "the clip", e))?;
     if let Err(e) = clips::insert(db, &row).await {
-        let _ = storage.remove(&key).await;
+        quota::unstore(storage, &files, reservation).await;
         return Err(e.to_string());
     }
+    reservation.keep();
     Ok(serde_json::json!({ "clip_id": id, "duration_s": info.duration_s }))
+}
+
+/// Why a job's outputs were not stored, naming `what`. Outputs over the owner's quota
+/// fail the job for good: another attempt would make them again to no avail.
+pub(super) fn storing_error(ctx: &JobContext, what: &str, err: QuotaError) -> String {
+    if let QuotaError::Exceeded { .. } = err {
+        ctx.fail_for_good();
+    }
+    format!("storing {what}: {err}")
 }
 
 /// `render`: the project's timeline through the offline renderer to every
@@ -249,7 +266,7 @@ impl Render {
         let result = rendered.map_err(|e| e.to_string()).and_then(|report| {
             let render_s = report.wall_s;
             ctx.progress(96.0, "storing");
-            let mut stored = self.runtime.block_on(self.store(job, project_id, &params.render_id, report))?;
+            let mut stored = self.runtime.block_on(self.store(job, ctx, project_id, &params.render_id, report))?;
             stored["render_s"] = render_s.into();
             Ok(stored)
         });
@@ -321,9 +338,11 @@ impl Render {
         Ok(files)
     }
 
+    /// Stores every output, charged to the owner's quota, or none of them.
     async fn store(
         &self,
         job: &JobRow,
+        ctx: &JobContext,
         project_id: &str,
         render_id: &str,
         report: reenact_engine::RenderReport,
@@ -367,11 +386,15 @@ impl Render {
             }));
             stored.extend(files);
         }
-        self.storage.commit_all(&stored).await.map_err(|e| format!("storing the outputs: {e}"))?;
-        let outputs = serde_json::Value::Array(outputs);
-        crate::db::renders::set_outputs(&self.db, &job.owner_id, render_id, &outputs)
+        let reservation = quota::store_all(&self.db, &self.storage, &job.owner_id, job.quota(), &stored)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| storing_error(ctx, "the outputs", e))?;
+        let outputs = serde_json::Value::Array(outputs);
+        if let Err(e) = crate::db::renders::set_outputs(&self.db, &job.owner_id, render_id, &outputs).await {
+            quota::unstore(&self.storage, &stored, reservation).await;
+            return Err(e.to_string());
+        }
+        reservation.keep();
         Ok(serde_json::json!({ "render_id": render_id, "outputs": outputs }))
     }
 }
@@ -379,6 +402,7 @@ impl Render {
 /// `voice_clone`: a script spoken by the Piper voice and converted towards the character given
 /// inline (the character file's JSON document); the WAV goes to the project's `audio/` storage.
 struct VoiceClone {
+    db: AnyPool,
     storage: Arc<Storage>,
     runtime: tokio::runtime::Handle,
 }
@@ -447,7 +471,9 @@ impl Handler for VoiceClone {
             .map_err(|e| e.to_string())?;
             ctx.progress(97.0, "storing");
             let key = Storage::key(&job.owner_id, project_id, Area::Audio, &format!("{}.wav", uuid::Uuid::new_v4()));
-            self.runtime.block_on(self.storage.commit(&report.file, &key)).map_err(|e| format!("storing: {e}"))?;
+            let files = [(report.file.clone(), key.clone())];
+            let stored = quota::store_all(&self.db, &self.storage, &job.owner_id, job.quota(), &files);
+            self.runtime.block_on(stored).map_err(|e| storing_error(ctx, "the voice", e))?.keep();
             Ok(serde_json::json!({
                 "files": { "voice.wav": key },
                 "file": key,

@@ -60,11 +60,23 @@ pub struct JobRow {
     pub cancel_requested: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The owner's storage quota when the job was queued: its outputs are charged against it
+    /// (`None`: queued without one, not charged).
+    pub quota_bytes: Option<i64>,
+    /// When a worker last claimed the job (milliseconds).
+    pub claimed_at: Option<i64>,
+}
+
+impl JobRow {
+    /// The storage quota the job's outputs are charged against.
+    pub fn quota(&self) -> u64 {
+        self.quota_bytes.map_or(u64::MAX, |q| q.max(0) as u64)
+    }
 }
 
 const COLUMNS: &str = "id, owner_id, project_id, kind, params, priority, state, progress, stage, attempts, \
                        max_attempts, run_after, lease_until, worker, error, result, idempotency_key, \
-                       cancel_requested, created_at, updated_at";
+                       cancel_requested, created_at, updated_at, quota_bytes, claimed_at";
 
 /// What a caller asks for.
 #[derive(Debug, Clone)]
@@ -78,19 +90,79 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
 }
 
-/// Adds a job; with an idempotency key already used by the same owner, the
+/// What the server lets one user's jobs take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Queued plus running jobs one user may have.
+    pub max_active: i64,
+    /// Stored bytes allowed per user; the job's outputs are charged against it.
+    pub quota_bytes: u64,
+}
+
+/// How [`enqueue_within`] answered.
+#[derive(Debug)]
+pub enum Admission {
+    /// Queued now.
+    Queued(JobRow),
+    /// The job already queued under the same idempotency key.
+    Existing(JobRow),
+    /// The owner already has `max_active` jobs queued or running.
+    Full,
+}
+
+/// Adds a job without limits; with an idempotency key already used by the same owner, the
 /// existing job is returned instead (`false`) and nothing new is queued.
 pub async fn enqueue(db: &AnyPool, job: &NewJob) -> sqlx::Result<(JobRow, bool)> {
-    if let Some(existing) = by_key(db, job).await? {
-        return Ok((existing, false));
+    match enqueue_limited(db, job, None).await? {
+        Admission::Queued(row) => Ok((row, true)),
+        Admission::Existing(row) => Ok((row, false)),
+        Admission::Full => unreachable!("no limit to be full against"),
     }
-    let now = now_ms();
+}
+
+/// Adds a job within `limits`: the count of the owner's active jobs and the insert are one
+/// statement, and on PostgreSQL the owner's row is locked around it, so parallel requests
+/// cannot together pass `max_active` (SQLite runs one writing statement at a time).
+pub async fn enqueue_within(db: &AnyPool, job: &NewJob, limits: Limits) -> sqlx::Result<Admission> {
+    enqueue_limited(db, job, Some(limits)).await
+}
+
+async fn enqueue_limited(db: &AnyPool, job: &NewJob, limits: Option<Limits>) -> sqlx::Result<Admission> {
+    if let Some(existing) = by_key(db, job).await? {
+        return Ok(Admission::Existing(existing));
+    }
     let id = uuid::Uuid::new_v4().to_string();
-    let insert = sqlx::query(&format!(
-        "INSERT INTO jobs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, '', 0, $7, $8, NULL, NULL, NULL, \
-         NULL, $9, 0, $10, $10)"
+    match insert(db, &id, job, limits).await {
+        Ok(true) => Ok(Admission::Queued(get(db, &job.owner_id, &id).await?.expect("just inserted"))),
+        Ok(false) => Ok(Admission::Full),
+        // Two requests with one key at once: the loser returns the winner's job.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Ok(Admission::Existing(by_key(db, job).await?.expect("unique violation means it exists")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Inserts the job unless the owner is at `limits.max_active`; false when they are.
+async fn insert(db: &AnyPool, id: &str, job: &NewJob, limits: Option<Limits>) -> sqlx::Result<bool> {
+    let now = now_ms();
+    let max_active = limits.map_or(i64::MAX, |l| l.max_active);
+    let quota = limits.map(|l| l.quota_bytes.min(i64::MAX as u64) as i64);
+    let mut tx = db.begin().await?;
+    if is_postgres(db) {
+        // Parallel submissions of one owner queue up here; each then counts what the one
+        // before it committed (READ COMMITTED reads afresh per statement).
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(&job.owner_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
+    let done = sqlx::query(&format!(
+        "INSERT INTO jobs ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, 'queued', 0, '', 0, $7, $8, NULL, NULL, NULL, \
+         NULL, $9, 0, $10, $10, $11, NULL \
+         WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running')) < $12"
     ))
-    .bind(&id)
+    .bind(id)
     .bind(&job.owner_id)
     .bind(&job.project_id)
     .bind(&job.kind)
@@ -100,21 +172,12 @@ pub async fn enqueue(db: &AnyPool, job: &NewJob) -> sqlx::Result<(JobRow, bool)>
     .bind(now)
     .bind(&job.idempotency_key)
     .bind(now)
-    .execute(db)
-    .await;
-    match insert {
-        Ok(_) => Ok((get(db, &job.owner_id, &id).await?.expect("just inserted"), true)),
-        // Two requests with one key at once: the loser returns the winner's job.
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Ok((by_key(db, job).await?.expect("unique violation means it exists"), false))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The job already queued under `job`'s idempotency key, if any.
-pub async fn enqueue_existing(db: &AnyPool, job: &NewJob) -> sqlx::Result<Option<JobRow>> {
-    by_key(db, job).await
+    .bind(quota)
+    .bind(max_active)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
 }
 
 async fn by_key(db: &AnyPool, job: &NewJob) -> sqlx::Result<Option<JobRow>> {
@@ -158,17 +221,27 @@ fn is_postgres(db: &AnyPool) -> bool {
     matches!(db.connect_options().database_url.scheme(), "postgres" | "postgresql")
 }
 
-/// Takes the most urgent runnable job of `kinds` for `worker`: queued and due,
-/// or running with an expired lease (its worker died). Counts an attempt.
+/// Takes the next runnable job of `kinds` for `worker`: queued and due, or running with an
+/// expired lease (its worker died). Counts an attempt.
+///
+/// Fair across users: first the owner with the fewest running jobs, then the one whose
+/// last claim is oldest (round-robin), then the one waiting longest; only then the owner's
+/// own priority and age. A user's priority thus orders their own jobs, never another's.
 pub async fn claim(db: &AnyPool, worker: &str, kinds: &[&str], lease_ms: i64) -> sqlx::Result<Option<JobRow>> {
     let now = now_ms();
     let kind_list = kinds.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect::<Vec<_>>().join(", ");
     let lock = if is_postgres(db) { "FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, updated_at = $3 \
-         WHERE id = (SELECT id FROM jobs WHERE kind IN ({kind_list}) AND \
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, updated_at = $3, \
+           claimed_at = $3 \
+         WHERE id = (SELECT id FROM jobs c WHERE kind IN ({kind_list}) AND \
            ((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)) \
-           ORDER BY priority DESC, created_at, id LIMIT 1 {lock}) \
+           ORDER BY \
+             (SELECT COUNT(*) FROM jobs r WHERE r.owner_id = c.owner_id AND r.state = 'running'), \
+             (SELECT COALESCE(MAX(l.claimed_at), 0) FROM jobs l WHERE l.owner_id = c.owner_id), \
+             (SELECT MIN(w.created_at) FROM jobs w WHERE w.owner_id = c.owner_id AND w.state = 'queued'), \
+             c.owner_id, c.priority DESC, c.created_at, c.id \
+           LIMIT 1 {lock}) \
          RETURNING {COLUMNS}"
     );
     sqlx::query_as(&sql).bind(now + lease_ms).bind(worker).bind(now).fetch_optional(db).await
@@ -296,16 +369,6 @@ pub async fn changed_since(db: &AnyPool, owner: &str, since_ms: i64) -> sqlx::Re
     .bind(since_ms)
     .fetch_all(db)
     .await
-}
-
-/// Jobs of `owner` that are queued or running (for the concurrency limit).
-pub async fn active_count(db: &AnyPool, owner: &str) -> sqlx::Result<i64> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE owner_id = $1 AND state IN ('queued', 'running')")
-            .bind(owner)
-            .fetch_one(db)
-            .await?;
-    Ok(n)
 }
 
 #[cfg(test)]

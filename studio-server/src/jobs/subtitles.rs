@@ -16,6 +16,7 @@ use sqlx::AnyPool;
 use super::queue::JobRow;
 use super::worker::{Handler, JobContext};
 use crate::db::clips;
+use crate::quota;
 use crate::storage::{Area, Storage};
 
 /// What a `subtitle_generate` job is given.
@@ -76,7 +77,7 @@ impl Handler for SubtitleGenerate {
 
         ctx.progress(92.0, "storing");
         let work = self.storage.temp_path().with_extension("dir");
-        let stored = self.store(job, &clip.project_id, &transcript.cues, &work);
+        let stored = self.store(job, ctx, &clip.project_id, &transcript.cues, &work);
         let _ = std::fs::remove_dir_all(&work);
         let files = stored?;
         Ok(serde_json::json!({
@@ -92,10 +93,12 @@ impl Handler for SubtitleGenerate {
 }
 
 impl SubtitleGenerate {
-    /// Writes both formats and stores them; the `files` map of the result.
+    /// Writes both formats and stores them, charged to the owner's quota; the `files` map of
+    /// the result.
     fn store(
         &self,
         job: &JobRow,
+        ctx: &JobContext,
         project_id: &str,
         cues: &[reenact_engine::subtitles::Cue],
         work: &Path,
@@ -108,7 +111,8 @@ impl SubtitleGenerate {
             let key = Storage::key(&job.owner_id, project_id, Area::Metadata, &format!("{}-{name}", job.id));
             stored.push((file, key));
         }
-        self.runtime.block_on(self.storage.commit_all(&stored)).map_err(|e| format!("storing the subtitles: {e}"))?;
+        let charged = quota::store_all(&self.db, &self.storage, &job.owner_id, job.quota(), &stored);
+        self.runtime.block_on(charged).map_err(|e| super::handlers::storing_error(ctx, "the subtitles", e))?.keep();
         let files = stored
             .into_iter()
             .map(|(file, key)| (file.file_name().unwrap_or_default().to_string_lossy().into_owned(), key.into()))

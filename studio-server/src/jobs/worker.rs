@@ -3,6 +3,7 @@
 //! lease alive with progress, and record how it ended.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,8 @@ pub trait Handler: Send + Sync {
 pub struct JobContext {
     progress: Mutex<(f64, String)>,
     cancel: CancelToken,
+    /// Set when the job failed for a reason another attempt would meet again.
+    final_failure: AtomicBool,
 }
 
 impl JobContext {
@@ -33,6 +36,12 @@ impl JobContext {
     /// Set when the job was cancelled, timed out or lost its lease.
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel
+    }
+
+    /// The failure the handler is about to return is final: trying again would end the
+    /// same way (its outputs do not fit the owner's storage quota), so the job is not retried.
+    pub fn fail_for_good(&self) {
+        self.final_failure.store(true, Ordering::Relaxed);
     }
 
     fn snapshot(&self) -> (f64, String) {
@@ -124,7 +133,7 @@ impl Worker {
         let stop = self.watch(&job, &ctx, &task, &mut end).await?;
         let outcome = task.await.unwrap_or_else(|e| Err(format!("job handler crashed: {e}")));
         let succeeded = stop == Stop::None && outcome.is_ok();
-        self.record(&job, stop, outcome).await?;
+        self.record(&job, &ctx, stop, outcome).await?;
         crate::http::metrics::job_finished(&job.kind, succeeded, started.elapsed());
         Ok(Some(job.id))
     }
@@ -169,7 +178,13 @@ impl Worker {
         Ok(stop)
     }
 
-    async fn record(&self, job: &JobRow, stop: Stop, outcome: Result<serde_json::Value, String>) -> sqlx::Result<()> {
+    async fn record(
+        &self,
+        job: &JobRow,
+        ctx: &JobContext,
+        stop: Stop,
+        outcome: Result<serde_json::Value, String>,
+    ) -> sqlx::Result<()> {
         let backoff = self.backoff_base.as_millis() as i64;
         match (stop, outcome) {
             (Stop::Lost, _) => tracing::warn!(job = %job.id, "lease lost; another worker owns the job now"),
@@ -185,7 +200,12 @@ impl Worker {
             }
             (Stop::None, Err(error)) => {
                 tracing::warn!(job = %job.id, %error, attempt = job.attempts, "job failed");
-                queue::fail(&self.db, job, &self.name, &error, backoff).await?
+                let mut job = job.clone();
+                if ctx.final_failure.load(Ordering::Relaxed) {
+                    // Recorded as its last attempt: dead now rather than queued again.
+                    job.max_attempts = job.attempts;
+                }
+                queue::fail(&self.db, &job, &self.name, &error, backoff).await?
             }
         }
         Ok(())
