@@ -254,8 +254,8 @@ async fn failed_imports_say_why_and_store_nothing() {
         let (token, _) = app.sign_up("ada@museum.org").await;
         let project = project(&app, &token).await;
         for (path, reason) in [
-            ("/missing.mp4", "download failed: Unable to download webpage: HTTP Error 404"),
-            ("/page.html", "download failed: no video found at this address (Unsupported URL"),
+            ("/missing.mp4", "download failed: the address answered HTTP error 404"),
+            ("/page.html", "download failed: no video found at this address"),
             ("/notes.mp4", "not a video: not a media file"),
             ("/big.mp4", "too large: larger than the upload limit of 0.2 MB"),
             // No length announced, no end: only the server's count of the bytes stops it.
@@ -348,17 +348,20 @@ async fn imports_are_refused_before_any_job() {
         app.router = reenact_server::app(app.state.clone());
         for (url, ip) in [
             ("http://127.0.0.1:9/take.mp4", "127.0.0.1"),
-            ("http://localhost/take.mp4", "`localhost`"),
-            ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+            ("http://localhost/take.mp4", "127.0.0.1"),
+            ("http://169.254.169.254/latest/meta-data/", "169.254"),
             ("https://10.1.2.3/take.mp4", "10.1.2.3"),
             ("http://[::1]:8080/take.mp4", "::1"),
-            ("http://[::ffff:192.168.0.1]/take.mp4", "::ffff:192.168.0.1"),
+            ("http://[::ffff:192.168.0.1]/take.mp4", "192.168"),
+            ("http://[::127.0.0.1]/take.mp4", "127.0.0.1"),
+            ("http://[64:ff9b::a9fe:a9fe]/latest/meta-data/", "64:ff9b"),
+            ("http://[2002:7f00:1::1]/take.mp4", "2002"),
         ] {
+            // One reason for all: what a name resolves to, and why, is not told.
             let (status, answer) = app.call(Method::POST, &uri, Some(&ada), Some(json!({ "url": url }))).await;
-            let detail = answer["detail"].as_str().unwrap_or_default();
             assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {answer}");
-            assert!(detail.contains(ip), "{url}: {detail}");
-            assert!(detail.ends_with("a loopback, private or link-local address; imports reach public addresses only"));
+            assert_eq!(answer["detail"], format!("url: {}", reenact_server::jobs::download::NOT_ALLOWED), "{url}");
+            assert!(!answer.to_string().contains(ip));
         }
         let (_, jobs) = app.call(Method::GET, "/api/jobs", Some(&ada), None).await;
         assert_eq!(jobs.as_array().map(Vec::len), Some(1), "only the keyed import was queued: {jobs}");

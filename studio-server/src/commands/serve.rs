@@ -44,7 +44,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 20_000, env = "REENACT_QUOTA_MB")]
     quota_mb: u64,
     /// Let URL imports reach loopback, private and link-local addresses (the server's own
-    /// network); off by default so an import cannot read internal services.
+    /// network) on any port; off by default (public addresses, ports 80 and 443) so an
+    /// import cannot read internal services.
     #[arg(long, env = "REENACT_IMPORTS_ALLOW_PRIVATE")]
     imports_allow_private: bool,
     /// TOML file of installations: live shows started with the server, each shown full

@@ -18,6 +18,7 @@ use super::projects::check_id;
 use super::AppState;
 use crate::db::projects;
 use crate::jobs::download::{check_host, check_url, DownloadParams};
+use crate::jobs::egress::Policy;
 use crate::jobs::NewJob;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -51,11 +52,7 @@ async fn imports_create(
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
     check_url(&body.url).map_err(ApiError::BadRequest)?;
-    let (url, allow_private) = (body.url.clone(), state.imports_allow_private);
-    tokio::task::spawn_blocking(move || check_host(&url, allow_private))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::BadRequest)?;
+    check_host(&body.url, &Policy::for_imports(state.imports_allow_private)).await.map_err(ApiError::BadRequest)?;
     check_submission(body.priority, body.idempotency_key.as_deref())?;
     let params = DownloadParams {
         url: body.url,

@@ -4,7 +4,7 @@
 //! intake as an upload ([`crate::intake`]), so imports are refused for the same reasons.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc};
@@ -13,6 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::egress::{self, Policy, Proxy};
 use super::queue::JobRow;
 use super::worker::{Handler, JobContext};
 use crate::intake::{self, clean_name, Incoming, IntakeError};
@@ -65,57 +70,30 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks that the host of `url` (already through [`check_url`]) resolves to public addresses
-/// only, unless `allow_private`: an import must not make the server fetch from itself, its
-/// network or a cloud metadata service. Blocks on the system resolver.
-///
-/// This checks the address given, not the redirects yt-dlp follows; a server reaching a
-/// private network it must not expose needs an egress firewall as well.
-pub fn check_host(url: &str, allow_private: bool) -> Result<(), String> {
-    if allow_private {
+/// What a user is told when the egress policy stopped an import, wherever it stopped it
+/// (the address given, a redirect, a fragment): which address it was, and what it answered,
+/// stays in the log, so imports cannot map the server's network.
+pub const NOT_ALLOWED: &str = "the address is not allowed: imports reach public web addresses (ports 80 and 443) only";
+
+/// Checks the host of `url` (already through [`check_url`]) against `policy`, every address
+/// it resolves to, so that an import is refused before any job when it names the server
+/// itself, its network or a cloud metadata service. The proxy each download goes through
+/// checks every later connection the same way (see [`egress`]).
+pub async fn check_host(url: &str, policy: &Policy) -> Result<(), String> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: not a valid address ({e})"))?;
+    let host = uri.host().unwrap_or_default();
+    let https = uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("https"));
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok();
+    if *policy == Policy::Private && !literal {
+        // Any host name may lead somewhere allowed: the proxy checks each address it is
+        // given when the download runs, without a lookup now.
         return Ok(());
     }
-    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: not a valid address ({e})"))?;
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
-    let addresses = (host, port).to_socket_addrs().map_err(|e| format!("url: cannot resolve `{host}` ({e})"))?;
-    for address in addresses {
-        if !is_public(address.ip()) {
-            return Err(format!(
-                "url: `{host}` is {}, a loopback, private or link-local address; imports reach public addresses only",
-                address.ip()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `ip` is an ordinary Internet address.
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            let shared = a == 100 && (64..128).contains(&b); // carrier-grade NAT
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || shared
-                || a == 0
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                let unique_local = first & 0xfe00 == 0xfc00;
-                let link_local = first & 0xffc0 == 0xfe80;
-                !(v6.is_loopback() || v6.is_unspecified() || unique_local || link_local)
-            }
-        },
-    }
+    egress::resolve(policy, host, port).await.map(drop).map_err(|e| {
+        tracing::info!(url, error = %e, "import refused");
+        format!("url: {NOT_ALLOWED}")
+    })
 }
 
 /// Runs `video_download` jobs.
@@ -129,13 +107,15 @@ impl Handler for VideoDownload {
     fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
         let params: DownloadParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
         check_url(&params.url).map_err(|e| format!("params.{e}"))?;
-        // Again here: the name may resolve elsewhere by now.
-        check_host(&params.url, params.allow_private).map_err(|e| format!("params.{e}"))?;
+        let policy = Policy::for_imports(params.allow_private);
+        // Again here, to fail early: the name may resolve elsewhere by now.
+        self.runtime.block_on(check_host(&params.url, &policy)).map_err(|e| format!("params.{e}"))?;
         let project_id = job.project_id.clone().ok_or("project_id: an import is stored in a project")?;
+        let proxy = self.runtime.block_on(Proxy::start(policy)).map_err(|e| format!("import proxy: {e}"))?;
         let work = self.storage.temp_path().with_extension("dir");
         let result = std::fs::create_dir_all(&work)
             .map_err(|e| format!("work folder: {e}"))
-            .and_then(|()| fetch(ytdlp_program(), &params, &work, ctx))
+            .and_then(|()| fetch(ytdlp_program(), &params.url, params.max_bytes, &proxy, &work, ctx))
             .and_then(|fetched| {
                 ctx.progress(92.0, "checking");
                 self.store(job, project_id, &params, fetched)
@@ -182,11 +162,11 @@ impl VideoDownload {
 
 /// The file yt-dlp left in the work folder, and what it said about it.
 #[derive(Debug)]
-struct Fetched {
-    file: PathBuf,
-    title: String,
-    ext: String,
-    bytes: u64,
+pub struct Fetched {
+    pub file: PathBuf,
+    pub title: String,
+    pub ext: String,
+    pub bytes: u64,
 }
 
 /// yt-dlp's own account of the file (written by `--print-to-file`).
@@ -197,40 +177,120 @@ struct Info {
     filepath: PathBuf,
 }
 
-/// Runs `program` (yt-dlp) on `params.url` into `work`, reporting progress, until it ends,
-/// the job is cancelled, or the file grows past the limit (yt-dlp itself only checks a
-/// size the server announces).
-fn fetch(mut program: Command, params: &DownloadParams, work: &Path, ctx: &JobContext) -> Result<Fetched, String> {
+/// The formats yt-dlp may choose: those it fetches over http(s) itself (HLS and DASH through
+/// its own fragment downloader). RTMP, RTSP and the like would connect around the proxy.
+const WEB_FORMAT: &str = "[protocol~='^(https?|m3u8(_native)?|http_dash_segments)$']";
+
+/// What a single video passes: not live (an endless ffmpeg run), not an entry of a playlist
+/// of several (one address, one clip). Either filter is enough (yt-dlp ORs repeated ones).
+const ONE_VIDEO: [&str; 2] = ["!is_live & !playlist_id", "!is_live & playlist_count<2"];
+
+/// Why a playlist or live address is refused.
+const ONE_VIDEO_ONLY: &str = "the address is a playlist of several videos or a live stream; import one video at a time";
+
+/// Runs `program` (yt-dlp) on `url` into `work` with every connection through `proxy`,
+/// reporting progress, until it ends, the job is cancelled, or the file grows past
+/// `max_bytes` (yt-dlp itself only checks a size the server announces). yt-dlp runs in a
+/// process group of its own, which is killed whole: no ffmpeg it started outlives it.
+pub fn fetch(
+    mut program: Command,
+    url: &str,
+    max_bytes: u64,
+    proxy: &Proxy,
+    work: &Path,
+    ctx: &JobContext,
+) -> Result<Fetched, String> {
+    let format = format!("bv*{WEB_FORMAT}+ba{WEB_FORMAT}/b{WEB_FORMAT}");
     program
-        .args(["--ignore-config", "--no-cache-dir", "--no-playlist", "--newline"])
+        .args(["--ignore-config", "--no-cache-dir", "--no-playlist", "--playlist-items", "1", "--newline"])
+        .args(["--proxy", &proxy.url()])
+        // yt-dlp's own HLS/DASH downloader, through the proxy, rather than ffmpeg's.
+        .args(["--downloader", "native", "--abort-on-unavailable-fragments"])
+        .args(["--format", &format])
+        .args(["--match-filters", ONE_VIDEO[0], "--match-filters", ONE_VIDEO[1]])
         .args(["--progress-template", PROGRESS_TEMPLATE])
-        .args(["--max-filesize", &params.max_bytes.to_string()])
+        .args(["--max-filesize", &max_bytes.to_string()])
         .args(["--output", "media.%(ext)s"])
         .args(["--print-to-file", "after_move:%(.{title,ext,filepath})j", INFO_FILE])
         .args(["--socket-timeout", "30"])
         .arg("--")
-        .arg(&params.url)
+        .arg(url)
         // The work folder as the current one keeps its path out of yt-dlp's templates.
         .current_dir(work)
         .env("PYTHONUNBUFFERED", "1")
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Whatever yt-dlp starts (ffmpeg when it must) finds the proxy in its environment too.
+    for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
+        program.env(name, proxy.url());
+    }
+    program.env_remove("no_proxy").env_remove("NO_PROXY");
     ctx.progress(0.0, "downloading");
     let mut child = program.spawn().map_err(|e| not_installed(&program, e))?;
-    let run = watch(&mut child, params.max_bytes, ctx);
+    let group = Pid::from_raw(child.id() as i32);
+    let run = watch(&mut child, group, max_bytes, ctx);
+    end_group(group);
     let status = child.wait().map_err(|e| format!("yt-dlp: {e}"))?;
     if run.cancelled {
         return Err("cancelled".into());
     }
     if run.too_large {
-        return Err(too_large(params.max_bytes));
+        return Err(too_large(max_bytes));
     }
     if !status.success() {
-        let why = run.error.or(run.last_line).unwrap_or_else(|| format!("yt-dlp ended with {status}"));
-        return Err(format!("download failed: {why}"));
+        tracing::warn!(url, %status, error = ?run.error, last_line = ?run.last_line, "import: yt-dlp failed");
+        return Err(format!("download failed: {}", failure(&run, proxy)));
     }
-    downloaded(work, params.max_bytes)
+    if run.filtered {
+        tracing::info!(url, "import: a playlist or a live stream");
+        return Err(format!("download failed: {ONE_VIDEO_ONLY}"));
+    }
+    downloaded(work, max_bytes)
+}
+
+/// What the user is told of a failed run. Network errors and what yt-dlp says about them
+/// name hosts, addresses and ports (`No route to host`, `Connection refused`) and are only
+/// logged; the proxy's tally says whether the policy was the cause.
+fn failure(run: &Run, proxy: &Proxy) -> String {
+    let error = run.error.as_deref().unwrap_or_default();
+    if proxy.tally().refused() > 0 {
+        NOT_ALLOWED.into()
+    } else if run.filtered {
+        ONE_VIDEO_ONLY.into()
+    } else if proxy.tally().failed() > 0 {
+        "the address could not be reached".into()
+    } else if let Some(code) = http_status(error) {
+        format!("the address answered HTTP error {code}")
+    } else if error.contains("Unsupported URL") {
+        "no video found at this address".into()
+    } else {
+        "the address could not be downloaded".into()
+    }
+}
+
+/// The status in yt-dlp's `HTTP Error 404: Not Found`.
+fn http_status(error: &str) -> Option<u16> {
+    let rest = &error[error.find("HTTP Error ")? + "HTTP Error ".len()..];
+    rest.get(..3)?.parse().ok().filter(|code| (100..600).contains(code))
+}
+
+/// Ends what is left of yt-dlp's process group once yt-dlp itself has ended (or was
+/// killed). yt-dlp is waited for without being reaped, so that its id still names the
+/// group and cannot be another's by then.
+fn end_group(group: Pid) {
+    if let Err(e) = waitid(Id::Pid(group), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+        tracing::warn!(error = %e, "import: waiting for yt-dlp");
+    }
+    // ESRCH: nothing is left.
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// Whether yt-dlp has ended, without reaping it.
+fn has_ended(group: Pid) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    !matches!(waitid(Id::Pid(group), flags), Ok(WaitStatus::StillAlive))
 }
 
 /// The file yt-dlp reported in the work folder, if it is within `max_bytes`.
@@ -257,17 +317,20 @@ enum Line {
 /// What yt-dlp's output said about its run.
 #[derive(Debug, Default)]
 struct Run {
-    /// Its first `ERROR:` line, in plain words.
+    /// Its first `ERROR:` line, in plain words (for the log).
     error: Option<String>,
     /// The last other line on stderr (a Python traceback ends with the cause).
     last_line: Option<String>,
+    /// An entry did not pass [`ONE_VIDEO`].
+    filtered: bool,
     too_large: bool,
     cancelled: bool,
 }
 
-/// Reads yt-dlp's output until it closes; kills yt-dlp on cancellation or when the file
-/// passes `max_bytes`.
-fn watch(child: &mut Child, max_bytes: u64, ctx: &JobContext) -> Run {
+/// Reads yt-dlp's output until it closes; kills yt-dlp's process group on cancellation or
+/// when the file passes `max_bytes`, and what yt-dlp left behind once it has ended (a child
+/// holding the pipes would keep them open).
+fn watch(child: &mut Child, group: Pid, max_bytes: u64, ctx: &JobContext) -> Run {
     let (tx, rx) = mpsc::channel();
     if let Some(out) = child.stdout.take() {
         forward(out, tx.clone(), Line::Out);
@@ -280,13 +343,16 @@ fn watch(child: &mut Child, max_bytes: u64, ctx: &JobContext) -> Run {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Line::Out(line)) => run.read_out(&line, max_bytes, ctx),
             Ok(Line::Err(line)) => run.read_err(&line),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if has_ended(group) {
+                    let _ = killpg(group, Signal::SIGKILL);
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         run.cancelled |= ctx.cancel_token().is_cancelled();
         if run.cancelled || run.too_large {
-            // Readers end when the pipes close; a helper yt-dlp started may hold them longer.
-            let _ = child.kill();
+            let _ = killpg(group, Signal::SIGKILL);
             break;
         }
     }
@@ -311,6 +377,9 @@ impl Run {
         if line.contains("File is larger than max-filesize") {
             self.too_large = true;
         }
+        if line.contains("does not pass filter") {
+            self.filtered = true;
+        }
         let Some(figures) = line.strip_prefix("reenact-progress ") else { return };
         let numbers: Vec<Option<f64>> = figures.split(' ').map(|n| n.parse().ok()).collect();
         let &[Some(done), total, estimate] = numbers.as_slice() else { return };
@@ -324,31 +393,10 @@ impl Run {
 
     fn read_err(&mut self, line: &str) {
         if let Some(error) = line.strip_prefix("ERROR: ") {
-            self.error.get_or_insert_with(|| plain_error(error));
+            self.error.get_or_insert_with(|| error.to_string());
         } else if !line.is_empty() && !line.starts_with("WARNING: ") {
             self.last_line = Some(line.to_string());
         }
-    }
-}
-
-/// yt-dlp's error without its `[extractor] id:` prefix and the Python exception behind it:
-/// `[generic] x: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError ..>)`
-/// becomes `Unable to download webpage: HTTP Error 404: Not Found`.
-fn plain_error(error: &str) -> String {
-    let mut text = error;
-    if let Some((_, rest)) = text.strip_prefix('[').and_then(|t| t.split_once("] ")) {
-        text = rest;
-        if let Some((id, rest)) = text.split_once(": ") {
-            if !id.contains(' ') {
-                text = rest;
-            }
-        }
-    }
-    let text = text.split(" (caused by ").next().unwrap_or(text).trim();
-    if text.starts_with("Unsupported URL") {
-        format!("no video found at this address ({text})")
-    } else {
-        text.to_string()
     }
 }
 
@@ -370,7 +418,7 @@ fn not_installed(program: &Command, err: std::io::Error) -> String {
 
 /// yt-dlp as configured: `REENACT_YTDLP` (a program), else the copy `scripts/setup.sh`
 /// installs (run by `python3` with `PYTHONPATH` set to it), else `yt-dlp` on `PATH`.
-fn ytdlp_program() -> Command {
+pub fn ytdlp_program() -> Command {
     if let Some(program) = std::env::var_os("REENACT_YTDLP").filter(|p| !p.is_empty()) {
         return Command::new(program);
     }
@@ -409,57 +457,37 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_plain_words() {
-        assert_eq!(
-            plain_error(
-                "[generic] missing: Unable to download webpage: HTTP Error 404: File not found \
-                 (caused by <HTTPError 404: File not found>)"
-            ),
-            "Unable to download webpage: HTTP Error 404: File not found"
-        );
-        assert_eq!(
-            plain_error("Unsupported URL: http://x/"),
-            "no video found at this address (Unsupported URL: http://x/)"
-        );
+    fn http_errors_keep_only_their_status() {
+        let error = "[generic] missing: Unable to download webpage: HTTP Error 404: File not found \
+                     (caused by <HTTPError 404: File not found>)";
+        assert_eq!(http_status(error), Some(404));
+        assert_eq!(http_status("Unable to download webpage: <urlopen error [Errno 113] No route to host>"), None);
+        assert_eq!(http_status("HTTP Error 4"), None);
     }
 
-    #[test]
-    fn only_internet_addresses_are_public() {
-        for ip in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "100.128.0.1"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
+    #[tokio::test]
+    async fn hosts_are_checked_without_saying_where_they_lead() {
+        // IP literals: nothing is looked up or sent.
+        assert_eq!(check_host("http://127.0.0.1:9/a.mp4", &Policy::Private).await, Ok(()), "allowed by the setting");
+        for url in [
+            "http://127.0.0.1/a.mp4",
+            "http://[::ffff:10.1.2.3]/a.mp4",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+            "https://[2002:c0a8:0101::1]/a.mp4",
+            "http://93.184.216.34:8080/a.mp4",
+        ] {
+            let err = check_host(url, &Policy::Public).await.unwrap_err();
+            assert_eq!(err, format!("url: {NOT_ALLOWED}"), "{url}");
         }
-        let private = [
-            "127.0.0.1",
-            "10.0.0.1",
-            "172.16.5.4",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "240.0.0.1",
-            "::1",
-            "::",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ];
-        for ip in private {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        assert_eq!(check_host("http://127.0.0.1/a.mp4", true), Ok(()), "allowed by the setting");
     }
 
-    #[test]
-    fn a_missing_program_says_how_to_install_it() {
-        let params = DownloadParams {
-            url: "http://127.0.0.1:9/a.mp4".into(),
-            max_bytes: 1,
-            quota_bytes: 1,
-            allow_private: true,
-        };
+    #[tokio::test]
+    async fn a_missing_program_says_how_to_install_it() {
+        let proxy = Proxy::start(Policy::Private).await.unwrap();
         let work = tempfile::tempdir().unwrap();
-        let err = fetch(Command::new("/nonexistent/yt-dlp"), &params, work.path(), &JobContext::default()).unwrap_err();
+        let program = Command::new("/nonexistent/yt-dlp");
+        let err =
+            fetch(program, "http://127.0.0.1:9/a.mp4", 1, &proxy, work.path(), &JobContext::default()).unwrap_err();
         assert!(err.contains("scripts/setup.sh") && err.contains("REENACT_YTDLP"), "{err}");
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod download;
 pub mod effects;
+pub mod egress;
 pub mod handlers;
 pub mod queue;
 pub mod subtitles;
