@@ -215,7 +215,13 @@ impl Preset {
                 err.span().map(|span| format!("line {}", line_of(text, span.start))).unwrap_or_else(|| "preset".into());
             EngineError::invalid(file, field, err.message().to_string())
         })?;
-        preset.validate(file)?;
+        preset.validate(file).map_err(|err| match err {
+            EngineError::Invalid { file, field, cause } => match line_of_field(text, &field) {
+                Some(line) => EngineError::Invalid { file, field: format!("line {line}: {field}"), cause },
+                None => EngineError::Invalid { file, field, cause },
+            },
+            other => other,
+        })?;
         Ok(preset)
     }
 
@@ -380,6 +386,23 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The line that sets `field` (a dotted path such as `video.width`), or that opens the
+/// nearest table holding it when the key is not written (a default).
+fn line_of_field(text: &str, field: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut line = None;
+    for part in field.split('.') {
+        let Some((key, item)) = table.get_key_value(part) else { break };
+        line = key.span().or_else(|| item.span()).map(|span| line_of(text, span.start)).or(line);
+        match item.as_table_like() {
+            Some(inner) => table = inner,
+            None => break,
+        }
+    }
+    line
+}
+
 /// All presets known to this process, by name.
 #[derive(Debug, Clone)]
 pub struct PresetLibrary {
@@ -484,9 +507,200 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_check_names_the_line_of_its_field() {
+        let webm = BUILTIN.iter().find(|(file, _)| *file == "web-720p-webm.toml").unwrap().1;
+        let text: String = webm.lines().filter(|l| !l.starts_with("container")).map(|l| format!("{l}\n")).collect();
+        let err = Preset::parse(Path::new("x.toml"), &text).unwrap_err().to_string();
+        assert!(err.starts_with("x.toml: line 19: audio.codec: opus is only written to webm"), "{err}");
+        let text = "name = \"x\"\n[video]\nencoder = \"x264\"\n[audio]\ncodec = \"aac\"\nbitrate_kbps = 128\n";
+        let err = Preset::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert_eq!(err, "x.toml: line 2: video: give crf or bitrate_kbps");
+    }
+
+    #[test]
     fn webm_needs_vp9_and_opus() {
         let text = "name = \"x\"\ncontainer = \"webm\"\n[video]\nencoder = \"x264\"\ncrf = 20\n[audio]\ncodec = \"aac\"\nbitrate_kbps = 128\n";
         let err = Preset::parse(Path::new("x.toml"), text).unwrap_err().to_string();
         assert!(err.contains("container: webm needs"), "{err}");
+    }
+}
+
+/// Property tests: any TOML text, and shipped presets with one line broken, either give a
+/// checked preset or an error that names the file and a line of it.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    /// Values a broken line may get: wrong types, limits, TOML oddities.
+    const VALUES: &[&str] = &[
+        "0",
+        "-1",
+        "1",
+        "7681",
+        "4294967296",
+        "1e400",
+        "nan",
+        "-inf",
+        "0.0",
+        "\"\"",
+        "\"x264\"",
+        "\"vp9\"",
+        "\"opus\"",
+        "\"webm\"",
+        "\"live\"",
+        "\"face\"",
+        "\"ultrafast\"",
+        "[]",
+        "[1.0, -2.0]",
+        "[nan]",
+        "{}",
+        "{ text = \"\" }",
+        "true",
+        "1979-05-27",
+        "'''",
+        "\"\\u0000\"",
+        "",
+    ];
+    /// Lines a broken preset may gain.
+    const LINES: &[&str] = &[
+        "[video]",
+        "[audio]",
+        "[watermark]",
+        "[[video]]",
+        "[video.extra]",
+        "name = \"again\"",
+        "width = 1280",
+        "height = 721",
+        "fps = 0",
+        "fps_denominator = 0",
+        "crf = 99",
+        "bitrate_kbps = 0",
+        "opacity = 2",
+        "text = \"mark\"",
+        "thumbnails = [1e309]",
+        "video = 1",
+        "a.b.c = 1",
+        "=",
+        "[",
+        "\"",
+        "# comment",
+        "",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Break {
+        DropLine(Index),
+        RepeatLine(Index),
+        SetValue(Index, String),
+        AddLine(Index, String),
+        Cut(Index),
+        SetChar(Index, char),
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![3 => prop::sample::select(VALUES).prop_map(String::from), 1 => "\\PC{0,10}"]
+    }
+
+    fn a_break() -> impl Strategy<Value = Break> {
+        prop_oneof![
+            any::<Index>().prop_map(Break::DropLine),
+            any::<Index>().prop_map(Break::RepeatLine),
+            (any::<Index>(), value()).prop_map(|(i, v)| Break::SetValue(i, v)),
+            (any::<Index>(), prop_oneof![3 => prop::sample::select(LINES).prop_map(String::from), 1 => "\\PC{0,16}"])
+                .prop_map(|(i, l)| Break::AddLine(i, l)),
+            any::<Index>().prop_map(Break::Cut),
+            (any::<Index>(), any::<char>()).prop_map(|(i, c)| Break::SetChar(i, c)),
+        ]
+    }
+
+    fn apply(text: &str, change: &Break) -> String {
+        if text.is_empty() {
+            return String::new();
+        }
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        match change {
+            Break::DropLine(i) => {
+                lines.remove(i.index(lines.len()));
+            }
+            Break::RepeatLine(i) => {
+                let line = lines[i.index(lines.len())].clone();
+                lines.insert(i.index(lines.len()), line);
+            }
+            Break::SetValue(i, value) => {
+                let at = i.index(lines.len());
+                let line = &mut lines[at];
+                if let Some((key, _)) = line.split_once('=') {
+                    *line = format!("{key}= {value}");
+                }
+            }
+            Break::AddLine(i, line) => lines.insert(i.index(lines.len() + 1), line.clone()),
+            Break::Cut(i) => {
+                let cut = text.char_indices().map(|(at, _)| at).nth(i.index(text.chars().count())).unwrap_or(0);
+                return text[..cut].to_string();
+            }
+            Break::SetChar(i, c) => {
+                let mut chars: Vec<char> = text.chars().collect();
+                let at = i.index(chars.len());
+                chars[at] = *c;
+                return chars.into_iter().collect();
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// Parses `text`: a preset that passes its own checks again, or an error naming the file
+    /// and a line that exists.
+    fn check(text: &str) -> std::result::Result<(), TestCaseError> {
+        match Preset::parse(Path::new("x.toml"), text) {
+            Ok(preset) => prop_assert!(preset.validate(Path::new("x.toml")).is_ok()),
+            Err(EngineError::Invalid { file, field, cause }) => {
+                prop_assert_eq!(file, PathBuf::from("x.toml"));
+                let line = field
+                    .strip_prefix("line ")
+                    .and_then(|rest| rest.split(':').next())
+                    .and_then(|n| n.parse::<usize>().ok());
+                let lines = text.lines().count().max(1);
+                prop_assert!(
+                    line.is_some_and(|n| (1..=lines).contains(&n)),
+                    "field `{}` ({}) of\n{}",
+                    field,
+                    cause,
+                    text
+                );
+            }
+            Err(other) => prop_assert!(false, "not an Invalid error: {other}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_a_preset_or_refused_by_line(text in "\\PC{0,120}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn broken_shipped_presets_are_checked_or_refused_by_line(
+            preset in prop::sample::select(BUILTIN),
+            changes in prop::collection::vec(a_break(), 1..3),
+        ) {
+            let text = changes.iter().fold(preset.1.to_string(), |text, change| apply(&text, change));
+            check(&text)?;
+        }
+
+    }
+
+    #[test]
+    fn shipped_presets_round_trip_through_toml() {
+        for (file, text) in BUILTIN {
+            let parsed = Preset::parse(Path::new(file), text).unwrap();
+            let written = toml::to_string(&parsed).unwrap();
+            assert_eq!(Preset::parse(Path::new(file), &written).unwrap(), parsed, "{file}");
+        }
     }
 }

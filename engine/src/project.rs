@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 
+/// The latest time a project may name, in seconds (100 hours): far past any reenactment,
+/// and far inside GStreamer's clock, which a time like `1e300` overflows.
+pub const MAX_TIME_S: f64 = 360_000.0;
+
 /// A whole project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,12 +109,20 @@ impl Project {
 
     /// Parses and checks project JSON; `file` only names it in errors.
     pub fn parse(file: &Path, text: &str) -> Result<Self> {
+        // serde also reads a struct from an array of its fields in order; a project is an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(EngineError::invalid(
+                file,
+                "project",
+                "expected a JSON object `{ \"sources\": .., \"tracks\": .. }`",
+            ));
+        }
         let de = &mut serde_json::Deserializer::from_str(text);
         let project: Project = serde_path_to_error::deserialize(de).map_err(|err| {
-            let field = match err.path().to_string() {
-                p if p == "." => "project".to_string(),
-                p => p,
-            };
+            // A cut inside a key leaves an unknown last segment (`?`): name what holds it.
+            let path = err.path().to_string();
+            let field = path.trim_end_matches('?').trim_end_matches('.');
+            let field = if field.is_empty() { "project" } else { field };
             EngineError::invalid(file, field, err.inner().to_string())
         })?;
         project.validate(file)?;
@@ -167,10 +179,6 @@ impl Project {
         matches!(clips.as_slice(), [clip] if clip.in_s == 0.0 && clip.out_s.is_none() && clip.position.unwrap_or(0.0) == 0.0)
     }
 }
-
-/// Longest time a project may name, in seconds (a day): beyond it a number is a mistake or
-/// an attack on the renderer's arithmetic, not a reenactment.
-pub const MAX_TIME_S: f64 = 24.0 * 3600.0;
 
 /// The timeline of a project being edited: tracks and scenes whose `source` names a clip the
 /// caller knows (the server's clip ids), without files. It may be empty while it is built.
@@ -229,7 +237,7 @@ fn check_tracks(tracks: &[Track], file: &Path, source: &dyn Fn(&str) -> Option<O
             }
             if let Some(out) = clip.out_s {
                 if !(is_time(out) && out > clip.in_s) {
-                    return bad(format!("{at}.out"), format!("{out} must be greater than in ({})", clip.in_s));
+                    return bad(format!("{at}.out"), format!("{out} must be greater than in ({}) and at most {MAX_TIME_S} s", clip.in_s));
                 }
                 // Durations are stored as probed; a client rounding them is not an error.
                 if let Some(length) = length.filter(|length| out > length + 1e-3) {
@@ -286,7 +294,7 @@ mod tests {
             parse(r#"{"sources":[{"id":"a","path":"a.mp4"}],"tracks":[{"clips":[{"source":"a","in":3,"out":2}]}]}"#)
                 .unwrap_err()
                 .to_string();
-        assert_eq!(err, "p.json: tracks[0].clips[0].out: 2 must be greater than in (3)");
+        assert_eq!(err, "p.json: tracks[0].clips[0].out: 2 must be greater than in (3) and at most 360000 s");
     }
 
     #[test]
@@ -339,5 +347,252 @@ mod tests {
         let ok = serde_json::json!({ "tracks": [{ "clips": [{ "source": "a", "in": 1, "out": 10.0005, "position": 0 }] }],
                                      "scenes": [{ "start": 0, "end": 3, "character": "x" }] });
         assert_eq!(timeline(ok).unwrap().tracks[0].clips.len(), 1);
+    }
+}
+
+/// Property tests: any JSON, and valid projects with one part broken, either parse into a
+/// checked project or fail naming the file and a field; valid projects round-trip.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use serde_json::Value;
+
+    use super::*;
+
+    const FILE: &str = "p.json";
+    const TOP_LEVEL: &[&str] = &["project", "title", "author", "sources", "tracks", "scenes", "characters"];
+    /// The fields a project has, so generated objects often look like parts of one.
+    const KEYS: &[&str] = &[
+        "title",
+        "author",
+        "sources",
+        "tracks",
+        "scenes",
+        "characters",
+        "id",
+        "path",
+        "clips",
+        "source",
+        "in",
+        "out",
+        "position",
+        "start",
+        "end",
+        "character",
+        "voice_over",
+    ];
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![3 => prop::sample::select(KEYS).prop_map(String::from), 1 => "[a-z_]{0,6}"]
+    }
+
+    fn number() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            prop::sample::select(&[0.0, -0.0, -5.0, 1e300, -1e300, 1.8e10, 2.5, 1e-9][..]).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            number(),
+            prop_oneof![prop::sample::select(KEYS).prop_map(String::from), "\\PC{0,12}"].prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(key(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn time() -> impl Strategy<Value = f64> {
+        prop_oneof![Just(0.0), 0.0..100_000.0f64]
+    }
+
+    /// A project that passes validation: unique ids, clips on known sources, ordered times.
+    fn valid_project() -> impl Strategy<Value = Project> {
+        let sources = prop::collection::vec(("[a-z0-9]{1,8}", "\\PC{1,24}"), 1..4).prop_map(|sources| {
+            let sources: Vec<Source> = sources
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, path))| Source { id: format!("{id}-{i}"), path: PathBuf::from(path) })
+                .collect();
+            sources
+        });
+        let clip = (any::<Index>(), time(), prop::option::of(0.001..10_000.0f64), prop::option::of(time()));
+        let clips = prop::collection::vec(clip, 1..4);
+        let scene = (time(), 0.001..1000.0f64, "\\PC{1,12}", any::<bool>());
+        (
+            "\\PC{0,20}",
+            "\\PC{0,20}",
+            sources,
+            prop::collection::vec(clips, 1..3),
+            prop::collection::vec(scene, 0..3),
+            prop::collection::btree_map("\\PC{1,8}", "\\PC{1,24}", 0..2),
+        )
+            .prop_map(|(title, author, sources, tracks, scenes, characters)| {
+                let tracks = tracks
+                    .into_iter()
+                    .map(|clips| Track {
+                        clips: clips
+                            .into_iter()
+                            .map(|(source, in_s, length, position)| Clip {
+                                source: source.get(&sources).id.clone(),
+                                in_s,
+                                out_s: length.map(|l| in_s + l),
+                                position,
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                let scenes = scenes
+                    .into_iter()
+                    .map(|(start, length, character, voice_over)| Scene {
+                        start,
+                        end: start + length,
+                        character,
+                        voice_over,
+                    })
+                    .collect();
+                let characters = characters.into_iter().map(|(k, v)| (k, PathBuf::from(v))).collect();
+                Project { title, author, sources, tracks, scenes, characters }
+            })
+    }
+
+    /// One change to a valid project's JSON.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Replace(Value),
+        Remove,
+        AddField(String, Value),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            3 => json().prop_map(Mutation::Replace),
+            1 => Just(Mutation::Remove),
+            1 => (key(), json()).prop_map(|(k, v)| Mutation::AddField(k, v)),
+        ]
+    }
+
+    /// JSON pointers of every value in `value`, the root first.
+    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+        out.push(at.clone());
+        match value {
+            Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| pointers(v, format!("{at}/{i}"), out)),
+            Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| pointers(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+            _ => {}
+        }
+    }
+
+    fn mutate(value: &mut Value, pointer: &str, change: Mutation) {
+        match change {
+            Mutation::Replace(new) => *value.pointer_mut(pointer).expect("listed pointer") = new,
+            Mutation::AddField(k, v) => {
+                if let Some(Value::Object(map)) = value.pointer_mut(pointer) {
+                    map.insert(k, v);
+                }
+            }
+            Mutation::Remove => {
+                let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+                let last = last.replace("~1", "/").replace("~0", "~");
+                match value.pointer_mut(parent) {
+                    Some(Value::Object(map)) => {
+                        map.remove(&last);
+                    }
+                    Some(Value::Array(items)) => {
+                        items.remove(last.parse::<usize>().expect("array index"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// What every parse must give: a project that holds the checked rules, or an error
+    /// that names the file and a field of the project.
+    fn check(text: &str) -> std::result::Result<(), TestCaseError> {
+        match Project::parse(Path::new(FILE), text) {
+            Ok(project) => {
+                prop_assert!(!project.sources.is_empty());
+                let ids: HashSet<&str> = project.sources.iter().map(|s| s.id.as_str()).collect();
+                prop_assert_eq!(ids.len(), project.sources.len());
+                let clips: Vec<&Clip> = project.tracks.iter().flat_map(|t| &t.clips).collect();
+                prop_assert!(!clips.is_empty());
+                let mut times = Vec::new();
+                for clip in clips {
+                    prop_assert!(ids.contains(clip.source.as_str()));
+                    times.extend([Some(clip.in_s), clip.out_s, clip.position].into_iter().flatten());
+                }
+                for scene in &project.scenes {
+                    prop_assert!(scene.end > scene.start);
+                    times.extend([scene.start, scene.end]);
+                }
+                // Every accepted time becomes a GStreamer clock time (u64 nanoseconds, MAX = none).
+                for t in times {
+                    prop_assert!(t.is_finite() && t >= 0.0 && (t * 1e9).round() < u64::MAX as f64, "time {t}");
+                }
+            }
+            Err(EngineError::Invalid { file, field, cause }) => {
+                prop_assert_eq!(file, PathBuf::from(FILE));
+                // The path starts at a project field, or is the unknown field itself.
+                let top = field.split(['.', '[']).next().unwrap_or_default();
+                let known = TOP_LEVEL.contains(&top) || cause.starts_with(&format!("unknown field `{top}`"));
+                prop_assert!(known, "field `{}` ({})", field, cause);
+                prop_assert!(!cause.trim().is_empty());
+            }
+            Err(other) => prop_assert!(false, "not an Invalid error: {other}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_is_checked_or_refused_by_field(value in json()) {
+            check(&value.to_string())?;
+        }
+
+        #[test]
+        fn any_text_is_checked_or_refused_by_field(text in "\\PC{0,80}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn valid_projects_round_trip(project in valid_project(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&project) } else { serde_json::to_string(&project) };
+            let back = Project::parse(Path::new(FILE), &text.unwrap());
+            prop_assert_eq!(back.unwrap(), project);
+        }
+
+        #[test]
+        fn broken_valid_projects_are_checked_or_refused_by_field(
+            project in valid_project(),
+            at in any::<Index>(),
+            change in mutation(),
+        ) {
+            let mut value = serde_json::to_value(&project).unwrap();
+            let mut all = Vec::new();
+            pointers(&value, String::new(), &mut all);
+            let pointer = at.get(&all).clone();
+            mutate(&mut value, &pointer, change);
+            check(&value.to_string())?;
+        }
+
+        #[test]
+        fn cut_valid_projects_are_refused_by_field(project in valid_project(), at in any::<Index>()) {
+            let text = serde_json::to_string(&project).unwrap();
+            let cut = text.char_indices().map(|(i, _)| i).nth(at.index(text.chars().count())).unwrap_or(0);
+            check(&text[..cut])?;
+        }
     }
 }

@@ -47,39 +47,54 @@ pub fn read(path: &Path) -> Result<Vec<Cue>> {
 
 /// Parses subtitle text; `path` only names the file in errors.
 pub fn parse(path: &Path, text: &str, format: Format) -> Result<Vec<Cue>> {
-    let text = text.replace("\r\n", "\n");
-    let mut blocks = text.split("\n\n").map(str::trim).filter(|b| !b.is_empty()).peekable();
-    let mut line_no = 1usize;
+    let mut blocks = blocks(text).into_iter();
     if format == Format::Vtt {
         match blocks.next() {
-            Some(header) if header.starts_with("WEBVTT") => line_no += header.lines().count() + 1,
+            Some(header) if header[0].1.trim_start().starts_with("WEBVTT") => {}
             _ => return Err(EngineError::invalid(path, "line 1", "a WebVTT file must start with WEBVTT")),
         }
     }
     let mut cues = Vec::new();
     for block in blocks {
-        let lines: Vec<&str> = block.lines().collect();
-        let here = line_no;
-        line_no += lines.len() + 1;
-        if format == Format::Vtt
-            && (block.starts_with("NOTE") || block.starts_with("STYLE") || block.starts_with("REGION"))
-        {
+        let (first_no, first) = block[0];
+        if format == Format::Vtt && ["NOTE", "STYLE", "REGION"].iter().any(|k| first.trim_start().starts_with(k)) {
             continue;
         }
-        let Some(timing_at) = lines.iter().position(|l| l.contains("-->")) else {
-            return Err(EngineError::invalid(path, format!("line {here}"), "cue has no `start --> end` line"));
+        let Some(timing_at) = block.iter().position(|(_, line)| line.contains("-->")) else {
+            return Err(EngineError::invalid(path, format!("line {first_no}"), "cue has no `start --> end` line"));
         };
-        let field = format!("line {}", here + timing_at);
-        let (start_s, end_s) = parse_timing(lines[timing_at])
-            .ok_or_else(|| EngineError::invalid(path, &field, format!("bad timing `{}`", lines[timing_at])))?;
+        let (line_no, timing) = block[timing_at];
+        let field = format!("line {line_no}");
+        let (start_s, end_s) = parse_timing(timing)
+            .ok_or_else(|| EngineError::invalid(path, &field, format!("bad timing `{}`", timing.trim())))?;
         if end_s <= start_s {
             return Err(EngineError::invalid(path, field, "cue ends before it starts"));
         }
-        let text = lines[timing_at + 1..].join("\n");
-        cues.push(Cue { start_s, end_s, text });
+        let text: Vec<&str> = block[timing_at + 1..].iter().map(|(_, line)| *line).collect();
+        cues.push(Cue { start_s, end_s, text: text.join("\n").trim().to_string() });
     }
     cues.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     Ok(cues)
+}
+
+/// The runs of non-blank lines, each line with its number (from 1): counted on the text as
+/// it is, so an error names the line an editor shows however many blank lines came before.
+fn blocks(text: &str) -> Vec<Vec<(usize, &str)>> {
+    let mut blocks = Vec::new();
+    let mut block = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            if !block.is_empty() {
+                blocks.push(std::mem::take(&mut block));
+            }
+        } else {
+            block.push((i + 1, line));
+        }
+    }
+    if !block.is_empty() {
+        blocks.push(block);
+    }
+    blocks
 }
 
 fn parse_timing(line: &str) -> Option<(f64, f64)> {
@@ -174,5 +189,153 @@ mod tests {
         assert_eq!(cue_at(&cues, 1.5), None);
         assert_eq!(cue_at(&cues, 2.0).map(|c| c.text.as_str()), Some("b"));
         assert_eq!(cue_at(&cues, 3.0), None);
+    }
+}
+
+/// Property tests: any text is read or refused with a line number; written cues read back
+/// with their times to the millisecond.
+#[cfg(test)]
+mod properties {
+    use std::path::PathBuf;
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    /// Pieces that subtitle files are made of, so random text often looks like one.
+    const PIECES: &[&str] = &[
+        "WEBVTT",
+        "NOTE",
+        "STYLE",
+        "1",
+        "2",
+        "-->",
+        " --> ",
+        "00:00:01,000",
+        "00:00:02.500",
+        "99:59:59,999",
+        "00:61:00,000",
+        "00:00:60.000",
+        ":",
+        ",",
+        ".",
+        "nan",
+        "inf",
+        "-1",
+        "\u{feff}",
+        "\r",
+        "\n",
+        "\n\n",
+        "\r\n",
+        " ",
+        "Hello",
+    ];
+
+    fn subtitle_like() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![3 => prop::sample::select(PIECES).prop_map(String::from), 1 => "\\PC{0,6}"],
+            0..40,
+        )
+        .prop_map(|pieces| pieces.concat())
+    }
+
+    /// Cue text: up to three lines without `-->` (which SRT and WebVTT forbid), not blank and
+    /// without spaces at either end (readers drop those).
+    fn cue_text() -> impl Strategy<Value = String> {
+        prop::collection::vec("[A-Za-z0-9]([A-Za-z0-9 ,.!?'\u{e9}\u{4e16}-]{0,20}[A-Za-z0-9.!?])?", 0..3)
+            .prop_map(|lines| lines.join("\n"))
+    }
+
+    /// Cues in start order, starts and lengths in whole milliseconds, up to 100 hours.
+    fn cues() -> impl Strategy<Value = Vec<(u64, u64, String)>> {
+        prop::collection::vec((0..360_000_000u64, 1..60_000u64, cue_text()), 0..8).prop_map(|mut cues| {
+            cues.sort_by_key(|c| c.0);
+            cues
+        })
+    }
+
+    fn format() -> impl Strategy<Value = Format> {
+        prop_oneof![Just(Format::Srt), Just(Format::Vtt)]
+    }
+
+    /// Reads `text`; an error must name the file and a line that exists.
+    fn check(text: &str, format: Format) -> std::result::Result<Vec<Cue>, TestCaseError> {
+        match parse(Path::new("x.sub"), text, format) {
+            Ok(cues) => {
+                for cue in &cues {
+                    prop_assert!(cue.start_s.is_finite() && cue.start_s >= 0.0 && cue.end_s > cue.start_s, "{cue:?}");
+                }
+                Ok(cues)
+            }
+            Err(EngineError::Invalid { file, field, .. }) => {
+                prop_assert_eq!(file, PathBuf::from("x.sub"));
+                let line: usize = field.strip_prefix("line ").and_then(|n| n.parse().ok()).unwrap_or(0);
+                prop_assert!(line >= 1 && line <= text.lines().count().max(1), "field `{}`", field);
+                Ok(Vec::new())
+            }
+            Err(other) => Err(TestCaseError::fail(format!("not an Invalid error: {other}"))),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_read_or_refused_by_line(text in "\\PC{0,200}", format in format()) {
+            check(&text, format)?;
+        }
+
+        #[test]
+        fn subtitle_like_text_is_read_or_refused_by_line(text in subtitle_like(), format in format()) {
+            check(&text, format)?;
+        }
+
+        #[test]
+        fn written_cues_read_back_to_the_millisecond(cues in cues(), format in format()) {
+            let written: Vec<Cue> = cues
+                .iter()
+                .map(|(start, length, text)| Cue {
+                    start_s: *start as f64 / 1000.0,
+                    end_s: (start + length) as f64 / 1000.0,
+                    text: text.clone(),
+                })
+                .collect();
+            let read = parse(Path::new("x.sub"), &write(&written, format), format).unwrap();
+            prop_assert_eq!(read.len(), cues.len());
+            for (cue, (start, length, text)) in read.iter().zip(&cues) {
+                prop_assert_eq!((cue.start_s * 1000.0).round() as u64, *start);
+                prop_assert_eq!((cue.end_s * 1000.0).round() as u64, start + length);
+                prop_assert_eq!(&cue.text, text);
+            }
+        }
+
+        #[test]
+        fn a_bad_timing_is_named_by_its_own_line(
+            cues in cues().prop_filter("at least one cue", |c| !c.is_empty()),
+            gaps in prop::collection::vec(1..4usize, 8),
+            bad in any::<Index>(),
+            crlf in any::<bool>(),
+        ) {
+            // Blocks separated by one to three blank lines, one timing made impossible.
+            let bad = bad.index(cues.len());
+            let mut lines: Vec<String> = Vec::new();
+            let mut bad_line = 0;
+            for (i, (start, length, text)) in cues.iter().enumerate() {
+                lines.push((i + 1).to_string());
+                if i == bad {
+                    bad_line = lines.len() + 1;
+                    lines.push("00:00:99,000 --> 00:01:00,000".into());
+                } else {
+                    let (a, b) = (*start as f64 / 1000.0, (start + length) as f64 / 1000.0);
+                    lines.push(format!("{} --> {}", stamp(a, Format::Srt), stamp(b, Format::Srt)));
+                }
+                lines.extend(text.lines().map(String::from));
+                lines.extend(std::iter::repeat_n(String::new(), gaps[i % gaps.len()]));
+            }
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            let err = parse(Path::new("x.srt"), &text, Format::Srt).unwrap_err().to_string();
+            prop_assert_eq!(err, format!("x.srt: line {bad_line}: bad timing `00:00:99,000 --> 00:01:00,000`"));
+        }
     }
 }

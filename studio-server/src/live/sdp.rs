@@ -162,3 +162,196 @@ mod tests {
         assert!(matches!(choose(&offer("", true)), Err(OfferError::NoVideo)));
     }
 }
+
+/// Property tests: any text and broken offers are refused with a reason, never a panic;
+/// generated browser-like offers get the codec the rules pick.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    /// A video codec an offer may list: name, fmtp parameters.
+    const VIDEO: &[(&str, &str)] = &[
+        ("VP8", ""),
+        ("VP9", "profile-id=0"),
+        ("AV1", ""),
+        ("H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+        ("H264", "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"),
+        ("H264", "packetization-mode=1;profile-level-id=640c1f"),
+        ("rtx", "apt=96"),
+    ];
+    const AUDIO: &[&str] = &["opus/48000/2", "PCMU/8000", "G722/8000", "telephone-event/8000"];
+
+    /// A generated offer and what it lists.
+    #[derive(Debug, Clone)]
+    struct Offer {
+        sdp: String,
+        video: Option<Vec<(&'static str, &'static str)>>,
+        audio: Option<Vec<&'static str>>,
+    }
+
+    impl Offer {
+        /// What the rules say the viewer gets: H.264 in mode 1, else VP8; Opus when offered.
+        fn expected(&self) -> std::result::Result<Wanted, &'static str> {
+            let video = self.video.as_ref().ok_or("no video")?;
+            let audio = self.audio.iter().flatten().any(|a| a.starts_with("opus/"));
+            if video.iter().any(|(n, f)| *n == "H264" && f.contains("packetization-mode=1")) {
+                Ok(Wanted { video: Stream::H264, audio })
+            } else if video.iter().any(|(n, _)| *n == "VP8") {
+                Ok(Wanted { video: Stream::Vp8, audio })
+            } else {
+                Err("unsupported")
+            }
+        }
+    }
+
+    /// One media section with payload types from 96 up and the usual ICE/DTLS attributes.
+    fn section(kind: &str, port: u16, codecs: &[(String, &str)]) -> String {
+        let pts: Vec<String> = (0..codecs.len()).map(|i| (96 + i).to_string()).collect();
+        let mut s = format!("m={kind} {port} UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\n", pts.join(" "));
+        s.push_str("a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=setup:actpass\r\n");
+        s.push_str("a=recvonly\r\na=rtcp-mux\r\n");
+        for (pt, (rtpmap, fmtp)) in pts.iter().zip(codecs) {
+            s.push_str(&format!("a=rtpmap:{pt} {rtpmap}\r\n"));
+            if !fmtp.is_empty() {
+                s.push_str(&format!("a=fmtp:{pt} {fmtp}\r\n"));
+            }
+        }
+        s
+    }
+
+    /// A browser-like offer with optional audio and video sections in either order.
+    fn offer() -> impl Strategy<Value = Offer> {
+        let video = prop::option::of(prop::sample::subsequence(VIDEO, 1..=VIDEO.len()));
+        let audio = prop::option::of(prop::sample::subsequence(AUDIO, 1..=AUDIO.len()));
+        (video, audio, any::<bool>(), 1..65535u16).prop_map(|(video, audio, audio_first, port)| {
+            let mut sdp = String::from("v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n");
+            sdp.push_str("a=group:BUNDLE 0 1\r\na=msid-semantic: WMS\r\n");
+            let v = video.as_ref().map(|v| {
+                section("video", port, &v.iter().map(|(n, f)| (format!("{n}/90000"), *f)).collect::<Vec<_>>())
+            });
+            let a = audio
+                .as_ref()
+                .map(|a| section("audio", port, &a.iter().map(|n| (n.to_string(), "")).collect::<Vec<_>>()));
+            let parts = if audio_first { [a, v] } else { [v, a] };
+            sdp.extend(parts.into_iter().flatten());
+            Offer { sdp, video, audio }
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Break {
+        DropLine(Index),
+        RepeatLine(Index),
+        AddLine(Index, String),
+        Cut(Index),
+        SetByte(Index, u8),
+    }
+
+    /// Lines a broken offer may gain.
+    const LINES: &[&str] = &[
+        "m=video",
+        "m=video 9",
+        "m=video x UDP/TLS/RTP/SAVPF 96",
+        "m=audio 9 RTP/AVP",
+        "a=rtpmap:96",
+        "a=rtpmap:96 ",
+        "a=rtpmap: H264/90000",
+        "a=fmtp:96",
+        "a=fmtp:",
+        "a=",
+        "a=:",
+        "c=IN",
+        "c=IN IP4",
+        "o=",
+        "o=- 1 2 IN IP4",
+        "t=x y",
+        "b=AS:",
+        "b=:",
+        "k=prompt",
+        "r=1 2",
+        "z=0 -1",
+        "i=",
+        "u=",
+        "e=",
+        "p=",
+        "v=1",
+        "=",
+        "m=",
+        "",
+    ];
+
+    fn a_break() -> impl Strategy<Value = Break> {
+        prop_oneof![
+            any::<Index>().prop_map(Break::DropLine),
+            any::<Index>().prop_map(Break::RepeatLine),
+            (any::<Index>(), prop_oneof![3 => prop::sample::select(LINES).prop_map(String::from), 1 => "\\PC{0,20}"])
+                .prop_map(|(i, l)| Break::AddLine(i, l)),
+            any::<Index>().prop_map(Break::Cut),
+            (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Break::SetByte(i, b)),
+        ]
+    }
+
+    fn apply(sdp: &str, change: &Break) -> String {
+        if sdp.is_empty() {
+            return String::new();
+        }
+        let mut lines: Vec<String> = sdp.split("\r\n").map(String::from).collect();
+        match change {
+            Break::DropLine(i) => {
+                lines.remove(i.index(lines.len()));
+            }
+            Break::RepeatLine(i) => {
+                let line = lines[i.index(lines.len())].clone();
+                lines.insert(i.index(lines.len()), line);
+            }
+            Break::AddLine(i, line) => lines.insert(i.index(lines.len() + 1), line.clone()),
+            Break::Cut(i) => return String::from_utf8_lossy(&sdp.as_bytes()[..i.index(sdp.len() + 1)]).into_owned(),
+            Break::SetByte(i, b) => {
+                let mut bytes = sdp.as_bytes().to_vec();
+                let at = i.index(bytes.len());
+                bytes[at] = *b;
+                return String::from_utf8_lossy(&bytes).into_owned();
+            }
+        }
+        lines.join("\r\n")
+    }
+
+    /// A refusal must say why in words.
+    fn refused_with_reason(result: Result<Wanted, OfferError>) -> std::result::Result<(), TestCaseError> {
+        if let Err(err) = result {
+            prop_assert!(err.to_string().len() > 10, "{err:?}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_refused_with_a_reason(text in "\\PC{0,200}") {
+            refused_with_reason(choose(&text))?;
+        }
+
+        #[test]
+        fn offers_get_the_codec_the_rules_pick(offer in offer()) {
+            let got = choose(&offer.sdp);
+            match offer.expected() {
+                Ok(wanted) => prop_assert_eq!(got.unwrap(), wanted),
+                Err("no video") => prop_assert!(matches!(got, Err(OfferError::NoVideo)), "{:?}", got),
+                Err(_) => prop_assert!(matches!(got, Err(OfferError::Unsupported(_))), "{:?}", got),
+            }
+        }
+
+        #[test]
+        fn broken_offers_are_answered_or_refused_with_a_reason(
+            offer in offer(),
+            changes in prop::collection::vec(a_break(), 1..4),
+        ) {
+            let broken = changes.iter().fold(offer.sdp, |sdp, change| apply(&sdp, change));
+            refused_with_reason(choose(&broken))?;
+        }
+    }
+}
