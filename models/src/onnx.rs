@@ -251,7 +251,11 @@ impl OnnxSession {
         let entry = catalog
             .entry(name)
             .cloned()
-            .ok_or_else(|| ModelError::Unknown { name: name.to_owned(), searched: catalog.searched_dirs().to_vec() })?;
+            .ok_or_else(|| ModelError::Unknown {
+                name: name.to_owned(),
+                searched: catalog.searched_dirs().to_vec(),
+                absent: catalog.absent_dirs().to_vec(),
+            })?;
         debug_assert_eq!(path, entry.path);
         init_runtime()?;
         let (session, provider) = build_session(&entry, options)?;
