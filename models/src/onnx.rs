@@ -248,10 +248,11 @@ impl OnnxSession {
     /// Opens model `name` of `catalog`: checksum, session creation, signature check.
     pub fn open(catalog: &Catalog, name: &str, options: SessionOptions) -> Result<Self, OnnxError> {
         let path = catalog.get(name)?;
-        let entry = catalog
-            .entry(name)
-            .cloned()
-            .ok_or_else(|| ModelError::Unknown { name: name.to_owned(), searched: catalog.searched_dirs().to_vec() })?;
+        let entry = catalog.entry(name).cloned().ok_or_else(|| ModelError::Unknown {
+            name: name.to_owned(),
+            searched: catalog.searched_dirs().to_vec(),
+            absent: catalog.absent_dirs().to_vec(),
+        })?;
         debug_assert_eq!(path, entry.path);
         init_runtime()?;
         let (session, provider) = build_session(&entry, options)?;

