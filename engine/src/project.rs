@@ -237,7 +237,10 @@ fn check_tracks(tracks: &[Track], file: &Path, source: &dyn Fn(&str) -> Option<O
             }
             if let Some(out) = clip.out_s {
                 if !(is_time(out) && out > clip.in_s) {
-                    return bad(format!("{at}.out"), format!("{out} must be greater than in ({}) and at most {MAX_TIME_S} s", clip.in_s));
+                    return bad(
+                        format!("{at}.out"),
+                        format!("{out} must be greater than in ({}) and at most {MAX_TIME_S} s", clip.in_s),
+                    );
                 }
                 // Durations are stored as probed; a client rounding them is not an error.
                 if let Some(length) = length.filter(|length| out > length + 1e-3) {

@@ -26,11 +26,6 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-/// Whether the `live` branch (owner-only live statistics) is merged. Until then the rows
-/// marked LIVE below accept the answers of the routes as they were before it; the
-/// coordinator sets this to `true` when merging, and then only the end state passes.
-const LIVE_BRANCH_MERGED: bool = false;
-
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -46,17 +41,10 @@ struct Row {
     path: &'static str,
     expect: [u16; 3],
     note: &'static str,
-    /// LIVE: the answers before the `live` branch (see [`LIVE_BRANCH_MERGED`]).
-    before_live: Option<[u16; 3]>,
 }
 
 const fn row(method: &'static str, path: &'static str, expect: [u16; 3], note: &'static str) -> Row {
-    Row { method, path, expect, note, before_live: None }
-}
-
-/// A LIVE row: `expect` is the end state, `before` what the routes answer until the `live` branch is merged.
-const fn live(method: &'static str, path: &'static str, expect: [u16; 3], before: [u16; 3], note: &'static str) -> Row {
-    Row { method, path, expect, note, before_live: Some(before) }
+    Row { method, path, expect, note }
 }
 
 /// No live show is started here (a GStreamer graph per run costs CI too much): the live rows
@@ -112,17 +100,20 @@ const TABLE: &[Row] = &[
     row("GET", "/api/jobs/{job_id}", [401, 404, 200], ""),
     row("GET", "/api/jobs/{job_id}/files/{name}", [401, 404, 404], "the job is queued, not done: no file yet"),
     row("POST", "/api/jobs/{job_id}/cancel", [401, 404, 200], ""),
-    // Live (LIVE rows: owner-only control and statistics; viewers' WHEP by capability).
+    // Live: owner-only control and statistics; viewers' WHEP by capability.
     row("GET", "/api/live", [401, 200, 200], ""),
     row("POST", "/api/live", [401, 400, 400], "the request names an unknown source: no show is started here"),
-    live("GET", "/api/live/{session}", [401, 404, 404], [404, 404, 404], NO_SESSION),
-    live("PATCH", "/api/live/{session}", [401, 404, 404], [401, 404, 404], NO_SESSION),
-    live("DELETE", "/api/live/{session}", [401, 404, 404], [401, 404, 404], NO_SESSION),
-    live("POST", "/api/live/{session}/whep", [404, 404, 404], [404, 404, 404], NO_SESSION),
-    live("DELETE", "/api/live/{session}/whep/{viewer}", [404, 404, 404], [404, 404, 404], NO_SESSION),
-    live("PATCH", "/api/live/{session}/whep/{viewer}", [405, 405, 405], [405, 405, 405], "trickle ICE is not offered"),
-    live("POST", "/api/live/{session}/whep/{viewer}/stats", [404, 404, 404], [404, 404, 404], NO_SESSION),
+    row("GET", "/api/live/{session}", [401, 404, 404], NO_SESSION),
+    row("PATCH", "/api/live/{session}", [401, 404, 404], NO_SESSION),
+    row("DELETE", "/api/live/{session}", [401, 404, 404], NO_SESSION),
+    row("POST", "/api/live/{session}/whep", [404, 404, 404], NO_SESSION),
+    row("DELETE", "/api/live/{session}/whep/{viewer}", [404, 404, 404], NO_SESSION),
+    row("PATCH", "/api/live/{session}/whep/{viewer}", [405, 405, 405], "trickle ICE is not offered"),
+    row("POST", "/api/live/{session}/whep/{viewer}/stats", [404, 404, 404], NO_SESSION),
+    row("POST", "/api/live/{session}/kiosk/leave", [404, 404, 404], NO_SESSION),
     // Deletions, children before parents, the account last.
+    row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),
+    row("DELETE", "/api/clips/{clip_id}", [401, 404, 204], ""),
     row("DELETE", "/api/scenes/{scene_id}", [401, 404, 204], ""),
     row("DELETE", "/api/voices/{voice_id}", [401, 404, 204], ""),
     row("DELETE", "/api/characters/{character_id}", [401, 404, 204], ""),
@@ -167,8 +158,7 @@ async fn every_operation_answers_each_caller_as_the_table_says() {
                 };
                 let request = build(&app, row, &uri, token, &fx).await;
                 let (status, body) = send(&app, request, row.path == "/api/events").await;
-                let wanted = [Some(row.expect[i]), row.before_live.filter(|_| !LIVE_BRANCH_MERGED).map(|b| b[i])];
-                if !wanted.contains(&Some(status.as_u16())) {
+                if status.as_u16() != row.expect[i] {
                     failures.push(format!(
                         "{} {} as {who:?}: {status}, expected {} ({}) {body}",
                         row.method, row.path, row.expect[i], row.note
@@ -331,6 +321,7 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         ("PATCH", "/api/live/{session}") => json(json!({ "elements": {} })),
         ("POST", "/api/live/{session}/whep") => (Some("application/sdp"), Body::from("v=0\r\n")),
         ("POST", "/api/live/{session}/whep/{viewer}/stats") => json(json!({})),
+        ("POST", "/api/live/{session}/kiosk/leave") => json(json!({ "pin": "1234" })),
         _ => (None, Body::empty()),
     };
     if let Some(content_type) = content_type {

@@ -175,7 +175,7 @@ async fn clips_thumbnail(
 async fn clips_delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(clip_id): Path<String>,
+    AppPath(clip_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let clip = owned(&state, &user, &clip_id).await?;
     if !clips::delete(&state.db, &user.id, &clip.id).await? {

@@ -32,7 +32,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{user_from_token, JwtKeys};
+use super::auth::{authenticate, JwtKeys};
 use super::error::ApiError;
 use super::extract::{AppBytes, AppPath, AppQuery};
 use crate::live::kiosk::{valid_pin, LeaveError};
@@ -91,19 +91,21 @@ impl From<LiveError> for ApiError {
 }
 
 /// The caller's user id: required on a multi-user server, `None` for `reenact live`.
-fn caller(state: &LiveState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+/// The token's session must still be live (signed out or deleted accounts get 401).
+async fn caller(state: &LiveState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(keys) = &state.keys else { return Ok(None) };
+    let db = state.db.as_ref().ok_or(ApiError::Internal("live routes with accounts need the database".into()))?;
     let header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::Unauthorized("missing Authorization header"))?;
     let token = header.strip_prefix("Bearer ").ok_or(ApiError::Unauthorized("expected a Bearer token"))?;
-    Ok(Some(user_from_token(keys, token)?.id))
+    Ok(Some(authenticate(keys, db, token).await?.id))
 }
 
 /// The session, if the caller may control it (others get 404, not 403: ids are not disclosed).
-fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSession>, ApiError> {
-    let user = caller(state, headers)?;
+async fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSession>, ApiError> {
+    let user = caller(state, headers).await?;
     let session = state.hub.get(id)?;
     if session.owner.is_some() && session.owner != user {
         return Err(ApiError::NotFound);
@@ -112,8 +114,8 @@ fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSes
 }
 
 /// Whether the request comes from `session`'s owner; a missing or bad token is a viewer.
-fn is_owner(state: &LiveState, headers: &HeaderMap, session: &LiveSession) -> bool {
-    match caller(state, headers) {
+async fn is_owner(state: &LiveState, headers: &HeaderMap, session: &LiveSession) -> bool {
+    match caller(state, headers).await {
         Ok(user) => session.owner.is_none() || session.owner == user,
         Err(_) => false,
     }
@@ -186,7 +188,7 @@ async fn start(
     headers: HeaderMap,
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
-    let owner = caller(&state, &headers)?;
+    let owner = caller(&state, &headers).await?;
     let request: StartRequest = json_body(&headers, &body, "live session request")?;
     let source: LiveSource = request.source.parse().map_err(|e: reenact_engine::EngineError| field("source", e))?;
     if matches!(source, LiveSource::File(_)) && state.keys.is_some() {
@@ -265,7 +267,7 @@ async fn list(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Vec<SessionSummary>>, ApiError> {
-    let user = caller(&state, &headers)?;
+    let user = caller(&state, &headers).await?;
     let sessions = state.hub.list(user.as_deref());
     let wanted = |s: &&Arc<LiveSession>| query.project_id.is_none() || s.project == query.project_id;
     Ok(Json(sessions.iter().filter(wanted).map(|s| s.summary()).collect()))
@@ -283,11 +285,11 @@ struct ShowQuery {
     responses((status = 200, description = "latency, fps and drops of the graph and of each viewer", body = Object)))]
 async fn show(
     State(state): State<LiveState>,
-    AppPath(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
     AppQuery(query): AppQuery<ShowQuery>,
 ) -> Result<Json<SessionSummary>, ApiError> {
-    let session = owned(&state, &headers, &id)?;
+    let session = owned(&state, &headers, &id).await?;
     let skip = Duration::try_from_secs_f64(query.skip_s)
         .map_err(|_| ApiError::BadRequest("skip_s: a number of seconds, 0 or more".into()))?;
     Ok(Json(session.summary_after(skip)))
@@ -313,7 +315,7 @@ async fn switch(
     headers: HeaderMap,
     AppBytes(body): AppBytes,
 ) -> Result<Json<SessionSummary>, ApiError> {
-    let session = owned(&state, &headers, &id)?;
+    let session = owned(&state, &headers, &id).await?;
     let request: SwitchRequest = json_body(&headers, &body, "live switch request")?;
     match request.kiosk_pin.as_deref() {
         Some("") => session.kiosk.set(None),
@@ -347,7 +349,7 @@ async fn stop(
     AppPath(id): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    owned(&state, &headers, &id)?;
+    owned(&state, &headers, &id).await?;
     state.hub.stop(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -376,7 +378,7 @@ async fn whep_offer(
         return Err(ApiError::PayloadTooLarge(format!("SDP offers are limited to {SDP_LIMIT} bytes")));
     }
     let offer = String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the offer is not UTF-8".into()))?;
-    let owner = is_owner(&state, &headers, &session);
+    let owner = is_owner(&state, &headers, &session).await;
     let (viewer, answer) = session.add_viewer(offer, viewer_address(&extensions), owner).await?;
     let location = format!("/api/live/{id}/whep/{viewer}");
     Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location)], answer)
@@ -389,11 +391,11 @@ async fn whep_offer(
     params(("session" = String, Path), ("viewer" = String, Path)), responses((status = 204)))]
 async fn whep_stop(
     State(state): State<LiveState>,
-    AppPath((id, resource)): Path<(String, String)>,
+    AppPath((id, resource)): AppPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let session = state.hub.get(&id)?;
-    let viewer = session.viewer_for(&resource, is_owner(&state, &headers, &session))?;
+    let viewer = session.viewer_for(&resource, is_owner(&state, &headers, &session).await)?;
     session.remove_viewer(&viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -411,7 +413,7 @@ async fn whep_patch() -> StatusCode {
     params(("session" = String, Path), ("viewer" = String, Path)), request_body = Object, responses((status = 204)))]
 async fn viewer_stats(
     State(state): State<LiveState>,
-    AppPath((id, resource)): Path<(String, String)>,
+    AppPath((id, resource)): AppPath<(String, String)>,
     headers: HeaderMap,
     AppBytes(body): AppBytes,
 ) -> Result<StatusCode, ApiError> {
@@ -434,7 +436,7 @@ struct LeaveRequest {
     params(("session" = String, Path)), request_body = LeaveRequest, responses((status = 204)))]
 async fn kiosk_leave(
     State(state): State<LiveState>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -457,7 +459,10 @@ async fn page() -> Html<&'static str> {
 
 /// The kiosk page for a running show or an installation; any other id is 404, so that a
 /// guessed name shows nothing.
-async fn kiosk_page(State(state): State<LiveState>, Path(id): Path<String>) -> Result<Html<&'static str>, ApiError> {
+async fn kiosk_page(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Html<&'static str>, ApiError> {
     if !state.hub.kiosk_known(&id) {
         return Err(ApiError::NotFound);
     }

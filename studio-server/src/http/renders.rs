@@ -157,7 +157,7 @@ async fn renders_show(
 async fn renders_delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(render_id): Path<String>,
+    AppPath(render_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&render_id)?;
     let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
