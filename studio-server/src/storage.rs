@@ -110,6 +110,8 @@ pub struct Storage {
     backend: Backend,
     /// When the last probe succeeded; the lock lets one probe run at a time.
     last_probe: Arc<tokio::sync::Mutex<Option<Instant>>>,
+    /// Set when an object operation failed since the last probe: readiness is checked again.
+    fault_seen: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Storage {
@@ -117,7 +119,7 @@ impl Storage {
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(Storage { root, backend: Backend::Local, last_probe: Arc::default() })
+        Ok(Storage { root, backend: Backend::Local, last_probe: Arc::default(), fault_seen: Arc::default() })
     }
 
     /// Files where `config` says.
@@ -133,6 +135,7 @@ impl Storage {
             root: local.root,
             backend: Backend::Objects { store, url: url.to_owned(), cache: Arc::new(cache) },
             last_probe: Arc::default(),
+            fault_seen: Arc::default(),
         })
     }
 
@@ -172,7 +175,7 @@ impl Storage {
             Backend::Objects { store, url, cache } => {
                 upload(store, temp, key).await.map_err(|e| match e {
                     UploadError::Io(source) => io(source),
-                    UploadError::Object(source) => object_error(url, key, source),
+                    UploadError::Object(source) => self.object_fault(url, key, source),
                 })?;
                 // The uploader is often the next reader (a clip is probed, then rendered).
                 if cache.adopt(temp, key).await == temp {
@@ -218,7 +221,7 @@ impl Storage {
                         let _ = tokio::fs::remove_file(&temp).await;
                         Err(match e {
                             UploadError::Io(source) => StorageError::Io { key: key.to_owned(), source },
-                            UploadError::Object(source) => object_error(url, key, source),
+                            UploadError::Object(source) => self.object_fault(url, key, source),
                         })
                     }
                 }
@@ -331,17 +334,25 @@ impl Storage {
         }
     }
 
-    /// [`Storage::probe`], at most once per [`PROBE_FRESH`] while it succeeds; callers
-    /// arriving during a probe wait for it. A failure is not remembered, so recovery shows
-    /// at the next call.
+    /// [`Storage::probe`], at most once per [`PROBE_FRESH`] while it succeeds and no object
+    /// operation has failed since; callers arriving during a probe wait for it. A failure is
+    /// not remembered, so recovery shows at the next call.
     pub async fn probe_cached(&self) -> Result<(), StorageError> {
         let mut last = self.last_probe.lock().await;
-        if last.is_some_and(|at| at.elapsed() < PROBE_FRESH) {
+        let fault = self.fault_seen.swap(false, std::sync::atomic::Ordering::Relaxed);
+        if !fault && last.is_some_and(|at| at.elapsed() < PROBE_FRESH) {
             return Ok(());
         }
         self.probe().await?;
         *last = Some(Instant::now());
         Ok(())
+    }
+
+    /// An object store's error for `key`, remembered so that the next readiness check probes
+    /// instead of trusting an earlier success.
+    fn object_fault(&self, url: &str, key: &str, source: object_store::Error) -> StorageError {
+        self.fault_seen.store(true, std::sync::atomic::Ordering::Relaxed);
+        object_error(url, key, source)
     }
 
     /// Writes, reads back and removes a small file: the readiness check.

@@ -616,6 +616,11 @@ async fn the_audit_log_lists_own_actions_newest_first_and_forgets_a_deleted_acco
         assert_eq!(audit_actions(&app, &bob).await, ["auth.login", "auth.register"], "only bob's own");
         assert_eq!(app.call(Method::GET, "/api/account/audit", None, None).await.0, StatusCode::UNAUTHORIZED);
 
+        // Signing out ends that session's tokens, so ada reads her log from a second one.
+        let login = json!({ "email": "ada@museum.org", "password": "correct horse battery" });
+        let (status, second) = app.call(Method::POST, "/api/auth/login", None, Some(login)).await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+        let ada = second["access_token"].as_str().unwrap().to_owned();
         app.call(Method::POST, "/api/auth/logout", None, Some(json!({ "refresh_token": ada_refresh }))).await;
         assert_eq!(audit_actions(&app, &ada).await[0], "auth.logout");
         let (ada_row,): (String,) = sqlx::query_as("SELECT id FROM users WHERE email = 'ada@museum.org'")

@@ -22,15 +22,6 @@ const PASSWORD: &str = "correct horse battery";
 const EMAIL_BUDGET: usize = 5;
 const IP_BUDGET: usize = 20;
 
-/// Serves `app` on 127.0.0.1 with the socket peer recorded, as `reenact serve` does.
-async fn serve(app: &TestApp) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service = app.router.clone().into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
-    addr
-}
-
 /// A client whose connections leave from `from` (a loopback address).
 #[derive(Clone)]
 struct From {
@@ -106,7 +97,7 @@ fn rejections_say_when(answers: &[Answer]) {
 async fn parallel_wrong_passwords_mostly_get_429_and_the_owner_still_signs_in_elsewhere() {
     for app in TestApp::all().await {
         app.sign_up("ada@museum.org").await;
-        let server = serve(&app).await;
+        let server = app.serve().await;
         let attacker = From::new(server, "127.0.0.2");
         let guesses = (0..100).map(|i| format!("guess number {i}")).collect();
         let answers = in_parallel(&attacker, "ada@museum.org", guesses).await;
@@ -131,7 +122,7 @@ async fn parallel_wrong_passwords_mostly_get_429_and_the_owner_still_signs_in_el
 async fn the_right_password_among_parallel_guesses_gets_no_token_once_throttled() {
     for app in TestApp::all().await {
         app.sign_up("ada@museum.org").await;
-        let server = serve(&app).await;
+        let server = app.serve().await;
         let attacker = From::new(server, "127.0.0.4");
         let round = |hidden_at: usize| -> Vec<String> {
             (0..60).map(|i| if i == hidden_at { PASSWORD.to_string() } else { format!("guess {i}") }).collect()
@@ -153,7 +144,7 @@ async fn the_right_password_among_parallel_guesses_gets_no_token_once_throttled(
 async fn one_password_across_many_accounts_from_one_address_is_slowed() {
     for app in TestApp::all().await {
         app.sign_up("ada@museum.org").await;
-        let server = serve(&app).await;
+        let server = app.serve().await;
         let sprayer = From::new(server, "127.0.0.5");
         let tasks: Vec<_> = (0..40)
             .map(|i| {
@@ -179,7 +170,7 @@ async fn one_password_across_many_accounts_from_one_address_is_slowed() {
 async fn a_correct_password_gives_its_slots_back() {
     for app in TestApp::all().await {
         app.sign_up("ada@museum.org").await;
-        let server = serve(&app).await;
+        let server = app.serve().await;
         let owner = From::new(server, "127.0.0.7");
         // More sign-ins than any budget, each right: none is refused.
         for _ in 0..IP_BUDGET + 2 {
@@ -203,7 +194,7 @@ async fn a_correct_password_gives_its_slots_back() {
 #[tokio::test]
 async fn parallel_registrations_of_one_email_make_one_account() {
     for app in TestApp::all().await {
-        let server = serve(&app).await;
+        let server = app.serve().await;
         let from = Arc::new(From::new(server, "127.0.0.8"));
         let tasks: Vec<_> = (0..12)
             .map(|i| {

@@ -14,14 +14,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const COOKIE: &str = "__Host-reenact_studio";
 const CHOSEN: &str = "0123456789abcdef0123456789abcdef";
 
-async fn serve(app: &TestApp) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service = app.router.clone().into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
-    addr
-}
-
 /// The status and head of a GET with `headers`; reads the head only (a socket stays open).
 async fn head(addr: SocketAddr, path: &str, headers: &[(&str, String)]) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -82,7 +74,7 @@ fn upgrade(addr: SocketAddr, origin: Option<&str>, sid: &str) -> Vec<(&'static s
 #[tokio::test]
 async fn the_cookie_is_issued_by_the_server_only_with_host_only_secure_flags() {
     let app = TestApp::sqlite().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
 
     let (status, first) = head(addr, "/login", &[]).await;
     assert_eq!(status, 200);
@@ -118,7 +110,7 @@ async fn the_cookie_is_issued_by_the_server_only_with_host_only_secure_flags() {
 #[tokio::test]
 async fn the_studio_socket_takes_its_own_pages_only() {
     let app = TestApp::sqlite().await;
-    let addr = serve(&app).await;
+    let addr = app.serve().await;
     let (_, page) = head(addr, "/login", &[]).await;
     let sid = sid_of(&set_cookie(&page).unwrap());
 

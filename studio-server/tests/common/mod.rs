@@ -165,6 +165,16 @@ impl TestApp {
         out
     }
 
+    /// Serves the app on 127.0.0.1 with the socket peer recorded, as `reenact serve` does
+    /// (sign-in limits and viewer seats count per client address).
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+        addr
+    }
+
     /// Registers and signs in `email`; returns (access, refresh) tokens.
     pub async fn sign_up(&self, email: &str) -> (String, String) {
         let creds = serde_json::json!({ "email": email, "password": "correct horse battery" });
