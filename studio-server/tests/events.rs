@@ -30,6 +30,20 @@ async fn read_events(app: &TestApp, token: &str, for_ms: u64) -> (StatusCode, St
     (status, text)
 }
 
+/// Queues a one-attempt `clip_edit` job for `owner` straight into the queue.
+async fn queue_clip_edit(app: &TestApp, owner: &str) -> queue::JobRow {
+    let job = NewJob {
+        owner_id: owner.to_owned(),
+        project_id: None,
+        kind: "clip_edit".into(),
+        params: json!({}),
+        priority: 0,
+        max_attempts: 1,
+        idempotency_key: None,
+    };
+    queue::enqueue(&app.state.db, &job).await.unwrap().0
+}
+
 #[tokio::test]
 async fn job_changes_reach_their_owner_only() {
     for app in TestApp::all().await {
@@ -39,16 +53,7 @@ async fn job_changes_reach_their_owner_only() {
             .fetch_one(&app.state.db)
             .await
             .unwrap();
-        let job = NewJob {
-            owner_id: ada_id.clone(),
-            project_id: None,
-            kind: "clip_edit".into(),
-            params: json!({}),
-            priority: 0,
-            max_attempts: 1,
-            idempotency_key: None,
-        };
-        let (row, _) = queue::enqueue(&app.state.db, &job).await.unwrap();
+        let row = queue_clip_edit(&app, &ada_id).await;
         let (status, text) = read_events(&app, &ada, 1500).await;
         assert_eq!(status, StatusCode::OK);
         assert!(text.contains("event: job"), "{text}");
@@ -83,16 +88,7 @@ async fn changes_after_the_stream_opened_arrive_and_streams_per_user_are_capped(
         let refused = open().await.unwrap();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{}", app.backend());
         // A job queued after the streams opened reaches each of them through the one watcher.
-        let job = NewJob {
-            owner_id: ada_id,
-            project_id: None,
-            kind: "clip_edit".into(),
-            params: json!({}),
-            priority: 0,
-            max_attempts: 1,
-            idempotency_key: None,
-        };
-        let (row, _) = queue::enqueue(&app.state.db, &job).await.unwrap();
+        let row = queue_clip_edit(&app, &ada_id).await;
         for body in &mut streams[..2] {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
             let mut text = String::new();
