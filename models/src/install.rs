@@ -576,6 +576,15 @@ impl Installer {
                 extract(archive, member, range, &input)?;
                 inputs.push(input);
             }
+            for extra in &package.extra_packages {
+                let extra_archive = self.archive(&extra.source(), report)?;
+                for member in &extra.members {
+                    report(Step::Extracting(member));
+                    let input = scratch.join(member_file_name(member, false));
+                    extract(&extra_archive, member, None, &input)?;
+                    inputs.push(input);
+                }
+            }
             if let Some((_, layout)) = LAYOUTS.iter().find(|(file, _)| model.file.file_name() == Some(file.as_ref())) {
                 let path = scratch.join("layout.json");
                 fs::write(&path, layout).map_err(io_err(&path))?;
