@@ -152,3 +152,51 @@ fn bad_tracks_are_refused_by_flag() {
     assert!(!result.status.success());
     assert!(String::from_utf8_lossy(&result.stderr).contains("must have the input's container"));
 }
+
+/// WebM: the tracks are UTF-8 text (`S_TEXT/UTF8`, ffprobe's `subrip`; GStreamer 1.22's
+/// muxer has no WebVTT codec id) with ISO 639-2/B codes, picture and sound untouched.
+#[test]
+fn webm_gets_language_tagged_text_tracks() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.webm");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi", "-i", "sine"])
+        .args(["-t", "2", "-c:v", "libvpx-vp9", "-c:a", "libopus"])
+        .arg(&input)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let srt = dir.path().join("a.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nHallo\n\n").unwrap();
+    let out = dir.path().join("out.webm");
+    let result = reenact(&[
+        "subtitles",
+        "mux",
+        input.to_str().unwrap(),
+        "--track",
+        &format!("de={}", srt.display()),
+        "--track",
+        &format!("fr-CA={}", srt.display()),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let streams = ffprobe_streams(&out);
+    let kinds: Vec<(&str, &str, &str)> = streams
+        .iter()
+        .map(|s| {
+            (
+                s["codec_type"].as_str().unwrap(),
+                s["codec_name"].as_str().unwrap(),
+                s["tags"]["language"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    for expected in
+        [("subtitle", "subrip", "ger"), ("subtitle", "subrip", "fre"), ("video", "vp9", "-"), ("audio", "opus", "-")]
+    {
+        assert!(kinds.contains(&expected), "{expected:?} not in {kinds:?}");
+    }
+    let cues = extract(&out, 0, dir.path());
+    assert_eq!(cues.iter().map(|c| without_markup(&c.text)).collect::<Vec<_>>(), ["Hallo"]);
+}

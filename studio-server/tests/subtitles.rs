@@ -153,3 +153,91 @@ async fn tracks_are_stored_checked_exported_and_refused_by_field() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+/// A render of a project with English and Spanish tracks: the MP4 lists both as soft
+/// `mov_text` tracks tagged `eng` and `spa` (ffprobe), and the `PRESET.LANG.srt` sidecars
+/// served by the render's files route hold the edited cues.
+#[tokio::test]
+async fn renders_carry_every_track_as_soft_subtitles_and_sidecars() {
+    for app in TestApp::all().await {
+        let app = forms::roomy(app, 10_000_000);
+        let (token, _) = app.sign_up("renderer@museum.org").await;
+        let project = project(&app, &token, "Tour").await;
+        let (_, clip) = app.upload(&project, "a.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+        let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"], "in": 0.0, "out": 2.0 }] }] });
+        let uri = format!("/api/projects/{project}");
+        let (status, _) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await;
+        assert_eq!(status, StatusCode::OK);
+        let base = format!("/api/projects/{project}/subtitles");
+        // The timeline is 2 s long now: a cue to 2.5 s is past its end.
+        expect_error(
+            put(&app, &token, &format!("{base}/en"), json!([{ "start": 1.0, "end": 2.5, "text": "Late" }])).await,
+            StatusCode::BAD_REQUEST,
+            "cues[0].end: 2.5 is past the end of the project (2.000 s)",
+        );
+        let english = json!([{ "start": 0.1, "end": 0.9, "text": "Welcome." }, { "start": 1.0, "end": 1.9, "text": "The port." }]);
+        let spanish = json!([{ "start": 0.1, "end": 0.9, "text": "Bienvenidos." }, { "start": 1.0, "end": 1.9, "text": "El puerto." }]);
+        assert_eq!(put(&app, &token, &format!("{base}/en"), english).await.0, StatusCode::OK);
+        assert_eq!(put(&app, &token, &format!("{base}/es"), spanish).await.0, StatusCode::OK);
+
+        let renders = format!("/api/projects/{project}/renders");
+        let (status, render) =
+            app.call(Method::POST, &renders, Some(&token), Some(json!({ "presets": ["master"] }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{render}");
+        let w = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+        assert!(w.run_once().await.unwrap().is_some());
+        let uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["job"]["state"], "succeeded", "{done}");
+
+        let (status, _, bytes) = app.get_raw(&format!("{uri}/files/master"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let file = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_streams", "-of", "json"])
+            .arg(file.path())
+            .output()
+            .expect("ffprobe runs");
+        let doc: Value = serde_json::from_slice(&probe.stdout).unwrap();
+        let subs: Vec<(String, String)> = doc["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["codec_type"] == "subtitle")
+            .map(|s| (s["codec_name"].as_str().unwrap().to_owned(), s["tags"]["language"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(subs, [("mov_text".into(), "eng".into()), ("mov_text".into(), "spa".into())]);
+
+        let (status, _, srt) = app.get_raw(&format!("{uri}/files/master.es.srt"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let cues = subtitles::parse(Path::new("es.srt"), &String::from_utf8(srt).unwrap(), Format::Srt).unwrap();
+        let texts: Vec<&str> = cues.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["Bienvenidos.", "El puerto."]);
+        let (status, _, vtt) = app.get_raw(&format!("{uri}/files/master.en.vtt"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(String::from_utf8(vtt).unwrap().contains("The port."));
+        assert_eq!(app.get_raw(&format!("{uri}/files/master.de.srt"), &token, &[]).await.0, StatusCode::NOT_FOUND);
+
+        // One language burned in: only a track the project has, and not with captions.
+        let burn = |lang: &str| json!({ "presets": ["master"], "burn_in_subtitles": lang });
+        expect_error(
+            app.call(Method::POST, &renders, Some(&token), Some(burn("de"))).await,
+            StatusCode::BAD_REQUEST,
+            "burn_in_subtitles: the project has no `de` track",
+        );
+        let both = json!({ "presets": ["master"], "burn_in_subtitles": "es", "captions": "sidecar" });
+        expect_error(
+            app.call(Method::POST, &renders, Some(&token), Some(both)).await,
+            StatusCode::BAD_REQUEST,
+            "burn_in_subtitles: not with `captions`",
+        );
+        let (status, render) = app.call(Method::POST, &renders, Some(&token), Some(burn("es"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{render}");
+        assert!(w.run_once().await.unwrap().is_some());
+        let uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["job"]["state"], "succeeded", "{done}");
+        assert_eq!(done["outputs"][0]["captions"], "burn-in", "{done}");
+    }
+}
