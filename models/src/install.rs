@@ -793,13 +793,19 @@ mod tests {
         }
     }
 
+    /// Bundled models the shared test models do not hold (yet): made from their packages.
+    const NOT_IN_SHARED: [&str; 1] = ["whisper_base_q8_0"];
+
     #[test]
     fn bundled_manifests_match_the_shared_ones() {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models");
         for manifest in bundled_manifests().expect("parse") {
             let theirs = Manifest::load(&shared.join(&manifest.path)).expect("shared manifest");
             for model in &manifest.models {
-                let other = theirs.models.iter().find(|m| m.name == model.name).expect("same names");
+                let Some(other) = theirs.models.iter().find(|m| m.name == model.name) else {
+                    assert!(NOT_IN_SHARED.contains(&model.name.as_str()), "{} is not in the shared models", model.name);
+                    continue;
+                };
                 assert_eq!((&model.file, &model.sha256), (&other.file, &other.sha256), "{}", model.name);
             }
         }
