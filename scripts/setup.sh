@@ -13,6 +13,8 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # encoders, audio, fonts for burned-in text
   libx264-dev x264 libasound2-dev fonts-dejavu-core
+  # burned-in subtitles in any language: Latin, Greek, Cyrillic, Arabic (core) and CJK
+  fonts-noto-core fonts-noto-cjk
   # reference tools for tests and benchmarks
   ffmpeg bc curl
   # phonemizer for the Piper voice (run as a program, never linked: it is GPL)

@@ -311,11 +311,11 @@ fn start_error(props: &str) -> String {
 
 #[test]
 fn languages_the_model_cannot_do_are_refused() {
-    let err = start_error("language=de");
+    let err = start_error("model=whisper_tiny_en_q8_0 language=de");
     assert!(err.contains("`de`") && err.contains("English-only") && err.contains("whisper_tiny_en_q8_0"), "{err}");
     let err = start_error("language=xx");
     assert!(err.contains("not a whisper language code"), "{err}");
-    let err = start_error("translate=true");
+    let err = start_error("model=whisper_tiny_en_q8_0 translate=true");
     assert!(err.contains("translate") && err.contains("English-only"), "{err}");
     let err = start_error("model=no_such_model");
     assert!(err.contains("no_such_model"), "{err}");

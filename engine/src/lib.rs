@@ -8,14 +8,18 @@
 
 pub mod error;
 pub mod factories;
+pub mod languages;
 pub mod live;
 pub mod media;
 pub mod metadata;
 pub mod preset;
 pub mod project;
 pub mod render;
+pub mod subtitle_mux;
+pub mod subtitle_track;
 pub mod subtitles;
 pub mod transcribe;
+pub mod translation;
 pub mod voice_clone;
 
 pub use error::{EngineError, Result};

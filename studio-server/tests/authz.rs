@@ -88,6 +88,16 @@ const TABLE: &[Row] = &[
     row("GET", "/api/voices/{voice_id}", [401, 404, 200], ""),
     row("GET", "/api/projects/{project_id}/scenes", [401, 404, 200], ""),
     row("POST", "/api/projects/{project_id}/scenes", [401, 404, 201], ""),
+    row("PUT", "/api/projects/{project_id}/subtitles/{lang}", [401, 404, 200], ""),
+    row("GET", "/api/projects/{project_id}/subtitles", [401, 404, 200], ""),
+    row("GET", "/api/projects/{project_id}/subtitles/{lang}", [401, 404, 200], ""),
+    row("GET", "/api/projects/{project_id}/subtitles/{lang}/export", [401, 404, 200], ""),
+    row(
+        "POST",
+        "/api/projects/{project_id}/subtitles/{lang}/translate",
+        [401, 404, 400],
+        "no translation model is installed: the pair is refused, naming `from`",
+    ),
     row("POST", "/api/projects/{project_id}/renders", [401, 404, 201], ""),
     row("GET", "/api/renders/{render_id}", [401, 404, 200], ""),
     row(
@@ -115,6 +125,7 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),
     row("DELETE", "/api/clips/{clip_id}", [401, 404, 204], ""),
     row("DELETE", "/api/scenes/{scene_id}", [401, 404, 204], ""),
+    row("DELETE", "/api/projects/{project_id}/subtitles/{lang}", [401, 404, 204], ""),
     row("DELETE", "/api/voices/{voice_id}", [401, 404, 204], ""),
     row("DELETE", "/api/characters/{character_id}", [401, 404, 204], ""),
     row("DELETE", "/api/projects/{project_id}", [401, 404, 204], ""),
@@ -276,6 +287,7 @@ fn fill(path: &str, fx: &Fixtures) -> String {
         ("{session}", &fx.session),
         ("{viewer}", &fx.viewer),
         ("{preset}", "master"),
+        ("{lang}", "es"),
         ("{name}", "output.mp4"),
     ]
     .into_iter()
@@ -316,6 +328,10 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
             json(json!({ "start": 1.0, "end": 2.0, "character_id": fx.character }))
         }
         ("POST", "/api/projects/{project_id}/renders") => json(json!({ "presets": ["master"] })),
+        ("PUT", "/api/projects/{project_id}/subtitles/{lang}") => {
+            json(json!({ "cues": [{ "start": 0.5, "end": 1.5, "text": "Hola", "speaker": "Guía" }] }))
+        }
+        ("POST", "/api/projects/{project_id}/subtitles/{lang}/translate") => json(json!({ "from": "en" })),
         ("POST", "/api/jobs") => json(clip_edit(&fx.project, &fx.clip)),
         ("POST", "/api/live") => json(json!({ "source": "nowhere:at-all" })),
         ("PATCH", "/api/live/{session}") => json(json!({ "elements": {} })),

@@ -150,6 +150,12 @@ const PROMISED: &[(&str, &str)] = &[
     ("post", "/api/live/{session}/whep"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/api/projects/{project_id}/subtitles"),
+    ("get", "/api/projects/{project_id}/subtitles/{lang}"),
+    ("put", "/api/projects/{project_id}/subtitles/{lang}"),
+    ("delete", "/api/projects/{project_id}/subtitles/{lang}"),
+    ("get", "/api/projects/{project_id}/subtitles/{lang}/export"),
+    ("post", "/api/projects/{project_id}/subtitles/{lang}/translate"),
 ];
 
 /// Every operation the document names is served at its path and method: one that needs a

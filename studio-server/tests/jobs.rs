@@ -442,7 +442,7 @@ async fn subtitle_generate_job_writes_srt_and_vtt_of_a_clips_speech() {
             )
             .await,
             StatusCode::BAD_REQUEST,
-            "params.language: `English` is not a language code",
+            "params.language: `English` is not a speech language",
         );
         expect_error(
             app.call(Method::POST, "/api/jobs", Some(&token), Some(job(json!({ "clip_id": "../x" })))).await,

@@ -890,3 +890,72 @@ async fn raw_status(addr: std::net::SocketAddr, method: &str, path: &str) -> u16
     stream.read_to_string(&mut answer).await.unwrap();
     answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
+
+/// The subtitle editor: a cue typed in, saved, still there after a reload; split, merge
+/// and shift work on the page; the server's reason for an overlap is shown; the export
+/// link serves the edited cues as SRT.
+#[tokio::test]
+async fn a_subtitle_track_is_edited_saved_and_reloaded() {
+    let _one = BROWSER.lock().await;
+    let studio = Studio::start().await;
+    let b = Browser::open().await;
+    b.goto(&studio.url("/signup")).await;
+    b.live("#auth-form").await;
+    b.fill("#email", "subtitler@museum.org").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#auth-form button[type=submit]").await;
+    b.wait("projects after sign-up", "location.pathname === '/projects'", Duration::from_secs(15)).await;
+    b.live("#new-project").await;
+    b.fill("#project-name", "Harbour tour").await;
+    b.click("#new-project button[type=submit]").await;
+    b.wait("the project", "document.querySelector('#project-list a.title') !== null", Duration::from_secs(10)).await;
+    b.click("#project-list a.title").await;
+    b.live("#subtitles-link").await;
+    b.click("#subtitles-link").await;
+    b.wait("the editor", "location.pathname.endsWith('/subtitles')", Duration::from_secs(10)).await;
+    b.live("#add-cue").await;
+
+    // Two cues typed in, the first split and merged back, all shifted by 0.5 s.
+    b.click("#add-cue").await;
+    b.live("#cue-list li .cue-text").await;
+    b.fill("#cue-list li:nth-child(1) .cue-text", "Welcome to the harbour museum").await;
+    b.click("#add-cue").await;
+    b.live("#cue-list li:nth-child(2) .cue-text").await;
+    b.fill("#cue-list li:nth-child(2) .cue-text", "The boats came in 1850").await;
+    b.click("#cue-list li:nth-child(1) .split").await;
+    b.wait("three cues after split", "document.querySelectorAll('#cue-list li').length === 3", Duration::from_secs(10))
+        .await;
+    let texts = "Array.from(document.querySelectorAll('#cue-list .cue-text')).map(t => t.value).join('|')";
+    assert_eq!(b.eval(texts).await, "Welcome to the|harbour museum|The boats came in 1850");
+    b.click("#cue-list li:nth-child(1) .merge").await;
+    b.wait("two cues after merge", "document.querySelectorAll('#cue-list li').length === 2", Duration::from_secs(10))
+        .await;
+    b.fill("#shift-by", "0.5").await;
+    b.click("#shift-all").await;
+    b.wait("shifted", "document.querySelector('#cue-list li .cue-start').value === '0.5'", Duration::from_secs(10))
+        .await;
+    b.click("#save-track").await;
+    b.wait("saved", "document.getElementById('saved') !== null", Duration::from_secs(10)).await;
+    b.shot("40-subtitles-saved").await;
+
+    // A reload shows the saved track.
+    let here = b.eval("location.href").await;
+    b.goto(here.as_str().unwrap()).await;
+    b.live("#cue-list li .cue-text").await;
+    assert_eq!(b.eval(texts).await, "Welcome to the harbour museum|The boats came in 1850");
+    assert_eq!(b.eval("document.querySelector('#cue-list li:nth-child(2) .cue-start').value").await, "2.5");
+
+    // An overlap is refused by the server, which names the cue.
+    b.fill("#cue-list li:nth-child(2) .cue-start", "1.0").await;
+    b.eval("document.querySelector('#cue-list li:nth-child(2) .cue-start').dispatchEvent(new Event('change', {bubbles: true}))").await;
+    b.click("#save-track").await;
+    let reason = b
+        .wait("overlap reason", "document.querySelector('.form-error')?.textContent || ''", Duration::from_secs(10))
+        .await;
+    assert!(reason.as_str().unwrap().contains("cues[1].start"), "{reason}");
+
+    // The export link serves what was saved.
+    let srt = b.eval("fetch(document.getElementById('export-srt').href).then(r => r.text())").await;
+    let srt = srt.as_str().unwrap();
+    assert!(srt.contains("00:00:00,500 --> 00:00:02,500") && srt.contains("Welcome to the harbour museum"), "{srt}");
+}

@@ -7,7 +7,7 @@
 use dioxus::prelude::*;
 
 use crate::api::StudioApi;
-use crate::pages::{Account, Jobs, Login, ProjectPage, Projects, Studio, StudioSession};
+use crate::pages::{Account, Jobs, Login, ProjectPage, Projects, Studio, StudioSession, SubtitleEditor};
 
 /// A page of the studio, parsed from its address.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,8 @@ pub enum Page {
     Signup,
     Projects,
     Project(String),
+    /// The subtitle editor of a project.
+    Subtitles(String),
     Jobs,
     Studio,
     StudioSession(String),
@@ -36,6 +38,7 @@ impl Page {
             ["signup"] => Some(Page::Signup),
             ["projects"] => Some(Page::Projects),
             ["projects", id] if valid_id(id) => Some(Page::Project(id.to_ascii_lowercase())),
+            ["projects", id, "subtitles"] if valid_id(id) => Some(Page::Subtitles(id.to_ascii_lowercase())),
             ["jobs"] => Some(Page::Jobs),
             ["studio"] => Some(Page::Studio),
             ["studio", id] if valid_id(id) => Some(Page::StudioSession(id.to_ascii_lowercase())),
@@ -51,6 +54,7 @@ impl Page {
             Page::Signup => "/signup".into(),
             Page::Projects => "/projects".into(),
             Page::Project(id) => format!("/projects/{id}"),
+            Page::Subtitles(id) => format!("/projects/{id}/subtitles"),
             Page::Jobs => "/jobs".into(),
             Page::Studio => "/studio".into(),
             Page::StudioSession(id) => format!("/studio/{id}"),
@@ -64,6 +68,7 @@ impl Page {
             Page::Signup => "Sign up",
             Page::Projects => "Projects",
             Page::Project(_) => "Project",
+            Page::Subtitles(_) => "Subtitles",
             Page::Jobs => "Jobs",
             Page::Studio | Page::StudioSession(_) => "Live studio",
             Page::Account => "Account",
@@ -91,6 +96,7 @@ pub(crate) fn root(props: RootProps) -> Element {
         Page::Signup => rsx! { Login { signup: true } },
         Page::Projects => rsx! { Projects {} },
         Page::Project(id) => rsx! { ProjectPage { id } },
+        Page::Subtitles(id) => rsx! { SubtitleEditor { id } },
         Page::Jobs => rsx! { Jobs {} },
         Page::Studio => rsx! { Studio {} },
         Page::StudioSession(id) => rsx! { StudioSession { id } },
@@ -111,7 +117,13 @@ mod tests {
     #[test]
     fn pages_parse_and_print_back() {
         let id = "0f8e2c1a-1111-4222-8333-944455556666";
-        for page in [Page::Login, Page::Projects, Page::Project(id.into()), Page::StudioSession("ab12".into())] {
+        for page in [
+            Page::Login,
+            Page::Projects,
+            Page::Project(id.into()),
+            Page::Subtitles(id.into()),
+            Page::StudioSession("ab12".into()),
+        ] {
             assert_eq!(Page::parse(&page.path()), Some(page));
         }
         assert_eq!(Page::parse("/projects/../etc"), None);

@@ -44,7 +44,17 @@ static POOL: LazyLock<LiveViewPool> = LazyLock::new(LiveViewPool::new);
 pub fn router(api: Router, cookies: CookiePolicy) -> Router {
     let state = UiState { api, sessions: Arc::default(), cookies };
     let mut router = Router::new();
-    for path in ["/login", "/signup", "/projects", "/projects/{id}", "/jobs", "/studio", "/studio/{id}", "/account"] {
+    for path in [
+        "/login",
+        "/signup",
+        "/projects",
+        "/projects/{id}",
+        "/projects/{id}/subtitles",
+        "/jobs",
+        "/studio",
+        "/studio/{id}",
+        "/account",
+    ] {
         router = router.route(path, get(page));
     }
     router

@@ -16,9 +16,12 @@
  * time from the end of the words to the text, `inference-ms`, and `spoken-start`/`spoken-end`,
  * where the words were spoken: `start`/`end` unless a late live result was re-timestamped).
  *
- * `language` must be one the model knows and `translate` needs a multilingual model: the
- * default model, whisper tiny.en, takes `language=en` only, and anything else fails the
- * change to PAUSED with an error naming the model, as does a missing or corrupt model file.
+ * `language` must be one the model knows (or `auto`: whisper detects it per utterance) and
+ * `translate` (any language into English) needs a multilingual model. When `model` is not set,
+ * English without `translate` takes whisper tiny.en and anything else the multilingual whisper
+ * base (`whisper_base_q8_0`); reading `model` tells which. A language the model cannot do
+ * fails the change to PAUSED with an error naming the model, as does a missing or corrupt model
+ * file. The language heard is in each message (`language`) and in `stats`.
  *
  * Latency: the `latency` property (default 3 s), added to upstream's in the LATENCY query on
  * both source pads, so sinks hold the audio back until its text can be there. In a live
@@ -61,6 +64,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 // Default values of properties
 const DEFAULT_MODEL: &str = "whisper_tiny_en_q8_0";
+/// Taken instead of [`DEFAULT_MODEL`] when `model` is not set and the language is not English
+/// or `translate` is on: the English-only default cannot do those.
+const DEFAULT_MULTILINGUAL_MODEL: &str = "whisper_base_q8_0";
 const DEFAULT_VAD_MODEL: &str = "silero_vad_v5";
 const DEFAULT_LANGUAGE: &str = "en";
 const DEFAULT_TRANSLATE: bool = false;
@@ -97,6 +103,8 @@ fn ms_to_samples(ms: u64) -> usize {
 #[derive(Debug, Clone)]
 struct Settings {
     model: String,
+    /// Whether `model` was set: else it follows the language.
+    model_set: bool,
     vad_model: String,
     model_dir: Option<String>,
     language: String,
@@ -113,6 +121,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             model: DEFAULT_MODEL.into(),
+            model_set: false,
             vad_model: DEFAULT_VAD_MODEL.into(),
             model_dir: None,
             language: DEFAULT_LANGUAGE.into(),
@@ -128,6 +137,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The whisper model to load: the one set, else the default that can do the language.
+    fn whisper_model(&self) -> &str {
+        if !self.model_set && (self.language != "en" || self.translate) {
+            DEFAULT_MULTILINGUAL_MODEL
+        } else {
+            &self.model
+        }
+    }
+
     fn segmenter(&self) -> SegmenterConfig {
         SegmenterConfig {
             threshold: self.vad_threshold as f32,
@@ -155,6 +173,8 @@ struct Stats {
     errors: u64,
     audio_ns: u64,
     inference_ns: u64,
+    /// The language of the last transcribed utterance (detected under `language=auto`).
+    language: Option<&'static str>,
 }
 
 impl Stats {
@@ -172,6 +192,7 @@ impl Stats {
             .field("audio-seconds", audio_s)
             .field("inference-seconds", inference_s)
             .field("realtime-factor", if audio_s > 0.0 { inference_s / audio_s } else { 0.0 })
+            .field("language", self.language.unwrap_or(""))
             .build()
     }
 }
@@ -199,6 +220,8 @@ struct TextOut {
     inference_ms: u64,
     /// Where the words were spoken, before a late result is re-timestamped.
     spoken: (u64, u64),
+    /// The language whisper heard (or was told).
+    language: Option<&'static str>,
 }
 
 /// Text buffers to push and the GAP (start, duration in ns) that follows them.
@@ -272,14 +295,14 @@ impl ReenactCaptions {
         let catalog = reenact_models::Catalog::load_including(dir)
             .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["model catalog: {err}"]))?;
         let path = catalog
-            .get(&settings.model)
+            .get(settings.whisper_model())
             .map_err(|err| gst::error_msg!(gst::ResourceError::NotFound, ["model property: {err}"]))?;
         let threads = match settings.threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             n => n as usize,
         };
         let config = TranscriberConfig { language: settings.language.clone(), translate: settings.translate, threads };
-        let transcriber = Transcriber::open(&path, &settings.model, config)
+        let transcriber = Transcriber::open(&path, settings.whisper_model(), config)
             .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["{err}"]))?;
         let vad = Vad::open(&catalog, &settings.vad_model)
             .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ["vad-model property: {err}"]))?;
@@ -288,7 +311,7 @@ impl ReenactCaptions {
             CAT,
             imp = self,
             "started: {} ({}) with {threads} threads, VAD {}",
-            settings.model,
+            settings.whisper_model(),
             path.display(),
             vad.describe()
         );
@@ -601,7 +624,12 @@ impl ReenactCaptions {
                 );
             }
             let pieces = match outcome.pieces {
-                Ok(pieces) => pieces,
+                Ok(pieces) => {
+                    if outcome.is_final && outcome.language.is_some() {
+                        self.stats().language = outcome.language;
+                    }
+                    pieces
+                }
                 Err(err) => {
                     self.stats().errors += 1;
                     gst::element_imp_warning!(self, gst::StreamError::Decode, ["utterance not transcribed: {err}"]);
@@ -645,6 +673,7 @@ impl ReenactCaptions {
                     delay_ns: now.saturating_sub(spoken.1.min(now)),
                     inference_ms: took_ns / 1_000_000,
                     spoken,
+                    language: outcome.language,
                 });
             }
         }
@@ -699,6 +728,7 @@ impl ReenactCaptions {
                 .field("inference-ms", text.inference_ms)
                 .field("spoken-start", gst::ClockTime::from_nseconds(text.spoken.0))
                 .field("spoken-end", gst::ClockTime::from_nseconds(text.spoken.1))
+                .field("language", text.language.unwrap_or(""))
                 .build();
             let _ = self.obj().post_message(gst::message::Element::builder(message).src(&*self.obj()).build());
             let mut buffer = gst::Buffer::from_mut_slice(text.text.into_bytes());
@@ -1024,7 +1054,7 @@ impl ObjectImpl for ReenactCaptions {
             vec![
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
-                    .blurb("Catalog name of the whisper.cpp (ggml) model (can't be changed in PLAYING or PAUSED state)")
+                    .blurb("Catalog name of the whisper.cpp (ggml) model; unset, tiny.en for English and the multilingual base otherwise (can't be changed in PLAYING or PAUSED state)")
                     .default_value(Some(DEFAULT_MODEL))
                     .mutable_ready()
                     .build(),
@@ -1118,6 +1148,7 @@ impl ObjectImpl for ReenactCaptions {
                 let new = text(value, DEFAULT_MODEL);
                 gst::info!(CAT, imp = self, "model: {} -> {new}", settings.model);
                 settings.model = new;
+                settings.model_set = true;
             }
             "vad-model" => {
                 let new = text(value, DEFAULT_VAD_MODEL);
@@ -1184,7 +1215,7 @@ impl ObjectImpl for ReenactCaptions {
         }
         let settings = self.settings();
         match pspec.name() {
-            "model" => settings.model.to_value(),
+            "model" => settings.whisper_model().to_value(),
             "vad-model" => settings.vad_model.to_value(),
             "model-dir" => settings.model_dir.to_value(),
             "language" => settings.language.to_value(),

@@ -82,6 +82,8 @@ pub(crate) struct Outcome {
     pub(crate) len: usize,
     pub(crate) is_final: bool,
     pub(crate) pieces: Result<Vec<Piece>, CaptionsError>,
+    /// The language whisper transcribed (the one detected under `language=auto`).
+    pub(crate) language: Option<&'static str>,
     /// Wall time of the inference.
     pub(crate) took: Duration,
 }
@@ -114,11 +116,13 @@ impl Transcriber {
         LOGGING.call_once(whisper_rs::install_logging_hooks);
         check_magic(path)?;
         let language = config.language.as_str();
-        let lang_ok = !language.is_empty()
-            && language.len() <= 8
-            && language.bytes().all(|b| b.is_ascii_lowercase())
-            && whisper_rs::get_lang_id(language).is_some();
-        if !lang_ok && language != "auto" {
+        // `auto` is asked first: whisper.cpp logs an error for any code it does not know.
+        let lang_ok = language == "auto"
+            || (!language.is_empty()
+                && language.len() <= 8
+                && language.bytes().all(|b| b.is_ascii_lowercase())
+                && whisper_rs::get_lang_id(language).is_some());
+        if !lang_ok {
             return Err(CaptionsError::Language {
                 language: language.to_owned(),
                 model: model.to_owned(),
@@ -256,12 +260,15 @@ impl Worker {
                 for job in job_rx {
                     let began = Instant::now();
                     let pieces = transcriber.run(&mut state, &job.samples, job.is_final);
+                    let language =
+                        pieces.as_ref().ok().and_then(|_| whisper_rs::get_lang_str(state.full_lang_id_from_state()));
                     let outcome = Outcome {
                         generation: job.generation,
                         start_ns: job.start_ns,
                         len: job.samples.len(),
                         is_final: job.is_final,
                         pieces,
+                        language,
                         took: began.elapsed(),
                     };
                     if out_tx.send(outcome).is_err() {

@@ -25,10 +25,11 @@ pub(crate) struct CaptionsArgs {
     /// File to write (stdout when absent); written as FILE.part and renamed when complete.
     #[arg(long, short = 'o')]
     out: Option<PathBuf>,
-    /// Spoken language as a whisper code; the bundled model (tiny.en) takes `en` only.
+    /// Spoken language as a whisper code (en, es, de, fr, ...) or `auto` to detect it. English
+    /// uses whisper tiny.en; any other language the multilingual whisper base.
     #[arg(long, default_value = "en")]
     language: String,
-    /// Translate the speech into English (needs a multilingual whisper model).
+    /// Translate the speech (any language whisper knows) into English.
     #[arg(long)]
     translate: bool,
     /// Fail when the transcription makes no progress for this many seconds.
@@ -53,6 +54,8 @@ pub(crate) fn run(args: CaptionsArgs) -> anyhow::Result<()> {
         (None, Some(out)) => Format::from_path(out).unwrap_or(Format::Srt),
         (None, None) => Format::Srt,
     };
+    reenact_engine::languages::check_speech_language(&args.language)
+        .map_err(|err| anyhow::anyhow!("--language: {err}"))?;
     let mut request = TranscribeRequest::new(&args.media);
     request.language = args.language.clone();
     request.translate = args.translate;
@@ -83,6 +86,10 @@ pub(crate) fn run(args: CaptionsArgs) -> anyhow::Result<()> {
         }
     }
     if !args.quiet {
+        let heard = if transcript.language.is_empty() { "none" } else { transcript.language.as_str() };
+        let detected = if args.language == "auto" { " (detected)" } else { "" };
+        let into = if transcript.translated { ", translated into English" } else { "" };
+        eprintln!("language: {heard}{detected}{into}");
         eprintln!(
             "{} cues from {:.1} s of media in {:.1} s ({} utterances, whisper real-time factor {:.3})",
             transcript.cues.len(),

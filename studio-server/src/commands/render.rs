@@ -29,7 +29,7 @@ pub(crate) struct RenderArgs {
     /// and burn them in or write them as sidecars like --subtitles.
     #[arg(long, conflicts_with = "subtitles")]
     auto_captions: bool,
-    /// Spoken language for --auto-captions (whisper code; the default model takes `en`).
+    /// Spoken language for --auto-captions (whisper code, or `auto` to detect it).
     #[arg(long, default_value = "en", requires = "auto_captions")]
     language: String,
     /// What to do with --subtitles or --auto-captions (default: the preset's setting,
@@ -121,6 +121,8 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
     ctrlc::set_handler(move || on_signal.cancel()).context("cannot install the Ctrl-C handler")?;
 
     if args.auto_captions {
+        reenact_engine::languages::check_speech_language(&args.language)
+            .map_err(|err| anyhow::anyhow!("--language: {err}"))?;
         let bar = progress_bar(args.quiet);
         let transcript =
             reenact_engine::transcribe_timeline(&request.project, &args.input, &args.language, &cancel, &mut |p| {

@@ -26,6 +26,9 @@ pub enum Action {
     VoiceDelete,
     SceneCreate,
     SceneDelete,
+    SubtitlesSave,
+    SubtitlesTranslate,
+    SubtitlesDelete,
 }
 
 impl Action {
@@ -51,6 +54,9 @@ impl Action {
             Action::VoiceDelete => "voice.delete",
             Action::SceneCreate => "scene.create",
             Action::SceneDelete => "scene.delete",
+            Action::SubtitlesSave => "subtitles.save",
+            Action::SubtitlesTranslate => "subtitles.translate",
+            Action::SubtitlesDelete => "subtitles.delete",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod projects;
 pub mod renders;
 pub mod scenes;
 pub mod sessions;
+pub mod subtitles;
 pub mod tokens;
 pub mod users;
 pub mod voices;

@@ -22,6 +22,7 @@ mod presets;
 mod projects;
 mod renders;
 mod scenes;
+mod subtitles;
 mod uploads;
 mod voices;
 
@@ -82,6 +83,7 @@ pub fn app(state: AppState) -> Router {
         .merge(characters::router(state.upload_limit))
         .merge(voices::router(state.upload_limit))
         .merge(scenes::router())
+        .merge(subtitles::router())
         .merge(audit::router())
         .merge(events::router(state.db.clone()));
     let live = live::LiveState {

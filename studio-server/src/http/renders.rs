@@ -53,6 +53,10 @@ struct CreateRender {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "face")]
     crop: Option<CropPolicy>,
+    /// A language of the project's subtitle tracks (`es`) to burn into the picture; every
+    /// track is in each output as a soft track and as sidecars either way. Not with `captions`.
+    #[serde(default)]
+    burn_in_subtitles: Option<String>,
     /// -100..100 (clamped): orders this user's own jobs, not theirs against other users'.
     #[serde(default)]
     priority: i64,
@@ -108,6 +112,20 @@ async fn renders_create(
     if let Some(background) = &body.background {
         check_background(background, "background").map_err(ApiError::BadRequest)?;
     }
+    let burn_in = match &body.burn_in_subtitles {
+        None => None,
+        Some(_) if body.captions.is_some_and(|c| c != CaptionMode::Off) => {
+            return Err(ApiError::BadRequest("burn_in_subtitles: not with `captions`; choose one".into()));
+        }
+        Some(lang) => {
+            let lang = reenact_engine::languages::canonical_tag(lang)
+                .map_err(|e| ApiError::BadRequest(format!("burn_in_subtitles: {e}")))?;
+            if crate::db::subtitles::get(&state.db, &user.id, &project_id, &lang).await?.is_none() {
+                return Err(ApiError::BadRequest(format!("burn_in_subtitles: the project has no `{lang}` track")));
+            }
+            Some(lang)
+        }
+    };
     let render_id = uuid::Uuid::new_v4().to_string();
     let job = NewJob {
         owner_id: user.id.clone(),
@@ -116,7 +134,7 @@ async fn renders_create(
         params: serde_json::json!({
             "render_id": render_id, "presets": body.presets, "watermark_text": body.watermark_text,
             "captions": body.captions.filter(|c| *c != CaptionMode::Off),
-            "background": body.background, "crop": body.crop,
+            "background": body.background, "crop": body.crop, "burn_in_subtitles": burn_in,
         }),
         priority: body.priority.clamp(-100, 100),
         max_attempts: 3,
@@ -187,8 +205,8 @@ fn stored_keys(output: &serde_json::Value) -> Vec<&str> {
     keys
 }
 
-/// The rendered file of one preset, or its caption sidecar as `PRESET.srt` or `PRESET.vtt`;
-/// HTTP range requests are honoured.
+/// The rendered file of one preset, its caption sidecar as `PRESET.srt` or `PRESET.vtt`, or
+/// a subtitle track's as `PRESET.LANG.srt` / `.vtt`; HTTP range requests are honoured.
 #[utoipa::path(get, path = "/renders/{render_id}/files/{preset}", tag = "renders",
     params(("render_id" = String, Path), ("preset" = String, Path)), responses(
         (status = 200, description = "the whole file", body = super::openapi::FileBytes, content_type = "video/mp4"),
@@ -205,14 +223,18 @@ async fn renders_file(
     let outputs: Vec<serde_json::Value> =
         row.outputs.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or_default();
     // The key comes from our own record, never from the request.
+    // `PRESET.srt` is the captions' sidecar, `PRESET.es.srt` the Spanish subtitle track's.
     let (name, sidecar) = match preset.rsplit_once('.') {
-        Some((name, ext @ ("srt" | "vtt"))) => (name, Some(ext)),
+        Some((name, ext @ ("srt" | "vtt"))) => match name.split_once('.') {
+            Some((name, lang)) => (name, Some(format!("{lang}.{ext}"))),
+            None => (name, Some(ext.to_owned())),
+        },
         _ => (preset.as_str(), None),
     };
     let output = outputs.iter().find(|o| o["preset"] == name).ok_or(ApiError::NotFound)?;
-    let key = match sidecar {
+    let key = match &sidecar {
         None => output["file"].as_str(),
-        Some(ext) => output["sidecars"][ext].as_str(),
+        Some(ext) => output["sidecars"][ext.as_str()].as_str(),
     }
     .ok_or(ApiError::NotFound)?;
     let file = state.storage.fetch(key).await?;

@@ -184,6 +184,9 @@ pub struct RenderParams {
     pub background: Option<Background>,
     #[serde(default)]
     pub crop: Option<CropPolicy>,
+    /// The language of the project's subtitle track burned into the picture.
+    #[serde(default)]
+    pub burn_in_subtitles: Option<String>,
 }
 
 /// The server's timeline: the engine's, with `source` naming a clip id.
@@ -255,6 +258,12 @@ impl Render {
             request.captions = Some(mode);
             share = (30.0, 65.0);
         }
+        if let Some(lang) = &params.burn_in_subtitles {
+            let transcript =
+                self.runtime.block_on(super::soft_subtitles::burn_in(&self.db, &job.owner_id, project_id, lang))?;
+            request.transcript = Some(transcript);
+            request.captions = Some(CaptionMode::BurnIn);
+        }
         ctx.progress(share.0, "rendering");
         let started = std::time::Instant::now();
         let rendered = reenact_engine::render(&request, ctx.cancel_token(), &mut |p| {
@@ -263,7 +272,8 @@ impl Render {
         if let Some(out) = rendered.as_ref().ok().and_then(|r| r.outputs.first()) {
             crate::http::metrics::render_finished(out.metadata.duration_s, started.elapsed());
         }
-        let result = rendered.map_err(|e| e.to_string()).and_then(|report| {
+        let result = rendered.map_err(|e| e.to_string()).and_then(|mut report| {
+            super::soft_subtitles::add_tracks(&self.db, &self.runtime, &job.owner_id, project_id, &mut report)?;
             let render_s = report.wall_s;
             ctx.progress(96.0, "storing");
             let mut stored = self.runtime.block_on(self.store(job, ctx, project_id, &params.render_id, report))?;
@@ -361,7 +371,21 @@ impl Render {
             }
             let mut sidecars = serde_json::Map::new();
             for sidecar in &out.sidecars {
-                let ext = sidecar.extension().and_then(|e| e.to_str()).unwrap_or("txt");
+                // `name.srt` is the captions' sidecar; `name.es.srt` a subtitle track's.
+                let lang = sidecar
+                    .file_stem()
+                    .map(Path::new)
+                    .and_then(|stem| stem.extension())
+                    .filter(|lang| reenact_engine::languages::canonical_tag(&lang.to_string_lossy()).is_ok());
+                let ext = match lang {
+                    Some(lang) => format!(
+                        "{}.{}",
+                        lang.to_string_lossy(),
+                        sidecar.extension().and_then(|e| e.to_str()).unwrap_or("txt")
+                    ),
+                    None => sidecar.extension().and_then(|e| e.to_str()).unwrap_or("txt").to_owned(),
+                };
+                let ext = ext.as_str();
                 let key = key_of(Area::Metadata, &format!("{preset}.{ext}"));
                 sidecars.insert(ext.into(), key.clone().into());
                 stored.push((sidecar.clone(), key));

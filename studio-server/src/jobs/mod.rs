@@ -15,6 +15,7 @@ pub mod effects;
 pub mod egress;
 pub mod handlers;
 pub mod queue;
+mod soft_subtitles;
 pub mod subtitles;
 pub mod worker;
 

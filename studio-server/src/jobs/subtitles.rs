@@ -24,7 +24,7 @@ use crate::storage::{Area, Storage};
 #[serde(deny_unknown_fields)]
 pub struct SubtitleParams {
     pub clip_id: String,
-    /// Spoken language (whisper code); the default model takes `en` only.
+    /// Spoken language (whisper code, or `auto` to detect it).
     #[serde(default = "english")]
     pub language: String,
     /// Translate into English (multilingual models only).
@@ -39,12 +39,8 @@ fn english() -> String {
 impl SubtitleParams {
     /// Checks what can be checked before the job is queued.
     pub fn check(&self) -> Result<(), String> {
-        let code = self.language.as_str();
-        let plausible = (2..=3).contains(&code.len()) && code.chars().all(|c| c.is_ascii_lowercase());
-        if !plausible {
-            return Err(format!("params.language: `{code}` is not a language code such as `en`"));
-        }
-        Ok(())
+        reenact_engine::languages::check_speech_language(&self.language)
+            .map_err(|err| format!("params.language: {err}"))
     }
 }
 
@@ -87,6 +83,8 @@ impl Handler for SubtitleGenerate {
             "utterances": transcript.utterances,
             "realtime_factor": transcript.realtime_factor,
             "models": transcript.models,
+            "language": transcript.language,
+            "translated": transcript.translated,
             "files": files,
         }))
     }

@@ -10,6 +10,7 @@ mod project;
 mod projects;
 mod renders;
 mod studio;
+mod subtitles;
 
 pub(crate) use account::Account;
 pub(crate) use jobs::Jobs;
@@ -17,3 +18,4 @@ pub(crate) use login::Login;
 pub(crate) use project::ProjectPage;
 pub(crate) use projects::Projects;
 pub(crate) use studio::{Studio, StudioSession};
+pub(crate) use subtitles::SubtitleEditor;

