@@ -86,7 +86,9 @@ impl Slot {
                 "GFPGAN 1.4 / GPEN-BFR-512 (one input and output [1, 3, 512, 512]) or CodeFormer \
                  ([1, 3, 512, 512] and a fidelity weight in, [1, 3, 512, 512] out)"
             }
-            Self::LipSync => "Wav2Lip / Wav2Lip-GAN 96 (mel [1, 1, 80, 16] and face [1, 6, 96, 96] in, [1, 3, 96, 96] out)",
+            Self::LipSync => {
+                "Wav2Lip / Wav2Lip-GAN 96 (mel [1, 1, 80, 16] and face [1, 6, 96, 96] in, [1, 3, 96, 96] out)"
+            }
             Self::Voice => {
                 "RVC v2 (feats [1, T, 768], lengths [1] int64, pitch [1, T] int64, pitchf [1, T], speaker id [1] \
                  int64, noise [1, 192, T] in; audio out)"
@@ -224,9 +226,8 @@ pub fn import_model(dir: &Path, request: &ImportRequest) -> Result<Imported, Imp
     };
     check_name(&name)?;
     let signature = GraphSignature::read(&request.file)?;
-    let recognised = recognise(request.slot, &signature, request.sample_rate).map_err(|found| {
-        ImportError::Unrecognised { path: request.file.clone(), slot: request.slot, found }
-    })?;
+    let recognised = recognise(request.slot, &signature, request.sample_rate)
+        .map_err(|found| ImportError::Unrecognised { path: request.file.clone(), slot: request.slot, found })?;
     let sha256 = crate::sha256_file(&request.file)
         .map_err(|source| SignatureError::Io { path: request.file.clone(), source })?;
     let file = PathBuf::from(IMPORTED_DIR).join(format!("{name}.onnx"));
@@ -325,13 +326,10 @@ fn write_entry(dir: &Path, entry: &ModelEntry) -> Result<PathBuf, ImportError> {
     let mut models = if path.exists() { Manifest::load(&path)?.models } else { Vec::new() };
     models.retain(|m| m.name != entry.name);
     models.push(entry.clone());
-    let body = toml::to_string(&ManifestFile { model: &models }).map_err(|err| ImportError::Write {
-        path: path.clone(),
-        source: io::Error::other(err.to_string()),
-    })?;
-    let text = format!(
-        "# Models imported with `reenact models import`; each entry names the signature recognised.\n{body}"
-    );
+    let body = toml::to_string(&ManifestFile { model: &models })
+        .map_err(|err| ImportError::Write { path: path.clone(), source: io::Error::other(err.to_string()) })?;
+    let text =
+        format!("# Models imported with `reenact models import`; each entry names the signature recognised.\n{body}");
     // Parse what is about to be written, so a bad entry never replaces a good manifest.
     Manifest::parse(&path, &text)?;
     let part = path.with_extension("toml.part");
@@ -411,7 +409,15 @@ fn inswapper(sig: &GraphSignature) -> Option<Recognised> {
         .iter()
         .map(|spec| {
             if spec.name == target.name {
-                annotate(spec, &image_notes("RGB", 0.0, 1.0, "performer face aligned to the ArcFace template (128 px, +8 px x), x / 255"))
+                annotate(
+                    spec,
+                    &image_notes(
+                        "RGB",
+                        0.0,
+                        1.0,
+                        "performer face aligned to the ArcFace template (128 px, +8 px x), x / 255",
+                    ),
+                )
             } else {
                 annotate(
                     source,
@@ -461,7 +467,10 @@ fn codeformer(sig: &GraphSignature) -> Option<Recognised> {
         .iter()
         .map(|spec| {
             if spec.name == picture.name {
-                annotate(spec, &image_notes("RGB", -1.0, 1.0, "face aligned to the FFHQ 512 template, (x / 255 - 0.5) / 0.5"))
+                annotate(
+                    spec,
+                    &image_notes("RGB", -1.0, 1.0, "face aligned to the FFHQ 512 template, (x / 255 - 0.5) / 0.5"),
+                )
             } else {
                 annotate(weight, &[("meaning", text("fidelity weight 0..1 (1 = closest to the input)"))])
             }
@@ -542,7 +551,10 @@ fn rvc_v2(sig: &GraphSignature, sample_rate: Option<u32>) -> Option<Result<Recog
     }
     let int = |v: i64| toml::Value::Integer(v);
     let inputs = vec![
-        annotate(feats, &[("meaning", text("ContentVec 768 features at 16 kHz (hop 320), each frame repeated twice (hop 160)"))]),
+        annotate(
+            feats,
+            &[("meaning", text("ContentVec 768 features at 16 kHz (hop 320), each frame repeated twice (hop 160)"))],
+        ),
         annotate(lengths, &[("meaning", text("number of frames T"))]),
         annotate(pitch, &[("meaning", text("coarse F0: mel-scale bin 1..255 of pitchf (50..1100 Hz)"))]),
         annotate(pitchf, &[("meaning", text("F0 in Hz per 10 ms frame from the pitch model, 0 = unvoiced"))]),
@@ -577,7 +589,11 @@ fn contentvec(sig: &GraphSignature) -> Option<Recognised> {
     }
     let inputs = vec![annotate(
         input,
-        &[("sample_rate", toml::Value::Integer(16000)), ("range", range(-1.0, 1.0)), ("meaning", text("mono waveform"))],
+        &[
+            ("sample_rate", toml::Value::Integer(16000)),
+            ("range", range(-1.0, 1.0)),
+            ("meaning", text("mono waveform")),
+        ],
     )];
     let mut outputs = sig.outputs.clone();
     outputs[0] = annotate(output, &[("meaning", text(&format!("content features, 50 frames/s, {layout}")))]);
@@ -614,8 +630,15 @@ fn liveportrait(sig: &GraphSignature) -> Option<Recognised> {
         let shapes: [&[i64]; 7] = [&[-1, 66], &[-1, 66], &[-1, 66], &[-1, 3], &[-1, 63], &[-1, 1], &[-1, 63]];
         let matches = outs.len() == 7 && outs.iter().zip(shapes).all(|(s, want)| fits(s, "float32", want));
         if image(img, 256) && matches {
-            let meanings =
-                ["pitch bins (66)", "yaw bins (66)", "roll bins (66)", "translation", "expression deltas", "scale", "canonical keypoints"];
+            let meanings = [
+                "pitch bins (66)",
+                "yaw bins (66)",
+                "roll bins (66)",
+                "translation",
+                "expression deltas",
+                "scale",
+                "canonical keypoints",
+            ];
             let outputs = outs.iter().zip(meanings).map(|(s, m)| annotate(s, &[("meaning", text(m))])).collect();
             return Some(recognised("liveportrait_motion", "portrait_motion", vec![notes(img)], outputs));
         }

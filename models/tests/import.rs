@@ -173,8 +173,8 @@ fn every_signature_round_trips_to_a_verified_manifest_entry() {
     let cases = cases();
     for (file, slot, g, signature, task) in &cases {
         let path = write(src.path(), file, g);
-        let imported = import_model(models.path(), &request(&path, *slot))
-            .unwrap_or_else(|err| panic!("{file} as {slot}: {err}"));
+        let imported =
+            import_model(models.path(), &request(&path, *slot)).unwrap_or_else(|err| panic!("{file} as {slot}: {err}"));
         assert_eq!(imported.entry.signature.as_deref(), Some(*signature), "{file}");
         assert_eq!(imported.entry.task, *task, "{file}");
         assert_eq!(imported.entry.commercial_use, Some(false));
