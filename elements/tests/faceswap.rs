@@ -643,3 +643,110 @@ fn every_property_default_is_inside_its_range() {
     element.set_property("model", "some_swapper");
     assert_eq!(element.property::<String>("algorithm"), "onnx:some_swapper");
 }
+
+// Imported community signatures: inswapper_128 with its emap, InsightFace's ArcFace.
+
+/// An ArcFace-shaped identity graph whose embedding reveals how it was fed: component 0 is
+/// relu(-min(input)), non-zero only for InsightFace's (x - 127.5) / 127.5; component 1 is
+/// relu(mean R - mean B) and component 2 relu(mean B - mean R), so planes fed in BGR order
+/// move the weight from 1 to 2 (the astronaut's face crop is redder than it is blue).
+fn arcface_graph() -> Graph {
+    let one_hot = |i: usize| {
+        let mut e = vec![0.0f32; 512];
+        e[i] = 1.0;
+        e
+    };
+    let (e0, e1, e2) = (one_hot(0), one_hot(1), one_hot(2));
+    Graph::new()
+        .input("input.1", &[1, 3, 112, 112])
+        .output("683", &[1, 512])
+        .initializer("rb", &[3, 1], &[1.0, 0.0, -1.0])
+        .initializer("e0", &[1, 512], &e0)
+        .initializer("e1", &[1, 512], &e1)
+        .initializer("e2", &[1, 512], &e2)
+        .node("ReduceMin", &["input.1"], &["mn"], &[("axes", Attr::Ints(vec![1, 2, 3])), ("keepdims", Attr::Int(0))])
+        .node("Neg", &["mn"], &["nmn"], &[])
+        .node("Relu", &["nmn"], &["a"], &[])
+        .node("ReduceMean", &["input.1"], &["cm"], &[("axes", Attr::Ints(vec![2, 3])), ("keepdims", Attr::Int(0))])
+        .node("MatMul", &["cm", "rb"], &["d"], &[])
+        .node("Relu", &["d"], &["red"], &[])
+        .node("Neg", &["d"], &["nd"], &[])
+        .node("Relu", &["nd"], &["blue"], &[])
+        .node("Mul", &["e0", "a"], &["p0"], &[])
+        .node("Mul", &["e1", "red"], &["p1"], &[])
+        .node("Mul", &["e2", "blue"], &["p2"], &[])
+        .node("Add", &["p0", "p1"], &["p01"], &[])
+        .node("Add", &["p01", "p2"], &["683"], &[])
+}
+
+/// An inswapper_128-shaped swapper painting the face with the first three values of `source`;
+/// its last initializer `emap` is three times the cyclic shift by one, so the projected and
+/// renormalised embedding (0, e0, e1, ...) paints a colour no unprojected one would.
+fn inswapper_graph() -> Graph {
+    let mut p = vec![0.0f32; 3 * 512];
+    for c in 0..3 {
+        p[c * 512 + c] = 1.0;
+    }
+    let mut emap = vec![0.0f32; 512 * 512];
+    for i in 0..512 {
+        emap[i * 512 + (i + 1) % 512] = 3.0;
+    }
+    Graph::new()
+        .input("target", &[1, 3, 128, 128])
+        .input("source", &[1, 512])
+        .output("output", &[1, 3, 128, 128])
+        .initializer("zero", &[1], &[0.0])
+        .initializer("p", &[3, 1, 512], &p)
+        .node("Transpose", &["source"], &["s"], &[("perm", Attr::Ints(vec![1, 0]))])
+        .node("MatMul", &["p", "s"], &["colour"], &[])
+        .node("Mul", &["target", "zero"], &["t0"], &[])
+        .node("Add", &["t0", "colour"], &["output"], &[])
+        .initializer("emap", &[512, 512], &emap)
+}
+
+#[test]
+fn imported_inswapper_gets_arcface_normalisation_and_the_emap_projection() {
+    init();
+    let src = tempfile::tempdir().expect("src dir");
+    let dir = tempfile::tempdir().expect("model dir");
+    for (file, graph, slot) in [
+        ("inswapper_128", inswapper_graph(), reenact_models::Slot::FaceSwap),
+        ("w600k_r50", arcface_graph(), reenact_models::Slot::FaceIdentity),
+    ] {
+        let path = src.path().join(format!("{file}.onnx"));
+        std::fs::write(&path, graph.to_model()).expect("write");
+        let request = reenact_models::ImportRequest {
+            file: path,
+            slot,
+            license: "test".into(),
+            commercial_use: Some(false),
+            name: None,
+            sample_rate: None,
+        };
+        reenact_models::import_model(dir.path(), &request).expect("import");
+    }
+    let (caps, frames) = tracked(&grid_file(), 2);
+    let (width, height) = frame_size(&caps);
+    let props = format!(
+        "model=inswapper_128 identity-model=w600k_r50 model-dir={} feather=2 keep-mouth=false",
+        dir.path().display()
+    );
+    let mut h = Harness::new_parse(&format!("reenactfaceswap character={} {props}", astronaut().display()));
+    h.set_caps(caps.clone(), caps.clone());
+    let element = h.find_element("reenactfaceswap").expect("element");
+    let out = h.push_and_pull(frames[0].copy()).expect("frame");
+    let b = out.map_readable().expect("map");
+    let region = inside(&face(&frames[0]), 3.0, width, height);
+    let (x, y) = region[region.len() / 2];
+    let i = (y * width + x) * 4;
+    let [r, g, bl] = [b[i], b[i + 1], b[i + 2]].map(f64::from);
+    // Projected: (0, e0, e1) / |e|. Skipping emap paints red; feeding 0..1 leaves e0 = 0 (no
+    // green); BGR planes leave e1 = 0 (no blue); no renormalisation saturates (norm > 255).
+    assert!(r <= 1.0, "red {r}: the emap projection was skipped");
+    assert!(g > 20.0, "green {g}: the ArcFace input was not (x - 127.5) / 127.5");
+    assert!(bl > 20.0, "blue {bl}: the ArcFace input planes were not RGB");
+    let norm = (g * g + bl * bl).sqrt();
+    assert!((norm - 255.0).abs() < 3.0, "|(g, b)| = {norm:.1}: the projected embedding was not renormalised");
+    assert_eq!(element.property::<String>("execution-provider"), "CPU");
+    assert_eq!(element.property::<String>("algorithm"), "onnx:inswapper_128@imported");
+}

@@ -14,7 +14,10 @@ pub const OPSET: i64 = 17;
 const IR_VERSION: i64 = 8;
 
 /// ONNX `TensorProto.DataType` of float32.
-const FLOAT: i64 = 1;
+pub const FLOAT: i64 = 1;
+
+/// ONNX `TensorProto.DataType` of int64.
+pub const INT64: i64 = 7;
 
 /// One dimension of a declared input or output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +57,8 @@ pub enum Attr {
     },
 }
 
-/// A declared tensor: name and shape (negative = dynamic).
-type TensorSpec = (String, Vec<i64>);
+/// A declared tensor: name, shape (negative = dynamic) and `TensorProto.DataType`.
+type TensorSpec = (String, Vec<i64>, i64);
 
 /// A graph under construction; [`Graph::to_model`] serialises it.
 #[derive(Debug, Default, Clone)]
@@ -67,6 +70,7 @@ pub struct Graph {
     outputs: Vec<Vec<u8>>,
     initializers: Vec<Vec<u8>>,
     nodes: Vec<Vec<u8>>,
+    metadata: Vec<(String, String)>,
 }
 
 impl Graph {
@@ -76,16 +80,27 @@ impl Graph {
     }
 
     /// Declares a float32 graph input.
-    pub fn input(mut self, name: &str, shape: &[i64]) -> Self {
-        self.inputs.push(value_info(name, shape));
-        self.declared_inputs.push((name.to_owned(), shape.to_vec()));
+    pub fn input(self, name: &str, shape: &[i64]) -> Self {
+        self.input_of(name, shape, FLOAT)
+    }
+
+    /// Declares a graph input of element type `data_type` ([`FLOAT`], [`INT64`]).
+    pub fn input_of(mut self, name: &str, shape: &[i64], data_type: i64) -> Self {
+        self.inputs.push(value_info(name, shape, data_type));
+        self.declared_inputs.push((name.to_owned(), shape.to_vec(), data_type));
         self
     }
 
     /// Declares a float32 graph output.
     pub fn output(mut self, name: &str, shape: &[i64]) -> Self {
-        self.outputs.push(value_info(name, shape));
-        self.declared_outputs.push((name.to_owned(), shape.to_vec()));
+        self.outputs.push(value_info(name, shape, FLOAT));
+        self.declared_outputs.push((name.to_owned(), shape.to_vec(), FLOAT));
+        self
+    }
+
+    /// Adds a `metadata_props` entry to the model (exporters record sample rates there).
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -137,6 +152,12 @@ impl Graph {
         bytes(&mut model, 2, b"reenact-generated");
         bytes(&mut model, 7, &graph);
         bytes(&mut model, 8, &opset);
+        for (key, value) in &self.metadata {
+            let mut entry = Vec::new();
+            bytes(&mut entry, 1, key.as_bytes());
+            bytes(&mut entry, 2, value.as_bytes());
+            bytes(&mut model, 14, &entry);
+        }
         model
     }
 }
@@ -149,9 +170,12 @@ impl Graph {
         let path = dir.join(&file);
         std::fs::write(&path, self.to_model())?;
         let sha = crate::sha256_file(&path)?;
-        let specs = |list: &[(String, Vec<i64>)]| {
+        let specs = |list: &[TensorSpec]| {
             list.iter()
-                .map(|(n, shape)| format!("{{ name = \"{n}\", shape = {shape:?}, dtype = \"float32\" }}"))
+                .map(|(n, shape, ty)| {
+                    let dtype = if *ty == INT64 { "int64" } else { "float32" };
+                    format!("{{ name = \"{n}\", shape = {shape:?}, dtype = \"{dtype}\" }}")
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -195,8 +219,8 @@ fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-/// `ValueInfoProto` of a float32 tensor.
-fn value_info(name: &str, shape: &[i64]) -> Vec<u8> {
+/// `ValueInfoProto` of a tensor.
+fn value_info(name: &str, shape: &[i64], data_type: i64) -> Vec<u8> {
     let mut dims = Vec::new();
     for &size in shape {
         let mut dim = Vec::new();
@@ -207,7 +231,7 @@ fn value_info(name: &str, shape: &[i64]) -> Vec<u8> {
         bytes(&mut dims, 1, &dim);
     }
     let mut tensor_type = Vec::new();
-    int(&mut tensor_type, 1, FLOAT);
+    int(&mut tensor_type, 1, data_type);
     bytes(&mut tensor_type, 2, &dims);
     let mut ty = Vec::new();
     bytes(&mut ty, 1, &tensor_type);

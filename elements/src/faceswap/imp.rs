@@ -22,7 +22,11 @@
  * character's identity embedding from `identity-model`, run once on the portrait) and output
  * `output` [1, 3, 128, 128], pasted back through the inverse alignment. A model whose
  * signature differs, or one that takes `source` while no `identity-model` is set, fails at
- * start with an error naming the model and the difference.
+ * start with an error naming the model and the difference. Models imported with
+ * `reenact models import` (inswapper_128 with an InsightFace ArcFace) are fed as they were
+ * trained: the ArcFace input in [-1, 1] ((x - 127.5) / 127.5) and the embedding projected
+ * through the swapper's own `emap` matrix and normalised again. `execution-provider` tells
+ * where the model runs (CPU, CUDA, TensorRT).
  *
  * Both paths blend through the same mask: the convex hull of the performer's face outline,
  * feathered inwards by `feather`, so no pixel outside the hull changes; `keep-eyes` and
@@ -320,6 +324,12 @@ impl ObjectImpl for ReenactFaceSwap {
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("execution-provider")
+                    .nick("Execution provider")
+                    .blurb("Where the swap model runs once started: CPU, CUDA or TensorRT; none on the classical path or before start")
+                    .default_value(Some("none"))
+                    .read_only()
+                    .build(),
                 glib::ParamSpecString::builder("algorithm")
                     .nick("Algorithm")
                     .blurb("What swaps the face, for render metadata: classical:delaunay/1 or onnx:<name>@<version> (the version once started)")
@@ -389,6 +399,11 @@ impl ObjectImpl for ReenactFaceSwap {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "execution-provider" {
+            let provider =
+                self.state().as_ref().and_then(|state| state.neural.as_ref().map(|n| n.provider().to_string()));
+            return provider.unwrap_or_else(|| "none".into()).to_value();
+        }
         if pspec.name() == "algorithm" {
             // State first, then settings: never both locks at once.
             let started = self.state().as_ref().map(|state| state.algorithm.clone());
@@ -470,7 +485,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
                     settings.threads as usize,
                 )
                 .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ["model {model}: {err}"]))?;
-                gst::info!(ONNX_CAT, imp = self, "swap model ready: {swapper:?}");
+                gst::info!(ONNX_CAT, imp = self, "swap model ready on {}: {swapper:?}", swapper.provider());
                 Some(swapper)
             }
             None => None,

