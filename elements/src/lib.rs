@@ -21,6 +21,7 @@ pub mod character;
 pub mod facemeta;
 mod faceswap;
 pub mod facetrack;
+pub mod frame;
 mod lipsync;
 pub mod matte;
 pub mod reframe;

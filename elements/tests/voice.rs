@@ -15,6 +15,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst_check::Harness;
 use gstreenact::analysis::lpc::{envelope, lpc, median_formants};
+use gstreenact::analysis::mel::MelFilterbank;
 use gstreenact::analysis::pitch::{f0_track, PitchParams, PitchTrack};
 use gstreenact::character::{create, decode_audio_mono, Character, CreateOptions};
 use reenact_models::graph::{Attr, Graph};
@@ -491,13 +492,10 @@ fn linear_converter() -> Graph {
         .node("Add", &["flat", "bias"], &["waveform"], &[])
 }
 
-/// The documented front end, written again independently: periodic Hann 400, direct DFT in
-/// f64, Slaney mel filters, log10 with a 1e-10 floor.
+/// The documented front end, written again independently of the element's frame code:
+/// periodic Hann 400, direct DFT in f64, the shared Slaney bank (tested against librosa in
+/// `analysis::mel`), log10 with a 1e-10 floor.
 fn reference_mel(window: &[f32]) -> Vec<f64> {
-    let slaney =
-        |hz: f64| if hz >= 1000.0 { 15.0 + (hz / 1000.0).ln() / ((6.4f64).ln() / 27.0) } else { hz * 3.0 / 200.0 };
-    let inverse =
-        |mel: f64| if mel >= 15.0 { 1000.0 * ((mel - 15.0) * (6.4f64).ln() / 27.0).exp() } else { mel * 200.0 / 3.0 };
     let tau = 2.0 * std::f64::consts::PI;
     let x: Vec<f64> = window
         .iter()
@@ -515,19 +513,11 @@ fn reference_mel(window: &[f32]) -> Vec<f64> {
             re * re + im * im
         })
         .collect();
-    let top = slaney(8000.0);
-    let edge = |i: usize| inverse(top * i as f64 / (BANDS + 1) as f64);
-    (0..BANDS)
-        .map(|m| {
-            let (lo, mid, hi) = (edge(m), edge(m + 1), edge(m + 2));
-            let sum: f64 = power
-                .iter()
-                .enumerate()
-                .map(|(k, p)| {
-                    let f = k as f64 * 16_000.0 / WINDOW as f64;
-                    ((f - lo) / (mid - lo)).min((hi - f) / (hi - mid)).max(0.0) * 2.0 / (hi - lo) * p
-                })
-                .sum();
+    MelFilterbank::slaney(16_000, WINDOW, BANDS, 0.0, 8000.0)
+        .bands()
+        .iter()
+        .map(|band| {
+            let sum: f64 = band.weights.iter().zip(&power[band.start..]).map(|(w, p)| f64::from(*w) * p).sum();
             sum.max(1e-10).log10()
         })
         .collect()

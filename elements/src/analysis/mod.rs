@@ -4,6 +4,7 @@
 //! speaker embedding (log-mel front end + the d-vector model). No GStreamer here.
 
 pub mod lpc;
+pub mod mel;
 pub mod pitch;
 pub mod speaker;
 

@@ -5,6 +5,8 @@
 //! log10), 80-frame windows with stride 40, L2-normalised mean of the window embeddings.
 
 use realfft::RealFftPlanner;
+
+use super::mel::MelFilterbank;
 use reenact_models::{Catalog, OnnxError, OnnxSession, SessionOptions, TensorInput};
 
 /// Catalog name of the embedding model.
@@ -20,52 +22,12 @@ const N_MELS: usize = 40;
 const WINDOW_FRAMES: usize = 80;
 const WINDOW_STRIDE: usize = 40;
 
-fn hz_to_mel(hz: f64) -> f64 {
-    // Slaney: linear to 1 kHz, logarithmic above.
-    let (f_sp, min_log_hz, min_log_mel, logstep) = (200.0 / 3.0, 1000.0, 15.0, (6.4f64).ln() / 27.0);
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
-    } else {
-        hz / f_sp
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let (f_sp, min_log_hz, min_log_mel, logstep) = (200.0 / 3.0, 1000.0, 15.0, (6.4f64).ln() / 27.0);
-    if mel >= min_log_mel {
-        min_log_hz * ((mel - min_log_mel) * logstep).exp()
-    } else {
-        mel * f_sp
-    }
-}
-
-/// Slaney-normalised triangular filters, `N_MELS` rows of `N_FFT / 2 + 1` weights.
-fn mel_filters() -> Vec<Vec<f32>> {
-    let bins = N_FFT / 2 + 1;
-    let top = hz_to_mel(f64::from(RATE) / 2.0);
-    let mel_hz: Vec<f64> = (0..N_MELS + 2).map(|i| mel_to_hz(top * i as f64 / (N_MELS + 1) as f64)).collect();
-    let fft_hz: Vec<f64> = (0..bins).map(|k| k as f64 * f64::from(RATE) / N_FFT as f64).collect();
-    (0..N_MELS)
-        .map(|m| {
-            let (lo, mid, hi) = (mel_hz[m], mel_hz[m + 1], mel_hz[m + 2]);
-            let norm = 2.0 / (hi - lo);
-            fft_hz
-                .iter()
-                .map(|&f| {
-                    let w = ((f - lo) / (mid - lo)).min((hi - f) / (hi - mid)).max(0.0);
-                    (w * norm) as f32
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// log10 mel power frames (`[frames][N_MELS]`) of 16 kHz `samples`, uncentred frames.
 pub fn log_mel(samples: &[f32]) -> Vec<[f32; N_MELS]> {
     if samples.len() < N_FFT {
         return Vec::new();
     }
-    let filters = mel_filters();
+    let filters = MelFilterbank::slaney(RATE, N_FFT, N_MELS, 0.0, f64::from(RATE) / 2.0);
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
     let mut input = fft.make_input_vec();
     let mut spectrum = fft.make_output_vec();
@@ -86,9 +48,9 @@ pub fn log_mel(samples: &[f32]) -> Vec<[f32; N_MELS]> {
                 *p = c.norm_sqr();
             }
             let mut mel = [0.0f32; N_MELS];
-            for (m, filter) in mel.iter_mut().zip(&filters) {
-                let s: f32 = filter.iter().zip(&power).map(|(w, p)| w * p).sum();
-                *m = (s + 1e-10).log10();
+            filters.apply(&power, &mut mel);
+            for m in &mut mel {
+                *m = (*m + 1e-10).log10();
             }
             mel
         })
@@ -155,21 +117,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slaney_scale_round_trips_and_bends_at_1khz() {
-        for hz in [0.0, 300.0, 1000.0, 4321.0, 8000.0] {
-            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-6);
-        }
-        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-9);
-    }
-
-    #[test]
     fn a_tone_lights_the_band_holding_it() {
         let x: Vec<f32> =
             (0..16000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16000.0).sin()).collect();
         let frames = log_mel(&x);
         assert_eq!(frames.len(), 1 + (16000 - 512) / 160);
         let loudest = (0..N_MELS).max_by(|&a, &b| frames[10][a].total_cmp(&frames[10][b])).expect("bands");
-        let centre = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / (N_MELS + 1) as f64);
+        let bank = MelFilterbank::slaney(RATE, N_FFT, N_MELS, 0.0, 8000.0);
+        let centre = bank.centre_hz(loudest, 0.0, 8000.0);
         assert!((800.0..1250.0).contains(&centre), "band {loudest} at {centre} Hz");
     }
 }

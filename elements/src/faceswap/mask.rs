@@ -5,6 +5,8 @@
 //! through. It is a pure function of the landmarks, so it is exactly as steady as they are.
 //! Also the plain packed frame the element writes into. No GStreamer here.
 
+use crate::frame::PackedLayout;
+
 /// A packed 8-bit RGB-family frame (RGB, BGR, RGBx, BGRx, RGBA, BGRA).
 #[derive(Debug)]
 pub(super) struct FrameMut<'a> {
@@ -25,19 +27,17 @@ pub(super) struct FrameMut<'a> {
 impl FrameMut<'_> {
     /// True when every row the dimensions promise lies inside `data`.
     pub(super) fn is_valid(&self) -> bool {
-        self.width > 0
-            && self.height > 0
-            && self.pixel_stride >= 3
-            && self.rgb.iter().all(|&o| o < self.pixel_stride)
-            && self.stride >= self.width * self.pixel_stride
-            && self.data.len() >= (self.height - 1) * self.stride + self.width * self.pixel_stride
+        self.layout().fits(self.data.len(), self.width, self.height, self.stride)
+    }
+
+    fn layout(&self) -> PackedLayout {
+        PackedLayout { pixel_stride: self.pixel_stride, rgb: self.rgb }
     }
 
     /// R, G, B of pixel (`x`, `y`), which must lie inside the frame.
     #[inline]
     pub(super) fn get(&self, x: usize, y: usize) -> [u8; 3] {
-        let i = y * self.stride + x * self.pixel_stride;
-        [self.data[i + self.rgb[0]], self.data[i + self.rgb[1]], self.data[i + self.rgb[2]]]
+        self.layout().rgb_at(self.data, y * self.stride + x * self.pixel_stride)
     }
 
     /// Mixes `colour` into pixel (`x`, `y`) with weight `alpha` / 255 (255 replaces it).

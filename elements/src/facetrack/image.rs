@@ -4,6 +4,7 @@
 //! No GStreamer here.
 
 use super::roi::Roi;
+use crate::frame::{bilinear, PackedLayout};
 
 /// A read-only packed frame (RGB, BGR, RGBx, BGRx, RGBA, BGRA...).
 #[derive(Debug, Clone, Copy)]
@@ -25,22 +26,16 @@ pub struct Image<'a> {
 impl Image<'_> {
     /// True when every row the dimensions promise lies inside `data`.
     pub fn is_valid(&self) -> bool {
-        self.width > 0
-            && self.height > 0
-            && self.pixel_stride >= 3
-            && self.rgb.iter().all(|&o| o < self.pixel_stride)
-            && self.stride >= self.width * self.pixel_stride
-            && self.data.len() >= (self.height - 1) * self.stride + self.width * self.pixel_stride
+        self.layout().fits(self.data.len(), self.width, self.height, self.stride)
+    }
+
+    fn layout(&self) -> PackedLayout {
+        PackedLayout { pixel_stride: self.pixel_stride, rgb: self.rgb }
     }
 
     #[inline]
     fn pixel(&self, x: usize, y: usize) -> [f32; 3] {
-        let i = y * self.stride + x * self.pixel_stride;
-        [
-            f32::from(self.data[i + self.rgb[0]]),
-            f32::from(self.data[i + self.rgb[1]]),
-            f32::from(self.data[i + self.rgb[2]]),
-        ]
+        self.layout().rgb_at(self.data, y * self.stride + x * self.pixel_stride).map(f32::from)
     }
 
     /// Bilinear sample at (`x`, `y`) in pixel units (pixel centres at +0.5); black outside.
@@ -69,9 +64,7 @@ impl Image<'_> {
         let p11 = get(x0 + 1, y0 + 1);
         let mut out = [0.0; 3];
         for c in 0..3 {
-            let top = p00[c] + (p10[c] - p00[c]) * ax;
-            let bottom = p01[c] + (p11[c] - p01[c]) * ax;
-            out[c] = top + (bottom - top) * ay;
+            out[c] = bilinear(p00[c], p10[c], p01[c], p11[c], ax, ay);
         }
         out
     }

@@ -6,19 +6,8 @@
 
 use crate::character::RgbaImage;
 
-/// Bytes per pixel and the offsets of R, G and B in a pixel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Layout {
-    /// Bytes per pixel (3 or 4).
-    pub(super) pixel_stride: usize,
-    /// Offsets of R, G, B.
-    pub(super) rgb: [usize; 3],
-}
-
-impl Layout {
-    /// Packed RGB.
-    pub(super) const RGB: Self = Self { pixel_stride: 3, rgb: [0, 1, 2] };
-}
+use crate::frame::bilinear;
+pub(super) use crate::frame::PackedLayout as Layout;
 
 /// A frame being written.
 #[derive(Debug)]
@@ -38,21 +27,13 @@ pub(super) struct FrameMut<'a> {
 impl FrameMut<'_> {
     /// True when every row the dimensions promise lies inside `data`.
     pub(super) fn is_valid(&self) -> bool {
-        let ps = self.layout.pixel_stride;
-        self.width > 0
-            && self.height > 0
-            && ps >= 3
-            && self.layout.rgb.iter().all(|&o| o < ps)
-            && self.stride >= self.width * ps
-            && self.data.len() >= (self.height - 1) * self.stride + self.width * ps
+        self.layout.fits(self.data.len(), self.width, self.height, self.stride)
     }
 
     /// R, G, B of pixel (`x`, `y`).
     #[inline(always)]
     pub(super) fn get(&self, x: usize, y: usize) -> [u8; 3] {
-        let i = y * self.stride + x * self.layout.pixel_stride;
-        let [r, g, b] = self.layout.rgb;
-        [self.data[i + r], self.data[i + g], self.data[i + b]]
+        self.layout.rgb_at(self.data, y * self.stride + x * self.layout.pixel_stride)
     }
 
     /// Sets pixel (`x`, `y`) to `colour` (0..255 per channel, rounded).
@@ -124,10 +105,7 @@ impl Picture<'_> {
         let mut out = [0.0; 3];
         for (o, &offset) in out.iter_mut().zip(&self.layout.rgb) {
             let p = |k: usize| f32::from(self.data[i + k + offset]);
-            let (p00, p10, p01, p11) = (p(0), p(dx), p(dy), p(dx + dy));
-            let top = p00 + (p10 - p00) * ax;
-            let bottom = p01 + (p11 - p01) * ax;
-            *o = top + (bottom - top) * ay;
+            *o = bilinear(p(0), p(dx), p(dy), p(dx + dy), ax, ay);
         }
         out
     }

@@ -14,6 +14,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::audio::{AudioTimeline, RATE};
+use crate::analysis::mel::MelFilterbank;
 
 /// Mel bands.
 pub(super) const BANDS: usize = 80;
@@ -34,67 +35,17 @@ const MIN_LEVEL_DB: f32 = -100.0;
 const REF_LEVEL_DB: f32 = 20.0;
 const MAX_ABS: f32 = 4.0;
 
-/// Slaney's mel scale (librosa `hz_to_mel`, `htk=False`).
-fn hz_to_mel(hz: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
-    } else {
-        hz / f_sp
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        min_log_hz * (logstep * (mel - min_log_mel)).exp()
-    } else {
-        mel * f_sp
-    }
-}
-
-/// One mel band: first FFT bin and its weights.
-#[derive(Debug, Clone)]
-struct Band {
-    start: usize,
-    weights: Vec<f32>,
-}
-
 /// librosa's `filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)`.
-fn mel_bands() -> Vec<Band> {
-    let bins = N_FFT / 2 + 1;
-    let (lo, hi) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
-    let points: Vec<f64> = (0..BANDS + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (BANDS + 1) as f64)).collect();
-    (0..BANDS)
-        .map(|m| {
-            let (left, centre, right) = (points[m], points[m + 1], points[m + 2]);
-            let norm = 2.0 / (right - left);
-            let mut start = None;
-            let mut weights = Vec::new();
-            for k in 0..bins {
-                let f = k as f64 * f64::from(RATE) / N_FFT as f64;
-                let w = ((f - left) / (centre - left)).min((right - f) / (right - centre)).max(0.0) * norm;
-                if w > 0.0 {
-                    start.get_or_insert(k);
-                    weights.push(w as f32);
-                } else if start.is_some() {
-                    break;
-                }
-            }
-            Band { start: start.unwrap_or(0), weights }
-        })
-        .collect()
+fn mel_bank() -> MelFilterbank {
+    MelFilterbank::slaney(RATE, N_FFT, BANDS, F_MIN, F_MAX)
 }
 
 /// Computes mel windows from the 16 kHz stream.
 pub(super) struct MelWindow {
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
-    bands: Vec<Band>,
+    bank: MelFilterbank,
+    mel: Vec<f32>,
     frame: Vec<f32>,
     spectrum: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
@@ -103,7 +54,7 @@ pub(super) struct MelWindow {
 
 impl fmt::Debug for MelWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MelWindow").field("bands", &self.bands.len()).finish()
+        f.debug_struct("MelWindow").field("bands", &self.bank.len()).finish()
     }
 }
 
@@ -126,7 +77,8 @@ impl MelWindow {
             window: (0..N_FFT)
                 .map(|n| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * n as f32 / N_FFT as f32).cos())
                 .collect(),
-            bands: mel_bands(),
+            bank: mel_bank(),
+            mel: vec![0.0; BANDS],
             magnitude: vec![0.0; N_FFT / 2 + 1],
         }
     }
@@ -147,8 +99,8 @@ impl MelWindow {
             for (m, c) in self.magnitude.iter_mut().zip(&self.spectrum) {
                 *m = c.norm();
             }
-            for (b, band) in self.bands.iter().enumerate() {
-                let mel: f32 = band.weights.iter().zip(&self.magnitude[band.start..]).map(|(w, m)| w * m).sum();
+            self.bank.apply(&self.magnitude, &mut self.mel);
+            for (b, &mel) in self.mel.iter().enumerate() {
                 let db = 20.0 * mel.max(1e-5).log10() - REF_LEVEL_DB;
                 let norm = 2.0 * MAX_ABS * (db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS;
                 out[b * FRAMES + f] = norm.clamp(-MAX_ABS, MAX_ABS);
@@ -161,21 +113,6 @@ impl MelWindow {
 mod tests {
     use super::super::audio::{InputFormat, SampleFormat};
     use super::*;
-
-    #[test]
-    fn the_mel_scale_matches_librosa() {
-        // librosa.hz_to_mel(55) = 0.825, (7600) = 44.4996, mel_to_hz inverts it.
-        assert!((hz_to_mel(55.0) - 0.825).abs() < 1e-9);
-        assert!((hz_to_mel(7600.0) - 44.499_575).abs() < 1e-4, "{}", hz_to_mel(7600.0));
-        assert!((mel_to_hz(hz_to_mel(3000.0)) - 3000.0).abs() < 1e-9);
-        let bands = mel_bands();
-        assert_eq!(bands.len(), BANDS);
-        // Slaney normalisation: each triangle has area 1 in Hz (weight sum x bin width ~ 1).
-        for band in &bands[10..] {
-            let area: f32 = band.weights.iter().sum::<f32>() * (RATE as f32 / N_FFT as f32);
-            assert!((area - 1.0).abs() < 0.15, "{area}");
-        }
-    }
 
     #[test]
     fn silence_is_the_floor_and_a_tone_lights_its_band() {
@@ -194,8 +131,7 @@ mod tests {
         // Frames 50..66 lie in the tone (0.625..0.825 s).
         mel.compute(&t, 50, &mut out);
         let band = (0..BANDS).max_by(|&a, &b| out[a * FRAMES].total_cmp(&out[b * FRAMES])).expect("bands");
-        let (lo, hi) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
-        let centre = mel_to_hz(lo + (hi - lo) * (band + 1) as f64 / (BANDS + 1) as f64);
+        let centre = mel_bank().centre_hz(band, F_MIN, F_MAX);
         assert!((centre - 1000.0).abs() < 60.0, "loudest band at {centre} Hz");
         assert!(out[band * FRAMES] > 1.5, "{}", out[band * FRAMES]);
     }

@@ -3,6 +3,8 @@
 //! smoothing, the edge ramp, and bilinear upsampling to frame rows in fixed point.
 //! No GStreamer here.
 
+use crate::frame::PackedLayout;
+
 /// A read-only packed 4-byte frame (RGBx, BGRA, ARGB...).
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
@@ -21,11 +23,7 @@ pub struct Frame<'a> {
 impl Frame<'_> {
     /// True when every row the dimensions promise lies inside `data`.
     pub fn is_valid(&self) -> bool {
-        self.width > 0
-            && self.height > 0
-            && self.rgb.iter().all(|&o| o < 4)
-            && self.stride >= self.width * 4
-            && self.data.len() >= (self.height - 1) * self.stride + self.width * 4
+        PackedLayout { pixel_stride: 4, rgb: self.rgb }.fits(self.data.len(), self.width, self.height, self.stride)
     }
 }
 

@@ -11,6 +11,8 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use reenact_models::{Catalog, CatalogEntry, OnnxError, OnnxSession, SessionOptions, TensorInput};
 
+use crate::analysis::mel::MelFilterbank;
+
 /// The model's sample rate.
 pub(crate) const RATE: u32 = 16_000;
 
@@ -97,8 +99,7 @@ pub(crate) fn check_manifest(entry: &CatalogEntry) -> Result<(), NeuralError> {
 pub(crate) struct MelFrontEnd {
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
-    /// Per band: first FFT bin and its weights.
-    filters: Vec<(usize, Vec<f32>)>,
+    filters: MelFilterbank,
     input: Vec<f32>,
     spectrum: Vec<Complex<f32>>,
     power: Vec<f32>,
@@ -110,45 +111,11 @@ impl std::fmt::Debug for MelFrontEnd {
     }
 }
 
-fn hz_to_mel(hz: f64) -> f64 {
-    let (f_sp, min_log_hz, min_log_mel, logstep) = (200.0 / 3.0, 1000.0, 15.0, (6.4f64).ln() / 27.0);
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
-    } else {
-        hz / f_sp
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let (f_sp, min_log_hz, min_log_mel, logstep) = (200.0 / 3.0, 1000.0, 15.0, (6.4f64).ln() / 27.0);
-    if mel >= min_log_mel {
-        min_log_hz * ((mel - min_log_mel) * logstep).exp()
-    } else {
-        mel * f_sp
-    }
-}
-
 impl MelFrontEnd {
     pub(crate) fn new() -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW);
         let bins = WINDOW / 2 + 1;
-        let top = hz_to_mel(f64::from(RATE) / 2.0);
-        let edges: Vec<f64> = (0..MEL_BANDS + 2).map(|i| mel_to_hz(top * i as f64 / (MEL_BANDS + 1) as f64)).collect();
-        let filters = (0..MEL_BANDS)
-            .map(|m| {
-                let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
-                let norm = 2.0 / (hi - lo);
-                let weights: Vec<f32> = (0..bins)
-                    .map(|k| {
-                        let f = k as f64 * f64::from(RATE) / WINDOW as f64;
-                        (((f - lo) / (mid - lo)).min((hi - f) / (hi - mid)).max(0.0) * norm) as f32
-                    })
-                    .collect();
-                let first = weights.iter().position(|&w| w > 0.0).unwrap_or(0);
-                let last = weights.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
-                (first, weights[first..last.max(first)].to_vec())
-            })
-            .collect();
+        let filters = MelFilterbank::slaney(RATE, WINDOW, MEL_BANDS, 0.0, f64::from(RATE) / 2.0);
         Self {
             window: (0..WINDOW)
                 .map(|n| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / WINDOW as f64).cos()) as f32)
@@ -173,9 +140,9 @@ impl MelFrontEnd {
         for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
             *p = c.norm_sqr();
         }
-        for (o, (first, weights)) in out.iter_mut().zip(&self.filters) {
-            let s: f32 = weights.iter().zip(&self.power[*first..]).map(|(w, p)| w * p).sum();
-            *o = s.max(MEL_FLOOR).log10();
+        self.filters.apply(&self.power, out);
+        for o in out.iter_mut() {
+            *o = o.max(MEL_FLOOR).log10();
         }
     }
 }
@@ -290,7 +257,7 @@ mod tests {
             (0..WINDOW).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin()).collect();
         front.frame(&tone, &mut out);
         let loudest = (0..MEL_BANDS).max_by(|&a, &b| out[a].total_cmp(&out[b])).unwrap_or(0);
-        let centre = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / (MEL_BANDS + 1) as f64);
+        let centre = front.filters.centre_hz(loudest, 0.0, 8000.0);
         assert!((centre - 1000.0).abs() < 80.0, "band {loudest} at {centre} Hz");
     }
 }

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MPL-2.0
+//! What every element that reads or writes packed 8-bit RGB-family frames (RGB, BGR, RGBx,
+//! BGRx, RGBA, BGRA) shares: the bounds check a mapped buffer must pass before it is indexed
+//! without further checks, and the bilinear blend of four neighbours. Each element keeps its own
+//! edge rule (black outside for the tracker, clamped for lip-sync), so only these live here.
+//! No GStreamer here.
+
+/// Bytes per pixel and where red, green and blue sit inside a pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedLayout {
+    /// Bytes per pixel (3 or 4).
+    pub pixel_stride: usize,
+    /// Byte offsets of red, green and blue.
+    pub rgb: [usize; 3],
+}
+
+impl PackedLayout {
+    /// Packed RGB, three bytes a pixel.
+    pub const RGB: Self = Self { pixel_stride: 3, rgb: [0, 1, 2] };
+
+    /// True when a `width` x `height` frame with rows `stride` bytes apart lies inside `len`
+    /// bytes and every channel offset lies inside a pixel.
+    pub fn fits(&self, len: usize, width: usize, height: usize, stride: usize) -> bool {
+        width > 0
+            && height > 0
+            && self.pixel_stride >= 3
+            && self.rgb.iter().all(|&o| o < self.pixel_stride)
+            && stride >= width * self.pixel_stride
+            && len >= (height - 1) * stride + width * self.pixel_stride
+    }
+
+    /// R, G, B of the pixel starting at byte `i` of `data`.
+    #[inline(always)]
+    pub fn rgb_at(&self, data: &[u8], i: usize) -> [u8; 3] {
+        let [r, g, b] = self.rgb;
+        [data[i + r], data[i + g], data[i + b]]
+    }
+}
+
+/// Bilinear blend of the four neighbours `p00` (top left), `p10`, `p01`, `p11` at fractions
+/// `ax` across and `ay` down.
+#[inline(always)]
+pub fn bilinear(p00: f32, p10: f32, p01: f32, p11: f32, ax: f32, ay: f32) -> f32 {
+    let top = p00 + (p10 - p00) * ax;
+    let bottom = p01 + (p11 - p01) * ax;
+    top + (bottom - top) * ay
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BGRX: PackedLayout = PackedLayout { pixel_stride: 4, rgb: [2, 1, 0] };
+
+    #[test]
+    fn fits_checks_rows_and_offsets() {
+        // 2x2 BGRx with 12-byte rows: the last row needs only 8 bytes.
+        assert!(BGRX.fits(20, 2, 2, 12));
+        assert!(!BGRX.fits(19, 2, 2, 12));
+        assert!(!BGRX.fits(64, 2, 2, 7), "rows shorter than a line of pixels");
+        assert!(!BGRX.fits(64, 0, 2, 12));
+        assert!(!PackedLayout { pixel_stride: 3, rgb: [0, 1, 3] }.fits(64, 2, 2, 6));
+    }
+
+    #[test]
+    fn rgb_at_follows_the_layout() {
+        let data = [10, 20, 30, 0, 40, 50, 60, 0];
+        assert_eq!(BGRX.rgb_at(&data, 4), [60, 50, 40]);
+    }
+
+    #[test]
+    fn bilinear_hits_corners_and_averages_the_centre() {
+        let (a, b, c, d) = (0.0, 100.0, 50.0, 250.0);
+        assert_eq!(bilinear(a, b, c, d, 0.0, 0.0), a);
+        assert_eq!(bilinear(a, b, c, d, 1.0, 0.0), b);
+        assert_eq!(bilinear(a, b, c, d, 0.0, 1.0), c);
+        assert_eq!(bilinear(a, b, c, d, 1.0, 1.0), d);
+        assert!((bilinear(a, b, c, d, 0.5, 0.5) - 100.0).abs() < 1e-4);
+    }
+}
