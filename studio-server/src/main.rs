@@ -53,6 +53,9 @@ enum Command {
     Character(commands::character::CharacterArgs),
     /// Write subtitles (SRT or WebVTT) from the speech of a media file (Silero VAD + whisper).
     Captions(commands::captions::CaptionsArgs),
+    /// Check a file's Content Credentials: signature, binding to the content, ingredients;
+    /// prints who made it, when, with which characters and models.
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Voice(args) => commands::voice::run(args),
         Command::Character(args) => commands::character::run(args),
         Command::Captions(args) => commands::captions::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

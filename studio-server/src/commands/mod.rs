@@ -10,6 +10,7 @@ pub(crate) mod probe;
 pub(crate) mod render;
 pub(crate) mod serve;
 pub(crate) mod storage;
+pub(crate) mod verify;
 pub(crate) mod voice;
 pub(crate) mod worker;
 
