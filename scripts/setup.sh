@@ -83,6 +83,15 @@ if [[ ! -f $tools_dir/moto/bin/moto_server ]]; then
     "moto[s3]==5.2.5" flask==3.1.2 flask-cors==6.0.1
 fi
 
+# c2pa-python: an independent reader of Content Credentials for the credential tests
+# (studio-server/tests/credentials.rs runs it with PYTHONPATH set to this folder).
+c2pa_python_version=0.38.1
+if ! compgen -G "$tools_dir/c2pa-python/c2pa_python-$c2pa_python_version.dist-info" >/dev/null; then
+  echo "setup: installing c2pa-python $c2pa_python_version into $tools_dir/c2pa-python"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target "$tools_dir/c2pa-python" \
+    "c2pa-python==$c2pa_python_version"
+fi
+
 # yt-dlp for importing media from a URL (video_download jobs); the server runs it as
 # `python3 -m yt_dlp` with PYTHONPATH set to this folder (or REENACT_YTDLP, or yt-dlp on PATH).
 ytdlp_version=2026.10.26

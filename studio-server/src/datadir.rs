@@ -12,6 +12,16 @@ const DIR_MODE: u32 = 0o700;
 /// Mode of the secret files in it.
 const FILE_MODE: u32 = 0o600;
 
+/// The data directory when none is given: `$XDG_DATA_HOME/reenact`, else `~/.local/share/reenact`.
+pub fn default_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    base.join("reenact")
+}
+
 /// Creates `dir` (and its parents) and makes it private to this user.
 pub fn prepare(dir: &Path) -> std::io::Result<()> {
     if dir.exists() {

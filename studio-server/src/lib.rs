@@ -6,6 +6,7 @@
 
 pub mod casting;
 pub mod config;
+pub mod credentials;
 pub mod datadir;
 pub mod db;
 pub mod demo;

@@ -55,6 +55,9 @@ enum Command {
     Captions(commands::captions::CaptionsArgs),
     /// Subtitle tracks: add them, one per language, to a finished MP4 or WebM.
     Subtitles(commands::subtitles::SubtitlesArgs),
+    /// Check a file's Content Credentials: signature, binding to the content, ingredients;
+    /// prints who made it, when, with which characters and models.
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Character(args) => commands::character::run(args),
         Command::Captions(args) => commands::captions::run(args),
         Command::Subtitles(args) => commands::subtitles::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

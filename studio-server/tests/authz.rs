@@ -106,6 +106,12 @@ const TABLE: &[Row] = &[
         [401, 404, 404],
         "the render is queued, not done: no file yet",
     ),
+    row(
+        "GET",
+        "/api/renders/{render_id}/manifests/{preset}",
+        [401, 404, 404],
+        "the render is queued, not done: no credential yet",
+    ),
     row("POST", "/api/jobs", [401, 404, 201], "a clip_edit job in the owner's project"),
     row("GET", "/api/jobs/{job_id}", [401, 404, 200], ""),
     row("GET", "/api/jobs/{job_id}/files/{name}", [401, 404, 404], "the job is queued, not done: no file yet"),
@@ -317,9 +323,12 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         ("PATCH", "/api/projects/{project_id}") => json(json!({ "name": "Renamed" })),
         ("POST", "/api/projects/{project_id}/clips") => form("file", "take.mp4", &media("grid/grid_swwp2s.mp4"), &[]),
         ("POST", "/api/projects/{project_id}/imports") => json(json!({ "url": "http://127.0.0.1:9/take.mp4" })),
-        ("POST", "/api/projects/{project_id}/characters") => {
-            form("portrait", "astronaut.png", &media("astronaut.png"), &[("name", "Second")])
-        }
+        ("POST", "/api/projects/{project_id}/characters") => form(
+            "portrait",
+            "astronaut.png",
+            &media("astronaut.png"),
+            &[("name", "Second"), ("rights_basis", "consent")],
+        ),
         ("PATCH", "/api/characters/{character_id}") => json(json!({ "voice_id": fx.voice })),
         ("POST", "/api/projects/{project_id}/voices") => {
             form("sample", "take.wav", &media("speech/librivox_0880.wav"), &[("name", "Second")])

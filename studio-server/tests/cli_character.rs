@@ -25,6 +25,12 @@ fn create_then_show_a_character() {
     let created = reenact(&[
         "character",
         "create",
+        "--rights-basis",
+        "consent",
+        "--granted-by",
+        "Eileen Collins",
+        "--rights-expires",
+        "2030-12-31",
         "--portrait",
         portrait.to_str().unwrap(),
         "--voice-sample",
@@ -42,6 +48,8 @@ fn create_then_show_a_character() {
     let f0 = summary["voice"]["median_f0_hz"].as_f64().expect("median F0");
     assert!((170.0..320.0).contains(&f0), "JFK's median F0 {f0} Hz");
     assert_eq!(summary["voice"]["embedding"]["dimensions"], 256);
+    assert_eq!(summary["rights"]["basis"], "consent");
+    assert_eq!(summary["rights"]["expires"], "2030-12-31");
 
     let shown = reenact(&["character", "show", out.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&shown.stdout);
@@ -49,9 +57,27 @@ fn create_then_show_a_character() {
     assert!(text.contains("character  Astronaut") && text.contains("468 landmarks"), "{text}");
     assert!(text.contains(&format!("median F0 {f0:.1} Hz")), "{text}");
 
+    assert!(text.contains("rights     consent, granted by Eileen Collins, until 2030-12-31"), "{text}");
+
+    // No rights basis: refused, naming the option.
+    let other = dir.path().join("other.character.json");
+    let refused =
+        reenact(&["character", "create", "--portrait", portrait.to_str().unwrap(), "--out", other.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("--rights-basis"), "{stderr}");
+    assert!(!other.exists());
+
     // An existing file is kept unless --force is given.
-    let again =
-        reenact(&["character", "create", "--portrait", portrait.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let again = reenact(&[
+        "character",
+        "create",
+        "--rights-basis",
+        "public-domain",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success() && stderr.contains("already exists"), "{stderr}");
     assert!(Path::new(&out).exists());
@@ -63,13 +89,31 @@ fn bad_inputs_name_the_file() {
     let out = dir.path().join("x.character.json");
     let out_arg = out.to_str().unwrap();
 
-    let missing = reenact(&["character", "create", "--portrait", "/nonexistent/face.png", "--out", out_arg]);
+    let missing = reenact(&[
+        "character",
+        "create",
+        "--rights-basis",
+        "public-domain",
+        "--portrait",
+        "/nonexistent/face.png",
+        "--out",
+        out_arg,
+    ]);
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success() && stderr.contains("/nonexistent/face.png"), "{stderr}");
 
     let notes = dir.path().join("notes.png");
     std::fs::write(&notes, "not a picture").unwrap();
-    let not_image = reenact(&["character", "create", "--portrait", notes.to_str().unwrap(), "--out", out_arg]);
+    let not_image = reenact(&[
+        "character",
+        "create",
+        "--rights-basis",
+        "public-domain",
+        "--portrait",
+        notes.to_str().unwrap(),
+        "--out",
+        out_arg,
+    ]);
     let stderr = String::from_utf8_lossy(&not_image.stderr);
     assert!(!not_image.status.success() && stderr.contains("notes.png"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -135,7 +135,16 @@ fn install_from_the_cache_then_use_the_studio_from_anywhere() {
     // Before: the studio names where it looked and how to install.
     let portrait = shared("media/astronaut.png");
     let out = home.path("work/astronaut.character.json");
-    let create = ["character", "create", "--portrait", portrait.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let create = [
+        "character",
+        "create",
+        "--rights-basis",
+        "public-domain",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let before = home.reenact(create);
     let stderr = text(&before.stderr);
     assert!(!before.status.success(), "no models yet");

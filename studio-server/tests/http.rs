@@ -144,6 +144,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("get", "/api/renders/{render_id}"),
     ("delete", "/api/renders/{render_id}"),
     ("get", "/api/renders/{render_id}/files/{preset}"),
+    ("get", "/api/renders/{render_id}/manifests/{preset}"),
     ("get", "/api/events"),
     ("get", "/api/presets"),
     ("post", "/api/live"),

@@ -158,7 +158,8 @@ fn silent_wav(seconds: u32) -> Vec<u8> {
 
 /// POSTs a form of `name` and one file field.
 async fn post_named(app: &TestApp, uri: &str, token: &str, name: &str, file: (&str, &[u8])) -> (StatusCode, Value) {
-    post_form(app, uri, token, &[("name", name)], Some((file.0, "upload", file.1))).await
+    post_form(app, uri, token, &[("name", name), ("rights_basis", "own-likeness")], Some((file.0, "upload", file.1)))
+        .await
 }
 
 fn f64s(value: &Value) -> Vec<f64> {
@@ -190,7 +191,7 @@ async fn a_character_from_a_real_portrait_shows_the_analysis_and_serves_the_port
         let project = project(&app, &token, "Apollo").await;
         let uri = format!("/api/projects/{project}/characters");
         let portrait = media("astronaut.png");
-        let form = [("name", "  Eileen Collins ")];
+        let form = [("name", "  Eileen Collins "), ("rights_basis", "public-domain")];
         let (status, created) =
             post_form(&app, &uri, &token, &form, Some(("portrait", "../../me.png", &portrait))).await;
         assert_eq!(status, StatusCode::CREATED, "{} {created}", app.backend());
@@ -292,6 +293,29 @@ async fn bad_portraits_get_a_reason_naming_the_field_and_store_nothing() {
             post_form(&app, &uri, &token, &[], Some(("portrait", "p.png", &portrait))).await,
             StatusCode::BAD_REQUEST,
             "name: the form has no `name` field",
+        );
+        expect_error(
+            post_form(&app, &uri, &token, &[("name", "A")], Some(("portrait", "p.png", &portrait))).await,
+            StatusCode::BAD_REQUEST,
+            "rights_basis: a character needs a rights basis",
+        );
+        expect_error(
+            post_form(
+                &app,
+                &uri,
+                &token,
+                &[("name", "A"), ("rights_basis", "fair-use")],
+                Some(("portrait", "p.png", &portrait)),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "rights_basis: `fair-use` is not one of",
+        );
+        let form = [("name", "A"), ("rights_basis", "consent"), ("rights_expires", "soon")];
+        expect_error(
+            post_form(&app, &uri, &token, &form, Some(("portrait", "p.png", &portrait))).await,
+            StatusCode::BAD_REQUEST,
+            "rights_expires: `soon` is not a date YYYY-MM-DD",
         );
         expect_error(
             post_form(&app, &uri, &token, &[("name", "A")], None).await,

@@ -666,6 +666,8 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
 
     // A character from a portrait: its picture loads through the proxy, its face is measured.
     b.fill("#character-name", "Eileen Collins").await;
+    b.eval("document.getElementById('character-rights-basis').value = 'public-domain'").await;
+    b.fill("#character-rights-granted-by", "NASA").await;
     b.attach("#character-file", &media("astronaut.png")).await;
     b.click("#character-form button[type=submit]").await;
     b.wait(
@@ -682,6 +684,7 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
     let notes = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
     std::fs::write(notes.path(), "these are my notes, not a picture\n".repeat(20)).unwrap();
     b.fill("#character-name", "Notes").await;
+    b.eval("document.getElementById('character-rights-basis').value = 'consent'").await;
     b.attach("#character-file", notes.path()).await;
     b.click("#character-form button[type=submit]").await;
     let reason = b

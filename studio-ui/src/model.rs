@@ -112,9 +112,59 @@ pub(crate) struct RenderOutput {
     pub width: Option<i64>,
     #[serde(default)]
     pub height: Option<i64>,
-    /// Caption sidecars by extension (`srt`, `vtt`).
+    /// Sidecars by extension: captions (`srt`, `vtt`) and a WebM's Content Credentials (`c2pa`).
     #[serde(default)]
     pub sidecars: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The file's Content Credentials as read back after signing.
+    #[serde(default)]
+    pub credential: Option<Credential>,
+}
+
+/// What a render's Content Credentials say, and whether they hold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Credential {
+    #[serde(default)]
+    pub valid: bool,
+    #[serde(default)]
+    pub trusted: bool,
+    #[serde(default)]
+    pub signer_common_name: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub characters: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub models: Option<Vec<serde_json::Value>>,
+}
+
+impl Credential {
+    /// One line for the render card: state, signer, author, time, characters and models.
+    pub(crate) fn summary(&self) -> String {
+        let state = match (self.valid, self.trusted) {
+            (false, _) => "INVALID",
+            (true, false) => "valid, signer not on a trust list",
+            (true, true) => "valid and trusted",
+        };
+        let names = |list: &Option<Vec<serde_json::Value>>| {
+            let names: Vec<String> =
+                list.iter().flatten().filter_map(|v| v["name"].as_str().map(str::to_owned)).collect();
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        format!(
+            "Content Credentials: {state} · signed by {} · author {} · {} · characters: {} · models: {}",
+            self.signer_common_name.as_deref().unwrap_or("-"),
+            self.author.as_deref().filter(|a| !a.is_empty()).unwrap_or("-"),
+            self.created_at.as_deref().unwrap_or("-"),
+            names(&self.characters),
+            names(&self.models),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

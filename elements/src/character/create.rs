@@ -56,7 +56,7 @@ pub fn create(options: &CreateOptions, catalog: &Catalog) -> Result<Character, C
         Some(path) => Some(analyse_voice(path, catalog)?),
         None => None,
     };
-    Ok(Character { format: FORMAT_VERSION, name: options.name.trim().to_owned(), portrait, voice })
+    Ok(Character { format: FORMAT_VERSION, name: options.name.trim().to_owned(), portrait, voice, rights: None })
 }
 
 fn input_err(path: &Path, message: impl Into<String>) -> CharacterError {

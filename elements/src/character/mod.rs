@@ -18,9 +18,11 @@ use crate::facemeta::LANDMARK_COUNT;
 pub mod colour;
 mod create;
 pub mod mesh;
+mod rights;
 mod still;
 
 pub use create::{create, CreateOptions};
+pub use rights::{is_date, Rights, RightsBasis};
 pub use still::{decode_audio_mono, decode_image};
 
 /// Version of the file format this build writes and reads.
@@ -42,6 +44,11 @@ pub struct Character {
     /// The voice; `None` for a character that only lends its face.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<VoiceProfile>,
+    /// The right to use this face and voice. `reenact character create` and the server
+    /// refuse to make a character without one; files made before rights were recorded
+    /// have none, and their credentials say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<Rights>,
 }
 
 /// The character's face: an RGBA picture cropped around the face, and what was measured on it.
@@ -224,6 +231,9 @@ impl Character {
         }
         if self.name.trim().is_empty() {
             return Err("field `name` is empty".into());
+        }
+        if let Some(rights) = &self.rights {
+            rights.validate()?;
         }
         let p = &self.portrait;
         if p.width == 0 || p.height == 0 {

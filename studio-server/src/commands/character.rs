@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use gstreenact::character::{self, Character, CreateOptions, FILE_SUFFIX};
+use gstreenact::character::{self, Character, CreateOptions, Rights, RightsBasis, FILE_SUFFIX};
 use reenact_models::Catalog;
 use serde_json::json;
 
@@ -39,6 +39,8 @@ enum CharacterCommand {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        rights: RightsArgs,
     },
     /// Describe a character file: portrait, mouth, skin colour and voice profile.
     Show {
@@ -50,10 +52,70 @@ enum CharacterCommand {
     },
 }
 
+/// The right to use the face and voice; a character cannot be made without a basis.
+#[derive(Debug, clap::Args)]
+struct RightsArgs {
+    /// On what right the likeness is used: public-domain, consent, licensed or own-likeness.
+    #[arg(long, required = true, value_parser = parse_basis)]
+    rights_basis: RightsBasis,
+    /// Who granted it (the person, their estate, the licensor).
+    #[arg(long)]
+    granted_by: Option<String>,
+    /// When it was granted, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    granted_at: Option<String>,
+    /// The release, contract or archive reference.
+    #[arg(long)]
+    rights_reference: Option<String>,
+    /// The signed release (any file): its SHA-256 is recorded.
+    #[arg(long)]
+    release_document: Option<PathBuf>,
+    /// For non-commercial work only: commercial renders refuse the character.
+    #[arg(long)]
+    non_commercial: bool,
+    /// Last day the likeness may be used, YYYY-MM-DD: later renders refuse the character.
+    #[arg(long, value_parser = parse_date)]
+    rights_expires: Option<String>,
+}
+
+fn parse_basis(text: &str) -> Result<RightsBasis, String> {
+    RightsBasis::parse(text).ok_or_else(|| format!("expected one of {}", RightsBasis::NAMES))
+}
+
+fn parse_date(text: &str) -> Result<String, String> {
+    if character::is_date(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a date YYYY-MM-DD".into())
+    }
+}
+
+impl RightsArgs {
+    fn record(self) -> anyhow::Result<Rights> {
+        let document_sha256 = match &self.release_document {
+            Some(file) => Some(
+                reenact_models::sha256_file(file)
+                    .map_err(|e| anyhow::anyhow!("--release-document {}: {e}", file.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Rights {
+            basis: self.rights_basis,
+            granted_by: self.granted_by,
+            granted_at: self.granted_at,
+            reference: self.rights_reference,
+            document_sha256,
+            non_commercial: self.non_commercial,
+            expires: self.rights_expires,
+        })
+    }
+}
+
 /// Runs `reenact character create` or `reenact character show`.
 pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
     match args.command {
-        CharacterCommand::Create { portrait, voice_sample, name, out, force, json } => {
+        CharacterCommand::Create { portrait, voice_sample, name, out, force, json, rights } => {
+            let rights = rights.record()?;
             let name = name.unwrap_or_else(|| default_name(&portrait));
             let out = out.unwrap_or_else(|| PathBuf::from(format!("{}{FILE_SUFFIX}", file_stem(&name))));
             if out.exists() && !force {
@@ -61,7 +123,8 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
             }
             let catalog = Catalog::load()?;
             eprintln!("analysing {} ...", portrait.display());
-            let created = character::create(&CreateOptions { name, portrait, voice_sample }, &catalog)?;
+            let mut created = character::create(&CreateOptions { name, portrait, voice_sample }, &catalog)?;
+            created.rights = Some(rights);
             created.save(&out)?;
             print_summary(&created, &out, json);
             Ok(())
@@ -122,12 +185,23 @@ fn print_summary(c: &Character, file: &Path, as_json: bool) {
                     "model": e.model, "version": e.version, "dimensions": e.vector.len(),
                 })),
             })),
+            "rights": c.rights,
         });
         println!("{summary:#}");
         return;
     }
     println!("character  {}", c.name);
     println!("file       {}", file.display());
+    match &c.rights {
+        Some(r) => println!(
+            "rights     {}{}{}{}",
+            r.basis,
+            r.granted_by.as_ref().map(|g| format!(", granted by {g}")).unwrap_or_default(),
+            if r.non_commercial { ", non-commercial only" } else { "" },
+            r.expires.as_ref().map(|e| format!(", until {e}")).unwrap_or_default()
+        ),
+        None => println!("rights     not recorded"),
+    }
     println!("portrait   {}x{} px, {} landmarks", p.width, p.height, p.landmarks.len());
     println!(
         "skin       L*a*b* mean {:.1} {:.1} {:.1}, std {:.1} {:.1} {:.1}",

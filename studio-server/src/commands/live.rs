@@ -90,6 +90,15 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let recordings: Vec<PathBuf> = options
+        .outputs
+        .iter()
+        .filter_map(|o| match o {
+            LiveOutput::Record(path) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let characters = options.characters.clone();
     let hub = Arc::new(LiveHub::default());
     let session = hub.start(options, None, None).await.context("cannot start the live show")?;
     let addr = listener.local_addr()?;
@@ -122,6 +131,9 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
     status.abort();
     let failure = session.with_runner(|runner| runner.error()).flatten();
     hub.stop_all().await;
+    if failure.is_none() {
+        sign_recordings(&recordings, &characters)?;
+    }
     match failure {
         Some(err) => anyhow::bail!("the live graph failed: {err}"),
         None => {
@@ -129,6 +141,44 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
             Ok(())
         }
     }
+}
+
+/// Signs each finished recording: the camera's picture composited with the characters.
+fn sign_recordings(recordings: &[PathBuf], characters: &[PathBuf]) -> anyhow::Result<()> {
+    use reenact_server::credentials::{sign_file, CharacterRecord, IngredientRecord, Kind, Provenance};
+    let recordings: Vec<&PathBuf> = recordings.iter().filter(|p| p.is_file()).collect();
+    if recordings.is_empty() {
+        return Ok(());
+    }
+    let (identity, note) = reenact_server::credentials::command_identity()?;
+    let mut ingredients = Vec::new();
+    let mut cast = Vec::new();
+    for file in characters {
+        ingredients.push(
+            IngredientRecord::from_file(file, "character (portrait and voice profile)", false)
+                .with_context(|| format!("cannot hash {}", file.display()))?,
+        );
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        cast.push(CharacterRecord { name, algorithms: Vec::new(), rights: None });
+    }
+    for file in recordings {
+        let provenance = Provenance {
+            title: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            author: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            created_at: reenact_engine::metadata::now_rfc3339(),
+            kind: Kind::Composite,
+            ingredients: ingredients.clone(),
+            models: Vec::new(),
+            characters: cast.clone(),
+            disclosure: reenact_engine::metadata::DISCLOSURE.into(),
+        };
+        sign_file(&identity, &provenance, file)?;
+        println!("Signed Content Credentials on {}", file.display());
+    }
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(())
 }
 
 /// Reads switches from stdin on a thread of its own (stdin may be closed: then there are none).

@@ -11,6 +11,7 @@ pub(crate) mod render;
 pub(crate) mod serve;
 pub(crate) mod storage;
 pub(crate) mod subtitles;
+pub(crate) mod verify;
 pub(crate) mod voice;
 pub(crate) mod worker;
 

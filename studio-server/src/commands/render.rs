@@ -59,6 +59,10 @@ pub(crate) struct RenderArgs {
     /// Character file played over the whole timeline (replaces the project's scenes); see `reenact character create`.
     #[arg(long)]
     character: Option<PathBuf>,
+    /// The work is commercial: characters whose rights are non-commercial and models not
+    /// cleared for commercial use (manifest `commercial_use = true`) are refused.
+    #[arg(long)]
+    commercial: bool,
     /// Fail when the render makes no progress for this many seconds.
     #[arg(long, default_value_t = 60)]
     stall_timeout: u64,
@@ -100,6 +104,9 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
     if let Some(file) = &args.character {
         cast_whole_timeline(&mut project, file);
     }
+    let base = args.input.parent().unwrap_or(Path::new("."));
+    let cast = project.characters.iter().map(|(name, file)| (name.clone(), base.join(file))).collect();
+    reenact_server::credentials::check_cast(&cast, args.commercial).map_err(anyhow::Error::msg)?;
     let mut request = RenderRequest::new(project, args.input.clone(), presets, args.out.clone());
     request.subtitles = args.subtitles.clone();
     request.captions = args.captions.map(|c| match c {
@@ -145,6 +152,20 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     let report = report?;
+    if let Err(why) = check_models(&report, args.commercial) {
+        // Nothing a commercial render may not use is left behind.
+        for out in &report.outputs {
+            for file in std::iter::once(&out.file).chain(&out.thumbnails).chain(&out.sidecars) {
+                let _ = std::fs::remove_file(file);
+            }
+            let _ = std::fs::remove_file(&out.metadata_file);
+        }
+        anyhow::bail!("refused: {why}");
+    }
+    let signing = std::time::Instant::now();
+    let (identity, note) = reenact_server::credentials::command_identity()?;
+    let signed = reenact_server::credentials::sign_render_outputs(&identity, &report.outputs)?;
+    let signing_s = signing.elapsed().as_secs_f64();
     if args.json {
         let files: Vec<_> = report.outputs.iter().map(|o| &o.metadata).collect();
         println!("{}", serde_json::to_string_pretty(&files)?);
@@ -159,7 +180,23 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<()> {
             report.wall_s
         );
     }
+    if !args.quiet {
+        eprintln!("signed Content Credentials on {} file(s) in {signing_s:.2} s", signed.len());
+        if let Some(note) = note {
+            eprintln!("{note}");
+        }
+    }
     Ok(())
+}
+
+/// The models the render ran, against their manifests' commercial clearance.
+fn check_models(report: &reenact_engine::RenderReport, commercial: bool) -> Result<(), String> {
+    if !commercial {
+        return Ok(());
+    }
+    let catalog = reenact_models::Catalog::load().map_err(|e| e.to_string())?;
+    let names = report.outputs.iter().flat_map(|o| o.metadata.models.iter().map(|m| m.name.as_str()));
+    reenact_server::credentials::check_models(names, &catalog, true)
 }
 
 /// A `.json` input is a project; anything else is a media file.

@@ -83,11 +83,12 @@ fn parse_proxies(text: &str) -> Result<Proxies, String> {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_demo_address(&args)?;
-    let data = args.data.clone().unwrap_or_else(default_data_dir);
+    let data = args.data.clone().unwrap_or_else(reenact_server::datadir::default_dir);
     reenact_server::datadir::prepare(&data)
         .with_context(|| format!("cannot create a private data directory {}", data.display()))?;
     let presets = Arc::new(PresetLibrary::load()?);
     let keys = Arc::new(JwtKeys::new(&signing_secret(&data)?));
+    reenact_server::credentials::init_process_identity(&data)?;
     let url = match args.database_url.clone() {
         Some(url) => url,
         None => {
@@ -191,16 +192,6 @@ fn check_demo_address(args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// `$XDG_DATA_HOME/reenact`, else `~/.local/share/reenact`.
-fn default_data_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("reenact")
 }
 
 /// `REENACT_JWT_SECRET`, else a random key kept in the data directory so

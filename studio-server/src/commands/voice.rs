@@ -82,6 +82,12 @@ fn clone(args: CloneArgs) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     let report = report?;
+    let (identity, note) = reenact_server::credentials::command_identity()?;
+    let author = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    reenact_server::credentials::sign_voice_clone(&identity, &report, &args.character, &author)?;
+    if let Some(note) = note.filter(|_| !args.quiet) {
+        eprintln!("{note}");
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

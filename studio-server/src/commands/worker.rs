@@ -36,6 +36,7 @@ pub(crate) struct WorkerArgs {
 
 pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let storage = args.storage.open(&args.data)?;
+    reenact_server::credentials::init_process_identity(&args.data)?;
     let name = args.name.unwrap_or_else(|| format!("worker-{}", std::process::id()));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

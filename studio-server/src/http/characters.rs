@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use gstreenact::character::{self, Character, CharacterError, CreateOptions};
+use gstreenact::character::{self, Character, CharacterError, CreateOptions, Rights, RightsBasis};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -146,13 +146,15 @@ async fn characters_create(
 ) -> Result<(StatusCode, AppJson<CharacterView>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
-    let upload = uploads::receive(&state, &user, form, "portrait", &["name"]).await?;
+    let upload = uploads::receive(&state, &user, form, "portrait", &RIGHTS_FIELDS).await?;
     let name =
         check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
+    let rights = rights_of(&upload)?;
     let ext = picture_extension(&upload.head).ok_or(ApiError::UnsupportedMedia(
         "portrait: not a picture (PNG, JPEG, WebP, GIF, BMP or TIFF expected)".into(),
     ))?;
-    let character = analyse(name.clone(), upload.file.path().to_path_buf()).await?;
+    let mut character = analyse(name.clone(), upload.file.path().to_path_buf()).await?;
+    character.rights = Some(rights);
 
     let reservation = uploads::reserve(&state, &user, upload.bytes).await?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -284,6 +286,52 @@ async fn analyse(name: String, portrait: PathBuf) -> Result<Character, ApiError>
     })
     .await
     .map_err(internal)?
+}
+
+/// The form's text fields: the name and the rights record.
+const RIGHTS_FIELDS: [&str; 7] = [
+    "name",
+    "rights_basis",
+    "rights_granted_by",
+    "rights_granted_at",
+    "rights_reference",
+    "rights_non_commercial",
+    "rights_expires",
+];
+
+/// The rights record of a character form; `rights_basis` is required, dates are `YYYY-MM-DD`.
+fn rights_of(upload: &uploads::Upload) -> Result<Rights, ApiError> {
+    let text = |name: &str| upload.text(name).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    let basis = text("rights_basis").ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "rights_basis: a character needs a rights basis ({}): on what right is this face used?",
+            RightsBasis::NAMES
+        ))
+    })?;
+    let basis = RightsBasis::parse(&basis)
+        .ok_or_else(|| ApiError::BadRequest(format!("rights_basis: `{basis}` is not one of {}", RightsBasis::NAMES)))?;
+    let date = |field: &str| match text(field) {
+        Some(d) if !gstreenact::character::is_date(&d) => {
+            Err(ApiError::BadRequest(format!("{field}: `{d}` is not a date YYYY-MM-DD")))
+        }
+        other => Ok(other),
+    };
+    let non_commercial = match text("rights_non_commercial").as_deref() {
+        None | Some("false" | "off" | "0") => false,
+        Some("true" | "on" | "1") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("rights_non_commercial: `{other}` is not true or false")))
+        }
+    };
+    Ok(Rights {
+        basis,
+        granted_by: text("rights_granted_by"),
+        granted_at: date("rights_granted_at")?,
+        reference: text("rights_reference"),
+        document_sha256: None,
+        non_commercial,
+        expires: date("rights_expires")?,
+    })
 }
 
 /// The analysis' reason as the `portrait` field's error, without the server's temporary path.

@@ -19,6 +19,7 @@ use super::files;
 use super::jobs::{submit, Job};
 use super::projects::check_id;
 use super::AppState;
+use crate::credentials;
 use crate::db::{self, projects, renders, renders::RenderRow};
 use crate::jobs::effects::check_background;
 use crate::jobs::{queue, JobState, NewJob};
@@ -29,6 +30,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(renders_create))
         .routes(routes!(renders_show, renders_delete))
         .routes(routes!(renders_file))
+        .routes(routes!(renders_manifest))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -57,6 +59,10 @@ struct CreateRender {
     /// track is in each output as a soft track and as sidecars either way. Not with `captions`.
     #[serde(default)]
     burn_in_subtitles: Option<String>,
+    /// Commercial work: refused when a character's rights are non-commercial or a model is
+    /// not cleared for commercial use (named with its licence in the job's error).
+    #[serde(default)]
+    commercial: bool,
     /// -100..100 (clamped): orders this user's own jobs, not theirs against other users'.
     #[serde(default)]
     priority: i64,
@@ -135,6 +141,7 @@ async fn renders_create(
             "render_id": render_id, "presets": body.presets, "watermark_text": body.watermark_text,
             "captions": body.captions.filter(|c| *c != CaptionMode::Off),
             "background": body.background, "crop": body.crop, "burn_in_subtitles": burn_in,
+            "commercial": body.commercial,
         }),
         priority: body.priority.clamp(-100, 100),
         max_attempts: 3,
@@ -205,8 +212,9 @@ fn stored_keys(output: &serde_json::Value) -> Vec<&str> {
     keys
 }
 
-/// The rendered file of one preset, its caption sidecar as `PRESET.srt` or `PRESET.vtt`, or
-/// a subtitle track's as `PRESET.LANG.srt` / `.vtt`; HTTP range requests are honoured.
+/// The rendered file of one preset, its caption sidecar as `PRESET.srt` or `PRESET.vtt`, a
+/// subtitle track's as `PRESET.LANG.srt` / `.vtt`, or (WebM) its Content Credentials sidecar
+/// as `PRESET.c2pa`; HTTP range requests are honoured.
 #[utoipa::path(get, path = "/renders/{render_id}/files/{preset}", tag = "renders",
     params(("render_id" = String, Path), ("preset" = String, Path)), responses(
         (status = 200, description = "the whole file", body = super::openapi::FileBytes, content_type = "video/mp4"),
@@ -229,6 +237,7 @@ async fn renders_file(
             Some((name, lang)) => (name, Some(format!("{lang}.{ext}"))),
             None => (name, Some(ext.to_owned())),
         },
+        Some((name, "c2pa")) => (name, Some("c2pa".to_owned())),
         _ => (preset.as_str(), None),
     };
     let output = outputs.iter().find(|o| o["preset"] == name).ok_or(ApiError::NotFound)?;
@@ -239,4 +248,47 @@ async fn renders_file(
     .ok_or(ApiError::NotFound)?;
     let file = state.storage.fetch(key).await?;
     files::serve(file, request, Some(files::content_type(key))).await
+}
+
+/// The Content Credentials of one preset's file, read back from the stored file and checked
+/// against it: the C2PA manifest store as JSON, as an attachment. 404 when the file has none.
+#[utoipa::path(get, path = "/renders/{render_id}/manifests/{preset}", tag = "renders",
+    params(("render_id" = String, Path), ("preset" = String, Path)), responses(
+        (status = 200, description = "the manifest store as the C2PA reader reports it", content_type = "application/json"),
+    ))]
+async fn renders_manifest(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath((render_id, preset)): AppPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = check_id(&render_id)?;
+    let row = renders::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let outputs: Vec<serde_json::Value> =
+        row.outputs.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or_default();
+    let output = outputs.iter().find(|o| o["preset"] == preset.as_str()).ok_or(ApiError::NotFound)?;
+    let file = state.storage.fetch(output["file"].as_str().ok_or(ApiError::NotFound)?).await?;
+    let sidecar = match output["sidecars"]["c2pa"].as_str() {
+        Some(key) => Some(state.storage.fetch(key).await?),
+        None => None,
+    };
+    let checked = tokio::task::spawn_blocking(move || match &sidecar {
+        Some(sidecar) => credentials::verify_with_sidecar(&file, sidecar),
+        None => credentials::verify_file(&file, None),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let report = match checked {
+        Ok(report) => report,
+        Err(credentials::VerifyError::Missing { .. }) => return Err(ApiError::NotFound),
+        Err(e) => return Err(ApiError::Internal(e.to_string())),
+    };
+    let name = format!(
+        "attachment; filename=\"{id}-{}.c2pa.json\"",
+        preset.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+    );
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(axum::http::header::CONTENT_DISPOSITION, name)
+        .body(axum::body::Body::from(report.manifest_json))
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }

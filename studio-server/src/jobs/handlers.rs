@@ -187,6 +187,10 @@ pub struct RenderParams {
     /// The language of the project's subtitle track burned into the picture.
     #[serde(default)]
     pub burn_in_subtitles: Option<String>,
+    /// Commercial work: characters with non-commercial rights and models not cleared for
+    /// commercial use are refused.
+    #[serde(default)]
+    pub commercial: bool,
 }
 
 /// The server's timeline: the engine's, with `source` naming a clip id.
@@ -205,6 +209,9 @@ impl Handler for Render {
         let started_at_ms = super::now_ms();
         let cast_dir = self.storage.temp_path().with_extension("cast");
         let project = self.engine_project(&job.owner_id, project_id, &cast_dir);
+        let project = project.and_then(|project| {
+            crate::credentials::check_cast(&project.characters, params.commercial).map(|()| project)
+        });
         let result = project.and_then(|project| self.render(job, ctx, &params, project_id, project));
         let _ = std::fs::remove_dir_all(&cast_dir);
         // When the handler ran, beside the engine's own time (`render_s`): what the queue and
@@ -275,9 +282,19 @@ impl Render {
         let result = rendered.map_err(|e| e.to_string()).and_then(|mut report| {
             super::soft_subtitles::add_tracks(&self.db, &self.runtime, &job.owner_id, project_id, &mut report)?;
             let render_s = report.wall_s;
+            if params.commercial {
+                let catalog = reenact_models::Catalog::load().map_err(|e| e.to_string())?;
+                let names = report.outputs.iter().flat_map(|o| o.metadata.models.iter().map(|m| m.name.as_str()));
+                crate::credentials::check_models(names, &catalog, true)?;
+            }
+            ctx.progress(95.5, "signing");
+            let signing = std::time::Instant::now();
+            sign_outputs(&mut report)?;
+            let signing_s = signing.elapsed().as_secs_f64();
             ctx.progress(96.0, "storing");
             let mut stored = self.runtime.block_on(self.store(job, ctx, project_id, &params.render_id, report))?;
             stored["render_s"] = render_s.into();
+            stored["signing_s"] = signing_s.into();
             Ok(stored)
         });
         let _ = std::fs::remove_dir_all(&work);
@@ -390,8 +407,12 @@ impl Render {
                 sidecars.insert(ext.into(), key.clone().into());
                 stored.push((sidecar.clone(), key));
             }
+            let credential = crate::credentials::verify_file(&out.file, None)
+                .map(|v| credential_summary(&v))
+                .unwrap_or_else(|e| serde_json::json!({ "valid": false, "error": e.to_string() }));
             outputs.push(serde_json::json!({
                 "preset": preset,
+                "credential": credential,
                 "file": files[0].1,
                 "metadata": files[1].1,
                 "thumbnails": files[2..].iter().map(|(_, k)| k).collect::<Vec<_>>(),
@@ -517,4 +538,38 @@ impl Handler for VoiceClone {
         let _ = std::fs::remove_dir_all(&work);
         result
     }
+}
+
+/// Signs every rendered file and thumbnail in place; a `.c2pa` sidecar (WebM) joins the
+/// output's sidecars so it is stored beside the file.
+fn sign_outputs(report: &mut reenact_engine::RenderReport) -> Result<(), String> {
+    let identity = crate::credentials::process_identity().map_err(|e| e.to_string())?;
+    let signed = crate::credentials::sign_render_outputs(identity, &report.outputs).map_err(|e| e.to_string())?;
+    for (file, placement) in signed {
+        if let crate::credentials::Placement::Sidecar(sidecar) = placement {
+            if let Some(out) = report.outputs.iter_mut().find(|o| o.file == file) {
+                out.sidecars.push(sidecar);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the render page shows of an output's credential.
+pub(crate) fn credential_summary(v: &crate::credentials::Verification) -> serde_json::Value {
+    let provenance = v.provenance.as_ref();
+    serde_json::json!({
+        "valid": v.valid,
+        "trusted": v.trusted,
+        "embedded": v.embedded,
+        "signer": v.signer,
+        "signer_common_name": v.signer_common_name,
+        "title": v.title,
+        "claim_generator": v.claim_generator,
+        "author": provenance.and_then(|p| p.get("author")),
+        "created_at": provenance.and_then(|p| p.get("created_at")),
+        "characters": provenance.and_then(|p| p.get("characters")),
+        "models": provenance.and_then(|p| p.get("models")),
+        "failures": v.failures,
+    })
 }

@@ -74,9 +74,14 @@ pub async fn post_form(
 pub async fn astronaut(app: &TestApp, token: &str, project: &str) -> Value {
     let uri = format!("/api/projects/{project}/characters");
     let portrait = media("astronaut.png");
-    let (status, character) =
-        post_form(app, &uri, token, &[("name", "Eileen Collins")], Some(("portrait", "astronaut.png", &portrait)))
-            .await;
+    let (status, character) = post_form(
+        app,
+        &uri,
+        token,
+        &[("name", "Eileen Collins"), ("rights_basis", "public-domain"), ("rights_granted_by", "NASA")],
+        Some(("portrait", "astronaut.png", &portrait)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{character}");
     character
 }

@@ -203,12 +203,20 @@ fn RenderCard(render: Render) -> Element {
                         for ext in out.sidecars.keys() {
                             " · "
                             a { class: "sidecar", href: "/ui/api/renders/{render.id}/files/{out.preset}.{ext}", download: "{out.preset}.{ext}",
-                                "Captions .{ext}"
+                                if ext == "c2pa" { "Credential sidecar .c2pa" } else { "Captions .{ext}" }
                             }
                         }
                     }
                     if let Some(text) = out.disclosure.clone() {
                         p { class: "disclosure-note", "Disclosure: {text}" }
+                    }
+                    if let Some(credential) = out.credential.clone() {
+                        p { class: "credential", "data-valid": "{credential.valid}",
+                            {credential.summary()}
+                            " · "
+                            a { class: "manifest", href: "/ui/api/renders/{render.id}/manifests/{out.preset}",
+                                download: "{out.preset}.c2pa.json", "Manifest" }
+                        }
                     }
                 }
             }

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Credentials for what the engine reports it made: a render's files and thumbnails, a
+//! cloned voice.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use reenact_engine::metadata::RenderMetadata;
+use reenact_engine::{RenderOutput, VoiceCloneReport};
+
+use super::provenance::{CharacterRecord, IngredientRecord, Kind, ModelRecord, Provenance, RightsRecord};
+use super::{sign_file, CredentialError, Placement, SigningIdentity};
+
+/// Hashes of ingredient files, so a file shared by several outputs is read once.
+#[derive(Debug, Default)]
+pub struct IngredientCache(HashMap<(PathBuf, String, bool), IngredientRecord>);
+
+impl IngredientCache {
+    fn get(&mut self, path: &Path, role: &str, parent: bool) -> Result<IngredientRecord, CredentialError> {
+        let key = (path.to_path_buf(), role.to_owned(), parent);
+        if let Some(found) = self.0.get(&key) {
+            return Ok(found.clone());
+        }
+        let record = IngredientRecord::from_file(path, role, parent).map_err(|e| CredentialError::io(path, e))?;
+        self.0.insert(key, record.clone());
+        Ok(record)
+    }
+}
+
+/// What a rendered file states: the source clips it edited, the characters and models.
+pub fn render_provenance(
+    metadata: &RenderMetadata,
+    catalog: Option<&reenact_models::Catalog>,
+    cache: &mut IngredientCache,
+) -> Result<Provenance, CredentialError> {
+    let mut ingredients = Vec::new();
+    for (i, source) in metadata.sources.iter().enumerate() {
+        // The first source is the recording being edited; further ones are cut into it.
+        ingredients.push(cache.get(source, "source clip", i == 0)?);
+    }
+    let mut characters: Vec<CharacterRecord> = Vec::new();
+    for scene in &metadata.scenes {
+        let mut algorithms = vec![scene.face.clone()];
+        algorithms.extend(scene.voice.iter().chain(scene.lips.iter()).cloned());
+        match characters.iter_mut().find(|c| c.name == scene.character) {
+            Some(known) => {
+                for a in algorithms {
+                    if !known.algorithms.contains(&a) {
+                        known.algorithms.push(a);
+                    }
+                }
+            }
+            None => {
+                let rights = character_rights(&scene.character_file);
+                characters.push(CharacterRecord { name: scene.character.clone(), algorithms, rights });
+                if scene.character_file.is_file() {
+                    ingredients.push(cache.get(
+                        &scene.character_file,
+                        "character (portrait and voice profile)",
+                        false,
+                    )?);
+                }
+            }
+        }
+    }
+    Ok(Provenance {
+        title: metadata.title.clone(),
+        author: metadata.author.clone(),
+        created_at: metadata.created_at.clone(),
+        kind: Kind::Composite,
+        ingredients,
+        models: metadata.models.iter().map(|m| ModelRecord::from_use(m, catalog)).collect(),
+        characters,
+        disclosure: metadata.disclosure.clone(),
+    })
+}
+
+/// The rights record of a character file, as the credential states it.
+pub(super) fn character_rights(file: &Path) -> Option<RightsRecord> {
+    let rights = gstreenact::character::Character::load(file).ok()?.rights?;
+    Some(RightsRecord {
+        basis: rights.basis.to_string(),
+        granted_by: rights.granted_by,
+        granted_at: rights.granted_at,
+        reference: rights.reference.or(rights.document_sha256.map(|s| format!("release document sha256:{s}"))),
+        restriction: rights.non_commercial.then(|| "non-commercial".to_owned()),
+        expires_at: rights.expires,
+    })
+}
+
+/// Signs each output file and its thumbnails; returns every file signed and where its manifest went.
+pub fn sign_render_outputs(
+    identity: &SigningIdentity,
+    outputs: &[RenderOutput],
+) -> Result<Vec<(PathBuf, Placement)>, CredentialError> {
+    let catalog = reenact_models::Catalog::load().ok();
+    let mut cache = IngredientCache::default();
+    let mut signed = Vec::new();
+    for output in outputs {
+        let provenance = render_provenance(&output.metadata, catalog.as_ref(), &mut cache)?;
+        for file in std::iter::once(&output.file).chain(&output.thumbnails) {
+            signed.push((file.clone(), sign_file(identity, &provenance, file)?));
+        }
+    }
+    Ok(signed)
+}
+
+/// Signs a cloned voice: generated speech, with the character it imitates as a component.
+pub fn sign_voice_clone(
+    identity: &SigningIdentity,
+    report: &VoiceCloneReport,
+    character_file: &Path,
+    author: &str,
+) -> Result<Placement, CredentialError> {
+    let catalog = reenact_models::Catalog::load().ok();
+    let ingredient = IngredientRecord::from_file(character_file, "character voice profile", false)
+        .map_err(|e| CredentialError::io(character_file, e))?;
+    let provenance = Provenance {
+        title: report.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        author: author.to_owned(),
+        created_at: reenact_engine::metadata::now_rfc3339(),
+        kind: Kind::Generated,
+        ingredients: vec![ingredient],
+        models: report.models.iter().map(|m| ModelRecord::from_use(m, catalog.as_ref())).collect(),
+        characters: vec![CharacterRecord {
+            name: report.character.clone(),
+            algorithms: vec![report.algorithm.clone()],
+            rights: character_rights(character_file),
+        }],
+        disclosure: report.disclosure.clone(),
+    };
+    sign_file(identity, &provenance, &report.file)
+}
