@@ -205,7 +205,35 @@ impl Timeline {
         })?;
         check_tracks(&timeline.tracks, file, &|id| length(id).map(Some))?;
         check_scenes(&timeline.scenes, file)?;
+        if let Some(end) = timeline.end(length) {
+            for (i, scene) in timeline.scenes.iter().enumerate() {
+                // Times are stored as typed; a client rounding them is not an error.
+                if scene.end > end + 1e-3 {
+                    return Err(EngineError::invalid(
+                        file,
+                        format!("scenes[{i}].end"),
+                        format!("{} is past the timeline's end ({end} s)", scene.end),
+                    ));
+                }
+            }
+        }
         Ok(timeline)
+    }
+
+    /// Where the last clip ends on the timeline, in seconds; `None` without clips (scenes
+    /// may then be laid out before the media arrives) or when a source's length is unknown.
+    pub fn end(&self, length: &dyn Fn(&str) -> Option<f64>) -> Option<f64> {
+        let mut end: Option<f64> = None;
+        for track in &self.tracks {
+            let mut cursor = 0.0;
+            for clip in &track.clips {
+                let out = clip.out_s.or_else(|| length(&clip.source))?;
+                let start = clip.position.unwrap_or(cursor);
+                cursor = start + (out - clip.in_s);
+                end = Some(end.map_or(cursor, |e: f64| e.max(cursor)));
+            }
+        }
+        end
     }
 }
 
@@ -318,6 +346,16 @@ mod tests {
     fn timeline(value: serde_json::Value) -> Result<Timeline> {
         let length = |id: &str| (id == "a").then_some(10.0);
         Timeline::from_json(Path::new("timeline"), value, &length)
+    }
+
+    #[test]
+    fn scene_past_the_last_clip_is_refused() {
+        let clips = serde_json::json!([{ "source": "a", "in": 2, "out": 6 }, { "source": "a", "position": 5 }]);
+        let ok = serde_json::json!({ "tracks": [{ "clips": clips }], "scenes": [{ "start": 1, "end": 15, "character": "x" }] });
+        assert_eq!(timeline(ok).unwrap().end(&|_| Some(10.0)), Some(15.0));
+        let late = serde_json::json!({ "tracks": [{ "clips": clips }], "scenes": [{ "start": 1, "end": 15.5, "character": "x" }] });
+        let err = timeline(late).unwrap_err().to_string();
+        assert_eq!(err, "timeline: scenes[0].end: 15.5 is past the timeline's end (15 s)");
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
         timeline: "{}".into(),
         created_at: db::now(),
         updated_at: db::now(),
+        revision: 0,
+        version: 0,
     };
     projects::insert(&state.db, &project).await?;
     let mut timeline_clips = Vec::new();

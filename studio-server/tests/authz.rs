@@ -72,6 +72,9 @@ const TABLE: &[Row] = &[
     // The owner's resources.
     row("GET", "/api/projects/{project_id}", [401, 404, 200], ""),
     row("PATCH", "/api/projects/{project_id}", [401, 404, 200], ""),
+    row("GET", "/api/projects/{project_id}/revisions", [401, 404, 200], ""),
+    row("POST", "/api/projects/{project_id}/undo", [401, 404, 200], "undoes the rename of the row above"),
+    row("POST", "/api/projects/{project_id}/redo", [401, 404, 200], "redoes the undo of the row above"),
     row("GET", "/api/projects/{project_id}/clips", [401, 404, 200], ""),
     row("POST", "/api/projects/{project_id}/clips", [401, 404, 201], ""),
     row("GET", "/api/clips/{clip_id}/media", [401, 404, 200], ""),

@@ -48,6 +48,7 @@ pub async fn delete(db: &AnyPool, id: &str) -> sqlx::Result<bool> {
     sqlx::query("DELETE FROM renders WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM jobs WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM clips WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM project_revisions WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM projects WHERE owner_id = $1").bind(id).execute(&mut *tx).await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;

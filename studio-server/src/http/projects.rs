@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use reenact_engine::project::Timeline;
 use reenact_engine::EngineError;
 use serde::{Deserialize, Serialize};
@@ -22,11 +22,12 @@ use super::AppState;
 use crate::db::{self, clips, projects, projects::ProjectRow};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(projects_index, projects_create)).routes(routes!(
-        projects_show,
-        projects_update,
-        projects_delete
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(projects_index, projects_create))
+        .routes(routes!(projects_show, projects_update, projects_delete))
+        .routes(routes!(projects_revisions))
+        .routes(routes!(projects_undo))
+        .routes(routes!(projects_redo))
 }
 
 /// A project as the API shows it.
@@ -38,6 +39,29 @@ pub(super) struct Project {
     timeline: serde_json::Value,
     created_at: i64,
     updated_at: i64,
+    /// The stored revision shown now; undo and redo move between revisions.
+    revision: i64,
+    /// Grows with every change; also the `ETag`. Send it back in `If-Match` so an edit
+    /// made on a state that has changed since is refused (412) instead of overwriting it.
+    version: i64,
+}
+
+/// The stored revisions of a project (at least 50 undo steps are kept).
+#[derive(Debug, Serialize, ToSchema)]
+struct Revisions {
+    /// The revision shown now.
+    current: i64,
+    version: i64,
+    can_undo: bool,
+    can_redo: bool,
+    revisions: Vec<Revision>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Revision {
+    revision: i64,
+    name: String,
+    created_at: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,8 +96,9 @@ async fn projects_create(
     let now = db::now();
     let id = uuid::Uuid::new_v4().to_string();
     let timeline = timeline_text(&db, &user.id, &id, body.timeline.unwrap_or_else(empty_timeline)).await?;
+    let name = check_name(&body.name)?;
     let row =
-        ProjectRow { id, owner_id: user.id, name: check_name(&body.name)?, timeline, created_at: now, updated_at: now };
+        ProjectRow { id, owner_id: user.id, name, timeline, created_at: now, updated_at: now, revision: 0, version: 0 };
     projects::insert(&db, &row).await?;
     audit::record(&db, &row.owner_id, Action::ProjectCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(to_api(row)?)))
@@ -86,23 +111,29 @@ async fn projects_show(
     State(db): State<AnyPool>,
     user: CurrentUser,
     AppPath(project_id): AppPath<String>,
-) -> Result<AppJson<Project>, ApiError> {
+) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
     let id = check_id(&project_id)?;
     let row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
-    Ok(AppJson(to_api(row)?))
+    tagged(row)
 }
 
-/// Renames a project or replaces its timeline.
-#[utoipa::path(patch, path = "/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+/// Renames a project or replaces its timeline, as a new revision (an undo step). The
+/// timeline must pass the engine's project checks, or nothing changes and the answer (400)
+/// names the field and the cause. With `If-Match` (the `version` or `ETag` last seen), an
+/// edit on a project that has changed since answers 412; a change racing this one, 409.
+#[utoipa::path(patch, path = "/projects/{project_id}", tag = "projects",
+    params(("project_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the version last seen")),
     request_body = UpdateProject, responses((status = 200, body = Project)))]
 async fn projects_update(
     State(db): State<AnyPool>,
     user: CurrentUser,
     AppPath(project_id): AppPath<String>,
+    headers: HeaderMap,
     AppJson(body): AppJson<UpdateProject>,
-) -> Result<AppJson<Project>, ApiError> {
+) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
     let id = check_id(&project_id)?;
     let mut row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let expected = check_if_match(&headers, row.version)?;
     if let Some(name) = body.name {
         row.name = check_name(&name)?;
     }
@@ -110,11 +141,126 @@ async fn projects_update(
         row.timeline = timeline_text(&db, &user.id, &id, timeline).await?;
     }
     row.updated_at = db::now();
-    if !projects::update(&db, &row).await? {
-        return Err(ApiError::NotFound);
-    }
+    projects::commit_edit(&db, &mut row, expected).await.map_err(change_error)?;
     audit::record(&db, &user.id, Action::ProjectUpdate, Some(&id)).await;
-    Ok(AppJson(to_api(row)?))
+    tagged(row)
+}
+
+/// The project's stored revisions, oldest first, and where undo and redo would go.
+#[utoipa::path(get, path = "/projects/{project_id}/revisions", tag = "projects", params(("project_id" = String, Path)),
+    responses((status = 200, body = Revisions)))]
+async fn projects_revisions(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    AppPath(project_id): AppPath<String>,
+) -> Result<AppJson<Revisions>, ApiError> {
+    let id = check_id(&project_id)?;
+    let row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let list = projects::revisions(&db, &user.id, &id).await?;
+    let has = |n: i64| list.iter().any(|r| r.0 == n);
+    Ok(AppJson(Revisions {
+        current: row.revision,
+        version: row.version,
+        can_undo: has(row.revision - 1),
+        can_redo: has(row.revision + 1),
+        revisions: list
+            .into_iter()
+            .map(|(revision, name, created_at)| Revision { revision, name, created_at })
+            .collect(),
+    }))
+}
+
+/// Goes back one revision. 409 when there is none, or when the earlier timeline no longer
+/// passes the checks (a clip it cuts has been deleted; the detail names it).
+#[utoipa::path(post, path = "/projects/{project_id}/undo", tag = "projects",
+    params(("project_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the version last seen")),
+    responses((status = 200, body = Project)))]
+async fn projects_undo(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    AppPath(project_id): AppPath<String>,
+    headers: HeaderMap,
+) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
+    step(&db, &user, &project_id, &headers, -1).await
+}
+
+/// Goes forward one revision after an undo; 409 when there is none (a new edit after an
+/// undo drops the revisions that were ahead).
+#[utoipa::path(post, path = "/projects/{project_id}/redo", tag = "projects",
+    params(("project_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the version last seen")),
+    responses((status = 200, body = Project)))]
+async fn projects_redo(
+    State(db): State<AnyPool>,
+    user: CurrentUser,
+    AppPath(project_id): AppPath<String>,
+    headers: HeaderMap,
+) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
+    step(&db, &user, &project_id, &headers, 1).await
+}
+
+async fn step(
+    db: &AnyPool,
+    user: &CurrentUser,
+    project_id: &str,
+    headers: &HeaderMap,
+    by: i64,
+) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
+    let id = check_id(project_id)?;
+    let mut row = projects::get(db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let expected = check_if_match(headers, row.version)?;
+    let what = if by < 0 { "undo" } else { "redo" };
+    let to = projects::revision(db, &user.id, &id, row.revision + by)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("nothing to {what}")))?;
+    let timeline = serde_json::from_str(&to.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
+    timeline_text(db, &user.id, &id, timeline).await.map_err(|err| match err {
+        ApiError::BadRequest(cause) => ApiError::Conflict(format!("cannot {what}: {cause}")),
+        other => other,
+    })?;
+    row.updated_at = db::now();
+    projects::step(db, &mut row, &to, expected).await.map_err(change_error)?;
+    audit::record(db, &user.id, Action::ProjectUpdate, Some(&id)).await;
+    tagged(row)
+}
+
+/// The version an edit must start from: the `If-Match` one when given (412 when it is not
+/// the current one), else the version just read (a racing change then answers 409).
+fn check_if_match(headers: &HeaderMap, current: i64) -> Result<i64, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(current);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(current);
+    }
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    let asked: i64 = text.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "If-Match: `{}` is not a project version",
+            text.chars().take(32).collect::<String>()
+        ))
+    })?;
+    if asked != current {
+        return Err(ApiError::PreconditionFailed(format!(
+            "If-Match: the project is at version {current}, not {asked}: reload and edit again"
+        )));
+    }
+    Ok(current)
+}
+
+fn change_error(err: projects::ChangeError) -> ApiError {
+    match err {
+        projects::ChangeError::Stale { .. } => ApiError::Conflict(err.to_string()),
+        projects::ChangeError::Db(e) => e.into(),
+    }
+}
+
+/// The project with its version as `ETag`.
+fn tagged(row: ProjectRow) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
+    let mut headers = HeaderMap::new();
+    let etag = HeaderValue::from_str(&format!("\"{}\"", row.version)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    headers.insert(header::ETAG, etag);
+    Ok((headers, AppJson(to_api(row)?)))
 }
 
 /// Deletes a project with its clips, jobs, renders and stored files.
@@ -190,5 +336,13 @@ async fn timeline_text(
 
 fn to_api(row: ProjectRow) -> Result<Project, ApiError> {
     let timeline = serde_json::from_str(&row.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Project { id: row.id, name: row.name, timeline, created_at: row.created_at, updated_at: row.updated_at })
+    Ok(Project {
+        id: row.id,
+        name: row.name,
+        timeline,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        revision: row.revision,
+        version: row.version,
+    })
 }
