@@ -6,6 +6,7 @@
 //! users or storage. Callers hand it files and directories and get files,
 //! progress and errors back.
 
+mod blocks;
 pub mod error;
 pub mod factories;
 pub mod languages;

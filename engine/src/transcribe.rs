@@ -18,6 +18,7 @@ use gst::prelude::*;
 use reenact_models::ModelUse;
 use serde::Serialize;
 
+use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
@@ -132,12 +133,8 @@ pub fn transcribe(
 
     let weak_pipeline = pipeline.downgrade();
     let weak_convert = convert.downgrade();
-    decode.connect_pad_added(move |_, pad| {
-        let is_audio = pad
-            .current_caps()
-            .or_else(|| Some(pad.query_caps(None)))
-            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("audio/x-raw")))
-            .unwrap_or(false);
+    route_decoded_pads(&decode, move |pad, stream| {
+        let is_audio = stream == Stream::Audio;
         let (Some(pipeline), Some(convert)) = (weak_pipeline.upgrade(), weak_convert.upgrade()) else { return };
         let sink_pad = convert.static_pad("sink");
         if is_audio && sink_pad.as_ref().is_some_and(|p| !p.is_linked()) {
@@ -205,16 +202,7 @@ pub fn transcribe(
 
 /// Writes `cues` as `format` to `out`, through `out.part` renamed when complete.
 pub fn write_subtitles(cues: &[Cue], format: Format, out: &Path) -> Result<()> {
-    let part = {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".part");
-        PathBuf::from(name)
-    };
-    std::fs::write(&part, subtitles::write(cues, format)).map_err(|e| EngineError::io(&part, e))?;
-    std::fs::rename(&part, out).map_err(|e| {
-        let _ = std::fs::remove_file(&part);
-        EngineError::io(out, e)
-    })
+    crate::blocks::write_then_rename(out, subtitles::write(cues, format).as_bytes())
 }
 
 fn run(

@@ -32,6 +32,7 @@ use gstreenact::tts::{self, PiperVoice, TtsError};
 use reenact_models::{Catalog, ModelUse, OnnxError};
 use serde::Serialize;
 
+use crate::blocks::part_path;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
@@ -357,13 +358,6 @@ fn measure_voice(samples: &[f32], rate: u32) -> Option<Voice> {
         return None;
     }
     Some(Voice { median_f0_hz: track.median()?, formants_hz: lpc::median_formants(samples, rate, &track) })
-}
-
-/// `OUT.part` beside `OUT`.
-fn part_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".part");
-    PathBuf::from(name)
 }
 
 fn graph_err(what: &str) -> EngineError {

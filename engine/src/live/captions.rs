@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gst::prelude::*;
 use serde::Serialize;
 
-use super::graph::{add_chain, caps_filter};
+use super::graph::add_chain;
+use crate::blocks::caps_filter;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, plugin};
 

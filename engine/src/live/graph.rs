@@ -27,9 +27,10 @@ use gstreenact::character::Character;
 
 use super::meter::{Counter, StageMeter};
 use super::timecode;
+use crate::blocks::{caps_filter, x264_encoder};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, plugin};
-use crate::preset::Preset;
+use crate::preset::{Mode, Preset};
 
 /// Our elements, registered by [`crate::media::init`].
 const FACETRACK: &str = "reenactfacetrack";
@@ -78,12 +79,6 @@ fn keyframe_distance(preset: &Preset) -> u32 {
 
 fn err(what: &str) -> EngineError {
     EngineError::Request(format!("cannot build the live graph: {what}"))
-}
-
-pub(crate) fn caps_filter(caps: gst::Caps) -> Result<gst::Element> {
-    let filter = make(f::CAPSFILTER)?;
-    filter.set_property("caps", caps);
-    Ok(filter)
 }
 
 fn leaky_queue(buffers: u32) -> Result<gst::Element> {
@@ -185,12 +180,7 @@ pub(crate) fn add_h264(
     tee: &gst::Element,
     preset: &Preset,
 ) -> Result<(gst::Element, gst_app::AppSink, Arc<StageMeter>, Arc<Counter>)> {
-    let enc = make(f::X264ENC)?;
-    enc.set_property_from_str("tune", "zerolatency");
-    enc.set_property_from_str("speed-preset", &preset.video.speed_preset);
-    enc.set_property("bitrate", preset.video.bitrate_kbps.unwrap_or(2500));
-    enc.set_property("key-int-max", keyframe_distance(preset));
-    enc.set_property("bframes", 0u32);
+    let enc = x264_encoder(&preset.video, Mode::Live, keyframe_distance(preset), None)?;
     let profile = caps_filter(gst::Caps::builder("video/x-h264").field("profile", "constrained-baseline").build())?;
     let parse = make(f::H264PARSE)?;
     parse.set_property("config-interval", -1i32);

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gst::prelude::*;
 use serde::Serialize;
 
+use crate::blocks::{part_path, shared_audio_encode};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
@@ -158,12 +159,6 @@ impl Branch {
     }
 }
 
-fn part_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    path.with_file_name(name)
-}
-
 /// The taps the outputs are fed from.
 pub(crate) struct Taps<'a> {
     pub(crate) raw_video: &'a gst::Element,
@@ -258,18 +253,10 @@ fn build(output: &LiveOutput, prefix: &str) -> Result<Vec<gst::Element>> {
 
 /// One AAC encode of the live sound, shared by every muxed output.
 fn add_aac(pipeline: &gst::Pipeline, taps: &Taps<'_>) -> Result<gst::Element> {
-    let queue = make(f::QUEUE)?;
-    let convert = make(f::AUDIOCONVERT)?;
     let enc = make(f::AACENC)?;
     enc.set_property("bitrate", i32::try_from(taps.aac_kbps * 1000).unwrap_or(128_000));
-    let tee = make(f::TEE)?;
-    tee.set_property("allow-not-linked", true);
-    let chain = [&queue, &convert, &enc, &tee];
     let err = || EngineError::Request("cannot build the AAC encoder of the live outputs".into());
-    pipeline.add_many(chain).map_err(|_| err())?;
-    gst::Element::link_many(chain).map_err(|_| err())?;
-    taps.audio.link(&queue).map_err(|_| err())?;
-    Ok(tee)
+    shared_audio_encode(pipeline, taps.audio, make(f::QUEUE)?, None, enc, err)
 }
 
 /// Links a new branch of tee `from` through a queue to `to`. Once the output

@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use gst::prelude::*;
 
+use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media::file_uri;
@@ -143,16 +144,12 @@ fn looping_file(path: &Path) -> Result<(gst::Element, gst::Element, gst::Pipelin
     let audio = live_appsrc()?;
     let (video_out, audio_out) = (video.clone(), audio.clone());
     let feeder_weak = feeder.downgrade();
-    decode.connect_pad_added(move |_, pad| {
+    route_decoded_pads(&decode, move |pad, stream| {
         let Some(feeder) = feeder_weak.upgrade() else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-        let (convert, target) = if name.starts_with("video/") {
-            (f::VIDEOCONVERT, &video_out)
-        } else if name.starts_with("audio/") {
-            (f::AUDIOCONVERT, &audio_out)
-        } else {
-            return;
+        let (convert, target) = match stream {
+            Stream::Video => (f::VIDEOCONVERT, &video_out),
+            Stream::Audio => (f::AUDIOCONVERT, &audio_out),
+            Stream::Other => return,
         };
         if let Err(err) = relay(&feeder, pad, convert, target) {
             tracing::error!(%err, "cannot relay the looping file");

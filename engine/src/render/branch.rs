@@ -9,6 +9,7 @@ use gst::prelude::*;
 
 use super::plan::Plan;
 use super::thumbnail::Capture;
+use crate::blocks::{caps_filter, shared_audio_encode, x264_encoder};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, REENACTSCALE};
 use crate::preset::{AudioCodec, AudioSettings, Container, CropPolicy, Position, Preset, VideoEncoder, Watermark};
@@ -56,19 +57,9 @@ impl Tees {
             .field("rate", preset.audio.sample_rate as i32)
             .field("channels", preset.audio.channels as i32)
             .build();
-        let chain = [
-            audio_queue()?,
-            make(f::AUDIOCONVERT)?,
-            make(f::AUDIORESAMPLE)?,
-            caps_element(caps)?,
-            audio_encoder(preset)?,
-            make(f::TEE)?,
-        ];
         let link_err = || EngineError::Request(format!("preset `{}`: cannot link the audio encoder", preset.name));
-        pipeline.add_many(&chain).map_err(|_| link_err())?;
-        gst::Element::link_many(&chain).map_err(|_| link_err())?;
-        self.audio.link(&chain[0]).map_err(|_| link_err())?;
-        let tee = chain[chain.len() - 1].clone();
+        let tee =
+            shared_audio_encode(pipeline, &self.audio, audio_queue()?, Some(caps), audio_encoder(preset)?, link_err)?;
         self.encoded.push((preset.audio.clone(), tee.clone()));
         Ok(tee)
     }
@@ -114,15 +105,13 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &mut Tees, plan: &Plan, spec: 
     if let Some(aspect) = spec.face_crop {
         video.push(super::effects::reframe(aspect)?);
     }
-    video.extend([
-        make(f::VIDEORATE)?,
-        caps_element(gst::Caps::builder("video/x-raw").field("framerate", fps).build())?,
-    ]);
+    video
+        .extend([make(f::VIDEORATE)?, caps_filter(gst::Caps::builder("video/x-raw").field("framerate", fps).build())?]);
     if preset.crop == CropPolicy::Center {
         video.push(crop(plan.width, plan.height, out_w, out_h)?);
     }
     video.extend(scaler(preset.crop)?);
-    video.push(caps_element(
+    video.push(caps_filter(
         gst::Caps::builder("video/x-raw")
             .field("format", "I420")
             .field("width", out_w as i32)
@@ -209,12 +198,6 @@ fn audio_queue() -> Result<gst::Element> {
     q.set_property("max-size-bytes", 0u32);
     q.set_property("max-size-time", 10 * gst::ClockTime::SECOND.nseconds());
     Ok(q)
-}
-
-fn caps_element(caps: gst::Caps) -> Result<gst::Element> {
-    let e = make(f::CAPSFILTER)?;
-    e.set_property("caps", caps);
-    Ok(e)
 }
 
 /// Centre crop of a `src_w` x `src_h` picture to the aspect of `out_w` x `out_h`.
@@ -335,29 +318,7 @@ fn video_encoder(preset: &Preset, fps: gst::Fraction, threads: u32) -> Result<gs
     let fps_f = fps.numer() as f64 / fps.denom().max(1) as f64;
     let gop = ((fps_f * v.keyframe_interval_s).round() as u32).max(1);
     match v.encoder {
-        VideoEncoder::X264 => {
-            let e = make(f::X264ENC)?;
-            e.set_property_from_str("speed-preset", &v.speed_preset);
-            match v.crf {
-                Some(crf) => {
-                    e.set_property_from_str("pass", "qual");
-                    e.set_property("quantizer", crf);
-                    // x264enc also applies its `bitrate` (2 Mb/s by default) as a
-                    // VBV cap in quality mode; no buffer means no cap, as in x264's CRF.
-                    e.set_property("vbv-buf-capacity", 0u32);
-                }
-                None => {
-                    e.set_property_from_str("pass", "cbr");
-                    e.set_property("bitrate", v.bitrate_kbps.unwrap_or(4000));
-                }
-            }
-            e.set_property("key-int-max", gop);
-            e.set_property("threads", threads);
-            if preset.mode == crate::preset::Mode::Live {
-                e.set_property_from_str("tune", "zerolatency");
-            }
-            Ok(e)
-        }
+        VideoEncoder::X264 => x264_encoder(v, preset.mode, gop, Some(threads)),
         VideoEncoder::Vp9 => {
             let e = make(f::VP9ENC)?;
             match v.crf {

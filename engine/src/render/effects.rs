@@ -14,6 +14,7 @@ use gstreenact::reframe::ReenactReframeAspect;
 use reenact_models::{Catalog, ModelUse};
 
 use super::plan::Plan;
+use crate::blocks::video_format;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, plugin};
 use crate::preset::{Background, CropPolicy, Preset};
@@ -54,7 +55,7 @@ impl Effects {
     /// otherwise); returns its first and last elements for the caller to link.
     pub(crate) fn add(&mut self, pipeline: &gst::Pipeline) -> Result<(gst::Element, gst::Element)> {
         let err = |what: &str| EngineError::Request(format!("cannot build the effects chain: {what}"));
-        let mut chain = vec![make(f::VIDEOCONVERT)?, caps_filter("RGBA")?];
+        let mut chain = vec![make(f::VIDEOCONVERT)?, video_format("RGBA")?];
         if self.track_faces {
             chain.push(plugin(FACETRACK)?);
         }
@@ -78,7 +79,7 @@ impl Effects {
             chain.push(matte);
         }
         if !self.track_faces {
-            chain.extend([make(f::VIDEOCONVERT)?, caps_filter("I420")?]);
+            chain.extend([make(f::VIDEOCONVERT)?, video_format("I420")?]);
         }
         pipeline.add_many(&chain).map_err(|_| err("elements"))?;
         gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
@@ -140,10 +141,4 @@ pub(crate) fn reframe(aspect: ReenactReframeAspect) -> Result<gst::Element> {
     let element = plugin(REFRAME)?;
     element.set_property("aspect", aspect);
     Ok(element)
-}
-
-fn caps_filter(format: &str) -> Result<gst::Element> {
-    let e = make(f::CAPSFILTER)?;
-    e.set_property("caps", gst::Caps::builder("video/x-raw").field("format", format).build());
-    Ok(e)
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::blocks::part_path;
 use crate::error::{EngineError, Result};
 
 /// The `.part` files of one render, removed on drop unless committed.
@@ -15,9 +16,7 @@ pub(crate) struct PartFiles {
 impl PartFiles {
     /// Reserves `final_path`; returns the `.part` path to write instead.
     pub(crate) fn reserve(&mut self, final_path: PathBuf) -> PathBuf {
-        let mut name = final_path.file_name().expect("output names have a file name").to_os_string();
-        name.push(".part");
-        let part = final_path.with_file_name(name);
+        let part = part_path(&final_path);
         self.files.push((part.clone(), final_path));
         part
     }

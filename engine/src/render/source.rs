@@ -5,6 +5,7 @@
 use ges::prelude::*;
 
 use super::plan::Plan;
+use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media::file_uri;
@@ -40,16 +41,12 @@ pub(crate) fn add(pipeline: &gst::Pipeline, plan: &Plan, video_sink: &gst::Pad, 
     let video_sink = video_sink.clone();
     let audio_sink = audio_sink.clone();
     let pipeline_weak = pipeline.downgrade();
-    let route = move |pad: &gst::Pad| {
+    route_decoded_pads(&source, move |pad, stream| {
         let Some(pipeline) = pipeline_weak.upgrade() else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let kind = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-        let target = if kind.starts_with("video/") && !video_sink.is_linked() {
-            Some(&video_sink)
-        } else if kind.starts_with("audio/") && !needs_silence && !audio_sink.is_linked() {
-            Some(&audio_sink)
-        } else {
-            None
+        let target = match stream {
+            Stream::Video if !video_sink.is_linked() => Some(&video_sink),
+            Stream::Audio if !needs_silence && !audio_sink.is_linked() => Some(&audio_sink),
+            _ => None,
         };
         match target {
             Some(sink) => {
@@ -59,13 +56,7 @@ pub(crate) fn add(pipeline: &gst::Pipeline, plan: &Plan, video_sink: &gst::Pad, 
             }
             None => discard(&pipeline, pad),
         }
-    };
-    // gessrc makes its pads as soon as it has a timeline; decodebins only
-    // once they have seen the streams.
-    for pad in source.src_pads() {
-        route(&pad);
-    }
-    source.connect_pad_added(move |_src, pad| route(pad));
+    });
     Ok(())
 }
 

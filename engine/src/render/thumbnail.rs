@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
+use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
@@ -75,10 +76,8 @@ pub(crate) fn jpeg_at(path: &Path, time_s: f64, width: u32, height: u32) -> Resu
     src.link(&decode).map_err(|e| fail(e.to_string()))?;
     convert.link(&sink).map_err(|e| fail(e.to_string()))?;
     let convert_weak = convert.downgrade();
-    decode.connect_pad_added(move |_, pad| {
-        let is_video =
-            pad.current_caps().and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/"))).unwrap_or(false);
-        if let (true, Some(convert)) = (is_video, convert_weak.upgrade()) {
+    route_decoded_pads(&decode, move |pad, stream| {
+        if let (Stream::Video, Some(convert)) = (stream, convert_weak.upgrade()) {
             let _ = pad.link(&convert.static_pad("sink").expect("videoconvert sink"));
         }
     });

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The building blocks the live graph and the offline render both assemble
+//! from, so a change to one of them (an encoder setting, how a decoder's pads
+//! are routed, how an output file is named while it is written) is made once.
+
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+use crate::preset::{Mode, VideoSettings};
+
+/// The name an output is written under until it is complete: `NAME.part`
+/// beside `NAME`, so a failed job never leaves a half-written file under the
+/// final name, nor replaces a previous good one.
+pub(crate) fn part_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+/// Writes `bytes` to `path` through [`part_path`], renamed once complete.
+pub(crate) fn write_then_rename(path: &Path, bytes: &[u8]) -> Result<()> {
+    let part = part_path(path);
+    std::fs::write(&part, bytes).map_err(|e| EngineError::io(&part, e))?;
+    std::fs::rename(&part, path).map_err(|e| {
+        let _ = std::fs::remove_file(&part);
+        EngineError::io(path, e)
+    })
+}
+
+/// A `capsfilter` held to `caps`.
+pub(crate) fn caps_filter(caps: gst::Caps) -> Result<gst::Element> {
+    let filter = make(f::CAPSFILTER)?;
+    filter.set_property("caps", caps);
+    Ok(filter)
+}
+
+/// A `capsfilter` for raw video of pixel `format`.
+pub(crate) fn video_format(format: &str) -> Result<gst::Element> {
+    caps_filter(gst::Caps::builder("video/x-raw").field("format", format).build())
+}
+
+/// What a decoder's source pad carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Video,
+    Audio,
+    Other,
+}
+
+impl Stream {
+    /// The kind of `pad`, from its negotiated caps or, before negotiation, the caps it can produce.
+    pub(crate) fn of(pad: &gst::Pad) -> Self {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        match caps.structure(0).map(|s| s.name().as_str()) {
+            Some(name) if name.starts_with("video/") => Stream::Video,
+            Some(name) if name.starts_with("audio/") => Stream::Audio,
+            _ => Stream::Other,
+        }
+    }
+}
+
+/// Calls `route` for each source pad of `source`, those it has now (gessrc
+/// makes them as soon as it has a timeline) and those it adds later
+/// (decodebins, once they have seen the streams).
+pub(crate) fn route_decoded_pads<F>(source: &gst::Element, route: F)
+where
+    F: Fn(&gst::Pad, Stream) + Send + Sync + 'static,
+{
+    for pad in source.src_pads() {
+        route(&pad, Stream::of(&pad));
+    }
+    source.connect_pad_added(move |_, pad| route(pad, Stream::of(pad)));
+}
+
+/// An x264 encoder set up from a preset's video settings. Live and offline
+/// differ only by `mode`: live tunes for zero latency (no B-frames, no
+/// lookahead) and falls back to the live preset's 2.5 Mb/s; offline to 4 Mb/s.
+/// `threads` of `None` leaves x264 its own choice.
+pub(crate) fn x264_encoder(video: &VideoSettings, mode: Mode, gop: u32, threads: Option<u32>) -> Result<gst::Element> {
+    let e = make(f::X264ENC)?;
+    e.set_property_from_str("speed-preset", &video.speed_preset);
+    match video.crf {
+        Some(crf) => {
+            e.set_property_from_str("pass", "qual");
+            e.set_property("quantizer", crf);
+            // x264enc also applies its `bitrate` (2 Mb/s by default) as a
+            // VBV cap in quality mode; no buffer means no cap, as in x264's CRF.
+            e.set_property("vbv-buf-capacity", 0u32);
+        }
+        None => {
+            let fallback = if mode == Mode::Live { 2500 } else { 4000 };
+            e.set_property_from_str("pass", "cbr");
+            e.set_property("bitrate", video.bitrate_kbps.unwrap_or(fallback));
+        }
+    }
+    e.set_property("key-int-max", gop);
+    if let Some(threads) = threads {
+        e.set_property("threads", threads);
+    }
+    if mode == Mode::Live {
+        e.set_property_from_str("tune", "zerolatency");
+        e.set_property("bframes", 0u32);
+    }
+    Ok(e)
+}
+
+/// One audio encode shared by every output that wants the same sound:
+/// `from ! queue ! audioconvert [! audioresample ! capsfilter(caps)] ! encoder ! tee`.
+/// Returns the tee; each output links its own branch to it. `err` names the
+/// encode in the error a failed link gives.
+pub(crate) fn shared_audio_encode(
+    pipeline: &gst::Pipeline,
+    from: &gst::Element,
+    queue: gst::Element,
+    caps: Option<gst::Caps>,
+    encoder: gst::Element,
+    err: impl Fn() -> EngineError,
+) -> Result<gst::Element> {
+    let tee = make(f::TEE)?;
+    tee.set_property("allow-not-linked", true);
+    let mut chain = vec![queue, make(f::AUDIOCONVERT)?];
+    if let Some(caps) = caps {
+        chain.extend([make(f::AUDIORESAMPLE)?, caps_filter(caps)?]);
+    }
+    chain.extend([encoder, tee.clone()]);
+    pipeline.add_many(&chain).map_err(|_| err())?;
+    gst::Element::link_many(&chain).map_err(|_| err())?;
+    from.link(&chain[0]).map_err(|_| err())?;
+    Ok(tee)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_path_sits_beside_the_output() {
+        assert_eq!(part_path(Path::new("/tmp/a/show.mp4")), PathBuf::from("/tmp/a/show.mp4.part"));
+    }
+
+    #[test]
+    fn write_then_rename_leaves_only_the_final_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("cues.srt");
+        write_then_rename(&out, b"1\n").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"1\n");
+        assert!(!part_path(&out).exists());
+    }
+}
