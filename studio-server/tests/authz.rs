@@ -129,6 +129,9 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/live/{session}/whep/{viewer}", [404, 404, 404], NO_SESSION),
     row("PATCH", "/api/live/{session}/whep/{viewer}", [405, 405, 405], "trickle ICE is not offered"),
     row("POST", "/api/live/{session}/whep/{viewer}/stats", [404, 404, 404], NO_SESSION),
+    row("POST", "/api/live/{session}/whip", [401, 404, 404], NO_SESSION),
+    row("DELETE", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),
+    row("PATCH", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/kiosk/leave", [404, 404, 404], NO_SESSION),
     // Deletions, children before parents, the account last.
     row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),
@@ -295,6 +298,7 @@ fn fill(path: &str, fx: &Fixtures) -> String {
         ("{render_id}", &fx.render),
         ("{session}", &fx.session),
         ("{viewer}", &fx.viewer),
+        ("{publisher}", &fx.viewer),
         ("{preset}", "master"),
         ("{lang}", "es"),
         ("{name}", "output.mp4"),
@@ -347,7 +351,9 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         ("POST", "/api/jobs") => json(clip_edit(&fx.project, &fx.clip)),
         ("POST", "/api/live") => json(json!({ "source": "nowhere:at-all" })),
         ("PATCH", "/api/live/{session}") => json(json!({ "elements": {} })),
-        ("POST", "/api/live/{session}/whep") => (Some("application/sdp"), Body::from("v=0\r\n")),
+        ("POST", "/api/live/{session}/whep" | "/api/live/{session}/whip") => {
+            (Some("application/sdp"), Body::from("v=0\r\n"))
+        }
         ("POST", "/api/live/{session}/whep/{viewer}/stats") => json(json!({})),
         ("POST", "/api/live/{session}/kiosk/leave") => json(json!({ "pin": "1234" })),
         _ => (None, Body::empty()),

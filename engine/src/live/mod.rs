@@ -9,6 +9,7 @@
 //! latency to every sink, so the sound waits for the picture by itself.
 //! Late frames are dropped by the leaky capture queue and counted.
 
+mod browser;
 mod captions;
 mod graph;
 mod meter;
@@ -27,6 +28,7 @@ use gst::prelude::*;
 use gstreenact::character::Character;
 use serde::{Deserialize, Serialize};
 
+pub use browser::{BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats};
 pub use captions::CaptionLine;
 pub use meter::{percentile, StageStats};
 pub use outputs::{redact_url, LiveOutput, OutputStats};
@@ -213,6 +215,9 @@ pub struct LiveStats {
     /// Why captions cannot be switched on, when they cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captions_unavailable: Option<String>,
+    /// Publishers and gaps, for a `browser` source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<PublisherStats>,
 }
 
 /// Mutable show settings.
@@ -227,6 +232,7 @@ pub struct LiveRunner {
     options: LiveOptions,
     pipeline: gst::Pipeline,
     feeder: Option<gst::Pipeline>,
+    browser: Option<BrowserInput>,
     chain: graph::Chain,
     h264_sink: gst_app::AppSink,
     vp8_sink: gst_app::AppSink,
@@ -264,8 +270,7 @@ impl LiveRunner {
         }
         let characters = load_characters(&options.characters)?;
         let pipeline = gst::Pipeline::with_name("reenact-live");
-        let fps = graph::geometry(&options.preset).2;
-        let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), fps)?;
+        let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), graph::geometry(&options.preset))?;
         let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &characters, options.timecode)?;
         let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, &options.preset)?;
         let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, &options.preset)?;
@@ -295,6 +300,7 @@ impl LiveRunner {
             options,
             pipeline,
             feeder: inputs.feeder,
+            browser: inputs.browser,
             chain,
             h264_sink,
             vp8_sink,
@@ -465,7 +471,13 @@ impl LiveRunner {
             outputs: self.outputs.iter().map(outputs::Branch::stats).collect(),
             captions: self.captions.as_ref().map(|c| c.recent()).unwrap_or_default(),
             captions_unavailable: self.captions.as_ref().err().cloned(),
+            publisher: self.browser.as_ref().map(BrowserInput::stats),
         }
+    }
+
+    /// The handle that connects the presenter's browser, for a `browser` source.
+    pub fn browser(&self) -> Option<&BrowserInput> {
+        self.browser.as_ref()
     }
 
     /// The error that stopped the graph, if one did.

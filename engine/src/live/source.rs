@@ -27,6 +27,8 @@ pub enum LiveSource {
     Camera(PathBuf),
     /// A media file, played in a loop at its own pace.
     File(PathBuf),
+    /// The presenter's browser, publishing over WHIP (an attract picture until it does).
+    Browser,
 }
 
 impl FromStr for LiveSource {
@@ -37,10 +39,11 @@ impl FromStr for LiveSource {
         let bad = |cause: &str| EngineError::Request(format!("source `{text}`: {cause}"));
         match text.split_once(':') {
             None if text == "test" => Ok(LiveSource::Test),
+            None if text == "browser" => Ok(LiveSource::Browser),
             Some(("camera", dev)) if dev.starts_with("/dev/video") => Ok(LiveSource::Camera(dev.into())),
             Some(("camera", _)) => Err(bad("a camera is named by its device, e.g. camera:/dev/video0")),
             Some(("file", path)) if !path.is_empty() => Ok(LiveSource::File(path.into())),
-            _ => Err(bad("expected test, camera:/dev/videoN or file:PATH")),
+            _ => Err(bad("expected test, browser, camera:/dev/videoN or file:PATH")),
         }
     }
 }
@@ -51,6 +54,7 @@ impl fmt::Display for LiveSource {
             LiveSource::Test => write!(out, "test"),
             LiveSource::Camera(dev) => write!(out, "camera:{}", dev.display()),
             LiveSource::File(path) => write!(out, "file:{}", path.display()),
+            LiveSource::Browser => write!(out, "browser"),
         }
     }
 }
@@ -61,13 +65,24 @@ pub(crate) struct Inputs {
     pub(crate) video: gst::Element,
     pub(crate) audio: gst::Element,
     pub(crate) feeder: Option<gst::Pipeline>,
+    /// The handle that connects publishers, for a browser source.
+    pub(crate) browser: Option<super::browser::BrowserInput>,
 }
 
 /// Adds the source elements for `source` to `pipeline`; `mic` picks the
 /// sound of a camera (`None`: silence, `default`: the system's default
 /// input, anything else: an ALSA device name).
 /// The test pattern is made at `fps`.
-pub(crate) fn add(pipeline: &gst::Pipeline, source: &LiveSource, mic: Option<&str>, fps: i32) -> Result<Inputs> {
+pub(crate) fn add(
+    pipeline: &gst::Pipeline,
+    source: &LiveSource,
+    mic: Option<&str>,
+    (width, height, fps): (i32, i32, i32),
+) -> Result<Inputs> {
+    if *source == LiveSource::Browser {
+        let (video, audio, attract, browser) = super::browser::add(pipeline, (width, height, fps))?;
+        return Ok(Inputs { video, audio, feeder: Some(attract), browser: Some(browser) });
+    }
     let (video, audio, feeder) = match source {
         LiveSource::Test => {
             let video = make(f::VIDEOTESTSRC)?;
@@ -99,9 +114,10 @@ pub(crate) fn add(pipeline: &gst::Pipeline, source: &LiveSource, mic: Option<&st
             let (video, audio, feeder) = looping_file(path)?;
             (video, audio, Some(feeder))
         }
+        LiveSource::Browser => unreachable!("handled above"),
     };
     pipeline.add_many([&video, &audio]).map_err(|_| EngineError::Request("cannot add the live source".into()))?;
-    Ok(Inputs { video, audio, feeder })
+    Ok(Inputs { video, audio, feeder, browser: None })
 }
 
 /// A quiet tick once a second, live.
@@ -265,6 +281,7 @@ mod tests {
     #[test]
     fn sources_parse_and_bad_ones_say_what_is_expected() {
         assert_eq!("test".parse::<LiveSource>().unwrap(), LiveSource::Test);
+        assert_eq!("browser".parse::<LiveSource>().unwrap(), LiveSource::Browser);
         assert_eq!("camera:/dev/video2".parse::<LiveSource>().unwrap(), LiveSource::Camera("/dev/video2".into()));
         assert_eq!("file:a b.mp4".parse::<LiveSource>().unwrap(), LiveSource::File("a b.mp4".into()));
         let err = "camera:0".parse::<LiveSource>().unwrap_err().to_string();

@@ -67,6 +67,8 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(show, switch, stop))
         .routes(routes!(whep_offer))
         .routes(routes!(whep_stop, whep_patch))
+        .routes(routes!(whip_offer))
+        .routes(routes!(whip_stop, whip_patch))
         .routes(routes!(viewer_stats))
         .routes(routes!(kiosk_leave))
         .route("/live/{session}", get(page))
@@ -78,8 +80,13 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
 impl From<LiveError> for ApiError {
     fn from(err: LiveError) -> Self {
         match err {
-            LiveError::UnknownSession(_) | LiveError::UnknownViewer(_) => ApiError::NotFound,
-            LiveError::Offer(OfferError::Unsupported(_)) => ApiError::UnsupportedMedia(err.to_string()),
+            LiveError::UnknownSession(_) | LiveError::UnknownViewer(_) | LiveError::UnknownPublisher(_) => {
+                ApiError::NotFound
+            }
+            LiveError::Offer(OfferError::Unsupported(_) | OfferError::UnsupportedPublish(_)) => {
+                ApiError::UnsupportedMedia(err.to_string())
+            }
+            LiveError::PublisherConnected | LiveError::NotBrowser(_) => ApiError::Conflict(err.to_string()),
             LiveError::Offer(_) => ApiError::BadRequest(err.to_string()),
             LiveError::Full | LiveError::AddressFull | LiveError::ShowLimit(_) => {
                 ApiError::TooManyRequests(err.to_string())
@@ -153,7 +160,8 @@ fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8], what: &str) 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartRequest {
-    /// `test` or `camera:/dev/videoN` (`file:PATH` for `reenact live` only).
+    /// `test`, `browser` (the presenter's camera over WHIP) or `camera:/dev/videoN`
+    /// (`file:PATH` for `reenact live` only).
     source: String,
     #[serde(default = "default_preset")]
     preset: String,
@@ -368,16 +376,7 @@ async fn whep_offer(
     AppBytes(body): AppBytes,
 ) -> Result<Response, ApiError> {
     let session = state.hub.get(&id)?;
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !content_type.starts_with("application/sdp") {
-        return Err(ApiError::UnsupportedMedia(format!(
-            "a WHEP offer is sent as Content-Type: application/sdp, not `{content_type}`"
-        )));
-    }
-    if body.len() > SDP_LIMIT {
-        return Err(ApiError::PayloadTooLarge(format!("SDP offers are limited to {SDP_LIMIT} bytes")));
-    }
-    let offer = String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the offer is not UTF-8".into()))?;
+    let offer = sdp_body(&headers, &body, "WHEP")?;
     let owner = is_owner(&state, &headers, &session).await;
     let (viewer, answer) = session.add_viewer(offer, viewer_address(&extensions), owner).await?;
     let location = format!("/api/live/{id}/whep/{viewer}");
@@ -398,6 +397,67 @@ async fn whep_stop(
     let viewer = session.viewer_for(&resource, is_owner(&state, &headers, &session).await)?;
     session.remove_viewer(&viewer).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// WHIP: the owner's browser publishes its camera and microphone to a show started with
+/// source `browser`. An SDP offer in (H264 or VP8 video, Opus audio), `201 Created` with the
+/// answer and the publisher's resource in `Location` out; 409 while another publisher is
+/// connected, 415 for codecs the show cannot decode.
+#[utoipa::path(post, path = "/api/live/{session}/whip", tag = "live", params(("session" = String, Path)),
+    request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, description = "the SDP answer", body = String, content_type = "application/sdp")))]
+async fn whip_offer(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+    headers: HeaderMap,
+    AppBytes(body): AppBytes,
+) -> Result<Response, ApiError> {
+    let session = owned(&state, &headers, &id).await?;
+    let offer = sdp_body(&headers, &body, "WHIP")?;
+    let (publisher, answer) = session.add_publisher(offer).await?;
+    let location = format!("/api/live/{id}/whip/{publisher}");
+    Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location)], answer)
+        .into_response())
+}
+
+/// Ends the publisher (WHIP resource deletion); the show goes on with its attract picture
+/// and a new publisher may connect.
+#[utoipa::path(delete, path = "/api/live/{session}/whip/{publisher}", tag = "live",
+    params(("session" = String, Path), ("publisher" = String, Path)), responses((status = 204)))]
+async fn whip_stop(
+    State(state): State<LiveState>,
+    AppPath((id, publisher)): AppPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let session = owned(&state, &headers, &id).await?;
+    session.remove_publisher(&publisher).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Trickle ICE is not offered: the answer carries every candidate.
+#[utoipa::path(patch, path = "/api/live/{session}/whip/{publisher}", tag = "live",
+    params(("session" = String, Path), ("publisher" = String, Path)), responses((status = 405)))]
+async fn whip_patch(
+    State(state): State<LiveState>,
+    AppPath((id, _publisher)): AppPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    owned(&state, &headers, &id).await?;
+    Ok(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+/// The SDP offer of a WHIP or WHEP request, checked for type, size and encoding.
+fn sdp_body(headers: &HeaderMap, body: &[u8], protocol: &str) -> Result<String, ApiError> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with("application/sdp") {
+        return Err(ApiError::UnsupportedMedia(format!(
+            "a {protocol} offer is sent as Content-Type: application/sdp, not `{content_type}`"
+        )));
+    }
+    if body.len() > SDP_LIMIT {
+        return Err(ApiError::PayloadTooLarge(format!("SDP offers are limited to {SDP_LIMIT} bytes")));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the offer is not UTF-8".into()))
 }
 
 /// Trickle ICE is not offered: the answer carries every candidate.

@@ -12,6 +12,7 @@
 pub mod kiosk;
 mod sdp;
 mod viewer;
+mod whip;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -58,6 +59,12 @@ pub enum LiveError {
     Engine(#[from] reenact_engine::EngineError),
     #[error("WebRTC failed: {0}")]
     WebRtc(String),
+    #[error("a presenter already publishes to this show; end that publisher (DELETE its resource) first")]
+    PublisherConnected,
+    #[error("this show's source is `{0}`, not the browser: start the show with source `browser` to publish to it")]
+    NotBrowser(String),
+    #[error("no publisher `{0}` in this session")]
+    UnknownPublisher(String),
 }
 
 impl From<webrtc::Error> for LiveError {
@@ -248,6 +255,8 @@ pub struct LiveSession {
     seats: Mutex<Seats>,
     vp8: Mutex<Option<u64>>,
     pumps: Vec<tokio::task::JoinHandle<()>>,
+    /// The presenter's browser, for a `browser` source (one at a time).
+    publisher: Mutex<Option<Arc<whip::Publisher>>>,
 }
 
 impl std::fmt::Debug for LiveSession {
@@ -306,6 +315,7 @@ impl LiveSession {
             viewers: Mutex::default(),
             vp8: Mutex::default(),
             pumps,
+            publisher: Mutex::default(),
         }
     }
 
@@ -480,6 +490,10 @@ impl LiveSession {
         *self.seats.lock().unwrap_or_else(PoisonError::into_inner) = Seats::default();
         for (_, viewer) in viewers {
             viewer.close().await;
+        }
+        let publisher = self.publisher.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(publisher) = publisher {
+            publisher.close().await;
         }
         for pump in &self.pumps {
             pump.abort();

@@ -19,6 +19,8 @@ pub enum OfferError {
     NoVideo,
     #[error("the offer's video codecs ({0}) are not sent here: this session sends H264 (packetization-mode=1) or VP8")]
     Unsupported(String),
+    #[error("the offer's {0} cannot be received here: publish H264 (packetization-mode=1) or VP8 video and Opus audio")]
+    UnsupportedPublish(String),
 }
 
 /// The streams a viewer gets.
@@ -65,7 +67,7 @@ pub(crate) fn choose(offer: &str) -> Result<Wanted, OfferError> {
 }
 
 /// `(codec name, fmtp line)` of each payload type of a media section.
-fn codecs(media: &webrtc::sdp::MediaDescription) -> Vec<(String, String)> {
+pub(super) fn codecs(media: &webrtc::sdp::MediaDescription) -> Vec<(String, String)> {
     let value = |key: &str, pt: &str| -> Option<String> {
         media.attributes.iter().filter(|a| a.key == key).filter_map(|a| a.value.as_deref()).find_map(|v| {
             let (p, rest) = v.split_once(' ')?;
@@ -80,6 +82,24 @@ fn codecs(media: &webrtc::sdp::MediaDescription) -> Vec<(String, String)> {
             let rtpmap = value("rtpmap", pt)?;
             let name = rtpmap.split('/').next().unwrap_or_default().to_owned();
             Some((name, value("fmtp", pt).unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// `(payload type, codec name)` of each payload type of a media section, in the section's order.
+pub(super) fn codecs_with_pt(media: &webrtc::sdp::MediaDescription) -> Vec<(u8, String)> {
+    media
+        .media_name
+        .formats
+        .iter()
+        .filter_map(|pt| {
+            let rtpmap = media.attributes.iter().filter(|a| a.key == "rtpmap").filter_map(|a| a.value.as_deref()).find_map(
+                |v| {
+                    let (p, rest) = v.split_once(' ')?;
+                    (p == pt).then_some(rest)
+                },
+            )?;
+            Some((pt.parse().ok()?, rtpmap.split('/').next().unwrap_or_default().to_owned()))
         })
         .collect()
 }

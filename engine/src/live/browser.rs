@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The presenter's browser as the live source: RTP packets received by the
+//! server's WebRTC stack (WHIP) are handed in here, put in order by a jitter
+//! buffer, depayloaded and decoded in a pipeline of their own, one per
+//! publisher, and relayed into the live graph's `appsrc`s.
+//!
+//! Until a publisher's first picture arrives, and again once it is gone, an
+//! attract picture ("waiting for the presenter") and silence are relayed
+//! instead, so the show, its outputs and its viewers never stop.
+//!
+//! Clock: the jitter buffer (`mode=slave`) maps the publisher's RTP
+//! timestamps onto the feeder's running time, estimating the sender's clock
+//! skew against ours; each decoded buffer is then stamped with the live
+//! graph's running time, end to end with the previous one while it arrives
+//! within 80 ms of that, afresh otherwise. Drift is thus handled by slaving
+//! to the live pipeline's clock, not by resampling: it never accumulates, and
+//! a publisher whose clock runs away costs at most one re-stamp (a click).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use serde::Serialize;
+
+use crate::error::{EngineError, Result};
+use crate::factories::{self as f, make};
+
+/// Jitter buffer depth: enough for loopback and a good Wi-Fi, small next to a frame or two.
+const JITTER_MS: u32 = 60;
+/// Largest gap between a buffer's arrival and its continuous timestamp before re-stamping.
+const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
+
+/// A publisher's video codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserVideo {
+    H264,
+    Vp8,
+}
+
+/// What a publisher sends: its video codec and the payload types on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrowserCodecs {
+    pub video: BrowserVideo,
+    pub video_pt: u8,
+    /// Opus payload type, when the publisher sends sound.
+    pub audio_pt: Option<u8>,
+}
+
+/// Publishers seen and time spent without one.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PublisherStats {
+    /// Whether a publisher's picture is on air now.
+    pub on_air: bool,
+    /// Publishers connected so far (a reconnect counts again).
+    pub publishers: u64,
+    /// Times the picture fell back to the attract picture after a publisher's.
+    pub gaps: u64,
+    /// Time on the attract picture since the first publisher's picture, in seconds.
+    pub gap_s: f64,
+    pub rtp_packets: u64,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    publishers: u64,
+    gaps: u64,
+    gap: Duration,
+    gap_since: Option<Instant>,
+}
+
+/// Which source the live graph's inputs take: 0 the attract picture, else a publisher's id.
+#[derive(Debug, Default)]
+struct Gate {
+    /// The publisher connected now (0: none).
+    current: AtomicU64,
+    /// The publisher whose buffers go on air (0: the attract picture).
+    showing: AtomicU64,
+    next: AtomicU64,
+    packets: AtomicU64,
+    tally: Mutex<Tally>,
+}
+
+impl Gate {
+    /// Whether a buffer from `id` goes on air; a connected publisher's first picture takes over.
+    fn admits(&self, id: u64, video: bool) -> bool {
+        let showing = self.showing.load(Ordering::SeqCst);
+        if showing == id {
+            return true;
+        }
+        if id != 0 && video && self.current.load(Ordering::SeqCst) == id {
+            self.showing.store(id, Ordering::SeqCst);
+            let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(since) = tally.gap_since.take() {
+                tally.gap += since.elapsed();
+            }
+            return true;
+        }
+        false
+    }
+
+    fn leave(&self, id: u64) {
+        let _ = self.current.compare_exchange(id, 0, Ordering::SeqCst, Ordering::SeqCst);
+        if self.showing.compare_exchange(id, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+            tally.gaps += 1;
+            tally.gap_since = Some(Instant::now());
+        }
+    }
+}
+
+/// The live graph's inputs for a browser source, and the handle that connects publishers.
+#[derive(Debug, Clone)]
+pub struct BrowserInput {
+    video: gst_app::AppSrc,
+    audio: gst_app::AppSrc,
+    video_stamp: Arc<Mutex<Restamp>>,
+    audio_stamp: Arc<Mutex<Restamp>>,
+    gate: Arc<Gate>,
+}
+
+/// Adds the browser source's `appsrc`s to `pipeline`; returns them, the attract
+/// pipeline that feeds them while no publisher does, and the publisher handle.
+pub(crate) fn add(
+    pipeline: &gst::Pipeline,
+    (width, height, fps): (i32, i32, i32),
+) -> Result<(gst::Element, gst::Element, gst::Pipeline, BrowserInput)> {
+    let video = live_appsrc()?;
+    let audio = live_appsrc()?;
+    pipeline.add_many([&video, &audio]).map_err(|_| build_error("cannot add the browser source"))?;
+    let input = BrowserInput {
+        video: video.clone().downcast().expect("appsrc"),
+        audio: audio.clone().downcast().expect("appsrc"),
+        video_stamp: Arc::default(),
+        audio_stamp: Arc::default(),
+        gate: Arc::default(),
+    };
+    let attract = attract(&input, width, height, fps)?;
+    Ok((video, audio, attract, input))
+}
+
+impl BrowserInput {
+    /// Connects a publisher sending `codecs`: builds and starts its depayload
+    /// and decode pipeline. `on_keyframe` is called when the decoder needs a
+    /// keyframe (loss, start): the caller sends the publisher a PLI.
+    /// Fails while another publisher is connected.
+    pub fn connect(
+        &self,
+        codecs: BrowserCodecs,
+        on_keyframe: impl Fn() + Send + Sync + 'static,
+    ) -> Result<BrowserPublisher> {
+        let id = self.gate.next.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.gate.current.compare_exchange(0, id, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            return Err(EngineError::Request("a publisher is already connected to this show".into()));
+        }
+        match self.publisher_pipeline(id, codecs, Arc::new(on_keyframe)) {
+            Ok(publisher) => {
+                self.gate.tally.lock().unwrap_or_else(PoisonError::into_inner).publishers += 1;
+                Ok(publisher)
+            }
+            Err(err) => {
+                self.gate.leave(id);
+                Err(err)
+            }
+        }
+    }
+
+    /// Publishers seen, gaps and packets.
+    pub fn stats(&self) -> PublisherStats {
+        let tally = self.gate.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        let open = tally.gap_since.map(|since| since.elapsed()).unwrap_or_default();
+        PublisherStats {
+            on_air: self.gate.showing.load(Ordering::SeqCst) != 0,
+            publishers: tally.publishers,
+            gaps: tally.gaps,
+            gap_s: (tally.gap + open).as_secs_f64(),
+            rtp_packets: self.gate.packets.load(Ordering::Relaxed),
+        }
+    }
+
+    fn publisher_pipeline(
+        &self,
+        id: u64,
+        codecs: BrowserCodecs,
+        on_keyframe: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<BrowserPublisher> {
+        let pipeline = gst::Pipeline::with_name(&format!("reenact-publisher-{id}"));
+        let (encoding, depay) = match codecs.video {
+            BrowserVideo::H264 => ("H264", "rtph264depay"),
+            BrowserVideo::Vp8 => ("VP8", "rtpvp8depay"),
+        };
+        let video_rtp = self.branch(
+            &pipeline,
+            id,
+            Branch { media: "video", encoding, clock_rate: 90_000, pt: codecs.video_pt, depay },
+            Arc::clone(&on_keyframe),
+        )?;
+        let audio_rtp = match codecs.audio_pt {
+            Some(pt) => Some(self.branch(
+                &pipeline,
+                id,
+                Branch { media: "audio", encoding: "OPUS", clock_rate: 48_000, pt, depay: "rtpopusdepay" },
+                on_keyframe,
+            )?),
+            None => None,
+        };
+        pipeline.set_state(gst::State::Playing).map_err(|_| build_error("the publisher's decoder would not start"))?;
+        Ok(BrowserPublisher { id, pipeline, video_rtp, audio_rtp, gate: Arc::clone(&self.gate) })
+    }
+
+    /// appsrc (RTP) → jitter buffer → depayloader → decoder → converter → appsink,
+    /// whose buffers are relayed into the live graph while `id` is on air.
+    fn branch(
+        &self,
+        pipeline: &gst::Pipeline,
+        id: u64,
+        branch: Branch,
+        on_keyframe: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<gst_app::AppSrc> {
+        let src = make(f::APPSRC)?.downcast::<gst_app::AppSrc>().expect("appsrc");
+        src.set_is_live(true);
+        src.set_format(gst::Format::Time);
+        // The jitter buffer needs each packet's arrival time.
+        src.set_do_timestamp(true);
+        src.set_max_buffers(256);
+        src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+        src.set_caps(Some(
+            &gst::Caps::builder("application/x-rtp")
+                .field("media", branch.media)
+                .field("encoding-name", branch.encoding)
+                .field("clock-rate", branch.clock_rate)
+                .field("payload", i32::from(branch.pt))
+                .build(),
+        ));
+        let jitter = make("rtpjitterbuffer").map_err(|_| EngineError::MissingElement("rtpjitterbuffer"))?;
+        jitter.set_property("latency", JITTER_MS);
+        jitter.set_property("do-lost", true);
+        jitter.set_property_from_str("mode", "slave");
+        let depay = make(branch.depay).map_err(|_| EngineError::MissingElement("RTP depayloader"))?;
+        if branch.media == "video" {
+            depay.set_property("request-keyframe", true);
+            depay.set_property("wait-for-keyframe", true);
+        }
+        let decode = make(f::DECODEBIN)?;
+        let video = branch.media == "video";
+        let convert = make(if video { f::VIDEOCONVERT } else { f::AUDIOCONVERT })?;
+        let sink = make(f::APPSINK)?.downcast::<gst_app::AppSink>().expect("appsink");
+        sink.set_property("sync", true);
+        sink.set_max_buffers(2);
+        sink.set_drop(true);
+        let sink_el = sink.clone().upcast::<gst::Element>();
+        let src_el = src.clone().upcast::<gst::Element>();
+        pipeline
+            .add_many([&src_el, &jitter, &depay, &decode, &convert, &sink_el])
+            .map_err(|_| build_error("cannot build the publisher's decoder"))?;
+        gst::Element::link_many([&src_el, &jitter, &depay, &decode])
+            .map_err(|_| build_error("cannot link the publisher's decoder"))?;
+        convert.link(&sink_el).map_err(|_| build_error("cannot link the publisher's decoder"))?;
+        let convert_weak = convert.downgrade();
+        decode.connect_pad_added(move |_, pad| {
+            let Some(convert) = convert_weak.upgrade() else { return };
+            let sink = convert.static_pad("sink").expect("sink");
+            if !sink.is_linked() {
+                let _ = pad.link(&sink);
+            }
+        });
+        // A depayloader or decoder that lost its reference asks upstream for a keyframe.
+        src.static_pad("src").expect("src").add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(event)) = &info.data {
+                if event.structure().is_some_and(|s| s.name() == "GstForceKeyUnit") {
+                    on_keyframe();
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+        let (target, stamp) = if video {
+            (self.video.clone(), Arc::clone(&self.video_stamp))
+        } else {
+            (self.audio.clone(), Arc::clone(&self.audio_stamp))
+        };
+        relay(&sink, target, stamp, Arc::clone(&self.gate), id, video);
+        Ok(src)
+    }
+}
+
+struct Branch {
+    media: &'static str,
+    encoding: &'static str,
+    clock_rate: i32,
+    pt: u8,
+    depay: &'static str,
+}
+
+/// One connected publisher. Dropping it (or [`BrowserPublisher::close`]) puts
+/// the attract picture back on air and frees the show for the next publisher.
+#[derive(Debug)]
+pub struct BrowserPublisher {
+    id: u64,
+    pipeline: gst::Pipeline,
+    video_rtp: gst_app::AppSrc,
+    audio_rtp: Option<gst_app::AppSrc>,
+    gate: Arc<Gate>,
+}
+
+impl BrowserPublisher {
+    /// Hands in one RTP packet of the video track, as received.
+    pub fn push_video(&self, packet: &[u8]) {
+        self.push(&self.video_rtp, packet);
+    }
+
+    /// Hands in one RTP packet of the audio track; ignored without one.
+    pub fn push_audio(&self, packet: &[u8]) {
+        if let Some(audio) = &self.audio_rtp {
+            self.push(audio, packet);
+        }
+    }
+
+    fn push(&self, src: &gst_app::AppSrc, packet: &[u8]) {
+        self.gate.packets.fetch_add(1, Ordering::Relaxed);
+        let _ = src.push_buffer(gst::Buffer::from_slice(packet.to_vec()));
+    }
+
+    /// Ends the publisher: its decoder stops and the attract picture goes back on air.
+    pub fn close(self) {}
+}
+
+impl Drop for BrowserPublisher {
+    fn drop(&mut self) {
+        self.gate.leave(self.id);
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// The attract picture and silence, relayed while no publisher is on air.
+fn attract(input: &BrowserInput, width: i32, height: i32, fps: i32) -> Result<gst::Pipeline> {
+    let pipeline = gst::Pipeline::with_name("reenact-browser-attract");
+    let video = make(f::VIDEOTESTSRC)?;
+    video.set_property("is-live", true);
+    video.set_property_from_str("pattern", "solid-color");
+    video.set_property("foreground-color", 0xff20_2430u32);
+    let caps = make(f::CAPSFILTER)?;
+    caps.set_property(
+        "caps",
+        gst::Caps::builder("video/x-raw")
+            .field("width", width)
+            .field("height", height)
+            .field("framerate", gst::Fraction::new(fps, 1))
+            .build(),
+    );
+    let text = make(f::TEXTOVERLAY)?;
+    text.set_property("text", "Waiting for the presenter");
+    text.set_property("font-desc", "Sans 28");
+    let vconvert = make(f::VIDEOCONVERT)?;
+    let vsink = make(f::APPSINK)?.downcast::<gst_app::AppSink>().expect("appsink");
+    let sound = make(f::AUDIOTESTSRC)?;
+    sound.set_property("is-live", true);
+    sound.set_property_from_str("wave", "silence");
+    sound.set_property("samplesperbuffer", 480i32);
+    let asink = make(f::APPSINK)?.downcast::<gst_app::AppSink>().expect("appsink");
+    for sink in [&vsink, &asink] {
+        sink.set_property("sync", true);
+        sink.set_max_buffers(2);
+        sink.set_drop(true);
+    }
+    let (vsink_el, asink_el) = (vsink.clone().upcast::<gst::Element>(), asink.clone().upcast::<gst::Element>());
+    pipeline
+        .add_many([&video, &caps, &text, &vconvert, &vsink_el, &sound, &asink_el])
+        .map_err(|_| build_error("cannot build the attract picture"))?;
+    gst::Element::link_many([&video, &caps, &text, &vconvert, &vsink_el])
+        .map_err(|_| build_error("cannot link the attract picture"))?;
+    sound.link(&asink_el).map_err(|_| build_error("cannot link the attract sound"))?;
+    relay(&vsink, input.video.clone(), Arc::clone(&input.video_stamp), Arc::clone(&input.gate), 0, true);
+    relay(&asink, input.audio.clone(), Arc::clone(&input.audio_stamp), Arc::clone(&input.gate), 0, false);
+    Ok(pipeline)
+}
+
+/// Pushes the samples of `sink`, re-stamped with the live graph's running
+/// time, into `target` while `gate` admits source `id`.
+fn relay(
+    sink: &gst_app::AppSink,
+    target: gst_app::AppSrc,
+    stamp: Arc<Mutex<Restamp>>,
+    gate: Arc<Gate>,
+    id: u64,
+    video: bool,
+) {
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if !gate.admits(id, video) {
+                    return Ok(gst::FlowSuccess::Ok);
+                }
+                let caps = sample.caps_owned();
+                if target.caps() != caps {
+                    target.set_caps(caps.as_ref());
+                }
+                let (Some(buffer), Some(now)) = (sample.buffer(), target.current_running_time()) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let mut buffer = buffer.copy();
+                let b = buffer.make_mut();
+                let pts = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(now, b.duration());
+                b.set_pts(pts);
+                b.set_dts(None);
+                let _ = target.push_buffer(buffer);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
+/// Stamps buffers end to end while they arrive near their continuous time.
+#[derive(Debug, Default)]
+struct Restamp {
+    next: Option<gst::ClockTime>,
+}
+
+impl Restamp {
+    fn stamp(&mut self, now: gst::ClockTime, duration: Option<gst::ClockTime>) -> gst::ClockTime {
+        let pts = match self.next {
+            Some(next) if next.absdiff(now) <= RESYNC => next,
+            _ => now,
+        };
+        self.next = duration.map(|d| pts + d);
+        pts
+    }
+}
+
+fn live_appsrc() -> Result<gst::Element> {
+    let src = make(f::APPSRC)?;
+    src.set_property("is-live", true);
+    src.set_property_from_str("format", "time");
+    src.set_property("max-buffers", 16u64);
+    src.set_property_from_str("leaky-type", "downstream");
+    Ok(src)
+}
+
+fn build_error(what: &str) -> EngineError {
+    EngineError::Request(what.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_publishers_first_picture_takes_over_and_its_departure_counts_a_gap() {
+        let gate = Gate::default();
+        assert!(gate.admits(0, true), "the attract picture is on air at first");
+        gate.current.store(7, Ordering::SeqCst);
+        assert!(!gate.admits(7, false), "sound alone does not take over");
+        assert!(gate.admits(7, true));
+        assert!(!gate.admits(0, true), "the attract picture is off air");
+        gate.leave(7);
+        assert!(gate.admits(0, true));
+        assert!(!gate.admits(7, true), "a publisher that left stays off air");
+        assert_eq!(gate.tally.lock().unwrap().gaps, 1);
+    }
+
+    #[test]
+    fn a_second_publisher_is_refused_until_the_first_leaves() {
+        crate::media::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let (_, _, _, input) = add(&pipeline, (320, 240, 30)).unwrap();
+        let codecs = BrowserCodecs { video: BrowserVideo::Vp8, video_pt: 96, audio_pt: Some(111) };
+        let first = input.connect(codecs, || {}).unwrap();
+        let err = input.connect(codecs, || {}).unwrap_err().to_string();
+        assert!(err.contains("already connected"), "{err}");
+        first.close();
+        let again = input.connect(codecs, || {}).unwrap();
+        assert_eq!(input.stats().publishers, 2);
+        drop(again);
+    }
+}
