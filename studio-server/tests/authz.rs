@@ -111,6 +111,7 @@ const TABLE: &[Row] = &[
     row("PATCH", "/api/live/{session}/whep/{viewer}", [405, 405, 405], "trickle ICE is not offered"),
     row("POST", "/api/live/{session}/whep/{viewer}/stats", [404, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/kiosk/leave", [404, 404, 404], NO_SESSION),
+    row("GET", "/api/live/{session}/ice-servers", [401, 404, 404], NO_SESSION),
     // Deletions, children before parents, the account last.
     row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),
     row("DELETE", "/api/clips/{clip_id}", [401, 404, 204], ""),
