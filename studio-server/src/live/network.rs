@@ -247,7 +247,7 @@ mod tests {
             let port: u16 = candidate.split(' ').nth(5).unwrap().parse().unwrap();
             assert!((41000..=41009).contains(&port), "{candidate}");
         }
-        let backwards = LiveNetwork { udp_ports: Some(41010..=41000), ..LiveNetwork::default() };
+        let backwards = LiveNetwork { udp_ports: Some(RangeInclusive::new(41010, 41000)), ..LiveNetwork::default() };
         assert!(backwards.apply(&mut SettingEngine::default()).is_err());
     }
 }
