@@ -451,6 +451,62 @@ async fn a_show_is_its_owners_and_its_secrets_stay_out_of_answers_and_logs() {
     assert!(!logs.contains(&id), "a session's full id (its capability) reached the logs");
 }
 
+/// Real networks: the owner's pages get the STUN and TURN servers with a TURN credential
+/// made from the shared secret (never the secret), others get nothing, and the server's
+/// answer to a viewer offers the public address on ports of the configured range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_servers_carry_fresh_turn_credentials_for_the_owner_only() {
+    use reenact_server::live::network::{turn_credential, LiveNetwork};
+    use reenact_server::live::LivePolicy;
+    use_shared_models();
+    let mut app = TestApp::sqlite().await;
+    let network = LiveNetwork {
+        ice_servers: vec!["stun:127.0.0.1:3478".into(), "turn:127.0.0.1:3478?transport=udp".into()],
+        turn_secret: Some("TURNSECRET-do-not-leak".into()),
+        public_ips: vec!["203.0.113.7".parse().unwrap()],
+        udp_ports: Some(42000..=42019),
+    };
+    let policy = LivePolicy { network: Arc::new(network), ..LivePolicy::default() };
+    app.state.live = Arc::new(LiveHub::new(policy));
+    app.router = reenact_server::app(app.state.clone());
+    let (owner, _) = app.sign_up("host@example.com").await;
+    let (other, _) = app.sign_up("guest@example.com").await;
+    let owner_id = app.call(Method::GET, "/api/account", Some(&owner), None).await.1["id"].as_str().unwrap().to_owned();
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/live/{id}/ice-servers");
+
+    assert_eq!(app.call(Method::GET, &uri, None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(Method::GET, &uri, Some(&other), None).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = app.call(Method::GET, &uri, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.to_string().contains("TURNSECRET"), "{body}");
+    let servers = body["ice_servers"].as_array().unwrap();
+    assert_eq!(servers[0], json!({"urls": ["stun:127.0.0.1:3478"]}), "{body}");
+    assert_eq!(servers[1]["urls"], json!(["turn:127.0.0.1:3478?transport=udp"]), "{body}");
+    let username = servers[1]["username"].as_str().unwrap();
+    let expires_at = body["expires_at"].as_u64().unwrap();
+    assert_eq!(username, format!("{expires_at}:{owner_id}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!((now + 3500..=now + 3600).contains(&expires_at), "an hour from now: {expires_at} vs {now}");
+    let expires = std::time::UNIX_EPOCH + Duration::from_secs(expires_at);
+    let expected = turn_credential("TURNSECRET-do-not-leak", &owner_id, expires).1;
+    assert_eq!(servers[1]["credential"], expected.as_str());
+
+    // A viewer's answer: the public address beside the private ones, every port in the range.
+    let (_client, sdp) = whep_offer_sdp().await;
+    let (status, answer) = post_raw(&app, &format!("/api/live/{id}/whep"), "application/sdp", &sdp).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let candidates: Vec<&str> = answer.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+    assert!(candidates.iter().any(|c| c.contains(" 203.0.113.7 ") && c.contains("typ srflx")), "{answer}");
+    for candidate in &candidates {
+        let port: u16 = candidate.split(' ').nth(5).unwrap().parse().unwrap();
+        assert!((42000..=42019).contains(&port), "{candidate}");
+    }
+    app.state.live.stop_all().await;
+}
+
 /// Parallel starts by one user: exactly the allowed number of shows start; a stopped show
 /// gives its place back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ pub mod local;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,6 +36,7 @@ use super::auth::{authenticate, JwtKeys};
 use super::error::ApiError;
 use super::extract::{AppBytes, AppPath, AppQuery};
 use crate::live::kiosk::{valid_pin, LeaveError};
+use crate::live::network::{IceServer, TURN_TTL};
 use crate::live::{LiveError, LiveHub, LiveSession, OfferError, SessionSummary, ViewerReport};
 
 /// Largest SDP offer accepted.
@@ -71,6 +72,7 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(whip_stop, whip_patch))
         .routes(routes!(viewer_stats))
         .routes(routes!(kiosk_leave))
+        .routes(routes!(ice_servers))
         .route("/live/{session}", get(page))
         .route("/kiosk/{session}", get(kiosk_page))
         .route("/assets/whep.js", get(whep_js))
@@ -112,12 +114,21 @@ async fn caller(state: &LiveState, headers: &HeaderMap) -> Result<Option<String>
 
 /// The session, if the caller may control it (others get 404, not 403: ids are not disclosed).
 async fn owned(state: &LiveState, headers: &HeaderMap, id: &str) -> Result<Arc<LiveSession>, ApiError> {
+    Ok(owned_by(state, headers, id).await?.0)
+}
+
+/// [`owned`], with the caller's user id (`None` for `reenact live`).
+async fn owned_by(
+    state: &LiveState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Arc<LiveSession>, Option<String>), ApiError> {
     let user = caller(state, headers).await?;
     let session = state.hub.get(id)?;
     if session.owner.is_some() && session.owner != user {
         return Err(ApiError::NotFound);
     }
-    Ok(session)
+    Ok((session, user))
 }
 
 /// Whether the request comes from `session`'s owner; a missing or bad token is a viewer.
@@ -482,6 +493,32 @@ async fn viewer_stats(
     let viewer = session.viewer_for(&resource, false)?;
     session.report(&viewer, report)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a publishing or viewing page passes to `RTCPeerConnection` as `iceServers`.
+#[derive(Debug, Serialize, ToSchema)]
+struct IceServers {
+    ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop working (Unix seconds); fetch again before then.
+    expires_at: u64,
+}
+
+/// The session's STUN and TURN servers for its owner's pages, with TURN credentials made
+/// for this caller now (valid an hour; the shared secret itself is never sent).
+#[utoipa::path(get, path = "/api/live/{session}/ice-servers", tag = "live", params(("session" = String, Path)),
+    responses((status = 200, body = IceServers)))]
+async fn ice_servers(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+    headers: HeaderMap,
+) -> Result<Json<IceServers>, ApiError> {
+    let (session, user) = owned_by(&state, &headers, &id).await?;
+    let now = SystemTime::now();
+    // `reenact live` has no accounts. Not the session id: that is a capability, and relays log
+    // usernames.
+    let name = user.unwrap_or_else(|| "live".to_owned());
+    let expires_at = (now + TURN_TTL).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    Ok(Json(IceServers { ice_servers: session.network.ice_servers_for(&name, now), expires_at }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -10,6 +10,7 @@
 //! encoder when it connects, or when it reports a lost picture (PLI/FIR).
 
 pub mod kiosk;
+pub mod network;
 mod sdp;
 mod viewer;
 mod whip;
@@ -81,11 +82,13 @@ pub struct LivePolicy {
     /// Emails of the accounts that may open the server's cameras (`camera:` sources);
     /// nobody else may, as the cameras are the machine's, not the users'.
     pub camera_users: Vec<String>,
+    /// STUN/TURN servers, public address and UDP ports of the WebRTC connections.
+    pub network: Arc<network::LiveNetwork>,
 }
 
 impl Default for LivePolicy {
     fn default() -> Self {
-        LivePolicy { shows_per_user: DEFAULT_SHOWS_PER_USER, camera_users: Vec::new() }
+        LivePolicy { shows_per_user: DEFAULT_SHOWS_PER_USER, camera_users: Vec::new(), network: Arc::default() }
     }
 }
 
@@ -190,7 +193,8 @@ impl LiveHub {
         let runner = tokio::task::spawn_blocking(move || LiveRunner::start(options))
             .await
             .map_err(|e| LiveError::WebRtc(format!("live start panicked: {e}")))??;
-        let mut session = LiveSession::new(id.clone(), owner, preset, runner);
+        let network = Arc::clone(&self.policy.network);
+        let mut session = LiveSession::new(id.clone(), owner, preset, runner, network);
         session.project = project;
         let session = Arc::new(session);
         let replaced = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
@@ -246,6 +250,8 @@ pub struct LiveSession {
     pub started: SystemTime,
     /// The staff PIN of its kiosk screens.
     pub kiosk: kiosk::KioskLock,
+    /// How its peer connections cross the network (the hub's settings).
+    pub network: Arc<network::LiveNetwork>,
     /// Whether the show counts against its owner's limit (released once, when it ends).
     counted: std::sync::atomic::AtomicBool,
     runner: Arc<Mutex<Option<LiveRunner>>>,
@@ -291,7 +297,13 @@ pub struct SessionSummary {
 }
 
 impl LiveSession {
-    fn new(id: String, owner: Option<String>, preset: String, runner: LiveRunner) -> Self {
+    fn new(
+        id: String,
+        owner: Option<String>,
+        preset: String,
+        runner: LiveRunner,
+        network: Arc<network::LiveNetwork>,
+    ) -> Self {
         let tracks = Tracks {
             h264: Arc::new(TrackLocalStaticSample::new(sdp::h264_capability(), "video".into(), "reenact".into())),
             vp8: Arc::new(TrackLocalStaticSample::new(sdp::vp8_capability(), "video".into(), "reenact".into())),
@@ -308,6 +320,7 @@ impl LiveSession {
             preset,
             started: SystemTime::now(),
             kiosk: kiosk::KioskLock::default(),
+            network,
             counted: std::sync::atomic::AtomicBool::new(false),
             seats: Mutex::default(),
             runner: Arc::new(Mutex::new(Some(runner))),
@@ -402,7 +415,8 @@ impl LiveSession {
             }
         };
         let identity = viewer::Identity { id: id.clone(), secret: secret.clone(), address };
-        let connected = Viewer::connect(identity, offer, codec, video, audio, on_keyframe, on_gone).await;
+        let connected =
+            Viewer::connect(identity, &self.network, offer, codec, video, audio, on_keyframe, on_gone).await;
         let (viewer, answer) = match connected {
             Ok(connected) => connected,
             Err(err) => {

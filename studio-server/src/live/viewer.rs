@@ -24,6 +24,7 @@ use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndicat
 use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 use webrtc::track::track_local::TrackLocal;
 
+use super::network::LiveNetwork;
 use super::sdp::OfferError;
 use super::LiveError;
 
@@ -89,8 +90,10 @@ pub(crate) struct Viewer {
 impl Viewer {
     /// Makes the peer connection for `offer`, bound to the shared tracks;
     /// returns the viewer and the SDP answer (ICE gathered, no trickle).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn connect(
         identity: Identity,
+        network: &LiveNetwork,
         offer: String,
         codec: Stream,
         video: Arc<TrackLocalStaticSample>,
@@ -98,7 +101,8 @@ impl Viewer {
         on_keyframe: impl Fn() + Send + Sync + 'static,
         on_gone: impl Fn() + Send + Sync + 'static,
     ) -> Result<(Arc<Viewer>, String), LiveError> {
-        let pc = Arc::new(api()?.new_peer_connection(RTCConfiguration::default()).await?);
+        let config = RTCConfiguration { ice_servers: network.server_ice_servers(), ..Default::default() };
+        let pc = Arc::new(api(network)?.new_peer_connection(config).await?);
         let on_keyframe = Arc::new(on_keyframe);
         let sender = pc.add_track(video as Arc<dyn TrackLocal + Send + Sync>).await?;
         let keyframe = Arc::clone(&on_keyframe);
@@ -198,8 +202,9 @@ impl Viewer {
 
 /// A WebRTC API for one viewer: the default codecs and interceptors (NACK,
 /// RTCP reports), IPv4 UDP, loopback allowed (a studio on one machine), and
-/// short ICE timeouts so a vanished viewer is dropped within seconds.
-fn api() -> Result<webrtc::api::API, LiveError> {
+/// short ICE timeouts so a vanished viewer is dropped within seconds; the operator's
+/// public address and UDP port range.
+fn api(network: &LiveNetwork) -> Result<webrtc::api::API, LiveError> {
     // With object_store's TLS in the build, rustls has two providers and picks none:
     // DTLS would panic at the first handshake. Ring is what webrtc's DTLS is built on.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -210,6 +215,7 @@ fn api() -> Result<webrtc::api::API, LiveError> {
     settings.set_network_types(vec![NetworkType::Udp4]);
     settings.set_include_loopback_candidate(true);
     settings.set_ice_timeouts(Some(ICE_DISCONNECTED), Some(ICE_FAILED), Some(Duration::from_secs(1)));
+    network.apply(&mut settings)?;
     Ok(APIBuilder::new()
         .with_media_engine(media)
         .with_interceptor_registry(registry)
