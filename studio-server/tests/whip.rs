@@ -50,7 +50,8 @@ async fn publisher() -> (RTCPeerConnection, Arc<TrackLocalStaticSample>, String)
     media.register_default_codecs().unwrap();
     let api = APIBuilder::new().with_media_engine(media).build();
     let pc = api.new_peer_connection(Default::default()).await.unwrap();
-    let capability = RTCRtpCodecCapability { mime_type: MIME_TYPE_VP8.to_owned(), clock_rate: 90_000, ..Default::default() };
+    let capability =
+        RTCRtpCodecCapability { mime_type: MIME_TYPE_VP8.to_owned(), clock_rate: 90_000, ..Default::default() };
     let track = Arc::new(TrackLocalStaticSample::new(capability, "video".into(), "presenter".into()));
     pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal + Send + Sync>).await.unwrap();
     let offer = pc.create_offer(None).await.unwrap();
@@ -89,7 +90,8 @@ fn send_loop(track: Arc<TrackLocalStaticSample>, frames: Arc<Vec<(Vec<u8>, bool)
         let mut tick = tokio::time::interval(Duration::from_millis(33));
         for (data, _) in frames.iter().cycle() {
             tick.tick().await;
-            let sample = Sample { data: data.clone().into(), duration: Duration::from_millis(33), ..Default::default() };
+            let sample =
+                Sample { data: data.clone().into(), duration: Duration::from_millis(33), ..Default::default() };
             let _ = track.write_sample(&sample).await;
         }
     })

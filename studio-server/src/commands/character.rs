@@ -17,6 +17,8 @@ pub(crate) struct CharacterArgs {
     command: CharacterCommand,
 }
 
+// Parsed once per process; boxing the large variant would only complicate clap's flatten.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum CharacterCommand {
     /// Analyse a portrait (one frontal face) and a voice sample into a character file.

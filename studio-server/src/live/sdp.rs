@@ -19,7 +19,9 @@ pub enum OfferError {
     NoVideo,
     #[error("the offer's video codecs ({0}) are not sent here: this session sends H264 (packetization-mode=1) or VP8")]
     Unsupported(String),
-    #[error("the offer's {0} cannot be received here: publish H264 (packetization-mode=1) or VP8 video and Opus audio")]
+    #[error(
+        "the offer's {0} cannot be received here: publish H264 (packetization-mode=1) or VP8 video and Opus audio"
+    )]
     UnsupportedPublish(String),
 }
 
@@ -93,12 +95,13 @@ pub(super) fn codecs_with_pt(media: &webrtc::sdp::MediaDescription) -> Vec<(u8, 
         .formats
         .iter()
         .filter_map(|pt| {
-            let rtpmap = media.attributes.iter().filter(|a| a.key == "rtpmap").filter_map(|a| a.value.as_deref()).find_map(
-                |v| {
-                    let (p, rest) = v.split_once(' ')?;
-                    (p == pt).then_some(rest)
-                },
-            )?;
+            let rtpmap =
+                media.attributes.iter().filter(|a| a.key == "rtpmap").filter_map(|a| a.value.as_deref()).find_map(
+                    |v| {
+                        let (p, rest) = v.split_once(' ')?;
+                        (p == pt).then_some(rest)
+                    },
+                )?;
             Some((pt.parse().ok()?, rtpmap.split('/').next().unwrap_or_default().to_owned()))
         })
         .collect()

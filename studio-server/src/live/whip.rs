@@ -33,6 +33,7 @@ use webrtc::rtp_transceiver::RTCPFeedback;
 use webrtc::sdp::SessionDescription;
 use webrtc::util::Marshal;
 
+use super::network::LiveNetwork;
 use super::sdp::{self, OfferError};
 use super::{LiveError, LiveSession};
 
@@ -63,8 +64,7 @@ pub(crate) fn check_offer(offer: &str) -> Result<(), OfferError> {
         return Err(OfferError::Malformed("a WHIP offer sends video (add a sendonly video track)".into()));
     }
     let playable = video.iter().any(|(name, fmtp)| {
-        name.eq_ignore_ascii_case("VP8")
-            || (name.eq_ignore_ascii_case("H264") && fmtp.contains("packetization-mode=1"))
+        name.eq_ignore_ascii_case("VP8") || (name.eq_ignore_ascii_case("H264") && fmtp.contains("packetization-mode=1"))
     });
     if !playable {
         let mut names: Vec<String> = video.into_iter().map(|(n, _)| n).collect();
@@ -123,10 +123,12 @@ impl Publisher {
         id: String,
         offer: String,
         input: BrowserInput,
+        network: &LiveNetwork,
         on_gone: impl Fn() + Send + Sync + 'static,
     ) -> Result<(Arc<Publisher>, String), LiveError> {
         check_offer(&offer)?;
-        let pc = Arc::new(api()?.new_peer_connection(RTCConfiguration::default()).await?);
+        let config = RTCConfiguration { ice_servers: network.server_ice_servers(), ..Default::default() };
+        let pc = Arc::new(api(network)?.new_peer_connection(config).await?);
         match Self::negotiate(&pc, offer).await {
             Ok(answer) => match Self::attach(id, pc.clone(), &answer, input, on_gone) {
                 Ok(publisher) => Ok((publisher, answer)),
@@ -234,7 +236,7 @@ impl LiveSession {
                 }
             });
         };
-        let (publisher, answer) = Publisher::connect(id.clone(), offer, input, on_gone).await?;
+        let (publisher, answer) = Publisher::connect(id.clone(), offer, input, &self.network, on_gone).await?;
         let refused = {
             let mut slot = self.publisher.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.is_some() {
@@ -298,7 +300,7 @@ fn pli_sender(pc: &Arc<RTCPeerConnection>, ssrc: Arc<AtomicU32>) -> impl Fn() + 
 /// A WebRTC API for one publisher: H.264 (packetization mode 1), VP8 and Opus
 /// only, so the answer never settles on a codec the source cannot decode;
 /// the default interceptors (NACK, reports, TWCC); IPv4 UDP, loopback allowed.
-fn api() -> Result<webrtc::api::API, LiveError> {
+fn api(network: &LiveNetwork) -> Result<webrtc::api::API, LiveError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut media = MediaEngine::default();
     let feedback = ["goog-remb", "ccm fir", "nack", "nack pli"]
@@ -343,6 +345,8 @@ fn api() -> Result<webrtc::api::API, LiveError> {
     settings.set_network_types(vec![NetworkType::Udp4]);
     settings.set_include_loopback_candidate(true);
     settings.set_ice_timeouts(Some(ICE_DISCONNECTED), Some(ICE_FAILED), Some(Duration::from_secs(1)));
+    // The same public address, port range and STUN servers as the show's viewers.
+    network.apply(&mut settings)?;
     Ok(APIBuilder::new()
         .with_media_engine(media)
         .with_interceptor_registry(registry)
