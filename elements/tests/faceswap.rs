@@ -637,7 +637,7 @@ fn every_property_default_is_inside_its_range() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 11);
+    assert_eq!(checked, 12, "the documented properties, execution-provider included");
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1");
     assert!(!element.find_property("algorithm").expect("algorithm").flags().contains(glib::ParamFlags::WRITABLE));
     element.set_property("model", "some_swapper");
