@@ -116,6 +116,8 @@ async fn wait_publisher(app: &TestApp, id: &str, token: &str, what: &str, check:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_publishes_over_whip_leaves_and_comes_back_while_the_show_goes_on() {
+    // The show's elements load their models from the shared catalog, as in tests/live.rs.
+    std::env::set_var("REENACT_MODELS", common::shared("models"));
     let app = TestApp::sqlite().await;
     let (owner, _) = app.sign_up("presenter@example.com").await;
     let (other, _) = app.sign_up("stranger@example.com").await;

@@ -864,7 +864,8 @@ impl AggregatorImpl for ReenactLipSync {
             }
         };
         self.obj().selected_samples(out.pts(), None, out.duration(), None);
-        if let Some(end) = out.pts().opt_add(out.duration()).or(out.pts()) {
+        // A malformed duration from upstream must not abort the process on overflow.
+        if let Some(end) = out.pts().zip(out.duration()).and_then(|(p, d)| p.checked_add(d)).or(out.pts()) {
             self.obj().set_position(end);
         }
         self.obj().finish_buffer(out)

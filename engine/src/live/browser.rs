@@ -26,10 +26,10 @@ use serde::Serialize;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
+use super::source::Restamp;
+
 /// Jitter buffer depth: enough for loopback and a good Wi-Fi, small next to a frame or two.
 const JITTER_MS: u32 = 60;
-/// Largest gap between a buffer's arrival and its continuous timestamp before re-stamping.
-const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
 
 /// A publisher's video codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,7 +400,13 @@ fn relay(
                 };
                 let mut buffer = buffer.copy();
                 let b = buffer.make_mut();
-                let pts = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(now, b.duration());
+                // Decoders fed from RTP leave video durations unset; videorate downstream
+                // aborts the process on such a buffer, so each frame gets one.
+                let duration = b.duration().or_else(|| video.then(|| frame_duration(caps.as_ref())));
+                b.set_duration(duration);
+                let Some(pts) = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(now, duration) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
                 b.set_pts(pts);
                 b.set_dts(None);
                 let _ = target.push_buffer(buffer);
@@ -410,20 +416,18 @@ fn relay(
     );
 }
 
-/// Stamps buffers end to end while they arrive near their continuous time.
-#[derive(Debug, Default)]
-struct Restamp {
-    next: Option<gst::ClockTime>,
-}
-
-impl Restamp {
-    fn stamp(&mut self, now: gst::ClockTime, duration: Option<gst::ClockTime>) -> gst::ClockTime {
-        let pts = match self.next {
-            Some(next) if next.absdiff(now) <= RESYNC => next,
-            _ => now,
-        };
-        self.next = duration.map(|d| pts + d);
-        pts
+/// One frame's duration from the caps' frame rate; 1/30 s when the caps say none (0/1, as
+/// WebRTC decoders report).
+fn frame_duration(caps: Option<&gst::Caps>) -> gst::ClockTime {
+    let fps = caps
+        .and_then(|c| c.structure(0))
+        .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+        .filter(|f| f.numer() > 0 && f.denom() > 0);
+    match fps {
+        Some(f) => gst::ClockTime::SECOND
+            .mul_div_floor(f.denom() as u64, f.numer() as u64)
+            .unwrap_or(gst::ClockTime::from_mseconds(33)),
+        None => gst::ClockTime::from_nseconds(1_000_000_000 / 30),
     }
 }
 

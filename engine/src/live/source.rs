@@ -198,25 +198,31 @@ fn live_appsrc() -> Result<gst::Element> {
 /// before the stream is stamped afresh (after a loop's seek, a stall).
 const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
 
-/// Stamps a looping file's buffers with the live graph's running time.
-/// Each buffer follows the previous one end to end, so sound stays
-/// sample-continuous: stamping arrival times instead lets buffers that arrive
-/// close together overlap, and the encoder then drops the overlap, a few
-/// percent of the sound, which the viewer's player makes up by stretching,
-/// further behind every second (and the picture waits for it).
+/// Stamps relayed buffers (a looping file, a browser publisher, the attract
+/// picture) with the live graph's running time. Each buffer follows the
+/// previous one end to end, so sound stays sample-continuous: stamping arrival
+/// times instead lets buffers that arrive close together overlap, and the
+/// encoder then drops the overlap, a few percent of the sound, which the
+/// viewer's player makes up by stretching, further behind every second (and
+/// the picture waits for it).
 #[derive(Debug, Default)]
-struct Restamp {
+pub(super) struct Restamp {
     next: Option<gst::ClockTime>,
 }
 
 impl Restamp {
-    fn stamp(&mut self, now: gst::ClockTime, duration: Option<gst::ClockTime>) -> gst::ClockTime {
+    /// The timestamp for a buffer arriving at `now`, or `None` for one to drop:
+    /// a burst that ran more than [`RESYNC`] ahead of the clock would otherwise
+    /// be stamped back in time, and elements downstream that take durations
+    /// from consecutive timestamps would see a negative one.
+    pub(super) fn stamp(&mut self, now: gst::ClockTime, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
         let pts = match self.next {
             Some(next) if next.absdiff(now) <= RESYNC => next,
+            Some(next) if next > now => return None,
             _ => now,
         };
-        self.next = duration.map(|d| pts + d);
-        pts
+        self.next = Some(duration.map_or(pts, |d| pts.saturating_add(d)));
+        Some(pts)
     }
 }
 
@@ -244,7 +250,11 @@ fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, convert: &'static str, target: 
                 };
                 let mut buffer = buffer.copy();
                 let b = buffer.make_mut();
-                let pts = restamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(now, b.duration());
+                let Some(pts) =
+                    restamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(now, b.duration())
+                else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
                 b.set_pts(pts);
                 b.set_dts(None);
                 let _ = appsrc.push_buffer(buffer);
@@ -270,12 +280,29 @@ mod tests {
     fn restamped_buffers_follow_each_other_until_they_drift_too_far() {
         let ms = gst::ClockTime::from_mseconds;
         let mut restamp = Restamp::default();
-        assert_eq!(restamp.stamp(ms(1000), Some(ms(21))), ms(1000));
+        assert_eq!(restamp.stamp(ms(1000), Some(ms(21))), Some(ms(1000)));
         // Arrived early or late by a few ms: still end to end.
-        assert_eq!(restamp.stamp(ms(1015), Some(ms(21))), ms(1021));
-        assert_eq!(restamp.stamp(ms(1050), Some(ms(21))), ms(1042));
+        assert_eq!(restamp.stamp(ms(1015), Some(ms(21))), Some(ms(1021)));
+        assert_eq!(restamp.stamp(ms(1050), Some(ms(21))), Some(ms(1042)));
         // A loop's seek left a gap: start afresh.
-        assert_eq!(restamp.stamp(ms(1300), Some(ms(21))), ms(1300));
+        assert_eq!(restamp.stamp(ms(1300), Some(ms(21))), Some(ms(1300)));
+    }
+
+    #[test]
+    fn a_burst_ahead_of_the_clock_is_dropped_rather_than_stamped_back_in_time() {
+        let ms = gst::ClockTime::from_mseconds;
+        let mut restamp = Restamp::default();
+        let mut last = ms(0);
+        // Ten frames of 33 ms arrive within 1 ms of each other.
+        for i in 0..10 {
+            if let Some(pts) = restamp.stamp(ms(1000 + i), Some(ms(33))) {
+                assert!(pts >= last, "{pts} after {last}");
+                last = pts;
+            }
+        }
+        assert!(last <= ms(1000 + 80), "the burst stays within the resync window: {last}");
+        // Once the clock catches up the stream goes on end to end.
+        assert_eq!(restamp.stamp(ms(1100), Some(ms(33))), Some(last + ms(33)));
     }
 
     #[test]

@@ -552,6 +552,12 @@ fn sign_outputs(report: &mut reenact_engine::RenderReport) -> Result<(), String>
             }
         }
     }
+    // Soft subtitle tracks and an embedded credential grow the file after the engine
+    // measured it: what is charged and reported is what will be stored.
+    for out in &mut report.outputs {
+        let meta = std::fs::metadata(&out.file).map_err(|e| format!("{}: {e}", out.file.display()))?;
+        out.metadata.bytes = meta.len();
+    }
     Ok(())
 }
 
