@@ -29,6 +29,7 @@ const KEYS: &[(&str, &str)] = &[
     ("installations", "REENACT_INSTALLATIONS"),
     ("live_shows_per_user", "REENACT_LIVE_SHOWS_PER_USER"),
     ("live_camera_users", "REENACT_LIVE_CAMERA_USERS"),
+    ("admins", "REENACT_ADMINS"),
     ("ice_servers", "REENACT_ICE_SERVERS"),
     ("turn_secret", "REENACT_TURN_SECRET"),
     ("public_ip", "REENACT_PUBLIC_IP"),

@@ -69,6 +69,8 @@ const TABLE: &[Row] = &[
     row("POST", "/api/projects", [401, 201, 201], ""),
     row("GET", "/api/jobs", [401, 200, 200], ""),
     row("GET", "/api/events", [401, 200, 200], "an event stream: only its status is read"),
+    row("GET", "/api/models", [401, 200, 200], ""),
+    row("POST", "/api/admin/models", [401, 403, 403], "no administrator is named here: tests/admin_models.rs has one"),
     // The owner's resources.
     row("GET", "/api/projects/{project_id}", [401, 404, 200], ""),
     row("PATCH", "/api/projects/{project_id}", [401, 404, 200], ""),
@@ -357,6 +359,9 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         }
         ("POST", "/api/live/{session}/whep/{viewer}/stats") => json(json!({})),
         ("POST", "/api/live/{session}/kiosk/leave") => json(json!({ "pin": "1234" })),
+        ("POST", "/api/admin/models") => {
+            form("file", "inswapper_128.onnx", b"not a model", &[("slot", "faceswap"), ("license", "MIT")])
+        }
         _ => (None, Body::empty()),
     };
     if let Some(content_type) = content_type {

@@ -13,7 +13,11 @@ use common::{http, http_get, shared};
 
 fn reenact(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));
-    command.args(args).env("RUST_LOG", "error").env("REENACT_MODELS", shared("models"));
+    command
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env("REENACT_MODELS", shared("models"))
+        .env_remove("REENACT_TURN_SECRET");
     command
 }
 
@@ -89,4 +93,10 @@ fn bad_sources_and_outputs_fail_with_one_clear_error() {
     let out = run(&["live", "--preset", "master", "--listen", "127.0.0.1:0"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("not a live preset"), "{stderr}");
+    let out = run(&["live", "--udp-ports", "6000-5000", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("6000-5000"), "{stderr}");
+    let out = run(&["live", "--ice-servers", "turn:127.0.0.1:3478", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("turn-secret"), "{stderr}");
 }

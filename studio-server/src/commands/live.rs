@@ -16,7 +16,10 @@ use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveS
 use reenact_engine::PresetLibrary;
 use reenact_server::http::live::local::{self, LocalAccess};
 use reenact_server::http::live::LiveState;
-use reenact_server::live::{LiveHub, LiveSession};
+use reenact_server::live::network::LiveNetwork;
+use reenact_server::live::{LiveHub, LivePolicy, LiveSession};
+
+use super::network::NetworkArgs;
 
 /// Arguments of `reenact live`.
 #[derive(Debug, Args)]
@@ -54,6 +57,8 @@ pub(crate) struct LiveArgs {
     /// Stop after this many seconds (default: run until Ctrl-C or `quit`).
     #[arg(long)]
     duration: Option<f64>,
+    #[command(flatten)]
+    network: NetworkArgs,
 }
 
 pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
@@ -69,6 +74,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
         },
     };
     let outputs = args.outputs.iter().map(|o| o.parse::<LiveOutput>()).collect::<Result<Vec<_>, _>>()?;
+    let network = args.network.live_network()?;
     let mut options = LiveOptions::new(source, preset);
     options.timecode = args.timecode.unwrap_or(options.timecode);
     options.mic = args.mic.clone();
@@ -82,10 +88,15 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
         );
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, options, presets))
+    runtime.block_on(serve(args, options, presets, network))
 }
 
-async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>) -> anyhow::Result<()> {
+async fn serve(
+    args: LiveArgs,
+    options: LiveOptions,
+    presets: Arc<PresetLibrary>,
+    network: LiveNetwork,
+) -> anyhow::Result<()> {
     // A busy port fails before the graph is built.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -99,7 +110,8 @@ async fn serve(args: LiveArgs, options: LiveOptions, presets: Arc<PresetLibrary>
         })
         .collect();
     let characters = options.characters.clone();
-    let hub = Arc::new(LiveHub::default());
+    let policy = LivePolicy { network: Arc::new(network), ..LivePolicy::default() };
+    let hub = Arc::new(LiveHub::new(policy));
     let session = hub.start(options, None, None).await.context("cannot start the live show")?;
     let addr = listener.local_addr()?;
     let access = LocalAccess::new(addr, &args.allow_hosts);

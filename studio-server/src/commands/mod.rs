@@ -5,6 +5,7 @@ pub(crate) mod captions;
 pub(crate) mod character;
 pub(crate) mod live;
 pub(crate) mod models;
+pub(crate) mod network;
 pub(crate) mod presets;
 pub(crate) mod probe;
 pub(crate) mod render;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
+use super::network::NetworkArgs;
 use super::storage::StorageArgs;
 use reenact_engine::PresetLibrary;
-use reenact_server::live::network::LiveNetwork;
 use reenact_server::{app, db, AppState, JwtKeys};
 
 #[derive(Debug, Args)]
@@ -70,17 +70,12 @@ pub(crate) struct ServeArgs {
     /// comma-separated; nobody else may (403).
     #[arg(long, value_delimiter = ',', env = "REENACT_LIVE_CAMERA_USERS")]
     live_camera_users: Vec<String>,
-    /// STUN and TURN servers the live pages use (`stun:HOST:PORT`, `turn:HOST:PORT?transport=udp`,
-    /// `turns:...`), comma-separated; TURN servers need `REENACT_TURN_SECRET`.
-    #[arg(long, value_delimiter = ',', env = "REENACT_ICE_SERVERS")]
-    ice_servers: Vec<String>,
-    /// Addresses this server is reached at from outside a 1:1 NAT (a cloud VM's public IP),
-    /// comma-separated; offered to browsers beside the private ones.
-    #[arg(long, value_delimiter = ',', env = "REENACT_PUBLIC_IP")]
-    public_ip: Vec<std::net::IpAddr>,
-    /// UDP ports WebRTC binds, `FIRST-LAST` (open these in the firewall); any port when unset.
-    #[arg(long, env = "REENACT_UDP_PORTS", value_parser = parse_udp_ports)]
-    udp_ports: Option<std::ops::RangeInclusive<u16>>,
+    /// Emails of the administrator accounts, comma-separated: they may install model files
+    /// through `POST /api/admin/models` (into `REENACT_MODELS`, else the user's model folder).
+    #[arg(long, value_delimiter = ',', env = "REENACT_ADMINS")]
+    admins: Vec<String>,
+    #[command(flatten)]
+    network: NetworkArgs,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -88,10 +83,6 @@ pub(crate) struct ServeArgs {
 /// Parsed `--trusted-proxies`.
 #[derive(Debug, Clone, Default)]
 struct Proxies(Vec<ipnet::IpNet>);
-
-fn parse_udp_ports(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
-    reenact_server::live::network::parse_ports(text).map_err(|e| e.to_string())
-}
 
 fn parse_proxies(text: &str) -> Result<Proxies, String> {
     reenact_server::http::limits::parse_trusted_proxies(text).map(Proxies)
@@ -102,14 +93,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data = args.data.clone().unwrap_or_else(reenact_server::datadir::default_dir);
     reenact_server::datadir::prepare(&data)
         .with_context(|| format!("cannot create a private data directory {}", data.display()))?;
-    let network = LiveNetwork {
-        ice_servers: args.ice_servers.iter().map(|url| url.trim().to_owned()).filter(|url| !url.is_empty()).collect(),
-        // Like the signing key, from the environment (or the file) only: a flag would show in `ps`.
-        turn_secret: std::env::var("REENACT_TURN_SECRET").ok().filter(|secret| !secret.is_empty()),
-        public_ips: args.public_ip.clone(),
-        udp_ports: args.udp_ports.clone(),
-    };
-    network.check()?;
+    let network = args.network.live_network()?;
     let presets = Arc::new(PresetLibrary::load()?);
     let keys = Arc::new(JwtKeys::new(&signing_secret(&data)?));
     reenact_server::credentials::init_process_identity(&data)?;
@@ -171,6 +155,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                 network: Arc::new(network),
             })),
             cookies: reenact_ui::CookiePolicy { secure: !args.insecure_cookies },
+            models: Arc::new(reenact_server::http::models::ModelAdmin::new(
+                args.admins.iter().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect(),
+                reenact_models::install_dir(),
+            )),
         };
         if args.demo {
             let done = reenact_server::demo::seed(&state, &reenact_server::demo::media_dir()).await?;

@@ -29,6 +29,7 @@ pub enum Action {
     SubtitlesSave,
     SubtitlesTranslate,
     SubtitlesDelete,
+    ModelImport,
 }
 
 impl Action {
@@ -57,6 +58,7 @@ impl Action {
             Action::SubtitlesSave => "subtitles.save",
             Action::SubtitlesTranslate => "subtitles.translate",
             Action::SubtitlesDelete => "subtitles.delete",
+            Action::ModelImport => "model.import",
         }
     }
 }

@@ -17,6 +17,7 @@ mod jobs;
 pub mod limits;
 pub mod live;
 pub mod metrics;
+pub mod models;
 mod openapi;
 mod presets;
 mod projects;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub live: Arc<crate::live::LiveHub>,
     /// How the browser studio sets its session cookie (`Secure` unless `insecure_cookies`).
     pub cookies: reenact_ui::CookiePolicy,
+    /// Who may install models, and where.
+    pub models: Arc<models::ModelAdmin>,
 }
 
 /// The whole application router.
@@ -85,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .merge(scenes::router())
         .merge(subtitles::router())
         .merge(audit::router())
+        .merge(models::router(state.upload_limit))
         .merge(events::router(state.db.clone()));
     let live = live::LiveState {
         hub: state.live.clone(),

@@ -50,6 +50,7 @@ const ERROR_RESPONSE: &str = "Error";
         (name = "jobs", description = "Background work: progress, retries, cancellation"),
         (name = "renders", description = "Delivery renders and their files"),
         (name = "live", description = "Live sessions and their WHEP viewers"),
+        (name = "models", description = "The models the studio runs, their licences, and installing more"),
         (name = "operations", description = "Probes for operators and orchestrators"),
     )
 )]

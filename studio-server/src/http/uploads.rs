@@ -48,13 +48,34 @@ impl Upload {
 pub(super) async fn receive(
     state: &AppState,
     user: &CurrentUser,
-    mut form: Multipart,
+    form: Multipart,
     file_field: &'static str,
     texts: &[&'static str],
 ) -> Result<Upload, ApiError> {
     // Only to refuse early: the charge itself comes later, in one step with its check.
     let used = quota::used(&state.db, &state.storage, &user.id).await.map_err(quota_error)?;
     let room = state.quota_bytes.saturating_sub(used);
+    receive_within(state, form, file_field, texts, room).await
+}
+
+/// [`receive`] for files that are not stored as the user's media (model weights an
+/// administrator installs): only the upload limit applies.
+pub(super) async fn receive_unmetered(
+    state: &AppState,
+    form: Multipart,
+    file_field: &'static str,
+    texts: &[&'static str],
+) -> Result<Upload, ApiError> {
+    receive_within(state, form, file_field, texts, u64::MAX).await
+}
+
+async fn receive_within(
+    state: &AppState,
+    mut form: Multipart,
+    file_field: &'static str,
+    texts: &[&'static str],
+    room: u64,
+) -> Result<Upload, ApiError> {
     let mut file = None;
     let mut values = Vec::new();
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(file_field, e, state.upload_limit))? {

@@ -71,6 +71,7 @@ impl TestApp {
             max_active_jobs: 20,
             live: Default::default(),
             cookies: Default::default(),
+            models: Default::default(),
         };
         TestApp { router: app(state.clone()), state, _dir: dir }
     }
