@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Delaunay triangulation (Bowyer-Watson) of the portrait landmarks, computed once per
-//! character, and the convex hull used for the face mask. No GStreamer here.
+//! Delaunay triangulation of the portrait landmarks (the `delaunator` crate), computed once
+//! per character, and the convex hull used for the face mask. No GStreamer here.
+
+use delaunator::Point;
 
 /// A triangle as three indices into the point list.
 pub(super) type Triangle = [usize; 3];
@@ -10,93 +12,31 @@ pub(super) type Triangle = [usize; 3];
 /// zero-area triangle.
 const DUPLICATE_DISTANCE: f64 = 1e-3;
 
-#[derive(Debug, Clone, Copy)]
-struct Circle {
-    x: f64,
-    y: f64,
-    r2: f64,
-}
-
-fn circumcircle(a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> Option<Circle> {
-    let d = 2.0 * (a.0 * (b.1 - c.1) + b.0 * (c.1 - a.1) + c.0 * (a.1 - b.1));
-    if d.abs() < 1e-12 {
-        return None;
-    }
-    let (a2, b2, c2) = (a.0 * a.0 + a.1 * a.1, b.0 * b.0 + b.1 * b.1, c.0 * c.0 + c.1 * c.1);
-    let x = (a2 * (b.1 - c.1) + b2 * (c.1 - a.1) + c2 * (a.1 - b.1)) / d;
-    let y = (a2 * (c.0 - b.0) + b2 * (a.0 - c.0) + c2 * (b.0 - a.0)) / d;
-    Some(Circle { x, y, r2: (a.0 - x).powi(2) + (a.1 - y).powi(2) })
-}
-
 /// Delaunay triangles of `points` (indices into `points`), each counter-clockwise in a y-up
-/// frame (clockwise on screen). Non-finite and duplicate points are skipped. O(n²), fine for
-/// the few hundred landmarks of a face, which are triangulated once.
+/// frame (clockwise on screen), the order the warp's barycentric set-up expects.
+/// Non-finite and duplicate points are skipped.
 pub(super) fn delaunay(points: &[(f32, f32)]) -> Vec<Triangle> {
-    let n = points.len();
-    let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (f64::from(x), f64::from(y))).collect();
-    let finite: Vec<usize> = (0..n).filter(|&i| pts[i].0.is_finite() && pts[i].1.is_finite()).collect();
-    if finite.len() < 3 {
-        return Vec::new();
-    }
-    let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for &i in &finite {
-        min_x = min_x.min(pts[i].0);
-        min_y = min_y.min(pts[i].1);
-        max_x = max_x.max(pts[i].0);
-        max_y = max_y.max(pts[i].1);
-    }
-    let span = (max_x - min_x).max(max_y - min_y).max(1.0);
-    let (cx, cy) = ((min_x + max_x) / 2.0, (min_y + max_y) / 2.0);
-    // A super-triangle far larger than the points, so that removing it leaves their hull.
-    let mut all = pts.clone();
-    all.push((cx - 100.0 * span, cy - 100.0 * span));
-    all.push((cx + 100.0 * span, cy - 100.0 * span));
-    all.push((cx, cy + 100.0 * span));
-    let super_ids = [n, n + 1, n + 2];
-    let mut triangles: Vec<(Triangle, Circle)> = Vec::new();
-    if let Some(circle) = circumcircle(all[n], all[n + 1], all[n + 2]) {
-        triangles.push((super_ids, circle));
-    }
-    let mut inserted: Vec<usize> = Vec::with_capacity(finite.len());
-    let mut edges: Vec<[usize; 2]> = Vec::new();
-    for &i in &finite {
-        let p = all[i];
-        if inserted.iter().any(|&j| (all[j].0 - p.0).hypot(all[j].1 - p.1) < DUPLICATE_DISTANCE) {
+    let mut kept: Vec<usize> = Vec::with_capacity(points.len());
+    let mut at: Vec<Point> = Vec::with_capacity(points.len());
+    for (i, &(x, y)) in points.iter().enumerate() {
+        let p = Point { x: f64::from(x), y: f64::from(y) };
+        if !(p.x.is_finite() && p.y.is_finite()) || at.iter().any(|q| (q.x - p.x).hypot(q.y - p.y) < DUPLICATE_DISTANCE)
+        {
             continue;
         }
-        inserted.push(i);
-        edges.clear();
-        triangles.retain(|(t, c)| {
-            let inside = (p.0 - c.x).powi(2) + (p.1 - c.y).powi(2) < c.r2;
-            if inside {
-                edges.extend([[t[0], t[1]], [t[1], t[2]], [t[2], t[0]]]);
-            }
-            !inside
-        });
-        // The hole's boundary: edges of exactly one removed triangle.
-        for (k, e) in edges.iter().enumerate() {
-            let shared = edges
-                .iter()
-                .enumerate()
-                .any(|(m, f)| m != k && ((f[0] == e[0] && f[1] == e[1]) || (f[0] == e[1] && f[1] == e[0])));
-            if shared {
-                continue;
-            }
-            if let Some(circle) = circumcircle(all[e[0]], all[e[1]], p) {
-                triangles.push(([e[0], e[1], i], circle));
-            }
-        }
+        kept.push(i);
+        at.push(p);
     }
-    triangles
-        .into_iter()
-        .filter(|(t, _)| t.iter().all(|&v| v < n))
-        .map(|(t, _)| {
-            let (a, b, c) = (all[t[0]], all[t[1]], all[t[2]]);
-            let cross = (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0);
+    delaunator::triangulate(&at)
+        .triangles
+        .chunks_exact(3)
+        .map(|t| {
+            let (a, b, c) = (&at[t[0]], &at[t[1]], &at[t[2]]);
+            let cross = (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
             if cross < 0.0 {
-                [t[0], t[2], t[1]]
+                [kept[t[0]], kept[t[2]], kept[t[1]]]
             } else {
-                t
+                [kept[t[0]], kept[t[1]], kept[t[2]]]
             }
         })
         .collect()
@@ -131,6 +71,23 @@ pub(super) fn convex_hull(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Circle {
+        x: f64,
+        y: f64,
+        r2: f64,
+    }
+
+    fn circumcircle(a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> Option<Circle> {
+        let d = 2.0 * (a.0 * (b.1 - c.1) + b.0 * (c.1 - a.1) + c.0 * (a.1 - b.1));
+        if d.abs() < 1e-12 {
+            return None;
+        }
+        let (a2, b2, c2) = (a.0 * a.0 + a.1 * a.1, b.0 * b.0 + b.1 * b.1, c.0 * c.0 + c.1 * c.1);
+        let x = (a2 * (b.1 - c.1) + b2 * (c.1 - a.1) + c2 * (a.1 - b.1)) / d;
+        let y = (a2 * (c.0 - b.0) + b2 * (a.0 - c.0) + c2 * (b.0 - a.0)) / d;
+        Some(Circle { x, y, r2: (a.0 - x).powi(2) + (a.1 - y).powi(2) })
+    }
 
     /// Deterministic pseudo-random points (xorshift).
     fn scatter(count: usize, seed: u64) -> Vec<(f32, f32)> {
