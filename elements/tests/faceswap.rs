@@ -637,7 +637,7 @@ fn every_property_default_is_inside_its_range() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 12, "the documented properties, execution-provider included");
+    assert_eq!(checked, 15, "the documented properties, execution-provider and the enhancer's included");
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1");
     assert!(!element.find_property("algorithm").expect("algorithm").flags().contains(glib::ParamFlags::WRITABLE));
     element.set_property("model", "some_swapper");
@@ -749,4 +749,110 @@ fn imported_inswapper_gets_arcface_normalisation_and_the_emap_projection() {
     assert!((norm - 255.0).abs() < 3.0, "|(g, b)| = {norm:.1}: the projected embedding was not renormalised");
     assert_eq!(element.property::<String>("execution-provider"), "CPU");
     assert_eq!(element.property::<String>("algorithm"), "onnx:inswapper_128@imported");
+}
+
+/// A restorer with GFPGAN's signature painting the whole crop one colour, (1, -1, -0.2) in
+/// the [-1, 1] RGB its manifest states: (255, 0, 102) when the element decodes it as the
+/// model was trained, (255, 0, 0) on a 0..1 reading, (102, 0, 255) with the planes swapped.
+fn restorer_graph(side: i64) -> Graph {
+    Graph::new()
+        .input("input", &[1, 3, side, side])
+        .output("output", &[1, 3, side, side])
+        .initializer("zero", &[1], &[0.0])
+        .initializer("colour", &[1, 3, 1, 1], &[1.0, -1.0, -0.2])
+        .node("Mul", &["input", "zero"], &["z"], &[])
+        .node("Add", &["z", "colour"], &["output"], &[])
+}
+
+#[test]
+fn an_imported_restorer_follows_the_swap_as_it_was_trained() {
+    init();
+    let src = tempfile::tempdir().expect("src dir");
+    let dir = tempfile::tempdir().expect("model dir");
+    let path = src.path().join("GFPGANv1.4.onnx");
+    std::fs::write(&path, restorer_graph(512).to_model()).expect("write");
+    let request = reenact_models::ImportRequest {
+        file: path,
+        slot: reenact_models::Slot::FaceEnhance,
+        license: "test".into(),
+        commercial_use: Some(false),
+        name: Some("gfpgan_test".into()),
+        sample_rate: None,
+    };
+    reenact_models::import_model(dir.path(), &request).expect("import");
+    let (caps, frames) = tracked(&grid_file(), 2);
+    let (width, height) = frame_size(&caps);
+    let base = format!("model-dir={} feather=2 keep-mouth=false", dir.path().display());
+    let plain = swapped(&caps, &frames, astronaut(), &base);
+    let full = swapped(&caps, &frames, astronaut(), &format!("{base} enhancer=gfpgan_test enhance-strength=1"));
+    let half = swapped(&caps, &frames, astronaut(), &format!("{base} enhancer=gfpgan_test enhance-strength=0.5"));
+    let none = swapped(&caps, &frames, astronaut(), &format!("{base} enhancer=gfpgan_test enhance-strength=0"));
+    for i in 0..frames.len() {
+        let (a, p, f, h, n) = (
+            frames[i].map_readable().expect("map"),
+            plain[i].map_readable().expect("map"),
+            full[i].map_readable().expect("map"),
+            half[i].map_readable().expect("map"),
+            none[i].map_readable().expect("map"),
+        );
+        assert_eq!(*n, *p, "strength 0 leaves the swap as it is");
+        let region = inside(&face(&frames[i]), 3.0, width, height);
+        let restored = region
+            .iter()
+            .filter(|&&(x, y)| {
+                let j = (y * width + x) * 4;
+                f[j..j + 3].iter().zip([255u8, 0, 102]).all(|(&v, e)| v.abs_diff(e) <= 1)
+            })
+            .count();
+        assert!(restored as f64 > 0.95 * region.len() as f64, "{restored} of {} pixels restored", region.len());
+        for &(x, y) in region.iter().step_by(7) {
+            let j = (y * width + x) * 4;
+            for c in 0..3 {
+                let mid = (u16::from(p[j + c]) + u16::from(f[j + c])) / 2;
+                assert!(u16::from(h[j + c]).abs_diff(mid) <= 2, "half strength at ({x}, {y})");
+            }
+        }
+        // Outside the face hull nothing changes.
+        let hull = mesh::polygon(&face(&frames[i]).landmarks, &FACE_OVAL);
+        let (min_x, max_x) = hull.iter().fold((f32::MAX, f32::MIN), |m, p| (m.0.min(p.0), m.1.max(p.0)));
+        for y in (0..height).step_by(5) {
+            for x in [0, (min_x as usize).saturating_sub(8), (max_x as usize + 8).min(width - 1), width - 1] {
+                let j = (y * width + x) * 4;
+                assert_eq!(f[j..j + 3], a[j..j + 3], "({x}, {y}) is outside the face");
+            }
+        }
+    }
+    let mut h =
+        Harness::new_parse(&format!("reenactfaceswap character={} {base} enhancer=gfpgan_test", astronaut().display()));
+    h.set_caps(caps.clone(), caps.clone());
+    let element = h.find_element("reenactfaceswap").expect("element");
+    h.push_and_pull(frames[0].copy()).expect("frame");
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1+onnx:gfpgan_test@imported");
+}
+
+#[test]
+fn an_enhancer_of_the_wrong_size_is_a_start_error_naming_it() {
+    init();
+    let dir = tempfile::tempdir().expect("model dir");
+    restorer_graph(256).install(dir.path(), "small_restorer", "face_enhance").expect("install");
+    let element = gst::ElementFactory::make("reenactfaceswap")
+        .property("character", astronaut().to_str().unwrap())
+        .property("model-dir", dir.path().to_str().unwrap())
+        .property("enhancer", "small_restorer")
+        .build()
+        .expect("element");
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("videotestsrc").build().unwrap();
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    pipeline.add_many([&src, &element, &sink]).unwrap();
+    gst::Element::link_many([&src, &element, &sink]).unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let message = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+        .expect("an error at start");
+    let gst::MessageView::Error(err) = message.view() else { unreachable!() };
+    let text = format!("{} {}", err.error(), err.debug().unwrap_or_default());
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(text.contains("small_restorer") && text.contains("[1, 3, 512, 512]"), "{text}");
 }

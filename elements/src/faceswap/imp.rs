@@ -28,6 +28,12 @@
  * through the swapper's own `emap` matrix and normalised again. `execution-provider` tells
  * where the model runs (CPU, CUDA, TensorRT).
  *
+ * Enhancer (`enhancer` set, either path): a 512 px face restoration model (GFPGAN 1.4,
+ * GPEN-BFR-512 or CodeFormer, as `reenact models import --as face-enhance` recognises them)
+ * runs on the swapped face aligned to the FFHQ 512 template and is pasted back through the
+ * same mask, blended by `enhance-strength`; CodeFormer's fidelity input takes
+ * `enhance-fidelity`. `algorithm` then reads `<swap>+onnx:<enhancer>@<version>`.
+ *
  * Both paths blend through the same mask: the convex hull of the performer's face outline,
  * feathered inwards by `feather`, so no pixel outside the hull changes; `keep-eyes` and
  * `keep-mouth` cut feathered holes where the performer's own eyes and mouth opening show.
@@ -61,6 +67,7 @@ use gst_video::prelude::*;
 use gst_video::VideoFormat;
 
 use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
+use super::enhance::FaceEnhancer;
 use super::mask::{cut_hole, hull_mask, FrameMut, Mask};
 use super::neural::NeuralSwapper;
 use super::triangulation::convex_hull;
@@ -89,6 +96,10 @@ const MAX_FEATHER: f64 = 256.0;
 const DEFAULT_COLOUR_TRANSFER: f64 = 0.8;
 const DEFAULT_TRACK_ID: u32 = 0;
 const DEFAULT_THREADS: u32 = 1;
+// Mostly the restored face, a little of the swap's own texture so the skin does not look waxy.
+const DEFAULT_ENHANCE_STRENGTH: f64 = 0.8;
+// CodeFormer's own default balance of restoration and faithfulness.
+const DEFAULT_ENHANCE_FIDELITY: f64 = 0.5;
 const MAX_THREADS: u32 = 64;
 
 /// Share of the smoothed skin statistics kept per frame: a time constant of about 7 frames
@@ -120,6 +131,9 @@ struct Settings {
     colour_transfer: f64,
     track_id: u32,
     threads: u32,
+    enhancer: Option<String>,
+    enhance_strength: f64,
+    enhance_fidelity: f64,
 }
 
 impl Default for Settings {
@@ -135,6 +149,9 @@ impl Default for Settings {
             colour_transfer: DEFAULT_COLOUR_TRANSFER,
             track_id: DEFAULT_TRACK_ID,
             threads: DEFAULT_THREADS,
+            enhancer: None,
+            enhance_strength: DEFAULT_ENHANCE_STRENGTH,
+            enhance_fidelity: DEFAULT_ENHANCE_FIDELITY,
         }
     }
 }
@@ -142,9 +159,13 @@ impl Default for Settings {
 impl Settings {
     /// `algorithm` as far as the settings tell (the model version is known once started).
     fn algorithm(&self) -> String {
-        match &self.model {
+        let swap = match &self.model {
             Some(model) => format!("onnx:{model}"),
             None => CLASSICAL_ALGORITHM.to_owned(),
+        };
+        match &self.enhancer {
+            Some(enhancer) => format!("{swap}+onnx:{enhancer}"),
+            None => swap,
         }
     }
 }
@@ -157,6 +178,8 @@ struct State {
     character_skin: ColourStats,
     /// The swap model when `model` is set.
     neural: Option<NeuralSwapper>,
+    /// The restoration model when `enhancer` is set.
+    enhancer: Option<FaceEnhancer>,
     /// What `algorithm` reports.
     algorithm: String,
     /// Negotiated video format; `None` until `set_caps`.
@@ -171,6 +194,8 @@ struct State {
     to_rgb: LabToRgb,
     /// The current face's mask, reused.
     mask: Mask,
+    /// A copy of `mask` for the enhancer, reused.
+    enhance_mask: Mask,
     /// The current face's mesh points in the frame, reused.
     points: Vec<(f32, f32)>,
 }
@@ -215,13 +240,37 @@ impl ReenactFaceSwap {
         if settings.keep_mouth {
             cut_hole(&mut state.mask, &mesh::polygon(landmarks, &LIPS_INNER), hole_feather);
         }
-        if let Some(neural) = state.neural.as_mut() {
-            return neural.swap(frame, landmarks, &state.mask).map_err(|err| {
+        if state.enhancer.is_some() {
+            // The classical paste clears mask weights as it writes; the enhancer needs them whole.
+            state.enhance_mask.clone_from(&state.mask);
+        }
+        let written = match state.neural.as_mut() {
+            Some(neural) => neural.swap(frame, landmarks, &state.mask).map_err(|err| {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ["face swap model failed: {err}"]);
                 gst::FlowError::Error
-            });
+            })?,
+            None => self.warp_face(state, settings, frame, face, landmarks),
+        };
+        if let Some(enhancer) = state.enhancer.as_mut() {
+            let blend = (settings.enhance_strength as f32, settings.enhance_fidelity as f32);
+            enhancer.enhance(frame, landmarks, &state.enhance_mask, blend).map_err(|err| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["face enhancer failed: {err}"]);
+                gst::FlowError::Error
+            })?;
         }
+        Ok(written)
+    }
 
+    /// The classical path: the portrait's mesh warped onto the landmarks, colours matched to
+    /// the performer's skin. Returns the pixels written.
+    fn warp_face(
+        &self,
+        state: &mut State,
+        settings: &Settings,
+        frame: &mut FrameMut<'_>,
+        face: &Face,
+        landmarks: &[[f32; 3]],
+    ) -> usize {
         // Colour transfer from the character's skin to the performer's, smoothed per track.
         let frames = state.frames;
         let measured = skin_stats(frame, landmarks);
@@ -242,7 +291,7 @@ impl ReenactFaceSwap {
         };
         gst::trace!(CAT, imp = self, "track {}: skin {performer:?}, transfer {transfer:?}", face.track_id);
         mesh_points(landmarks, &mut state.points);
-        Ok(state.portrait.paste(frame, &state.points, &mut state.mask, &transfer, &state.to_rgb))
+        state.portrait.paste(frame, &state.points, &mut state.mask, &transfer, &state.to_rgb)
     }
 }
 
@@ -324,6 +373,27 @@ impl ObjectImpl for ReenactFaceSwap {
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("enhancer")
+                    .nick("Enhancer")
+                    .blurb("Catalog name of a face restoration model run after the swap ([1,3,512,512] -> [1,3,512,512]: GFPGAN, GPEN, CodeFormer); unset = none (can't be changed in PLAYING or PAUSED state)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("enhance-strength")
+                    .nick("Enhance strength")
+                    .blurb("How much of the restored face replaces the swapped one, 0 (none)..1 (all)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_ENHANCE_STRENGTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("enhance-fidelity")
+                    .nick("Enhance fidelity")
+                    .blurb("CodeFormer's fidelity weight, 0 (most restored)..1 (closest to the swap); other enhancers ignore it")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_ENHANCE_FIDELITY)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("execution-provider")
                     .nick("Execution provider")
                     .blurb("Where the swap model runs once started: CPU, CUDA or TensorRT; none on the classical path or before start")
@@ -394,14 +464,31 @@ impl ObjectImpl for ReenactFaceSwap {
                 gst::info!(CAT, imp = self, "threads: {} -> {new}", settings.threads);
                 settings.threads = new;
             }
+            "enhancer" => {
+                let new = optional_string(value);
+                gst::info!(CAT, imp = self, "enhancer: {:?} -> {new:?}", settings.enhancer);
+                settings.enhancer = new;
+            }
+            "enhance-strength" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "enhance-strength: {} -> {new}", settings.enhance_strength);
+                settings.enhance_strength = new;
+            }
+            "enhance-fidelity" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "enhance-fidelity: {} -> {new}", settings.enhance_fidelity);
+                settings.enhance_fidelity = new;
+            }
             _ => unimplemented!(),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         if pspec.name() == "execution-provider" {
-            let provider =
-                self.state().as_ref().and_then(|state| state.neural.as_ref().map(|n| n.provider().to_string()));
+            let provider = self.state().as_ref().and_then(|state| {
+                let swap = state.neural.as_ref().map(|n| n.provider().to_string());
+                swap.or_else(|| state.enhancer.as_ref().map(|e| e.provider().to_string()))
+            });
             return provider.unwrap_or_else(|| "none".into()).to_value();
         }
         if pspec.name() == "algorithm" {
@@ -421,6 +508,9 @@ impl ObjectImpl for ReenactFaceSwap {
             "colour-transfer" => settings.colour_transfer.to_value(),
             "track-id" => settings.track_id.to_value(),
             "threads" => settings.threads.to_value(),
+            "enhancer" => settings.enhancer.to_value(),
+            "enhance-strength" => settings.enhance_strength.to_value(),
+            "enhance-fidelity" => settings.enhance_fidelity.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -473,12 +563,17 @@ impl BaseTransformImpl for ReenactFaceSwap {
         let portrait = PortraitMesh::new(&image, &character.portrait.landmarks)
             .map_err(|err| gst::error_msg!(gst::ResourceError::OpenRead, ["character file {path}: {err}"]))?;
         gst::debug!(CAT, imp = self, "character `{}`: {} triangles", character.name, portrait.triangle_count());
-        let neural = match &settings.model {
-            Some(model) => {
-                let catalog = reenact_models::Catalog::load_including(settings.model_dir.as_deref().map(Path::new))
-                    .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["model catalog: {err}"]))?;
+        let catalog = match (&settings.model, &settings.enhancer) {
+            (None, None) => None,
+            _ => Some(
+                reenact_models::Catalog::load_including(settings.model_dir.as_deref().map(Path::new))
+                    .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["model catalog: {err}"]))?,
+            ),
+        };
+        let neural = match (&settings.model, &catalog) {
+            (Some(model), Some(catalog)) => {
                 let swapper = NeuralSwapper::open(
-                    &catalog,
+                    catalog,
                     model,
                     settings.identity_model.as_deref(),
                     (&image, &character.portrait.landmarks),
@@ -488,14 +583,28 @@ impl BaseTransformImpl for ReenactFaceSwap {
                 gst::info!(ONNX_CAT, imp = self, "swap model ready on {}: {swapper:?}", swapper.provider());
                 Some(swapper)
             }
-            None => None,
+            _ => None,
         };
-        let algorithm = neural.as_ref().map_or_else(|| CLASSICAL_ALGORITHM.to_owned(), |n| n.algorithm().to_owned());
+        let enhancer = match (&settings.enhancer, &catalog) {
+            (Some(model), Some(catalog)) => {
+                let enhancer = FaceEnhancer::open(catalog, model, settings.threads as usize)
+                    .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ["enhancer {model}: {err}"]))?;
+                gst::info!(ONNX_CAT, imp = self, "enhancer ready on {}: {enhancer:?}", enhancer.provider());
+                Some(enhancer)
+            }
+            _ => None,
+        };
+        let mut algorithm =
+            neural.as_ref().map_or_else(|| CLASSICAL_ALGORITHM.to_owned(), |n| n.algorithm().to_owned());
+        if let Some(enhancer) = &enhancer {
+            algorithm = format!("{algorithm}+{}", enhancer.algorithm());
+        }
         gst::info!(CAT, imp = self, "swapping in `{}` with {algorithm}", character.name);
         *self.state() = Some(State {
             portrait,
             character_skin: character.portrait.skin,
             neural,
+            enhancer,
             algorithm,
             info: None,
             layout: (4, [0, 1, 2]),
@@ -503,6 +612,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
             skin: HashMap::new(),
             to_rgb: LabToRgb::default(),
             mask: Mask::default(),
+            enhance_mask: Mask::default(),
             points: Vec::new(),
         });
         Ok(())

@@ -255,7 +255,7 @@ impl PixelContract {
 
 /// Fills `out` (3 x size x size, NCHW, as `contract` says) with the crop whose pixel (u, v) is
 /// the picture at `to_picture(u, v)`, bilinear, black outside. `get` reads picture pixels.
-fn aligned_input(
+pub(super) fn aligned_input(
     (width, height): (usize, usize),
     get: impl Fn(usize, usize) -> [u8; 3],
     to_picture: &Similarity,
@@ -292,7 +292,7 @@ fn aligned_input(
 }
 
 /// Compares a manifest tensor with the one wanted; `Err` says how it differs.
-fn check_spec(spec: &TensorSpec, want: &[i64]) -> Result<(), String> {
+pub(super) fn check_spec(spec: &TensorSpec, want: &[i64]) -> Result<(), String> {
     if spec.dtype != "float32" {
         return Err(format!("`{}` is {}, not float32", spec.name, spec.dtype));
     }
@@ -418,39 +418,53 @@ impl NeuralSwapper {
                 message: format!("output has {} values, expected {}", out.len(), 3 * plane),
             });
         }
-        let max = (SWAP_SIZE - 1) as f32;
-        let mut written = 0;
-        for row in 0..mask.height {
-            let y = mask.y0 + row;
-            for col in 0..mask.width {
-                let alpha = mask.alpha[row * mask.width + col];
-                if alpha == 0 {
-                    continue;
-                }
-                let x = mask.x0 + col;
-                let (u, v) = to_crop.apply(x as f32, y as f32);
-                if !(u >= -0.5 && v >= -0.5 && u <= max + 0.5 && v <= max + 0.5) {
-                    continue;
-                }
-                let (u, v) = (u.clamp(0.0, max), v.clamp(0.0, max));
-                let (u0, v0) = (u as usize, v as usize);
-                let (u1, v1) = ((u0 + 1).min(SWAP_SIZE - 1), (v0 + 1).min(SWAP_SIZE - 1));
-                let (au, av) = (u - u0 as f32, v - v0 as f32);
-                let mut colour = [0u8; 3];
-                for (c, value) in colour.iter_mut().enumerate() {
-                    let p = &out[self.output.plane(c) * plane..][..plane];
-                    let top = p[v0 * SWAP_SIZE + u0] + (p[v0 * SWAP_SIZE + u1] - p[v0 * SWAP_SIZE + u0]) * au;
-                    let bottom = p[v1 * SWAP_SIZE + u0] + (p[v1 * SWAP_SIZE + u1] - p[v1 * SWAP_SIZE + u0]) * au;
-                    let s = top + (bottom - top) * av;
-                    // NaN clamps to 0 through the cast.
-                    *value = (self.output.decode(s) + 0.5) as u8;
-                }
-                frame.blend(x, y, colour, alpha);
-                written += 1;
-            }
-        }
-        Ok(written)
+        Ok(paste_crop(frame, (out, SWAP_SIZE, self.output), &to_crop, mask, 1.0))
     }
+}
+
+/// Pastes a model's output crop (`size` x `size`, NCHW, values as `contract` says) back onto
+/// the frame through `to_crop` (frame pixel -> crop pixel), bilinear, blended by `mask` times
+/// `strength` (0..1). Returns the pixels written.
+pub(super) fn paste_crop(
+    frame: &mut FrameMut<'_>,
+    (out, size, contract): (&[f32], usize, PixelContract),
+    to_crop: &Similarity,
+    mask: &Mask,
+    strength: f32,
+) -> usize {
+    let plane = size * size;
+    let max = (size - 1) as f32;
+    let mut written = 0;
+    for row in 0..mask.height {
+        let y = mask.y0 + row;
+        for col in 0..mask.width {
+            let alpha = (f32::from(mask.alpha[row * mask.width + col]) * strength + 0.5) as u8;
+            if alpha == 0 {
+                continue;
+            }
+            let x = mask.x0 + col;
+            let (u, v) = to_crop.apply(x as f32, y as f32);
+            if !(u >= -0.5 && v >= -0.5 && u <= max + 0.5 && v <= max + 0.5) {
+                continue;
+            }
+            let (u, v) = (u.clamp(0.0, max), v.clamp(0.0, max));
+            let (u0, v0) = (u as usize, v as usize);
+            let (u1, v1) = ((u0 + 1).min(size - 1), (v0 + 1).min(size - 1));
+            let (au, av) = (u - u0 as f32, v - v0 as f32);
+            let mut colour = [0u8; 3];
+            for (c, value) in colour.iter_mut().enumerate() {
+                let p = &out[contract.plane(c) * plane..][..plane];
+                let top = p[v0 * size + u0] + (p[v0 * size + u1] - p[v0 * size + u0]) * au;
+                let bottom = p[v1 * size + u0] + (p[v1 * size + u1] - p[v1 * size + u0]) * au;
+                let s = top + (bottom - top) * av;
+                // NaN clamps to 0 through the cast.
+                *value = (contract.decode(s) + 0.5) as u8;
+            }
+            frame.blend(x, y, colour, alpha);
+            written += 1;
+        }
+    }
+    written
 }
 
 /// What feeds each declared input of a swap model, or how its signature is wrong.
