@@ -33,6 +33,9 @@ pub struct RenderMetadata {
     pub captions: Option<String>,
     pub watermark: Option<Watermark>,
     pub models: Vec<ModelUse>,
+    /// The licence of each model in `models`, so a delivered file says what it may be used for.
+    #[serde(default)]
+    pub licences: Vec<ModelLicence>,
     /// Scenes played by characters, with the algorithm each element ran.
     #[serde(default)]
     pub scenes: Vec<SceneUse>,
@@ -40,6 +43,45 @@ pub struct RenderMetadata {
     pub disclosure: String,
     /// RFC 3339 UTC time the render finished.
     pub created_at: String,
+}
+
+/// A model's licence as its manifest states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelLicence {
+    pub name: String,
+    pub license: String,
+    /// `true` only when the manifest clears it for commercial use; `None` when it does not say.
+    pub commercial_use: Option<bool>,
+    /// `commercial use allowed`, `NON-COMMERCIAL` or `commercial use not stated`.
+    pub commercial_label: String,
+}
+
+/// The licences of `models` from the model catalog, one per model name; a model the catalog
+/// no longer knows is listed as not stated rather than left out.
+pub fn licences(models: &[ModelUse]) -> Vec<ModelLicence> {
+    let catalog = reenact_models::Catalog::load().ok();
+    let mut out: Vec<ModelLicence> = Vec::new();
+    for used in models {
+        if out.iter().any(|l| l.name == used.name) {
+            continue;
+        }
+        let entry = catalog.as_ref().and_then(|c| c.entry(&used.name));
+        out.push(match entry {
+            Some(entry) => ModelLicence {
+                name: used.name.clone(),
+                license: entry.model.license.clone(),
+                commercial_use: entry.model.commercial_use,
+                commercial_label: entry.model.commercial_label().into(),
+            },
+            None => ModelLicence {
+                name: used.name.clone(),
+                license: "unknown (not in the model catalog)".into(),
+                commercial_use: None,
+                commercial_label: "commercial use not stated".into(),
+            },
+        });
+    }
+    out
 }
 
 /// Versions of the software that made a file.

@@ -142,4 +142,13 @@ fn render_captions_the_timelines_speech() {
     assert_eq!(metadata["captions"], "sidecar");
     let models = metadata["models"].as_array().unwrap();
     assert!(models.iter().any(|m| m["element"] == "reenactcaptions"), "{models:?}");
+    // Every model used is listed with the licence its manifest states.
+    let licences = metadata["licences"].as_array().unwrap();
+    for model in models {
+        let licence = licences.iter().find(|l| l["name"] == model["name"]).expect("a licence per model");
+        assert!(!licence["license"].as_str().unwrap().is_empty(), "{licence}");
+        assert!(licence["commercial_label"].is_string(), "{licence}");
+    }
+    let whisper = licences.iter().find(|l| l["name"].as_str().unwrap().starts_with("whisper")).expect("whisper");
+    assert_eq!(whisper["license"], "MIT", "{whisper}");
 }

@@ -381,6 +381,7 @@ fn finish(
         },
         watermark: branch.watermark.clone(),
         models: made.models.to_vec(),
+        licences: metadata::licences(made.models),
         scenes: made.scenes.to_vec(),
         engine: EngineInfo::current(),
         disclosure: DISCLOSURE.into(),
