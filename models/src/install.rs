@@ -781,6 +781,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn permissively_licensed_bundled_models_are_cleared_for_commercial_work_and_no_other() {
+        // A `--commercial` render needs the face tracker; MIT and Apache-2.0 weights allow it.
+        // Anything with a caveat in its licence text stays "not stated" until someone checks.
+        for model in bundled_manifests().expect("parse").iter().flat_map(|m| &m.models) {
+            let permissive = matches!(model.license.as_str(), "MIT" | "Apache-2.0");
+            assert_eq!(model.cleared_for_commercial_use(), permissive, "{}: {}", model.name, model.license);
+        }
+    }
+
+    #[test]
     fn bundled_manifests_parse_and_name_a_package_for_every_model() {
         let manifests = bundled_manifests().expect("bundled manifests parse");
         let models: Vec<_> = manifests.iter().flat_map(|m| &m.models).collect();
