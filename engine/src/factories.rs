@@ -49,6 +49,12 @@ pub const REENACTCAPTIONS: &str = "reenactcaptions";
 pub const FAKESINK: &str = "fakesink";
 /// Our cubic scaler (swscale's bicubic) for the render branches, registered like [`REENACTVOICE`].
 pub const REENACTSCALE: &str = "reenactscale";
+/// The show's chain elements (see [`crate::show`]), registered like [`REENACTVOICE`].
+pub const REENACTFACETRACK: &str = "reenactfacetrack";
+pub const REENACTFACESWAP: &str = "reenactfaceswap";
+pub const REENACTLIPSYNC: &str = "reenactlipsync";
+pub const REENACTMATTE: &str = "reenactmatte";
+pub const REENACTREFRAME: &str = "reenactreframe";
 
 /// Every factory an offline render may need; checked before a graph is built
 /// so the error names the plugin instead of failing half-way.

@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod preset;
 pub mod project;
 pub mod render;
+mod show;
 pub mod subtitle_mux;
 pub mod subtitle_track;
 pub mod subtitles;

@@ -17,27 +17,19 @@
 //! reports its look-ahead as latency only while active. The VP8 encoder only runs once a
 //! viewer that cannot take H.264 asks for it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use gst::prelude::*;
 use gst_base::prelude::BaseTransformExt;
 use gst_video::prelude::VideoFrameExt;
-use gstreenact::character::Character;
 
 use super::meter::{Counter, StageMeter};
 use super::timecode;
 use crate::blocks::{caps_filter, x264_encoder};
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make, plugin};
+use crate::factories::{self as f, make};
 use crate::preset::{Mode, Preset};
-
-/// Our elements, registered by [`crate::media::init`].
-const FACETRACK: &str = "reenactfacetrack";
-const FACESWAP: &str = "reenactfaceswap";
-const VOICE: &str = "reenactvoice";
-const MATTE: &str = "reenactmatte";
-const LIPSYNC: &str = "reenactlipsync";
+use crate::show::{Built, Part, Show};
 
 /// The chain's switchable elements.
 #[derive(Debug)]
@@ -105,12 +97,13 @@ pub(crate) fn add_chain(pipeline: &gst::Pipeline, elements: &[gst::Element], wha
     gst::Element::link_many(elements).map_err(|_| err(&format!("{what} do not link")))
 }
 
-/// Builds the video half from `input` to the encoders.
+/// Builds the video half from `input` to the encoders: `show`'s picture
+/// chain (see [`crate::show`]) between the capture's leaky queue and the tee.
 pub(crate) fn add_video(
     pipeline: &gst::Pipeline,
     input: &gst::Element,
     preset: &Preset,
-    characters: &[(String, PathBuf)],
+    show: &Show,
     timecode: bool,
 ) -> Result<VideoHalf> {
     let (w, h, fps) = geometry(preset);
@@ -132,45 +125,54 @@ pub(crate) fn add_video(
         make(f::VIDEOCONVERT)?,
         caps_filter(gst::Caps::builder("video/x-raw").field("format", "RGBA").build())?,
     ];
-    let track = plugin(FACETRACK)?;
-    chain.push(track.clone());
-    let mut swaps = Vec::new();
-    for (_, file) in characters {
-        let swap = plugin(FACESWAP)?;
-        swap.set_property("character", file.to_string_lossy().as_ref());
-        swaps.push(swap.clone());
-        chain.push(swap);
-    }
-    let lips = plugin(LIPSYNC)?;
+    let built = show.video_plan()?.make()?;
+    let chain_elements = live_chain(show, &built)?;
+    let Chain { track, lips, matte, swaps, .. } = &chain_elements;
+    // Off until the runner turns it on: no look-ahead latency meanwhile.
     lips.set_property("active", false);
-    let matte = plugin(MATTE)?;
+    chain.extend(built.all());
     let i420 = caps_filter(gst::Caps::builder("video/x-raw").field("format", "I420").build())?;
     let tee = make(f::TEE)?;
     tee.set_property("allow-not-linked", true);
-    let after = [lips.clone(), matte.clone(), make(f::VIDEOCONVERT)?, i420.clone(), tee.clone()];
+    chain.extend([make(f::VIDEOCONVERT)?, i420.clone(), tee.clone()]);
     add_chain(pipeline, &chain, "video elements")?;
-    add_chain(pipeline, &after, "video elements after the lip-sync")?;
-    let last = chain.last().expect("the chain has elements");
-    last.link_pads(None, &lips, Some("video_sink")).map_err(|_| err("the lip-sync does not take the video"))?;
     input.link(&capture).map_err(|_| EngineError::Request("cannot link the live source".into()))?;
 
-    let mut stages = vec![StageMeter::attach("facetrack", &track)];
-    for ((name, _), swap) in characters.iter().zip(&swaps) {
-        stages.push(StageMeter::attach(&format!("faceswap:{name}"), swap));
-    }
-    stages.push(StageMeter::attach("lipsync", &lips));
-    stages.push(StageMeter::attach("matte", &matte));
+    let stages =
+        built.elements.iter().map(|(part, element)| StageMeter::attach(&stage_name(show, *part), element)).collect();
     let captured = Counter::attach(&capture.static_pad("sink").expect("queue sink"));
     let processed = Counter::attach(&tee.static_pad("sink").expect("tee sink"));
     if timecode {
         burn_timecode(&i420.static_pad("src").expect("capsfilter src"));
     }
-    for element in [&track, &matte].into_iter().chain(&swaps) {
+    for element in [track, matte].into_iter().chain(swaps) {
         set_passthrough(element, true);
     }
-    let names = characters.iter().map(|c| c.0.clone()).collect();
-    let chain = Chain { track, lips, matte, swaps, voices: Vec::new(), names };
-    Ok(VideoHalf { chain, tee, stages, captured, processed })
+    Ok(VideoHalf { chain: chain_elements, tee, stages, captured, processed })
+}
+
+/// The switchable elements of a live show's chain.
+fn live_chain(show: &Show, built: &Built) -> Result<Chain> {
+    let part = |p: Part| built.get(p).cloned().ok_or_else(|| err("the show lacks a switchable element"));
+    Ok(Chain {
+        track: part(Part::Track)?,
+        lips: part(Part::Lips(0))?,
+        matte: part(Part::Matte)?,
+        swaps: (0..show.characters.len()).map(|i| part(Part::Swap(i))).collect::<Result<_>>()?,
+        voices: Vec::new(),
+        names: show.characters.iter().map(|c| c.name.clone()).collect(),
+    })
+}
+
+/// The name of `part`'s figures in the live statistics.
+fn stage_name(show: &Show, part: Part) -> String {
+    match part {
+        Part::Track => "facetrack".into(),
+        Part::Swap(i) => format!("faceswap:{}", show.characters[i].name),
+        Part::Lips(_) => "lipsync".into(),
+        Part::Matte => "matte".into(),
+        Part::Voice(i) => format!("voice:{}", show.characters[i].name),
+    }
 }
 
 /// The shared H.264 encode: `tee` in, a tee of byte-stream access units and
@@ -221,13 +223,13 @@ pub(crate) fn add_vp8(
     Ok((valve, sink.downcast().expect("appsink")))
 }
 
-/// Builds the audio half from `input`: the voices, a tee for the outputs and
-/// the Opus encode of the preview.
+/// Builds the audio half from `input`: `show`'s voices, a tee for the
+/// outputs and the Opus encode of the preview.
 pub(crate) fn add_audio(
     pipeline: &gst::Pipeline,
     input: &gst::Element,
     preset: &Preset,
-    characters: &[(String, PathBuf)],
+    show: &Show,
 ) -> Result<(Vec<Option<gst::Element>>, gst::Element, gst_app::AppSink)> {
     let queue = leaky_sound_queue()?;
     let f32 = gst::Caps::builder("audio/x-raw")
@@ -236,19 +238,9 @@ pub(crate) fn add_audio(
         .field("channels", preset.audio.channels.clamp(1, 2) as i32)
         .build();
     let mut chain = vec![queue.clone(), make(f::AUDIOCONVERT)?, make(f::AUDIORESAMPLE)?, caps_filter(f32)?];
-    let mut voices = Vec::new();
-    for (_, file) in characters {
-        let has_voice = Character::load(file).map(|c| c.voice.is_some()).unwrap_or(false);
-        if !has_voice {
-            voices.push(None);
-            continue;
-        }
-        let voice = plugin(VOICE)?;
-        voice.set_property("character", file.to_string_lossy().as_ref());
-        voice.set_property("mix", 0.0f64);
-        voices.push(Some(voice.clone()));
-        chain.push(voice);
-    }
+    let built = show.audio_plan().make()?;
+    let voices = (0..show.characters.len()).map(|i| built.get(Part::Voice(i)).cloned()).collect();
+    chain.extend(built.all());
     let tee = make(f::TEE)?;
     tee.set_property("allow-not-linked", true);
     chain.extend([make(f::AUDIOCONVERT)?, tee.clone()]);

@@ -11,7 +11,7 @@
 
 mod browser;
 mod captions;
-mod graph;
+pub(crate) mod graph;
 mod meter;
 mod outputs;
 mod source;
@@ -36,6 +36,7 @@ pub use source::LiveSource;
 
 use crate::error::{EngineError, Result};
 use crate::preset::{Mode, Preset};
+use crate::show::{self, Show};
 
 /// Least time between two keyframes asked for by viewers.
 const KEYFRAME_GAP: Duration = Duration::from_millis(500);
@@ -268,13 +269,13 @@ impl LiveRunner {
             let name = &options.preset.name;
             return Err(EngineError::Request(format!("preset `{name}` is not a live preset (mode = \"live\")")));
         }
-        let characters = load_characters(&options.characters)?;
+        let show = Show::live(load_characters(&options.characters)?);
         let pipeline = gst::Pipeline::with_name("reenact-live");
         let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), graph::geometry(&options.preset))?;
-        let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &characters, options.timecode)?;
+        let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &show, options.timecode)?;
         let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, &options.preset)?;
         let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, &options.preset)?;
-        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, &options.preset, &characters)?;
+        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, &options.preset, &show)?;
         graph::feed_lipsync(&pipeline, &audio_tee, &video.chain.lips)?;
         let taps = outputs::Taps {
             raw_video: &video.tee,
@@ -295,7 +296,7 @@ impl LiveRunner {
         let runner = LiveRunner {
             switches: Mutex::new(Switches {
                 elements: options.elements,
-                character: if characters.is_empty() { None } else { Some(0) },
+                character: if show.characters.is_empty() { None } else { Some(0) },
             }),
             options,
             pipeline,
@@ -606,15 +607,21 @@ impl Drop for LiveRunner {
     }
 }
 
-fn load_characters(files: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
-    let mut loaded: Vec<(String, PathBuf)> = Vec::new();
+/// The show's characters, switched by the runner.
+fn load_characters(files: &[PathBuf]) -> Result<Vec<show::Character>> {
+    let mut loaded: Vec<show::Character> = Vec::new();
     for file in files {
         let character = Character::load(file)?;
-        if loaded.iter().any(|(name, _)| *name == character.name) {
+        if loaded.iter().any(|c| c.name == character.name) {
             let cause = format!("two characters are called `{}`", character.name);
             return Err(EngineError::invalid(file, "name", cause));
         }
-        loaded.push((character.name, file.clone()));
+        loaded.push(show::Character {
+            name: character.name,
+            file: file.clone(),
+            has_voice: character.voice.is_some(),
+            on: show::Switch::Live,
+        });
     }
     Ok(loaded)
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The cast: characters playing the project's scenes. Each character gets one
-//! `reenactfaceswap` in the video chain (after one shared `reenactfacetrack`)
-//! and one `reenactvoice` in the audio chain; a pad probe switches each on
-//! inside its scenes only, by the running time of the buffer about to enter.
-//! A voice-over scene adds a `reenactlipsync mode=portrait` that listens to
-//! the (converted) sound and replaces the picture with the talking portrait.
+//! The cast: characters playing the project's scenes, and the offline builder
+//! of the show's chain (see [`crate::show`]). Each character gets one
+//! `reenactfaceswap` in the video chain (after the one `reenactfacetrack` of
+//! the render, which the face-following crops read too) and one
+//! `reenactvoice` in the audio chain; a pad probe switches each on inside its
+//! scenes only, by the running time of the buffer about to enter. A
+//! voice-over scene adds a `reenactlipsync mode=portrait` that listens to the
+//! (converted) sound and replaces the picture with the talking portrait.
 //!
 //! Why probes rather than one chain per scene: the graph is built once and
 //! runs once (one decode, one tee), so a character's elements stay in place
@@ -25,15 +27,16 @@ use reenact_models::{Catalog, ModelUse};
 use serde::{Deserialize, Serialize};
 
 use super::branch;
-use super::effects::{FACETRACK, TRACK_MODELS};
+use super::effects::TRACK_MODELS;
+use crate::blocks::{caps_filter, video_format};
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make, plugin};
+use crate::factories::{self as f, make};
 use crate::project::Project;
+use crate::show::{self, Built, Mouth, Part, Show, Switch};
 
-/// Element names (from the `reenact` plugin this crate registers).
-const FACESWAP: &str = "reenactfaceswap";
-const VOICE: &str = "reenactvoice";
-const LIPSYNC: &str = "reenactlipsync";
+const FACETRACK: &str = f::REENACTFACETRACK;
+const FACESWAP: &str = f::REENACTFACESWAP;
+const VOICE: &str = f::REENACTVOICE;
 
 /// One character and the timeline ranges it plays.
 #[derive(Debug, Clone)]
@@ -121,91 +124,53 @@ impl Cast {
         self.roles.is_empty()
     }
 
-    /// Adds tracker and swaps to `pipeline`; returns the chain's first and
-    /// last elements (raw YUV in, the same format and colorimetry out), for
-    /// the caller to link.
-    pub(crate) fn add_video(&mut self, pipeline: &gst::Pipeline) -> Result<(gst::Element, gst::Element)> {
-        let err = |what: String| EngineError::Request(format!("cannot build the character chain: {what}"));
-        let convert_in = make(f::VIDEOCONVERT)?;
-        let rgba = make(f::CAPSFILTER)?;
-        rgba.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "RGBA").build());
-        let track = plugin(FACETRACK)?;
-        let mut chain = vec![convert_in, rgba, track];
-        for role in &self.roles {
-            let swap = plugin(FACESWAP)?;
-            swap.set_property("character", path_str(&role.file));
-            switch_by_time(&swap, role.ranges.clone(), |element, active| {
-                if let Some(transform) = element.downcast_ref::<gst_base::BaseTransform>() {
-                    transform.set_passthrough(!active);
-                }
+    /// The cast's part of the show: each character on in its scenes, a
+    /// talking portrait in its voice-over scenes.
+    pub(crate) fn describe(&self, show: &mut Show) {
+        for (i, role) in self.roles.iter().enumerate() {
+            show.characters.push(show::Character {
+                name: role.name.clone(),
+                file: role.file.clone(),
+                has_voice: role.has_voice,
+                on: Switch::Scenes(role.ranges.clone()),
             });
-            self.swaps.push(swap.clone());
-            chain.push(swap);
-        }
-        for role in &self.roles {
-            if role.portrait_ranges.is_empty() {
-                self.lips.push(None);
-                continue;
+            if !role.portrait_ranges.is_empty() {
+                show.lips
+                    .push(show::Lips { mouth: Mouth::Portrait(i), on: Switch::Scenes(role.portrait_ranges.clone()) });
             }
-            let lips = plugin(LIPSYNC)?;
-            lips.set_property("character", path_str(&role.file));
-            lips.set_property_from_str("mode", "portrait");
-            // Outside its voice-over scenes the frames go round it unchanged.
-            keep_outside(&lips, "video_sink", role.portrait_ranges.clone());
-            self.lips.push(Some(lips.clone()));
-            chain.push(lips);
         }
-        let convert_out = make(f::VIDEOCONVERT)?;
-        let yuv_out = make(f::CAPSFILTER)?;
-        keep_range(&chain[0], &yuv_out);
-        let all: Vec<(f64, f64)> = self.roles.iter().flat_map(|r| r.ranges.iter().copied()).collect();
-        keep_between(&chain[0].static_pad("sink").expect("chain sink"), &yuv_out.static_pad("src").expect("src"), all);
-        chain.extend([convert_out, yuv_out]);
-        pipeline.add_many(&chain).map_err(|_| err("video elements".into()))?;
-        gst::Element::link_many(&chain).map_err(|_| err("video elements do not link".into()))?;
-        Ok((chain[0].clone(), chain[chain.len() - 1].clone()))
     }
 
-    /// Adds one voice converter per character with a voice to `pipeline`,
-    /// and a feed of the result to every talking portrait; returns the
-    /// chain's first and last elements (F32LE in, the last one a `tee` when
-    /// portraits listen), or `None` when the audio needs no chain.
-    pub(crate) fn add_audio(&mut self, pipeline: &gst::Pipeline) -> Result<Option<(gst::Element, gst::Element)>> {
-        let err = |what: &str| EngineError::Request(format!("cannot build the voice chain: {what}"));
-        self.voices = vec![None; self.roles.len()];
-        let listeners: Vec<gst::Element> = self.lips.iter().flatten().cloned().collect();
-        if !self.roles.iter().any(|r| r.has_voice) && listeners.is_empty() {
-            return Ok(None);
-        }
-        let convert_in = make(f::AUDIOCONVERT)?;
-        let f32 = make(f::CAPSFILTER)?;
-        f32.set_property("caps", gst::Caps::builder("audio/x-raw").field("format", "F32LE").build());
-        let mut chain = vec![convert_in, f32];
-        for (role, slot) in self.roles.iter().zip(&mut self.voices) {
-            if !role.has_voice {
-                continue;
+    /// Adds `show`'s picture chain to `pipeline` (see [`add_video`]) and keeps
+    /// the cast's elements for the metadata.
+    pub(crate) fn add_video(&mut self, pipeline: &gst::Pipeline, show: &Show) -> Result<Option<VideoChain>> {
+        let Some(chain) = add_video(pipeline, show)? else { return Ok(None) };
+        self.swaps = (0..self.roles.len()).filter_map(|i| chain.built.get(Part::Swap(i)).cloned()).collect();
+        self.lips = vec![None; self.roles.len()];
+        for (j, lips) in show.lips.iter().enumerate() {
+            if let Mouth::Portrait(i) = lips.mouth {
+                self.lips[i] = chain.built.get(Part::Lips(j)).cloned();
             }
-            let voice = plugin(VOICE)?;
-            voice.set_property("character", path_str(&role.file));
-            voice.set_property("mix", 0.0f64);
-            switch_by_time(&voice, role.ranges.clone(), |element, active| {
-                element.set_property("mix", if active { 1.0f64 } else { 0.0 });
-            });
-            *slot = Some(voice.clone());
-            chain.push(voice);
         }
-        let voices_end = chain.len() - 1;
-        chain.push(make(f::AUDIOCONVERT)?);
-        if !listeners.is_empty() {
-            chain.push(make(f::TEE)?);
-        }
-        pipeline.add_many(&chain).map_err(|_| err("elements"))?;
-        gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
-        // The converters keep their input timestamps and delay the content by
-        // their fixed latency; shift it back so speech stays on the lips.
-        let delay: f64 = self.voices.iter().flatten().map(|v| v.property::<f64>("latency-ms") / 1000.0).sum();
-        compensate_delay(&chain[voices_end].static_pad("src").expect("src"), delay);
-        let last = chain[chain.len() - 1].clone();
+        Ok(Some(chain))
+    }
+
+    /// Adds `show`'s voices to `pipeline` (see [`add_audio`]) and feeds the
+    /// result to every talking portrait; returns the chain's first and last
+    /// elements (F32LE in, the last one a `tee` when portraits listen), or
+    /// `None` when the audio needs no chain.
+    pub(crate) fn add_audio(
+        &mut self,
+        pipeline: &gst::Pipeline,
+        show: &Show,
+    ) -> Result<Option<(gst::Element, gst::Element)>> {
+        let err = |what: &str| EngineError::Request(format!("cannot build the voice chain: {what}"));
+        let listeners: Vec<gst::Element> = self.lips.iter().flatten().cloned().collect();
+        let Some((first, voices_out, built)) = add_audio(pipeline, show, !listeners.is_empty())? else {
+            self.voices = vec![None; self.roles.len()];
+            return Ok(None);
+        };
+        self.voices = (0..self.roles.len()).map(|i| built.get(Part::Voice(i)).cloned()).collect();
         for lips in listeners {
             // The audio may run ahead of the pictures by as much as the
             // encoders' queues hold; this queue must not stop it first.
@@ -214,11 +179,11 @@ impl Cast {
             queue.set_property("max-size-bytes", 0u32);
             queue.set_property("max-size-time", 20 * gst::ClockTime::SECOND.nseconds());
             pipeline.add(&queue).map_err(|_| err("queue"))?;
-            last.link(&queue).map_err(|_| err("tee to the talking portrait"))?;
+            voices_out.link(&queue).map_err(|_| err("tee to the talking portrait"))?;
             let sink = lips.static_pad("audio_sink").expect("lipsync audio pad");
             queue.static_pad("src").expect("queue src").link(&sink).map_err(|_| err("talking portrait audio"))?;
         }
-        Ok(Some((chain[0].clone(), last)))
+        Ok(Some((first, voices_out)))
     }
 
     /// Per scene: the character and the algorithms its elements ran.
@@ -277,8 +242,118 @@ impl Cast {
     }
 }
 
-fn path_str(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+/// A show's picture chain as the offline builder made it.
+#[derive(Debug)]
+pub(crate) struct VideoChain {
+    /// Raw video in.
+    pub(crate) first: gst::Element,
+    /// RGBA out with the tracker's faces when a crop follows them, otherwise
+    /// the format that came in.
+    pub(crate) last: gst::Element,
+    pub(crate) built: Built,
+}
+
+/// The offline builder of `show`'s picture: its plan between a conversion to
+/// RGBA and one back, each element switched by its scenes. `None` when the
+/// picture needs no element.
+///
+/// When only characters touch the picture, frames outside their scenes leave
+/// exactly as they came (see [`keep_range`] and [`keep_between`]); a matte or
+/// a face-following crop changes every frame anyway. With a crop the chain
+/// ends in RGBA: the reframes of the branches read this chain's tracker.
+pub(crate) fn add_video(pipeline: &gst::Pipeline, show: &Show) -> Result<Option<VideoChain>> {
+    if !show.has_video() {
+        return Ok(None);
+    }
+    let err = |what: &str| EngineError::Request(format!("cannot build the character chain: {what}"));
+    let built = show.video_plan()?.make()?;
+    for (part, element) in &built.elements {
+        match *part {
+            Part::Swap(i) => {
+                if let Switch::Scenes(ranges) = &show.characters[i].on {
+                    switch_by_time(element, ranges.clone(), |element, active| {
+                        if let Some(transform) = element.downcast_ref::<gst_base::BaseTransform>() {
+                            transform.set_passthrough(!active);
+                        }
+                    });
+                }
+            }
+            Part::Lips(i) => {
+                // Outside its scenes the frames go round it unchanged.
+                if let Switch::Scenes(ranges) = &show.lips[i].on {
+                    keep_outside(element, "video_sink", ranges.clone());
+                }
+            }
+            Part::Track | Part::Matte | Part::Voice(_) => {}
+        }
+    }
+    let mut chain = vec![make(f::VIDEOCONVERT)?, video_format("RGBA")?];
+    chain.extend(built.all());
+    let pristine = show.matte.is_none() && !show.track_faces;
+    if pristine {
+        let yuv_out = make(f::CAPSFILTER)?;
+        keep_range(&chain[0], &yuv_out);
+        let scenes: Vec<(f64, f64)> = show
+            .characters
+            .iter()
+            .filter_map(|c| match &c.on {
+                Switch::Scenes(ranges) => Some(ranges.iter().copied()),
+                Switch::Live => None,
+            })
+            .flatten()
+            .collect();
+        keep_between(
+            &chain[0].static_pad("sink").expect("chain sink"),
+            &yuv_out.static_pad("src").expect("src"),
+            scenes,
+        );
+        chain.extend([make(f::VIDEOCONVERT)?, yuv_out]);
+    } else if !show.track_faces {
+        chain.extend([make(f::VIDEOCONVERT)?, video_format("I420")?]);
+    }
+    pipeline.add_many(&chain).map_err(|_| err("video elements"))?;
+    gst::Element::link_many(&chain).map_err(|_| err("video elements do not link"))?;
+    Ok(Some(VideoChain { first: chain[0].clone(), last: chain[chain.len() - 1].clone(), built }))
+}
+
+/// The offline builder of `show`'s sound: its voices, each switched by its
+/// character's scenes, their delay taken out. Returns the chain's first and
+/// last elements (a `tee` when `teed`) and the voices, or `None` when the
+/// sound needs no chain.
+pub(crate) fn add_audio(
+    pipeline: &gst::Pipeline,
+    show: &Show,
+    teed: bool,
+) -> Result<Option<(gst::Element, gst::Element, Built)>> {
+    let err = |what: &str| EngineError::Request(format!("cannot build the voice chain: {what}"));
+    let plan = show.audio_plan();
+    if plan.is_empty() && !teed {
+        return Ok(None);
+    }
+    let built = plan.make()?;
+    for (part, voice) in &built.elements {
+        let Part::Voice(i) = *part else { continue };
+        if let Switch::Scenes(ranges) = &show.characters[i].on {
+            switch_by_time(voice, ranges.clone(), |element, active| {
+                element.set_property("mix", if active { 1.0f64 } else { 0.0 });
+            });
+        }
+    }
+    let f32 = caps_filter(gst::Caps::builder("audio/x-raw").field("format", "F32LE").build())?;
+    let mut chain = vec![make(f::AUDIOCONVERT)?, f32];
+    chain.extend(built.all());
+    let voices_end = chain.len() - 1;
+    chain.push(make(f::AUDIOCONVERT)?);
+    if teed {
+        chain.push(make(f::TEE)?);
+    }
+    pipeline.add_many(&chain).map_err(|_| err("elements"))?;
+    gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
+    // The converters keep their input timestamps and delay the content by
+    // their fixed latency; shift it back so speech stays on the lips.
+    let delay: f64 = built.elements.iter().map(|(_, v)| v.property::<f64>("latency-ms") / 1000.0).sum();
+    compensate_delay(&chain[voices_end].static_pad("src").expect("src"), delay);
+    Ok(Some((chain[0].clone(), chain[chain.len() - 1].clone(), built)))
 }
 
 /// Calls `apply(element, active)` whenever a buffer entering `element`

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The whole-picture effects of a render, run once before the tees: the background matte
-//! (`reenactmatte`) and the face tracker that face-following crops (`reenactreframe`, one per
-//! branch that needs it) read.
+//! The whole-picture effects of a render, run once before the tees in the show's chain (see
+//! [`crate::show`]): the background matte (`reenactmatte`) and the face tracking that
+//! face-following crops (`reenactreframe`, one per branch that needs it) read.
 //!
 //! Why the tracker runs before the tees rather than in each branch: every face-following
 //! output reads the same faces, and tracking is the costly part; the per-branch crop is a
-//! copy. When a branch follows the face the tees carry RGBA (the reframe element's format);
-//! otherwise the chain converts back to I420 so plain branches cost what they did.
+//! copy. It is the same tracker the characters' face swaps read: one per render. When a
+//! branch follows the face the tees carry RGBA (the reframe element's format); otherwise the
+//! chain converts back to I420 so plain branches cost what they did.
 
 use gst::prelude::*;
 use gstreenact::matte::ReenactMatteModel;
@@ -14,14 +15,13 @@ use gstreenact::reframe::ReenactReframeAspect;
 use reenact_models::{Catalog, ModelUse};
 
 use super::plan::Plan;
-use crate::blocks::video_format;
 use crate::error::{EngineError, Result};
-use crate::factories::{self as f, make, plugin};
+use crate::factories::{self as f, plugin};
 use crate::preset::{Background, CropPolicy, Preset};
+use crate::show::{Built, Matte, Part, Show};
 
-pub(crate) const FACETRACK: &str = "reenactfacetrack";
-const MATTE: &str = "reenactmatte";
-const REFRAME: &str = "reenactreframe";
+const FACETRACK: &str = f::REENACTFACETRACK;
+const MATTE: &str = f::REENACTMATTE;
 /// The face tracker's models, recorded in the metadata when it runs.
 pub(crate) const TRACK_MODELS: [&str; 2] = ["blazeface_back_256", "face_landmarks"];
 
@@ -47,43 +47,15 @@ impl Effects {
         Ok(Effects { background: background.cloned(), track_faces, matte: None })
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.background.is_none() && !self.track_faces
+    /// The effects' part of the show: faces tracked for the crops, the matte.
+    pub(crate) fn describe(&self, show: &mut Show) {
+        show.track_faces = self.track_faces;
+        show.matte = self.background.clone().map(|background| Matte { background: Some(background) });
     }
 
-    /// Adds the chain to `pipeline`: raw video in, RGBA out when faces are tracked (I420
-    /// otherwise); returns its first and last elements for the caller to link.
-    pub(crate) fn add(&mut self, pipeline: &gst::Pipeline) -> Result<(gst::Element, gst::Element)> {
-        let err = |what: &str| EngineError::Request(format!("cannot build the effects chain: {what}"));
-        let mut chain = vec![make(f::VIDEOCONVERT)?, video_format("RGBA")?];
-        if self.track_faces {
-            chain.push(plugin(FACETRACK)?);
-        }
-        if let Some(background) = &self.background {
-            let matte = plugin(MATTE)?;
-            match background {
-                Background::Blur { strength } => {
-                    matte.set_property_from_str("mode", "blur");
-                    matte.set_property("blur-strength", *strength);
-                }
-                Background::Color { color } => {
-                    matte.set_property_from_str("mode", "replace");
-                    matte.set_property("background-color", Background::argb(color).map_err(|e| err(&e))?);
-                }
-                Background::Image { image } => {
-                    matte.set_property_from_str("mode", "replace");
-                    matte.set_property("background-image", image.to_string_lossy().as_ref());
-                }
-            }
-            self.matte = Some(matte.clone());
-            chain.push(matte);
-        }
-        if !self.track_faces {
-            chain.extend([make(f::VIDEOCONVERT)?, video_format("I420")?]);
-        }
-        pipeline.add_many(&chain).map_err(|_| err("elements"))?;
-        gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
-        Ok((chain[0].clone(), chain[chain.len() - 1].clone()))
+    /// Keeps the matte the builder made, for the metadata.
+    pub(crate) fn ran(&mut self, built: &Built) {
+        self.matte = built.get(Part::Matte).cloned();
     }
 
     /// The models the effects ran, as far as the catalog knows them.
@@ -138,7 +110,7 @@ pub(crate) fn face_crop(plan: &Plan, preset: &Preset) -> Result<Option<ReenactRe
 
 /// The branch element that crops around the face.
 pub(crate) fn reframe(aspect: ReenactReframeAspect) -> Result<gst::Element> {
-    let element = plugin(REFRAME)?;
+    let element = plugin(f::REENACTREFRAME)?;
     element.set_property("aspect", aspect);
     Ok(element)
 }

@@ -3,7 +3,7 @@
 //! one branch per preset teed off the result.
 
 mod branch;
-mod cast;
+pub(crate) mod cast;
 mod effects;
 mod outputs;
 mod plan;
@@ -28,6 +28,7 @@ use crate::media;
 use crate::metadata::{self, EngineInfo, RenderMetadata, DISCLOSURE};
 use crate::preset::{Background, CaptionMode, CropPolicy, Preset, Watermark};
 use crate::project::Project;
+use crate::show::Show;
 use crate::subtitles::{self, Cue};
 
 /// What to render and where.
@@ -260,19 +261,19 @@ fn build(
         .map_err(|_| err("shared elements"))?;
     gst::Element::link_many([&vconvert, &vformat]).map_err(|_| err("video chain"))?;
     gst::Element::link_many([&aconvert, &aresample, &aformat]).map_err(|_| err("audio chain"))?;
+    // One chain for the characters and the effects, from one description:
+    // one face tracker whatever reads its faces (swaps, lip-sync, crops).
+    let mut show = Show::default();
+    chains.cast.describe(&mut show);
+    chains.effects.describe(&mut show);
     let mut tail = vformat;
-    if !chains.cast.is_empty() {
-        let (first, last) = chains.cast.add_video(&pipeline)?;
-        tail.link(&first).map_err(|_| err("character chain input"))?;
-        tail = last;
-    }
-    if !chains.effects.is_empty() {
-        let (first, last) = chains.effects.add(&pipeline)?;
-        tail.link(&first).map_err(|_| err("effects chain input"))?;
-        tail = last;
+    if let Some(chain) = chains.cast.add_video(&pipeline, &show)? {
+        tail.link(&chain.first).map_err(|_| err("show chain input"))?;
+        tail = chain.last;
+        chains.effects.ran(&chain.built);
     }
     tail.link(&vtee).map_err(|_| err("video chain"))?;
-    match chains.cast.add_audio(&pipeline)? {
+    match chains.cast.add_audio(&pipeline, &show)? {
         None => aformat.link(&atee).map_err(|_| err("audio chain"))?,
         Some((first, last)) => {
             aformat.link(&first).map_err(|_| err("voice chain input"))?;

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The show as data: the characters and when each plays, the lip-sync, the
+//! face tracking and the background matte, in one canonical order. Two
+//! builders instantiate it:
+//!
+//! - the live one (`live::graph`): leaky queues, real-time encoders, every
+//!   element built at start and switched at the next frame by the runner
+//!   ([`Switch::Live`]);
+//! - the offline one (`render::cast`): every frame, full-quality encoders,
+//!   one branch per preset; elements switched by the running time of the
+//!   frame about to enter them ([`Switch::Scenes`]).
+//!
+//! Both ask the description for its [`Plan`] (which elements, in which order,
+//! with which properties) and materialise it with [`Step::make`], so a new
+//! element or a different order is written here once and shows up in both.
+//! What only one builder has (queues, encoders, the colour round trip of a
+//! render, a live lip-sync starting off) stays with that builder.
+
+mod plan;
+
+use std::path::PathBuf;
+
+pub(crate) use plan::{Built, Part, Plan, Prop, Step};
+
+use crate::error::{EngineError, Result};
+use crate::factories as f;
+use crate::preset::Background;
+
+/// When an element of the chain is on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Switch {
+    /// Switched by the live runner, at the next frame; off at start.
+    Live,
+    /// On inside these `[start, end)` ranges of the timeline, in seconds.
+    Scenes(Vec<(f64, f64)>),
+}
+
+/// One character the show may play: its face swap and, with a voice profile, its voice.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Character {
+    pub(crate) name: String,
+    pub(crate) file: PathBuf,
+    pub(crate) has_voice: bool,
+    pub(crate) on: Switch,
+}
+
+/// Whose mouth a lip-sync moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mouth {
+    /// The tracked faces of the picture, to the show's sound.
+    Face,
+    /// The portrait of the character at this index of [`Show::characters`]:
+    /// a talking portrait for voice-over.
+    Portrait(usize),
+}
+
+/// One lip-sync of the show.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lips {
+    pub(crate) mouth: Mouth,
+    pub(crate) on: Switch,
+}
+
+/// The background matte: `None` keeps the element's own settings (the live
+/// show's default blur), a [`Background`] replaces or blurs by it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Matte {
+    pub(crate) background: Option<Background>,
+}
+
+/// Everything the show runs on its picture and sound.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Show {
+    pub(crate) characters: Vec<Character>,
+    pub(crate) lips: Vec<Lips>,
+    /// Faces are tracked even when no character or lip-sync reads them (a
+    /// face-following crop, or the live show's tracking switch).
+    pub(crate) track_faces: bool,
+    pub(crate) matte: Option<Matte>,
+}
+
+impl Show {
+    /// A live show: every character switchable, one lip-sync on the tracked
+    /// faces, the tracker and the matte (all off until the runner turns them on).
+    pub(crate) fn live(characters: Vec<Character>) -> Self {
+        Show {
+            characters,
+            lips: vec![Lips { mouth: Mouth::Face, on: Switch::Live }],
+            track_faces: true,
+            matte: Some(Matte::default()),
+        }
+    }
+
+    /// Whether anything reads the tracker's landmarks. One tracker serves them
+    /// all (swaps, lip-sync, a face-following crop): it is the costly part.
+    pub(crate) fn tracks_faces(&self) -> bool {
+        self.track_faces || !self.characters.is_empty() || self.lips.iter().any(|l| l.mouth == Mouth::Face)
+    }
+
+    /// Whether the picture needs any element.
+    pub(crate) fn has_video(&self) -> bool {
+        self.tracks_faces() || !self.lips.is_empty() || self.matte.is_some()
+    }
+
+    /// The picture's elements in their canonical order: tracker, one face swap
+    /// per character, lip-syncs, matte. RGBA in and out.
+    pub(crate) fn video_plan(&self) -> Result<Plan> {
+        let mut plan = Plan::default();
+        if self.tracks_faces() {
+            plan.push(Step::new(f::REENACTFACETRACK, Part::Track));
+        }
+        for (i, character) in self.characters.iter().enumerate() {
+            plan.push(Step::new(f::REENACTFACESWAP, Part::Swap(i)).with("character", Prop::path(&character.file)));
+        }
+        for (i, lips) in self.lips.iter().enumerate() {
+            let step = Step::new(f::REENACTLIPSYNC, Part::Lips(i));
+            plan.push(match lips.mouth {
+                Mouth::Face => step,
+                Mouth::Portrait(c) => {
+                    step.with("character", Prop::path(&self.character(c)?.file)).with("mode", Prop::Choice("portrait"))
+                }
+            });
+        }
+        if let Some(matte) = &self.matte {
+            plan.push(matte_step(matte)?);
+        }
+        Ok(plan)
+    }
+
+    /// The sound's elements: one voice per character with a voice profile,
+    /// silent (`mix` 0) until switched on. F32 in and out.
+    pub(crate) fn audio_plan(&self) -> Plan {
+        let mut plan = Plan::default();
+        for (i, character) in self.characters.iter().enumerate().filter(|(_, c)| c.has_voice) {
+            plan.push(
+                Step::new(f::REENACTVOICE, Part::Voice(i))
+                    .with("character", Prop::path(&character.file))
+                    .with("mix", Prop::Real(0.0)),
+            );
+        }
+        plan
+    }
+
+    fn character(&self, index: usize) -> Result<&Character> {
+        self.characters.get(index).ok_or_else(|| {
+            EngineError::Request(format!("lip-sync portrait of character {index}, which the show lacks"))
+        })
+    }
+}
+
+fn matte_step(matte: &Matte) -> Result<Step> {
+    let step = Step::new(f::REENACTMATTE, Part::Matte);
+    Ok(match &matte.background {
+        None => step,
+        Some(Background::Blur { strength }) => {
+            step.with("mode", Prop::Choice("blur")).with("blur-strength", Prop::Count(*strength))
+        }
+        Some(Background::Color { color }) => {
+            let argb = Background::argb(color).map_err(|e| EngineError::Request(format!("background: {e}")))?;
+            step.with("mode", Prop::Choice("replace")).with("background-color", Prop::Count(argb))
+        }
+        Some(Background::Image { image }) => {
+            step.with("mode", Prop::Choice("replace")).with("background-image", Prop::path(image))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
