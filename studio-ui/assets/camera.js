@@ -167,7 +167,16 @@
       if (my !== state.gen) return null;
       var pc = state.pc = new RTCPeerConnection({ iceServers: ice.ice_servers || [] });
       state.stream.getTracks().forEach(function (track) {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [state.stream] });
+        var t = pc.addTransceiver(track, { direction: 'sendonly', streams: [state.stream] });
+        // The face swap needs the face's pixels: when bandwidth or CPU runs short, drop
+        // frames rather than resolution.
+        if (track.kind === 'video') {
+          try {
+            var params = t.sender.getParameters();
+            params.degradationPreference = 'maintain-resolution';
+            t.sender.setParameters(params).catch(function () {});
+          } catch (e) { /* older browsers: their default */ }
+        }
       });
       pc.onconnectionstatechange = function () {
         if (my !== state.gen) return;
