@@ -11,6 +11,13 @@
 #   full         the presenter clip with every element (face swap, voice, lip-sync, matte, captions)
 #   full30       the same chain on the 30 fps test pattern (no face: the swap idles, the rest works)
 # Targets (2 cores, 720p): passthrough p95 <= 100 ms; full chain p95 <= 200 ms at >= 25 fps.
+# Browser source (not measured here yet): a show started with source `browser` takes the
+# presenter's camera over WHIP (the studio page's "Use my camera", studio-ui/assets/camera.js).
+# To measure it, a Chromium publisher needs a fake camera file (--use-file-for-fake-video-capture,
+# a .y4m as studio-server/tests/ui_camera.rs makes) whose frames carry the capture clock; the
+# clock must then be burned by the browser side (a canvas-captured stream), since a file's frames
+# are stamped before the run. Targets for it (issue 20): passthrough p95 <= 150 ms, full chain
+# p95 <= 250 ms at >= 25 fps, audio/video offset unchanged over 10 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}

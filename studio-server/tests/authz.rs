@@ -129,7 +129,7 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/live/{session}", [401, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/whep", [404, 404, 404], NO_SESSION),
     row("DELETE", "/api/live/{session}/whep/{viewer}", [404, 404, 404], NO_SESSION),
-    row("PATCH", "/api/live/{session}/whep/{viewer}", [405, 405, 405], "trickle ICE is not offered"),
+    row("PATCH", "/api/live/{session}/whep/{viewer}", [404, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/whep/{viewer}/stats", [404, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/whip", [401, 404, 404], NO_SESSION),
     row("DELETE", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),

@@ -110,7 +110,7 @@ async fn every_refusal_is_json_with_the_status_it_means() {
     assert_eq!(got.1.get("allow").and_then(|v| v.to_str().ok()), Some("GET,HEAD"), "405 keeps Allow");
     api_error(got, StatusCode::METHOD_NOT_ALLOWED, "DELETE", "wrong method");
     let whep_patch = request(Method::PATCH, "/api/live/abc/whep/def", None, None, Vec::new());
-    api_error(raw(&app, whep_patch).await, StatusCode::METHOD_NOT_ALLOWED, "", "a handler's bare 405");
+    api_error(raw(&app, whep_patch).await, StatusCode::NOT_FOUND, "", "trickle ICE for no session");
 }
 
 #[tokio::test]

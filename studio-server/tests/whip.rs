@@ -19,6 +19,7 @@ use tower::ServiceExt;
 use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_VP8};
 use webrtc::api::APIBuilder;
 use webrtc::media::Sample;
+use webrtc::peer_connection::offer_answer_options::RTCOfferOptions;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
@@ -195,4 +196,151 @@ async fn a_browser_publishes_over_whip_leaves_and_comes_back_while_the_show_goes
 
 fn body_frames(summary: &Value) -> u64 {
     summary["pipeline"]["frames_encoded"].as_u64().unwrap_or_default()
+}
+
+/// PATCHes a trickle ICE fragment; the status, headers and body.
+async fn patch(
+    app: &TestApp,
+    location: &str,
+    token: &str,
+    content_type: &str,
+    if_match: Option<&str>,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder()
+        .method(Method::PATCH)
+        .uri(location)
+        .header("content-type", content_type)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(tag) = if_match {
+        request = request.header("if-match", tag);
+    }
+    let response = app.router.clone().oneshot(request.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes();
+    (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The ICE lines of a description as a trickle fragment: credentials, then per media section
+/// its `m=` and `a=mid` lines with its candidates.
+fn fragment_of(sdp: &str) -> String {
+    let mut out = String::new();
+    let first = |name: &str| sdp.lines().find(|l| l.starts_with(name)).map(str::to_owned).unwrap();
+    out.push_str(&format!("{}\r\n{}\r\n", first("a=ice-ufrag:"), first("a=ice-pwd:")));
+    for line in sdp.lines() {
+        if line.starts_with("m=") || line.starts_with("a=mid:") || line.starts_with("a=candidate:") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// `sdp` with the ICE credentials and candidates of `fragment` in place of its own: how a
+/// WHIP client turns a restart's answer fragment into the remote description.
+fn with_fragment(sdp: &str, fragment: &str) -> String {
+    let take = |name: &str| fragment.lines().find(|l| l.starts_with(name)).unwrap().to_owned();
+    let candidates: Vec<&str> = fragment.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+    let mut out = String::new();
+    for line in sdp.lines() {
+        if line.starts_with("a=candidate:") || line == "a=end-of-candidates" {
+            continue;
+        }
+        if line.starts_with("a=ice-ufrag:") {
+            out.push_str(&take("a=ice-ufrag:"));
+        } else if line.starts_with("a=ice-pwd:") {
+            out.push_str(&take("a=ice-pwd:"));
+        } else {
+            out.push_str(line);
+        }
+        out.push_str("\r\n");
+        if line.starts_with("a=mid:") {
+            for candidate in &candidates {
+                out.push_str(candidate);
+                out.push_str("\r\n");
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickle_ice_and_an_ice_restart_over_patch_keep_the_publisher_on_air() {
+    std::env::set_var("REENACT_MODELS", common::shared("models"));
+    let app = TestApp::sqlite().await;
+    let (owner, _) = app.sign_up("presenter@example.com").await;
+    let (other, _) = app.sign_up("stranger@example.com").await;
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "browser"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let (pc, track, offer) = publisher().await;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/live/{id}/whip"))
+        .header("content-type", "application/sdp")
+        .header("authorization", format!("Bearer {owner}"))
+        .body(Body::from(offer.clone()))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let header = |name: &str| response.headers().get(name).unwrap().to_str().unwrap().to_owned();
+    let (location, etag) = (header("location"), header("etag"));
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let answer = String::from_utf8(bytes.to_vec()).unwrap();
+    pc.set_remote_description(RTCSessionDescription::answer(answer.clone()).unwrap()).await.unwrap();
+    let sending = send_loop(track, Arc::new(vp8_frames(60)));
+    wait_publisher(&app, &id, &owner, "the publisher on air", |p| p["on_air"] == true).await;
+
+    // A candidate found late, in the current ICE session: added, 204.
+    let ufrag = offer.lines().find(|l| l.starts_with("a=ice-ufrag:")).unwrap();
+    let late = format!("{ufrag}\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n");
+    const FRAG: &str = "application/trickle-ice-sdpfrag";
+    let (status, _, body) = patch(&app, &location, &owner, FRAG, Some(&etag), &late).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _, body) = patch(&app, &location, &owner, "application/sdp", None, &late).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert!(body.contains("trickle-ice-sdpfrag"), "{body}");
+    let (status, _, _) = patch(&app, &location, &other, FRAG, None, &late).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "someone else's publisher is not found");
+    let (status, _, body) = patch(&app, &format!("/api/live/{id}/whip/nobody"), &owner, FRAG, None, &late).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, body) = patch(&app, &location, &owner, FRAG, Some("\"other-7\""), &late).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    let (status, _, body) = patch(&app, &location, &owner, FRAG, None, "a=ice-ufrag:someone-else\r\n").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a fragment of another ICE session without its password: {body}");
+
+    // The publisher restarts ICE (new credentials): 200 with the server's new ones, a new ETag,
+    // and the picture stays on air over the restarted session.
+    let restart = pc.create_offer(Some(RTCOfferOptions { ice_restart: true, ..Default::default() })).await.unwrap();
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(restart).await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(3), gathered.recv()).await;
+    let restarted = pc.local_description().await.unwrap().sdp;
+    assert_ne!(fragment_of(&restarted).lines().next(), Some(ufrag), "new credentials");
+    let (status, headers, fragment) = patch(&app, &location, &owner, FRAG, Some(&etag), &fragment_of(&restarted)).await;
+    assert_eq!(status, StatusCode::OK, "{fragment}");
+    assert_eq!(headers.get("content-type").unwrap(), FRAG);
+    let new_etag = headers.get("etag").unwrap().to_str().unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    let old_ufrag = answer.lines().find(|l| l.starts_with("a=ice-ufrag:")).unwrap();
+    assert!(fragment.contains("a=ice-ufrag:") && !fragment.contains(old_ufrag), "{fragment}");
+    assert!(fragment.contains("a=candidate:"), "{fragment}");
+    pc.set_remote_description(RTCSessionDescription::answer(with_fragment(&answer, &fragment)).unwrap()).await.unwrap();
+    let (status, _, body) = patch(&app, &location, &owner, FRAG, Some(&etag), &late).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "the old ICE session's tag: {body}");
+
+    let before = summary(&app, &id, &owner).await["pipeline"]["publisher"]["rtp_packets"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let body = summary(&app, &id, &owner).await;
+    let publisher = &body["pipeline"]["publisher"];
+    assert!(publisher["rtp_packets"].as_u64().unwrap() > before + 30, "packets flow after the restart: {body}");
+    assert_eq!(publisher["on_air"], true, "{body}");
+    assert_eq!(publisher["gaps"], 0, "the restart cost no gap: {body}");
+    assert_eq!(pc.connection_state().to_string(), "connected");
+
+    sending.abort();
+    let _ = pc.close().await;
+    let (status, _) = app.call(Method::DELETE, &format!("/api/live/{id}"), Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

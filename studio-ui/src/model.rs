@@ -221,6 +221,26 @@ pub(crate) struct LivePipeline {
     /// The newest captions while captions are on.
     #[serde(default)]
     pub captions: Vec<LiveCaption>,
+    /// The presenter's browser, for a show whose source is `browser`.
+    #[serde(default)]
+    pub publisher: Option<LivePublisher>,
+}
+
+/// The presenter's browser as the server receives it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LivePublisher {
+    #[serde(default)]
+    pub on_air: bool,
+    #[serde(default)]
+    pub gaps: u64,
+    #[serde(default)]
+    pub gap_s: f64,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+    #[serde(default)]
+    pub sound_peak: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

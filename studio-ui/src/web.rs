@@ -23,6 +23,7 @@ use crate::session::{CookiePolicy, Sessions};
 
 const CSS: &str = include_str!("../assets/studio.css");
 const JS: &str = include_str!("../assets/studio.js");
+const CAMERA_JS: &str = include_str!("../assets/camera.js");
 
 /// Scripts of the studio send this header on every change they make
 /// through the proxy; a form on another site cannot.
@@ -63,6 +64,7 @@ pub fn router(api: Router, cookies: CookiePolicy) -> Router {
         .route("/ui/api/{*path}", any(proxy))
         .route("/ui/assets/studio.css", get(|| asset("text/css; charset=utf-8", CSS)))
         .route("/ui/assets/studio.js", get(|| asset("text/javascript; charset=utf-8", JS)))
+        .route("/ui/assets/camera.js", get(|| asset("text/javascript; charset=utf-8", CAMERA_JS)))
         .with_state(state)
 }
 
@@ -102,6 +104,7 @@ async fn page(State(ui): State<UiState>, request: Request) -> Response {
 <title>{title} · Reenact Studio</title>
 <link rel="stylesheet" href="/ui/assets/studio.css">
 <script src="/ui/assets/studio.js" defer></script>
+<script src="/ui/assets/camera.js" defer></script>
 </head><body><div id="main"></div>
 <noscript>The studio needs JavaScript.</noscript>
 {glue}</body></html>"#,

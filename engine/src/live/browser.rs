@@ -59,6 +59,15 @@ pub struct PublisherStats {
     /// Time on the attract picture since the first publisher's picture, in seconds.
     pub gap_s: f64,
     pub rtp_packets: u64,
+    /// The publisher's picture as decoded (0 before its first frame): what the browser
+    /// really sends, which may be less than the presenter asked for (the browser adapts).
+    pub width: u32,
+    pub height: u32,
+    /// Pictures decoded from publishers so far.
+    pub frames: u64,
+    /// Loudest sample of the publisher's sound over the last second, 0 to 1 (0: silent or none):
+    /// tells a presenter whose microphone is muted or the wrong one.
+    pub sound_peak: f64,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +88,60 @@ struct Gate {
     next: AtomicU64,
     packets: AtomicU64,
     tally: Mutex<Tally>,
+    received: Mutex<Received>,
+}
+
+/// What the publishers' decoders produced, for the figures.
+#[derive(Debug, Default)]
+struct Received {
+    width: u32,
+    height: u32,
+    frames: u64,
+    /// Peak of the current one-second window, with its start, and of the previous window.
+    peak: f32,
+    window: Option<Instant>,
+    last_peak: f32,
+}
+
+impl Received {
+    fn picture(&mut self, caps: Option<&gst::CapsRef>) {
+        self.frames += 1;
+        if let Some(s) = caps.and_then(|c| c.structure(0)) {
+            self.width = s.get::<i32>("width").map_or(0, |w| w.max(0) as u32);
+            self.height = s.get::<i32>("height").map_or(0, |h| h.max(0) as u32);
+        }
+    }
+
+    fn sound(&mut self, caps: Option<&gst::CapsRef>, buffer: &gst::BufferRef) {
+        let now = Instant::now();
+        if self.window.is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1)) {
+            self.last_peak = self.peak;
+            self.peak = 0.0;
+            self.window = Some(now);
+        }
+        let format = caps.and_then(|c| c.structure(0)).and_then(|s| s.get::<String>("format").ok());
+        let Ok(map) = buffer.map_readable() else { return };
+        let peak = match format.as_deref() {
+            Some("S16LE") => map
+                .chunks_exact(2)
+                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])).abs() / 32768.0)
+                .fold(0.0, f32::max),
+            Some("F32LE") => {
+                map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).abs()).fold(0.0, f32::max)
+            }
+            _ => 0.0,
+        };
+        self.peak = self.peak.max(peak.min(1.0));
+    }
+
+    fn sound_peak(&self) -> f32 {
+        let fresh = self.window.is_some_and(|start| start.elapsed() < Duration::from_secs(2));
+        if fresh {
+            self.peak.max(self.last_peak)
+        } else {
+            0.0
+        }
+    }
 }
 
 impl Gate {
@@ -169,12 +232,17 @@ impl BrowserInput {
     pub fn stats(&self) -> PublisherStats {
         let tally = self.gate.tally.lock().unwrap_or_else(PoisonError::into_inner);
         let open = tally.gap_since.map(|since| since.elapsed()).unwrap_or_default();
+        let received = self.gate.received.lock().unwrap_or_else(PoisonError::into_inner);
         PublisherStats {
             on_air: self.gate.showing.load(Ordering::SeqCst) != 0,
             publishers: tally.publishers,
             gaps: tally.gaps,
             gap_s: (tally.gap + open).as_secs_f64(),
             rtp_packets: self.gate.packets.load(Ordering::Relaxed),
+            width: received.width,
+            height: received.height,
+            frames: received.frames,
+            sound_peak: f64::from(received.sound_peak()),
         }
     }
 
@@ -388,6 +456,14 @@ fn relay(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let (true, Some(buffer)) = (id != 0, sample.buffer()) {
+                    let mut received = gate.received.lock().unwrap_or_else(PoisonError::into_inner);
+                    if video {
+                        received.picture(sample.caps());
+                    } else {
+                        received.sound(sample.caps(), buffer);
+                    }
+                }
                 if !gate.admits(id, video) {
                     return Ok(gst::FlowSuccess::Ok);
                 }

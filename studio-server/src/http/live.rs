@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LOCATION, RETRY_AFTER};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -37,6 +37,7 @@ use super::error::ApiError;
 use super::extract::{AppBytes, AppPath, AppQuery};
 use crate::live::kiosk::{valid_pin, LeaveError};
 use crate::live::network::{IceServer, TURN_TTL};
+use crate::live::trickle::{Patched, TrickleError, FRAG_LIMIT};
 use crate::live::{LiveError, LiveHub, LiveSession, OfferError, SessionSummary, ViewerReport};
 
 /// Largest SDP offer accepted.
@@ -93,6 +94,8 @@ impl From<LiveError> for ApiError {
             LiveError::Full | LiveError::AddressFull | LiveError::ShowLimit(_) => {
                 ApiError::TooManyRequests(err.to_string())
             }
+            LiveError::Trickle(TrickleError::Stale { .. }) => ApiError::PreconditionFailed(err.to_string()),
+            LiveError::Trickle(_) => ApiError::BadRequest(err.to_string()),
             LiveError::Engine(e) => ApiError::BadRequest(e.to_string()),
             LiveError::WebRtc(e) => ApiError::Internal(e),
         }
@@ -390,9 +393,10 @@ async fn whep_offer(
     let offer = sdp_body(&headers, &body, "WHEP")?;
     let owner = is_owner(&state, &headers, &session).await;
     let (viewer, answer) = session.add_viewer(offer, viewer_address(&extensions), owner).await?;
+    let etag = session.viewer_etag(viewer.split('.').next().unwrap_or_default()).unwrap_or_default();
     let location = format!("/api/live/{id}/whep/{viewer}");
-    Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location)], answer)
-        .into_response())
+    let headers = [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location), (ETAG, etag)];
+    Ok((StatusCode::CREATED, headers, answer).into_response())
 }
 
 /// Ends one viewer (WHEP resource deletion): the viewer itself (`ID.SECRET`, as its
@@ -426,9 +430,10 @@ async fn whip_offer(
     let session = owned(&state, &headers, &id).await?;
     let offer = sdp_body(&headers, &body, "WHIP")?;
     let (publisher, answer) = session.add_publisher(offer).await?;
+    let etag = session.publisher_etag(&publisher).unwrap_or_default();
     let location = format!("/api/live/{id}/whip/{publisher}");
-    Ok((StatusCode::CREATED, [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location)], answer)
-        .into_response())
+    let headers = [(CONTENT_TYPE, "application/sdp".to_owned()), (LOCATION, location), (ETAG, etag)];
+    Ok((StatusCode::CREATED, headers, answer).into_response())
 }
 
 /// Ends the publisher (WHIP resource deletion); the show goes on with its attract picture
@@ -445,16 +450,55 @@ async fn whip_stop(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Trickle ICE is not offered: the answer carries every candidate.
+/// Trickle ICE and ICE restart (RFC 9725): an `application/trickle-ice-sdpfrag` body.
+/// Candidates of the current ICE session are added (204); new `ice-ufrag`/`ice-pwd` restart
+/// ICE (200, the server's new credentials and candidates as a fragment, a new `ETag`).
+/// `If-Match` naming an older ICE session gets 412.
 #[utoipa::path(patch, path = "/api/live/{session}/whip/{publisher}", tag = "live",
-    params(("session" = String, Path), ("publisher" = String, Path)), responses((status = 405)))]
+    params(("session" = String, Path), ("publisher" = String, Path)),
+    request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
+    responses((status = 204, description = "candidates added"),
+        (status = 200, description = "ICE restarted: the answer's fragment", body = String,
+            content_type = "application/trickle-ice-sdpfrag")))]
 async fn whip_patch(
     State(state): State<LiveState>,
-    AppPath((id, _publisher)): AppPath<(String, String)>,
+    AppPath((id, publisher)): AppPath<(String, String)>,
     headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    owned(&state, &headers, &id).await?;
-    Ok(StatusCode::METHOD_NOT_ALLOWED)
+    AppBytes(body): AppBytes,
+) -> Result<Response, ApiError> {
+    let session = owned(&state, &headers, &id).await?;
+    let fragment = fragment_body(&headers, &body)?;
+    let patched = session.patch_publisher(&publisher, &fragment, if_match(&headers)).await?;
+    Ok(patched_response(patched))
+}
+
+/// The fragment of a trickle ICE request, checked for type, size and encoding.
+fn fragment_body(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/trickle-ice-sdpfrag") {
+        return Err(ApiError::UnsupportedMedia(format!(
+            "trickle ICE is sent as Content-Type: application/trickle-ice-sdpfrag, not `{content_type}`"
+        )));
+    }
+    if body.len() > FRAG_LIMIT {
+        return Err(ApiError::PayloadTooLarge(format!("trickle ICE fragments are limited to {FRAG_LIMIT} bytes")));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the fragment is not UTF-8".into()))
+}
+
+fn if_match(headers: &HeaderMap) -> Option<&str> {
+    headers.get(IF_MATCH).and_then(|v| v.to_str().ok())
+}
+
+fn patched_response(patched: Patched) -> Response {
+    match patched {
+        Patched::Added => StatusCode::NO_CONTENT.into_response(),
+        Patched::Restarted { fragment, etag } => {
+            let headers = [(CONTENT_TYPE, "application/trickle-ice-sdpfrag".to_owned()), (ETAG, etag)];
+            (StatusCode::OK, headers, fragment).into_response()
+        }
+    }
 }
 
 /// The SDP offer of a WHIP or WHEP request, checked for type, size and encoding.
@@ -471,11 +515,25 @@ fn sdp_body(headers: &HeaderMap, body: &[u8], protocol: &str) -> Result<String, 
     String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the offer is not UTF-8".into()))
 }
 
-/// Trickle ICE is not offered: the answer carries every candidate.
+/// Trickle ICE and ICE restart for one viewer, as for a publisher (`PATCH .../whip/..`):
+/// the viewer itself (`ID.SECRET`) or the session's owner (`ID`).
 #[utoipa::path(patch, path = "/api/live/{session}/whep/{viewer}", tag = "live", security(()),
-    params(("session" = String, Path), ("viewer" = String, Path)), responses((status = 405)))]
-async fn whep_patch() -> StatusCode {
-    StatusCode::METHOD_NOT_ALLOWED
+    params(("session" = String, Path), ("viewer" = String, Path)),
+    request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
+    responses((status = 204, description = "candidates added"),
+        (status = 200, description = "ICE restarted: the answer's fragment", body = String,
+            content_type = "application/trickle-ice-sdpfrag")))]
+async fn whep_patch(
+    State(state): State<LiveState>,
+    AppPath((id, resource)): AppPath<(String, String)>,
+    headers: HeaderMap,
+    AppBytes(body): AppBytes,
+) -> Result<Response, ApiError> {
+    let session = state.hub.get(&id)?;
+    let viewer = session.viewer_for(&resource, is_owner(&state, &headers, &session).await)?;
+    let fragment = fragment_body(&headers, &body)?;
+    let patched = session.patch_viewer(&viewer, &fragment, if_match(&headers)).await?;
+    Ok(patched_response(patched))
 }
 
 /// A viewer's own figures (frames decoded, jitter), reported by the preview page under

@@ -12,6 +12,7 @@
 pub mod kiosk;
 pub mod network;
 mod sdp;
+pub mod trickle;
 mod viewer;
 mod whip;
 
@@ -66,6 +67,8 @@ pub enum LiveError {
     NotBrowser(String),
     #[error("no publisher `{0}` in this session")]
     UnknownPublisher(String),
+    #[error(transparent)]
+    Trickle(#[from] trickle::TrickleError),
 }
 
 impl From<webrtc::Error> for LiveError {
@@ -467,6 +470,24 @@ impl LiveSession {
             self.close_vp8();
         }
         Ok(())
+    }
+
+    /// Applies a trickle ICE fragment (candidates, or new credentials: an ICE restart) to
+    /// the viewer `id`'s connection.
+    pub async fn patch_viewer(
+        &self,
+        id: &str,
+        fragment: &str,
+        if_match: Option<&str>,
+    ) -> Result<trickle::Patched, LiveError> {
+        let viewer = self.viewers.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned();
+        let viewer = viewer.ok_or_else(|| LiveError::UnknownViewer(id.to_owned()))?;
+        viewer.patch_ice(fragment, if_match).await
+    }
+
+    /// The entity tag of the viewer `id`'s ICE session.
+    pub fn viewer_etag(&self, id: &str) -> Option<String> {
+        self.viewers.lock().unwrap_or_else(PoisonError::into_inner).get(id).map(|v| v.etag())
     }
 
     /// Stores what a viewer's page measured.

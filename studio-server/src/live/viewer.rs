@@ -26,6 +26,7 @@ use webrtc::track::track_local::TrackLocal;
 
 use super::network::LiveNetwork;
 use super::sdp::OfferError;
+use super::trickle::{IceSession, Patched};
 use super::LiveError;
 
 /// Latency samples kept per viewer.
@@ -81,6 +82,7 @@ pub(crate) struct Viewer {
     pub(crate) address: IpAddr,
     pub(crate) codec: Stream,
     pc: Arc<RTCPeerConnection>,
+    ice: IceSession,
     joined: Instant,
     last: Mutex<Option<ViewerReport>>,
     /// Glass-to-glass samples with when they arrived.
@@ -130,6 +132,7 @@ impl Viewer {
             }
             Box::pin(async {})
         }));
+        let ice = IceSession::new(&identity.id, offer.clone());
         let description = RTCSessionDescription::offer(offer).map_err(|e| OfferError::Malformed(e.to_string()))?;
         if let Err(err) = pc.set_remote_description(description).await {
             let _ = pc.close().await;
@@ -153,6 +156,7 @@ impl Viewer {
             address,
             codec,
             pc,
+            ice,
             joined: Instant::now(),
             last: Mutex::default(),
             latencies: Mutex::default(),
@@ -168,6 +172,14 @@ impl Viewer {
 
     pub(crate) async fn close(&self) {
         let _ = self.pc.close().await;
+    }
+
+    pub(crate) async fn patch_ice(&self, fragment: &str, if_match: Option<&str>) -> Result<Patched, LiveError> {
+        self.ice.patch(&self.pc, fragment, if_match).await
+    }
+
+    pub(crate) fn etag(&self) -> String {
+        self.ice.etag()
     }
 
     pub(crate) fn record(&self, report: ViewerReport) {

@@ -35,6 +35,7 @@ use webrtc::util::Marshal;
 
 use super::network::LiveNetwork;
 use super::sdp::{self, OfferError};
+use super::trickle::{IceSession, Patched};
 use super::{LiveError, LiveSession};
 
 /// How long ICE gathering may take before the answer goes out with what it has.
@@ -114,6 +115,7 @@ pub(crate) struct Publisher {
     pub(crate) id: String,
     pc: Arc<RTCPeerConnection>,
     feed: Arc<Mutex<Option<BrowserPublisher>>>,
+    ice: IceSession,
 }
 
 impl Publisher {
@@ -129,8 +131,9 @@ impl Publisher {
         check_offer(&offer)?;
         let config = RTCConfiguration { ice_servers: network.server_ice_servers(), ..Default::default() };
         let pc = Arc::new(api(network)?.new_peer_connection(config).await?);
+        let ice = IceSession::new(&id, offer.clone());
         match Self::negotiate(&pc, offer).await {
-            Ok(answer) => match Self::attach(id, pc.clone(), &answer, input, on_gone) {
+            Ok(answer) => match Self::attach(id, pc.clone(), &answer, input, ice, on_gone) {
                 Ok(publisher) => Ok((publisher, answer)),
                 Err(err) => {
                     let _ = pc.close().await;
@@ -160,6 +163,7 @@ impl Publisher {
         pc: Arc<RTCPeerConnection>,
         answer: &str,
         input: BrowserInput,
+        ice: IceSession,
         on_gone: impl Fn() + Send + Sync + 'static,
     ) -> Result<Arc<Publisher>, LiveError> {
         let codecs = negotiated(answer)?;
@@ -199,7 +203,7 @@ impl Publisher {
             }
             Box::pin(async {})
         }));
-        Ok(Arc::new(Publisher { id, pc, feed }))
+        Ok(Arc::new(Publisher { id, pc, feed, ice }))
     }
 
     /// Ends the publisher: the show goes back to its attract picture.
@@ -266,6 +270,28 @@ impl LiveSession {
         let publisher = publisher.ok_or_else(|| LiveError::UnknownPublisher(id.to_owned()))?;
         publisher.close().await;
         Ok(())
+    }
+
+    /// Applies a trickle ICE fragment (candidates, or new credentials: an ICE restart) to
+    /// the publisher `id`'s connection.
+    pub async fn patch_publisher(
+        &self,
+        id: &str,
+        fragment: &str,
+        if_match: Option<&str>,
+    ) -> Result<Patched, LiveError> {
+        let publisher = {
+            let slot = self.publisher.lock().unwrap_or_else(PoisonError::into_inner);
+            slot.as_ref().filter(|p| p.id == id).cloned()
+        };
+        let publisher = publisher.ok_or_else(|| LiveError::UnknownPublisher(id.to_owned()))?;
+        publisher.ice.patch(&publisher.pc, fragment, if_match).await
+    }
+
+    /// The entity tag of the publisher `id`'s ICE session.
+    pub fn publisher_etag(&self, id: &str) -> Option<String> {
+        let slot = self.publisher.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().filter(|p| p.id == id).map(|p| p.ice.etag())
     }
 
     /// The connected publisher's id and connection state.

@@ -47,6 +47,7 @@ pub fn Studio() -> Element {
     });
     let mut error = use_signal(|| None::<ApiError>);
     let mut busy = use_signal(|| false);
+    let mut source = use_signal(|| "test".to_owned());
     let start = move |event: FormEvent| {
         let api = api.clone();
         async move {
@@ -92,10 +93,17 @@ pub fn Studio() -> Element {
                 h2 { id: "start-heading", "Start a show" }
                 form { id: "start-live", novalidate: true, onsubmit: start,
                     label { r#for: "source", "Source" }
-                    input { id: "source", name: "source", value: "test", list: "sources", aria_describedby: "source-error" }
+                    div { class: "source-row",
+                        input { id: "source", name: "source", value: "{source}", list: "sources", aria_describedby: "source-error",
+                            oninput: move |e: FormEvent| source.set(e.value()) }
+                        // The presenter's own camera and microphone, sent from this browser once the show runs.
+                        button { r#type: "button", id: "use-camera", aria_pressed: source() == "browser",
+                            onclick: move |_| source.set("browser".to_owned()), "Use my camera" }
+                    }
                     datalist { id: "sources",
+                        option { value: "browser", "My camera and microphone (this browser)" }
                         option { value: "test", "Test pattern" }
-                        option { value: "camera:/dev/video0", "First camera" }
+                        option { value: "camera:/dev/video0", "The server's first camera" }
                     }
                     FieldError { error: error(), field: "source" }
                     label { r#for: "live-preset", "Preset" }
@@ -205,6 +213,8 @@ pub fn StudioSession(id: String) -> Element {
     let viewer_fps: f64 = viewers.iter().filter_map(|v| v.report.as_ref().map(|r| r.fps)).fold(0.0, f64::max);
     let p50 = viewers.iter().map(|v| v.latency_p50_ms).fold(0.0, f64::max);
     let p95 = viewers.iter().map(|v| v.latency_p95_ms).fold(0.0, f64::max);
+    let browser_source = pipeline.as_ref().is_some_and(|p| p.source == "browser");
+    let publisher = pipeline.as_ref().and_then(|p| p.publisher.clone());
     let characters = pipeline.as_ref().map(|p| p.characters.clone()).unwrap_or_default();
     let character = pipeline.as_ref().and_then(|p| p.character.clone()).unwrap_or_default();
     let on_character = {
@@ -221,7 +231,11 @@ pub fn StudioSession(id: String) -> Element {
                 div { class: "preview",
                     // The preview page (whep.js) negotiates WebRTC and reports
                     // what it plays; the figures below come back from the server.
-                    iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                    if browser_source {
+                        CameraPanel { id: id.clone() }
+                    } else {
+                        iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                    }
                     // What whisper hears, newest last; a partial line is drawn lighter until final.
                     div { id: "live-captions", class: "live-captions", aria_live: "polite",
                         for (i, line) in pipeline.as_ref().map(|p| p.captions.clone()).unwrap_or_default().into_iter().enumerate() {
@@ -234,6 +248,17 @@ pub fn StudioSession(id: String) -> Element {
                     dl { class: "readout", id: "readout",
                         dt { "State" } dd { id: "live-state", {pipeline.as_ref().map(|p| p.state.clone()).unwrap_or_else(|| "starting".into())} }
                         dt { "Encoded" } dd { {pipeline.as_ref().map(|p| format!("{:.1} fps, {} frames, {} dropped", p.fps_encoded, p.frames_encoded, p.frames_dropped)).unwrap_or_default()} }
+                        if let Some(p) = publisher {
+                            dt { "Presenter" }
+                            dd { id: "publisher-state", "data-on-air": "{p.on_air}",
+                                if p.on_air {
+                                    {format!("on air, {}x{}, sound peak {:.0} %", p.width, p.height, p.sound_peak * 100.0)}
+                                } else {
+                                    "waiting (the attract picture is on air)"
+                                }
+                                if p.gaps > 0 { {format!(" · {} gaps, {:.1} s", p.gaps, p.gap_s)} }
+                            }
+                        }
                         dt { "Preview" } dd { id: "viewer-frames", "data-frames": "{frames_seen}", "{viewer_fps:.1} fps, {frames_seen} frames" }
                         dt { "Latency" } dd { id: "latency", {format!("graph {:.0} ms · glass p50 {p50:.0} / p95 {p95:.0} ms", pipeline.as_ref().map(|p| p.pipeline_latency_ms).unwrap_or(0.0))} }
                         for out in pipeline.as_ref().map(|p| p.outputs.clone()).unwrap_or_default() {
@@ -277,6 +302,47 @@ pub fn StudioSession(id: String) -> Element {
                     ConfirmButton { label: "Stop the show", question: "End the show for every viewer?", on_confirm: stop }
                 }
             }
+        }
+    }
+}
+
+/// The presenter's own camera for a `browser` show: device pickers, resolution and a mirrored
+/// self-view. Its script (`assets/camera.js`) asks the browser for the devices and publishes
+/// over WHIP; the markup has no dynamic parts, so re-renders never touch what the script
+/// filled in (device lists, the self-view's stream).
+#[component]
+fn CameraPanel(id: String) -> Element {
+    rsx! {
+        section { id: "camera-panel", class: "camera", "data-session": "{id}", aria_labelledby: "camera-heading",
+            h2 { id: "camera-heading", "My camera" }
+            div { class: "camera-views",
+                figure {
+                    video { id: "self-view", class: "mirrored", autoplay: true, muted: true, playsinline: true }
+                    figcaption { "You (mirrored, as in a mirror)" }
+                }
+                figure {
+                    iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                    figcaption { "What viewers see" }
+                }
+            }
+            div { class: "camera-pickers",
+                label { r#for: "camera-device", "Camera" }
+                select { id: "camera-device", name: "camera-device" }
+                label { r#for: "mic-device", "Microphone" }
+                select { id: "mic-device", name: "mic-device" }
+                label { r#for: "camera-resolution", "Resolution" }
+                select { id: "camera-resolution", name: "camera-resolution",
+                    option { value: "640x360", "360p (640×360)" }
+                    option { value: "1280x720", selected: true, "720p (1280×720)" }
+                    option { value: "1920x1080", "1080p (1920×1080)" }
+                }
+            }
+            div { class: "camera-actions",
+                button { r#type: "button", id: "camera-start", "Go on air with my camera" }
+                button { r#type: "button", id: "camera-stop", hidden: true, "Stop my camera" }
+            }
+            p { id: "camera-status", role: "status", class: "muted", "Camera off." }
+            p { id: "camera-error", role: "alert", class: "field-error" }
         }
     }
 }
