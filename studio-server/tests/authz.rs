@@ -133,6 +133,8 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),
     row("PATCH", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/kiosk/leave", [404, 404, 404], NO_SESSION),
+    row("GET", "/api/live/{session}/consent", [404, 404, 404], NO_SESSION),
+    row("POST", "/api/live/{session}/consent", [404, 404, 404], NO_SESSION),
     row("GET", "/api/live/{session}/ice-servers", [401, 404, 404], NO_SESSION),
     // Deletions, children before parents, the account last.
     row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),
@@ -357,6 +359,7 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         }
         ("POST", "/api/live/{session}/whep/{viewer}/stats") => json(json!({})),
         ("POST", "/api/live/{session}/kiosk/leave") => json(json!({ "pin": "1234" })),
+        ("POST", "/api/live/{session}/consent") => json(json!({ "key": "0", "accept": true })),
         _ => (None, Body::empty()),
     };
     if let Some(content_type) = content_type {

@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 use super::auth::{authenticate, JwtKeys};
 use super::error::ApiError;
 use super::extract::{AppBytes, AppPath, AppQuery};
+use crate::live::consent::{ConsentError, ConsentView, VisitorConsent, VisitorGate};
 use crate::live::kiosk::{valid_pin, LeaveError};
 use crate::live::network::{IceServer, TURN_TTL};
 use crate::live::{LiveError, LiveHub, LiveSession, OfferError, SessionSummary, ViewerReport};
@@ -72,6 +73,7 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(whip_stop, whip_patch))
         .routes(routes!(viewer_stats))
         .routes(routes!(kiosk_leave))
+        .routes(routes!(consent_show, consent_update))
         .routes(routes!(ice_servers))
         .route("/live/{session}", get(page))
         .route("/kiosk/{session}", get(kiosk_page))
@@ -189,6 +191,9 @@ struct StartRequest {
     outputs: Vec<String>,
     /// Staff PIN (4 to 12 digits) that leaves the show's kiosk screens; checked by the server.
     kiosk_pin: Option<String>,
+    /// Visitor mode: nothing of the camera is shown, recorded or streamed until a visitor
+    /// accepts on the kiosk screen (its link in the summary carries the consent key).
+    visitor_consent: Option<VisitorConsent>,
 }
 
 /// Most destinations one show is pushed to.
@@ -230,11 +235,19 @@ async fn start(
         }
     }
     let outputs = parse_outputs(&request.outputs, state.keys.is_some())?;
+    let consent = match request.visitor_consent {
+        Some(settings) => {
+            let records = outputs.iter().any(|o| matches!(o, LiveOutput::Record(_)));
+            settings.check(records).map_err(|e| field("visitor_consent", e))?;
+            Some(VisitorGate::new(settings, !outputs.is_empty(), crate::live::consent::new_key()))
+        }
+        None => None,
+    };
     let mut options = LiveOptions::new(source, preset);
     options.elements = elements;
     options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
-    let session = state.hub.start(options, owner, request.project_id).await?;
+    let session = state.hub.start_with(options, owner, request.project_id, consent).await?;
     session.kiosk.set(request.kiosk_pin.as_deref());
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
@@ -548,6 +561,56 @@ async fn kiosk_leave(
         }
         Err(err) => Err(ApiError::Forbidden(err.to_string())),
     }
+}
+
+impl From<ConsentError> for ApiError {
+    fn from(err: ConsentError) -> Self {
+        match err {
+            ConsentError::NotVisitorMode => ApiError::Conflict(err.to_string()),
+            ConsentError::WrongKey => ApiError::Forbidden(err.to_string()),
+        }
+    }
+}
+
+/// Whether the show asks for consent, in which languages, what it keeps, and whether a
+/// visitor is on air: what the kiosk page shows (anyone holding the show's id).
+#[utoipa::path(get, path = "/api/live/{session}/consent", tag = "live", security(()),
+    params(("session" = String, Path)), responses((status = 200, body = ConsentView)))]
+async fn consent_show(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<ConsentView>, ApiError> {
+    Ok(Json(state.hub.get(&id)?.consent_view()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConsentRequest {
+    /// The kiosk link's consent key (its `#consent=` fragment).
+    key: String,
+    /// `true`: the visitor accepts; `false`: the visitor ends the visit.
+    accept: bool,
+}
+
+/// A visitor accepts on the kiosk screen (the camera goes on air at the next frame) or ends
+/// the visit. Takes the kiosk's consent key, not the owner's sign-in: 403 for a wrong key or a
+/// request a browser marks as sent from another site, 415 for anything but JSON (so a page
+/// elsewhere cannot send it without a CORS preflight), 409 for a show without visitor mode.
+#[utoipa::path(post, path = "/api/live/{session}/consent", tag = "live", security(()),
+    params(("session" = String, Path)), request_body = ConsentRequest, responses((status = 200, body = ConsentView)))]
+async fn consent_update(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ConsentView>, ApiError> {
+    let cross_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+    if cross_site {
+        return Err(ApiError::Forbidden("consent is given on the kiosk screen, not from another site".into()));
+    }
+    let request: ConsentRequest = json_body(&headers, &body, "consent request")?;
+    let session = state.hub.get(&id)?;
+    Ok(Json(session.visitor(&request.key, request.accept)?))
 }
 
 async fn page() -> Html<&'static str> {
