@@ -61,6 +61,9 @@ struct Entry {
     outputs: Vec<String>,
     kiosk_pin: Option<String>,
     visitor_consent: Option<VisitorConsent>,
+    /// Commercial work: models and characters not cleared for it keep the show from starting.
+    #[serde(default)]
+    commercial: bool,
 }
 
 fn default_preset() -> String {
@@ -88,6 +91,7 @@ pub struct Installation {
     pub visitor_consent: Option<VisitorConsent>,
     /// The key the kiosk link carries to accept (set by [`assign_tokens`]).
     pub consent_key: String,
+    pub commercial: bool,
 }
 
 impl Installation {
@@ -145,6 +149,7 @@ pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, I
             kiosk_pin: entry.kiosk_pin,
             visitor_consent: entry.visitor_consent,
             consent_key: String::new(),
+            commercial: entry.commercial,
         });
     }
     Ok(installations)
@@ -187,6 +192,14 @@ pub async fn keep_running(hub: Arc<LiveHub>, installation: Installation) {
         let healthy = hub.get(&id).ok().is_some_and(|s| s.summary().pipeline.is_none_or(|p| p.state != "failed"));
         if !healthy {
             let options = installation.options.clone();
+            if let Err(why) = cleared(&installation) {
+                if last_error.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(installation = %name, %why, "installation show refused; checking again");
+                }
+                last_error = Some(why);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
             let streamed = !options.outputs.is_empty();
             let consent = installation
                 .visitor_consent
@@ -210,6 +223,19 @@ pub async fn keep_running(hub: Arc<LiveHub>, installation: Installation) {
         }
         tokio::time::sleep(RETRY).await;
     }
+}
+
+/// Whether the show's characters' rights are still good (and cover commercial work when it
+/// is commercial) and its models are cleared for it: checked at every start, as rights expire.
+fn cleared(installation: &Installation) -> Result<(), String> {
+    let mut cast = std::collections::BTreeMap::new();
+    for file in &installation.options.characters {
+        let name = gstreenact::character::Character::load(file).map_err(|e| e.to_string())?.name;
+        cast.insert(name, file.clone());
+    }
+    crate::credentials::check_cast(&cast, installation.commercial)?;
+    crate::http::live::check_show_models(&installation.options.elements.on(), installation.commercial)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

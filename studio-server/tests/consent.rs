@@ -199,3 +199,41 @@ async fn a_visitor_show_sends_nothing_until_the_kiosk_accepts_and_closes_when_th
 
     app.state.live.stop_all().await;
 }
+
+/// A show marked commercial refuses elements whose models' manifests do not clear them for
+/// commercial use (the vision models' manifests do not say), at start and when switched on,
+/// naming the model and its licence; the same show not marked commercial may use them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commercial_show_refuses_models_not_cleared_for_commercial_use() {
+    use_shared_models();
+    let app = TestApp::sqlite().await;
+    let (owner, _) = app.sign_up("broadcaster@example.com").await;
+
+    let request = json!({"source": "test", "elements": "matte", "commercial": true});
+    let refused = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
+    expect_error(refused.clone(), StatusCode::FORBIDDEN, "model `selfie_segmentation_landscape` (licence Apache-2.0)");
+    assert!(refused.1["detail"].as_str().unwrap().contains("not cleared for commercial work"), "{}", refused.1);
+    let (_, listed) = app.call(Method::GET, "/api/live", Some(&owner), None).await;
+    assert_eq!(listed, json!([]), "nothing was started");
+
+    let (status, show) =
+        app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test", "commercial": true}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{show}");
+    let uri = format!("/api/live/{}", show["id"].as_str().unwrap());
+    let switch = json!({"elements": {"facetrack": true}});
+    let refused = app.call(Method::PATCH, &uri, Some(&owner), Some(switch)).await;
+    expect_error(refused, StatusCode::FORBIDDEN, "model `blazeface_back_256`");
+    let summary = figures(&app, show["id"].as_str().unwrap(), &owner).await;
+    assert_eq!(summary["pipeline"]["elements"]["facetrack"], false, "{summary}");
+    let (status, _) =
+        app.call(Method::PATCH, &uri, Some(&owner), Some(json!({"elements": {"facetrack": false}}))).await;
+    assert_eq!(status, StatusCode::OK, "switching off is always allowed");
+
+    let (status, plain) = app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{plain}");
+    let plain_uri = format!("/api/live/{}", plain["id"].as_str().unwrap());
+    let (status, body) =
+        app.call(Method::PATCH, &plain_uri, Some(&owner), Some(json!({"elements": {"facetrack": true}}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.state.live.stop_all().await;
+}

@@ -13,6 +13,7 @@ mod browser;
 mod captions;
 mod gate;
 mod graph;
+mod licences;
 mod meter;
 mod outputs;
 mod source;
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use browser::{BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats};
 pub use captions::CaptionLine;
+pub use licences::element_models;
 pub use meter::{percentile, StageStats};
 pub use outputs::{redact_url, LiveOutput, OutputStats};
 pub use source::LiveSource;
@@ -433,6 +435,12 @@ impl LiveRunner {
             self.request_keyframe(Stream::H264);
             self.request_keyframe(Stream::Vp8);
         }
+    }
+
+    /// The character files of this show, by the names it plays them under.
+    pub fn character_file(&self, name: &str) -> Option<&PathBuf> {
+        let index = self.chain.names.iter().position(|n| n == name)?;
+        self.options.characters.get(index)
     }
 
     pub fn camera_open(&self) -> bool {

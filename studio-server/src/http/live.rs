@@ -24,7 +24,7 @@ use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
+use reenact_engine::live::{element_models, Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -194,6 +194,10 @@ struct StartRequest {
     /// Visitor mode: nothing of the camera is shown, recorded or streamed until a visitor
     /// accepts on the kiosk screen (its link in the summary carries the consent key).
     visitor_consent: Option<VisitorConsent>,
+    /// Commercial work: elements whose models are not cleared for commercial use, and
+    /// characters whose rights are non-commercial, are refused (at start and when switched).
+    #[serde(default)]
+    commercial: bool,
 }
 
 /// Most destinations one show is pushed to.
@@ -226,6 +230,7 @@ async fn start(
     }
     let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
+    check_show_models(&elements.on(), request.commercial)?;
     if let Some(project) = &request.project_id {
         let (Some(db), Some(user)) = (&state.db, &owner) else {
             return Err(field("project_id", "projects belong to accounts of `reenact serve`"));
@@ -249,6 +254,7 @@ async fn start(
     options.timecode = request.timecode.unwrap_or(options.timecode);
     let session = state.hub.start_with(options, owner, request.project_id, consent).await?;
     session.kiosk.set(request.kiosk_pin.as_deref());
+    session.commercial.store(request.commercial, std::sync::atomic::Ordering::SeqCst);
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
 }
@@ -280,6 +286,20 @@ fn parse_outputs(urls: &[String], accounts: bool) -> Result<Vec<LiveOutput>, Api
         outputs.push(output);
     }
     Ok(outputs)
+}
+
+/// In a commercial show, refuses `elements` that run a model not cleared for commercial use
+/// (403, naming the model and its licence).
+pub(crate) fn check_show_models(elements: &[LiveElement], commercial: bool) -> Result<(), ApiError> {
+    if !commercial || elements.is_empty() {
+        return Ok(());
+    }
+    let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Internal(format!("model catalog: {e}")))?;
+    let mut names = Vec::new();
+    for element in elements {
+        names.extend(element_models(*element).map_err(|e| ApiError::BadRequest(e.to_string()))?);
+    }
+    crate::credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)
 }
 
 fn field(name: &str, err: impl std::fmt::Display) -> ApiError {
@@ -359,6 +379,17 @@ async fn switch(
     for (name, on) in &request.elements {
         let element: LiveElement = name.parse().map_err(|e| field(&format!("elements.{name}"), e))?;
         changes.push((element, *on, name.as_str()));
+    }
+    let commercial = session.commercial.load(std::sync::atomic::Ordering::SeqCst);
+    let switched_on: Vec<LiveElement> = changes.iter().filter(|c| c.1).map(|c| c.0).collect();
+    check_show_models(&switched_on, commercial)?;
+    if let Some(character) = &request.character {
+        // Rights are checked at each switch: a show runs for days, and rights expire.
+        let file = session.with_runner(|runner| runner.character_file(character).cloned()).flatten();
+        if let Some(file) = file {
+            let cast = std::collections::BTreeMap::from([(character.clone(), file)]);
+            crate::credentials::check_cast(&cast, commercial).map_err(ApiError::Forbidden)?;
+        }
     }
     session
         .with_runner(|runner| -> Result<(), ApiError> {

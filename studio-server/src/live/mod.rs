@@ -287,6 +287,8 @@ pub struct LiveSession {
     publisher: Mutex<Option<Arc<whip::Publisher>>>,
     /// Visitor consent, for a show in visitor mode.
     pub consent: Option<consent::VisitorGate>,
+    /// Commercial work: models and characters not cleared for it are refused when switched on.
+    pub commercial: AtomicBool,
     /// Whether viewers get frames: false while a visitor-consent show waits for consent.
     on_air: Arc<AtomicBool>,
     /// H.264 frames handed to the viewers' track (none while off air).
@@ -366,6 +368,7 @@ impl LiveSession {
             pumps,
             publisher: Mutex::default(),
             consent: None,
+            commercial: AtomicBool::new(false),
             on_air,
             video_sent,
         }
