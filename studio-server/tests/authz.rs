@@ -135,6 +135,7 @@ const TABLE: &[Row] = &[
     row("POST", "/api/live/{session}/kiosk/leave", [404, 404, 404], NO_SESSION),
     row("GET", "/api/live/{session}/consent", [404, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/consent", [404, 404, 404], NO_SESSION),
+    row("GET", "/api/live/{session}/manifest", [404, 404, 404], NO_SESSION),
     row("GET", "/api/live/{session}/ice-servers", [401, 404, 404], NO_SESSION),
     // Deletions, children before parents, the account last.
     row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),

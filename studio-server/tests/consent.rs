@@ -232,8 +232,24 @@ async fn a_commercial_show_refuses_models_not_cleared_for_commercial_use() {
     let (status, plain) = app.call(Method::POST, "/api/live", Some(&owner), Some(json!({"source": "test"}))).await;
     assert_eq!(status, StatusCode::CREATED, "{plain}");
     let plain_uri = format!("/api/live/{}", plain["id"].as_str().unwrap());
+
+    // The stream's manifest: synthetic media, commercial or not, the models each element runs.
+    let (status, manifest) = app.call(Method::GET, &format!("{uri}/manifest"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{manifest}");
+    assert_eq!(manifest["commercial"], true, "{manifest}");
+    assert!(manifest["claim_generator"].as_str().unwrap().starts_with("Reenact Studio/"), "{manifest}");
+    assert_eq!(manifest["assertions"][0]["label"], "c2pa.actions");
     let (status, body) =
         app.call(Method::PATCH, &plain_uri, Some(&owner), Some(json!({"elements": {"facetrack": true}}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, manifest) = app.call(Method::GET, &format!("{plain_uri}/manifest"), None, None).await;
+    let models = &manifest["assertions"][2]["data"];
+    let mesh = models.as_array().unwrap().iter().find(|m| m["name"] == "face_landmarks").expect("the tracker's model");
+    assert_eq!(
+        (mesh["element"].as_str(), mesh["license"].as_str()),
+        (Some("facetrack"), Some("Apache-2.0")),
+        "{manifest}"
+    );
+    assert!(mesh["sha256"].as_str().is_some_and(|h| h.len() == 64), "{manifest}");
     app.state.live.stop_all().await;
 }

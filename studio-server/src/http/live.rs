@@ -74,6 +74,7 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(viewer_stats))
         .routes(routes!(kiosk_leave))
         .routes(routes!(consent_show, consent_update))
+        .routes(routes!(stream_manifest))
         .routes(routes!(ice_servers))
         .route("/live/{session}", get(page))
         .route("/kiosk/{session}", get(kiosk_page))
@@ -642,6 +643,78 @@ async fn consent_update(
     let request: ConsentRequest = json_body(&headers, &body, "consent request")?;
     let session = state.hub.get(&id)?;
     Ok(Json(session.visitor(&request.key, request.accept)?))
+}
+
+/// The live stream described as synthetic media, C2PA-style: the actions with their digital
+/// source type, the characters played with their rights, the models each element runs (version,
+/// hash, licence) and the software. Anyone holding the show's id (its viewers, its kiosks) may
+/// read it: it is the stream's disclosure.
+#[utoipa::path(get, path = "/api/live/{session}/manifest", tag = "live", security(()),
+    params(("session" = String, Path)), responses((status = 200, body = Object)))]
+async fn stream_manifest(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let session = state.hub.get(&id)?;
+    let (stats, files) = session
+        .with_runner(|r| {
+            let stats = r.stats();
+            let files: Vec<_> = stats.characters.iter().filter_map(|n| r.character_file(n).cloned()).collect();
+            (stats, files)
+        })
+        .ok_or(ApiError::NotFound)?;
+    let on = stats.elements;
+    let source_type = if on.faceswap || on.voice || on.lipsync {
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    } else {
+        "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+    };
+    let mut characters = Vec::new();
+    for file in files {
+        let character = gstreenact::character::Character::load(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let active = stats.character.as_deref() == Some(character.name.as_str());
+        characters.push(serde_json::json!({
+            "name": character.name,
+            "active": active,
+            // Characters made before rights were recorded say so rather than pass silently.
+            "rights": character.rights.as_ref().map_or(serde_json::json!("not recorded"), |r| serde_json::json!(r)),
+        }));
+    }
+    let catalog = reenact_models::Catalog::load().ok();
+    let mut models: Vec<serde_json::Value> = Vec::new();
+    for element in on.on() {
+        for name in element_models(element).map_err(|e| ApiError::Internal(e.to_string()))? {
+            let entry = catalog.as_ref().and_then(|c| c.entry(name)).map(|e| &e.model);
+            let record = serde_json::json!({
+                "name": name,
+                "element": format!("{element:?}").to_lowercase(),
+                "version": entry.map(|m| m.version.clone()),
+                "sha256": entry.map(|m| m.sha256.clone()),
+                "license": entry.map(|m| m.license.clone()),
+                "commercial_use": entry.and_then(|m| m.commercial_use),
+            });
+            if !models.iter().any(|m| m["name"] == name) {
+                models.push(record);
+            }
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "claim_generator": format!("Reenact Studio/{}", env!("CARGO_PKG_VERSION")),
+        "title": format!("Live show {}", session.log_id()),
+        "format": "application/x-webrtc+h264+opus",
+        "live": true,
+        "commercial": session.commercial.load(std::sync::atomic::Ordering::SeqCst),
+        "assertions": [
+            { "label": "c2pa.actions", "data": { "actions": [{
+                "action": "c2pa.created",
+                "digitalSourceType": source_type,
+                "softwareAgent": { "name": "Reenact Studio", "version": env!("CARGO_PKG_VERSION") },
+            }]}},
+            { "label": "reenact.characters", "data": characters },
+            { "label": "reenact.models", "data": models },
+            { "label": "reenact.elements", "data": on },
+        ],
+    })))
 }
 
 async fn page() -> Html<&'static str> {
