@@ -10,6 +10,11 @@
 //! elements = "faceswap,matte"
 //! characters = ["/srv/reenact/lincoln.character.json"]
 //! kiosk_pin = "2468"           # staff leave the kiosk screen with it (checked by the server)
+//!
+//! [installation.visitor_consent]  # nothing of the camera until a visitor accepts
+//! languages = ["de", "en"]      # of the consent screen: en, de, es, fr
+//! keeps = "nothing"             # or "recording"; stated on the screen
+//! reset_after_s = 20            # back to consent after this long without a face
 //! ```
 //!
 //! Each show runs under a random token made once per name and kept in the database
@@ -26,6 +31,7 @@ use reenact_engine::live::{Elements, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::Deserialize;
 
+use crate::live::consent::{VisitorConsent, VisitorGate};
 use crate::live::LiveHub;
 
 /// The owner recorded on installation shows: no account has this id, so none controls them.
@@ -54,6 +60,10 @@ struct Entry {
     #[serde(default)]
     outputs: Vec<String>,
     kiosk_pin: Option<String>,
+    visitor_consent: Option<VisitorConsent>,
+    /// Commercial work: models and characters not cleared for it keep the show from starting.
+    #[serde(default)]
+    commercial: bool,
 }
 
 fn default_preset() -> String {
@@ -77,6 +87,21 @@ pub struct Installation {
     pub token: String,
     pub options: LiveOptions,
     pub kiosk_pin: Option<String>,
+    /// Visitor mode: nothing of the camera until a visitor accepts on the kiosk screen.
+    pub visitor_consent: Option<VisitorConsent>,
+    /// The key the kiosk link carries to accept (set by [`assign_tokens`]).
+    pub consent_key: String,
+    pub commercial: bool,
+}
+
+impl Installation {
+    /// The kiosk's path: with the consent key in its fragment for a visitor-mode show.
+    pub fn kiosk_path(&self) -> String {
+        match &self.visitor_consent {
+            Some(_) => format!("/kiosk/{}#consent={}", self.token, self.consent_key),
+            None => format!("/kiosk/{}", self.token),
+        }
+    }
 }
 
 /// Reads and checks `file`: names are unique, at most 64 letters, digits and dashes; sources,
@@ -113,18 +138,25 @@ pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, I
         if entry.kiosk_pin.as_deref().is_some_and(|pin| !crate::live::kiosk::valid_pin(pin)) {
             return Err(invalid("kiosk_pin", "4 to 12 digits".into()));
         }
+        if let Some(consent) = &entry.visitor_consent {
+            let records = options.outputs.iter().any(|o| matches!(o, LiveOutput::Record(_)));
+            consent.check(records).map_err(|e| invalid("visitor_consent", e))?;
+        }
         installations.push(Installation {
             name: entry.name,
             token: String::new(),
             options,
             kiosk_pin: entry.kiosk_pin,
+            visitor_consent: entry.visitor_consent,
+            consent_key: String::new(),
+            commercial: entry.commercial,
         });
     }
     Ok(installations)
 }
 
-/// Gives each installation its token: the one kept for its name, or a new random one
-/// (stored before use; of two servers starting at once, both read the first one stored).
+/// Gives each installation its token and consent key: those kept for its name, or new random
+/// ones (stored before use; of two servers starting at once, both read the first stored).
 pub async fn assign_tokens(db: &sqlx::AnyPool, installations: &mut [Installation]) -> sqlx::Result<()> {
     for installation in installations {
         let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
@@ -133,11 +165,18 @@ pub async fn assign_tokens(db: &sqlx::AnyPool, installations: &mut [Installation
             .bind(&fresh)
             .execute(db)
             .await?;
-        let (token,): (String,) = sqlx::query_as("SELECT token FROM installation_tokens WHERE name = $1")
+        sqlx::query("UPDATE installation_tokens SET consent_key = $1 WHERE name = $2 AND consent_key = ''")
+            .bind(crate::live::consent::new_key())
             .bind(&installation.name)
-            .fetch_one(db)
+            .execute(db)
             .await?;
+        let (token, key): (String, String) =
+            sqlx::query_as("SELECT token, consent_key FROM installation_tokens WHERE name = $1")
+                .bind(&installation.name)
+                .fetch_one(db)
+                .await?;
         installation.token = token;
+        installation.consent_key = key;
     }
     Ok(())
 }
@@ -153,7 +192,20 @@ pub async fn keep_running(hub: Arc<LiveHub>, installation: Installation) {
         let healthy = hub.get(&id).ok().is_some_and(|s| s.summary().pipeline.is_none_or(|p| p.state != "failed"));
         if !healthy {
             let options = installation.options.clone();
-            match hub.start_as(id.clone(), options, Some(OWNER.into()), None).await {
+            if let Err(why) = cleared(&installation) {
+                if last_error.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(installation = %name, %why, "installation show refused; checking again");
+                }
+                last_error = Some(why);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            let streamed = !options.outputs.is_empty();
+            let consent = installation
+                .visitor_consent
+                .clone()
+                .map(|settings| VisitorGate::new(settings, streamed, installation.consent_key.clone()));
+            match hub.start_as(id.clone(), options, Some(OWNER.into()), None, consent).await {
                 Ok(session) => {
                     session.kiosk.set(installation.kiosk_pin.as_deref());
                     tracing::info!(installation = %name, "installation show started");
@@ -171,6 +223,19 @@ pub async fn keep_running(hub: Arc<LiveHub>, installation: Installation) {
         }
         tokio::time::sleep(RETRY).await;
     }
+}
+
+/// Whether the show's characters' rights are still good (and cover commercial work when it
+/// is commercial) and its models are cleared for it: checked at every start, as rights expire.
+fn cleared(installation: &Installation) -> Result<(), String> {
+    let mut cast = std::collections::BTreeMap::new();
+    for file in &installation.options.characters {
+        let name = gstreenact::character::Character::load(file).map_err(|e| e.to_string())?.name;
+        cast.insert(name, file.clone());
+    }
+    crate::credentials::check_cast(&cast, installation.commercial)?;
+    crate::http::live::check_show_models(&installation.options.elements.on(), installation.commercial)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -210,6 +275,14 @@ mod tests {
             (entry("outputs = [\"udp://x\"]\n"), "f: installation[0].outputs: output `udp://x`"),
             (entry("colour = \"red\"\n"), "f: unknown field `colour`"),
             (entry("kiosk_pin = \"12\"\n"), "f: installation[0].kiosk_pin: 4 to 12 digits"),
+            (
+                entry("[installation.visitor_consent]\nlanguages = [\"tlh\"]\n"),
+                "f: installation[0].visitor_consent: languages: no consent text in `tlh`",
+            ),
+            (
+                entry("outputs = [\"record:/tmp/a.mp4\"]\n[installation.visitor_consent]\n"),
+                "f: installation[0].visitor_consent: keeps:",
+            ),
         ];
         for (text, expected) in cases {
             let err = read_text(&text).unwrap_err();

@@ -135,6 +135,9 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),
     row("PATCH", "/api/live/{session}/whip/{publisher}", [401, 404, 404], NO_SESSION),
     row("POST", "/api/live/{session}/kiosk/leave", [404, 404, 404], NO_SESSION),
+    row("GET", "/api/live/{session}/consent", [404, 404, 404], NO_SESSION),
+    row("POST", "/api/live/{session}/consent", [404, 404, 404], NO_SESSION),
+    row("GET", "/api/live/{session}/manifest", [404, 404, 404], NO_SESSION),
     row("GET", "/api/live/{session}/ice-servers", [401, 404, 404], NO_SESSION),
     // Deletions, children before parents, the account last.
     row("DELETE", "/api/renders/{render_id}", [401, 404, 409], "the render's job is still queued"),
@@ -362,6 +365,7 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
         ("POST", "/api/admin/models") => {
             form("file", "inswapper_128.onnx", b"not a model", &[("slot", "faceswap"), ("license", "MIT")])
         }
+        ("POST", "/api/live/{session}/consent") => json(json!({ "key": "0", "accept": true })),
         _ => (None, Body::empty()),
     };
     if let Some(content_type) = content_type {

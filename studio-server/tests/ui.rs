@@ -962,3 +962,68 @@ async fn a_subtitle_track_is_edited_saved_and_reloaded() {
     let srt = srt.as_str().unwrap();
     assert!(srt.contains("00:00:00,500 --> 00:00:02,500") && srt.contains("Welcome to the harbour museum"), "{srt}");
 }
+
+/// A kiosk in visitor mode: the consent screen in the installation's languages, no frame in
+/// the video element (and none sent) before the visitor accepts, the picture after, and the
+/// consent screen again once the visitor has left (no face: the visit ends after 5 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_kiosk_shows_nothing_before_consent_and_asks_again_after_the_visitor_left() {
+    let _one = BROWSER.lock().await;
+    let started = Instant::now();
+    let studio = Studio::start().await;
+    let (owner, _) = studio.app.sign_up("curator@museum.org").await;
+    let request = json!({
+        "source": "test", "preset": "live-360p",
+        "visitor_consent": {"languages": ["de", "en"], "keeps": "nothing", "reset_after_s": 5},
+    });
+    // Through the studio's own router, which has the small live preset.
+    let addr = studio.addr.to_string();
+    let (status, show) = tokio::task::spawn_blocking(move || {
+        common::http(&addr, "POST", "/api/live", Some(&owner), "application/json", request.to_string().as_bytes())
+    })
+    .await
+    .unwrap();
+    let show: Value = serde_json::from_slice(&show).unwrap();
+    assert_eq!(status, 201, "{show}");
+    let session = show["id"].as_str().unwrap().to_owned();
+    let sent = || studio.app.state.live.get(&session).unwrap().summary().video_frames_sent;
+
+    let b = Browser::open().await;
+    b.goto(&studio.url(show["kiosk_url"].as_str().unwrap())).await;
+    let asking = "document.body.dataset.consent === 'asking' && document.getElementById('consent').open";
+    b.wait("consent screen", asking, Duration::from_secs(15)).await;
+    assert_eq!(b.eval("document.getElementById('consent-title').textContent").await, "Bevor es losgeht");
+    b.click("#consent-languages button[lang=en]").await;
+    let title = b.eval("document.getElementById('consent-title').textContent").await;
+    assert_eq!(title, "Before we begin");
+    let keeps = b.eval("document.getElementById('consent-keeps').textContent").await;
+    assert!(keeps.as_str().unwrap().starts_with("Nothing is recorded"), "{keeps}");
+
+    // The viewer is connected, yet nothing comes: no frame in the video element, none sent.
+    b.wait("viewer connected", "document.body.dataset.state === 'connected'", Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let frames = b.eval("[Number(document.body.dataset.frames), document.getElementById('screen').videoWidth]").await;
+    assert_eq!(frames, json!([0, 0]), "no picture before consent");
+    assert_eq!(sent(), 0, "the server sent no frame before consent");
+    b.shot("30-kiosk-consent").await;
+
+    // The visitor accepts: the picture plays.
+    b.click("#consent-accept").await;
+    b.wait_playing("visitor on air", 0, Duration::from_secs(20)).await;
+    assert_eq!(b.eval("document.getElementById('consent').open").await, false);
+    assert!(sent() > 0);
+    b.shot("31-kiosk-visitor").await;
+
+    // The visitor leaves (the test pattern has no face): the consent screen comes back by itself.
+    b.wait("consent screen again", asking, Duration::from_secs(15)).await;
+    let camera = studio.app.state.live.get(&session).unwrap().summary().pipeline.map(|p| p.camera_open);
+    assert_eq!(camera, Some(false), "the camera is closed again");
+    assert_eq!(b.eval("document.documentElement.lang").await, "de", "a new visit starts in the first language");
+    b.shot("32-kiosk-consent-again").await;
+
+    let _ = b.client.clone().close().await;
+    studio.app.state.live.stop_all().await;
+    let took = started.elapsed();
+    eprintln!("visitor kiosk flow took {:.1} s", took.as_secs_f64());
+    assert!(took < Duration::from_secs(60), "{took:?}");
+}

@@ -19,7 +19,7 @@ use crate::factories::{self as f, make, plugin};
 
 const CAPTIONS: &str = "reenactcaptions";
 /// The models `reenactcaptions` loads by default.
-const MODELS: [&str; 2] = ["whisper_tiny_en_q8_0", "silero_vad_v5"];
+pub(crate) const MODELS: [&str; 2] = ["whisper_tiny_en_q8_0", "silero_vad_v5"];
 /// Lines kept for the readout.
 const KEPT: usize = 4;
 

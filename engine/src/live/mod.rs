@@ -11,7 +11,9 @@
 
 mod browser;
 mod captions;
+mod gate;
 pub(crate) mod graph;
+mod licences;
 mod meter;
 mod outputs;
 mod source;
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use browser::{BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats};
 pub use captions::CaptionLine;
+pub use licences::element_models;
 pub use meter::{percentile, StageStats};
 pub use outputs::{redact_url, LiveOutput, OutputStats};
 pub use source::LiveSource;
@@ -61,6 +64,9 @@ pub struct LiveOptions {
     /// Burn the capture clock into each frame (for latency measurement).
     pub timecode: bool,
     pub outputs: Vec<LiveOutput>,
+    /// Start with the camera gate closed (a visitor-consent show): everything after the
+    /// chain gets black and silence until [`LiveRunner::set_camera_open`] opens it.
+    pub camera_closed: bool,
 }
 
 impl LiveOptions {
@@ -75,6 +81,7 @@ impl LiveOptions {
             characters: Vec::new(),
             elements: Elements::default(),
             outputs: Vec::new(),
+            camera_closed: false,
         }
     }
 }
@@ -219,6 +226,10 @@ pub struct LiveStats {
     /// Publishers and gaps, for a `browser` source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publisher: Option<PublisherStats>,
+    /// Whether the camera reaches the outputs (closed: a visitor-consent show waiting).
+    pub camera_open: bool,
+    /// Pictures blacked out by the closed camera gate.
+    pub frames_blanked: u64,
 }
 
 /// Mutable show settings.
@@ -250,6 +261,7 @@ pub struct LiveRunner {
     /// The captions branch; `None` without the speech models (the reason is kept).
     captions: std::result::Result<captions::Captions, String>,
     error: Arc<Mutex<Option<String>>>,
+    gate: Arc<gate::CameraGate>,
     eos: Arc<(Mutex<bool>, std::sync::Condvar)>,
     stopping: Arc<AtomicBool>,
     started: Instant,
@@ -288,6 +300,9 @@ impl LiveRunner {
             None => Ok(captions::Captions::add(&pipeline, &audio_tee)?),
             Some(reason) => Err(reason),
         };
+        let gate = gate::CameraGate::new(!options.camera_closed);
+        gate.attach(&video.tee, &audio_tee);
+        gate.watch_faces(&video.chain.track);
         let mut chain = video.chain;
         chain.voices = voices;
         let mut stages = video.stages;
@@ -316,6 +331,7 @@ impl LiveRunner {
             outputs: Arc::new(branches),
             captions,
             error: Arc::default(),
+            gate,
             eos: Arc::default(),
             stopping: Arc::default(),
             started: Instant::now(),
@@ -411,6 +427,39 @@ impl LiveRunner {
         Ok(())
     }
 
+    /// Opens (a visitor accepted) or closes (the visitor left) the camera gate at the next
+    /// frame. Opening asks for keyframes, so viewers decode the first picture at once.
+    pub fn set_camera_open(&self, open: bool) {
+        self.gate.set_open(open);
+        if open {
+            self.last_keyframe.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            self.request_keyframe(Stream::H264);
+            self.request_keyframe(Stream::Vp8);
+        }
+    }
+
+    /// The character files of this show, by the names it plays them under.
+    pub fn character_file(&self, name: &str) -> Option<&PathBuf> {
+        let index = self.chain.names.iter().position(|n| n == name)?;
+        self.options.characters.get(index)
+    }
+
+    pub fn camera_open(&self) -> bool {
+        self.gate.is_open()
+    }
+
+    /// How long ago the face tracker last saw a face (`None`: never, or it is off).
+    pub fn face_seen_ago(&self) -> Option<Duration> {
+        self.gate.face_seen_ago()
+    }
+
+    /// Whether the face tracker runs (face tracking, face swap or lip-sync on), so that
+    /// [`LiveRunner::face_seen_ago`] says whether someone is in front of the camera.
+    pub fn tracks_faces(&self) -> bool {
+        let on = self.switches.lock().unwrap_or_else(PoisonError::into_inner).elements;
+        on.facetrack || on.faceswap || on.lipsync
+    }
+
     fn apply_switches(&self) {
         let switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
         let on = switches.elements;
@@ -473,6 +522,8 @@ impl LiveRunner {
             captions: self.captions.as_ref().map(|c| c.recent()).unwrap_or_default(),
             captions_unavailable: self.captions.as_ref().err().cloned(),
             publisher: self.browser.as_ref().map(BrowserInput::stats),
+            camera_open: self.gate.is_open(),
+            frames_blanked: self.gate.blanked(),
         }
     }
 

@@ -171,7 +171,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         reenact_server::installations::assign_tokens(&state.db, &mut installations).await?;
         let mut keepers = Vec::new();
         for installation in installations {
-            println!("Installation {}: http://{addr}/kiosk/{}", installation.name, installation.token);
+            println!("Installation {}: http://{addr}{}", installation.name, installation.kiosk_path());
             keepers.push(tokio::spawn(reenact_server::installations::keep_running(state.live.clone(), installation)));
         }
         let live = state.live.clone();

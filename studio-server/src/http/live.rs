@@ -24,7 +24,7 @@ use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
+use reenact_engine::live::{element_models, Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 use super::auth::{authenticate, JwtKeys};
 use super::error::ApiError;
 use super::extract::{AppBytes, AppPath, AppQuery};
+use crate::live::consent::{ConsentError, ConsentView, VisitorConsent, VisitorGate};
 use crate::live::kiosk::{valid_pin, LeaveError};
 use crate::live::network::{IceServer, TURN_TTL};
 use crate::live::trickle::{Patched, TrickleError, FRAG_LIMIT};
@@ -73,6 +74,8 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(whip_stop, whip_patch))
         .routes(routes!(viewer_stats))
         .routes(routes!(kiosk_leave))
+        .routes(routes!(consent_show, consent_update))
+        .routes(routes!(stream_manifest))
         .routes(routes!(ice_servers))
         .route("/live/{session}", get(page))
         .route("/kiosk/{session}", get(kiosk_page))
@@ -192,6 +195,13 @@ struct StartRequest {
     outputs: Vec<String>,
     /// Staff PIN (4 to 12 digits) that leaves the show's kiosk screens; checked by the server.
     kiosk_pin: Option<String>,
+    /// Visitor mode: nothing of the camera is shown, recorded or streamed until a visitor
+    /// accepts on the kiosk screen (its link in the summary carries the consent key).
+    visitor_consent: Option<VisitorConsent>,
+    /// Commercial work: elements whose models are not cleared for commercial use, and
+    /// characters whose rights are non-commercial, are refused (at start and when switched).
+    #[serde(default)]
+    commercial: bool,
 }
 
 /// Most destinations one show is pushed to.
@@ -224,6 +234,7 @@ async fn start(
     }
     let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
+    check_show_models(&elements.on(), request.commercial)?;
     if let Some(project) = &request.project_id {
         let (Some(db), Some(user)) = (&state.db, &owner) else {
             return Err(field("project_id", "projects belong to accounts of `reenact serve`"));
@@ -233,12 +244,21 @@ async fn start(
         }
     }
     let outputs = parse_outputs(&request.outputs, state.keys.is_some())?;
+    let consent = match request.visitor_consent {
+        Some(settings) => {
+            let records = outputs.iter().any(|o| matches!(o, LiveOutput::Record(_)));
+            settings.check(records).map_err(|e| field("visitor_consent", e))?;
+            Some(VisitorGate::new(settings, !outputs.is_empty(), crate::live::consent::new_key()))
+        }
+        None => None,
+    };
     let mut options = LiveOptions::new(source, preset);
     options.elements = elements;
     options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
-    let session = state.hub.start(options, owner, request.project_id).await?;
+    let session = state.hub.start_with(options, owner, request.project_id, consent).await?;
     session.kiosk.set(request.kiosk_pin.as_deref());
+    session.commercial.store(request.commercial, std::sync::atomic::Ordering::SeqCst);
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
 }
@@ -270,6 +290,20 @@ fn parse_outputs(urls: &[String], accounts: bool) -> Result<Vec<LiveOutput>, Api
         outputs.push(output);
     }
     Ok(outputs)
+}
+
+/// In a commercial show, refuses `elements` that run a model not cleared for commercial use
+/// (403, naming the model and its licence).
+pub(crate) fn check_show_models(elements: &[LiveElement], commercial: bool) -> Result<(), ApiError> {
+    if !commercial || elements.is_empty() {
+        return Ok(());
+    }
+    let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Internal(format!("model catalog: {e}")))?;
+    let mut names = Vec::new();
+    for element in elements {
+        names.extend(element_models(*element).map_err(|e| ApiError::BadRequest(e.to_string()))?);
+    }
+    crate::credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)
 }
 
 fn field(name: &str, err: impl std::fmt::Display) -> ApiError {
@@ -349,6 +383,17 @@ async fn switch(
     for (name, on) in &request.elements {
         let element: LiveElement = name.parse().map_err(|e| field(&format!("elements.{name}"), e))?;
         changes.push((element, *on, name.as_str()));
+    }
+    let commercial = session.commercial.load(std::sync::atomic::Ordering::SeqCst);
+    let switched_on: Vec<LiveElement> = changes.iter().filter(|c| c.1).map(|c| c.0).collect();
+    check_show_models(&switched_on, commercial)?;
+    if let Some(character) = &request.character {
+        // Rights are checked at each switch: a show runs for days, and rights expire.
+        let file = session.with_runner(|runner| runner.character_file(character).cloned()).flatten();
+        if let Some(file) = file {
+            let cast = std::collections::BTreeMap::from([(character.clone(), file)]);
+            crate::credentials::check_cast(&cast, commercial).map_err(ApiError::Forbidden)?;
+        }
     }
     session
         .with_runner(|runner| -> Result<(), ApiError> {
@@ -606,6 +651,128 @@ async fn kiosk_leave(
         }
         Err(err) => Err(ApiError::Forbidden(err.to_string())),
     }
+}
+
+impl From<ConsentError> for ApiError {
+    fn from(err: ConsentError) -> Self {
+        match err {
+            ConsentError::NotVisitorMode => ApiError::Conflict(err.to_string()),
+            ConsentError::WrongKey => ApiError::Forbidden(err.to_string()),
+        }
+    }
+}
+
+/// Whether the show asks for consent, in which languages, what it keeps, and whether a
+/// visitor is on air: what the kiosk page shows (anyone holding the show's id).
+#[utoipa::path(get, path = "/api/live/{session}/consent", tag = "live", security(()),
+    params(("session" = String, Path)), responses((status = 200, body = ConsentView)))]
+async fn consent_show(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<ConsentView>, ApiError> {
+    Ok(Json(state.hub.get(&id)?.consent_view()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConsentRequest {
+    /// The kiosk link's consent key (its `#consent=` fragment).
+    key: String,
+    /// `true`: the visitor accepts; `false`: the visitor ends the visit.
+    accept: bool,
+}
+
+/// A visitor accepts on the kiosk screen (the camera goes on air at the next frame) or ends
+/// the visit. Takes the kiosk's consent key, not the owner's sign-in: 403 for a wrong key or a
+/// request a browser marks as sent from another site, 415 for anything but JSON (so a page
+/// elsewhere cannot send it without a CORS preflight), 409 for a show without visitor mode.
+#[utoipa::path(post, path = "/api/live/{session}/consent", tag = "live", security(()),
+    params(("session" = String, Path)), request_body = ConsentRequest, responses((status = 200, body = ConsentView)))]
+async fn consent_update(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ConsentView>, ApiError> {
+    let cross_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+    if cross_site {
+        return Err(ApiError::Forbidden("consent is given on the kiosk screen, not from another site".into()));
+    }
+    let request: ConsentRequest = json_body(&headers, &body, "consent request")?;
+    let session = state.hub.get(&id)?;
+    Ok(Json(session.visitor(&request.key, request.accept)?))
+}
+
+/// The live stream described as synthetic media, C2PA-style: the actions with their digital
+/// source type, the characters played with their rights, the models each element runs (version,
+/// hash, licence) and the software. Anyone holding the show's id (its viewers, its kiosks) may
+/// read it: it is the stream's disclosure.
+#[utoipa::path(get, path = "/api/live/{session}/manifest", tag = "live", security(()),
+    params(("session" = String, Path)), responses((status = 200, body = Object)))]
+async fn stream_manifest(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let session = state.hub.get(&id)?;
+    let (stats, files) = session
+        .with_runner(|r| {
+            let stats = r.stats();
+            let files: Vec<_> = stats.characters.iter().filter_map(|n| r.character_file(n).cloned()).collect();
+            (stats, files)
+        })
+        .ok_or(ApiError::NotFound)?;
+    let on = stats.elements;
+    let source_type = if on.faceswap || on.voice || on.lipsync {
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    } else {
+        "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+    };
+    let mut characters = Vec::new();
+    for file in files {
+        let character = gstreenact::character::Character::load(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let active = stats.character.as_deref() == Some(character.name.as_str());
+        characters.push(serde_json::json!({
+            "name": character.name,
+            "active": active,
+            // Characters made before rights were recorded say so rather than pass silently.
+            "rights": character.rights.as_ref().map_or(serde_json::json!("not recorded"), |r| serde_json::json!(r)),
+        }));
+    }
+    let catalog = reenact_models::Catalog::load().ok();
+    let mut models: Vec<serde_json::Value> = Vec::new();
+    for element in on.on() {
+        for name in element_models(element).map_err(|e| ApiError::Internal(e.to_string()))? {
+            let entry = catalog.as_ref().and_then(|c| c.entry(name)).map(|e| &e.model);
+            let record = serde_json::json!({
+                "name": name,
+                "element": format!("{element:?}").to_lowercase(),
+                "version": entry.map(|m| m.version.clone()),
+                "sha256": entry.map(|m| m.sha256.clone()),
+                "license": entry.map(|m| m.license.clone()),
+                "commercial_use": entry.and_then(|m| m.commercial_use),
+            });
+            if !models.iter().any(|m| m["name"] == name) {
+                models.push(record);
+            }
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "claim_generator": format!("Reenact Studio/{}", env!("CARGO_PKG_VERSION")),
+        "title": format!("Live show {}", session.log_id()),
+        "format": "application/x-webrtc+h264+opus",
+        "live": true,
+        "commercial": session.commercial.load(std::sync::atomic::Ordering::SeqCst),
+        "assertions": [
+            { "label": "c2pa.actions", "data": { "actions": [{
+                "action": "c2pa.created",
+                "digitalSourceType": source_type,
+                "softwareAgent": { "name": "Reenact Studio", "version": env!("CARGO_PKG_VERSION") },
+            }]}},
+            { "label": "reenact.characters", "data": characters },
+            { "label": "reenact.models", "data": models },
+            { "label": "reenact.elements", "data": on },
+        ],
+    })))
 }
 
 async fn page() -> Html<&'static str> {

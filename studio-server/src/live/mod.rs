@@ -9,6 +9,7 @@
 //! block). A viewer's picture starts at a keyframe asked of the shared
 //! encoder when it connects, or when it reports a lost picture (PLI/FIR).
 
+pub mod consent;
 pub mod kiosk;
 pub mod network;
 mod sdp;
@@ -18,8 +19,9 @@ mod whip;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reenact_engine::live::{LiveOptions, LiveRunner, LiveStats, Stream};
 use serde::Serialize;
@@ -41,6 +43,8 @@ pub const VIEWERS_PER_ADDRESS: usize = 4;
 pub const DEFAULT_SHOWS_PER_USER: usize = 2;
 /// Encoded frames waiting for a track writer before new ones are dropped.
 const PUMP_QUEUE: usize = 64;
+/// How often a visitor-consent show checks whether its visitor has left.
+const VISIT_CHECK: Duration = Duration::from_millis(250);
 
 /// Why a session or viewer request failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,12 +130,23 @@ impl LiveHub {
         owner: Option<String>,
         project: Option<String>,
     ) -> Result<Arc<LiveSession>, LiveError> {
+        self.start_with(options, owner, project, None).await
+    }
+
+    /// [`LiveHub::start`] for a show that asks its visitors for consent (`consent`).
+    pub async fn start_with(
+        &self,
+        options: LiveOptions,
+        owner: Option<String>,
+        project: Option<String>,
+        consent: Option<consent::VisitorGate>,
+    ) -> Result<Arc<LiveSession>, LiveError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let Some(user) = owner.clone() else {
-            return self.start_as(id, options, None, project).await;
+            return self.start_as(id, options, None, project, consent).await;
         };
         self.reserve_show(&user)?;
-        match self.start_as(id, options, owner, project).await {
+        match self.start_as(id, options, owner, project, consent).await {
             Ok(session) => {
                 session.counted.store(true, std::sync::atomic::Ordering::SeqCst);
                 Ok(session)
@@ -184,14 +199,17 @@ impl LiveHub {
     }
 
     /// Starts a session under a chosen `id` (an installation's name), replacing any session of
-    /// that id that is still registered.
+    /// that id that is still registered. With `consent` the camera starts closed, whatever
+    /// `options` say.
     pub async fn start_as(
         &self,
         id: String,
-        options: LiveOptions,
+        mut options: LiveOptions,
         owner: Option<String>,
         project: Option<String>,
+        consent: Option<consent::VisitorGate>,
     ) -> Result<Arc<LiveSession>, LiveError> {
+        options.camera_closed |= consent.is_some();
         let preset = options.preset.name.clone();
         let runner = tokio::task::spawn_blocking(move || LiveRunner::start(options))
             .await
@@ -199,7 +217,11 @@ impl LiveHub {
         let network = Arc::clone(&self.policy.network);
         let mut session = LiveSession::new(id.clone(), owner, preset, runner, network);
         session.project = project;
+        session.consent = consent;
         let session = Arc::new(session);
+        if session.consent.is_some() {
+            tokio::spawn(watch_visits(Arc::downgrade(&session)));
+        }
         let replaced = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&session));
         if let Some(old) = replaced {
             self.end(old).await;
@@ -266,6 +288,14 @@ pub struct LiveSession {
     pumps: Vec<tokio::task::JoinHandle<()>>,
     /// The presenter's browser, for a `browser` source (one at a time).
     publisher: Mutex<Option<Arc<whip::Publisher>>>,
+    /// Visitor consent, for a show in visitor mode.
+    pub consent: Option<consent::VisitorGate>,
+    /// Commercial work: models and characters not cleared for it are refused when switched on.
+    pub commercial: AtomicBool,
+    /// Whether viewers get frames: false while a visitor-consent show waits for consent.
+    on_air: Arc<AtomicBool>,
+    /// H.264 frames handed to the viewers' track (none while off air).
+    video_sent: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for LiveSession {
@@ -297,6 +327,12 @@ pub struct SessionSummary {
     pub kiosk_pin_set: bool,
     pub pipeline: Option<LiveStats>,
     pub viewers: Vec<ViewerSummary>,
+    /// H.264 frames handed to the viewers so far (a visitor-consent show sends none before
+    /// a visitor accepts).
+    pub video_frames_sent: u64,
+    /// Visitor consent: settings, whether a visitor is on air, visitors so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_consent: Option<consent::ConsentView>,
 }
 
 impl LiveSession {
@@ -312,9 +348,11 @@ impl LiveSession {
             vp8: Arc::new(TrackLocalStaticSample::new(sdp::vp8_capability(), "video".into(), "reenact".into())),
             opus: Arc::new(TrackLocalStaticSample::new(sdp::opus_capability(), "audio".into(), "reenact".into())),
         };
+        let on_air = Arc::new(AtomicBool::new(runner.camera_open()));
+        let video_sent = Arc::new(AtomicU64::new(0));
         let pumps = vec![
-            pump(&runner, Stream::H264, Arc::clone(&tracks.h264)),
-            pump(&runner, Stream::Opus, Arc::clone(&tracks.opus)),
+            pump(&runner, Stream::H264, Arc::clone(&tracks.h264), Arc::clone(&on_air), Arc::clone(&video_sent)),
+            pump(&runner, Stream::Opus, Arc::clone(&tracks.opus), Arc::clone(&on_air), Arc::default()),
         ];
         LiveSession {
             id,
@@ -332,6 +370,10 @@ impl LiveSession {
             vp8: Mutex::default(),
             pumps,
             publisher: Mutex::default(),
+            consent: None,
+            commercial: AtomicBool::new(false),
+            on_air,
+            video_sent,
         }
     }
 
@@ -356,10 +398,54 @@ impl LiveSession {
             preset: self.preset.clone(),
             preview_url: format!("/live/{}", self.id),
             whep_url: format!("/api/live/{}/whep", self.id),
-            kiosk_url: format!("/kiosk/{}", self.id),
+            // The owner's kiosk link carries the consent key, in the fragment: never sent in
+            // requests, so never in logs or `Referer`s.
+            kiosk_url: match &self.consent {
+                Some(gate) => format!("/kiosk/{}#consent={}", self.id, gate.key()),
+                None => format!("/kiosk/{}", self.id),
+            },
             kiosk_pin_set: self.kiosk.is_set(),
             pipeline: self.with_runner(LiveRunner::stats),
             viewers,
+            video_frames_sent: self.video_sent.load(Ordering::Relaxed),
+            visitor_consent: self.consent.as_ref().map(|gate| gate.view(true)),
+        }
+    }
+
+    /// What the kiosk page needs to know about consent (anyone with the show's id).
+    pub fn consent_view(&self) -> consent::ConsentView {
+        match &self.consent {
+            Some(gate) => gate.view(false),
+            None => consent::ConsentView {
+                required: false,
+                open: true,
+                settings: None,
+                streamed: false,
+                accepted_total: None,
+            },
+        }
+    }
+
+    /// A visitor accepts (`accept`) or ends the visit, on the kiosk holding `key`.
+    pub fn visitor(&self, key: &str, accept: bool) -> Result<consent::ConsentView, consent::ConsentError> {
+        let gate = self.consent.as_ref().ok_or(consent::ConsentError::NotVisitorMode)?;
+        gate.check_key(key)?;
+        gate.transition(accept, Instant::now(), |open| self.put_on_air(open));
+        tracing::info!(session = %self.log_id(), accept, "visitor consent");
+        Ok(gate.view(false))
+    }
+
+    /// Opens or closes the camera: the graph's gate and the viewers' pumps (called under the
+    /// visit's lock; lock order: visit, then runner). Closing stops
+    /// the pumps first and opening opens them last, so no viewer gets a frame of the camera
+    /// while the graph still blanks it or after it closed.
+    fn put_on_air(&self, open: bool) {
+        if !open {
+            self.on_air.store(false, Ordering::SeqCst);
+        }
+        self.with_runner(|runner| runner.set_camera_open(open));
+        if open {
+            self.on_air.store(true, Ordering::SeqCst);
         }
     }
 
@@ -510,7 +596,14 @@ impl LiveSession {
         let track = Arc::clone(&self.tracks.vp8);
         let (tx, rx) = mpsc::channel(PUMP_QUEUE);
         let clock = Mutex::new(RtpClock::new(Stream::Vp8));
-        *vp8 = self.with_runner(|runner| runner.subscribe(Stream::Vp8, move |frame| send(&tx, &clock, frame)));
+        let on_air = Arc::clone(&self.on_air);
+        *vp8 = self.with_runner(|runner| {
+            runner.subscribe(Stream::Vp8, move |frame| {
+                if on_air.load(Ordering::SeqCst) {
+                    send(&tx, &clock, frame);
+                }
+            })
+        });
         tokio::spawn(write_samples(rx, track));
     }
 
@@ -580,12 +673,37 @@ impl Seats {
     }
 }
 
-/// Feeds one stream of `runner` into `track`.
-fn pump(runner: &LiveRunner, stream: Stream, track: Arc<TrackLocalStaticSample>) -> tokio::task::JoinHandle<()> {
+/// Feeds one stream of `runner` into `track` while `on_air`.
+fn pump(
+    runner: &LiveRunner,
+    stream: Stream,
+    track: Arc<TrackLocalStaticSample>,
+    on_air: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::channel(PUMP_QUEUE);
     let clock = Mutex::new(RtpClock::new(stream));
-    runner.subscribe(stream, move |frame| send(&tx, &clock, frame));
+    runner.subscribe(stream, move |frame| {
+        if on_air.load(Ordering::SeqCst) {
+            sent.fetch_add(1, Ordering::Relaxed);
+            send(&tx, &clock, frame);
+        }
+    });
     tokio::spawn(write_samples(rx, track))
+}
+
+/// Closes a visitor-consent show's camera once its visitor has left; ends with the show.
+async fn watch_visits(session: std::sync::Weak<LiveSession>) {
+    let mut tick = tokio::time::interval(VISIT_CHECK);
+    loop {
+        tick.tick().await;
+        let Some(session) = session.upgrade() else { return };
+        let Some(gate) = &session.consent else { return };
+        let Some((tracking, seen)) = session.with_runner(|r| (r.tracks_faces(), r.face_seen_ago())) else { return };
+        if gate.reset_if_left(Instant::now(), tracking, seen, |open| session.put_on_air(open)) {
+            tracing::info!(session = %session.log_id(), "visitor left; back to the consent screen");
+        }
+    }
 }
 
 /// Turns running times into sample durations that add up to the exact RTP
