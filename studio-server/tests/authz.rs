@@ -70,6 +70,8 @@ const TABLE: &[Row] = &[
     row("GET", "/api/jobs", [401, 200, 200], ""),
     row("GET", "/api/events", [401, 200, 200], "an event stream: only its status is read"),
     row("GET", "/api/models", [401, 200, 200], ""),
+    row("GET", "/api/characters", [401, 200, 200], "the caller's own characters across projects"),
+    row("GET", "/api/voices", [401, 200, 200], "the caller's own voices across projects"),
     row("POST", "/api/admin/models", [401, 403, 403], "no administrator is named here: tests/admin_models.rs has one"),
     // The owner's resources.
     row("GET", "/api/projects/{project_id}", [401, 404, 200], ""),

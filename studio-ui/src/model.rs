@@ -15,6 +15,9 @@ pub(crate) struct Project {
     pub updated_at: i64,
     #[serde(default)]
     pub timeline: Value,
+    /// Grows with every change; edits send it back in `If-Match`.
+    #[serde(default)]
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

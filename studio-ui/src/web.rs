@@ -24,6 +24,9 @@ use crate::session::{CookiePolicy, Sessions};
 const CSS: &str = include_str!("../assets/studio.css");
 const JS: &str = include_str!("../assets/studio.js");
 const CAMERA_JS: &str = include_str!("../assets/camera.js");
+/// The project page's timeline editor: its own files, apart from the shared script and style.
+const TIMELINE_CSS: &str = include_str!("../assets/timeline.css");
+const TIMELINE_JS: &str = include_str!("../assets/timeline.js");
 
 /// Scripts of the studio send this header on every change they make
 /// through the proxy; a form on another site cannot.
@@ -65,6 +68,8 @@ pub fn router(api: Router, cookies: CookiePolicy) -> Router {
         .route("/ui/assets/studio.css", get(|| asset("text/css; charset=utf-8", CSS)))
         .route("/ui/assets/studio.js", get(|| asset("text/javascript; charset=utf-8", JS)))
         .route("/ui/assets/camera.js", get(|| asset("text/javascript; charset=utf-8", CAMERA_JS)))
+        .route("/ui/assets/timeline.css", get(|| asset("text/css; charset=utf-8", TIMELINE_CSS)))
+        .route("/ui/assets/timeline.js", get(|| asset("text/javascript; charset=utf-8", TIMELINE_JS)))
         .with_state(state)
 }
 
@@ -105,6 +110,8 @@ async fn page(State(ui): State<UiState>, request: Request) -> Response {
 <link rel="stylesheet" href="/ui/assets/studio.css">
 <script src="/ui/assets/studio.js" defer></script>
 <script src="/ui/assets/camera.js" defer></script>
+<link rel="stylesheet" href="/ui/assets/timeline.css">
+<script src="/ui/assets/timeline.js" defer></script>
 </head><body><div id="main"></div>
 <noscript>The studio needs JavaScript.</noscript>
 {glue}</body></html>"#,

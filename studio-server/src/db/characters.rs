@@ -49,6 +49,14 @@ pub async fn list(db: &AnyPool, owner: &str, project: &str) -> sqlx::Result<Vec<
     .await
 }
 
+/// The owner's characters across all their projects: their character library.
+pub async fn library(db: &AnyPool, owner: &str) -> sqlx::Result<Vec<CharacterRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM characters WHERE owner_id = $1 ORDER BY created_at, id"))
+        .bind(owner)
+        .fetch_all(db)
+        .await
+}
+
 pub async fn get(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<CharacterRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM characters WHERE owner_id = $1 AND id = $2"))
         .bind(owner)

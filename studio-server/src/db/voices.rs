@@ -41,6 +41,14 @@ pub async fn list(db: &AnyPool, owner: &str, project: &str) -> sqlx::Result<Vec<
     .await
 }
 
+/// The owner's voices across all their projects: their voice library.
+pub async fn library(db: &AnyPool, owner: &str) -> sqlx::Result<Vec<VoiceRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM voices WHERE owner_id = $1 ORDER BY created_at, id"))
+        .bind(owner)
+        .fetch_all(db)
+        .await
+}
+
 pub async fn get(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<VoiceRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM voices WHERE owner_id = $1 AND id = $2"))
         .bind(owner)

@@ -33,6 +33,7 @@ use crate::storage::{Area, Storage};
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(characters_index, characters_create).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(characters_library))
         .routes(routes!(characters_show, characters_update, characters_delete))
         .routes(routes!(characters_portrait))
         .routes(routes!(characters_file))
@@ -184,6 +185,17 @@ async fn characters_create(
     reservation.keep();
     audit::record(&state.db, &row.owner_id, Action::CharacterCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
+}
+
+/// The signed-in user's characters across all their projects (their library), oldest
+/// first; only the caller's own, so another user's list never names them.
+#[utoipa::path(get, path = "/characters", tag = "characters", responses((status = 200, body = Vec<CharacterView>)))]
+async fn characters_library(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<AppJson<Vec<CharacterView>>, ApiError> {
+    let rows = characters::library(&state.db, &user.id).await?;
+    Ok(AppJson(rows.into_iter().map(CharacterView::try_from).collect::<Result<_, _>>()?))
 }
 
 /// One character.

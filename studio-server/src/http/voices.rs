@@ -31,6 +31,7 @@ use crate::storage::{Area, Storage};
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(voices_index, voices_create).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(voices_library))
         .routes(routes!(voices_show, voices_delete))
 }
 
@@ -145,6 +146,14 @@ async fn voices_create(
     reservation.keep();
     audit::record(&state.db, &row.owner_id, Action::VoiceCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
+}
+
+/// The signed-in user's voices across all their projects (their library), oldest first;
+/// only the caller's own, so another user's list never names them.
+#[utoipa::path(get, path = "/voices", tag = "characters", responses((status = 200, body = Vec<VoiceView>)))]
+async fn voices_library(State(state): State<AppState>, user: CurrentUser) -> Result<AppJson<Vec<VoiceView>>, ApiError> {
+    let rows = voices::library(&state.db, &user.id).await?;
+    Ok(AppJson(rows.into_iter().map(VoiceView::try_from).collect::<Result<_, _>>()?))
 }
 
 /// One voice.

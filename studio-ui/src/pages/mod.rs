@@ -11,6 +11,7 @@ mod projects;
 mod renders;
 mod studio;
 mod subtitles;
+mod timeline;
 
 pub(crate) use account::Account;
 pub(crate) use jobs::Jobs;

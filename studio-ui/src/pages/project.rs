@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::cast::Cast;
 use super::import::ImportFromUrl;
 use super::renders::Renders;
+use super::timeline::TimelineEditor;
 use crate::api::ApiError;
 use crate::components::{FormError, Layout, UploadForm};
 use crate::hooks::use_studio_api;
@@ -42,10 +43,22 @@ pub fn ProjectPage(id: String) -> Element {
             }
         };
     }
+    // Where undo and redo would go; reloaded with the project after every edit.
+    let mut revisions = use_resource({
+        let (api, id) = (api.clone(), id.clone());
+        move || {
+            let (api, id) = (api.clone(), id.clone());
+            async move { api.get::<Value>(&format!("/api/projects/{id}/revisions")).await }
+        }
+    });
+    let (can_undo, can_redo) = match &*revisions.read() {
+        Some(Ok(r)) => (r["can_undo"].as_bool().unwrap_or(false), r["can_redo"].as_bool().unwrap_or(false)),
+        _ => (false, false),
+    };
     let clip_list = clips.read().clone();
-    let timeline = match &*project.read() {
-        Some(Ok(p)) => p.timeline.clone(),
-        _ => Value::Null,
+    let (timeline, version) = match &*project.read() {
+        Some(Ok(p)) => (p.timeline.clone(), p.version),
+        _ => (Value::Null, -1),
     };
     let mut timeline_error = use_signal(|| None::<ApiError>);
     // The renderer plays the timeline, so media reaches a render through it.
@@ -58,6 +71,7 @@ pub fn ProjectPage(id: String) -> Element {
                     Ok(_) => {
                         timeline_error.set(None);
                         project.restart();
+                        revisions.restart();
                     }
                     Err(e) => timeline_error.set(Some(e)),
                 }
@@ -126,8 +140,22 @@ pub fn ProjectPage(id: String) -> Element {
                     },
                 }
             }
-            section { aria_labelledby: "timeline-heading",
-                h2 { id: "timeline-heading", "Timeline" }
+            if version >= 0 {
+                TimelineEditor {
+                    project_id: id.clone(),
+                    timeline: timeline.clone(),
+                    version,
+                    clips: names.clone(),
+                    can_undo,
+                    can_redo,
+                    on_changed: move |_| {
+                        project.restart();
+                        revisions.restart();
+                    },
+                }
+            }
+            section { aria_labelledby: "entries-heading",
+                h3 { id: "entries-heading", "Clips on the first track, to the tenth of a second" }
                 FormError { error: timeline_error(), fields: Vec::new() }
                 if entries.is_empty() {
                     p { class: "empty", id: "empty-timeline", "The timeline is empty. Add media to it; a render plays the timeline from start to end." }

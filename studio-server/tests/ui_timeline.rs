@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The project page's visual timeline in a real headless Chromium (Debian's chromedriver),
+//! driven with WebDriver pointer and key actions: a clip dragged and trimmed, a split at the
+//! playhead, undo, a block moved with the keyboard, and a scene dragged past the timeline's
+//! end refused with the server's reason while its lane stays as it was. Each step is checked
+//! in the project's JSON on the server. Screenshots land in `target/ui-screenshots/`.
+
+mod common;
+#[path = "common/forms.rs"]
+mod forms;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use common::TestApp;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// chromedriver plus a Chromium session, both gone with the test.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
+        let profile = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = common::CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
+        args.extend(["--window-size=1366,900".to_owned(), format!("--user-data-dir={}", profile.path().display())]);
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                // chromedriver needs a moment before it listens.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(err) => panic!("no WebDriver session: {err}"),
+            }
+        };
+        Browser { client, driver, _profile: profile }
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn eval(&self, expr: &str) -> Value {
+        self.client.execute(&format!("return ({expr});"), vec![]).await.unwrap_or(Value::Null)
+    }
+
+    /// Waits until `expr` is truthy in the page; on timeout saves a screenshot and fails.
+    async fn wait(&self, what: &str, expr: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let value = self.eval(expr).await;
+            let truthy = match &value {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return value;
+            }
+            if Instant::now() > deadline {
+                self.shot(&format!("failed-timeline-{}", what.replace(' ', "-"))).await;
+                let body = self.eval("document.body && document.body.innerText").await;
+                panic!("timed out waiting for {what} ({expr}); page text: {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The element `css`, scrolled to the middle of the window: pointer actions do not scroll.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
+        let arg = serde_json::to_value(&element).unwrap();
+        self.client.execute("arguments[0].scrollIntoView({ block: 'center' });", vec![arg]).await.unwrap();
+        element
+    }
+
+    /// Presses on `css` at `x` pixels right of its centre, moves `dx` pixels in steps, releases.
+    async fn drag(&self, css: &str, x: f64, dx: f64) {
+        let element = self.find(css).await;
+        let step = Some(Duration::from_millis(40));
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element, duration: None, x, y: 0.0 })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::MoveBy { duration: step, x: dx / 2.0, y: 0.0 })
+            .then(PointerAction::MoveBy { duration: step, x: dx / 2.0, y: 0.0 })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.client.perform_actions(actions).await.unwrap();
+        self.client.release_actions().await.unwrap();
+    }
+
+    /// Clicks `css` at `x` pixels right of its centre.
+    async fn click_at(&self, css: &str, x: f64) {
+        let element = self.find(css).await;
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element, duration: None, x, y: 0.0 })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.client.perform_actions(actions).await.unwrap();
+        self.client.release_actions().await.unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The project's timeline on the server, and its version.
+async fn server_timeline(app: &TestApp, token: &str, id: &str) -> (Value, i64) {
+    let (_, project) = app.call(Method::GET, &format!("/api/projects/{id}"), Some(token), None).await;
+    (project["timeline"].clone(), project["version"].as_i64().unwrap_or(-1))
+}
+
+/// Waits until the server's timeline passes `check`; returns it.
+async fn server_until(app: &TestApp, token: &str, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (timeline, _) = server_timeline(app, token, id).await;
+        if check(&timeline) {
+            return timeline;
+        }
+        assert!(Instant::now() < deadline, "the server's timeline never showed {what}: {timeline}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn near(value: &Value, want: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - want).abs() < 0.02)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clips_and_scenes_are_edited_on_the_timeline() {
+    let started = Instant::now();
+    let app = TestApp::sqlite().await;
+    let addr = app.serve().await;
+    let (token, _) = app.sign_up("editor@museum.org").await;
+    let id = forms::project(&app, &token, "Gettysburg").await;
+    let (status, clip) = app.upload(&id, "take.mp4", &forms::media("grid/grid_swwp2s.mp4"), &token).await;
+    assert_eq!(status.as_u16(), 201, "{clip}");
+    let clip = clip["id"].as_str().unwrap().to_string();
+    let first = json!({
+        "tracks": [{ "clips": [{ "source": clip, "in": 0.0, "out": 3.0, "position": 0.0 }] }],
+        "scenes": [{ "start": 0.5, "end": 2.0, "character": "lincoln", "voice_over": true }],
+    });
+    let (status, body) =
+        app.call(Method::PATCH, &format!("/api/projects/{id}"), Some(&token), Some(json!({ "timeline": first }))).await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+
+    let b = Browser::open().await;
+    b.client.goto(&format!("http://{addr}/login")).await.unwrap();
+    b.find("#email").await.send_keys("editor@museum.org").await.unwrap();
+    b.find("#password").await.send_keys(PASSWORD).await.unwrap();
+    b.find("#auth-form button[type=submit]").await.click().await.unwrap();
+    b.wait("the projects", "location.pathname === '/projects'").await;
+    b.client.goto(&format!("http://{addr}/projects/{id}")).await.unwrap();
+    b.wait("the clip block", "document.querySelector('#tl .tl-clip') !== null").await;
+    b.wait("the scene block", "document.querySelector('#tl .tl-scene .tl-vo') !== null").await;
+    let pps = b.eval("Number(document.getElementById('tl').dataset.pps)").await.as_f64().unwrap();
+    b.shot("timeline-00-opened").await;
+
+    // Dragged one second later.
+    b.drag("#tl .tl-clip", 0.0, pps).await;
+    server_until(&app, &token, &id, "position 1", |t| near(&t["tracks"][0]["clips"][0]["position"], 1.0)).await;
+    b.wait("the block redrawn at 1 s", "document.querySelector('#tl .tl-clip').dataset.start === '1'").await;
+
+    // The end trimmed back half a second, then the start trimmed forward half a second.
+    b.drag("#tl .tl-clip .tl-edge-out", 0.0, -pps / 2.0).await;
+    server_until(&app, &token, &id, "out 2.5", |t| near(&t["tracks"][0]["clips"][0]["out"], 2.5)).await;
+    b.wait("the block redrawn 2.5 s long", "document.querySelector('#tl .tl-clip').dataset.length === '2.5'").await;
+    b.drag("#tl .tl-clip .tl-edge-in", 0.0, pps / 2.0).await;
+    let trimmed = server_until(&app, &token, &id, "in 0.5", |t| near(&t["tracks"][0]["clips"][0]["in"], 0.5)).await;
+    let c = &trimmed["tracks"][0]["clips"][0];
+    assert!(near(&c["position"], 1.5) && near(&c["out"], 2.5), "{trimmed}");
+    b.wait("the block redrawn at 1.5 s", "document.querySelector('#tl .tl-clip').dataset.start === '1.5'").await;
+    b.shot("timeline-01-moved-and-trimmed").await;
+
+    // The playhead at 2 s (a click on the ruler), then S on the selected clip.
+    let ruler_width = b.eval("document.querySelector('#tl .tl-ruler').getBoundingClientRect().width").await;
+    let x = 2.0 * pps - ruler_width.as_f64().unwrap() / 2.0;
+    b.click_at("#tl .tl-ruler", x).await;
+    let at = b
+        .wait(
+            "the playhead at 2 s",
+            "(t => Math.abs(parseFloat(t) - 2) < 0.05 ? t : '')(document.getElementById('tl-time').textContent)",
+        )
+        .await;
+    let at: f64 = at.as_str().unwrap().trim_end_matches(" s").parse().unwrap();
+    b.find("#tl .tl-clip").await.send_keys("s").await.unwrap();
+    let split = server_until(&app, &token, &id, "two clips", |t| {
+        t["tracks"][0]["clips"].as_array().is_some_and(|c| c.len() == 2)
+    })
+    .await;
+    let (a, z) = (&split["tracks"][0]["clips"][0], &split["tracks"][0]["clips"][1]);
+    assert!(near(&a["in"], 0.5) && near(&a["position"], 1.5) && near(&z["out"], 2.5), "{split}");
+    assert!(near(&z["position"], at) && a["out"] == z["in"], "cut at the playhead ({at} s): {split}");
+    b.wait("two blocks", "document.querySelectorAll('#tl .tl-clip').length === 2").await;
+    b.shot("timeline-02-split").await;
+
+    // Undo (the button) brings back the timeline from before the split, exactly.
+    b.find("#tl-undo").await.click().await.unwrap();
+    server_until(&app, &token, &id, "the undone split", |t| *t == trimmed).await;
+    b.wait("one block again", "document.querySelectorAll('#tl .tl-clip').length === 1").await;
+
+    // The keyboard: an arrow moves the focused block a tenth of a second, Ctrl+Z undoes it.
+    b.find("#tl .tl-clip").await.send_keys("\u{E014}").await.unwrap();
+    server_until(&app, &token, &id, "position 1.6", |t| near(&t["tracks"][0]["clips"][0]["position"], 1.6)).await;
+    b.wait("the block redrawn at 1.6 s", "document.querySelector('#tl .tl-clip').dataset.start === '1.6'").await;
+    b.find("#tl .tl-clip").await.send_keys("\u{E009}z\u{E000}").await.unwrap();
+    server_until(&app, &token, &id, "the undone arrow", |t| *t == trimmed).await;
+
+    // A scene dragged past the end (3.5 s) is refused with the reason; the lane is unchanged.
+    let (before, version) = server_timeline(&app, &token, &id).await;
+    b.wait("the block redrawn at 1.5 s", "document.querySelector('#tl .tl-clip').dataset.start === '1.5'").await;
+    let scene_left = "document.querySelector('#tl .tl-scene').getBoundingClientRect().left";
+    let left = b.eval(scene_left).await;
+    b.drag("#tl .tl-scene", 0.0, 3.0 * pps).await;
+    let reason = b.wait("the reason", "document.getElementById('tl-message').textContent").await;
+    let reason = reason.as_str().unwrap();
+    assert!(reason.contains("end: 5 is past the timeline's end (3.5 s)"), "{reason}");
+    assert!(reason.contains("scene 1"), "the field is named: {reason}");
+    let field = b.eval("document.getElementById('tl-message').dataset.field").await;
+    assert_eq!(field, "scenes[0].end");
+    assert_eq!(b.eval(scene_left).await, left, "the scene is back where the server has it");
+    assert_eq!(server_timeline(&app, &token, &id).await, (before, version), "nothing changed on the server");
+    b.shot("timeline-03-scene-refused").await;
+
+    let _ = b.client.clone().close().await;
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+}

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The project page's visual timeline: tracks as lanes of clip blocks and a lane of scenes on a
+//! time ruler, drawn here from the server's JSON. Gestures (drags, keys, the playhead) live in
+//! `assets/timeline.js`, which sends each edit as one `PATCH` of the project with `If-Match`
+//! and presses the hidden refresh button so this component redraws from the server's answer.
+
+use std::collections::HashMap;
+
+use dioxus::prelude::*;
+use serde_json::Value;
+
+/// Zoom levels, in pixels per second of the timeline.
+const ZOOMS: [f64; 7] = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0];
+/// The zoom a page opens with (`ZOOMS[3]`, 80 px/s: a short take fills a screen).
+const DEFAULT_ZOOM: usize = 3;
+/// Room drawn past the last block, in seconds, so a block can be dragged later.
+const TAIL_S: f64 = 5.0;
+/// The shortest timeline drawn, in seconds.
+const MIN_SPAN_S: f64 = 10.0;
+
+/// A clip as a block of its track's lane.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClipBlock {
+    pub track: usize,
+    pub index: usize,
+    pub source: String,
+    pub name: String,
+    /// Where it starts on the timeline, in seconds.
+    pub start: f64,
+    /// How long it plays, in seconds.
+    pub length: f64,
+    pub in_s: f64,
+    pub out_s: f64,
+}
+
+/// A scene as a block of the scene lane.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SceneBlock {
+    pub index: usize,
+    pub start: f64,
+    pub end: f64,
+    pub character: String,
+    pub voice_over: bool,
+}
+
+/// The blocks of each track, with absent positions and outs filled in as the engine reads
+/// them (a clip without `position` follows the one before; without `out` it plays to the end
+/// of its source). `clips` maps a clip id to its name and length in seconds.
+pub(crate) fn clip_lanes(timeline: &Value, clips: &HashMap<String, (String, f64)>) -> Vec<Vec<ClipBlock>> {
+    let Some(tracks) = timeline["tracks"].as_array() else { return Vec::new() };
+    tracks
+        .iter()
+        .enumerate()
+        .map(|(track, t)| {
+            let mut cursor = 0.0;
+            let list = t["clips"].as_array().map(Vec::as_slice).unwrap_or_default();
+            list.iter()
+                .enumerate()
+                .map(|(index, c)| {
+                    let source = c["source"].as_str().unwrap_or_default().to_owned();
+                    let (name, duration) = clips.get(&source).cloned().unwrap_or_else(|| (source.clone(), 0.0));
+                    let in_s = c["in"].as_f64().unwrap_or(0.0);
+                    let out_s = c["out"].as_f64().unwrap_or(duration).max(in_s);
+                    let start = c["position"].as_f64().unwrap_or(cursor);
+                    cursor = start + (out_s - in_s);
+                    ClipBlock { track, index, source, name, start, length: out_s - in_s, in_s, out_s }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The scenes of the timeline, in the order the JSON lists them.
+pub(crate) fn scene_blocks(timeline: &Value) -> Vec<SceneBlock> {
+    let Some(scenes) = timeline["scenes"].as_array() else { return Vec::new() };
+    scenes
+        .iter()
+        .enumerate()
+        .map(|(index, s)| SceneBlock {
+            index,
+            start: s["start"].as_f64().unwrap_or(0.0),
+            end: s["end"].as_f64().unwrap_or(0.0),
+            character: s["character"].as_str().unwrap_or_default().to_owned(),
+            voice_over: s["voice_over"].as_bool().unwrap_or(false),
+        })
+        .collect()
+}
+
+/// Where the last clip ends, in seconds (0 without clips): the timeline's end, which the
+/// server keeps scenes inside.
+pub(crate) fn timeline_end(lanes: &[Vec<ClipBlock>]) -> f64 {
+    lanes.iter().flatten().map(|b| b.start + b.length).fold(0.0, f64::max)
+}
+
+/// Ruler marks `(seconds, label)` over `span` seconds, at least ~60 px apart at `pps`.
+pub(crate) fn ruler_marks(span: f64, pps: f64) -> Vec<(f64, String)> {
+    let step = [0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0]
+        .into_iter()
+        .find(|s| s * pps >= 60.0)
+        .unwrap_or(600.0);
+    let count = (span / step).floor() as usize;
+    (0..=count)
+        .map(|i| {
+            let t = i as f64 * step;
+            let label = if t >= 60.0 {
+                format!("{}:{:02}", (t / 60.0).floor() as u64, (t % 60.0).round() as u64)
+            } else if step < 1.0 {
+                format!("{t:.1} s")
+            } else {
+                format!("{t:.0} s")
+            };
+            (t, label)
+        })
+        .collect()
+}
+
+/// The timeline editor. `timeline` and `version` are the project's as the server last
+/// answered; `clips` the project's media (id → name, length); `can_undo`/`can_redo` from its
+/// revisions. `on_changed` runs after the script's edit landed, to reload the project.
+#[component]
+pub(crate) fn TimelineEditor(
+    project_id: String,
+    timeline: Value,
+    version: i64,
+    clips: Vec<(String, String, f64)>,
+    can_undo: bool,
+    can_redo: bool,
+    on_changed: EventHandler<()>,
+) -> Element {
+    let mut zoom = use_signal(|| DEFAULT_ZOOM);
+    let pps = ZOOMS[zoom()];
+    let by_id: HashMap<String, (String, f64)> =
+        clips.iter().map(|(id, name, length)| (id.clone(), (name.clone(), *length))).collect();
+    let lanes = clip_lanes(&timeline, &by_id);
+    let scenes = scene_blocks(&timeline);
+    let end = timeline_end(&lanes);
+    let span = scenes.iter().map(|s| s.end).fold(end, f64::max).max(MIN_SPAN_S - TAIL_S) + TAIL_S;
+    let marks = ruler_marks(span, pps);
+    let timeline_json = if timeline.is_object() { timeline.to_string() } else { r#"{"tracks":[],"scenes":[]}"#.into() };
+    // The script clamps trims to each source's length.
+    let lengths: serde_json::Map<String, Value> =
+        clips.iter().map(|(id, _, length)| (id.clone(), Value::from(*length))).collect();
+    let lengths = Value::Object(lengths).to_string();
+    let lane_count = lanes.len().max(1);
+    rsx! {
+        section { id: "tl-editor", aria_labelledby: "timeline-heading",
+            h2 { id: "timeline-heading", "Timeline" }
+            div { class: "tl-toolbar", role: "toolbar", aria_label: "Timeline",
+                button { r#type: "button", "data-tl": "play", aria_keyshortcuts: "Space", "Play / pause" }
+                // The script writes the playhead's time here.
+                output { id: "tl-time", aria_live: "off" }
+                button { r#type: "button", "data-tl": "split", aria_keyshortcuts: "S", "Split at playhead" }
+                button { r#type: "button", "data-tl": "delete", aria_keyshortcuts: "Delete", "Delete" }
+                button { r#type: "button", id: "tl-undo", "data-tl": "undo", disabled: !can_undo, aria_keyshortcuts: "Control+Z", "Undo" }
+                button { r#type: "button", id: "tl-redo", "data-tl": "redo", disabled: !can_redo, aria_keyshortcuts: "Control+Shift+Z", "Redo" }
+                span { class: "tl-zoom",
+                    button { r#type: "button", id: "tl-zoom-out", aria_label: "Zoom out", disabled: zoom() == 0,
+                        onclick: move |_| zoom.set(zoom().saturating_sub(1)), "−"
+                    }
+                    span { class: "muted", "{pps:.0} px/s" }
+                    button { r#type: "button", id: "tl-zoom-in", aria_label: "Zoom in", disabled: zoom() + 1 == ZOOMS.len(),
+                        onclick: move |_| zoom.set((zoom() + 1).min(ZOOMS.len() - 1)), "+"
+                    }
+                }
+                // Pressed by the script once an edit landed: reload from the server.
+                button { r#type: "button", id: "tl-refresh", hidden: true, tabindex: "-1",
+                    onclick: move |_| on_changed.call(()), "Reload the timeline"
+                }
+            }
+            // Filled by the script only (a refused edit's field and cause), never by the page,
+            // so a redraw does not wipe the reason.
+            p { id: "tl-message", class: "form-error", role: "alert" }
+            p { id: "tl-help", class: "muted tl-help",
+                "Drag a block to move it, its edges to trim it; click the ruler to place the playhead. "
+                "Keys on a block: arrows move it (Shift: by 1 s), Alt+arrows trim its end, Alt+Shift+arrows its start. "
+                "Space plays, S splits at the playhead, Delete removes, Ctrl+Z undoes, Ctrl+Shift+Z redoes."
+            }
+            div {
+                id: "tl",
+                class: "tl",
+                "data-project": "{project_id}",
+                "data-version": "{version}",
+                "data-timeline": "{timeline_json}",
+                "data-lengths": "{lengths}",
+                "data-pps": "{pps}",
+                "data-end": "{end}",
+                style: "--pps: {pps}; --span: {span}; --lanes: {lane_count}",
+                div { class: "tl-names", aria_hidden: "true",
+                    div { class: "tl-name-ruler" }
+                    if lanes.is_empty() {
+                        div { class: "tl-name", "V1" }
+                    }
+                    for (t, _) in lanes.iter().enumerate() {
+                        div { key: "{t}", class: "tl-name", "V{t + 1}" }
+                    }
+                    div { class: "tl-name", "Scenes" }
+                }
+                div { class: "tl-scroll",
+                    div { class: "tl-canvas",
+                        div { class: "tl-ruler", title: "Click to place the playhead",
+                            for (t, label) in marks {
+                                span { key: "{t}", class: "tl-mark", style: "--at: {t}", "{label}" }
+                            }
+                        }
+                        if lanes.is_empty() {
+                            div { class: "tl-lane", id: "tl-empty", "No clips yet: add media to the timeline." }
+                        }
+                        for (t, lane) in lanes.into_iter().enumerate() {
+                            div { key: "{t}", class: "tl-lane", role: "group", aria_label: "Track {t + 1}",
+                                for b in lane {
+                                    div {
+                                        key: "{b.track}-{b.index}",
+                                        class: "tl-block tl-clip",
+                                        tabindex: "0",
+                                        role: "button",
+                                        aria_roledescription: "clip",
+                                        aria_describedby: "tl-help",
+                                        aria_label: "{b.name}: {b.in_s:.2} to {b.out_s:.2} s of the source, at {b.start:.2} s on the timeline",
+                                        "data-kind": "clip",
+                                        "data-track": "{b.track}",
+                                        "data-index": "{b.index}",
+                                        "data-start": "{b.start}",
+                                        "data-length": "{b.length}",
+                                        style: "--start: {b.start}; --length: {b.length}",
+                                        img { class: "tl-thumb", src: "/ui/api/clips/{b.source}/thumbnail", alt: "", draggable: "false", loading: "lazy" }
+                                        span { class: "tl-label", "{b.name}" }
+                                        span { class: "tl-edge tl-edge-in", "data-edge": "in", aria_hidden: "true" }
+                                        span { class: "tl-edge tl-edge-out", "data-edge": "out", aria_hidden: "true" }
+                                    }
+                                }
+                            }
+                        }
+                        div { class: "tl-lane tl-scenes", role: "group", aria_label: "Scenes",
+                            for s in scenes {
+                                div {
+                                    key: "scene-{s.index}",
+                                    class: if s.voice_over { "tl-block tl-scene voice-over" } else { "tl-block tl-scene" },
+                                    tabindex: "0",
+                                    role: "button",
+                                    aria_roledescription: "scene",
+                                    aria_describedby: "tl-help",
+                                    aria_label: "Scene {s.index + 1}: {s.character}, {s.start:.2} to {s.end:.2} s",
+                                    "data-kind": "scene",
+                                    "data-index": "{s.index}",
+                                    "data-start": "{s.start}",
+                                    "data-length": "{s.end - s.start}",
+                                    style: "--start: {s.start}; --length: {s.end - s.start}",
+                                    span { class: "tl-label", "{s.character}" }
+                                    if s.voice_over {
+                                        span { class: "tl-vo", title: "Voice-over: the portrait speaks", "VO" }
+                                    }
+                                    span { class: "tl-edge tl-edge-in", "data-edge": "in", aria_hidden: "true" }
+                                    span { class: "tl-edge tl-edge-out", "data-edge": "out", aria_hidden: "true" }
+                                }
+                            }
+                        }
+                        // Placed by the script (`--at`); the page never sets its style.
+                        div { id: "tl-playhead", class: "tl-playhead", aria_hidden: "true" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn blocks_follow_each_other_unless_placed() {
+        let clips = HashMap::from([("a".to_string(), ("take.mp4".to_string(), 3.0))]);
+        let timeline = json!({ "tracks": [{ "clips": [
+            { "source": "a", "in": 0.5, "out": 2.0 },
+            { "source": "a" },
+            { "source": "a", "in": 1.0, "position": 10.0 },
+        ] }], "scenes": [{ "start": 1.0, "end": 2.5, "character": "lincoln", "voice_over": true }] });
+        let lanes = clip_lanes(&timeline, &clips);
+        let spans: Vec<(f64, f64)> = lanes[0].iter().map(|b| (b.start, b.length)).collect();
+        assert_eq!(spans, vec![(0.0, 1.5), (1.5, 3.0), (10.0, 2.0)]);
+        assert_eq!(timeline_end(&lanes), 12.0);
+        let scenes = scene_blocks(&timeline);
+        assert_eq!((scenes[0].character.as_str(), scenes[0].voice_over), ("lincoln", true));
+        assert!(clip_lanes(&Value::Null, &clips).is_empty());
+    }
+
+    #[test]
+    fn ruler_marks_stay_apart_at_every_zoom() {
+        for pps in ZOOMS {
+            let marks = ruler_marks(120.0, pps);
+            assert!(marks.len() >= 2, "{pps}");
+            assert!((marks[1].0 - marks[0].0) * pps >= 60.0, "{pps}");
+        }
+        assert_eq!(
+            ruler_marks(3.0, 80.0).iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+            ["0 s", "1 s", "2 s", "3 s"]
+        );
+        assert_eq!(ruler_marks(120.0, 10.0)[1].1, "10 s");
+        assert_eq!(ruler_marks(120.0, 1.0).last().unwrap().1, "2:00");
+    }
+}
