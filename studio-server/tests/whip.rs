@@ -308,7 +308,11 @@ async fn trickle_ice_and_an_ice_restart_over_patch_keep_the_publisher_on_air() {
     let (status, _, body) = patch(&app, &location, &owner, FRAG, Some("\"other-7\""), &late).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
     let (status, _, body) = patch(&app, &location, &owner, FRAG, None, "a=ice-ufrag:someone-else\r\n").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a fragment of another ICE session without its password: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a fragment of another ICE session without its password: {body}"
+    );
 
     // The publisher restarts ICE (new credentials): 200 with the server's new ones, a new ETag,
     // and the picture stays on air over the restarted session.

@@ -30,6 +30,10 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMedia(String),
+    /// 422: well-formed, but about something else than the resource (RFC 9725's answer to an
+    /// ICE fragment of another session).
+    #[error("{0}")]
+    Unprocessable(String),
     /// A service the request needs (storage, database) is down; the cause is logged.
     #[error("the service is unavailable for a moment, try again")]
     Unavailable(String),
@@ -49,6 +53,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) | ApiError::RetryLater { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +70,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) | ApiError::RetryLater { .. } => "too_many_requests",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMedia(_) => "unsupported_media",
+            ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -98,6 +98,7 @@ impl From<LiveError> for ApiError {
                 ApiError::TooManyRequests(err.to_string())
             }
             LiveError::Trickle(TrickleError::Stale { .. }) => ApiError::PreconditionFailed(err.to_string()),
+            LiveError::Trickle(TrickleError::OtherSession(_)) => ApiError::Unprocessable(err.to_string()),
             LiveError::Trickle(_) => ApiError::BadRequest(err.to_string()),
             LiveError::Engine(e) => ApiError::BadRequest(e.to_string()),
             LiveError::WebRtc(e) => ApiError::Internal(e),
