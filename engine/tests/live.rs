@@ -16,6 +16,14 @@ use reenact_engine::live::{
 };
 
 /// `live-720p` at 640x360, to keep the tests light on two cores.
+/// One show at a time: these tests measure latency, frame rates and motion in real time, and
+/// several live graphs at once on a 2-core machine starve each other into failing them.
+static ONE_SHOW: Mutex<()> = Mutex::new(());
+
+fn one_show() -> std::sync::MutexGuard<'static, ()> {
+    ONE_SHOW.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn options(source: LiveSource) -> LiveOptions {
     // The catalog looks beside the working directory; tests run in engine/.
     if std::env::var_os("REENACT_MODELS").is_none() {
@@ -69,6 +77,7 @@ fn decode_h264(units: &[EncodedFrame], w: usize, h: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_test_show_streams_h264_and_opus_with_a_readable_capture_clock() {
+    let _one = one_show();
     let runner = LiveRunner::start(options(LiveSource::Test)).expect("live graph");
     let video = collect(&runner, Stream::H264);
     let audio = collect(&runner, Stream::Opus);
@@ -106,6 +115,7 @@ fn a_test_show_streams_h264_and_opus_with_a_readable_capture_clock() {
 
 #[test]
 fn switches_apply_without_a_restart_and_bad_ones_are_refused() {
+    let _one = one_show();
     let runner = LiveRunner::start(options(LiveSource::Test)).expect("live graph");
     let video = collect(&runner, Stream::H264);
     std::thread::sleep(Duration::from_millis(800));
@@ -132,6 +142,7 @@ fn switches_apply_without_a_restart_and_bad_ones_are_refused() {
 
 #[test]
 fn characters_switch_while_the_show_runs() {
+    let _one = one_show();
     use gstreenact::character::{create, CreateOptions};
     let dir = tempfile::tempdir().unwrap();
     let mut options = options(LiveSource::File(media("synthetic/presenter_astronaut_1280x720_25fps.mp4")));
@@ -169,6 +180,7 @@ fn characters_switch_while_the_show_runs() {
 
 #[test]
 fn a_failing_output_is_cut_off_and_a_recording_lands_when_the_show_stops() {
+    let _one = one_show();
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("show.mp4");
     let mut options = options(LiveSource::Test);
@@ -197,6 +209,7 @@ fn a_failing_output_is_cut_off_and_a_recording_lands_when_the_show_stops() {
 
 #[test]
 fn an_srt_output_reaches_a_listener() {
+    let _one = one_show();
     reenact_engine::media::init().unwrap();
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let receiver = gst::parse::launch(&format!(
@@ -226,6 +239,7 @@ fn an_srt_output_reaches_a_listener() {
 
 #[test]
 fn an_rtmp_output_reaches_a_server() {
+    let _one = one_show();
     // ffmpeg as the RTMP server: it accepts one publisher and writes what it gets.
     let dir = tempfile::tempdir().unwrap();
     let received = dir.path().join("received.flv");
@@ -257,6 +271,7 @@ fn an_rtmp_output_reaches_a_server() {
 
 #[test]
 fn live_captions_show_the_speech_while_switched_on() {
+    let _one = one_show();
     let clip = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
     let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
     assert!(runner.stats().captions_unavailable.is_none(), "the shared models include whisper and the VAD");
@@ -298,6 +313,7 @@ fn changes(planes: &[Vec<u8>], width: usize, (x0, y0, x1, y1): (usize, usize, us
 
 #[test]
 fn lip_sync_moves_the_still_presenter_while_on_and_costs_latency_only_then() {
+    let _one = one_show();
     // A still portrait with speech: off, the face does not change from frame to frame.
     let clip = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
     let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
@@ -351,6 +367,7 @@ fn lip_sync_moves_the_still_presenter_while_on_and_costs_latency_only_then() {
 
 #[test]
 fn a_file_source_plays_in_a_loop() {
+    let _one = one_show();
     let clip = media("grid/grid_bbaf2n.mp4");
     let length = reenact_engine::probe(&clip).unwrap().duration_s;
     let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
@@ -364,6 +381,7 @@ fn a_file_source_plays_in_a_loop() {
 
 #[test]
 fn an_offline_preset_or_a_missing_camera_is_refused_by_name() {
+    let _one = one_show();
     let mut bad = options(LiveSource::Test);
     bad.preset = presets(&["master"]).remove(0);
     let err = LiveRunner::start(bad).unwrap_err().to_string();
