@@ -21,6 +21,8 @@ packages=(
   espeak-ng
   # an existing media server (nginx's RTMP module) for the live fan-out test
   nginx-light libnginx-mod-rtmp
+  # a TURN relay (started on loopback by the relay-only WebRTC browser test)
+  coturn
   # database server for the PostgreSQL variant of the server tests
   postgresql
   # headless browser for the WebRTC preview and studio tests

@@ -75,9 +75,13 @@ function lowLatency(pc) {
  * `onStats(stats)` runs every second with the reported fields plus p50, p95 and detail.
  * `token` (a `reenact live` server's API token) goes with every request as a Bearer token.
  */
-export async function startViewer({ session, video, onStats = () => {}, report = true, codec = '', token = '' }) {
-  const endpoint = `/api/live/${encodeURIComponent(session)}/whep`;
-  const auth = token ? { Authorization: `Bearer ${token}` } : {};
+export async function startViewer({ session, video, onStats = () => {}, report = true, codec = '', token = '', ui = false }) {
+  // `ui`: the studio's own pages go through its `/ui/api` proxy, which adds the signed-in
+  // owner's credentials (the page never holds a token); the header marks a same-origin call.
+  const prefix = ui ? '/ui' : '';
+  const api = (path) => (ui && path.startsWith('/api/') ? prefix + path : path);
+  const endpoint = api(`/api/live/${encodeURIComponent(session)}/whep`);
+  const auth = ui ? { 'x-reenact-ui': '1' } : token ? { Authorization: `Bearer ${token}` } : {};
   let pc = null, viewerUrl = null, gen = 0, retryTimer = null, discTimer = null;
   let detail = '', stopped = false;
   let frames = 0, lastPresented = -1, timecodeFrames = 0;
@@ -100,11 +104,26 @@ export async function startViewer({ session, video, onStats = () => {}, report =
     if (!stopped) retryTimer = setTimeout(connect, RETRY_MS);
   }
 
+  // The owner's STUN/TURN servers (TURN credentials minted for this call) and whether the
+  // operator allows relayed routes only. Anyone else watches over direct routes.
+  async function iceConfig() {
+    try {
+      const res = await fetch(api(`/api/live/${encodeURIComponent(session)}/ice-servers`), { headers: auth, cache: 'no-store' });
+      if (!res.ok) return { iceServers: [] };
+      const ice = await res.json();
+      return { iceServers: ice.ice_servers || [], iceTransportPolicy: ice.ice_transport_policy || 'all' };
+    } catch {
+      return { iceServers: [] };
+    }
+  }
+
   async function connect() {
     teardown();
     if (stopped) return;
     const my = gen;
-    const conn = (pc = new RTCPeerConnection({ iceServers: [] }));
+    const config = token || ui ? await iceConfig() : { iceServers: [] };
+    if (my !== gen || stopped) return;
+    const conn = (pc = new RTCPeerConnection(config));
     const videoT = conn.addTransceiver('video', { direction: 'recvonly' });
     // `codec` (e.g. 'vp8') offers only that codec: how a test or a weak device picks one.
     if (codec && 'setCodecPreferences' in videoT) {
@@ -140,14 +159,14 @@ export async function startViewer({ session, video, onStats = () => {}, report =
       const body = await res.text();
       const loc = res.headers.get('Location');
       if (my !== gen) { // superseded meanwhile: don't leave an orphan viewer on the server
-        if (res.ok && loc) fetch(loc, { method: 'DELETE', headers: auth }).catch(() => {});
+        if (res.ok && loc) fetch(api(loc), { method: 'DELETE', headers: auth }).catch(() => {});
         return;
       }
       if (!res.ok) {
         let err = null; try { err = JSON.parse(body); } catch {}
         throw new Error(err?.detail || err?.error || `HTTP ${res.status}`);
       }
-      viewerUrl = loc;
+      viewerUrl = loc && api(loc);
       await conn.setRemoteDescription({ type: 'answer', sdp: body });
       lowLatency(conn);
       if (my === gen) detail = '';
@@ -182,11 +201,16 @@ export async function startViewer({ session, video, onStats = () => {}, report =
 
   async function tick() {
     const conn = pc;
-    let codec = '', dropped = 0;
+    let codec = '', dropped = 0, audioLevel = 0, route = '';
     if (conn) {
       try {
         const stats = await conn.getStats();
         stats.forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio') audioLevel = s.audioLevel ?? 0;
+          // The route in use: host, srflx (through a NAT) or relay (through TURN).
+          if (s.type === 'transport' && s.selectedCandidatePairId) {
+            route = stats.get(stats.get(s.selectedCandidatePairId)?.localCandidateId)?.candidateType ?? '';
+          }
           if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
           dropped = s.framesDropped ?? 0;
           codec = stats.get(s.codecId)?.mimeType ?? '';
@@ -202,6 +226,7 @@ export async function startViewer({ session, video, onStats = () => {}, report =
       timecode_frames: timecodeFrames, latency_ms: pending.splice(0),
       audio_tracks: audio.filter((t) => t.readyState === 'live').length,
       video_codec: codec, frames_dropped: dropped, state: conn ? conn.connectionState : 'reconnecting',
+      audio_level: Math.round(audioLevel * 1000) / 1000, route,
     };
     if (report && viewerUrl) {
       fetch(`${viewerUrl}/stats`, {

@@ -465,6 +465,7 @@ async fn ice_servers_carry_fresh_turn_credentials_for_the_owner_only() {
         turn_secret: Some("TURNSECRET-do-not-leak".into()),
         public_ips: vec!["203.0.113.7".parse().unwrap()],
         udp_ports: Some(42000..=42019),
+        relay_only: false,
     };
     let policy = LivePolicy { network: Arc::new(network), ..LivePolicy::default() };
     app.state.live = Arc::new(LiveHub::new(policy));
@@ -482,6 +483,7 @@ async fn ice_servers_carry_fresh_turn_credentials_for_the_owner_only() {
     let (status, body) = app.call(Method::GET, &uri, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!body.to_string().contains("TURNSECRET"), "{body}");
+    assert_eq!(body["ice_transport_policy"], "all", "{body}");
     let servers = body["ice_servers"].as_array().unwrap();
     assert_eq!(servers[0], json!({"urls": ["stun:127.0.0.1:3478"]}), "{body}");
     assert_eq!(servers[1]["urls"], json!(["turn:127.0.0.1:3478?transport=udp"]), "{body}");

@@ -6,17 +6,17 @@
 //! processed preview (WHEP) plays. Everything on loopback; a screenshot lands
 //! in `target/ui-screenshots/`.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use browser::{presenter_devices, Browser};
 use common::TestApp;
-use fantoccini::{Client, ClientBuilder, Locator};
 use reenact_engine::PresetLibrary;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::net::TcpListener;
 
 const PASSWORD: &str = "correct horse battery";
@@ -44,141 +44,6 @@ sample_rate = 48000
 channels = 2
 "#;
 
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The fake camera and microphone: the presenter clip as raw 1280x720 video (Chromium
-/// scales it to what the page asks for) and its speech as a WAV, 3 s, looped by Chromium.
-fn fake_devices(dir: &Path) -> (PathBuf, PathBuf) {
-    let clip = common::shared("media/synthetic/presenter_astronaut_1280x720_25fps.mp4");
-    let (video, audio) = (dir.join("camera.y4m"), dir.join("microphone.wav"));
-    let status = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i"])
-        .arg(&clip)
-        .args(["-t", "3", "-an", "-vf", "fps=25", "-pix_fmt", "yuv420p"])
-        .arg(&video)
-        // Speech starts at 0.31 s: from 1 s on there is always something to hear.
-        .args(["-ss", "1", "-t", "3", "-vn", "-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le"])
-        .arg(&audio)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success(), "ffmpeg made the fake devices' files");
-    (video, audio)
-}
-
-/// chromedriver and a Chromium whose camera and microphone are the files.
-struct Browser {
-    client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn open(video: &Path, audio: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
-        let profile = tempfile::tempdir().unwrap();
-        let mut args: Vec<String> = common::CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
-        args.extend([
-            "--window-size=1366,1000".to_owned(),
-            format!("--user-data-dir={}", profile.path().display()),
-            // Devices that play files, and a permission prompt that always says yes.
-            "--use-fake-device-for-media-stream".to_owned(),
-            "--use-fake-ui-for-media-stream".to_owned(),
-            format!("--use-file-for-fake-video-capture={}", video.display()),
-            format!("--use-file-for-fake-audio-capture={}", audio.display()),
-        ]);
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(client) => break client,
-                // chromedriver needs a moment before it listens.
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(err) => panic!("no WebDriver session: {err}"),
-            }
-        };
-        Browser { client, driver, _profile: profile }
-    }
-
-    async fn shot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
-    }
-
-    async fn eval(&self, expr: &str) -> Value {
-        self.client.execute(&format!("return ({expr});"), vec![]).await.unwrap_or(Value::Null)
-    }
-
-    /// Waits until `expr` is truthy; its value. On timeout: a screenshot and the page's text.
-    async fn wait(&self, what: &str, expr: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let value = self.eval(expr).await;
-            let truthy = match &value {
-                Value::Null => false,
-                Value::Bool(b) => *b,
-                Value::String(s) => !s.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
-                return value;
-            }
-            if Instant::now() > deadline {
-                self.shot(&format!("failed-{}", what.replace(' ', "-"))).await;
-                let body = self.eval("document.body && document.body.innerText").await;
-                panic!("timed out waiting for {what} ({expr}); page text: {body}");
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
-        element.click().await.unwrap();
-    }
-
-    async fn live(&self, css: &str) {
-        self.wait(
-            &format!("page with {css}"),
-            &format!("document.querySelector({css:?}) !== null"),
-            Duration::from_secs(15),
-        )
-        .await;
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
 /// The preview's `<video>` inside the page's preview frame (same origin).
 const PREVIEW: &str = "document.getElementById('preview')?.contentDocument?.getElementById('preview')";
 
@@ -189,7 +54,7 @@ async fn a_presenter_goes_live_from_their_own_browsers_camera() {
         std::env::set_var("REENACT_MODELS", common::shared("models"));
     }
     let media = tempfile::tempdir().unwrap();
-    let (video, audio) = fake_devices(media.path());
+    let (video, audio) = presenter_devices(media.path());
 
     let app = TestApp::sqlite().await;
     let presets = tempfile::tempdir().unwrap();
@@ -206,7 +71,7 @@ async fn a_presenter_goes_live_from_their_own_browsers_camera() {
     });
     let url = |path: &str| format!("http://{addr}{path}");
 
-    let b = Browser::open(&video, &audio).await;
+    let b = Browser::with_devices(&video, &audio).await;
     b.client.goto(&url("/signup")).await.unwrap();
     b.live("#auth-form").await;
     b.fill("#email", "presenter@laptop.example").await;

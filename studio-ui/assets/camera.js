@@ -152,6 +152,19 @@
     state.retry = setTimeout(publish, RETRY_MS);
   }
 
+  // Which route the media takes (host, srflx through a NAT, relay through TURN), on the
+  // status line's data-route: a presenter's first question when the picture stutters.
+  function showRoute(pc) {
+    pc.getStats().then(function (stats) {
+      stats.forEach(function (s) {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+        var pair = stats.get(s.selectedCandidatePairId);
+        var local = pair && stats.get(pair.localCandidateId);
+        if (local && $('camera-status')) $('camera-status').dataset.route = local.candidateType || '';
+      });
+    }).catch(function () {});
+  }
+
   // One WHIP session: ICE servers (TURN credentials made for this presenter now), an offer
   // with every candidate, the answer.
   function publish() {
@@ -165,7 +178,10 @@
       return r.json();
     }).then(function (ice) {
       if (my !== state.gen) return null;
-      var pc = state.pc = new RTCPeerConnection({ iceServers: ice.ice_servers || [] });
+      var pc = state.pc = new RTCPeerConnection({
+        iceServers: ice.ice_servers || [],
+        iceTransportPolicy: ice.ice_transport_policy === 'relay' ? 'relay' : 'all',
+      });
       state.stream.getTracks().forEach(function (track) {
         var t = pc.addTransceiver(track, { direction: 'sendonly', streams: [state.stream] });
         // The face swap needs the face's pixels: when bandwidth or CPU runs short, drop
@@ -182,7 +198,7 @@
         if (my !== state.gen) return;
         clearTimeout(state.grace);
         var s = pc.connectionState;
-        if (s === 'connected') { problem(''); status('On air with your camera.'); }
+        if (s === 'connected') { problem(''); status('On air with your camera.'); showRoute(pc); }
         else if (s === 'failed') reconnect('the connection failed');
         // 'disconnected' often recovers by itself (a Wi-Fi hiccup): wait before starting over.
         else if (s === 'disconnected') state.grace = setTimeout(function () { reconnect('the connection was lost'); }, DISCONNECT_GRACE_MS);

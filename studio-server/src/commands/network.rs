@@ -21,6 +21,10 @@ pub(crate) struct NetworkArgs {
     /// UDP ports WebRTC binds, `FIRST-LAST` (open these in the firewall); any port when unset.
     #[arg(long, env = "REENACT_UDP_PORTS", value_parser = parse_udp_ports)]
     udp_ports: Option<RangeInclusive<u16>>,
+    /// Pages connect through the TURN servers of `--ice-servers` only, never directly (for
+    /// networks that allow nothing else); needs a `turn:` or `turns:` server.
+    #[arg(long, env = "REENACT_RELAY_ONLY")]
+    relay_only: bool,
 }
 
 fn parse_udp_ports(text: &str) -> Result<RangeInclusive<u16>, String> {
@@ -42,6 +46,7 @@ impl NetworkArgs {
             turn_secret: std::env::var("REENACT_TURN_SECRET").ok().filter(|secret| !secret.is_empty()),
             public_ips: self.public_ip.clone(),
             udp_ports: self.udp_ports.clone(),
+            relay_only: self.relay_only,
         };
         network.check()?;
         Ok(network)

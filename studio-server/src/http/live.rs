@@ -208,6 +208,38 @@ struct StartRequest {
 /// Most destinations one show is pushed to.
 const MAX_OUTPUTS: usize = 4;
 
+/// Most characters one show plays (each brings its own face swap and voice to the graph).
+const MAX_CHARACTERS: usize = 8;
+
+/// The project's characters, with their voices, written for the show to load: the folder
+/// (removed with the show) and the files. Their rights are checked when one is switched on.
+async fn project_cast(
+    db: &sqlx::AnyPool,
+    user: &str,
+    project: &str,
+) -> Result<(crate::live::CastDir, Vec<std::path::PathBuf>), ApiError> {
+    let rows = crate::db::characters::list(db, user, project).await?;
+    if rows.len() > MAX_CHARACTERS {
+        return Err(field(
+            "project_id",
+            format!("the project has {} characters; a show plays at most {MAX_CHARACTERS}", rows.len()),
+        ));
+    }
+    let dir =
+        crate::live::CastDir(std::env::temp_dir().join(format!("reenact-cast-{}", uuid::Uuid::new_v4().simple())));
+    let mut files = Vec::new();
+    for row in rows {
+        let found =
+            crate::casting::character(db, user, &row.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let Some((_, character)) = found else { continue };
+        std::fs::create_dir_all(&dir.0).map_err(|e| ApiError::Internal(format!("cast folder: {e}")))?;
+        let file = dir.0.join(format!("{}{}", row.id, gstreenact::character::FILE_SUFFIX));
+        character.save(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
+        files.push(file);
+    }
+    Ok((dir, files))
+}
+
 fn default_preset() -> String {
     "live-720p".into()
 }
@@ -257,7 +289,17 @@ async fn start(
     options.elements = elements;
     options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
+    let cast = match (&request.project_id, &state.db, &owner) {
+        (Some(project), Some(db), Some(user)) => Some(project_cast(db, user, project).await?),
+        _ => None,
+    };
+    if let Some((_, files)) = &cast {
+        options.characters = files.clone();
+    }
     let session = state.hub.start_with(options, owner, request.project_id, consent).await?;
+    if let Some((dir, _)) = cast {
+        session.keep_cast(dir);
+    }
     session.kiosk.set(request.kiosk_pin.as_deref());
     session.commercial.store(request.commercial, std::sync::atomic::Ordering::SeqCst);
     let summary = session.summary();
@@ -605,6 +647,8 @@ struct IceServers {
     ice_servers: Vec<IceServer>,
     /// When the TURN credentials stop working (Unix seconds); fetch again before then.
     expires_at: u64,
+    /// `RTCConfiguration.iceTransportPolicy`: `relay` when the operator allows relayed routes only.
+    ice_transport_policy: &'static str,
 }
 
 /// The session's STUN and TURN servers for its owner's pages, with TURN credentials made
@@ -622,7 +666,11 @@ async fn ice_servers(
     // usernames.
     let name = user.unwrap_or_else(|| "live".to_owned());
     let expires_at = (now + TURN_TTL).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    Ok(Json(IceServers { ice_servers: session.network.ice_servers_for(&name, now), expires_at }))
+    Ok(Json(IceServers {
+        ice_servers: session.network.ice_servers_for(&name, now),
+        expires_at,
+        ice_transport_policy: session.network.transport_policy(),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

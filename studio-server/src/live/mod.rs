@@ -296,6 +296,18 @@ pub struct LiveSession {
     on_air: Arc<AtomicBool>,
     /// H.264 frames handed to the viewers' track (none while off air).
     video_sent: Arc<AtomicU64>,
+    /// The character files of a show started for a project, removed with the session.
+    cast: std::sync::OnceLock<CastDir>,
+}
+
+/// A folder of character files written for one show; removed when the show is gone.
+#[derive(Debug)]
+pub struct CastDir(pub std::path::PathBuf);
+
+impl Drop for CastDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl std::fmt::Debug for LiveSession {
@@ -336,6 +348,11 @@ pub struct SessionSummary {
 }
 
 impl LiveSession {
+    /// Keeps the show's character files until the show is gone.
+    pub fn keep_cast(&self, cast: CastDir) {
+        let _ = self.cast.set(cast);
+    }
+
     fn new(
         id: String,
         owner: Option<String>,
@@ -372,6 +389,7 @@ impl LiveSession {
             publisher: Mutex::default(),
             consent: None,
             commercial: AtomicBool::new(false),
+            cast: std::sync::OnceLock::new(),
             on_air,
             video_sent,
         }

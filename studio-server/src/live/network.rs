@@ -31,6 +31,9 @@ pub struct LiveNetwork {
     pub public_ips: Vec<IpAddr>,
     /// UDP ports ICE binds (one per connection and address family); any port when `None`.
     pub udp_ports: Option<RangeInclusive<u16>>,
+    /// Pages connect through the TURN relay only (`iceTransportPolicy: "relay"`): for
+    /// networks that allow nothing else, or to keep presenters' addresses from the server.
+    pub relay_only: bool,
 }
 
 impl std::fmt::Debug for LiveNetwork {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for LiveNetwork {
             .field("turn_secret", &self.turn_secret.as_ref().map(|_| "<set>"))
             .field("public_ips", &self.public_ips)
             .field("udp_ports", &self.udp_ports)
+            .field("relay_only", &self.relay_only)
             .finish()
     }
 }
@@ -53,6 +57,8 @@ pub enum NetworkError {
     NoSecret(String),
     #[error("udp-ports: `{0}` is not FIRST-LAST with 1 <= FIRST <= LAST <= 65535")]
     Ports(String),
+    #[error("relay-only: ice-servers has no turn: or turns: URL to relay through")]
+    NoRelay,
 }
 
 /// One entry of `RTCConfiguration.iceServers` as a page passes it to the browser.
@@ -77,7 +83,19 @@ impl LiveNetwork {
                 None => return Err(NetworkError::Scheme(url.clone())),
             }
         }
+        if self.relay_only && !self.ice_servers.iter().any(|url| scheme(url) == Some(Scheme::Turn)) {
+            return Err(NetworkError::NoRelay);
+        }
         Ok(())
+    }
+
+    /// `RTCConfiguration.iceTransportPolicy` for the pages.
+    pub fn transport_policy(&self) -> &'static str {
+        if self.relay_only {
+            "relay"
+        } else {
+            "all"
+        }
     }
 
     /// What a page of `user` gets: the STUN servers as they are, the TURN servers with a
@@ -210,6 +228,17 @@ mod tests {
         assert!(turn_only.check().unwrap_err().to_string().contains("needs turn-secret"));
         let http = LiveNetwork { ice_servers: vec!["http://relay".into()], ..LiveNetwork::default() };
         assert!(http.check().unwrap_err().to_string().contains("not a stun:"));
+        let stun_only =
+            LiveNetwork { ice_servers: vec!["stun:relay:3478".into()], relay_only: true, ..LiveNetwork::default() };
+        assert!(stun_only.check().unwrap_err().to_string().contains("relay-only"));
+        let relayed = LiveNetwork {
+            ice_servers: vec!["turns:relay:5349".into()],
+            turn_secret: Some("s".into()),
+            relay_only: true,
+            ..LiveNetwork::default()
+        };
+        relayed.check().unwrap();
+        assert_eq!((relayed.transport_policy(), turn_only.transport_policy()), ("relay", "all"));
         assert_eq!(parse_ports("50000-50100").unwrap(), 50000..=50100);
         for bad in ["50100-50000", "0-10", "50000", "a-b", "1-70000"] {
             assert!(parse_ports(bad).unwrap_err().to_string().contains("udp-ports"), "{bad}");

@@ -52,6 +52,10 @@ pub struct ViewerReport {
     pub video_codec: String,
     pub frames_dropped: u64,
     pub state: String,
+    /// The browser's level of the sound it receives, 0 to 1 (its `audioLevel`).
+    pub audio_level: f64,
+    /// The kind of the local ICE candidate in use: `host`, `srflx` or `relay` (TURN).
+    pub route: String,
 }
 
 /// A viewer as `GET /api/live/{id}` shows it.

@@ -234,7 +234,7 @@ pub fn StudioSession(id: String) -> Element {
                     if browser_source {
                         CameraPanel { id: id.clone() }
                     } else {
-                        iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                        iframe { id: "preview", src: "/live/{id}?ui=1", title: "Live preview", allow: "autoplay" }
                     }
                     // What whisper hears, newest last; a partial line is drawn lighter until final.
                     div { id: "live-captions", class: "live-captions", aria_live: "polite",
@@ -321,7 +321,7 @@ fn CameraPanel(id: String) -> Element {
                     figcaption { "You (mirrored, as in a mirror)" }
                 }
                 figure {
-                    iframe { id: "preview", src: "/live/{id}", title: "Live preview", allow: "autoplay" }
+                    iframe { id: "preview", src: "/live/{id}?ui=1", title: "Live preview", allow: "autoplay" }
                     figcaption { "What viewers see" }
                 }
             }
