@@ -55,17 +55,55 @@ pub fn frames(path: &Path, w: i32, h: i32) -> Vec<(f64, Vec<u8>)> {
     })
 }
 
-/// The first audio stream decoded to mono f32, and its sample rate.
+/// The first audio stream decoded to mono f32, and its sample rate. Sample
+/// `i` plays at `i / rate` seconds: the samples are placed at their running
+/// time (after the container's edit list), silence filling what starts late.
 pub fn audio_mono(path: &Path) -> (u32, Vec<f32>) {
+    const RATE: u32 = 48_000;
     let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=sink sync=false",
+        "filesrc location=\"{}\" ! decodebin ! audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,rate={RATE} ! appsink name=sink sync=false",
         path.display()
     );
     let chunks = pull_all(&desc, |sample| {
-        let map = sample.buffer()?.map_readable().ok()?;
-        Some(map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>())
+        let buffer = sample.buffer()?;
+        let t = running_time(sample, buffer)?;
+        let map = buffer.map_readable().ok()?;
+        Some((t, map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>()))
     });
-    (48_000, chunks.concat())
+    let mut out: Vec<f32> = Vec::new();
+    for (t, chunk) in chunks {
+        // Decoders are continuous after their first buffer; only a late start leaves a gap.
+        let at = (t * f64::from(RATE)).round() as usize;
+        if out.is_empty() && at > 0 {
+            out.resize(at, 0.0);
+        }
+        out.extend(chunk);
+    }
+    (RATE, out)
+}
+
+/// Beep minus flash (s) for each flash of the shared A/V-sync clip in the
+/// output `path`: a flash is a frame of mean luma above 200, a beep the start
+/// of a burst above 0.3. Panics unless there are `events` of each.
+pub fn av_offsets(path: &Path, events: usize) -> Vec<f64> {
+    let flashes: Vec<f64> = frame_lumas(path).into_iter().filter(|(_, l)| *l > 200.0).map(|(t, _)| t).collect();
+    let (rate, samples) = audio_mono(path);
+    let beeps = onsets(rate, &samples, 0.3, 0.5);
+    assert_eq!(flashes.len(), events, "{}: flashes at {flashes:?}", path.display());
+    assert_eq!(beeps.len(), events, "{}: beeps at {beeps:?}", path.display());
+    flashes.iter().zip(&beeps).map(|(f, b)| b - f).collect()
+}
+
+/// The median of `values` (which must not be empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
 }
 
 /// Running time of `buffer` in seconds: the timestamp after the container's
