@@ -102,5 +102,10 @@ fn every_output_keeps_flash_and_beep_within_5_ms() {
         eprintln!("{}: A/V offset median {:+.1} ms, worst {:.1} ms", output.preset, mid * 1e3, worst * 1e3);
         assert!(mid.abs() <= 0.005, "{}: median beep - flash {:+.1} ms", output.preset, mid * 1e3);
         assert!(worst <= 0.005, "{}: offsets {offsets:?}", output.preset);
+        if let Some(offsets) = ffmpeg_av_offsets(&output.file, 20) {
+            let mid = median(&offsets);
+            eprintln!("{}: as ffmpeg plays it, median {:+.1} ms", output.preset, mid * 1e3);
+            assert!(offsets.iter().all(|o| o.abs() <= 0.005), "{}: ffmpeg offsets {offsets:?}", output.preset);
+        }
     }
 }

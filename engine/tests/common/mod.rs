@@ -94,6 +94,49 @@ pub fn av_offsets(path: &Path, events: usize) -> Vec<f64> {
     flashes.iter().zip(&beeps).map(|(f, b)| b - f).collect()
 }
 
+/// Beep minus flash (s) for each flash as ffmpeg plays `path`, edit lists
+/// honoured: the figure a player gives, from a decoder that is not ours.
+/// `None` when ffmpeg is not installed.
+pub fn ffmpeg_av_offsets(path: &Path, events: usize) -> Option<Vec<f64>> {
+    use std::process::Command;
+    let ffmpeg = |args: &[&str]| {
+        let out = Command::new("ffmpeg").args(["-nostdin", "-hide_banner", "-i"]).arg(path).args(args).output().ok()?;
+        assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Some(out)
+    };
+    let start = |what: &str| -> f64 {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-of", "csv=p=0", "-show_entries", what])
+            .args(if what.starts_with("stream") { &["-select_streams", "a:0"][..] } else { &[][..] })
+            .arg(path)
+            .output()
+            .expect("ffprobe runs beside ffmpeg");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0)
+    };
+    // showinfo logs each decoded frame's time and mean level.
+    let video = ffmpeg(&["-map", "0:v:0", "-vf", "scale=32:32,format=gray,showinfo", "-f", "null", "-"])?;
+    let log = String::from_utf8_lossy(&video.stderr);
+    let field = |line: &str, key: &str| -> Option<f64> {
+        let rest = &line[line.find(key)? + key.len()..];
+        rest.trim_start_matches('[').split(|c: char| c == ' ' || c == ']').next()?.parse().ok()
+    };
+    let flashes: Vec<f64> = log
+        .lines()
+        .filter_map(|l| Some((field(l, "pts_time:")?, field(l, "mean:")?)))
+        .filter(|(_, mean)| *mean > 200.0)
+        .map(|(t, _)| t)
+        .collect();
+    let audio = ffmpeg(&["-v", "error", "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])?;
+    let samples: Vec<f32> =
+        audio.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    // The raw samples start at the audio stream's start, counted from the file's.
+    let lead = start("stream=start_time") - start("format=start_time");
+    let beeps: Vec<f64> = onsets(48_000, &samples, 0.3, 0.5).into_iter().map(|t| t + lead).collect();
+    assert_eq!(flashes.len(), events, "ffmpeg, {}: flashes at {flashes:?}", path.display());
+    assert_eq!(beeps.len(), events, "ffmpeg, {}: beeps at {beeps:?}", path.display());
+    Some(flashes.iter().zip(&beeps).map(|(f, b)| b - f).collect())
+}
+
 /// The median of `values` (which must not be empty).
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
