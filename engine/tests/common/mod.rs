@@ -118,7 +118,7 @@ pub fn ffmpeg_av_offsets(path: &Path, events: usize) -> Option<Vec<f64>> {
     let log = String::from_utf8_lossy(&video.stderr);
     let field = |line: &str, key: &str| -> Option<f64> {
         let rest = &line[line.find(key)? + key.len()..];
-        rest.trim_start_matches('[').split(|c: char| c == ' ' || c == ']').next()?.parse().ok()
+        rest.trim_start_matches('[').split([' ', ']']).next()?.parse().ok()
     };
     let flashes: Vec<f64> = log
         .lines()
