@@ -10,6 +10,7 @@ use gst::prelude::*;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::preset::{Mode, VideoSettings};
+use crate::priming::AAC_PRIMING_FRAMES;
 
 /// The name an output is written under until it is complete: `NAME.part`
 /// beside `NAME`, so a failed job never leaves a half-written file under the
@@ -130,6 +131,72 @@ pub(crate) fn shared_audio_encode(
     gst::Element::link_many(&chain).map_err(|_| err())?;
     from.link(&chain[0]).map_err(|_| err())?;
     Ok(tee)
+}
+
+/// Takes the voice converters' delay out after `last`, the last of `voices`
+/// in a chain: `reenactvoice` keeps its input's timestamps and delays the
+/// content by its fixed latency (`latency-ms`), so the sound leaving the chain
+/// is moved back by their sum and speech stays on the lips, offline and live
+/// (where the element's LATENCY answer already makes the sinks wait that long).
+pub(crate) fn compensate_voice_delay<'a>(last: &gst::Element, voices: impl Iterator<Item = &'a gst::Element>) {
+    let delay: f64 = voices.map(|v| v.property::<f64>("latency-ms") / 1000.0).sum();
+    compensate_delay(&last.static_pad("src").expect("the last voice has a src pad"), delay);
+}
+
+/// Moves raw audio leaving `pad` earlier by `delay_s`: timestamps shift
+/// back and the leading `delay_s` (the converters' primed silence) is cut.
+fn compensate_delay(pad: &gst::Pad, delay_s: f64) {
+    let delay = gst::ClockTime::from_nseconds((delay_s * 1e9).round() as u64);
+    if !delay.is_zero() {
+        move_earlier(pad, move |_| delay);
+    }
+}
+
+/// Moves the sound entering the live AAC encoder at `pad` earlier by the
+/// encoder's priming ([`AAC_PRIMING_FRAMES`]): the first decoded samples are
+/// priming, so what the encoder is given at time `t` plays at `t + priming`.
+/// Recordings are fragmented (no edit list), and FLV and MPEG-TS carry no
+/// priming either, so the live outputs get the sound early by as much
+/// instead, and every player hears it on time; only the show's first 21 ms of
+/// sound are lost. (Offline files say it in their edit list: `priming.rs`.)
+pub(crate) fn skip_aac_priming(pad: &gst::Pad) {
+    move_earlier(pad, |rate| {
+        gst::ClockTime::SECOND.mul_div_round(AAC_PRIMING_FRAMES, u64::from(rate)).unwrap_or_default()
+    });
+}
+
+/// Moves raw audio leaving `pad` earlier by `delay(rate)`: timestamps shift
+/// back and what would fall before zero is cut.
+fn move_earlier(pad: &gst::Pad, delay: impl Fn(u32) -> gst::ClockTime + Send + Sync + 'static) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+        let Some(audio) = pad.current_caps().and_then(|c| gst_audio::AudioInfo::from_caps(&c).ok()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let delay = delay(audio.rate());
+        let frame_bytes = audio.bpf() as usize;
+        if pts >= delay {
+            info.buffer_mut().expect("buffer").make_mut().set_pts(pts - delay);
+            return gst::PadProbeReturn::Ok;
+        }
+        let cut_frames = (delay - pts).nseconds().mul_div_round(u64::from(audio.rate()), 1_000_000_000).unwrap_or(0);
+        let cut = cut_frames as usize * frame_bytes;
+        if cut >= buffer.size() {
+            return gst::PadProbeReturn::Drop;
+        }
+        let Ok(mut rest) = buffer.copy_region(gst::BufferCopyFlags::all(), cut..) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        let frames = ((buffer.size() - cut) / frame_bytes) as u64;
+        {
+            let rest = rest.make_mut();
+            rest.set_pts(gst::ClockTime::ZERO);
+            rest.set_duration(gst::ClockTime::SECOND.mul_div_floor(frames, u64::from(audio.rate())));
+        }
+        info.data = Some(gst::PadProbeData::Buffer(rest));
+        gst::PadProbeReturn::Ok
+    });
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod live;
 pub mod media;
 pub mod metadata;
 pub mod preset;
+mod priming;
 pub mod project;
 pub mod render;
 mod show;

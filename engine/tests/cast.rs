@@ -182,3 +182,38 @@ fn a_missing_or_broken_character_fails_before_rendering() {
     assert!(err.contains("scenes[0].character") && err.contains("broken.character.json"), "{err}");
     assert!(!out.path().join("r").exists(), "nothing is written for a bad project");
 }
+
+/// A character's voice over the whole of the shared A/V-sync clip (its first
+/// 8 s: flash and beep on each second) keeps each beep on its flash: the voice
+/// converter's output is stamped for exactly the delay it adds.
+#[test]
+fn a_character_voice_keeps_the_beeps_on_the_flashes() {
+    const SECONDS: f64 = 8.0;
+    let json = format!(
+        r#"{{"title": "avsync", "sources": [{{"id": "a", "path": "{}"}}],
+            "tracks": [{{"clips": [{{"source": "a", "out": {SECONDS}}}]}}],
+            "scenes": [{{"start": 0, "end": {SECONDS}, "character": "kennedy"}}],
+            "characters": {{"kennedy": "{}"}}}}"#,
+        media("synthetic/avsync_testsrc2_1920x1080_30fps_20s.mp4").display(),
+        character().display()
+    );
+    let project = Project::parse(Path::new("avsync.json"), &json).expect("project");
+    let out = tempfile::tempdir().unwrap();
+    let request =
+        RenderRequest::new(project, PathBuf::from("avsync.json"), presets(&["landscape-1080p"]), out.path().into());
+    let report = reenact_engine::render(&request, &CancelToken::new(), &mut |_| {}).expect("character render");
+    let output = &report.outputs[0];
+    let scene = &output.metadata.scenes[0];
+    assert!(scene.voice.as_deref().is_some_and(|v| v.starts_with("classical:")), "the voice is converted: {scene:?}");
+
+    let offsets = av_offsets(&output.file, SECONDS as usize);
+    let worst = offsets.iter().map(|o| o.abs()).fold(0.0, f64::max);
+    let mid = median(&offsets);
+    eprintln!("character voice: A/V offset median {:+.1} ms, worst {:.1} ms: {offsets:?}", mid * 1e3, worst * 1e3);
+    assert!(mid.abs() <= 0.005, "median beep - flash {:+.1} ms", mid * 1e3);
+    assert!(worst <= 0.010, "offsets {offsets:?}");
+    if let Some(offsets) = ffmpeg_av_offsets(&output.file, SECONDS as usize) {
+        eprintln!("character voice, as ffmpeg plays it: median {:+.1} ms", median(&offsets) * 1e3);
+        assert!(median(&offsets).abs() <= 0.005 && offsets.iter().all(|o| o.abs() <= 0.010), "ffmpeg: {offsets:?}");
+    }
+}

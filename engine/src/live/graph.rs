@@ -25,7 +25,7 @@ use gst_video::prelude::VideoFrameExt;
 
 use super::meter::{Counter, StageMeter};
 use super::timecode;
-use crate::blocks::{caps_filter, x264_encoder};
+use crate::blocks::{caps_filter, compensate_voice_delay, x264_encoder};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::preset::{Mode, Preset};
@@ -241,6 +241,7 @@ pub(crate) fn add_audio(
     let built = show.audio_plan().make()?;
     let voices = (0..show.characters.len()).map(|i| built.get(Part::Voice(i)).cloned()).collect();
     chain.extend(built.all());
+    let last_voice = chain.len() - 1;
     let tee = make(f::TEE)?;
     tee.set_property("allow-not-linked", true);
     chain.extend([make(f::AUDIOCONVERT)?, tee.clone()]);
@@ -250,6 +251,7 @@ pub(crate) fn add_audio(
     let sink = encoded_sink()?;
     chain.extend([make(f::QUEUE)?, make(f::AUDIOCONVERT)?, opus, sink.clone()]);
     add_chain(pipeline, &chain, "audio elements")?;
+    compensate_voice_delay(&chain[last_voice], built.elements.iter().map(|(_, v)| v));
     input.link(&queue).map_err(|_| EngineError::Request("cannot link the live sound".into()))?;
     Ok((voices, tee, sink.downcast().expect("appsink")))
 }

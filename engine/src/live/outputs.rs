@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gst::prelude::*;
 use serde::Serialize;
 
-use crate::blocks::{part_path, shared_audio_encode};
+use crate::blocks::{part_path, shared_audio_encode, skip_aac_priming};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
@@ -255,6 +255,7 @@ fn build(output: &LiveOutput, prefix: &str) -> Result<Vec<gst::Element>> {
 fn add_aac(pipeline: &gst::Pipeline, taps: &Taps<'_>) -> Result<gst::Element> {
     let enc = make(f::AACENC)?;
     enc.set_property("bitrate", i32::try_from(taps.aac_kbps * 1000).unwrap_or(128_000));
+    skip_aac_priming(&enc.static_pad("sink").expect("encoders have a sink pad"));
     let err = || EngineError::Request("cannot build the AAC encoder of the live outputs".into());
     shared_audio_encode(pipeline, taps.audio, make(f::QUEUE)?, None, enc, err)
 }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::branch;
 use super::effects::TRACK_MODELS;
-use crate::blocks::{caps_filter, video_format};
+use crate::blocks::{caps_filter, compensate_voice_delay, video_format};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::project::Project;
@@ -349,10 +349,7 @@ pub(crate) fn add_audio(
     }
     pipeline.add_many(&chain).map_err(|_| err("elements"))?;
     gst::Element::link_many(&chain).map_err(|_| err("elements do not link"))?;
-    // The converters keep their input timestamps and delay the content by
-    // their fixed latency; shift it back so speech stays on the lips.
-    let delay: f64 = built.elements.iter().map(|(_, v)| v.property::<f64>("latency-ms") / 1000.0).sum();
-    compensate_delay(&chain[voices_end].static_pad("src").expect("src"), delay);
+    compensate_voice_delay(&chain[voices_end], built.elements.iter().map(|(_, v)| v));
     Ok(Some((chain[0].clone(), chain[chain.len() - 1].clone(), built)))
 }
 
@@ -479,43 +476,6 @@ fn keep_between(input: &gst::Pad, output: &gst::Pad, ranges: Vec<(f64, f64)>) {
             original_mut.set_duration(buffer.duration());
             info.data = Some(gst::PadProbeData::Buffer(original));
         }
-        gst::PadProbeReturn::Ok
-    });
-}
-
-/// Moves raw audio leaving `pad` earlier by `delay_s`: timestamps shift
-/// back and the leading `delay_s` (the converters' primed silence) is cut.
-fn compensate_delay(pad: &gst::Pad, delay_s: f64) {
-    let delay = gst::ClockTime::from_nseconds((delay_s * 1e9).round() as u64);
-    if delay.is_zero() {
-        return;
-    }
-    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
-        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
-        let Some(audio) = pad.current_caps().and_then(|c| gst_audio::AudioInfo::from_caps(&c).ok()) else {
-            return gst::PadProbeReturn::Ok;
-        };
-        let frame_bytes = audio.bpf() as usize;
-        if pts >= delay {
-            info.buffer_mut().expect("buffer").make_mut().set_pts(pts - delay);
-            return gst::PadProbeReturn::Ok;
-        }
-        let cut_frames = (delay - pts).nseconds().mul_div_round(u64::from(audio.rate()), 1_000_000_000).unwrap_or(0);
-        let cut = cut_frames as usize * frame_bytes;
-        if cut >= buffer.size() {
-            return gst::PadProbeReturn::Drop;
-        }
-        let Ok(mut rest) = buffer.copy_region(gst::BufferCopyFlags::all(), cut..) else {
-            return gst::PadProbeReturn::Drop;
-        };
-        let frames = ((buffer.size() - cut) / frame_bytes) as u64;
-        {
-            let rest = rest.make_mut();
-            rest.set_pts(gst::ClockTime::ZERO);
-            rest.set_duration(gst::ClockTime::SECOND.mul_div_floor(frames, u64::from(audio.rate())));
-        }
-        info.data = Some(gst::PadProbeData::Buffer(rest));
         gst::PadProbeReturn::Ok
     });
 }

@@ -26,7 +26,8 @@ use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
 use crate::metadata::{self, EngineInfo, RenderMetadata, DISCLOSURE};
-use crate::preset::{Background, CaptionMode, CropPolicy, Preset, Watermark};
+use crate::preset::{AudioCodec, Background, CaptionMode, Container, CropPolicy, Preset, Watermark};
+use crate::priming::AAC_PRIMING_FRAMES;
 use crate::project::Project;
 use crate::show::Show;
 use crate::subtitles::{self, Cue};
@@ -190,6 +191,12 @@ pub fn render(
             Some(info) => EngineError::BadMedia { path: info.path.clone(), cause },
             None => EngineError::Request(cause),
         });
+    }
+
+    for branch in &branches {
+        if branch.preset.container == Container::Mp4 && branch.preset.audio.codec == AudioCodec::Aac {
+            crate::priming::skip_audio_priming(&branch.part, AAC_PRIMING_FRAMES, branch.preset.audio.sample_rate)?;
+        }
     }
 
     let mut outputs = Vec::with_capacity(branches.len());

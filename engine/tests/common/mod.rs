@@ -55,17 +55,98 @@ pub fn frames(path: &Path, w: i32, h: i32) -> Vec<(f64, Vec<u8>)> {
     })
 }
 
-/// The first audio stream decoded to mono f32, and its sample rate.
+/// The first audio stream decoded to mono f32, and its sample rate. Sample
+/// `i` plays at `i / rate` seconds: the samples are placed at their running
+/// time (after the container's edit list), silence filling what starts late.
 pub fn audio_mono(path: &Path) -> (u32, Vec<f32>) {
+    const RATE: u32 = 48_000;
     let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=sink sync=false",
+        "filesrc location=\"{}\" ! decodebin ! audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,rate={RATE} ! appsink name=sink sync=false",
         path.display()
     );
     let chunks = pull_all(&desc, |sample| {
-        let map = sample.buffer()?.map_readable().ok()?;
-        Some(map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>())
+        let buffer = sample.buffer()?;
+        let t = running_time(sample, buffer)?;
+        let map = buffer.map_readable().ok()?;
+        Some((t, map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>()))
     });
-    (48_000, chunks.concat())
+    let mut out: Vec<f32> = Vec::new();
+    for (t, chunk) in chunks {
+        // Decoders are continuous after their first buffer; only a late start leaves a gap.
+        let at = (t * f64::from(RATE)).round() as usize;
+        if out.is_empty() && at > 0 {
+            out.resize(at, 0.0);
+        }
+        out.extend(chunk);
+    }
+    (RATE, out)
+}
+
+/// Beep minus flash (s) for each flash of the shared A/V-sync clip in the
+/// output `path`: a flash is a frame of mean luma above 200, a beep the start
+/// of a burst above 0.3. Panics unless there are `events` of each.
+pub fn av_offsets(path: &Path, events: usize) -> Vec<f64> {
+    let flashes: Vec<f64> = frame_lumas(path).into_iter().filter(|(_, l)| *l > 200.0).map(|(t, _)| t).collect();
+    let (rate, samples) = audio_mono(path);
+    let beeps = onsets(rate, &samples, 0.3, 0.5);
+    assert_eq!(flashes.len(), events, "{}: flashes at {flashes:?}", path.display());
+    assert_eq!(beeps.len(), events, "{}: beeps at {beeps:?}", path.display());
+    flashes.iter().zip(&beeps).map(|(f, b)| b - f).collect()
+}
+
+/// Beep minus flash (s) for each flash as ffmpeg plays `path`, edit lists
+/// honoured: the figure a player gives, from a decoder that is not ours.
+/// `None` when ffmpeg is not installed.
+pub fn ffmpeg_av_offsets(path: &Path, events: usize) -> Option<Vec<f64>> {
+    use std::process::Command;
+    let ffmpeg = |args: &[&str]| {
+        let out = Command::new("ffmpeg").args(["-nostdin", "-hide_banner", "-i"]).arg(path).args(args).output().ok()?;
+        assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Some(out)
+    };
+    let start = |what: &str| -> f64 {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-of", "csv=p=0", "-show_entries", what])
+            .args(if what.starts_with("stream") { &["-select_streams", "a:0"][..] } else { &[][..] })
+            .arg(path)
+            .output()
+            .expect("ffprobe runs beside ffmpeg");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0)
+    };
+    // showinfo logs each decoded frame's time and mean level.
+    let video = ffmpeg(&["-map", "0:v:0", "-vf", "scale=32:32,format=gray,showinfo", "-f", "null", "-"])?;
+    let log = String::from_utf8_lossy(&video.stderr);
+    let field = |line: &str, key: &str| -> Option<f64> {
+        let rest = &line[line.find(key)? + key.len()..];
+        rest.trim_start_matches('[').split([' ', ']']).next()?.parse().ok()
+    };
+    let flashes: Vec<f64> = log
+        .lines()
+        .filter_map(|l| Some((field(l, "pts_time:")?, field(l, "mean:")?)))
+        .filter(|(_, mean)| *mean > 200.0)
+        .map(|(t, _)| t)
+        .collect();
+    let audio = ffmpeg(&["-v", "error", "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])?;
+    let samples: Vec<f32> =
+        audio.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    // The raw samples start at the audio stream's start, counted from the file's.
+    let lead = start("stream=start_time") - start("format=start_time");
+    let beeps: Vec<f64> = onsets(48_000, &samples, 0.3, 0.5).into_iter().map(|t| t + lead).collect();
+    assert_eq!(flashes.len(), events, "ffmpeg, {}: flashes at {flashes:?}", path.display());
+    assert_eq!(beeps.len(), events, "ffmpeg, {}: beeps at {beeps:?}", path.display());
+    Some(flashes.iter().zip(&beeps).map(|(f, b)| b - f).collect())
+}
+
+/// The median of `values` (which must not be empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
 }
 
 /// Running time of `buffer` in seconds: the timestamp after the container's
