@@ -651,6 +651,7 @@ mod tests {
             formants_hz: formants,
             voiced_seconds: 3.0,
             embedding: None,
+            rights: None,
         }
     }
 

@@ -54,6 +54,7 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
         updated_at: db::now(),
         revision: 0,
         version: 0,
+        commercial: 0,
     };
     projects::insert(&state.db, &project).await?;
     let mut timeline_clips = Vec::new();

@@ -75,7 +75,7 @@ const TABLE: &[Row] = &[
     row("POST", "/api/admin/models", [401, 403, 403], "no administrator is named here: tests/admin_models.rs has one"),
     // The owner's resources.
     row("GET", "/api/projects/{project_id}", [401, 404, 200], ""),
-    row("PATCH", "/api/projects/{project_id}", [401, 404, 200], ""),
+    row("PATCH", "/api/projects/{project_id}", [401, 404, 200], "a rename with the commercial setting"),
     row("GET", "/api/projects/{project_id}/revisions", [401, 404, 200], ""),
     row("POST", "/api/projects/{project_id}/undo", [401, 404, 200], "undoes the rename of the row above"),
     row("POST", "/api/projects/{project_id}/redo", [401, 404, 200], "redoes the undo of the row above"),
@@ -335,7 +335,7 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
             json(json!({ "refresh_token": refresh }))
         }
         ("POST", "/api/projects") => json(json!({ "name": "Theirs" })),
-        ("PATCH", "/api/projects/{project_id}") => json(json!({ "name": "Renamed" })),
+        ("PATCH", "/api/projects/{project_id}") => json(json!({ "name": "Renamed", "commercial": false })),
         ("POST", "/api/projects/{project_id}/clips") => form("file", "take.mp4", &media("grid/grid_swwp2s.mp4"), &[]),
         ("POST", "/api/projects/{project_id}/imports") => json(json!({ "url": "http://127.0.0.1:9/take.mp4" })),
         ("POST", "/api/projects/{project_id}/characters") => form(
@@ -345,9 +345,12 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
             &[("name", "Second"), ("rights_basis", "consent")],
         ),
         ("PATCH", "/api/characters/{character_id}") => json(json!({ "voice_id": fx.voice })),
-        ("POST", "/api/projects/{project_id}/voices") => {
-            form("sample", "take.wav", &media("speech/librivox_0880.wav"), &[("name", "Second")])
-        }
+        ("POST", "/api/projects/{project_id}/voices") => form(
+            "sample",
+            "take.wav",
+            &media("speech/librivox_0880.wav"),
+            &[("name", "Second"), ("rights_basis", "consent")],
+        ),
         ("POST", "/api/projects/{project_id}/scenes") => {
             json(json!({ "start": 1.0, "end": 2.0, "character_id": fx.character }))
         }

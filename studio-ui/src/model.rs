@@ -18,6 +18,9 @@ pub(crate) struct Project {
     /// Grows with every change; edits send it back in `If-Match`.
     #[serde(default)]
     pub version: i64,
+    /// Commercial work: renders refuse what is not cleared for it.
+    #[serde(default)]
+    pub commercial: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

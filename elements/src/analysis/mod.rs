@@ -28,5 +28,6 @@ pub fn voice_profile(samples: &[f32], rate: u32) -> Option<VoiceProfile> {
         formants_hz: formants,
         voiced_seconds,
         embedding: None,
+        rights: None,
     })
 }

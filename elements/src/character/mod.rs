@@ -108,6 +108,11 @@ pub struct VoiceProfile {
     /// Speaker embedding, when the embedding model was available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<SpeakerEmbedding>,
+    /// The right to use this voice, when it is not the face's: a voice sample recorded
+    /// apart from the portrait (an actor's voice on a historical face) has its own basis,
+    /// restriction and expiry, checked before a render or show uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<Rights>,
 }
 
 /// A speaker embedding and the model that made it.
@@ -273,6 +278,28 @@ impl Character {
     }
 }
 
+impl Character {
+    /// Whether the face and, when it has its own record, the voice may be used on `today`
+    /// (`YYYY-MM-DD`) in work that is `commercial`; the error says why, and says "its
+    /// voice's rights" when the voice's own record is the one that refuses.
+    pub fn allows(&self, today: &str, commercial: bool) -> Result<(), String> {
+        if let Some(rights) = &self.rights {
+            rights.allows(today, commercial)?;
+        }
+        if let Some(rights) = self.voice.as_ref().and_then(|v| v.rights.as_ref()) {
+            rights.allows(today, commercial).map_err(|why| why.replacen("its rights", "its voice's rights", 1))?;
+        }
+        Ok(())
+    }
+
+    /// Catalog names of the models the character brings with it, beside those of the
+    /// elements that play it: the speaker model its voice was measured with, whose output
+    /// (the embedding) steers the voice converter, so its licence covers the voice heard.
+    pub fn own_models(&self) -> Vec<&str> {
+        self.voice.iter().filter_map(|v| v.embedding.as_ref()).map(|e| e.model.as_str()).collect()
+    }
+}
+
 impl VoiceProfile {
     /// Lowest and highest F0 a profile may claim, Hz.
     pub const F0_LIMITS: (f32, f32) = (40.0, 1000.0);
@@ -295,6 +322,9 @@ impl VoiceProfile {
             if embedding.vector.is_empty() || !embedding.vector.iter().all(|v| v.is_finite()) {
                 return Err("field `voice.embedding.vector` is empty or not finite".into());
             }
+        }
+        if let Some(rights) = &self.rights {
+            rights.validate().map_err(|e| e.replace("`rights.", "`voice.rights."))?;
         }
         Ok(())
     }

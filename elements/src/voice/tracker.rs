@@ -177,6 +177,7 @@ mod tests {
             formants_hz: NEUTRAL_FORMANTS.map(|f| f * 1.2),
             voiced_seconds: 3.0,
             embedding: None,
+            rights: None,
         };
         let (semitones, formant) = tracker.targets(&profile);
         assert_eq!(semitones, 0.0);

@@ -10,7 +10,7 @@
 //! Late frames are dropped by the leaky capture queue and counted.
 
 mod browser;
-mod captions;
+pub(crate) mod captions;
 mod gate;
 pub(crate) mod graph;
 mod licences;

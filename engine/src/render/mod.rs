@@ -400,3 +400,34 @@ fn finish(
     parts.write(metadata_file.clone(), &json)?;
     Ok(RenderOutput { preset: branch.preset.name.clone(), file, metadata_file, thumbnails, sidecars, metadata })
 }
+
+/// What a render will run, as far as it is known before the render: whether a cast plays,
+/// a preset crops around the face, a background replaces the room, captions are transcribed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlannedRender {
+    pub cast: bool,
+    pub face_crop: bool,
+    pub background: bool,
+    pub captions: bool,
+}
+
+/// Catalog names of the models a render with `plan` runs, read from the elements' defaults
+/// as the render builds them, so that commercial work can be refused before it is queued.
+/// A face crop on a picture that turns out to fit needs no tracker; counting it anyway
+/// errs towards checking. The characters' own models are theirs
+/// (`Character::own_models`) and are checked with their rights.
+pub fn planned_models(plan: PlannedRender) -> Result<Vec<&'static str>> {
+    let mut names = Vec::new();
+    if plan.cast || plan.face_crop {
+        names.extend(effects::TRACK_MODELS);
+    }
+    if plan.background {
+        crate::media::init()?;
+        let matte = f::plugin(f::REENACTMATTE)?;
+        names.push(matte.property::<gstreenact::matte::ReenactMatteModel>("model").model_name());
+    }
+    if plan.captions {
+        names.extend(crate::live::captions::MODELS);
+    }
+    Ok(names)
+}

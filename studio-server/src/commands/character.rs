@@ -43,6 +43,8 @@ enum CharacterCommand {
         json: bool,
         #[command(flatten)]
         rights: RightsArgs,
+        #[command(flatten)]
+        voice_rights: VoiceRightsArgs,
     },
     /// Describe a character file: portrait, mouth, skin colour and voice profile.
     Show {
@@ -78,6 +80,51 @@ struct RightsArgs {
     /// Last day the likeness may be used, YYYY-MM-DD: later renders refuse the character.
     #[arg(long, value_parser = parse_date)]
     rights_expires: Option<String>,
+}
+
+/// The right to use the voice sample when it is not the face's (an actor's voice on a
+/// historical portrait). Without `--voice-rights-basis` the face's record covers the voice.
+#[derive(Debug, clap::Args)]
+struct VoiceRightsArgs {
+    /// On what right the voice is used: public-domain, consent, licensed or own-likeness.
+    #[arg(long, value_parser = parse_basis, requires = "voice_sample")]
+    voice_rights_basis: Option<RightsBasis>,
+    /// Who granted the voice's right.
+    #[arg(long, requires = "voice_rights_basis")]
+    voice_granted_by: Option<String>,
+    /// When the voice's right was granted, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date, requires = "voice_rights_basis")]
+    voice_granted_at: Option<String>,
+    /// The voice's release, contract or archive reference.
+    #[arg(long, requires = "voice_rights_basis")]
+    voice_rights_reference: Option<String>,
+    /// The voice's signed release (any file): its SHA-256 is recorded.
+    #[arg(long, requires = "voice_rights_basis")]
+    voice_release_document: Option<PathBuf>,
+    /// The voice is for non-commercial work only.
+    #[arg(long, requires = "voice_rights_basis")]
+    voice_non_commercial: bool,
+    /// Last day the voice may be used, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date, requires = "voice_rights_basis")]
+    voice_rights_expires: Option<String>,
+}
+
+impl VoiceRightsArgs {
+    /// The voice's own record, when one was given.
+    fn record(self) -> anyhow::Result<Option<Rights>> {
+        let Some(basis) = self.voice_rights_basis else { return Ok(None) };
+        RightsArgs {
+            rights_basis: basis,
+            granted_by: self.voice_granted_by,
+            granted_at: self.voice_granted_at,
+            rights_reference: self.voice_rights_reference,
+            release_document: self.voice_release_document,
+            non_commercial: self.voice_non_commercial,
+            rights_expires: self.voice_rights_expires,
+        }
+        .record()
+        .map(Some)
+    }
 }
 
 fn parse_basis(text: &str) -> Result<RightsBasis, String> {
@@ -116,8 +163,9 @@ impl RightsArgs {
 /// Runs `reenact character create` or `reenact character show`.
 pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
     match args.command {
-        CharacterCommand::Create { portrait, voice_sample, name, out, force, json, rights } => {
+        CharacterCommand::Create { portrait, voice_sample, name, out, force, json, rights, voice_rights } => {
             let rights = rights.record()?;
+            let voice_rights = voice_rights.record()?;
             let name = name.unwrap_or_else(|| default_name(&portrait));
             let out = out.unwrap_or_else(|| PathBuf::from(format!("{}{FILE_SUFFIX}", file_stem(&name))));
             if out.exists() && !force {
@@ -127,6 +175,9 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
             eprintln!("analysing {} ...", portrait.display());
             let mut created = character::create(&CreateOptions { name, portrait, voice_sample }, &catalog)?;
             created.rights = Some(rights);
+            if let Some(voice) = &mut created.voice {
+                voice.rights = voice_rights;
+            }
             created.save(&out)?;
             print_summary(&created, &out, json);
             Ok(())

@@ -171,7 +171,7 @@ fn sign_recordings(recordings: &[PathBuf], characters: &[PathBuf]) -> anyhow::Re
                 .with_context(|| format!("cannot hash {}", file.display()))?,
         );
         let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        cast.push(CharacterRecord { name, algorithms: Vec::new(), rights: None });
+        cast.push(CharacterRecord { name, algorithms: Vec::new(), rights: None, voice_rights: None });
     }
     for file in recordings {
         let provenance = Provenance {

@@ -71,7 +71,14 @@ fn print_report(r: &Verification) {
         for c in p.get("characters").and_then(|c| c.as_array()).into_iter().flatten() {
             let rights =
                 c.get("rights").and_then(|r| r.get("basis")).and_then(|b| b.as_str()).unwrap_or("not recorded");
-            println!("character:   {} (rights: {rights})", c.get("name").and_then(|n| n.as_str()).unwrap_or("?"));
+            let voice = match c.get("voice_rights").and_then(|r| r.get("basis")).and_then(|b| b.as_str()) {
+                Some(basis) => format!(", voice rights: {basis}"),
+                None => String::new(),
+            };
+            println!(
+                "character:   {} (rights: {rights}{voice})",
+                c.get("name").and_then(|n| n.as_str()).unwrap_or("?")
+            );
         }
         for m in p.get("models").and_then(|m| m.as_array()).into_iter().flatten() {
             let f = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();

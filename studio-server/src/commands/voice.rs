@@ -67,6 +67,15 @@ fn clone(args: CloneArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give the words with --text or --script"),
     };
+    // Expired rights (the face's or the voice's own) refuse the clone before any synthesis.
+    let character = gstreenact::character::Character::load(&args.character)?;
+    reenact_server::credentials::check_character(
+        &character.name,
+        &character,
+        &reenact_server::credentials::today(),
+        None,
+    )
+    .map_err(anyhow::Error::msg)?;
     let mut request = VoiceCloneRequest::new(text, &args.character, &args.out);
     request.pitch_semitones = args.pitch_semitones;
     request.formant_shift = args.formant_shift;

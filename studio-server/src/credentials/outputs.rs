@@ -51,8 +51,8 @@ pub fn render_provenance(
                 }
             }
             None => {
-                let rights = character_rights(&scene.character_file);
-                characters.push(CharacterRecord { name: scene.character.clone(), algorithms, rights });
+                let (rights, voice_rights) = character_rights(&scene.character_file);
+                characters.push(CharacterRecord { name: scene.character.clone(), algorithms, rights, voice_rights });
                 if scene.character_file.is_file() {
                     ingredients.push(cache.get(
                         &scene.character_file,
@@ -75,17 +75,12 @@ pub fn render_provenance(
     })
 }
 
-/// The rights record of a character file, as the credential states it.
-pub(super) fn character_rights(file: &Path) -> Option<RightsRecord> {
-    let rights = gstreenact::character::Character::load(file).ok()?.rights?;
-    Some(RightsRecord {
-        basis: rights.basis.to_string(),
-        granted_by: rights.granted_by,
-        granted_at: rights.granted_at,
-        reference: rights.reference.or(rights.document_sha256.map(|s| format!("release document sha256:{s}"))),
-        restriction: rights.non_commercial.then(|| "non-commercial".to_owned()),
-        expires_at: rights.expires,
-    })
+/// The rights records of a character file, as the credential states them: the face's, and
+/// the voice's own when it has one.
+pub(super) fn character_rights(file: &Path) -> (Option<RightsRecord>, Option<RightsRecord>) {
+    let Ok(character) = gstreenact::character::Character::load(file) else { return (None, None) };
+    let voice = character.voice.and_then(|v| v.rights).map(RightsRecord::from);
+    (character.rights.map(RightsRecord::from), voice)
 }
 
 /// Signs each output file and its thumbnails; returns every file signed and where its manifest went.
@@ -115,6 +110,7 @@ pub fn sign_voice_clone(
     let catalog = reenact_models::Catalog::load().ok();
     let ingredient = IngredientRecord::from_file(character_file, "character voice profile", false)
         .map_err(|e| CredentialError::io(character_file, e))?;
+    let (rights, voice_rights) = character_rights(character_file);
     let provenance = Provenance {
         title: report.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         author: author.to_owned(),
@@ -125,7 +121,8 @@ pub fn sign_voice_clone(
         characters: vec![CharacterRecord {
             name: report.character.clone(),
             algorithms: vec![report.algorithm.clone()],
-            rights: character_rights(character_file),
+            rights,
+            voice_rights,
         }],
         disclosure: report.disclosure.clone(),
     };

@@ -99,6 +99,19 @@ pub struct RightsRecord {
     pub expires_at: Option<String>,
 }
 
+impl From<gstreenact::character::Rights> for RightsRecord {
+    fn from(rights: gstreenact::character::Rights) -> Self {
+        RightsRecord {
+            basis: rights.basis.to_string(),
+            granted_by: rights.granted_by,
+            granted_at: rights.granted_at,
+            reference: rights.reference.or(rights.document_sha256.map(|s| format!("release document sha256:{s}"))),
+            restriction: rights.non_commercial.then(|| "non-commercial".to_owned()),
+            expires_at: rights.expires,
+        }
+    }
+}
+
 /// A character that appears, and the rights it was used under when known.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CharacterRecord {
@@ -106,6 +119,9 @@ pub struct CharacterRecord {
     /// The algorithms that played it (face, voice, lips).
     pub algorithms: Vec<String>,
     pub rights: Option<RightsRecord>,
+    /// The voice's own rights, when the voice has a record apart from the face's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_rights: Option<RightsRecord>,
 }
 
 /// Everything one credential states.

@@ -12,16 +12,34 @@ pub fn today() -> String {
     time::OffsetDateTime::now_utc().date().to_string()
 }
 
-/// Refuses the cast when a character's rights expired or exclude `commercial` work; the
-/// message names the character and the reason. Characters without a rights record pass
-/// (files made before rights were recorded); their credentials say "not recorded".
+/// Refuses the cast when a character's or its voice's rights expired or exclude
+/// `commercial` work, or, in commercial work, when a model the character brings (its
+/// voice's speaker model) is not cleared for it; the message names the character and the
+/// reason. Characters without a rights record pass (files made before rights were
+/// recorded); their credentials say "not recorded".
 pub fn check_cast(characters: &BTreeMap<String, PathBuf>, commercial: bool) -> Result<(), String> {
     let today = today();
+    let catalog =
+        commercial.then(reenact_models::Catalog::load).transpose().map_err(|e| format!("model catalog: {e}"))?;
     for (name, file) in characters {
         let character = Character::load(file).map_err(|e| e.to_string())?;
-        if let Some(rights) = &character.rights {
-            rights.allows(&today, commercial).map_err(|why| format!("character `{name}` cannot be used: {why}"))?;
-        }
+        check_character(name, &character, &today, catalog.as_ref())?;
+    }
+    Ok(())
+}
+
+/// [`check_cast`] for one character read already; `catalog` is given for commercial work.
+pub fn check_character(
+    name: &str,
+    character: &Character,
+    today: &str,
+    catalog: Option<&reenact_models::Catalog>,
+) -> Result<(), String> {
+    let commercial = catalog.is_some();
+    character.allows(today, commercial).map_err(|why| format!("character `{name}` cannot be used: {why}"))?;
+    if let Some(catalog) = catalog {
+        check_models(character.own_models(), catalog, true)
+            .map_err(|why| format!("character `{name}` cannot be used: its voice's {why}"))?;
     }
     Ok(())
 }

@@ -16,9 +16,11 @@ pub struct ProjectRow {
     pub revision: i64,
     /// Grows with every change; the ETag an edit must match.
     pub version: i64,
+    /// Commercial work (0/1): a setting of the project, not of a revision, so undo keeps it.
+    pub commercial: i64,
 }
 
-const COLUMNS: &str = "id, owner_id, name, timeline, created_at, updated_at, revision, version";
+const COLUMNS: &str = "id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial";
 
 /// Revisions kept behind the current one; older ones are dropped as new edits arrive.
 pub const UNDO_DEPTH: i64 = 100;
@@ -45,8 +47,8 @@ pub enum ChangeError {
 pub async fn insert(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO projects (id, owner_id, name, timeline, created_at, updated_at, revision, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO projects (id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&p.id)
     .bind(&p.owner_id)
@@ -56,6 +58,7 @@ pub async fn insert(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<()> {
     .bind(p.updated_at)
     .bind(p.revision)
     .bind(p.version)
+    .bind(p.commercial)
     .execute(&mut *tx)
     .await?;
     put_revision(&mut tx, p).await?;
@@ -206,6 +209,32 @@ pub async fn update(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<bool> {
         .await?;
     tx.commit().await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Marks a project of `owner` commercial or not, guarded by its version like an edit but
+/// without a revision: the setting is the project's, and undo does not take it back.
+pub async fn set_commercial(db: &AnyPool, p: &mut ProjectRow, expected: i64) -> Result<(), ChangeError> {
+    let done = sqlx::query(
+        "UPDATE projects SET commercial = $1, updated_at = $2, version = version + 1 \
+         WHERE owner_id = $3 AND id = $4 AND version = $5",
+    )
+    .bind(p.commercial)
+    .bind(p.updated_at)
+    .bind(&p.owner_id)
+    .bind(&p.id)
+    .bind(expected)
+    .execute(db)
+    .await?;
+    if done.rows_affected() != 1 {
+        let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM projects WHERE owner_id = $1 AND id = $2")
+            .bind(&p.owner_id)
+            .bind(&p.id)
+            .fetch_optional(db)
+            .await?;
+        return Err(ChangeError::Stale { expected, current: current.map_or(-1, |c| c.0) });
+    }
+    p.version = expected + 1;
+    Ok(())
 }
 
 pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {

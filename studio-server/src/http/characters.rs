@@ -47,6 +47,30 @@ struct CharacterForm {
     /// A still picture with one face (PNG, JPEG, WebP, GIF, BMP or TIFF).
     #[schema(value_type = String, format = Binary)]
     portrait: Vec<u8>,
+    #[serde(flatten)]
+    rights: RightsForm,
+}
+
+/// The rights record's fields of a character's or a voice's form; it only describes them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(super) struct RightsForm {
+    /// Required: `public-domain`, `consent`, `licensed` or `own-likeness`.
+    #[schema(example = "consent")]
+    rights_basis: String,
+    /// Who granted the right (the person, their estate, the licensor).
+    rights_granted_by: Option<String>,
+    /// `YYYY-MM-DD`.
+    rights_granted_at: Option<String>,
+    /// The release, contract or archive reference.
+    rights_reference: Option<String>,
+    /// The signed release (any file, up to the upload limit): only its SHA-256 is kept.
+    #[schema(value_type = Option<String>, format = Binary)]
+    rights_document: Option<Vec<u8>>,
+    /// `true` for non-commercial work only: commercial projects and shows refuse it.
+    rights_non_commercial: Option<bool>,
+    /// Last day of use, `YYYY-MM-DD`: renders and shows after it refuse it.
+    rights_expires: Option<String>,
 }
 
 /// What the portrait analysis found, in pixels of the cropped portrait the character keeps.
@@ -150,7 +174,7 @@ async fn characters_create(
     let upload = uploads::receive(&state, &user, form, "portrait", &RIGHTS_FIELDS).await?;
     let name =
         check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
-    let rights = rights_of(&upload)?;
+    let rights = rights_of(&upload, "character", "face")?;
     let ext = picture_extension(&upload.head).ok_or(ApiError::UnsupportedMedia(
         "portrait: not a picture (PNG, JPEG, WebP, GIF, BMP or TIFF expected)".into(),
     ))?;
@@ -300,8 +324,9 @@ async fn analyse(name: String, portrait: PathBuf) -> Result<Character, ApiError>
     .map_err(internal)?
 }
 
-/// The form's text fields: the name and the rights record.
-const RIGHTS_FIELDS: [&str; 7] = [
+/// The form's text fields: the name and the rights record (a voice's form has the same),
+/// with the release document, whose hash is all that is kept.
+pub(super) const RIGHTS_FIELDS: [&str; 8] = [
     "name",
     "rights_basis",
     "rights_granted_by",
@@ -309,14 +334,17 @@ const RIGHTS_FIELDS: [&str; 7] = [
     "rights_reference",
     "rights_non_commercial",
     "rights_expires",
+    uploads::RELEASE_DOCUMENT,
 ];
 
-/// The rights record of a character form; `rights_basis` is required, dates are `YYYY-MM-DD`.
-fn rights_of(upload: &uploads::Upload) -> Result<Rights, ApiError> {
+/// The rights record of a character's or a voice's form (`what`, using a `likeness`);
+/// `rights_basis` is required, dates are `YYYY-MM-DD`. One record type for faces and voices,
+/// so renders, shows and credentials treat both alike.
+pub(super) fn rights_of(upload: &uploads::Upload, what: &str, likeness: &str) -> Result<Rights, ApiError> {
     let text = |name: &str| upload.text(name).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     let basis = text("rights_basis").ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "rights_basis: a character needs a rights basis ({}): on what right is this face used?",
+            "rights_basis: a {what} needs a rights basis ({}): on what right is this {likeness} used?",
             RightsBasis::NAMES
         ))
     })?;
@@ -340,7 +368,7 @@ fn rights_of(upload: &uploads::Upload) -> Result<Rights, ApiError> {
         granted_by: text("rights_granted_by"),
         granted_at: date("rights_granted_at")?,
         reference: text("rights_reference"),
-        document_sha256: None,
+        document_sha256: text(uploads::RELEASE_DOCUMENT),
         non_commercial,
         expires: date("rights_expires")?,
     })

@@ -201,6 +201,7 @@ struct StartRequest {
     visitor_consent: Option<VisitorConsent>,
     /// Commercial work: elements whose models are not cleared for commercial use, and
     /// characters whose rights are non-commercial, are refused (at start and when switched).
+    /// A show of a commercial project (`project_id`) is commercial either way.
     #[serde(default)]
     commercial: bool,
 }
@@ -267,15 +268,18 @@ async fn start(
     }
     let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
-    check_show_models(&elements.on(), request.commercial)?;
+    // A show of a commercial project is commercial work whatever the request says.
+    let mut commercial = request.commercial;
     if let Some(project) = &request.project_id {
         let (Some(db), Some(user)) = (&state.db, &owner) else {
             return Err(field("project_id", "projects belong to accounts of `reenact serve`"));
         };
-        if crate::db::projects::get(db, user, project).await?.is_none() {
+        let Some(row) = crate::db::projects::get(db, user, project).await? else {
             return Err(field("project_id", format!("no project `{project}`")));
-        }
+        };
+        commercial |= row.commercial != 0;
     }
+    check_show_models(&elements.on(), commercial)?;
     let outputs = parse_outputs(&request.outputs, state.keys.is_some())?;
     let consent = match request.visitor_consent {
         Some(settings) => {
@@ -301,7 +305,7 @@ async fn start(
         session.keep_cast(dir);
     }
     session.kiosk.set(request.kiosk_pin.as_deref());
-    session.commercial.store(request.commercial, std::sync::atomic::Ordering::SeqCst);
+    session.commercial.store(commercial, std::sync::atomic::Ordering::SeqCst);
     let summary = session.summary();
     Ok((StatusCode::CREATED, [(LOCATION, format!("/api/live/{}", session.id))], Json(summary)).into_response())
 }
@@ -785,6 +789,7 @@ async fn stream_manifest(
             "active": active,
             // Characters made before rights were recorded say so rather than pass silently.
             "rights": character.rights.as_ref().map_or(serde_json::json!("not recorded"), |r| serde_json::json!(r)),
+            "voice_rights": character.voice.as_ref().and_then(|v| v.rights.as_ref()),
         }));
     }
     let catalog = reenact_models::Catalog::load().ok();

@@ -44,6 +44,9 @@ pub(super) struct Project {
     /// Grows with every change; also the `ETag`. Send it back in `If-Match` so an edit
     /// made on a state that has changed since is refused (412) instead of overwriting it.
     version: i64,
+    /// Commercial work: renders refuse models not cleared for commercial use, and faces or
+    /// voices whose rights are non-commercial, naming them (403) before anything is queued.
+    commercial: bool,
 }
 
 /// The stored revisions of a project (at least 50 undo steps are kept).
@@ -70,6 +73,9 @@ struct CreateProject {
     name: String,
     #[serde(default)]
     timeline: Option<serde_json::Value>,
+    /// Commercial work (default false).
+    #[serde(default)]
+    commercial: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,6 +83,8 @@ struct CreateProject {
 struct UpdateProject {
     name: Option<String>,
     timeline: Option<serde_json::Value>,
+    /// Marks the project commercial or not; a setting, not an undo step.
+    commercial: Option<bool>,
 }
 
 /// The signed-in user's projects.
@@ -97,8 +105,17 @@ async fn projects_create(
     let id = uuid::Uuid::new_v4().to_string();
     let timeline = timeline_text(&db, &user.id, &id, body.timeline.unwrap_or_else(empty_timeline)).await?;
     let name = check_name(&body.name)?;
-    let row =
-        ProjectRow { id, owner_id: user.id, name, timeline, created_at: now, updated_at: now, revision: 0, version: 0 };
+    let row = ProjectRow {
+        id,
+        owner_id: user.id,
+        name,
+        timeline,
+        created_at: now,
+        updated_at: now,
+        revision: 0,
+        version: 0,
+        commercial: body.commercial.into(),
+    };
     projects::insert(&db, &row).await?;
     audit::record(&db, &row.owner_id, Action::ProjectCreate, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(to_api(row)?)))
@@ -117,7 +134,8 @@ async fn projects_show(
     tagged(row)
 }
 
-/// Renames a project or replaces its timeline, as a new revision (an undo step). The
+/// Renames a project or replaces its timeline, as a new revision (an undo step), or marks
+/// it commercial or not (a setting that undo leaves alone). The
 /// timeline must pass the engine's project checks, or nothing changes and the answer (400)
 /// names the field and the cause. With `If-Match` (the `version` or `ETag` last seen), an
 /// edit on a project that has changed since answers 412; a change racing this one, 409.
@@ -133,7 +151,8 @@ async fn projects_update(
 ) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
     let id = check_id(&project_id)?;
     let mut row = projects::get(&db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
-    let expected = check_if_match(&headers, row.version)?;
+    let mut expected = check_if_match(&headers, row.version)?;
+    let edits = body.name.is_some() || body.timeline.is_some();
     if let Some(name) = body.name {
         row.name = check_name(&name)?;
     }
@@ -141,7 +160,15 @@ async fn projects_update(
         row.timeline = timeline_text(&db, &user.id, &id, timeline).await?;
     }
     row.updated_at = db::now();
-    projects::commit_edit(&db, &mut row, expected).await.map_err(change_error)?;
+    // A body with only `commercial` changes the setting without adding an undo step.
+    if edits || body.commercial.is_none() {
+        projects::commit_edit(&db, &mut row, expected).await.map_err(change_error)?;
+        expected = row.version;
+    }
+    if let Some(commercial) = body.commercial {
+        row.commercial = commercial.into();
+        projects::set_commercial(&db, &mut row, expected).await.map_err(change_error)?;
+    }
     audit::record(&db, &user.id, Action::ProjectUpdate, Some(&id)).await;
     tagged(row)
 }
@@ -344,5 +371,6 @@ fn to_api(row: ProjectRow) -> Result<Project, ApiError> {
         updated_at: row.updated_at,
         revision: row.revision,
         version: row.version,
+        commercial: row.commercial != 0,
     })
 }

@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use reenact_engine::preset::{Background, CaptionMode, CropPolicy};
+use reenact_engine::PlannedRender;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,8 +20,9 @@ use super::files;
 use super::jobs::{submit, Job};
 use super::projects::check_id;
 use super::AppState;
+use crate::casting;
 use crate::credentials;
-use crate::db::{self, projects, renders, renders::RenderRow};
+use crate::db::{self, projects, renders, renders::RenderRow, scenes};
 use crate::jobs::effects::check_background;
 use crate::jobs::{queue, JobState, NewJob};
 use crate::quota;
@@ -59,8 +61,9 @@ struct CreateRender {
     /// track is in each output as a soft track and as sidecars either way. Not with `captions`.
     #[serde(default)]
     burn_in_subtitles: Option<String>,
-    /// Commercial work: refused when a character's rights are non-commercial or a model is
-    /// not cleared for commercial use (named with its licence in the job's error).
+    /// Commercial work, also when the project is not marked so (a commercial project's
+    /// renders always are): refused (403) when a character's or voice's rights are
+    /// non-commercial or a model is not cleared for commercial use, named with its licence.
     #[serde(default)]
     commercial: bool,
     /// -100..100 (clamped): orders this user's own jobs, not theirs against other users'.
@@ -92,7 +95,10 @@ async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiErro
     })
 }
 
-/// Renders the project in every preset named, in one pass, as one job.
+/// Renders the project in every preset named, in one pass, as one job. Before anything is
+/// queued, 403 naming the character or voice and the reason when its rights expired or are
+/// non-commercial in commercial work, or the model and its licence when commercial work
+/// would run a model not cleared for it; the job checks again when it runs.
 #[utoipa::path(post, path = "/projects/{project_id}/renders", tag = "renders", params(("project_id" = String, Path)),
     request_body = CreateRender, responses((status = 201, body = Render)))]
 async fn renders_create(
@@ -102,7 +108,7 @@ async fn renders_create(
     AppJson(body): AppJson<CreateRender>,
 ) -> Result<(StatusCode, AppJson<Render>), ApiError> {
     let project_id = check_id(&project_id)?;
-    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let project = projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
     if body.presets.is_empty() {
         return Err(ApiError::BadRequest("presets: name at least one preset".into()));
     }
@@ -132,6 +138,8 @@ async fn renders_create(
             Some(lang)
         }
     };
+    let commercial = body.commercial || project.commercial != 0;
+    check_rights(&state, &user, &project, &body, commercial).await?;
     let render_id = uuid::Uuid::new_v4().to_string();
     let job = NewJob {
         owner_id: user.id.clone(),
@@ -141,7 +149,7 @@ async fn renders_create(
             "render_id": render_id, "presets": body.presets, "watermark_text": body.watermark_text,
             "captions": body.captions.filter(|c| *c != CaptionMode::Off),
             "background": body.background, "crop": body.crop, "burn_in_subtitles": burn_in,
-            "commercial": body.commercial,
+            "commercial": commercial,
         }),
         priority: body.priority.clamp(-100, 100),
         max_attempts: 3,
@@ -160,6 +168,56 @@ async fn renders_create(
     renders::insert(&state.db, &row).await?;
     audit::record(&state.db, &row.owner_id, Action::RenderRequest, Some(&row.id)).await;
     Ok((StatusCode::CREATED, AppJson(render_view(&state, row).await?)))
+}
+
+/// Refuses a render whose faces or voices may not be used today (expired, or non-commercial
+/// in `commercial` work) or whose characters' own models, or the models its options will
+/// run, are not cleared for `commercial` work: 403 with the reason, before it is queued.
+async fn check_rights(
+    state: &AppState,
+    user: &CurrentUser,
+    project: &projects::ProjectRow,
+    body: &CreateRender,
+    commercial: bool,
+) -> Result<(), ApiError> {
+    let timeline: serde_json::Value = serde_json::from_str(&project.timeline).unwrap_or_default();
+    let mut ids: Vec<String> = timeline["scenes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["character"].as_str().map(str::to_owned))
+        .collect();
+    ids.extend(scenes::list(&state.db, &user.id, &project.id).await?.into_iter().map(|s| s.character_id));
+    ids.sort();
+    ids.dedup();
+    let catalog = if commercial {
+        Some(reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(format!("model catalog: {e}")))?)
+    } else {
+        None
+    };
+    let today = credentials::today();
+    for id in &ids {
+        // A character deleted since fails the job with its own message.
+        let Some((row, character)) =
+            casting::character(&state.db, &user.id, id).await.map_err(|e| ApiError::Internal(e.to_string()))?
+        else {
+            continue;
+        };
+        credentials::check_character(&row.name, &character, &today, catalog.as_ref()).map_err(ApiError::Forbidden)?;
+    }
+    let Some(catalog) = catalog else { return Ok(()) };
+    let face_crop = match body.crop {
+        Some(crop) => crop == CropPolicy::Face,
+        None => body.presets.iter().filter_map(|n| state.presets.get(n).ok()).any(|p| p.crop == CropPolicy::Face),
+    };
+    let plan = PlannedRender {
+        cast: !ids.is_empty(),
+        face_crop,
+        background: body.background.is_some(),
+        captions: body.captions.is_some_and(|c| c != CaptionMode::Off),
+    };
+    let names = reenact_engine::planned_models(plan).map_err(|e| ApiError::Internal(e.to_string()))?;
+    credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)
 }
 
 /// A render with its job's progress and, when done, its outputs.

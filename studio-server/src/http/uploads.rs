@@ -85,6 +85,8 @@ async fn receive_within(
                 return Err(ApiError::BadRequest(format!("{file_field}: one file, not several")));
             }
             file = Some(stream_to_temp(state, field, file_field, room).await?);
+        } else if name == RELEASE_DOCUMENT && texts.contains(&RELEASE_DOCUMENT) {
+            values.push((RELEASE_DOCUMENT, hash_document(field, state.upload_limit).await?));
         } else if let Some(text) = texts.iter().find(|t| **t == name) {
             values.push((*text, read_text(field, text, state.upload_limit).await?));
         }
@@ -119,6 +121,29 @@ async fn stream_to_temp(state: &AppState, mut field: Field<'_>, name: &str, room
     }
     out.flush().await.map_err(internal)?;
     Ok(Upload { file: temp, bytes, head, file_name, texts: Vec::new() })
+}
+
+/// The form field of a signed release (any file) behind a rights record. Only its SHA-256
+/// is kept, as `reenact character create --release-document` keeps it: the record then
+/// names the exact document the operator holds, and the studio stores no one's contract.
+pub(super) const RELEASE_DOCUMENT: &str = "rights_document";
+
+/// The SHA-256 (hex) of a release document field, read in chunks up to the upload limit.
+async fn hash_document(mut field: Field<'_>, limit: usize) -> Result<String, ApiError> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut bytes = 0usize;
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(RELEASE_DOCUMENT, e, limit))? {
+        bytes += chunk.len();
+        if bytes > limit {
+            return Err(too_large(RELEASE_DOCUMENT, limit));
+        }
+        hasher.update(&chunk);
+    }
+    if bytes == 0 {
+        return Err(ApiError::BadRequest(format!("{RELEASE_DOCUMENT}: the upload is empty (0 bytes)")));
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 async fn read_text(mut field: Field<'_>, name: &str, limit: usize) -> Result<String, ApiError> {

@@ -2,14 +2,16 @@
 //! Voices of a project: a speech sample (multipart `name` + `sample`) measured into a voice
 //! profile — pitch, formants and, with the speaker model installed, an embedding — as
 //! `reenact character create --voice-sample` measures it. A voice attached to a character
-//! becomes that character file's `voice`.
+//! becomes that character file's `voice`. A voice is made only with a rights record (the
+//! character's kind: basis, grant, release, restriction, expiry), kept in its profile so
+//! that it travels into the character file, the render's checks and its credential.
 
 use std::path::PathBuf;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use gstreenact::analysis::{self, speaker};
-use gstreenact::character::{decode_audio_mono, CharacterError, SpeakerEmbedding, VoiceProfile};
+use gstreenact::character::{decode_audio_mono, CharacterError, Rights, SpeakerEmbedding, VoiceProfile};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -17,6 +19,7 @@ use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
+use super::characters::{rights_of, RightsForm, RIGHTS_FIELDS};
 use super::error::{ApiError, AppJson};
 use super::extract::{AppMultipart, AppPath};
 use super::projects::{check_id, check_name};
@@ -43,6 +46,8 @@ struct VoiceForm {
     /// Speech of the voice, at least half a second of it voiced (any audio format).
     #[schema(value_type = String, format = Binary)]
     sample: Vec<u8>,
+    #[serde(flatten)]
+    rights: RightsForm,
 }
 
 /// A voice as the API shows it: the profile's figures, not the embedding's numbers.
@@ -56,6 +61,9 @@ struct VoiceView {
     formants_hz: [f32; 3],
     voiced_seconds: f32,
     embedding: Option<EmbeddingView>,
+    /// On what right the voice is used; `null` for voices made before rights were recorded.
+    #[schema(value_type = Option<Object>)]
+    rights: Option<Rights>,
     created_at: i64,
 }
 
@@ -84,6 +92,7 @@ impl TryFrom<VoiceRow> for VoiceView {
                 version: e.version,
                 dimensions: e.vector.len(),
             }),
+            rights: profile.rights,
             created_at: row.created_at,
         })
     }
@@ -103,7 +112,8 @@ async fn voices_index(
     Ok(AppJson(rows.into_iter().map(VoiceView::try_from).collect::<Result<_, _>>()?))
 }
 
-/// Measures a voice sample (F0, formants, speaker embedding) into a voice profile.
+/// Measures a voice sample (F0, formants, speaker embedding) into a voice profile with its
+/// rights record; 400 naming `rights_basis` when the form says on what right it is used.
 #[utoipa::path(post, path = "/projects/{project_id}/voices", tag = "characters", params(("project_id" = String, Path)),
     request_body(content = VoiceForm, content_type = "multipart/form-data"),
     responses((status = 201, body = VoiceView)))]
@@ -115,10 +125,12 @@ async fn voices_create(
 ) -> Result<(StatusCode, AppJson<VoiceView>), ApiError> {
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
-    let upload = uploads::receive(&state, &user, form, "sample", &["name"]).await?;
+    let upload = uploads::receive(&state, &user, form, "sample", &RIGHTS_FIELDS).await?;
     let name =
         check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
-    let profile = analyse(upload.file.path().to_path_buf()).await?;
+    let rights = rights_of(&upload, "voice", "voice")?;
+    let mut profile = analyse(upload.file.path().to_path_buf()).await?;
+    profile.rights = Some(rights);
 
     let reservation = uploads::reserve(&state, &user, upload.bytes).await?;
     let id = uuid::Uuid::new_v4().to_string();

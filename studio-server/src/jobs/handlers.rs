@@ -188,7 +188,8 @@ pub struct RenderParams {
     #[serde(default)]
     pub burn_in_subtitles: Option<String>,
     /// Commercial work: characters with non-commercial rights and models not cleared for
-    /// commercial use are refused.
+    /// commercial use are refused. A project marked commercial since the job was queued
+    /// makes it commercial too: the handler reads the project's setting again.
     #[serde(default)]
     pub commercial: bool,
 }
@@ -204,12 +205,15 @@ struct Timeline {
 
 impl Handler for Render {
     fn run(&self, job: &JobRow, ctx: &JobContext) -> Result<serde_json::Value, String> {
-        let params: RenderParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
+        let mut params: RenderParams = serde_json::from_str(&job.params).map_err(|e| format!("params: {e}"))?;
         let project_id = job.project_id.as_deref().ok_or("project_id: a render needs a project")?;
         let started_at_ms = super::now_ms();
         let cast_dir = self.storage.temp_path().with_extension("cast");
         let project = self.engine_project(&job.owner_id, project_id, &cast_dir);
-        let project = project.and_then(|project| {
+        // Rights and licences are checked again when the job runs: it may have waited in the
+        // queue past an expiry, or the project may have been marked commercial meanwhile.
+        let project = project.and_then(|(project, commercial)| {
+            params.commercial |= commercial;
             crate::credentials::check_cast(&project.characters, params.commercial).map(|()| project)
         });
         let result = project.and_then(|project| self.render(job, ctx, &params, project_id, project));
@@ -239,6 +243,20 @@ impl Render {
             .iter()
             .map(|n| library.get(n).cloned().map_err(|e| format!("params.presets: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
+        if params.commercial {
+            let plan = reenact_engine::PlannedRender {
+                cast: !project.characters.is_empty(),
+                face_crop: match params.crop {
+                    Some(crop) => crop == CropPolicy::Face,
+                    None => presets.iter().any(|p| p.crop == CropPolicy::Face),
+                },
+                background: params.background.is_some(),
+                captions: params.captions.is_some(),
+            };
+            let catalog = reenact_models::Catalog::load().map_err(|e| e.to_string())?;
+            let names = reenact_engine::planned_models(plan).map_err(|e| e.to_string())?;
+            crate::credentials::check_models(names, &catalog, true)?;
+        }
         let work = self.storage.temp_path().with_extension("dir");
         let mut request = RenderRequest::new(project, PathBuf::from("timeline"), presets, work.clone());
         request.watermark = params.watermark_text.clone().map(|text| reenact_engine::preset::Watermark {
@@ -304,7 +322,8 @@ impl Render {
     /// The engine's view of the project: every clip the timeline names, by its stored file,
     /// and the scenes (the timeline's and the project's scene records) with their characters
     /// written as character files under `cast_dir`.
-    fn engine_project(&self, owner: &str, project_id: &str, cast_dir: &Path) -> Result<Project, String> {
+    /// Also whether the project is marked commercial.
+    fn engine_project(&self, owner: &str, project_id: &str, cast_dir: &Path) -> Result<(Project, bool), String> {
         let row = self
             .runtime
             .block_on(crate::db::projects::get(&self.db, owner, project_id))
@@ -335,7 +354,11 @@ impl Render {
             voice_over: s.voice_over != 0,
         }));
         let characters = self.cast(owner, project_id, &scenes, cast_dir)?;
-        Ok(Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters })
+        let commercial = row.commercial != 0;
+        Ok((
+            Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters },
+            commercial,
+        ))
     }
 
     /// Writes the character of every scene (named by its id) into `cast_dir`.

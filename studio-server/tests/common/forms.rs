@@ -86,12 +86,17 @@ pub async fn astronaut(app: &TestApp, token: &str, project: &str) -> Value {
     character
 }
 
-/// A voice made from a shared speech sample in `project`.
+/// A voice made from a shared speech sample in `project`, used with the reader's consent.
 pub async fn voice(app: &TestApp, token: &str, project: &str, sample: &str) -> Value {
+    voice_with(app, token, project, sample, &[("rights_basis", "consent")]).await
+}
+
+/// A voice made from a shared speech sample in `project` with the rights fields `rights`.
+pub async fn voice_with(app: &TestApp, token: &str, project: &str, sample: &str, rights: &[(&str, &str)]) -> Value {
     let uri = format!("/api/projects/{project}/voices");
     let bytes = media(sample);
-    let (status, voice) =
-        post_form(app, &uri, token, &[("name", "Reader")], Some(("sample", "take.wav", &bytes))).await;
+    let texts = [&[("name", "Reader")][..], rights].concat();
+    let (status, voice) = post_form(app, &uri, token, &texts, Some(("sample", "take.wav", &bytes))).await;
     assert_eq!(status, StatusCode::CREATED, "{voice}");
     voice
 }

@@ -6,6 +6,7 @@ mod field_error;
 mod form_error;
 mod layout;
 mod progress_bar;
+mod rights_fields;
 mod upload_form;
 
 pub(crate) use confirm_button::ConfirmButton;
@@ -13,6 +14,7 @@ pub(crate) use field_error::FieldError;
 pub(crate) use form_error::FormError;
 pub(crate) use layout::Layout;
 pub(crate) use progress_bar::ProgressBar;
+pub(crate) use rights_fields::RightsFields;
 pub(crate) use upload_form::UploadForm;
 
 use dioxus::html::FormValue;

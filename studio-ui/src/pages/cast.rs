@@ -3,7 +3,7 @@ use dioxus::prelude::*;
 use serde_json::{json, Value};
 
 use crate::api::{ApiError, StudioApi};
-use crate::components::{form_text, ConfirmButton, FieldError, FormError, UploadForm};
+use crate::components::{form_text, ConfirmButton, FieldError, FormError, RightsFields, UploadForm};
 use crate::hooks::use_studio_api;
 use crate::model::{Character, Scene, Voice};
 
@@ -74,35 +74,7 @@ pub fn Cast(project_id: String) -> Element {
                 label { r#for: "character-name", "Character name" }
                 input { id: "character-name", name: "name", aria_describedby: "character-name-error" }
                 p { class: "field-error", id: "character-name-error", "data-field": "name", role: "alert" }
-                fieldset { class: "rights",
-                    legend { "Right to use this face and voice" }
-                    label { r#for: "character-rights-basis", "Basis" }
-                    select { id: "character-rights-basis", name: "rights_basis", required: true,
-                        aria_describedby: "character-rights-basis-error",
-                        option { value: "", "Choose…" }
-                        option { value: "consent", "Consent of the person" }
-                        option { value: "licensed", "Licensed" }
-                        option { value: "public-domain", "Public domain" }
-                        option { value: "own-likeness", "My own likeness" }
-                    }
-                    p { class: "field-error", id: "character-rights-basis-error", "data-field": "rights_basis", role: "alert" }
-                    label { r#for: "character-rights-granted-by", "Granted by" }
-                    input { id: "character-rights-granted-by", name: "rights_granted_by" }
-                    label { r#for: "character-rights-granted-at", "Granted on" }
-                    input { id: "character-rights-granted-at", name: "rights_granted_at", r#type: "date",
-                        aria_describedby: "character-rights-granted-at-error" }
-                    p { class: "field-error", id: "character-rights-granted-at-error", "data-field": "rights_granted_at", role: "alert" }
-                    label { r#for: "character-rights-reference", "Release or licence reference" }
-                    input { id: "character-rights-reference", name: "rights_reference" }
-                    label { r#for: "character-rights-expires", "Usable until" }
-                    input { id: "character-rights-expires", name: "rights_expires", r#type: "date",
-                        aria_describedby: "character-rights-expires-error" }
-                    p { class: "field-error", id: "character-rights-expires-error", "data-field": "rights_expires", role: "alert" }
-                    label {
-                        input { name: "rights_non_commercial", r#type: "checkbox", value: "true" }
-                        " Non-commercial use only"
-                    }
-                }
+                RightsFields { prefix: "character", legend: "Right to use this face" }
             }
             FormError { error: error(), fields: Vec::new() }
             match character_list {
@@ -167,6 +139,7 @@ pub fn Cast(project_id: String) -> Element {
                 label { r#for: "voice-name", "Voice name" }
                 input { id: "voice-name", name: "name", aria_describedby: "voice-name-error" }
                 p { class: "field-error", id: "voice-name-error", "data-field": "name", role: "alert" }
+                RightsFields { prefix: "voice", legend: "Right to use this voice" }
             }
             match voice_list {
                 None => rsx! { p { class: "muted", "Loading voices…" } },

@@ -56,9 +56,27 @@ pub fn ProjectPage(id: String) -> Element {
         _ => (false, false),
     };
     let clip_list = clips.read().clone();
-    let (timeline, version) = match &*project.read() {
-        Some(Ok(p)) => (p.timeline.clone(), p.version),
-        _ => (Value::Null, -1),
+    let (timeline, version, commercial) = match &*project.read() {
+        Some(Ok(p)) => (p.timeline.clone(), p.version, p.commercial),
+        _ => (Value::Null, -1, false),
+    };
+    let mut commercial_error = use_signal(|| None::<ApiError>);
+    // A setting of the project, not an edit of its timeline: no undo step.
+    let set_commercial = {
+        let (api, id) = (api.clone(), id.clone());
+        move |event: FormEvent| {
+            let (api, id) = (api.clone(), id.clone());
+            let on = event.checked();
+            spawn(async move {
+                match api.patch::<Project>(&format!("/api/projects/{id}"), json!({ "commercial": on })).await {
+                    Ok(_) => {
+                        commercial_error.set(None);
+                        project.restart();
+                    }
+                    Err(e) => commercial_error.set(Some(e)),
+                }
+            });
+        }
     };
     let mut timeline_error = use_signal(|| None::<ApiError>);
     // The renderer plays the timeline, so media reaches a render through it.
@@ -87,6 +105,19 @@ pub fn ProjectPage(id: String) -> Element {
         Layout { title,
             p { class: "crumbs", a { href: "/projects", "Projects" } " / this project · "
                 a { id: "subtitles-link", href: "/projects/{id}/subtitles", "Subtitles" }
+            }
+            section { aria_labelledby: "use-heading",
+                h2 { id: "use-heading", "Use" }
+                label {
+                    input { id: "project-commercial", r#type: "checkbox", checked: commercial,
+                        aria_describedby: "project-commercial-help", onchange: set_commercial }
+                    " Commercial use"
+                }
+                p { class: "muted", id: "project-commercial-help",
+                    "Renders of a commercial project refuse models whose licence does not allow commercial use, "
+                    "and characters or voices whose rights are for non-commercial use only, naming them."
+                }
+                FormError { error: commercial_error(), fields: Vec::new() }
             }
             section { aria_labelledby: "media-heading",
                 h2 { id: "media-heading", "Media" }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::api::ApiError;
 use crate::app::go_to;
-use crate::components::{form_text, ConfirmButton, FieldError, FormError, Layout};
+use crate::components::{form_text, form_texts, ConfirmButton, FieldError, FormError, Layout};
 use crate::hooks::use_studio_api;
 use crate::model::{LiveSummary, Preset, Project};
 
@@ -70,6 +70,20 @@ pub fn Studio() -> Element {
             if !pin.is_empty() {
                 body["kiosk_pin"] = json!(pin);
             }
+            // Visitor mode: the server refuses settings it cannot honour and names the field.
+            if form_text(&event, "visitor_mode") == "true" {
+                let mut consent = json!({ "keeps": form_text(&event, "keeps") });
+                let languages = form_texts(&event, "languages");
+                if !languages.is_empty() {
+                    consent["languages"] = json!(languages);
+                }
+                let reset = form_text(&event, "reset_after_s");
+                if !reset.is_empty() {
+                    consent["reset_after_s"] = reset.parse::<u64>().map_or(json!(reset), |s| json!(s));
+                }
+                body["visitor_consent"] = consent;
+            }
+            body["commercial"] = json!(form_text(&event, "commercial") == "true");
             let started = api.post::<LiveSummary>("/api/live", body).await;
             busy.set(false);
             match started {
@@ -129,8 +143,35 @@ pub fn Studio() -> Element {
                     input { id: "kiosk-pin", name: "kiosk_pin", r#type: "password", inputmode: "numeric",
                         autocomplete: "off", aria_describedby: "kiosk_pin-error" }
                     FieldError { error: error(), field: "kiosk_pin" }
+                    fieldset { id: "kiosk-settings",
+                        legend { "Installation" }
+                        label {
+                            input { id: "visitor-mode", name: "visitor_mode", r#type: "checkbox", value: "true",
+                                aria_describedby: "visitor_consent-error" }
+                            " Visitor mode: nothing of the camera is shown, recorded or streamed until a visitor accepts"
+                        }
+                        p { "Consent screen languages" }
+                        for (code, language) in [("en", "English"), ("de", "Deutsch"), ("es", "Español"), ("fr", "Français")] {
+                            label { key: "{code}",
+                                input { name: "languages", r#type: "checkbox", value: "{code}", checked: code == "en" }
+                                " {language}"
+                            }
+                        }
+                        label { r#for: "keeps", "What the kiosk keeps (stated on the consent screen)" }
+                        select { id: "keeps", name: "keeps",
+                            option { value: "nothing", "Nothing" }
+                            option { value: "recording", "The recording" }
+                        }
+                        label { r#for: "reset-after", "Back to the consent screen after no face for (seconds)" }
+                        input { id: "reset-after", name: "reset_after_s", r#type: "number", min: "5", max: "3600", value: "20" }
+                        FieldError { error: error(), field: "visitor_consent" }
+                        label {
+                            input { id: "live-commercial", name: "commercial", r#type: "checkbox", value: "true" }
+                            " Commercial use: refuse models and characters not cleared for it"
+                        }
+                    }
                     input { r#type: "hidden", name: "elements", value: "" }
-                    FormError { error: error(), fields: ["source", "preset", "project_id", "outputs", "kiosk_pin"].map(String::from).to_vec() }
+                    FormError { error: error(), fields: ["source", "preset", "project_id", "outputs", "kiosk_pin", "visitor_consent"].map(String::from).to_vec() }
                     button { r#type: "submit", disabled: busy(), if busy() { "Starting…" } else { "Go live" } }
                 }
             }
