@@ -29,7 +29,7 @@ pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
 pub use render::{
-    render, thumbnail, transcribe_timeline, CancelToken, Progress, RenderOutput, RenderReport, RenderRequest,
+    render, thumbnail, transcribe_timeline, CancelToken, PreviewRequest, PreviewRunner, Progress, RenderOutput, RenderReport, RenderRequest,
     TimelineTranscript,
 };
 pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};

@@ -16,6 +16,7 @@ mod imports;
 mod jobs;
 pub mod limits;
 pub mod live;
+mod preview;
 pub mod metrics;
 pub mod models;
 mod openapi;
@@ -86,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         .merge(characters::router(state.upload_limit))
         .merge(voices::router(state.upload_limit))
         .merge(scenes::router())
+        .merge(preview::router())
         .merge(subtitles::router())
         .merge(audit::router())
         .merge(models::router(state.upload_limit))
