@@ -29,8 +29,8 @@ pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
 pub use render::{
-    render, thumbnail, transcribe_timeline, CancelToken, PreviewRequest, PreviewRunner, Progress, RenderOutput, RenderReport, RenderRequest,
-    TimelineTranscript,
+    render, thumbnail, transcribe_timeline, CancelToken, PreviewRequest, PreviewRunner, Progress, RenderOutput,
+    RenderReport, RenderRequest, TimelineTranscript,
 };
 pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};
 pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};

@@ -135,7 +135,8 @@ async fn preview_show(
     user: CurrentUser,
     AppPath((project_id, preview_id)): AppPath<(String, String)>,
 ) -> Result<AppJson<PreviewState>, ApiError> {
-    state_of(&owned(&state, &user, &project_id, &preview_id)?)
+    let session = owned(&state, &user, &project_id, &preview_id)?;
+    state_of(&session)
 }
 
 /// Plays or pauses (`playing`) and/or seeks (`at`, timeline seconds; 422 past the end).

@@ -527,11 +527,11 @@ pub(crate) fn credential_summary(v: &crate::credentials::Verification) -> serde_
 /// local file and every scene's character written into `cast_dir`. What a render renders and
 /// a preview plays.
 pub(crate) async fn engine_project(
-db: &AnyPool,
-storage: &Storage,
-owner: &str,
-project_id: &str,
-cast_dir: &Path,
+    db: &AnyPool,
+    storage: &Storage,
+    owner: &str,
+    project_id: &str,
+    cast_dir: &Path,
 ) -> Result<Project, String> {
     let row = crate::db::projects::get(db, owner, project_id)
         .await
