@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{expect_error, whep_offer_sdp, TestApp};
-use forms::{astronaut, media, project, use_shared_models};
+use forms::{astronaut, media, project, roomy, use_shared_models};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -125,7 +125,7 @@ async fn start(app: &TestApp, project: &str, token: &str, at: f64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_plays_over_whep_pauses_seeks_and_stops() {
     use_shared_models();
-    let app = TestApp::sqlite().await;
+    let app = roomy(TestApp::sqlite().await, 50_000_000);
     let (token, _) = app.sign_up("editor@museum.org").await;
     let (other, _) = app.sign_up("other@museum.org").await;
     let project = scene_project(&app, &token).await;
@@ -198,7 +198,7 @@ async fn a_preview_plays_over_whep_pauses_seeks_and_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_preview_replaces_the_old_and_an_unwatched_one_stops() {
     use_shared_models();
-    let app = TestApp::sqlite().await;
+    let app = roomy(TestApp::sqlite().await, 50_000_000);
     let (token, _) = app.sign_up("editor@museum.org").await;
     let project = scene_project(&app, &token).await;
     let uri = format!("/api/projects/{project}/preview");
@@ -230,7 +230,7 @@ fn p95(samples: &mut [f64]) -> f64 {
 #[ignore = "benchmark: run by hand"]
 async fn bench_preview_start_and_seek() {
     use_shared_models();
-    let app = TestApp::sqlite().await;
+    let app = roomy(TestApp::sqlite().await, 50_000_000);
     let (token, _) = app.sign_up("editor@museum.org").await;
     let project = scene_project(&app, &token).await;
     let (mut starts, mut seeks) = (Vec::new(), Vec::new());
