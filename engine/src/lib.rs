@@ -30,8 +30,8 @@ pub use media::{probe, MediaInfo};
 pub use preset::{Preset, PresetLibrary};
 pub use project::Project;
 pub use render::{
-    planned_models, render, thumbnail, transcribe_timeline, CancelToken, PlannedRender, Progress, RenderOutput,
-    RenderReport, RenderRequest, TimelineTranscript,
+    planned_models, render, thumbnail, transcribe_timeline, CancelToken, PlannedRender, PreviewRequest, PreviewRunner,
+    Progress, RenderOutput, RenderReport, RenderRequest, TimelineTranscript,
 };
 pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};
 pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};

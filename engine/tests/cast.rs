@@ -6,11 +6,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use common::*;
 use gstreenact::character::{create, CreateOptions};
-use reenact_engine::{CancelToken, Project, RenderReport, RenderRequest};
+use reenact_engine::live::{EncodedSource, Stream};
+use reenact_engine::{CancelToken, PreviewRequest, PreviewRunner, Project, RenderReport, RenderRequest};
 use reenact_models::Catalog;
 
 /// Speaker on camera, 3 s (GRID corpus).
@@ -216,4 +219,107 @@ fn a_character_voice_keeps_the_beeps_on_the_flashes() {
         eprintln!("character voice, as ffmpeg plays it: median {:+.1} ms", median(&offsets) * 1e3);
         assert!(median(&offsets).abs() <= 0.005 && offsets.iter().all(|o| o.abs() <= 0.010), "ffmpeg: {offsets:?}");
     }
+}
+
+/// Encoded H.264 frames of a preview, marked with the seek they followed.
+#[derive(Default)]
+struct Received {
+    /// (seek count when it arrived, keyframe, access unit)
+    frames: Vec<(usize, bool, Vec<u8>)>,
+}
+
+/// The first frames of the preview after its `seek`-th placement, from its first
+/// keyframe, decoded to `w` x `h` grey (the frames a WebRTC viewer gets).
+fn decoded_after(received: &Mutex<Received>, seek: usize, dir: &Path, w: i32, h: i32) -> Vec<Vec<u8>> {
+    let received = received.lock().unwrap();
+    let units: Vec<u8> = received
+        .frames
+        .iter()
+        .filter(|(s, _, _)| *s == seek)
+        .skip_while(|(_, key, _)| !key)
+        .flat_map(|(_, _, au)| au.iter().copied())
+        .collect();
+    assert!(!units.is_empty(), "no keyframe after placement {seek}");
+    let file = dir.join(format!("after-{seek}.h264"));
+    std::fs::write(&file, units).unwrap();
+    h264_frames(&file, w, h)
+}
+
+/// Waits until `count` frames arrived after placement `seek`.
+fn wait_for(received: &Mutex<Received>, seek: usize, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.lock().unwrap().frames.iter().filter(|(s, _, _)| *s == seek).count() < count {
+        assert!(Instant::now() < deadline, "fewer than {count} preview frames after placement {seek} in 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The render's frame nearest `t` seconds.
+fn frame_at(frames: &[(f64, Vec<u8>)], t: f64) -> &[u8] {
+    &frames.iter().min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs())).expect("frames").1
+}
+
+#[test]
+fn the_preview_shows_what_the_render_writes_after_a_seek() {
+    let scenes = format!(r#"[{{"start": {}, "end": {}, "character": "kennedy"}}]"#, SCENE.0, SCENE.1);
+    let characters = format!(r#"{{"kennedy": "{}"}}"#, character().display());
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = render(project(&scenes, &characters), &dir.path().join("render")).expect("cast render");
+    let render_frames = frames(&rendered.outputs[0].file, 160, 128);
+    let source_frames = frames(&media(TAKE), 160, 128);
+
+    let render = RenderRequest::new(
+        project(&scenes, &characters),
+        PathBuf::from("take.json"),
+        presets(&["master"]),
+        dir.path().join("unused"),
+    );
+    let request = PreviewRequest { render, at_s: 0.2, max_width: 640, max_height: 360 };
+    let started = Instant::now();
+    let preview = PreviewRunner::start(&request).expect("preview starts");
+    let seeks = Arc::new(AtomicUsize::new(0));
+    let received = Arc::new(Mutex::new(Received::default()));
+    let (seen, into) = (Arc::clone(&seeks), Arc::clone(&received));
+    preview.subscribe(
+        Stream::H264,
+        Box::new(move |frame| {
+            let seek = seen.load(Ordering::SeqCst);
+            into.lock().unwrap().frames.push((seek, frame.keyframe, frame.data.clone()));
+        }),
+    );
+    wait_for(&received, 0, 5);
+    eprintln!("preview: first 5 frames {:.2} s after the start", started.elapsed().as_secs_f64());
+
+    // Inside the scene, then outside it: each seek's first picture is the render's at that time.
+    let (inside, outside) = (SCENE.0 + 0.5, 0.4);
+    let mut shown = Vec::new();
+    for (n, t) in [(1, inside), (2, outside)] {
+        let asked = Instant::now();
+        preview.seek(t).expect("seek");
+        seeks.store(n, Ordering::SeqCst);
+        wait_for(&received, n, 8);
+        eprintln!("seek to {t} s: 8 frames after {:.2} s", asked.elapsed().as_secs_f64());
+        let position = preview.position_s();
+        assert!((t..t + 1.5).contains(&position), "after a seek to {t} s the position is {position:.2} s");
+        let decoded = decoded_after(&received, n, dir.path(), 160, 128);
+        let similarity = ssim(&decoded[0], frame_at(&render_frames, t), 160);
+        // A frame 0.6 s away is less like it: the picture is the one at `t`, not any frame.
+        let elsewhere = ssim(&decoded[0], frame_at(&render_frames, t + 0.6), 160);
+        eprintln!("seek to {t} s: SSIM against the render's frame {similarity:.3}, 0.6 s later {elsewhere:.3}");
+        assert!(similarity >= 0.9, "after a seek to {t} s the preview shows another picture (SSIM {similarity:.3})");
+        assert!(similarity > elsewhere, "the preview's frame after a seek to {t} s is not the render's at {t} s");
+        shown.push(decoded[0].clone());
+    }
+    assert!(preview.playing());
+    preview.set_playing(false).expect("pause");
+    assert!(!preview.playing());
+
+    // The character's face inside the scene, the performer's outside it.
+    let inside_change = distance(&shown[0], frame_at(&source_frames, inside));
+    let outside_change = distance(&shown[1], frame_at(&source_frames, outside));
+    eprintln!("preview against the source: inside the scene {inside_change:.2}, outside {outside_change:.2} levels");
+    assert!(inside_change > 2.5 && inside_change > 2.0 * outside_change, "the scene's face is not in the preview");
+    // Past the end is refused, naming `at`.
+    let err = preview.seek(100.0).unwrap_err().to_string();
+    assert!(err.contains("at") && err.contains("outside the timeline"), "{err}");
 }

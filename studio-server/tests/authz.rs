@@ -52,6 +52,11 @@ const fn row(method: &'static str, path: &'static str, expect: [u16; 3], note: &
 /// is reached at all.
 const NO_SESSION: &str = "no live session is started in this matrix: the id does not exist";
 
+/// No preview is started here either (tests/preview.rs starts them): the project's clip is not
+/// on its timeline, so there is nothing to play.
+const NO_PREVIEW_CLIPS: &str = "the project's timeline has no clips: nothing to preview";
+const NO_PREVIEW: &str = "no preview is started in this matrix: the id does not exist";
+
 /// The expected answers, in the order the calls are made (deletions last, children first).
 const TABLE: &[Row] = &[
     // Public.
@@ -95,6 +100,13 @@ const TABLE: &[Row] = &[
     row("GET", "/api/voices/{voice_id}", [401, 404, 200], ""),
     row("GET", "/api/projects/{project_id}/scenes", [401, 404, 200], ""),
     row("POST", "/api/projects/{project_id}/scenes", [401, 404, 201], ""),
+    row("POST", "/api/projects/{project_id}/preview", [401, 404, 400], NO_PREVIEW_CLIPS),
+    row("GET", "/api/projects/{project_id}/preview/{preview_id}", [401, 404, 404], NO_PREVIEW),
+    row("PATCH", "/api/projects/{project_id}/preview/{preview_id}", [401, 404, 404], NO_PREVIEW),
+    row("POST", "/api/projects/{project_id}/preview/{preview_id}/whep", [401, 404, 404], NO_PREVIEW),
+    row("PATCH", "/api/projects/{project_id}/preview/{preview_id}/whep/{viewer}", [401, 404, 404], NO_PREVIEW),
+    row("DELETE", "/api/projects/{project_id}/preview/{preview_id}/whep/{viewer}", [401, 404, 404], NO_PREVIEW),
+    row("DELETE", "/api/projects/{project_id}/preview/{preview_id}", [401, 404, 404], NO_PREVIEW),
     row("PUT", "/api/projects/{project_id}/subtitles/{lang}", [401, 404, 200], ""),
     row("GET", "/api/projects/{project_id}/subtitles", [401, 404, 200], ""),
     row("GET", "/api/projects/{project_id}/subtitles/{lang}", [401, 404, 200], ""),
@@ -305,6 +317,7 @@ fn fill(path: &str, fx: &Fixtures) -> String {
         ("{job_id}", &fx.job),
         ("{render_id}", &fx.render),
         ("{session}", &fx.session),
+        ("{preview_id}", &fx.session),
         ("{viewer}", &fx.viewer),
         ("{publisher}", &fx.viewer),
         ("{preset}", "master"),
@@ -355,6 +368,14 @@ async fn build(app: &TestApp, row: &Row, uri: &str, token: Option<&str>, fx: &Fi
             json(json!({ "start": 1.0, "end": 2.0, "character_id": fx.character }))
         }
         ("POST", "/api/projects/{project_id}/renders") => json(json!({ "presets": ["master"] })),
+        ("POST", "/api/projects/{project_id}/preview") => json(json!({ "at": 0.0 })),
+        ("PATCH", "/api/projects/{project_id}/preview/{preview_id}") => json(json!({ "playing": false })),
+        ("POST", "/api/projects/{project_id}/preview/{preview_id}/whep") => {
+            (Some("application/sdp"), Body::from("v=0\r\n"))
+        }
+        ("PATCH", "/api/projects/{project_id}/preview/{preview_id}/whep/{viewer}") => {
+            (Some("application/trickle-ice-sdpfrag"), Body::from("a=ice-ufrag:x\r\n"))
+        }
         ("PUT", "/api/projects/{project_id}/subtitles/{lang}") => {
             json(json!({ "cues": [{ "start": 0.5, "end": 1.5, "text": "Hola", "speaker": "Guía" }] }))
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::TestApp;
+use common::{whep_offer_sdp, TestApp};
 use gst::prelude::*;
 use http_body_util::BodyExt;
 use reenact_engine::live::{LiveOptions, LiveSource, Stream};
@@ -316,25 +316,6 @@ fn capture_logs() -> Captured {
         logs
     })
     .clone()
-}
-
-/// A WHEP offer as a receive-only browser makes it (webrtc-rs: H.264, VP8 and Opus offered).
-async fn whep_offer_sdp() -> (webrtc::peer_connection::RTCPeerConnection, String) {
-    use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
-    use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
-    use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
-    let mut media = webrtc::api::media_engine::MediaEngine::default();
-    media.register_default_codecs().unwrap();
-    let api = webrtc::api::APIBuilder::new().with_media_engine(media).build();
-    let pc = api.new_peer_connection(Default::default()).await.unwrap();
-    for kind in [RTPCodecType::Video, RTPCodecType::Audio] {
-        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, send_encodings: vec![] };
-        pc.add_transceiver_from_kind(kind, Some(init)).await.unwrap();
-    }
-    let offer = pc.create_offer(None).await.unwrap();
-    pc.set_local_description(offer).await.unwrap();
-    let sdp = pc.local_description().await.unwrap().sdp;
-    (pc, sdp)
 }
 
 /// POSTs a WHEP offer; the status and the viewer's `Location`.

@@ -200,21 +200,74 @@
     return (clientX - canvas.getBoundingClientRect().left) / pps();
   }
 
-  // Space: the playhead runs at real time to the end of the timeline.
+  // Space / Play: the preview player (`POST .../preview`) plays the project through the
+  // render's graph over WHEP from the playhead, and the playhead follows its position.
+  var preview = null;
+  function api(method, tail, body) {
+    return fetch('/ui/api/projects/' + root().dataset.project + '/preview' + tail, {
+      method: method, headers: { 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (json) {
+        if (!r.ok) throw json;
+        return json;
+      });
+    });
+  }
+  function video() {
+    var v = document.getElementById('tl-preview');
+    if (!v) {
+      v = document.createElement('video');
+      v.id = 'tl-preview'; v.autoplay = true; v.playsInline = true; v.muted = false; v.width = 640;
+      document.getElementById('tl-editor').prepend(v);
+    }
+    return v;
+  }
+  // WHEP without trickle: the offer goes out with its candidates gathered.
+  function watch(url) {
+    var pc = new RTCPeerConnection();
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    var stream = new MediaStream();
+    pc.ontrack = function (e) { stream.addTrack(e.track); video().srcObject = stream; };
+    return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(function () {
+      return new Promise(function (done) {
+        if (pc.iceGatheringState === 'complete') return done();
+        pc.onicegatheringstatechange = function () { if (pc.iceGatheringState === 'complete') done(); };
+        setTimeout(done, 2000);
+      });
+    }).then(function () {
+      return fetch('/ui' + url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
+    }).then(function (r) { return r.text(); }).then(function (sdp) {
+      return pc.setRemoteDescription({ type: 'answer', sdp: sdp });
+    }).then(function () { return pc; });
+  }
+  function follow() {
+    if (!preview || !root()) return;
+    api('GET', '/' + preview.id).then(function (p) {
+      playhead = round(p.position); mark();
+      playing = p.playing;
+      if (preview) setTimeout(follow, 250);
+    }, function () { preview = null; playing = false; });
+  }
   function toggle() {
     playing = !playing;
+    if (preview) {
+      api('PATCH', '/' + preview.id, { playing: playing }).catch(function (b) { say(b.detail || 'preview failed'); });
+      if (playing) follow();
+      return;
+    }
     if (!playing) return;
     var end = Number(root().dataset.end) || 0;
     if (playhead >= end) seek(0);
-    var last = performance.now();
-    (function frame(now) {
-      if (!playing || !root()) { playing = false; return; }
-      playhead = Math.min(end, playhead + (now - last) / 1000);
-      last = now;
-      mark();
-      if (playhead >= end) { playing = false; return; }
-      requestAnimationFrame(frame);
-    })(last);
+    api('POST', '', { at: playhead }).then(function (p) {
+      preview = p;
+      return watch(p.whep_url).then(function (pc) { preview.pc = pc; follow(); });
+    }).catch(function (b) { playing = false; say((b && b.detail) || 'the preview did not start', b && b.error); });
+  }
+  // A click on the ruler moves the preview too.
+  function seekPreview(t) {
+    if (preview) api('PATCH', '/' + preview.id, { at: round(Math.max(0, t)) }).catch(function (b) { say(b.detail || 'seek failed'); });
   }
 
   // S: cuts the selected block at the playhead, or else every block under it.
@@ -325,6 +378,7 @@
     target.setPointerCapture(e.pointerId);
     function move(ev) { seek(timeAt(ev.clientX)); }
     function up() {
+      seekPreview(playhead);
       target.removeEventListener('pointermove', move);
       target.removeEventListener('pointerup', up);
     }

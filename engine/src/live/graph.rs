@@ -245,15 +245,23 @@ pub(crate) fn add_audio(
     let tee = make(f::TEE)?;
     tee.set_property("allow-not-linked", true);
     chain.extend([make(f::AUDIOCONVERT)?, tee.clone()]);
+    add_chain(pipeline, &chain, "audio elements")?;
+    compensate_voice_delay(&chain[last_voice], built.elements.iter().map(|(_, v)| v));
+    let sink = add_opus(pipeline, &tee, preset)?;
+    input.link(&queue).map_err(|_| EngineError::Request("cannot link the live sound".into()))?;
+    Ok((voices, tee, sink))
+}
+
+/// The Opus encode of the sound teed off `tee`, for WebRTC viewers.
+pub(crate) fn add_opus(pipeline: &gst::Pipeline, tee: &gst::Element, preset: &Preset) -> Result<gst_app::AppSink> {
     let opus = make(f::OPUSENC)?;
     opus.set_property_from_str("frame-size", &super::OPUS_FRAME.as_millis().to_string());
     opus.set_property("bitrate", (preset.audio.bitrate_kbps.clamp(16, 256) * 1000) as i32);
     let sink = encoded_sink()?;
-    chain.extend([make(f::QUEUE)?, make(f::AUDIOCONVERT)?, opus, sink.clone()]);
-    add_chain(pipeline, &chain, "audio elements")?;
-    compensate_voice_delay(&chain[last_voice], built.elements.iter().map(|(_, v)| v));
-    input.link(&queue).map_err(|_| EngineError::Request("cannot link the live sound".into()))?;
-    Ok((voices, tee, sink.downcast().expect("appsink")))
+    let elements = [make(f::QUEUE)?, make(f::AUDIOCONVERT)?, opus, sink.clone()];
+    add_chain(pipeline, &elements, "Opus encoder")?;
+    tee.link(&elements[0]).map_err(|_| err("Opus branch"))?;
+    Ok(sink.downcast().expect("appsink"))
 }
 
 /// Feeds the show's sound (after the voices) to the lip-sync, through a leaky

@@ -191,6 +191,88 @@ type Subscriber = Arc<dyn Fn(&EncodedFrame) + Send + Sync>;
 /// Subscribers of each stream, with their ids.
 type Subscribers = Arc<Mutex<BTreeMap<Stream, Vec<(u64, Subscriber)>>>>;
 
+/// A graph whose encoded streams can be watched: the live show, and the
+/// preview of a project ([`crate::render::preview::PreviewRunner`]). The
+/// server's WebRTC viewers read either through this.
+pub trait EncodedSource: Send + Sync {
+    /// Calls `callback` with every frame of `stream` from now on; returns an
+    /// id for [`EncodedSource::unsubscribe`].
+    fn subscribe(&self, stream: Stream, callback: Box<dyn Fn(&EncodedFrame) + Send + Sync>) -> u64;
+    /// Stops a subscription.
+    fn unsubscribe(&self, id: u64);
+    /// Asks the encoder of `stream` for a keyframe (a new viewer, a lost picture).
+    fn request_keyframe(&self, stream: Stream);
+}
+
+/// The appsinks of the encoded streams and who reads them: written once for
+/// every graph that hands encoded frames to viewers.
+pub(crate) struct Fanout {
+    subscribers: Subscribers,
+    next_id: AtomicU64,
+    sinks: BTreeMap<Stream, gst_app::AppSink>,
+    /// Opened while someone reads VP8: the encode costs nothing otherwise.
+    vp8_valve: gst::Element,
+    last_keyframe: Mutex<BTreeMap<Stream, Instant>>,
+}
+
+impl Fanout {
+    /// Delivers each sample of `sinks` to the subscribers of its stream.
+    pub(crate) fn new(sinks: [(Stream, gst_app::AppSink); 3], vp8_valve: gst::Element) -> Self {
+        let subscribers: Subscribers = Arc::default();
+        for (stream, sink) in &sinks {
+            deliver(&subscribers, *stream, sink);
+        }
+        Fanout {
+            subscribers,
+            next_id: AtomicU64::new(1),
+            sinks: sinks.into_iter().collect(),
+            vp8_valve,
+            last_keyframe: Mutex::default(),
+        }
+    }
+
+    /// See [`EncodedSource::subscribe`]. A VP8 subscriber starts the VP8 encoder.
+    pub(crate) fn subscribe(&self, stream: Stream, callback: Subscriber) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        subscribers.entry(stream).or_default().push((id, callback));
+        if stream == Stream::Vp8 {
+            self.vp8_valve.set_property("drop", false);
+        }
+        id
+    }
+
+    /// Stops a subscription; the VP8 encoder stops with its last subscriber.
+    pub(crate) fn unsubscribe(&self, id: u64) {
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        for list in subscribers.values_mut() {
+            list.retain(|(i, _)| *i != id);
+        }
+        if subscribers.get(&Stream::Vp8).is_none_or(Vec::is_empty) {
+            self.vp8_valve.set_property("drop", true);
+        }
+    }
+
+    /// Whether anyone reads `stream`.
+    pub(crate) fn has_subscribers(&self, stream: Stream) -> bool {
+        let subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        subscribers.get(&stream).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Asks the encoder of `stream` for a keyframe, at most one per
+    /// [`KEYFRAME_GAP`] unless `now` (a seek: the old picture is gone).
+    pub(crate) fn request_keyframe(&self, stream: Stream, now: bool) {
+        let Some(sink) = self.sinks.get(&stream).filter(|_| stream != Stream::Opus) else { return };
+        let mut last = self.last_keyframe.lock().unwrap_or_else(PoisonError::into_inner);
+        if !now && last.get(&stream).is_some_and(|t| t.elapsed() < KEYFRAME_GAP) {
+            return;
+        }
+        last.insert(stream, Instant::now());
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+        sink.send_event(event);
+    }
+}
+
 /// Figures of a running show.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveStats {
@@ -248,11 +330,8 @@ pub struct LiveRunner {
     chain: graph::Chain,
     h264_sink: gst_app::AppSink,
     vp8_sink: gst_app::AppSink,
-    vp8_valve: gst::Element,
-    subscribers: Subscribers,
-    next_id: AtomicU64,
+    fanout: Fanout,
     switches: Mutex<Switches>,
-    last_keyframe: Mutex<BTreeMap<Stream, Instant>>,
     stages: Vec<Arc<meter::StageMeter>>,
     captured: Arc<meter::Counter>,
     processed: Arc<meter::Counter>,
@@ -318,12 +397,12 @@ impl LiveRunner {
             feeder: inputs.feeder,
             browser: inputs.browser,
             chain,
+            fanout: Fanout::new(
+                [(Stream::H264, h264_sink.clone()), (Stream::Vp8, vp8_sink.clone()), (Stream::Opus, opus_sink)],
+                vp8_valve,
+            ),
             h264_sink,
             vp8_sink,
-            vp8_valve,
-            subscribers: Arc::default(),
-            next_id: AtomicU64::new(1),
-            last_keyframe: Mutex::default(),
             stages,
             captured: video.captured,
             processed: video.processed,
@@ -337,11 +416,6 @@ impl LiveRunner {
             started: Instant::now(),
         };
         runner.apply_switches();
-        for (stream, sink) in
-            [(Stream::H264, &runner.h264_sink), (Stream::Vp8, &runner.vp8_sink), (Stream::Opus, &opus_sink)]
-        {
-            runner.deliver(stream, sink);
-        }
         runner.watch_bus();
         runner.pipeline.set_state(gst::State::Playing).map_err(|_| runner.failure("the live graph would not start"))?;
         if let Some(feeder) = &runner.feeder {
@@ -364,41 +438,18 @@ impl LiveRunner {
     /// Calls `callback` with every frame of `stream` from now on; returns an
     /// id for [`LiveRunner::unsubscribe`]. A VP8 subscriber starts the VP8 encoder.
     pub fn subscribe(&self, stream: Stream, callback: impl Fn(&EncodedFrame) + Send + Sync + 'static) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
-        subscribers.entry(stream).or_default().push((id, Arc::new(callback)));
-        if stream == Stream::Vp8 {
-            self.vp8_valve.set_property("drop", false);
-        }
-        id
+        self.fanout.subscribe(stream, Arc::new(callback))
     }
 
     /// Stops a subscription; the VP8 encoder stops with its last subscriber.
     pub fn unsubscribe(&self, id: u64) {
-        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
-        for list in subscribers.values_mut() {
-            list.retain(|(i, _)| *i != id);
-        }
-        if subscribers.get(&Stream::Vp8).is_none_or(Vec::is_empty) {
-            self.vp8_valve.set_property("drop", true);
-        }
+        self.fanout.unsubscribe(id);
     }
 
     /// Asks the encoder of `stream` for a keyframe (a new viewer, a lost
     /// picture), at most one per [`KEYFRAME_GAP`].
     pub fn request_keyframe(&self, stream: Stream) {
-        let sink = match stream {
-            Stream::H264 => &self.h264_sink,
-            Stream::Vp8 => &self.vp8_sink,
-            Stream::Opus => return,
-        };
-        let mut last = self.last_keyframe.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.get(&stream).is_some_and(|t| t.elapsed() < KEYFRAME_GAP) {
-            return;
-        }
-        last.insert(stream, Instant::now());
-        let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
-        sink.send_event(event);
+        self.fanout.request_keyframe(stream, false);
     }
 
     /// Switches an element on or off at the next frame.
@@ -432,9 +483,8 @@ impl LiveRunner {
     pub fn set_camera_open(&self, open: bool) {
         self.gate.set_open(open);
         if open {
-            self.last_keyframe.lock().unwrap_or_else(PoisonError::into_inner).clear();
-            self.request_keyframe(Stream::H264);
-            self.request_keyframe(Stream::Vp8);
+            self.fanout.request_keyframe(Stream::H264, true);
+            self.fanout.request_keyframe(Stream::Vp8, true);
         }
     }
 
@@ -489,9 +539,8 @@ impl LiveRunner {
         let (width, height, fps) = graph::geometry(&self.options.preset);
         let switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
         let error = self.error.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         let mut encoders = vec![Stream::H264, Stream::Opus];
-        if subscribers.get(&Stream::Vp8).is_some_and(|l| !l.is_empty()) {
+        if self.fanout.has_subscribers(Stream::Vp8) {
             encoders.push(Stream::Vp8);
         }
         let mut query = gst::query::Latency::new();
@@ -561,49 +610,6 @@ impl LiveRunner {
         self.outputs.iter().try_for_each(outputs::Branch::finish)
     }
 
-    /// Hands each sample of `sink` to the subscribers of `stream`.
-    fn deliver(&self, stream: Stream, sink: &gst_app::AppSink) {
-        let subscribers = Arc::clone(&self.subscribers);
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
-                    let list: Vec<Subscriber> = subscribers
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get(&stream)
-                        .map(|l| l.iter().map(|(_, s)| Arc::clone(s)).collect())
-                        .unwrap_or_default();
-                    if list.is_empty() {
-                        return Ok(gst::FlowSuccess::Ok);
-                    }
-                    let Ok(map) = buffer.map_readable() else { return Ok(gst::FlowSuccess::Ok) };
-                    let duration = match stream {
-                        // Every packet is a whole frame on the wire, also those the encoder
-                        // marks as partly clipped (its start-up padding).
-                        Stream::Opus => OPUS_FRAME,
-                        _ => buffer.duration().map(|d| Duration::from_nanos(d.nseconds())).unwrap_or_default(),
-                    };
-                    let pts = buffer.pts().and_then(|pts| {
-                        let segment = sample.segment()?.downcast_ref::<gst::format::Time>()?;
-                        segment.to_running_time(pts).map(|t| Duration::from_nanos(t.nseconds()))
-                    });
-                    let frame = EncodedFrame {
-                        data: map.as_slice().to_vec(),
-                        pts,
-                        duration,
-                        keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
-                    };
-                    for subscriber in list {
-                        subscriber(&frame);
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-    }
-
     /// Records errors (an output's cut that output off; any other stops the
     /// show), redistributes latency when an element's changes, and signals EOS.
     fn watch_bus(&self) {
@@ -650,12 +656,69 @@ impl LiveRunner {
     }
 }
 
+impl EncodedSource for LiveRunner {
+    fn subscribe(&self, stream: Stream, callback: Box<dyn Fn(&EncodedFrame) + Send + Sync>) -> u64 {
+        self.fanout.subscribe(stream, Arc::from(callback))
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        self.fanout.unsubscribe(id);
+    }
+
+    fn request_keyframe(&self, stream: Stream) {
+        self.fanout.request_keyframe(stream, false);
+    }
+}
+
 impl Drop for LiveRunner {
     fn drop(&mut self) {
         if let Err(err) = self.shutdown() {
             tracing::warn!(%err, "live show did not stop cleanly");
         }
     }
+}
+
+/// Hands each sample of `sink` to the subscribers of `stream`.
+fn deliver(subscribers: &Subscribers, stream: Stream, sink: &gst_app::AppSink) {
+    let subscribers = Arc::clone(subscribers);
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
+                let list: Vec<Subscriber> = subscribers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&stream)
+                    .map(|l| l.iter().map(|(_, s)| Arc::clone(s)).collect())
+                    .unwrap_or_default();
+                if list.is_empty() {
+                    return Ok(gst::FlowSuccess::Ok);
+                }
+                let Ok(map) = buffer.map_readable() else { return Ok(gst::FlowSuccess::Ok) };
+                let duration = match stream {
+                    // Every packet is a whole frame on the wire, also those the encoder
+                    // marks as partly clipped (its start-up padding).
+                    Stream::Opus => OPUS_FRAME,
+                    _ => buffer.duration().map(|d| Duration::from_nanos(d.nseconds())).unwrap_or_default(),
+                };
+                let pts = buffer.pts().and_then(|pts| {
+                    let segment = sample.segment()?.downcast_ref::<gst::format::Time>()?;
+                    segment.to_running_time(pts).map(|t| Duration::from_nanos(t.nseconds()))
+                });
+                let frame = EncodedFrame {
+                    data: map.as_slice().to_vec(),
+                    pts,
+                    duration,
+                    keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                };
+                for subscriber in list {
+                    subscriber(&frame);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
 }
 
 /// The show's characters, switched by the runner.

@@ -94,37 +94,7 @@ pub(crate) fn encoder_threads(branches: usize) -> u32 {
 /// thumbnail frames it will capture.
 pub(crate) fn add(pipeline: &gst::Pipeline, tees: &mut Tees, plan: &Plan, spec: &Spec<'_>) -> Result<Capture> {
     let Spec { preset, overlays, tags, part, .. } = spec;
-    let (out_w, out_h) = preset.output_size(plan.width, plan.height);
-    let fps = match preset.video.fps {
-        Some(n) => gst::Fraction::new(n as i32, preset.video.fps_denominator as i32),
-        None => plan.fps,
-    };
-
-    let mut video = vec![video_queue()?];
-    // Before the frame rate changes: the face meta is on the tracker's buffers.
-    if let Some(aspect) = spec.face_crop {
-        video.push(super::effects::reframe(aspect)?);
-    }
-    video
-        .extend([make(f::VIDEORATE)?, caps_filter(gst::Caps::builder("video/x-raw").field("framerate", fps).build())?]);
-    if preset.crop == CropPolicy::Center {
-        video.push(crop(plan.width, plan.height, out_w, out_h)?);
-    }
-    video.extend(scaler(preset.crop)?);
-    video.push(caps_filter(
-        gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", out_w as i32)
-            .field("height", out_h as i32)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-            .build(),
-    )?);
-    if let Some(cues) = &overlays.captions {
-        video.push(caption_overlay(cues.clone())?);
-    }
-    if let Some(mark) = &overlays.watermark {
-        video.push(watermark(mark, out_w, out_h)?);
-    }
+    let (mut video, fps) = picture(plan, preset, spec.face_crop, overlays)?;
     let encoder = video_encoder(preset, fps, spec.encoder_threads)?;
     let capture =
         Capture::on(&encoder.static_pad("sink").expect("video encoders have a sink pad"), spec.thumbnail_times.clone());
@@ -157,6 +127,51 @@ pub(crate) fn add(pipeline: &gst::Pipeline, tees: &mut Tees, plan: &Plan, spec: 
     tees.video.link(&video[0]).map_err(|_| link_err("video tee"))?;
     audio_tee.link(&audio_queue).map_err(|_| link_err("audio tee"))?;
     Ok(capture)
+}
+
+/// The picture of one output, from the video tee to its encoder: a queue, the
+/// face-following crop, frame rate, crop and scale to `preset`'s size, then
+/// the overlays. Written once for the file outputs and the preview (which
+/// differs only in the size its preset asks for). Returns the elements,
+/// unlinked, and the frame rate.
+pub(crate) fn picture(
+    plan: &Plan,
+    preset: &Preset,
+    face_crop: Option<gstreenact::reframe::ReenactReframeAspect>,
+    overlays: &Overlays,
+) -> Result<(Vec<gst::Element>, gst::Fraction)> {
+    let (out_w, out_h) = preset.output_size(plan.width, plan.height);
+    let fps = match preset.video.fps {
+        Some(n) => gst::Fraction::new(n as i32, preset.video.fps_denominator as i32),
+        None => plan.fps,
+    };
+
+    let mut video = vec![video_queue()?];
+    // Before the frame rate changes: the face meta is on the tracker's buffers.
+    if let Some(aspect) = face_crop {
+        video.push(super::effects::reframe(aspect)?);
+    }
+    video
+        .extend([make(f::VIDEORATE)?, caps_filter(gst::Caps::builder("video/x-raw").field("framerate", fps).build())?]);
+    if preset.crop == CropPolicy::Center {
+        video.push(crop(plan.width, plan.height, out_w, out_h)?);
+    }
+    video.extend(scaler(preset.crop)?);
+    video.push(caps_filter(
+        gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", out_w as i32)
+            .field("height", out_h as i32)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build(),
+    )?);
+    if let Some(cues) = &overlays.captions {
+        video.push(caption_overlay(cues.clone())?);
+    }
+    if let Some(mark) = &overlays.watermark {
+        video.push(watermark(mark, out_w, out_h)?);
+    }
+    Ok((video, fps))
 }
 
 /// The elements that bring the cropped picture to the output's size and format.
@@ -227,7 +242,7 @@ fn crop(src_w: u32, src_h: u32, out_w: u32, out_h: u32) -> Result<gst::Element> 
 }
 
 /// Burned-in captions: the overlay's text follows the cue at each frame's
-/// running time, set just before the frame enters the overlay.
+/// timeline time, set just before the frame enters the overlay.
 fn caption_overlay(cues: Arc<Vec<Cue>>) -> Result<gst::Element> {
     let overlay = make(f::TEXTOVERLAY)?;
     overlay.set_property("font-desc", "Sans Bold 16");
@@ -240,7 +255,7 @@ fn caption_overlay(cues: Arc<Vec<Cue>>) -> Result<gst::Element> {
     let weak = overlay.downgrade();
     let pad = overlay.static_pad("video_sink").expect("textoverlay has video_sink");
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        let Some(t) = info.buffer().and_then(|b| running_time(pad, b)) else {
+        let Some(t) = info.buffer().and_then(|b| timeline_time(pad, b)) else {
             return gst::PadProbeReturn::Ok;
         };
         let cue = subtitles::cue_at(&cues, t);
@@ -255,6 +270,17 @@ fn caption_overlay(cues: Arc<Vec<Cue>>) -> Result<gst::Element> {
         gst::PadProbeReturn::Ok
     });
     Ok(overlay)
+}
+
+/// Timeline time of `buffer` on `pad` in seconds: its stream time, which a
+/// seek (the preview's) moves with it, where the running time starts again
+/// at 0. Without a seek both are the same.
+pub(crate) fn timeline_time(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<f64> {
+    let pts = buffer.pts()?;
+    let segment = pad.sticky_event::<gst::event::Segment>(0)?;
+    let segment = segment.segment().downcast_ref::<gst::ClockTime>()?.clone();
+    let t = segment.to_stream_time(pts)?;
+    Some(t.nseconds() as f64 / 1e9)
 }
 
 /// Running time of `buffer` on `pad` in seconds.

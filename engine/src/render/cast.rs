@@ -368,7 +368,8 @@ fn switch_by_time(
         let (Some(buffer), Some(element)) = (info.buffer(), weak.upgrade()) else {
             return gst::PadProbeReturn::Ok;
         };
-        if let Some(t) = branch::running_time(pad, buffer) {
+        // Timeline time, not running time: after a preview's seek the running time starts at 0.
+        if let Some(t) = branch::timeline_time(pad, buffer) {
             let active = ranges.iter().any(|&(start, end)| t >= start && t < end);
             let mut last = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if *last != Some(active) {
@@ -454,7 +455,9 @@ fn keep_between(input: &gst::Pad, output: &gst::Pad, ranges: Vec<(f64, f64)>) {
     input.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
         let Some(t) = branch::running_time(pad, buffer) else { return gst::PadProbeReturn::Ok };
-        if !ranges.iter().any(|&(s, e)| t >= s && t < e) {
+        // Scenes are in timeline time (a preview seeks; see `branch::timeline_time`).
+        let Some(at) = branch::timeline_time(pad, buffer) else { return gst::PadProbeReturn::Ok };
+        if !ranges.iter().any(|&(s, e)| at >= s && at < e) {
             put.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push_back((t, buffer.to_owned()));
         }
         gst::PadProbeReturn::Ok

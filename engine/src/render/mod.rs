@@ -7,6 +7,7 @@ pub(crate) mod cast;
 mod effects;
 mod outputs;
 mod plan;
+pub mod preview;
 mod run;
 mod source;
 mod speech;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use gst::prelude::*;
 
 pub use cast::SceneUse;
+pub use preview::{PreviewRequest, PreviewRunner};
 pub use run::{CancelToken, Progress};
 pub use speech::{transcribe_timeline, TimelineTranscript};
 
@@ -122,20 +124,8 @@ pub fn render(
     if let Some(dup) = request.presets.iter().find(|p| !names.insert(p.name.as_str())) {
         return Err(EngineError::Request(format!("preset `{}` is given twice", dup.name)));
     }
-    let cues = match (&request.subtitles, &request.transcript) {
-        (Some(path), _) => Some(Arc::new(subtitles::read(path)?)),
-        (None, Some(transcript)) => Some(Arc::new(transcript.cues.clone())),
-        (None, None) => None,
-    };
-    if let Some(w) = &request.watermark {
-        w.validate(Path::new("--watermark"))?;
-    }
-    if let Some(b) = &request.background {
-        b.validate().map_err(|cause| EngineError::Request(format!("background: {cause}")))?;
-    }
     let started = std::time::Instant::now();
-    let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
-    let mut cast = cast::Cast::resolve(&request.project, &request.project_file)?;
+    let Prepared { cues, plan, mut cast } = prepare(request)?;
     outputs::prepare_dir(&request.out_dir)?;
 
     let base = outputs::slug(&request.project.title);
@@ -146,15 +136,7 @@ pub fn render(
         .map(|preset| {
             let stem = format!("{base}-{}", outputs::slug(&preset.name));
             let file = request.out_dir.join(format!("{stem}.{}", preset.container.extension()));
-            let caption_mode = match (&cues, request.captions) {
-                (None, _) => CaptionMode::Off,
-                (Some(_), Some(mode)) => mode,
-                (Some(_), None) if preset.captions == CaptionMode::Off => CaptionMode::BurnIn,
-                (Some(_), None) => preset.captions,
-            };
-            let watermark = request.watermark.clone().or_else(|| preset.watermark.clone());
-            let mut preset = preset.clone();
-            preset.crop = request.crop.unwrap_or(preset.crop);
+            let (preset, caption_mode, watermark) = settings(request, cues.as_ref(), preset);
             Branch { preset, part: parts.reserve(file), stem, caption_mode, watermark }
         })
         .collect();
@@ -208,6 +190,49 @@ pub fn render(
     Ok(RenderReport { outputs, duration_s: plan.duration_s, wall_s: started.elapsed().as_secs_f64() })
 }
 
+/// What a render and its preview resolve before building anything.
+struct Prepared {
+    cues: Option<Arc<Vec<Cue>>>,
+    plan: plan::Plan,
+    cast: cast::Cast,
+}
+
+/// Checks `request`'s overrides, reads its captions and resolves the timeline and the cast.
+fn prepare(request: &RenderRequest) -> Result<Prepared> {
+    let cues = match (&request.subtitles, &request.transcript) {
+        (Some(path), _) => Some(Arc::new(subtitles::read(path)?)),
+        (None, Some(transcript)) => Some(Arc::new(transcript.cues.clone())),
+        (None, None) => None,
+    };
+    if let Some(w) = &request.watermark {
+        w.validate(Path::new("--watermark"))?;
+    }
+    if let Some(b) = &request.background {
+        b.validate().map_err(|cause| EngineError::Request(format!("background: {cause}")))?;
+    }
+    let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
+    let cast = cast::Cast::resolve(&request.project, &request.project_file)?;
+    Ok(Prepared { cues, plan, cast })
+}
+
+/// `preset` with the request's overrides: its crop, caption mode and watermark.
+fn settings(
+    request: &RenderRequest,
+    cues: Option<&Arc<Vec<Cue>>>,
+    preset: &Preset,
+) -> (Preset, CaptionMode, Option<Watermark>) {
+    let caption_mode = match (cues, request.captions) {
+        (None, _) => CaptionMode::Off,
+        (Some(_), Some(mode)) => mode,
+        (Some(_), None) if preset.captions == CaptionMode::Off => CaptionMode::BurnIn,
+        (Some(_), None) => preset.captions,
+    };
+    let watermark = request.watermark.clone().or_else(|| preset.watermark.clone());
+    let mut preset = preset.clone();
+    preset.crop = request.crop.unwrap_or(preset.crop);
+    (preset, caption_mode, watermark)
+}
+
 /// A JPEG of the frame at `time_s` of `path` (at most 640 pixels wide, the picture's aspect),
 /// for previews of media that is not a render's output.
 pub fn thumbnail(path: &Path, time_s: f64) -> Result<Vec<u8>> {
@@ -234,16 +259,25 @@ struct Chains<'a> {
     effects: &'a mut effects::Effects,
 }
 
-/// Builds the whole graph: source, shared chains, tees and one branch per preset.
-fn build(
-    plan: &plan::Plan,
-    request: &RenderRequest,
-    branches: &[Branch],
-    cues: Option<&Arc<Vec<Cue>>>,
-    position: &run::Position,
-    chains: &mut Chains<'_>,
-) -> Result<(gst::Pipeline, Vec<thumbnail::Capture>)> {
-    let pipeline = gst::Pipeline::with_name("reenact-render");
+/// The graph every output shares: the pipeline, the show's chains and the
+/// tees the outputs start from, with the pads the source feeds.
+struct Shared {
+    pipeline: gst::Pipeline,
+    tees: branch::Tees,
+    video_in: gst::Pad,
+    audio_in: gst::Pad,
+}
+
+impl Shared {
+    /// Adds the source: the graph is complete once the outputs are on the tees.
+    fn add_source(&self, plan: &plan::Plan) -> Result<()> {
+        source::add(&self.pipeline, plan, &self.video_in, &self.audio_in)
+    }
+}
+
+/// Builds what every output shares, from the source's pads to the tees.
+fn build_shared(name: &str, chains: &mut Chains<'_>) -> Result<Shared> {
+    let pipeline = gst::Pipeline::with_name(name);
     let err = |what: &str| EngineError::Request(format!("cannot build the render graph: {what}"));
 
     // Video: the cast's chain when scenes have characters, one conversion to
@@ -287,8 +321,26 @@ fn build(
             last.link(&atee).map_err(|_| err("voice chain output"))?;
         }
     }
+    Ok(Shared {
+        pipeline,
+        tees: branch::Tees::new(vtee, atee),
+        video_in: vconvert.static_pad("sink").expect("videoconvert sink"),
+        audio_in: aconvert.static_pad("sink").expect("audioconvert sink"),
+    })
+}
 
-    let vtee_sink = vtee.static_pad("sink").expect("tee sink");
+/// Builds the whole graph: source, shared chains, tees and one branch per preset.
+fn build(
+    plan: &plan::Plan,
+    request: &RenderRequest,
+    branches: &[Branch],
+    cues: Option<&Arc<Vec<Cue>>>,
+    position: &run::Position,
+    chains: &mut Chains<'_>,
+) -> Result<(gst::Pipeline, Vec<thumbnail::Capture>)> {
+    let mut shared = build_shared("reenact-render", chains)?;
+    let pipeline = shared.pipeline.clone();
+    let vtee_sink = shared.tees.video.static_pad("sink").expect("tee sink");
     let position = position.clone();
     vtee_sink.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         if let Some(buffer) = info.buffer() {
@@ -306,7 +358,6 @@ fn build(
         comment: DISCLOSURE.into(),
         encoder: format!("Reenact Studio {}", metadata::ENGINE_VERSION),
     };
-    let mut tees = branch::Tees::new(vtee, atee);
     let mut captures = Vec::with_capacity(branches.len());
     let encoder_threads = branch::encoder_threads(branches.len());
     for b in branches {
@@ -323,14 +374,9 @@ fn build(
             thumbnail_times: b.preset.thumbnails.iter().map(|t| plan.thumbnail_time(*t)).collect(),
             encoder_threads,
         };
-        captures.push(branch::add(&pipeline, &mut tees, plan, &spec)?);
+        captures.push(branch::add(&pipeline, &mut shared.tees, plan, &spec)?);
     }
-    source::add(
-        &pipeline,
-        plan,
-        &vconvert.static_pad("sink").expect("videoconvert sink"),
-        &aconvert.static_pad("sink").expect("audioconvert sink"),
-    )?;
+    shared.add_source(plan)?;
     Ok((pipeline, captures))
 }
 

@@ -221,3 +221,47 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Every frame of an H.264 byte stream (Annex B access units, as the preview's
+/// WebRTC viewers get them) as a `w` x `h` grey picture, in order.
+pub fn h264_frames(path: &Path, w: i32, h: i32) -> Vec<Vec<u8>> {
+    let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},pixel-aspect-ratio=1/1");
+    let desc = format!(
+        "filesrc location=\"{}\" ! h264parse ! avdec_h264 ! videoconvertscale add-borders=false ! {caps} ! appsink name=sink sync=false",
+        path.display()
+    );
+    pull_all(&desc, |sample| {
+        let map = sample.buffer()?.map_readable().ok()?;
+        let stride = ((w + 3) / 4 * 4) as usize;
+        Some((0..h as usize).flat_map(|row| map[row * stride..row * stride + w as usize].to_vec()).collect())
+    })
+}
+
+/// Structural similarity of two `w`-wide grey pictures: the mean SSIM of 8x8
+/// windows every 4 pixels (the usual constants for 8-bit pictures).
+pub fn ssim(a: &[u8], b: &[u8], w: usize) -> f64 {
+    let h = a.len() / w;
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (mut sum, mut windows) = (0.0, 0usize);
+    for y in (0..h.saturating_sub(7)).step_by(4) {
+        for x in (0..w.saturating_sub(7)).step_by(4) {
+            let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for j in y..y + 8 {
+                for i in x..x + 8 {
+                    let (p, q) = (f64::from(a[j * w + i]), f64::from(b[j * w + i]));
+                    sa += p;
+                    sb += q;
+                    saa += p * p;
+                    sbb += q * q;
+                    sab += p * q;
+                }
+            }
+            let n = 64.0;
+            let (ma, mb) = (sa / n, sb / n);
+            let (va, vb, cov) = (saa / n - ma * ma, sbb / n - mb * mb, sab / n - ma * mb);
+            sum += ((2.0 * ma * mb + c1) * (2.0 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            windows += 1;
+        }
+    }
+    sum / windows.max(1) as f64
+}

@@ -92,7 +92,9 @@ impl From<LiveError> for ApiError {
             LiveError::Offer(OfferError::Unsupported(_) | OfferError::UnsupportedPublish(_)) => {
                 ApiError::UnsupportedMedia(err.to_string())
             }
-            LiveError::PublisherConnected | LiveError::NotBrowser(_) => ApiError::Conflict(err.to_string()),
+            LiveError::PublisherConnected | LiveError::NotBrowser(_) | LiveError::PreviewReplaced => {
+                ApiError::Conflict(err.to_string())
+            }
             LiveError::Offer(_) => ApiError::BadRequest(err.to_string()),
             LiveError::Full | LiveError::AddressFull | LiveError::ShowLimit(_) => {
                 ApiError::TooManyRequests(err.to_string())
@@ -149,7 +151,7 @@ async fn is_owner(state: &LiveState, headers: &HeaderMap, session: &LiveSession)
 /// The address a viewer's seat is counted against: the peer's IP, an IPv6 peer's /64
 /// (one household or host has a whole /64). Without connection info (in-process calls)
 /// every request shares one address.
-fn viewer_address(extensions: &Extensions) -> IpAddr {
+pub(super) fn viewer_address(extensions: &Extensions) -> IpAddr {
     let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
         return IpAddr::from([0, 0, 0, 0]);
     };
@@ -565,7 +567,7 @@ async fn whip_patch(
 }
 
 /// The fragment of a trickle ICE request, checked for type, size and encoding.
-fn fragment_body(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+pub(super) fn fragment_body(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     if !essence.eq_ignore_ascii_case("application/trickle-ice-sdpfrag") {
@@ -579,11 +581,11 @@ fn fragment_body(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
     String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the fragment is not UTF-8".into()))
 }
 
-fn if_match(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn if_match(headers: &HeaderMap) -> Option<&str> {
     headers.get(IF_MATCH).and_then(|v| v.to_str().ok())
 }
 
-fn patched_response(patched: Patched) -> Response {
+pub(super) fn patched_response(patched: Patched) -> Response {
     match patched {
         Patched::Added => StatusCode::NO_CONTENT.into_response(),
         Patched::Restarted { fragment, etag } => {
@@ -594,7 +596,7 @@ fn patched_response(patched: Patched) -> Response {
 }
 
 /// The SDP offer of a WHIP or WHEP request, checked for type, size and encoding.
-fn sdp_body(headers: &HeaderMap, body: &[u8], protocol: &str) -> Result<String, ApiError> {
+pub(super) fn sdp_body(headers: &HeaderMap, body: &[u8], protocol: &str) -> Result<String, ApiError> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.starts_with("application/sdp") {
         return Err(ApiError::UnsupportedMedia(format!(

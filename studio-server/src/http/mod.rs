@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod models;
 mod openapi;
 mod presets;
+mod preview;
 mod projects;
 mod renders;
 mod scenes;
@@ -86,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         .merge(characters::router(state.upload_limit))
         .merge(voices::router(state.upload_limit))
         .merge(scenes::router())
+        .merge(preview::router())
         .merge(subtitles::router())
         .merge(audit::router())
         .merge(models::router(state.upload_limit))

@@ -324,68 +324,7 @@ impl Render {
     /// written as character files under `cast_dir`.
     /// Also whether the project is marked commercial.
     fn engine_project(&self, owner: &str, project_id: &str, cast_dir: &Path) -> Result<(Project, bool), String> {
-        let row = self
-            .runtime
-            .block_on(crate::db::projects::get(&self.db, owner, project_id))
-            .map_err(|e| e.to_string())?
-            .ok_or("the project no longer exists")?;
-        let timeline: Timeline = serde_json::from_str(&row.timeline).map_err(|e| format!("project timeline: {e}"))?;
-        if timeline.tracks.iter().all(|t| t.clips.is_empty()) {
-            return Err("project timeline has no clips: add clips to a track first".into());
-        }
-        let all = self.runtime.block_on(clips::list(&self.db, owner, project_id)).map_err(|e| e.to_string())?;
-        let mut sources = Vec::new();
-        for clip in timeline.tracks.iter().flat_map(|t| &t.clips) {
-            let stored = all
-                .iter()
-                .find(|c| c.id == clip.source)
-                .ok_or_else(|| format!("timeline: clip `{}` is not a clip of this project", clip.source))?;
-            if !sources.iter().any(|s: &Source| s.id == stored.id) {
-                let path = self.runtime.block_on(self.storage.fetch(&stored.storage_key)).map_err(|e| e.to_string())?;
-                sources.push(Source { id: stored.id.clone(), path });
-            }
-        }
-        let mut scenes = timeline.scenes;
-        let records = self.runtime.block_on(crate::db::scenes::list(&self.db, owner, project_id));
-        scenes.extend(records.map_err(|e| e.to_string())?.into_iter().map(|s| Scene {
-            start: s.start_s,
-            end: s.end_s,
-            character: s.character_id,
-            voice_over: s.voice_over != 0,
-        }));
-        let characters = self.cast(owner, project_id, &scenes, cast_dir)?;
-        let commercial = row.commercial != 0;
-        Ok((
-            Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters },
-            commercial,
-        ))
-    }
-
-    /// Writes the character of every scene (named by its id) into `cast_dir`.
-    fn cast(
-        &self,
-        owner: &str,
-        project_id: &str,
-        scenes: &[Scene],
-        cast_dir: &Path,
-    ) -> Result<BTreeMap<String, PathBuf>, String> {
-        let mut files = BTreeMap::new();
-        for id in scenes.iter().map(|s| &s.character) {
-            if files.contains_key(id) {
-                continue;
-            }
-            let found =
-                self.runtime.block_on(crate::casting::character(&self.db, owner, id)).map_err(|e| e.to_string())?;
-            let character = match found {
-                Some((row, character)) if row.project_id == project_id => character,
-                _ => return Err(format!("scenes: `{id}` is not a character of this project")),
-            };
-            std::fs::create_dir_all(cast_dir).map_err(|e| format!("cast folder: {e}"))?;
-            let file = cast_dir.join(format!("{id}{}", gstreenact::character::FILE_SUFFIX));
-            character.save(&file).map_err(|e| e.to_string())?;
-            files.insert(id.clone(), file);
-        }
-        Ok(files)
+        self.runtime.block_on(engine_project(&self.db, &self.storage, owner, project_id, cast_dir))
     }
 
     /// Stores every output, charged to the owner's quota, or none of them.
@@ -601,4 +540,76 @@ pub(crate) fn credential_summary(v: &crate::credentials::Verification) -> serde_
         "models": provenance.and_then(|p| p.get("models")),
         "failures": v.failures,
     })
+}
+
+/// The engine's project for `owner`'s `project_id`: its timeline with every clip fetched to a
+/// local file and every scene's character written into `cast_dir`. What a render renders and
+/// a preview plays.
+pub(crate) async fn engine_project(
+    db: &AnyPool,
+    storage: &Storage,
+    owner: &str,
+    project_id: &str,
+    cast_dir: &Path,
+) -> Result<(Project, bool), String> {
+    let row = crate::db::projects::get(db, owner, project_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the project no longer exists")?;
+    let timeline: Timeline = serde_json::from_str(&row.timeline).map_err(|e| format!("project timeline: {e}"))?;
+    if timeline.tracks.iter().all(|t| t.clips.is_empty()) {
+        return Err("project timeline has no clips: add clips to a track first".into());
+    }
+    let all = clips::list(db, owner, project_id).await.map_err(|e| e.to_string())?;
+    let mut sources = Vec::new();
+    for clip in timeline.tracks.iter().flat_map(|t| &t.clips) {
+        let stored = all
+            .iter()
+            .find(|c| c.id == clip.source)
+            .ok_or_else(|| format!("timeline: clip `{}` is not a clip of this project", clip.source))?;
+        if !sources.iter().any(|s: &Source| s.id == stored.id) {
+            let path = storage.fetch(&stored.storage_key).await.map_err(|e| e.to_string())?;
+            sources.push(Source { id: stored.id.clone(), path });
+        }
+    }
+    let mut scenes = timeline.scenes;
+    let records = crate::db::scenes::list(db, owner, project_id).await;
+    scenes.extend(records.map_err(|e| e.to_string())?.into_iter().map(|s| Scene {
+        start: s.start_s,
+        end: s.end_s,
+        character: s.character_id,
+        voice_over: s.voice_over != 0,
+    }));
+    let characters = cast(db, owner, project_id, &scenes, cast_dir).await?;
+    let commercial = row.commercial != 0;
+    Ok((
+        Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters },
+        commercial,
+    ))
+}
+
+/// Writes the character of every scene (named by its id) into `cast_dir`.
+async fn cast(
+    db: &AnyPool,
+    owner: &str,
+    project_id: &str,
+    scenes: &[Scene],
+    cast_dir: &Path,
+) -> Result<BTreeMap<String, PathBuf>, String> {
+    let mut files = BTreeMap::new();
+    for id in scenes.iter().map(|s| &s.character) {
+        if files.contains_key(id) {
+            continue;
+        }
+        let found = crate::casting::character(db, owner, id).await.map_err(|e| e.to_string())?;
+        let character = match found {
+            Some((row, character)) if row.project_id == project_id => character,
+            _ => return Err(format!("scenes: `{id}` is not a character of this project")),
+        };
+        std::fs::create_dir_all(cast_dir).map_err(|e| format!("cast folder: {e}"))?;
+        let file = cast_dir.join(format!("{id}{}", gstreenact::character::FILE_SUFFIX));
+        character.save(&file).map_err(|e| e.to_string())?;
+        files.insert(id.clone(), file);
+    }
+    Ok(files)
 }

@@ -12,6 +12,7 @@
 pub mod consent;
 pub mod kiosk;
 pub mod network;
+pub mod preview;
 mod sdp;
 pub mod trickle;
 mod viewer;
@@ -23,7 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use reenact_engine::live::{LiveOptions, LiveRunner, LiveStats, Stream};
+use reenact_engine::live::{EncodedSource, LiveOptions, LiveRunner, LiveStats, Stream};
+use reenact_engine::PreviewRunner;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use webrtc::media::Sample;
@@ -73,6 +75,8 @@ pub enum LiveError {
     UnknownPublisher(String),
     #[error(transparent)]
     Trickle(#[from] trickle::TrickleError),
+    #[error("a newer preview of yours replaced this one while it started")]
+    PreviewReplaced,
 }
 
 impl From<webrtc::Error> for LiveError {
@@ -115,6 +119,8 @@ pub struct LiveHub {
     shows: Mutex<HashMap<String, usize>>,
     /// Kiosk ids served even while their show is (re)starting: the installations'.
     kiosks: Mutex<HashSet<String>>,
+    /// Project previews, one per user.
+    previews: preview::Previews,
 }
 
 impl LiveHub {
@@ -261,6 +267,7 @@ impl LiveHub {
         for (_, session) in sessions {
             self.end(session).await;
         }
+        self.stop_previews().await;
     }
 }
 
@@ -280,6 +287,8 @@ pub struct LiveSession {
     /// Whether the show counts against its owner's limit (released once, when it ends).
     counted: std::sync::atomic::AtomicBool,
     runner: Arc<Mutex<Option<LiveRunner>>>,
+    /// A project's preview plays through the same viewers in place of a live graph.
+    preview: Mutex<Option<Arc<PreviewRunner>>>,
     tracks: Tracks,
     viewers: Mutex<HashMap<String, Arc<Viewer>>>,
     /// Viewer seats taken, by the viewers' addresses (taken before a viewer connects).
@@ -360,16 +369,38 @@ impl LiveSession {
         runner: LiveRunner,
         network: Arc<network::LiveNetwork>,
     ) -> Self {
+        let on_air = runner.camera_open();
+        let mut session = LiveSession::serving(id, owner, preset, &runner, on_air, network);
+        session.runner = Arc::new(Mutex::new(Some(runner)));
+        session
+    }
+
+    /// A session whose viewers watch a project's preview.
+    fn previewing(id: String, owner: String, runner: PreviewRunner, network: Arc<network::LiveNetwork>) -> Self {
+        let session = LiveSession::serving(id, Some(owner), "preview".into(), &runner, true, network);
+        *session.preview.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(runner));
+        session
+    }
+
+    /// A session fed by `source`, no graph kept yet.
+    fn serving(
+        id: String,
+        owner: Option<String>,
+        preset: String,
+        source: &dyn EncodedSource,
+        on_air: bool,
+        network: Arc<network::LiveNetwork>,
+    ) -> Self {
         let tracks = Tracks {
             h264: Arc::new(TrackLocalStaticSample::new(sdp::h264_capability(), "video".into(), "reenact".into())),
             vp8: Arc::new(TrackLocalStaticSample::new(sdp::vp8_capability(), "video".into(), "reenact".into())),
             opus: Arc::new(TrackLocalStaticSample::new(sdp::opus_capability(), "audio".into(), "reenact".into())),
         };
-        let on_air = Arc::new(AtomicBool::new(runner.camera_open()));
+        let on_air = Arc::new(AtomicBool::new(on_air));
         let video_sent = Arc::new(AtomicU64::new(0));
         let pumps = vec![
-            pump(&runner, Stream::H264, Arc::clone(&tracks.h264), Arc::clone(&on_air), Arc::clone(&video_sent)),
-            pump(&runner, Stream::Opus, Arc::clone(&tracks.opus), Arc::clone(&on_air), Arc::default()),
+            pump(source, Stream::H264, Arc::clone(&tracks.h264), Arc::clone(&on_air), Arc::clone(&video_sent)),
+            pump(source, Stream::Opus, Arc::clone(&tracks.opus), Arc::clone(&on_air), Arc::default()),
         ];
         LiveSession {
             id,
@@ -381,7 +412,8 @@ impl LiveSession {
             network,
             counted: std::sync::atomic::AtomicBool::new(false),
             seats: Mutex::default(),
-            runner: Arc::new(Mutex::new(Some(runner))),
+            runner: Arc::default(),
+            preview: Mutex::default(),
             tracks,
             viewers: Mutex::default(),
             vp8: Mutex::default(),
@@ -393,6 +425,26 @@ impl LiveSession {
             on_air,
             video_sent,
         }
+    }
+
+    /// Runs `f` on whatever feeds the viewers (the live graph or the preview); `None` once
+    /// the session is closed.
+    fn with_source<T>(&self, f: impl FnOnce(&dyn EncodedSource) -> T) -> Option<T> {
+        if let Some(runner) = self.runner.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            return Some(f(runner));
+        }
+        let preview = self.preview.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        preview.map(|p| f(p.as_ref()))
+    }
+
+    /// The preview this session plays, if it is a preview.
+    pub fn preview(&self) -> Option<Arc<PreviewRunner>> {
+        self.preview.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Viewers connected now.
+    pub fn viewer_count(&self) -> usize {
+        self.viewers.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Runs `f` on the graph; `None` once the session is closed.
@@ -503,13 +555,11 @@ impl LiveSession {
         let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let session = Arc::downgrade(self);
-        let runner = Arc::downgrade(&self.runner);
+        let source = Arc::downgrade(self);
         let codec = wanted.video;
         let on_keyframe = move || {
-            if let Some(runner) = runner.upgrade() {
-                if let Some(runner) = runner.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-                    runner.request_keyframe(codec);
-                }
+            if let Some(session) = source.upgrade() {
+                session.with_source(|source| source.request_keyframe(codec));
             }
         };
         let viewer_id = id.clone();
@@ -615,19 +665,22 @@ impl LiveSession {
         let (tx, rx) = mpsc::channel(PUMP_QUEUE);
         let clock = Mutex::new(RtpClock::new(Stream::Vp8));
         let on_air = Arc::clone(&self.on_air);
-        *vp8 = self.with_runner(|runner| {
-            runner.subscribe(Stream::Vp8, move |frame| {
-                if on_air.load(Ordering::SeqCst) {
-                    send(&tx, &clock, frame);
-                }
-            })
+        *vp8 = self.with_source(|source| {
+            source.subscribe(
+                Stream::Vp8,
+                Box::new(move |frame| {
+                    if on_air.load(Ordering::SeqCst) {
+                        send(&tx, &clock, frame);
+                    }
+                }),
+            )
         });
         tokio::spawn(write_samples(rx, track));
     }
 
     fn close_vp8(&self) {
         if let Some(id) = self.vp8.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            self.with_runner(|runner| runner.unsubscribe(id));
+            self.with_source(|source| source.unsubscribe(id));
         }
     }
 
@@ -648,6 +701,11 @@ impl LiveSession {
         // Stopping waits for recordings to close: keep it off the async threads.
         if let Some(runner) = runner {
             let _ = tokio::task::spawn_blocking(move || runner.stop()).await;
+        }
+        let preview = self.preview.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(preview) = preview {
+            // The last holder stops the graph (a request may hold it a moment longer).
+            let _ = tokio::task::spawn_blocking(move || drop(preview)).await;
         }
     }
 }
@@ -693,7 +751,7 @@ impl Seats {
 
 /// Feeds one stream of `runner` into `track` while `on_air`.
 fn pump(
-    runner: &LiveRunner,
+    runner: &dyn EncodedSource,
     stream: Stream,
     track: Arc<TrackLocalStaticSample>,
     on_air: Arc<AtomicBool>,
@@ -701,12 +759,15 @@ fn pump(
 ) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::channel(PUMP_QUEUE);
     let clock = Mutex::new(RtpClock::new(stream));
-    runner.subscribe(stream, move |frame| {
-        if on_air.load(Ordering::SeqCst) {
-            sent.fetch_add(1, Ordering::Relaxed);
-            send(&tx, &clock, frame);
-        }
-    });
+    runner.subscribe(
+        stream,
+        Box::new(move |frame| {
+            if on_air.load(Ordering::SeqCst) {
+                sent.fetch_add(1, Ordering::Relaxed);
+                send(&tx, &clock, frame);
+            }
+        }),
+    );
     tokio::spawn(write_samples(rx, track))
 }
 

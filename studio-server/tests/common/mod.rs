@@ -250,3 +250,22 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
+
+/// A WHEP offer as a receive-only browser makes it (webrtc-rs: H.264, VP8 and Opus offered).
+pub async fn whep_offer_sdp() -> (webrtc::peer_connection::RTCPeerConnection, String) {
+    use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
+    use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
+    use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
+    let mut media = webrtc::api::media_engine::MediaEngine::default();
+    media.register_default_codecs().unwrap();
+    let api = webrtc::api::APIBuilder::new().with_media_engine(media).build();
+    let pc = api.new_peer_connection(Default::default()).await.unwrap();
+    for kind in [RTPCodecType::Video, RTPCodecType::Audio] {
+        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, send_encodings: vec![] };
+        pc.add_transceiver_from_kind(kind, Some(init)).await.unwrap();
+    }
+    let offer = pc.create_offer(None).await.unwrap();
+    pc.set_local_description(offer).await.unwrap();
+    let sdp = pc.local_description().await.unwrap().sdp;
+    (pc, sdp)
+}
