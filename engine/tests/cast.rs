@@ -155,9 +155,6 @@ fn a_voice_over_scene_shows_the_talking_portrait() {
     assert_eq!(a.len(), b.len());
     let outside = change(&a, &b, 0.0, SCENE.0 - 0.02).1.max(change(&a, &b, SCENE.1 + 0.02, 10.0).1);
     let inside = change(&a, &b, SCENE.0 + 0.02, SCENE.1 - 0.02).0;
-    for ((t, x), (u, y)) in a.iter().zip(&b) {
-        eprintln!("DBG {t:.2} {u:.2} {:.1}", distance(x, y));
-    }
     // The portrait replaces the picture; its mouth moves with the speech.
     let portrait: Vec<_> = b.iter().filter(|(t, _)| *t > SCENE.0 + 0.02 && *t < SCENE.1 - 0.02).collect();
     let moving = portrait.windows(2).map(|w| distance(&w[0].1, &w[1].1)).fold(0.0, f64::max);

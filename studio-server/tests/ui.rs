@@ -265,7 +265,10 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Chromium outlives a killed chromedriver: its own processes go too, by their profile.
     fn drop(&mut self) {
+        let marker = format!("user-data-dir={}", self._profile.path().display());
+        let _ = Command::new("pkill").args(["-KILL", "-f"]).arg(&marker).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
