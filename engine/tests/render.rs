@@ -105,12 +105,7 @@ fn every_output_keeps_flash_and_beep_within_5_ms() {
         if let Some(offsets) = ffmpeg_av_offsets(&output.file, 20) {
             let mid = median(&offsets);
             eprintln!("{}: as ffmpeg plays it, median {:+.1} ms", output.preset, mid * 1e3);
-            // Known gap: ffmpeg discards Opus's pre-skip (312 samples, 6.5 ms) from a WebM
-            // whose first block GStreamer stamps at 0 without a CodecDelay, so it plays the
-            // sound 6.9 ms early; GStreamer's own decode is on time. Until the muxer writes
-            // the delay, WebM is held to 8 ms here and the MP4s to 5 ms.
-            let limit = if output.file.extension().is_some_and(|e| e == "webm") { 0.008 } else { 0.005 };
-            assert!(offsets.iter().all(|o| o.abs() <= limit), "{}: ffmpeg offsets {offsets:?}", output.preset);
+            assert!(offsets.iter().all(|o| o.abs() <= 0.005), "{}: ffmpeg offsets {offsets:?}", output.preset);
         }
     }
 }

@@ -104,15 +104,6 @@ pub fn ffmpeg_av_offsets(path: &Path, events: usize) -> Option<Vec<f64>> {
         assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         Some(out)
     };
-    let start = |what: &str| -> f64 {
-        let out = Command::new("ffprobe")
-            .args(["-v", "error", "-of", "csv=p=0", "-show_entries", what])
-            .args(if what.starts_with("stream") { &["-select_streams", "a:0"][..] } else { &[][..] })
-            .arg(path)
-            .output()
-            .expect("ffprobe runs beside ffmpeg");
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0)
-    };
     // showinfo logs each decoded frame's time and mean level.
     let video = ffmpeg(&["-map", "0:v:0", "-vf", "scale=32:32,format=gray,showinfo", "-f", "null", "-"])?;
     let log = String::from_utf8_lossy(&video.stderr);
@@ -126,12 +117,14 @@ pub fn ffmpeg_av_offsets(path: &Path, events: usize) -> Option<Vec<f64>> {
         .filter(|(_, mean)| *mean > 200.0)
         .map(|(t, _)| t)
         .collect();
-    let audio = ffmpeg(&["-v", "error", "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])?;
+    // Raw samples carry no time: `first_pts=0` pads the sound with silence from the time the
+    // video's frame times count from, so sample n plays at n / 48000 as a player plays it,
+    // whatever the decoder dropped first (AAC priming by the edit list, Opus pre-skip).
+    let resample = "aresample=48000:async=1:first_pts=0";
+    let audio = ffmpeg(&["-v", "error", "-map", "0:a:0", "-ac", "1", "-af", resample, "-f", "f32le", "-"])?;
     let samples: Vec<f32> =
         audio.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    // The raw samples start at the audio stream's start, counted from the file's.
-    let lead = start("stream=start_time") - start("format=start_time");
-    let beeps: Vec<f64> = onsets(48_000, &samples, 0.3, 0.5).into_iter().map(|t| t + lead).collect();
+    let beeps: Vec<f64> = onsets(48_000, &samples, 0.3, 0.5);
     assert_eq!(flashes.len(), events, "ffmpeg, {}: flashes at {flashes:?}", path.display());
     assert_eq!(beeps.len(), events, "ffmpeg, {}: beeps at {beeps:?}", path.display());
     Some(flashes.iter().zip(&beeps).map(|(f, b)| b - f).collect())
