@@ -6,16 +6,17 @@
 //! after its server went away. Screenshots of every page land in
 //! `target/ui-screenshots/`.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use browser::Browser;
 use common::TestApp;
-use fantoccini::{Client, ClientBuilder, Locator};
-use reenact_engine::PresetLibrary;
+use fantoccini::Locator;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -29,40 +30,8 @@ const PASSWORD: &str = "correct horse battery";
 /// The WebDriver key code of Enter.
 const ENTER: char = '\u{E007}';
 
-/// A small live preset, so the test encodes 640x360 rather than 720p.
-const LIVE_SMALL: &str = r#"
-name = "live-360p"
-description = "live 640x360 for tests"
-mode = "live"
-container = "mp4"
-crop = "center"
-captions = "off"
-[video]
-width = 640
-height = 360
-fps = 30
-encoder = "x264"
-bitrate_kbps = 800
-speed_preset = "ultrafast"
-keyframe_interval_s = 1.0
-[audio]
-codec = "aac"
-bitrate_kbps = 96
-sample_rate = 48000
-channels = 2
-"#;
-
 fn media(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/media").join(name)
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The studio's server: the test app on a loopback port, with a job worker.
@@ -72,7 +41,6 @@ struct Studio {
     addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<()>>,
-    _presets: tempfile::TempDir,
 }
 
 impl Studio {
@@ -81,12 +49,8 @@ impl Studio {
             std::env::set_var("REENACT_MODELS", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
         }
         let app = TestApp::sqlite().await;
-        let presets = tempfile::tempdir().unwrap();
-        std::fs::write(presets.path().join("live-360p.toml"), LIVE_SMALL).unwrap();
-        let mut library = PresetLibrary::builtin().unwrap();
-        library.add_dir(presets.path()).unwrap();
         let mut state = app.state.clone();
-        state.presets = Arc::new(library);
+        state.presets = common::presets_with_live_small(30);
         // The shared portrait (424 kB) is over the test apps' limit, which is set for clips.
         state.upload_limit = state.upload_limit.max(1_000_000);
         // Renders are charged to the quota too.
@@ -96,7 +60,7 @@ impl Studio {
         tokio::spawn(worker.run(std::future::pending()));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut studio = Studio { app, router, addr, stop: None, serving: None, _presets: presets };
+        let mut studio = Studio { app, router, addr, stop: None, serving: None };
         studio.serve(listener);
         studio
     }
@@ -137,47 +101,19 @@ impl Studio {
     }
 }
 
-/// chromedriver plus a Chromium session, both gone with the test.
-struct Browser {
-    client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
-    shots: PathBuf,
+/// The shared browser, with what the studio's pages need besides.
+struct Page(Browser);
+
+impl std::ops::Deref for Page {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.0
+    }
 }
 
-impl Browser {
+impl Page {
     async fn open() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
-        let profile = tempfile::tempdir().unwrap();
-        let mut args: Vec<String> = common::CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
-        args.extend(["--window-size=1366,900".to_owned(), format!("--user-data-dir={}", profile.path().display())]);
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(client) => break client,
-                // chromedriver needs a moment before it listens.
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(err) => panic!("no WebDriver session: {err}"),
-            }
-        };
-        Browser { client, driver, _profile: profile, shots: screenshot_dir() }
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
+        Page(Browser::open().await)
     }
 
     /// The studio's session cookie as the browser holds it: value, Secure, HttpOnly.
@@ -185,16 +121,6 @@ impl Browser {
         let cookies = self.client.get_all_cookies().await.unwrap();
         let cookie = cookies.iter().find(|c| c.name() == "__Host-reenact_studio").expect("the session cookie");
         (cookie.value().to_string(), cookie.secure(), cookie.http_only())
-    }
-
-    async fn shot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-    }
-
-    /// Runs `expr` in the page; its value as JSON.
-    async fn eval(&self, expr: &str) -> Value {
-        self.client.execute(&format!("return ({expr});"), vec![]).await.unwrap_or(Value::Null)
     }
 
     /// Waits until a kiosk page plays and has shown more than 20 frames past `frames`.
@@ -206,71 +132,12 @@ impl Browser {
         self.wait(what, &expr, timeout).await;
     }
 
-    /// Waits until `expr` is truthy in the page; returns its value. On
-    /// timeout it saves a screenshot named after `what` and fails.
-    async fn wait(&self, what: &str, expr: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let value = self.eval(expr).await;
-            let truthy = match &value {
-                Value::Null => false,
-                Value::Bool(b) => *b,
-                Value::String(s) => !s.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
-                return value;
-            }
-            if Instant::now() > deadline {
-                self.shot(&format!("failed-{}", what.replace(' ', "-"))).await;
-                let body = self.eval("document.body && document.body.innerText").await;
-                panic!("timed out waiting for {what} ({expr}); page text: {body}");
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    /// Types into the field `css` (after the page is live).
-    async fn fill(&self, css: &str, text: &str) {
-        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
-        field.clear().await.unwrap();
-        if !text.is_empty() {
-            field.send_keys(text).await.unwrap();
-        }
-    }
-
     /// Chooses `file` in the file field `css`.
     async fn attach(&self, css: &str, file: &Path) {
         let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
         // chromedriver takes only canonical paths.
         let file = file.canonicalize().unwrap();
         field.send_keys(&file.display().to_string()).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
-        element.click().await.unwrap();
-    }
-
-    /// Waits until the liveview page has rendered (its socket is up).
-    async fn live(&self, css: &str) {
-        self.wait(
-            &format!("page with {css}"),
-            &format!("document.querySelector({css:?}) !== null"),
-            Duration::from_secs(15),
-        )
-        .await;
-    }
-}
-
-impl Drop for Browser {
-    /// Chromium outlives a killed chromedriver: its own processes go too, by their profile.
-    fn drop(&mut self) {
-        let marker = format!("user-data-dir={}", self._profile.path().display());
-        let _ = Command::new("pkill").args(["-KILL", "-f"]).arg(&marker).status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
@@ -288,7 +155,7 @@ async fn a_presenter_signs_up_uploads_renders_and_downloads() {
     let _one = BROWSER.lock().await;
     let started = Instant::now();
     let studio = Studio::start().await;
-    let b = Browser::open().await;
+    let b = Page::open().await;
 
     // The landing page leads into the studio; the studio asks for an account.
     b.goto(&studio.url("/")).await;
@@ -529,7 +396,7 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     let _one = BROWSER.lock().await;
     let started = Instant::now();
     let mut studio = Studio::start().await;
-    let b = Browser::open().await;
+    let b = Page::open().await;
 
     b.goto(&studio.url("/signup")).await;
     b.live("#auth-form").await;
@@ -651,7 +518,7 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
     let started = Instant::now();
     let studio = Studio::start().await;
     let site = media_site().await;
-    let b = Browser::open().await;
+    let b = Page::open().await;
 
     b.goto(&studio.url("/signup")).await;
     b.live("#auth-form").await;
@@ -844,7 +711,7 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
     let _one = BROWSER.lock().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("presets")).unwrap();
-    std::fs::write(dir.path().join("presets/live-360p.toml"), LIVE_SMALL).unwrap();
+    std::fs::write(dir.path().join("presets/live-360p.toml"), common::live_small(30)).unwrap();
     let installations = "[[installation]]\nname = \"hall-a\"\nsource = \"test\"\npreset = \"live-360p\"\n";
     std::fs::write(dir.path().join("installations.toml"), installations).unwrap();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -852,7 +719,7 @@ async fn an_installation_kiosk_comes_back_after_the_server_process_restarts() {
     let kiosk = server.installation_url("hall-a");
     assert!(kiosk.starts_with(&format!("http://{addr}/kiosk/")) && kiosk.len() > 60, "a random token: {kiosk}");
     assert_eq!(raw_status(addr, "GET", "/kiosk/hall-a").await, 404, "the name alone opens nothing");
-    let b = Browser::open().await;
+    let b = Page::open().await;
     b.goto(&kiosk).await;
     b.wait_playing("installation picture", 0, Duration::from_secs(60)).await;
     b.shot("21-installation").await;
@@ -905,7 +772,7 @@ async fn raw_status(addr: std::net::SocketAddr, method: &str, path: &str) -> u16
 async fn a_subtitle_track_is_edited_saved_and_reloaded() {
     let _one = BROWSER.lock().await;
     let studio = Studio::start().await;
-    let b = Browser::open().await;
+    let b = Page::open().await;
     b.goto(&studio.url("/signup")).await;
     b.live("#auth-form").await;
     b.fill("#email", "subtitler@museum.org").await;
@@ -992,7 +859,7 @@ async fn a_visitor_kiosk_shows_nothing_before_consent_and_asks_again_after_the_v
     let session = show["id"].as_str().unwrap().to_owned();
     let sent = || studio.app.state.live.get(&session).unwrap().summary().video_frames_sent;
 
-    let b = Browser::open().await;
+    let b = Page::open().await;
     b.goto(&studio.url(show["kiosk_url"].as_str().unwrap())).await;
     let asking = "document.body.dataset.consent === 'asking' && document.getElementById('consent').open";
     b.wait("consent screen", asking, Duration::from_secs(15)).await;

@@ -10,39 +10,14 @@
 mod browser;
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use browser::{presenter_devices, Browser};
 use common::TestApp;
-use reenact_engine::PresetLibrary;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 const PASSWORD: &str = "correct horse battery";
-
-/// A small live preset, so the show encodes 640x360 rather than 720p.
-const LIVE_SMALL: &str = r#"
-name = "live-360p"
-description = "live 640x360 for tests"
-mode = "live"
-container = "mp4"
-crop = "center"
-captions = "off"
-[video]
-width = 640
-height = 360
-fps = 30
-encoder = "x264"
-bitrate_kbps = 800
-speed_preset = "ultrafast"
-keyframe_interval_s = 1.0
-[audio]
-codec = "aac"
-bitrate_kbps = 96
-sample_rate = 48000
-channels = 2
-"#;
 
 /// The preview's `<video>` inside the page's preview frame (same origin).
 const PREVIEW: &str = "document.getElementById('preview')?.contentDocument?.getElementById('preview')";
@@ -57,12 +32,8 @@ async fn a_presenter_goes_live_from_their_own_browsers_camera() {
     let (video, audio) = presenter_devices(media.path());
 
     let app = TestApp::sqlite().await;
-    let presets = tempfile::tempdir().unwrap();
-    std::fs::write(presets.path().join("live-360p.toml"), LIVE_SMALL).unwrap();
-    let mut library = PresetLibrary::builtin().unwrap();
-    library.add_dir(presets.path()).unwrap();
     let mut state = app.state.clone();
-    state.presets = Arc::new(library);
+    state.presets = common::presets_with_live_small(30);
     let router = reenact_server::app(state);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

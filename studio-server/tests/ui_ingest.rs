@@ -27,36 +27,12 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, StatusCode};
 use browser::{presenter_devices, Browser};
 use common::TestApp;
-use reenact_engine::PresetLibrary;
 use reenact_server::live::network::LiveNetwork;
 use reenact_server::live::{LiveHub, LivePolicy};
 use serde_json::{json, Value};
 
 const EMAIL: &str = "presenter@laptop.example";
 const PASSWORD: &str = "correct horse battery";
-
-/// A small live preset, so the show encodes 640x360 rather than 720p.
-const LIVE_SMALL: &str = r#"
-name = "live-360p"
-description = "live 640x360 for tests"
-mode = "live"
-container = "mp4"
-crop = "center"
-captions = "off"
-[video]
-width = 640
-height = 360
-fps = 25
-encoder = "x264"
-bitrate_kbps = 800
-speed_preset = "ultrafast"
-keyframe_interval_s = 1.0
-[audio]
-codec = "aac"
-bitrate_kbps = 96
-sample_rate = 48000
-channels = 2
-"#;
 
 /// The still portrait's face in a 640x360 picture of the presenter clip, and a margin
 /// around it that the swap's blended edge may reach.
@@ -71,7 +47,6 @@ struct Studio {
     base: String,
     token: String,
     session: String,
-    _presets: tempfile::TempDir,
     media: tempfile::TempDir,
 }
 
@@ -79,11 +54,8 @@ impl Studio {
     async fn start(network: LiveNetwork) -> Self {
         forms::use_shared_models();
         let mut app = TestApp::sqlite().await;
-        let presets = tempfile::tempdir().unwrap();
-        std::fs::write(presets.path().join("live-360p.toml"), LIVE_SMALL).unwrap();
-        let mut library = PresetLibrary::builtin().unwrap();
-        library.add_dir(presets.path()).unwrap();
-        app.state.presets = Arc::new(library);
+        // 25 fps: the fake camera's own rate.
+        app.state.presets = common::presets_with_live_small(25);
         app.state.live = Arc::new(LiveHub::new(LivePolicy { network: Arc::new(network), ..LivePolicy::default() }));
         app.router = reenact_server::app(app.state.clone());
         let base = format!("http://{}", app.serve().await);
@@ -105,7 +77,7 @@ impl Studio {
         let (status, show) = app.call(Method::POST, "/api/live", Some(&token), Some(start)).await;
         assert_eq!(status, StatusCode::CREATED, "{show}");
         let session = show["id"].as_str().unwrap().to_owned();
-        Studio { app, base, token, session, _presets: presets, media }
+        Studio { app, base, token, session, media }
     }
 
     fn url(&self, path: &str) -> String {

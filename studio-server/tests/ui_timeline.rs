@@ -5,100 +5,37 @@
 //! end refused with the server's reason while its lane stays as it was. Each step is checked
 //! in the project's JSON on the server. Screenshots land in `target/ui-screenshots/`.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 #[path = "common/forms.rs"]
 mod forms;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
+use browser::Browser;
 use common::TestApp;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery";
 
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// The shared browser, with the timeline's own waits and pointer gestures.
+struct Timeline(Browser);
+
+impl std::ops::Deref for Timeline {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.0
+    }
 }
 
-/// chromedriver plus a Chromium session, both gone with the test.
-struct Browser {
-    client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn open() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
-        let profile = tempfile::tempdir().unwrap();
-        let mut args: Vec<String> = common::CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
-        args.extend(["--window-size=1366,900".to_owned(), format!("--user-data-dir={}", profile.path().display())]);
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(client) => break client,
-                // chromedriver needs a moment before it listens.
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(err) => panic!("no WebDriver session: {err}"),
-            }
-        };
-        Browser { client, driver, _profile: profile }
-    }
-
-    async fn shot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
-    }
-
-    async fn eval(&self, expr: &str) -> Value {
-        self.client.execute(&format!("return ({expr});"), vec![]).await.unwrap_or(Value::Null)
-    }
-
-    /// Waits until `expr` is truthy in the page; on timeout saves a screenshot and fails.
+impl Timeline {
+    /// Waits up to 10 s until `expr` is truthy in the page.
     async fn wait(&self, what: &str, expr: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let value = self.eval(expr).await;
-            let truthy = match &value {
-                Value::Null => false,
-                Value::Bool(b) => *b,
-                Value::String(s) => !s.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
-                return value;
-            }
-            if Instant::now() > deadline {
-                self.shot(&format!("failed-timeline-{}", what.replace(' ', "-"))).await;
-                let body = self.eval("document.body && document.body.innerText").await;
-                panic!("timed out waiting for {what} ({expr}); page text: {body}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.0.wait(what, expr, Duration::from_secs(10)).await
     }
 
     /// The element `css`, scrolled to the middle of the window: pointer actions do not scroll.
@@ -132,16 +69,6 @@ impl Browser {
             .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
         self.client.perform_actions(actions).await.unwrap();
         self.client.release_actions().await.unwrap();
-    }
-}
-
-impl Drop for Browser {
-    /// Chromium outlives a killed chromedriver: its own processes go too, by their profile.
-    fn drop(&mut self) {
-        let marker = format!("user-data-dir={}", self._profile.path().display());
-        let _ = Command::new("pkill").args(["-KILL", "-f"]).arg(&marker).status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
@@ -186,7 +113,7 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
         app.call(Method::PATCH, &format!("/api/projects/{id}"), Some(&token), Some(json!({ "timeline": first }))).await;
     assert_eq!(status.as_u16(), 200, "{body}");
 
-    let b = Browser::open().await;
+    let b = Timeline(Browser::open().await);
     b.client.goto(&format!("http://{addr}/login")).await.unwrap();
     b.find("#email").await.send_keys("editor@museum.org").await.unwrap();
     b.find("#password").await.send_keys(PASSWORD).await.unwrap();

@@ -152,7 +152,9 @@ impl Browser {
     pub async fn fill(&self, css: &str, text: &str) {
         let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
         field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
+        if !text.is_empty() {
+            field.send_keys(text).await.unwrap();
+        }
     }
 
     pub async fn click(&self, css: &str) {

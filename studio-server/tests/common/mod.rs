@@ -13,6 +13,43 @@ use reenact_server::{app, db, AppState, JwtKeys};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A small live preset, `live-360p`, so a browser test encodes 640x360 rather than 720p,
+/// at `fps` frames a second.
+pub fn live_small(fps: u32) -> String {
+    format!(
+        r#"
+name = "live-360p"
+description = "live 640x360 for tests"
+mode = "live"
+container = "mp4"
+crop = "center"
+captions = "off"
+[video]
+width = 640
+height = 360
+fps = {fps}
+encoder = "x264"
+bitrate_kbps = 800
+speed_preset = "ultrafast"
+keyframe_interval_s = 1.0
+[audio]
+codec = "aac"
+bitrate_kbps = 96
+sample_rate = 48000
+channels = 2
+"#
+    )
+}
+
+/// The built-in presets and [`live_small`] at `fps`.
+pub fn presets_with_live_small(fps: u32) -> Arc<PresetLibrary> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("live-360p.toml"), live_small(fps)).unwrap();
+    let mut library = PresetLibrary::builtin().unwrap();
+    library.add_dir(dir.path()).unwrap();
+    Arc::new(library)
+}
+
 /// A file of `../shared` (test media and models beside the checkout).
 pub fn shared(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
