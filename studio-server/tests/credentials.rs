@@ -326,3 +326,54 @@ fn character_rights_are_enforced_at_render_and_stated_in_the_credential() {
     assert!(stderr.contains("is not cleared for commercial work") && stderr.contains("licence Apache-2.0"), "{stderr}");
     assert!(!out.join("grid_swwp2s-master.mp4").exists(), "a refused render leaves no output");
 }
+
+/// `reenact live` refuses a character whose rights expired, or a non-commercial one in
+/// commercial work, before going on air; a show's recording states the character it played,
+/// with its rights, and the models of the elements that were on.
+#[test]
+fn a_live_recording_states_the_characters_rights_and_models() {
+    use gstreenact::character::{Rights, RightsBasis};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let consent = |expires: &str, non_commercial: bool| Rights {
+        basis: RightsBasis::Consent,
+        granted_by: Some("Eileen Collins".into()),
+        granted_at: Some("2026-01-05".into()),
+        reference: None,
+        document_sha256: None,
+        non_commercial,
+        expires: Some(expires.into()),
+    };
+    let record = dir.path().join("show.mp4");
+    let live = |character: &Path, extra: &[&str]| {
+        let output = format!("record:{}", s(&record));
+        let args = ["live", "--source", "test", "--listen", "127.0.0.1:0", "--duration", "4", "--output", &output];
+        reenact(&data, &[&args[..], &["--character", s(character)], extra].concat())
+    };
+
+    let expired = astronaut_with(dir.path(), "expired.character.json", Some(consent("2001-01-01", false)));
+    let result = live(&expired, &[]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success() && stderr.contains("expired on 2001-01-01"), "{stderr}");
+    let restricted = astronaut_with(dir.path(), "restricted.character.json", Some(consent("2999-12-31", true)));
+    let result = live(&restricted, &["--commercial"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success() && stderr.contains("non-commercial use only"), "{stderr}");
+    assert!(!record.exists(), "a refused show records nothing");
+
+    let result = live(&restricted, &["--elements", "faceswap,matte"]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains(&format!("Signed Content Credentials on {}", s(&record))), "{stdout}");
+    let report = assert_valid(&data, &record, "video/mp4", None);
+    let provenance = &report["provenance"];
+    let character = &provenance["characters"][0];
+    assert_eq!(character["name"], "Eileen Collins", "{report:#}");
+    assert_eq!(
+        (character["rights"]["basis"].as_str(), character["rights"]["restriction"].as_str()),
+        (Some("consent"), Some("non-commercial"))
+    );
+    let models = provenance["models"].to_string();
+    assert!(models.contains("face_landmarks") && models.contains("selfie_segmentation"), "{models}");
+    assert!(report["ingredients"].to_string().contains(&sha256_hex(&restricted)), "{report:#}");
+}

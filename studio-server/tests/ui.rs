@@ -898,3 +898,87 @@ async fn a_visitor_kiosk_shows_nothing_before_consent_and_asks_again_after_the_v
     eprintln!("visitor kiosk flow took {:.1} s", took.as_secs_f64());
     assert!(took < Duration::from_secs(60), "{took:?}");
 }
+
+/// A clip of `face_s` seconds of the presenter (a face) followed by `empty_s` seconds of an
+/// empty dark frame, 640x360 at 25 fps with silent sound, written into `dir`.
+fn face_then_empty(dir: &Path, face_s: u32, empty_s: u32) -> PathBuf {
+    let out = dir.join("visit.mp4");
+    let presenter = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
+    let graph = format!(
+        "[0:v]scale=640:360,fps=25,trim=duration={face_s},setpts=PTS-STARTPTS[f];\
+         color=c=0x202020:s=640x360:r=25:d={empty_s}[e];[f][e]concat=n=2:v=1:a=0[v]"
+    );
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-stream_loop", "-1", "-i"])
+        .arg(&presenter)
+        .args(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-filter_complex", &graph])
+        .args(["-map", "[v]", "-map", "1:a", "-t", &(face_s + empty_s).to_string()])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg could not make the visit clip");
+    out
+}
+
+/// A visitor stays while their face is in view and the kiosk asks again once they leave:
+/// the camera shows the presenter for 20 s, then nobody. With the face tracker on, the visit
+/// outlives `reset_after_s` (5 s) while the face is there and ends 5 s after it has gone;
+/// without the face it would end 5 s after accepting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_kiosk_stays_while_the_face_is_there_and_asks_again_after_it_left() {
+    use reenact_engine::live::{LiveOptions, LiveSource};
+    use reenact_server::live::consent::{new_key, VisitorConsent, VisitorGate};
+    const FACE_S: u32 = 20;
+    const RESET_S: u32 = 5;
+    let _one = BROWSER.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = face_then_empty(dir.path(), FACE_S, 30);
+    let studio = Studio::start().await;
+    // A `file:` camera, as an installation may have; the studio's API takes cameras only.
+    let presets = common::presets_with_live_small(25);
+    let mut options = LiveOptions::new(LiveSource::File(clip), presets.get("live-360p").unwrap().clone());
+    options.elements.facetrack = true;
+    let settings: VisitorConsent =
+        serde_json::from_value(json!({"languages": ["en"], "reset_after_s": RESET_S})).unwrap();
+    let key = new_key();
+    let gate = VisitorGate::new(settings, false, key.clone());
+    let session = studio.app.state.live.start_with(options, None, None, Some(gate)).await.unwrap();
+    let show_started = Instant::now();
+    let id = session.id.clone();
+
+    let b = Page::open().await;
+    b.goto(&studio.url(&format!("/kiosk/{id}#consent={key}"))).await;
+    let asking = "document.body.dataset.consent === 'asking' && document.getElementById('consent').open";
+    b.wait("consent screen", asking, Duration::from_secs(15)).await;
+    b.wait("viewer connected", "document.body.dataset.state === 'connected'", Duration::from_secs(20)).await;
+    b.click("#consent-accept").await;
+    let accepted = Instant::now();
+    b.wait_playing("visitor on air", 0, Duration::from_secs(20)).await;
+    let face = studio.app.state.live.get(&id).unwrap().summary();
+    assert!(accepted.duration_since(show_started) < Duration::from_secs(u64::from(FACE_S) - 4), "accepted too late");
+    b.shot("33-kiosk-visitor-face").await;
+
+    // Past the reset time after accepting, the face is still there: the visit goes on.
+    let open_check = accepted + Duration::from_secs(u64::from(RESET_S) + 2);
+    tokio::time::sleep_until(open_check.into()).await;
+    assert_eq!(b.eval("document.getElementById('consent').open").await, false, "the visit ended with the face there");
+    assert!(session.summary().video_frames_sent > face.video_frames_sent, "the picture kept going");
+
+    // The face leaves at 20 s into the clip; the consent screen returns 5 s after that.
+    b.wait("consent screen after the visitor left", asking, Duration::from_secs(u64::from(FACE_S) + 20)).await;
+    let returned = show_started.elapsed();
+    eprintln!(
+        "visit accepted {:.1} s into the show, consent asked again at {:.1} s",
+        accepted.duration_since(show_started).as_secs_f64(),
+        returned.as_secs_f64()
+    );
+    let earliest = Duration::from_secs(u64::from(FACE_S + RESET_S) - 2);
+    assert!(returned >= earliest, "asked again {returned:?} into the show, before the face had left for 5 s");
+    let camera = session.summary().pipeline.map(|p| p.camera_open);
+    assert_eq!(camera, Some(false), "the camera is closed again");
+    b.shot("34-kiosk-visitor-left").await;
+
+    let _ = b.client.clone().close().await;
+    studio.app.state.live.stop_all().await;
+}

@@ -30,6 +30,16 @@ pub fn element_models(element: LiveElement) -> Result<Vec<&'static str>> {
 }
 
 impl super::Elements {
+    /// Adds the elements on in `other`.
+    pub fn merge(&mut self, other: Self) {
+        self.facetrack |= other.facetrack;
+        self.faceswap |= other.faceswap;
+        self.voice |= other.voice;
+        self.matte |= other.matte;
+        self.lipsync |= other.lipsync;
+        self.captions |= other.captions;
+    }
+
     /// The elements switched on.
     pub fn on(&self) -> Vec<LiveElement> {
         [

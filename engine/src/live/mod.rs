@@ -319,6 +319,39 @@ pub struct LiveStats {
 struct Switches {
     elements: Elements,
     character: Option<usize>,
+    /// Every element and character on air at some point, for the recordings' credentials.
+    used: Usage,
+}
+
+/// What a show has used so far: the elements switched on at any time and the characters
+/// played (on while face swap, voice or lip-sync was on).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub elements: Elements,
+    /// Indices into the show's characters, in the order they were first played.
+    characters: Vec<usize>,
+}
+
+impl Usage {
+    fn note(&mut self, on: Elements, character: Option<usize>) {
+        self.elements.merge(on);
+        if let (true, Some(i)) = (on.faceswap || on.voice || on.lipsync, character) {
+            if !self.characters.contains(&i) {
+                self.characters.push(i);
+            }
+        }
+    }
+}
+
+/// A finished show's account for its recordings' Content Credentials.
+#[derive(Debug, Clone, Default)]
+pub struct ShowRecord {
+    /// Files written by `record:` outputs.
+    pub recordings: Vec<PathBuf>,
+    /// Elements on at some point.
+    pub elements: Elements,
+    /// The characters played, by name, with their files.
+    pub characters: Vec<(String, PathBuf)>,
 }
 
 /// A running live graph. Dropping it stops it.
@@ -391,6 +424,7 @@ impl LiveRunner {
             switches: Mutex::new(Switches {
                 elements: options.elements,
                 character: if show.characters.is_empty() { None } else { Some(0) },
+                used: Usage::default(),
             }),
             options,
             pipeline,
@@ -488,6 +522,26 @@ impl LiveRunner {
         }
     }
 
+    /// What the show's recordings hold so far: their files, the elements and characters used.
+    pub fn record(&self) -> ShowRecord {
+        let used = self.switches.lock().unwrap_or_else(PoisonError::into_inner).used.clone();
+        let recordings = self
+            .options
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                LiveOutput::Record(path) => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        let characters = used
+            .characters
+            .iter()
+            .filter_map(|&i| Some((self.chain.names.get(i)?.clone(), self.options.characters.get(i)?.clone())))
+            .collect();
+        ShowRecord { recordings, elements: used.elements, characters }
+    }
+
     /// The character files of this show, by the names it plays them under.
     pub fn character_file(&self, name: &str) -> Option<&PathBuf> {
         let index = self.chain.names.iter().position(|n| n == name)?;
@@ -511,8 +565,10 @@ impl LiveRunner {
     }
 
     fn apply_switches(&self) {
-        let switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut switches = self.switches.lock().unwrap_or_else(PoisonError::into_inner);
         let on = switches.elements;
+        let character = switches.character;
+        switches.used.note(on, character);
         let active = |i: usize| switches.character == Some(i);
         let busy = on.facetrack || on.faceswap || on.matte || on.lipsync;
         graph::set_processing_allowance(&[&self.h264_sink, &self.vp8_sink], &self.options.preset, busy);

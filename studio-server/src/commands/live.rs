@@ -54,6 +54,10 @@ pub(crate) struct LiveArgs {
     /// `studio.local:8090`; requests for any other `Host` are refused (DNS rebinding).
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
+    /// Commercial work: characters whose rights are non-commercial or expired, and elements
+    /// whose models are not cleared for commercial use, are refused.
+    #[arg(long)]
+    commercial: bool,
     /// Stop after this many seconds (default: run until Ctrl-C or `quit`).
     #[arg(long)]
     duration: Option<f64>,
@@ -74,6 +78,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
         },
     };
     let outputs = args.outputs.iter().map(|o| o.parse::<LiveOutput>()).collect::<Result<Vec<_>, _>>()?;
+    check_rights(&args.characters, &elements, args.commercial)?;
     let network = args.network.live_network()?;
     let mut options = LiveOptions::new(source, preset);
     options.timecode = args.timecode.unwrap_or(options.timecode);
@@ -101,18 +106,10 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let recordings: Vec<PathBuf> = options
-        .outputs
-        .iter()
-        .filter_map(|o| match o {
-            LiveOutput::Record(path) => Some(path.clone()),
-            _ => None,
-        })
-        .collect();
-    let characters = options.characters.clone();
     let policy = LivePolicy { network: Arc::new(network), ..LivePolicy::default() };
     let hub = Arc::new(LiveHub::new(policy));
     let session = hub.start(options, None, None).await.context("cannot start the live show")?;
+    session.commercial.store(args.commercial, std::sync::atomic::Ordering::SeqCst);
     let addr = listener.local_addr()?;
     let access = LocalAccess::new(addr, &args.allow_hosts);
     // The token rides in the fragment, which the browser keeps to itself.
@@ -143,9 +140,7 @@ async fn serve(
     status.abort();
     let failure = session.with_runner(|runner| runner.error()).flatten();
     hub.stop_all().await;
-    if failure.is_none() {
-        sign_recordings(&recordings, &characters)?;
-    }
+    report_signed(&session.signed_recordings());
     match failure {
         Some(err) => anyhow::bail!("the live graph failed: {err}"),
         None => {
@@ -155,42 +150,32 @@ async fn serve(
     }
 }
 
-/// Signs each finished recording: the camera's picture composited with the characters.
-fn sign_recordings(recordings: &[PathBuf], characters: &[PathBuf]) -> anyhow::Result<()> {
-    use reenact_server::credentials::{sign_file, CharacterRecord, IngredientRecord, Kind, Provenance};
-    let recordings: Vec<&PathBuf> = recordings.iter().filter(|p| p.is_file()).collect();
-    if recordings.is_empty() {
-        return Ok(());
+/// Says which recordings carry Content Credentials, and with what kind of certificate.
+fn report_signed(signed: &[Result<PathBuf, String>]) {
+    for result in signed {
+        match result {
+            Ok(file) => println!("Signed Content Credentials on {}", file.display()),
+            Err(err) => eprintln!("warning: recording not signed: {err}"),
+        }
     }
-    let (identity, note) = reenact_server::credentials::command_identity()?;
-    let mut ingredients = Vec::new();
-    let mut cast = Vec::new();
+    if signed.iter().any(Result::is_ok) {
+        if let Ok((_, Some(note))) = reenact_server::credentials::command_identity() {
+            eprintln!("{note}");
+        }
+    }
+}
+
+/// Refuses characters whose rights expired or exclude this work, and in commercial work
+/// models not cleared for it, before anything goes on air.
+fn check_rights(characters: &[PathBuf], elements: &Elements, commercial: bool) -> anyhow::Result<()> {
+    let mut cast = std::collections::BTreeMap::new();
     for file in characters {
-        ingredients.push(
-            IngredientRecord::from_file(file, "character (portrait and voice profile)", false)
-                .with_context(|| format!("cannot hash {}", file.display()))?,
-        );
-        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        cast.push(CharacterRecord { name, algorithms: Vec::new(), rights: None, voice_rights: None });
+        let character = gstreenact::character::Character::load(file)
+            .map_err(|e| anyhow::anyhow!("--character {}: {e}", file.display()))?;
+        cast.insert(character.name, file.clone());
     }
-    for file in recordings {
-        let provenance = Provenance {
-            title: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            author: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            created_at: reenact_engine::metadata::now_rfc3339(),
-            kind: Kind::Composite,
-            ingredients: ingredients.clone(),
-            models: Vec::new(),
-            characters: cast.clone(),
-            disclosure: reenact_engine::metadata::DISCLOSURE.into(),
-        };
-        sign_file(&identity, &provenance, file)?;
-        println!("Signed Content Credentials on {}", file.display());
-    }
-    if let Some(note) = note {
-        eprintln!("{note}");
-    }
-    Ok(())
+    reenact_server::credentials::check_cast(&cast, commercial).map_err(anyhow::Error::msg)?;
+    reenact_server::http::live::check_show_models(&elements.on(), commercial).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Reads switches from stdin on a thread of its own (stdin may be closed: then there are none).
@@ -210,6 +195,13 @@ fn read_commands(session: Arc<LiveSession>, quit: tokio::sync::mpsc::Sender<()>)
                     switch(&session, |r| r.set_character(&name)).map_or_else(|e| e, |()| format!("now playing {name}"))
                 }
                 [verb @ ("on" | "off"), element] => match element.parse::<LiveElement>() {
+                    Ok(el) if *verb == "on" && session.commercial.load(std::sync::atomic::Ordering::SeqCst) => {
+                        match reenact_server::http::live::check_show_models(&[el], true) {
+                            Ok(()) => switch(&session, |r| r.set_element(el, true))
+                                .map_or_else(|e| e, |()| format!("{element} on")),
+                            Err(err) => err.to_string(),
+                        }
+                    }
                     Ok(el) => switch(&session, |r| r.set_element(el, *verb == "on"))
                         .map_or_else(|e| e, |()| format!("{element} {verb}")),
                     Err(err) => err.to_string(),

@@ -19,7 +19,9 @@ use c2pa::assertions::DataHash;
 use c2pa::{Builder, BuilderIntent, Context};
 
 pub use identity::{Origin, SigningIdentity, ALG_ENV, CERT_ENV, KEY_ENV};
-pub use outputs::{render_provenance, sign_render_outputs, sign_voice_clone, IngredientCache};
+pub use outputs::{
+    live_provenance, render_provenance, sign_live_recordings, sign_render_outputs, sign_voice_clone, IngredientCache,
+};
 pub use provenance::{CharacterRecord, IngredientRecord, Kind, ModelRecord, Provenance, RightsRecord, ASSERTION_LABEL};
 pub use rights::{check_cast, check_character, check_models, today};
 pub use verify::{verify_file, verify_with_sidecar, Failure, Verification, VerifyError};

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Credentials for what the engine reports it made: a render's files and thumbnails, a
-//! cloned voice.
+//! cloned voice, a live show's recordings.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use reenact_engine::live::ShowRecord;
 use reenact_engine::metadata::RenderMetadata;
 use reenact_engine::{RenderOutput, VoiceCloneReport};
 
@@ -127,4 +128,77 @@ pub fn sign_voice_clone(
         disclosure: report.disclosure.clone(),
     };
     sign_file(identity, &provenance, &report.file)
+}
+
+/// What a live show's recording states: the camera composited with the characters played,
+/// the models of every element that was on at some point (the characters' own voice models
+/// included), and each character's rights.
+pub fn live_provenance(
+    show: &ShowRecord,
+    title: &str,
+    author: &str,
+    catalog: Option<&reenact_models::Catalog>,
+) -> Result<Provenance, CredentialError> {
+    let mut ingredients = Vec::new();
+    let mut characters = Vec::new();
+    let mut used: Vec<reenact_models::ModelUse> = Vec::new();
+    let mut add = |name: &str, element: &str| {
+        if !used.iter().any(|m| m.name == name) {
+            let version = catalog.and_then(|c| c.entry(name)).map(|e| e.model.version.clone()).unwrap_or_default();
+            used.push(reenact_models::ModelUse { name: name.into(), version, element: element.into() });
+        }
+    };
+    for element in show.elements.on() {
+        let models = reenact_engine::live::element_models(element)
+            .map_err(|e| CredentialError::Config(format!("models of the live elements: {e}")))?;
+        for name in models {
+            add(name, &format!("{element:?}").to_lowercase());
+        }
+    }
+    let on = show.elements;
+    let algorithms: Vec<String> = [(on.faceswap, "faceswap"), (on.voice, "voice"), (on.lipsync, "lipsync")]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| name.to_owned())
+        .collect();
+    for (name, file) in &show.characters {
+        ingredients.push(
+            IngredientRecord::from_file(file, "character (portrait and voice profile)", false)
+                .map_err(|e| CredentialError::io(file, e))?,
+        );
+        if let Ok(character) = gstreenact::character::Character::load(file) {
+            for model in character.own_models() {
+                add(model, "voice");
+            }
+        }
+        let (rights, voice_rights) = character_rights(file);
+        characters.push(CharacterRecord { name: name.clone(), algorithms: algorithms.clone(), rights, voice_rights });
+    }
+    Ok(Provenance {
+        title: title.to_owned(),
+        author: author.to_owned(),
+        created_at: reenact_engine::metadata::now_rfc3339(),
+        kind: Kind::Composite,
+        ingredients,
+        models: used.iter().map(|m| ModelRecord::from_use(m, catalog)).collect(),
+        characters,
+        disclosure: reenact_engine::metadata::DISCLOSURE.into(),
+    })
+}
+
+/// Signs each finished recording of a live show (those that exist: a show stopped before its
+/// first keyframe wrote none); returns every file signed and where its manifest went.
+pub fn sign_live_recordings(
+    identity: &SigningIdentity,
+    show: &ShowRecord,
+    author: &str,
+) -> Result<Vec<(PathBuf, Placement)>, CredentialError> {
+    let catalog = reenact_models::Catalog::load().ok();
+    let mut signed = Vec::new();
+    for file in show.recordings.iter().filter(|f| f.is_file()) {
+        let title = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let provenance = live_provenance(show, &title, author, catalog.as_ref())?;
+        signed.push((file.clone(), sign_file(identity, &provenance, file)?));
+    }
+    Ok(signed)
 }

@@ -343,7 +343,7 @@ fn parse_outputs(urls: &[String], accounts: bool) -> Result<Vec<LiveOutput>, Api
 
 /// In a commercial show, refuses `elements` that run a model not cleared for commercial use
 /// (403, naming the model and its licence).
-pub(crate) fn check_show_models(elements: &[LiveElement], commercial: bool) -> Result<(), ApiError> {
+pub fn check_show_models(elements: &[LiveElement], commercial: bool) -> Result<(), ApiError> {
     if !commercial || elements.is_empty() {
         return Ok(());
     }

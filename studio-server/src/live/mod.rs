@@ -307,6 +307,28 @@ pub struct LiveSession {
     video_sent: Arc<AtomicU64>,
     /// The character files of a show started for a project, removed with the session.
     cast: std::sync::OnceLock<CastDir>,
+    /// The recordings signed when the show ended, or why one could not be.
+    signed: Mutex<Vec<Result<std::path::PathBuf, String>>>,
+}
+
+/// Signs a finished show's recordings with the process's identity; a failure is logged and
+/// reported, never fatal (the recording itself is complete either way).
+fn sign_recordings(record: &reenact_engine::live::ShowRecord, author: &str) -> Vec<Result<std::path::PathBuf, String>> {
+    let signed = crate::credentials::process_identity()
+        .and_then(|identity| crate::credentials::sign_live_recordings(identity, record, author));
+    match signed {
+        Ok(files) => files
+            .into_iter()
+            .map(|(file, _)| {
+                tracing::info!(file = %file.display(), "live recording signed");
+                Ok(file)
+            })
+            .collect(),
+        Err(err) => {
+            tracing::warn!(%err, "live recording not signed");
+            vec![Err(err.to_string())]
+        }
+    }
 }
 
 /// A folder of character files written for one show; removed when the show is gone.
@@ -360,6 +382,11 @@ impl LiveSession {
     /// Keeps the show's character files until the show is gone.
     pub fn keep_cast(&self, cast: CastDir) {
         let _ = self.cast.set(cast);
+    }
+
+    /// Once the show has ended: each recording signed with Content Credentials, or why not.
+    pub fn signed_recordings(&self) -> Vec<Result<std::path::PathBuf, String>> {
+        self.signed.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn new(
@@ -422,6 +449,7 @@ impl LiveSession {
             consent: None,
             commercial: AtomicBool::new(false),
             cast: std::sync::OnceLock::new(),
+            signed: Mutex::new(Vec::new()),
             on_air,
             video_sent,
         }
@@ -700,7 +728,13 @@ impl LiveSession {
         let runner = self.runner.lock().unwrap_or_else(PoisonError::into_inner).take();
         // Stopping waits for recordings to close: keep it off the async threads.
         if let Some(runner) = runner {
-            let _ = tokio::task::spawn_blocking(move || runner.stop()).await;
+            let record = runner.record();
+            let stopped = tokio::task::spawn_blocking(move || runner.stop()).await;
+            if matches!(stopped, Ok(Ok(()))) && !record.recordings.is_empty() {
+                let author = self.owner.clone().unwrap_or_else(|| std::env::var("USER").unwrap_or_default());
+                let signed = tokio::task::spawn_blocking(move || sign_recordings(&record, &author)).await;
+                *self.signed.lock().unwrap_or_else(PoisonError::into_inner) = signed.unwrap_or_default();
+            }
         }
         let preview = self.preview.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(preview) = preview {
