@@ -13,7 +13,11 @@
 #   full30        the same chain on the 30 fps test pattern (no face: the swap idles, the rest works)
 #   browser       the presenter's browser over WHIP, every element off
 #   browser-full  the presenter's browser with the Kennedy character and every element
-# REENACT_BIN=path runs that binary instead of building `--release` (say which in the results).
+#        PROFILE=dev bench/live_latency.sh ...   (the dev build the workspace's tests made,
+#                                                 target/debug/reenact, instead of a release build)
+#        PUBLISHER_CLOCK=0 bench/live_latency.sh 30 browser   (the publisher burns no clock: the
+#                                 show stamps the decoded picture, i.e. the figure starts at the
+#                                 show's input; the difference is the publisher-to-show leg)
 #
 # Browser source: a headless Chromium publisher opens the show's publish page
 # (studio-server/assets/publish.html) with ?timecode=1 and fake devices playing the presenter
@@ -37,11 +41,11 @@ shared=$(cd .. && pwd)/shared
 export REENACT_MODELS=${REENACT_MODELS:-$shared/models}
 presenter=$shared/media/synthetic/presenter_astronaut_1280x720_25fps.mp4
 
-reenact=${REENACT_BIN:-}
-if [[ -z $reenact ]]; then
-  cargo build -q --release -p reenact-server
-  reenact=target/release/reenact
-fi
+case ${PROFILE:-release} in
+  release) cargo build -q --release -p reenact-server; reenact=target/release/reenact ;;
+  dev) reenact=target/debug/reenact; [[ -x $reenact ]] || { echo "no $reenact: cargo build --workspace" >&2; exit 2; } ;;
+  *) echo "live_latency: PROFILE must be release or dev" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 # Each Chromium runs in a process group of its own (setsid), killed whole: its renderer and GPU
 # processes go with it, and no other Chromium on the machine is touched.
@@ -74,8 +78,10 @@ chromium_close() {
 
 character=$work/kennedy.character.json
 if [[ " ${chains[*]} " == *full* ]]; then
-  "$reenact" character create --name Kennedy --portrait "$shared/media/astronaut.png" \
-    --voice-sample "$shared/media/jfk.wav" --out "$character" >/dev/null
+  # The NASA portrait and the 1961 inaugural address are public-domain works (../shared/media/LICENSES.md).
+  "$reenact" character create --name Kennedy --rights-basis public-domain --portrait "$shared/media/astronaut.png" \
+    --voice-sample "$shared/media/jfk.wav" --out "$character" >/dev/null 2>"$work/character.log" ||
+    { cat "$work/character.log" >&2; exit 1; }
 fi
 
 # The browser publisher's fake camera and microphone: the presenter clip at the show's
@@ -114,7 +120,7 @@ for chain in "${chains[@]}"; do
   publisher=
   if [[ $chain == browser* ]]; then
     publish=$(grep -o "http://[^ ]*/live/[0-9a-f]*/publish#token=[0-9a-f]*" "$log" | head -1)
-    chromium_open "publisher-$chain" "${publish%%#*}?timecode=1#${publish#*#}" \
+    chromium_open "publisher-$chain" "${publish%%#*}?timecode=${PUBLISHER_CLOCK:-1}#${publish#*#}" \
       --use-fake-device-for-media-stream --use-fake-ui-for-media-stream \
       --use-file-for-fake-video-capture="$work/camera.y4m" --use-file-for-fake-audio-capture="$work/microphone.wav"
     publisher=$browser
