@@ -8,6 +8,10 @@
 // burned into its top strip (the layout of engine/src/live/timecode.rs) and the canvas
 // is sent instead of the camera: the show reads that clock off the picture, so the
 // viewer's latency figure runs from this canvas to the viewer's screen.
+//
+// With `avsync`, the canvas turns white for 100 ms at each whole second of the clock and a
+// 1 kHz beep replaces the microphone at the same instants (bench/live_avsync.sh measures
+// beep minus flash in a recording of the show, at its start and its end).
 
 const RETRY_MS = 2000;
 const DISCONNECT_GRACE_MS = 3000;
@@ -49,8 +53,9 @@ export function paintStrip(g, width, height, code) {
   }
 }
 
-/// A canvas copy of `video`'s frames with the clock strip, as a 30 fps stream.
-function timecoded(video) {
+/// A canvas copy of `video`'s frames, as a 30 fps stream: with the clock strip (`strip`),
+/// white for 100 ms from each whole second of the clock (`flash`).
+function canvasCopy(video, { strip, flash }) {
   const canvas = document.createElement('canvas');
   const g = canvas.getContext('2d', { alpha: false });
   let last = -1;
@@ -60,9 +65,15 @@ function timecoded(video) {
     const h = video.videoHeight;
     if (!w || !h) return;
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-    g.drawImage(video, 0, 0, w, h);
+    const now = Date.now();
+    if (flash && now % 1000 < 100) {
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, w, h);
+    } else {
+      g.drawImage(video, 0, 0, w, h);
+    }
     // The clock when this frame enters the canvas: its 32 low bits (Unix ms).
-    paintStrip(g, w, h, Date.now() >>> 0);
+    if (strip) paintStrip(g, w, h, now >>> 0);
   };
   // One drawing per camera frame where the browser tells frames apart; a timer otherwise.
   if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
@@ -77,6 +88,30 @@ function timecoded(video) {
   }
   const stream = canvas.captureStream(30);
   return { stream, stop: () => { stopped = true; stream.getTracks().forEach((t) => t.stop()); } };
+}
+
+/// A sound track beeping (1 kHz, 100 ms) from each whole second of the clock, scheduled a
+/// little ahead on the audio context's own clock.
+function beeps() {
+  const ctx = new AudioContext({ sampleRate: 48000 });
+  ctx.resume().catch(() => {});
+  const out = ctx.createMediaStreamDestination();
+  let scheduled = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (let second = Math.max(scheduled, Math.floor(now / 1000) + 1); second * 1000 < now + 1500; second++) {
+      const at = ctx.currentTime + (second * 1000 - Date.now()) / 1000;
+      const tone = ctx.createOscillator();
+      const gain = ctx.createGain();
+      tone.frequency.value = 1000;
+      gain.gain.value = 0.8;
+      tone.connect(gain).connect(out);
+      tone.start(at);
+      tone.stop(at + 0.1);
+      scheduled = second + 1;
+    }
+  }, 250);
+  return { stream: out.stream, stop: () => { clearInterval(timer); ctx.close().catch(() => {}); } };
 }
 
 function waitGathered(pc) {
@@ -100,9 +135,9 @@ async function reason(response) {
 }
 
 /// Starts publishing; returns `{ start, stop, running }`.
-export function startPublisher({ session, token, timecode, selfView, onStatus, onProblem }) {
+export function startPublisher({ session, token, timecode, avsync, selfView, onStatus, onProblem }) {
   const base = `/api/live/${encodeURIComponent(session)}`;
-  const state = { camera: null, canvas: null, pc: null, resource: null, gen: 0, wanted: false, retry: null, grace: null };
+  const state = { camera: null, canvas: null, beeps: null, pc: null, resource: null, gen: 0, wanted: false, retry: null, grace: null };
 
   const send = (method, path, body, type) => {
     const headers = { Authorization: `Bearer ${token}` };
@@ -127,10 +162,11 @@ export function startPublisher({ session, token, timecode, selfView, onStatus, o
     state.retry = setTimeout(publish, RETRY_MS);
   };
 
-  // The tracks sent: the camera's, or the timecoded canvas with the microphone.
+  // The tracks sent: the camera's or the canvas's picture, the microphone or the beeps.
   const outgoing = () => {
-    const video = state.canvas ? state.canvas.stream.getVideoTracks() : state.camera.getVideoTracks();
-    return new MediaStream([...video, ...state.camera.getAudioTracks()]);
+    const video = (state.canvas ? state.canvas.stream : state.camera).getVideoTracks();
+    const audio = (state.beeps ? state.beeps.stream : state.camera).getAudioTracks();
+    return new MediaStream([...video, ...audio]);
   };
 
   async function publish() {
@@ -212,11 +248,12 @@ export function startPublisher({ session, token, timecode, selfView, onStatus, o
     }
     selfView.srcObject = state.camera;
     selfView.play().catch(() => {});
-    if (timecode) {
+    if (timecode || avsync) {
       // The canvas needs the camera's size: wait for the first frame's dimensions.
       if (!selfView.videoWidth) await new Promise((resolve) => selfView.addEventListener('loadedmetadata', resolve, { once: true }));
-      state.canvas = timecoded(selfView);
+      state.canvas = canvasCopy(selfView, { strip: timecode, flash: avsync });
     }
+    if (avsync) state.beeps = beeps();
     state.wanted = true;
     publish();
   }
@@ -225,9 +262,11 @@ export function startPublisher({ session, token, timecode, selfView, onStatus, o
     state.wanted = false;
     hangUp();
     if (state.canvas) state.canvas.stop();
+    if (state.beeps) state.beeps.stop();
     if (state.camera) state.camera.getTracks().forEach((t) => t.stop());
     state.camera = null;
     state.canvas = null;
+    state.beeps = null;
     selfView.srcObject = null;
     onStatus('Camera off.');
   }

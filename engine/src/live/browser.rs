@@ -183,6 +183,8 @@ pub struct BrowserInput {
     gate: Arc<Gate>,
     /// Read the capture clock publishers burn into their pictures (see [`timecode`]).
     timecode: bool,
+    /// The show's frame rate, which every relayed picture's caps state.
+    fps: i32,
 }
 
 /// Adds the browser source's `appsrc`s to `pipeline`; returns them, the attract
@@ -204,6 +206,7 @@ pub(crate) fn add(
         audio_stamp: Arc::default(),
         gate: Arc::default(),
         timecode,
+        fps,
     };
     let attract = attract(&input, width, height, fps)?;
     Ok((video, audio, attract, input))
@@ -354,7 +357,8 @@ impl BrowserInput {
             (self.audio.clone(), Arc::clone(&self.audio_stamp))
         };
         let clock = video && self.timecode;
-        relay(&sink, target, stamp, Arc::clone(&self.gate), Relayed { id, video, clock });
+        let fps = self.fps;
+        relay(&sink, target, stamp, Arc::clone(&self.gate), Relayed { id, video, clock, fps });
         Ok(src)
     }
 }
@@ -445,7 +449,8 @@ fn attract(input: &BrowserInput, width: i32, height: i32, fps: i32) -> Result<gs
     gst::Element::link_many([&video, &caps, &text, &vconvert, &vsink_el])
         .map_err(|_| build_error("cannot link the attract picture"))?;
     sound.link(&asink_el).map_err(|_| build_error("cannot link the attract sound"))?;
-    let (video, sound) = (Relayed { id: 0, video: true, clock: false }, Relayed { id: 0, video: false, clock: false });
+    let video = Relayed { id: 0, video: true, clock: false, fps };
+    let sound = Relayed { video: false, ..video };
     relay(&vsink, input.video.clone(), Arc::clone(&input.video_stamp), Arc::clone(&input.gate), video);
     relay(&asink, input.audio.clone(), Arc::clone(&input.audio_stamp), Arc::clone(&input.gate), sound);
     Ok(pipeline)
@@ -458,6 +463,7 @@ struct Relayed {
     id: u64,
     video: bool,
     clock: bool,
+    fps: i32,
 }
 
 /// Pushes the samples of `sink`, re-stamped with the live graph's running
@@ -467,7 +473,7 @@ fn relay(
     target: gst_app::AppSrc,
     stamp: Arc<Mutex<Restamp>>,
     gate: Arc<Gate>,
-    Relayed { id, video, clock }: Relayed,
+    Relayed { id, video, clock, fps }: Relayed,
 ) {
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -484,7 +490,7 @@ fn relay(
                 if !gate.admits(id, video) {
                     return Ok(gst::FlowSuccess::Ok);
                 }
-                let caps = sample.caps_owned();
+                let caps = sample.caps_owned().map(|caps| if video { at_show_rate(caps, fps) } else { caps });
                 if target.caps() != caps {
                     target.set_caps(caps.as_ref());
                 }
@@ -521,6 +527,18 @@ fn carry_capture_clock(buffer: &mut gst::BufferRef, caps: Option<&gst::Caps>) {
     if let Some(code) = timecode::read_frame(buffer, &info) {
         timecode::carry_ms(buffer, timecode::rebuild_ms(code, timecode::unix_now_ms()));
     }
+}
+
+/// `caps` stating the show's rate `fps`. WebRTC decoders say 0/1 (variable), the attract
+/// picture the show's rate: left as they come, each change of publisher would change the
+/// rate all the way to x264, which then starts afresh with new parameter sets, and the MP4
+/// recording, told of new caps mid-stream, rewrites its header over its first fragment at the
+/// end. The relayed pictures are stamped on the show's clock anyway.
+fn at_show_rate(mut caps: gst::Caps, fps: i32) -> gst::Caps {
+    if let Some(s) = caps.make_mut().structure_mut(0) {
+        s.set("framerate", gst::Fraction::new(fps.max(1), 1));
+    }
+    caps
 }
 
 /// One frame's duration from the caps' frame rate; 1/30 s when the caps say none (0/1, as
@@ -589,6 +607,21 @@ mod tests {
         let mut plain = gst::Buffer::with_size(info.size()).unwrap();
         carry_capture_clock(plain.get_mut().unwrap(), Some(&caps));
         assert_eq!(timecode::carried_ms(&plain), None, "no strip, no capture time");
+    }
+
+    #[test]
+    fn relayed_pictures_state_the_shows_rate_whatever_the_decoder_says() {
+        crate::media::init().unwrap();
+        let decoded = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 640)
+            .field("height", 360)
+            .field("framerate", gst::Fraction::new(0, 1))
+            .build();
+        let relayed = at_show_rate(decoded, 30);
+        let s = relayed.structure(0).unwrap();
+        assert_eq!(s.get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(30, 1));
+        assert_eq!(s.get::<i32>("width").unwrap(), 640, "the rest as decoded");
     }
 
     #[test]
