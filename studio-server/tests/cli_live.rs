@@ -100,3 +100,30 @@ fn bad_sources_and_outputs_fail_with_one_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("turn-secret"), "{stderr}");
 }
+
+#[test]
+fn a_browser_show_prints_its_publish_page_and_serves_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = reenact(&["live", "--source", "browser", "--listen", &addr, "--duration", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("reenact live");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let preview = lines.next().expect("a first line").unwrap();
+    let publish = lines.next().expect("a second line").unwrap();
+    let (_, token) = preview.split_once("#token=").expect("the preview URL first");
+    let url = publish.strip_prefix("Publish from: ").expect("the publish URL second").to_owned();
+    let id = preview.split_once("#").unwrap().0.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(url, format!("http://{addr}/live/{id}/publish#token={token}"));
+
+    let page = http_get(&addr, &format!("/live/{id}/publish"));
+    assert!(page.contains("/assets/publish.js"), "the publish page: {page}");
+    let (status, _) = http(&addr, "GET", "/live/0123456789abcdef0123456789abcdef/publish", None, "text/plain", b"");
+    assert_eq!(status, 404, "no page for a show that is not running");
+    let (status, script) = http(&addr, "GET", "/assets/publish.js", None, "text/plain", b"");
+    assert!(status == 200 && String::from_utf8_lossy(&script).contains("captureStream"), "{status}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

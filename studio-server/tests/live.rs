@@ -90,6 +90,15 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
     let (status, _) = post_raw(&app, "/api/live/0123456789abcdef/whep", "application/sdp", AV1_ONLY).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // The presenter's publish page: for a running show only, its script beside it.
+    let (status, page) = app.call(Method::GET, &format!("/live/{id}/publish"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("/assets/publish.js"), "{page}");
+    let (status, _) = app.call(Method::GET, "/live/0123456789abcdef/publish", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, script) = app.call(Method::GET, "/assets/publish.js", None, None).await;
+    assert!(status == StatusCode::OK && script.as_str().unwrap().contains("startPublisher"), "{status}");
+
     let (_, before) = app.call(Method::GET, &format!("/api/live/{id}"), Some(&owner), None).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, after) = app.call(Method::GET, &format!("/api/live/{id}"), Some(&owner), None).await;

@@ -27,6 +27,7 @@ use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
 use super::source::Restamp;
+use super::timecode;
 
 /// Jitter buffer depth: enough for loopback and a good Wi-Fi, small next to a frame or two.
 const JITTER_MS: u32 = 60;
@@ -180,13 +181,20 @@ pub struct BrowserInput {
     video_stamp: Arc<Mutex<Restamp>>,
     audio_stamp: Arc<Mutex<Restamp>>,
     gate: Arc<Gate>,
+    /// Read the capture clock publishers burn into their pictures (see [`timecode`]).
+    timecode: bool,
+    /// The show's frame rate, which every relayed picture's caps state.
+    fps: i32,
 }
 
 /// Adds the browser source's `appsrc`s to `pipeline`; returns them, the attract
 /// pipeline that feeds them while no publisher does, and the publisher handle.
+/// With `timecode`, each publisher picture's burned-in capture clock rides along as a
+/// [`gst::ReferenceTimestampMeta`] for the live graph's timecode to burn again.
 pub(crate) fn add(
     pipeline: &gst::Pipeline,
     (width, height, fps): (i32, i32, i32),
+    timecode: bool,
 ) -> Result<(gst::Element, gst::Element, gst::Pipeline, BrowserInput)> {
     let video = live_appsrc()?;
     let audio = live_appsrc()?;
@@ -197,6 +205,8 @@ pub(crate) fn add(
         video_stamp: Arc::default(),
         audio_stamp: Arc::default(),
         gate: Arc::default(),
+        timecode,
+        fps,
     };
     let attract = attract(&input, width, height, fps)?;
     Ok((video, audio, attract, input))
@@ -346,7 +356,9 @@ impl BrowserInput {
         } else {
             (self.audio.clone(), Arc::clone(&self.audio_stamp))
         };
-        relay(&sink, target, stamp, Arc::clone(&self.gate), id, video);
+        let clock = video && self.timecode;
+        let fps = self.fps;
+        relay(&sink, target, stamp, Arc::clone(&self.gate), Relayed { id, video, clock, fps });
         Ok(src)
     }
 }
@@ -437,9 +449,21 @@ fn attract(input: &BrowserInput, width: i32, height: i32, fps: i32) -> Result<gs
     gst::Element::link_many([&video, &caps, &text, &vconvert, &vsink_el])
         .map_err(|_| build_error("cannot link the attract picture"))?;
     sound.link(&asink_el).map_err(|_| build_error("cannot link the attract sound"))?;
-    relay(&vsink, input.video.clone(), Arc::clone(&input.video_stamp), Arc::clone(&input.gate), 0, true);
-    relay(&asink, input.audio.clone(), Arc::clone(&input.audio_stamp), Arc::clone(&input.gate), 0, false);
+    let video = Relayed { id: 0, video: true, clock: false, fps };
+    let sound = Relayed { video: false, ..video };
+    relay(&vsink, input.video.clone(), Arc::clone(&input.video_stamp), Arc::clone(&input.gate), video);
+    relay(&asink, input.audio.clone(), Arc::clone(&input.audio_stamp), Arc::clone(&input.gate), sound);
     Ok(pipeline)
+}
+
+/// What a relay carries: source `id` (0: the attract picture), picture or sound, and
+/// whether to read the publisher's burned-in capture clock.
+#[derive(Debug, Clone, Copy)]
+struct Relayed {
+    id: u64,
+    video: bool,
+    clock: bool,
+    fps: i32,
 }
 
 /// Pushes the samples of `sink`, re-stamped with the live graph's running
@@ -449,8 +473,7 @@ fn relay(
     target: gst_app::AppSrc,
     stamp: Arc<Mutex<Restamp>>,
     gate: Arc<Gate>,
-    id: u64,
-    video: bool,
+    Relayed { id, video, clock, fps }: Relayed,
 ) {
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -467,7 +490,7 @@ fn relay(
                 if !gate.admits(id, video) {
                     return Ok(gst::FlowSuccess::Ok);
                 }
-                let caps = sample.caps_owned();
+                let caps = sample.caps_owned().map(|caps| if video { at_show_rate(caps, fps) } else { caps });
                 if target.caps() != caps {
                     target.set_caps(caps.as_ref());
                 }
@@ -480,6 +503,9 @@ fn relay(
                 // aborts the process on such a buffer, so each frame gets one.
                 let duration = b.duration().or_else(|| video.then(|| frame_duration(caps.as_ref())));
                 b.set_duration(duration);
+                if clock {
+                    carry_capture_clock(b, caps.as_ref());
+                }
                 let Some(pts) = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(now, duration) else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
@@ -490,6 +516,29 @@ fn relay(
             })
             .build(),
     );
+}
+
+/// Reads the capture clock a publisher burned into `buffer`'s strip (the publish page's
+/// `?timecode=1`) and attaches it as the full Unix time, so the latency figure starts at the
+/// presenter's canvas and survives elements that repaint the strip. Re-stamping for the live
+/// graph loses the publisher's own timing, hence the meta rather than the timestamp.
+fn carry_capture_clock(buffer: &mut gst::BufferRef, caps: Option<&gst::Caps>) {
+    let Some(info) = caps.and_then(|c| gst_video::VideoInfo::from_caps(c).ok()) else { return };
+    if let Some(code) = timecode::read_frame(buffer, &info) {
+        timecode::carry_ms(buffer, timecode::rebuild_ms(code, timecode::unix_now_ms()));
+    }
+}
+
+/// `caps` stating the show's rate `fps`. WebRTC decoders say 0/1 (variable), the attract
+/// picture the show's rate: left as they come, each change of publisher would change the
+/// rate all the way to x264, which then starts afresh with new parameter sets, and the MP4
+/// recording, told of new caps mid-stream, rewrites its header over its first fragment at the
+/// end. The relayed pictures are stamped on the show's clock anyway.
+fn at_show_rate(mut caps: gst::Caps, fps: i32) -> gst::Caps {
+    if let Some(s) = caps.make_mut().structure_mut(0) {
+        s.set("framerate", gst::Fraction::new(fps.max(1), 1));
+    }
+    caps
 }
 
 /// One frame's duration from the caps' frame rate; 1/30 s when the caps say none (0/1, as
@@ -539,10 +588,47 @@ mod tests {
     }
 
     #[test]
+    fn a_publishers_burned_clock_is_carried_as_the_full_unix_time() {
+        crate::media::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 1280, 720).build().unwrap();
+        let caps = info.to_caps().unwrap();
+        let drawn = timecode::unix_now_ms() - 120;
+        let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+        {
+            use gst_video::prelude::VideoFrameExt;
+            let b = buffer.get_mut().unwrap();
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).unwrap();
+            let stride = frame.plane_stride()[0] as usize;
+            timecode::burn_luma(frame.plane_data_mut(0).unwrap(), stride, 1280, 720, drawn as u32);
+        }
+        carry_capture_clock(buffer.get_mut().unwrap(), Some(&caps));
+        assert_eq!(timecode::carried_ms(&buffer), Some(drawn));
+
+        let mut plain = gst::Buffer::with_size(info.size()).unwrap();
+        carry_capture_clock(plain.get_mut().unwrap(), Some(&caps));
+        assert_eq!(timecode::carried_ms(&plain), None, "no strip, no capture time");
+    }
+
+    #[test]
+    fn relayed_pictures_state_the_shows_rate_whatever_the_decoder_says() {
+        crate::media::init().unwrap();
+        let decoded = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 640)
+            .field("height", 360)
+            .field("framerate", gst::Fraction::new(0, 1))
+            .build();
+        let relayed = at_show_rate(decoded, 30);
+        let s = relayed.structure(0).unwrap();
+        assert_eq!(s.get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(30, 1));
+        assert_eq!(s.get::<i32>("width").unwrap(), 640, "the rest as decoded");
+    }
+
+    #[test]
     fn a_second_publisher_is_refused_until_the_first_leaves() {
         crate::media::init().unwrap();
         let pipeline = gst::Pipeline::new();
-        let (_, _, _, input) = add(&pipeline, (320, 240, 30)).unwrap();
+        let (_, _, _, input) = add(&pipeline, (320, 240, 30), false).unwrap();
         let codecs = BrowserCodecs { video: BrowserVideo::Vp8, video_pt: 96, audio_pt: Some(111) };
         let first = input.connect(codecs, || {}).unwrap();
         let err = input.connect(codecs, || {}).unwrap_err().to_string();

@@ -327,14 +327,18 @@ fn burn_timecode(pad: &gst::Pad) {
         let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() else {
             return gst::PadProbeReturn::Ok;
         };
-        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
-        let now = clock.time();
-        let age_ms = (now.nseconds() as i128 - (base + pts).nseconds() as i128) / 1_000_000;
-        let wall_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i128)
-            .unwrap_or_default();
-        let code = ((wall_ms - age_ms).rem_euclid(1 << 32)) as u32;
+        // A browser publisher's own capture time (read off its strip at the source) when the
+        // buffer carries one: the figure then starts at the presenter's canvas, not at our
+        // decoder. Otherwise the capture time from the buffer's age on the pipeline clock.
+        let capture_ms = match timecode::carried_ms(buffer) {
+            Some(ms) => ms,
+            None => {
+                let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+                let age_ms = (clock.time().nseconds() as i128 - (base + pts).nseconds() as i128) / 1_000_000;
+                timecode::unix_now_ms() - age_ms as i64
+            }
+        };
+        let code = capture_ms.rem_euclid(1 << 32) as u32;
         let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), &video) else {
             return gst::PadProbeReturn::Ok;
         };
@@ -352,4 +356,56 @@ fn burn_timecode(pad: &gst::Pad) {
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// appsrc ! I420 capsfilter [timecode] ! appsink: what the live graph's tail does.
+    fn burn(buffers: Vec<gst::Buffer>) -> Vec<u32> {
+        crate::media::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 320, 240)
+            .fps(gst::Fraction::new(30, 1))
+            .build()
+            .unwrap();
+        let pipeline = gst::Pipeline::new();
+        let src = make(f::APPSRC).unwrap().downcast::<gst_app::AppSrc>().unwrap();
+        src.set_caps(Some(&info.to_caps().unwrap()));
+        src.set_format(gst::Format::Time);
+        src.set_is_live(true);
+        // Stamped with the running time at push: the age-derived clock is "now".
+        src.set_do_timestamp(true);
+        let i420 = caps_filter(gst::Caps::builder("video/x-raw").field("format", "I420").build()).unwrap();
+        let sink = make(f::APPSINK).unwrap().downcast::<gst_app::AppSink>().unwrap();
+        sink.set_property("sync", false);
+        let elements = [src.clone().upcast(), i420.clone(), sink.clone().upcast()];
+        add_chain(&pipeline, &elements, "test").unwrap();
+        burn_timecode(&i420.static_pad("src").unwrap());
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let codes = buffers
+            .into_iter()
+            .map(|buffer| {
+                src.push_buffer(buffer).unwrap();
+                let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(5)).expect("a frame out");
+                timecode::read_frame(sample.buffer().unwrap(), &info).expect("a strip burned")
+            })
+            .collect();
+        pipeline.set_state(gst::State::Null).unwrap();
+        codes
+    }
+
+    #[test]
+    fn a_carried_capture_time_is_burned_in_place_of_the_buffers_age() {
+        let size = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 320, 240).build().unwrap().size();
+        let a_day_ago = timecode::unix_now_ms() - 86_400_000;
+        let mut carried = gst::Buffer::with_size(size).unwrap();
+        timecode::carry_ms(carried.get_mut().unwrap(), a_day_ago);
+        let plain = gst::Buffer::with_size(size).unwrap();
+        let codes = burn(vec![carried, plain]);
+        let now = timecode::unix_now_ms();
+        assert_eq!(codes[0], a_day_ago as u32, "the carried time is burned");
+        let age = now - timecode::rebuild_ms(codes[1], now);
+        assert!((0..2_000).contains(&age), "without one the buffer's own capture time is burned: {age} ms old");
+    }
 }

@@ -395,7 +395,8 @@ impl LiveRunner {
         }
         let show = Show::live(load_characters(&options.characters)?);
         let pipeline = gst::Pipeline::with_name("reenact-live");
-        let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), graph::geometry(&options.preset))?;
+        let geometry = graph::geometry(&options.preset);
+        let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), geometry, options.timecode)?;
         let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &show, options.timecode)?;
         let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, &options.preset)?;
         let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, &options.preset)?;

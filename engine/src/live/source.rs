@@ -72,15 +72,17 @@ pub(crate) struct Inputs {
 /// Adds the source elements for `source` to `pipeline`; `mic` picks the
 /// sound of a camera (`None`: silence, `default`: the system's default
 /// input, anything else: an ALSA device name).
-/// The test pattern is made at `fps`.
+/// The test pattern is made at `fps`. With `timecode`, a browser publisher's
+/// burned-in capture clock is read (see [`super::browser::add`]).
 pub(crate) fn add(
     pipeline: &gst::Pipeline,
     source: &LiveSource,
     mic: Option<&str>,
     (width, height, fps): (i32, i32, i32),
+    timecode: bool,
 ) -> Result<Inputs> {
     if *source == LiveSource::Browser {
-        let (video, audio, attract, browser) = super::browser::add(pipeline, (width, height, fps))?;
+        let (video, audio, attract, browser) = super::browser::add(pipeline, (width, height, fps), timecode)?;
         return Ok(Inputs { video, audio, feeder: Some(attract), browser: Some(browser) });
     }
     let (video, audio, feeder) = match source {

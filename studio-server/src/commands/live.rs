@@ -106,6 +106,7 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let is_browser = options.source == LiveSource::Browser;
     let policy = LivePolicy { network: Arc::new(network), ..LivePolicy::default() };
     let hub = Arc::new(LiveHub::new(policy));
     let session = hub.start(options, None, None).await.context("cannot start the live show")?;
@@ -114,6 +115,10 @@ async fn serve(
     let access = LocalAccess::new(addr, &args.allow_hosts);
     // The token rides in the fragment, which the browser keeps to itself.
     println!("Live preview: http://{addr}/live/{}#token={}", session.id, access.token());
+    if is_browser {
+        // The presenter's page: camera and microphone in over WHIP with the same token.
+        println!("Publish from: http://{addr}/live/{}/publish#token={}", session.id, access.token());
+    }
     println!("WHEP endpoint: http://{addr}/api/live/{}/whep", session.id);
     println!("API token (Authorization: Bearer): {}", access.token());
     println!("Type `character NAME`, `on ELEMENT`, `off ELEMENT`, `stats` or `quit` (Ctrl-C also stops).");

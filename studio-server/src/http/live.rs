@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Live sessions over HTTP: start/inspect/switch/stop a session, WHEP for
-//! its viewers, the preview and kiosk pages.
+//! its viewers, the preview, publish and kiosk pages.
 //!
 //! A session's id is a 128-bit random capability: whoever has the preview
 //! link may watch (a kiosk needs no sign-in), and nothing more. Its figures,
@@ -46,6 +46,8 @@ const SDP_LIMIT: usize = 64 * 1024;
 
 const PAGE: &str = include_str!("../../assets/live.html");
 const WHEP_JS: &str = include_str!("../../assets/whep.js");
+const PUBLISH_PAGE: &str = include_str!("../../assets/publish.html");
+const PUBLISH_JS: &str = include_str!("../../assets/publish.js");
 
 /// What the live routes reach.
 #[derive(Clone, Debug)]
@@ -78,8 +80,10 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .routes(routes!(stream_manifest))
         .routes(routes!(ice_servers))
         .route("/live/{session}", get(page))
+        .route("/live/{session}/publish", get(publish_page))
         .route("/kiosk/{session}", get(kiosk_page))
         .route("/assets/whep.js", get(whep_js))
+        .route("/assets/publish.js", get(publish_js))
         .with_state(state)
 }
 
@@ -849,4 +853,18 @@ async fn kiosk_page(
 
 async fn whep_js() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], WHEP_JS)
+}
+
+/// The presenter's publish page (camera and microphone over WHIP) for a running show; any
+/// other id is 404. The page itself holds nothing: publishing takes the show's token.
+async fn publish_page(
+    State(state): State<LiveState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Html<&'static str>, ApiError> {
+    state.hub.get(&id)?;
+    Ok(Html(PUBLISH_PAGE))
+}
+
+async fn publish_js() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], PUBLISH_JS)
 }
