@@ -366,16 +366,6 @@ async fn timeline_text(
     let lengths: HashMap<String, f64> =
         clips::list(db, owner, project_id).await?.into_iter().map(|c| (c.id, c.duration_s)).collect();
     let length = |id: &str| lengths.get(id).copied();
-    // Scenes name characters of the owner's library, made in any of their projects; another
-    // user's id, or one that was deleted, is refused here rather than at render time.
-    for (i, id) in crate::library::timeline_characters(&text).iter().enumerate() {
-        if db::characters::get(db, owner, id).await?.is_none() {
-            return Err(ApiError::Unprocessable(format!(
-                "timeline.scenes[{i}].character: no character `{}` in your library",
-                id.chars().take(64).collect::<String>()
-            )));
-        }
-    }
     Timeline::from_json(Path::new("timeline"), timeline, &length).map_err(|err| match err {
         EngineError::Invalid { field, cause, .. } if field == "timeline" => {
             ApiError::BadRequest(format!("timeline: {cause}"))
@@ -383,6 +373,16 @@ async fn timeline_text(
         EngineError::Invalid { field, cause, .. } => ApiError::BadRequest(format!("timeline.{field}: {cause}")),
         other => ApiError::BadRequest(format!("timeline: {other}")),
     })?;
+    // A scene's character that is an id (a UUID) names a character of the owner's library,
+    // made in any of their projects: another user's, or one deleted since, is refused here
+    // rather than at render time, and both alike so that the answer says nothing of other
+    // users. Other names (a draft's `lincoln`) are left for the render to resolve or refuse.
+    for (i, id) in crate::library::timeline_characters(&text).iter().enumerate() {
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else { continue };
+        if db::characters::get(db, owner, &uuid.to_string()).await?.is_none() {
+            return Err(ApiError::Unprocessable(format!("timeline.scenes[{i}].character: no character `{uuid}` in your library")));
+        }
+    }
     Ok(text)
 }
 
