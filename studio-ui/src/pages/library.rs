@@ -148,6 +148,9 @@ fn Entry(
     let api = use_studio_api();
     let mut renaming = use_signal(|| false);
     let mut error = use_signal(|| None::<ApiError>);
+    // Set by a delete the server refused because projects use the entry; a rename after it
+    // keeps the offer to detach.
+    let mut in_use = use_signal(|| false);
     let path = format!("/api/{}/{id}", kind.api());
     let rename = {
         let (api, path) = (api.clone(), path.clone());
@@ -175,11 +178,15 @@ fn Entry(
                     error.set(None);
                     on_change.call(());
                 }
-                Err(e) => error.set(Some(e)),
+                Err(e) => {
+                    if matches!(e, ApiError::Refused { status: 409, .. }) {
+                        in_use.set(true);
+                    }
+                    error.set(Some(e));
+                }
             }
         });
     };
-    let refused_in_use = matches!(error(), Some(ApiError::Refused { status: 409, .. }));
     let noun = kind.noun();
     let input_id = format!("rename-{id}");
     rsx! {
@@ -229,7 +236,7 @@ fn Entry(
             }
             div { class: "actions",
                 button { r#type: "button", onclick: move |_| renaming.set(true), "Rename" }
-                if refused_in_use {
+                if in_use() {
                     ConfirmButton {
                         label: "Detach and delete",
                         question: "Remove “{name}” from every project that uses it, then delete it?",
