@@ -37,7 +37,11 @@ pub fn model_versions(catalog: &Catalog, names: &[&str]) -> Vec<ModelVersion> {
     names
         .iter()
         .filter_map(|name| catalog.entry(name))
-        .map(|e| ModelVersion { name: e.model.name.clone(), version: e.model.version.clone(), sha256: e.model.sha256.clone() })
+        .map(|e| ModelVersion {
+            name: e.model.name.clone(),
+            version: e.model.version.clone(),
+            sha256: e.model.sha256.clone(),
+        })
         .collect()
 }
 
@@ -154,7 +158,12 @@ impl Usage {
                 by_project.entry(project.clone()).or_default().insert(what.clone());
             }
         }
-        sorted(by_project.into_iter().map(|(project, uses)| self.project_use(&project, uses.into_iter().collect())).collect())
+        sorted(
+            by_project
+                .into_iter()
+                .map(|(project, uses)| self.project_use(&project, uses.into_iter().collect()))
+                .collect(),
+        )
     }
 
     /// What keeps project `id` from being deleted: characters and voices made in it that

@@ -164,7 +164,12 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/projects/{project_id}/subtitles/{lang}", [401, 404, 204], ""),
     row("DELETE", "/api/projects/{project_id}/cast/{character_id}", [401, 404, 204], ""),
     row("DELETE", "/api/voices/{voice_id}", [401, 404, 409], "the character still has the voice: refused while in use"),
-    row("DELETE", "/api/characters/{character_id}", [401, 404, 409], "the scene added above still plays it: refused while in use"),
+    row(
+        "DELETE",
+        "/api/characters/{character_id}",
+        [401, 404, 409],
+        "the scene added above still plays it: refused while in use",
+    ),
     row("DELETE", "/api/projects/{project_id}", [401, 404, 204], ""),
     row("DELETE", "/api/account", [401, 204, 204], "each user deletes their own account"),
 ];

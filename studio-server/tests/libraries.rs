@@ -206,8 +206,7 @@ async fn a_character_of_one_project_plays_in_another_and_is_not_deleted_from_und
             let (status, body) = app.call(method.clone(), &uri, Some(&eve), None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {body}");
         }
-        let (status, body) =
-            app.call(Method::PATCH, &voice_uri, Some(&eve), Some(json!({ "name": "Mine now" }))).await;
+        let (status, body) = app.call(Method::PATCH, &voice_uri, Some(&eve), Some(json!({ "name": "Mine now" }))).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         let hers = project(&app, &eve, "Hers").await;
         let scene = json!({ "start": 0, "end": 1, "character_id": character });
@@ -218,8 +217,13 @@ async fn a_character_of_one_project_plays_in_another_and_is_not_deleted_from_und
         );
         let timeline = json!({ "tracks": [], "scenes": [{ "start": 0.0, "end": 1.0, "character": character }] });
         expect_error(
-            app.call(Method::PATCH, &format!("/api/projects/{hers}"), Some(&eve), Some(json!({ "timeline": timeline })))
-                .await,
+            app.call(
+                Method::PATCH,
+                &format!("/api/projects/{hers}"),
+                Some(&eve),
+                Some(json!({ "timeline": timeline })),
+            )
+            .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "timeline.scenes[0].character: no character",
         );
@@ -232,8 +236,13 @@ async fn a_character_of_one_project_plays_in_another_and_is_not_deleted_from_und
         assert!(status.is_client_error(), "{mine}");
         let her_character = astronaut(&app, &eve, &hers).await;
         expect_error(
-            app.call(Method::PATCH, &format!("/api/characters/{}", id(&her_character)), Some(&eve), Some(json!({ "voice_id": voice })))
-                .await,
+            app.call(
+                Method::PATCH,
+                &format!("/api/characters/{}", id(&her_character)),
+                Some(&eve),
+                Some(json!({ "voice_id": voice })),
+            )
+            .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "voice_id: no voice",
         );
@@ -255,13 +264,13 @@ async fn a_character_of_one_project_plays_in_another_and_is_not_deleted_from_und
         assert_eq!((&change["character_id"], &change["analysed_with"]), (&json!(character), &old[0]), "{later}");
         let installed = made["models"].as_array().unwrap().iter().find(|m| m["name"] == "face_landmarks").unwrap();
         assert_eq!(&change["installed"], installed, "{later}");
-        let (_, first) =
-            app.call(Method::GET, &format!("/api/renders/{}", id(&render)), Some(&token), None).await;
+        let (_, first) = app.call(Method::GET, &format!("/api/renders/{}", id(&render)), Some(&token), None).await;
         assert_eq!(first["models_changed"], false, "the first render's own record is unchanged: {first}");
 
         // Detach: B's scenes go, its timeline gets a new revision without the scene.
         let (_, before) = app.call(Method::GET, &b_uri, Some(&token), None).await;
-        let (status, body) = app.call(Method::DELETE, &format!("{character_uri}?detach=true"), Some(&token), None).await;
+        let (status, body) =
+            app.call(Method::DELETE, &format!("{character_uri}?detach=true"), Some(&token), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         let (_, after) = app.call(Method::GET, &b_uri, Some(&token), None).await;
         assert_eq!(after["timeline"]["scenes"], json!([]), "{after}");
@@ -297,7 +306,10 @@ async fn a_voice_in_use_is_refused_then_detached() {
     assert_eq!(status, StatusCode::OK);
     let (status, refused) = app.call(Method::DELETE, &format!("/api/voices/{voice}"), Some(&token), None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
-    assert!(refused["detail"].as_str().unwrap().contains("“Gettysburg” (voice of character “Eileen Collins”)"), "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("“Gettysburg” (voice of character “Eileen Collins”)"),
+        "{refused}"
+    );
     let (status, _) = app.call(Method::DELETE, &format!("/api/voices/{voice}?detach=true"), Some(&token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, shown) = app.call(Method::GET, &character_uri, Some(&token), None).await;

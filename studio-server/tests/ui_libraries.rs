@@ -66,7 +66,11 @@ async fn the_library_pages_show_uses_and_models_refuse_a_delete_then_detach() {
     press(&b, &card, "Delete").await;
     b.click(&format!("#{card} .confirm button.danger")).await;
     let refusal = b
-        .wait("the refusal", &format!("document.querySelector('#{card} .form-error')?.innerText"), Duration::from_secs(10))
+        .wait(
+            "the refusal",
+            &format!("document.querySelector('#{card} .form-error')?.innerText"),
+            Duration::from_secs(10),
+        )
         .await;
     assert!(refusal.as_str().unwrap().contains("“Apollo” (1 scene)"), "{refusal}");
     b.shot("library-02-delete-refused").await;

@@ -26,19 +26,21 @@ const COLUMNS: &str = "id, owner_id, project_id, name, portrait_key, analysis, v
 
 /// Inserts `c` with `document`, the character file's JSON.
 pub async fn insert(db: &AnyPool, c: &CharacterRow, document: &str) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO characters ({COLUMNS}, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-        .bind(&c.id)
-        .bind(&c.owner_id)
-        .bind(&c.project_id)
-        .bind(&c.name)
-        .bind(&c.portrait_key)
-        .bind(&c.analysis)
-        .bind(&c.voice_id)
-        .bind(c.created_at)
-        .bind(&c.models)
-        .bind(document)
-        .execute(db)
-        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO characters ({COLUMNS}, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&c.id)
+    .bind(&c.owner_id)
+    .bind(&c.project_id)
+    .bind(&c.name)
+    .bind(&c.portrait_key)
+    .bind(&c.analysis)
+    .bind(&c.voice_id)
+    .bind(c.created_at)
+    .bind(&c.models)
+    .bind(document)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -61,7 +63,11 @@ pub async fn library(db: &AnyPool, owner: &str) -> sqlx::Result<Vec<CharacterRow
 }
 
 /// [`get`] inside the caller's transaction.
-pub async fn get_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str, id: &str) -> sqlx::Result<Option<CharacterRow>> {
+pub async fn get_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: &str,
+    id: &str,
+) -> sqlx::Result<Option<CharacterRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM characters WHERE owner_id = $1 AND id = $2"))
         .bind(owner)
         .bind(id)
@@ -160,21 +166,24 @@ pub async fn cast_of(db: &AnyPool, owner: &str, project: &str) -> sqlx::Result<V
 /// one twice is no change.
 pub async fn cast(db: &AnyPool, owner: &str, project: &str, id: &str, now: i64) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    let there: Option<(String,)> =
-        sqlx::query_as("SELECT character_id FROM project_cast WHERE owner_id = $1 AND project_id = $2 AND character_id = $3")
-            .bind(owner)
-            .bind(project)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let there: Option<(String,)> = sqlx::query_as(
+        "SELECT character_id FROM project_cast WHERE owner_id = $1 AND project_id = $2 AND character_id = $3",
+    )
+    .bind(owner)
+    .bind(project)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     if there.is_none() {
-        sqlx::query("INSERT INTO project_cast (project_id, character_id, owner_id, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(project)
-            .bind(id)
-            .bind(owner)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO project_cast (project_id, character_id, owner_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(project)
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
 }

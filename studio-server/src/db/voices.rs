@@ -53,7 +53,11 @@ pub async fn library(db: &AnyPool, owner: &str) -> sqlx::Result<Vec<VoiceRow>> {
 }
 
 /// [`get`] inside the caller's transaction.
-pub async fn get_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str, id: &str) -> sqlx::Result<Option<VoiceRow>> {
+pub async fn get_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: &str,
+    id: &str,
+) -> sqlx::Result<Option<VoiceRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM voices WHERE owner_id = $1 AND id = $2"))
         .bind(owner)
         .bind(id)

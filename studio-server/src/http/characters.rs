@@ -451,8 +451,8 @@ async fn analyse(name: String, portrait: PathBuf) -> Result<(Character, Vec<Mode
         reenact_engine::media::image_size(&portrait)
             .map_err(|e| ApiError::UnsupportedMedia(format!("portrait: {}", media_cause(e))))?;
         let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        let character =
-            character::create(&CreateOptions { name, portrait, voice_sample: None }, &catalog).map_err(portrait_error)?;
+        let character = character::create(&CreateOptions { name, portrait, voice_sample: None }, &catalog)
+            .map_err(portrait_error)?;
         Ok((character, library::model_versions(&catalog, &library::portrait_models())))
     })
     .await

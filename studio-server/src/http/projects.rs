@@ -380,7 +380,9 @@ async fn timeline_text(
     for (i, id) in crate::library::timeline_characters(&text).iter().enumerate() {
         let Ok(uuid) = uuid::Uuid::parse_str(id) else { continue };
         if db::characters::get(db, owner, &uuid.to_string()).await?.is_none() {
-            return Err(ApiError::Unprocessable(format!("timeline.scenes[{i}].character: no character `{uuid}` in your library")));
+            return Err(ApiError::Unprocessable(format!(
+                "timeline.scenes[{i}].character: no character `{uuid}` in your library"
+            )));
         }
     }
     Ok(text)

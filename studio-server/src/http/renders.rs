@@ -94,7 +94,8 @@ struct Render {
 
 async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiError> {
     let job = queue::get(&state.db, &row.owner_id, &row.job_id).await?.map(Job::from);
-    let cast: Vec<CastEntry> = row.cast_record.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+    let cast: Vec<CastEntry> =
+        row.cast_record.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
     let recorded = cast.iter().any(|c| !c.models.is_empty() || c.voice.as_ref().is_some_and(|v| !v.models.is_empty()));
     // The catalog is read only for a cast with recorded models; a catalog that cannot be
     // read says nothing about changes rather than failing the view.
