@@ -245,7 +245,7 @@ pub async fn delete_character(
 ) -> Result<Removal<CharacterRow>, ChangeError> {
     let mut tx = db.begin().await?;
     let Some(row) = characters::get_in(&mut tx, owner, id).await? else { return Ok(Removal::NotFound) };
-    let uses = Usage::load(&mut *tx, owner).await?.of_character(id);
+    let uses = Usage::load(&mut tx, owner).await?.of_character(id);
     if !uses.is_empty() && !detach {
         return Ok(Removal::InUse(uses));
     }
@@ -278,7 +278,7 @@ pub async fn delete_character(
 pub async fn delete_voice(db: &AnyPool, owner: &str, id: &str, detach: bool) -> Result<Removal<VoiceRow>, ChangeError> {
     let mut tx = db.begin().await?;
     let Some(row) = voices::get_in(&mut tx, owner, id).await? else { return Ok(Removal::NotFound) };
-    let usage = Usage::load(&mut *tx, owner).await?;
+    let usage = Usage::load(&mut tx, owner).await?;
     let uses = usage.of_voice(id);
     let voiced = characters::with_voice(&mut tx, owner, id).await?;
     if !voiced.is_empty() && !detach {
