@@ -14,6 +14,7 @@ pub mod http;
 pub mod installations;
 pub mod intake;
 pub mod jobs;
+pub mod library;
 pub mod live;
 pub mod quota;
 pub mod storage;

@@ -427,10 +427,13 @@ async fn an_attached_voice_makes_the_character_file_usable_by_voice_clone_jobs()
         let uri = format!("/api/characters/{character}");
         let patch = |body: Value| app.call(Method::PATCH, &uri, Some(&token), Some(body));
 
+        // Voices are in the user's library: one made in another project is fine.
+        let (status, updated) = patch(json!({ "voice_id": id(&voice_elsewhere) })).await;
+        assert_eq!((status, &updated["voice_id"]), (StatusCode::OK, &json!(id(&voice_elsewhere))), "{updated}");
         expect_error(
-            patch(json!({ "voice_id": id(&voice_elsewhere) })).await,
-            StatusCode::BAD_REQUEST,
-            "voice_id: no such voice in the character's project",
+            patch(json!({ "voice_id": uuid::Uuid::new_v4().to_string() })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "voice_id: no voice",
         );
         expect_error(patch(json!({ "voice_id": "../x" })).await, StatusCode::BAD_REQUEST, "voice_id:");
         expect_error(patch(json!({ "voice": "x" })).await, StatusCode::BAD_REQUEST, "unknown field `voice`");
@@ -450,9 +453,11 @@ async fn an_attached_voice_makes_the_character_file_usable_by_voice_clone_jobs()
         let (status, job) = app.call(Method::POST, "/api/jobs", Some(&token), Some(job)).await;
         assert_eq!(status, StatusCode::CREATED, "{job}");
 
-        // Deleting the voice leaves the character, without a voice.
+        // Deleting the voice (detached: the character has it) leaves the character, without a voice.
         let voice_uri = format!("/api/voices/{}", id(&voice_here));
-        assert_eq!(app.call(Method::DELETE, &voice_uri, Some(&token), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(app.call(Method::DELETE, &voice_uri, Some(&token), None).await.0, StatusCode::CONFLICT);
+        let detach = format!("{voice_uri}?detach=true");
+        assert_eq!(app.call(Method::DELETE, &detach, Some(&token), None).await.0, StatusCode::NO_CONTENT);
         let (_, shown) = app.call(Method::GET, &uri, Some(&token), None).await;
         assert_eq!(shown["voice_id"], Value::Null);
         let (_, file) = app.call(Method::GET, &format!("{uri}/file"), Some(&token), None).await;
@@ -463,7 +468,7 @@ async fn an_attached_voice_makes_the_character_file_usable_by_voice_clone_jobs()
 }
 
 #[tokio::test]
-async fn scenes_need_a_time_range_and_a_character_of_the_same_project() {
+async fn scenes_need_a_time_range_and_a_character_of_the_users_library() {
     use_shared_models();
     for app in TestApp::all().await {
         let app = roomy(app, ROOM);
@@ -500,26 +505,29 @@ async fn scenes_need_a_time_range_and_a_character_of_the_same_project() {
         );
         expect_error(
             post(uri.clone(), json!({ "start": 0, "end": 1, "character_id": "nobody" })).await,
-            StatusCode::BAD_REQUEST,
-            "character_id: no such character in this project",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "character_id: no such character in your library",
         );
-        expect_error(
-            post(format!("/api/projects/{elsewhere}/scenes"), scene(0.0, 1.0)).await,
-            StatusCode::BAD_REQUEST,
-            "character_id: no such character in this project",
-        );
+        // Another project of the same user plays it too: characters are in the user's library.
+        let (status, there) = post(format!("/api/projects/{elsewhere}/scenes"), scene(0.0, 1.0)).await;
+        assert_eq!(status, StatusCode::CREATED, "{there}");
 
         let scene_uri = format!("/api/scenes/{}", id(&early));
         assert_eq!(app.call(Method::DELETE, &scene_uri, Some(&token), None).await.0, StatusCode::NO_CONTENT);
         assert_eq!(app.call(Method::DELETE, &scene_uri, Some(&token), None).await.0, StatusCode::NOT_FOUND);
         assert_eq!(audit_actions(&app, &token).await[..3], ["scene.delete", "scene.create", "scene.create"]);
 
-        // A character's scenes go with it; a project's characters, voices and scenes with the project.
+        // A character in use is deleted only with its scenes (detached); a project's
+        // characters, voices and scenes go with the project.
         voice(&app, &token, &here, "speech/librivox_0880.wav").await;
+        let character_uri = format!("/api/characters/{character}");
+        assert_eq!(app.call(Method::DELETE, &character_uri, Some(&token), None).await.0, StatusCode::CONFLICT);
         assert_eq!(
-            app.call(Method::DELETE, &format!("/api/characters/{character}"), Some(&token), None).await.0,
+            app.call(Method::DELETE, &format!("{character_uri}?detach=true"), Some(&token), None).await.0,
             StatusCode::NO_CONTENT
         );
+        let elsewhere_scenes = format!("/api/projects/{elsewhere}/scenes");
+        assert_eq!(app.call(Method::GET, &elsewhere_scenes, Some(&token), None).await, (StatusCode::OK, json!([])));
         assert_eq!(app.call(Method::GET, &uri, Some(&token), None).await, (StatusCode::OK, json!([])));
         let second = id(&astronaut(&app, &token, &here).await);
         assert_eq!(
@@ -579,7 +587,7 @@ async fn another_users_characters_voices_and_scenes_are_not_found_on_every_route
         let hers = forms::project(&app, &eve, "Hers").await;
         expect_error(
             app.call(Method::POST, &format!("/api/projects/{hers}/scenes"), Some(&eve), Some(scene_body)).await,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "character_id: no such character",
         );
         assert!(!audit_actions(&app, &eve).await.iter().any(|a| a.starts_with("character") || a.starts_with("voice")));
@@ -712,17 +720,26 @@ async fn a_render_plays_the_projects_scenes_with_their_characters() {
         assert!(scenes[0]["voice"].as_str().is_some_and(|v| !v.is_empty()), "the attached voice plays: {output}");
         assert!(!output["models"].as_array().unwrap().is_empty(), "{output}");
 
-        assert_eq!(app.call(Method::DELETE, &character_uri, Some(&token), None).await.0, StatusCode::NO_CONTENT);
+        let detach = format!("{character_uri}?detach=true");
+        assert_eq!(app.call(Method::DELETE, &detach, Some(&token), None).await.0, StatusCode::NO_CONTENT);
         let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"] }] }],
                                "scenes": [{ "start": 0.0, "end": 1.0, "character": character }] });
-        assert_eq!(
-            app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await.0,
-            StatusCode::OK
+        expect_error(
+            app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline.clone() }))).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "timeline.scenes[0].character: no character",
         );
+        // A timeline that names it anyway (stored before the check) fails the render with a reason.
+        sqlx::query("UPDATE projects SET timeline = $1 WHERE id = $2")
+            .bind(timeline.to_string())
+            .bind(&project)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
         let failed = render(&app, &token, &project).await;
         assert_ne!(failed["job"]["state"], "succeeded", "{failed}");
         let error = failed["job"]["error"].as_str().unwrap_or_default();
-        assert!(error.contains(&format!("scenes: `{character}` is not a character of this project")), "{failed}");
+        assert!(error.contains(&format!("scenes: `{character}` is not a character of your library")), "{failed}");
     }
 }
 
@@ -820,7 +837,7 @@ async fn clip_effect_jobs_store_new_clips() {
         effect(&app, &eve, &theirs, "face_transform", json!({ "clip_id": id(&their_clip), "character_id": character }))
             .await;
     assert_ne!(done["state"], "succeeded", "{done}");
-    assert!(done["error"].as_str().unwrap().contains("is not a character of the clip's project"), "{done}");
+    assert!(done["error"].as_str().unwrap().contains("is not a character of your library"), "{done}");
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@
 use dioxus::prelude::*;
 
 use crate::api::StudioApi;
-use crate::pages::{Account, Jobs, Login, ProjectPage, Projects, Studio, StudioSession, SubtitleEditor};
+use crate::pages::{
+    Account, CharacterLibrary, Jobs, Login, ProjectPage, Projects, Studio, StudioSession, SubtitleEditor, VoiceLibrary,
+};
 
 /// A page of the studio, parsed from its address.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +17,10 @@ pub enum Page {
     Login,
     Signup,
     Projects,
+    /// The character library: every character of the user, across projects.
+    Characters,
+    /// The voice library.
+    Voices,
     Project(String),
     /// The subtitle editor of a project.
     Subtitles(String),
@@ -37,6 +43,8 @@ impl Page {
             ["login"] => Some(Page::Login),
             ["signup"] => Some(Page::Signup),
             ["projects"] => Some(Page::Projects),
+            ["characters"] => Some(Page::Characters),
+            ["voices"] => Some(Page::Voices),
             ["projects", id] if valid_id(id) => Some(Page::Project(id.to_ascii_lowercase())),
             ["projects", id, "subtitles"] if valid_id(id) => Some(Page::Subtitles(id.to_ascii_lowercase())),
             ["jobs"] => Some(Page::Jobs),
@@ -53,6 +61,8 @@ impl Page {
             Page::Login => "/login".into(),
             Page::Signup => "/signup".into(),
             Page::Projects => "/projects".into(),
+            Page::Characters => "/characters".into(),
+            Page::Voices => "/voices".into(),
             Page::Project(id) => format!("/projects/{id}"),
             Page::Subtitles(id) => format!("/projects/{id}/subtitles"),
             Page::Jobs => "/jobs".into(),
@@ -67,6 +77,8 @@ impl Page {
             Page::Login => "Sign in",
             Page::Signup => "Sign up",
             Page::Projects => "Projects",
+            Page::Characters => "Characters",
+            Page::Voices => "Voices",
             Page::Project(_) => "Project",
             Page::Subtitles(_) => "Subtitles",
             Page::Jobs => "Jobs",
@@ -95,6 +107,8 @@ pub(crate) fn root(props: RootProps) -> Element {
         Page::Login => rsx! { Login { signup: false } },
         Page::Signup => rsx! { Login { signup: true } },
         Page::Projects => rsx! { Projects {} },
+        Page::Characters => rsx! { CharacterLibrary {} },
+        Page::Voices => rsx! { VoiceLibrary {} },
         Page::Project(id) => rsx! { ProjectPage { id } },
         Page::Subtitles(id) => rsx! { SubtitleEditor { id } },
         Page::Jobs => rsx! { Jobs {} },
@@ -120,6 +134,8 @@ mod tests {
         for page in [
             Page::Login,
             Page::Projects,
+            Page::Characters,
+            Page::Voices,
             Page::Project(id.into()),
             Page::Subtitles(id.into()),
             Page::StudioSession("ab12".into()),

@@ -285,7 +285,7 @@ pub(crate) struct ViewerReport {
     pub fps: f64,
 }
 
-/// A character of a project: a name, an analysed portrait, maybe a voice.
+/// A character of the user's library: a name, an analysed portrait, maybe a voice.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Character {
     pub id: String,
@@ -293,6 +293,29 @@ pub(crate) struct Character {
     #[serde(default)]
     pub voice_id: Option<String>,
     pub portrait: Portrait,
+    /// The models the portrait was analysed with.
+    #[serde(default)]
+    pub models: Vec<ModelVersion>,
+    /// The projects that use it.
+    #[serde(default)]
+    pub used_by: Vec<ProjectUse>,
+}
+
+/// A model as its manifest names it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct ModelVersion {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+/// A project that uses a library entry, and how (`2 scenes`, `cast`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct ProjectUse {
+    pub project_id: String,
+    pub project_name: String,
+    #[serde(default)]
+    pub uses: Vec<String>,
 }
 
 /// What the analysis of a character's portrait found.
@@ -312,6 +335,10 @@ pub(crate) struct Voice {
     pub median_f0_hz: f64,
     #[serde(default)]
     pub voiced_seconds: f64,
+    #[serde(default)]
+    pub models: Vec<ModelVersion>,
+    #[serde(default)]
+    pub used_by: Vec<ProjectUse>,
 }
 
 /// A stretch of the timeline (seconds) played by a character.

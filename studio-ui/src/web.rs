@@ -52,6 +52,8 @@ pub fn router(api: Router, cookies: CookiePolicy) -> Router {
         "/login",
         "/signup",
         "/projects",
+        "/characters",
+        "/voices",
         "/projects/{id}",
         "/projects/{id}/subtitles",
         "/jobs",

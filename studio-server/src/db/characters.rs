@@ -18,24 +18,29 @@ pub struct CharacterRow {
     /// The attached voice, if any.
     pub voice_id: Option<String>,
     pub created_at: i64,
+    /// JSON list of the models the portrait was analysed with (`library::ModelVersion`).
+    pub models: String,
 }
 
-const COLUMNS: &str = "id, owner_id, project_id, name, portrait_key, analysis, voice_id, created_at";
+const COLUMNS: &str = "id, owner_id, project_id, name, portrait_key, analysis, voice_id, created_at, models";
 
 /// Inserts `c` with `document`, the character file's JSON.
 pub async fn insert(db: &AnyPool, c: &CharacterRow, document: &str) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO characters ({COLUMNS}, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-        .bind(&c.id)
-        .bind(&c.owner_id)
-        .bind(&c.project_id)
-        .bind(&c.name)
-        .bind(&c.portrait_key)
-        .bind(&c.analysis)
-        .bind(&c.voice_id)
-        .bind(c.created_at)
-        .bind(document)
-        .execute(db)
-        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO characters ({COLUMNS}, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&c.id)
+    .bind(&c.owner_id)
+    .bind(&c.project_id)
+    .bind(&c.name)
+    .bind(&c.portrait_key)
+    .bind(&c.analysis)
+    .bind(&c.voice_id)
+    .bind(c.created_at)
+    .bind(&c.models)
+    .bind(document)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -54,6 +59,19 @@ pub async fn library(db: &AnyPool, owner: &str) -> sqlx::Result<Vec<CharacterRow
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM characters WHERE owner_id = $1 ORDER BY created_at, id"))
         .bind(owner)
         .fetch_all(db)
+        .await
+}
+
+/// [`get`] inside the caller's transaction.
+pub async fn get_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: &str,
+    id: &str,
+) -> sqlx::Result<Option<CharacterRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM characters WHERE owner_id = $1 AND id = $2"))
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(&mut **tx)
         .await
 }
 
@@ -86,20 +104,97 @@ pub async fn set_voice(db: &AnyPool, owner: &str, id: &str, voice_id: Option<&st
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes a character and the scenes it plays.
-pub async fn delete(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
-    // Explicit as well as ON DELETE CASCADE, like the other deletes.
-    sqlx::query("DELETE FROM scenes WHERE owner_id = $1 AND character_id = $2")
+/// Renames a character of `owner`; false when there is none.
+pub async fn rename(db: &AnyPool, owner: &str, id: &str, name: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE characters SET name = $1 WHERE owner_id = $2 AND id = $3")
+        .bind(name)
         .bind(owner)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(db)
         .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The characters of `owner` whose attached voice is `voice`.
+pub async fn with_voice(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: &str,
+    voice: &str,
+) -> sqlx::Result<Vec<CharacterRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM characters WHERE owner_id = $1 AND voice_id = $2 ORDER BY created_at, id"
+    ))
+    .bind(owner)
+    .bind(voice)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Deletes a character with the scenes and casts that name it, in the caller's transaction
+/// (the library checks and detaches its uses in the same one).
+pub async fn delete(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str, id: &str) -> sqlx::Result<bool> {
+    // Explicit as well as ON DELETE CASCADE, like the other deletes.
+    for table in ["scenes", "project_cast"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE owner_id = $1 AND character_id = $2"))
+            .bind(owner)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     let done = sqlx::query("DELETE FROM characters WHERE owner_id = $1 AND id = $2")
         .bind(owner)
         .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The characters `owner` cast in `project` by reference (made in any of their projects).
+pub async fn cast_of(db: &AnyPool, owner: &str, project: &str) -> sqlx::Result<Vec<CharacterRow>> {
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    sqlx::query_as(&format!(
+        "SELECT {columns} FROM characters c JOIN project_cast p ON p.character_id = c.id \
+         WHERE p.owner_id = $1 AND c.owner_id = $1 AND p.project_id = $2 ORDER BY p.created_at, c.id"
+    ))
+    .bind(owner)
+    .bind(project)
+    .fetch_all(db)
+    .await
+}
+
+/// Casts character `id` in `project` (both checked to be `owner`'s by the caller); casting
+/// one twice is no change.
+pub async fn cast(db: &AnyPool, owner: &str, project: &str, id: &str, now: i64) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    let there: Option<(String,)> = sqlx::query_as(
+        "SELECT character_id FROM project_cast WHERE owner_id = $1 AND project_id = $2 AND character_id = $3",
+    )
+    .bind(owner)
+    .bind(project)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if there.is_none() {
+        sqlx::query(
+            "INSERT INTO project_cast (project_id, character_id, owner_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(project)
+        .bind(id)
+        .bind(owner)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
+    }
+    tx.commit().await
+}
+
+/// Takes character `id` out of `project`'s cast; false when it was not in it.
+pub async fn uncast(db: &AnyPool, owner: &str, project: &str, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM project_cast WHERE owner_id = $1 AND project_id = $2 AND character_id = $3")
+        .bind(owner)
+        .bind(project)
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }

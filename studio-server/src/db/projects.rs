@@ -119,17 +119,28 @@ async fn advance(
 /// [`UNDO_DEPTH`] behind.
 pub async fn commit_edit(db: &AnyPool, p: &mut ProjectRow, expected: i64) -> Result<(), ChangeError> {
     let mut tx = db.begin().await?;
+    commit_edit_in(&mut tx, p, expected).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`commit_edit`] inside the caller's transaction, for edits made together with other
+/// changes (a library entry's uses detached as it is deleted).
+pub async fn commit_edit_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    p: &mut ProjectRow,
+    expected: i64,
+) -> Result<(), ChangeError> {
     let base = p.revision;
     p.revision = base + 1;
-    advance(&mut tx, p, expected).await?;
+    advance(tx, p, expected).await?;
     sqlx::query("DELETE FROM project_revisions WHERE project_id = $1 AND (revision > $2 OR revision < $3)")
         .bind(&p.id)
         .bind(base)
         .bind(p.revision - UNDO_DEPTH)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    put_revision(&mut tx, p).await?;
-    tx.commit().await?;
+    put_revision(tx, p).await?;
     Ok(())
 }
 

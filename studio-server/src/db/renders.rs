@@ -14,18 +14,22 @@ pub struct RenderRow {
     /// JSON list of outputs, set when the render job succeeded.
     pub outputs: Option<String>,
     pub created_at: i64,
+    /// JSON list of the cast as requested: characters, their voices and the models each
+    /// was analysed with (`library::CastEntry`).
+    pub cast_record: Option<String>,
 }
 
-const COLUMNS: &str = "id, owner_id, project_id, job_id, presets, outputs, created_at";
+const COLUMNS: &str = "id, owner_id, project_id, job_id, presets, outputs, created_at, cast_record";
 
 pub async fn insert(db: &AnyPool, r: &RenderRow) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO renders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, $6)"))
+    sqlx::query(&format!("INSERT INTO renders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)"))
         .bind(&r.id)
         .bind(&r.owner_id)
         .bind(&r.project_id)
         .bind(&r.job_id)
         .bind(&r.presets)
         .bind(r.created_at)
+        .bind(&r.cast_record)
         .execute(db)
         .await?;
     Ok(())

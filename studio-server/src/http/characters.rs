@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Characters of a project. A portrait (multipart `name` + `portrait`) is analysed into a
-//! character file by the code of `reenact character create`; the portrait is stored under
-//! the project, the file kept in the database. Attaching a voice of the same project makes
-//! the file (`GET .../file`) what a `voice_clone` job takes as its `character`.
+//! Characters: made in a project, kept in the user's library. A portrait (multipart `name` +
+//! `portrait`) is analysed into a character file by the code of `reenact character create`;
+//! the portrait is stored under the project it was made in, the file kept in the database
+//! with the models it was analysed with. Any project of the same user may use it (its
+//! scenes name it, or its cast lists it for live shows); deleting one in use is refused
+//! (409 naming the projects) unless `?detach=true`. Attaching a voice makes the file
+//! (`GET .../file`) what a `voice_clone` job takes as its `character`.
 
 use std::path::PathBuf;
 
@@ -18,7 +21,7 @@ use utoipa_axum::routes;
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
 use super::error::{ApiError, AppJson};
-use super::extract::{AppMultipart, AppPath};
+use super::extract::{AppMultipart, AppPath, AppQuery};
 use super::files;
 use super::projects::{check_id, check_name};
 use super::uploads::{self, internal};
@@ -27,6 +30,7 @@ use crate::casting;
 use crate::db::characters::{self, CharacterRow};
 use crate::db::{self, projects, voices};
 use crate::intake::media_cause;
+use crate::library::{self, ModelVersion, ProjectUse, Removal, Usage};
 use crate::quota;
 use crate::storage::{Area, Storage};
 
@@ -37,6 +41,8 @@ pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(characters_show, characters_update, characters_delete))
         .routes(routes!(characters_portrait))
         .routes(routes!(characters_file))
+        .routes(routes!(cast_index))
+        .routes(routes!(cast_add, cast_remove))
 }
 
 /// The form of `POST /api/projects/{id}/characters`; it only describes the form.
@@ -115,19 +121,25 @@ impl PortraitAnalysis {
 #[derive(Debug, Serialize, ToSchema)]
 struct CharacterView {
     id: String,
+    /// The project it was made in (its portrait is stored there); any project may use it.
     project_id: String,
     name: String,
     voice_id: Option<String>,
     portrait: PortraitAnalysis,
+    /// The models the portrait was analysed with, as their installed manifests named them
+    /// (empty for characters made before they were recorded).
+    models: Vec<ModelVersion>,
+    /// The projects that use it (scenes, cast), by name.
+    used_by: Vec<ProjectUse>,
     created_at: i64,
 }
 
-impl TryFrom<CharacterRow> for CharacterView {
-    type Error = ApiError;
-
-    fn try_from(row: CharacterRow) -> Result<Self, ApiError> {
+impl CharacterView {
+    fn of(row: CharacterRow, usage: &Usage) -> Result<Self, ApiError> {
         Ok(CharacterView {
             portrait: serde_json::from_str(&row.analysis).map_err(internal)?,
+            models: library::parse_models(&row.models),
+            used_by: usage.of_character(&row.id),
             id: row.id,
             project_id: row.project_id,
             name: row.name,
@@ -135,13 +147,39 @@ impl TryFrom<CharacterRow> for CharacterView {
             created_at: row.created_at,
         })
     }
+
+    fn list(rows: Vec<CharacterRow>, usage: &Usage) -> Result<Vec<Self>, ApiError> {
+        rows.into_iter().map(|row| CharacterView::of(row, usage)).collect()
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateCharacter {
-    /// A voice of the character's project; `null` detaches the voice.
-    voice_id: Option<String>,
+    /// A new name.
+    name: Option<String>,
+    /// Any voice of the user's library; `null` detaches the voice; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    voice_id: Option<Option<String>>,
+}
+
+/// A field that is present (even as `null`) is `Some`, so that absent and `null` differ.
+pub(super) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `?detach=true` on a delete: remove the entry's uses with it instead of refusing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteQuery {
+    /// Detach the entry from every project that uses it (in one transaction) and delete it.
+    #[serde(default)]
+    pub(super) detach: bool,
 }
 
 /// The project's characters with what their portraits' analysis found.
@@ -155,7 +193,8 @@ async fn characters_index(
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
     let rows = characters::list(&state.db, &user.id, &project_id).await?;
-    Ok(AppJson(rows.into_iter().map(CharacterView::try_from).collect::<Result<_, _>>()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(CharacterView::list(rows, &usage)?))
 }
 
 /// Makes a character from a portrait, analysed as `reenact character create` does: 415 for
@@ -178,7 +217,7 @@ async fn characters_create(
     let ext = picture_extension(&upload.head).ok_or(ApiError::UnsupportedMedia(
         "portrait: not a picture (PNG, JPEG, WebP, GIF, BMP or TIFF expected)".into(),
     ))?;
-    let mut character = analyse(name.clone(), upload.file.path().to_path_buf()).await?;
+    let (mut character, models) = analyse(name.clone(), upload.file.path().to_path_buf()).await?;
     character.rights = Some(rights);
 
     let reservation = uploads::reserve(&state, &user, upload.bytes).await?;
@@ -195,6 +234,7 @@ async fn characters_create(
         analysis,
         voice_id: None,
         created_at: db::now(),
+        models: serde_json::to_string(&models).map_err(internal)?,
     };
     if let Err(err) = state.storage.commit(upload.file.path(), &key).await {
         reservation.release().await;
@@ -208,18 +248,20 @@ async fn characters_create(
     }
     reservation.keep();
     audit::record(&state.db, &row.owner_id, Action::CharacterCreate, Some(&row.id)).await;
-    Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
+    Ok((StatusCode::CREATED, AppJson(CharacterView::of(row, &Usage::default())?)))
 }
 
 /// The signed-in user's characters across all their projects (their library), oldest
-/// first; only the caller's own, so another user's list never names them.
+/// first, each with the projects that use it; only the caller's own, so another user's
+/// list never names them.
 #[utoipa::path(get, path = "/characters", tag = "characters", responses((status = 200, body = Vec<CharacterView>)))]
 async fn characters_library(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<AppJson<Vec<CharacterView>>, ApiError> {
     let rows = characters::library(&state.db, &user.id).await?;
-    Ok(AppJson(rows.into_iter().map(CharacterView::try_from).collect::<Result<_, _>>()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(CharacterView::list(rows, &usage)?))
 }
 
 /// One character.
@@ -231,10 +273,12 @@ async fn characters_show(
     AppPath(character_id): AppPath<String>,
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
-    Ok(AppJson(row.try_into()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(CharacterView::of(row, &usage)?))
 }
 
-/// Attaches a voice of the same project to the character, or detaches it (`null`).
+/// Renames the character, or attaches any voice of the user's library to it (or detaches
+/// it: `null`). A voice that is not the caller's is refused (422 naming `voice_id`).
 #[utoipa::path(patch, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path)), request_body = UpdateCharacter,
     responses((status = 200, body = CharacterView)))]
 async fn characters_update(
@@ -244,31 +288,61 @@ async fn characters_update(
     AppJson(body): AppJson<UpdateCharacter>,
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let mut row = owned(&state, &user, &character_id).await?;
-    if let Some(voice_id) = &body.voice_id {
-        let voice = voices::get(&state.db, &user.id, voice_id).await?;
-        if voice.is_none_or(|v| v.project_id != row.project_id) {
-            return Err(ApiError::BadRequest("voice_id: no such voice in the character's project".into()));
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    if let Some(Some(voice_id)) = &body.voice_id {
+        let id = check_id(voice_id).map_err(|_| ApiError::BadRequest("voice_id: not a UUID".into()))?;
+        if voices::get(&state.db, &user.id, &id).await?.is_none() {
+            return Err(ApiError::Unprocessable(format!("voice_id: no voice `{id}` in your library")));
         }
     }
-    if !characters::set_voice(&state.db, &user.id, &row.id, body.voice_id.as_deref()).await? {
-        return Err(ApiError::NotFound);
+    // Both changes in one statement each; a rename and a voice in one body are both kept
+    // or, when the character is gone in between, neither answer claims success.
+    if let Some(name) = &name {
+        if !characters::rename(&state.db, &user.id, &row.id, name).await? {
+            return Err(ApiError::NotFound);
+        }
+        row.name = name.clone();
     }
-    row.voice_id = body.voice_id;
+    if let Some(voice_id) = body.voice_id {
+        if !characters::set_voice(&state.db, &user.id, &row.id, voice_id.as_deref()).await? {
+            return Err(ApiError::NotFound);
+        }
+        row.voice_id = voice_id;
+    }
     audit::record(&state.db, &user.id, Action::CharacterUpdate, Some(&row.id)).await;
-    Ok(AppJson(row.try_into()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(CharacterView::of(row, &usage)?))
 }
 
-/// Deletes the character, its scenes and its portrait.
-#[utoipa::path(delete, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path)), responses((status = 204)))]
+/// Deletes the character and its portrait. While a project uses it (a scene, its cast) the
+/// answer is 409 naming the projects (`projects` in the body too) and nothing changes; with
+/// `?detach=true` its scenes and casts are removed with it, in one transaction, each
+/// project whose timeline had scenes of it getting a new revision without them.
+#[utoipa::path(delete, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path), DeleteQuery),
+    responses((status = 204), (status = 409, description = "projects use it", body = super::error::ErrorBody)))]
 async fn characters_delete(
     State(state): State<AppState>,
     user: CurrentUser,
     AppPath(character_id): AppPath<String>,
+    AppQuery(query): AppQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let row = owned(&state, &user, &character_id).await?;
-    if !characters::delete(&state.db, &user.id, &row.id).await? {
-        return Err(ApiError::NotFound);
-    }
+    let id = check_id(&character_id)?;
+    let row = match library::delete_character(&state.db, &user.id, &id, query.detach).await {
+        Ok(Removal::Deleted(row)) => row,
+        Ok(Removal::NotFound) => return Err(ApiError::NotFound),
+        Ok(Removal::InUse(projects)) => {
+            let row = characters::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+            return Err(ApiError::InUse {
+                detail: format!(
+                    "character “{}” is used by {}: remove it there, or delete with ?detach=true",
+                    row.name,
+                    library::describe(&projects)
+                ),
+                projects,
+            });
+        }
+        Err(err) => return Err(super::projects::change_error(err)),
+    };
     quota::remove(&state.db, &state.storage, &user.id, &row.portrait_key).await?;
     audit::record(&state.db, &user.id, Action::CharacterDelete, Some(&row.id)).await;
     Ok(StatusCode::NO_CONTENT)
@@ -304,21 +378,82 @@ async fn characters_file(
     Ok(AppJson(character))
 }
 
+/// The characters a project plays, wherever they were made: those made in it, those cast
+/// in it, and those its scenes name.
+#[utoipa::path(get, path = "/projects/{project_id}/cast", tag = "characters", params(("project_id" = String, Path)),
+    responses((status = 200, body = Vec<CharacterView>)))]
+async fn cast_index(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(project_id): AppPath<String>,
+) -> Result<AppJson<Vec<CharacterView>>, ApiError> {
+    let project_id = check_id(&project_id)?;
+    let project = projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let ids = library::project_cast_ids(&state.db, &user.id, &project).await?;
+    let usage = Usage::read(&state.db, &user.id).await?;
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.extend(characters::get(&state.db, &user.id, &id).await?);
+    }
+    Ok(AppJson(CharacterView::list(rows, &usage)?))
+}
+
+/// Casts a character of the user's library (made in any of their projects) in this
+/// project, for its live shows; casting one twice is no change. Another user's character
+/// is refused (422 naming `character_id`).
+#[utoipa::path(put, path = "/projects/{project_id}/cast/{character_id}", tag = "characters",
+    params(("project_id" = String, Path), ("character_id" = String, Path)), responses((status = 204)))]
+async fn cast_add(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath((project_id, character_id)): AppPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project_id = check_id(&project_id)?;
+    projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
+    let id = check_id(&character_id).map_err(|_| ApiError::BadRequest("character_id: not a UUID".into()))?;
+    if characters::get(&state.db, &user.id, &id).await?.is_none() {
+        return Err(ApiError::Unprocessable(format!("character_id: no character `{id}` in your library")));
+    }
+    characters::cast(&state.db, &user.id, &project_id, &id, db::now()).await?;
+    audit::record(&state.db, &user.id, Action::ProjectUpdate, Some(&project_id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a character out of this project's cast (the character stays in the library).
+#[utoipa::path(delete, path = "/projects/{project_id}/cast/{character_id}", tag = "characters",
+    params(("project_id" = String, Path), ("character_id" = String, Path)), responses((status = 204)))]
+async fn cast_remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath((project_id, character_id)): AppPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project_id = check_id(&project_id)?;
+    let id = check_id(&character_id)?;
+    if !characters::uncast(&state.db, &user.id, &project_id, &id).await? {
+        return Err(ApiError::NotFound);
+    }
+    audit::record(&state.db, &user.id, Action::ProjectUpdate, Some(&project_id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Character `id` of the signed-in user; anyone else's is not found.
 async fn owned(state: &AppState, user: &CurrentUser, id: &str) -> Result<CharacterRow, ApiError> {
     let id = check_id(id)?;
     characters::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)
 }
 
-/// Analyses the portrait as `reenact character create` does, off the async threads (ONNX).
-async fn analyse(name: String, portrait: PathBuf) -> Result<Character, ApiError> {
+/// Analyses the portrait as `reenact character create` does, off the async threads (ONNX);
+/// with the installed versions of the models it ran.
+async fn analyse(name: String, portrait: PathBuf) -> Result<(Character, Vec<ModelVersion>), ApiError> {
     tokio::task::spawn_blocking(move || {
         // Discovery refuses a damaged picture at once, where the analysis' decoder would wait
         // for its timeout.
         reenact_engine::media::image_size(&portrait)
             .map_err(|e| ApiError::UnsupportedMedia(format!("portrait: {}", media_cause(e))))?;
         let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        character::create(&CreateOptions { name, portrait, voice_sample: None }, &catalog).map_err(portrait_error)
+        let character = character::create(&CreateOptions { name, portrait, voice_sample: None }, &catalog)
+            .map_err(portrait_error)?;
+        Ok((character, library::model_versions(&catalog, &library::portrait_models())))
     })
     .await
     .map_err(internal)?

@@ -18,6 +18,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// 409: a library entry that projects still use; the body also lists them (`projects`).
+    #[error("{detail}")]
+    InUse { detail: String, projects: Vec<crate::library::ProjectUse> },
     /// 412: the request's `If-Match` names a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -48,7 +51,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::InUse { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooManyRequests(_) | ApiError::RetryLater { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::InUse { .. } => "in_use",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::TooManyRequests(_) | ApiError::RetryLater { .. } => "too_many_requests",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -115,7 +119,14 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let body = ErrorBody { error: self.code().to_string(), detail: self.to_string() };
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = match &self {
+            ApiError::InUse { projects, .. } => {
+                let mut value = serde_json::to_value(&body).unwrap_or_default();
+                value["projects"] = serde_json::to_value(projects).unwrap_or_default();
+                (self.status(), Json(value)).into_response()
+            }
+            _ => (self.status(), Json(body)).into_response(),
+        };
         if let ApiError::RetryLater { retry_after_s, .. } = self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_s.into());
         }

@@ -219,13 +219,18 @@ const MAX_OUTPUTS: usize = 4;
 const MAX_CHARACTERS: usize = 8;
 
 /// The project's characters, with their voices, written for the show to load: the folder
-/// (removed with the show) and the files. Their rights are checked when one is switched on.
+/// (removed with the show) and the files. The cast is every character the project plays,
+/// wherever it was made (`library::project_cast_ids`). Their rights are checked when one is
+/// switched on.
 async fn project_cast(
     db: &sqlx::AnyPool,
     user: &str,
     project: &str,
 ) -> Result<(crate::live::CastDir, Vec<std::path::PathBuf>), ApiError> {
-    let rows = crate::db::characters::list(db, user, project).await?;
+    let row = crate::db::projects::get(db, user, project)
+        .await?
+        .ok_or_else(|| field("project_id", format!("no project `{project}`")))?;
+    let rows = crate::library::project_cast_ids(db, user, &row).await?;
     if rows.len() > MAX_CHARACTERS {
         return Err(field(
             "project_id",
@@ -235,12 +240,11 @@ async fn project_cast(
     let dir =
         crate::live::CastDir(std::env::temp_dir().join(format!("reenact-cast-{}", uuid::Uuid::new_v4().simple())));
     let mut files = Vec::new();
-    for row in rows {
-        let found =
-            crate::casting::character(db, user, &row.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    for id in rows {
+        let found = crate::casting::character(db, user, &id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
         let Some((_, character)) = found else { continue };
         std::fs::create_dir_all(&dir.0).map_err(|e| ApiError::Internal(format!("cast folder: {e}")))?;
-        let file = dir.0.join(format!("{}{}", row.id, gstreenact::character::FILE_SUFFIX));
+        let file = dir.0.join(format!("{id}{}", gstreenact::character::FILE_SUFFIX));
         character.save(&file).map_err(|e| ApiError::Internal(e.to_string()))?;
         files.push(file);
     }

@@ -241,7 +241,9 @@ async fn step(
         .ok_or_else(|| ApiError::Conflict(format!("nothing to {what}")))?;
     let timeline = serde_json::from_str(&to.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
     timeline_text(db, &user.id, &id, timeline).await.map_err(|err| match err {
-        ApiError::BadRequest(cause) => ApiError::Conflict(format!("cannot {what}: {cause}")),
+        ApiError::BadRequest(cause) | ApiError::Unprocessable(cause) => {
+            ApiError::Conflict(format!("cannot {what}: {cause}"))
+        }
         other => other,
     })?;
     row.updated_at = db::now();
@@ -275,7 +277,7 @@ fn check_if_match(headers: &HeaderMap, current: i64) -> Result<i64, ApiError> {
     Ok(current)
 }
 
-fn change_error(err: projects::ChangeError) -> ApiError {
+pub(super) fn change_error(err: projects::ChangeError) -> ApiError {
     match err {
         projects::ChangeError::Stale { .. } => ApiError::Conflict(err.to_string()),
         projects::ChangeError::Db(e) => e.into(),
@@ -290,7 +292,9 @@ fn tagged(row: ProjectRow) -> Result<(HeaderMap, AppJson<Project>), ApiError> {
     Ok((headers, AppJson(to_api(row)?)))
 }
 
-/// Deletes a project with its clips, jobs, renders and stored files.
+/// Deletes a project with its clips, jobs, renders and stored files. 409 while a character
+/// or voice made in it is used by another project (deleting the project would delete it
+/// from under that project): the detail names both.
 #[utoipa::path(delete, path = "/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
     responses((status = 204)))]
 async fn projects_delete(
@@ -299,6 +303,17 @@ async fn projects_delete(
     AppPath(project_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&project_id)?;
+    let usage = crate::library::Usage::read(&state.db, &user.id).await?;
+    let blocking = usage.outside_uses_of_project(&id);
+    if let Some((entry, uses)) = blocking.first() {
+        return Err(ApiError::InUse {
+            detail: format!(
+                "{entry} was made in this project and is used by {}: delete it from the library (with ?detach=true) or stop using it there first",
+                crate::library::describe(uses)
+            ),
+            projects: uses.clone(),
+        });
+    }
     if projects::delete(&state.db, &user.id, &id).await? {
         crate::quota::remove_project(&state.db, &state.storage, &user.id, &id)
             .await
@@ -358,6 +373,18 @@ async fn timeline_text(
         EngineError::Invalid { field, cause, .. } => ApiError::BadRequest(format!("timeline.{field}: {cause}")),
         other => ApiError::BadRequest(format!("timeline: {other}")),
     })?;
+    // A scene's character that is an id (a UUID) names a character of the owner's library,
+    // made in any of their projects: another user's, or one deleted since, is refused here
+    // rather than at render time, and both alike so that the answer says nothing of other
+    // users. Other names (a draft's `lincoln`) are left for the render to resolve or refuse.
+    for (i, id) in crate::library::timeline_characters(&text).iter().enumerate() {
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else { continue };
+        if db::characters::get(db, owner, &uuid.to_string()).await?.is_none() {
+            return Err(ApiError::Unprocessable(format!(
+                "timeline.scenes[{i}].character: no character `{uuid}` in your library"
+            )));
+        }
+    }
     Ok(text)
 }
 

@@ -25,6 +25,7 @@ use crate::credentials;
 use crate::db::{self, projects, renders, renders::RenderRow, scenes};
 use crate::jobs::effects::check_background;
 use crate::jobs::{queue, JobState, NewJob};
+use crate::library::{self, CastEntry, ModelChange};
 use crate::quota;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -80,17 +81,44 @@ struct Render {
     /// watermark, disclosure), thumbnails and size.
     outputs: Option<serde_json::Value>,
     job: Option<Job>,
+    /// The characters the render played, with their voices and the models (name, version,
+    /// SHA-256) each was analysed with, as they were when it was requested.
+    cast: Vec<CastEntry>,
+    /// Whether an installed model is no longer one the cast was analysed with (another
+    /// version or other bytes, or gone): a re-render now would not reproduce this one.
+    models_changed: bool,
+    /// Which: the entry, the model it was analysed with and the one installed now.
+    changed_models: Vec<ModelChange>,
     created_at: i64,
 }
 
 async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiError> {
     let job = queue::get(&state.db, &row.owner_id, &row.job_id).await?.map(Job::from);
+    let cast: Vec<CastEntry> =
+        row.cast_record.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+    let recorded = cast.iter().any(|c| !c.models.is_empty() || c.voice.as_ref().is_some_and(|v| !v.models.is_empty()));
+    // The catalog is read only for a cast with recorded models; a catalog that cannot be
+    // read says nothing about changes rather than failing the view.
+    let changed_models = match recorded {
+        true => tokio::task::spawn_blocking(reenact_models::Catalog::load)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map(|catalog| library::model_changes(&cast, &catalog))
+            .unwrap_or_else(|err| {
+                tracing::warn!(%err, "model catalog unreadable: render model changes not told");
+                Vec::new()
+            }),
+        false => Vec::new(),
+    };
     Ok(Render {
         id: row.id,
         project_id: row.project_id,
         presets: serde_json::from_str(&row.presets).unwrap_or_default(),
         outputs: row.outputs.and_then(|o| serde_json::from_str(&o).ok()),
         job,
+        models_changed: !changed_models.is_empty(),
+        changed_models,
+        cast,
         created_at: row.created_at,
     })
 }
@@ -139,7 +167,8 @@ async fn renders_create(
         }
     };
     let commercial = body.commercial || project.commercial != 0;
-    check_rights(&state, &user, &project, &body, commercial).await?;
+    let cast_ids = check_rights(&state, &user, &project, &body, commercial).await?;
+    let cast = library::cast_record(&state.db, &user.id, &cast_ids).await?;
     let render_id = uuid::Uuid::new_v4().to_string();
     let job = NewJob {
         owner_id: user.id.clone(),
@@ -164,6 +193,7 @@ async fn renders_create(
         presets: serde_json::to_string(&body.presets).expect("strings serialise"),
         outputs: None,
         created_at: db::now(),
+        cast_record: Some(serde_json::to_string(&cast).map_err(|e| ApiError::Internal(e.to_string()))?),
     };
     renders::insert(&state.db, &row).await?;
     audit::record(&state.db, &row.owner_id, Action::RenderRequest, Some(&row.id)).await;
@@ -173,20 +203,15 @@ async fn renders_create(
 /// Refuses a render whose faces or voices may not be used today (expired, or non-commercial
 /// in `commercial` work) or whose characters' own models, or the models its options will
 /// run, are not cleared for `commercial` work: 403 with the reason, before it is queued.
+/// Returns the ids of the characters the render plays (its scenes').
 async fn check_rights(
     state: &AppState,
     user: &CurrentUser,
     project: &projects::ProjectRow,
     body: &CreateRender,
     commercial: bool,
-) -> Result<(), ApiError> {
-    let timeline: serde_json::Value = serde_json::from_str(&project.timeline).unwrap_or_default();
-    let mut ids: Vec<String> = timeline["scenes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["character"].as_str().map(str::to_owned))
-        .collect();
+) -> Result<Vec<String>, ApiError> {
+    let mut ids = library::timeline_characters(&project.timeline);
     ids.extend(scenes::list(&state.db, &user.id, &project.id).await?.into_iter().map(|s| s.character_id));
     ids.sort();
     ids.dedup();
@@ -205,7 +230,7 @@ async fn check_rights(
         };
         credentials::check_character(&row.name, &character, &today, catalog.as_ref()).map_err(ApiError::Forbidden)?;
     }
-    let Some(catalog) = catalog else { return Ok(()) };
+    let Some(catalog) = catalog else { return Ok(ids) };
     let face_crop = match body.crop {
         Some(crop) => crop == CropPolicy::Face,
         None => body.presets.iter().filter_map(|n| state.presets.get(n).ok()).any(|p| p.crop == CropPolicy::Face),
@@ -217,7 +242,8 @@ async fn check_rights(
         captions: body.captions.is_some_and(|c| c != CaptionMode::Off),
     };
     let names = reenact_engine::planned_models(plan).map_err(|e| ApiError::Internal(e.to_string()))?;
-    credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)
+    credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)?;
+    Ok(ids)
 }
 
 /// A render with its job's progress and, when done, its outputs.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Scenes of a project: a stretch of its timeline, in seconds, played by one of its
-//! characters (`voice_over`: the character's portrait speaks the scene's sound instead of
+//! Scenes of a project: a stretch of its timeline, in seconds, played by a character of
+//! the user's library, whatever project it was made in (`voice_over`: the character's portrait speaks the scene's sound instead of
 //! the performer's face becoming the character's).
 
 use axum::extract::State;
@@ -72,7 +72,8 @@ async fn scenes_index(
     Ok(AppJson(rows.into_iter().map(Scene::from).collect()))
 }
 
-/// Gives a stretch of the timeline (seconds) to a character of the same project.
+/// Gives a stretch of the timeline (seconds) to a character of the user's library (made in
+/// any of their projects); another user's character is refused (422 naming `character_id`).
 #[utoipa::path(post, path = "/projects/{project_id}/scenes", tag = "projects", params(("project_id" = String, Path)), request_body = CreateScene,
     responses((status = 201, body = Scene)))]
 async fn scenes_create(
@@ -85,9 +86,8 @@ async fn scenes_create(
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
     check_times(body.start, body.end)?;
     // The id is only ever compared, so a malformed one is simply not found.
-    let character = characters::get(&state.db, &user.id, &body.character_id).await?;
-    if character.is_none_or(|c| c.project_id != project_id) {
-        return Err(ApiError::BadRequest("character_id: no such character in this project".into()));
+    if characters::get(&state.db, &user.id, &body.character_id).await?.is_none() {
+        return Err(ApiError::Unprocessable("character_id: no such character in your library".into()));
     }
     let row = SceneRow {
         id: uuid::Uuid::new_v4().to_string(),

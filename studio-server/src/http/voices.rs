@@ -4,30 +4,36 @@
 //! `reenact character create --voice-sample` measures it. A voice attached to a character
 //! becomes that character file's `voice`. A voice is made only with a rights record (the
 //! character's kind: basis, grant, release, restriction, expiry), kept in its profile so
-//! that it travels into the character file, the render's checks and its credential.
+//! that it travels into the character file, the render's checks and its credential. Voices
+//! live in the user's library: any character of theirs may have one, whatever project
+//! either was made in; a voice a character has is not deleted unless `?detach=true`. Each
+//! records the models it was analysed with.
 
 use std::path::PathBuf;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use gstreenact::analysis::{self, speaker};
 use gstreenact::character::{decode_audio_mono, CharacterError, Rights, SpeakerEmbedding, VoiceProfile};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::audit::{self, Action};
 use super::auth::CurrentUser;
-use super::characters::{rights_of, RightsForm, RIGHTS_FIELDS};
+use super::characters::{rights_of, DeleteQuery, RightsForm, RIGHTS_FIELDS};
 use super::error::{ApiError, AppJson};
-use super::extract::{AppMultipart, AppPath};
+use super::extract::{AppMultipart, AppPath, AppQuery};
+use super::files;
 use super::projects::{check_id, check_name};
 use super::uploads::{self, internal};
 use super::AppState;
 use crate::db::voices::{self, VoiceRow};
 use crate::db::{self, projects};
 use crate::intake::media_cause;
+use crate::library::{self, ModelVersion, ProjectUse, Removal, Usage};
 use crate::quota;
 use crate::storage::{Area, Storage};
 
@@ -35,7 +41,8 @@ pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(voices_index, voices_create).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(voices_library))
-        .routes(routes!(voices_show, voices_delete))
+        .routes(routes!(voices_show, voices_update, voices_delete))
+        .routes(routes!(voices_sample))
 }
 
 /// The form of `POST /api/projects/{id}/voices`; it only describes the form.
@@ -64,7 +71,18 @@ struct VoiceView {
     /// On what right the voice is used; `null` for voices made before rights were recorded.
     #[schema(value_type = Option<Object>)]
     rights: Option<Rights>,
+    /// The models the sample was analysed with, as their installed manifests named them
+    /// (empty when none ran, or for voices made before they were recorded).
+    models: Vec<ModelVersion>,
+    /// The projects whose characters have this voice.
+    used_by: Vec<ProjectUse>,
     created_at: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateVoice {
+    name: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,12 +92,12 @@ struct EmbeddingView {
     dimensions: usize,
 }
 
-impl TryFrom<VoiceRow> for VoiceView {
-    type Error = ApiError;
-
-    fn try_from(row: VoiceRow) -> Result<Self, ApiError> {
+impl VoiceView {
+    fn of(row: VoiceRow, usage: &Usage) -> Result<Self, ApiError> {
         let profile: VoiceProfile = serde_json::from_str(&row.profile).map_err(internal)?;
         Ok(VoiceView {
+            models: library::parse_models(&row.models),
+            used_by: usage.of_voice(&row.id),
             id: row.id,
             project_id: row.project_id,
             name: row.name,
@@ -96,6 +114,10 @@ impl TryFrom<VoiceRow> for VoiceView {
             created_at: row.created_at,
         })
     }
+
+    fn list(rows: Vec<VoiceRow>, usage: &Usage) -> Result<Vec<Self>, ApiError> {
+        rows.into_iter().map(|row| VoiceView::of(row, usage)).collect()
+    }
 }
 
 /// The project's voices with their measured profiles.
@@ -109,7 +131,8 @@ async fn voices_index(
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
     let rows = voices::list(&state.db, &user.id, &project_id).await?;
-    Ok(AppJson(rows.into_iter().map(VoiceView::try_from).collect::<Result<_, _>>()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(VoiceView::list(rows, &usage)?))
 }
 
 /// Measures a voice sample (F0, formants, speaker embedding) into a voice profile with its
@@ -129,7 +152,7 @@ async fn voices_create(
     let name =
         check_name(upload.text("name").ok_or(ApiError::BadRequest("name: the form has no `name` field".into()))?)?;
     let rights = rights_of(&upload, "voice", "voice")?;
-    let mut profile = analyse(upload.file.path().to_path_buf()).await?;
+    let (mut profile, models) = analyse(upload.file.path().to_path_buf()).await?;
     profile.rights = Some(rights);
 
     let reservation = uploads::reserve(&state, &user, upload.bytes).await?;
@@ -144,6 +167,7 @@ async fn voices_create(
         sample_key: key.clone(),
         profile: serde_json::to_string(&profile).map_err(internal)?,
         created_at: db::now(),
+        models: serde_json::to_string(&models).map_err(internal)?,
     };
     if let Err(err) = state.storage.commit(upload.file.path(), &key).await {
         reservation.release().await;
@@ -157,7 +181,7 @@ async fn voices_create(
     }
     reservation.keep();
     audit::record(&state.db, &row.owner_id, Action::VoiceCreate, Some(&row.id)).await;
-    Ok((StatusCode::CREATED, AppJson(row.try_into()?)))
+    Ok((StatusCode::CREATED, AppJson(VoiceView::of(row, &Usage::default())?)))
 }
 
 /// The signed-in user's voices across all their projects (their library), oldest first;
@@ -165,7 +189,8 @@ async fn voices_create(
 #[utoipa::path(get, path = "/voices", tag = "characters", responses((status = 200, body = Vec<VoiceView>)))]
 async fn voices_library(State(state): State<AppState>, user: CurrentUser) -> Result<AppJson<Vec<VoiceView>>, ApiError> {
     let rows = voices::library(&state.db, &user.id).await?;
-    Ok(AppJson(rows.into_iter().map(VoiceView::try_from).collect::<Result<_, _>>()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(VoiceView::list(rows, &usage)?))
 }
 
 /// One voice.
@@ -177,29 +202,85 @@ async fn voices_show(
 ) -> Result<AppJson<VoiceView>, ApiError> {
     let id = check_id(&voice_id)?;
     let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
-    Ok(AppJson(row.try_into()?))
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(VoiceView::of(row, &usage)?))
 }
 
-/// Deletes the voice and its sample; characters that had it keep their face.
-#[utoipa::path(delete, path = "/voices/{voice_id}", tag = "characters", params(("voice_id" = String, Path)), responses((status = 204)))]
+/// Renames the voice.
+#[utoipa::path(patch, path = "/voices/{voice_id}", tag = "characters", params(("voice_id" = String, Path)), request_body = UpdateVoice,
+    responses((status = 200, body = VoiceView)))]
+async fn voices_update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(voice_id): AppPath<String>,
+    AppJson(body): AppJson<UpdateVoice>,
+) -> Result<AppJson<VoiceView>, ApiError> {
+    let id = check_id(&voice_id)?;
+    let mut row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    let name = check_name(&body.name)?;
+    if !voices::rename(&state.db, &user.id, &id, &name).await? {
+        return Err(ApiError::NotFound);
+    }
+    row.name = name;
+    audit::record(&state.db, &user.id, Action::VoiceUpdate, Some(&id)).await;
+    let usage = Usage::read(&state.db, &user.id).await?;
+    Ok(AppJson(VoiceView::of(row, &usage)?))
+}
+
+/// The voice's sample as it was uploaded, with HTTP ranges (what a player on the library
+/// page plays).
+#[utoipa::path(get, path = "/voices/{voice_id}/sample", tag = "characters", params(("voice_id" = String, Path)), responses(
+    (status = 200, description = "the sample as uploaded", body = super::openapi::FileBytes, content_type = "audio/*"),
+))]
+async fn voices_sample(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(voice_id): AppPath<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let id = check_id(&voice_id)?;
+    let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+    // The key's extension comes from the sample's own first bytes (`sound_extension`).
+    let file = state.storage.fetch(&row.sample_key).await?;
+    files::serve(file, request, Some(files::content_type(&row.sample_key))).await
+}
+
+/// Deletes the voice and its sample. While a character has it the answer is 409 naming the
+/// projects of those characters and nothing changes; with `?detach=true` the characters
+/// lose the voice (keeping their face) in the transaction that deletes it.
+#[utoipa::path(delete, path = "/voices/{voice_id}", tag = "characters", params(("voice_id" = String, Path), DeleteQuery),
+    responses((status = 204), (status = 409, description = "characters have it", body = super::error::ErrorBody)))]
 async fn voices_delete(
     State(state): State<AppState>,
     user: CurrentUser,
     AppPath(voice_id): AppPath<String>,
+    AppQuery(query): AppQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     let id = check_id(&voice_id)?;
-    let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
-    if !voices::delete(&state.db, &user.id, &id).await? {
-        return Err(ApiError::NotFound);
-    }
+    let row = match library::delete_voice(&state.db, &user.id, &id, query.detach).await {
+        Ok(Removal::Deleted(row)) => row,
+        Ok(Removal::NotFound) => return Err(ApiError::NotFound),
+        Ok(Removal::InUse(projects)) => {
+            let row = voices::get(&state.db, &user.id, &id).await?.ok_or(ApiError::NotFound)?;
+            return Err(ApiError::InUse {
+                detail: format!(
+                    "voice “{}” is used by {}: take it off those characters, or delete with ?detach=true",
+                    row.name,
+                    library::describe(&projects)
+                ),
+                projects,
+            });
+        }
+        Err(err) => return Err(super::projects::change_error(err)),
+    };
     quota::remove(&state.db, &state.storage, &user.id, &row.sample_key).await?;
     audit::record(&state.db, &user.id, Action::VoiceDelete, Some(&id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Measures the sample as character creation does (the same decoder, analysis and speaker
-/// model), off the async threads.
-async fn analyse(sample: PathBuf) -> Result<VoiceProfile, ApiError> {
+/// model), off the async threads; with the installed versions of the models it ran.
+async fn analyse(sample: PathBuf) -> Result<(VoiceProfile, Vec<ModelVersion>), ApiError> {
     tokio::task::spawn_blocking(move || {
         let info = reenact_engine::probe(&sample)
             .map_err(|e| ApiError::UnsupportedMedia(format!("sample: {}", media_cause(e))))?;
@@ -217,14 +298,16 @@ async fn analyse(sample: PathBuf) -> Result<VoiceProfile, ApiError> {
         ))?;
         // As in character creation: a missing speaker model leaves the embedding out, a broken one is an error.
         let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let mut models = Vec::new();
         if catalog.entry(speaker::MODEL).is_some() {
             let unavailable = |e: reenact_models::OnnxError| ApiError::Unavailable(format!("speaker embedding: {e}"));
             let mut encoder = speaker::SpeakerEncoder::open(&catalog).map_err(unavailable)?;
             let vector = encoder.embed(&samples).map_err(unavailable)?;
             let (model, version) = encoder.model();
             profile.embedding = Some(SpeakerEmbedding { model: model.to_owned(), version: version.to_owned(), vector });
+            models = library::model_versions(&catalog, &[speaker::MODEL]);
         }
-        Ok(profile)
+        Ok((profile, models))
     })
     .await
     .map_err(internal)?

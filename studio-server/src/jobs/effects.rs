@@ -133,7 +133,7 @@ impl ClipEffect {
         };
         let mut name = format!("{} [{}]", source.original_name, job.kind.replace('_', " "));
         if let Some(id) = &params.character_id {
-            let (character, file) = self.cast(job, source, id, work)?;
+            let (character, file) = self.cast(job, id, work)?;
             project.scenes.push(Scene {
                 start: 0.0,
                 end: source.duration_s,
@@ -170,14 +170,13 @@ impl ClipEffect {
         Ok(stored)
     }
 
-    /// The character `id` of the clip's project, written as a character file into `work`;
-    /// returns its name and the file.
-    fn cast(&self, job: &JobRow, source: &ClipRow, id: &str, work: &Path) -> Result<(String, PathBuf), String> {
+    /// The character `id` of the job owner's library (made in any of their projects),
+    /// written as a character file into `work`; returns its name and the file.
+    fn cast(&self, job: &JobRow, id: &str, work: &Path) -> Result<(String, PathBuf), String> {
         let found =
             self.runtime.block_on(crate::casting::character(&self.db, &job.owner_id, id)).map_err(|e| e.to_string())?;
-        let character = match found {
-            Some((row, character)) if row.project_id == source.project_id => character,
-            _ => return Err(format!("params.character_id: `{id}` is not a character of the clip's project")),
+        let Some((_, character)) = found else {
+            return Err(format!("params.character_id: `{id}` is not a character of your library"));
         };
         let file = work.join(format!("{id}{}", gstreenact::character::FILE_SUFFIX));
         character.save(&file).map_err(|e| e.to_string())?;

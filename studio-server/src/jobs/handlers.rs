@@ -545,7 +545,7 @@ pub(crate) fn credential_summary(v: &crate::credentials::Verification) -> serde_
 /// The engine's project for `owner`'s `project_id`: its timeline with every clip fetched to a
 /// local file and every scene's character written into `cast_dir`. What a render renders and
 /// a preview plays.
-pub(crate) async fn engine_project(
+pub async fn engine_project(
     db: &AnyPool,
     storage: &Storage,
     owner: &str,
@@ -580,7 +580,7 @@ pub(crate) async fn engine_project(
         character: s.character_id,
         voice_over: s.voice_over != 0,
     }));
-    let characters = cast(db, owner, project_id, &scenes, cast_dir).await?;
+    let characters = cast(db, owner, &scenes, cast_dir).await?;
     let commercial = row.commercial != 0;
     Ok((
         Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters },
@@ -588,11 +588,11 @@ pub(crate) async fn engine_project(
     ))
 }
 
-/// Writes the character of every scene (named by its id) into `cast_dir`.
+/// Writes the character of every scene (named by its id) into `cast_dir`: any character of
+/// the owner's library, whatever project it was made in; never another user's.
 async fn cast(
     db: &AnyPool,
     owner: &str,
-    project_id: &str,
     scenes: &[Scene],
     cast_dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, String> {
@@ -602,9 +602,8 @@ async fn cast(
             continue;
         }
         let found = crate::casting::character(db, owner, id).await.map_err(|e| e.to_string())?;
-        let character = match found {
-            Some((row, character)) if row.project_id == project_id => character,
-            _ => return Err(format!("scenes: `{id}` is not a character of this project")),
+        let Some((_, character)) = found else {
+            return Err(format!("scenes: `{id}` is not a character of your library"));
         };
         std::fs::create_dir_all(cast_dir).map_err(|e| format!("cast folder: {e}"))?;
         let file = cast_dir.join(format!("{id}{}", gstreenact::character::FILE_SUFFIX));

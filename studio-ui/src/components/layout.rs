@@ -20,6 +20,8 @@ pub fn Layout(title: String, children: Element) -> Element {
             a { class: "brand", href: "/projects", "Reenact Studio" }
             nav { aria_label: "Studio",
                 a { href: "/projects", "Projects" }
+                a { href: "/characters", "Characters" }
+                a { href: "/voices", "Voices" }
                 a { href: "/jobs", "Jobs" }
                 a { href: "/studio", "Live studio" }
                 a { href: "/account", "Account" }

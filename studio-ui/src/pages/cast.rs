@@ -27,6 +27,9 @@ pub fn Cast(project_id: String) -> Element {
     let mut characters = use_list::<Character>(&api, format!("/api/projects/{project_id}/characters"));
     let mut voices = use_list::<Voice>(&api, format!("/api/projects/{project_id}/voices"));
     let mut scenes = use_list::<Scene>(&api, format!("/api/projects/{project_id}/scenes"));
+    // Scenes and voices may use any entry of the user's libraries, made in any project.
+    let mut library_characters = use_list::<Character>(&api, "/api/characters".into());
+    let mut library_voices = use_list::<Voice>(&api, "/api/voices".into());
     let mut error = use_signal(|| None::<ApiError>);
 
     // A change through the API, then the lists it touches read again.
@@ -41,6 +44,8 @@ pub fn Cast(project_id: String) -> Element {
                         characters.restart();
                         voices.restart();
                         scenes.restart();
+                        library_characters.restart();
+                        library_voices.restart();
                     }
                     Err(e) => error.set(Some(e)),
                 }
@@ -51,11 +56,11 @@ pub fn Cast(project_id: String) -> Element {
     let character_list = characters.read().clone();
     let voice_list = voices.read().clone();
     let scene_list = scenes.read().clone();
-    let known_characters: Vec<Character> = match &character_list {
+    let known_characters: Vec<Character> = match &*library_characters.read() {
         Some(Ok(list)) => list.clone(),
         _ => Vec::new(),
     };
-    let known_voices: Vec<Voice> = match &voice_list {
+    let known_voices: Vec<Voice> = match &*library_voices.read() {
         Some(Ok(list)) => list.clone(),
         _ => Vec::new(),
     };
@@ -70,7 +75,7 @@ pub fn Cast(project_id: String) -> Element {
                 file_label: "Portrait (a picture with one face: PNG, JPEG, WebP)",
                 accept: "image/*",
                 submit_label: "Add character",
-                on_done: move |_| characters.restart(),
+                on_done: move |_| { characters.restart(); library_characters.restart(); },
                 label { r#for: "character-name", "Character name" }
                 input { id: "character-name", name: "name", aria_describedby: "character-name-error" }
                 p { class: "field-error", id: "character-name-error", "data-field": "name", role: "alert" }
@@ -113,7 +118,7 @@ pub fn Cast(project_id: String) -> Element {
                                 div { class: "actions",
                                     ConfirmButton {
                                         label: "Delete",
-                                        question: "Delete {character.name} and its scenes?",
+                                        question: "Delete {character.name}? (Refused while a project uses it.)",
                                         on_confirm: {
                                             let (change, id) = (change.clone(), character.id.clone());
                                             move |_| change(axum::http::Method::DELETE, format!("/api/characters/{id}"), None)
@@ -135,7 +140,7 @@ pub fn Cast(project_id: String) -> Element {
                 file_label: "Speech sample (any audio; at least half a second of speech)",
                 accept: "audio/*",
                 submit_label: "Add voice",
-                on_done: move |_| voices.restart(),
+                on_done: move |_| { voices.restart(); library_voices.restart(); },
                 label { r#for: "voice-name", "Voice name" }
                 input { id: "voice-name", name: "name", aria_describedby: "voice-name-error" }
                 p { class: "field-error", id: "voice-name-error", "data-field": "name", role: "alert" }

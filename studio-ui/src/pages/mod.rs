@@ -5,6 +5,7 @@ mod account;
 mod cast;
 mod import;
 mod jobs;
+mod library;
 mod login;
 mod project;
 mod projects;
@@ -15,6 +16,7 @@ mod timeline;
 
 pub(crate) use account::Account;
 pub(crate) use jobs::Jobs;
+pub(crate) use library::{CharacterLibrary, VoiceLibrary};
 pub(crate) use login::Login;
 pub(crate) use project::ProjectPage;
 pub(crate) use projects::Projects;
