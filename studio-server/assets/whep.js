@@ -3,11 +3,14 @@
 // Negotiates a receive-only WebRTC session, decodes the capture timecode the
 // server burns into each frame's top strip, and reports playback stats back.
 
+import { iceSession } from './ice.js';
+
 const CELLS = 34;            // cell 0 white, cell 1 black, cells 2..33 = 32 timecode bits
 const TWO32 = 4294967296;    // 2^32 as a Number: bitwise ops would truncate to int32
 const RETRY_MS = 2000;
 const DISCONNECT_GRACE_MS = 3000;
 const ICE_GATHER_TIMEOUT_MS = 2000;
+const RESTART_MS = 6000;     // after an ICE restart, time to reconnect before starting over
 const WINDOW = 300;          // latency samples kept for p50/p95
 
 /** Nearest-rank percentile (p in 0..1); null when there are no samples. */
@@ -82,7 +85,8 @@ export async function startViewer({ session, video, onStats = () => {}, report =
   const api = (path) => (ui && path.startsWith('/api/') ? prefix + path : path);
   const endpoint = api(`/api/live/${encodeURIComponent(session)}/whep`);
   const auth = ui ? { 'x-reenact-ui': '1' } : token ? { Authorization: `Bearer ${token}` } : {};
-  let pc = null, viewerUrl = null, gen = 0, retryTimer = null, discTimer = null;
+  let pc = null, viewerUrl = null, gen = 0, retryTimer = null, discTimer = null, ice = null, mending = false;
+  let iceRestarts = 0;
   let detail = '', stopped = false;
   let frames = 0, lastPresented = -1, timecodeFrames = 0;
   let fpsMark = { t: performance.now(), frames: 0 };
@@ -96,6 +100,25 @@ export async function startViewer({ session, video, onStats = () => {}, report =
     if (pc) { pc.ontrack = pc.onconnectionstatechange = null; pc.close(); pc = null; }
     if (viewerUrl) fetch(viewerUrl, { method: 'DELETE', keepalive: true, headers: auth }).catch(() => {});
     viewerUrl = null;
+    ice = null;
+    mending = false;
+  }
+
+  // A lost connection: an ICE restart on the same viewer first (the server keeps its
+  // seat and tracks), a new viewer if that fails or does not reconnect in time.
+  async function mend(reason) {
+    const my = gen, session = ice;
+    if (!session) { retry(reason); return; }
+    if (mending) return;
+    mending = true;
+    detail = `${reason}: restarting ICE`;
+    const ok = await session.restart();
+    if (my !== gen) return;
+    mending = false;
+    iceRestarts = session.restarts;
+    if (!ok) { retry(reason); return; }
+    clearTimeout(discTimer);
+    discTimer = setTimeout(() => { if (my === gen && pc?.connectionState !== 'connected') retry(reason); }, RESTART_MS);
   }
 
   function retry(reason) {
@@ -144,9 +167,9 @@ export async function startViewer({ session, video, onStats = () => {}, report =
       if (my !== gen) return;
       const s = conn.connectionState;
       clearTimeout(discTimer); discTimer = null;
-      if (s === 'failed') retry('connection failed');
-      // 'disconnected' often recovers by itself; only give up after a grace period.
-      else if (s === 'disconnected') discTimer = setTimeout(() => my === gen && retry('connection lost'), DISCONNECT_GRACE_MS);
+      if (s === 'failed') mend('connection failed');
+      // 'disconnected' often recovers by itself; only mend after a grace period.
+      else if (s === 'disconnected') discTimer = setTimeout(() => my === gen && mend('connection lost'), DISCONNECT_GRACE_MS);
       else if (s === 'connected') detail = '';
     };
     try {
@@ -168,6 +191,10 @@ export async function startViewer({ session, video, onStats = () => {}, report =
       }
       viewerUrl = loc && api(loc);
       await conn.setRemoteDescription({ type: 'answer', sdp: body });
+      if (my !== gen) return;
+      const resource = viewerUrl;
+      ice = iceSession(conn, (text, headers) => fetch(resource, { method: 'PATCH', headers: { ...headers, ...auth }, body: text }));
+      ice.offered(res.headers.get('ETag'));
       lowLatency(conn);
       if (my === gen) detail = '';
     } catch (err) {
@@ -226,7 +253,7 @@ export async function startViewer({ session, video, onStats = () => {}, report =
       timecode_frames: timecodeFrames, latency_ms: pending.splice(0),
       audio_tracks: audio.filter((t) => t.readyState === 'live').length,
       video_codec: codec, frames_dropped: dropped, state: conn ? conn.connectionState : 'reconnecting',
-      audio_level: Math.round(audioLevel * 1000) / 1000, route,
+      audio_level: Math.round(audioLevel * 1000) / 1000, route, ice_restarts: iceRestarts,
     };
     if (report && viewerUrl) {
       fetch(`${viewerUrl}/stats`, {
@@ -239,6 +266,8 @@ export async function startViewer({ session, video, onStats = () => {}, report =
 
   // Release the viewer when the page goes away; reconnect if it comes back from bfcache.
   addEventListener('pagehide', teardown);
+  // A device that changed networks: restart ICE at once rather than wait for a timeout.
+  addEventListener('online', () => { if (pc && ice) mend('network changed'); });
   addEventListener('pageshow', (ev) => { if (ev.persisted && !stopped) connect(); });
 
   await connect();

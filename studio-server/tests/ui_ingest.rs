@@ -350,6 +350,40 @@ async fn the_show_flows_through_a_turn_relay_only() {
     let allocations = relay.allocations();
     eprintln!("relay: {allocations} allocations; viewers {reports:?}");
     assert!(allocations >= 3, "the relay allocated for the publisher and both viewers: {allocations}");
+
+    // Both pages change networks (the browser's `online` event): each restarts ICE on its
+    // own resource through the relay, with no new publisher or viewer and no reload.
+    let before = studio.summary().await;
+    let viewer_ids: Vec<Value> = before["viewers"].as_array().unwrap().iter().map(|v| v["id"].clone()).collect();
+    presenter.eval("dispatchEvent(new Event('online')) || true").await;
+    producer.eval(&format!("({preview}).ownerDocument.defaultView.dispatchEvent(new Event('online')) || true")).await;
+    let restarted = "document.getElementById('camera-status').dataset.iceRestarts === '1' && \
+        document.getElementById('camera-status').textContent.startsWith('On air')";
+    presenter.wait("the presenter's ICE restart", restarted, Duration::from_secs(20)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let summary = studio.summary().await;
+        let mended = summary["viewers"].as_array().unwrap().iter().any(|v| v["report"]["ice_restarts"] == 1);
+        if mended || Instant::now() > deadline {
+            break summary;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let ids: Vec<Value> = after["viewers"].as_array().unwrap().iter().map(|v| v["id"].clone()).collect();
+    assert_eq!(ids, viewer_ids, "the same viewers, restarted in place: {}", after["viewers"]);
+    assert!(
+        after["viewers"].to_string().contains("\"ice_restarts\":1"),
+        "the preview restarted ICE: {}",
+        after["viewers"]
+    );
+    let publisher = &after["pipeline"]["publisher"];
+    assert_eq!(publisher["publishers"], before["pipeline"]["publisher"]["publishers"], "no new publisher: {publisher}");
+    let frames = |s: &Value| s["pipeline"]["publisher"]["frames"].as_u64().unwrap_or(0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = studio.summary().await;
+    assert!(frames(&later) > frames(&after) + 20, "the publisher's pictures keep coming after the restart");
+    viewer_plays(&producer, preview).await;
+    eprintln!("ICE restarts: relay allocations {} after, {allocations} before", relay.allocations());
     drop(presenter);
     studio.app.state.live.stop_all().await;
 }

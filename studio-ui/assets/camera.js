@@ -3,7 +3,9 @@
 // browser for a camera and microphone, shows the presenter a mirrored
 // self-view and publishes both to the show over WHIP (RFC 9725) through the
 // studio's proxy, which adds the presenter's token (the script never sees it).
-// A connection that fails is made again to the same show, without a reload.
+// A lost connection is first mended with an ICE restart on the same publisher (the
+// server's /assets/ice.js: trickle ICE and restarts over PATCH), and only then made
+// again from scratch, without a reload.
 // Plain script, no build step; does nothing on pages without #camera-panel.
 (function () {
   'use strict';
@@ -11,9 +13,14 @@
   var RETRY_MS = 2000;
   var DISCONNECT_GRACE_MS = 3000;
   var GATHER_MS = 2000;
+  // After an ICE restart, how long the connection may take to come back before starting over.
+  var RESTART_MS = 6000;
+  var iceModule = null;
+  function iceLib() { return iceModule || (iceModule = import('/assets/ice.js')); }
 
   // Everything about the one publisher of this page.
-  var state = { stream: null, pc: null, resource: null, gen: 0, wanted: false, retry: null, grace: null };
+  var state = { stream: null, pc: null, resource: null, ice: null, mending: false, gen: 0, wanted: false,
+    retry: null, grace: null };
 
   function $(id) { return document.getElementById(id); }
   function panel() { return $('camera-panel'); }
@@ -45,9 +52,10 @@
   // Studio proxy paths: the API's `/api/...` becomes `/ui/api/...`, which carries the token.
   function proxied(path) { return path.indexOf('/api/') === 0 ? '/ui' + path : path; }
 
-  function send(method, path, body, type) {
+  function send(method, path, body, type, extra) {
     var headers = { 'x-reenact-ui': '1' };
     if (type) headers['Content-Type'] = type;
+    Object.keys(extra || {}).forEach(function (name) { headers[name] = extra[name]; });
     // keepalive: a DELETE sent as the page goes away still reaches the server.
     return fetch(proxied(path), { method: method, headers: headers, body: body, cache: 'no-store', keepalive: method === 'DELETE' });
   }
@@ -143,6 +151,30 @@
     if (state.pc) { state.pc.onconnectionstatechange = null; state.pc.close(); state.pc = null; }
     if (state.resource) send('DELETE', state.resource).catch(function () {});
     state.resource = null;
+    state.ice = null;
+    state.mending = false;
+  }
+
+  // A lost connection: an ICE restart on the same publisher first (the show keeps its
+  // decoder and the viewers see no gap beyond the outage), a new publisher if that fails.
+  function mend(why) {
+    var my = state.gen, ice = state.ice;
+    if (!ice || state.mending) { if (!ice) reconnect(why); return; }
+    state.mending = true;
+    status('Reconnecting to the show (' + why + ')…');
+    ice.restart().then(function (ok) {
+      if (my !== state.gen) return;
+      state.mending = false;
+      var line = $('camera-status');
+      if (line) line.dataset.iceRestarts = String(ice.restarts);
+      if (!ok) { reconnect(why); return; }
+      // A restart while the old route still worked leaves the state at 'connected'.
+      if (state.pc && state.pc.connectionState === 'connected') { status('On air with your camera.'); showRoute(state.pc); }
+      clearTimeout(state.grace);
+      state.grace = setTimeout(function () {
+        if (my === state.gen && state.pc && state.pc.connectionState !== 'connected') reconnect(why);
+      }, RESTART_MS);
+    });
   }
 
   function reconnect(why) {
@@ -199,9 +231,9 @@
         clearTimeout(state.grace);
         var s = pc.connectionState;
         if (s === 'connected') { problem(''); status('On air with your camera.'); showRoute(pc); }
-        else if (s === 'failed') reconnect('the connection failed');
-        // 'disconnected' often recovers by itself (a Wi-Fi hiccup): wait before starting over.
-        else if (s === 'disconnected') state.grace = setTimeout(function () { reconnect('the connection was lost'); }, DISCONNECT_GRACE_MS);
+        else if (s === 'failed') mend('the connection failed');
+        // 'disconnected' often recovers by itself (a Wi-Fi hiccup): wait before mending.
+        else if (s === 'disconnected') state.grace = setTimeout(function () { mend('the connection was lost'); }, DISCONNECT_GRACE_MS);
       };
       return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); })
         .then(function () { return gathered(pc); })
@@ -219,7 +251,17 @@
           }
           if (!r.ok) return reason(r).then(function (why) { var e = new Error(why); e.status = r.status; throw e; });
           state.resource = r.headers.get('Location');
-          return r.text().then(function (answer) { return pc.setRemoteDescription({ type: 'answer', sdp: answer }); });
+          var etag = r.headers.get('ETag');
+          return Promise.all([r.text(), iceLib()]).then(function (got) {
+            return pc.setRemoteDescription({ type: 'answer', sdp: got[0] }).then(function () {
+              if (my !== state.gen) return;
+              var resource = state.resource;
+              state.ice = got[1].iceSession(pc, function (body, headers) {
+                return send('PATCH', resource, body, null, headers);
+              });
+              state.ice.offered(etag);
+            });
+          });
         });
     }).catch(function (err) {
       if (my !== state.gen) return;
@@ -277,5 +319,7 @@
       if (panel()) { clearInterval(watch); listDevices(); }
     }, 300);
   }
+  // A laptop that changed networks: restart ICE at once rather than wait for a timeout.
+  addEventListener('online', function () { if (state.pc && state.ice) mend('the network changed'); });
   addEventListener('pagehide', function () { if (state.resource) send('DELETE', state.resource).catch(function () {}); });
 })();

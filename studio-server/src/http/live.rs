@@ -48,6 +48,7 @@ const PAGE: &str = include_str!("../../assets/live.html");
 const WHEP_JS: &str = include_str!("../../assets/whep.js");
 const PUBLISH_PAGE: &str = include_str!("../../assets/publish.html");
 const PUBLISH_JS: &str = include_str!("../../assets/publish.js");
+const ICE_JS: &str = include_str!("../../assets/ice.js");
 
 /// What the live routes reach.
 #[derive(Clone, Debug)]
@@ -84,6 +85,7 @@ pub fn documented<S: Clone + Send + Sync + 'static>(state: LiveState) -> OpenApi
         .route("/kiosk/{session}", get(kiosk_page))
         .route("/assets/whep.js", get(whep_js))
         .route("/assets/publish.js", get(publish_js))
+        .route("/assets/ice.js", get(ice_js))
         .with_state(state)
 }
 
@@ -871,4 +873,8 @@ async fn publish_page(
 
 async fn publish_js() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], PUBLISH_JS)
+}
+
+async fn ice_js() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], ICE_JS)
 }

@@ -56,6 +56,8 @@ pub struct ViewerReport {
     pub audio_level: f64,
     /// The kind of the local ICE candidate in use: `host`, `srflx` or `relay` (TURN).
     pub route: String,
+    /// ICE restarts the page made on this viewer (a lost connection mended in place).
+    pub ice_restarts: u32,
 }
 
 /// A viewer as `GET /api/live/{id}` shows it.
