@@ -311,6 +311,22 @@ fn the_preview_shows_what_the_render_writes_after_a_seek() {
     preview.set_playing(false).expect("pause");
     assert!(!preview.playing());
 
+    // Paused, a seek still shows its picture: the one frame the graph prerolls with.
+    let paused_at = SCENE.0 + 0.2;
+    // The picture that pausing itself prerolls comes first; frames from here on are the seek's.
+    std::thread::sleep(Duration::from_millis(500));
+    seeks.store(3, Ordering::SeqCst);
+    preview.seek(paused_at).expect("seek while paused");
+    wait_for(&received, 3, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let held = received.lock().unwrap().frames.iter().filter(|(s, _, _)| *s == 3).count();
+    assert!(held <= 2, "a paused preview went on sending pictures ({held} frames)");
+    let decoded = decoded_after(&received, 3, dir.path(), 160, 128);
+    let similarity = ssim(&decoded[0], frame_at(&render_frames, paused_at), 160);
+    eprintln!("paused seek to {paused_at} s: {held} frame(s), SSIM against the render's frame {similarity:.3}");
+    assert!(similarity >= 0.9, "a paused seek to {paused_at} s shows another picture (SSIM {similarity:.3})");
+    assert!(!preview.playing());
+
     // The character's face inside the scene, the performer's outside it.
     let inside_change = distance(&shown[0], frame_at(&source_frames, inside));
     let outside_change = distance(&shown[1], frame_at(&source_frames, outside));

@@ -735,47 +735,69 @@ impl Drop for LiveRunner {
     }
 }
 
-/// Hands each sample of `sink` to the subscribers of `stream`.
+/// Hands each sample of `sink` to the subscribers of `stream`, the preroll sample too: a
+/// paused preview that seeks shows its new picture at once. A sink renders its preroll
+/// buffer again when it starts playing, so that second delivery is skipped.
 fn deliver(subscribers: &Subscribers, stream: Stream, sink: &gst_app::AppSink) {
-    let subscribers = Arc::clone(subscribers);
+    let prerolled: Arc<Mutex<Option<gst::ClockTime>>> = Arc::default();
+    let (on_preroll, on_sample) = (Arc::clone(subscribers), Arc::clone(subscribers));
+    let first = Arc::clone(&prerolled);
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
+            .new_preroll(move |sink| {
+                let sample = sink.pull_preroll().map_err(|_| gst::FlowError::Eos)?;
+                *first.lock().unwrap_or_else(PoisonError::into_inner) = sample.buffer().and_then(|b| b.pts());
+                hand_out(&on_preroll, stream, &sample);
+                Ok(gst::FlowSuccess::Ok)
+            })
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
-                let list: Vec<Subscriber> = subscribers
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(&stream)
-                    .map(|l| l.iter().map(|(_, s)| Arc::clone(s)).collect())
-                    .unwrap_or_default();
-                if list.is_empty() {
-                    return Ok(gst::FlowSuccess::Ok);
-                }
-                let Ok(map) = buffer.map_readable() else { return Ok(gst::FlowSuccess::Ok) };
-                let duration = match stream {
-                    // Every packet is a whole frame on the wire, also those the encoder
-                    // marks as partly clipped (its start-up padding).
-                    Stream::Opus => OPUS_FRAME,
-                    _ => buffer.duration().map(|d| Duration::from_nanos(d.nseconds())).unwrap_or_default(),
+                let again = {
+                    let mut first = prerolled.lock().unwrap_or_else(PoisonError::into_inner);
+                    let pts = sample.buffer().and_then(|b| b.pts());
+                    pts.is_some() && first.take() == pts
                 };
-                let pts = buffer.pts().and_then(|pts| {
-                    let segment = sample.segment()?.downcast_ref::<gst::format::Time>()?;
-                    segment.to_running_time(pts).map(|t| Duration::from_nanos(t.nseconds()))
-                });
-                let frame = EncodedFrame {
-                    data: map.as_slice().to_vec(),
-                    pts,
-                    duration,
-                    keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
-                };
-                for subscriber in list {
-                    subscriber(&frame);
+                if !again {
+                    hand_out(&on_sample, stream, &sample);
                 }
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
     );
+}
+
+/// Gives one encoded sample to each subscriber of `stream`.
+fn hand_out(subscribers: &Subscribers, stream: Stream, sample: &gst::Sample) {
+    let Some(buffer) = sample.buffer() else { return };
+    let list: Vec<Subscriber> = subscribers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&stream)
+        .map(|l| l.iter().map(|(_, s)| Arc::clone(s)).collect())
+        .unwrap_or_default();
+    if list.is_empty() {
+        return;
+    }
+    let Ok(map) = buffer.map_readable() else { return };
+    let duration = match stream {
+        // Every packet is a whole frame on the wire, also those the encoder
+        // marks as partly clipped (its start-up padding).
+        Stream::Opus => OPUS_FRAME,
+        _ => buffer.duration().map(|d| Duration::from_nanos(d.nseconds())).unwrap_or_default(),
+    };
+    let pts = buffer.pts().and_then(|pts| {
+        let segment = sample.segment()?.downcast_ref::<gst::format::Time>()?;
+        segment.to_running_time(pts).map(|t| Duration::from_nanos(t.nseconds()))
+    });
+    let frame = EncodedFrame {
+        data: map.as_slice().to_vec(),
+        pts,
+        duration,
+        keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+    };
+    for subscriber in list {
+        subscriber(&frame);
+    }
 }
 
 /// The show's characters, switched by the runner.
