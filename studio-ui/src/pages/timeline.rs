@@ -40,6 +40,9 @@ pub(crate) struct ClipBlock {
     pub out_s: f64,
 }
 
+/// A clip block with the outline of its sound (SVG path data and its columns), when it has one.
+type DrawnBlock = (ClipBlock, Option<(String, usize)>);
+
 /// A scene as a block of the scene lane.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SceneBlock {
@@ -109,8 +112,9 @@ pub(crate) fn wave_path(waveform: &Waveform, in_s: f64, out_s: f64, columns: usi
     if !waveform.has_audio || peaks.is_empty() || rate.is_nan() || rate <= 0.0 || out_s <= in_s || columns == 0 {
         return None;
     }
-    let first = ((in_s.max(0.0) * rate).floor() as usize).min(peaks.len());
-    let last = ((out_s * rate).ceil() as usize).min(peaks.len());
+    // A hair off a whole peak (float noise in the trims) takes none more.
+    let first = ((in_s.max(0.0) * rate + 1e-6).floor() as usize).min(peaks.len());
+    let last = ((out_s * rate - 1e-6).ceil().max(0.0) as usize).min(peaks.len());
     if last <= first {
         return None;
     }
@@ -188,7 +192,7 @@ pub(crate) fn TimelineEditor(
     let lengths = Value::Object(lengths).to_string();
     let lane_count = lanes.len().max(1);
     // Each clip block with the outline of its trimmed part's sound, a column per few pixels.
-    let lanes: Vec<Vec<(ClipBlock, Option<(String, usize)>)>> = lanes
+    let lanes: Vec<Vec<DrawnBlock>> = lanes
         .into_iter()
         .map(|lane| {
             lane.into_iter()
