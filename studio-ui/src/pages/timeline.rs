@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The project page's visual timeline: tracks as lanes of clip blocks and a lane of scenes on a
-//! time ruler, drawn here from the server's JSON. Gestures (drags, keys, the playhead) live in
+//! The project page's visual timeline: tracks as lanes of clip blocks (thumbnail, name, and the
+//! waveform of the trimmed part as an inline SVG path) and a lane of scenes on a time ruler,
+//! drawn here from the server's JSON. Gestures (drags, keys, the playhead) live in
 //! `assets/timeline.js`, which sends each edit as one `PATCH` of the project with `If-Match`
 //! and presses the hidden refresh button so this component redraws from the server's answer.
 
