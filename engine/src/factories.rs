@@ -27,6 +27,8 @@ pub const WEBMMUX: &str = "webmmux";
 pub const FILESINK: &str = "filesink";
 pub const FILESRC: &str = "filesrc";
 pub const DECODEBIN: &str = "decodebin";
+/// Demuxes and parses without decoding: a waveform decodes the sound alone.
+pub const PARSEBIN: &str = "parsebin";
 pub const APPSINK: &str = "appsink";
 pub const APPSRC: &str = "appsrc";
 pub const WAVENC: &str = "wavenc";

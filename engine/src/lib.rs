@@ -24,6 +24,7 @@ pub mod subtitles;
 pub mod transcribe;
 pub mod translation;
 pub mod voice_clone;
+pub mod waveform;
 
 pub use error::{EngineError, Result};
 pub use media::{probe, MediaInfo};
@@ -35,3 +36,4 @@ pub use render::{
 };
 pub use transcribe::{transcribe, TranscribeProgress, TranscribeRequest, Transcript};
 pub use voice_clone::{voice_clone, VoiceCloneProgress, VoiceCloneReport, VoiceCloneRequest};
+pub use waveform::{waveform, Waveform};

@@ -87,7 +87,9 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
             storage_key: key,
             bytes: bytes as i64,
         };
-        clips::insert(&state.db, &ClipRow::discovered(place, &info).expect("probe_video guarantees video")).await?;
+        let row = ClipRow::discovered(place, &info).expect("probe_video guarantees video");
+        clips::insert(&state.db, &row).await?;
+        crate::jobs::overview::queue(&state.db, &row, state.quota_bytes).await;
         timeline_clips.push(serde_json::json!({ "source": id, "in": 0.0, "out": info.duration_s.min(4.0) }));
     }
     let timeline = serde_json::json!({ "tracks": [{ "clips": timeline_clips }], "scenes": [] });

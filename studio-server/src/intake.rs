@@ -2,7 +2,8 @@
 //! Media arriving in a project from outside — an upload, or an import from a URL — passes
 //! one gate: its bytes are charged to the owner's storage quota (atomically, see
 //! [`crate::quota`]), then discovery (container, codecs, duration, resolution, a picture
-//! decodable at the end), then storage by id and a clip row. Both ways in call [`accept`],
+//! decodable at the end), then storage by id and a clip row, and the clip's overview job
+//! (thumbnail and waveform, [`crate::jobs::overview`]) is queued. Both ways in call [`accept`],
 //! so they take and refuse exactly the same files; a refused file is given back to the quota.
 
 use sqlx::AnyPool;
@@ -58,6 +59,7 @@ pub async fn accept(
     match store(db, storage, incoming).await {
         Ok(row) => {
             reservation.keep();
+            crate::jobs::overview::queue(db, &row, quota_bytes).await;
             Ok(row)
         }
         Err(err) => {

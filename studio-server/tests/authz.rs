@@ -88,6 +88,12 @@ const TABLE: &[Row] = &[
     row("POST", "/api/projects/{project_id}/clips", [401, 404, 201], ""),
     row("GET", "/api/clips/{clip_id}/media", [401, 404, 200], ""),
     row("GET", "/api/clips/{clip_id}/thumbnail", [401, 404, 200], ""),
+    row(
+        "GET",
+        "/api/clips/{clip_id}/waveform",
+        [401, 404, 202],
+        "the clip's overview job is queued: no worker runs here",
+    ),
     row("POST", "/api/projects/{project_id}/imports", [401, 404, 202], "queued only: no worker runs here"),
     row("GET", "/api/projects/{project_id}/characters", [401, 404, 200], ""),
     row("POST", "/api/projects/{project_id}/characters", [401, 404, 201], ""),

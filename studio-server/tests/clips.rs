@@ -367,3 +367,154 @@ async fn imports_are_refused_before_any_job() {
         assert_eq!(jobs.as_array().map(Vec::len), Some(1), "only the keyed import was queued: {jobs}");
     }
 }
+
+/// A 2 s clip made with ffmpeg in `dir`: a test picture, and (with `tone`) one second of
+/// digital silence then one second of a 440 Hz sine at -6 dBFS (amplitude 0.5), stored
+/// losslessly (FLAC) so that the peaks' ground truth is exact.
+fn ffmpeg_clip(dir: &std::path::Path, name: &str, tone: bool) -> Vec<u8> {
+    let out = dir.join(name);
+    let mut args: Vec<String> =
+        ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2"]
+            .map(String::from)
+            .to_vec();
+    if tone {
+        args.extend(
+            ["-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t)*gte(t\\,1):s=48000:d=2", "-c:a", "flac"]
+                .map(String::from),
+        );
+    }
+    args.extend(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest"].map(String::from));
+    args.push(out.to_string_lossy().into_owned());
+    let status = std::process::Command::new("ffmpeg").args(&args).status().expect("ffmpeg");
+    assert!(status.success(), "ffmpeg {args:?}");
+    std::fs::read(out).unwrap()
+}
+
+/// The largest and the mean peak of `waveform` between `from` and `to` seconds.
+fn peaks_between(waveform: &serde_json::Value, from: f64, to: f64) -> (f64, f64) {
+    let rate = waveform["peaks_per_second"].as_f64().unwrap();
+    let peaks = waveform["peaks"].as_array().unwrap();
+    let span = &peaks[(from * rate) as usize..(to * rate) as usize];
+    let values: Vec<f64> = span.iter().map(|p| p.as_f64().unwrap()).collect();
+    (values.iter().copied().fold(0.0, f64::max), values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Every clip that comes in queues its overview job (the server's own, not in the user's job
+/// list): it stores the thumbnail and the waveform beside each other. The waveform answers 202
+/// while the job waits, then the peaks: silence where the clip is silent, the tone's amplitude
+/// where it sounds, GRID's speech louder than its lead-in; a clip without sound gets an empty
+/// waveform that says so; a clip whose job was cancelled gets its waveform made on request;
+/// another user gets 404; deleting a clip deletes both files.
+#[tokio::test]
+async fn clip_overview_jobs_store_thumbnails_and_waveforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = ffmpeg_clip(dir.path(), "tone.mkv", true);
+    let mute = ffmpeg_clip(dir.path(), "mute.mp4", false);
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("ada@museum.org").await;
+        let (eve, _) = app.sign_up("eve@elsewhere.org").await;
+        let project = project(&app, &token).await;
+        let mut ids = Vec::new();
+        for (name, bytes) in [("tone.mkv", &tone), ("mute.mp4", &mute), ("take.mp4", &media("grid/grid_swwp2s.mp4"))] {
+            let (status, clip) = app.upload(&project, name, bytes, &token).await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {clip}");
+            ids.push(clip["id"].as_str().unwrap().to_owned());
+        }
+        let (tone_id, mute_id, take_id) = (&ids[0], &ids[1], &ids[2]);
+
+        // Queued, not yet run: 202 with the job and when to ask again.
+        let (status, headers, body) = app.get_raw(&format!("/api/clips/{tone_id}/waveform"), &token, &[]).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(headers["retry-after"], "1");
+        let job: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((job["type"].as_str(), job["state"].as_str()), (Some("clip_overview"), Some("queued")), "{job}");
+        assert_eq!(job["params"]["clip_id"], tone_id.as_str());
+        let (_, listed) = app.call(Method::GET, "/api/jobs", Some(&token), None).await;
+        assert_eq!(listed, json!([]), "the server's own jobs are not the user's to manage");
+        expect_error(
+            app.call(Method::POST, "/api/jobs", Some(&token), Some(json!({ "type": "clip_overview", "params": {} })))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "type: `clip_overview` is not one of",
+        );
+        // The GRID take's job is cancelled: its waveform is then made on request.
+        let (_, _, body) = app.get_raw(&format!("/api/clips/{take_id}/waveform"), &token, &[]).await;
+        let take_job: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let cancel = format!("/api/jobs/{}/cancel", take_job["id"].as_str().unwrap());
+        let (_, cancelled) = app.call(Method::POST, &cancel, Some(&token), None).await;
+        assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+
+        let worker = reenact_server::jobs::handlers::overview_worker(
+            app.state.db.clone(),
+            app.state.storage.clone(),
+            "o".into(),
+        );
+        for _ in 0..2 {
+            assert!(worker.run_once().await.unwrap().is_some());
+        }
+        assert_eq!(worker.run_once().await.unwrap(), None, "one job per clip, the cancelled one not run");
+        let (_, done) =
+            app.call(Method::GET, &format!("/api/jobs/{}", job["id"].as_str().unwrap()), Some(&token), None).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let stored = app.stored_files();
+        for id in [tone_id, mute_id] {
+            for file in [format!("clip-{id}.jpg"), format!("clip-{id}.waveform.json")] {
+                let want = format!("/projects/{project}/thumbnails/{file}");
+                assert!(stored.iter().any(|f| f.ends_with(&want)), "{want} in {stored:?}");
+            }
+        }
+
+        // The tone clip: 100 peaks a second over its length; silence, then the tone's 0.5.
+        let (status, headers, body) = app.get_raw(&format!("/api/clips/{tone_id}/waveform"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/json");
+        let wave: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((wave["has_audio"].as_bool(), wave["peaks_per_second"].as_f64()), (Some(true), Some(100.0)));
+        let duration = wave["duration_s"].as_f64().unwrap();
+        assert!((duration - 2.0).abs() < 0.1, "{duration}");
+        let count = wave["peaks"].as_array().unwrap().len();
+        assert_eq!(count, (duration * 100.0 - 1e-6).ceil() as usize, "duration × rate");
+        let (silent_max, _) = peaks_between(&wave, 0.05, 0.95);
+        let (tone_max, tone_mean) = peaks_between(&wave, 1.05, 1.95);
+        eprintln!("tone clip: {count} peaks over {duration} s; silence max {silent_max}, tone mean {tone_mean} max {tone_max}");
+        assert!(silent_max < 0.001, "digital silence: {silent_max}");
+        assert!((0.49..=0.51).contains(&tone_mean) && tone_max <= 0.51, "-6 dBFS: mean {tone_mean}, max {tone_max}");
+
+        // No sound: an empty waveform that says so.
+        let (status, _, body) = app.get_raw(&format!("/api/clips/{mute_id}/waveform"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let wave: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((wave["has_audio"].as_bool(), wave["peaks"].as_array().map(Vec::len)), (Some(false), Some(0)));
+
+        // GRID swwp2s: speech from about 0.5 s to 2.2 s (README: silencedetect, align file).
+        let (status, _, body) = app.get_raw(&format!("/api/clips/{take_id}/waveform"), &token, &[]).await;
+        assert_eq!(status, StatusCode::OK, "made on request once the job was cancelled");
+        let wave: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(wave["peaks"].as_array().unwrap().len(), 300, "{}", wave["duration_s"]);
+        let (lead_max, lead_mean) = peaks_between(&wave, 0.05, 0.40);
+        let (speech_max, speech_mean) = peaks_between(&wave, 0.6, 2.1);
+        eprintln!("GRID take: lead-in max {lead_max} mean {lead_mean}; speech max {speech_max} mean {speech_mean}");
+        assert!(lead_max < 0.05 && speech_max > 0.5, "lead-in {lead_max}, speech {speech_max}");
+        assert!(speech_mean > 5.0 * lead_mean, "speech {speech_mean} vs lead-in {lead_mean}");
+        let want = format!("/projects/{project}/thumbnails/clip-{take_id}.waveform.json");
+        assert!(app.stored_files().iter().any(|f| f.ends_with(&want)), "kept once made");
+
+        // The thumbnail comes from the job's file.
+        let (status, headers, jpeg) = app.get_raw(&format!("/api/clips/{tone_id}/thumbnail"), &token, &[]).await;
+        assert_eq!((status, &headers["content-type"]), (StatusCode::OK, &"image/jpeg".parse().unwrap()));
+        assert_eq!(jpeg_size(&jpeg), (160, 120));
+
+        // Another user: 404, with the API's error body.
+        expect_error(
+            app.call(Method::GET, &format!("/api/clips/{tone_id}/waveform"), Some(&eve), None).await,
+            StatusCode::NOT_FOUND,
+            "not found",
+        );
+
+        // Deleting the clip deletes its thumbnail and waveform too.
+        let (status, _) = app.call(Method::DELETE, &format!("/api/clips/{tone_id}"), Some(&token), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let left: Vec<String> = app.stored_files().into_iter().filter(|f| f.contains(tone_id.as_str())).collect();
+        assert_eq!(left, Vec::<String>::new());
+    }
+}

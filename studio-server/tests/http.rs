@@ -129,6 +129,7 @@ const PROMISED: &[(&str, &str)] = &[
     ("get", "/api/projects/{project_id}/clips"),
     ("post", "/api/projects/{project_id}/clips"),
     ("get", "/api/clips/{clip_id}/media"),
+    ("get", "/api/clips/{clip_id}/waveform"),
     ("delete", "/api/clips/{clip_id}"),
     ("post", "/api/projects/{project_id}/imports"),
     ("get", "/api/projects/{project_id}/characters"),

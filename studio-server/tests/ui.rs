@@ -58,6 +58,9 @@ impl Studio {
         let router = reenact_server::app(state.clone());
         let worker = reenact_server::jobs::handlers::worker(state.db.clone(), state.storage.clone(), "ui".into());
         tokio::spawn(worker.run(std::future::pending()));
+        let overviews =
+            reenact_server::jobs::handlers::overview_worker(state.db.clone(), state.storage.clone(), "ui-o".into());
+        tokio::spawn(overviews.run(std::future::pending()));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut studio = Studio { app, router, addr, stop: None, serving: None };

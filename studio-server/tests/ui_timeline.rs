@@ -3,7 +3,8 @@
 //! driven with WebDriver pointer and key actions: a clip dragged and trimmed, a split at the
 //! playhead, undo, a block moved with the keyboard, and a scene dragged past the timeline's
 //! end refused with the server's reason while its lane stays as it was. Each step is checked
-//! in the project's JSON on the server. Screenshots land in `target/ui-screenshots/`.
+//! in the project's JSON on the server. The clip's waveform (from its overview job) is drawn
+//! in its block, for the trimmed part only. Screenshots land in `target/ui-screenshots/`.
 
 #[path = "common/browser.rs"]
 mod browser;
@@ -105,6 +106,10 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
     let (status, clip) = app.upload(&id, "take.mp4", &forms::media("grid/grid_swwp2s.mp4"), &token).await;
     assert_eq!(status.as_u16(), 201, "{clip}");
     let clip = clip["id"].as_str().unwrap().to_string();
+    // The upload queued the clip's overview (thumbnail and waveform); run it.
+    let overviews =
+        reenact_server::jobs::handlers::overview_worker(app.state.db.clone(), app.state.storage.clone(), "o".into());
+    assert!(overviews.run_once().await.unwrap().is_some(), "the clip's overview job");
     let first = json!({
         "tracks": [{ "clips": [{ "source": clip, "in": 0.0, "out": 3.0, "position": 0.0 }] }],
         "scenes": [{ "start": 0.5, "end": 2.0, "character": "lincoln", "voice_over": true }],
@@ -123,6 +128,10 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
     b.wait("the clip block", "document.querySelector('#tl .tl-clip') !== null").await;
     b.wait("the scene block", "document.querySelector('#tl .tl-scene .tl-vo') !== null").await;
     let pps = b.eval("Number(document.getElementById('tl').dataset.pps)").await.as_f64().unwrap();
+    // The clip's sound drawn in its block, over the whole clip (0 to 3 s of the source).
+    let wave = "(w => w && w.querySelector('path').getAttribute('d').length > 100 ? \
+                [w.dataset.from, w.dataset.to].join('-') : '')(document.querySelector('#tl .tl-clip svg.tl-wave'))";
+    assert_eq!(b.wait("the clip's waveform", wave).await, "0-3");
     b.shot("timeline-00-opened").await;
 
     // Dragged one second later.
@@ -139,6 +148,7 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
     let c = &trimmed["tracks"][0]["clips"][0];
     assert!(near(&c["position"], 1.5) && near(&c["out"], 2.5), "{trimmed}");
     b.wait("the block redrawn at 1.5 s", "document.querySelector('#tl .tl-clip').dataset.start === '1.5'").await;
+    assert_eq!(b.wait("the waveform of the trimmed part", wave).await, "0.5-2.5");
     b.shot("timeline-01-moved-and-trimmed").await;
 
     // The playhead at 2 s (a click on the ruler), then S on the selected clip.

@@ -40,6 +40,17 @@ pub(crate) struct Clip {
     pub audio_codec: Option<String>,
 }
 
+/// A clip's waveform (`GET /api/clips/{id}/waveform`): `peaks[i]` is the loudest sample, 0 to
+/// 1, in `[i, i + 1) / peaks_per_second` seconds of the clip.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Waveform {
+    pub peaks_per_second: f64,
+    #[serde(default)]
+    pub has_audio: bool,
+    #[serde(default)]
+    pub peaks: Vec<f32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Job {
     pub id: String,

@@ -36,6 +36,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, requires = "demo")]
     demo_on_public_address: bool,
     /// Job workers run inside this process (0 when separate `reenact worker` processes run them).
+    /// With any, one more runs the clip overviews (thumbnail and waveform of each new clip).
     #[arg(long, default_value_t = 1, env = "REENACT_WORKERS")]
     workers: usize,
     /// Jobs one user may have queued or running at once (renders and imports included).
@@ -129,8 +130,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Workers finish the job in hand once the server has stopped taking requests.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();
+        let mut lanes = Vec::new();
         for i in 0..args.workers {
-            let worker = reenact_server::jobs::handlers::worker(db.clone(), storage.clone(), format!("serve-{i}"));
+            lanes.push(reenact_server::jobs::handlers::worker(db.clone(), storage.clone(), format!("serve-{i}")));
+        }
+        if args.workers > 0 {
+            let name = "serve-overview".to_owned();
+            lanes.push(reenact_server::jobs::handlers::overview_worker(db.clone(), storage.clone(), name));
+        }
+        for worker in lanes {
             let mut stopped = stopped.clone();
             workers.push(tokio::spawn(worker.run(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;

@@ -46,9 +46,25 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
         }
         tracing::info!(%name, "worker started");
         eprintln!("reenact worker {name}: waiting for jobs (Ctrl-C or SIGTERM stops after the current job)");
-        let mut worker = reenact_server::jobs::handlers::worker(db, storage, name.clone());
-        worker.lease = std::time::Duration::from_secs(args.lease_s);
-        worker.run(reenact_server::shutdown_signal()).await;
+        let lease = std::time::Duration::from_secs(args.lease_s);
+        let mut worker = reenact_server::jobs::handlers::worker(db.clone(), storage.clone(), name.clone());
+        worker.lease = lease;
+        // Clip overviews (seconds each) run in a lane of their own beside the long jobs.
+        let mut overviews = reenact_server::jobs::handlers::overview_worker(db, storage, format!("{name}-overview"));
+        overviews.lease = lease;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let lanes = [tokio::spawn(worker.run(until_stopped())), tokio::spawn(overviews.run(until_stopped()))];
+        reenact_server::shutdown_signal().await;
+        let _ = stop.send(true);
+        for lane in lanes {
+            let _ = lane.await;
+        }
         eprintln!("reenact worker {name}: stopped");
         Ok(())
     })

@@ -3,8 +3,9 @@
 //! before they are accepted), listing, and downloads with HTTP ranges.
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -20,14 +21,16 @@ use super::uploads::{self, internal, Upload};
 use super::AppState;
 use crate::db::{clips, clips::ClipRow, projects};
 use crate::intake::{self, clean_name, Incoming, IntakeError};
+use crate::jobs::overview;
 use crate::quota::{self, QuotaError};
-use crate::storage::{Area, Storage, TempFile};
+use crate::storage::TempFile;
 
 pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(clips_index, clips_upload).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(clips_media))
         .routes(routes!(clips_thumbnail))
+        .routes(routes!(clips_waveform))
         .routes(routes!(clips_delete))
 }
 
@@ -129,7 +132,8 @@ async fn clips_media(
 }
 
 /// A JPEG of the clip (at one second, or the middle of a shorter clip; at most 640 pixels
-/// wide), made on first request and stored beside the project's other thumbnails.
+/// wide), stored beside the project's other thumbnails by the clip's overview job; made on
+/// this request when the job has not run yet.
 #[utoipa::path(get, path = "/clips/{clip_id}/thumbnail", tag = "media", params(("clip_id" = String, Path)), responses(
     (status = 200, description = "the picture", body = super::openapi::FileBytes, content_type = "image/jpeg"),
 ))]
@@ -140,7 +144,7 @@ async fn clips_thumbnail(
     request: Request,
 ) -> Result<Response, ApiError> {
     let clip = owned(&state, &user, &clip_id).await?;
-    let key = Storage::key(&clip.owner_id, &clip.project_id, Area::Thumbnails, &format!("clip-{}.jpg", clip.id));
+    let key = overview::thumbnail_key(&clip);
     let file = match state.storage.fetch(&key).await {
         Ok(file) => file,
         Err(e) if e.is_not_found() => {
@@ -169,8 +173,81 @@ async fn clips_thumbnail(
     files::serve(file, request, Some("image/jpeg")).await
 }
 
-/// Deletes the clip with its file and thumbnail, giving their bytes back to the quota. A
-/// timeline that still names it fails to render, saying so.
+/// The peak envelope of the clip's sound (the `clip_overview` job stores it when the clip
+/// comes in). `peaks[i]` is the largest absolute sample value, 0 to 1 over every channel, in
+/// `[i, i + 1) / peaks_per_second` seconds of the clip: 100 per second, fewer for clips over
+/// 200 s (at most 20 000 peaks). A clip without sound answers `has_audio: false` and no peaks.
+/// While the job is queued or running the answer is 202 with the job and `Retry-After`; when
+/// it never was queued or did not succeed, the waveform is computed on this request.
+#[utoipa::path(get, path = "/clips/{clip_id}/waveform", tag = "media", params(("clip_id" = String, Path)), responses(
+    (status = 200, description = "the waveform", body = Waveform),
+    (status = 202, description = "the clip's overview job has not run yet: ask again after `Retry-After` seconds", body = super::jobs::Job),
+))]
+async fn clips_waveform(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(clip_id): AppPath<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let clip = owned(&state, &user, &clip_id).await?;
+    let key = overview::waveform_key(&clip);
+    match state.storage.fetch(&key).await {
+        Ok(file) => return files::serve(file, request, Some("application/json")).await,
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(job) = overview::job_of(&state.db, &clip).await? {
+        if matches!(job.state.as_str(), "queued" | "running") {
+            let job = super::jobs::Job::from(job);
+            let retry = [(RETRY_AFTER, WAVEFORM_RETRY_S.to_string())];
+            return Ok((StatusCode::ACCEPTED, retry, AppJson(job)).into_response());
+        }
+    }
+    // No job, or one that failed: made now, and kept when the quota has room.
+    let media = state.storage.fetch(&clip.storage_key).await?;
+    let json = tokio::task::spawn_blocking(move || overview::waveform_json(&media, None))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError::Internal(format!("{e} ({})", clip.original_name)))?;
+    let temp = TempFile::new(state.storage.temp_path());
+    tokio::fs::write(temp.path(), &json).await.map_err(internal)?;
+    let files = [(temp.path().to_path_buf(), key.clone())];
+    match quota::store_all(&state.db, &state.storage, &user.id, state.quota_bytes, &files).await {
+        Ok(reservation) => {
+            reservation.keep();
+            temp.keep();
+        }
+        // A full account still sees its waveform; it is only not kept.
+        Err(QuotaError::Exceeded { .. }) => {}
+        Err(err) => return Err(uploads::quota_error(err)),
+    }
+    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// Seconds a client waits before asking again for a waveform whose job has not run yet.
+const WAVEFORM_RETRY_S: u64 = 1;
+
+/// A clip's waveform as `GET /api/clips/{id}/waveform` answers it (the engine's
+/// [`reenact_engine::Waveform`], described here for the API document).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Waveform {
+    /// Length of the clip in seconds.
+    duration_s: f64,
+    /// Peaks per second of the clip: 100, or fewer for clips over 200 s.
+    peaks_per_second: f64,
+    /// False for a clip without sound: `peaks` is then empty.
+    has_audio: bool,
+    /// Sample rate of the decoded sound (0 without sound).
+    sample_rate: u32,
+    /// Channels of the decoded sound (0 without sound).
+    channels: u32,
+    /// Largest absolute sample value per interval, 0 (silence) to 1 (full scale).
+    peaks: Vec<f32>,
+}
+
+/// Deletes the clip with its file, thumbnail and waveform, giving their bytes back to the
+/// quota. A timeline that still names it fails to render, saying so.
 #[utoipa::path(delete, path = "/clips/{clip_id}", tag = "media", params(("clip_id" = String, Path)), responses((status = 204)))]
 async fn clips_delete(
     State(state): State<AppState>,
@@ -181,8 +258,8 @@ async fn clips_delete(
     if !clips::delete(&state.db, &user.id, &clip.id).await? {
         return Err(ApiError::NotFound);
     }
-    let thumbnail = Storage::key(&clip.owner_id, &clip.project_id, Area::Thumbnails, &format!("clip-{}.jpg", clip.id));
-    for key in [&clip.storage_key, &thumbnail] {
+    let (thumbnail, waveform) = (overview::thumbnail_key(&clip), overview::waveform_key(&clip));
+    for key in [&clip.storage_key, &thumbnail, &waveform] {
         quota::remove(&state.db, &state.storage, &user.id, key).await?;
     }
     audit::record(&state.db, &user.id, Action::ClipDelete, Some(&clip.id)).await;

@@ -15,6 +15,7 @@ use sqlx::AnyPool;
 
 use super::download::VideoDownload;
 use super::effects::{ClipEffect, Effect};
+use super::overview::{self, ClipOverview};
 use super::queue::JobRow;
 use super::subtitles::SubtitleGenerate;
 use super::worker::{Handler, JobContext, Worker};
@@ -54,6 +55,15 @@ pub fn worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
         worker = worker.handle(kind, Arc::new(handler), Some(std::time::Duration::from_secs(3600)));
     }
     worker
+}
+
+/// A worker for the lane of clip overviews (thumbnail and waveform of each new clip) alone:
+/// seconds of work each, kept apart from the [`worker`]'s long jobs so that they never wait
+/// behind a render. `reenact serve` and `reenact worker` run one beside their other workers.
+pub fn overview_worker(db: AnyPool, storage: Arc<Storage>, name: String) -> Worker {
+    let runtime = tokio::runtime::Handle::current();
+    let handler = ClipOverview { db: db.clone(), storage, runtime };
+    Worker::new(db, name).handle(overview::KIND, Arc::new(handler), Some(overview::TIMEOUT))
 }
 
 /// `clip_edit`: cuts `[in, out)` of a clip into a new clip of the same project
@@ -149,6 +159,7 @@ pub(super) async fn store_clip(
         return Err(e.to_string());
     }
     reservation.keep();
+    overview::queue(db, &row, job.quota()).await;
     Ok(serde_json::json!({ "clip_id": id, "duration_s": info.duration_s }))
 }
 

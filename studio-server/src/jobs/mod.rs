@@ -14,6 +14,7 @@ pub mod download;
 pub mod effects;
 pub mod egress;
 pub mod handlers;
+pub mod overview;
 pub mod queue;
 mod soft_subtitles;
 pub mod subtitles;
@@ -33,6 +34,10 @@ pub const KINDS: &[&str] = &[
     "background_replace",
     "render",
 ];
+
+/// Job types the server queues by itself, never a user: not submittable, not listed in a
+/// user's jobs or events, and not counted against their queued-job limit.
+pub const SERVER_KINDS: &[&str] = &[overview::KIND];
 
 /// Current time in milliseconds.
 pub fn now_ms() -> i64 {

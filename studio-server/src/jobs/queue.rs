@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
-use super::now_ms;
+use super::{now_ms, SERVER_KINDS};
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +72,12 @@ impl JobRow {
     pub fn quota(&self) -> u64 {
         self.quota_bytes.map_or(u64::MAX, |q| q.max(0) as u64)
     }
+}
+
+/// The SQL condition that leaves out the kinds the server queues itself ([`SERVER_KINDS`]).
+fn user_kinds() -> String {
+    let kinds = SERVER_KINDS.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect::<Vec<_>>().join(", ");
+    format!("kind NOT IN ({kinds})")
 }
 
 const COLUMNS: &str = "id, owner_id, project_id, kind, params, priority, state, progress, stage, attempts, \
@@ -157,10 +163,13 @@ async fn insert(db: &AnyPool, id: &str, job: &NewJob, limits: Option<Limits>) ->
             .fetch_optional(&mut *tx)
             .await?;
     }
+    // What the server queues itself does not take a user's places.
+    let user_kinds = user_kinds();
     let done = sqlx::query(&format!(
         "INSERT INTO jobs ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, 'queued', 0, '', 0, $7, $8, NULL, NULL, NULL, \
          NULL, $9, 0, $10, $10, $11, NULL \
-         WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running')) < $12"
+         WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running') AND {user_kinds}) \
+           < $12"
     ))
     .bind(id)
     .bind(&job.owner_id)
@@ -182,8 +191,13 @@ async fn insert(db: &AnyPool, id: &str, job: &NewJob, limits: Option<Limits>) ->
 
 async fn by_key(db: &AnyPool, job: &NewJob) -> sqlx::Result<Option<JobRow>> {
     let Some(key) = &job.idempotency_key else { return Ok(None) };
+    with_key(db, &job.owner_id, key).await
+}
+
+/// The job `owner` queued under the idempotency key `key`.
+pub async fn with_key(db: &AnyPool, owner: &str, key: &str) -> sqlx::Result<Option<JobRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND idempotency_key = $2"))
-        .bind(&job.owner_id)
+        .bind(owner)
         .bind(key)
         .fetch_optional(db)
         .await
@@ -197,11 +211,14 @@ pub async fn get(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<Job
         .await
 }
 
+/// The jobs `owner` asked for (not those the server queued itself), newest first.
 pub async fn list(db: &AnyPool, owner: &str, state: Option<JobState>) -> sqlx::Result<Vec<JobRow>> {
+    let user_kinds = user_kinds();
     match state {
         Some(state) => {
             sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND state = $2 ORDER BY created_at DESC, id"
+                "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND state = $2 AND {user_kinds} \
+                 ORDER BY created_at DESC, id"
             ))
             .bind(owner)
             .bind(state.as_str())
@@ -209,10 +226,12 @@ pub async fn list(db: &AnyPool, owner: &str, state: Option<JobState>) -> sqlx::R
             .await
         }
         None => {
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 ORDER BY created_at DESC, id"))
-                .bind(owner)
-                .fetch_all(db)
-                .await
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND {user_kinds} ORDER BY created_at DESC, id"
+            ))
+            .bind(owner)
+            .fetch_all(db)
+            .await
         }
     }
 }
@@ -360,10 +379,12 @@ pub async fn cancel(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<
     get(db, owner, id).await
 }
 
-/// Jobs of `owner` changed after `since_ms`, oldest change first.
+/// Jobs `owner` asked for changed after `since_ms`, oldest change first.
 pub async fn changed_since(db: &AnyPool, owner: &str, since_ms: i64) -> sqlx::Result<Vec<JobRow>> {
+    let user_kinds = user_kinds();
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND updated_at > $2 ORDER BY updated_at, id LIMIT 200"
+        "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND updated_at > $2 AND {user_kinds} \
+         ORDER BY updated_at, id LIMIT 200"
     ))
     .bind(owner)
     .bind(since_ms)

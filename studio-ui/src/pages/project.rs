@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use dioxus::prelude::*;
 use serde_json::{json, Value};
 
@@ -9,7 +13,10 @@ use super::timeline::TimelineEditor;
 use crate::api::ApiError;
 use crate::components::{FormError, Layout, UploadForm};
 use crate::hooks::use_studio_api;
-use crate::model::{human_bytes, Clip, Project};
+use crate::model::{human_bytes, Clip, Project, Waveform};
+
+/// How many times the project page asks for a waveform whose job has not run yet, a second apart.
+const WAVEFORM_TRIES: usize = 120;
 
 /// One project: its media (upload, import), cast, scenes, renders, and a way into the live studio.
 #[component]
@@ -55,6 +62,44 @@ pub fn ProjectPage(id: String) -> Element {
         Some(Ok(r)) => (r["can_undo"].as_bool().unwrap_or(false), r["can_redo"].as_bool().unwrap_or(false)),
         _ => (false, false),
     };
+    // Each sounding clip's waveform for the timeline, as its overview job stored it. A clip
+    // whose job has not run yet (202) is asked again every second, for up to two minutes;
+    // one that has none to give is drawn without.
+    let waveforms = use_signal(HashMap::<String, Arc<Waveform>>::new);
+    let _waveforms_loaded = use_resource({
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            let sounding: Vec<String> = match &*clips.read() {
+                Some(Ok(list)) => list.iter().filter(|c| c.audio_codec.is_some()).map(|c| c.id.clone()).collect(),
+                _ => Vec::new(),
+            };
+            let mut waveforms = waveforms;
+            async move {
+                let mut pending: Vec<String> =
+                    sounding.into_iter().filter(|id| !waveforms.peek().contains_key(id)).collect();
+                for _ in 0..WAVEFORM_TRIES {
+                    let mut waiting = Vec::new();
+                    for id in pending {
+                        match api.get::<Value>(&format!("/api/clips/{id}/waveform")).await {
+                            Ok(answer) if answer.get("peaks").is_some() => {
+                                if let Ok(waveform) = serde_json::from_value::<Waveform>(answer) {
+                                    waveforms.write().insert(id, Arc::new(waveform));
+                                }
+                            }
+                            Ok(_) => waiting.push(id),
+                            Err(_) => {}
+                        }
+                    }
+                    if waiting.is_empty() {
+                        break;
+                    }
+                    pending = waiting;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
     let clip_list = clips.read().clone();
     let (timeline, version, commercial) = match &*project.read() {
         Some(Ok(p)) => (p.timeline.clone(), p.version, p.commercial),
@@ -177,6 +222,7 @@ pub fn ProjectPage(id: String) -> Element {
                     timeline: timeline.clone(),
                     version,
                     clips: names.clone(),
+                    waveforms: waveforms(),
                     can_undo,
                     can_redo,
                     on_changed: move |_| {

@@ -1,18 +1,26 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The project page's visual timeline: tracks as lanes of clip blocks and a lane of scenes on a
-//! time ruler, drawn here from the server's JSON. Gestures (drags, keys, the playhead) live in
+//! The project page's visual timeline: tracks as lanes of clip blocks (thumbnail, name, and the
+//! waveform of the trimmed part as an inline SVG path) and a lane of scenes on a time ruler,
+//! drawn here from the server's JSON. Gestures (drags, keys, the playhead) live in
 //! `assets/timeline.js`, which sends each edit as one `PATCH` of the project with `If-Match`
 //! and presses the hidden refresh button so this component redraws from the server's answer.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dioxus::prelude::*;
 use serde_json::Value;
+
+use crate::model::Waveform;
 
 /// Zoom levels, in pixels per second of the timeline.
 const ZOOMS: [f64; 7] = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0];
 /// The zoom a page opens with (`ZOOMS[3]`, 80 px/s: a short take fills a screen).
 const DEFAULT_ZOOM: usize = 3;
+/// Pixels of a block per column of its waveform's outline.
+const WAVE_PX: f64 = 3.0;
+/// Most columns one block's waveform is drawn with.
+const WAVE_COLUMNS: usize = 1500;
 /// Room drawn past the last block, in seconds, so a block can be dragged later.
 const TAIL_S: f64 = 5.0;
 /// The shortest timeline drawn, in seconds.
@@ -32,6 +40,9 @@ pub(crate) struct ClipBlock {
     pub in_s: f64,
     pub out_s: f64,
 }
+
+/// A clip block with the outline of its sound (SVG path data and its columns), when it has one.
+type DrawnBlock = (ClipBlock, Option<(String, usize)>);
 
 /// A scene as a block of the scene lane.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +103,43 @@ pub(crate) fn timeline_end(lanes: &[Vec<ClipBlock>]) -> f64 {
     lanes.iter().flatten().map(|b| b.start + b.length).fold(0.0, f64::max)
 }
 
+/// The outline of `waveform` between `in_s` and `out_s` seconds of its clip, as SVG path
+/// data in a box of (at most) `columns` × 100, with the columns it took: each column the
+/// loudest peak it covers, mirrored about the middle line (full scale reaches the top and the
+/// bottom). `None` when there is nothing to draw (no sound, or a range outside the peaks).
+pub(crate) fn wave_path(waveform: &Waveform, in_s: f64, out_s: f64, columns: usize) -> Option<(String, usize)> {
+    let rate = waveform.peaks_per_second;
+    let peaks = &waveform.peaks;
+    if !waveform.has_audio || peaks.is_empty() || rate.is_nan() || rate <= 0.0 || out_s <= in_s || columns == 0 {
+        return None;
+    }
+    // A hair off a whole peak (float noise in the trims) takes none more.
+    let first = ((in_s.max(0.0) * rate + 1e-6).floor() as usize).min(peaks.len());
+    let last = ((out_s * rate - 1e-6).ceil().max(0.0) as usize).min(peaks.len());
+    if last <= first {
+        return None;
+    }
+    let columns = columns.min(last - first);
+    let per = (last - first) as f64 / columns as f64;
+    let heights: Vec<f64> = (0..columns)
+        .map(|c| {
+            let from = first + (c as f64 * per) as usize;
+            let to = (first + ((c + 1) as f64 * per).ceil() as usize).clamp(from + 1, last);
+            let loudest = peaks[from..to].iter().copied().fold(0.0f32, f32::max);
+            f64::from(loudest.clamp(0.0, 1.0)) * 50.0
+        })
+        .collect();
+    let mut d = String::from("M0 50");
+    for (c, h) in heights.iter().enumerate() {
+        d.push_str(&format!("L{c} {:.1}L{} {:.1}", 50.0 - h, c + 1, 50.0 - h));
+    }
+    for (c, h) in heights.iter().enumerate().rev() {
+        d.push_str(&format!("L{} {:.1}L{c} {:.1}", c + 1, 50.0 + h, 50.0 + h));
+    }
+    d.push('Z');
+    Some((d, columns))
+}
+
 /// Ruler marks `(seconds, label)` over `span` seconds, at least ~60 px apart at `pps`.
 pub(crate) fn ruler_marks(span: f64, pps: f64) -> Vec<(f64, String)> {
     let step = [0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0]
@@ -115,7 +163,8 @@ pub(crate) fn ruler_marks(span: f64, pps: f64) -> Vec<(f64, String)> {
 }
 
 /// The timeline editor. `timeline` and `version` are the project's as the server last
-/// answered; `clips` the project's media (id → name, length); `can_undo`/`can_redo` from its
+/// answered; `clips` the project's media (id → name, length); `waveforms` the clips' sound
+/// (by clip id; a clip without one is drawn without); `can_undo`/`can_redo` from its
 /// revisions. `on_changed` runs after the script's edit landed, to reload the project.
 #[component]
 pub(crate) fn TimelineEditor(
@@ -123,6 +172,7 @@ pub(crate) fn TimelineEditor(
     timeline: Value,
     version: i64,
     clips: Vec<(String, String, f64)>,
+    waveforms: HashMap<String, Arc<Waveform>>,
     can_undo: bool,
     can_redo: bool,
     on_changed: EventHandler<()>,
@@ -142,6 +192,19 @@ pub(crate) fn TimelineEditor(
         clips.iter().map(|(id, _, length)| (id.clone(), Value::from(*length))).collect();
     let lengths = Value::Object(lengths).to_string();
     let lane_count = lanes.len().max(1);
+    // Each clip block with the outline of its trimmed part's sound, a column per few pixels.
+    let lanes: Vec<Vec<DrawnBlock>> = lanes
+        .into_iter()
+        .map(|lane| {
+            lane.into_iter()
+                .map(|b| {
+                    let columns = ((b.length * pps / WAVE_PX).round() as usize).clamp(1, WAVE_COLUMNS);
+                    let wave = waveforms.get(&b.source).and_then(|w| wave_path(w, b.in_s, b.out_s, columns));
+                    (b, wave)
+                })
+                .collect()
+        })
+        .collect();
     rsx! {
         section { id: "tl-editor", aria_labelledby: "timeline-heading",
             h2 { id: "timeline-heading", "Timeline" }
@@ -207,7 +270,7 @@ pub(crate) fn TimelineEditor(
                         }
                         for (t, lane) in lanes.into_iter().enumerate() {
                             div { key: "{t}", class: "tl-lane", role: "group", aria_label: "Track {t + 1}",
-                                for b in lane {
+                                for (b, wave) in lane {
                                     div {
                                         key: "{b.track}-{b.index}",
                                         class: "tl-block tl-clip",
@@ -222,6 +285,17 @@ pub(crate) fn TimelineEditor(
                                         "data-start": "{b.start}",
                                         "data-length": "{b.length}",
                                         style: "--start: {b.start}; --length: {b.length}",
+                                        if let Some((d, columns)) = wave {
+                                            svg {
+                                                class: "tl-wave",
+                                                view_box: "0 0 {columns} 100",
+                                                preserve_aspect_ratio: "none",
+                                                "aria-hidden": "true",
+                                                "data-from": "{b.in_s}",
+                                                "data-to": "{b.out_s}",
+                                                path { d: "{d}" }
+                                            }
+                                        }
                                         img { class: "tl-thumb", src: "/ui/api/clips/{b.source}/thumbnail", alt: "", draggable: "false", loading: "lazy" }
                                         span { class: "tl-label", "{b.name}" }
                                         span { class: "tl-edge tl-edge-in", "data-edge": "in", aria_hidden: "true" }
@@ -284,6 +358,25 @@ mod tests {
         let scenes = scene_blocks(&timeline);
         assert_eq!((scenes[0].character.as_str(), scenes[0].voice_over), ("lincoln", true));
         assert!(clip_lanes(&Value::Null, &clips).is_empty());
+    }
+
+    #[test]
+    fn waveforms_are_drawn_for_the_trimmed_part_only() {
+        // One second of silence, then one at half scale, 100 peaks a second.
+        let peaks: Vec<f32> = (0..200).map(|i| if i < 100 { 0.0 } else { 0.5 }).collect();
+        let waveform = Waveform { peaks_per_second: 100.0, has_audio: true, peaks };
+        let (d, columns) = wave_path(&waveform, 0.5, 1.5, 4).unwrap();
+        assert_eq!(columns, 4);
+        // Two silent columns on the middle line, two reaching a quarter of the box up and down.
+        assert_eq!(
+            d,
+            "M0 50L0 50.0L1 50.0L1 50.0L2 50.0L2 25.0L3 25.0L3 25.0L4 25.0\
+             L4 75.0L3 75.0L3 75.0L2 75.0L2 50.0L1 50.0L1 50.0L0 50.0Z"
+        );
+        // Never more columns than peaks; nothing outside the peaks or without sound.
+        assert_eq!(wave_path(&waveform, 1.0, 1.1, 50).unwrap().1, 10);
+        assert!(wave_path(&waveform, 3.0, 4.0, 10).is_none());
+        assert!(wave_path(&Waveform { has_audio: false, ..waveform }, 0.0, 1.0, 10).is_none());
     }
 
     #[test]
