@@ -4,7 +4,9 @@
 //! playhead, undo, a block moved with the keyboard, and a scene dragged past the timeline's
 //! end refused with the server's reason while its lane stays as it was. Each step is checked
 //! in the project's JSON on the server. The clip's waveform (from its overview job) is drawn
-//! in its block, for the trimmed part only. Screenshots land in `target/ui-screenshots/`.
+//! in its block, for the trimmed part only. The preview player: Space plays and pauses the
+//! project through the render's graph, the playhead follows it, and a paused seek shows its
+//! picture. Screenshots land in `target/ui-screenshots/`.
 
 #[path = "common/browser.rs"]
 mod browser;
@@ -96,13 +98,11 @@ fn near(value: &Value, want: f64) -> bool {
     value.as_f64().is_some_and(|v| (v - want).abs() < 0.02)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clips_and_scenes_are_edited_on_the_timeline() {
-    let started = Instant::now();
-    let app = TestApp::sqlite().await;
-    let addr = app.serve().await;
-    let (token, _) = app.sign_up("editor@museum.org").await;
-    let id = forms::project(&app, &token, "Gettysburg").await;
+/// A project "Gettysburg" with the GRID take on its timeline (0 to 3 s at 0 s, its overview
+/// job run) and `scenes`; its owner's token and the project's id.
+async fn project_with_take(app: &TestApp, email: &str, scenes: Value) -> (String, String) {
+    let (token, _) = app.sign_up(email).await;
+    let id = forms::project(app, &token, "Gettysburg").await;
     let (status, clip) = app.upload(&id, "take.mp4", &forms::media("grid/grid_swwp2s.mp4"), &token).await;
     assert_eq!(status.as_u16(), 201, "{clip}");
     let clip = clip["id"].as_str().unwrap().to_string();
@@ -112,20 +112,42 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
     assert!(overviews.run_once().await.unwrap().is_some(), "the clip's overview job");
     let first = json!({
         "tracks": [{ "clips": [{ "source": clip, "in": 0.0, "out": 3.0, "position": 0.0 }] }],
-        "scenes": [{ "start": 0.5, "end": 2.0, "character": "lincoln", "voice_over": true }],
+        "scenes": scenes,
     });
     let (status, body) =
         app.call(Method::PATCH, &format!("/api/projects/{id}"), Some(&token), Some(json!({ "timeline": first }))).await;
     assert_eq!(status.as_u16(), 200, "{body}");
+    (token, id)
+}
 
+/// `email` signed in, on project `id`'s page with its timeline drawn.
+async fn open_timeline(addr: std::net::SocketAddr, email: &str, id: &str) -> Timeline {
     let b = Timeline(Browser::open().await);
     b.client.goto(&format!("http://{addr}/login")).await.unwrap();
-    b.find("#email").await.send_keys("editor@museum.org").await.unwrap();
+    b.find("#email").await.send_keys(email).await.unwrap();
     b.find("#password").await.send_keys(PASSWORD).await.unwrap();
     b.find("#auth-form button[type=submit]").await.click().await.unwrap();
     b.wait("the projects", "location.pathname === '/projects'").await;
     b.client.goto(&format!("http://{addr}/projects/{id}")).await.unwrap();
     b.wait("the clip block", "document.querySelector('#tl .tl-clip') !== null").await;
+    b
+}
+
+/// Clicks the ruler at `t` seconds: the playhead (and a running preview) moves there.
+async fn click_ruler(b: &Timeline, t: f64) {
+    let pps = b.eval("Number(document.getElementById('tl').dataset.pps)").await.as_f64().unwrap();
+    let ruler_width = b.eval("document.querySelector('#tl .tl-ruler').getBoundingClientRect().width").await;
+    b.click_at("#tl .tl-ruler", t * pps - ruler_width.as_f64().unwrap() / 2.0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clips_and_scenes_are_edited_on_the_timeline() {
+    let started = Instant::now();
+    let app = TestApp::sqlite().await;
+    let addr = app.serve().await;
+    let scene = json!([{ "start": 0.5, "end": 2.0, "character": "lincoln", "voice_over": true }]);
+    let (token, id) = project_with_take(&app, "editor@museum.org", scene).await;
+    let b = open_timeline(addr, "editor@museum.org", &id).await;
     b.wait("the scene block", "document.querySelector('#tl .tl-scene .tl-vo') !== null").await;
     let pps = b.eval("Number(document.getElementById('tl').dataset.pps)").await.as_f64().unwrap();
     // The clip's sound drawn in its block, over the whole clip (0 to 3 s of the source).
@@ -152,9 +174,7 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
     b.shot("timeline-01-moved-and-trimmed").await;
 
     // The playhead at 2 s (a click on the ruler), then S on the selected clip.
-    let ruler_width = b.eval("document.querySelector('#tl .tl-ruler').getBoundingClientRect().width").await;
-    let x = 2.0 * pps - ruler_width.as_f64().unwrap() / 2.0;
-    b.click_at("#tl .tl-ruler", x).await;
+    click_ruler(&b, 2.0).await;
     let at = b
         .wait(
             "the playhead at 2 s",
@@ -203,4 +223,51 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
 
     let _ = b.client.clone().close().await;
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+}
+
+/// Frames the page's preview video has shown so far.
+const SHOWN: &str =
+    "(v => v ? v.getVideoPlaybackQuality().totalVideoFrames : 0)(document.getElementById('tl-preview'))";
+/// The playhead's time as the page shows it.
+const PLAYHEAD: &str = "parseFloat(document.getElementById('tl-time').textContent)";
+
+/// Space plays the project through the preview player from the playhead and the playhead
+/// follows it; Space again pauses it (no more pictures, the playhead stays); a click on the
+/// ruler while paused shows the picture there at once; the Play button plays on from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_plays_pauses_and_seeks_the_preview() {
+    let app = TestApp::sqlite().await;
+    let addr = app.serve().await;
+    let (_, id) = project_with_take(&app, "player@museum.org", json!([])).await;
+    let b = open_timeline(addr, "player@museum.org", &id).await;
+    let number = |v: Value| v.as_f64().unwrap_or(f64::NAN);
+
+    b.find("body").await.send_keys(" ").await.unwrap();
+    b.wait("the preview's pictures", &format!("{SHOWN} >= 10")).await;
+    b.wait("the playhead following the preview", &format!("{PLAYHEAD} >= 0.5")).await;
+    b.shot("timeline-10-playing").await;
+
+    b.find("body").await.send_keys(" ").await.unwrap();
+    // Paused: give the last pictures in flight a moment, then nothing more comes.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (frames, at) = (number(b.eval(SHOWN).await), number(b.eval(PLAYHEAD).await));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (frames_later, at_later) = (number(b.eval(SHOWN).await), number(b.eval(PLAYHEAD).await));
+    eprintln!("paused at {at:.2} s after {frames} frames; 1.5 s later {at_later:.2} s, {frames_later} frames");
+    assert!(at < 2.5, "the preview played on to {at} s before the pause");
+    assert_eq!((frames_later, at_later), (frames, at), "a paused preview kept playing");
+
+    // Paused, a click on the ruler at 2.5 s: the playhead moves and the picture there comes.
+    click_ruler(&b, 2.5).await;
+    b.wait("the playhead at 2.5 s", &format!("Math.abs({PLAYHEAD} - 2.5) < 0.05")).await;
+    b.wait("the picture at 2.5 s while paused", &format!("{SHOWN} > {frames}")).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let still = number(b.eval(SHOWN).await);
+    assert!(still <= frames + 2.0, "a paused seek showed one picture, not {} more", still - frames);
+    b.shot("timeline-11-paused-seek").await;
+
+    b.find("#tl-editor [data-tl=play]").await.click().await.unwrap();
+    b.wait("playing on from 2.5 s", &format!("{PLAYHEAD} >= 2.8")).await;
+    b.wait("pictures again", &format!("{SHOWN} >= {still} + 5")).await;
+    let _ = b.client.clone().close().await;
 }

@@ -205,7 +205,7 @@
   var preview = null;
   function api(method, tail, body) {
     return fetch('/ui/api/projects/' + root().dataset.project + '/preview' + tail, {
-      method: method, headers: { 'content-type': 'application/json' },
+      method: method, headers: { 'content-type': 'application/json', 'x-reenact-ui': '1' },
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (json) {
@@ -229,7 +229,13 @@
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     var stream = new MediaStream();
-    pc.ontrack = function (e) { stream.addTrack(e.track); video().srcObject = stream; };
+    pc.ontrack = function (e) {
+      stream.addTrack(e.track);
+      var v = video();
+      if (v.srcObject !== stream) v.srcObject = stream;
+      // Autoplay alone may wait for a gesture the key press no longer counts as.
+      v.play().catch(function () {});
+    };
     return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(function () {
       return new Promise(function (done) {
         if (pc.iceGatheringState === 'complete') return done();
@@ -237,7 +243,7 @@
         setTimeout(done, 2000);
       });
     }).then(function () {
-      return fetch('/ui' + url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
+      return fetch('/ui' + url, { method: 'POST', headers: { 'content-type': 'application/sdp', 'x-reenact-ui': '1' }, body: pc.localDescription.sdp });
     }).then(function (r) { return r.text(); }).then(function (sdp) {
       return pc.setRemoteDescription({ type: 'answer', sdp: sdp });
     }).then(function () { return pc; });

@@ -116,6 +116,7 @@ impl PreviewRunner {
         let (_, h264, _, _) = graph::add_h264(&pipeline, &tee, &encoder)?;
         let (vp8_valve, vp8) = graph::add_vp8(&pipeline, &tee, &encoder)?;
         let opus = graph::add_opus(&pipeline, &shared.tees.audio, &encoder)?;
+        keep_encoders_in_step(&tee, [&h264, &vp8]);
         shared.add_source(&plan)?;
 
         let runner = PreviewRunner {
@@ -225,6 +226,28 @@ impl PreviewRunner {
     /// Stops the graph (as dropping it does), waiting for its threads.
     pub fn stop(self) {
         drop(self);
+    }
+}
+
+/// The live encoders' queues are made for live sources: a leaky one before each encoder and
+/// a second (of a second's worth) before each sink. A file source runs as fast as the
+/// sinks let it, so the encoder would run that second ahead of the viewers, dropping
+/// pictures, and a viewer's keyframe request would show a second late. Here the encoder
+/// waits for the picture chain and the sink's queue holds two frames.
+fn keep_encoders_in_step(tee: &gst::Element, sinks: [&gst_app::AppSink; 2]) {
+    let is_queue = |e: &gst::Element| e.factory().is_some_and(|f| f.name() == f::QUEUE);
+    for pad in tee.src_pads() {
+        if let Some(queue) = pad.peer().and_then(|p| p.parent_element()).filter(is_queue) {
+            queue.set_property_from_str("leaky", "no");
+        }
+    }
+    for sink in sinks {
+        let upstream = sink.static_pad("sink").and_then(|p| p.peer()).and_then(|p| p.parent_element());
+        if let Some(queue) = upstream.filter(is_queue) {
+            queue.set_property("max-size-buffers", 2u32);
+            queue.set_property("max-size-bytes", 0u32);
+            queue.set_property("max-size-time", 0u64);
+        }
     }
 }
 
