@@ -76,6 +76,20 @@ where
     source.connect_pad_added(move |_, pad| route(pad, Stream::of(pad)));
 }
 
+/// Links `pad` to a new `fakesink` in `pipeline`: a stream nobody wants is drained, so its
+/// demuxer never sees not-linked.
+pub(crate) fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    let Ok(sink) = make(f::FAKESINK) else { return };
+    sink.set_property("sync", false);
+    sink.set_property("async", false);
+    if pipeline.add(&sink).is_ok() {
+        let _ = sink.sync_state_with_parent();
+        if let Some(sink_pad) = sink.static_pad("sink") {
+            let _ = pad.link(&sink_pad);
+        }
+    }
+}
+
 /// An x264 encoder set up from a preset's video settings. Live and offline
 /// differ only by `mode`: live tunes for zero latency (no B-frames, no
 /// lookahead) and falls back to the live preset's 2.5 Mb/s; offline to 4 Mb/s.

@@ -145,16 +145,7 @@ pub fn transcribe(
             }
             return;
         }
-        // Any other stream is drained, so the demuxer never sees not-linked.
-        let Ok(sink) = make(f::FAKESINK) else { return };
-        sink.set_property("sync", false);
-        sink.set_property("async", false);
-        if pipeline.add(&sink).is_ok() {
-            let _ = sink.sync_state_with_parent();
-            if let Some(sink_pad) = sink.static_pad("sink") {
-                let _ = pad.link(&sink_pad);
-            }
-        }
+        crate::blocks::drain(&pipeline, pad);
     });
 
     let collected: Arc<Mutex<Vec<Cue>>> = Arc::default();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::{caps_filter, route_decoded_pads, Stream};
+use crate::blocks::{caps_filter, drain, route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
@@ -248,19 +248,6 @@ fn decode(
     let result = run(&pipeline, envelope, duration_s, cancel, on_progress);
     let _ = pipeline.set_state(gst::State::Null);
     result
-}
-
-/// Links `pad` to a new `fakesink` in `pipeline`.
-fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) {
-    let Ok(sink) = make(f::FAKESINK) else { return };
-    sink.set_property("sync", false);
-    sink.set_property("async", false);
-    if pipeline.add(&sink).is_ok() {
-        let _ = sink.sync_state_with_parent();
-        if let Some(sink_pad) = sink.static_pad("sink") {
-            let _ = pad.link(&sink_pad);
-        }
-    }
 }
 
 fn run(

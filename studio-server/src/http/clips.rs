@@ -153,20 +153,11 @@ async fn clips_thumbnail(
                 .await
                 .map_err(internal)?
                 .map_err(|e| ApiError::Internal(format!("thumbnail of {}: {e}", clip.original_name)))?;
-            let temp = TempFile::new(state.storage.temp_path());
-            tokio::fs::write(temp.path(), &jpeg).await.map_err(internal)?;
-            let files = [(temp.path().to_path_buf(), key.clone())];
-            match quota::store_all(&state.db, &state.storage, &user.id, state.quota_bytes, &files).await {
-                Ok(reservation) => reservation.keep(),
-                // A full account still sees its thumbnail; it is only not kept. The open
-                // file outlives its name.
-                Err(QuotaError::Exceeded { .. }) => {
-                    return files::serve(temp.path().into(), request, Some("image/jpeg")).await
-                }
-                Err(err) => return Err(uploads::quota_error(err)),
+            match keep_if_room(&state, &user, &key, &jpeg).await? {
+                None => state.storage.fetch(&key).await?,
+                // The open file outlives its name.
+                Some(unkept) => return files::serve(unkept.path().into(), request, Some("image/jpeg")).await,
             }
-            temp.keep();
-            state.storage.fetch(&key).await?
         }
         Err(e) => return Err(e.into()),
     };
@@ -209,19 +200,31 @@ async fn clips_waveform(
         .await
         .map_err(internal)?
         .map_err(|e| ApiError::Internal(format!("{e} ({})", clip.original_name)))?;
+    keep_if_room(&state, &user, &key, &json).await?;
+    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// Stores `bytes` made on a request (a thumbnail, a waveform) under `key`, charged to the
+/// owner's quota. A full account still sees them, only not kept: then they come back in a
+/// temporary file (`Some`); `None` when they are stored.
+async fn keep_if_room(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    bytes: &[u8],
+) -> Result<Option<TempFile>, ApiError> {
     let temp = TempFile::new(state.storage.temp_path());
-    tokio::fs::write(temp.path(), &json).await.map_err(internal)?;
-    let files = [(temp.path().to_path_buf(), key.clone())];
+    tokio::fs::write(temp.path(), bytes).await.map_err(internal)?;
+    let files = [(temp.path().to_path_buf(), key.to_owned())];
     match quota::store_all(&state.db, &state.storage, &user.id, state.quota_bytes, &files).await {
         Ok(reservation) => {
             reservation.keep();
             temp.keep();
+            Ok(None)
         }
-        // A full account still sees its waveform; it is only not kept.
-        Err(QuotaError::Exceeded { .. }) => {}
-        Err(err) => return Err(uploads::quota_error(err)),
+        Err(QuotaError::Exceeded { .. }) => Ok(Some(temp)),
+        Err(err) => Err(uploads::quota_error(err)),
     }
-    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// Seconds a client waits before asking again for a waveform whose job has not run yet.
