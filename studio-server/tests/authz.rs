@@ -100,6 +100,7 @@ const TABLE: &[Row] = &[
     row("GET", "/api/characters/{character_id}", [401, 404, 200], ""),
     row("PATCH", "/api/characters/{character_id}", [401, 404, 200], ""),
     row("GET", "/api/characters/{character_id}/portrait", [401, 404, 200], ""),
+    row("GET", "/api/characters/{character_id}/landmarks.svg", [401, 404, 200], ""),
     row("GET", "/api/characters/{character_id}/file", [401, 404, 200], ""),
     row("GET", "/api/projects/{project_id}/voices", [401, 404, 200], ""),
     row("POST", "/api/projects/{project_id}/voices", [401, 404, 201], ""),

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use browser::Browser;
 use common::TestApp;
-use fantoccini::Locator;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -133,14 +132,6 @@ impl Page {
             frames + 20
         );
         self.wait(what, &expr, timeout).await;
-    }
-
-    /// Chooses `file` in the file field `css`.
-    async fn attach(&self, css: &str, file: &Path) {
-        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
-        // chromedriver takes only canonical paths.
-        let file = file.canonicalize().unwrap();
-        field.send_keys(&file.display().to_string()).await.unwrap();
     }
 }
 

@@ -10,8 +10,9 @@
 use std::path::PathBuf;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use gstreenact::character::{self, Character, CharacterError, CreateOptions, Rights, RightsBasis};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -40,6 +41,7 @@ pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(characters_library))
         .routes(routes!(characters_show, characters_update, characters_delete))
         .routes(routes!(characters_portrait))
+        .routes(routes!(characters_landmarks))
         .routes(routes!(characters_file))
         .routes(routes!(cast_index))
         .routes(routes!(cast_add, cast_remove))
@@ -362,6 +364,60 @@ async fn characters_portrait(
     // The key's extension comes from the picture's own first bytes (`picture_extension`).
     let file = state.storage.fetch(&row.portrait_key).await?;
     files::serve(file, request, Some(files::content_type(&row.portrait_key))).await
+}
+
+/// The portrait the character keeps (cropped, as analysed) with what was measured on it drawn
+/// over it: the face-mesh landmarks, their box and the mouth's box. An SVG picture, so the
+/// library page shows what the face swap will take without a second decode of the upload.
+#[utoipa::path(get, path = "/characters/{character_id}/landmarks.svg", tag = "characters", params(("character_id" = String, Path)), responses(
+    (status = 200, description = "the analysed portrait with its landmarks", body = String, content_type = "image/svg+xml"),
+))]
+async fn characters_landmarks(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(character_id): AppPath<String>,
+) -> Result<Response, ApiError> {
+    let id = check_id(&character_id)?;
+    let (_, character) =
+        casting::character(&state.db, &user.id, &id).await.map_err(internal)?.ok_or(ApiError::NotFound)?;
+    let svg = landmarks_svg(&character.portrait);
+    // Only the embedded picture may load: the document is drawn from numbers and our own
+    // PNG, and a policy of its own keeps it inert even when opened as a page.
+    let policy = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'";
+    Ok(([(CONTENT_TYPE, "image/svg+xml"), (CONTENT_SECURITY_POLICY, policy)], svg).into_response())
+}
+
+/// The SVG of `landmarks_svg`'s route: the portrait at its own size, a dot per landmark.
+fn landmarks_svg(portrait: &character::Portrait) -> String {
+    use std::fmt::Write as _;
+    let (w, h) = (portrait.width, portrait.height);
+    // Dots and lines scale with the picture so that they read the same at the page's size.
+    let r = (w.max(h) as f32 / 200.0).max(1.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\">\
+         <image width=\"{w}\" height=\"{h}\" href=\"data:image/png;base64,{}\"/>",
+        portrait.png
+    );
+    let (mut lo, mut hi) = ([f32::MAX; 2], [f32::MIN; 2]);
+    let _ = write!(svg, "<g fill=\"#3df2c4\" class=\"landmarks\">");
+    for [x, y, _] in &portrait.landmarks {
+        let _ = write!(svg, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r:.1}\"/>");
+        lo = [lo[0].min(*x), lo[1].min(*y)];
+        hi = [hi[0].max(*x), hi[1].max(*y)];
+    }
+    let stroke = r * 0.8;
+    let [mx, my, mw, mh] = portrait.mouth.bbox;
+    let _ = write!(
+        svg,
+        "</g><g fill=\"none\" stroke-width=\"{stroke:.1}\">\
+         <rect class=\"face\" stroke=\"#ffd23f\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
+         <rect class=\"mouth\" stroke=\"#ff5d8f\" x=\"{mx:.1}\" y=\"{my:.1}\" width=\"{mw:.1}\" height=\"{mh:.1}\"/></g></svg>",
+        lo[0],
+        lo[1],
+        hi[0] - lo[0],
+        hi[1] - lo[1]
+    );
+    svg
 }
 
 /// The character file (`*.character.json`) with the attached voice's profile.

@@ -157,6 +157,14 @@ impl Browser {
         }
     }
 
+    /// Chooses `file` in the file field `css`.
+    pub async fn attach(&self, css: &str, file: &Path) {
+        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
+        // chromedriver takes only canonical paths.
+        let file = file.canonicalize().unwrap();
+        field.send_keys(&file.display().to_string()).await.unwrap();
+    }
+
     pub async fn click(&self, css: &str) {
         let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
         element.click().await.unwrap();

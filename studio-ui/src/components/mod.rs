@@ -2,6 +2,7 @@
 //! Building blocks shared by the pages, one component per file.
 
 mod confirm_button;
+mod entry_forms;
 mod field_error;
 mod form_error;
 mod layout;
@@ -10,6 +11,7 @@ mod rights_fields;
 mod upload_form;
 
 pub(crate) use confirm_button::ConfirmButton;
+pub(crate) use entry_forms::{CharacterForm, VoiceForm};
 pub(crate) use field_error::FieldError;
 pub(crate) use form_error::FormError;
 pub(crate) use layout::Layout;

@@ -3,7 +3,7 @@ use dioxus::prelude::*;
 use serde_json::{json, Value};
 
 use crate::api::{ApiError, StudioApi};
-use crate::components::{form_text, ConfirmButton, FieldError, FormError, RightsFields, UploadForm};
+use crate::components::{form_text, CharacterForm, ConfirmButton, FieldError, FormError, VoiceForm};
 use crate::hooks::use_studio_api;
 use crate::model::{Character, Scene, Voice};
 
@@ -68,18 +68,9 @@ pub fn Cast(project_id: String) -> Element {
     rsx! {
         section { aria_labelledby: "characters-heading",
             h2 { id: "characters-heading", "Characters" }
-            UploadForm {
-                prefix: "character",
+            CharacterForm {
                 action: "/ui/api/projects/{project_id}/characters",
-                file_field: "portrait",
-                file_label: "Portrait (a picture with one face: PNG, JPEG, WebP)",
-                accept: "image/*",
-                submit_label: "Add character",
                 on_done: move |_| { characters.restart(); library_characters.restart(); },
-                label { r#for: "character-name", "Character name" }
-                input { id: "character-name", name: "name", aria_describedby: "character-name-error" }
-                p { class: "field-error", id: "character-name-error", "data-field": "name", role: "alert" }
-                RightsFields { prefix: "character", legend: "Right to use this face" }
             }
             FormError { error: error(), fields: Vec::new() }
             match character_list {
@@ -133,18 +124,9 @@ pub fn Cast(project_id: String) -> Element {
         }
         section { aria_labelledby: "voices-heading",
             h2 { id: "voices-heading", "Voices" }
-            UploadForm {
-                prefix: "voice",
+            VoiceForm {
                 action: "/ui/api/projects/{project_id}/voices",
-                file_field: "sample",
-                file_label: "Speech sample (any audio; at least half a second of speech)",
-                accept: "audio/*",
-                submit_label: "Add voice",
                 on_done: move |_| { voices.restart(); library_voices.restart(); },
-                label { r#for: "voice-name", "Voice name" }
-                input { id: "voice-name", name: "name", aria_describedby: "voice-name-error" }
-                p { class: "field-error", id: "voice-name-error", "data-field": "name", role: "alert" }
-                RightsFields { prefix: "voice", legend: "Right to use this voice" }
             }
             match voice_list {
                 None => rsx! { p { class: "muted", "Loading voices…" } },

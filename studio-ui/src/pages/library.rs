@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The character and voice libraries: every character and voice of the user, whatever
 //! project it was made in, with the projects that use it and the models it was analysed
-//! with; rename, and delete (refused while a project uses it, then offered as "detach").
+//! with; add one (its file kept in a project the user picks), rename, and delete (refused
+//! while a project uses it, then offered as "detach").
 
 use dioxus::prelude::*;
 use serde_json::json;
 
 use crate::api::ApiError;
-use crate::components::{form_text, ConfirmButton, FieldError, FormError, Layout};
+use crate::components::{form_text, CharacterForm, ConfirmButton, FieldError, FormError, Layout, VoiceForm};
 use crate::hooks::use_studio_api;
-use crate::model::{Character, ModelVersion, ProjectUse, Voice};
+use crate::model::{Character, ModelVersion, Project, ProjectUse, Voice};
 
 /// `/characters`: the user's characters across projects.
 #[component]
@@ -25,13 +26,14 @@ pub fn CharacterLibrary() -> Element {
             p { class: "muted",
                 "Every character you have made, in any project. Any of your projects can use one: pick it for a scene on the project's page."
             }
+            NewEntry { kind: Kind::Character, on_done: move |_| list.restart() }
             match shown {
                 None => rsx! { p { class: "muted", "Loading characters…" } },
                 Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
                 Some(Ok(items)) if items.is_empty() => rsx! {
                     div { class: "empty", id: "no-characters",
                         h2 { "No characters yet" }
-                        p { "Characters are made from a portrait on a project's page; they then appear here for every project." }
+                        p { "Add one from a portrait above, or on a project's page; it then appears here for every project." }
                     }
                 },
                 Some(Ok(items)) => rsx! {
@@ -45,8 +47,18 @@ pub fn CharacterLibrary() -> Element {
                                 used_by: character.used_by.clone(),
                                 models: character.models.clone(),
                                 on_change: move |_| list.restart(),
-                                img { class: "portrait", src: "/ui/api/characters/{character.id}/portrait",
-                                    alt: "Portrait of {character.name}", height: "96"
+                                div { class: "pictures",
+                                    img { class: "portrait", src: "/ui/api/characters/{character.id}/portrait",
+                                        alt: "Portrait of {character.name}", height: "96"
+                                    }
+                                    // What the face swap takes: the analysed crop with its landmarks,
+                                    // full size a click away.
+                                    a { href: "/ui/api/characters/{character.id}/landmarks.svg", target: "_blank", rel: "noopener",
+                                        title: "Open the landmarks at full size",
+                                        img { class: "landmarks", src: "/ui/api/characters/{character.id}/landmarks.svg",
+                                            alt: "Landmarks measured on {character.name}'s portrait", height: "96", loading: "lazy"
+                                        }
+                                    }
                                 }
                                 p { class: "landmarks",
                                     "{character.portrait.landmarks} landmarks · {character.portrait.width}×{character.portrait.height}"
@@ -74,13 +86,14 @@ pub fn VoiceLibrary() -> Element {
             p { class: "muted",
                 "Every voice you have measured, in any project. Any of your characters can have one: choose it on a project's page."
             }
+            NewEntry { kind: Kind::Voice, on_done: move |_| list.restart() }
             match shown {
                 None => rsx! { p { class: "muted", "Loading voices…" } },
                 Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
                 Some(Ok(items)) if items.is_empty() => rsx! {
                     div { class: "empty", id: "no-voices",
                         h2 { "No voices yet" }
-                        p { "Voices are measured from a speech sample on a project's page; they then appear here for every project." }
+                        p { "Add one from a speech sample above, or on a project's page; it then appears here for every project." }
                     }
                 },
                 Some(Ok(items)) => rsx! {
@@ -105,6 +118,55 @@ pub fn VoiceLibrary() -> Element {
                         }
                     }
                 },
+            }
+        }
+    }
+}
+
+/// The form that adds an entry to the library. Its file is kept in one of the user's
+/// projects (the most recently changed unless another is picked); any project may use it.
+#[component]
+fn NewEntry(kind: Kind, on_done: EventHandler<()>) -> Element {
+    let api = use_studio_api();
+    let projects = use_resource(move || {
+        let api = api.clone();
+        async move { api.get::<Vec<Project>>("/api/projects").await }
+    });
+    let mut picked = use_signal(|| None::<String>);
+    let noun = kind.noun();
+    let shown = projects.read().clone();
+    rsx! {
+        // Folded, so that the library itself is what the page opens on.
+        details { class: "new-entry", id: "new-{noun}",
+            summary { "Add a {noun}" }
+            match shown {
+                None => rsx! { p { class: "muted", "Loading projects…" } },
+                Some(Err(e)) => rsx! { FormError { error: Some(e), fields: Vec::new() } },
+                Some(Ok(list)) if list.is_empty() => rsx! {
+                    p { class: "muted", id: "new-{noun}-no-project",
+                        "A {noun}'s file is kept in one of your projects: "
+                        a { href: "/projects", "make a project" }
+                        " first."
+                    }
+                },
+                Some(Ok(list)) => {
+                    let newest = list.iter().max_by_key(|p| p.updated_at).map(|p| p.id.clone()).unwrap_or_default();
+                    let project = picked().filter(|id| list.iter().any(|p| &p.id == id)).unwrap_or(newest);
+                    let action = format!("/ui/api/projects/{project}/{}", kind.api());
+                    rsx! {
+                        // Outside the upload form: the project is in the address, not a field.
+                        label { r#for: "{noun}-project", "Kept in project" }
+                        select { id: "{noun}-project", onchange: move |e: FormEvent| picked.set(Some(e.value())),
+                            for p in list {
+                                option { key: "{p.id}", value: "{p.id}", selected: p.id == project, "{p.name}" }
+                            }
+                        }
+                        match kind {
+                            Kind::Character => rsx! { CharacterForm { action, on_done } },
+                            Kind::Voice => rsx! { VoiceForm { action, on_done } },
+                        }
+                    }
+                }
             }
         }
     }
