@@ -162,8 +162,31 @@ async fn clips_and_scenes_are_edited_on_the_timeline() {
     b.wait("the block redrawn at 1 s", "document.querySelector('#tl .tl-clip').dataset.start === '1'").await;
 
     // The end trimmed back half a second, then the start trimmed forward half a second.
-    b.drag("#tl .tl-clip .tl-edge-out", 0.0, -pps / 2.0).await;
+    // Held mid-trim, the waveform keeps its scale and the block cuts it off.
+    let widths = "[document.querySelector('#tl .tl-clip svg.tl-wave').getBoundingClientRect().width, \
+                   document.querySelector('#tl .tl-clip').getBoundingClientRect().width]";
+    let before = b.eval(widths).await;
+    let element = b.find("#tl .tl-clip .tl-edge-out").await;
+    let press = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement { element, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveBy { duration: Some(Duration::from_millis(40)), x: -pps / 2.0, y: 0.0 });
+    b.client.perform_actions(press).await.unwrap();
+    let during = b.eval(widths).await;
+    let release = MouseActions::new("mouse".into()).then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    b.client.perform_actions(release).await.unwrap();
+    b.client.release_actions().await.unwrap();
+    let (wave_before, block_during, wave_during) =
+        (before[0].as_f64().unwrap(), during[1].as_f64().unwrap(), during[0].as_f64().unwrap());
+    assert!((wave_during - wave_before).abs() < 1.0, "the waveform stretched: {before} -> {during}");
+    assert!(block_during < wave_before - pps / 4.0, "the block did not shrink: {before} -> {during}");
     server_until(&app, &token, &id, "out 2.5", |t| near(&t["tracks"][0]["clips"][0]["out"], 2.5)).await;
+    // Once kept, the waveform of the new range fills the block again.
+    b.wait(
+        "the waveform unpinned",
+        "(w => w && !w.getAttribute('style') && w.dataset.to === '2.5')(document.querySelector('#tl .tl-clip svg.tl-wave'))",
+    )
+    .await;
     b.wait("the block redrawn 2.5 s long", "document.querySelector('#tl .tl-clip').dataset.length === '2.5'").await;
     b.drag("#tl .tl-clip .tl-edge-in", 0.0, pps / 2.0).await;
     let trimmed = server_until(&app, &token, &id, "in 0.5", |t| near(&t["tracks"][0]["clips"][0]["in"], 0.5)).await;

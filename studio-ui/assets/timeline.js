@@ -353,6 +353,11 @@
       if (what === 'out') return [start, Math.max(MIN, length + d)];
       return [Math.max(0, start + d), length];
     }
+    // A trim shows more or less of the clip: its waveform keeps its scale and its place in
+    // the source instead of stretching to the block's new length.
+    var wave = block.querySelector('.tl-wave');
+    var waveStyle = wave ? wave.getAttribute('style') : null;
+    var waveWidth = wave ? wave.getBoundingClientRect().width : 0;
     function move(ev) {
       if (Math.abs(ev.clientX - x0) > 2) moved = true;
       if (!moved) return;
@@ -360,15 +365,25 @@
       block.classList.add('dragging');
       block.style.setProperty('--start', String(at[0]));
       block.style.setProperty('--length', String(at[1]));
+      if (wave && what !== 'move') {
+        wave.style.width = waveWidth + 'px';
+        wave.style.left = ((start - at[0]) * scale) + 'px';
+      }
     }
     function done(ev, cancelled) {
       block.removeEventListener('pointermove', move);
       block.removeEventListener('pointerup', up);
       block.removeEventListener('pointercancel', cancel);
       block.classList.remove('dragging');
-      var back = function () { block.setAttribute('style', saved); };
+      var unpin = function () {
+        if (!wave) return;
+        if (waveStyle === null) wave.removeAttribute('style'); else wave.setAttribute('style', waveStyle);
+      };
+      var back = function () { block.setAttribute('style', saved); unpin(); };
       if (!moved || cancelled) { back(); return; }
       edit(changeOf(block, what, round((ev.clientX - x0) / scale)), back);
+      // Kept or refused, the page then draws the waveform of the clip's new range.
+      queue.then(unpin, unpin);
     }
     function up(ev) { done(ev, false); }
     function cancel(ev) { done(ev, true); }

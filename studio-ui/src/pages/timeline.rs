@@ -105,8 +105,10 @@ pub(crate) fn timeline_end(lanes: &[Vec<ClipBlock>]) -> f64 {
 
 /// The outline of `waveform` between `in_s` and `out_s` seconds of its clip, as SVG path
 /// data in a box of (at most) `columns` × 100, with the columns it took: each column the
-/// loudest peak it covers, mirrored about the middle line (full scale reaches the top and the
-/// bottom). `None` when there is nothing to draw (no sound, or a range outside the peaks).
+/// loudest peak it covers, mirrored about the middle line, on a decibel scale (full scale
+/// reaches the top and the bottom, [`WAVE_RANGE_DB`] below it the middle line) so that speech
+/// well under full scale still shows its words. `None` when there is nothing to draw (no
+/// sound, or a range outside the peaks).
 pub(crate) fn wave_path(waveform: &Waveform, in_s: f64, out_s: f64, columns: usize) -> Option<(String, usize)> {
     let rate = waveform.peaks_per_second;
     let peaks = &waveform.peaks;
@@ -126,7 +128,7 @@ pub(crate) fn wave_path(waveform: &Waveform, in_s: f64, out_s: f64, columns: usi
             let from = first + (c as f64 * per) as usize;
             let to = (first + ((c + 1) as f64 * per).ceil() as usize).clamp(from + 1, last);
             let loudest = peaks[from..to].iter().copied().fold(0.0f32, f32::max);
-            f64::from(loudest.clamp(0.0, 1.0)) * 50.0
+            wave_height(loudest)
         })
         .collect();
     let mut d = String::from("M0 50");
@@ -138,6 +140,18 @@ pub(crate) fn wave_path(waveform: &Waveform, in_s: f64, out_s: f64, columns: usi
     }
     d.push('Z');
     Some((d, columns))
+}
+
+/// Decibels below full scale that a waveform shows; quieter is drawn as silence.
+const WAVE_RANGE_DB: f64 = 48.0;
+
+/// Half the height of a waveform column (0..=50) for a peak of `amplitude` (0..=1).
+fn wave_height(amplitude: f32) -> f64 {
+    if amplitude.is_nan() || amplitude <= 0.0 {
+        return 0.0;
+    }
+    let db = 20.0 * f64::from(amplitude.min(1.0)).log10();
+    ((db + WAVE_RANGE_DB) / WAVE_RANGE_DB).clamp(0.0, 1.0) * 50.0
 }
 
 /// Ruler marks `(seconds, label)` over `span` seconds, at least ~60 px apart at `pps`.
@@ -367,16 +381,28 @@ mod tests {
         let waveform = Waveform { peaks_per_second: 100.0, has_audio: true, peaks };
         let (d, columns) = wave_path(&waveform, 0.5, 1.5, 4).unwrap();
         assert_eq!(columns, 4);
-        // Two silent columns on the middle line, two reaching a quarter of the box up and down.
+        // Two silent columns on the middle line, two at half scale (-6 dB): 6/48 of the way
+        // from the top and the bottom to the middle line.
         assert_eq!(
             d,
-            "M0 50L0 50.0L1 50.0L1 50.0L2 50.0L2 25.0L3 25.0L3 25.0L4 25.0\
-             L4 75.0L3 75.0L3 75.0L2 75.0L2 50.0L1 50.0L1 50.0L0 50.0Z"
+            "M0 50L0 50.0L1 50.0L1 50.0L2 50.0L2 6.3L3 6.3L3 6.3L4 6.3\
+             L4 93.7L3 93.7L3 93.7L2 93.7L2 50.0L1 50.0L1 50.0L0 50.0Z"
         );
         // Never more columns than peaks; nothing outside the peaks or without sound.
         assert_eq!(wave_path(&waveform, 1.0, 1.1, 50).unwrap().1, 10);
         assert!(wave_path(&waveform, 3.0, 4.0, 10).is_none());
         assert!(wave_path(&Waveform { has_audio: false, ..waveform }, 0.0, 1.0, 10).is_none());
+    }
+
+    #[test]
+    fn the_waveform_scale_is_in_decibels() {
+        assert_eq!(wave_height(1.0), 50.0);
+        assert_eq!(wave_height(1.5), 50.0);
+        // -24 dB, half the range: half the height.
+        assert!((wave_height(10f32.powf(-24.0 / 20.0)) - 25.0).abs() < 1e-3);
+        assert_eq!(wave_height(10f32.powf(-60.0 / 20.0)), 0.0);
+        assert_eq!(wave_height(0.0), 0.0);
+        assert_eq!(wave_height(f32::NAN), 0.0);
     }
 
     #[test]
