@@ -10,7 +10,6 @@
 //! missing file or one without audio gets an error naming it.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,8 @@ use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
-use crate::render::CancelToken;
+use crate::render::run::{play, Position, Watch};
+use crate::render::{CancelToken, Progress};
 use crate::subtitles::{self, Cue, Format};
 
 /// Characters per subtitle line (the usual broadcast limit).
@@ -161,10 +161,13 @@ pub fn transcribe(
             })
             .build(),
     );
-    let position = Arc::new(AtomicU64::new(0));
+    let position = Position::default();
     watch_position(&captions, &position)?;
 
-    let result = run(&pipeline, request, cancel, &position, duration_s, on_progress);
+    let watch = Watch { duration_s, position, cancel, stall_after: request.stall_timeout };
+    let result = play(&pipeline, &watch, &mut |p: Progress| {
+        on_progress(TranscribeProgress { fraction: p.fraction, position_s: p.position_s, duration_s })
+    });
     let stats = captions.property::<gst::Structure>("stats");
     let models: Vec<String> = ["model", "vad-model"].iter().map(|p| captions.property::<String>(p)).collect();
     let _ = pipeline.set_state(gst::State::Null);
@@ -196,53 +199,8 @@ pub fn write_subtitles(cues: &[Cue], format: Format, out: &Path) -> Result<()> {
     crate::blocks::write_then_rename(out, subtitles::write(cues, format).as_bytes())
 }
 
-fn run(
-    pipeline: &gst::Pipeline,
-    request: &TranscribeRequest,
-    cancel: &CancelToken,
-    position: &AtomicU64,
-    duration_s: f64,
-    on_progress: &mut dyn FnMut(TranscribeProgress),
-) -> Result<()> {
-    let bus = pipeline.bus().ok_or_else(|| graph_err("no bus"))?;
-    if pipeline.set_state(gst::State::Playing).is_err() {
-        return Err(first_error(&bus).unwrap_or_else(|| graph_err("could not start")));
-    }
-    let mut last = (0u64, Instant::now());
-    loop {
-        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(err) => return Err(error_of(&msg, err)),
-                _ => {}
-            }
-        }
-        if cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        let at = position.load(Ordering::Relaxed);
-        if at > last.0 {
-            last = (at, Instant::now());
-            let position_s = at as f64 / 1e9;
-            on_progress(TranscribeProgress {
-                fraction: (position_s / duration_s.max(1e-9)).clamp(0.0, 1.0),
-                position_s: position_s.min(duration_s),
-                duration_s,
-            });
-        } else if last.1.elapsed() > request.stall_timeout {
-            return Err(EngineError::Stalled {
-                seconds: request.stall_timeout.as_secs(),
-                position: at as f64 / 1e9,
-                duration: duration_s,
-            });
-        }
-    }
-    on_progress(TranscribeProgress { fraction: 1.0, position_s: duration_s, duration_s });
-    Ok(())
-}
-
 /// Records the stream time reached by the audio leaving `captions`.
-fn watch_position(captions: &gst::Element, position: &Arc<AtomicU64>) -> Result<()> {
+fn watch_position(captions: &gst::Element, position: &Position) -> Result<()> {
     let pad = captions.static_pad("src").ok_or_else(|| graph_err("reenactcaptions has no src pad"))?;
     let position = position.clone();
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
@@ -256,7 +214,7 @@ fn watch_position(captions: &gst::Element, position: &Arc<AtomicU64>) -> Result<
                 (end, _) => end,
             };
             if let Some(t) = stream {
-                position.fetch_max(t.nseconds(), Ordering::Relaxed);
+                position.record_ns(t.nseconds());
             }
         }
         gst::PadProbeReturn::Ok
@@ -327,26 +285,6 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
 
 fn graph_err(what: &str) -> EngineError {
     EngineError::Pipeline { element: "transcription graph".into(), message: format!("cannot build: {what}") }
-}
-
-fn error_of(msg: &gst::Message, err: &gst::message::Error) -> EngineError {
-    let element = msg.src().map(|s| s.name().to_string()).unwrap_or_else(|| "pipeline".into());
-    let mut message = err.error().to_string();
-    // GStreamer's debug text starts with the source location; the cause is its last line.
-    if let Some(cause) =
-        err.debug().and_then(|d| d.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned))
-    {
-        message = format!("{message}: {cause}");
-    }
-    EngineError::Pipeline { element, message }
-}
-
-fn first_error(bus: &gst::Bus) -> Option<EngineError> {
-    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])?;
-    match msg.view() {
-        gst::MessageView::Error(err) => Some(error_of(&msg, err)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@
 //! speech, so the caller sees whether conversion moved it closer.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,8 @@ use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
 use crate::metadata::DISCLOSURE;
-use crate::render::CancelToken;
+use crate::render::run::{play, Position, Watch};
+use crate::render::{CancelToken, Progress};
 
 /// Output rates `reenactvoice` accepts, Hz.
 pub const RATES: (u32, u32) = (16_000, 48_000);
@@ -473,45 +473,15 @@ fn convert(
     pipeline.add_many(chain).map_err(|_| graph_err("elements"))?;
     gst::Element::link_many(chain).map_err(|_| graph_err("links"))?;
 
-    let position = Arc::new(AtomicU64::new(0));
+    let position = Position::default();
     trim_latency(&voice, out_rate, &position)?;
     let duration_s = raw.len() as f64 / f64::from(rate);
 
-    let result = (|| {
-        let bus = pipeline.bus().ok_or_else(|| graph_err("no bus"))?;
-        pipeline.set_state(gst::State::Playing).map_err(|_| {
-            pipeline_error(&pipeline).unwrap_or_else(|| EngineError::Pipeline {
-                element: "pipeline".into(),
-                message: "could not start".into(),
-            })
-        })?;
-        let mut last = (0u64, Instant::now());
-        loop {
-            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
-                match msg.view() {
-                    gst::MessageView::Eos(_) => break,
-                    gst::MessageView::Error(err) => return Err(error_of(&msg, err)),
-                    _ => {}
-                }
-            }
-            if cancel.is_cancelled() {
-                return Err(EngineError::Cancelled);
-            }
-            let at = position.load(Ordering::Relaxed);
-            if at > last.0 {
-                last = (at, Instant::now());
-                let done = (at as f64 / 1e9 / duration_s.max(1e-9)).clamp(0.0, 1.0);
-                on_progress(VoiceCloneProgress { stage: VoiceCloneStage::Converting, fraction: 0.5 + 0.4 * done });
-            } else if last.1.elapsed() > request.stall_timeout {
-                return Err(EngineError::Stalled {
-                    seconds: request.stall_timeout.as_secs(),
-                    position: at as f64 / 1e9,
-                    duration: duration_s,
-                });
-            }
-        }
-        Ok(voice.property::<String>("algorithm"))
-    })();
+    let watch = Watch { duration_s, position: position.clone(), cancel, stall_after: request.stall_timeout };
+    let result = play(&pipeline, &watch, &mut |p: Progress| {
+        on_progress(VoiceCloneProgress { stage: VoiceCloneStage::Converting, fraction: 0.5 + 0.4 * p.fraction })
+    })
+    .map(|()| voice.property::<String>("algorithm"));
     let _ = pipeline.set_state(gst::State::Null);
     result
 }
@@ -519,7 +489,7 @@ fn convert(
 /// Cuts `reenactvoice`'s fixed latency from the start of its output and moves the timestamps
 /// back by as much, so the written speech starts at once and ends with the drained tail;
 /// records the end time of each buffer in `position` (ns).
-fn trim_latency(voice: &gst::Element, rate: u32, position: &Arc<AtomicU64>) -> Result<()> {
+fn trim_latency(voice: &gst::Element, rate: u32, position: &Position) -> Result<()> {
     let pad = voice.static_pad("src").ok_or_else(|| graph_err("reenactvoice has no src pad"))?;
     let element = voice.downgrade();
     let position = position.clone();
@@ -555,7 +525,7 @@ fn trim_latency(voice: &gst::Element, rate: u32, position: &Arc<AtomicU64>) -> R
         buffer.set_pts(pts);
         buffer.set_duration(duration);
         if let Some(end) = pts.zip(duration).map(|(p, d)| p + d) {
-            position.fetch_max(end.nseconds(), Ordering::Relaxed);
+            position.record_ns(end.nseconds());
         }
         gst::PadProbeReturn::Ok
     })
@@ -692,7 +662,7 @@ mod tests {
         let chain = [src.upcast_ref(), &voice, sink.upcast_ref()];
         pipeline.add_many(chain).expect("add");
         gst::Element::link_many(chain).expect("link");
-        let position = Arc::new(AtomicU64::new(0));
+        let position = Position::default();
         trim_latency(&voice, rate, &position).expect("probe");
         pipeline.set_state(gst::State::Playing).expect("playing");
         let mut output = Vec::new();
@@ -707,7 +677,7 @@ mod tests {
         assert_eq!(first_pts, Some(Some(gst::ClockTime::ZERO)));
         assert_eq!(output.len(), input.len());
         assert!(output.iter().zip(input.iter()).all(|(a, b)| (a - b).abs() < 1e-6), "output is not the input");
-        let end = position.load(Ordering::Relaxed) as f64 / 1e9;
+        let end = position.seconds();
         assert!((end - input.len() as f64 / f64::from(rate)).abs() < 1e-4, "{end}");
     }
 

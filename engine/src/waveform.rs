@@ -9,9 +9,9 @@
 //! file's stream time: peak `i` covers `[i, i + 1) / peaks_per_second` seconds.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gst::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,8 @@ use crate::blocks::{caps_filter, drain, route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
-use crate::render::CancelToken;
+use crate::render::run::{run, Position, Watch};
+use crate::render::{CancelToken, Progress};
 
 /// Peaks per second of media, for media up to [`MAX_PEAKS`] / 100 s long.
 pub const PEAKS_PER_SECOND: f64 = 100.0;
@@ -108,8 +109,8 @@ pub fn waveform(path: &Path, cancel: &CancelToken, on_progress: &mut dyn FnMut(f
 /// The peaks as they fill, shared with the appsink's streaming thread.
 struct Envelope {
     state: Mutex<Fill>,
-    /// Stream time reached, in nanoseconds (for progress and the stall watch).
-    position: AtomicU64,
+    /// Stream time reached (for progress and the stall watch).
+    position: Position,
 }
 
 #[derive(Debug, Default)]
@@ -129,7 +130,7 @@ impl Envelope {
     fn new(count: usize, rate: f64) -> Self {
         Envelope {
             state: Mutex::new(Fill { peaks: vec![0.0; count], rate, ..Fill::default() }),
-            position: AtomicU64::new(0),
+            position: Position::default(),
         }
     }
 
@@ -177,7 +178,7 @@ impl Envelope {
         fill.next = Some(start + frames as u64);
         fill.samples += frames as u64;
         let end_ns = (start + frames as u64) as u128 * 1_000_000_000 / sample_rate.max(1) as u128;
-        self.position.fetch_max(end_ns as u64, Ordering::Relaxed);
+        self.position.record_ns(end_ns as u64);
         Ok(())
     }
 }
@@ -245,64 +246,12 @@ fn decode(
             })
             .build(),
     );
-    let result = run(&pipeline, envelope, duration_s, cancel, on_progress);
-    let _ = pipeline.set_state(gst::State::Null);
-    result
-}
-
-fn run(
-    pipeline: &gst::Pipeline,
-    envelope: &Envelope,
-    duration_s: f64,
-    cancel: &CancelToken,
-    on_progress: &mut dyn FnMut(f64),
-) -> Result<()> {
-    let bus = pipeline.bus().ok_or_else(|| graph_err("no bus"))?;
-    if pipeline.set_state(gst::State::Playing).is_err() {
-        let error = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error]);
-        return Err(error.as_ref().and_then(error_of).unwrap_or_else(|| graph_err("could not start")));
-    }
-    let mut last = (0u64, Instant::now());
-    loop {
-        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
-            match msg.view() {
-                gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(_) => return Err(error_of(&msg).unwrap_or_else(|| graph_err("error"))),
-                _ => {}
-            }
-        }
-        if cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        let at = envelope.position.load(Ordering::Relaxed);
-        if at > last.0 {
-            last = (at, Instant::now());
-            on_progress((at as f64 / 1e9 / duration_s.max(1e-9)).clamp(0.0, 1.0));
-        } else if last.1.elapsed() > STALL {
-            return Err(EngineError::Stalled {
-                seconds: STALL.as_secs(),
-                position: at as f64 / 1e9,
-                duration: duration_s,
-            });
-        }
-    }
+    let watch = Watch { duration_s, position: envelope.position.clone(), cancel, stall_after: STALL };
+    run(&pipeline, watch, &mut |p: Progress| on_progress(p.fraction))
 }
 
 fn graph_err(what: &str) -> EngineError {
     EngineError::Pipeline { element: "waveform graph".into(), message: format!("cannot build: {what}") }
-}
-
-fn error_of(msg: &gst::Message) -> Option<EngineError> {
-    let gst::MessageView::Error(err) = msg.view() else { return None };
-    let element = msg.src().map(|s| s.name().to_string()).unwrap_or_else(|| "pipeline".into());
-    let mut message = err.error().to_string();
-    // GStreamer's debug text starts with the source location; the cause is its last line.
-    if let Some(cause) =
-        err.debug().and_then(|d| d.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned))
-    {
-        message = format!("{message}: {cause}");
-    }
-    Some(EngineError::Pipeline { element, message })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod effects;
 mod outputs;
 mod plan;
 pub mod preview;
-mod run;
+pub(crate) mod run;
 mod source;
 mod speech;
 pub(crate) mod thumbnail;

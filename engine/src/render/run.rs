@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Driving a built graph to the end: bus messages, progress, cancellation and
-//! the stall watchdog.
+//! the stall watchdog. Renders, transcriptions, voice clones and waveforms all run through
+//! it, so a graph that stops moving or posts an error ends the same way everywhere.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,6 +53,10 @@ impl Position {
         self.0.fetch_max((end_s * 1e9) as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_ns(&self, end_ns: u64) {
+        self.0.fetch_max(end_ns, Ordering::Relaxed);
+    }
+
     pub(crate) fn seconds(&self) -> f64 {
         self.0.load(Ordering::Relaxed) as f64 / 1e9
     }
@@ -71,12 +76,13 @@ const TICK: Duration = Duration::from_millis(200);
 /// Plays `pipeline` until EOS, an error, cancellation or a stall; always
 /// leaves it in NULL.
 pub(crate) fn run(pipeline: &gst::Pipeline, watch: Watch<'_>, on_progress: &mut dyn FnMut(Progress)) -> Result<()> {
-    let result = drive(pipeline, &watch, on_progress);
+    let result = play(pipeline, &watch, on_progress);
     let _ = pipeline.set_state(gst::State::Null);
     result
 }
 
-fn drive(pipeline: &gst::Pipeline, watch: &Watch<'_>, on_progress: &mut dyn FnMut(Progress)) -> Result<()> {
+/// [`run`] without the NULL at the end, for a caller that reads its elements' figures first.
+pub(crate) fn play(pipeline: &gst::Pipeline, watch: &Watch<'_>, on_progress: &mut dyn FnMut(Progress)) -> Result<()> {
     let bus = pipeline.bus().expect("pipeline has a bus");
     pipeline.set_state(gst::State::Playing).map_err(|_| {
         first_error(&bus)
