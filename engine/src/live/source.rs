@@ -355,9 +355,9 @@ mod tests {
         let mut restamp = Restamp::sound();
         assert_eq!(restamp.stamp(ms(1000), Some(ms(100))), Some(ms(1000)));
         assert_eq!(restamp.stamp(ms(1100), Some(ms(100))), Some(ms(1100)));
-        assert_eq!(restamp.stamp(ms(1050), Some(ms(100))), Some(ms(1200)), "within the window: end to end");
-        assert_eq!(restamp.stamp(ms(1000), Some(ms(100))), None, "200 ms back in time");
-        assert_eq!(restamp.stamp(ms(1300), Some(ms(100))), Some(ms(1300)));
+        assert_eq!(restamp.stamp(ms(1150), Some(ms(100))), Some(ms(1200)), "within the window: end to end");
+        assert_eq!(restamp.stamp(ms(1000), Some(ms(100))), None, "300 ms back in time");
+        assert_eq!(restamp.stamp(ms(1310), Some(ms(100))), Some(ms(1300)), "the stream goes on end to end");
     }
 
     #[test]
