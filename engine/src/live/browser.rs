@@ -11,10 +11,12 @@
 //! Clock: the jitter buffer (`mode=slave`) maps the publisher's RTP
 //! timestamps onto the feeder's running time, estimating the sender's clock
 //! skew against ours; each decoded buffer is then stamped with the live
-//! graph's running time, end to end with the previous one while it arrives
-//! within 80 ms of that, afresh otherwise. Drift is thus handled by slaving
-//! to the live pipeline's clock, not by resampling: it never accumulates, and
-//! a publisher whose clock runs away costs at most one re-stamp (a click).
+//! graph's running time at which the feeder's sink was to render it (see
+//! [`super::source::due_time`]): pictures with that time, sound end to end
+//! with the previous buffer while that is within 80 ms of it, afresh
+//! otherwise. Drift is thus handled by slaving to the live pipeline's clock,
+//! not by resampling: it never accumulates, and a publisher whose clock runs
+//! away costs at most one re-stamp (a click).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,7 +28,7 @@ use serde::Serialize;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
-use super::source::Restamp;
+use super::source::{due_time, Restamp};
 use super::timecode;
 
 /// Jitter buffer depth: enough for loopback and a good Wi-Fi, small next to a frame or two.
@@ -202,8 +204,8 @@ pub(crate) fn add(
     let input = BrowserInput {
         video: video.clone().downcast().expect("appsrc"),
         audio: audio.clone().downcast().expect("appsrc"),
-        video_stamp: Arc::default(),
-        audio_stamp: Arc::default(),
+        video_stamp: Arc::new(Mutex::new(Restamp::picture())),
+        audio_stamp: Arc::new(Mutex::new(Restamp::sound())),
         gate: Arc::default(),
         timecode,
         fps,
@@ -494,7 +496,7 @@ fn relay(
                 if target.caps() != caps {
                     target.set_caps(caps.as_ref());
                 }
-                let (Some(buffer), Some(now)) = (sample.buffer(), target.current_running_time()) else {
+                let (Some(buffer), Some(due)) = (sample.buffer(), due_time(sink, &sample, &target)) else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
                 let mut buffer = buffer.copy();
@@ -506,7 +508,7 @@ fn relay(
                 if clock {
                     carry_capture_clock(b, caps.as_ref());
                 }
-                let Some(pts) = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(now, duration) else {
+                let Some(pts) = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(due, duration) else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
                 b.set_pts(pts);

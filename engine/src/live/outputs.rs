@@ -187,10 +187,13 @@ pub(crate) fn add(pipeline: &gst::Pipeline, outputs: &[LiveOutput], taps: &Taps<
                 let mux = &elements[0];
                 let parse = make(f::H264PARSE)?;
                 pipeline.add(&parse).map_err(|_| link_err("h264parse"))?;
-                tap(pipeline, taps.h264, &parse, &failed, &prefix, "video")?;
+                let pictures = tap(pipeline, taps.h264, &parse, &failed, &prefix, "video")?;
                 parse.link(mux).map_err(|_| link_err("video to the muxer"))?;
                 let aac = aac.as_ref().expect("aac branch for a muxed output");
-                tap(pipeline, aac, mux, &failed, &prefix, "audio")?;
+                let sound = tap(pipeline, aac, mux, &failed, &prefix, "audio")?;
+                if matches!(output, LiveOutput::Record(_)) {
+                    start_together(&pictures.static_pad("src").expect("src"), &sound.static_pad("src").expect("src"));
+                }
             }
         }
         branches.push(Branch { output: output.clone(), prefix, failed, error: Mutex::new(None) });
@@ -260,8 +263,81 @@ fn add_aac(pipeline: &gst::Pipeline, taps: &Taps<'_>) -> Result<gst::Element> {
     shared_audio_encode(pipeline, taps.audio, make(f::QUEUE)?, None, enc, err)
 }
 
-/// Links a new branch of tee `from` through a queue to `to`. Once the output
-/// failed, buffers are dropped before its queue, so the tee never sees its error.
+/// Where a recording's two tracks start.
+#[derive(Debug, Default)]
+struct CommonStart {
+    /// Decode time of the first sound frame sent to the muxer.
+    sound: Option<gst::ClockTime>,
+    /// Whether the first picture has gone to the muxer.
+    picture: bool,
+    /// Whether a keyframe was asked for to start the pictures with.
+    asked: bool,
+}
+
+/// Makes a recording's pictures (leaving `pictures`) start where its sound
+/// (leaving `sound`) starts.
+///
+/// GStreamer 1.22's `mp4mux`, writing fragments, times each track from that
+/// track's own first buffer (a fragment's decode time is the buffer's less the
+/// track's first), and a fragmented file has no edit list to say that one
+/// track starts later than the other. So whatever lay between the first sound
+/// and the first picture to reach the muxer (x264 starting up, the encoders'
+/// and queues' different delays: 10 to 190 ms, another figure each run) was
+/// taken out of one track against the other for the whole recording. Here the
+/// sound's first frame sets the start: pictures before it are dropped, and the
+/// first keyframe at or after it (one is asked for) is stamped at the sound's
+/// start, shown from there until the next picture as a player shows a first
+/// picture, so that every later picture keeps its exact time against the sound.
+fn start_together(pictures: &gst::Pad, sound: &gst::Pad) {
+    let start = Arc::new(Mutex::new(CommonStart::default()));
+    let first_sound = Arc::clone(&start);
+    sound.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let time = info.buffer().and_then(|b| b.dts_or_pts());
+        if let Some(running) = time.and_then(|t| time_segment(pad)?.to_running_time(t)) {
+            first_sound.lock().unwrap_or_else(PoisonError::into_inner).sound.get_or_insert(running);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pictures.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let mut start = start.lock().unwrap_or_else(PoisonError::into_inner);
+        if start.picture {
+            return gst::PadProbeReturn::Ok;
+        }
+        // The muxer times each track by running time; the encoders' timestamps are not that.
+        let (Some(sound), Some(buffer), Some(segment)) = (start.sound, info.buffer(), time_segment(pad)) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        if buffer.pts().and_then(|pts| segment.to_running_time(pts)).is_none_or(|running| running < sound) {
+            return gst::PadProbeReturn::Drop;
+        }
+        if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            if !start.asked {
+                start.asked = true;
+                let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
+                pad.send_event(event);
+            }
+            return gst::PadProbeReturn::Drop;
+        }
+        let Some(at) = segment.position_from_running_time(sound) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        start.picture = true;
+        let buffer = info.buffer_mut().expect("buffer").make_mut();
+        buffer.set_pts(at);
+        buffer.set_dts(at);
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// The time segment `pad` carries.
+fn time_segment(pad: &gst::Pad) -> Option<gst::FormattedSegment<gst::ClockTime>> {
+    let event = pad.sticky_event::<gst::event::Segment>(0)?;
+    event.segment().downcast_ref::<gst::ClockTime>().cloned()
+}
+
+/// Links a new branch of tee `from` through a queue to `to`, and returns the
+/// queue. Once the output failed, buffers are dropped before its queue, so the
+/// tee never sees its error.
 fn tap(
     pipeline: &gst::Pipeline,
     from: &gst::Element,
@@ -269,7 +345,7 @@ fn tap(
     failed: &Arc<AtomicBool>,
     prefix: &str,
     role: &str,
-) -> Result<()> {
+) -> Result<gst::Element> {
     let queue = make(f::QUEUE)?;
     queue.set_property("name", format!("{prefix}{role}-queue"));
     queue.set_property_from_str("leaky", "downstream");
@@ -288,7 +364,7 @@ fn tap(
             gst::PadProbeReturn::Ok
         }
     });
-    Ok(())
+    Ok(queue)
 }
 
 #[cfg(test)]

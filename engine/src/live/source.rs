@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use gst::prelude::*;
+use gst_base::prelude::BaseSinkExt;
 
 use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
@@ -164,12 +165,12 @@ fn looping_file(path: &Path) -> Result<(gst::Element, gst::Element, gst::Pipelin
     let feeder_weak = feeder.downgrade();
     route_decoded_pads(&decode, move |pad, stream| {
         let Some(feeder) = feeder_weak.upgrade() else { return };
-        let (convert, target) = match stream {
-            Stream::Video => (f::VIDEOCONVERT, &video_out),
-            Stream::Audio => (f::AUDIOCONVERT, &audio_out),
+        let target = match stream {
+            Stream::Video => &video_out,
+            Stream::Audio => &audio_out,
             Stream::Other => return,
         };
-        if let Err(err) = relay(&feeder, pad, convert, target) {
+        if let Err(err) = relay(&feeder, pad, stream, target) {
             tracing::error!(%err, "cannot relay the looping file");
         }
     });
@@ -196,32 +197,83 @@ fn live_appsrc() -> Result<gst::Element> {
     Ok(src)
 }
 
-/// Largest gap between a buffer's arrival and its continuous timestamp
-/// before the stream is stamped afresh (after a loop's seek, a stall).
+/// Largest gap between a sound buffer's due time and the end of the one
+/// before it for the two to be joined end to end; a larger one (a loop's
+/// seek, a stall, a publisher's clock running away) starts the sound afresh.
 const RESYNC: gst::ClockTime = gst::ClockTime::from_mseconds(80);
 
+/// How late a file's picture may reach its sink before it is skipped.
+const MAX_LATENESS: gst::ClockTime = gst::ClockTime::from_mseconds(100);
+
+/// When `sample`, rendered by `sink` (a synchronised appsink of a feeder
+/// pipeline), was due, as a running time of the live graph that `live` belongs to.
+///
+/// A feeder's sink renders each buffer at its running time plus the feeder's
+/// latency; the same instant on the live graph's clock is "now" there less
+/// however late the buffer reached us. Stamping the arrival time instead
+/// lets every stall of one stream (a slow 1080p decode on a busy core, x264
+/// starting up) move that stream, and only it, against the other for the rest
+/// of the show: a file's sound was recorded 10-190 ms ahead of its picture,
+/// a different figure each run. Due times keep the two streams as far apart
+/// as the feeder has them, which for a file is as far apart as the file has them.
+pub(super) fn due_time(
+    sink: &gst_app::AppSink,
+    sample: &gst::Sample,
+    live: &gst_app::AppSrc,
+) -> Option<gst::ClockTime> {
+    let pts = sample.buffer()?.pts()?;
+    let running = sample.segment()?.downcast_ref::<gst::ClockTime>()?.to_running_time(pts)?;
+    // The bindings do not declare appsink's base class; it is a GstBaseSink all the same.
+    let latency = sink.dynamic_cast_ref::<gst_base::BaseSink>().map(BaseSinkExt::latency).unwrap_or_default();
+    let due_there = running.saturating_add(latency);
+    // Both read now: the two pipelines need not share a clock.
+    let (now_there, now_here) = (sink.current_running_time()?, live.current_running_time()?);
+    let late = i128::from(now_there.nseconds()) - i128::from(due_there.nseconds());
+    u64::try_from(i128::from(now_here.nseconds()) - late).ok().map(gst::ClockTime::from_nseconds)
+}
+
 /// Stamps relayed buffers (a looping file, a browser publisher, the attract
-/// picture) with the live graph's running time. Each buffer follows the
-/// previous one end to end, so sound stays sample-continuous: stamping arrival
-/// times instead lets buffers that arrive close together overlap, and the
-/// encoder then drops the overlap, a few percent of the sound, which the
-/// viewer's player makes up by stretching, further behind every second (and
-/// the picture waits for it).
-#[derive(Debug, Default)]
+/// picture) with the live graph's running time at which they were due (see
+/// [`due_time`]). Pictures keep their due times, and one that is not later
+/// than the picture before it is dropped (elements downstream that take
+/// durations from consecutive timestamps would see a negative one). Sound
+/// follows the previous buffer end to end while that is within [`RESYNC`] of
+/// its due time, so it stays sample-continuous: timestamps that overlap by a
+/// rounding make the encoder drop the overlap, which the viewer's player
+/// makes up by stretching.
+#[derive(Debug)]
 pub(super) struct Restamp {
+    /// Sound: end of the previous buffer; pictures: the previous timestamp.
     next: Option<gst::ClockTime>,
+    continuous: bool,
 }
 
 impl Restamp {
-    /// The timestamp for a buffer arriving at `now`, or `None` for one to drop:
-    /// a burst that ran more than [`RESYNC`] ahead of the clock would otherwise
-    /// be stamped back in time, and elements downstream that take durations
-    /// from consecutive timestamps would see a negative one.
-    pub(super) fn stamp(&mut self, now: gst::ClockTime, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
+    /// For a sound stream.
+    pub(super) fn sound() -> Self {
+        Restamp { next: None, continuous: true }
+    }
+
+    /// For a picture stream.
+    pub(super) fn picture() -> Self {
+        Restamp { next: None, continuous: false }
+    }
+
+    /// The timestamp for a buffer due at `due`, or `None` for one to drop: a
+    /// picture not after its predecessor, or sound due more than [`RESYNC`]
+    /// before the end of what was already stamped (it would be stamped back in time).
+    pub(super) fn stamp(&mut self, due: gst::ClockTime, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
+        if !self.continuous {
+            if self.next.is_some_and(|last| due <= last) {
+                return None;
+            }
+            self.next = Some(due);
+            return Some(due);
+        }
         let pts = match self.next {
-            Some(next) if next.absdiff(now) <= RESYNC => next,
-            Some(next) if next > now => return None,
-            _ => now,
+            Some(next) if next.absdiff(due) <= RESYNC => next,
+            Some(next) if next > due => return None,
+            _ => due,
         };
         self.next = Some(duration.map_or(pts, |d| pts.saturating_add(d)));
         Some(pts)
@@ -230,14 +282,21 @@ impl Restamp {
 
 /// Links a decoded stream through a converter to an appsink (paced by the
 /// feeder's clock) whose samples are pushed, re-stamped, into `target`.
-fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, convert: &'static str, target: &gst::Element) -> Result<()> {
-    let convert = make(convert)?;
+fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, stream: Stream, target: &gst::Element) -> Result<()> {
+    let video = stream == Stream::Video;
+    let convert = make(if video { f::VIDEOCONVERT } else { f::AUDIOCONVERT })?;
     let sink = make(f::APPSINK)?.downcast::<gst_app::AppSink>().expect("appsink");
     sink.set_property("sync", true);
     sink.set_property("max-buffers", 2u32);
     sink.set_property("drop", true);
+    if video {
+        // A decoder that cannot keep up (1080p on a busy core) skips pictures, as a
+        // player does, rather than falling further behind the sound every second.
+        sink.set_property("qos", true);
+        sink.set_property("max-lateness", MAX_LATENESS.nseconds() as i64);
+    }
     let appsrc = target.clone().downcast::<gst_app::AppSrc>().expect("appsrc");
-    let restamp = std::sync::Mutex::new(Restamp::default());
+    let restamp = std::sync::Mutex::new(if video { Restamp::picture() } else { Restamp::sound() });
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -247,13 +306,13 @@ fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, convert: &'static str, target: 
                     appsrc.set_caps(caps.as_ref());
                 }
                 // Before the live graph plays there is no running time to stamp with.
-                let (Some(buffer), Some(now)) = (sample.buffer(), appsrc.current_running_time()) else {
+                let (Some(buffer), Some(due)) = (sample.buffer(), due_time(sink, &sample, &appsrc)) else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
                 let mut buffer = buffer.copy();
                 let b = buffer.make_mut();
                 let Some(pts) =
-                    restamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(now, b.duration())
+                    restamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(due, b.duration())
                 else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
@@ -279,11 +338,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restamped_buffers_follow_each_other_until_they_drift_too_far() {
+    fn sound_follows_end_to_end_until_it_drifts_too_far() {
         let ms = gst::ClockTime::from_mseconds;
-        let mut restamp = Restamp::default();
+        let mut restamp = Restamp::sound();
         assert_eq!(restamp.stamp(ms(1000), Some(ms(21))), Some(ms(1000)));
-        // Arrived early or late by a few ms: still end to end.
+        // Due a few ms early or late: still end to end.
         assert_eq!(restamp.stamp(ms(1015), Some(ms(21))), Some(ms(1021)));
         assert_eq!(restamp.stamp(ms(1050), Some(ms(21))), Some(ms(1042)));
         // A loop's seek left a gap: start afresh.
@@ -291,20 +350,70 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_ahead_of_the_clock_is_dropped_rather_than_stamped_back_in_time() {
+    fn sound_due_well_before_what_was_stamped_is_dropped_rather_than_stamped_back_in_time() {
         let ms = gst::ClockTime::from_mseconds;
-        let mut restamp = Restamp::default();
-        let mut last = ms(0);
-        // Ten frames of 33 ms arrive within 1 ms of each other.
-        for i in 0..10 {
-            if let Some(pts) = restamp.stamp(ms(1000 + i), Some(ms(33))) {
-                assert!(pts >= last, "{pts} after {last}");
-                last = pts;
+        let mut restamp = Restamp::sound();
+        assert_eq!(restamp.stamp(ms(1000), Some(ms(100))), Some(ms(1000)));
+        assert_eq!(restamp.stamp(ms(1100), Some(ms(100))), Some(ms(1100)));
+        assert_eq!(restamp.stamp(ms(1150), Some(ms(100))), Some(ms(1200)), "within the window: end to end");
+        assert_eq!(restamp.stamp(ms(1000), Some(ms(100))), None, "300 ms back in time");
+        assert_eq!(restamp.stamp(ms(1310), Some(ms(100))), Some(ms(1300)), "the stream goes on end to end");
+    }
+
+    #[test]
+    fn pictures_keep_their_due_times_and_never_go_back() {
+        let ms = gst::ClockTime::from_mseconds;
+        let mut restamp = Restamp::picture();
+        // The duration a decoder states is not what the pictures' times are made of.
+        assert_eq!(restamp.stamp(ms(1000), Some(ms(33))), Some(ms(1000)));
+        assert_eq!(restamp.stamp(ms(1040), Some(ms(33))), Some(ms(1040)));
+        assert_eq!(restamp.stamp(ms(1200), Some(ms(33))), Some(ms(1200)));
+        assert_eq!(restamp.stamp(ms(1200), Some(ms(33))), None);
+        assert_eq!(restamp.stamp(ms(1150), Some(ms(33))), None);
+        assert_eq!(restamp.stamp(ms(1233), Some(ms(33))), Some(ms(1233)));
+    }
+
+    /// A file's sound, pulled from its feeder with a stall in the middle (a
+    /// busy core), is stamped as far apart as the file has it, not as it arrived.
+    #[test]
+    fn a_stalled_relay_stamps_buffers_when_they_were_due_not_when_they_came() {
+        crate::media::init().unwrap();
+        let feeder = gst::parse::launch(
+            "audiotestsrc samplesperbuffer=960 num-buffers=12 ! audio/x-raw,rate=48000 \
+             ! appsink name=sink sync=true max-buffers=20",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let sink = feeder.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+        let live = gst::parse::launch("appsrc name=src is-live=true format=time ! fakesink sync=false")
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let appsrc = live.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
+        live.set_state(gst::State::Playing).unwrap();
+        feeder.set_state(gst::State::Playing).unwrap();
+        let mut stamps = Vec::new();
+        for i in 0..12 {
+            if i == 5 {
+                std::thread::sleep(std::time::Duration::from_millis(150));
             }
+            let sample = sink.pull_sample().expect("a buffer");
+            let pts = sample.buffer().unwrap().pts().unwrap();
+            let arrived = appsrc.current_running_time().unwrap();
+            stamps.push((pts, due_time(&sink, &sample, &appsrc).expect("a due time"), arrived));
         }
-        assert!(last <= ms(1000 + 80), "the burst stays within the resync window: {last}");
-        // Once the clock catches up the stream goes on end to end.
-        assert_eq!(restamp.stamp(ms(1100), Some(ms(33))), Some(last + ms(33)));
+        feeder.set_state(gst::State::Null).unwrap();
+        live.set_state(gst::State::Null).unwrap();
+        let (pts0, due0, arrived0) = stamps[0];
+        for &(pts, due, _) in &stamps {
+            let error = (due - due0).nseconds() as i64 - (pts - pts0).nseconds() as i64;
+            assert!(error.abs() < 3_000_000, "{pts}: due {due} is {error} ns off the file's spacing");
+        }
+        // What stamping the arrival did: the stall moved every later buffer.
+        let (pts5, _, arrived5) = stamps[5];
+        let moved = (arrived5 - arrived0).nseconds() as i64 - (pts5 - pts0).nseconds() as i64;
+        assert!(moved > 100_000_000, "the stall shows in the arrival times: {moved} ns");
     }
 
     #[test]
