@@ -81,7 +81,10 @@ fn bench(label: &str, caps: &gst::Caps, frames: &[gst::Buffer], character: &Path
 
 /// The landmarks of the first face of each frame, `None` where there is none.
 fn landmarks(frames: &[gst::Buffer]) -> Vec<Option<Vec<[f32; 3]>>> {
-    frames.iter().map(|f| f.meta::<FaceMeta>().and_then(|m| m.faces().first().map(|face| face.landmarks.clone()))).collect()
+    frames
+        .iter()
+        .map(|f| f.meta::<FaceMeta>().and_then(|m| m.faces().first().map(|face| face.landmarks.clone())))
+        .collect()
 }
 
 /// Seam energy, flicker and ΔE of `out` against the source `frames` (see the file's doc).
@@ -103,7 +106,8 @@ fn quality(label: &str, caps: &gst::Caps, frames: &[gst::Buffer], outputs: &[(&s
             seam_n += 1;
             let skin = swap_metrics::skin_seam(lm, 2.0, 12.0, width, height);
             if !skin.is_empty() {
-                let (a, b) = (swap_metrics::lab_mean(&out[i], width, &skin), swap_metrics::lab_mean(&maps[i], width, &skin));
+                let (a, b) =
+                    (swap_metrics::lab_mean(&out[i], width, &skin), swap_metrics::lab_mean(&maps[i], width, &skin));
                 delta += swap_metrics::delta_e(a, b);
                 delta_n += 1;
             }

@@ -141,7 +141,12 @@ fn reduce_line<const N: usize>(n: usize, get: impl Fn(usize) -> [f32; N], mut pu
 /// The upsampling matching [`reduce_line`]: zeros between the samples, blurred by
 /// 2 x [1 4 6 4 1] / 16, written out to `n` values.
 #[inline]
-fn expand_line<const N: usize>(src_n: usize, n: usize, get: impl Fn(usize) -> [f32; N], mut put: impl FnMut(usize, [f32; N])) {
+fn expand_line<const N: usize>(
+    src_n: usize,
+    n: usize,
+    get: impl Fn(usize) -> [f32; N],
+    mut put: impl FnMut(usize, [f32; N]),
+) {
     let last = src_n as isize - 1;
     let at = |i: isize| get(i.clamp(0, last) as usize);
     for o in 0..n {
@@ -174,7 +179,13 @@ fn reduce<const N: usize>(src: &Plane<N>, dst: &mut Plane<N>, scratch: &mut Vec<
     }
 }
 
-fn expand<const N: usize>(src: &Plane<N>, width: usize, height: usize, dst: &mut Plane<N>, scratch: &mut Vec<[f32; N]>) {
+fn expand<const N: usize>(
+    src: &Plane<N>,
+    width: usize,
+    height: usize,
+    dst: &mut Plane<N>,
+    scratch: &mut Vec<[f32; N]>,
+) {
     scratch.clear();
     scratch.resize(width * src.height, [0.0; N]);
     for y in 0..src.height {
@@ -204,7 +215,12 @@ impl MultiBand {
     /// the corrected face is mixed in by the feathered weights. At the hull edge face and
     /// frame then agree in colour and only the character's texture fades in. Returns the
     /// pixels changed.
-    pub(super) fn blend_membrane(&mut self, frame: &mut FrameMut<'_>, region: &Region, performer: &ColourStats) -> usize {
+    pub(super) fn blend_membrane(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        region: &Region,
+        performer: &ColourStats,
+    ) -> usize {
         let (w, h) = (region.width, region.height);
         if w == 0 || h == 0 {
             return 0;
@@ -232,12 +248,8 @@ impl MultiBand {
                 if c <= 0.0 {
                     continue;
                 }
-                base.data[i] = [
-                    c * (f32::from(b[0]) - f[0]),
-                    c * (f32::from(b[1]) - f[1]),
-                    c * (f32::from(b[2]) - f[2]),
-                    c,
-                ];
+                base.data[i] =
+                    [c * (f32::from(b[0]) - f[0]), c * (f32::from(b[1]) - f[1]), c * (f32::from(b[2]) - f[2]), c];
             }
         }
         for k in 1..levels {
@@ -254,7 +266,8 @@ impl MultiBand {
             mad(&mut acc, g, 1.0);
             acc
         });
-        let mean = if total[3] > 1e-6 { [total[0] / total[3], total[1] / total[3], total[2] / total[3]] } else { [0.0; 3] };
+        let mean =
+            if total[3] > 1e-6 { [total[0] / total[3], total[1] / total[3], total[2] / total[3]] } else { [0.0; 3] };
         est.resize(top.width, top.height);
         for (e, g) in est.data.iter_mut().zip(&top.data) {
             let t = (g[3] * MEMBRANE_GAIN).min(1.0);
@@ -318,8 +331,7 @@ impl MultiBand {
                 }
                 let f = region.face[i];
                 let b = frame.get(region.x0 + x, region.y0 + y);
-                base.data[i] =
-                    [f[0] - f32::from(b[0]), f[1] - f32::from(b[1]), f[2] - f32::from(b[2]), f[3]];
+                base.data[i] = [f[0] - f32::from(b[0]), f[1] - f32::from(b[1]), f[2] - f32::from(b[2]), f[3]];
             }
         }
         for k in 1..levels {

@@ -79,8 +79,32 @@ pub(super) fn skin_likeness(lab: [f32; 3], skin: &ColourStats) -> f32 {
     1.0 - smoothstep((z2.sqrt() - SKIN_NEAR) / (SKIN_FAR - SKIN_NEAR))
 }
 
+/// Lab statistics of the portrait's cheeks: a disc on each side halfway between the eye's
+/// outer corner and the mouth corner. The character file's own skin statistics cover the
+/// whole face outline, so a fringe over the forehead is part of them; the cheeks are skin.
+fn cheek_stats(lab: &[[f32; 4]], width: usize, height: usize, landmarks: &[[f32; 3]]) -> Option<ColourStats> {
+    let eyes = mesh::distance(landmarks, 33, 263);
+    let radius = (0.15 * eyes).max(2.0);
+    let mut acc = crate::character::colour::LabAccumulator::default();
+    for (eye, mouth) in [(33, 61), (263, 291)] {
+        let (cx, cy) =
+            ((landmarks[eye][0] + landmarks[mouth][0]) / 2.0, (landmarks[eye][1] + landmarks[mouth][1]) / 2.0);
+        let clamp = |v: f32, n: usize| (v.max(0.0) as usize).min(n);
+        for y in clamp(cy - radius, height)..clamp(cy + radius + 1.0, height) {
+            for x in clamp(cx - radius, width)..clamp(cx + radius + 1.0, width) {
+                if (x as f32 + 0.5 - cx).hypot(y as f32 + 0.5 - cy) <= radius {
+                    let [l, a, b, _] = lab[y * width + x];
+                    acc.push([l, a, b]);
+                }
+            }
+        }
+    }
+    (acc.count() >= 16).then(|| acc.stats()).flatten()
+}
+
 /// The skin weight (0..1) of every pixel of a `width` x `height` portrait given in L*a*b*
-/// (`lab`, row-major), its 468 `landmarks` and skin statistics.
+/// (`lab`, row-major), its 468 `landmarks` and skin statistics (used where the cheeks
+/// cannot be measured).
 pub(super) fn portrait_skin(
     lab: &[[f32; 4]],
     width: usize,
@@ -89,6 +113,7 @@ pub(super) fn portrait_skin(
     skin: &ColourStats,
 ) -> Vec<f32> {
     let mut weight = vec![0.0f32; width * height];
+    let skin = &cheek_stats(lab, width, height, landmarks).unwrap_or(*skin);
     let oval = mesh::polygon(landmarks, &FACE_OVAL);
     let mut features = Vec::new();
     for ids in [&RIGHT_BROW[..], &LEFT_BROW, &RIGHT_EYE, &LEFT_EYE, &LIPS_OUTER] {

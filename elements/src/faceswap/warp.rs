@@ -12,8 +12,8 @@ use crate::character::mesh::FACE_OVAL;
 use crate::character::{ColourStats, RgbaImage};
 use crate::facemeta::LANDMARK_COUNT;
 
-use super::colour::{LabToRgb, LabTransfer};
 use super::blend::Region;
+use super::colour::{LabToRgb, LabTransfer};
 use super::mask::{FrameMut, Mask};
 use super::skin::portrait_skin;
 use super::triangulation::{delaunay, Triangle};
