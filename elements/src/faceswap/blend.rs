@@ -494,8 +494,7 @@ mod tests {
         assert!(contrast >= 26, "stripes kept: {centre:?}");
         // Across the edge (away from the stripes' own steps) no step like the feather's.
         let step = |data: &[u8]| {
-            let f = &data[..];
-            (0..24).map(|y| f[(y * size + 100) * 3].abs_diff(f[((y + 1) * size + 100) * 3])).max().unwrap_or(0)
+            (0..24).map(|y| data[(y * size + 100) * 3].abs_diff(data[((y + 1) * size + 100) * 3])).max().unwrap_or(0)
         };
         for (x, y) in [(0, 0), (100, 5), (199, 100)] {
             assert_eq!(f.get(x, y), [100, 100, 100], "({x}, {y}) outside the mask");

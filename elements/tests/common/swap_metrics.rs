@@ -3,7 +3,7 @@
 //! `examples/faceswap_bench.rs`: how much the seam shows, how much the face flickers, how far
 //! the swapped skin's colour lies from the performer's near the seam.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use gstreenact::character::colour::srgb_to_lab;
 use gstreenact::character::mesh::{self, FACE_OVAL};
