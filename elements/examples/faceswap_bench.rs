@@ -120,7 +120,7 @@ fn quality(label: &str, caps: &gst::Caps, frames: &[gst::Buffer], outputs: &[(&s
         }
         let (flicker, source_flicker) = (flicker / pairs.max(1) as f64, source_flicker / pairs.max(1) as f64);
         println!(
-            "faceswap {label} quality {name}: seam energy {:.1}, flicker {flicker:.2} levels (source {source_flicker:.2}, ratio {:.2}), seam skin ΔE {:.2} ({seam_n} frames)",
+            "faceswap {label} quality {name}: seam energy {:.2}, flicker {flicker:.2} levels (source {source_flicker:.2}, ratio {:.2}), seam skin ΔE {:.2} ({seam_n} frames)",
             seam / seam_n.max(1) as f64,
             flicker / source_flicker.max(1e-9),
             delta / delta_n.max(1) as f64,

@@ -36,17 +36,33 @@
  *
  * Both paths blend through the same mask: the convex hull of the performer's face outline,
  * feathered inwards by `feather`, so no pixel outside the hull changes; `keep-eyes` and
- * `keep-mouth` cut feathered holes where the performer's own eyes and mouth opening show.
+ * `keep-mouth` cut feathered holes where the performer's own eyes and mouth opening show
+ * (on the classical path the eyes are also kept when the portrait's own eyes are closed).
  * The mask follows the (already smoothed) landmarks and nothing else, so it is as steady as
  * the tracking.
+ *
+ * On the classical path, `skin-mask` (default on) multiplies the mask by a skin weight of the
+ * portrait worked out once at start: 0 outside its face outline, 1 over the central face
+ * (brows, eyes, nose, mouth), and elsewhere (forehead, temples, jaw) how close the colour is
+ * to the skin of the portrait's cheeks. A fringe, hair over the temples or background inside
+ * the outline is therefore not pasted; the performer's own pixels stay there. The character
+ * file holds no segmentation and the selfie matte cannot tell hair from skin, so the test is
+ * by colour. `blend` chooses how the face meets the performer's skin: `poisson` (default,
+ * gradient-domain) takes the performer's skin colours along the feathered edge band as the
+ * boundary condition and spreads the difference smoothly over the face (the membrane of
+ * Poisson cloning, interpolated by pull-push over an image pyramid rather than solved
+ * iteratively), then fades the character's texture in by the feathered mask, so colour and
+ * shading agree at the seam; `multiband` mixes a Laplacian pyramid band by band; `feather`
+ * is the plain feathered alpha of 0.1.0 (`blend=feather skin-mask=false` is the 0.1.0 swap).
  *
  * Caps: packed 8-bit RGB-family video (`RGBA`, `BGRA`, `RGBx`, `BGRx`, `RGB`, `BGR`), any size
  * and rate, processed in place.
  *
  * Latency: none added; the element holds no frames, so it answers the LATENCY query with
- * upstream's values. The classical swap costs about 1.5 ms per 720p frame for a face 130 px
- * wide and 4 ms for a 260 px close-up, on one CPU thread (`examples/faceswap_bench.rs`); a
- * neural model costs what the model costs, on the streaming thread.
+ * upstream's values. The classical swap with `blend=feather` costs about 1.5 ms per 720p frame
+ * for a face 130 px wide and 4 ms for a 260 px close-up, on one CPU thread; the default
+ * gradient-domain blend about 1.5 times that (`examples/faceswap_bench.rs`, bench/RESULTS.md);
+ * a neural model costs what the model costs, on the streaming thread.
  *
  * ```bash
  * gst-launch-1.0 filesrc location=presenter.mp4 ! decodebin ! videoconvert ! reenactfacetrack ! reenactfaceswap character=lincoln.character.json ! videoconvert ! autovideosink
