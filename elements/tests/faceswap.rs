@@ -7,6 +7,8 @@
 //! files, frames without faces, and the element's contract (caps, latency, properties).
 
 mod common;
+#[path = "common/swap_metrics.rs"]
+mod swap_metrics;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -89,33 +91,10 @@ fn polygon(face: &Face, ids: &[usize]) -> Vec<(f32, f32)> {
 
 /// Convex hull of the face outline (what the element's mask is built on), counter-clockwise.
 fn hull(face: &Face) -> Vec<(f32, f32)> {
-    let mut pts = polygon(face, &FACE_OVAL);
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let cross = |o: (f32, f32), a: (f32, f32), b: (f32, f32)| (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0);
-    let mut out: Vec<(f32, f32)> = Vec::new();
-    for pass in [pts.clone(), pts.iter().rev().copied().collect()] {
-        let start = out.len();
-        for p in pass {
-            while out.len() >= start + 2 && cross(out[out.len() - 2], out[out.len() - 1], p) <= 0.0 {
-                out.pop();
-            }
-            out.push(p);
-        }
-        out.pop();
-    }
-    out
+    swap_metrics::hull(&face.landmarks)
 }
 
-/// Signed distance of (x, y) inside a convex counter-clockwise polygon (negative outside).
-fn depth(hull: &[(f32, f32)], x: f32, y: f32) -> f32 {
-    (0..hull.len())
-        .map(|i| {
-            let (a, b) = (hull[i], hull[(i + 1) % hull.len()]);
-            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-            ((x - a.0) * dy - (y - a.1) * dx) / -dx.hypot(dy)
-        })
-        .fold(f32::INFINITY, f32::min)
-}
+use swap_metrics::depth;
 
 /// Pixels (x, y) of a `width` x `height` frame whose centre lies at least `min_depth` inside
 /// the face hull.
@@ -211,7 +190,9 @@ fn colours_move_toward_the_character_without_transfer() {
     let (caps, frames) = tracked(&grid_file(), 3);
     let (width, _) = frame_size(&caps);
     let character = Character::load(astronaut()).expect("character").portrait.skin;
-    let out = swapped(&caps, &frames, astronaut(), "colour-transfer=0");
+    // The feathered blend: the gradient-domain one moves the face to the scene's colour along
+    // the seam whatever the transfer (`the_gradient_domain_seam_...` checks that).
+    let out = swapped(&caps, &frames, astronaut(), "colour-transfer=0 blend=feather");
     let input = &frames[2];
     let performer = face(input);
     let before = skin(&input.map_readable().expect("map"), width, &performer);
@@ -231,8 +212,9 @@ fn colour_transfer_matches_the_scene_lighting() {
     init();
     let (caps, frames) = tracked(&grid_file(), 8);
     let (width, _) = frame_size(&caps);
-    let out = swapped(&caps, &frames, astronaut(), "colour-transfer=1");
-    let raw = swapped(&caps, &frames, astronaut(), "colour-transfer=0");
+    // The transfer on its own, through the feathered blend (see above).
+    let out = swapped(&caps, &frames, astronaut(), "colour-transfer=1 blend=feather");
+    let raw = swapped(&caps, &frames, astronaut(), "colour-transfer=0 blend=feather");
     let performer = face(&frames[7]);
     let scene = skin(&frames[7].map_readable().expect("map"), width, &performer);
     let matched = skin(&out[7].map_readable().expect("map"), width, &performer);
@@ -626,6 +608,7 @@ fn every_property_default_is_inside_its_range() {
         } else {
             assert!(
                 pspec.downcast_ref::<glib::ParamSpecBoolean>().is_some()
+                    || pspec.downcast_ref::<glib::ParamSpecEnum>().is_some()
                     || pspec.downcast_ref::<glib::ParamSpecString>().is_some(),
                 "{name}: unexpected type"
             );
@@ -637,7 +620,7 @@ fn every_property_default_is_inside_its_range() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 15, "the documented properties, execution-provider and the enhancer's included");
+    assert_eq!(checked, 17, "the documented properties, execution-provider and the enhancer's included");
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1");
     assert!(!element.find_property("algorithm").expect("algorithm").flags().contains(glib::ParamFlags::WRITABLE));
     element.set_property("model", "some_swapper");
@@ -855,4 +838,184 @@ fn an_enhancer_of_the_wrong_size_is_a_start_error_naming_it() {
     let text = format!("{} {}", err.error(), err.debug().unwrap_or_default());
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(text.contains("small_restorer") && text.contains("[1, 3, 512, 512]"), "{text}");
+}
+
+// The better classical face: skin mask, multi-band seam, the performer's own mouth and eyes.
+
+/// A copy of the astronaut character changed by `edit` (its picture and landmarks), saved
+/// under `name` in a fresh directory kept alive by the returned guard.
+fn edited_astronaut(
+    name: &str,
+    edit: impl FnOnce(&mut gstreenact::character::RgbaImage, &mut Vec<[f32; 3]>),
+) -> (tempfile::TempDir, PathBuf) {
+    let mut character = Character::load(astronaut()).expect("character");
+    let mut image = character.portrait_image().expect("portrait");
+    edit(&mut image, &mut character.portrait.landmarks);
+    character.portrait.png =
+        gstreenact::character::base64_encode(&gstreenact::character::encode_png(&image).expect("png"));
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join(format!("{name}.character.json"));
+    character.save(&path).expect("save");
+    (dir, path)
+}
+
+/// Top of the brows (smallest y of their landmarks).
+fn brow_top(landmarks: &[[f32; 3]]) -> f32 {
+    RIGHT_BROW.iter().chain(&LEFT_BROW).map(|&i| landmarks[i][1]).fold(f32::MAX, f32::min)
+}
+
+#[test]
+fn a_hair_fringe_on_the_portrait_stays_off_the_performer_forehead() {
+    init();
+    // A dark brown fringe painted across the portrait's whole forehead, from above the face
+    // outline down to just over the brows.
+    let (_dir, fringed) = edited_astronaut("fringed", |image, landmarks| {
+        let top = landmarks[10][1] - 20.0;
+        let bottom = brow_top(landmarks) - 3.0;
+        let oval = mesh::polygon(landmarks, &FACE_OVAL);
+        let (min_x, max_x) = oval.iter().fold((f32::MAX, f32::MIN), |m, p| (m.0.min(p.0), m.1.max(p.0)));
+        for y in top.max(0.0) as usize..bottom as usize {
+            for x in min_x.max(0.0) as usize..(max_x as usize).min(image.width as usize) {
+                let i = (y * image.width as usize + x) * 4;
+                image.data[i..i + 3].copy_from_slice(&[72, 46, 30]);
+            }
+        }
+    });
+    let (caps, frames) = tracked(&grid_file(), 4);
+    let (width, height) = frame_size(&caps);
+    // The skin mask on its own (feathered blend) and with the default blend.
+    for props in ["blend=feather", ""] {
+        let masked = swapped(&caps, &frames, &fringed, props);
+        let unmasked = swapped(&caps, &frames, &fringed, "blend=feather skin-mask=false");
+        let fringe = srgb_to_lab([72, 46, 30]);
+        for i in 0..frames.len() {
+            let performer = face(&frames[i]);
+            // The performer's forehead: inside the hull, above the brows.
+            let brows = brow_top(&performer.landmarks) - 4.0;
+            let forehead: Vec<(usize, usize)> =
+                inside(&performer, 4.0, width, height).into_iter().filter(|&(_, y)| (y as f32) < brows).collect();
+            assert!(forehead.len() > 300, "{} forehead pixels", forehead.len());
+            let source = frames[i].map_readable().expect("map");
+            let (with, without) = (masked[i].map_readable().expect("map"), unmasked[i].map_readable().expect("map"));
+            let own = swap_metrics::lab_mean(&source, width, &forehead);
+            let (with_lab, without_lab) =
+                (swap_metrics::lab_mean(&with, width, &forehead), swap_metrics::lab_mean(&without, width, &forehead));
+            let to_fringe = |lab: [f64; 3]| swap_metrics::delta_e(lab, fringe.map(f64::from));
+            // Without the mask the band is pasted (the colour transfer lifts it a little); with it
+            // the forehead keeps the performer's colour.
+            assert!(
+                to_fringe(without_lab) < 25.0,
+                "frame {i}: unmasked forehead {without_lab:?} is the fringe {fringe:?}"
+            );
+            let kept = swap_metrics::delta_e(with_lab, own);
+            assert!(
+            kept < 6.0 && kept < 0.25 * swap_metrics::delta_e(without_lab, own),
+            "`{props}` frame {i}: forehead Lab {with_lab:?}, performer's {own:?} (ΔE {kept:.1}), unmasked {without_lab:?}"
+        );
+        }
+    }
+}
+
+#[test]
+fn the_gradient_domain_seam_shows_less_than_the_feathered_one() {
+    init();
+    let (caps, frames) = tracked(&grid_file(), 6);
+    let (width, height) = frame_size(&caps);
+    let feathered = swapped(&caps, &frames, astronaut(), "blend=feather");
+    let banded = swapped(&caps, &frames, astronaut(), "blend=poisson");
+    let (mut feather_energy, mut band_energy) = (0.0, 0.0);
+    for i in 0..frames.len() {
+        let edge = swap_metrics::band(&hull(&face(&frames[i])), -4.0, 4.0, width, height);
+        let source = frames[i].map_readable().expect("map");
+        feather_energy +=
+            swap_metrics::seam_energy(&feathered[i].map_readable().expect("map"), &source, width, height, &edge);
+        band_energy +=
+            swap_metrics::seam_energy(&banded[i].map_readable().expect("map"), &source, width, height, &edge);
+    }
+    assert!(
+        band_energy < 0.7 * feather_energy,
+        "seam gradient energy: gradient-domain {band_energy:.1}, feather {feather_energy:.1}"
+    );
+    // The face is still swapped, not blurred away.
+    let region = inside(&face(&frames[0]), 10.0, width, height);
+    let change =
+        mean_diff(&frames[0].map_readable().expect("map"), &banded[0].map_readable().expect("map"), width, &region);
+    assert!(change > 8.0, "mean change inside the face {change:.1}");
+}
+
+/// The performer's pixels inside the polygon of landmarks `ids`, over all `frames`.
+fn feature_pixels(frames: &[gst::Buffer], ids: &[usize]) -> Vec<Vec<(usize, usize)>> {
+    frames
+        .iter()
+        .map(|frame| {
+            let poly = polygon(&face(frame), ids);
+            let b = gstreenact::facemeta::FaceBox::around(poly.iter().copied()).expect("box");
+            let mut pixels = Vec::new();
+            for y in b.y as usize..(b.y + b.h) as usize + 1 {
+                for x in b.x as usize..(b.x + b.w) as usize + 1 {
+                    if mesh::contains(&poly, x as f32 + 0.5, y as f32 + 0.5) {
+                        pixels.push((x, y));
+                    }
+                }
+            }
+            pixels
+        })
+        .collect()
+}
+
+#[test]
+fn the_mouth_interior_stays_the_performers_through_every_blend() {
+    init();
+    let (caps, frames) = tracked(&grid_file(), 25);
+    let (width, _) = frame_size(&caps);
+    let mouths = feature_pixels(&frames, &gstreenact::character::mesh::LIPS_INNER);
+    assert!(mouths.iter().map(Vec::len).sum::<usize>() > 200, "the performer opens the mouth");
+    for blend in ["poisson", "multiband", "feather"] {
+        let kept = swapped(&caps, &frames, astronaut(), &format!("blend={blend} keep-mouth=true"));
+        let replaced = swapped(&caps, &frames, astronaut(), &format!("blend={blend} keep-mouth=false"));
+        let (mut kept_diff, mut replaced_diff) = (0.0, 0.0);
+        for i in 0..frames.len() {
+            let source = frames[i].map_readable().expect("map");
+            kept_diff += mean_diff(&source, &kept[i].map_readable().expect("map"), width, &mouths[i]);
+            replaced_diff += mean_diff(&source, &replaced[i].map_readable().expect("map"), width, &mouths[i]);
+        }
+        assert_eq!(kept_diff, 0.0, "{blend}: the performer's mouth interior is kept exactly");
+        assert!(
+            replaced_diff / frames.len() as f64 > 5.0,
+            "{blend}: mouth replaced without keep-mouth: {replaced_diff:.1}"
+        );
+    }
+}
+
+#[test]
+fn a_portrait_with_closed_eyes_keeps_the_performer_eyes() {
+    init();
+    // The same picture, its lids declared closed: upper lid landmarks moved onto the lower ones.
+    let (_dir, closed) = edited_astronaut("sleepy", |_, landmarks| {
+        for (upper, lower) in [(159, 145), (386, 374), (158, 153), (160, 144), (385, 380), (387, 373)] {
+            // Half a pixel apart: coincident points would not triangulate.
+            let l = landmarks[lower];
+            landmarks[upper] = [l[0], l[1] - 0.5, l[2]];
+        }
+    });
+    let (caps, frames) = tracked(&grid_file(), 6);
+    let (width, _) = frame_size(&caps);
+    let eyes: Vec<Vec<(usize, usize)>> = feature_pixels(&frames, &RIGHT_EYE)
+        .into_iter()
+        .zip(feature_pixels(&frames, &LEFT_EYE))
+        .map(|(mut a, b)| {
+            a.extend(b);
+            a
+        })
+        .collect();
+    let sleepy = swapped(&caps, &frames, &closed, "keep-eyes=false");
+    let open = swapped(&caps, &frames, astronaut(), "keep-eyes=false");
+    let (mut sleepy_diff, mut open_diff) = (0.0, 0.0);
+    for i in 0..frames.len() {
+        let source = frames[i].map_readable().expect("map");
+        sleepy_diff += mean_diff(&source, &sleepy[i].map_readable().expect("map"), width, &eyes[i]);
+        open_diff += mean_diff(&source, &open[i].map_readable().expect("map"), width, &eyes[i]);
+    }
+    assert_eq!(sleepy_diff, 0.0, "closed portrait eyes: the performer's eyes are kept");
+    assert!(open_diff / frames.len() as f64 > 5.0, "open portrait eyes are pasted: {open_diff:.1}");
 }

@@ -36,17 +36,33 @@
  *
  * Both paths blend through the same mask: the convex hull of the performer's face outline,
  * feathered inwards by `feather`, so no pixel outside the hull changes; `keep-eyes` and
- * `keep-mouth` cut feathered holes where the performer's own eyes and mouth opening show.
+ * `keep-mouth` cut feathered holes where the performer's own eyes and mouth opening show
+ * (on the classical path the eyes are also kept when the portrait's own eyes are closed).
  * The mask follows the (already smoothed) landmarks and nothing else, so it is as steady as
  * the tracking.
+ *
+ * On the classical path, `skin-mask` (default on) multiplies the mask by a skin weight of the
+ * portrait worked out once at start: 0 outside its face outline, 1 over the central face
+ * (brows, eyes, nose, mouth), and elsewhere (forehead, temples, jaw) how close the colour is
+ * to the skin of the portrait's cheeks. A fringe, hair over the temples or background inside
+ * the outline is therefore not pasted; the performer's own pixels stay there. The character
+ * file holds no segmentation and the selfie matte cannot tell hair from skin, so the test is
+ * by colour. `blend` chooses how the face meets the performer's skin: `poisson` (default,
+ * gradient-domain) takes the performer's skin colours along the feathered edge band as the
+ * boundary condition and spreads the difference smoothly over the face (the membrane of
+ * Poisson cloning, interpolated by pull-push over an image pyramid rather than solved
+ * iteratively), then fades the character's texture in by the feathered mask, so colour and
+ * shading agree at the seam; `multiband` mixes a Laplacian pyramid band by band; `feather`
+ * is the plain feathered alpha of 0.1.0 (`blend=feather skin-mask=false` is the 0.1.0 swap).
  *
  * Caps: packed 8-bit RGB-family video (`RGBA`, `BGRA`, `RGBx`, `BGRx`, `RGB`, `BGR`), any size
  * and rate, processed in place.
  *
  * Latency: none added; the element holds no frames, so it answers the LATENCY query with
- * upstream's values. The classical swap costs about 1.5 ms per 720p frame for a face 130 px
- * wide and 4 ms for a 260 px close-up, on one CPU thread (`examples/faceswap_bench.rs`); a
- * neural model costs what the model costs, on the streaming thread.
+ * upstream's values. The classical swap with `blend=feather` costs about 1.5 ms per 720p frame
+ * for a face 130 px wide and 4 ms for a 260 px close-up, on one CPU thread; the default
+ * gradient-domain blend about 1.5 times that (`examples/faceswap_bench.rs`, bench/RESULTS.md);
+ * a neural model costs what the model costs, on the streaming thread.
  *
  * ```bash
  * gst-launch-1.0 filesrc location=presenter.mp4 ! decodebin ! videoconvert ! reenactfacetrack ! reenactfaceswap character=lincoln.character.json ! videoconvert ! autovideosink
@@ -66,12 +82,15 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::VideoFormat;
 
+use super::blend::{MultiBand, Region};
 use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
 use super::enhance::FaceEnhancer;
 use super::mask::{cut_hole, hull_mask, FrameMut, Mask};
 use super::neural::NeuralSwapper;
+use super::skin::eyes_closed;
 use super::triangulation::convex_hull;
 use super::warp::{mesh_points, PortraitMesh};
+use super::ReenactFaceSwapBlend;
 use crate::character::mesh::{self, FACE_OVAL, LEFT_EYE, LIPS_INNER, RIGHT_EYE};
 use crate::character::{Character, ColourStats};
 use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
@@ -90,6 +109,8 @@ const CLASSICAL_ALGORITHM: &str = "classical:delaunay/1";
 const DEFAULT_KEEP_EYES: bool = false;
 const DEFAULT_KEEP_MOUTH: bool = true;
 const DEFAULT_FEATHER: f64 = 0.08;
+const DEFAULT_BLEND: ReenactFaceSwapBlend = ReenactFaceSwapBlend::Poisson;
+const DEFAULT_SKIN_MASK: bool = true;
 const MAX_FEATHER: f64 = 256.0;
 // Mostly the scene's lighting (the performer's neck and ears frame the face), a little of the
 // character's own complexion.
@@ -128,6 +149,8 @@ struct Settings {
     keep_eyes: bool,
     keep_mouth: bool,
     feather: f64,
+    blend: ReenactFaceSwapBlend,
+    skin_mask: bool,
     colour_transfer: f64,
     track_id: u32,
     threads: u32,
@@ -146,6 +169,8 @@ impl Default for Settings {
             keep_eyes: DEFAULT_KEEP_EYES,
             keep_mouth: DEFAULT_KEEP_MOUTH,
             feather: DEFAULT_FEATHER,
+            blend: DEFAULT_BLEND,
+            skin_mask: DEFAULT_SKIN_MASK,
             colour_transfer: DEFAULT_COLOUR_TRANSFER,
             track_id: DEFAULT_TRACK_ID,
             threads: DEFAULT_THREADS,
@@ -176,6 +201,8 @@ struct State {
     portrait: PortraitMesh,
     /// The character's skin statistics, from the character file.
     character_skin: ColourStats,
+    /// The portrait's eyes are closed: the performer's are kept on the classical path.
+    portrait_eyes_closed: bool,
     /// The swap model when `model` is set.
     neural: Option<NeuralSwapper>,
     /// The restoration model when `enhancer` is set.
@@ -196,6 +223,12 @@ struct State {
     mask: Mask,
     /// A copy of `mask` for the enhancer, reused.
     enhance_mask: Mask,
+    /// The warped face before the multi-band blend, reused.
+    region: Region,
+    /// The mask's weights before the holes were cut (the gradient-domain blend's seam band).
+    hull_alpha: Vec<u8>,
+    /// The multi-band blend's pyramid, reused.
+    multiband: MultiBand,
     /// The current face's mesh points in the frame, reused.
     points: Vec<(f32, f32)>,
 }
@@ -232,8 +265,12 @@ impl ReenactFaceSwap {
         if state.mask.is_empty() {
             return Ok(0);
         }
+        if state.neural.is_none() && settings.blend == ReenactFaceSwapBlend::Poisson {
+            state.hull_alpha.clone_from(&state.mask.alpha);
+        }
         let hole_feather = (feather / 4.0).max(1.0);
-        if settings.keep_eyes {
+        // A portrait with closed eyes would paste closed lids over open eyes.
+        if settings.keep_eyes || (state.neural.is_none() && state.portrait_eyes_closed) {
             cut_hole(&mut state.mask, &mesh::polygon(landmarks, &RIGHT_EYE), hole_feather);
             cut_hole(&mut state.mask, &mesh::polygon(landmarks, &LEFT_EYE), hole_feather);
         }
@@ -291,7 +328,23 @@ impl ReenactFaceSwap {
         };
         gst::trace!(CAT, imp = self, "track {}: skin {performer:?}, transfer {transfer:?}", face.track_id);
         mesh_points(landmarks, &mut state.points);
-        state.portrait.paste(frame, &state.points, &mut state.mask, &transfer, &state.to_rgb)
+        let colours = (&transfer, &state.to_rgb);
+        match settings.blend {
+            ReenactFaceSwapBlend::Feather => {
+                state.portrait.paste(frame, &state.points, &mut state.mask, colours, settings.skin_mask)
+            }
+            ReenactFaceSwapBlend::MultiBand => {
+                let region = &mut state.region;
+                state.portrait.paste_region(&state.points, &state.mask, None, region, colours, settings.skin_mask);
+                state.multiband.blend(frame, &state.mask, &state.region)
+            }
+            ReenactFaceSwapBlend::Poisson => {
+                let (region, hull) = (&mut state.region, Some(state.hull_alpha.as_slice()));
+                state.portrait.paste_region(&state.points, &state.mask, hull, region, colours, settings.skin_mask);
+                let skin = performer.unwrap_or(state.character_skin);
+                state.multiband.blend_membrane(frame, &state.region, &skin)
+            }
+        }
     }
 }
 
@@ -349,6 +402,17 @@ impl ObjectImpl for ReenactFaceSwap {
                     .minimum(0.0)
                     .maximum(MAX_FEATHER)
                     .default_value(DEFAULT_FEATHER)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("blend", DEFAULT_BLEND)
+                    .nick("Blend")
+                    .blurb("How the classical swap meets the performer's skin: poisson (gradient-domain: the face's colour is moved smoothly to the performer's skin along the seam), multiband (Laplacian pyramid) or feather (plain feathered alpha)")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("skin-mask")
+                    .nick("Skin mask")
+                    .blurb("Paste only the portrait's face skin and features (classical path): its hair, background and ears are left out and the performer's own pixels stay there")
+                    .default_value(DEFAULT_SKIN_MASK)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("colour-transfer")
@@ -449,6 +513,16 @@ impl ObjectImpl for ReenactFaceSwap {
                 gst::info!(CAT, imp = self, "feather: {} -> {new}", settings.feather);
                 settings.feather = new;
             }
+            "blend" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "blend: {:?} -> {new:?}", settings.blend);
+                settings.blend = new;
+            }
+            "skin-mask" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "skin-mask: {} -> {new}", settings.skin_mask);
+                settings.skin_mask = new;
+            }
             "colour-transfer" => {
                 let new = value.get().expect("type checked upstream");
                 gst::info!(CAT, imp = self, "colour-transfer: {} -> {new}", settings.colour_transfer);
@@ -505,6 +579,8 @@ impl ObjectImpl for ReenactFaceSwap {
             "keep-eyes" => settings.keep_eyes.to_value(),
             "keep-mouth" => settings.keep_mouth.to_value(),
             "feather" => settings.feather.to_value(),
+            "blend" => settings.blend.to_value(),
+            "skin-mask" => settings.skin_mask.to_value(),
             "colour-transfer" => settings.colour_transfer.to_value(),
             "track-id" => settings.track_id.to_value(),
             "threads" => settings.threads.to_value(),
@@ -560,9 +636,16 @@ impl BaseTransformImpl for ReenactFaceSwap {
         let image = character
             .portrait_image()
             .map_err(|err| gst::error_msg!(gst::ResourceError::OpenRead, ["character file {path}: {err}"]))?;
-        let portrait = PortraitMesh::new(&image, &character.portrait.landmarks)
+        let portrait = PortraitMesh::new(&image, &character.portrait.landmarks, &character.portrait.skin)
             .map_err(|err| gst::error_msg!(gst::ResourceError::OpenRead, ["character file {path}: {err}"]))?;
-        gst::debug!(CAT, imp = self, "character `{}`: {} triangles", character.name, portrait.triangle_count());
+        gst::debug!(
+            CAT,
+            imp = self,
+            "character `{}`: {} triangles, eyes closed: {}",
+            character.name,
+            portrait.triangle_count(),
+            eyes_closed(&character.portrait.landmarks)
+        );
         let catalog = match (&settings.model, &settings.enhancer) {
             (None, None) => None,
             _ => Some(
@@ -603,6 +686,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
         *self.state() = Some(State {
             portrait,
             character_skin: character.portrait.skin,
+            portrait_eyes_closed: eyes_closed(&character.portrait.landmarks),
             neural,
             enhancer,
             algorithm,
@@ -613,6 +697,9 @@ impl BaseTransformImpl for ReenactFaceSwap {
             to_rgb: LabToRgb::default(),
             mask: Mask::default(),
             enhance_mask: Mask::default(),
+            region: Region::default(),
+            hull_alpha: Vec::new(),
+            multiband: MultiBand::default(),
             points: Vec::new(),
         });
         Ok(())

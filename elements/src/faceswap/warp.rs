@@ -9,11 +9,13 @@
 
 use crate::character::colour::srgb_to_lab;
 use crate::character::mesh::FACE_OVAL;
-use crate::character::RgbaImage;
+use crate::character::{ColourStats, RgbaImage};
 use crate::facemeta::LANDMARK_COUNT;
 
+use super::blend::Region;
 use super::colour::{LabToRgb, LabTransfer};
 use super::mask::{FrameMut, Mask};
+use super::skin::portrait_skin;
 use super::triangulation::{delaunay, Triangle};
 
 /// The ring points sit this many times farther from the outline's centroid than the outline.
@@ -45,7 +47,7 @@ pub(super) struct PortraitMesh {
     width: usize,
     /// Picture height in pixels.
     height: usize,
-    /// The picture in L*a*b* (fourth lane unused, for alignment).
+    /// The picture in L*a*b*, the fourth lane its skin weight (0..1, see [`super::skin`]).
     lab: Vec<[f32; 4]>,
     /// Landmarks and ring points, picture pixels.
     points: Vec<(f32, f32)>,
@@ -54,8 +56,9 @@ pub(super) struct PortraitMesh {
 }
 
 impl PortraitMesh {
-    /// Converts `image` to L*a*b* and triangulates `landmarks` (468, picture pixels).
-    pub(super) fn new(image: &RgbaImage, landmarks: &[[f32; 3]]) -> Result<Self, String> {
+    /// Converts `image` to L*a*b*, weighs its skin against `skin` (the character's skin
+    /// statistics) and triangulates `landmarks` (468, picture pixels).
+    pub(super) fn new(image: &RgbaImage, landmarks: &[[f32; 3]], skin: &ColourStats) -> Result<Self, String> {
         if landmarks.len() != LANDMARK_COUNT {
             return Err(format!("the portrait has {} landmarks, expected {LANDMARK_COUNT}", landmarks.len()));
         }
@@ -73,7 +76,12 @@ impl PortraitMesh {
         if triangles.is_empty() {
             return Err("the portrait landmarks cannot be triangulated".into());
         }
-        Ok(Self { width, height, lab: lab.collect(), points, triangles })
+        let mut lab: Vec<[f32; 4]> = lab.collect();
+        let weight = portrait_skin(&lab, width, height, landmarks, skin);
+        for (p, w) in lab.iter_mut().zip(weight) {
+            p[3] = w;
+        }
+        Ok(Self { width, height, lab, points, triangles })
     }
 
     /// Number of triangles.
@@ -81,9 +89,10 @@ impl PortraitMesh {
         self.triangles.len()
     }
 
-    /// Bilinear L*a*b* sample at (`x`, `y`), picture pixels (centres at +0.5), edges clamped.
+    /// Bilinear L*a*b* and skin-weight sample at (`x`, `y`), picture pixels (centres at
+    /// +0.5), edges clamped.
     #[inline]
-    fn sample(&self, x: f32, y: f32) -> [f32; 3] {
+    fn sample(&self, x: f32, y: f32) -> [f32; 4] {
         let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
         let (x0, y0) = (fx as usize, fy as usize);
@@ -91,8 +100,8 @@ impl PortraitMesh {
         let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
         let (p00, p10) = (self.lab[y0 * self.width + x0], self.lab[y0 * self.width + x1]);
         let (p01, p11) = (self.lab[y1 * self.width + x0], self.lab[y1 * self.width + x1]);
-        let mut out = [0.0; 3];
-        for c in 0..3 {
+        let mut out = [0.0; 4];
+        for c in 0..4 {
             let top = p00[c] + (p10[c] - p00[c]) * ax;
             let bottom = p01[c] + (p11[c] - p01[c]) * ax;
             out[c] = top + (bottom - top) * ay;
@@ -101,18 +110,81 @@ impl PortraitMesh {
     }
 
     /// Warps the portrait onto `dst` (the performer's [`mesh_points`], frame pixels) and blends
-    /// it into `frame` by `mask`, with `transfer` applied to its colours. Each pixel is written
-    /// once: its mask weight is cleared after use, so folded triangles (a turned head) cannot
-    /// blend a pixel twice. Returns the number of pixels written.
+    /// it into `frame` by `mask` (times the portrait's skin weight when `skin`), with
+    /// `transfer` applied to its colours. Each pixel is written once: its mask weight is
+    /// cleared after use, so folded triangles (a turned head) cannot blend a pixel twice.
+    /// Returns the number of pixels written.
     pub(super) fn paste(
         &self,
         frame: &mut FrameMut<'_>,
         dst: &[(f32, f32)],
         mask: &mut Mask,
-        transfer: &LabTransfer,
-        to_rgb: &LabToRgb,
+        colours: (&LabTransfer, &LabToRgb),
+        skin: bool,
     ) -> usize {
-        if dst.len() != self.points.len() || mask.is_empty() {
+        let (transfer, to_rgb) = colours;
+        let bounds = (mask.x0, mask.y0, mask.width, mask.height);
+        let alpha = &mut mask.alpha;
+        self.each_pixel(dst, bounds, |x, y, i, lab| {
+            let a = alpha[i];
+            if a == 0 {
+                return false;
+            }
+            alpha[i] = 0;
+            let a = if skin { (f32::from(a) * lab[3] + 0.5) as u8 } else { a };
+            if a > 0 {
+                frame.blend(x, y, to_rgb.convert(transfer.apply([lab[0], lab[1], lab[2]])), a);
+            }
+            true
+        })
+    }
+
+    /// As [`Self::paste`], but the warped face goes into `region` (reset to `mask`'s
+    /// rectangle) with its weights, for the multi-band or gradient-domain blend; `mask` is
+    /// left as it is. With `hull` (the mask's weights before the eye and mouth holes were
+    /// cut), the pixels of the feathered edge band where the portrait is skin are marked as
+    /// seam anchors.
+    pub(super) fn paste_region(
+        &self,
+        dst: &[(f32, f32)],
+        mask: &Mask,
+        hull: Option<&[u8]>,
+        region: &mut Region,
+        colours: (&LabTransfer, &LabToRgb),
+        skin: bool,
+    ) -> usize {
+        let (transfer, to_rgb) = colours;
+        region.reset(mask);
+        let bounds = (mask.x0, mask.y0, mask.width, mask.height);
+        let (face, covered, anchor) = (&mut region.face, &mut region.covered, &mut region.anchor);
+        self.each_pixel(dst, bounds, |_, _, i, lab| {
+            let a = mask.alpha[i];
+            if a == 0 || covered[i] {
+                return false;
+            }
+            covered[i] = true;
+            if let Some(hull) = hull {
+                if hull[i] < 255 {
+                    anchor[i] = lab[3];
+                }
+            }
+            let weight = f32::from(a) / 255.0 * if skin { lab[3] } else { 1.0 };
+            let [r, g, b] = to_rgb.convert(transfer.apply([lab[0], lab[1], lab[2]]));
+            face[i] = [f32::from(r), f32::from(g), f32::from(b), weight];
+            true
+        })
+    }
+
+    /// Calls `pixel(x, y, index in bounds, portrait sample)` for every frame pixel the warp
+    /// onto `dst` covers inside `bounds` (x0, y0, width, height, inside the frame); counts
+    /// the calls that return true.
+    fn each_pixel(
+        &self,
+        dst: &[(f32, f32)],
+        bounds: (usize, usize, usize, usize),
+        mut pixel: impl FnMut(usize, usize, usize, [f32; 4]) -> bool,
+    ) -> usize {
+        if dst.len() != self.points.len() || bounds.2 == 0 || bounds.3 == 0 {
             return 0;
         }
         let mut written = 0;
@@ -122,20 +194,19 @@ impl PortraitMesh {
             if !d.iter().all(|p| p.0.is_finite() && p.1.is_finite() && p.0.abs() < 1e6 && p.1.abs() < 1e6) {
                 continue;
             }
-            written += self.raster(frame, d, s, mask, transfer, to_rgb);
+            written += self.raster(d, s, bounds, &mut pixel);
         }
         written
     }
 
     fn raster(
         &self,
-        frame: &mut FrameMut<'_>,
         mut d: [(f32, f32); 3],
         mut s: [(f32, f32); 3],
-        mask: &mut Mask,
-        transfer: &LabTransfer,
-        to_rgb: &LabToRgb,
+        bounds: (usize, usize, usize, usize),
+        pixel: &mut impl FnMut(usize, usize, usize, [f32; 4]) -> bool,
     ) -> usize {
+        let (mx0, my0, mw, mh) = bounds;
         let fixed = |p: (f32, f32)| ((p.0 * SUBPIXEL as f32).round() as i64, (p.1 * SUBPIXEL as f32).round() as i64);
         let mut v = d.map(fixed);
         let area2 = (v[1].0 - v[0].0) * (v[2].1 - v[0].1) - (v[1].1 - v[0].1) * (v[2].0 - v[0].0);
@@ -155,10 +226,10 @@ impl PortraitMesh {
         let max_y = v.iter().map(|p| p.1).max().unwrap_or(0);
         let first = |min: i64| (min - half + SUBPIXEL - 1).div_euclid(SUBPIXEL);
         let last = |max: i64| (max - half).div_euclid(SUBPIXEL);
-        let x_start = first(min_x).max(mask.x0 as i64);
-        let y_start = first(min_y).max(mask.y0 as i64);
-        let x_end = last(max_x).min((mask.x0 + mask.width) as i64 - 1);
-        let y_end = last(max_y).min((mask.y0 + mask.height) as i64 - 1);
+        let x_start = first(min_x).max(mx0 as i64);
+        let y_start = first(min_y).max(my0 as i64);
+        let x_end = last(max_x).min((mx0 + mw) as i64 - 1);
+        let y_end = last(max_y).min((my0 + mh) as i64 - 1);
         if x_end < x_start || y_end < y_start {
             return 0;
         }
@@ -198,17 +269,11 @@ impl PortraitMesh {
             let mut u = s[0].0 + du.0 * cx + du.1 * cy;
             let mut w = s[0].1 + dv.0 * cx + dv.1 * cy;
             // Inside the mask rectangle, which lies inside the frame (clipped above).
-            let row_start = (y as usize - mask.y0) * mask.width;
+            let row_start = (y as usize - my0) * mw;
             for x in x_start..=x_end {
                 if e[0] >= bias[0] && e[1] >= bias[1] && e[2] >= bias[2] {
-                    let i = row_start + (x as usize - mask.x0);
-                    let alpha = mask.alpha[i];
-                    if alpha > 0 {
-                        let colour = to_rgb.convert(transfer.apply(self.sample(u, w)));
-                        frame.blend(x as usize, y as usize, colour, alpha);
-                        mask.alpha[i] = 0;
-                        written += 1;
-                    }
+                    let i = row_start + (x as usize - mx0);
+                    written += usize::from(pixel(x as usize, y as usize, i, self.sample(u, w)));
                 }
                 e[0] += step_x[0];
                 e[1] += step_x[1];
@@ -225,6 +290,9 @@ impl PortraitMesh {
 mod tests {
     use super::*;
     use crate::character::colour::lab_to_srgb;
+
+    /// Skin statistics for pictures whose skin weight the tests do not use.
+    const SKIN: ColourStats = ColourStats { mean: [60.0, 15.0, 20.0], std: [8.0, 4.0, 4.0] };
 
     /// A synthetic face: the oval on a circle, everything else on a grid inside it.
     fn landmarks(cx: f32, cy: f32, r: f32) -> Vec<[f32; 3]> {
@@ -262,7 +330,7 @@ mod tests {
     fn identical_meshes_copy_the_portrait() {
         let picture = coded(200, 200);
         let marks = landmarks(100.0, 100.0, 60.0);
-        let mesh = PortraitMesh::new(&picture, &marks).expect("mesh");
+        let mesh = PortraitMesh::new(&picture, &marks, &SKIN).expect("mesh");
         assert!(mesh.triangle_count() > 900, "{}", mesh.triangle_count());
         let mut data = vec![0u8; 200 * 200 * 4];
         let mut frame =
@@ -270,7 +338,7 @@ mod tests {
         let mut dst = Vec::new();
         mesh_points(&marks, &mut dst);
         let mut mask = full_mask(200, 200);
-        let written = mesh.paste(&mut frame, &dst, &mut mask, &LabTransfer::IDENTITY, &LabToRgb::default());
+        let written = mesh.paste(&mut frame, &dst, &mut mask, (&LabTransfer::IDENTITY, &LabToRgb::default()), false);
         // Everything inside the ring (radius 78) is covered exactly once.
         let ring_area = std::f32::consts::PI * 78.0 * 78.0;
         assert!((written as f32) > ring_area * 0.97 && (written as f32) < ring_area * 1.01, "{written}");
@@ -283,7 +351,7 @@ mod tests {
     #[test]
     fn a_shifted_and_scaled_performer_samples_the_matching_point() {
         let picture = coded(200, 200);
-        let mesh = PortraitMesh::new(&picture, &landmarks(100.0, 100.0, 60.0)).expect("mesh");
+        let mesh = PortraitMesh::new(&picture, &landmarks(100.0, 100.0, 60.0), &SKIN).expect("mesh");
         // The performer's face is twice as large and centred at (150, 120).
         let mut dst = Vec::new();
         mesh_points(&landmarks(150.0, 120.0, 120.0), &mut dst);
@@ -291,7 +359,7 @@ mod tests {
         let mut frame =
             FrameMut { data: &mut data, width: 300, height: 260, stride: 900, pixel_stride: 3, rgb: [0, 1, 2] };
         let mut mask = full_mask(300, 260);
-        mesh.paste(&mut frame, &dst, &mut mask, &LabTransfer::IDENTITY, &LabToRgb::default());
+        mesh.paste(&mut frame, &dst, &mut mask, (&LabTransfer::IDENTITY, &LabToRgb::default()), false);
         for (x, y) in [(150usize, 120usize), (100, 100), (200, 170)] {
             // Frame point p maps to portrait point 100 + (p - centre) / 2.
             let (u, v) = (100.0 + (x as f32 + 0.5 - 150.0) / 2.0, 100.0 + (y as f32 + 0.5 - 120.0) / 2.0);
@@ -307,7 +375,7 @@ mod tests {
     fn the_mask_limits_what_is_written_and_transfer_applies() {
         let picture = RgbaImage { width: 100, height: 100, data: [150u8, 120, 100, 255].repeat(100 * 100) };
         let marks = landmarks(50.0, 50.0, 40.0);
-        let mesh = PortraitMesh::new(&picture, &marks).expect("mesh");
+        let mesh = PortraitMesh::new(&picture, &marks, &SKIN).expect("mesh");
         let mut dst = Vec::new();
         mesh_points(&marks, &mut dst);
         let mut data = vec![7u8; 100 * 100 * 4];
@@ -316,7 +384,7 @@ mod tests {
         let mut mask = Mask { x0: 40, y0: 40, width: 20, height: 20, alpha: vec![255; 400] };
         mask.alpha[0] = 0;
         let transfer = LabTransfer { scale: [1.0; 3], offset: [-10.0, 0.0, 0.0] };
-        let written = mesh.paste(&mut frame, &dst, &mut mask, &transfer, &LabToRgb::default());
+        let written = mesh.paste(&mut frame, &dst, &mut mask, (&transfer, &LabToRgb::default()), false);
         assert_eq!(written, 399);
         assert_eq!(frame.get(40, 40), [7, 7, 7], "zero weight: untouched");
         assert_eq!(frame.get(39, 50), [7, 7, 7], "outside the mask: untouched");
