@@ -296,6 +296,31 @@ fn live_captions_show_the_speech_while_switched_on() {
     assert!(runner.error().is_none(), "{:?}", runner.error());
 }
 
+/// With the language left to whisper (`auto`), the multilingual model transcribes the
+/// presenter and reports the language it heard.
+#[test]
+fn live_captions_detect_the_language_when_asked_to() {
+    let _one = one_show();
+    let clip = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
+    let mut options = options(LiveSource::File(clip));
+    options.caption_language = "auto".into();
+    options.elements.captions = true;
+    let runner = LiveRunner::start(options).expect("live graph");
+    let stats = runner.stats();
+    assert!(stats.captions_unavailable.is_none(), "the multilingual speech model is installed: {stats:?}");
+    assert_eq!(stats.captions_language, "auto");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut stats = runner.stats();
+    while Instant::now() < deadline && !(stats.captions_heard.is_some() && stats.captions.iter().any(|c| c.is_final)) {
+        std::thread::sleep(Duration::from_millis(250));
+        stats = runner.stats();
+    }
+    let heard = stats.captions.iter().map(|c| c.text.to_lowercase()).collect::<Vec<_>>().join(" ");
+    assert!(heard.contains("studio") || heard.contains("welcome"), "captions: {:?}", stats.captions);
+    assert_eq!(stats.captions_heard.as_deref(), Some("en"), "{stats:?}");
+    assert!(runner.error().is_none(), "{:?}", runner.error());
+}
+
 /// Mean absolute luma change between consecutive frames inside `(x0, y0, x1, y1)`, per frame.
 fn changes(planes: &[Vec<u8>], width: usize, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> Vec<f64> {
     let area = ((x1 - x0) * (y1 - y0)) as f64;
@@ -388,6 +413,10 @@ fn an_offline_preset_or_a_missing_camera_is_refused_by_name() {
     assert!(err.contains("master") && err.contains("live"), "{err}");
     let err = LiveRunner::start(options(LiveSource::Camera("/dev/video99".into()))).unwrap_err().to_string();
     assert!(err.contains("/dev/video99"), "{err}");
+    let err = LiveRunner::start(LiveOptions { caption_language: "tlh".into(), ..options(LiveSource::Test) })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("caption language") && err.contains("tlh"), "{err}");
 }
 
 /// Each flash's beep minus the flash (s), pairing a flash with the nearest beep

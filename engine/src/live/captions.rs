@@ -18,8 +18,19 @@ use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, plugin};
 
 const CAPTIONS: &str = "reenactcaptions";
-/// The models `reenactcaptions` loads by default.
+/// The models `reenactcaptions` loads by default (English).
 pub(crate) const MODELS: [&str; 2] = ["whisper_tiny_en_q8_0", "silero_vad_v5"];
+/// What it loads for any other language, or `auto` (the multilingual speech model).
+const MULTILINGUAL_MODELS: [&str; 2] = ["whisper_base_q8_0", "silero_vad_v5"];
+
+/// The models the captions branch loads for speech in `language`.
+pub(crate) fn models(language: &str) -> &'static [&'static str] {
+    if language == "en" {
+        &MODELS
+    } else {
+        &MULTILINGUAL_MODELS
+    }
+}
 /// Lines kept for the readout.
 const KEPT: usize = 4;
 
@@ -40,20 +51,22 @@ pub struct CaptionLine {
 pub(crate) struct Captions {
     valve: gst::Element,
     lines: Arc<Mutex<VecDeque<CaptionLine>>>,
+    element: gst::Element,
 }
 
-/// Why a show has no captions branch: the speech models are not installed.
-pub(crate) fn unavailable() -> Option<String> {
+/// Why a show has no captions branch: the speech models for `language` are not installed.
+pub(crate) fn unavailable(language: &str) -> Option<String> {
     let catalog = match reenact_models::Catalog::load() {
         Ok(catalog) => catalog,
         Err(e) => return Some(format!("model catalog: {e}")),
     };
-    MODELS.iter().find_map(|name| catalog.get(name).err().map(|e| e.to_string()))
+    models(language).iter().find_map(|name| catalog.get(name).err().map(|e| e.to_string()))
 }
 
 impl Captions {
-    /// Adds the branch to `pipeline`, fed by `audio_tee`, closed until [`Captions::set_on`].
-    pub(crate) fn add(pipeline: &gst::Pipeline, audio_tee: &gst::Element) -> Result<Self> {
+    /// Adds the branch to `pipeline`, fed by `audio_tee`, closed until [`Captions::set_on`],
+    /// for speech in `language` (a whisper code, or `auto` to detect it).
+    pub(crate) fn add(pipeline: &gst::Pipeline, audio_tee: &gst::Element, language: &str) -> Result<Self> {
         let valve = make(f::VALVE)?;
         valve.set_property("drop", true);
         let queue = make(f::QUEUE)?;
@@ -64,6 +77,7 @@ impl Captions {
         let mono = caps_filter(gst::Caps::builder("audio/x-raw").field("channels", 1i32).build())?;
         let captions = plugin(CAPTIONS)?;
         captions.set_property("partial-results", true);
+        captions.set_property("language", language);
         let sound_sink = make(f::FAKESINK)?;
         sound_sink.set_property("sync", false);
         sound_sink.set_property("async", false);
@@ -97,7 +111,13 @@ impl Captions {
                 })
                 .build(),
         );
-        Ok(Captions { valve, lines })
+        Ok(Captions { valve, lines, element: captions })
+    }
+
+    /// The language whisper last heard (its code), once it has transcribed something.
+    pub(crate) fn heard(&self) -> Option<String> {
+        let stats = self.element.property::<gst::Structure>("stats");
+        stats.get::<String>("language").ok().filter(|l| !l.is_empty())
     }
 
     /// Opens or closes the branch; closed, whisper gets no sound and the lines are cleared.

@@ -67,6 +67,9 @@ pub struct LiveOptions {
     /// Start with the camera gate closed (a visitor-consent show): everything after the
     /// chain gets black and silence until [`LiveRunner::set_camera_open`] opens it.
     pub camera_closed: bool,
+    /// The language of the speech live captions transcribe: a whisper code (`en`, `de`, ...)
+    /// or `auto` to detect it. Anything but English loads the multilingual speech model.
+    pub caption_language: String,
 }
 
 impl LiveOptions {
@@ -82,6 +85,7 @@ impl LiveOptions {
             elements: Elements::default(),
             outputs: Vec::new(),
             camera_closed: false,
+            caption_language: "en".into(),
         }
     }
 }
@@ -305,6 +309,11 @@ pub struct LiveStats {
     /// Why captions cannot be switched on, when they cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captions_unavailable: Option<String>,
+    /// The speech language captions are set for (`auto`: detected).
+    pub captions_language: String,
+    /// The language whisper reported for the latest speech, once captions have heard some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captions_heard: Option<String>,
     /// Publishers and gaps, for a `browser` source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publisher: Option<PublisherStats>,
@@ -393,6 +402,8 @@ impl LiveRunner {
             let name = &options.preset.name;
             return Err(EngineError::Request(format!("preset `{name}` is not a live preset (mode = \"live\")")));
         }
+        crate::languages::check_speech_language(&options.caption_language)
+            .map_err(|e| EngineError::Request(format!("caption language: {e}")))?;
         let show = Show::live(load_characters(&options.characters)?);
         let pipeline = gst::Pipeline::with_name("reenact-live");
         let geometry = graph::geometry(&options.preset);
@@ -409,8 +420,8 @@ impl LiveRunner {
             aac_kbps: options.preset.audio.bitrate_kbps,
         };
         let branches = outputs::add(&pipeline, &options.outputs, &taps)?;
-        let captions = match captions::unavailable() {
-            None => Ok(captions::Captions::add(&pipeline, &audio_tee)?),
+        let captions = match captions::unavailable(&options.caption_language) {
+            None => Ok(captions::Captions::add(&pipeline, &audio_tee, &options.caption_language)?),
             Some(reason) => Err(reason),
         };
         let gate = gate::CameraGate::new(!options.camera_closed);
@@ -627,6 +638,8 @@ impl LiveRunner {
             outputs: self.outputs.iter().map(outputs::Branch::stats).collect(),
             captions: self.captions.as_ref().map(|c| c.recent()).unwrap_or_default(),
             captions_unavailable: self.captions.as_ref().err().cloned(),
+            captions_language: self.options.caption_language.clone(),
+            captions_heard: self.captions.as_ref().ok().and_then(captions::Captions::heard),
             publisher: self.browser.as_ref().map(BrowserInput::stats),
             camera_open: self.gate.is_open(),
             frames_blanked: self.gate.blanked(),

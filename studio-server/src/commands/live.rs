@@ -37,6 +37,10 @@ pub(crate) struct LiveArgs {
     /// lipsync, captions (default: faceswap and voice when a character is given).
     #[arg(long)]
     elements: Option<String>,
+    /// Language of the speech live captions transcribe: a whisper code such as `en`, `de`,
+    /// `fr`, or `auto` to detect it (anything but `en` loads the multilingual speech model).
+    #[arg(long, default_value = "en")]
+    caption_language: String,
     /// Extra outputs (repeatable): rtmp://HOST/APP/KEY, srt://HOST:PORT, record:FILE.mp4, v4l2:/dev/videoN.
     #[arg(long = "output")]
     outputs: Vec<String>,
@@ -86,6 +90,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     options.characters = args.characters.clone();
     options.elements = elements;
     options.outputs = outputs;
+    options.caption_language = args.caption_language.clone();
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "warning: {} is not a loopback address: whoever learns the token can switch or stop the show",

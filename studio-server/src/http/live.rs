@@ -212,6 +212,14 @@ struct StartRequest {
     /// A show of a commercial project (`project_id`) is commercial either way.
     #[serde(default)]
     commercial: bool,
+    /// The language of the speech live captions transcribe: a whisper code (`en`, `de`,
+    /// `fr`, ...) or `auto` to detect it; anything but `en` uses the multilingual model.
+    #[serde(default = "default_caption_language")]
+    caption_language: String,
+}
+
+fn default_caption_language() -> String {
+    "en".into()
 }
 
 /// Most destinations one show is pushed to.
@@ -279,6 +287,8 @@ async fn start(
         return Err(field("kiosk_pin", "4 to 12 digits"));
     }
     let preset = state.presets.get(&request.preset).map_err(|e| field("preset", e))?.clone();
+    reenact_engine::languages::check_speech_language(&request.caption_language)
+        .map_err(|e| field("caption_language", e))?;
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
     // A show of a commercial project is commercial work whatever the request says.
     let mut commercial = request.commercial;
@@ -305,6 +315,7 @@ async fn start(
     options.elements = elements;
     options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
+    options.caption_language = request.caption_language;
     let cast = match (&request.project_id, &state.db, &owner) {
         (Some(project), Some(db), Some(user)) => Some(project_cast(db, user, project).await?),
         _ => None,
