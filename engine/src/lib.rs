@@ -7,6 +7,7 @@
 //! progress and errors back.
 
 mod blocks;
+pub mod dub;
 pub mod error;
 pub mod factories;
 pub mod languages;

@@ -11,7 +11,9 @@
 //!   "characters": { "lincoln": "lincoln.character.json" }
 //! }
 //! ```
-//! Relative source and character paths are read from the project file's folder. Times are
+//! A scene with `"dub": "es"` speaks the lines of `"subtitles": {"es": "lines.es.srt"}` that
+//! fall inside it (see [`crate::dub`]).
+//! Relative source, character and subtitle paths are read from the project file's folder. Times are
 //! seconds. Track 0 is the bottom layer; later tracks are drawn over it.
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+use crate::languages::canonical_tag;
 
 /// The latest time a project may name, in seconds (100 hours): far past any reenactment,
 /// and far inside GStreamer's clock, which a time like `1e300` overflows.
@@ -41,6 +44,10 @@ pub struct Project {
     /// read from `NAME.character.json` beside the project file.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub characters: BTreeMap<String, PathBuf>,
+    /// Subtitle files (SRT or WebVTT) by language (a BCP 47 tag): the lines that scenes
+    /// dubbed into that language speak.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subtitles: BTreeMap<String, PathBuf>,
 }
 
 /// A media file the timeline cuts from.
@@ -85,6 +92,11 @@ pub struct Scene {
     /// the character's).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub voice_over: bool,
+    /// A dubbed scene: the lines of the project's subtitles in this language (a BCP 47 tag)
+    /// that fall inside the scene are spoken in its place, in the character's voice, the lips
+    /// following (see [`crate::dub`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dub: Option<String>,
 }
 
 impl Project {
@@ -99,7 +111,7 @@ impl Project {
                 source.path = base.join(&source.path);
             }
         }
-        for file in project.characters.values_mut() {
+        for file in project.characters.values_mut().chain(project.subtitles.values_mut()) {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
@@ -141,6 +153,7 @@ impl Project {
             }],
             scenes: Vec::new(),
             characters: BTreeMap::new(),
+            subtitles: BTreeMap::new(),
         }
     }
 
@@ -164,7 +177,39 @@ impl Project {
         }
         // A project file's sources are not opened here, so their lengths are unknown.
         check_tracks(&self.tracks, file, &|id| ids.contains(id).then_some(None))?;
-        check_scenes(&self.scenes, file)
+        check_scenes(&self.scenes, file)?;
+        self.check_subtitles(file)
+    }
+
+    /// Every `subtitles` key is a language tag, and every dubbed scene's language has a file.
+    fn check_subtitles(&self, file: &Path) -> Result<()> {
+        let mut languages = HashSet::new();
+        for language in self.subtitles.keys() {
+            let tag = canonical_tag(language)
+                .map_err(|e| EngineError::invalid(file, format!("subtitles.{language}"), e.to_string()))?;
+            if !languages.insert(tag) {
+                return Err(EngineError::invalid(
+                    file,
+                    format!("subtitles.{language}"),
+                    "this language is given twice",
+                ));
+            }
+        }
+        for (i, scene) in self.scenes.iter().enumerate() {
+            let Some(dub) = &scene.dub else { continue };
+            let tag = canonical_tag(dub).expect("checked with the scenes");
+            if !languages.contains(&tag) {
+                let cause = format!("no subtitles in `{tag}` to speak: name the file of its lines under `subtitles`");
+                return Err(EngineError::invalid(file, format!("scenes[{i}].dub"), cause));
+            }
+        }
+        Ok(())
+    }
+
+    /// The subtitle file of `language` (any case of its tag).
+    pub fn subtitles_in(&self, language: &str) -> Option<&PathBuf> {
+        let tag = canonical_tag(language).ok()?;
+        self.subtitles.iter().find(|(l, _)| canonical_tag(l).is_ok_and(|l| l == tag)).map(|(_, path)| path)
     }
 
     /// The source with `id`.
@@ -298,6 +343,9 @@ fn check_scenes(scenes: &[Scene], file: &Path) -> Result<()> {
         if scene.character.is_empty() {
             return Err(EngineError::invalid(file, format!("scenes[{i}].character"), "must not be empty"));
         }
+        if let Some(dub) = &scene.dub {
+            canonical_tag(dub).map_err(|e| EngineError::invalid(file, format!("scenes[{i}].dub"), e.to_string()))?;
+        }
     }
     Ok(())
 }
@@ -402,7 +450,8 @@ mod properties {
     use super::*;
 
     const FILE: &str = "p.json";
-    const TOP_LEVEL: &[&str] = &["project", "title", "author", "sources", "tracks", "scenes", "characters"];
+    const TOP_LEVEL: &[&str] =
+        &["project", "title", "author", "sources", "tracks", "scenes", "characters", "subtitles"];
     /// The fields a project has, so generated objects often look like parts of one.
     const KEYS: &[&str] = &[
         "title",
@@ -422,6 +471,8 @@ mod properties {
         "end",
         "character",
         "voice_over",
+        "dub",
+        "subtitles",
     ];
 
     fn key() -> impl Strategy<Value = String> {
@@ -499,10 +550,11 @@ mod properties {
                         end: start + length,
                         character,
                         voice_over,
+                        dub: None,
                     })
                     .collect();
                 let characters = characters.into_iter().map(|(k, v)| (k, PathBuf::from(v))).collect();
-                Project { title, author, sources, tracks, scenes, characters }
+                Project { title, author, sources, tracks, scenes, characters, subtitles: BTreeMap::new() }
             })
     }
 

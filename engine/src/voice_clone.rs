@@ -405,7 +405,7 @@ fn audio_source(samples: &Arc<Vec<f32>>, rate: u32) -> Result<gst_app::AppSrc> {
 }
 
 /// Resamples mono `samples` from `from` to `to` Hz with `audioresample`.
-fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
+pub(crate) fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let pipeline = gst::Pipeline::with_name("reenact-voice-resample");
     let src = audio_source(&Arc::new(samples.to_vec()), from)?;
     let resample = make(f::AUDIORESAMPLE)?;

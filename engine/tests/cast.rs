@@ -183,6 +183,99 @@ fn a_missing_or_broken_character_fails_before_rendering() {
     assert!(!out.path().join("r").exists(), "nothing is written for a bad project");
 }
 
+/// Spanish lines for the take, as the subtitle editor would save them: one that fits its cue,
+/// one far too long for it.
+const SPANISH_LINES: &str = "1\n00:00:00,400 --> 00:00:01,300\nHola a todos.\n\n\
+    2\n00:00:01,700 --> 00:00:02,700\n<i>Bienvenidos al museo de la ciudad, donde la historia vive cada día.</i>\n";
+
+fn dubbed(dub: &str, dir: &Path) -> Project {
+    let lines = dir.join("take.es.srt");
+    std::fs::write(&lines, SPANISH_LINES).unwrap();
+    let json = format!(
+        r#"{{"title": "take", "sources": [{{"id": "a", "path": "{}"}}], "tracks": [{{"clips": [{{"source": "a"}}]}}],
+            "scenes": [{{"start": 0.2, "end": 2.9, "character": "kennedy"{dub}}}],
+            "characters": {{"kennedy": "{}"}}, "subtitles": {{"es": "{}"}}}}"#,
+        media(TAKE).display(),
+        character().display(),
+        lines.display()
+    );
+    Project::parse(Path::new("take.json"), &json).expect("project")
+}
+
+#[test]
+fn a_dubbed_scene_speaks_its_lines_in_the_character_voice_with_the_lips_following() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cast_dir, dub_dir) = (dir.path().join("cast"), dir.path().join("dub"));
+    let cast = render(dubbed("", dir.path()), &cast_dir).expect("render without the dub");
+    let dub = render(dubbed(r#", "dub": "es""#, dir.path()), &dub_dir).expect("dubbed render");
+    let (cast, dub) = (&cast.outputs[0], &dub.outputs[0]);
+
+    // What was spoken: both lines, the second one at the fastest pace and still cut.
+    let scene = &dub.metadata.scenes[0];
+    let spoken = scene.dub.as_ref().expect("the scene's dub in the metadata");
+    eprintln!("dub: {spoken:?}");
+    // Kennedy's voice (251 Hz) is nearest espeak-ng's `+f3` variant raised to pitch 70.
+    assert_eq!((spoken.language.as_str(), spoken.speech.as_str()), ("es", "espeak-ng:es+f3 pitch 70"));
+    let [first, second] = &spoken.lines[..] else { panic!("two lines: {spoken:?}") };
+    assert!((first.start_s, first.end_s) == (0.4, 1.3) && first.cut_s == 0.0, "{first:?}");
+    assert!(first.speech_s > 0.3 && first.speech_s <= 0.9 + 1e-6, "{first:?}");
+    assert!(second.pace == reenact_engine::dub::MAX_PACE && second.cut_s > 0.5, "{second:?}");
+    assert!((second.speech_s - 1.0).abs() < 0.001, "cut at its cue's end: {second:?}");
+    assert!(scene.lips.as_deref().is_some_and(|l| l.starts_with("classical:")), "{scene:?}");
+    assert!(cast.metadata.scenes[0].dub.is_none() && cast.metadata.scenes[0].lips.is_none());
+
+    // Sound: the lines where their cues are, silence between them where the speaker talked.
+    let ((rate, x), (_, y)) = (audio_mono(&cast.file), audio_mono(&dub.file));
+    let level = |samples: &[f32], from: f64, to: f64| rms(rate, samples, from, to);
+    let (speaker, gap) = (level(&x, 1.35, 1.65), level(&y, 1.35, 1.65));
+    let (line1, line2) = (level(&y, 0.45, 0.45 + first.speech_s - 0.1), level(&y, 1.75, 2.65));
+    eprintln!("rms: speaker {speaker:.4}, dub gap {gap:.5}, lines {line1:.4} {line2:.4}");
+    assert!(speaker > 0.01, "the take has speech between the cues: {speaker:.4}");
+    assert!(gap < speaker / 20.0, "the speaker is still heard between the dubbed lines: {gap:.5}");
+    assert!(line1 > 0.01 && line2 > 0.01, "the lines are not heard: {line1:.4} {line2:.4}");
+
+    // Picture: the same face swap, the mouth moved to the dub inside the scene only.
+    let (a, b) = (frames(&cast.file, 160, 128), frames(&dub.file, 160, 128));
+    assert_eq!(a.len(), b.len());
+    let outside = change(&a, &b, 0.0, 0.18).1;
+    let inside = change(&a, &b, 0.45, 2.6).1;
+    eprintln!("lips: frame change outside the scene at most {outside:.3}, inside up to {inside:.3} levels");
+    assert!(outside < 0.5, "outside the scene the picture changed by {outside:.3} levels");
+    assert!(inside > 0.3, "the mouth did not follow the dub: {inside:.3} levels");
+}
+
+#[test]
+fn a_dub_without_lines_or_in_an_unknown_language_is_refused_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = |scene: &str, subtitles: &str| {
+        let json = format!(
+            r#"{{"sources": [{{"id": "a", "path": "{}"}}], "tracks": [{{"clips": [{{"source": "a"}}]}}],
+                "scenes": [{scene}], "characters": {{"kennedy": "{}"}}, "subtitles": {subtitles}}}"#,
+            media(TAKE).display(),
+            character().display()
+        );
+        Project::parse(Path::new("take.json"), &json)
+    };
+    let err = project(r#"{"start": 0, "end": 1, "character": "kennedy", "dub": "xx"}"#, "{}").unwrap_err();
+    assert!(err.to_string().starts_with("take.json: scenes[0].dub: "), "{err}");
+    let err = project(r#"{"start": 0, "end": 1, "character": "kennedy", "dub": "de"}"#, r#"{"es": "a.srt"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("scenes[0].dub") && err.contains("no subtitles in `de`"), "{err}");
+    let err = project(r#"{"start": 0, "end": 1, "character": "kennedy"}"#, r#"{"spanish": "a.srt"}"#).unwrap_err();
+    assert!(err.to_string().contains("subtitles.spanish"), "{err}");
+
+    // Lines that all fall outside the scene: refused before anything is written.
+    let lines = dir.path().join("late.es.srt");
+    std::fs::write(&lines, "1\n00:00:05,000 --> 00:00:06,000\nDemasiado tarde.\n").unwrap();
+    let scene = r#"{"start": 0, "end": 1, "character": "kennedy", "dub": "es"}"#;
+    let project = project(scene, &format!(r#"{{"es": "{}"}}"#, lines.display())).expect("a valid project");
+    let out = dir.path().join("out");
+    let err = render(project, &out).unwrap_err().to_string();
+    assert!(err.contains("scenes[0].dub") && err.contains("no line between 0.00 s and 1.00 s"), "{err}");
+    assert!(!out.exists(), "nothing is written for a dub with nothing to say");
+}
+
 /// A character's voice over the whole of the shared A/V-sync clip (its first
 /// 8 s: flash and beep on each second) keeps each beep on its flash: the voice
 /// converter's output is stamped for exactly the delay it adds.

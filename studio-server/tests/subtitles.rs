@@ -241,3 +241,57 @@ async fn renders_carry_every_track_as_soft_subtitles_and_sidecars() {
         assert_eq!(done["outputs"][0]["captions"], "burn-in", "{done}");
     }
 }
+
+/// A scene dubbed into Spanish: an unknown language is refused naming `dub`, the render is
+/// refused naming the scene until the project has a Spanish track, and then the render's
+/// scene speaks that track's lines (the output lists them, with the lips that followed).
+#[tokio::test]
+async fn a_dubbed_scene_speaks_the_projects_track_in_its_language() {
+    forms::use_shared_models();
+    for app in TestApp::all().await {
+        let app = forms::roomy(app, 20_000_000);
+        let (token, _) = app.sign_up("dubber@museum.org").await;
+        let project = project(&app, &token, "Dubbed tour").await;
+        let (_, clip) = app.upload(&project, "a.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
+        let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"], "in": 0.0, "out": 2.0 }] }] });
+        let uri = format!("/api/projects/{project}");
+        let (status, _) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await;
+        assert_eq!(status, StatusCode::OK);
+        let character = forms::astronaut(&app, &token, &project).await;
+        let scenes = format!("/api/projects/{project}/scenes");
+        let scene = |dub: &str| json!({ "start": 0.0, "end": 2.0, "character_id": character["id"], "dub": dub });
+        expect_error(
+            app.call(Method::POST, &scenes, Some(&token), Some(scene("klingon"))).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dub: ",
+        );
+        let (status, created) = app.call(Method::POST, &scenes, Some(&token), Some(scene("ES"))).await;
+        assert_eq!((status, &created["dub"]), (StatusCode::CREATED, &json!("es")), "{created}");
+
+        let renders = format!("/api/projects/{project}/renders");
+        let master = json!({ "presets": ["master"] });
+        let (status, refused) = app.call(Method::POST, &renders, Some(&token), Some(master.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(detail.contains(".dub: the project has no `es` subtitle track"), "{detail}");
+
+        let spanish = json!([{ "start": 0.1, "end": 0.9, "text": "Hola a todos." }, { "start": 1.0, "end": 1.9, "text": "El puerto." }]);
+        let track = format!("/api/projects/{project}/subtitles/es");
+        assert_eq!(put(&app, &token, &track, spanish).await.0, StatusCode::OK);
+        let (status, render) = app.call(Method::POST, &renders, Some(&token), Some(master)).await;
+        assert_eq!(status, StatusCode::CREATED, "{render}");
+        let w = reenact_server::jobs::handlers::worker(app.state.db.clone(), app.state.storage.clone(), "w".into());
+        assert!(w.run_once().await.unwrap().is_some());
+        let uri = format!("/api/renders/{}", render["id"].as_str().unwrap());
+        let (_, done) = app.call(Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(done["job"]["state"], "succeeded", "{done}");
+        let scene = &done["outputs"][0]["scenes"][0];
+        assert_eq!(scene["dub"]["language"], "es", "{scene}");
+        // A character without a voice: espeak-ng's own Spanish voice at its own pitch.
+        assert_eq!(scene["dub"]["speech"], "espeak-ng:es pitch 50", "{scene}");
+        let lines = scene["dub"]["lines"].as_array().expect("the lines spoken");
+        let starts: Vec<f64> = lines.iter().map(|l| l["start_s"].as_f64().unwrap()).collect();
+        assert_eq!(starts, [0.1, 1.0], "{scene}");
+        assert!(scene["lips"].as_str().is_some_and(|l| l.starts_with("classical:")), "{scene}");
+    }
+}

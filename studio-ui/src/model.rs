@@ -238,6 +238,11 @@ pub(crate) struct LivePipeline {
     /// The newest captions while captions are on.
     #[serde(default)]
     pub captions: Vec<LiveCaption>,
+    /// The speech language captions are set for (`auto`: detected) and the one last heard.
+    #[serde(default)]
+    pub captions_language: String,
+    #[serde(default)]
+    pub captions_heard: Option<String>,
     /// The presenter's browser, for a show whose source is `browser`.
     #[serde(default)]
     pub publisher: Option<LivePublisher>,
@@ -361,6 +366,26 @@ pub(crate) struct Scene {
     pub end: f64,
     #[serde(default)]
     pub voice_over: bool,
+    /// The language a dubbed scene speaks (a BCP 47 tag).
+    #[serde(default)]
+    pub dub: Option<String>,
+}
+
+/// Languages the pages offer by name (live captions, dubbed scenes), English first; the
+/// server takes any code it knows.
+pub(crate) const LANGUAGES: &[(&str, &str)] = &[
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("pt", "Português"),
+];
+
+/// The name of language `code` as the pages list it, or the code itself.
+pub(crate) fn language_name(code: &str) -> String {
+    LANGUAGES.iter().find(|(c, _)| *c == code).map_or(code.to_owned(), |(_, name)| (*name).to_owned())
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -32,6 +32,11 @@ impl Espeak {
         &self.program
     }
 
+    /// The espeak-ng voice it speaks or phonemizes with.
+    pub fn voice(&self) -> &str {
+        &self.voice
+    }
+
     /// Runs `espeak-ng --version` to tell early whether the program is there.
     pub fn check(&self) -> Result<String, TtsError> {
         let output = Command::new(&self.program)
@@ -68,10 +73,28 @@ impl Espeak {
         Ok(out)
     }
 
+    /// `text` spoken by espeak-ng's own synthesiser (formant synthesis in the voice's language)
+    /// at `wpm` words per minute and pitch `pitch` (0..=99, 50 its own): mono samples in -1..1
+    /// and their rate. This is the voice for languages that have no Piper voice installed:
+    /// robotic, but every language espeak-ng knows.
+    pub fn speak(&self, text: &str, wpm: u32, pitch: u8) -> Result<(Vec<f32>, u32), TtsError> {
+        let (wpm, pitch) = (wpm.to_string(), pitch.min(99).to_string());
+        let args = ["-b", "1", "-v", &self.voice, "-s", &wpm, "-p", &pitch, "--stdout", "--stdin"];
+        let wav = self.output(&args, text)?;
+        pcm16_wav(&wav).ok_or_else(|| TtsError::Espeak { message: "what it wrote is not 16-bit mono WAV".into() })
+    }
+
     /// The clause lines espeak-ng prints for `text` (empty lines dropped).
     fn run(&self, text: &str) -> Result<Vec<String>, TtsError> {
+        let stdout = self.output(&["-q", "-b", "1", "-v", &self.voice, "--ipa", "--stdin"], text)?;
+        let stdout = String::from_utf8_lossy(&stdout);
+        Ok(stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+    }
+
+    /// What espeak-ng run with `args` writes to its stdout for `text` on its stdin.
+    fn output(&self, args: &[&str], text: &str) -> Result<Vec<u8>, TtsError> {
         let mut child = Command::new(&self.program)
-            .args(["-q", "-b", "1", "-v", &self.voice, "--ipa", "--stdin"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -89,8 +112,7 @@ impl Espeak {
         if !output.status.success() {
             return Err(self.failure(&output.stderr, output.status));
         }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        Ok(stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        Ok(output.stdout)
     }
 
     fn spawn_error(&self, err: std::io::Error) -> TtsError {
@@ -110,5 +132,53 @@ impl Espeak {
             format!("{} with voice `{}` exited with {status}: {said}", self.program.display(), self.voice)
         };
         TtsError::Espeak { message }
+    }
+}
+
+/// The samples and rate of a mono 16-bit PCM WAV. The data chunk runs to the end of the bytes:
+/// espeak-ng writing to a pipe cannot go back to fill in its size.
+fn pcm16_wav(bytes: &[u8]) -> Option<(Vec<f32>, u32)> {
+    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let mut at = 12;
+    let mut rate = None;
+    loop {
+        let (id, size) = (bytes.get(at..at + 4)?, u32_at(at + 4)? as usize);
+        let body = at + 8;
+        if id == b"fmt " {
+            let (format, channels, bits) = (u16_at(body)?, u16_at(body + 2)?, u16_at(body + 14)?);
+            if format != 1 || channels != 1 || bits != 16 {
+                return None;
+            }
+            rate = Some(u32_at(body + 4)?);
+        } else if id == b"data" {
+            let data = &bytes[body..];
+            let samples = data.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
+            return Some((samples, rate?));
+        }
+        at = body.checked_add(size + size % 2)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pcm16_wav;
+
+    #[test]
+    fn a_streamed_wav_reads_to_its_end_and_anything_else_is_refused() {
+        let mut wav =
+            b"RIFF\xff\xff\xff\x7fWAVEfmt \x10\0\0\0\x01\0\x01\0\x22\x56\0\0\x44\xac\0\0\x02\0\x10\0".to_vec();
+        wav.extend_from_slice(b"data\xff\xff\xff\x7f");
+        wav.extend_from_slice(&[0x00, 0x40, 0x00, 0xc0]);
+        let (samples, rate) = pcm16_wav(&wav).expect("a WAV");
+        assert_eq!((samples, rate), (vec![0.5, -0.5], 22_050));
+        let mut stereo = wav.clone();
+        stereo[22] = 2;
+        assert!(pcm16_wav(&stereo).is_none(), "two channels");
+        assert!(pcm16_wav(b"RIFF....AVI ").is_none());
+        assert!(pcm16_wav(&wav[..30]).is_none(), "cut inside the format");
     }
 }

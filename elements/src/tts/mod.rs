@@ -117,6 +117,8 @@ pub struct PiperVoice {
     session: OnnxSession,
     rate: u32,
     scales: [f32; 3],
+    /// The voice's own length scale (its config's), which [`PiperVoice::set_pace`] divides.
+    length_scale: f32,
     ids: HashMap<char, Vec<i64>>,
     espeak: Espeak,
 }
@@ -177,6 +179,7 @@ impl PiperVoice {
         Ok(Self {
             rate: config.audio.sample_rate,
             scales: [noise_scale, length_scale, noise_w],
+            length_scale,
             ids,
             espeak: Espeak::new(espeak, config.espeak.voice),
             session,
@@ -187,6 +190,12 @@ impl PiperVoice {
     pub fn model(&self) -> (&str, &str) {
         let model = &self.session.entry().model;
         (&model.name, &model.version)
+    }
+
+    /// Speaks `pace` times as fast as the voice's own pace from now on (1: its own; Piper's
+    /// length scale is divided by it, so the pitch stays).
+    pub fn set_pace(&mut self, pace: f32) {
+        self.scales[1] = self.length_scale / pace.max(0.1);
     }
 
     /// Sample rate of the audio the voice makes, Hz.

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::branch;
 use super::effects::TRACK_MODELS;
 use crate::blocks::{caps_filter, compensate_voice_delay, video_format};
+use crate::dub::{DubTrack, DubUse};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::project::Project;
@@ -44,6 +45,8 @@ struct Role {
     name: String,
     file: PathBuf,
     has_voice: bool,
+    /// The median F0 of the character's voice, Hz.
+    pitch_hz: Option<f32>,
     /// `[start, end)` in timeline seconds, in project order.
     ranges: Vec<(f64, f64)>,
     /// The voice-over ones among `ranges`: a talking portrait.
@@ -61,9 +64,12 @@ pub struct SceneUse {
     pub face: String,
     /// `reenactvoice`'s algorithm; absent when the character has no voice profile.
     pub voice: Option<String>,
-    /// `reenactlipsync`'s algorithm, for a voice-over scene.
+    /// `reenactlipsync`'s algorithm, for a voice-over or a dubbed scene.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lips: Option<String>,
+    /// What a dubbed scene spoke: its language, voice and lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dub: Option<DubUse>,
 }
 
 /// The characters of a render and, once built, their elements.
@@ -74,6 +80,10 @@ pub(crate) struct Cast {
     voices: Vec<Option<gst::Element>>,
     /// Talking portraits (`reenactlipsync mode=portrait`), for roles with voice-over scenes.
     lips: Vec<Option<gst::Element>>,
+    /// The dubbed scenes that are not voice-over: the tracked face's lips follow the dub.
+    dub_ranges: Vec<(f64, f64)>,
+    /// The lip-sync of the tracked face, when scenes are dubbed.
+    face_lips: Option<gst::Element>,
 }
 
 impl Cast {
@@ -83,7 +93,11 @@ impl Cast {
     pub(crate) fn resolve(project: &Project, project_file: &Path) -> Result<Self> {
         let base = project_file.parent().unwrap_or(Path::new("."));
         let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
+        let mut dub_ranges = Vec::new();
         for (i, scene) in project.scenes.iter().enumerate() {
+            if scene.dub.is_some() && !scene.voice_over {
+                dub_ranges.push((scene.start, scene.end));
+            }
             if let Some(role) = roles.get_mut(scene.character.as_str()) {
                 role.ranges.push((scene.start, scene.end));
                 if scene.voice_over {
@@ -112,16 +126,22 @@ impl Cast {
                     name: scene.character.clone(),
                     file,
                     has_voice: character.voice.is_some(),
+                    pitch_hz: character.voice.as_ref().map(|v| v.median_f0_hz),
                     ranges: vec![(scene.start, scene.end)],
                     portrait_ranges: if scene.voice_over { vec![(scene.start, scene.end)] } else { Vec::new() },
                 },
             );
         }
-        Ok(Cast { roles: roles.into_values().collect(), ..Cast::default() })
+        Ok(Cast { roles: roles.into_values().collect(), dub_ranges, ..Cast::default() })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.roles.is_empty()
+    }
+
+    /// The median F0 of character `name`'s voice, when it has a voice.
+    pub(crate) fn pitch_hz(&self, name: &str) -> Option<f32> {
+        self.roles.iter().find(|r| r.name == name)?.pitch_hz
     }
 
     /// The cast's part of the show: each character on in its scenes, a
@@ -139,6 +159,9 @@ impl Cast {
                     .push(show::Lips { mouth: Mouth::Portrait(i), on: Switch::Scenes(role.portrait_ranges.clone()) });
             }
         }
+        if !self.dub_ranges.is_empty() {
+            show.lips.push(show::Lips { mouth: Mouth::Face, on: Switch::Scenes(self.dub_ranges.clone()) });
+        }
     }
 
     /// Adds `show`'s picture chain to `pipeline` (see [`add_video`]) and keeps
@@ -148,8 +171,9 @@ impl Cast {
         self.swaps = (0..self.roles.len()).filter_map(|i| chain.built.get(Part::Swap(i)).cloned()).collect();
         self.lips = vec![None; self.roles.len()];
         for (j, lips) in show.lips.iter().enumerate() {
-            if let Mouth::Portrait(i) = lips.mouth {
-                self.lips[i] = chain.built.get(Part::Lips(j)).cloned();
+            match lips.mouth {
+                Mouth::Portrait(i) => self.lips[i] = chain.built.get(Part::Lips(j)).cloned(),
+                Mouth::Face => self.face_lips = chain.built.get(Part::Lips(j)).cloned(),
             }
         }
         Ok(Some(chain))
@@ -165,7 +189,7 @@ impl Cast {
         show: &Show,
     ) -> Result<Option<(gst::Element, gst::Element)>> {
         let err = |what: &str| EngineError::Request(format!("cannot build the voice chain: {what}"));
-        let listeners: Vec<gst::Element> = self.lips.iter().flatten().cloned().collect();
+        let listeners: Vec<gst::Element> = self.lips.iter().chain([&self.face_lips]).flatten().cloned().collect();
         let Some((first, voices_out, built)) = add_audio(pipeline, show, !listeners.is_empty())? else {
             self.voices = vec![None; self.roles.len()];
             return Ok(None);
@@ -187,7 +211,7 @@ impl Cast {
     }
 
     /// Per scene: the character and the algorithms its elements ran.
-    pub(crate) fn scene_uses(&self, project: &Project) -> Vec<SceneUse> {
+    pub(crate) fn scene_uses(&self, project: &Project, dub: &DubTrack) -> Vec<SceneUse> {
         project
             .scenes
             .iter()
@@ -201,7 +225,14 @@ impl Cast {
                     character_file: self.roles[i].file.clone(),
                     face: self.swaps.get(i).map(algorithm).unwrap_or_default(),
                     voice: self.voices.get(i).and_then(|v| v.as_ref()).map(algorithm),
-                    lips: scene.voice_over.then(|| self.lips.get(i).and_then(|v| v.as_ref()).map(algorithm)).flatten(),
+                    lips: if scene.voice_over {
+                        self.lips.get(i).and_then(|v| v.as_ref()).map(algorithm)
+                    } else if scene.dub.is_some() {
+                        self.face_lips.as_ref().map(algorithm)
+                    } else {
+                        None
+                    },
+                    dub: scene.dub.as_ref().and_then(|_| dub.report_at(scene.start)).cloned(),
                 })
             })
             .collect()

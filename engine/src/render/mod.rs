@@ -24,6 +24,7 @@ pub use preview::{PreviewRequest, PreviewRunner};
 pub use run::{CancelToken, Progress};
 pub use speech::{transcribe_timeline, TimelineTranscript};
 
+use crate::dub::{self, DubTrack};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media;
@@ -125,7 +126,7 @@ pub fn render(
         return Err(EngineError::Request(format!("preset `{}` is given twice", dup.name)));
     }
     let started = std::time::Instant::now();
-    let Prepared { cues, plan, mut cast } = prepare(request)?;
+    let Prepared { cues, plan, mut cast, dub } = prepare(request, cancel)?;
     outputs::prepare_dir(&request.out_dir)?;
 
     let base = outputs::slug(&request.project.title);
@@ -144,11 +145,11 @@ pub fn render(
     let position = run::Position::default();
     let mut effects =
         effects::Effects::resolve(&plan, request.background.as_ref(), branches.iter().map(|b| &b.preset))?;
-    let mut chains = Chains { cast: &mut cast, effects: &mut effects };
+    let mut chains = Chains { cast: &mut cast, effects: &mut effects, dub: &dub };
     let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position, &mut chains)?;
-    let scenes = cast.scene_uses(&request.project);
+    let scenes = cast.scene_uses(&request.project, &dub);
     let mut models = cast.models(&scenes);
-    for model in effects.models() {
+    for model in effects.models().into_iter().chain(dub.models.iter().cloned()) {
         if !models.contains(&model) {
             models.push(model);
         }
@@ -195,10 +196,13 @@ struct Prepared {
     cues: Option<Arc<Vec<Cue>>>,
     plan: plan::Plan,
     cast: cast::Cast,
+    /// The dubbed scenes' speech.
+    dub: Arc<DubTrack>,
 }
 
-/// Checks `request`'s overrides, reads its captions and resolves the timeline and the cast.
-fn prepare(request: &RenderRequest) -> Result<Prepared> {
+/// Checks `request`'s overrides, reads its captions, resolves the timeline and the cast, and
+/// speaks the dubbed scenes' lines.
+fn prepare(request: &RenderRequest, cancel: &CancelToken) -> Result<Prepared> {
     let cues = match (&request.subtitles, &request.transcript) {
         (Some(path), _) => Some(Arc::new(subtitles::read(path)?)),
         (None, Some(transcript)) => Some(Arc::new(transcript.cues.clone())),
@@ -212,7 +216,9 @@ fn prepare(request: &RenderRequest) -> Result<Prepared> {
     }
     let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
     let cast = cast::Cast::resolve(&request.project, &request.project_file)?;
-    Ok(Prepared { cues, plan, cast })
+    let pitch_of = |name: &str| cast.pitch_hz(name);
+    let dub = Arc::new(dub::prepare(&request.project, &request.project_file, &pitch_of, cancel)?);
+    Ok(Prepared { cues, plan, cast, dub })
 }
 
 /// `preset` with the request's overrides: its crop, caption mode and watermark.
@@ -253,10 +259,12 @@ struct Made<'a> {
     models: &'a [reenact_models::ModelUse],
 }
 
-/// The element chains every output shares: the cast's, then the effects'.
+/// The element chains every output shares: the cast's, then the effects', and the speech
+/// the dubbed scenes play in place of their own.
 struct Chains<'a> {
     cast: &'a mut cast::Cast,
     effects: &'a mut effects::Effects,
+    dub: &'a Arc<DubTrack>,
 }
 
 /// The graph every output shares: the pipeline, the show's chains and the
@@ -289,19 +297,21 @@ fn build_shared(name: &str, chains: &mut Chains<'_>) -> Result<Shared> {
     let aconvert = make(f::AUDIOCONVERT)?;
     let aresample = make(f::AUDIORESAMPLE)?;
     let aformat = make(f::CAPSFILTER)?;
-    aformat.set_property(
-        "caps",
-        gst::Caps::builder("audio/x-raw")
-            .field("rate", source::AUDIO_RATE)
-            .field("channels", source::AUDIO_CHANNELS)
-            .build(),
-    );
+    let mut audio_caps =
+        gst::Caps::builder("audio/x-raw").field("rate", source::AUDIO_RATE).field("channels", source::AUDIO_CHANNELS);
+    if !chains.dub.is_empty() {
+        audio_caps = audio_caps.field("format", "F32LE").field("layout", "interleaved");
+    }
+    aformat.set_property("caps", audio_caps.build());
     let atee = make(f::TEE)?;
     pipeline
         .add_many([&vconvert, &vformat, &vtee, &aconvert, &aresample, &aformat, &atee])
         .map_err(|_| err("shared elements"))?;
     gst::Element::link_many([&vconvert, &vformat]).map_err(|_| err("video chain"))?;
     gst::Element::link_many([&aconvert, &aresample, &aformat]).map_err(|_| err("audio chain"))?;
+    if !chains.dub.is_empty() {
+        play_dub(&aformat.static_pad("src").expect("capsfilter src"), chains.dub.clone());
+    }
     // One chain for the characters and the effects, from one description:
     // one face tracker whatever reads its faces (swaps, lip-sync, crops).
     let mut show = Show::default();
@@ -327,6 +337,30 @@ fn build_shared(name: &str, chains: &mut Chains<'_>) -> Result<Shared> {
         video_in: vconvert.static_pad("sink").expect("videoconvert sink"),
         audio_in: aconvert.static_pad("sink").expect("audioconvert sink"),
     })
+}
+
+/// Replaces the sound leaving `pad` (F32LE at the render's rate and channels) with the dub
+/// inside the dubbed scenes, before the voices: the characters' voices and lips take it as
+/// they would the performer's.
+fn play_dub(pad: &gst::Pad, dub: Arc<DubTrack>) {
+    debug_assert_eq!(source::AUDIO_RATE as u32, dub::RATE);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        // Timeline time, not running time: after a preview's seek the running time starts at 0.
+        let Some(t) = info.buffer().and_then(|b| branch::timeline_time(pad, b)) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let first = (t * f64::from(dub::RATE)).round() as u64;
+        let Some(buffer) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
+        let Ok(mut map) = buffer.make_mut().map_writable() else { return gst::PadProbeReturn::Ok };
+        let bytes = map.as_mut_slice();
+        let mut samples: Vec<f32> =
+            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        dub.fill(first, &mut samples, source::AUDIO_CHANNELS as usize);
+        for (out, v) in bytes.chunks_exact_mut(4).zip(&samples) {
+            out.copy_from_slice(&v.to_le_bytes());
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Builds the whole graph: source, shared chains, tees and one branch per preset.

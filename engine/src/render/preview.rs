@@ -87,7 +87,7 @@ impl PreviewRunner {
         let Some(previewed) = render.presets.first() else {
             return Err(EngineError::Request("no preset given: the preview shows one".into()));
         };
-        let Prepared { cues, plan, mut cast } = prepare(render)?;
+        let Prepared { cues, plan, mut cast, dub } = prepare(render, &super::CancelToken::default())?;
         check_at(&render.project_file, request.at_s, plan.duration_s)?;
         let (mut preset, caption_mode, watermark) = settings(render, cues.as_ref(), previewed);
         let (out_w, out_h) = preset.output_size(plan.width, plan.height);
@@ -96,7 +96,7 @@ impl PreviewRunner {
         (preset.video.width, preset.video.height) = (Some(size.0), Some(size.1));
 
         let mut effects = effects::Effects::resolve(&plan, render.background.as_ref(), [&preset])?;
-        let mut chains = Chains { cast: &mut cast, effects: &mut effects };
+        let mut chains = Chains { cast: &mut cast, effects: &mut effects, dub: &dub };
         let shared = super::build_shared("reenact-preview", &mut chains)?;
         let pipeline = shared.pipeline.clone();
         let overlays = branch::Overlays {

@@ -213,7 +213,7 @@ fn load_project(input: &Path) -> anyhow::Result<Project> {
 fn cast_whole_timeline(project: &mut Project, file: &Path) {
     let name = "character".to_owned();
     // Longer than any timeline; the engine stops at the end of the media.
-    project.scenes = vec![Scene { start: 0.0, end: 1e9, character: name.clone(), voice_over: false }];
+    project.scenes = vec![Scene { start: 0.0, end: 1e9, character: name.clone(), voice_over: false, dub: None }];
     project.characters = [(name, std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()))].into();
 }
 

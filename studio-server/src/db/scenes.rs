@@ -14,13 +14,15 @@ pub struct SceneRow {
     pub end_s: f64,
     /// 1 when the character's portrait speaks the scene's sound, 0 when the performer becomes them.
     pub voice_over: i64,
+    /// The language (BCP 47 tag) a dubbed scene's lines are spoken in.
+    pub dub: Option<String>,
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, owner_id, project_id, character_id, start_s, end_s, voice_over, created_at";
+const COLUMNS: &str = "id, owner_id, project_id, character_id, start_s, end_s, voice_over, dub, created_at";
 
 pub async fn insert(db: &AnyPool, s: &SceneRow) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO scenes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+    sqlx::query(&format!("INSERT INTO scenes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(&s.id)
         .bind(&s.owner_id)
         .bind(&s.project_id)
@@ -28,6 +30,7 @@ pub async fn insert(db: &AnyPool, s: &SceneRow) -> sqlx::Result<()> {
         .bind(s.start_s)
         .bind(s.end_s)
         .bind(s.voice_over)
+        .bind(&s.dub)
         .bind(s.created_at)
         .execute(db)
         .await?;

@@ -123,6 +123,27 @@ async fn render_view(state: &AppState, row: RenderRow) -> Result<Render, ApiErro
     })
 }
 
+/// 400 naming the scene when a dubbed scene's language has no subtitle track to speak.
+async fn check_dubs(state: &AppState, user: &CurrentUser, project: &projects::ProjectRow) -> Result<(), ApiError> {
+    let timeline: reenact_engine::project::Timeline =
+        serde_json::from_str(&project.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let listed = scenes::list(&state.db, &user.id, &project.id).await?;
+    let timed = timeline.scenes.iter().enumerate().map(|(i, s)| (format!("timeline.scenes[{i}]"), s.dub.clone()));
+    let listed = listed.into_iter().map(|s| (format!("scene {}", s.id), s.dub));
+    for (scene, dub) in timed.chain(listed) {
+        let Some(dub) = dub else { continue };
+        let field = format!("{scene}.dub");
+        let lang = reenact_engine::languages::canonical_tag(&dub)
+            .map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))?;
+        if crate::db::subtitles::get(&state.db, &user.id, &project.id, &lang).await?.is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "{field}: the project has no `{lang}` subtitle track for the scene to speak"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Renders the project in every preset named, in one pass, as one job. Before anything is
 /// queued, 403 naming the character or voice and the reason when its rights expired or are
 /// non-commercial in commercial work, or the model and its licence when commercial work
@@ -166,6 +187,7 @@ async fn renders_create(
             Some(lang)
         }
     };
+    check_dubs(&state, &user, &project).await?;
     let commercial = body.commercial || project.commercial != 0;
     let cast_ids = check_rights(&state, &user, &project, &body, commercial).await?;
     let cast = library::cast_record(&state.db, &user.id, &cast_ids).await?;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Scenes of a project: a stretch of its timeline, in seconds, played by a character of
 //! the user's library, whatever project it was made in (`voice_over`: the character's portrait speaks the scene's sound instead of
-//! the performer's face becoming the character's).
+//! the performer's face becoming the character's; `dub`: the project's subtitles in that language
+//! are spoken in its place, in the character's voice).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,6 +32,10 @@ struct CreateScene {
     character_id: String,
     #[serde(default)]
     voice_over: bool,
+    /// Dub the scene into this language (a BCP 47 tag): the project's subtitle track of that
+    /// language is spoken in place of the scene's sound, in the character's voice.
+    #[serde(default)]
+    dub: Option<String>,
 }
 
 /// A scene as the API shows it.
@@ -42,6 +47,8 @@ struct Scene {
     start: f64,
     end: f64,
     voice_over: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dub: Option<String>,
     created_at: i64,
 }
 
@@ -54,6 +61,7 @@ impl From<SceneRow> for Scene {
             start: s.start_s,
             end: s.end_s,
             voice_over: s.voice_over != 0,
+            dub: s.dub,
             created_at: s.created_at,
         }
     }
@@ -85,6 +93,12 @@ async fn scenes_create(
     let project_id = check_id(&project_id)?;
     projects::get(&state.db, &user.id, &project_id).await?.ok_or(ApiError::NotFound)?;
     check_times(body.start, body.end)?;
+    let dub = match body.dub.as_deref().filter(|d| !d.is_empty()) {
+        Some(tag) => Some(
+            reenact_engine::languages::canonical_tag(tag).map_err(|e| ApiError::Unprocessable(format!("dub: {e}")))?,
+        ),
+        None => None,
+    };
     // The id is only ever compared, so a malformed one is simply not found.
     if characters::get(&state.db, &user.id, &body.character_id).await?.is_none() {
         return Err(ApiError::Unprocessable("character_id: no such character in your library".into()));
@@ -97,6 +111,7 @@ async fn scenes_create(
         start_s: body.start,
         end_s: body.end,
         voice_over: i64::from(body.voice_over),
+        dub,
         created_at: db::now(),
     };
     scenes::insert(&state.db, &row).await?;

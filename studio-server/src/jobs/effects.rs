@@ -130,6 +130,7 @@ impl ClipEffect {
             }],
             scenes: Vec::new(),
             characters: BTreeMap::new(),
+            subtitles: BTreeMap::new(),
         };
         let mut name = format!("{} [{}]", source.original_name, job.kind.replace('_', " "));
         if let Some(id) = &params.character_id {
@@ -139,6 +140,7 @@ impl ClipEffect {
                 end: source.duration_s,
                 character: id.clone(),
                 voice_over: self.effect == Effect::LipSync,
+                dub: None,
             });
             project.characters.insert(id.clone(), file);
             name = format!("{} [{} as {character}]", source.original_name, job.kind.replace('_', " "));

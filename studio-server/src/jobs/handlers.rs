@@ -107,6 +107,7 @@ impl Handler for ClipEdit {
             }],
             scenes: Vec::new(),
             characters: Default::default(),
+            subtitles: Default::default(),
         };
         let preset = PresetLibrary::builtin().and_then(|l| l.get("master").cloned()).map_err(|e| e.to_string())?;
         let work = self.storage.temp_path().with_extension("dir");
@@ -398,6 +399,7 @@ impl Render {
                 "models": out.metadata.models,
                 "scenes": out.metadata.scenes.iter().map(|s| serde_json::json!({
                     "start": s.start, "end": s.end, "character": s.character, "face": s.face, "voice": s.voice,
+                    "lips": s.lips, "dub": s.dub,
                 })).collect::<Vec<_>>(),
                 "width": out.metadata.output.video.as_ref().map(|v| v.width),
                 "height": out.metadata.output.video.as_ref().map(|v| v.height),
@@ -590,13 +592,43 @@ pub async fn engine_project(
         end: s.end_s,
         character: s.character_id,
         voice_over: s.voice_over != 0,
+        dub: s.dub,
     }));
     let characters = cast(db, owner, &scenes, cast_dir).await?;
+    let subtitles = dub_lines(db, owner, project_id, &scenes, cast_dir).await?;
     let commercial = row.commercial != 0;
-    Ok((
-        Project { title: row.name, author: String::new(), sources, tracks: timeline.tracks, scenes, characters },
-        commercial,
-    ))
+    let tracks = timeline.tracks;
+    Ok((Project { title: row.name, author: String::new(), sources, tracks, scenes, characters, subtitles }, commercial))
+}
+
+/// Writes the project's subtitle track of each language a scene is dubbed into as an SRT
+/// file in `dir`: the lines those scenes speak.
+async fn dub_lines(
+    db: &AnyPool,
+    owner: &str,
+    project_id: &str,
+    scenes: &[Scene],
+    dir: &Path,
+) -> Result<BTreeMap<String, PathBuf>, String> {
+    let mut files = BTreeMap::new();
+    for language in scenes.iter().filter_map(|s| s.dub.as_deref()) {
+        let tag = reenact_engine::languages::canonical_tag(language).map_err(|e| format!("scenes: dub: {e}"))?;
+        if files.contains_key(&tag) {
+            continue;
+        }
+        let row = crate::db::subtitles::get(db, owner, project_id, &tag).await.map_err(|e| e.to_string())?;
+        let row = row.ok_or_else(|| {
+            format!("scenes: a scene is dubbed into `{tag}` but the project has no `{tag}` subtitles to speak")
+        })?;
+        let cues: Vec<reenact_engine::subtitle_track::TrackCue> =
+            serde_json::from_str(&row.cues).map_err(|e| format!("subtitle track {tag}: {e}"))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cast folder: {e}"))?;
+        let file = dir.join(format!("dub.{tag}.srt"));
+        let text = reenact_engine::subtitle_track::export(&cues, reenact_engine::subtitles::Format::Srt);
+        std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+        files.insert(tag, file);
+    }
+    Ok(files)
 }
 
 /// Writes the character of every scene (named by its id) into `cast_dir`: any character of

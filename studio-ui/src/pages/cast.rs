@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::api::{ApiError, StudioApi};
 use crate::components::{form_text, CharacterForm, ConfirmButton, FieldError, FormError, VoiceForm};
 use crate::hooks::use_studio_api;
-use crate::model::{Character, Scene, Voice};
+use crate::model::{language_name, Character, Scene, Voice, LANGUAGES};
 
 /// A project's list at `path` (`/api/projects/{id}/characters`, ...).
 fn use_list<T: serde::de::DeserializeOwned + 'static>(
@@ -214,7 +214,7 @@ fn Scenes(
         });
     };
     let name_of = |id: &str| characters.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or(id.to_owned());
-    let fields = vec!["start".to_string(), "end".to_string(), "character_id".to_string()];
+    let fields = ["start", "end", "character_id", "dub"].map(String::from).to_vec();
     rsx! {
         section { aria_labelledby: "scenes-heading",
             h2 { id: "scenes-heading", "Scenes" }
@@ -237,6 +237,14 @@ fn Scenes(
                     input { id: "scene-voice-over", r#type: "checkbox", name: "voice_over", value: "yes" }
                     " Voice-over: the portrait speaks the scene's sound"
                 }
+                label { r#for: "scene-dub", "Spoken in" }
+                select { id: "scene-dub", name: "dub", aria_describedby: "dub-error",
+                    option { value: "", "Its own sound" }
+                    for (code, language) in LANGUAGES {
+                        option { key: "{code}", value: "{code}", "{language}: dubbed from the project's {language} subtitles" }
+                    }
+                }
+                FieldError { error: error(), field: "dub" }
                 FormError { error: error(), fields }
                 button { r#type: "submit", "Add scene" }
             }
@@ -253,6 +261,7 @@ fn Scenes(
                                 "{scene.start:.1}–{scene.end:.1} s · "
                                 {name_of(&scene.character_id)}
                                 if scene.voice_over { " · voice-over" }
+                                if let Some(dub) = &scene.dub { " · dubbed in {language_name(dub)}" }
                                 " "
                                 button { r#type: "button",
                                     onclick: {
@@ -286,5 +295,10 @@ fn scene_body(event: &FormEvent) -> Result<Value, ApiError> {
         return Err(ApiError::Refused { status: 400, detail: "character_id: choose a character".into() });
     }
     let voice_over = form_text(event, "voice_over") == "yes";
-    Ok(json!({ "start": start, "end": end, "character_id": character, "voice_over": voice_over }))
+    let mut body = json!({ "start": start, "end": end, "character_id": character, "voice_over": voice_over });
+    let dub = form_text(event, "dub");
+    if !dub.is_empty() {
+        body["dub"] = json!(dub);
+    }
+    Ok(body)
 }

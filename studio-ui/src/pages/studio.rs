@@ -8,7 +8,7 @@ use crate::api::ApiError;
 use crate::app::go_to;
 use crate::components::{form_text, form_texts, ConfirmButton, FieldError, FormError, Layout};
 use crate::hooks::use_studio_api;
-use crate::model::{LiveSummary, Preset, Project};
+use crate::model::{language_name, LiveSummary, Preset, Project, LANGUAGES};
 
 /// Elements a show can switch at the next frame, with their names for people.
 const ELEMENTS: &[(&str, &str)] = &[
@@ -19,6 +19,15 @@ const ELEMENTS: &[(&str, &str)] = &[
     ("captions", "Captions"),
     ("facetrack", "Face tracking only"),
 ];
+
+/// "Deutsch", or "detected: English" for a show left to detect the language.
+fn captions_readout(set: &str, heard: Option<&str>) -> String {
+    match (set, heard) {
+        ("auto", Some(heard)) => format!("detected: {}", language_name(heard)),
+        ("auto", None) => "detecting the language…".to_owned(),
+        (set, _) => language_name(set),
+    }
+}
 
 /// Start a live show and see the ones running.
 #[component]
@@ -56,6 +65,7 @@ pub fn Studio() -> Element {
                 "source": form_text(&event, "source"),
                 "preset": form_text(&event, "preset"),
                 "elements": form_text(&event, "elements"),
+                "caption_language": form_text(&event, "caption_language"),
             });
             let project = form_text(&event, "project_id");
             if !project.is_empty() {
@@ -135,6 +145,15 @@ pub fn Studio() -> Element {
                         }
                     }
                     FieldError { error: error(), field: "project_id" }
+                    label { r#for: "caption-language", "Language spoken (for live captions)" }
+                    select { id: "caption-language", name: "caption_language", aria_describedby: "caption_language-error",
+                        option { value: "en", "English" }
+                        option { value: "auto", "Detect it" }
+                        for (code, language) in LANGUAGES.iter().skip(1) {
+                            option { key: "{code}", value: "{code}", "{language}" }
+                        }
+                    }
+                    FieldError { error: error(), field: "caption_language" }
                     label { r#for: "outputs", "Also stream to (optional: RTMP or SRT addresses, one per line)" }
                     textarea { id: "outputs", name: "outputs", rows: "2", aria_describedby: "outputs-error",
                         placeholder: "rtmp://live.example.com/app/STREAM-KEY\nsrt://ingest.example.com:9000" }
@@ -171,7 +190,7 @@ pub fn Studio() -> Element {
                         }
                     }
                     input { r#type: "hidden", name: "elements", value: "" }
-                    FormError { error: error(), fields: ["source", "preset", "project_id", "outputs", "kiosk_pin", "visitor_consent"].map(String::from).to_vec() }
+                    FormError { error: error(), fields: ["source", "preset", "project_id", "caption_language", "outputs", "kiosk_pin", "visitor_consent"].map(String::from).to_vec() }
                     button { r#type: "submit", disabled: busy(), if busy() { "Starting…" } else { "Go live" } }
                 }
             }
@@ -301,6 +320,12 @@ pub fn StudioSession(id: String) -> Element {
                             }
                         }
                         dt { "Preview" } dd { id: "viewer-frames", "data-frames": "{frames_seen}", "{viewer_fps:.1} fps, {frames_seen} frames" }
+                        if pipeline.as_ref().is_some_and(|p| p.elements.get("captions").copied().unwrap_or(false)) {
+                            dt { "Captions" }
+                            dd { id: "captions-language",
+                                {pipeline.as_ref().map(|p| captions_readout(&p.captions_language, p.captions_heard.as_deref())).unwrap_or_default()}
+                            }
+                        }
                         dt { "Latency" } dd { id: "latency", {format!("graph {:.0} ms · glass p50 {p50:.0} / p95 {p95:.0} ms", pipeline.as_ref().map(|p| p.pipeline_latency_ms).unwrap_or(0.0))} }
                         for out in pipeline.as_ref().map(|p| p.outputs.clone()).unwrap_or_default() {
                             dt { key: "{out.target}", "Streaming to" }
@@ -385,5 +410,19 @@ fn CameraPanel(id: String) -> Element {
             p { id: "camera-status", role: "status", class: "muted", "Camera off." }
             p { id: "camera-error", role: "alert", class: "field-error" }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::captions_readout;
+
+    #[test]
+    fn the_captions_readout_names_the_language_set_or_heard() {
+        assert_eq!(captions_readout("de", None), "Deutsch");
+        assert_eq!(captions_readout("de", Some("en")), "Deutsch", "a set language is what is shown");
+        assert_eq!(captions_readout("auto", None), "detecting the language…");
+        assert_eq!(captions_readout("auto", Some("fr")), "detected: Français");
+        assert_eq!(captions_readout("auto", Some("sw")), "detected: sw", "a code the form does not list");
     }
 }
