@@ -603,10 +603,12 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
     assert_eq!(reason, "must be a number of seconds after start");
     b.fill("#scene-end", "2.5").await;
     b.click("#scene-voice-over").await;
+    let dub = "const s = document.getElementById('scene-dub'); s.value = 'es'; s.dispatchEvent(new Event('change', { bubbles: true }));";
+    b.client.execute(dub, vec![]).await.unwrap();
     b.click("#scene-form button[type=submit]").await;
     let scene =
         b.wait("the scene", "document.querySelector('#scene-list li')?.textContent", Duration::from_secs(10)).await;
-    assert!(scene.as_str().unwrap().contains("2.0–2.5 s · Eileen Collins · voice-over"), "{scene}");
+    assert!(scene.as_str().unwrap().contains("2.0–2.5 s · Eileen Collins · voice-over · dubbed in Español"), "{scene}");
     b.client.execute("document.getElementById('characters-heading').scrollIntoView()", vec![]).await.unwrap();
     b.shot("18-cast").await;
 
