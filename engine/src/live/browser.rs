@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 
-use super::source::{due_time, Restamp};
+use super::source::{push_due, Restamp};
 use super::timecode;
 
 /// Jitter buffer depth: enough for loopback and a good Wi-Fi, small next to a frame or two.
@@ -493,27 +493,17 @@ fn relay(
                     return Ok(gst::FlowSuccess::Ok);
                 }
                 let caps = sample.caps_owned().map(|caps| if video { at_show_rate(caps, fps) } else { caps });
-                if target.caps() != caps {
-                    target.set_caps(caps.as_ref());
-                }
-                let (Some(buffer), Some(due)) = (sample.buffer(), due_time(sink, &sample, &target)) else {
-                    return Ok(gst::FlowSuccess::Ok);
+                let touch = |b: &mut gst::BufferRef| {
+                    // Decoders fed from RTP leave video durations unset; videorate downstream
+                    // aborts the process on such a buffer, so each frame gets one.
+                    if video && b.duration().is_none() {
+                        b.set_duration(frame_duration(caps.as_ref()));
+                    }
+                    if clock {
+                        carry_capture_clock(b, caps.as_ref());
+                    }
                 };
-                let mut buffer = buffer.copy();
-                let b = buffer.make_mut();
-                // Decoders fed from RTP leave video durations unset; videorate downstream
-                // aborts the process on such a buffer, so each frame gets one.
-                let duration = b.duration().or_else(|| video.then(|| frame_duration(caps.as_ref())));
-                b.set_duration(duration);
-                if clock {
-                    carry_capture_clock(b, caps.as_ref());
-                }
-                let Some(pts) = stamp.lock().unwrap_or_else(PoisonError::into_inner).stamp(due, duration) else {
-                    return Ok(gst::FlowSuccess::Ok);
-                };
-                b.set_pts(pts);
-                b.set_dts(None);
-                let _ = target.push_buffer(buffer);
+                push_due(sink, &sample, &target, caps.clone(), &stamp, touch);
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),

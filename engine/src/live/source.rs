@@ -280,6 +280,34 @@ impl Restamp {
     }
 }
 
+/// Pushes a copy of `sample` (rendered by `sink`, a feeder's synchronised appsink) into
+/// `live` with `caps`, stamped by `stamp` with the live graph's running time at which it was
+/// due (see [`due_time`]); `touch` may set its duration or metas first. Nothing is pushed
+/// before the live graph plays (there is no running time to stamp with yet), nor a buffer
+/// `stamp` drops.
+pub(super) fn push_due(
+    sink: &gst_app::AppSink,
+    sample: &gst::Sample,
+    live: &gst_app::AppSrc,
+    caps: Option<gst::Caps>,
+    stamp: &std::sync::Mutex<Restamp>,
+    touch: impl FnOnce(&mut gst::BufferRef),
+) {
+    if live.caps() != caps {
+        live.set_caps(caps.as_ref());
+    }
+    let (Some(buffer), Some(due)) = (sample.buffer(), due_time(sink, sample, live)) else { return };
+    let mut buffer = buffer.copy();
+    let b = buffer.make_mut();
+    touch(b);
+    let Some(pts) = stamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(due, b.duration()) else {
+        return;
+    };
+    b.set_pts(pts);
+    b.set_dts(None);
+    let _ = live.push_buffer(buffer);
+}
+
 /// Links a decoded stream through a converter to an appsink (paced by the
 /// feeder's clock) whose samples are pushed, re-stamped, into `target`.
 fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, stream: Stream, target: &gst::Element) -> Result<()> {
@@ -301,24 +329,7 @@ fn relay(feeder: &gst::Pipeline, pad: &gst::Pad, stream: Stream, target: &gst::E
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let caps = sample.caps_owned();
-                if appsrc.caps() != caps {
-                    appsrc.set_caps(caps.as_ref());
-                }
-                // Before the live graph plays there is no running time to stamp with.
-                let (Some(buffer), Some(due)) = (sample.buffer(), due_time(sink, &sample, &appsrc)) else {
-                    return Ok(gst::FlowSuccess::Ok);
-                };
-                let mut buffer = buffer.copy();
-                let b = buffer.make_mut();
-                let Some(pts) =
-                    restamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stamp(due, b.duration())
-                else {
-                    return Ok(gst::FlowSuccess::Ok);
-                };
-                b.set_pts(pts);
-                b.set_dts(None);
-                let _ = appsrc.push_buffer(buffer);
+                push_due(sink, &sample, &appsrc, sample.caps_owned(), &restamp, |_| {});
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
