@@ -126,6 +126,11 @@ fn switches_apply_without_a_restart_and_bad_ones_are_refused() {
     assert!(stats.elements.matte && stats.elements.facetrack, "{stats:?}");
     let matte = stats.stages.iter().find(|s| s.name == "matte").expect("matte stage");
     assert!(matte.samples > 10 && matte.mean_ms > 0.1, "the matte runs: {matte:?}");
+    // The models now running, each with its licence as its manifest states it.
+    let licence = |name: &str| stats.licences.iter().find(|l| l.name == name).map(|l| l.license.as_str());
+    assert_eq!(licence("selfie_segmentation_landscape"), Some("Apache-2.0"), "{:?}", stats.licences);
+    assert!(licence("face_landmarks").is_some(), "{:?}", stats.licences);
+    assert!(stats.licences.iter().all(|l| !l.commercial_label.is_empty()), "{:?}", stats.licences);
 
     assert!(stats.pipeline_latency_ms >= 60.0, "the chain's frame is declared while it works: {stats:?}");
 

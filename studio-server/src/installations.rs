@@ -10,6 +10,7 @@
 //! elements = "faceswap,matte"
 //! characters = ["/srv/reenact/lincoln.character.json"]
 //! kiosk_pin = "2468"           # staff leave the kiosk screen with it (checked by the server)
+//! caption_language = "de"      # what visitors speak, for live captions ("auto" detects it)
 //!
 //! [installation.visitor_consent]  # nothing of the camera until a visitor accepts
 //! languages = ["de", "en"]      # of the consent screen: en, de, es, fr
@@ -60,6 +61,8 @@ struct Entry {
     #[serde(default)]
     outputs: Vec<String>,
     kiosk_pin: Option<String>,
+    /// The language live captions transcribe (a whisper code or `auto`; default `en`).
+    caption_language: Option<String>,
     visitor_consent: Option<VisitorConsent>,
     /// Commercial work: models and characters not cleared for it keep the show from starting.
     #[serde(default)]
@@ -134,6 +137,11 @@ pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, I
         for url in &entry.outputs {
             let output: LiveOutput = url.parse().map_err(|e| invalid("outputs", format!("{e}")))?;
             options.outputs.push(output);
+        }
+        if let Some(language) = entry.caption_language {
+            reenact_engine::languages::check_speech_language(&language)
+                .map_err(|e| invalid("caption_language", e.to_string()))?;
+            options.caption_language = language;
         }
         if entry.kiosk_pin.as_deref().is_some_and(|pin| !crate::live::kiosk::valid_pin(pin)) {
             return Err(invalid("kiosk_pin", "4 to 12 digits".into()));
@@ -234,8 +242,8 @@ fn cleared(installation: &Installation) -> Result<(), String> {
         cast.insert(name, file.clone());
     }
     crate::credentials::check_cast(&cast, installation.commercial)?;
-    crate::http::live::check_show_models(&installation.options.elements.on(), installation.commercial)
-        .map_err(|e| e.to_string())
+    let (elements, language) = (installation.options.elements.on(), &installation.options.caption_language);
+    crate::http::live::check_show_models(&elements, language, installation.commercial).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -275,6 +283,7 @@ mod tests {
             (entry("outputs = [\"udp://x\"]\n"), "f: installation[0].outputs: output `udp://x`"),
             (entry("colour = \"red\"\n"), "f: unknown field `colour`"),
             (entry("kiosk_pin = \"12\"\n"), "f: installation[0].kiosk_pin: 4 to 12 digits"),
+            (entry("caption_language = \"tlh\"\n"), "f: installation[0].caption_language: "),
             (
                 entry("[installation.visitor_consent]\nlanguages = [\"tlh\"]\n"),
                 "f: installation[0].visitor_consent: languages: no consent text in `tlh`",

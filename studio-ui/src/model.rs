@@ -243,6 +243,9 @@ pub(crate) struct LivePipeline {
     pub captions_language: String,
     #[serde(default)]
     pub captions_heard: Option<String>,
+    /// The licence of each model the elements switched on run.
+    #[serde(default)]
+    pub licences: Vec<ModelLicence>,
     /// The presenter's browser, for a show whose source is `browser`.
     #[serde(default)]
     pub publisher: Option<LivePublisher>,
@@ -369,6 +372,15 @@ pub(crate) struct Scene {
     /// The language a dubbed scene speaks (a BCP 47 tag).
     #[serde(default)]
     pub dub: Option<String>,
+}
+
+/// A model's licence as its manifest states it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct ModelLicence {
+    pub name: String,
+    pub license: String,
+    /// `commercial use allowed`, `NON-COMMERCIAL` or `commercial use not stated`.
+    pub commercial_label: String,
 }
 
 /// Languages the pages offer by name (live captions, dubbed scenes), English first; the

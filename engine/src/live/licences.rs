@@ -14,9 +14,9 @@ use crate::factories::plugin;
 const FACE_MESH_MODEL: &str = "face_landmarks";
 
 /// Catalog names of the models `element` runs, read from a fresh element's defaults as the
-/// live graph builds it. The voice converter's and face swap's own models belong to the
-/// characters and are checked with them.
-pub fn element_models(element: LiveElement) -> Result<Vec<&'static str>> {
+/// live graph builds it, captions for speech in `caption_language`. The voice converter's and
+/// face swap's own models belong to the characters and are checked with them.
+pub fn element_models(element: LiveElement, caption_language: &str) -> Result<Vec<&'static str>> {
     crate::media::init()?;
     Ok(match element {
         LiveElement::Facetrack | LiveElement::Faceswap | LiveElement::Lipsync => {
@@ -24,7 +24,7 @@ pub fn element_models(element: LiveElement) -> Result<Vec<&'static str>> {
             vec![track.property::<ReenactFaceTrackDetector>("detector").model_name(), FACE_MESH_MODEL]
         }
         LiveElement::Matte => vec![plugin("reenactmatte")?.property::<ReenactMatteModel>("model").model_name()],
-        LiveElement::Captions => super::captions::MODELS.to_vec(),
+        LiveElement::Captions => super::captions::models(caption_language).to_vec(),
         LiveElement::Voice => Vec::new(),
     })
 }
@@ -62,10 +62,12 @@ mod tests {
 
     #[test]
     fn each_element_names_its_models() {
-        let track = element_models(LiveElement::Faceswap).unwrap();
+        let track = element_models(LiveElement::Faceswap, "en").unwrap();
         assert!(track.contains(&FACE_MESH_MODEL) && track.len() == 2, "{track:?}");
-        assert_eq!(element_models(LiveElement::Matte).unwrap(), ["selfie_segmentation_landscape"]);
-        assert!(element_models(LiveElement::Voice).unwrap().is_empty());
+        assert_eq!(element_models(LiveElement::Matte, "en").unwrap(), ["selfie_segmentation_landscape"]);
+        assert!(element_models(LiveElement::Voice, "en").unwrap().is_empty());
+        assert!(element_models(LiveElement::Captions, "en").unwrap().contains(&"whisper_tiny_en_q8_0"));
+        assert!(element_models(LiveElement::Captions, "de").unwrap().contains(&"whisper_base_q8_0"));
         let on = super::super::Elements::parse_list("matte,captions").unwrap().on();
         assert_eq!(on, [LiveElement::Matte, LiveElement::Captions]);
     }

@@ -314,6 +314,9 @@ pub struct LiveStats {
     /// The language whisper reported for the latest speech, once captions have heard some.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captions_heard: Option<String>,
+    /// The licence of every model the elements switched on run, as its manifest states it
+    /// (`commercial_label` says `NON-COMMERCIAL` for one that is not cleared for it).
+    pub licences: Vec<crate::metadata::ModelLicence>,
     /// Publishers and gaps, for a `browser` source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publisher: Option<PublisherStats>,
@@ -361,6 +364,8 @@ pub struct ShowRecord {
     pub elements: Elements,
     /// The characters played, by name, with their files.
     pub characters: Vec<(String, PathBuf)>,
+    /// The language live captions were set for (their models depend on it).
+    pub caption_language: String,
 }
 
 /// A running live graph. Dropping it stops it.
@@ -386,6 +391,9 @@ pub struct LiveRunner {
     eos: Arc<(Mutex<bool>, std::sync::Condvar)>,
     stopping: Arc<AtomicBool>,
     started: Instant,
+    /// The licences of the models the elements last asked about run, and which elements
+    /// those were: switches are rare, stats are read every second.
+    licences: Mutex<Option<(Elements, Vec<crate::metadata::ModelLicence>)>>,
 }
 
 impl std::fmt::Debug for LiveRunner {
@@ -460,6 +468,7 @@ impl LiveRunner {
             eos: Arc::default(),
             stopping: Arc::default(),
             started: Instant::now(),
+            licences: Mutex::default(),
         };
         runner.apply_switches();
         runner.watch_bus();
@@ -551,7 +560,13 @@ impl LiveRunner {
             .iter()
             .filter_map(|&i| Some((self.chain.names.get(i)?.clone(), self.options.characters.get(i)?.clone())))
             .collect();
-        ShowRecord { recordings, elements: used.elements, characters }
+        let caption_language = self.options.caption_language.clone();
+        ShowRecord { recordings, elements: used.elements, characters, caption_language }
+    }
+
+    /// The language live captions are set for: a whisper code, or `auto`.
+    pub fn caption_language(&self) -> &str {
+        &self.options.caption_language
     }
 
     /// The character files of this show, by the names it plays them under.
@@ -640,10 +655,32 @@ impl LiveRunner {
             captions_unavailable: self.captions.as_ref().err().cloned(),
             captions_language: self.options.caption_language.clone(),
             captions_heard: self.captions.as_ref().ok().and_then(captions::Captions::heard),
+            licences: self.licences_of(switches.elements),
             publisher: self.browser.as_ref().map(BrowserInput::stats),
             camera_open: self.gate.is_open(),
             frames_blanked: self.gate.blanked(),
         }
+    }
+
+    /// The licences of the models `elements` run (see [`element_models`]).
+    fn licences_of(&self, elements: Elements) -> Vec<crate::metadata::ModelLicence> {
+        let mut cached = self.licences.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, licences)) = cached.as_ref().filter(|(of, _)| *of == elements) {
+            return licences.clone();
+        }
+        let mut used = Vec::new();
+        for element in elements.on() {
+            let names = element_models(element, &self.options.caption_language).unwrap_or_default();
+            let name = format!("{element:?}").to_lowercase();
+            used.extend(names.into_iter().map(|model| reenact_models::ModelUse {
+                name: model.into(),
+                version: String::new(),
+                element: name.clone(),
+            }));
+        }
+        let licences = crate::metadata::licences(&used);
+        *cached = Some((elements, licences.clone()));
+        licences
     }
 
     /// The handle that connects the presenter's browser, for a `browser` source.

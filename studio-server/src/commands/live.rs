@@ -82,7 +82,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
         },
     };
     let outputs = args.outputs.iter().map(|o| o.parse::<LiveOutput>()).collect::<Result<Vec<_>, _>>()?;
-    check_rights(&args.characters, &elements, args.commercial)?;
+    check_rights(&args.characters, &elements, &args.caption_language, args.commercial)?;
     let network = args.network.live_network()?;
     let mut options = LiveOptions::new(source, preset);
     options.timecode = args.timecode.unwrap_or(options.timecode);
@@ -177,7 +177,7 @@ fn report_signed(signed: &[Result<PathBuf, String>]) {
 
 /// Refuses characters whose rights expired or exclude this work, and in commercial work
 /// models not cleared for it, before anything goes on air.
-fn check_rights(characters: &[PathBuf], elements: &Elements, commercial: bool) -> anyhow::Result<()> {
+fn check_rights(characters: &[PathBuf], elements: &Elements, language: &str, commercial: bool) -> anyhow::Result<()> {
     let mut cast = std::collections::BTreeMap::new();
     for file in characters {
         let character = gstreenact::character::Character::load(file)
@@ -185,7 +185,8 @@ fn check_rights(characters: &[PathBuf], elements: &Elements, commercial: bool) -
         cast.insert(character.name, file.clone());
     }
     reenact_server::credentials::check_cast(&cast, commercial).map_err(anyhow::Error::msg)?;
-    reenact_server::http::live::check_show_models(&elements.on(), commercial).map_err(|e| anyhow::anyhow!("{e}"))
+    reenact_server::http::live::check_show_models(&elements.on(), language, commercial)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Reads switches from stdin on a thread of its own (stdin may be closed: then there are none).
@@ -206,7 +207,8 @@ fn read_commands(session: Arc<LiveSession>, quit: tokio::sync::mpsc::Sender<()>)
                 }
                 [verb @ ("on" | "off"), element] => match element.parse::<LiveElement>() {
                     Ok(el) if *verb == "on" && session.commercial.load(std::sync::atomic::Ordering::SeqCst) => {
-                        match reenact_server::http::live::check_show_models(&[el], true) {
+                        let language = session.with_runner(|r| r.caption_language().to_owned()).unwrap_or_default();
+                        match reenact_server::http::live::check_show_models(&[el], &language, true) {
                             Ok(()) => switch(&session, |r| r.set_element(el, true))
                                 .map_or_else(|e| e, |()| format!("{element} on")),
                             Err(err) => err.to_string(),

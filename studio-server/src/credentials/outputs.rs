@@ -149,7 +149,7 @@ pub fn live_provenance(
         }
     };
     for element in show.elements.on() {
-        let models = reenact_engine::live::element_models(element)
+        let models = reenact_engine::live::element_models(element, &show.caption_language)
             .map_err(|e| CredentialError::Config(format!("models of the live elements: {e}")))?;
         for name in models {
             add(name, &format!("{element:?}").to_lowercase());

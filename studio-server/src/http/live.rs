@@ -301,7 +301,7 @@ async fn start(
         };
         commercial |= row.commercial != 0;
     }
-    check_show_models(&elements.on(), commercial)?;
+    check_show_models(&elements.on(), &request.caption_language, commercial)?;
     let outputs = parse_outputs(&request.outputs, state.keys.is_some())?;
     let consent = match request.visitor_consent {
         Some(settings) => {
@@ -363,15 +363,15 @@ fn parse_outputs(urls: &[String], accounts: bool) -> Result<Vec<LiveOutput>, Api
 }
 
 /// In a commercial show, refuses `elements` that run a model not cleared for commercial use
-/// (403, naming the model and its licence).
-pub fn check_show_models(elements: &[LiveElement], commercial: bool) -> Result<(), ApiError> {
+/// (403, naming the model and its licence); captions for speech in `caption_language`.
+pub fn check_show_models(elements: &[LiveElement], caption_language: &str, commercial: bool) -> Result<(), ApiError> {
     if !commercial || elements.is_empty() {
         return Ok(());
     }
     let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Internal(format!("model catalog: {e}")))?;
     let mut names = Vec::new();
     for element in elements {
-        names.extend(element_models(*element).map_err(|e| ApiError::BadRequest(e.to_string()))?);
+        names.extend(element_models(*element, caption_language).map_err(|e| ApiError::BadRequest(e.to_string()))?);
     }
     crate::credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)
 }
@@ -456,7 +456,8 @@ async fn switch(
     }
     let commercial = session.commercial.load(std::sync::atomic::Ordering::SeqCst);
     let switched_on: Vec<LiveElement> = changes.iter().filter(|c| c.1).map(|c| c.0).collect();
-    check_show_models(&switched_on, commercial)?;
+    let language = session.with_runner(|r| r.caption_language().to_owned()).unwrap_or_default();
+    check_show_models(&switched_on, &language, commercial)?;
     if let Some(character) = &request.character {
         // Rights are checked at each switch: a show runs for days, and rights expire.
         let file = session.with_runner(|runner| runner.character_file(character).cloned()).flatten();
@@ -818,7 +819,7 @@ async fn stream_manifest(
     let catalog = reenact_models::Catalog::load().ok();
     let mut models: Vec<serde_json::Value> = Vec::new();
     for element in on.on() {
-        for name in element_models(element).map_err(|e| ApiError::Internal(e.to_string()))? {
+        for name in element_models(element, &stats.captions_language).map_err(|e| ApiError::Internal(e.to_string()))? {
             let entry = catalog.as_ref().and_then(|c| c.entry(name)).map(|e| &e.model);
             let record = serde_json::json!({
                 "name": name,

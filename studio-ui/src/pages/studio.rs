@@ -326,6 +326,21 @@ pub fn StudioSession(id: String) -> Element {
                                 {pipeline.as_ref().map(|p| captions_readout(&p.captions_language, p.captions_heard.as_deref())).unwrap_or_default()}
                             }
                         }
+                        if let Some(p) = pipeline.as_ref().filter(|p| !p.licences.is_empty()) {
+                            dt { "Models" }
+                            dd { id: "live-models",
+                                for (i, l) in p.licences.iter().enumerate() {
+                                    span { key: "{l.name}",
+                                        if i > 0 { " · " }
+                                        "{l.name} ({l.license})"
+                                        if l.commercial_label == "NON-COMMERCIAL" {
+                                            " "
+                                            strong { class: "non-commercial", "NON-COMMERCIAL" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         dt { "Latency" } dd { id: "latency", {format!("graph {:.0} ms · glass p50 {p50:.0} / p95 {p95:.0} ms", pipeline.as_ref().map(|p| p.pipeline_latency_ms).unwrap_or(0.0))} }
                         for out in pipeline.as_ref().map(|p| p.outputs.clone()).unwrap_or_default() {
                             dt { key: "{out.target}", "Streaming to" }
