@@ -194,7 +194,7 @@ pub(super) fn hull_mask(hull: &[(f32, f32)], feather: f32, frame_w: usize, frame
 }
 
 /// Distance from (`x`, `y`) to the closed polygon's boundary.
-fn boundary_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {
+pub(super) fn boundary_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {
     let mut best = f32::INFINITY;
     for i in 0..polygon.len() {
         let (a, b) = (polygon[i], polygon[(i + 1) % polygon.len()]);

@@ -17,6 +17,7 @@
 use crate::character::mesh::{self, FACE_OVAL, LEFT_BROW, LEFT_EYE, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE};
 use crate::character::ColourStats;
 
+use super::mask::boundary_distance;
 use super::triangulation::convex_hull;
 
 /// Smallest spreads used for the colour test (L*, a*, b*): a portrait lit very evenly has a
@@ -43,20 +44,6 @@ const CLOSED_EYE_RATIO: f32 = 0.12;
 fn smoothstep(t: f32) -> f32 {
     let t = t.clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
-}
-
-/// Distance from (`x`, `y`) to the closed polygon's boundary.
-fn boundary_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {
-    let mut best = f32::INFINITY;
-    for i in 0..polygon.len() {
-        let (a, b) = (polygon[i], polygon[(i + 1) % polygon.len()]);
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let len2 = dx * dx + dy * dy;
-        let t = if len2 > 0.0 { (((x - a.0) * dx + (y - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
-        let (ex, ey) = (x - a.0 - t * dx, y - a.1 - t * dy);
-        best = best.min(ex * ex + ey * ey);
-    }
-    best.sqrt()
 }
 
 /// Signed distance to `polygon`: positive inside, negative outside.
