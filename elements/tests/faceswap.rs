@@ -621,7 +621,11 @@ fn every_property_default_is_inside_its_range() {
         checked += 1;
     }
     assert_eq!(checked, 17, "the documented properties, execution-provider and the enhancer's included");
-    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1");
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin");
+    element.set_property_from_str("blend", "feather");
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+feather+skin");
+    element.set_property("skin-mask", false);
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1", "the 0.1.0 swap");
     assert!(!element.find_property("algorithm").expect("algorithm").flags().contains(glib::ParamFlags::WRITABLE));
     element.set_property("model", "some_swapper");
     assert_eq!(element.property::<String>("algorithm"), "onnx:some_swapper");
@@ -810,7 +814,7 @@ fn an_imported_restorer_follows_the_swap_as_it_was_trained() {
     h.set_caps(caps.clone(), caps.clone());
     let element = h.find_element("reenactfaceswap").expect("element");
     h.push_and_pull(frames[0].copy()).expect("frame");
-    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/1+onnx:gfpgan_test@imported");
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin+onnx:gfpgan_test@imported");
 }
 
 #[test]

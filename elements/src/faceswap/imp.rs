@@ -7,7 +7,9 @@
  * attaches upstream: frames without it, or without faces, pass through untouched, and
  * `track-id` limits the swap to one tracked face.
  *
- * Classical path (`algorithm` = `classical:delaunay/1`, the default): the portrait's 468
+ * Classical path (`algorithm` = `classical:delaunay/2+poisson+skin` with the default `blend`
+ * and `skin-mask`, `classical:delaunay/1` for the 0.1.0 swap of `blend=feather
+ * skin-mask=false`): the portrait's 468
  * landmarks, plus a ring of points outside the face outline, are triangulated once
  * (Delaunay); each frame every triangle is mapped onto the performer's matching landmarks
  * and the portrait is warped piece by piece (affine per triangle), so the performer's head
@@ -104,7 +106,8 @@ static ONNX_CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 /// `algorithm` of the classical path.
-const CLASSICAL_ALGORITHM: &str = "classical:delaunay/1";
+/// The classical swap as its defaults run it (see [`classical_algorithm`]).
+const CLASSICAL_ALGORITHM: &str = "classical:delaunay/2+poisson+skin";
 
 const DEFAULT_KEEP_EYES: bool = false;
 const DEFAULT_KEEP_MOUTH: bool = true;
@@ -181,12 +184,25 @@ impl Default for Settings {
     }
 }
 
+/// The classical swap's name for render metadata: `classical:delaunay/1` is the 0.1.0 swap
+/// (feathered, no skin mask); later ones name their blend and whether the skin mask is on, as
+/// each gives another picture from the same input.
+fn classical_algorithm(blend: ReenactFaceSwapBlend, skin_mask: bool) -> String {
+    let blend = match blend {
+        ReenactFaceSwapBlend::Feather if !skin_mask => return "classical:delaunay/1".into(),
+        ReenactFaceSwapBlend::Feather => "feather",
+        ReenactFaceSwapBlend::MultiBand => "multiband",
+        ReenactFaceSwapBlend::Poisson => "poisson",
+    };
+    format!("classical:delaunay/2+{blend}{}", if skin_mask { "+skin" } else { "" })
+}
+
 impl Settings {
     /// `algorithm` as far as the settings tell (the model version is known once started).
     fn algorithm(&self) -> String {
         let swap = match &self.model {
             Some(model) => format!("onnx:{model}"),
-            None => CLASSICAL_ALGORITHM.to_owned(),
+            None => classical_algorithm(self.blend, self.skin_mask),
         };
         match &self.enhancer {
             Some(enhancer) => format!("{swap}+onnx:{enhancer}"),
@@ -466,7 +482,7 @@ impl ObjectImpl for ReenactFaceSwap {
                     .build(),
                 glib::ParamSpecString::builder("algorithm")
                     .nick("Algorithm")
-                    .blurb("What swaps the face, for render metadata: classical:delaunay/1 or onnx:<name>@<version> (the version once started)")
+                    .blurb("What swaps the face, for render metadata: classical:delaunay/2+BLEND[+skin] (classical:delaunay/1 for blend=feather skin-mask=false) or onnx:<name>@<version> (the version once started)")
                     .default_value(Some(CLASSICAL_ALGORITHM))
                     .read_only()
                     .build(),
@@ -677,8 +693,9 @@ impl BaseTransformImpl for ReenactFaceSwap {
             }
             _ => None,
         };
-        let mut algorithm =
-            neural.as_ref().map_or_else(|| CLASSICAL_ALGORITHM.to_owned(), |n| n.algorithm().to_owned());
+        let mut algorithm = neural
+            .as_ref()
+            .map_or_else(|| classical_algorithm(settings.blend, settings.skin_mask), |n| n.algorithm().to_owned());
         if let Some(enhancer) = &enhancer {
             algorithm = format!("{algorithm}+{}", enhancer.algorithm());
         }

@@ -60,7 +60,7 @@ pub struct SceneUse {
     pub end: f64,
     pub character: String,
     pub character_file: PathBuf,
-    /// `reenactfaceswap`'s algorithm, e.g. `classical:delaunay/1` or `onnx:NAME@VERSION`.
+    /// `reenactfaceswap`'s algorithm, e.g. `classical:delaunay/2+poisson+skin` or `onnx:NAME@VERSION`.
     pub face: String,
     /// `reenactvoice`'s algorithm; absent when the character has no voice profile.
     pub voice: Option<String>,
