@@ -101,12 +101,22 @@ impl DubTrack {
         self.scenes.iter().find(|s| s.start == at).map(|s| &s.report)
     }
 
+    /// The dubbed scenes that timeline samples `[first, first + frames)` reach into.
+    fn scenes_within(&self, first: u64, frames: u64) -> impl Iterator<Item = &DubbedScene> {
+        self.scenes.iter().filter(move |s| s.start < first + frames && first < s.end)
+    }
+
+    /// Whether timeline samples `[first, first + frames)` reach into a dubbed scene.
+    pub(crate) fn reaches(&self, first: u64, frames: u64) -> bool {
+        self.scenes_within(first, frames).next().is_some()
+    }
+
     /// Replaces the frames of interleaved `samples` (`channels` per frame, the first at
     /// timeline sample `first`) that fall in a dubbed scene with the dub, the same on every
     /// channel; the others are left as they are.
     pub(crate) fn fill(&self, first: u64, samples: &mut [f32], channels: usize) {
         let frames = (samples.len() / channels.max(1)) as u64;
-        for scene in self.scenes.iter().filter(|s| s.start < first + frames && first < s.end) {
+        for scene in self.scenes_within(first, frames) {
             let from = scene.start.max(first);
             let to = scene.end.min(first + frames);
             for n in from..to {

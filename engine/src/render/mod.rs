@@ -346,10 +346,15 @@ fn play_dub(pad: &gst::Pad, dub: Arc<DubTrack>) {
     debug_assert_eq!(source::AUDIO_RATE as u32, dub::RATE);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         // Timeline time, not running time: after a preview's seek the running time starts at 0.
-        let Some(t) = info.buffer().and_then(|b| branch::timeline_time(pad, b)) else {
+        let Some((t, bytes)) = info.buffer().and_then(|b| Some((branch::timeline_time(pad, b)?, b.size()))) else {
             return gst::PadProbeReturn::Ok;
         };
         let first = (t * f64::from(dub::RATE)).round() as u64;
+        // Sound outside the dubbed scenes goes on untouched, without a copy.
+        let frames = (bytes / (4 * source::AUDIO_CHANNELS as usize)) as u64;
+        if !dub.reaches(first, frames) {
+            return gst::PadProbeReturn::Ok;
+        }
         let Some(buffer) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
         let Ok(mut map) = buffer.make_mut().map_writable() else { return gst::PadProbeReturn::Ok };
         let bytes = map.as_mut_slice();
