@@ -94,7 +94,7 @@ fn hull(face: &Face) -> Vec<(f32, f32)> {
     swap_metrics::hull(&face.landmarks)
 }
 
-use swap_metrics::depth;
+use swap_metrics::{depth, mean_abs_diff as mean_diff};
 
 /// Pixels (x, y) of a `width` x `height` frame whose centre lies at least `min_depth` inside
 /// the face hull.
@@ -137,17 +137,6 @@ fn skin(data: &[u8], width: usize, face: &Face) -> ColourStats {
 
 fn lab_distance(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
-/// Mean absolute difference of the colour bytes of two RGBx frames over `pixels`.
-fn mean_diff(a: &[u8], b: &[u8], width: usize, pixels: &[(usize, usize)]) -> f64 {
-    let sum: u64 = pixels
-        .iter()
-        .map(|&(x, y)| {
-            (0..3).map(|c| u64::from(a[(y * width + x) * 4 + c].abs_diff(b[(y * width + x) * 4 + c]))).sum::<u64>()
-        })
-        .sum();
-    sum as f64 / (3 * pixels.len().max(1)) as f64
 }
 
 #[test]
