@@ -26,6 +26,17 @@ async fn text_of(app: &TestApp, token: &str, uri: &str) -> (StatusCode, String) 
     (status, body.as_str().map(str::to_owned).unwrap_or_else(|| body.to_string()))
 }
 
+/// A new project whose timeline is the first 2 s of a GRID take; its id.
+async fn two_second_project(app: &TestApp, token: &str, name: &str) -> String {
+    let project = project(app, token, name).await;
+    let (_, clip) = app.upload(&project, "a.mp4", &media("grid/grid_swwp2s.mp4"), token).await;
+    let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"], "in": 0.0, "out": 2.0 }] }] });
+    let uri = format!("/api/projects/{project}");
+    let (status, _) = app.call(Method::PATCH, &uri, Some(token), Some(json!({ "timeline": timeline }))).await;
+    assert_eq!(status, StatusCode::OK);
+    project
+}
+
 #[tokio::test]
 async fn tracks_are_stored_checked_exported_and_refused_by_field() {
     for app in TestApp::all().await {
@@ -162,12 +173,7 @@ async fn renders_carry_every_track_as_soft_subtitles_and_sidecars() {
     for app in TestApp::all().await {
         let app = forms::roomy(app, 10_000_000);
         let (token, _) = app.sign_up("renderer@museum.org").await;
-        let project = project(&app, &token, "Tour").await;
-        let (_, clip) = app.upload(&project, "a.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
-        let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"], "in": 0.0, "out": 2.0 }] }] });
-        let uri = format!("/api/projects/{project}");
-        let (status, _) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await;
-        assert_eq!(status, StatusCode::OK);
+        let project = two_second_project(&app, &token, "Tour").await;
         let base = format!("/api/projects/{project}/subtitles");
         // The timeline is 2 s long now: a cue to 2.5 s is past its end.
         expect_error(
@@ -251,12 +257,7 @@ async fn a_dubbed_scene_speaks_the_projects_track_in_its_language() {
     for app in TestApp::all().await {
         let app = forms::roomy(app, 20_000_000);
         let (token, _) = app.sign_up("dubber@museum.org").await;
-        let project = project(&app, &token, "Dubbed tour").await;
-        let (_, clip) = app.upload(&project, "a.mp4", &media("grid/grid_swwp2s.mp4"), &token).await;
-        let timeline = json!({ "tracks": [{ "clips": [{ "source": clip["id"], "in": 0.0, "out": 2.0 }] }] });
-        let uri = format!("/api/projects/{project}");
-        let (status, _) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "timeline": timeline }))).await;
-        assert_eq!(status, StatusCode::OK);
+        let project = two_second_project(&app, &token, "Dubbed tour").await;
         let character = forms::astronaut(&app, &token, &project).await;
         let scenes = format!("/api/projects/{project}/scenes");
         let scene = |dub: &str| json!({ "start": 0.0, "end": 2.0, "character_id": character["id"], "dub": dub });
