@@ -21,7 +21,9 @@
  * English without `translate` takes whisper tiny.en and anything else the multilingual whisper
  * base (`whisper_base_q8_0`); reading `model` tells which. A language the model cannot do
  * fails the change to PAUSED with an error naming the model, as does a missing or corrupt model
- * file. The language heard is in each message (`language`) and in `stats`.
+ * file. The language of each utterance is in its message (`language`); `stats` gives the one
+ * most of the speech so far was in, weighted by whisper's confidence, so one doubtful
+ * utterance does not change what a show is said to be in.
  *
  * Latency: the `latency` property (default 3 s), added to upstream's in the LATENCY query on
  * both source pads, so sinks hold the audio back until its text can be there. In a live
@@ -173,7 +175,7 @@ struct Stats {
     errors: u64,
     audio_ns: u64,
     inference_ns: u64,
-    /// The language of the last transcribed utterance (detected under `language=auto`).
+    /// The language set, or under `language=auto` the one most of the speech was in.
     language: Option<&'static str>,
 }
 
@@ -625,8 +627,8 @@ impl ReenactCaptions {
             }
             let pieces = match outcome.pieces {
                 Ok(pieces) => {
-                    if outcome.is_final && outcome.language.is_some() {
-                        self.stats().language = outcome.language;
+                    if outcome.is_final && outcome.heard.is_some() {
+                        self.stats().language = outcome.heard;
                     }
                     pieces
                 }

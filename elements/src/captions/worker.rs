@@ -82,8 +82,11 @@ pub(crate) struct Outcome {
     pub(crate) len: usize,
     pub(crate) is_final: bool,
     pub(crate) pieces: Result<Vec<Piece>, CaptionsError>,
-    /// The language whisper transcribed (the one detected under `language=auto`).
+    /// The language of this utterance: the one set, or under `language=auto` the one
+    /// detected in it.
     pub(crate) language: Option<&'static str>,
+    /// Under `language=auto`, the language most of the speech so far was in.
+    pub(crate) heard: Option<&'static str>,
     /// Wall time of the inference.
     pub(crate) took: Duration,
 }
@@ -146,8 +149,20 @@ impl Transcriber {
         Ok(Self { ctx, config })
     }
 
-    /// Transcribes `samples` (16 kHz mono) with a state of this model.
-    fn run(&self, state: &mut WhisperState, samples: &[f32], is_final: bool) -> Result<Vec<Piece>, CaptionsError> {
+    /// Whether whisper is to tell the language.
+    fn detects(&self) -> bool {
+        self.config.language == "auto"
+    }
+
+    /// Transcribes `samples` (16 kHz mono) with a state of this model, as speech in `language`
+    /// (a whisper code or `auto`).
+    fn run(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        is_final: bool,
+        language: &str,
+    ) -> Result<Vec<Piece>, CaptionsError> {
         if samples.is_empty() || samples.len() > MAX_SAMPLES {
             return Err(CaptionsError::Inference(format!(
                 "{} samples given, whisper takes 1..={MAX_SAMPLES}",
@@ -160,7 +175,7 @@ impl Transcriber {
             audio.resize(MIN_SAMPLES, 0.0);
         }
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_language(Some(self.config.language.as_str()));
+        params.set_language(Some(language));
         params.set_translate(self.config.translate);
         params.set_n_threads(self.config.threads.clamp(1, 64) as i32);
         // Utterances are independent; carrying text over invites repetition loops.
@@ -194,6 +209,81 @@ impl Transcriber {
             pieces.push(Piece { start, end, text });
         }
         Ok(pieces)
+    }
+
+    /// Whisper's language probabilities for the audio of the last [`Transcriber::run`].
+    ///
+    /// whisper.cpp detects the language inside `full` before it applies that call's encoder
+    /// length, so with `auto` it looks at the previous job's length of audio: after a 1 s
+    /// partial it judges a 7 s utterance by its first 3.5 s (and took espeak English for Thai
+    /// or Latin). Asked after the run, the state holds this job's spectrogram and length.
+    fn detect(&self, state: &mut WhisperState) -> Result<Vec<f32>, CaptionsError> {
+        let threads = self.config.threads.clamp(1, 64);
+        state.lang_detect(0, threads).map(|(_, probs)| probs).map_err(|e| CaptionsError::Inference(e.to_string()))
+    }
+
+    /// Runs `job` as speech in the language `tally` leads with (or as set), and under `auto`
+    /// checks a final utterance's language afterwards: a confident other one is transcribed
+    /// again in it.
+    fn transcribe(&self, state: &mut WhisperState, job: &Job, tally: &mut LanguageTally) -> Transcribed {
+        let set = self.config.language.as_str();
+        let guess = if self.detects() { tally.leader().unwrap_or(set) } else { set };
+        let mut pieces = self.run(state, &job.samples, job.is_final, guess);
+        let used = pieces.as_ref().ok().and_then(|_| whisper_rs::get_lang_str(state.full_lang_id_from_state()));
+        if !(self.detects() && job.is_final && pieces.is_ok()) {
+            return Transcribed { pieces, language: used };
+        }
+        let probs = match self.detect(state) {
+            Ok(probs) => probs,
+            Err(err) => return Transcribed { pieces: Err(err), language: used },
+        };
+        tally.add(&probs, job.samples.len() as f32 / RATE as f32);
+        let Some((top, p)) = LanguageTally::top(&probs) else { return Transcribed { pieces, language: used } };
+        if Some(top) != used && p >= SWITCH_CONFIDENCE {
+            pieces = self.run(state, &job.samples, job.is_final, top);
+        }
+        Transcribed { pieces, language: Some(top) }
+    }
+}
+
+/// A language detected this surely in one utterance is the one it is transcribed in.
+const SWITCH_CONFIDENCE: f32 = 0.5;
+
+/// What a job came to.
+struct Transcribed {
+    pieces: Result<Vec<Piece>, CaptionsError>,
+    language: Option<&'static str>,
+}
+
+/// Seconds of speech heard per language, weighted by whisper's probability: under `auto`,
+/// the show's language is the one with the most, so one doubtful utterance cannot flip it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LanguageTally {
+    seconds: Vec<f32>,
+}
+
+impl LanguageTally {
+    /// Adds an utterance of `seconds` with whisper's probabilities per language id.
+    pub(crate) fn add(&mut self, probs: &[f32], seconds: f32) {
+        if self.seconds.len() < probs.len() {
+            self.seconds.resize(probs.len(), 0.0);
+        }
+        for (total, p) in self.seconds.iter_mut().zip(probs) {
+            if p.is_finite() && *p > 0.0 {
+                *total += p * seconds.max(0.0);
+            }
+        }
+    }
+
+    /// The language with the most speech, once there is any.
+    pub(crate) fn leader(&self) -> Option<&'static str> {
+        Self::top(&self.seconds).filter(|(_, weight)| *weight > 0.0).map(|(code, _)| code)
+    }
+
+    /// The language with the highest value and that value.
+    fn top(values: &[f32]) -> Option<(&'static str, f32)> {
+        let (id, value) = values.iter().enumerate().filter(|(_, v)| v.is_finite()).max_by(|a, b| a.1.total_cmp(b.1))?;
+        Some((whisper_rs::get_lang_str(i32::try_from(id).ok()?)?, *value))
     }
 }
 
@@ -257,18 +347,18 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("reenactcaptions-whisper".into())
             .spawn(move || {
+                let mut tally = LanguageTally::default();
                 for job in job_rx {
                     let began = Instant::now();
-                    let pieces = transcriber.run(&mut state, &job.samples, job.is_final);
-                    let language =
-                        pieces.as_ref().ok().and_then(|_| whisper_rs::get_lang_str(state.full_lang_id_from_state()));
+                    let done = transcriber.transcribe(&mut state, &job, &mut tally);
                     let outcome = Outcome {
                         generation: job.generation,
                         start_ns: job.start_ns,
                         len: job.samples.len(),
                         is_final: job.is_final,
-                        pieces,
-                        language,
+                        pieces: done.pieces,
+                        language: done.language,
+                        heard: if transcriber.detects() { tally.leader() } else { done.language },
                         took: began.elapsed(),
                     };
                     if out_tx.send(outcome).is_err() {
@@ -350,6 +440,30 @@ mod tests {
         assert_eq!(clean(" [BLANK_AUDIO] "), "");
         assert_eq!(clean("(music)"), "");
         assert_eq!(clean(" And so my fellow Americans"), "And so my fellow Americans");
+    }
+
+    fn probs(pairs: &[(&str, f32)]) -> Vec<f32> {
+        let mut probs = vec![0.0; whisper_rs::get_lang_max_id() as usize + 1];
+        for (code, p) in pairs {
+            probs[whisper_rs::get_lang_id(code).expect("a whisper code") as usize] = *p;
+        }
+        probs
+    }
+
+    #[test]
+    fn the_language_with_the_most_speech_leads() {
+        let mut tally = LanguageTally::default();
+        assert_eq!(tally.leader(), None);
+        tally.add(&probs(&[("en", 0.8), ("la", 0.1)]), 2.0);
+        assert_eq!(tally.leader(), Some("en"));
+        // One short doubtful utterance does not flip it; a long sure one does.
+        tally.add(&probs(&[("la", 0.45), ("en", 0.3)]), 1.0);
+        assert_eq!(tally.leader(), Some("en"));
+        tally.add(&probs(&[("es", 0.95)]), 6.0);
+        assert_eq!(tally.leader(), Some("es"));
+        // Nonsense from the model counts for nothing.
+        tally.add(&probs(&[("de", f32::NAN), ("fr", -3.0)]), 100.0);
+        assert_eq!(tally.leader(), Some("es"));
     }
 
     #[test]
