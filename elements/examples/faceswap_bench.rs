@@ -200,5 +200,7 @@ fn main() {
     let frames = tracked(&caps, frames);
     compare("grid close-up", &caps, &frames, &path);
     bench("grid close-up", &caps, &frames, &path, "keep-eyes=true colour-transfer=1");
+    bench("grid close-up", &caps, &frames, &path, "");
+    bench("grid close-up", &caps, &frames, &path, "occlusion-mask=true");
     let _ = std::fs::remove_file(path);
 }

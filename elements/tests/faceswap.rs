@@ -4,7 +4,8 @@
 //! face keeps the performer's landmarks, its colours move toward the character (or to the
 //! scene with colour transfer), nothing outside the face hull changes, no flicker on a still
 //! clip, the ONNX path with generated models (pasted output, signature errors), bad character
-//! files, frames without faces, and the element's contract (caps, latency, properties).
+//! files, frames without faces, an object held in front of the face (`occlusion-mask`), and
+//! the element's contract (caps, latency, properties).
 
 mod common;
 #[path = "common/swap_metrics.rs"]
@@ -609,7 +610,7 @@ fn every_property_default_is_inside_its_range() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 17, "the documented properties, execution-provider and the enhancer's included");
+    assert_eq!(checked, 18, "the documented properties, execution-provider and the enhancer's included");
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin");
     element.set_property_from_str("blend", "feather");
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+feather+skin");
@@ -1011,4 +1012,93 @@ fn a_portrait_with_closed_eyes_keeps_the_performer_eyes() {
     }
     assert_eq!(sleepy_diff, 0.0, "closed portrait eyes: the performer's eyes are kept");
     assert!(open_diff / frames.len() as f64 > 5.0, "open portrait eyes are pasted: {open_diff:.1}");
+}
+
+/// Pixels of a `width` x `height` frame within `radius` of `centre`.
+fn disc(centre: (f32, f32), radius: f32, width: usize, height: usize) -> Vec<(usize, usize)> {
+    let rows = (centre.1 - radius).max(0.0) as usize..((centre.1 + radius).ceil() as usize + 1).min(height);
+    rows.flat_map(|y| {
+        let cols = (centre.0 - radius).max(0.0) as usize..((centre.0 + radius).ceil() as usize + 1).min(width);
+        cols.map(move |x| (x, y))
+    })
+    .filter(|&(x, y)| (x as f32 + 0.5 - centre.0).hypot(y as f32 + 0.5 - centre.1) <= radius)
+    .collect()
+}
+
+/// Point `t` of the way from `a` to `b`.
+fn towards(a: (f32, f32), b: (f32, f32), t: f32) -> (f32, f32) {
+    (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+}
+
+/// A gloved hand (a blue disc) held against the performer's right cheek, out towards the
+/// ear: with `occlusion-mask` it stays in front of the swapped face, without it the swap
+/// paints over it; the other cheek is swapped either way.
+#[test]
+fn an_object_in_front_of_the_cheek_stays_with_the_occlusion_mask() {
+    init();
+    let (caps, tracked) = tracked(&grid_file(), 12);
+    let (width, height) = frame_size(&caps);
+    let mut frames = Vec::new();
+    let mut regions = Vec::new();
+    for buffer in tracked {
+        let performer = face(&buffer);
+        let at = |i: usize| (performer.landmarks[i][0], performer.landmarks[i][1]);
+        let eyes = mesh::distance(&performer.landmarks, 33, 263);
+        let right_cheek = towards(at(33), at(61), 0.5);
+        let object = towards(right_cheek, at(234), 0.45);
+        let radius = 0.18 * eyes;
+        let mut buffer = buffer;
+        {
+            let mut map = buffer.make_mut().map_writable().expect("map");
+            for (x, y) in disc(object, radius, width, height) {
+                map[(y * width + x) * 4..][..3].copy_from_slice(&[40, 60, 200]);
+            }
+        }
+        // Away from the object's rim, where the mask's blur cannot reach.
+        let held = disc(object, radius - 3.0, width, height);
+        let other_cheek = disc(towards(at(263), at(291), 0.5), 0.15 * eyes, width, height);
+        let near =
+            |&(x, y): &(usize, usize)| (x as f32 + 0.5 - object.0).hypot(y as f32 + 0.5 - object.1) < radius + 4.0;
+        let rest: Vec<_> = inside(&performer, 4.0, width, height).into_iter().filter(|p| !near(p)).collect();
+        frames.push(buffer);
+        regions.push((held, other_cheek, rest));
+    }
+    let kept = swapped(&caps, &frames, astronaut(), "occlusion-mask=true");
+    let painted = swapped(&caps, &frames, astronaut(), "");
+    let (mut held_kept, mut held_painted, mut cheek_kept, mut cheek_painted, mut pixels) = (0.0, 0.0, 0.0, 0.0, 0);
+    let mut rest_apart = 0.0;
+    for (((frame, kept), painted), (held, other_cheek, rest)) in frames.iter().zip(&kept).zip(&painted).zip(&regions) {
+        let input = frame.map_readable().expect("map");
+        let (kept, painted) = (kept.map_readable().expect("map"), painted.map_readable().expect("map"));
+        held_kept += mean_diff(&input, &kept, width, held);
+        held_painted += mean_diff(&input, &painted, width, held);
+        cheek_kept += mean_diff(&input, &kept, width, other_cheek);
+        cheek_painted += mean_diff(&input, &painted, width, other_cheek);
+        rest_apart += mean_diff(&kept, &painted, width, rest);
+        pixels += held.len();
+    }
+    let n = frames.len() as f64;
+    let (held_kept, held_painted, cheek_kept, cheek_painted, rest_apart) =
+        (held_kept / n, held_painted / n, cheek_kept / n, cheek_painted / n, rest_apart / n);
+    eprintln!(
+        "object: {held_kept:.2} levels kept, {held_painted:.2} painted over; other cheek: {cheek_kept:.2} / {cheek_painted:.2}; rest of the face apart by {rest_apart:.2}"
+    );
+    assert!(pixels > 200, "{pixels} object pixels");
+    assert!(held_kept < 2.0, "the object stays in front: {held_kept:.2} levels changed");
+    assert!(held_painted > 40.0, "without the mask the swap covers it: {held_painted:.2}");
+    assert!(
+        cheek_kept > 3.0 && (cheek_kept - cheek_painted).abs() < 0.5 * cheek_painted,
+        "{cheek_kept} / {cheek_painted}"
+    );
+    assert!(rest_apart < 4.0, "the rest of the face is swapped alike: {rest_apart:.2} levels apart");
+}
+
+#[test]
+fn the_occlusion_mask_is_named_in_the_algorithm() {
+    init();
+    let element =
+        gst::ElementFactory::make("reenactfaceswap").property("occlusion-mask", true).build().expect("element");
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin+occlusion");
+    element.set_property("occlusion-mask", false);
+    assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin");
 }

@@ -40,9 +40,15 @@ fn f_inv(t: f32) -> f32 {
     }
 }
 
+/// Linear light of each 8-bit sRGB level: the power function is most of a conversion's
+/// cost, and a face is tens of thousands of pixels a frame.
+static LINEAR: std::sync::LazyLock<[f32; 256]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|c| to_linear(c as f32 / 255.0)));
+
 /// 8-bit sRGB to L*a*b*.
 pub fn srgb_to_lab(rgb: [u8; 3]) -> [f32; 3] {
-    let [r, g, b] = rgb.map(|c| to_linear(f32::from(c) / 255.0));
+    let linear = &*LINEAR;
+    let [r, g, b] = rgb.map(|c| linear[usize::from(c)]);
     let x = 0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b;
     let y = 0.212_672_9 * r + 0.715_152_2 * g + 0.072_175 * b;
     let z = 0.019_333_9 * r + 0.119_192 * g + 0.950_304_1 * b;

@@ -49,7 +49,11 @@
  * to the skin of the portrait's cheeks. A fringe, hair over the temples or background inside
  * the outline is therefore not pasted; the performer's own pixels stay there. The character
  * file holds no segmentation and the selfie matte cannot tell hair from skin, so the test is
- * by colour. `blend` chooses how the face meets the performer's skin: `poisson` (default,
+ * by colour. `occlusion-mask` (default off, both paths) applies the same colour test to the
+ * performer's frame: inside their face outline, away from the central face, what is not the
+ * colour of their skin (measured on their cheeks) is in front of the face and stays, so a
+ * gloved hand, a cup or a strand of hair is not painted over; a bare hand over a cheek, or
+ * anything over the eyes or mouth, is still swapped. `blend` chooses how the face meets the performer's skin: `poisson` (default,
  * gradient-domain) takes the performer's skin colours along the feathered edge band as the
  * boundary condition and spreads the difference smoothly over the face (the membrane of
  * Poisson cloning, interpolated by pull-push over an image pyramid rather than solved
@@ -89,7 +93,7 @@ use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
 use super::enhance::FaceEnhancer;
 use super::mask::{cut_hole, hull_mask, FrameMut, Mask};
 use super::neural::NeuralSwapper;
-use super::skin::eyes_closed;
+use super::skin::{eyes_closed, hold_occluders};
 use super::triangulation::convex_hull;
 use super::warp::{mesh_points, PortraitMesh};
 use super::ReenactFaceSwapBlend;
@@ -114,6 +118,7 @@ const DEFAULT_KEEP_MOUTH: bool = true;
 const DEFAULT_FEATHER: f64 = 0.08;
 const DEFAULT_BLEND: ReenactFaceSwapBlend = ReenactFaceSwapBlend::Poisson;
 const DEFAULT_SKIN_MASK: bool = true;
+const DEFAULT_OCCLUSION_MASK: bool = false;
 const MAX_FEATHER: f64 = 256.0;
 // Mostly the scene's lighting (the performer's neck and ears frame the face), a little of the
 // character's own complexion.
@@ -154,6 +159,7 @@ struct Settings {
     feather: f64,
     blend: ReenactFaceSwapBlend,
     skin_mask: bool,
+    occlusion_mask: bool,
     colour_transfer: f64,
     track_id: u32,
     threads: u32,
@@ -174,6 +180,7 @@ impl Default for Settings {
             feather: DEFAULT_FEATHER,
             blend: DEFAULT_BLEND,
             skin_mask: DEFAULT_SKIN_MASK,
+            occlusion_mask: DEFAULT_OCCLUSION_MASK,
             colour_transfer: DEFAULT_COLOUR_TRANSFER,
             track_id: DEFAULT_TRACK_ID,
             threads: DEFAULT_THREADS,
@@ -204,6 +211,12 @@ impl Settings {
             Some(model) => format!("onnx:{model}"),
             None => classical_algorithm(self.blend, self.skin_mask),
         };
+        self.with_extras(swap)
+    }
+
+    /// `swap` (the swap's own name) followed by what else changes the picture.
+    fn with_extras(&self, swap: String) -> String {
+        let swap = if self.occlusion_mask { format!("{swap}+occlusion") } else { swap };
         match &self.enhancer {
             Some(enhancer) => format!("{swap}+onnx:{enhancer}"),
             None => swap,
@@ -293,6 +306,12 @@ impl ReenactFaceSwap {
         if settings.keep_mouth {
             cut_hole(&mut state.mask, &mesh::polygon(landmarks, &LIPS_INNER), hole_feather);
         }
+        let performer = performer_skin(state, frame, face, landmarks);
+        if settings.occlusion_mask {
+            if let Some(skin) = &performer {
+                hold_occluders(&mut state.mask, frame, landmarks, skin);
+            }
+        }
         if state.enhancer.is_some() {
             // The classical paste clears mask weights as it writes; the enhancer needs them whole.
             state.enhance_mask.clone_from(&state.mask);
@@ -302,7 +321,7 @@ impl ReenactFaceSwap {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ["face swap model failed: {err}"]);
                 gst::FlowError::Error
             })?,
-            None => self.warp_face(state, settings, frame, face, landmarks),
+            None => self.warp_face(state, settings, frame, (face, performer), landmarks),
         };
         if let Some(enhancer) = state.enhancer.as_mut() {
             let blend = (settings.enhance_strength as f32, settings.enhance_fidelity as f32);
@@ -321,23 +340,10 @@ impl ReenactFaceSwap {
         state: &mut State,
         settings: &Settings,
         frame: &mut FrameMut<'_>,
-        face: &Face,
+        (face, performer): (&Face, Option<ColourStats>),
         landmarks: &[[f32; 3]],
     ) -> usize {
-        // Colour transfer from the character's skin to the performer's, smoothed per track.
-        let frames = state.frames;
-        let measured = skin_stats(frame, landmarks);
-        let performer = match (measured, state.skin.get_mut(&face.track_id)) {
-            (Some(stats), Some(filter)) => {
-                filter.update(stats, SKIN_SMOOTHING, frames);
-                Some(filter.stats)
-            }
-            (Some(stats), None) => {
-                state.skin.insert(face.track_id, SkinFilter::new(stats, frames));
-                Some(stats)
-            }
-            (None, filter) => filter.map(|f| f.stats),
-        };
+        // Colour transfer from the character's skin to the performer's.
         let transfer = match performer {
             Some(performer) => LabTransfer::between(&state.character_skin, &performer, settings.colour_transfer as f32),
             None => LabTransfer::IDENTITY,
@@ -361,6 +367,23 @@ impl ReenactFaceSwap {
                 state.multiband.blend_membrane(frame, &state.region, &skin)
             }
         }
+    }
+}
+
+/// The performer's skin in `frame` (face `face`, `landmarks` in frame pixels), smoothed over
+/// the frames of its track; the last known when too little skin shows in this one.
+fn performer_skin(state: &mut State, frame: &FrameMut<'_>, face: &Face, landmarks: &[[f32; 3]]) -> Option<ColourStats> {
+    let frames = state.frames;
+    match (skin_stats(frame, landmarks), state.skin.get_mut(&face.track_id)) {
+        (Some(stats), Some(filter)) => {
+            filter.update(stats, SKIN_SMOOTHING, frames);
+            Some(filter.stats)
+        }
+        (Some(stats), None) => {
+            state.skin.insert(face.track_id, SkinFilter::new(stats, frames));
+            Some(stats)
+        }
+        (None, filter) => filter.map(|f| f.stats),
     }
 }
 
@@ -429,6 +452,12 @@ impl ObjectImpl for ReenactFaceSwap {
                     .nick("Skin mask")
                     .blurb("Paste only the portrait's face skin and features (classical path): its hair, background and ears are left out and the performer's own pixels stay there")
                     .default_value(DEFAULT_SKIN_MASK)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("occlusion-mask")
+                    .nick("Occlusion mask")
+                    .blurb("Keep what is in front of the performer's face: inside the face outline, away from the eyes, brows, nose and mouth, pixels not of the performer's skin colour (a gloved hand, a cup, hair) are not swapped (both paths; algorithm gains +occlusion)")
+                    .default_value(DEFAULT_OCCLUSION_MASK)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("colour-transfer")
@@ -539,6 +568,11 @@ impl ObjectImpl for ReenactFaceSwap {
                 gst::info!(CAT, imp = self, "skin-mask: {} -> {new}", settings.skin_mask);
                 settings.skin_mask = new;
             }
+            "occlusion-mask" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "occlusion-mask: {} -> {new}", settings.occlusion_mask);
+                settings.occlusion_mask = new;
+            }
             "colour-transfer" => {
                 let new = value.get().expect("type checked upstream");
                 gst::info!(CAT, imp = self, "colour-transfer: {} -> {new}", settings.colour_transfer);
@@ -597,6 +631,7 @@ impl ObjectImpl for ReenactFaceSwap {
             "feather" => settings.feather.to_value(),
             "blend" => settings.blend.to_value(),
             "skin-mask" => settings.skin_mask.to_value(),
+            "occlusion-mask" => settings.occlusion_mask.to_value(),
             "colour-transfer" => settings.colour_transfer.to_value(),
             "track-id" => settings.track_id.to_value(),
             "threads" => settings.threads.to_value(),
@@ -696,6 +731,9 @@ impl BaseTransformImpl for ReenactFaceSwap {
         let mut algorithm = neural
             .as_ref()
             .map_or_else(|| classical_algorithm(settings.blend, settings.skin_mask), |n| n.algorithm().to_owned());
+        if settings.occlusion_mask {
+            algorithm.push_str("+occlusion");
+        }
         if let Some(enhancer) = &enhancer {
             algorithm = format!("{algorithm}+{}", enhancer.algorithm());
         }

@@ -12,13 +12,15 @@
 //!   as the colour lies within a few spreads of the character's skin statistics in L*a*b*.
 //!
 //! The weight lives in portrait space, so it moves with the warp and is exactly as steady as
-//! the landmarks. Also: whether the portrait's eyes are closed. No GStreamer here.
+//! the landmarks. The same test on the performer's frame finds what is in front of their face
+//! ([`hold_occluders`]). Also: whether the portrait's eyes are closed. No GStreamer here.
 
 use crate::character::mesh::{self, FACE_OVAL, LEFT_BROW, LEFT_EYE, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE};
 use crate::character::ColourStats;
 
-use super::mask::boundary_distance;
+use super::mask::{boundary_distance, FrameMut, Mask};
 use super::triangulation::convex_hull;
+use crate::character::colour::srgb_to_lab;
 
 /// Smallest spreads used for the colour test (L*, a*, b*): a portrait lit very evenly has a
 /// tiny measured spread, and shading on its own skin must still pass.
@@ -28,6 +30,12 @@ const MIN_SPREAD: [f32; 3] = [7.0, 4.0, 4.0];
 const SKIN_NEAR: f32 = 2.5;
 /// ... and one beyond this many is not; in between the weight falls smoothly.
 const SKIN_FAR: f32 = 4.0;
+
+/// The same bounds for what is in front of the performer's face: wider, so that stubble, a
+/// shadow beside the nose or a flushed cheek are still their face, while a glove, a cup or
+/// hair (far from skin in lightness or hue) are not.
+const OCCLUDER_NEAR: f32 = 3.5;
+const OCCLUDER_FAR: f32 = 6.0;
 
 /// The outline and central-face ramps, as a fraction of the face width.
 const EDGE_RAMP: f32 = 0.03;
@@ -58,35 +66,185 @@ fn signed_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {
 
 /// How skin-like a L*a*b* colour is for skin statistics `skin`: 1 near the mean, 0 far away.
 pub(super) fn skin_likeness(lab: [f32; 3], skin: &ColourStats) -> f32 {
+    likeness(lab, skin, (SKIN_NEAR, SKIN_FAR))
+}
+
+/// 1 within `near` (floored) spreads of the mean of `skin`, 0 beyond `far`.
+fn likeness(lab: [f32; 3], skin: &ColourStats, (near, far): (f32, f32)) -> f32 {
     let mut z2 = 0.0;
     for c in 0..3 {
         let d = (lab[c] - skin.mean[c]) / skin.std[c].max(MIN_SPREAD[c]);
         z2 += d * d;
     }
-    1.0 - smoothstep((z2.sqrt() - SKIN_NEAR) / (SKIN_FAR - SKIN_NEAR))
+    1.0 - smoothstep((z2.sqrt() - near) / (far - near))
 }
 
-/// Lab statistics of the portrait's cheeks: a disc on each side halfway between the eye's
-/// outer corner and the mouth corner. The character file's own skin statistics cover the
-/// whole face outline, so a fringe over the forehead is part of them; the cheeks are skin.
-fn cheek_stats(lab: &[[f32; 4]], width: usize, height: usize, landmarks: &[[f32; 3]]) -> Option<ColourStats> {
+/// A rectangle of a picture in L*a*b* (fourth lane unused here): `lab` is row-major,
+/// `width` x `height` cells of `step` x `step` picture pixels, its first cell's corner at
+/// (`x0`, `y0`) of the picture the landmarks are in.
+struct LabRect<'a> {
+    lab: &'a [[f32; 4]],
+    x0: usize,
+    y0: usize,
+    width: usize,
+    height: usize,
+    step: usize,
+}
+
+impl LabRect<'_> {
+    /// Picture columns `from..to` (fractional, clamped to the rectangle) as cell indices.
+    fn columns(&self, from: f32, to: f32) -> std::ops::Range<usize> {
+        self.cell(from, self.x0, self.width)..self.cell(to, self.x0, self.width)
+    }
+
+    fn rows(&self, from: f32, to: f32) -> std::ops::Range<usize> {
+        self.cell(from, self.y0, self.height)..self.cell(to, self.y0, self.height)
+    }
+
+    /// Picture coordinate `v` as an index into `n` cells starting at `origin`.
+    fn cell(&self, v: f32, origin: usize, n: usize) -> usize {
+        (((v - origin as f32) / self.step as f32).max(0.0) as usize).min(n)
+    }
+
+    /// L*a*b* of cell (`x`, `y`) and its centre in picture pixels.
+    fn at(&self, x: usize, y: usize) -> ([f32; 3], f32, f32) {
+        let [l, a, b, _] = self.lab[y * self.width + x];
+        let step = self.step as f32;
+        ([l, a, b], self.x0 as f32 + (x as f32 + 0.5) * step, self.y0 as f32 + (y as f32 + 0.5) * step)
+    }
+}
+
+/// Whose face is weighed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// The character's portrait: nothing is in front of it, so both cheeks give its skin
+    /// colour, and its weight fades out at the face outline (what it pastes ends there).
+    Portrait,
+    /// The performer in the frame: a hand or an object may cover a cheek, so the more even
+    /// cheek gives the skin colour; outside the outline the weight is 1 (the mask has its own
+    /// edge).
+    Performer,
+}
+
+/// Lab statistics of the face's cheeks: a disc on each side halfway between the eye's outer
+/// corner and the mouth corner. Statistics over the whole face outline take in a fringe over
+/// the forehead (or a hand over the jaw); the cheeks are skin.
+fn cheek_stats(picture: &LabRect<'_>, landmarks: &[[f32; 3]], subject: Subject) -> Option<ColourStats> {
     let eyes = mesh::distance(landmarks, 33, 263);
     let radius = (0.15 * eyes).max(2.0);
-    let mut acc = crate::character::colour::LabAccumulator::default();
-    for (eye, mouth) in [(33, 61), (263, 291)] {
+    let disc = |acc: &mut crate::character::colour::LabAccumulator, (eye, mouth): (usize, usize)| {
         let (cx, cy) =
             ((landmarks[eye][0] + landmarks[mouth][0]) / 2.0, (landmarks[eye][1] + landmarks[mouth][1]) / 2.0);
-        let clamp = |v: f32, n: usize| (v.max(0.0) as usize).min(n);
-        for y in clamp(cy - radius, height)..clamp(cy + radius + 1.0, height) {
-            for x in clamp(cx - radius, width)..clamp(cx + radius + 1.0, width) {
-                if (x as f32 + 0.5 - cx).hypot(y as f32 + 0.5 - cy) <= radius {
-                    let [l, a, b, _] = lab[y * width + x];
-                    acc.push([l, a, b]);
+        for y in picture.rows(cy - radius, cy + radius + 1.0) {
+            for x in picture.columns(cx - radius, cx + radius + 1.0) {
+                let (lab, px, py) = picture.at(x, y);
+                if (px - cx).hypot(py - cy) <= radius {
+                    acc.push(lab);
                 }
             }
         }
+    };
+    let stats = |acc: crate::character::colour::LabAccumulator| (acc.count() >= 16).then(|| acc.stats()).flatten();
+    const SIDES: [(usize, usize); 2] = [(33, 61), (263, 291)];
+    match subject {
+        Subject::Portrait => {
+            let mut acc = crate::character::colour::LabAccumulator::default();
+            SIDES.into_iter().for_each(|side| disc(&mut acc, side));
+            stats(acc)
+        }
+        Subject::Performer => SIDES
+            .into_iter()
+            .filter_map(|side| {
+                let mut acc = crate::character::colour::LabAccumulator::default();
+                disc(&mut acc, side);
+                stats(acc)
+            })
+            .min_by(|a, b| a.std.iter().sum::<f32>().total_cmp(&b.std.iter().sum::<f32>())),
     }
-    (acc.count() >= 16).then(|| acc.stats()).flatten()
+}
+
+/// Face features never judged by colour (brows, eyes, nose, mouth): dark or red, they would
+/// fail the skin test.
+struct Features {
+    /// Each area with its bounding box grown by `ramp`.
+    areas: Vec<(Vec<(f32, f32)>, crate::facemeta::FaceBox)>,
+    ramp: f32,
+}
+
+/// The nose from the bridge between the eyes down to the nostrils and wings.
+const NOSE: [usize; 12] = [168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 129, 358];
+
+impl Features {
+    /// The portrait's are one area, the hull of all of them (nothing covers a portrait); the
+    /// performer's each their own, so a hand on the cheek beside the nose is not taken for
+    /// the face's centre.
+    fn new(landmarks: &[[f32; 3]], subject: Subject, ramp: f32) -> Self {
+        let parts = [&RIGHT_BROW[..], &LEFT_BROW, &RIGHT_EYE, &LEFT_EYE, &LIPS_OUTER];
+        let polygons: Vec<Vec<(f32, f32)>> = match subject {
+            Subject::Portrait => {
+                vec![convex_hull(&parts.iter().flat_map(|ids| mesh::polygon(landmarks, ids)).collect::<Vec<_>>())]
+            }
+            Subject::Performer => parts
+                .iter()
+                .map(|ids| mesh::polygon(landmarks, ids))
+                .chain([convex_hull(&mesh::polygon(landmarks, &NOSE))])
+                .collect(),
+        };
+        let areas = polygons
+            .into_iter()
+            .filter_map(|polygon| {
+                let b = crate::facemeta::FaceBox::around(polygon.iter().copied())?;
+                let grown =
+                    crate::facemeta::FaceBox { x: b.x - ramp, y: b.y - ramp, w: b.w + 2.0 * ramp, h: b.h + 2.0 * ramp };
+                Some((polygon, grown))
+            })
+            .collect();
+        Self { areas, ramp }
+    }
+
+    /// 1 inside a feature, falling to 0 at `ramp` outside it.
+    fn weight(&self, x: f32, y: f32) -> f32 {
+        self.areas
+            .iter()
+            .filter(|(_, b)| x >= b.x && y >= b.y && x <= b.x + b.w && y <= b.y + b.h)
+            .map(|(polygon, _)| smoothstep(1.0 + signed_distance(polygon, x, y) / self.ramp))
+            .fold(0.0, f32::max)
+    }
+}
+
+/// How much of each pixel of `picture` is the face's own skin or central features (0..1):
+/// the central face (brows, eyes, nose, mouth) always, the rest of the face outline as far as
+/// its colour is skin (the cheeks' statistics, else `skin`); outside the outline, as
+/// [`Subject`] says.
+fn face_weight(picture: &LabRect<'_>, landmarks: &[[f32; 3]], skin: &ColourStats, subject: Subject) -> Vec<f32> {
+    let fade_at_outline = subject == Subject::Portrait;
+    let outside = if fade_at_outline { 0.0 } else { 1.0 };
+    let mut weight = vec![outside; picture.width * picture.height];
+    let skin = &cheek_stats(picture, landmarks, subject).unwrap_or(*skin);
+    let oval = mesh::polygon(landmarks, &FACE_OVAL);
+    let Some(face) = crate::facemeta::FaceBox::around(oval.iter().copied()) else { return weight };
+    let ramp = (EDGE_RAMP * face.w).max(1.0);
+    let features = Features::new(landmarks, subject, ramp);
+    for y in picture.rows(face.y.floor(), (face.y + face.h).ceil() + 1.0) {
+        for x in picture.columns(face.x.floor(), (face.x + face.w).ceil() + 1.0) {
+            let (lab, px, py) = picture.at(x, y);
+            if !mesh::contains(&oval, px, py) {
+                continue;
+            }
+            let inner = if fade_at_outline { smoothstep(boundary_distance(&oval, px, py) / ramp) } else { 1.0 };
+            let central = features.weight(px, py);
+            let bounds = match subject {
+                Subject::Portrait => (SKIN_NEAR, SKIN_FAR),
+                Subject::Performer => (OCCLUDER_NEAR, OCCLUDER_FAR),
+            };
+            weight[y * picture.width + x] = inner * (central + (1.0 - central) * likeness(lab, skin, bounds));
+        }
+    }
+    let radius = (SMOOTH_RADIUS * face.w / picture.step as f32).round() as usize;
+    if radius > 0 {
+        box_blur(&mut weight, picture.width, picture.height, radius);
+    }
+    weight
 }
 
 /// The skin weight (0..1) of every pixel of a `width` x `height` portrait given in L*a*b*
@@ -99,39 +257,63 @@ pub(super) fn portrait_skin(
     landmarks: &[[f32; 3]],
     skin: &ColourStats,
 ) -> Vec<f32> {
-    let mut weight = vec![0.0f32; width * height];
-    let skin = &cheek_stats(lab, width, height, landmarks).unwrap_or(*skin);
-    let oval = mesh::polygon(landmarks, &FACE_OVAL);
-    let mut features = Vec::new();
-    for ids in [&RIGHT_BROW[..], &LEFT_BROW, &RIGHT_EYE, &LEFT_EYE, &LIPS_OUTER] {
-        features.extend(mesh::polygon(landmarks, ids));
+    face_weight(&LabRect { lab, x0: 0, y0: 0, width, height, step: 1 }, landmarks, skin, Subject::Portrait)
+}
+
+/// Lowers `mask` where something is in front of the performer's face: inside the face
+/// outline, away from the central features, a frame pixel whose colour is not the performer's
+/// skin (a gloved hand, a cup, a microphone held at the cheek, a fringe of hair) keeps the
+/// frame, as the eye and mouth holes do. The skin colour is that of the more even cheek (one
+/// may be covered); `skin`, the performer's over the whole face, when neither can be measured. The central face is always swapped: by colour alone an
+/// object over the mouth cannot be told from lips, nor a bare hand from a cheek.
+pub(super) fn hold_occluders(mask: &mut Mask, frame: &FrameMut<'_>, landmarks: &[[f32; 3]], skin: &ColourStats) {
+    if mask.is_empty() {
+        return;
     }
-    let centre = convex_hull(&features);
-    let Some(face) = crate::facemeta::FaceBox::around(oval.iter().copied()) else { return weight };
-    let ramp = (EDGE_RAMP * face.w).max(1.0);
-    let clamp = |v: f32, n: usize| (v.max(0.0) as usize).min(n);
-    let (x0, x1) = (clamp(face.x.floor(), width), clamp((face.x + face.w).ceil() + 1.0, width));
-    let (y0, y1) = (clamp(face.y.floor(), height), clamp((face.y + face.h).ceil() + 1.0, height));
-    for y in y0..y1 {
-        let py = y as f32 + 0.5;
-        for x in x0..x1 {
-            let px = x as f32 + 0.5;
-            if !mesh::contains(&oval, px, py) {
-                continue;
+    // Judged on 2x2 cells (their mean colour), a quarter of the conversions and tests; the
+    // weight is smooth anyway (blurred), so it is read back bilinearly per pixel.
+    const STEP: usize = OCCLUSION_CELL;
+    let (width, height) = (mask.width.div_ceil(STEP), mask.height.div_ceil(STEP));
+    let mut lab = vec![[0.0f32; 4]; width * height];
+    for (i, cell) in lab.iter_mut().enumerate() {
+        let (cx, cy) = (mask.x0 + (i % width) * STEP, mask.y0 + (i / width) * STEP);
+        let (x1, y1) = ((cx + STEP).min(mask.x0 + mask.width), (cy + STEP).min(mask.y0 + mask.height));
+        let mut sum = [0u32; 3];
+        for y in cy..y1 {
+            for x in cx..x1 {
+                let rgb = frame.get(x, y);
+                (0..3).for_each(|c| sum[c] += u32::from(rgb[c]));
             }
-            let inner = smoothstep(boundary_distance(&oval, px, py) / ramp);
-            // 1 inside the central face, falling to 0 at `ramp` outside it.
-            let central = smoothstep(1.0 + signed_distance(&centre, px, py) / ramp);
-            let [l, a, b, _] = lab[y * width + x];
-            let colour = skin_likeness([l, a, b], skin);
-            weight[y * width + x] = inner * (central + (1.0 - central) * colour);
+        }
+        let n = ((x1 - cx) * (y1 - cy)).max(1) as u32;
+        let [l, a, b] = srgb_to_lab(sum.map(|v| ((v + n / 2) / n) as u8));
+        *cell = [l, a, b, 0.0];
+    }
+    let rect = LabRect { lab: &lab, x0: mask.x0, y0: mask.y0, width, height, step: STEP };
+    let weight = face_weight(&rect, landmarks, skin, Subject::Performer);
+    for y in 0..mask.height {
+        for x in 0..mask.width {
+            let alpha = &mut mask.alpha[y * mask.width + x];
+            if *alpha > 0 {
+                let (u, v) = ((x as f32 + 0.5) / STEP as f32 - 0.5, (y as f32 + 0.5) / STEP as f32 - 0.5);
+                let w = bilinear(&weight, width, height, u, v).clamp(0.0, 1.0);
+                *alpha = (f32::from(*alpha) * w).round() as u8;
+            }
         }
     }
-    let radius = (SMOOTH_RADIUS * face.w).round() as usize;
-    if radius > 0 {
-        box_blur(&mut weight, width, height, radius);
-    }
-    weight
+}
+
+/// Side of the square of frame pixels judged together by [`hold_occluders`].
+const OCCLUSION_CELL: usize = 2;
+
+/// `plane` (`width` x `height`, row-major) at fractional cell (`u`, `v`), edges clamped.
+fn bilinear(plane: &[f32], width: usize, height: usize, u: f32, v: f32) -> f32 {
+    let (u, v) = (u.clamp(0.0, (width - 1) as f32), v.clamp(0.0, (height - 1) as f32));
+    let (x0, y0) = (u as usize, v as usize);
+    let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
+    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+    let row = |y: usize| plane[y * width + x0] * (1.0 - fx) + plane[y * width + x1] * fx;
+    row(y0) * (1.0 - fy) + row(y1) * fy
 }
 
 /// In-place box blur (horizontal then vertical) of a `width` x `height` plane, edges clamped.
