@@ -48,6 +48,10 @@ pub struct Project {
     /// dubbed into that language speak.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub subtitles: BTreeMap<String, PathBuf>,
+    /// The scenes' face swaps keep what the performer holds in front of their face (a cup, a
+    /// glove, hair) where its colour is not their skin's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub occlusion_mask: bool,
 }
 
 /// A media file the timeline cuts from.
@@ -154,6 +158,7 @@ impl Project {
             scenes: Vec::new(),
             characters: BTreeMap::new(),
             subtitles: BTreeMap::new(),
+            occlusion_mask: false,
         }
     }
 
@@ -554,7 +559,16 @@ mod properties {
                     })
                     .collect();
                 let characters = characters.into_iter().map(|(k, v)| (k, PathBuf::from(v))).collect();
-                Project { title, author, sources, tracks, scenes, characters, subtitles: BTreeMap::new() }
+                Project {
+                    title,
+                    author,
+                    sources,
+                    tracks,
+                    scenes,
+                    characters,
+                    subtitles: BTreeMap::new(),
+                    occlusion_mask: false,
+                }
             })
     }
 

@@ -140,6 +140,19 @@ fn a_scene_changes_face_and_voice_inside_its_range_only() {
     assert!(plain.metadata.scenes.is_empty() && plain.metadata.models.is_empty());
 }
 
+/// The project's `occlusion_mask` reaches the scene's face swap: its algorithm says so.
+#[test]
+fn the_projects_occlusion_mask_reaches_the_face_swap() {
+    let scenes = format!(r#"[{{"start": {}, "end": {}, "character": "kennedy"}}]"#, SCENE.0, SCENE.1);
+    let characters = format!(r#"{{"kennedy": "{}"}}"#, character().display());
+    let mut held = project(&scenes, &characters);
+    held.occlusion_mask = true;
+    let dir = tempfile::tempdir().unwrap();
+    let report = render(held, dir.path()).expect("render");
+    let face = &report.outputs[0].metadata.scenes[0].face;
+    assert_eq!(face, "classical:delaunay/2+poisson+skin+occlusion");
+}
+
 #[test]
 fn a_voice_over_scene_shows_the_talking_portrait() {
     let scenes =

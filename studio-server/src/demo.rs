@@ -55,6 +55,7 @@ pub async fn seed(state: &AppState, media: &Path) -> anyhow::Result<String> {
         revision: 0,
         version: 0,
         commercial: 0,
+        occlusion_mask: 0,
     };
     projects::insert(&state.db, &project).await?;
     let mut timeline_clips = Vec::new();

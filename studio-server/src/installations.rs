@@ -11,6 +11,7 @@
 //! characters = ["/srv/reenact/lincoln.character.json"]
 //! kiosk_pin = "2468"           # staff leave the kiosk screen with it (checked by the server)
 //! caption_language = "de"      # what visitors speak, for live captions ("auto" detects it)
+//! occlusion_mask = true        # a cup or a glove held up stays in front of the character's face
 //!
 //! [installation.visitor_consent]  # nothing of the camera until a visitor accepts
 //! languages = ["de", "en"]      # of the consent screen: en, de, es, fr
@@ -67,6 +68,10 @@ struct Entry {
     /// Commercial work: models and characters not cleared for it keep the show from starting.
     #[serde(default)]
     commercial: bool,
+    /// What visitors hold in front of their faces (not of their skin's colour) stays in
+    /// front of the character's face.
+    #[serde(default)]
+    occlusion_mask: bool,
 }
 
 fn default_preset() -> String {
@@ -134,6 +139,7 @@ pub fn read(file: &Path, presets: &PresetLibrary) -> Result<Vec<Installation>, I
             return Err(invalid("characters", format!("{}: no such character file", missing.display())));
         }
         options.characters = entry.characters;
+        options.occlusion_mask = entry.occlusion_mask;
         for url in &entry.outputs {
             let output: LiveOutput = url.parse().map_err(|e| invalid("outputs", format!("{e}")))?;
             options.outputs.push(output);

@@ -250,7 +250,7 @@ pub async fn delete_character(
         return Ok(Removal::InUse(uses));
     }
     for project in &uses {
-        let Some(mut project) = project_in(&mut tx, owner, &project.project_id).await? else { continue };
+        let Some(mut project) = projects::get_in(&mut tx, owner, &project.project_id).await? else { continue };
         let mut timeline: serde_json::Value = serde_json::from_str(&project.timeline).unwrap_or_default();
         let Some(scenes) = timeline.get_mut("scenes").and_then(|s| s.as_array_mut()) else { continue };
         let before = scenes.len();
@@ -289,21 +289,6 @@ pub async fn delete_voice(db: &AnyPool, owner: &str, id: &str, detach: bool) -> 
     }
     tx.commit().await?;
     Ok(Removal::Deleted(row))
-}
-
-async fn project_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    owner: &str,
-    id: &str,
-) -> sqlx::Result<Option<ProjectRow>> {
-    sqlx::query_as(
-        "SELECT id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial \
-         FROM projects WHERE owner_id = $1 AND id = $2",
-    )
-    .bind(owner)
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
 }
 
 /// The character ids a project plays, each once: those made in it, those cast in it, and

@@ -77,12 +77,13 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
 
     let (_, project) = app.call(Method::POST, "/api/projects", Some(&owner), Some(json!({"name": "museum"}))).await;
     let project = project["id"].as_str().unwrap().to_owned();
-    let request = json!({"source": "test", "project_id": project, "caption_language": "de"});
+    let request = json!({"source": "test", "project_id": project, "caption_language": "de", "occlusion_mask": true});
     let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     let (_, summary) = app.call(Method::GET, &format!("/api/live/{id}"), Some(&owner), None).await;
     assert_eq!(summary["pipeline"]["captions_language"], "de", "{summary}");
+    assert_eq!(summary["pipeline"]["occlusion_mask"], true, "{summary}");
     let (_, listed) = app.call(Method::GET, &format!("/api/live?project_id={project}"), Some(&owner), None).await;
     assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
     let (_, listed) = app.call(Method::GET, "/api/live", Some(&other), None).await;

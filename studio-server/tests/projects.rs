@@ -980,6 +980,16 @@ async fn renders_of_expired_or_restricted_voices_and_uncleared_models_are_refuse
             StatusCode::BAD_REQUEST,
             "commercial",
         );
+        assert_eq!(after["occlusion_mask"], false, "{after}");
+        let (status, held) = app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "occlusion_mask": true }))).await;
+        assert_eq!(status, StatusCode::OK, "{held}");
+        assert_eq!((&held["occlusion_mask"], &held["commercial"]), (&json!(true), &json!(true)), "one setting changed");
+        assert_eq!(held["revision"], before["revision"], "a setting, not an edit");
+        expect_error(
+            app.call(Method::PATCH, &uri, Some(&token), Some(json!({ "occlusion_mask": 1 }))).await,
+            StatusCode::BAD_REQUEST,
+            "occlusion_mask",
+        );
 
         // A non-commercial voice in a commercial project.
         let character = astronaut(&app, &token, &shop).await;

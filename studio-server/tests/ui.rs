@@ -781,6 +781,24 @@ async fn a_subtitle_track_is_edited_saved_and_reloaded() {
     b.wait("the project", "document.querySelector('#project-list a.title') !== null", Duration::from_secs(10)).await;
     b.click("#project-list a.title").await;
     b.live("#subtitles-link").await;
+
+    // A setting of the project: stored by the server, still on after a reload.
+    b.live("#project-occlusion").await;
+    let on = "document.querySelector('#project-occlusion').checked === true";
+    assert_eq!(b.eval(on).await, Value::Bool(false), "off by default");
+    b.click("#project-occlusion").await;
+    let page = b.eval("location.href").await.as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.goto(&page).await;
+        b.live("#project-occlusion").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if b.eval(on).await == Value::Bool(true) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the occlusion setting was not kept");
+    }
     b.click("#subtitles-link").await;
     b.wait("the editor", "location.pathname.endsWith('/subtitles')", Duration::from_secs(10)).await;
     b.live("#add-cue").await;

@@ -21,6 +21,9 @@ pub(crate) struct Project {
     /// Commercial work: renders refuse what is not cleared for it.
     #[serde(default)]
     pub commercial: bool,
+    /// The face swaps keep what is held in front of the performer's face.
+    #[serde(default)]
+    pub occlusion_mask: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -70,6 +70,9 @@ pub struct LiveOptions {
     /// The language of the speech live captions transcribe: a whisper code (`en`, `de`, ...)
     /// or `auto` to detect it. Anything but English loads the multilingual speech model.
     pub caption_language: String,
+    /// The characters' face swaps keep what is held in front of the performer's face (a cup,
+    /// a glove, hair) where its colour is not their skin's.
+    pub occlusion_mask: bool,
 }
 
 impl LiveOptions {
@@ -86,6 +89,7 @@ impl LiveOptions {
             outputs: Vec::new(),
             camera_closed: false,
             caption_language: "en".into(),
+            occlusion_mask: false,
         }
     }
 }
@@ -311,9 +315,12 @@ pub struct LiveStats {
     pub captions_unavailable: Option<String>,
     /// The speech language captions are set for (`auto`: detected).
     pub captions_language: String,
-    /// The language whisper reported for the latest speech, once captions have heard some.
+    /// The language captions hear, once they have heard some: the one set, or under `auto`
+    /// the one most of the speech so far was in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captions_heard: Option<String>,
+    /// Whether the face swaps keep what is held in front of the performer's face.
+    pub occlusion_mask: bool,
     /// The licence of every model the elements switched on run, as its manifest states it
     /// (`commercial_label` says `NON-COMMERCIAL` for one that is not cleared for it).
     pub licences: Vec<crate::metadata::ModelLicence>,
@@ -412,7 +419,8 @@ impl LiveRunner {
         }
         crate::languages::check_speech_language(&options.caption_language)
             .map_err(|e| EngineError::Request(format!("caption language: {e}")))?;
-        let show = Show::live(load_characters(&options.characters)?);
+        let mut show = Show::live(load_characters(&options.characters)?);
+        show.hold_occluders = options.occlusion_mask;
         let pipeline = gst::Pipeline::with_name("reenact-live");
         let geometry = graph::geometry(&options.preset);
         let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), geometry, options.timecode)?;
@@ -655,6 +663,7 @@ impl LiveRunner {
             captions_unavailable: self.captions.as_ref().err().cloned(),
             captions_language: self.options.caption_language.clone(),
             captions_heard: self.captions.as_ref().ok().and_then(captions::Captions::heard),
+            occlusion_mask: self.options.occlusion_mask,
             licences: self.licences_of(switches.elements),
             publisher: self.browser.as_ref().map(BrowserInput::stats),
             camera_open: self.gate.is_open(),

@@ -84,6 +84,8 @@ pub(crate) struct Cast {
     dub_ranges: Vec<(f64, f64)>,
     /// The lip-sync of the tracked face, when scenes are dubbed.
     face_lips: Option<gst::Element>,
+    /// The project's `occlusion_mask`.
+    hold_occluders: bool,
 }
 
 impl Cast {
@@ -132,7 +134,12 @@ impl Cast {
                 },
             );
         }
-        Ok(Cast { roles: roles.into_values().collect(), dub_ranges, ..Cast::default() })
+        Ok(Cast {
+            roles: roles.into_values().collect(),
+            dub_ranges,
+            hold_occluders: project.occlusion_mask,
+            ..Cast::default()
+        })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -147,6 +154,7 @@ impl Cast {
     /// The cast's part of the show: each character on in its scenes, a
     /// talking portrait in its voice-over scenes.
     pub(crate) fn describe(&self, show: &mut Show) {
+        show.hold_occluders = self.hold_occluders;
         for (i, role) in self.roles.iter().enumerate() {
             show.characters.push(show::Character {
                 name: role.name.clone(),

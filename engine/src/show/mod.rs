@@ -77,6 +77,9 @@ pub(crate) struct Show {
     /// face-following crop, or the live show's tracking switch).
     pub(crate) track_faces: bool,
     pub(crate) matte: Option<Matte>,
+    /// The face swaps keep what is held in front of the performer's face (a cup, a glove,
+    /// hair): `reenactfaceswap occlusion-mask`.
+    pub(crate) hold_occluders: bool,
 }
 
 impl Show {
@@ -88,6 +91,7 @@ impl Show {
             lips: vec![Lips { mouth: Mouth::Face, on: Switch::Live }],
             track_faces: true,
             matte: Some(Matte::default()),
+            hold_occluders: false,
         }
     }
 
@@ -110,7 +114,8 @@ impl Show {
             plan.push(Step::new(f::REENACTFACETRACK, Part::Track));
         }
         for (i, character) in self.characters.iter().enumerate() {
-            plan.push(Step::new(f::REENACTFACESWAP, Part::Swap(i)).with("character", Prop::path(&character.file)));
+            let step = Step::new(f::REENACTFACESWAP, Part::Swap(i)).with("character", Prop::path(&character.file));
+            plan.push(if self.hold_occluders { step.with("occlusion-mask", Prop::Flag(true)) } else { step });
         }
         for (i, lips) in self.lips.iter().enumerate() {
             let step = Step::new(f::REENACTLIPSYNC, Part::Lips(i));

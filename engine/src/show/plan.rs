@@ -32,6 +32,7 @@ pub(crate) enum Prop {
     Choice(&'static str),
     Real(f64),
     Count(u32),
+    Flag(bool),
 }
 
 impl Prop {
@@ -45,6 +46,7 @@ impl Prop {
             Prop::Choice(nick) => element.set_property_from_str(name, nick),
             Prop::Real(value) => element.set_property(name, *value),
             Prop::Count(value) => element.set_property(name, *value),
+            Prop::Flag(value) => element.set_property(name, *value),
         }
     }
 
@@ -57,6 +59,7 @@ impl Prop {
             Prop::Choice(nick) => gst::glib::EnumValue::from_value(&value).is_some_and(|(_, v)| v.nick() == *nick),
             Prop::Real(v) => value.get::<f64>().ok() == Some(*v),
             Prop::Count(v) => value.get::<u32>().ok() == Some(*v),
+            Prop::Flag(v) => value.get::<bool>().ok() == Some(*v),
         }
     }
 }

@@ -24,6 +24,7 @@ fn show() -> Show {
         lips: vec![Lips { mouth: Mouth::Face, on: scene.clone() }],
         track_faces: true,
         matte: Some(Matte { background: Some(Background::Blur { strength: 12 }) }),
+        hold_occluders: true,
     }
 }
 

@@ -41,6 +41,10 @@ pub(crate) struct LiveArgs {
     /// `fr`, or `auto` to detect it (anything but `en` loads the multilingual speech model).
     #[arg(long, default_value = "en")]
     caption_language: String,
+    /// Keep what the performer holds in front of their face (a cup, a glove, hair) in front of
+    /// the character's face, where its colour is not their skin's.
+    #[arg(long)]
+    occlusion_mask: bool,
     /// Extra outputs (repeatable): rtmp://HOST/APP/KEY, srt://HOST:PORT, record:FILE.mp4, v4l2:/dev/videoN.
     #[arg(long = "output")]
     outputs: Vec<String>,
@@ -91,6 +95,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     options.elements = elements;
     options.outputs = outputs;
     options.caption_language = args.caption_language.clone();
+    options.occlusion_mask = args.occlusion_mask;
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "warning: {} is not a loopback address: whoever learns the token can switch or stop the show",

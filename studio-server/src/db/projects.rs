@@ -18,9 +18,12 @@ pub struct ProjectRow {
     pub version: i64,
     /// Commercial work (0/1): a setting of the project, not of a revision, so undo keeps it.
     pub commercial: i64,
+    /// The face swaps keep what is held in front of the performer's face (0/1); a setting.
+    pub occlusion_mask: i64,
 }
 
-const COLUMNS: &str = "id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial";
+const COLUMNS: &str =
+    "id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial, occlusion_mask";
 
 /// Revisions kept behind the current one; older ones are dropped as new edits arrive.
 pub const UNDO_DEPTH: i64 = 100;
@@ -47,8 +50,9 @@ pub enum ChangeError {
 pub async fn insert(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO projects (id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO projects \
+         (id, owner_id, name, timeline, created_at, updated_at, revision, version, commercial, occlusion_mask) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&p.id)
     .bind(&p.owner_id)
@@ -59,6 +63,7 @@ pub async fn insert(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<()> {
     .bind(p.revision)
     .bind(p.version)
     .bind(p.commercial)
+    .bind(p.occlusion_mask)
     .execute(&mut *tx)
     .await?;
     put_revision(&mut tx, p).await?;
@@ -189,10 +194,15 @@ pub async fn list(db: &AnyPool, owner: &str) -> sqlx::Result<Vec<ProjectRow>> {
 }
 
 pub async fn get(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Option<ProjectRow>> {
+    get_in(&mut *db.acquire().await?, owner, id).await
+}
+
+/// [`get`] on a connection of the caller's (a transaction).
+pub async fn get_in(conn: &mut sqlx::AnyConnection, owner: &str, id: &str) -> sqlx::Result<Option<ProjectRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM projects WHERE owner_id = $1 AND id = $2"))
         .bind(owner)
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(conn)
         .await
 }
 
@@ -222,14 +232,16 @@ pub async fn update(db: &AnyPool, p: &ProjectRow) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Marks a project of `owner` commercial or not, guarded by its version like an edit but
-/// without a revision: the setting is the project's, and undo does not take it back.
-pub async fn set_commercial(db: &AnyPool, p: &mut ProjectRow, expected: i64) -> Result<(), ChangeError> {
+/// Stores a project's settings (`commercial`, `occlusion_mask`), guarded by its version like
+/// an edit but without a revision: the settings are the project's, and undo does not take
+/// them back.
+pub async fn set_settings(db: &AnyPool, p: &mut ProjectRow, expected: i64) -> Result<(), ChangeError> {
     let done = sqlx::query(
-        "UPDATE projects SET commercial = $1, updated_at = $2, version = version + 1 \
-         WHERE owner_id = $3 AND id = $4 AND version = $5",
+        "UPDATE projects SET commercial = $1, occlusion_mask = $2, updated_at = $3, version = version + 1 \
+         WHERE owner_id = $4 AND id = $5 AND version = $6",
     )
     .bind(p.commercial)
+    .bind(p.occlusion_mask)
     .bind(p.updated_at)
     .bind(&p.owner_id)
     .bind(&p.id)

@@ -216,6 +216,10 @@ struct StartRequest {
     /// `fr`, ...) or `auto` to detect it; anything but `en` uses the multilingual model.
     #[serde(default = "default_caption_language")]
     caption_language: String,
+    /// The face swaps keep what the performer holds in front of their face (a cup, a glove,
+    /// hair) where its colour is not their skin's (default false).
+    #[serde(default)]
+    occlusion_mask: bool,
 }
 
 fn default_caption_language() -> String {
@@ -316,6 +320,7 @@ async fn start(
     options.outputs = outputs;
     options.timecode = request.timecode.unwrap_or(options.timecode);
     options.caption_language = request.caption_language;
+    options.occlusion_mask = request.occlusion_mask;
     let cast = match (&request.project_id, &state.db, &owner) {
         (Some(project), Some(db), Some(user)) => Some(project_cast(db, user, project).await?),
         _ => None,

@@ -47,6 +47,9 @@ pub(super) struct Project {
     /// Commercial work: renders refuse models not cleared for commercial use, and faces or
     /// voices whose rights are non-commercial, naming them (403) before anything is queued.
     commercial: bool,
+    /// The face swaps keep what the performer holds in front of their face (a cup, a glove,
+    /// hair) where its colour is not their skin's; renders and previews alike.
+    occlusion_mask: bool,
 }
 
 /// The stored revisions of a project (at least 50 undo steps are kept).
@@ -76,6 +79,9 @@ struct CreateProject {
     /// Commercial work (default false).
     #[serde(default)]
     commercial: bool,
+    /// Keep what is held in front of the performer's face (default false).
+    #[serde(default)]
+    occlusion_mask: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,6 +91,8 @@ struct UpdateProject {
     timeline: Option<serde_json::Value>,
     /// Marks the project commercial or not; a setting, not an undo step.
     commercial: Option<bool>,
+    /// Keep what is held in front of the performer's face or not; a setting, not an undo step.
+    occlusion_mask: Option<bool>,
 }
 
 /// The signed-in user's projects.
@@ -115,6 +123,7 @@ async fn projects_create(
         revision: 0,
         version: 0,
         commercial: body.commercial.into(),
+        occlusion_mask: body.occlusion_mask.into(),
     };
     projects::insert(&db, &row).await?;
     audit::record(&db, &row.owner_id, Action::ProjectCreate, Some(&row.id)).await;
@@ -134,8 +143,8 @@ async fn projects_show(
     tagged(row)
 }
 
-/// Renames a project or replaces its timeline, as a new revision (an undo step), or marks
-/// it commercial or not (a setting that undo leaves alone). The
+/// Renames a project or replaces its timeline, as a new revision (an undo step), or changes
+/// its settings, `commercial` and `occlusion_mask` (which undo leaves alone). The
 /// timeline must pass the engine's project checks, or nothing changes and the answer (400)
 /// names the field and the cause. With `If-Match` (the `version` or `ETag` last seen), an
 /// edit on a project that has changed since answers 412; a change racing this one, 409.
@@ -160,14 +169,20 @@ async fn projects_update(
         row.timeline = timeline_text(&db, &user.id, &id, timeline).await?;
     }
     row.updated_at = db::now();
-    // A body with only `commercial` changes the setting without adding an undo step.
-    if edits || body.commercial.is_none() {
+    // A body with only settings changes them without adding an undo step.
+    let settings = body.commercial.is_some() || body.occlusion_mask.is_some();
+    if edits || !settings {
         projects::commit_edit(&db, &mut row, expected).await.map_err(change_error)?;
         expected = row.version;
     }
-    if let Some(commercial) = body.commercial {
-        row.commercial = commercial.into();
-        projects::set_commercial(&db, &mut row, expected).await.map_err(change_error)?;
+    if settings {
+        if let Some(commercial) = body.commercial {
+            row.commercial = commercial.into();
+        }
+        if let Some(occlusion_mask) = body.occlusion_mask {
+            row.occlusion_mask = occlusion_mask.into();
+        }
+        projects::set_settings(&db, &mut row, expected).await.map_err(change_error)?;
     }
     audit::record(&db, &user.id, Action::ProjectUpdate, Some(&id)).await;
     tagged(row)
@@ -399,5 +414,6 @@ fn to_api(row: ProjectRow) -> Result<Project, ApiError> {
         revision: row.revision,
         version: row.version,
         commercial: row.commercial != 0,
+        occlusion_mask: row.occlusion_mask != 0,
     })
 }

@@ -131,6 +131,7 @@ impl ClipEffect {
             scenes: Vec::new(),
             characters: BTreeMap::new(),
             subtitles: BTreeMap::new(),
+            occlusion_mask: false,
         };
         let mut name = format!("{} [{}]", source.original_name, job.kind.replace('_', " "));
         if let Some(id) = &params.character_id {

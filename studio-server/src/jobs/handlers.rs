@@ -108,6 +108,7 @@ impl Handler for ClipEdit {
             scenes: Vec::new(),
             characters: Default::default(),
             subtitles: Default::default(),
+            occlusion_mask: false,
         };
         let preset = PresetLibrary::builtin().and_then(|l| l.get("master").cloned()).map_err(|e| e.to_string())?;
         let work = self.storage.temp_path().with_extension("dir");
@@ -597,8 +598,17 @@ pub async fn engine_project(
     let characters = cast(db, owner, &scenes, cast_dir).await?;
     let subtitles = dub_lines(db, owner, project_id, &scenes, cast_dir).await?;
     let commercial = row.commercial != 0;
-    let tracks = timeline.tracks;
-    Ok((Project { title: row.name, author: String::new(), sources, tracks, scenes, characters, subtitles }, commercial))
+    let project = Project {
+        title: row.name,
+        author: String::new(),
+        sources,
+        tracks: timeline.tracks,
+        scenes,
+        characters,
+        subtitles,
+        occlusion_mask: row.occlusion_mask != 0,
+    };
+    Ok((project, commercial))
 }
 
 /// Writes the project's subtitle track of each language a scene is dubbed into as an SRT

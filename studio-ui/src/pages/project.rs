@@ -101,24 +101,25 @@ pub fn ProjectPage(id: String) -> Element {
         }
     });
     let clip_list = clips.read().clone();
-    let (timeline, version, commercial) = match &*project.read() {
-        Some(Ok(p)) => (p.timeline.clone(), p.version, p.commercial),
-        _ => (Value::Null, -1, false),
+    let (timeline, version, commercial, occlusion_mask) = match &*project.read() {
+        Some(Ok(p)) => (p.timeline.clone(), p.version, p.commercial, p.occlusion_mask),
+        _ => (Value::Null, -1, false, false),
     };
-    let mut commercial_error = use_signal(|| None::<ApiError>);
-    // A setting of the project, not an edit of its timeline: no undo step.
-    let set_commercial = {
+    let mut settings_error = use_signal(|| None::<ApiError>);
+    // Settings of the project, not edits of its timeline: no undo step.
+    let set_setting = |name: &'static str| {
         let (api, id) = (api.clone(), id.clone());
         move |event: FormEvent| {
             let (api, id) = (api.clone(), id.clone());
-            let on = event.checked();
+            let mut body = serde_json::Map::new();
+            body.insert(name.into(), json!(event.checked()));
             spawn(async move {
-                match api.patch::<Project>(&format!("/api/projects/{id}"), json!({ "commercial": on })).await {
+                match api.patch::<Project>(&format!("/api/projects/{id}"), Value::Object(body)).await {
                     Ok(_) => {
-                        commercial_error.set(None);
+                        settings_error.set(None);
                         project.restart();
                     }
-                    Err(e) => commercial_error.set(Some(e)),
+                    Err(e) => settings_error.set(Some(e)),
                 }
             });
         }
@@ -155,14 +156,23 @@ pub fn ProjectPage(id: String) -> Element {
                 h2 { id: "use-heading", "Use" }
                 label {
                     input { id: "project-commercial", r#type: "checkbox", checked: commercial,
-                        aria_describedby: "project-commercial-help", onchange: set_commercial }
+                        aria_describedby: "project-commercial-help", onchange: set_setting("commercial") }
                     " Commercial use"
                 }
                 p { class: "muted", id: "project-commercial-help",
                     "Renders of a commercial project refuse models whose licence does not allow commercial use, "
                     "and characters or voices whose rights are for non-commercial use only, naming them."
                 }
-                FormError { error: commercial_error(), fields: Vec::new() }
+                label {
+                    input { id: "project-occlusion", r#type: "checkbox", checked: occlusion_mask,
+                        aria_describedby: "project-occlusion-help", onchange: set_setting("occlusion_mask") }
+                    " Keep what is held in front of the face"
+                }
+                p { class: "muted", id: "project-occlusion-help",
+                    "A cup, a glove or hair in front of the performer's cheeks or forehead stays in front of the "
+                    "character's face. Judged by colour: a bare hand, or anything over the eyes or mouth, is swapped."
+                }
+                FormError { error: settings_error(), fields: Vec::new() }
             }
             section { aria_labelledby: "media-heading",
                 h2 { id: "media-heading", "Media" }

@@ -94,6 +94,7 @@ pub fn Studio() -> Element {
                 body["visitor_consent"] = consent;
             }
             body["commercial"] = json!(form_text(&event, "commercial") == "true");
+            body["occlusion_mask"] = json!(form_text(&event, "occlusion_mask") == "true");
             let started = api.post::<LiveSummary>("/api/live", body).await;
             busy.set(false);
             match started {
@@ -187,6 +188,10 @@ pub fn Studio() -> Element {
                         label {
                             input { id: "live-commercial", name: "commercial", r#type: "checkbox", value: "true" }
                             " Commercial use: refuse models and characters not cleared for it"
+                        }
+                        label {
+                            input { id: "live-occlusion", name: "occlusion_mask", r#type: "checkbox", value: "true" }
+                            " Keep what is held in front of the face (a cup, a glove: not a bare hand)"
                         }
                     }
                     input { r#type: "hidden", name: "elements", value: "" }
