@@ -82,8 +82,8 @@ pub(crate) struct Outcome {
     pub(crate) len: usize,
     pub(crate) is_final: bool,
     pub(crate) pieces: Result<Vec<Piece>, CaptionsError>,
-    /// The language of this utterance: the one set, or under `language=auto` the one
-    /// detected in it.
+    /// The language this utterance's text is in: the one set, or under `language=auto` the
+    /// one detected in it.
     pub(crate) language: Option<&'static str>,
     /// Under `language=auto`, the language most of the speech so far was in.
     pub(crate) heard: Option<&'static str>,
@@ -239,7 +239,10 @@ impl Transcriber {
         };
         tally.add(&probs, job.samples.len() as f32 / RATE as f32);
         let Some((top, p)) = LanguageTally::top(&probs) else { return Transcribed { pieces, language: used } };
-        if Some(top) != used && p >= SWITCH_CONFIDENCE {
+        if p < SWITCH_CONFIDENCE {
+            return Transcribed { pieces, language: used };
+        }
+        if Some(top) != used {
             pieces = self.run(state, &job.samples, job.is_final, top);
         }
         Transcribed { pieces, language: Some(top) }

@@ -20,7 +20,7 @@ use crate::character::ColourStats;
 
 use super::mask::{boundary_distance, FrameMut, Mask};
 use super::triangulation::convex_hull;
-use crate::character::colour::srgb_to_lab;
+use crate::character::colour::{srgb_to_lab, LabAccumulator};
 
 /// Smallest spreads used for the colour test (L*, a*, b*): a portrait lit very evenly has a
 /// tiny measured spread, and shading on its own skin must still pass.
@@ -132,7 +132,7 @@ enum Subject {
 fn cheek_stats(picture: &LabRect<'_>, landmarks: &[[f32; 3]], subject: Subject) -> Option<ColourStats> {
     let eyes = mesh::distance(landmarks, 33, 263);
     let radius = (0.15 * eyes).max(2.0);
-    let disc = |acc: &mut crate::character::colour::LabAccumulator, (eye, mouth): (usize, usize)| {
+    let disc = |acc: &mut LabAccumulator, (eye, mouth): (usize, usize)| {
         let (cx, cy) =
             ((landmarks[eye][0] + landmarks[mouth][0]) / 2.0, (landmarks[eye][1] + landmarks[mouth][1]) / 2.0);
         for y in picture.rows(cy - radius, cy + radius + 1.0) {
@@ -144,18 +144,18 @@ fn cheek_stats(picture: &LabRect<'_>, landmarks: &[[f32; 3]], subject: Subject) 
             }
         }
     };
-    let stats = |acc: crate::character::colour::LabAccumulator| (acc.count() >= 16).then(|| acc.stats()).flatten();
+    let stats = |acc: LabAccumulator| (acc.count() >= 16).then(|| acc.stats()).flatten();
     const SIDES: [(usize, usize); 2] = [(33, 61), (263, 291)];
     match subject {
         Subject::Portrait => {
-            let mut acc = crate::character::colour::LabAccumulator::default();
+            let mut acc = LabAccumulator::default();
             SIDES.into_iter().for_each(|side| disc(&mut acc, side));
             stats(acc)
         }
         Subject::Performer => SIDES
             .into_iter()
             .filter_map(|side| {
-                let mut acc = crate::character::colour::LabAccumulator::default();
+                let mut acc = LabAccumulator::default();
                 disc(&mut acc, side);
                 stats(acc)
             })
