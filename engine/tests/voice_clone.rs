@@ -115,13 +115,17 @@ fn piper_speech_is_converted_towards_the_character() {
 #[test]
 fn trims_move_the_pitch_further() {
     let out_dir = tempfile::tempdir().unwrap();
-    let mut request = VoiceCloneRequest::new("Good evening, and welcome.", kennedy(), out_dir.path().join("a.wav"));
+    // The script, not a short phrase: Piper's takes vary (its noise is random), and on a
+    // 1.5 s phrase the measured median F0 of a take was once 93 Hz against the usual 108 Hz
+    // (subharmonic frames), which moved the shift by 2.6 semitones.
+    let mut request = VoiceCloneRequest::new(SCRIPT, kennedy(), out_dir.path().join("a.wav"));
     request.pitch_semitones = -12.0;
     request.sample_rate = 48_000;
     let report = voice_clone(&request, &CancelToken::new(), &mut |_| {}).expect("voice clone");
     let f0 = report.f0;
     // An octave below Kennedy: back near (below) Joe's own pitch.
     let converted = f0.converted_hz.expect("converted F0");
+    eprintln!("trim -12: {f0:?}");
     assert!((converted / (f0.character_hz / 2.0) - 1.0).abs() < 0.15, "{f0:?}");
     let info = reenact_engine::probe(&request.out).expect("probe");
     assert_eq!(info.audio.as_ref().map(|a| a.sample_rate), Some(48_000));
