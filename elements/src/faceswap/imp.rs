@@ -211,16 +211,17 @@ impl Settings {
             Some(model) => format!("onnx:{model}"),
             None => classical_algorithm(self.blend, self.skin_mask),
         };
-        self.with_extras(swap)
+        algorithm_with(swap, self.occlusion_mask, self.enhancer.as_ref().map(|e| format!("onnx:{e}")))
     }
+}
 
-    /// `swap` (the swap's own name) followed by what else changes the picture.
-    fn with_extras(&self, swap: String) -> String {
-        let swap = if self.occlusion_mask { format!("{swap}+occlusion") } else { swap };
-        match &self.enhancer {
-            Some(enhancer) => format!("{swap}+onnx:{enhancer}"),
-            None => swap,
-        }
+/// The `algorithm` string: the swap's own name (`swap`), then what else changes the picture,
+/// the occlusion mask and the face enhancer (its name, with its version once started).
+fn algorithm_with(swap: String, occlusion_mask: bool, enhancer: Option<String>) -> String {
+    let swap = if occlusion_mask { format!("{swap}+occlusion") } else { swap };
+    match enhancer {
+        Some(enhancer) => format!("{swap}+{enhancer}"),
+        None => swap,
     }
 }
 
@@ -306,7 +307,12 @@ impl ReenactFaceSwap {
         if settings.keep_mouth {
             cut_hole(&mut state.mask, &mesh::polygon(landmarks, &LIPS_INNER), hole_feather);
         }
-        let performer = performer_skin(state, frame, face, landmarks);
+        // The classical path's colour transfer and the occlusion mask read the performer's skin.
+        let performer = if state.neural.is_none() || settings.occlusion_mask {
+            performer_skin(state, frame, face, landmarks)
+        } else {
+            None
+        };
         if settings.occlusion_mask {
             if let Some(skin) = &performer {
                 hold_occluders(&mut state.mask, frame, landmarks, skin);
@@ -728,15 +734,11 @@ impl BaseTransformImpl for ReenactFaceSwap {
             }
             _ => None,
         };
-        let mut algorithm = neural
+        let swap = neural
             .as_ref()
             .map_or_else(|| classical_algorithm(settings.blend, settings.skin_mask), |n| n.algorithm().to_owned());
-        if settings.occlusion_mask {
-            algorithm.push_str("+occlusion");
-        }
-        if let Some(enhancer) = &enhancer {
-            algorithm = format!("{algorithm}+{}", enhancer.algorithm());
-        }
+        let algorithm =
+            algorithm_with(swap, settings.occlusion_mask, enhancer.as_ref().map(|e| e.algorithm().to_owned()));
         gst::info!(CAT, imp = self, "swapping in `{}` with {algorithm}", character.name);
         *self.state() = Some(State {
             portrait,

@@ -225,6 +225,10 @@ fn face_weight(picture: &LabRect<'_>, landmarks: &[[f32; 3]], skin: &ColourStats
     let Some(face) = crate::facemeta::FaceBox::around(oval.iter().copied()) else { return weight };
     let ramp = (EDGE_RAMP * face.w).max(1.0);
     let features = Features::new(landmarks, subject, ramp);
+    let bounds = match subject {
+        Subject::Portrait => (SKIN_NEAR, SKIN_FAR),
+        Subject::Performer => (OCCLUDER_NEAR, OCCLUDER_FAR),
+    };
     for y in picture.rows(face.y.floor(), (face.y + face.h).ceil() + 1.0) {
         for x in picture.columns(face.x.floor(), (face.x + face.w).ceil() + 1.0) {
             let (lab, px, py) = picture.at(x, y);
@@ -233,10 +237,6 @@ fn face_weight(picture: &LabRect<'_>, landmarks: &[[f32; 3]], skin: &ColourStats
             }
             let inner = if fade_at_outline { smoothstep(boundary_distance(&oval, px, py) / ramp) } else { 1.0 };
             let central = features.weight(px, py);
-            let bounds = match subject {
-                Subject::Portrait => (SKIN_NEAR, SKIN_FAR),
-                Subject::Performer => (OCCLUDER_NEAR, OCCLUDER_FAR),
-            };
             weight[y * picture.width + x] = inner * (central + (1.0 - central) * likeness(lab, skin, bounds));
         }
     }
