@@ -311,9 +311,8 @@ fn bilinear(plane: &[f32], width: usize, height: usize, u: f32, v: f32) -> f32 {
     let (u, v) = (u.clamp(0.0, (width - 1) as f32), v.clamp(0.0, (height - 1) as f32));
     let (x0, y0) = (u as usize, v as usize);
     let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
-    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
-    let row = |y: usize| plane[y * width + x0] * (1.0 - fx) + plane[y * width + x1] * fx;
-    row(y0) * (1.0 - fy) + row(y1) * fy
+    let at = |x: usize, y: usize| plane[y * width + x];
+    crate::frame::bilinear(at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1), u - x0 as f32, v - y0 as f32)
 }
 
 /// In-place box blur (horizontal then vertical) of a `width` x `height` plane, edges clamped.
