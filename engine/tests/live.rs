@@ -472,8 +472,13 @@ fn a_live_recording_keeps_the_beeps_on_the_flashes() {
     let mid = common::median(&offsets);
     let worst = offsets.iter().map(|o| o.abs()).fold(0.0, f64::max);
     eprintln!("live recording: A/V offset median {:+.1} ms, worst {:.1} ms: {offsets:?}", mid * 1e3, worst * 1e3);
-    if let Some(offsets) = common::ffmpeg_av_offsets(&record, flashes.len()) {
-        eprintln!("live recording, as ffmpeg plays it: median {:+.1} ms", common::median(&offsets) * 1e3);
+    // ffmpeg's reading pairs whole events by count; a recording that starts inside a beep
+    // holds a cut one with no flash (seen once: an onset at 0.021 s), so it is asked only of
+    // recordings whose events are all whole.
+    if beeps.len() == flashes.len() {
+        if let Some(offsets) = common::ffmpeg_av_offsets(&record, flashes.len()) {
+            eprintln!("live recording, as ffmpeg plays it: median {:+.1} ms", common::median(&offsets) * 1e3);
+        }
     }
     assert!(mid.abs() <= 0.005, "median beep - flash {:+.1} ms", mid * 1e3);
 }
