@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use gstreenact::character::{create, CreateOptions};
-use reenact_engine::live::{EncodedSource, Stream};
+use reenact_engine::live::Stream;
 use reenact_engine::{CancelToken, PreviewRequest, PreviewRunner, Project, RenderReport, RenderRequest};
 use reenact_models::Catalog;
 
@@ -383,13 +383,10 @@ fn the_preview_shows_what_the_render_writes_after_a_seek() {
     let seeks = Arc::new(AtomicUsize::new(0));
     let received = Arc::new(Mutex::new(Received::default()));
     let (seen, into) = (Arc::clone(&seeks), Arc::clone(&received));
-    preview.subscribe(
-        Stream::H264,
-        Box::new(move |frame| {
-            let seek = seen.load(Ordering::SeqCst);
-            into.lock().unwrap().frames.push((seek, frame.keyframe, frame.data.clone()));
-        }),
-    );
+    preview.encoded().subscribe(Stream::H264, move |frame| {
+        let seek = seen.load(Ordering::SeqCst);
+        into.lock().unwrap().frames.push((seek, frame.keyframe, frame.data.clone()));
+    });
     wait_for(&received, 0, 5);
     eprintln!("preview: first 5 frames {:.2} s after the start", started.elapsed().as_secs_f64());
 

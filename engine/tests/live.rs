@@ -44,7 +44,7 @@ type Received = Arc<Mutex<Vec<(EncodedFrame, u64)>>>;
 fn collect(runner: &LiveRunner, stream: Stream) -> Received {
     let frames: Received = Arc::default();
     let sink = Arc::clone(&frames);
-    runner.subscribe(stream, move |frame| sink.lock().unwrap().push((frame.clone(), now_ms())));
+    runner.encoded().subscribe(stream, move |frame| sink.lock().unwrap().push((frame.clone(), now_ms())));
     frames
 }
 
@@ -81,7 +81,7 @@ fn a_test_show_streams_h264_and_opus_with_a_readable_capture_clock() {
     let runner = LiveRunner::start(options(LiveSource::Test)).expect("live graph");
     let video = collect(&runner, Stream::H264);
     let audio = collect(&runner, Stream::Opus);
-    runner.request_keyframe(Stream::H264);
+    runner.encoded().request_keyframe(Stream::H264);
     std::thread::sleep(Duration::from_secs(3));
     let stats = runner.stats();
     drop(runner);
@@ -348,7 +348,7 @@ fn lip_sync_moves_the_still_presenter_while_on_and_costs_latency_only_then() {
     let clip = media("synthetic/presenter_astronaut_1280x720_25fps.mp4");
     let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
     let video = collect(&runner, Stream::H264);
-    runner.request_keyframe(Stream::H264);
+    runner.encoded().request_keyframe(Stream::H264);
     std::thread::sleep(Duration::from_secs(3));
     let off = runner.stats();
     let off_frames = video.lock().unwrap().len();

@@ -199,28 +199,23 @@ type Subscriber = Arc<dyn Fn(&EncodedFrame) + Send + Sync>;
 /// Subscribers of each stream, with their ids.
 type Subscribers = Arc<Mutex<BTreeMap<Stream, Vec<(u64, Subscriber)>>>>;
 
-/// A graph whose encoded streams can be watched: the live show, and the
-/// preview of a project ([`crate::render::preview::PreviewRunner`]). The
-/// server's WebRTC viewers read either through this.
-pub trait EncodedSource: Send + Sync {
-    /// Calls `callback` with every frame of `stream` from now on; returns an
-    /// id for [`EncodedSource::unsubscribe`].
-    fn subscribe(&self, stream: Stream, callback: Box<dyn Fn(&EncodedFrame) + Send + Sync>) -> u64;
-    /// Stops a subscription.
-    fn unsubscribe(&self, id: u64);
-    /// Asks the encoder of `stream` for a keyframe (a new viewer, a lost picture).
-    fn request_keyframe(&self, stream: Stream);
-}
-
-/// The appsinks of the encoded streams and who reads them: written once for
-/// every graph that hands encoded frames to viewers.
-pub(crate) struct Fanout {
+/// The encoded streams of a graph and who reads them: the appsinks of the H.264, VP8 and
+/// Opus encodes, written once for the live show and the preview of a project
+/// ([`crate::render::preview::PreviewRunner`]); the server's WebRTC viewers read either
+/// through it.
+pub struct Fanout {
     subscribers: Subscribers,
     next_id: AtomicU64,
     sinks: BTreeMap<Stream, gst_app::AppSink>,
     /// Opened while someone reads VP8: the encode costs nothing otherwise.
     vp8_valve: gst::Element,
     last_keyframe: Mutex<BTreeMap<Stream, Instant>>,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout").field("streams", &self.sinks.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
 }
 
 impl Fanout {
@@ -239,8 +234,10 @@ impl Fanout {
         }
     }
 
-    /// See [`EncodedSource::subscribe`]. A VP8 subscriber starts the VP8 encoder.
-    pub(crate) fn subscribe(&self, stream: Stream, callback: Subscriber) -> u64 {
+    /// Calls `callback` with every frame of `stream` from now on; returns an id for
+    /// [`Fanout::unsubscribe`]. A VP8 subscriber starts the VP8 encoder.
+    pub fn subscribe(&self, stream: Stream, callback: impl Fn(&EncodedFrame) + Send + Sync + 'static) -> u64 {
+        let callback: Subscriber = Arc::new(callback);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         subscribers.entry(stream).or_default().push((id, callback));
@@ -251,7 +248,7 @@ impl Fanout {
     }
 
     /// Stops a subscription; the VP8 encoder stops with its last subscriber.
-    pub(crate) fn unsubscribe(&self, id: u64) {
+    pub fn unsubscribe(&self, id: u64) {
         let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         for list in subscribers.values_mut() {
             list.retain(|(i, _)| *i != id);
@@ -267,9 +264,20 @@ impl Fanout {
         subscribers.get(&stream).is_some_and(|l| !l.is_empty())
     }
 
-    /// Asks the encoder of `stream` for a keyframe, at most one per
-    /// [`KEYFRAME_GAP`] unless `now` (a seek: the old picture is gone).
-    pub(crate) fn request_keyframe(&self, stream: Stream, now: bool) {
+    /// Asks the encoder of `stream` for a keyframe (a new viewer, a lost picture), at most
+    /// one per [`KEYFRAME_GAP`].
+    pub fn request_keyframe(&self, stream: Stream) {
+        self.keyframe(stream, false);
+    }
+
+    /// Asks both picture encoders for a keyframe at once: after a seek or a restart the
+    /// old picture is gone.
+    pub(crate) fn force_keyframes(&self) {
+        self.keyframe(Stream::H264, true);
+        self.keyframe(Stream::Vp8, true);
+    }
+
+    fn keyframe(&self, stream: Stream, now: bool) {
         let Some(sink) = self.sinks.get(&stream).filter(|_| stream != Stream::Opus) else { return };
         let mut last = self.last_keyframe.lock().unwrap_or_else(PoisonError::into_inner);
         if !now && last.get(&stream).is_some_and(|t| t.elapsed() < KEYFRAME_GAP) {
@@ -498,21 +506,9 @@ impl LiveRunner {
         })
     }
 
-    /// Calls `callback` with every frame of `stream` from now on; returns an
-    /// id for [`LiveRunner::unsubscribe`]. A VP8 subscriber starts the VP8 encoder.
-    pub fn subscribe(&self, stream: Stream, callback: impl Fn(&EncodedFrame) + Send + Sync + 'static) -> u64 {
-        self.fanout.subscribe(stream, Arc::new(callback))
-    }
-
-    /// Stops a subscription; the VP8 encoder stops with its last subscriber.
-    pub fn unsubscribe(&self, id: u64) {
-        self.fanout.unsubscribe(id);
-    }
-
-    /// Asks the encoder of `stream` for a keyframe (a new viewer, a lost
-    /// picture), at most one per [`KEYFRAME_GAP`].
-    pub fn request_keyframe(&self, stream: Stream) {
-        self.fanout.request_keyframe(stream, false);
+    /// The show's encoded streams, for viewers.
+    pub fn encoded(&self) -> &Fanout {
+        &self.fanout
     }
 
     /// Switches an element on or off at the next frame.
@@ -546,8 +542,7 @@ impl LiveRunner {
     pub fn set_camera_open(&self, open: bool) {
         self.gate.set_open(open);
         if open {
-            self.fanout.request_keyframe(Stream::H264, true);
-            self.fanout.request_keyframe(Stream::Vp8, true);
+            self.fanout.force_keyframes();
         }
     }
 
@@ -769,20 +764,6 @@ impl LiveRunner {
             }
             gst::BusSyncReply::Drop
         });
-    }
-}
-
-impl EncodedSource for LiveRunner {
-    fn subscribe(&self, stream: Stream, callback: Box<dyn Fn(&EncodedFrame) + Send + Sync>) -> u64 {
-        self.fanout.subscribe(stream, Arc::from(callback))
-    }
-
-    fn unsubscribe(&self, id: u64) {
-        self.fanout.unsubscribe(id);
-    }
-
-    fn request_keyframe(&self, stream: Stream) {
-        self.fanout.request_keyframe(stream, false);
     }
 }
 

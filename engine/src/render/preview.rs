@@ -22,7 +22,7 @@ use super::{branch, effects, prepare, settings, source, Chains, Prepared, Render
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::live::graph;
-use crate::live::{EncodedFrame, EncodedSource, Fanout, Stream};
+use crate::live::{Fanout, Stream};
 use crate::preset::{CaptionMode, PresetLibrary};
 
 /// How long the graph may take to open its media before the preview fails.
@@ -182,6 +182,11 @@ impl PreviewRunner {
         position.map(|t| t.nseconds() as f64 / 1e9).unwrap_or(0.0).clamp(0.0, self.duration_s)
     }
 
+    /// The preview's encoded streams, for viewers.
+    pub fn encoded(&self) -> &Fanout {
+        &self.fanout
+    }
+
     /// Plays or pauses.
     pub fn set_playing(&self, playing: bool) -> Result<()> {
         let state = if playing { gst::State::Playing } else { gst::State::Paused };
@@ -198,8 +203,7 @@ impl PreviewRunner {
         self.pipeline.seek_simple(flags, source::seconds(at_s)).map_err(|_| self.failure("the preview cannot seek"))?;
         self.ended.store(false, Ordering::SeqCst);
         // The encoders restart after the flush; viewers must not wait a GOP for a picture.
-        self.fanout.request_keyframe(Stream::H264, true);
-        self.fanout.request_keyframe(Stream::Vp8, true);
+        self.fanout.force_keyframes();
         Ok(())
     }
 
@@ -248,20 +252,6 @@ fn keep_encoders_in_step(tee: &gst::Element, sinks: [&gst_app::AppSink; 2]) {
             queue.set_property("max-size-bytes", 0u32);
             queue.set_property("max-size-time", 0u64);
         }
-    }
-}
-
-impl EncodedSource for PreviewRunner {
-    fn subscribe(&self, stream: Stream, callback: Box<dyn Fn(&EncodedFrame) + Send + Sync>) -> u64 {
-        self.fanout.subscribe(stream, Arc::from(callback))
-    }
-
-    fn unsubscribe(&self, id: u64) {
-        self.fanout.unsubscribe(id);
-    }
-
-    fn request_keyframe(&self, stream: Stream) {
-        self.fanout.request_keyframe(stream, false);
     }
 }
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use reenact_engine::live::{EncodedSource, LiveOptions, LiveRunner, LiveStats, Stream};
+use reenact_engine::live::{Fanout, LiveOptions, LiveRunner, LiveStats, Stream};
 use reenact_engine::PreviewRunner;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -397,14 +397,14 @@ impl LiveSession {
         network: Arc<network::LiveNetwork>,
     ) -> Self {
         let on_air = runner.camera_open();
-        let mut session = LiveSession::serving(id, owner, preset, &runner, on_air, network);
+        let mut session = LiveSession::serving(id, owner, preset, runner.encoded(), on_air, network);
         session.runner = Arc::new(Mutex::new(Some(runner)));
         session
     }
 
     /// A session whose viewers watch a project's preview.
     fn previewing(id: String, owner: String, runner: PreviewRunner, network: Arc<network::LiveNetwork>) -> Self {
-        let session = LiveSession::serving(id, Some(owner), "preview".into(), &runner, true, network);
+        let session = LiveSession::serving(id, Some(owner), "preview".into(), runner.encoded(), true, network);
         *session.preview.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(runner));
         session
     }
@@ -414,7 +414,7 @@ impl LiveSession {
         id: String,
         owner: Option<String>,
         preset: String,
-        source: &dyn EncodedSource,
+        source: &Fanout,
         on_air: bool,
         network: Arc<network::LiveNetwork>,
     ) -> Self {
@@ -457,12 +457,12 @@ impl LiveSession {
 
     /// Runs `f` on whatever feeds the viewers (the live graph or the preview); `None` once
     /// the session is closed.
-    fn with_source<T>(&self, f: impl FnOnce(&dyn EncodedSource) -> T) -> Option<T> {
+    fn with_source<T>(&self, f: impl FnOnce(&Fanout) -> T) -> Option<T> {
         if let Some(runner) = self.runner.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-            return Some(f(runner));
+            return Some(f(runner.encoded()));
         }
         let preview = self.preview.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        preview.map(|p| f(p.as_ref()))
+        preview.map(|p| f(p.encoded()))
     }
 
     /// The preview this session plays, if it is a preview.
@@ -694,14 +694,11 @@ impl LiveSession {
         let clock = Mutex::new(RtpClock::new(Stream::Vp8));
         let on_air = Arc::clone(&self.on_air);
         *vp8 = self.with_source(|source| {
-            source.subscribe(
-                Stream::Vp8,
-                Box::new(move |frame| {
-                    if on_air.load(Ordering::SeqCst) {
-                        send(&tx, &clock, frame);
-                    }
-                }),
-            )
+            source.subscribe(Stream::Vp8, move |frame| {
+                if on_air.load(Ordering::SeqCst) {
+                    send(&tx, &clock, frame);
+                }
+            })
         });
         tokio::spawn(write_samples(rx, track));
     }
@@ -785,7 +782,7 @@ impl Seats {
 
 /// Feeds one stream of `runner` into `track` while `on_air`.
 fn pump(
-    runner: &dyn EncodedSource,
+    runner: &Fanout,
     stream: Stream,
     track: Arc<TrackLocalStaticSample>,
     on_air: Arc<AtomicBool>,
@@ -793,15 +790,12 @@ fn pump(
 ) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::channel(PUMP_QUEUE);
     let clock = Mutex::new(RtpClock::new(stream));
-    runner.subscribe(
-        stream,
-        Box::new(move |frame| {
-            if on_air.load(Ordering::SeqCst) {
-                sent.fetch_add(1, Ordering::Relaxed);
-                send(&tx, &clock, frame);
-            }
-        }),
-    );
+    runner.subscribe(stream, move |frame| {
+        if on_air.load(Ordering::SeqCst) {
+            sent.fetch_add(1, Ordering::Relaxed);
+            send(&tx, &clock, frame);
+        }
+    });
     tokio::spawn(write_samples(rx, track))
 }
 
