@@ -6,13 +6,30 @@
 /// Weights are fixed point with this many fractional bits; each output's weights sum to one.
 const WEIGHT_BITS: u32 = 14;
 /// Horizontally filtered samples keep 6 fractional bits: with the cubic's overshoot (at
-/// most 1.25 of full scale for sharpness up to 1) they stay inside `i16`.
+/// most 1.25 of full scale for C up to 1) they stay inside `i16`.
 const SHIFT_H: u32 = 8;
 /// The vertical pass removes the weights' bits and the 6 bits the horizontal pass kept.
 const SHIFT_V: u32 = 2 * WEIGHT_BITS - SHIFT_H;
 
-/// The cubic with B = 0 and the given C (`sharpness`) at distance `x`, in source samples:
-/// C = 1/2 is Catmull-Rom, 0.6 swscale's default bicubic.
+pub(super) use super::ReenactScaleMethod as Method;
+
+impl Method {
+    /// C of the cubic.
+    fn c(self) -> f64 {
+        match self {
+            Method::Bicubic => 0.6,
+            Method::CatmullRom => 0.5,
+        }
+    }
+
+    /// The kernel's weight at distance `x`, in source samples.
+    pub(super) fn weight(self, x: f64) -> f64 {
+        cubic(x, self.c())
+    }
+}
+
+/// The cubic with B = 0 and the given C at distance `x`, in source samples: C = 1/2 is
+/// Catmull-Rom, 0.6 swscale's default bicubic.
 fn cubic(x: f64, c: f64) -> f64 {
     let x = x.abs();
     if x < 1.0 {
@@ -83,7 +100,7 @@ impl Axis {
     /// The filter from `src` samples to `dst`. Subsampled planes use it too, as if their
     /// samples sat in the middle of the pixels they cover: swscale and videoconvertscale do
     /// the same whatever the caps' chroma siting says, and outputs stay equal to theirs.
-    pub fn new(src: usize, dst: usize, sharpness: f64) -> Self {
+    pub fn new(src: usize, dst: usize, method: Method) -> Self {
         assert!(src > 0 && dst > 0, "empty axis");
         let ratio = src as f64 / dst as f64;
         // Downscaling widens the kernel so every source sample contributes.
@@ -99,7 +116,7 @@ impl Axis {
             window.fill(0.0);
             for k in 0..taps as i64 + 1 {
                 let at = first + k;
-                let w = cubic((at as f64 - centre) / stretch, sharpness);
+                let w = method.weight((at as f64 - centre) / stretch);
                 if w == 0.0 {
                     continue;
                 }
@@ -328,7 +345,7 @@ fn blend_rows_avx2(rows: Rows<'_>, weights: &[i16], out: &mut [u8]) {
 mod tests {
     use super::*;
 
-    const CATMULL_ROM: f64 = 0.5;
+    const CATMULL_ROM: Method = Method::CatmullRom;
 
     #[test]
     fn the_cubic_is_catmull_rom_at_one_half() {
@@ -419,7 +436,7 @@ mod tests {
         let (w, h) = (608, 40);
         let data: Vec<u8> = (0..w * h).map(|i| ((i * 7919) % 256) as u8).collect();
         for dst_w in [1080, 1083, 608, 301] {
-            let axis = Axis::new(w, dst_w, 0.6);
+            let axis = Axis::new(w, dst_w, Method::Bicubic);
             let (mut simd, mut plain) = (vec![0i16; dst_w], vec![0i16; dst_w]);
             filter_row(&data[..w], &axis, &mut simd);
             filter_samples(&data[..w], &axis, &mut plain);
