@@ -14,12 +14,11 @@ use crate::character::VoiceProfile;
 /// `None` when fewer than half a second of it is voiced.
 pub fn voice_profile(samples: &[f32], rate: u32) -> Option<VoiceProfile> {
     let track = pitch::f0_track(samples, rate, &pitch::PitchParams::default());
-    let mut f0: Vec<f32> = track.frames.iter().filter_map(|f| *f).collect();
+    let f0 = pitch::folded_f0(track.frames.iter().filter_map(|f| *f).collect());
     let voiced_seconds = f0.len() as f32 * track.hop as f32 / rate as f32;
     if voiced_seconds < 0.5 {
         return None;
     }
-    f0.sort_by(f32::total_cmp);
     let pct = |p: f32| f0[((f0.len() - 1) as f32 * p).round() as usize];
     let formants = lpc::median_formants(samples, rate, &track);
     Some(VoiceProfile {

@@ -36,14 +36,10 @@ pub struct PitchTrack {
 }
 
 impl PitchTrack {
-    /// Median F0 of the voiced frames.
+    /// Median F0 of the voiced frames, octave errors folded back ([`folded_f0`]).
     pub fn median(&self) -> Option<f32> {
-        let mut f0: Vec<f32> = self.frames.iter().filter_map(|f| *f).collect();
-        if f0.is_empty() {
-            return None;
-        }
-        f0.sort_by(f32::total_cmp);
-        Some(f0[f0.len() / 2])
+        let f0 = folded_f0(self.frames.iter().filter_map(|f| *f).collect());
+        (!f0.is_empty()).then(|| f0[f0.len() / 2])
     }
 
     /// Fraction of frames that are voiced.
@@ -53,6 +49,35 @@ impl PitchTrack {
         }
         self.frames.iter().filter(|f| f.is_some()).count() as f32 / self.frames.len() as f32
     }
+}
+
+/// How far from half or double the median an octave error may land, in octaves (3 semitones).
+const OCTAVE_SLACK: f32 = 0.25;
+
+/// `f0` sorted, with YIN's octave errors moved back by an octave. On breathy or creaky frames
+/// YIN now and then takes two periods for one (half the F0) or half of one: a short take with
+/// many such frames read 93 Hz for a voice whose median is 107-110 Hz. A value within
+/// [`OCTAVE_SLACK`] of half or double the median is doubled or halved, and the median taken
+/// again, twice (the errors pull the first median too). Values between octaves are left as
+/// they are, and an error can only be fixed while most frames are right.
+pub fn folded_f0(mut f0: Vec<f32>) -> Vec<f32> {
+    for _ in 0..2 {
+        if f0.is_empty() {
+            break;
+        }
+        f0.sort_by(f32::total_cmp);
+        let median = f0[f0.len() / 2];
+        for f in &mut f0 {
+            let octaves = (*f / median).log2();
+            if (octaves + 1.0).abs() <= OCTAVE_SLACK {
+                *f *= 2.0;
+            } else if (octaves - 1.0).abs() <= OCTAVE_SLACK {
+                *f /= 2.0;
+            }
+        }
+    }
+    f0.sort_by(f32::total_cmp);
+    f0
 }
 
 /// The F0 track of `samples` at `rate` Hz.
@@ -134,6 +159,29 @@ mod tests {
             assert!((median - hz).abs() < hz * 0.005, "{hz} -> {median}");
             assert!(track.voiced_fraction() > 0.95);
         }
+    }
+
+    #[test]
+    fn octave_errors_are_folded_back_while_they_are_few() {
+        // 60 frames around 108 Hz, 45 at half of it, 5 in between.
+        let right = (0..60).map(|i| 104.0 + (i % 9) as f32);
+        let halved = (0..45).map(|i| (104.0 + (i % 9) as f32) / 2.0);
+        let f0: Vec<f32> = right.chain(halved).chain([80.0, 82.0, 84.0, 86.0, 88.0]).collect();
+        let mut plain = f0.clone();
+        plain.sort_by(f32::total_cmp);
+        assert!(plain[plain.len() / 2] < 106.0, "the plain median is pulled down: {}", plain[plain.len() / 2]);
+        let folded = folded_f0(f0.clone());
+        let median = folded[folded.len() / 2];
+        assert!((106.0..=109.0).contains(&median), "folded median {median}");
+        assert_eq!(folded.iter().filter(|f| (80.0..=88.0).contains(*f)).count(), 5, "in-between values stay");
+        // Doubled frames come back down alike.
+        let doubled: Vec<f32> =
+            (0..40).map(|i| 200.0 + (i % 7) as f32).chain((0..25).map(|i| 404.0 + i as f32)).collect();
+        let folded = folded_f0(doubled);
+        assert!(folded.iter().all(|f| (200.0..=216.0).contains(f)), "{folded:?}");
+        // A majority of errors cannot be told from a lower voice.
+        let most: Vec<f32> = (0..30).map(|_| 110.0).chain((0..70).map(|_| 55.0)).collect();
+        assert_eq!(folded_f0(most)[50], 55.0);
     }
 
     #[test]
