@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The ONNX lip-sync slot, with the signature of Wav2Lip:
 //!
-//! - input *face* [1, 6, 96, 96]: the face crop (a square around the 468 landmarks, 10 %
-//!   larger than their box) scaled to 96 x 96, channels 0..3 the crop with its lower half
-//!   (rows 48..96) zeroed, channels 3..6 the same crop whole as the reference; BGR order as
-//!   Wav2Lip (trained on OpenCV frames), values 0..1, NCHW;
+//! - input *face* [1, 6, 96, 96]: the face box Wav2Lip was trained on, stretched to 96 x 96
+//!   whatever its shape (see [`Crop`]), channels 0..3 the crop with its lower half (rows
+//!   48..96) zeroed, channels 3..6 the same crop whole as the reference; BGR order as Wav2Lip
+//!   (trained on OpenCV frames), values 0..1, NCHW;
 //! - input *mel* [1, 1, 80, 16]: the mel window of [`super::mel`] whose 16 frames are centred
 //!   from 80 ms before to 107.5 ms after the video frame (Wav2Lip's training alignment);
 //! - output [1, 3, 96, 96]: the repainted face crop, BGR 0..1, pasted back through the mouth
@@ -22,12 +22,20 @@ use reenact_models::{Catalog, OnnxError, OnnxSession, SessionOptions, TensorInpu
 use super::image::{copy_rect, FrameMut, Picture};
 use super::mel;
 use super::warp::Region;
+use crate::character::mesh;
 
 /// Side of the model's square face crop.
 pub(super) const CROP: usize = 96;
 
-/// The crop's side over the landmarks' larger extent.
-const CROP_MARGIN: f32 = 1.1;
+/// How far above the brows the box starts, as a fraction of brows-to-chin: a face
+/// detector's box (S3FD's, which cut Wav2Lip's training faces) starts on the lower forehead,
+/// not at the mesh's top near the hairline.
+const ABOVE_BROWS: f32 = 0.1;
+
+/// Room below the chin, as a fraction of the box's height: Wav2Lip's inference pads the
+/// detector's box by 10 pixels at the bottom (`--pads 0 10 0 0`) so that the chin is inside,
+/// on faces about 250 pixels tall.
+const BELOW_CHIN: f32 = 0.04;
 
 const FACE_SHAPE: [i64; 4] = [1, 6, CROP as i64, CROP as i64];
 const MEL_SHAPE: [i64; 4] = [1, 1, mel::BANDS as i64, mel::FRAMES as i64];
@@ -113,26 +121,45 @@ fn slots(inputs: &[TensorSpec], outputs: &[TensorSpec]) -> Result<Vec<Slot>, Str
     }
 }
 
-/// The square crop: frame point of its top-left corner and its side.
+/// The face box as Wav2Lip crops it: cheek to cheek across (the mesh's extent), from just
+/// above the brows to just below the chin, and not made square: the model sees every face
+/// stretched to 96 x 96 as it was trained (`cv2.resize` of the detector's box), and its
+/// output is stretched back over the same box.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Crop {
     x0: f32,
     y0: f32,
-    side: f32,
+    w: f32,
+    h: f32,
 }
 
 impl Crop {
-    fn around(landmarks: &[[f32; 3]]) -> Option<Self> {
-        let b = crate::facemeta::FaceBox::around(landmarks.iter().map(|p| (p[0], p[1])))?;
-        let side = b.w.max(b.h) * CROP_MARGIN;
-        let (cx, cy) = b.centre();
-        (side.is_finite() && side >= 8.0).then_some(Self { x0: cx - side / 2.0, y0: cy - side / 2.0, side })
+    fn of(landmarks: &[[f32; 3]]) -> Option<Self> {
+        let face = crate::facemeta::FaceBox::around(landmarks.iter().map(|p| (p[0], p[1])))?;
+        let brows = [&mesh::RIGHT_BROW[..], &mesh::LEFT_BROW]
+            .concat()
+            .into_iter()
+            .filter_map(|i| landmarks.get(i))
+            .map(|p| p[1])
+            .fold(f32::INFINITY, f32::min);
+        // Without the brows (a partial landmark set) the mesh's own top stands in.
+        let brows = if brows.is_finite() { brows.max(face.y) } else { face.y };
+        let chin = face.y + face.h;
+        let top = (brows - ABOVE_BROWS * (chin - brows)).max(face.y);
+        let h = (chin - top) / (1.0 - BELOW_CHIN);
+        let crop = Self { x0: face.x, y0: top, w: face.w, h };
+        (crop.w.is_finite() && crop.h.is_finite() && crop.w >= 8.0 && crop.h >= 8.0).then_some(crop)
     }
 
     /// Crop pixel centre (`u`, `v`) as a frame point.
     fn to_frame(self, u: usize, v: usize) -> (f32, f32) {
-        let s = self.side / CROP as f32;
-        (self.x0 + (u as f32 + 0.5) * s, self.y0 + (v as f32 + 0.5) * s)
+        let (sx, sy) = (self.w / CROP as f32, self.h / CROP as f32);
+        (self.x0 + (u as f32 + 0.5) * sx, self.y0 + (v as f32 + 0.5) * sy)
+    }
+
+    /// Frame point (`x`, `y`) in crop pixels (centres at whole numbers).
+    fn to_crop(self, x: f32, y: f32) -> (f32, f32) {
+        ((x - self.x0) * CROP as f32 / self.w - 0.5, (y - self.y0) * CROP as f32 / self.h - 0.5)
     }
 }
 
@@ -184,7 +211,7 @@ impl NeuralLipSync {
         landmarks: &[[f32; 3]],
         mel_window: &[f32],
     ) -> Result<usize, NeuralError> {
-        let (Some(region), Some(crop)) = (Region::of(landmarks), Crop::around(landmarks)) else { return Ok(0) };
+        let (Some(region), Some(crop)) = (Region::of(landmarks), Crop::of(landmarks)) else { return Ok(0) };
         let Some(bounds) = region.bounds(frame.width, frame.height) else { return Ok(0) };
         let source = match source {
             Some(picture) => picture,
@@ -193,8 +220,8 @@ impl NeuralLipSync {
                 let rect = (
                     clamp(crop.x0.floor(), frame.width),
                     clamp(crop.y0.floor(), frame.height),
-                    clamp((crop.x0 + crop.side).ceil(), frame.width),
-                    clamp((crop.y0 + crop.side).ceil(), frame.height),
+                    clamp((crop.x0 + crop.w).ceil(), frame.width),
+                    clamp((crop.y0 + crop.h).ceil(), frame.height),
                 );
                 copy_rect(frame, rect, &mut self.scratch)
             }
@@ -232,7 +259,6 @@ impl NeuralLipSync {
             });
         }
         let (x0, y0, x1, y1) = bounds;
-        let scale = CROP as f32 / crop.side;
         let max = (CROP - 1) as f32;
         let mut written = 0;
         for y in y0..y1 {
@@ -240,7 +266,7 @@ impl NeuralLipSync {
                 let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
                 let (lu, lv) = region.local(px, py);
                 let m = region.mask(lu, lv);
-                let (u, v) = ((px - crop.x0) * scale - 0.5, (py - crop.y0) * scale - 0.5);
+                let (u, v) = crop.to_crop(px, py);
                 if m <= 0.0 || !(u >= -0.5 && v >= -0.5 && u <= max + 0.5 && v <= max + 0.5) {
                     continue;
                 }
@@ -297,13 +323,38 @@ mod tests {
         assert!(err.contains("`o`") && err.contains("[1, 3, 96, 96]"), "{err}");
     }
 
+    /// A mesh whose points span a 100 x 200 box at (10, 20), brows at y = 70.
+    fn face() -> Vec<[f32; 3]> {
+        let mut l = vec![[60.0, 120.0, 0.0]; 468];
+        l[0] = [10.0, 20.0, 0.0];
+        l[1] = [110.0, 220.0, 0.0];
+        for i in mesh::RIGHT_BROW.into_iter().chain(mesh::LEFT_BROW) {
+            l[i] = [60.0, 70.0, 0.0];
+        }
+        l
+    }
+
     #[test]
-    fn the_crop_is_square_around_the_landmarks() {
-        let landmarks = [[10.0, 20.0, 0.0], [110.0, 220.0, 0.0]];
-        let crop = Crop::around(&landmarks).expect("crop");
-        assert_eq!(crop, Crop { x0: 60.0 - 110.0, y0: 120.0 - 110.0, side: 220.0 });
+    fn the_crop_is_the_face_box_from_above_the_brows_to_below_the_chin() {
+        let crop = Crop::of(&face()).expect("crop");
+        // Brows to chin is 150: the box starts 15 above the brows and leaves 4 % below the chin.
+        let h = (220.0 - 55.0) / 0.96;
+        assert_eq!(crop, Crop { x0: 10.0, y0: 55.0, w: 100.0, h });
+        // Not square: each axis is stretched on its own, and the two mappings undo each other.
         let (x, y) = crop.to_frame(0, 95);
-        let s = 220.0 / 96.0;
-        assert!((x - (-50.0 + 0.5 * s)).abs() < 1e-4 && (y - (10.0 + 95.5 * s)).abs() < 1e-3);
+        assert!((x - (10.0 + 0.5 * 100.0 / 96.0)).abs() < 1e-4 && (y - (55.0 + 95.5 * h / 96.0)).abs() < 1e-3);
+        let (u, v) = crop.to_crop(x, y);
+        assert!(u.abs() < 1e-3 && (v - 95.0).abs() < 1e-3, "({u}, {v})");
+        // The chin row sits 4 % of the crop above its bottom edge.
+        let (_, chin) = crop.to_crop(60.0, 220.0);
+        assert!((chin - (96.0 * 0.96 - 0.5)).abs() < 1e-3, "{chin}");
+    }
+
+    #[test]
+    fn without_brows_the_crop_starts_at_the_mesh_top() {
+        let crop = Crop::of(&face()[..2]).expect("crop");
+        assert_eq!(crop.y0, 20.0);
+        let tiny = [[0.0, 0.0, 0.0], [4.0, 4.0, 0.0]];
+        assert_eq!(Crop::of(&tiny), None, "too small to crop");
     }
 }
