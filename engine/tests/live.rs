@@ -48,6 +48,17 @@ fn collect(runner: &LiveRunner, stream: Stream) -> Received {
     frames
 }
 
+/// Waits (at most 30 s) for the show's first pictures: on a loaded machine the elements'
+/// models can take seconds to load, and figures read before any frame passed are empty.
+fn wait_for_pictures(frames: &Received) {
+    let started = Instant::now();
+    while frames.lock().unwrap().len() < 5 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no pictures 30 s after the start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("first pictures {:.2} s after the start", started.elapsed().as_secs_f64());
+}
+
 /// Decodes H.264 access units; the luma planes of the frames, in order.
 fn decode_h264(units: &[EncodedFrame], w: usize, h: usize) -> Vec<Vec<u8>> {
     let pipeline = gst::parse::launch(&format!(
@@ -163,6 +174,7 @@ fn characters_switch_while_the_show_runs() {
     options.elements = Elements::parse_list("faceswap,voice").unwrap();
     let runner = LiveRunner::start(options).expect("live graph");
     let video = collect(&runner, Stream::H264);
+    wait_for_pictures(&video);
     std::thread::sleep(Duration::from_secs(3));
     let stats = runner.stats();
     assert_eq!(stats.character.as_deref(), Some("Kennedy"), "the first character plays at start");
@@ -349,6 +361,7 @@ fn lip_sync_moves_the_still_presenter_while_on_and_costs_latency_only_then() {
     let runner = LiveRunner::start(options(LiveSource::File(clip))).expect("live graph");
     let video = collect(&runner, Stream::H264);
     runner.encoded().request_keyframe(Stream::H264);
+    wait_for_pictures(&video);
     std::thread::sleep(Duration::from_secs(3));
     let off = runner.stats();
     let off_frames = video.lock().unwrap().len();
