@@ -27,7 +27,7 @@ const KERNEL_ZEROS: u64 = 10;
 const CUTOFF: f32 = 0.92;
 
 /// Input chunks per second: each resampler call takes 1.3 ms of input, so the stream lags
-/// its input by little beyond the kernel's half.
+/// its input by the kernel's look-ahead and at most one chunk (0.7-1.7 ms measured).
 const CHUNKS_PER_SECOND: u64 = 750;
 
 const NS_PER_SECOND: u64 = 1_000_000_000;
