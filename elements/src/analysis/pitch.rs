@@ -38,8 +38,7 @@ pub struct PitchTrack {
 impl PitchTrack {
     /// Median F0 of the voiced frames, octave errors folded back ([`folded_f0`]).
     pub fn median(&self) -> Option<f32> {
-        let f0 = folded_f0(self.frames.iter().filter_map(|f| *f).collect());
-        (!f0.is_empty()).then(|| f0[f0.len() / 2])
+        folded_median(self.frames.iter().filter_map(|f| *f).collect())
     }
 
     /// Fraction of frames that are voiced.
@@ -78,6 +77,12 @@ pub fn folded_f0(mut f0: Vec<f32>) -> Vec<f32> {
     }
     f0.sort_by(f32::total_cmp);
     f0
+}
+
+/// The median of `f0` with its octave errors folded back ([`folded_f0`]); `None` when empty.
+pub fn folded_median(f0: Vec<f32>) -> Option<f32> {
+    let f0 = folded_f0(f0);
+    (!f0.is_empty()).then(|| f0[f0.len() / 2])
 }
 
 /// The F0 track of `samples` at `rate` Hz.

@@ -2,8 +2,8 @@
 //! The audio input laid on the running-time axis: interleaved S16LE or F32LE samples of any
 //! rate and channel count, mixed down to mono and resampled to 16 kHz (rubato's sinc
 //! resampler, aligned to the input's time), appended to a stream whose sample `n` sits at
-//! `origin + n / 16000 s`. Timestamp jumps within [`MAX_GAP_NS`] are filled with silence, anything else restarts the
-//! stream. No GStreamer here.
+//! `origin + n / 16000 s`. Timestamp jumps within [`MAX_GAP_NS`] are filled with silence,
+//! anything else restarts the stream. No GStreamer here.
 
 use std::collections::VecDeque;
 

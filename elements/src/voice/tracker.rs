@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use crate::analysis::lpc::frame_formants;
-use crate::analysis::pitch::{f0_track, folded_f0, PitchParams};
+use crate::analysis::pitch::{f0_track, folded_median, PitchParams};
 use crate::character::VoiceProfile;
 
 /// Seconds between analyses.
@@ -110,10 +110,10 @@ impl Tracker {
     /// Median F0 of the remembered voiced frames, once there are enough, octave errors folded
     /// back.
     pub(crate) fn median_f0(&self) -> Option<f32> {
-        (self.f0.len() >= MIN_VOICED).then(|| {
-            let f0 = folded_f0(self.f0.iter().copied().collect());
-            f0[f0.len() / 2]
-        })
+        if self.f0.len() < MIN_VOICED {
+            return None;
+        }
+        folded_median(self.f0.iter().copied().collect())
     }
 
     /// Median F1..F3, once enough voiced frames were measured.
