@@ -16,7 +16,7 @@ pub(crate) mod graph;
 mod licences;
 mod meter;
 mod outputs;
-mod source;
+pub(crate) mod source;
 pub mod timecode;
 
 use std::collections::BTreeMap;
@@ -427,23 +427,28 @@ impl LiveRunner {
         }
         crate::languages::check_speech_language(&options.caption_language)
             .map_err(|e| EngineError::Request(format!("caption language: {e}")))?;
-        let mut show = Show::live(load_characters(&options.characters)?);
-        show.hold_occluders = options.occlusion_mask;
+        let show = describe(&options)?;
+        tracing::info!(%show, "building the live show");
         let pipeline = gst::Pipeline::with_name("reenact-live");
         let geometry = graph::geometry(&options.preset);
-        let inputs = source::add(&pipeline, &options.source, options.mic.as_deref(), geometry, options.timecode)?;
+        let inputs = source::add(&pipeline, &show.source, geometry, options.timecode)?;
         let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &show, options.timecode)?;
-        let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, &options.preset)?;
-        let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, &options.preset)?;
-        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, &options.preset, &show)?;
+        let Some((encoder, _)) = show::preview(&show.outputs) else {
+            return Err(EngineError::Request(
+                "a live show needs its preview encodes: every output rides on them".into(),
+            ));
+        };
+        let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, encoder)?;
+        let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, encoder)?;
+        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, encoder, &show)?;
         graph::feed_lipsync(&pipeline, &audio_tee, &video.chain.lips)?;
         let taps = outputs::Taps {
             raw_video: &video.tee,
             h264: &h264_tee,
             audio: &audio_tee,
-            aac_kbps: options.preset.audio.bitrate_kbps,
+            aac_kbps: encoder.audio.bitrate_kbps,
         };
-        let branches = outputs::add(&pipeline, &options.outputs, &taps)?;
+        let branches = outputs::add(&pipeline, &show::live_outputs(&show.outputs)?, &taps)?;
         let captions = match captions::unavailable(&options.caption_language) {
             None => Ok(captions::Captions::add(&pipeline, &audio_tee, &options.caption_language)?),
             Some(reason) => Err(reason),
@@ -838,6 +843,17 @@ fn hand_out(subscribers: &Subscribers, stream: Stream, sample: &gst::Sample) {
     for subscriber in list {
         subscriber(&frame);
     }
+}
+
+/// The show `options` ask for: their input, every character switchable, the
+/// preview's encodes at the live preset and the live destinations on them.
+fn describe(options: &LiveOptions) -> Result<Show> {
+    let source = show::Source::Live { input: options.source.clone(), mic: options.mic.clone() };
+    let preview = show::Output::Preview { encoder: options.preset.clone(), framing: None };
+    let outputs = std::iter::once(preview).chain(options.outputs.iter().cloned().map(show::Output::Live)).collect();
+    let mut show = Show::live(source, load_characters(&options.characters)?, outputs);
+    show.hold_occluders = options.occlusion_mask;
+    Ok(show)
 }
 
 /// The show's characters, switched by the runner.

@@ -18,6 +18,7 @@ use crate::blocks::{route_decoded_pads, Stream};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::media::file_uri;
+use crate::show::Source;
 
 /// Where the live picture comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,18 +71,16 @@ pub(crate) struct Inputs {
     pub(crate) browser: Option<super::browser::BrowserInput>,
 }
 
-/// Adds the source elements for `source` to `pipeline`; `mic` picks the
-/// sound of a camera (`None`: silence, `default`: the system's default
-/// input, anything else: an ALSA device name).
-/// The test pattern is made at `fps`. With `timecode`, a browser publisher's
+/// Adds the elements of the show's live `source` to `pipeline`. The test
+/// pattern is made at `fps`. With `timecode`, a browser publisher's
 /// burned-in capture clock is read (see [`super::browser::add`]).
 pub(crate) fn add(
     pipeline: &gst::Pipeline,
-    source: &LiveSource,
-    mic: Option<&str>,
+    source: &Source,
     (width, height, fps): (i32, i32, i32),
     timecode: bool,
 ) -> Result<Inputs> {
+    let (source, mic) = source.live()?;
     if *source == LiveSource::Browser {
         let (video, audio, attract, browser) = super::browser::add(pipeline, (width, height, fps), timecode)?;
         return Ok(Inputs { video, audio, feeder: Some(attract), browser: Some(browser) });

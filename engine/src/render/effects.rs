@@ -18,7 +18,7 @@ use super::plan::Plan;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, plugin};
 use crate::preset::{Background, CropPolicy, Preset};
-use crate::show::{Built, Matte, Part, Show};
+use crate::show::{self, Built, Matte, Part, Show};
 
 const FACETRACK: &str = f::REENACTFACETRACK;
 const MATTE: &str = f::REENACTMATTE;
@@ -34,15 +34,11 @@ pub(crate) struct Effects {
 }
 
 impl Effects {
-    /// The effects `background` and the branches' crops need on `plan`'s picture.
-    pub(crate) fn resolve<'a>(
-        plan: &Plan,
-        background: Option<&Background>,
-        presets: impl IntoIterator<Item = &'a Preset>,
-    ) -> Result<Self> {
+    /// The effects `background` and the crops of `show`'s outputs need on `plan`'s picture.
+    pub(crate) fn resolve(plan: &Plan, background: Option<&Background>, show: &Show) -> Result<Self> {
         let mut track_faces = false;
-        for preset in presets {
-            track_faces |= face_crop(plan, preset)?.is_some();
+        for framing in show::framings(&show.outputs) {
+            track_faces |= face_crop(plan, &framing.preset)?.is_some();
         }
         Ok(Effects { background: background.cloned(), track_faces, matte: None })
     }

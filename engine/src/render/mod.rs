@@ -6,7 +6,7 @@ mod branch;
 pub(crate) mod cast;
 mod effects;
 mod outputs;
-mod plan;
+pub(crate) mod plan;
 pub mod preview;
 pub(crate) mod run;
 mod source;
@@ -27,12 +27,13 @@ pub use speech::{transcribe_timeline, TimelineTranscript};
 use crate::dub::{self, DubTrack};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
+use crate::live::Fanout;
 use crate::media;
 use crate::metadata::{self, EngineInfo, RenderMetadata, DISCLOSURE};
 use crate::preset::{AudioCodec, Background, CaptionMode, Container, CropPolicy, Preset, Watermark};
 use crate::priming::AAC_PRIMING_FRAMES;
 use crate::project::Project;
-use crate::show::Show;
+use crate::show::{FileOutput, Framing, Output, Show, Source};
 use crate::subtitles::{self, Cue};
 
 /// What to render and where.
@@ -98,16 +99,6 @@ pub struct RenderReport {
     pub wall_s: f64,
 }
 
-/// Settings of one branch, resolved from its preset and the request.
-struct Branch {
-    /// The preset with the request's overrides applied.
-    preset: Preset,
-    stem: String,
-    part: PathBuf,
-    caption_mode: CaptionMode,
-    watermark: Option<Watermark>,
-}
-
 /// Renders `request`, reporting progress; fails with [`EngineError::Cancelled`]
 /// when `cancel` is set. Nothing is left under a final name unless every
 /// output succeeded.
@@ -131,22 +122,22 @@ pub fn render(
 
     let base = outputs::slug(&request.project.title);
     let mut parts = outputs::PartFiles::default();
-    let branches: Vec<Branch> = request
+    let branches: Vec<FileOutput> = request
         .presets
         .iter()
         .map(|preset| {
             let stem = format!("{base}-{}", outputs::slug(&preset.name));
             let file = request.out_dir.join(format!("{stem}.{}", preset.container.extension()));
-            let (preset, caption_mode, watermark) = settings(request, cues.as_ref(), preset);
-            Branch { preset, part: parts.reserve(file), stem, caption_mode, watermark }
+            FileOutput { framing: framing(request, cues.as_ref(), preset), part: parts.reserve(file), stem }
         })
         .collect();
 
     let position = run::Position::default();
-    let mut effects =
-        effects::Effects::resolve(&plan, request.background.as_ref(), branches.iter().map(|b| &b.preset))?;
+    let show = Show::new(Source::Timeline(plan.clone()), branches.iter().cloned().map(Output::File).collect());
+    let mut effects = effects::Effects::resolve(&plan, request.background.as_ref(), &show)?;
     let mut chains = Chains { cast: &mut cast, effects: &mut effects, dub: &dub };
-    let (pipeline, captures) = build(&plan, request, &branches, cues.as_ref(), &position, &mut chains)?;
+    let Graph { pipeline, captures, .. } =
+        build("reenact-render", show, request, cues.as_ref(), &position, &mut chains)?;
     let scenes = cast.scene_uses(&request.project, &dub);
     let mut models = cast.models(&scenes);
     for model in effects.models().into_iter().chain(dub.models.iter().cloned()) {
@@ -177,8 +168,9 @@ pub fn render(
     }
 
     for branch in &branches {
-        if branch.preset.container == Container::Mp4 && branch.preset.audio.codec == AudioCodec::Aac {
-            crate::priming::skip_audio_priming(&branch.part, AAC_PRIMING_FRAMES, branch.preset.audio.sample_rate)?;
+        let preset = &branch.framing.preset;
+        if preset.container == Container::Mp4 && preset.audio.codec == AudioCodec::Aac {
+            crate::priming::skip_audio_priming(&branch.part, AAC_PRIMING_FRAMES, preset.audio.sample_rate)?;
         }
     }
 
@@ -194,7 +186,7 @@ pub fn render(
 /// What a render and its preview resolve before building anything.
 struct Prepared {
     cues: Option<Arc<Vec<Cue>>>,
-    plan: plan::Plan,
+    plan: Arc<plan::Plan>,
     cast: cast::Cast,
     /// The dubbed scenes' speech.
     dub: Arc<DubTrack>,
@@ -214,20 +206,17 @@ fn prepare(request: &RenderRequest, cancel: &CancelToken) -> Result<Prepared> {
     if let Some(b) = &request.background {
         b.validate().map_err(|cause| EngineError::Request(format!("background: {cause}")))?;
     }
-    let plan = plan::Plan::resolve(&request.project, &request.project_file)?;
+    let plan = Arc::new(plan::Plan::resolve(&request.project, &request.project_file)?);
     let cast = cast::Cast::resolve(&request.project, &request.project_file)?;
     let pitch_of = |name: &str| cast.pitch_hz(name);
     let dub = Arc::new(dub::prepare(&request.project, &request.project_file, &pitch_of, cancel)?);
     Ok(Prepared { cues, plan, cast, dub })
 }
 
-/// `preset` with the request's overrides: its crop, caption mode and watermark.
-fn settings(
-    request: &RenderRequest,
-    cues: Option<&Arc<Vec<Cue>>>,
-    preset: &Preset,
-) -> (Preset, CaptionMode, Option<Watermark>) {
-    let caption_mode = match (cues, request.captions) {
+/// How `preset` frames the picture with the request's overrides: its crop, caption mode and
+/// watermark.
+fn framing(request: &RenderRequest, cues: Option<&Arc<Vec<Cue>>>, preset: &Preset) -> Framing {
+    let captions = match (cues, request.captions) {
         (None, _) => CaptionMode::Off,
         (Some(_), Some(mode)) => mode,
         (Some(_), None) if preset.captions == CaptionMode::Off => CaptionMode::BurnIn,
@@ -236,7 +225,7 @@ fn settings(
     let watermark = request.watermark.clone().or_else(|| preset.watermark.clone());
     let mut preset = preset.clone();
     preset.crop = request.crop.unwrap_or(preset.crop);
-    (preset, caption_mode, watermark)
+    Framing { preset, captions, watermark }
 }
 
 /// A JPEG of the frame at `time_s` of `path` (at most 640 pixels wide, the picture's aspect),
@@ -276,15 +265,9 @@ struct Shared {
     audio_in: gst::Pad,
 }
 
-impl Shared {
-    /// Adds the source: the graph is complete once the outputs are on the tees.
-    fn add_source(&self, plan: &plan::Plan) -> Result<()> {
-        source::add(&self.pipeline, plan, &self.video_in, &self.audio_in)
-    }
-}
-
-/// Builds what every output shares, from the source's pads to the tees.
-fn build_shared(name: &str, chains: &mut Chains<'_>) -> Result<Shared> {
+/// Builds what every output shares, from the source's pads to the tees, and
+/// describes the chains that run there into `show`.
+fn build_shared(name: &str, show: &mut Show, chains: &mut Chains<'_>) -> Result<Shared> {
     let pipeline = gst::Pipeline::with_name(name);
     let err = |what: &str| EngineError::Request(format!("cannot build the render graph: {what}"));
 
@@ -314,17 +297,16 @@ fn build_shared(name: &str, chains: &mut Chains<'_>) -> Result<Shared> {
     }
     // One chain for the characters and the effects, from one description:
     // one face tracker whatever reads its faces (swaps, lip-sync, crops).
-    let mut show = Show::default();
-    chains.cast.describe(&mut show);
-    chains.effects.describe(&mut show);
+    chains.cast.describe(show);
+    chains.effects.describe(show);
     let mut tail = vformat;
-    if let Some(chain) = chains.cast.add_video(&pipeline, &show)? {
+    if let Some(chain) = chains.cast.add_video(&pipeline, show)? {
         tail.link(&chain.first).map_err(|_| err("show chain input"))?;
         tail = chain.last;
         chains.effects.ran(&chain.built);
     }
     tail.link(&vtee).map_err(|_| err("video chain"))?;
-    match chains.cast.add_audio(&pipeline, &show)? {
+    match chains.cast.add_audio(&pipeline, show)? {
         None => aformat.link(&atee).map_err(|_| err("audio chain"))?,
         Some((first, last)) => {
             aformat.link(&first).map_err(|_| err("voice chain input"))?;
@@ -368,16 +350,26 @@ fn play_dub(pad: &gst::Pad, dub: Arc<DubTrack>) {
     });
 }
 
-/// Builds the whole graph: source, shared chains, tees and one branch per preset.
+/// A render's or a preview's graph: the thumbnail frames each file output
+/// captures, in the order of the show's file outputs, and the preview's encodes.
+struct Graph {
+    pipeline: gst::Pipeline,
+    captures: Vec<thumbnail::Capture>,
+    preview: Option<Fanout>,
+}
+
+/// The offline builder: `show`'s timeline through the shared chains to each of its outputs.
 fn build(
-    plan: &plan::Plan,
+    name: &str,
+    mut show: Show,
     request: &RenderRequest,
-    branches: &[Branch],
     cues: Option<&Arc<Vec<Cue>>>,
     position: &run::Position,
     chains: &mut Chains<'_>,
-) -> Result<(gst::Pipeline, Vec<thumbnail::Capture>)> {
-    let mut shared = build_shared("reenact-render", chains)?;
+) -> Result<Graph> {
+    let timeline = show.source.timeline()?.clone();
+    let mut shared = build_shared(name, &mut show, chains)?;
+    tracing::info!(%show, "offline graph");
     let pipeline = shared.pipeline.clone();
     let vtee_sink = shared.tees.video.static_pad("sink").expect("tee sink");
     let position = position.clone();
@@ -397,33 +389,61 @@ fn build(
         comment: DISCLOSURE.into(),
         encoder: format!("Reenact Studio {}", metadata::ENGINE_VERSION),
     };
-    let mut captures = Vec::with_capacity(branches.len());
-    let encoder_threads = branch::encoder_threads(branches.len());
-    for b in branches {
-        let overlays = branch::Overlays {
-            captions: (b.caption_mode == CaptionMode::BurnIn).then(|| cues.cloned()).flatten(),
-            watermark: b.watermark.clone(),
-        };
-        let spec = branch::Spec {
-            preset: &b.preset,
-            face_crop: effects::face_crop(plan, &b.preset)?,
-            overlays,
-            tags: &tags,
-            part: &b.part,
-            thumbnail_times: b.preset.thumbnails.iter().map(|t| plan.thumbnail_time(*t)).collect(),
-            encoder_threads,
-        };
-        captures.push(branch::add(&pipeline, &mut shared.tees, plan, &spec)?);
+    let files = show.outputs.iter().filter(|o| matches!(o, Output::File(_))).count();
+    let encoder_threads = branch::encoder_threads(files);
+    let mut graph = Graph { pipeline: pipeline.clone(), captures: Vec::with_capacity(files), preview: None };
+    for output in &show.outputs {
+        match output {
+            Output::File(file) => {
+                let spec = branch::Spec {
+                    preset: &file.framing.preset,
+                    face_crop: effects::face_crop(&timeline, &file.framing.preset)?,
+                    overlays: overlays(&file.framing, cues),
+                    tags: &tags,
+                    part: &file.part,
+                    thumbnail_times: file
+                        .framing
+                        .preset
+                        .thumbnails
+                        .iter()
+                        .map(|t| timeline.thumbnail_time(*t))
+                        .collect(),
+                    encoder_threads,
+                };
+                graph.captures.push(branch::add(&pipeline, &mut shared.tees, &timeline, &spec)?);
+            }
+            Output::Preview { encoder, framing: Some(framing) } => {
+                let overlays = overlays(framing, cues);
+                graph.preview =
+                    Some(preview::add_encodes(&pipeline, &shared.tees, &timeline, encoder, framing, &overlays)?);
+            }
+            Output::Preview { framing: None, .. } => {
+                return Err(EngineError::Request("a project's preview is framed by one of its presets".into()))
+            }
+            Output::Live(_) => {
+                return Err(EngineError::Request(format!(
+                    "a render writes files; `{output}` is a live destination: start a live show for it"
+                )))
+            }
+        }
     }
-    shared.add_source(plan)?;
-    Ok((pipeline, captures))
+    source::add(&pipeline, &timeline, &shared.video_in, &shared.audio_in)?;
+    Ok(graph)
+}
+
+/// What `framing` draws over the picture: the cues when it burns them in, its watermark.
+fn overlays(framing: &Framing, cues: Option<&Arc<Vec<Cue>>>) -> branch::Overlays {
+    branch::Overlays {
+        captions: (framing.captions == CaptionMode::BurnIn).then(|| cues.cloned()).flatten(),
+        watermark: framing.watermark.clone(),
+    }
 }
 
 /// Probes a finished `.part`, writes its thumbnails, sidecars and metadata.
 fn finish(
     request: &RenderRequest,
     plan: &plan::Plan,
-    branch: &Branch,
+    branch: &FileOutput,
     capture: &thumbnail::Capture,
     cues: Option<&Vec<Cue>>,
     made: &Made<'_>,
@@ -431,13 +451,13 @@ fn finish(
 ) -> Result<RenderOutput> {
     let info = media::probe(&branch.part)?;
     let (w, h) = info.video.as_ref().map(|v| (v.width, v.height)).unwrap_or((0, 0));
-    let file = request.out_dir.join(format!("{}.{}", branch.stem, branch.preset.container.extension()));
+    let file = request.out_dir.join(format!("{}.{}", branch.stem, branch.framing.preset.container.extension()));
     let mut thumbnails = Vec::new();
-    for (i, t) in branch.preset.thumbnails.iter().enumerate() {
+    for (i, t) in branch.framing.preset.thumbnails.iter().enumerate() {
         let jpeg = match capture.jpeg(i, w, h) {
             Some(jpeg) => jpeg,
             None => {
-                tracing::debug!(preset = %branch.preset.name, t, "thumbnail frame not captured; decoding the output");
+                tracing::debug!(preset = %branch.framing.preset.name, t, "thumbnail frame not captured; decoding the output");
                 thumbnail::jpeg_at(&branch.part, plan.thumbnail_time(*t), w, h)?
             }
         };
@@ -446,7 +466,7 @@ fn finish(
         thumbnails.push(path);
     }
     let mut sidecars = Vec::new();
-    if let (Some(cues), CaptionMode::Sidecar) = (cues, branch.caption_mode) {
+    if let (Some(cues), CaptionMode::Sidecar) = (cues, branch.framing.captions) {
         for (format, ext) in [(subtitles::Format::Srt, "srt"), (subtitles::Format::Vtt, "vtt")] {
             let path = request.out_dir.join(format!("{}.{ext}", branch.stem));
             parts.write(path.clone(), subtitles::write(cues, format).as_bytes())?;
@@ -459,7 +479,7 @@ fn finish(
     output.path = file.clone();
     let metadata = RenderMetadata {
         file: name_of(&file),
-        preset: branch.preset.clone(),
+        preset: branch.framing.preset.clone(),
         title: request.project.title.clone(),
         author: request.project.author.clone(),
         duration_s: info.duration_s,
@@ -467,12 +487,12 @@ fn finish(
         output,
         sources: plan.sources.iter().map(|s| s.path.clone()).collect(),
         thumbnails: thumbnails.iter().map(name_of).collect(),
-        captions: match branch.caption_mode {
+        captions: match branch.framing.captions {
             CaptionMode::Off => None,
             CaptionMode::BurnIn => Some("burn-in".into()),
             CaptionMode::Sidecar => Some("sidecar".into()),
         },
-        watermark: branch.watermark.clone(),
+        watermark: branch.framing.watermark.clone(),
         models: made.models.to_vec(),
         licences: metadata::licences(made.models),
         scenes: made.scenes.to_vec(),
@@ -483,7 +503,7 @@ fn finish(
     let metadata_file = request.out_dir.join(format!("{}.json", branch.stem));
     let json = serde_json::to_vec_pretty(&metadata).expect("metadata serialises");
     parts.write(metadata_file.clone(), &json)?;
-    Ok(RenderOutput { preset: branch.preset.name.clone(), file, metadata_file, thumbnails, sidecars, metadata })
+    Ok(RenderOutput { preset: branch.framing.preset.name.clone(), file, metadata_file, thumbnails, sidecars, metadata })
 }
 
 /// What a render will run, as far as it is known before the render: whether a cast plays,

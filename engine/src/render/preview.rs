@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The preview of a project: the render's own graph (the shared chains of
-//! [`super::build_shared`] and an output's picture from [`super::branch::picture`])
-//! at a preview size, paced by the pipeline clock, and encoded for WebRTC as
-//! the live show's preview is (`live/graph.rs`: H.264, VP8 on demand, Opus).
-//! Only the size and the encoders differ from the render.
+//! The preview of a project: the render's own builder ([`super::build`]) on a
+//! show whose one output is a preview ([`crate::show::Output::Preview`]): an
+//! output's picture from [`super::branch::picture`] at a preview size, paced by
+//! the pipeline clock, and encoded for WebRTC as the live show's preview is
+//! (`live/graph.rs`: H.264, VP8 on demand, Opus). Only the size and the
+//! encoders differ from the render.
 //!
 //! ```text
 //! source (from `at`) ! show chain ! video tee ! picture (preview size) ! tee ! x264 | vp8 ! appsink
@@ -18,12 +19,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use gst::prelude::*;
 
-use super::{branch, effects, prepare, settings, source, Chains, Prepared, RenderRequest};
+use super::branch::{self, Overlays, Tees};
+use super::plan::Plan;
+use super::{effects, prepare, source, Chains, Graph, Prepared, RenderRequest};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::live::graph;
 use crate::live::{Fanout, Stream};
-use crate::preset::{CaptionMode, PresetLibrary};
+use crate::preset::{Preset, PresetLibrary};
+use crate::show::{Framing, Output, Show, Source};
 
 /// How long the graph may take to open its media before the preview fails.
 const OPEN_TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(20);
@@ -70,6 +74,33 @@ pub fn fit(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
     (even(f64::from(w) * scale), even(f64::from(h) * scale))
 }
 
+/// The preview's picture (`framing`'s, see [`branch::picture`]) off the video
+/// tee and the live show's encodes of it and of the sound, at `encoder`'s
+/// settings and the picture's rate, handed out by one fan-out.
+pub(super) fn add_encodes(
+    pipeline: &gst::Pipeline,
+    tees: &Tees,
+    timeline: &Plan,
+    encoder: &Preset,
+    framing: &Framing,
+    overlays: &Overlays,
+) -> Result<Fanout> {
+    let face_crop = effects::face_crop(timeline, &framing.preset)?;
+    let (picture, fps) = branch::picture(timeline, &framing.preset, face_crop, overlays)?;
+    let mut encoder = encoder.clone();
+    encoder.video.fps = Some((f64::from(fps.numer()) / f64::from(fps.denom().max(1))).round().max(1.0) as u32);
+    let tee = make(f::TEE)?;
+    let err = |what: &str| EngineError::Request(format!("cannot build the preview: {what}"));
+    pipeline.add_many(picture.iter().chain([&tee])).map_err(|_| err("picture elements"))?;
+    gst::Element::link_many(picture.iter().chain([&tee])).map_err(|_| err("picture elements do not link"))?;
+    tees.video.link(&picture[0]).map_err(|_| err("video tee"))?;
+    let (_, h264, _, _) = graph::add_h264(pipeline, &tee, &encoder)?;
+    let (vp8_valve, vp8) = graph::add_vp8(pipeline, &tee, &encoder)?;
+    let opus = graph::add_opus(pipeline, &tees.audio, &encoder)?;
+    keep_encoders_in_step(&tee, [&h264, &vp8]);
+    Ok(Fanout::new([(Stream::H264, h264), (Stream::Vp8, vp8), (Stream::Opus, opus)], vp8_valve))
+}
+
 /// A start or seek point must be a frame of the timeline: `[0, duration)`.
 fn check_at(project_file: &std::path::Path, at_s: f64, duration_s: f64) -> Result<()> {
     if (0.0..duration_s).contains(&at_s) {
@@ -89,38 +120,26 @@ impl PreviewRunner {
         };
         let Prepared { cues, plan, mut cast, dub } = prepare(render, &super::CancelToken::default())?;
         check_at(&render.project_file, request.at_s, plan.duration_s)?;
-        let (mut preset, caption_mode, watermark) = settings(render, cues.as_ref(), previewed);
-        let (out_w, out_h) = preset.output_size(plan.width, plan.height);
+        let mut framing = super::framing(render, cues.as_ref(), previewed);
+        let (out_w, out_h) = framing.preset.output_size(plan.width, plan.height);
         let size = fit(out_w, out_h, request.max_width, request.max_height);
         // The render's preset at the preview's size: the same crop, frame rate and overlays.
-        (preset.video.width, preset.video.height) = (Some(size.0), Some(size.1));
-
-        let mut effects = effects::Effects::resolve(&plan, render.background.as_ref(), [&preset])?;
-        let mut chains = Chains { cast: &mut cast, effects: &mut effects, dub: &dub };
-        let shared = super::build_shared("reenact-preview", &mut chains)?;
-        let pipeline = shared.pipeline.clone();
-        let overlays = branch::Overlays {
-            captions: (caption_mode == CaptionMode::BurnIn).then(|| cues.clone()).flatten(),
-            watermark,
-        };
-        let (picture, fps) = branch::picture(&plan, &preset, effects::face_crop(&plan, &preset)?, &overlays)?;
-
+        (framing.preset.video.width, framing.preset.video.height) = (Some(size.0), Some(size.1));
         let mut encoder = PresetLibrary::builtin()?.get(ENCODER_PRESET)?.clone();
-        encoder.video.fps = Some((f64::from(fps.numer()) / f64::from(fps.denom().max(1))).round().max(1.0) as u32);
         encoder.video.bitrate_kbps = Some(PREVIEW_KBPS);
-        let tee = make(f::TEE)?;
-        let err = |what: &str| EngineError::Request(format!("cannot build the preview: {what}"));
-        pipeline.add_many(picture.iter().chain([&tee])).map_err(|_| err("picture elements"))?;
-        gst::Element::link_many(picture.iter().chain([&tee])).map_err(|_| err("picture elements do not link"))?;
-        shared.tees.video.link(&picture[0]).map_err(|_| err("video tee"))?;
-        let (_, h264, _, _) = graph::add_h264(&pipeline, &tee, &encoder)?;
-        let (vp8_valve, vp8) = graph::add_vp8(&pipeline, &tee, &encoder)?;
-        let opus = graph::add_opus(&pipeline, &shared.tees.audio, &encoder)?;
-        keep_encoders_in_step(&tee, [&h264, &vp8]);
-        shared.add_source(&plan)?;
+        let preview = Output::Preview { encoder, framing: Some(framing) };
+        let show = Show::new(Source::Timeline(plan.clone()), vec![preview]);
+
+        let mut effects = effects::Effects::resolve(&plan, render.background.as_ref(), &show)?;
+        let mut chains = Chains { cast: &mut cast, effects: &mut effects, dub: &dub };
+        let position = super::run::Position::default();
+        let graph = super::build("reenact-preview", show, render, cues.as_ref(), &position, &mut chains)?;
+        let Graph { pipeline, preview: Some(fanout), .. } = graph else {
+            return Err(EngineError::Request("cannot build the preview: no encodes were made".into()));
+        };
 
         let runner = PreviewRunner {
-            fanout: Fanout::new([(Stream::H264, h264), (Stream::Vp8, vp8), (Stream::Opus, opus)], vp8_valve),
+            fanout,
             pipeline,
             duration_s: plan.duration_s,
             size,

@@ -13,13 +13,18 @@
 //! Both ask the description for its [`Plan`] (which elements, in which order,
 //! with which properties) and materialise it with [`Step::make`], so a new
 //! element or a different order is written here once and shows up in both.
-//! What only one builder has (queues, encoders, the colour round trip of a
-//! render, a live lip-sync starting off) stays with that builder.
+//! The description also names the show's [`Source`] and its [`Output`]s
+//! (`io.rs`); each builder plays the kinds it can and refuses the others by
+//! name. What only one builder has (queues, encoders, the colour round trip
+//! of a render, a live lip-sync starting off) stays with that builder.
 
+mod io;
 mod plan;
 
+use std::fmt;
 use std::path::PathBuf;
 
+pub(crate) use io::{framings, live_outputs, preview, FileOutput, Framing, Output, Source};
 pub(crate) use plan::{Built, Part, Plan, Prop, Step};
 
 use crate::error::{EngineError, Result};
@@ -68,9 +73,11 @@ pub(crate) struct Matte {
     pub(crate) background: Option<Background>,
 }
 
-/// Everything the show runs on its picture and sound.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Everything the show runs on its picture and sound, from its source to its outputs.
+#[derive(Debug, Clone)]
 pub(crate) struct Show {
+    pub(crate) source: Source,
+    pub(crate) outputs: Vec<Output>,
     pub(crate) characters: Vec<Character>,
     pub(crate) lips: Vec<Lips>,
     /// Faces are tracked even when no character or lip-sync reads them (a
@@ -83,10 +90,25 @@ pub(crate) struct Show {
 }
 
 impl Show {
+    /// `source` to `outputs` with nothing on the picture or sound yet.
+    pub(crate) fn new(source: Source, outputs: Vec<Output>) -> Self {
+        Show {
+            source,
+            outputs,
+            characters: Vec::new(),
+            lips: Vec::new(),
+            track_faces: false,
+            matte: None,
+            hold_occluders: false,
+        }
+    }
+
     /// A live show: every character switchable, one lip-sync on the tracked
     /// faces, the tracker and the matte (all off until the runner turns them on).
-    pub(crate) fn live(characters: Vec<Character>) -> Self {
+    pub(crate) fn live(source: Source, characters: Vec<Character>, outputs: Vec<Output>) -> Self {
         Show {
+            source,
+            outputs,
             characters,
             lips: vec![Lips { mouth: Mouth::Face, on: Switch::Live }],
             track_faces: true,
@@ -150,6 +172,44 @@ impl Show {
         self.characters.get(index).ok_or_else(|| {
             EngineError::Request(format!("lip-sync portrait of character {index}, which the show lacks"))
         })
+    }
+}
+
+/// One line a log can hold: source, picture chain, sound chain, outputs.
+impl fmt::Display for Show {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chain = |plan: Plan| {
+            let steps: Vec<String> = plan.steps.iter().map(|step| self.step_name(step)).collect();
+            if steps.is_empty() {
+                "as is".to_owned()
+            } else {
+                steps.join(" ! ")
+            }
+        };
+        let picture = self.video_plan().map_or_else(|e| format!("({e})"), chain);
+        let outputs: Vec<String> = self.outputs.iter().map(Output::to_string).collect();
+        write!(
+            out,
+            "{} | picture: {picture} | sound: {} | to: {}",
+            self.source,
+            chain(self.audio_plan()),
+            outputs.join(", ")
+        )
+    }
+}
+
+impl Show {
+    /// A step's factory, with the character it plays.
+    fn step_name(&self, step: &Step) -> String {
+        let name = |i: usize| self.characters.get(i).map_or("?", |c| c.name.as_str());
+        match step.part {
+            Part::Swap(i) | Part::Voice(i) => format!("{}[{}]", step.factory, name(i)),
+            Part::Lips(i) => match self.lips.get(i).map(|l| l.mouth) {
+                Some(Mouth::Portrait(c)) => format!("{}[portrait of {}]", step.factory, name(c)),
+                _ => step.factory.to_owned(),
+            },
+            Part::Track | Part::Matte => step.factory.to_owned(),
+        }
     }
 }
 

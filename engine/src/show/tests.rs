@@ -19,13 +19,47 @@ fn show() -> Show {
         has_voice,
         on: scene.clone(),
     };
+    let source = Source::Live { input: crate::live::LiveSource::Test, mic: None };
     Show {
         characters: vec![character("ada", true), character("bo", false)],
         lips: vec![Lips { mouth: Mouth::Face, on: scene.clone() }],
         track_faces: true,
         matte: Some(Matte { background: Some(Background::Blur { strength: 12 }) }),
         hold_occluders: true,
+        ..Show::new(source, vec![Output::Preview { encoder: live_preset(), framing: None }])
     }
+}
+
+fn live_preset() -> crate::preset::Preset {
+    PresetLibrary::builtin().unwrap().get("live-720p").unwrap().clone()
+}
+
+/// A timeline of one whole file, as a render resolves it.
+fn timeline(path: &str) -> Source {
+    let info = crate::media::MediaInfo {
+        path: path.into(),
+        container: None,
+        duration_s: 4.0,
+        video: Some(crate::media::VideoStream {
+            codec: "h264".into(),
+            width: 640,
+            height: 360,
+            fps_num: 25,
+            fps_den: 1,
+        }),
+        audio: None,
+        title: None,
+        comment: None,
+    };
+    Source::Timeline(std::sync::Arc::new(crate::render::plan::Plan {
+        sources: vec![info.clone()],
+        clips: Vec::new(),
+        duration_s: 4.0,
+        width: 640,
+        height: 360,
+        fps: gst::Fraction::new(25, 1),
+        direct: Some(info),
+    }))
 }
 
 fn init() {
@@ -80,7 +114,7 @@ fn live_and_offline_builders_make_the_same_picture_chain() {
     init();
     let show = show();
     let plan = show.video_plan().unwrap();
-    let preset = PresetLibrary::builtin().unwrap().get("live-720p").unwrap().clone();
+    let preset = live_preset();
 
     let live = gst::Pipeline::new();
     let input = live_input(&live);
@@ -97,7 +131,7 @@ fn live_and_offline_builders_make_the_same_voices() {
     init();
     let show = show();
     let plan = show.audio_plan();
-    let preset = PresetLibrary::builtin().unwrap().get("live-720p").unwrap().clone();
+    let preset = live_preset();
 
     let live = gst::Pipeline::new();
     let input = live_input(&live);
@@ -117,4 +151,59 @@ fn one_face_tracker_serves_swaps_lips_and_crops() {
     let trackers =
         offline.children().iter().filter(|e| e.factory().is_some_and(|f| f.name() == f::REENACTFACETRACK)).count();
     assert_eq!(trackers, 1);
+}
+
+#[test]
+fn a_show_reads_from_its_source_to_its_outputs() {
+    let mut show = show();
+    show.source = Source::Live { input: "camera:/dev/video0".parse().unwrap(), mic: Some("default".into()) };
+    show.outputs.push(Output::Live("rtmp://live.example/app/secret-key".parse().unwrap()));
+    show.outputs.push(Output::Live("record:/shows/take1.mp4".parse().unwrap()));
+    assert_eq!(
+        show.to_string(),
+        "camera:/dev/video0 + mic:default \
+         | picture: reenactfacetrack ! reenactfaceswap[ada] ! reenactfaceswap[bo] ! reenactlipsync ! reenactmatte \
+         | sound: reenactvoice[ada] | to: preview, rtmp://live.example, record:/shows/take1.mp4"
+    );
+    assert!(!format!("{show:?}").contains("secret-key"), "a stream key stays out of logs");
+}
+
+#[test]
+fn each_builder_refuses_the_ends_it_cannot_play_by_name() {
+    init();
+    let mut show = show();
+    show.source = timeline("/media/talk.mp4");
+    let err = crate::live::source::add(&gst::Pipeline::new(), &show.source, (640, 360, 25), false).unwrap_err();
+    assert!(err.to_string().contains("not the file:/media/talk.mp4: render or preview it"), "{err}");
+
+    show.source = Source::Live { input: crate::live::LiveSource::Browser, mic: None };
+    let err = show.source.timeline().unwrap_err();
+    assert!(err.to_string().contains("not the live input `browser`"), "{err}");
+
+    let file = FileOutput {
+        framing: Framing {
+            preset: PresetLibrary::builtin().unwrap().get("landscape-1080p").unwrap().clone(),
+            captions: crate::preset::CaptionMode::Off,
+            watermark: None,
+        },
+        stem: "talk-landscape-1080p".into(),
+        part: "/out/talk-landscape-1080p.mp4.part".into(),
+    };
+    show.outputs.push(Output::File(file));
+    let err = live_outputs(&show.outputs).unwrap_err();
+    assert!(err.to_string().contains("`landscape-1080p:talk-landscape-1080p.mp4` is a render's output"), "{err}");
+}
+
+#[test]
+fn the_live_builder_plays_the_description_s_source_and_destinations() {
+    init();
+    let mut show = show();
+    show.outputs.push(Output::Live("v4l2:/dev/video99".parse().unwrap()));
+    let live = gst::Pipeline::new();
+    let inputs = crate::live::source::add(&live, &show.source, (640, 360, 25), false).unwrap();
+    assert!(inputs.video.name().starts_with("reenact-test-pattern"), "the test pattern: {}", inputs.video.name());
+    let destinations = live_outputs(&show.outputs).unwrap();
+    assert_eq!(destinations.iter().map(ToString::to_string).collect::<Vec<_>>(), ["v4l2:/dev/video99"]);
+    let (encoder, framing) = preview(&show.outputs).expect("a preview");
+    assert_eq!((encoder.name.as_str(), framing.is_none()), ("live-720p", true));
 }
