@@ -645,6 +645,9 @@ fn every_property_default_is_inside_its_range() {
             assert_eq!(element.property::<f64>(name), p.default_value(), "{name}");
         } else if let Some(p) = pspec.downcast_ref::<glib::ParamSpecBoolean>() {
             assert_eq!(element.property::<bool>(name), p.default_value(), "{name}");
+        } else if let Some(p) = pspec.downcast_ref::<glib::ParamSpecUInt>() {
+            assert!((p.minimum()..=p.maximum()).contains(&p.default_value()), "{name}");
+            assert_eq!(element.property::<u32>(name), p.default_value(), "{name}");
         } else if pspec.downcast_ref::<glib::ParamSpecString>().is_some() {
             if pspec.flags().contains(glib::ParamFlags::WRITABLE) {
                 assert_eq!(element.property::<Option<String>>(name), None, "{name}");
@@ -654,6 +657,148 @@ fn every_property_default_is_inside_its_range() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 10);
     assert_eq!(element.property::<String>("algorithm"), "classical:wsola-lpc/1");
+}
+
+// The RVC v2 path, with the three models generated here and imported as a user imports them.
+
+/// A ContentVec stand-in: `[1, 1, N]` in, `[1, 768, T]` out with ContentVec's 400-sample
+/// receptive field and 320-sample hop, so a 0.5 s window gives 24 frames, not 25.
+fn content_model() -> Graph {
+    let w: Vec<f32> = (0..768 * 400).map(|i| ((i % 13) as f32 - 6.0) * 1e-4).collect();
+    Graph::new().input("source", &[1, 1, -1]).output("embed", &[1, 768, -1]).initializer("W", &[768, 1, 400], &w).node(
+        "Conv",
+        &["source", "W"],
+        &["embed"],
+        &[("strides", Attr::Ints(vec![320]))],
+    )
+}
+
+/// The centre of RMVPE's band `b` (HTK scale, 128 bands over 30..8000 Hz) in Hz.
+fn htk_centre(b: usize) -> f64 {
+    let mel = |hz: f64| 2595.0 * (1.0 + hz / 700.0).log10();
+    let (lo, hi) = (mel(30.0), mel(8000.0));
+    700.0 * (10f64.powf((lo + (hi - lo) * (b + 1) as f64 / 129.0) / 2595.0) - 1.0)
+}
+
+/// An RMVPE stand-in: each band's magnitude (`exp` of the log-mel) lights the salience bin of
+/// its centre frequency; divided by (loudest + 1), so silence stays under the voicing threshold.
+fn pitch_model() -> Graph {
+    let mut m = vec![0.0f32; 128 * 360];
+    for b in 0..128 {
+        let bin = ((1200.0 * (htk_centre(b) / 10.0).log2() - 1997.3794) / 20.0).round();
+        if (0.0..360.0).contains(&bin) {
+            m[b * 360 + bin as usize] = 1.0;
+        }
+    }
+    Graph::new()
+        .input("input", &[1, 128, -1])
+        .output("output", &[1, -1, 360])
+        .initializer("M", &[128, 360], &m)
+        .initializer("one", &[], &[1.0])
+        .node("Exp", &["input"], &["magnitude"], &[])
+        .node("Transpose", &["magnitude"], &["frames"], &[("perm", Attr::Ints(vec![0, 2, 1]))])
+        .node("MatMul", &["frames", "M"], &["bins"], &[])
+        .node("ReduceMax", &["bins"], &["loudest"], &[("axes", Attr::Ints(vec![2])), ("keepdims", Attr::Int(1))])
+        .node("Add", &["loudest", "one"], &["scale"], &[])
+        .node("Div", &["bins", "scale"], &["output"], &[])
+}
+
+/// An RVC v2 voice stand-in at 40 kHz: a sine at `pitchf`, 400 samples per frame, its phase
+/// accumulated sample by sample. The other five inputs are declared as RVC exports them.
+fn rvc_voice() -> Graph {
+    let tau = 2.0 * std::f32::consts::PI;
+    Graph::new()
+        .input("phone", &[1, -1, 768])
+        .input_of("phone_lengths", &[1], reenact_models::graph::INT64)
+        .input_of("pitch", &[1, -1], reenact_models::graph::INT64)
+        .input("pitchf", &[1, -1])
+        .input_of("ds", &[1], reenact_models::graph::INT64)
+        .input("rnd", &[1, 192, -1])
+        .output("audio", &[1, 1, -1])
+        .metadata("model_info", r#"{"sr": 40000, "f0": 1, "version": "v2"}"#)
+        .initializer("ones", &[1, 400], &[1.0; 400])
+        .initializer("shape", &[3], &[1.0, 1.0, -1.0])
+        .initializer("axis", &[], &[2.0])
+        .initializer("step", &[], &[tau / 40_000.0])
+        .initializer("half", &[], &[0.5])
+        .node("Transpose", &["pitchf"], &["column"], &[("perm", Attr::Ints(vec![1, 0]))])
+        .node("MatMul", &["column", "ones"], &["per_sample"], &[])
+        .node("Cast", &["shape"], &["shape64"], &[("to", Attr::Int(reenact_models::graph::INT64))])
+        .node("Reshape", &["per_sample", "shape64"], &["hz"], &[])
+        .node("Mul", &["hz", "step"], &["advance"], &[])
+        .node("Cast", &["axis"], &["axis64"], &[("to", Attr::Int(reenact_models::graph::INT64))])
+        .node("CumSum", &["advance", "axis64"], &["phase"], &[])
+        .node("Sin", &["phase"], &["wave"], &[])
+        .node("Mul", &["wave", "half"], &["audio"], &[])
+}
+
+/// Imports the RVC voice and, unless left out, its content and pitch models into `dir`.
+fn import_rvc(dir: &Path, with_pitch: bool) {
+    use reenact_models::{import_model, ImportRequest, Slot};
+    let mut models =
+        vec![("rvc_test", Slot::Voice, rvc_voice()), ("vec-768-test", Slot::VoiceContent, content_model())];
+    if with_pitch {
+        models.push(("rmvpe-test", Slot::VoicePitch, pitch_model()));
+    }
+    for (name, slot, graph) in models {
+        let file = dir.join(format!("{name}.onnx"));
+        std::fs::write(&file, graph.to_model()).expect("write model");
+        let request = ImportRequest {
+            file,
+            slot,
+            license: "generated".into(),
+            commercial_use: Some(true),
+            name: Some(name.into()),
+            sample_rate: None,
+        };
+        import_model(dir, &request).unwrap_or_else(|e| panic!("import {name}: {e}"));
+    }
+}
+
+fn tone(hz: f32, seconds: f32, rate: u32) -> Vec<f32> {
+    let n = (seconds * rate as f32) as usize;
+    (0..n).map(|i| 0.4 * (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin()).collect()
+}
+
+#[test]
+fn an_rvc_voice_speaks_at_the_pitch_its_pitch_model_hears() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    import_rvc(dir.path(), true);
+    let props = format!("model=rvc_test model-dir={}", dir.path().display());
+    for hz in [150.0f32, 220.0, 330.0] {
+        let x = tone(hz, 1.5, 16_000);
+        let (y, mut h) = run_with(&x, 16_000, 1, &props, 800);
+        let element = h.find_element("reenactvoice").expect("element");
+        let algorithm = element.property::<String>("algorithm");
+        assert!(
+            algorithm.starts_with("onnx:rvc_test@")
+                && algorithm.contains("+vec-768-test@")
+                && algorithm.contains("+rmvpe-test@"),
+            "{algorithm}"
+        );
+        // The 100 ms block, 4 ms for the resampler and the two 10 ms frames this content model
+        // leaves short at the window's end.
+        assert_eq!(element.property::<f64>("latency-ms"), 124.0);
+        // After the first window has filled with the tone.
+        let settled = &y[16_000..x.len()];
+        let heard = median_f0(settled, 16_000);
+        assert!((heard / hz - 1.0).abs() < 0.07, "input {hz} Hz, the voice speaks at {heard} Hz");
+        let level = (settled.iter().map(|v| v * v).sum::<f32>() / settled.len() as f32).sqrt();
+        assert!((level - 0.5 / 2f32.sqrt()).abs() < 0.05, "the voice's own level: RMS {level}");
+        // The tone starts at once: it comes out after the reported 1984 samples, or up to two
+        // frames sooner where the pitch model's 1024-sample window already reaches it.
+        let onset = y.iter().position(|v| v.abs() > 0.1).expect("the voice speaks");
+        eprintln!("{hz} Hz in: the voice at {heard:.1} Hz, RMS {level:.3}, onset {onset}");
+        assert!((1984 - 2 * 160..1984 + 40).contains(&onset), "onset at {onset} samples");
+    }
+}
+
+#[test]
+fn an_rvc_voice_without_its_pitch_model_says_how_to_import_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    import_rvc(dir.path(), false);
+    let text = start_error(&format!("model=rvc_test model-dir={}", dir.path().display()));
+    assert!(text.contains("rvc_test") && text.contains("--as voice-pitch"), "{text}");
 }

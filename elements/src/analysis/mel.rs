@@ -44,6 +44,9 @@ pub struct MelBand {
     pub weights: Vec<f32>,
 }
 
+/// A mel scale: Hz to mel and back.
+type MelScale = (fn(f64) -> f64, fn(f64) -> f64);
+
 /// A bank of triangular bands over the bins of a real FFT.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MelFilterbank {
@@ -55,10 +58,21 @@ impl MelFilterbank {
     /// librosa's `filters.mel(sr=rate, n_fft, n_mels=bands, fmin, fmax)`: band edges evenly
     /// spaced on the Slaney scale, each triangle scaled to unit area in Hz.
     pub fn slaney(rate: u32, n_fft: usize, bands: usize, f_min: f64, f_max: f64) -> Self {
+        Self::on_scale(rate, n_fft, bands, (f_min, f_max), (hz_to_mel, mel_to_hz))
+    }
+
+    /// The same bands with edges evenly spaced on the HTK mel scale (librosa's `htk=True`,
+    /// still Slaney-normalised), as RMVPE's front end has them.
+    pub fn htk(rate: u32, n_fft: usize, bands: usize, f_min: f64, f_max: f64) -> Self {
+        let to_mel = |hz: f64| 2595.0 * (1.0 + hz / 700.0).log10();
+        let to_hz = |mel: f64| 700.0 * (10f64.powf(mel / 2595.0) - 1.0);
+        Self::on_scale(rate, n_fft, bands, (f_min, f_max), (to_mel, to_hz))
+    }
+
+    fn on_scale(rate: u32, n_fft: usize, bands: usize, (f_min, f_max): (f64, f64), (to_mel, to_hz): MelScale) -> Self {
         let bins = n_fft / 2 + 1;
-        let (lo, hi) = (hz_to_mel(f_min), hz_to_mel(f_max));
-        let edges: Vec<f64> =
-            (0..bands + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (bands + 1) as f64)).collect();
+        let (lo, hi) = (to_mel(f_min), to_mel(f_max));
+        let edges: Vec<f64> = (0..bands + 2).map(|i| to_hz(lo + (hi - lo) * i as f64 / (bands + 1) as f64)).collect();
         let bin_hz = f64::from(rate) / n_fft as f64;
         let bands = edges
             .windows(3)
@@ -156,5 +170,20 @@ mod tests {
         assert!((centre - 1000.0).abs() < 120.0, "loudest band centred at {centre} Hz");
         let lit = out.iter().filter(|&&v| v > 0.0).count();
         assert!((1..=2).contains(&lit), "a bin sits in at most two overlapping triangles, not {lit}");
+    }
+
+    #[test]
+    fn htk_bands_peak_at_their_htk_centres() {
+        let bank = MelFilterbank::htk(16_000, 1024, 128, 30.0, 8000.0);
+        let mel = |hz: f64| 2595.0 * (1.0 + hz / 700.0).log10();
+        let (lo, hi) = (mel(30.0), mel(8000.0));
+        for index in [10, 40, 100] {
+            let centre = 700.0 * (10f64.powf((lo + (hi - lo) * (index + 1) as f64 / 129.0) / 2595.0) - 1.0);
+            let band = &bank.bands()[index];
+            let peak = band.weights.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap();
+            let peak_hz = (band.start + peak) as f64 * 16_000.0 / 1024.0;
+            assert!((peak_hz - centre).abs() <= 16_000.0 / 1024.0, "band {index}: peak {peak_hz} Hz, centre {centre}");
+        }
+        assert_ne!(bank.bands()[40], MelFilterbank::slaney(16_000, 1024, 128, 30.0, 8000.0).bands()[40]);
     }
 }

@@ -12,8 +12,11 @@
  * on the scale of the shifted harmonic spacing (50 Hz unshifted, 200 Hz an octave up), so that
  * a voice raised far keeps its period instead of ringing between its harmonics. That both
  * undoes the formant shift the resampling causes and applies `formant-shift`, so pitch and
- * formants move independently. With `model` set, a neural converter from the model catalog replaces it
- * (signature in the `voice` module doc: log-mel + speaker embedding in, 16 kHz waveform out).
+ * formants move independently. With `model` set, a neural converter from the model catalog replaces it:
+ * a model of our signature (in the `voice` module doc: log-mel + speaker embedding in, 16 kHz
+ * waveform out), or an RVC v2 voice imported with `reenact models import --as voice`, run with
+ * the catalog's content (ContentVec) and pitch (RMVPE) models as RVC runs it, speaker
+ * `speaker-id`, its 40 or 48 kHz output resampled to 16 kHz.
  *
  * Targets: `pitch-semitones` and `formant-shift`. When `character` names a character file
  * with a voice profile and `auto` is true (the default), the profile drives the shift: the
@@ -33,7 +36,9 @@
  * Latency: fixed, reported through the LATENCY query and the `latency-ms` property: 20 ms on
  * the classical path (4 ms block queue + 16 ms mean shifter delay; grains sweep their delay
  * around that mean by up to 9 ms at an octave, less for smaller shifts), 17.5 ms
- * on the neural path (10 ms block queue + 7.5 ms from the mel window's centre to its end).
+ * on the neural path (10 ms block queue + 7.5 ms from the mel window's centre to its end);
+ * an RVC voice works in 100 ms blocks over a 500 ms window: 104 ms (the block and 4 ms for
+ * the resampler), plus 10 ms for each frame its content model leaves short at the window's end.
  * Output buffers keep the input's timestamps and sizes and carry the converted signal delayed
  * by exactly that many samples; `mix` blends it with the dry input delayed by the same amount,
  * so `mix=0` is the delayed input sample for sample. At EOS the delayed tail is pushed as one
@@ -71,6 +76,7 @@ const DEFAULT_AUTO: bool = true;
 const DEFAULT_PITCH_SEMITONES: f64 = 0.0;
 const DEFAULT_FORMANT_SHIFT: f64 = 1.0;
 const DEFAULT_MIX: f64 = 1.0;
+const DEFAULT_SPEAKER_ID: u32 = 0;
 
 /// Latency of each path in ms before caps are known (exact at 16 and 48 kHz).
 const NOMINAL_CLASSICAL_MS: f64 = 20.0;
@@ -85,6 +91,7 @@ struct Settings {
     mix: f64,
     model: Option<String>,
     model_dir: Option<String>,
+    speaker_id: u32,
 }
 
 impl Default for Settings {
@@ -97,6 +104,7 @@ impl Default for Settings {
             mix: DEFAULT_MIX,
             model: None,
             model_dir: None,
+            speaker_id: DEFAULT_SPEAKER_ID,
         }
     }
 }
@@ -150,8 +158,13 @@ impl ReenactVoice {
     }
 
     fn latency_ms(&self) -> f64 {
-        if let Some(p) = self.state().as_ref().and_then(|s| s.processor.as_ref()) {
-            return p.latency() as f64 * 1000.0 / f64::from(p.rate());
+        if let Some(state) = self.state().as_ref() {
+            if let Some(p) = state.processor.as_ref() {
+                return p.latency() as f64 * 1000.0 / f64::from(p.rate());
+            }
+            if let Some(c) = state.converter.as_ref() {
+                return c.latency() as f64 * 1000.0 / f64::from(neural::RATE);
+            }
         }
         if self.settings().model.is_some() {
             NOMINAL_NEURAL_MS
@@ -259,6 +272,12 @@ impl ObjectImpl for ReenactVoice {
                     .blurb("Directory searched first for model manifests (can't be changed in PLAYING or PAUSED state)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("speaker-id")
+                    .nick("Speaker id")
+                    .blurb("Which of an RVC voice's speakers speaks (the `sid` it was trained with); other models ignore it (can't be changed in PLAYING or PAUSED state)")
+                    .default_value(DEFAULT_SPEAKER_ID)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("algorithm")
                     .nick("Algorithm")
                     .blurb("The conversion in use, as render metadata records it: classical:wsola-lpc/1 or onnx:<name>@<version>")
@@ -315,6 +334,11 @@ impl ObjectImpl for ReenactVoice {
                 gst::info!(CAT, imp = self, "model-dir: {:?} -> {new:?}", settings.model_dir);
                 settings.model_dir = new.filter(|dir| !dir.is_empty());
             }
+            "speaker-id" => {
+                let new = value.get().expect("type checked upstream");
+                gst::info!(CAT, imp = self, "speaker-id: {} -> {new}", settings.speaker_id);
+                settings.speaker_id = new;
+            }
             _ => unimplemented!(),
         }
     }
@@ -334,6 +358,7 @@ impl ObjectImpl for ReenactVoice {
             "mix" => settings.mix.to_value(),
             "model" => settings.model.to_value(),
             "model-dir" => settings.model_dir.to_value(),
+            "speaker-id" => settings.speaker_id.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -379,7 +404,7 @@ impl BaseTransformImpl for ReenactVoice {
                 let catalog = reenact_models::Catalog::load_including(dir)
                     .map_err(|err| gst::error_msg!(gst::LibraryError::Settings, ["model catalog: {err}"]))?;
                 let embedding = profile.as_ref().and_then(|v| v.embedding.as_ref()).map(|e| e.vector.as_slice());
-                let converter = NeuralConverter::open(&catalog, name, embedding)
+                let converter = NeuralConverter::open(&catalog, name, embedding, settings.speaker_id)
                     .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ["model property: {err}"]))?;
                 gst::info!(ONNX_CAT, imp = self, "voice converter ready: {converter:?}");
                 Some(converter)
@@ -543,7 +568,7 @@ impl AudioFilterImpl for ReenactVoice {
             if state.processor.as_ref().is_some_and(|p| p.rate() == rate && p.channels() == channels) {
                 false
             } else {
-                let processor = if state.converter.is_some() {
+                let processor = if let Some(converter) = &state.converter {
                     if rate != neural::RATE {
                         return Err(gst::loggable_error!(
                             CAT,
@@ -551,7 +576,7 @@ impl AudioFilterImpl for ReenactVoice {
                             neural::RATE
                         ));
                     }
-                    Processor::neural(channels)
+                    Processor::neural(channels, converter.block(), converter.latency())
                 } else {
                     Processor::classical(rate, channels, state.profile.clone())
                 };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The neural converter slot: the signature a voice-conversion model must have (see the module
-//! doc of `voice`), the log-mel front end that feeds it, and the block-wise runner. Each 10 ms
-//! block adds one mel frame; the model sees the last [`CONTEXT_FRAMES`] frames and the newest
-//! frame's [`HOP`] output samples become the next output block. No GStreamer here.
+//! The neural converter slot. Two kinds of model fit it: our own signature (see the module
+//! doc of `voice`), with the log-mel front end that feeds it and the block-wise runner here
+//! (each 10 ms block adds one mel frame; the model sees the last [`CONTEXT_FRAMES`] frames and
+//! the newest frame's [`HOP`] output samples become the next output block), and a community
+//! RVC v2 voice with its content and pitch models (`rvc.rs`). No GStreamer here.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use reenact_models::{Catalog, CatalogEntry, OnnxError, OnnxSession, SessionOptions, TensorInput};
 
+use super::rvc::{self, RvcConverter};
 use crate::analysis::mel::MelFilterbank;
 
 /// The model's sample rate.
@@ -52,6 +54,10 @@ pub(crate) enum NeuralError {
     Output { name: String, got: usize, frames: usize, expected: usize },
     #[error("the speaker embedding has {got} values, the model takes {SPEAKER_DIM}")]
     Speaker { got: usize },
+    #[error("the RVC voice `{voice}` needs a {what} model beside it: import one with `reenact models import FILE --as {flag}`")]
+    MissingCompanion { voice: String, what: &'static str, flag: &'static str },
+    #[error("the RVC voice `{name}` ({manifest}) does not state its output sample rate: import it again with --sample-rate 40000 or 48000, as it was trained")]
+    NoSampleRate { name: String, manifest: String },
 }
 
 /// A tensor as the element expects it: name and shape (`-1` dynamic).
@@ -147,9 +153,77 @@ impl MelFrontEnd {
     }
 }
 
-/// One opened converter and its rolling context.
+/// One opened converter: our signature's or an RVC voice's.
 #[derive(Debug)]
-pub(crate) struct NeuralConverter {
+pub(crate) enum NeuralConverter {
+    Mel(Box<MelConverter>),
+    Rvc(Box<RvcConverter>),
+}
+
+impl NeuralConverter {
+    /// Opens `name` from `catalog`: an RVC v2 voice (with the catalog's content and pitch
+    /// models, as speaker `speaker_id`), or a model of our signature after checking its
+    /// manifest, with `speaker`, the character's embedding (zeros when `None`).
+    pub(crate) fn open(
+        catalog: &Catalog,
+        name: &str,
+        speaker: Option<&[f32]>,
+        speaker_id: u32,
+    ) -> Result<Self, NeuralError> {
+        let entry = catalog.entry(name).ok_or_else(|| NeuralError::Unknown {
+            name: name.to_owned(),
+            searched: catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        })?;
+        if rvc::is_rvc(entry) {
+            return Ok(Self::Rvc(Box::new(RvcConverter::open(catalog, entry, speaker_id)?)));
+        }
+        Ok(Self::Mel(Box::new(MelConverter::open(catalog, entry, speaker)?)))
+    }
+
+    /// What runs, for the element's `algorithm` (`onnx:<name>@<version>`...).
+    pub(crate) fn algorithm(&self) -> String {
+        match self {
+            Self::Mel(c) => c.algorithm(),
+            Self::Rvc(c) => c.algorithm(),
+        }
+    }
+
+    /// Samples per call of [`Self::process`].
+    pub(crate) fn block(&self) -> usize {
+        match self {
+            Self::Mel(_) => HOP,
+            Self::Rvc(_) => rvc::BLOCK,
+        }
+    }
+
+    /// Samples from a block's arrival to its converted sound leaving, the block included.
+    pub(crate) fn latency(&self) -> usize {
+        match self {
+            Self::Mel(_) => HOP + INDEX_DELAY,
+            Self::Rvc(c) => c.latency(),
+        }
+    }
+
+    /// Forgets the input: silence before the next block.
+    pub(crate) fn reset(&mut self) {
+        match self {
+            Self::Mel(c) => c.reset(),
+            Self::Rvc(c) => c.reset(),
+        }
+    }
+
+    /// Converts one block ([`Self::block`] mono 16 kHz samples) into `out` (as long).
+    pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
+        match self {
+            Self::Mel(c) => c.process(block, out),
+            Self::Rvc(c) => c.process(block, out),
+        }
+    }
+}
+
+/// A converter of our signature and its rolling context.
+#[derive(Debug)]
+pub(crate) struct MelConverter {
     session: OnnxSession,
     front: MelFrontEnd,
     speaker: Vec<f32>,
@@ -162,14 +236,11 @@ pub(crate) struct NeuralConverter {
     output: Vec<Vec<f32>>,
 }
 
-impl NeuralConverter {
-    /// Opens `name` from `catalog` after checking its manifest; `speaker` is the character's
+impl MelConverter {
+    /// Opens `entry` of `catalog` after checking its manifest; `speaker` is the character's
     /// embedding (zeros when `None`).
-    pub(crate) fn open(catalog: &Catalog, name: &str, speaker: Option<&[f32]>) -> Result<Self, NeuralError> {
-        let entry = catalog.entry(name).ok_or_else(|| NeuralError::Unknown {
-            name: name.to_owned(),
-            searched: catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
-        })?;
+    fn open(catalog: &Catalog, entry: &CatalogEntry, speaker: Option<&[f32]>) -> Result<Self, NeuralError> {
+        let name = entry.model.name.as_str();
         check_manifest(entry)?;
         let speaker = match speaker {
             Some(v) if v.len() != SPEAKER_DIM => return Err(NeuralError::Speaker { got: v.len() }),
@@ -191,13 +262,13 @@ impl NeuralConverter {
     }
 
     /// `onnx:<name>@<version>`.
-    pub(crate) fn algorithm(&self) -> String {
+    fn algorithm(&self) -> String {
         let model = &self.session.entry().model;
         format!("onnx:{}@{}", model.name, model.version)
     }
 
     /// Forgets the input: silence before the next block.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         self.recent.fill(0.0);
         let mut silent = [0.0f32; MEL_BANDS];
         self.front.frame(&self.recent, &mut silent);
@@ -206,7 +277,7 @@ impl NeuralConverter {
     }
 
     /// Converts one block of [`HOP`] mono 16 kHz samples into `out` ([`HOP`] long).
-    pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
+    fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
         self.recent.copy_within(HOP.., 0);
         self.recent[WINDOW - HOP..].copy_from_slice(&block[..HOP]);
         let mut frame = [0.0f32; MEL_BANDS];

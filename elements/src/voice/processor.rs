@@ -102,9 +102,10 @@ impl Processor {
         Self::with(rate, channels, block, latency, Wet::Classical(chains), profile)
     }
 
-    /// The neural path (mono downmix, result on every channel); the rate must be the model's.
-    pub(crate) fn neural(channels: usize) -> Self {
-        Self::with(neural::RATE, channels, neural::HOP, neural::HOP + neural::INDEX_DELAY, Wet::Neural, None)
+    /// The neural path (mono downmix, result on every channel) in the converter's `block`s,
+    /// delayed by its `latency` (samples, the block included); the rate must be the model's.
+    pub(crate) fn neural(channels: usize, block: usize, latency: usize) -> Self {
+        Self::with(neural::RATE, channels, block, latency, Wet::Neural, None)
     }
 
     fn with(rate: u32, channels: usize, block: usize, latency: usize, wet: Wet, profile: Option<VoiceProfile>) -> Self {
