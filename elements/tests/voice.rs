@@ -570,12 +570,12 @@ fn generated_onnx_converter_computes_its_graph_with_the_speaker_embedding() {
 }
 
 #[test]
-fn onnx_path_makes_upstream_resample_to_16k() {
+fn onnx_path_runs_at_the_stream_s_rate_and_says_its_latency_there() {
     let dir = tempfile::tempdir().expect("tempdir");
     linear_converter().install(dir.path(), "voice_linear_rate", "voice_conversion").expect("install");
     common::init();
     let pipeline = gst::parse::launch(&format!(
-        "audiotestsrc num-buffers=10 ! audio/x-raw,format=F32LE,rate=48000,channels=2 ! audioconvert ! audioresample ! reenactvoice name=voice model=voice_linear_rate model-dir={} ! fakesink name=sink",
+        "audiotestsrc num-buffers=10 ! audio/x-raw,format=F32LE,rate=48000,channels=2 ! reenactvoice name=voice model=voice_linear_rate model-dir={} ! fakesink name=sink",
         dir.path().display()
     ))
     .expect("pipeline");
@@ -586,10 +586,13 @@ fn onnx_path_makes_upstream_resample_to_16k() {
         .expect("eos");
     let bin = pipeline.downcast_ref::<gst::Bin>().expect("bin");
     let caps = bin.by_name("sink").and_then(|s| s.static_pad("sink")).and_then(|p| p.current_caps());
+    let latency = bin.by_name("voice").expect("voice").property::<f64>("latency-ms");
     pipeline.set_state(gst::State::Null).expect("null");
     assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
     let rate = caps.as_ref().and_then(|c| c.structure(0)).and_then(|s| s.get::<i32>("rate").ok());
-    assert_eq!(rate, Some(16_000));
+    assert_eq!(rate, Some(48_000), "no resampler in front: the element bridges the rates");
+    // 10 ms block + 7.5 ms of the model + 4 ms of head room each way.
+    assert!((latency - 25.5).abs() < 1e-9, "{latency} ms");
 }
 
 fn install_mismatched(dir: &Path, name: &str, mel: (&str, &[i64])) {
@@ -787,12 +790,35 @@ fn an_rvc_voice_speaks_at_the_pitch_its_pitch_model_hears() {
         assert!((heard / hz - 1.0).abs() < 0.07, "input {hz} Hz, the voice speaks at {heard} Hz");
         let level = (settled.iter().map(|v| v * v).sum::<f32>() / settled.len() as f32).sqrt();
         assert!((level - 0.5 / 2f32.sqrt()).abs() < 0.05, "the voice's own level: RMS {level}");
-        // The tone starts at once: it comes out after the reported 1984 samples, or up to two
-        // frames sooner where the pitch model's 1024-sample window already reaches it.
+        // The tone starts at once: it comes out after the reported 1984 samples, or up to 512
+        // samples sooner, where the pitch model's centred 1024-sample window already reaches it.
         let onset = y.iter().position(|v| v.abs() > 0.1).expect("the voice speaks");
         eprintln!("{hz} Hz in: the voice at {heard:.1} Hz, RMS {level:.3}, onset {onset}");
-        assert!((1984 - 2 * 160..1984 + 40).contains(&onset), "onset at {onset} samples");
+        assert!((1984 - 512..1984 + 40).contains(&onset), "onset at {onset} samples");
     }
+}
+
+#[test]
+fn an_rvc_voice_at_48_khz_keeps_its_pitch_and_its_reported_latency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    import_rvc(dir.path(), true);
+    let props = format!("model=rvc_test model-dir={}", dir.path().display());
+    let rate = 48_000;
+    let mono = tone(220.0, 1.5, rate);
+    let stereo: Vec<f32> = mono.iter().flat_map(|v| [*v, *v]).collect();
+    let (y, mut h) = run_with(&stereo, rate, 2, &props, 1024);
+    let element = h.find_element("reenactvoice").expect("element");
+    // 100 ms block, the 24 ms past it at 16 kHz, 4 ms of head room each way.
+    let latency = element.property::<f64>("latency-ms");
+    assert!((latency - 132.0).abs() < 1e-9, "{latency} ms");
+    let left: Vec<f32> = y.chunks_exact(2).map(|f| f[0]).collect();
+    assert!(y.chunks_exact(2).all(|f| f[0] == f[1]), "the converted downmix on both channels");
+    let heard = median_f0(&left[rate as usize..mono.len()], rate);
+    assert!((heard / 220.0 - 1.0).abs() < 0.07, "the voice speaks at {heard} Hz");
+    // As at 16 kHz: the reported 6336 samples, or up to the pitch model's 32 ms sooner.
+    let onset = left.iter().position(|v| v.abs() > 0.1).expect("the voice speaks");
+    eprintln!("48 kHz: the voice at {heard:.1} Hz, onset {onset}");
+    assert!((6336 - 3 * 512..6336 + 120).contains(&onset), "onset at {onset} samples");
 }
 
 #[test]

@@ -88,9 +88,9 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
-/// Streaming band-limited resampler to [`RATE`] (rubato's asynchronous sinc resampler, fed
-/// 1.3 ms chunks): output sample `n` is the input at `n * in_rate / RATE`, so the
-/// two streams share their time origin exactly.
+/// Streaming band-limited resampler to [`RATE`] (or any rate, [`Resampler::between`];
+/// rubato's asynchronous sinc resampler, fed 1.3 ms chunks): output sample `n` is the input
+/// at `n * in_rate / out_rate`, so the two streams share their time origin exactly.
 ///
 /// The kernel delays the output by half its length in input samples, less the
 /// one output sample by which rubato's first output is already in (found by the phase test
@@ -117,7 +117,12 @@ impl std::fmt::Debug for Resampler {
 impl Resampler {
     /// A resampler from `in_rate` to [`RATE`].
     pub(crate) fn new(in_rate: u32) -> Self {
-        let (in_rate, out) = (u64::from(in_rate.max(1)), u64::from(RATE));
+        Self::between(in_rate, RATE)
+    }
+
+    /// A resampler from `in_rate` to `out_rate`, aligned the same way.
+    pub(crate) fn between(in_rate: u32, out_rate: u32) -> Self {
+        let (in_rate, out) = (u64::from(in_rate.max(1)), u64::from(out_rate.max(1)));
         let passthrough = Resampler { inner: None, pending: Vec::new(), skip: 0, chunk_out: Vec::new() };
         if in_rate == out {
             return passthrough;
@@ -362,6 +367,27 @@ mod tests {
                 .map(|(i, v)| {
                     let n = (i + 200) as f32;
                     (v - (2.0 * std::f32::consts::PI * 440.0 * n / RATE as f32).sin() * 0.5).abs()
+                })
+                .fold(0.0f32, f32::max);
+            assert!(err < 0.01, "{rate}: error {err}");
+        }
+    }
+
+    #[test]
+    fn resampling_up_from_16k_keeps_time_too() {
+        for rate in [24_000, 32_000, 44_100, 48_000] {
+            let input = sine(RATE, 440.0, 1.0);
+            let mut r = Resampler::between(RATE, rate);
+            let mut out = Vec::new();
+            for part in input.chunks(1600) {
+                r.process(part, &mut out);
+            }
+            let err = out[600..out.len() - 600]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let n = (i + 600) as f32;
+                    (v - (2.0 * std::f32::consts::PI * 440.0 * n / rate as f32).sin() * 0.5).abs()
                 })
                 .fold(0.0f32, f32::max);
             assert!(err < 0.01, "{rate}: error {err}");

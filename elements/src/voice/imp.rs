@@ -28,10 +28,13 @@
  * they trim the profile; with `auto` false or no profile they are the whole shift. The result
  * is clamped to ±24 semitones and 0.5..2.
  *
- * Caps: `audio/x-raw, format=F32LE, layout=interleaved`, 16000..48000 Hz (16000 only with a
- * `model`), mono or stereo. Stereo channels are processed separately with one shared shift
- * (the performer is measured on the downmix), so the stereo image stays; the neural path
- * converts the downmix and writes it to both channels.
+ * Caps: `audio/x-raw, format=F32LE, layout=interleaved`, 16000..48000 Hz, mono or stereo.
+ * Stereo channels are processed separately with one shared shift (the performer is measured
+ * on the downmix), so the stereo image stays; the neural path converts the downmix and writes
+ * it to both channels. A model runs at 16 kHz: at another rate the element resamples the
+ * downmix to it and the converted voice back (4 ms of head room each way), while the dry
+ * signal keeps its full band; the rate must make the model's block a whole number of samples
+ * (16, 24, 32, 44.1 or 48 kHz).
  *
  * Latency: fixed, reported through the LATENCY query and the `latency-ms` property: 20 ms on
  * the classical path (4 ms block queue + 16 ms mean shifter delay; grains sweep their delay
@@ -437,12 +440,8 @@ impl BaseTransformImpl for ReenactVoice {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let mut caps = caps.clone();
-        if self.settings().model.is_some() {
-            // The neural converter runs at the model's rate; upstream resamples.
-            let rate = gst::Caps::builder("audio/x-raw").field("rate", neural::RATE as i32).build();
-            caps = caps.intersect(&rate);
-        }
+        // Any rate of the template: the neural path resamples to the model's rate and back itself.
+        let caps = caps.clone();
         Some(match filter {
             Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
             None => caps,
@@ -569,14 +568,13 @@ impl AudioFilterImpl for ReenactVoice {
                 false
             } else {
                 let processor = if let Some(converter) = &state.converter {
-                    if rate != neural::RATE {
-                        return Err(gst::loggable_error!(
+                    Processor::neural(rate, channels, converter.block(), converter.latency()).ok_or_else(|| {
+                        gst::loggable_error!(
                             CAT,
-                            "the neural converter needs {} Hz, got {rate}",
-                            neural::RATE
-                        ));
-                    }
-                    Processor::neural(channels, converter.block(), converter.latency())
+                            "the neural converter's {}-sample blocks at 16 kHz are not whole at {rate} Hz: resample to 16000, 32000, 44100 or 48000 Hz",
+                            converter.block()
+                        )
+                    })?
                 } else {
                     Processor::classical(rate, channels, state.profile.clone())
                 };

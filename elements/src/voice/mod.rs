@@ -21,9 +21,10 @@
 //!
 //! The element calls the model every 10 ms (one new frame) with the last 16 frames and plays
 //! the newest frame's 160 samples: latency 17.5 ms (one 10 ms block of queueing, 7.5 ms from
-//! the window centre to its end). The model runs on the mono downmix at 16 kHz (the element
-//! then only accepts 16 kHz, so `audioresample` in front converts). The manifest is checked
-//! for this signature before the session opens, and the session against the manifest.
+//! the window centre to its end). The model runs on the mono downmix at 16 kHz; at another
+//! rate the element resamples to it and back itself (`processor.rs`, `Bridge`: 4 ms of head
+//! room each way, so 25.5 ms at 48 kHz). The manifest is checked for this signature before the
+//! session opens, and the session against the manifest.
 //!
 //! RVC v2 path (`model` = a voice imported with `reenact models import FILE --as voice`,
 //! algorithm `onnx:<voice>@<version>+<content>+<pitch> on <EP>`): the community voice runs as

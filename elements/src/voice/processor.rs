@@ -12,6 +12,7 @@ use super::neural::{self, NeuralConverter, NeuralError};
 use super::shifter::PitchShifter;
 use super::tracker::Tracker;
 use crate::character::VoiceProfile;
+use crate::lipsync::audio::Resampler;
 
 /// Classical block (and STFT hop), seconds.
 pub(crate) const BLOCK_SECONDS: f64 = 0.004;
@@ -55,7 +56,94 @@ struct Chain {
 enum Wet {
     Classical(Vec<Chain>),
     /// The converter itself is lent to each call (it outlives renegotiation).
-    Neural,
+    Neural(Box<Bridge>),
+}
+
+/// 16 kHz samples the model's input starts with when the stream is at another rate, and as
+/// many (at the stream's rate) its converted output starts with: room for what the two
+/// resamplers hold back, so that every block finds a whole block of each waiting.
+const BRIDGE_ROOM_16K: usize = 64;
+
+/// The neural path at the stream's rate: the downmix resampled to the model's 16 kHz, cut
+/// into the converter's blocks, and its output resampled back (both passthrough at 16 kHz).
+#[derive(Debug)]
+struct Bridge {
+    rate: u32,
+    /// Samples per converter call at 16 kHz.
+    model_block: usize,
+    down: Resampler,
+    up: Resampler,
+    /// 16 kHz input not yet a whole converter block.
+    model_in: Vec<f32>,
+    /// Converted samples at the stream's rate, waiting to leave.
+    wet: VecDeque<f32>,
+    scratch: Vec<f32>,
+    converted: Vec<f32>,
+}
+
+impl Bridge {
+    fn new(rate: u32, model_block: usize) -> Self {
+        let mut bridge = Bridge {
+            rate,
+            model_block,
+            down: Resampler::between(rate, neural::RATE),
+            up: Resampler::between(neural::RATE, rate),
+            model_in: Vec::new(),
+            wet: VecDeque::new(),
+            scratch: Vec::new(),
+            converted: vec![0.0; model_block],
+        };
+        bridge.clear();
+        bridge
+    }
+
+    /// The room at 16 kHz, and at the stream's rate (none at 16 kHz: nothing to hold back).
+    fn room(rate: u32) -> (usize, usize) {
+        if rate == neural::RATE {
+            (0, 0)
+        } else {
+            (BRIDGE_ROOM_16K, BRIDGE_ROOM_16K * rate as usize / neural::RATE as usize)
+        }
+    }
+
+    fn clear(&mut self) {
+        let (room_in, room_out) = Self::room(self.rate);
+        self.down = Resampler::between(self.rate, neural::RATE);
+        self.up = Resampler::between(neural::RATE, self.rate);
+        self.model_in.clear();
+        self.model_in.extend(std::iter::repeat_n(0.0, room_in));
+        self.wet.clear();
+        self.wet.extend(std::iter::repeat_n(0.0, room_out));
+    }
+
+    /// Feeds one block of the downmix; `out` (as long) gets as many converted samples.
+    fn process(
+        &mut self,
+        mono: &[f32],
+        out: &mut [f32],
+        mut converter: Option<&mut NeuralConverter>,
+    ) -> Result<(), NeuralError> {
+        self.scratch.clear();
+        self.down.process(mono, &mut self.scratch);
+        self.model_in.extend_from_slice(&self.scratch);
+        let mut used = 0;
+        while self.model_in.len() - used >= self.model_block {
+            let block = &self.model_in[used..used + self.model_block];
+            match converter.as_deref_mut() {
+                Some(converter) => converter.process(block, &mut self.converted)?,
+                None => self.converted.fill(0.0),
+            }
+            used += self.model_block;
+            self.scratch.clear();
+            self.up.process(&self.converted, &mut self.scratch);
+            self.wet.extend(self.scratch.iter());
+        }
+        self.model_in.drain(..used);
+        for o in out.iter_mut() {
+            *o = self.wet.pop_front().unwrap_or(0.0);
+        }
+        Ok(())
+    }
 }
 
 /// Converter state for one negotiated format.
@@ -102,10 +190,22 @@ impl Processor {
         Self::with(rate, channels, block, latency, Wet::Classical(chains), profile)
     }
 
-    /// The neural path (mono downmix, result on every channel) in the converter's `block`s,
-    /// delayed by its `latency` (samples, the block included); the rate must be the model's.
-    pub(crate) fn neural(channels: usize, block: usize, latency: usize) -> Self {
-        Self::with(neural::RATE, channels, block, latency, Wet::Neural, None)
+    /// The neural path (mono downmix, result on every channel) at `rate`, for a converter of
+    /// `model_block`s of 16 kHz samples delayed by `model_latency` (16 kHz samples, its block
+    /// included). Other rates are bridged to the model's by resampling both ways; a rate at
+    /// which a converter block is not a whole number of samples is refused.
+    pub(crate) fn neural(rate: u32, channels: usize, model_block: usize, model_latency: usize) -> Option<Self> {
+        let scaled = model_block * rate as usize;
+        if !scaled.is_multiple_of(neural::RATE as usize) {
+            return None;
+        }
+        let block = scaled / neural::RATE as usize;
+        let (room_in, room_out) = Bridge::room(rate);
+        // The converter's own delay past its block, and the bridge's room, at the stream's rate.
+        let inner = (model_latency - model_block + room_in) as f64 * f64::from(rate) / f64::from(neural::RATE);
+        let latency = block + inner.round() as usize + room_out;
+        let bridge = Box::new(Bridge::new(rate, model_block));
+        Some(Self::with(rate, channels, block, latency, Wet::Neural(bridge), None))
     }
 
     fn with(rate: u32, channels: usize, block: usize, latency: usize, wet: Wet, profile: Option<VoiceProfile>) -> Self {
@@ -158,6 +258,9 @@ impl Processor {
     }
 
     fn clear(&mut self) {
+        if let Wet::Neural(bridge) = &mut self.wet {
+            bridge.clear();
+        }
         self.pending.clear();
         self.ready.clear();
         self.ready.extend(std::iter::repeat_n(0.0, self.block * self.channels));
@@ -213,11 +316,8 @@ impl Processor {
         for (m, frame) in self.mono.iter_mut().zip(block.chunks_exact(ch)) {
             *m = frame.iter().sum::<f32>() / ch as f32;
         }
-        if let Wet::Neural = self.wet {
-            match converter {
-                Some(converter) => converter.process(&self.mono, &mut self.converted)?,
-                None => self.converted.fill(0.0),
-            }
+        if let Wet::Neural(bridge) = &mut self.wet {
+            bridge.process(&self.mono, &mut self.converted, converter)?;
             for &v in &self.converted {
                 self.ready.extend(std::iter::repeat_n(v, ch));
             }
