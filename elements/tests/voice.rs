@@ -822,6 +822,24 @@ fn an_rvc_voice_at_48_khz_keeps_its_pitch_and_its_reported_latency() {
 }
 
 #[test]
+fn a_character_that_names_an_rvc_voice_speaks_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    import_rvc(dir.path(), true);
+    let mut character = base_character().clone();
+    character.voice_model = Some(gstreenact::character::VoiceModel { name: "rvc_test".into(), speaker_id: 0 });
+    let path = dir.path().join("astronaut.character.json");
+    character.save(&path).expect("save");
+    assert_eq!(Character::load(&path).expect("load").voice_model, character.voice_model, "the file keeps it");
+    let props = format!("character={} model-dir={}", path.display(), dir.path().display());
+    let x = tone(300.0, 1.5, 48_000);
+    let (y, mut h) = run_with(&x, 48_000, 1, &props, 960);
+    let algorithm = h.find_element("reenactvoice").expect("element").property::<String>("algorithm");
+    assert!(algorithm.starts_with("onnx:rvc_test@"), "{algorithm}");
+    let heard = median_f0(&y[48_000..x.len()], 48_000);
+    assert!((heard / 300.0 - 1.0).abs() < 0.07, "the character's voice speaks at {heard} Hz");
+}
+
+#[test]
 fn an_rvc_voice_without_its_pitch_model_says_how_to_import_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     import_rvc(dir.path(), false);

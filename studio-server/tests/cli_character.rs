@@ -197,3 +197,75 @@ fn a_voice_sample_gets_its_own_rights_record_and_an_expired_one_stops_voice_clon
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && stderr.contains("--voice-sample"), "{stderr}");
 }
+
+/// An RVC v2 voice as RVC exports it (its output is only the pitch, enough for the catalog).
+fn rvc_voice(path: &Path) {
+    use reenact_models::graph::{Graph, INT64};
+    let graph = Graph::new()
+        .input("phone", &[1, -1, 768])
+        .input_of("phone_lengths", &[1], INT64)
+        .input_of("pitch", &[1, -1], INT64)
+        .input("pitchf", &[1, -1])
+        .input_of("ds", &[1], INT64)
+        .input("rnd", &[1, 192, -1])
+        .output("audio", &[1, 1, -1])
+        .node("Identity", &["pitchf"], &["audio"], &[])
+        .metadata("model_info", r#"{"sr": 40000, "f0": 1, "version": "v2"}"#);
+    std::fs::write(path, graph.to_model()).unwrap();
+}
+
+#[test]
+fn a_character_speaks_with_an_imported_voice_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = common::onnx_runtime().expect("ONNX Runtime installed by the setup");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_reenact"))
+            .args(args)
+            .env("RUST_LOG", "error")
+            .env("REENACT_MODELS", shared("models"))
+            .env("HOME", dir.path().join("home"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("ORT_DYLIB_PATH", &runtime)
+            .output()
+            .expect("run reenact")
+    };
+    let voice = dir.path().join("lincoln_v2.onnx");
+    rvc_voice(&voice);
+    let imported = run(&["models", "import", voice.to_str().unwrap(), "--as", "voice", "--license", "MIT"]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+
+    let portrait = shared("media/astronaut.png");
+    let out = dir.path().join("lincoln.character.json");
+    let create = |model: &str| {
+        run(&[
+            "character",
+            "create",
+            "--rights-basis",
+            "public-domain",
+            "--portrait",
+            portrait.to_str().unwrap(),
+            "--voice-model",
+            model,
+            "--speaker-id",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+            "--force",
+        ])
+    };
+    let unknown = create("lincoln_v3");
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success() && stderr.contains("--voice-model") && stderr.contains("lincoln_v3"), "{stderr}");
+    assert!(stderr.contains("--as voice"), "says how to get one: {stderr}");
+    let not_voice = create("blazeface_back_256");
+    let stderr = String::from_utf8_lossy(&not_voice.stderr);
+    assert!(!not_voice.status.success() && stderr.contains("not a voice"), "{stderr}");
+    assert!(!out.exists(), "nothing written for a refused create");
+
+    let created = create("lincoln_v2");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let shown = run(&["character", "show", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("speaks     with lincoln_v2 (speaker 2)"), "{text}");
+    assert!(text.contains("voice      no profile (the neural voice speaks)"), "{text}");
+}

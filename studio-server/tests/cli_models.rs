@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::shared;
+use common::{onnx_runtime, shared};
 
 /// A fresh home: data, cache and a working directory with no `../shared` beside it.
 struct Home {
@@ -63,29 +63,6 @@ impl Home {
         }
         command
     }
-}
-
-/// The ONNX Runtime library of the real user (the fresh home has none installed).
-fn onnx_runtime() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
-        return Some(PathBuf::from(path));
-    }
-    let root = reenact_models::runtime_install_root()?;
-    find_file(&root, &|name| name.starts_with("libonnxruntime.so"))
-}
-
-fn find_file(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find_file(&path, wanted) {
-                return Some(found);
-            }
-        } else if path.file_name().and_then(OsStr::to_str).is_some_and(wanted) {
-            return Some(path);
-        }
-    }
-    None
 }
 
 /// Every file under `dir`, relative to it.

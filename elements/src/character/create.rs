@@ -56,7 +56,14 @@ pub fn create(options: &CreateOptions, catalog: &Catalog) -> Result<Character, C
         Some(path) => Some(analyse_voice(path, catalog)?),
         None => None,
     };
-    Ok(Character { format: FORMAT_VERSION, name: options.name.trim().to_owned(), portrait, voice, rights: None })
+    Ok(Character {
+        format: FORMAT_VERSION,
+        name: options.name.trim().to_owned(),
+        portrait,
+        voice,
+        rights: None,
+        voice_model: None,
+    })
 }
 
 fn input_err(path: &Path, message: impl Into<String>) -> CharacterError {

@@ -49,6 +49,21 @@ pub struct Character {
     /// have none, and their credentials say so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rights: Option<Rights>,
+    /// A neural voice this character speaks with (an imported RVC v2 voice, or a model of the
+    /// converter's own signature): `reenactvoice` runs it when its `model` property is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_model: Option<VoiceModel>,
+}
+
+/// A catalog voice and which of its speakers the character is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceModel {
+    /// Catalog name of the voice-conversion model.
+    pub name: String,
+    /// The speaker id (`sid`) of a multi-speaker RVC voice; 0 for the others.
+    #[serde(default)]
+    pub speaker_id: u32,
 }
 
 /// The character's face: an RGBA picture cropped around the face, and what was measured on it.
@@ -294,9 +309,16 @@ impl Character {
 
     /// Catalog names of the models the character brings with it, beside those of the
     /// elements that play it: the speaker model its voice was measured with, whose output
-    /// (the embedding) steers the voice converter, so its licence covers the voice heard.
+    /// (the embedding) steers the voice converter, so its licence covers the voice heard, and
+    /// the neural voice it speaks with.
     pub fn own_models(&self) -> Vec<&str> {
-        self.voice.iter().filter_map(|v| v.embedding.as_ref()).map(|e| e.model.as_str()).collect()
+        let embedding = self.voice.iter().filter_map(|v| v.embedding.as_ref()).map(|e| e.model.as_str());
+        embedding.chain(self.voice_model.iter().map(|m| m.name.as_str())).collect()
+    }
+
+    /// Whether the character has a voice of its own: a profile to shift towards, or a neural voice.
+    pub fn speaks(&self) -> bool {
+        self.voice.is_some() || self.voice_model.is_some()
     }
 }
 

@@ -389,13 +389,18 @@ impl BaseTransformImpl for ReenactVoice {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings();
+        let mut settings = self.settings();
         let profile = match &settings.character {
             Some(path) => {
                 let character = Character::load(Path::new(path))
                     .map_err(|err| gst::error_msg!(gst::ResourceError::Settings, ["character property: {err}"]))?;
-                if character.voice.is_none() {
+                if !character.speaks() {
                     gst::warning!(CAT, imp = self, "character {path} has no voice profile: no shift from it");
+                }
+                // The character's own neural voice, unless `model` names one.
+                if let (None, Some(voice)) = (&settings.model, character.voice_model) {
+                    gst::info!(CAT, imp = self, "character {path} speaks with {voice:?}");
+                    (settings.model, settings.speaker_id) = (Some(voice.name), voice.speaker_id);
                 }
                 character.voice
             }

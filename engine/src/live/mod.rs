@@ -866,9 +866,9 @@ fn load_characters(files: &[PathBuf]) -> Result<Vec<show::Character>> {
             return Err(EngineError::invalid(file, "name", cause));
         }
         loaded.push(show::Character {
+            has_voice: character.speaks(),
             name: character.name,
             file: file.clone(),
-            has_voice: character.voice.is_some(),
             on: show::Switch::Live,
         });
     }

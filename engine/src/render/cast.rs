@@ -127,7 +127,7 @@ impl Cast {
                 Role {
                     name: scene.character.clone(),
                     file,
-                    has_voice: character.voice.is_some(),
+                    has_voice: character.speaks(),
                     pitch_hz: character.voice.as_ref().map(|v| v.median_f0_hz),
                     ranges: vec![(scene.start, scene.end)],
                     portrait_ranges: if scene.voice_over { vec![(scene.start, scene.end)] } else { Vec::new() },

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use gstreenact::character::{self, Character, CreateOptions, Rights, RightsBasis, FILE_SUFFIX};
+use gstreenact::character::{self, Character, CreateOptions, Rights, RightsBasis, VoiceModel, FILE_SUFFIX};
 use reenact_models::Catalog;
 use serde_json::json;
 
@@ -29,6 +29,13 @@ enum CharacterCommand {
         /// Speech of the character's voice, one second or more (WAV, MP3, or any audio or video file).
         #[arg(long)]
         voice_sample: Option<PathBuf>,
+        /// A neural voice the character speaks with: the catalog name of a voice-conversion
+        /// model (an RVC v2 voice imported with `reenact models import FILE --as voice`).
+        #[arg(long)]
+        voice_model: Option<String>,
+        /// Which speaker of a multi-speaker RVC voice the character is.
+        #[arg(long, default_value_t = 0, requires = "voice_model")]
+        speaker_id: u32,
         /// Display name; defaults to the portrait's file name.
         #[arg(long)]
         name: Option<String>,
@@ -163,7 +170,18 @@ impl RightsArgs {
 /// Runs `reenact character create` or `reenact character show`.
 pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
     match args.command {
-        CharacterCommand::Create { portrait, voice_sample, name, out, force, json, rights, voice_rights } => {
+        CharacterCommand::Create {
+            portrait,
+            voice_sample,
+            voice_model,
+            speaker_id,
+            name,
+            out,
+            force,
+            json,
+            rights,
+            voice_rights,
+        } => {
             let rights = rights.record()?;
             let voice_rights = voice_rights.record()?;
             let name = name.unwrap_or_else(|| default_name(&portrait));
@@ -172,9 +190,11 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
                 bail!("{}: already exists (pass --force to replace it)", out.display());
             }
             let catalog = Catalog::load()?;
+            let voice_model = voice_model.map(|name| check_voice_model(&catalog, name, speaker_id)).transpose()?;
             eprintln!("analysing {} ...", portrait.display());
             let mut created = character::create(&CreateOptions { name, portrait, voice_sample }, &catalog)?;
             created.rights = Some(rights);
+            created.voice_model = voice_model;
             if let Some(voice) = &mut created.voice {
                 voice.rights = voice_rights;
             }
@@ -188,6 +208,21 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--voice-model NAME` as the character records it, once the catalog has it as a voice.
+fn check_voice_model(catalog: &Catalog, name: String, speaker_id: u32) -> anyhow::Result<VoiceModel> {
+    let Some(entry) = catalog.entry(&name) else {
+        let searched: Vec<String> = catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect();
+        bail!(
+            "--voice-model: no model `{name}` in the catalog (searched {}); import one with `reenact models import FILE --as voice`",
+            searched.join(", ")
+        );
+    };
+    if entry.model.task != "voice_conversion" {
+        bail!("--voice-model: `{name}` is a {} model, not a voice (voice_conversion)", entry.model.task);
+    }
+    Ok(VoiceModel { name, speaker_id })
 }
 
 /// The portrait's file stem, which is usually the person's name.
@@ -239,6 +274,7 @@ fn print_summary(c: &Character, file: &Path, as_json: bool) {
                 })),
             })),
             "rights": c.rights,
+            "voice_model": c.voice_model,
         });
         println!("{summary:#}");
         return;
@@ -264,7 +300,11 @@ fn print_summary(c: &Character, file: &Path, as_json: bool) {
         "mouth      centre ({:.0}, {:.0}), width {:.1} px, opening {:.1} px",
         p.mouth.centre[0], p.mouth.centre[1], p.mouth.width, p.mouth.opening
     );
+    if let Some(m) = &c.voice_model {
+        println!("speaks     with {} (speaker {})", m.name, m.speaker_id);
+    }
     match voice {
+        None if c.voice_model.is_some() => println!("voice      no profile (the neural voice speaks)"),
         None => println!("voice      none (create with --voice-sample to convert speech)"),
         Some(v) => {
             println!(

@@ -306,3 +306,27 @@ pub async fn whep_offer_sdp() -> (webrtc::peer_connection::RTCPeerConnection, St
     let sdp = pc.local_description().await.unwrap().sdp;
     (pc, sdp)
 }
+
+/// The ONNX Runtime library of the real user (the fresh home has none installed).
+pub fn onnx_runtime() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        return Some(std::path::PathBuf::from(path));
+    }
+    let root = reenact_models::runtime_install_root()?;
+    find_file(&root, &|name| name.starts_with("libonnxruntime.so"))
+}
+
+/// The first file under `dir`, depth first, whose name `wanted` accepts.
+pub fn find_file(dir: &std::path::Path, wanted: &dyn Fn(&str) -> bool) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, wanted) {
+                return Some(found);
+            }
+        } else if path.file_name().and_then(std::ffi::OsStr::to_str).is_some_and(wanted) {
+            return Some(path);
+        }
+    }
+    None
+}
