@@ -8,9 +8,13 @@
 //! [`WINDOW`] samples. The content features (50 frames a second) are repeated to the 10 ms
 //! frames the voice works in; RMVPE's salience gives F0 per 10 ms frame (the local weighted
 //! average around the peak, unvoiced under 0.03) and its coarse mel-scale bin; the voice
-//! makes its own rate's samples for every frame, of which the block's frames are resampled
-//! to 16 kHz and queued. The block, the queue's head room and the frames a content model
-//! leaves short at the window's end are the latency, reported as the element's.
+//! makes its own rate's samples for every frame. Each run's output stops one frame short of
+//! the window's end, and that last frame is kept to be crossfaded (raised cosine) into the
+//! start of the next run's: consecutive runs see different windows, so their outputs do not
+//! join sample for sample (the way RVC's own real-time client joins them, without its offset
+//! search). The result is resampled to 16 kHz and queued. The block, the crossfade's frame,
+//! the queue's head room and the frames a content model leaves short at the window's end are
+//! the latency, reported as the element's.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -211,6 +215,8 @@ pub(crate) struct RvcConverter {
     frames: usize,
     outputs: [Vec<Vec<f32>>; 3],
     resampled: Vec<f32>,
+    /// The last frame of the previous run's output, at the voice's rate, faded into the next.
+    tail: Vec<f32>,
 }
 
 impl std::fmt::Debug for RvcConverter {
@@ -270,6 +276,7 @@ impl RvcConverter {
             frames: WINDOW / FRAME,
             outputs,
             resampled: Vec::new(),
+            tail: vec![0.0; rate as usize / 100],
         };
         converter.frames = converter.convert()?.1;
         converter.reset();
@@ -289,14 +296,16 @@ impl RvcConverter {
     }
 
     /// Input samples from a block's arrival to its converted sound leaving: the block, the
-    /// queue's head room and what the content model leaves short at the window's end.
+    /// crossfade's frame, the queue's head room and what the content model leaves short at
+    /// the window's end.
     pub(crate) fn latency(&self) -> usize {
-        BLOCK + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
+        BLOCK + FRAME + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
     }
 
     /// Forgets the input: silence before the next block.
     pub(crate) fn reset(&mut self) {
         self.recent.fill(0.0);
+        self.tail.fill(0.0);
         self.resampler = Resampler::new(self.rate);
         self.queue.clear();
         self.queue.extend(std::iter::repeat_n(0.0, HEAD_ROOM));
@@ -306,7 +315,14 @@ impl RvcConverter {
     pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
         self.recent.copy_within(BLOCK.., 0);
         self.recent[WINDOW - BLOCK..].copy_from_slice(&block[..BLOCK]);
-        let (voiced, _) = self.convert()?;
+        let (mut voiced, _) = self.convert()?;
+        let cross = self.tail.len();
+        let tail = voiced.split_off(voiced.len() - cross);
+        for (i, (v, old)) in voiced.iter_mut().zip(&self.tail).enumerate() {
+            let w = 0.5 - 0.5 * (std::f32::consts::PI * (i as f32 + 0.5) / cross as f32).cos();
+            *v = old * (1.0 - w) + *v * w;
+        }
+        self.tail = tail;
         self.resampled.clear();
         self.resampler.process(&voiced, &mut self.resampled);
         self.queue.extend(self.resampled.iter().map(|v| if v.is_finite() { *v } else { 0.0 }));
@@ -316,7 +332,8 @@ impl RvcConverter {
         Ok(())
     }
 
-    /// The voice's samples for the window's last [`BLOCK`] of frames, and the frames it made.
+    /// The voice's samples for the window's last [`BLOCK`] of frames and one more before them
+    /// (the crossfade's), and the frames it made.
     fn convert(&mut self) -> Result<(Vec<f32>, usize), NeuralError> {
         let features = self.content_features()?;
         let f0 = self.pitch_track()?;
@@ -351,7 +368,7 @@ impl RvcConverter {
                 expected: frames * hop,
             });
         }
-        let keep = (BLOCK / FRAME).min(frames) * hop;
+        let keep = (BLOCK / FRAME + 1).min(frames) * hop;
         Ok((audio[audio.len() - keep..].to_vec(), frames))
     }
 
