@@ -713,14 +713,7 @@ fn pitch_model() -> Graph {
 fn rvc_voice() -> Graph {
     let tau = 2.0 * std::f32::consts::PI;
     Graph::new()
-        .input("phone", &[1, -1, 768])
-        .input_of("phone_lengths", &[1], reenact_models::graph::INT64)
-        .input_of("pitch", &[1, -1], reenact_models::graph::INT64)
-        .input("pitchf", &[1, -1])
-        .input_of("ds", &[1], reenact_models::graph::INT64)
-        .input("rnd", &[1, 192, -1])
-        .output("audio", &[1, 1, -1])
-        .metadata("model_info", r#"{"sr": 40000, "f0": 1, "version": "v2"}"#)
+        .rvc_v2_signature(40_000)
         .initializer("ones", &[1, 400], &[1.0; 400])
         .initializer("shape", &[3], &[1.0, 1.0, -1.0])
         .initializer("axis", &[], &[2.0])

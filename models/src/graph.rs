@@ -98,6 +98,21 @@ impl Graph {
         self
     }
 
+    /// Declares RVC v2's six inputs and its output as its exporter names them (`phone`
+    /// `[1, T, 768]`, `phone_lengths`, `pitch` (coarse, int64), `pitchf`, `ds` (the speaker id),
+    /// `rnd` `[1, 192, T]`; `audio` `[1, 1, N]`) and records `sr` as RVC's `model_info` does;
+    /// the nodes that make `audio` are the caller's.
+    pub fn rvc_v2_signature(self, sample_rate: u32) -> Self {
+        self.input("phone", &[1, -1, 768])
+            .input_of("phone_lengths", &[1], INT64)
+            .input_of("pitch", &[1, -1], INT64)
+            .input("pitchf", &[1, -1])
+            .input_of("ds", &[1], INT64)
+            .input("rnd", &[1, 192, -1])
+            .output("audio", &[1, 1, -1])
+            .metadata("model_info", &format!(r#"{{"sr": {sample_rate}, "f0": 1, "version": "v2"}}"#))
+    }
+
     /// Adds a `metadata_props` entry to the model (exporters record sample rates there).
     pub fn metadata(mut self, key: &str, value: &str) -> Self {
         self.metadata.push((key.to_owned(), value.to_owned()));

@@ -64,16 +64,7 @@ fn arcface(convs: usize) -> Graph {
 
 /// (file name, slot, graph, expected signature id, expected task).
 fn cases() -> Vec<(&'static str, Slot, Graph, &'static str, &'static str)> {
-    let rvc = Graph::new()
-        .input("phone", &[1, -1, 768])
-        .input_of("phone_lengths", &[1], INT64)
-        .input_of("pitch", &[1, -1], INT64)
-        .input("pitchf", &[1, -1])
-        .input_of("ds", &[1], INT64)
-        .input("rnd", &[1, 192, -1])
-        .output("audio", &[1, 1, -1])
-        .node("Identity", &["pitchf"], &["audio"], &[])
-        .metadata("model_info", r#"{"sr": 48000, "f0": 1, "version": "v2"}"#);
+    let rvc = Graph::new().rvc_v2_signature(48_000).node("Identity", &["pitchf"], &["audio"], &[]);
     vec![
         ("inswapper_128", Slot::FaceSwap, inswapper(true), "inswapper_128", "face_swap"),
         ("w600k_r50", Slot::FaceIdentity, arcface(53), "arcface_r50", "face_identity"),

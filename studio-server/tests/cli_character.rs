@@ -200,17 +200,8 @@ fn a_voice_sample_gets_its_own_rights_record_and_an_expired_one_stops_voice_clon
 
 /// An RVC v2 voice as RVC exports it (its output is only the pitch, enough for the catalog).
 fn rvc_voice(path: &Path) {
-    use reenact_models::graph::{Graph, INT64};
-    let graph = Graph::new()
-        .input("phone", &[1, -1, 768])
-        .input_of("phone_lengths", &[1], INT64)
-        .input_of("pitch", &[1, -1], INT64)
-        .input("pitchf", &[1, -1])
-        .input_of("ds", &[1], INT64)
-        .input("rnd", &[1, 192, -1])
-        .output("audio", &[1, 1, -1])
-        .node("Identity", &["pitchf"], &["audio"], &[])
-        .metadata("model_info", r#"{"sr": 40000, "f0": 1, "version": "v2"}"#);
+    use reenact_models::graph::Graph;
+    let graph = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
     std::fs::write(path, graph.to_model()).unwrap();
 }
 

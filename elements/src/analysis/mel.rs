@@ -44,6 +44,12 @@ pub struct MelBand {
     pub weights: Vec<f32>,
 }
 
+/// The periodic Hann window of `len` samples (torch's and librosa's default), which every
+/// mel front end here applies before its FFT.
+pub fn periodic_hann(len: usize) -> Vec<f32> {
+    (0..len).map(|n| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / len as f64).cos()) as f32).collect()
+}
+
 /// A mel scale: Hz to mel and back.
 type MelScale = (fn(f64) -> f64, fn(f64) -> f64);
 

@@ -13,7 +13,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use reenact_models::{Catalog, CatalogEntry, OnnxError, OnnxSession, SessionOptions, TensorInput};
 
 use super::rvc::{self, RvcConverter};
-use crate::analysis::mel::MelFilterbank;
+use crate::analysis::mel::{periodic_hann, MelFilterbank};
 
 /// The model's sample rate.
 pub(crate) const RATE: u32 = 16_000;
@@ -123,9 +123,7 @@ impl MelFrontEnd {
         let bins = WINDOW / 2 + 1;
         let filters = MelFilterbank::slaney(RATE, WINDOW, MEL_BANDS, 0.0, f64::from(RATE) / 2.0);
         Self {
-            window: (0..WINDOW)
-                .map(|n| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / WINDOW as f64).cos()) as f32)
-                .collect(),
+            window: periodic_hann(WINDOW),
             input: fft.make_input_vec(),
             spectrum: fft.make_output_vec(),
             power: vec![0.0; bins],

@@ -24,7 +24,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use reenact_models::{Catalog, CatalogEntry, OnnxSession, SessionOptions, TensorInput};
 
 use super::neural::NeuralError;
-use crate::analysis::mel::MelFilterbank;
+use crate::analysis::mel::{periodic_hann, MelFilterbank};
 use crate::lipsync::audio::Resampler;
 
 /// Input samples per model run: 100 ms at 16 kHz.
@@ -85,9 +85,7 @@ struct PitchFrontEnd {
 impl PitchFrontEnd {
     fn new() -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(PITCH_FFT);
-        let window = (0..PITCH_FFT)
-            .map(|n| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / PITCH_FFT as f64).cos()) as f32)
-            .collect();
+        let window = periodic_hann(PITCH_FFT);
         PitchFrontEnd {
             input: fft.make_input_vec(),
             spectrum: fft.make_output_vec(),
