@@ -23,6 +23,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::audio::{AudioTimeline, RATE};
+use crate::analysis::mel::periodic_hann;
 
 /// Samples per hop (10 ms).
 pub(super) const HOP: usize = 160;
@@ -147,8 +148,7 @@ impl SpeechFeatures {
     /// A fresh analyser.
     pub(super) fn new() -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FFT);
-        let window: Vec<f32> =
-            (0..WINDOW).map(|n| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * n as f32 / WINDOW as f32).cos()).collect();
+        let window = periodic_hann(WINDOW);
         let sum_sq: f32 = window.iter().map(|w| w * w).sum();
         let bin = |hz: f32| (hz * FFT as f32 / RATE as f32).round() as usize;
         Self {

@@ -14,7 +14,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::audio::{AudioTimeline, RATE};
-use crate::analysis::mel::MelFilterbank;
+use crate::analysis::mel::{periodic_hann, MelFilterbank};
 
 /// Mel bands.
 pub(super) const BANDS: usize = 80;
@@ -74,9 +74,7 @@ impl MelWindow {
             scratch: fft.make_scratch_vec(),
             fft,
             // Periodic Hann, as scipy's get_window("hann", 800, fftbins=True).
-            window: (0..N_FFT)
-                .map(|n| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * n as f32 / N_FFT as f32).cos())
-                .collect(),
+            window: periodic_hann(N_FFT),
             bank: mel_bank(),
             mel: vec![0.0; BANDS],
             magnitude: vec![0.0; N_FFT / 2 + 1],

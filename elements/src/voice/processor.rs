@@ -82,19 +82,19 @@ struct Bridge {
 }
 
 impl Bridge {
+    /// Fresh resamplers, and the room of zeros each queue starts with.
     fn new(rate: u32, model_block: usize) -> Self {
-        let mut bridge = Bridge {
+        let (room_in, room_out) = Self::room(rate);
+        Bridge {
             rate,
             model_block,
             down: Resampler::between(rate, neural::RATE),
             up: Resampler::between(neural::RATE, rate),
-            model_in: Vec::new(),
-            wet: VecDeque::new(),
+            model_in: vec![0.0; room_in],
+            wet: std::iter::repeat_n(0.0, room_out).collect(),
             scratch: Vec::new(),
             converted: vec![0.0; model_block],
-        };
-        bridge.clear();
-        bridge
+        }
     }
 
     /// The room at 16 kHz, and at the stream's rate (none at 16 kHz: nothing to hold back).
@@ -104,16 +104,6 @@ impl Bridge {
         } else {
             (BRIDGE_ROOM_16K, BRIDGE_ROOM_16K * rate as usize / neural::RATE as usize)
         }
-    }
-
-    fn clear(&mut self) {
-        let (room_in, room_out) = Self::room(self.rate);
-        self.down = Resampler::between(self.rate, neural::RATE);
-        self.up = Resampler::between(neural::RATE, self.rate);
-        self.model_in.clear();
-        self.model_in.extend(std::iter::repeat_n(0.0, room_in));
-        self.wet.clear();
-        self.wet.extend(std::iter::repeat_n(0.0, room_out));
     }
 
     /// Feeds one block of the downmix; `out` (as long) gets as many converted samples.
@@ -259,7 +249,7 @@ impl Processor {
 
     fn clear(&mut self) {
         if let Wet::Neural(bridge) = &mut self.wet {
-            bridge.clear();
+            **bridge = Bridge::new(bridge.rate, bridge.model_block);
         }
         self.pending.clear();
         self.ready.clear();

@@ -115,10 +115,8 @@ impl PitchFrontEnd {
             samples[j.clamp(0, n - 1) as usize]
         };
         let mut out = vec![0.0; PITCH_BANDS * padded];
-        for f in 0..padded {
-            // Past the real frames RMVPE's caller mirrors the frames themselves.
-            let source = if f < frames { f } else { (2 * (frames - 1)).saturating_sub(f) };
-            let start = (source * FRAME) as isize - half as isize;
+        for f in 0..frames {
+            let start = (f * FRAME) as isize - half as isize;
             for (k, (x, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
                 *x = reflect(start + k as isize) * w;
             }
@@ -131,6 +129,12 @@ impl PitchFrontEnd {
             self.filters.apply(&self.magnitude, &mut self.band);
             for (b, v) in self.band.iter().enumerate() {
                 out[b * padded + f] = v.max(1e-5).ln();
+            }
+        }
+        // Past the real frames RMVPE's caller mirrors the frames themselves.
+        for band in out.chunks_exact_mut(padded) {
+            for f in frames..padded {
+                band[f] = band[(2 * (frames - 1)).saturating_sub(f)];
             }
         }
         (out, frames, padded)
