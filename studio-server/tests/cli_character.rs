@@ -207,26 +207,16 @@ fn rvc_voice(path: &Path) {
 
 #[test]
 fn a_character_speaks_with_an_imported_voice_model() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = common::onnx_runtime().expect("ONNX Runtime installed by the setup");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_reenact"))
-            .args(args)
-            .env("RUST_LOG", "error")
-            .env("REENACT_MODELS", shared("models"))
-            .env("HOME", dir.path().join("home"))
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("ORT_DYLIB_PATH", &runtime)
-            .output()
-            .expect("run reenact")
-    };
-    let voice = dir.path().join("lincoln_v2.onnx");
+    // A fresh home to import into, the shared models for the portrait's analysis.
+    let home = common::Home::new();
+    let run = |args: &[&str]| home.command(args).env("REENACT_MODELS", shared("models")).output().expect("run reenact");
+    let voice = home.path("lincoln_v2.onnx");
     rvc_voice(&voice);
     let imported = run(&["models", "import", voice.to_str().unwrap(), "--as", "voice", "--license", "MIT"]);
     assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
 
     let portrait = shared("media/astronaut.png");
-    let out = dir.path().join("lincoln.character.json");
+    let out = home.path("lincoln.character.json");
     let create = |model: &str| {
         run(&[
             "character",

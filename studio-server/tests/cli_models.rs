@@ -4,66 +4,11 @@
 
 mod common;
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{onnx_runtime, shared};
-
-/// A fresh home: data, cache and a working directory with no `../shared` beside it.
-struct Home {
-    root: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Self {
-        let root = tempfile::tempdir().expect("temp home");
-        for dir in ["home", "data", "cache", "work/cwd"] {
-            std::fs::create_dir_all(root.path().join(dir)).expect("home dirs");
-        }
-        Self { root }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
-    }
-
-    /// Where `reenact models install` writes without `--dir`.
-    fn models(&self) -> PathBuf {
-        self.path("data/reenact/models")
-    }
-
-    /// `reenact ARGS` in this home, run from its working directory.
-    fn reenact<I, S>(&self, args: I) -> Output
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.command(args).output().expect("run reenact")
-    }
-
-    fn command<I, S>(&self, args: I) -> Command
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));
-        command
-            .args(args)
-            .current_dir(self.path("work/cwd"))
-            .env("HOME", self.path("home"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("RUST_LOG", "error")
-            .env_remove("REENACT_MODELS")
-            .env_remove("REENACT_MODEL_CACHE");
-        if let Some(runtime) = onnx_runtime() {
-            command.env("ORT_DYLIB_PATH", runtime);
-        }
-        command
-    }
-}
+use common::{shared, Home};
 
 /// Every file under `dir`, relative to it.
 fn files_under(dir: &Path) -> Vec<String> {

@@ -2,6 +2,9 @@
 //! Test helpers: a real server state on a fresh SQLite file, and JSON requests.
 #![allow(dead_code, unreachable_pub)]
 
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -308,25 +311,79 @@ pub async fn whep_offer_sdp() -> (webrtc::peer_connection::RTCPeerConnection, St
 }
 
 /// The ONNX Runtime library of the real user (the fresh home has none installed).
-pub fn onnx_runtime() -> Option<std::path::PathBuf> {
+pub fn onnx_runtime() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
-        return Some(std::path::PathBuf::from(path));
+        return Some(PathBuf::from(path));
     }
     let root = reenact_models::runtime_install_root()?;
     find_file(&root, &|name| name.starts_with("libonnxruntime.so"))
 }
 
 /// The first file under `dir`, depth first, whose name `wanted` accepts.
-pub fn find_file(dir: &std::path::Path, wanted: &dyn Fn(&str) -> bool) -> Option<std::path::PathBuf> {
+pub fn find_file(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> Option<PathBuf> {
     for entry in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
             if let Some(found) = find_file(&path, wanted) {
                 return Some(found);
             }
-        } else if path.file_name().and_then(std::ffi::OsStr::to_str).is_some_and(wanted) {
+        } else if path.file_name().and_then(OsStr::to_str).is_some_and(wanted) {
             return Some(path);
         }
     }
     None
+}
+
+/// A fresh home: data, cache and a working directory with no `../shared` beside it.
+pub struct Home {
+    root: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("temp home");
+        for dir in ["home", "data", "cache", "work/cwd"] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("home dirs");
+        }
+        Self { root }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// Where `reenact models install` writes without `--dir`.
+    pub fn models(&self) -> PathBuf {
+        self.path("data/reenact/models")
+    }
+
+    /// `reenact ARGS` in this home, run from its working directory.
+    pub fn reenact<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command(args).output().expect("run reenact")
+    }
+
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_reenact"));
+        command
+            .args(args)
+            .current_dir(self.path("work/cwd"))
+            .env("HOME", self.path("home"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_CACHE_HOME", self.path("cache"))
+            .env("RUST_LOG", "error")
+            .env_remove("REENACT_MODELS")
+            .env_remove("REENACT_MODEL_CACHE");
+        if let Some(runtime) = onnx_runtime() {
+            command.env("ORT_DYLIB_PATH", runtime);
+        }
+        command
+    }
 }
