@@ -9,13 +9,15 @@
 /**
  * plugin-reenact:
  *
- * Face, voice, lip, caption, matte and scaling elements for live and offline reenactment.
+ * Face, portrait animation, voice, lip, caption, matte and scaling elements for live and offline reenactment.
  *
  * Since: 0.1.0
  */
 use gst::glib;
 
+mod algorithm;
 pub mod analysis;
+mod animate;
 mod captions;
 pub mod character;
 pub mod facemeta;
@@ -30,6 +32,7 @@ pub mod tts;
 mod voice;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    animate::register(plugin)?;
     captions::register(plugin)?;
     faceswap::register(plugin)?;
     facetrack::register(plugin)?;

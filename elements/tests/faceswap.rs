@@ -14,7 +14,7 @@ mod swap_metrics;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::init;
+use common::{frame_size, init};
 
 use gst::glib;
 use gst::prelude::*;
@@ -64,11 +64,7 @@ fn speaker() -> &'static Path {
 
 /// The first `count` frames of `file` as RGBx buffers carrying `reenactfacetrack`'s face meta.
 fn tracked(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let (caps, frames) = common::decode(file, "RGBx", count);
-    let mut h = Harness::new_parse("reenactfacetrack");
-    h.set_caps(caps.clone(), caps.clone());
-    let out = frames.into_iter().map(|f| h.push_and_pull(f).expect("tracked frame")).collect();
-    (caps, out)
+    common::tracked(file, "RGBx", count)
 }
 
 /// Runs copies of `frames` through `reenactfaceswap character=<character> <props>`.
@@ -110,11 +106,6 @@ fn inside(face: &Face, min_depth: f32, width: usize, height: usize) -> Vec<(usiz
         }
     }
     out
-}
-
-fn frame_size(caps: &gst::Caps) -> (usize, usize) {
-    let s = caps.structure(0).expect("structure");
-    (s.get::<i32>("width").expect("width") as usize, s.get::<i32>("height").expect("height") as usize)
 }
 
 /// Lab mean of the skin (face outline minus eyes, brows and lips) of an RGBx frame.

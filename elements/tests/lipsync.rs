@@ -12,11 +12,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::init;
+use common::{frame_size, init};
 
 use gst::glib;
 use gst::prelude::*;
-use gst_check::Harness;
 use gstreenact::character::mesh::LIPS_OUTER;
 use gstreenact::character::{create, decode_audio_mono, Character, CreateOptions};
 use gstreenact::facemeta::FaceMeta;
@@ -362,16 +361,7 @@ fn mouth_and_sound_stay_within_ebu_r37() {
 
 /// The first `count` frames of `file` as RGBA buffers carrying `reenactfacetrack`'s face meta.
 fn tracked(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let (caps, frames) = common::decode(file, "RGBA", count);
-    let mut h = Harness::new_parse("reenactfacetrack");
-    h.set_caps(caps.clone(), caps.clone());
-    let out = frames.into_iter().map(|f| h.push_and_pull(f).expect("tracked frame")).collect();
-    (caps, out)
-}
-
-fn frame_size(caps: &gst::Caps) -> (usize, usize) {
-    let s = caps.structure(0).expect("structure");
-    (s.get::<i32>("width").expect("width") as usize, s.get::<i32>("height").expect("height") as usize)
+    common::tracked(file, "RGBA", count)
 }
 
 type Stream = (gst::Caps, Vec<gst::Buffer>);

@@ -54,6 +54,7 @@ pub const REENACTSCALE: &str = "reenactscale";
 /// The show's chain elements (see [`crate::show`]), registered like [`REENACTVOICE`].
 pub const REENACTFACETRACK: &str = "reenactfacetrack";
 pub const REENACTFACESWAP: &str = "reenactfaceswap";
+pub const REENACTANIMATE: &str = "reenactanimate";
 pub const REENACTLIPSYNC: &str = "reenactlipsync";
 pub const REENACTMATTE: &str = "reenactmatte";
 pub const REENACTREFRAME: &str = "reenactreframe";

@@ -56,6 +56,27 @@ pub struct ModelLicence {
     pub commercial_label: String,
 }
 
+/// The catalog models an element's `algorithm` names, as (name, version): every
+/// `NAME@VERSION` joined by `+` after an `onnx:`, up to ` on PROVIDER`. A swap with an
+/// enhancer (`classical:...+onnx:gfpgan@1.4`), an RVC voice (`onnx:voice@v+contentvec@v+rmvpe@v
+/// on Cpu`) and a portrait animation (`liveportrait:onnx:a@v+m@v+w@v+s@v`) each name several;
+/// a classical algorithm names none.
+pub(crate) fn algorithm_models(algorithm: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for run in algorithm.split("onnx:").skip(1) {
+        let run = run.split(" on ").next().unwrap_or_default();
+        for item in run.split('+') {
+            match item.split_once('@') {
+                Some((name, version)) if !name.is_empty() && !version.is_empty() => {
+                    found.push((name.to_owned(), version.to_owned()));
+                }
+                _ => break,
+            }
+        }
+    }
+    found
+}
+
 /// The licences of `models` from the model catalog, one per model name; a model the catalog
 /// no longer knows is listed as not stated rather than left out.
 pub fn licences(models: &[ModelUse]) -> Vec<ModelLicence> {
@@ -105,4 +126,26 @@ impl EngineInfo {
 /// Current UTC time as RFC 3339.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::algorithm_models;
+
+    fn names(algorithm: &str) -> Vec<String> {
+        algorithm_models(algorithm).into_iter().map(|(n, v)| format!("{n}@{v}")).collect()
+    }
+
+    #[test]
+    fn every_model_an_algorithm_names_is_found() {
+        assert!(names("classical:delaunay/2+poisson+skin").is_empty());
+        assert_eq!(names("onnx:inswapper_128@imported+occlusion"), ["inswapper_128@imported"]);
+        assert_eq!(names("classical:delaunay/2+poisson+skin+onnx:gfpgan@1.4"), ["gfpgan@1.4"]);
+        assert_eq!(
+            names("onnx:voice@imported+contentvec_768@imported+rmvpe@imported on Cpu"),
+            ["voice@imported", "contentvec_768@imported", "rmvpe@imported"]
+        );
+        assert_eq!(names("liveportrait:onnx:a@1+m@1+w@1+s@1").len(), 4);
+        assert_eq!(names("onnx:swap@2+onnx:restorer@1"), ["swap@2", "restorer@1"]);
+    }
 }

@@ -125,6 +125,14 @@ impl Graph {
         self
     }
 
+    /// Adds an int64 constant tensor (the shapes and axes `Reshape`, `Expand` and `Unsqueeze`
+    /// take as inputs).
+    pub fn initializer_i64(mut self, name: &str, dims: &[i64], data: &[i64]) -> Self {
+        let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializers.push(tensor_raw(name, dims, INT64, &raw));
+        self
+    }
+
     /// Adds node `op` (default domain) reading `inputs` and writing `outputs`.
     pub fn node(mut self, op: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) -> Self {
         let mut node = Vec::new();
@@ -205,6 +213,135 @@ impl Graph {
     }
 }
 
+/// Stand-ins for LivePortrait's four ONNX modules, with their file names: the signatures
+/// `reenact models import --as portrait-animation` recognises and LivePortrait's pixel contract
+/// (RGB 0..1 crops of 256 px in, 512 px out), built so the picture shows what the slot fed
+/// them (no open licence covers the real weights):
+///
+/// - appearance: the 256 px crop averaged to 64 px, in the first three channels of the volume;
+/// - motion: zero pose and expression, scale 1, fixed keypoints; translation = the centroid of
+///   the red plane in the crop's [-1, 1] coordinates;
+/// - warping (inputs in FasterLivePortrait's order: feature_3d, kp_driving, kp_source): the
+///   appearance's picture at 512 px, moved by the mean of kp_driving - kp_source in x and y;
+/// - stitching: moves the driving keypoints back by half their mean x, y motion.
+///
+/// So the animated picture is the portrait's crop, and it moves as the performer's crop
+/// moves, by half as much with stitching.
+pub fn liveportrait_standins() -> [(&'static str, Graph); 4] {
+    [
+        ("appearance_feature_extractor", liveportrait_appearance()),
+        ("motion_extractor", liveportrait_motion()),
+        ("warping_spade", liveportrait_warping()),
+        ("stitching", liveportrait_stitching()),
+    ]
+}
+
+fn liveportrait_appearance() -> Graph {
+    Graph::new()
+        .input("img", &[1, 3, 256, 256])
+        .output("output", &[1, 32, 16, 64, 64])
+        .initializer_i64("shape5", &[5], &[1, 3, 1, 64, 64])
+        .initializer_i64("volume", &[5], &[1, 32, 16, 64, 64])
+        .initializer("rest", &[1, 29, 1, 64, 64], &vec![0.0; 29 * 64 * 64])
+        .node(
+            "AveragePool",
+            &["img"],
+            &["small"],
+            &[("kernel_shape", Attr::Ints(vec![4, 4])), ("strides", Attr::Ints(vec![4, 4]))],
+        )
+        .node("Reshape", &["small", "shape5"], &["small5"], &[])
+        .node("Concat", &["small5", "rest"], &["slab"], &[("axis", Attr::Int(1))])
+        .node("Expand", &["slab", "volume"], &["output"], &[])
+}
+
+/// The motion stand-in's canonical keypoints: a 7 x 3 grid.
+fn canonical() -> Vec<f32> {
+    (0..21).flat_map(|k| [(k % 7) as f32 * 0.2 - 0.6, (k / 7) as f32 * 0.3 - 0.3, 0.0]).collect()
+}
+
+fn liveportrait_motion() -> Graph {
+    let ramp = |i: usize| (2 * i + 1) as f32 / 256.0 - 1.0;
+    let xs: Vec<f32> = (0..256).map(ramp).collect();
+    let mut pose = vec![0.0f32; 66];
+    (pose[32], pose[33]) = (8.0, 8.0);
+    let constant = |dims: &[i64], data: Vec<f32>| Attr::Tensor { dims: dims.to_vec(), data };
+    let mean_all = [("axes", Attr::Ints(vec![1, 2, 3])), ("keepdims", Attr::Int(1))];
+    Graph::new()
+        .input("img", &[1, 3, 256, 256])
+        .output("pitch", &[1, 66])
+        .output("yaw", &[1, 66])
+        .output("roll", &[1, 66])
+        .output("t", &[1, 3])
+        .output("exp", &[1, 63])
+        .output("scale", &[1, 1])
+        .output("kp", &[1, 63])
+        .initializer("red", &[1, 3, 1, 1], &[1.0, 0.0, 0.0])
+        .initializer("xramp", &[1, 1, 1, 256], &xs)
+        .initializer("yramp", &[1, 1, 256, 1], &xs)
+        .initializer("zero", &[1, 1, 1, 1], &[0.0])
+        .initializer_i64("row3", &[2], &[1, 3])
+        .node("Constant", &[], &["pitch"], &[("value", constant(&[1, 66], pose.clone()))])
+        .node("Constant", &[], &["yaw"], &[("value", constant(&[1, 66], pose.clone()))])
+        .node("Constant", &[], &["roll"], &[("value", constant(&[1, 66], pose))])
+        .node("Constant", &[], &["exp"], &[("value", constant(&[1, 63], vec![0.0; 63]))])
+        .node("Constant", &[], &["scale"], &[("value", constant(&[1, 1], vec![1.0]))])
+        .node("Constant", &[], &["kp"], &[("value", constant(&[1, 63], canonical()))])
+        .node("Conv", &["img", "red"], &["r"], &[])
+        .node("Mul", &["r", "xramp"], &["rx"], &[])
+        .node("Mul", &["r", "yramp"], &["ry"], &[])
+        .node("ReduceMean", &["rx"], &["sx"], &mean_all)
+        .node("ReduceMean", &["ry"], &["sy"], &mean_all)
+        .node("ReduceMean", &["r"], &["s"], &mean_all)
+        .node("Div", &["sx", "s"], &["cx"], &[])
+        .node("Div", &["sy", "s"], &["cy"], &[])
+        .node("Concat", &["cx", "cy", "zero"], &["c"], &[("axis", Attr::Int(3))])
+        .node("Reshape", &["c", "row3"], &["t"], &[])
+}
+
+fn liveportrait_warping() -> Graph {
+    let mut base = Vec::with_capacity(512 * 512 * 2);
+    for y in 0..512 {
+        for x in 0..512 {
+            base.extend([(2 * x + 1) as f32 / 512.0 - 1.0, (2 * y + 1) as f32 / 512.0 - 1.0]);
+        }
+    }
+    let mut pick = vec![0.0f32; 3 * 32];
+    for c in 0..3 {
+        pick[c * 32 + c] = 1.0;
+    }
+    Graph::new()
+        .input("feature_3d", &[1, 32, 16, 64, 64])
+        .input("kp_driving", &[1, 21, 3])
+        .input("kp_source", &[1, 21, 3])
+        .output("out", &[1, 3, 512, 512])
+        .initializer("pick", &[3, 32, 1, 1], &pick)
+        .initializer("xy", &[3, 2], &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+        .initializer("base", &[1, 512, 512, 2], &base)
+        .node("ReduceMean", &["feature_3d"], &["flat"], &[("axes", Attr::Ints(vec![2])), ("keepdims", Attr::Int(0))])
+        .node("Conv", &["flat", "pick"], &["picture"], &[])
+        .node("Sub", &["kp_driving", "kp_source"], &["moved"], &[])
+        .node("ReduceMean", &["moved"], &["mean"], &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))])
+        .node("MatMul", &["mean", "xy"], &["shift"], &[])
+        .node("Sub", &["base", "shift"], &["grid"], &[])
+        .node("GridSample", &["picture", "grid"], &["out"], &[])
+}
+
+fn liveportrait_stitching() -> Graph {
+    let mut m = vec![0.0f32; 126 * 65];
+    for k in 0..21 {
+        for axis in 0..2 {
+            m[(3 * k + axis) * 65 + 63 + axis] = 0.5 / 21.0;
+            m[(63 + 3 * k + axis) * 65 + 63 + axis] = -0.5 / 21.0;
+        }
+    }
+    Graph::new().input("input", &[1, 126]).output("output", &[1, 65]).initializer("m", &[126, 65], &m).node(
+        "MatMul",
+        &["input", "m"],
+        &["output"],
+        &[],
+    )
+}
+
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -258,14 +395,19 @@ fn value_info(name: &str, shape: &[i64], data_type: i64) -> Vec<u8> {
 
 /// `TensorProto` of float32 values (raw little-endian data).
 fn tensor(name: &str, dims: &[i64], data: &[f32]) -> Vec<u8> {
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor_raw(name, dims, FLOAT, &raw)
+}
+
+/// `TensorProto` of `data_type` with its values as raw little-endian bytes.
+fn tensor_raw(name: &str, dims: &[i64], data_type: i64, raw: &[u8]) -> Vec<u8> {
     let mut t = Vec::new();
     for &d in dims {
         int(&mut t, 1, d);
     }
-    int(&mut t, 2, FLOAT);
+    int(&mut t, 2, data_type);
     bytes(&mut t, 8, name.as_bytes());
-    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    bytes(&mut t, 9, &raw);
+    bytes(&mut t, 9, raw);
     t
 }
 

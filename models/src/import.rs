@@ -26,6 +26,16 @@ pub const IMPORTED_MANIFEST: &str = "MANIFEST.imported.toml";
 /// The folder of the model directory imported files are copied into.
 pub const IMPORTED_DIR: &str = "imported";
 
+/// LivePortrait's modules as `--as portrait-animation` records them: the signature recognised,
+/// the catalog task, and the file name LivePortrait's ONNX exports give the module. The
+/// stitching module is last: the other three are required.
+pub const PORTRAIT_ANIMATION_MODULES: [(&str, &str, &str); 4] = [
+    ("liveportrait_appearance", "portrait_appearance", "appearance_feature_extractor.onnx"),
+    ("liveportrait_motion", "portrait_motion", "motion_extractor.onnx"),
+    ("liveportrait_warping_spade", "portrait_warping", "warping_spade.onnx"),
+    ("liveportrait_stitching", "portrait_stitching", "stitching.onnx"),
+];
+
 /// The model slot an imported file is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {

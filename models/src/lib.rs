@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use checksum::{default_cache_dir, sha256_file, CACHE_FILE_NAME};
 pub use import::{
     import_model, recognise, ImportError, ImportRequest, Imported, Recognised, Slot, IMPORTED_DIR, IMPORTED_MANIFEST,
+    PORTRAIT_ANIMATION_MODULES,
 };
 pub use install::{bundled_manifests, installable_models, InstallError, Installer, Outcome, Step, BUNDLED_MANIFESTS};
 pub use lookup::{Catalog, CatalogEntry, Corruption, ModelError, ModelStatus};

@@ -283,6 +283,29 @@ impl Catalog {
         self.entries.iter().find(|entry| entry.model.name == name)
     }
 
+    /// The first model, in lookup order, recognised on import as `signature`, or failing that
+    /// the first for `task`: how a slot finds the companions a model was trained with.
+    pub fn first_of(&self, signature: &str, task: &str) -> Option<&CatalogEntry> {
+        let entries = self.entries.iter();
+        entries
+            .clone()
+            .find(|e| e.model.signature.as_deref() == Some(signature))
+            .or_else(|| entries.clone().find(|e| e.model.task == task))
+    }
+
+    /// The LivePortrait modules a portrait animation would run (the first of each kind), by
+    /// catalog name; the files of the kinds missing, by the names LivePortrait gives them.
+    pub fn portrait_animation(&self) -> (Vec<&str>, Vec<&'static str>) {
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for (signature, task, file) in crate::PORTRAIT_ANIMATION_MODULES {
+            match self.first_of(signature, task) {
+                Some(entry) => found.push(entry.model.name.as_str()),
+                None => missing.push(file),
+            }
+        }
+        (found, missing)
+    }
+
     /// The verified path of model `name`, or why it cannot be used.
     pub fn get(&self, name: &str) -> Result<PathBuf, ModelError> {
         let entry = self.entry(name).ok_or_else(|| ModelError::Unknown {

@@ -212,7 +212,12 @@ fn a_character_speaks_with_an_imported_voice_model() {
     let run = |args: &[&str]| home.command(args).env("REENACT_MODELS", shared("models")).output().expect("run reenact");
     let voice = home.path("lincoln_v2.onnx");
     rvc_voice(&voice);
-    let imported = run(&["models", "import", voice.to_str().unwrap(), "--as", "voice", "--license", "MIT"]);
+    // Into the home's own model directory: REENACT_MODELS names the shared models, which
+    // the test must leave as it found them.
+    let models = home.models();
+    let dir = models.to_str().unwrap();
+    let imported =
+        run(&["models", "import", voice.to_str().unwrap(), "--as", "voice", "--license", "MIT", "--dir", dir]);
     assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
 
     let portrait = shared("media/astronaut.png");
@@ -249,4 +254,61 @@ fn a_character_speaks_with_an_imported_voice_model() {
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("speaks     with lincoln_v2 (speaker 2)"), "{text}");
     assert!(text.contains("voice      no profile (the neural voice speaks)"), "{text}");
+}
+
+#[test]
+fn an_animated_character_needs_the_portrait_animation_modules() {
+    let home = common::Home::new();
+    let run = |args: &[&str]| home.command(args).env("REENACT_MODELS", shared("models")).output().expect("run reenact");
+    let portrait = shared("media/astronaut.png");
+    let out = home.path("collins.character.json");
+    let create = || {
+        run(&[
+            "character",
+            "create",
+            "--rights-basis",
+            "public-domain",
+            "--portrait",
+            portrait.to_str().unwrap(),
+            "--face",
+            "animate",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let refused = create();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("--face animate"), "{stderr}");
+    assert!(stderr.contains("warping_spade.onnx") && stderr.contains("--as portrait-animation"), "{stderr}");
+    assert!(!out.exists(), "nothing written for a refused create");
+
+    let models = home.models();
+    for (name, graph) in reenact_models::graph::liveportrait_standins() {
+        let file = home.path(&format!("{name}.onnx"));
+        std::fs::write(&file, graph.to_model()).unwrap();
+        let file = file.to_str().unwrap();
+        let dir = models.to_str().unwrap();
+        let imported = run(&["models", "import", file, "--as", "portrait-animation", "--license", "MIT", "--dir", dir]);
+        assert!(imported.status.success(), "{name}: {}", String::from_utf8_lossy(&imported.stderr));
+    }
+    let created = create();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let shown = run(&["character", "show", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("face       the portrait, animated by the performer's face"), "{text}");
+    let json = run(&["character", "show", "--json", out.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(summary["face"], "animate");
+
+    // Imported without --commercial-use yes, the modules keep the character out of
+    // commercial work, naming the module; non-commercial work may use it.
+    let catalog = reenact_models::Catalog::from_dirs([models.clone()]).expect("catalog");
+    let character = gstreenact::character::Character::load(&out).expect("character");
+    let check = |commercial: bool| {
+        let catalog = commercial.then_some(&catalog);
+        reenact_server::credentials::check_character("collins", &character, "2026-12-05", catalog)
+    };
+    let refused = check(true).unwrap_err();
+    assert!(refused.contains("portrait animation") && refused.contains("appearance_feature_extractor"), "{refused}");
+    check(false).expect("non-commercial work");
 }

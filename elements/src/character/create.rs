@@ -12,8 +12,8 @@ use super::mesh::{
     self, FACE_OVAL, INNER_LIP_MIDS, LEFT_BROW, LEFT_EYE, LIPS_OUTER, MOUTH_CORNERS, RIGHT_BROW, RIGHT_EYE,
 };
 use super::{
-    base64_encode, decode_audio_mono, decode_image, encode_png, Character, CharacterError, MouthRegion, Portrait,
-    RgbaImage, SpeakerEmbedding, FORMAT_VERSION,
+    base64_encode, decode_audio_mono, decode_image, encode_png, Character, CharacterError, FaceMode, MouthRegion,
+    Portrait, RgbaImage, SpeakerEmbedding, FORMAT_VERSION,
 };
 use crate::analysis::{self, speaker};
 use crate::facemeta::Face;
@@ -63,6 +63,7 @@ pub fn create(options: &CreateOptions, catalog: &Catalog) -> Result<Character, C
         voice,
         rights: None,
         voice_model: None,
+        face: FaceMode::Swap,
     })
 }
 

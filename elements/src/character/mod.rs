@@ -53,6 +53,38 @@ pub struct Character {
     /// converter's own signature): `reenactvoice` runs it when its `model` property is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_model: Option<VoiceModel>,
+    /// How the face plays: swapped onto the performer's (the default) or the whole portrait
+    /// animated by the performer's face.
+    #[serde(default, skip_serializing_if = "FaceMode::is_swap")]
+    pub face: FaceMode,
+}
+
+/// How a character's face is put on the picture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaceMode {
+    /// The performer's face becomes the character's (`reenactfaceswap`).
+    #[default]
+    Swap,
+    /// The character's portrait replaces the picture and moves as the performer's face moves
+    /// (`reenactanimate`, LivePortrait's modules).
+    Animate,
+}
+
+impl FaceMode {
+    /// Whether this is the default, the swap.
+    pub fn is_swap(&self) -> bool {
+        *self == Self::Swap
+    }
+}
+
+impl fmt::Display for FaceMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Swap => "swap",
+            Self::Animate => "animate",
+        })
+    }
 }
 
 /// A catalog voice and which of its speakers the character is.

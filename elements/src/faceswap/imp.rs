@@ -97,6 +97,7 @@ use super::skin::{eyes_closed, hold_occluders};
 use super::triangulation::convex_hull;
 use super::warp::{mesh_points, PortraitMesh};
 use super::ReenactFaceSwapBlend;
+use crate::algorithm::LastRun;
 use crate::character::mesh::{self, FACE_OVAL, LEFT_EYE, LIPS_INNER, RIGHT_EYE};
 use crate::character::{Character, ColourStats};
 use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
@@ -267,6 +268,7 @@ struct State {
 pub struct ReenactFaceSwap {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    last_run: LastRun,
 }
 
 impl ReenactFaceSwap {
@@ -527,6 +529,7 @@ impl ObjectImpl for ReenactFaceSwap {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        self.last_run.forget();
         let mut settings = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
         match pspec.name() {
             "character" => {
@@ -624,7 +627,8 @@ impl ObjectImpl for ReenactFaceSwap {
         if pspec.name() == "algorithm" {
             // State first, then settings: never both locks at once.
             let started = self.state().as_ref().map(|state| state.algorithm.clone());
-            return started.unwrap_or_else(|| self.settings().algorithm()).to_value();
+            let ran = started.or_else(|| self.last_run.get());
+            return ran.unwrap_or_else(|| self.settings().algorithm()).to_value();
         }
         let settings = self.settings();
         match pspec.name() {
@@ -763,7 +767,9 @@ impl BaseTransformImpl for ReenactFaceSwap {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state() = None;
+        if let Some(state) = self.state().take() {
+            self.last_run.set(state.algorithm);
+        }
         gst::debug!(CAT, imp = self, "stopped");
         Ok(())
     }

@@ -9,24 +9,24 @@ use crate::frame::PackedLayout;
 
 /// A packed 8-bit RGB-family frame (RGB, BGR, RGBx, BGRx, RGBA, BGRA).
 #[derive(Debug)]
-pub(super) struct FrameMut<'a> {
+pub(crate) struct FrameMut<'a> {
     /// Pixel rows, `stride` bytes apart.
-    pub(super) data: &'a mut [u8],
+    pub(crate) data: &'a mut [u8],
     /// Width in pixels.
-    pub(super) width: usize,
+    pub(crate) width: usize,
     /// Height in pixels.
-    pub(super) height: usize,
+    pub(crate) height: usize,
     /// Bytes from one row to the next.
-    pub(super) stride: usize,
+    pub(crate) stride: usize,
     /// Bytes per pixel (3 or 4).
-    pub(super) pixel_stride: usize,
+    pub(crate) pixel_stride: usize,
     /// Byte offsets of red, green and blue inside a pixel.
-    pub(super) rgb: [usize; 3],
+    pub(crate) rgb: [usize; 3],
 }
 
 impl FrameMut<'_> {
     /// True when every row the dimensions promise lies inside `data`.
-    pub(super) fn is_valid(&self) -> bool {
+    pub(crate) fn is_valid(&self) -> bool {
         self.layout().fits(self.data.len(), self.width, self.height, self.stride)
     }
 
@@ -36,13 +36,13 @@ impl FrameMut<'_> {
 
     /// R, G, B of pixel (`x`, `y`), which must lie inside the frame.
     #[inline]
-    pub(super) fn get(&self, x: usize, y: usize) -> [u8; 3] {
+    pub(crate) fn get(&self, x: usize, y: usize) -> [u8; 3] {
         self.layout().rgb_at(self.data, y * self.stride + x * self.pixel_stride)
     }
 
     /// Mixes `colour` into pixel (`x`, `y`) with weight `alpha` / 255 (255 replaces it).
     #[inline]
-    pub(super) fn blend(&mut self, x: usize, y: usize, colour: [u8; 3], alpha: u8) {
+    pub(crate) fn blend(&mut self, x: usize, y: usize, colour: [u8; 3], alpha: u8) {
         let i = y * self.stride + x * self.pixel_stride;
         let a = u32::from(alpha);
         for (&offset, &value) in self.rgb.iter().zip(&colour) {
@@ -54,23 +54,23 @@ impl FrameMut<'_> {
 
 /// A rectangle of the frame with one mask byte per pixel (0 = keep the frame, 255 = replace).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Mask {
+pub(crate) struct Mask {
     /// Left column in the frame.
-    pub(super) x0: usize,
+    pub(crate) x0: usize,
     /// Top row in the frame.
-    pub(super) y0: usize,
+    pub(crate) y0: usize,
     /// Width in pixels.
-    pub(super) width: usize,
+    pub(crate) width: usize,
     /// Height in pixels.
-    pub(super) height: usize,
+    pub(crate) height: usize,
     /// `width * height` weights, row-major.
-    pub(super) alpha: Vec<u8>,
+    pub(crate) alpha: Vec<u8>,
 }
 
 impl Mask {
     /// The weight of frame pixel (`x`, `y`); 0 outside the rectangle.
     #[cfg(test)]
-    pub(super) fn at(&self, x: usize, y: usize) -> u8 {
+    pub(crate) fn at(&self, x: usize, y: usize) -> u8 {
         if x < self.x0 || y < self.y0 || x >= self.x0 + self.width || y >= self.y0 + self.height {
             return 0;
         }
@@ -78,7 +78,7 @@ impl Mask {
     }
 
     /// True when no pixel is weighted.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.width == 0 || self.height == 0
     }
 }

@@ -120,7 +120,7 @@ const IDENTITY_SIGNATURE: &str = "one input [1, 3, 112, 112] and one output [1, 
 
 /// A 2-D similarity transform: (x, y) -> (a x - b y + tx, b x + a y + ty).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Similarity {
+pub(crate) struct Similarity {
     a: f32,
     b: f32,
     tx: f32,
@@ -130,7 +130,7 @@ pub(super) struct Similarity {
 impl Similarity {
     /// Least-squares similarity mapping `src` onto `dst` (Umeyama, no reflection); `None` when
     /// the source points coincide.
-    pub(super) fn estimate(src: &[(f32, f32)], dst: &[(f32, f32)]) -> Option<Self> {
+    pub(crate) fn estimate(src: &[(f32, f32)], dst: &[(f32, f32)]) -> Option<Self> {
         let n = src.len().min(dst.len());
         if n < 2 {
             return None;
@@ -160,12 +160,12 @@ impl Similarity {
 
     /// Maps one point.
     #[inline]
-    pub(super) fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+    pub(crate) fn apply(&self, x: f32, y: f32) -> (f32, f32) {
         (self.a * x - self.b * y + self.tx, self.b * x + self.a * y + self.ty)
     }
 
     /// The inverse transform; `None` for a zero scale.
-    pub(super) fn inverse(&self) -> Option<Self> {
+    pub(crate) fn inverse(&self) -> Option<Self> {
         let s = self.a * self.a + self.b * self.b;
         if s.is_nan() || s <= 1e-12 {
             return None;
@@ -202,7 +202,7 @@ pub(super) fn template(size: usize) -> [(f32, f32); 5] {
 
 /// How a model wants pixel values: 0..255 mapped linearly onto `range`, in RGB or BGR order.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct PixelContract {
+pub(crate) struct PixelContract {
     /// Value of a 0 byte.
     lo: f32,
     /// Value of a 255 byte.
@@ -220,7 +220,7 @@ impl Default for PixelContract {
 
 impl PixelContract {
     /// The contract a manifest tensor states with `range` and `color`.
-    pub(super) fn of(spec: &TensorSpec) -> Self {
+    pub(crate) fn of(spec: &TensorSpec) -> Self {
         let mut contract = Self::default();
         if let Some([lo, hi]) = spec.extra.get("range").and_then(|v| v.as_array()).map(Vec::as_slice) {
             if let (Some(lo), Some(hi)) = (lo.as_float(), hi.as_float()) {
@@ -255,7 +255,7 @@ impl PixelContract {
 
 /// Fills `out` (3 x size x size, NCHW, as `contract` says) with the crop whose pixel (u, v) is
 /// the picture at `to_picture(u, v)`, bilinear, black outside. `get` reads picture pixels.
-pub(super) fn aligned_input(
+pub(crate) fn aligned_input(
     (width, height): (usize, usize),
     get: impl Fn(usize, usize) -> [u8; 3],
     to_picture: &Similarity,
@@ -292,7 +292,7 @@ pub(super) fn aligned_input(
 }
 
 /// Compares a manifest tensor with the one wanted; `Err` says how it differs.
-pub(super) fn check_spec(spec: &TensorSpec, want: &[i64]) -> Result<(), String> {
+pub(crate) fn check_spec(spec: &TensorSpec, want: &[i64]) -> Result<(), String> {
     if spec.dtype != "float32" {
         return Err(format!("`{}` is {}, not float32", spec.name, spec.dtype));
     }
@@ -425,7 +425,7 @@ impl NeuralSwapper {
 /// Pastes a model's output crop (`size` x `size`, NCHW, values as `contract` says) back onto
 /// the frame through `to_crop` (frame pixel -> crop pixel), bilinear, blended by `mask` times
 /// `strength` (0..1). Returns the pixels written.
-pub(super) fn paste_crop(
+pub(crate) fn paste_crop(
     frame: &mut FrameMut<'_>,
     (out, size, contract): (&[f32], usize, PixelContract),
     to_crop: &Similarity,

@@ -82,6 +82,7 @@ use super::mel::{self, MelWindow};
 use super::neural::NeuralLipSync;
 use super::warp::MouthWarp;
 use super::ReenactLipSyncMode;
+use crate::algorithm::LastRun;
 use crate::character::{Character, RgbaImage};
 use crate::facemeta::{FaceMeta, LANDMARK_COUNT};
 
@@ -251,6 +252,7 @@ pub struct ReenactLipSync {
     audio_pad: gst_base::AggregatorPad,
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    last_run: LastRun,
 }
 
 impl ReenactLipSync {
@@ -478,7 +480,7 @@ impl ObjectSubclass for ReenactLipSync {
             gst::PadBuilder::<gst_base::AggregatorPad>::from_template(&templ).flags(gst::PadFlags::PROXY_CAPS).build();
         let templ = klass.pad_template("audio_sink").expect("audio_sink template");
         let audio_pad = gst::PadBuilder::<gst_base::AggregatorPad>::from_template(&templ).build();
-        Self { video_pad, audio_pad, settings: Mutex::default(), state: Mutex::default() }
+        Self { video_pad, audio_pad, settings: Mutex::default(), state: Mutex::default(), last_run: LastRun::default() }
     }
 }
 
@@ -553,6 +555,7 @@ impl ObjectImpl for ReenactLipSync {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        self.last_run.forget();
         let mut settings = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
         match pspec.name() {
             "character" => {
@@ -605,7 +608,8 @@ impl ObjectImpl for ReenactLipSync {
         if pspec.name() == "algorithm" {
             // State first, then settings: never both locks at once.
             let started = self.state().as_ref().map(|state| state.algorithm.clone());
-            return started.unwrap_or_else(|| self.settings().algorithm()).to_value();
+            let ran = started.or_else(|| self.last_run.get());
+            return ran.unwrap_or_else(|| self.settings().algorithm()).to_value();
         }
         let settings = self.settings();
         match pspec.name() {
@@ -734,7 +738,9 @@ impl AggregatorImpl for ReenactLipSync {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state() = None;
+        if let Some(state) = self.state().take() {
+            self.last_run.set(state.algorithm);
+        }
         gst::debug!(CAT, imp = self, "stopped");
         Ok(())
     }

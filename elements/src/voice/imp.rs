@@ -65,6 +65,7 @@ use gst_base::prelude::*;
 
 use super::neural::{self, NeuralConverter};
 use super::processor::{Controls, Processor, CLASSICAL_ALGORITHM, FORMANT_LIMITS, MAX_SEMITONES};
+use crate::algorithm::LastRun;
 use crate::character::{Character, VoiceProfile};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -140,6 +141,7 @@ struct State {
 pub struct ReenactVoice {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    last_run: LastRun,
 }
 
 impl ReenactVoice {
@@ -180,6 +182,9 @@ impl ReenactVoice {
     fn algorithm(&self) -> String {
         if let Some(state) = self.state().as_ref() {
             return state.algorithm.clone();
+        }
+        if let Some(ran) = self.last_run.get() {
+            return ran;
         }
         match self.settings().model {
             Some(name) => format!("onnx:{name}"),
@@ -301,6 +306,7 @@ impl ObjectImpl for ReenactVoice {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        self.last_run.forget();
         let mut settings = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
         match pspec.name() {
             "character" => {
@@ -435,7 +441,9 @@ impl BaseTransformImpl for ReenactVoice {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state() = None;
+        if let Some(state) = self.state().take() {
+            self.last_run.set(state.algorithm);
+        }
         gst::debug!(CAT, imp = self, "stopped");
         Ok(())
     }

@@ -61,15 +61,6 @@ pub(crate) fn is_rvc(entry: &CatalogEntry) -> bool {
         || (model.inputs.len() == 6 && model.inputs[0].shape.as_deref() == Some(&[1, -1, CONTENT_DIM as i64]))
 }
 
-/// The catalog's first model with `signature` or `task`.
-fn companion<'a>(catalog: &'a Catalog, signature: &str, task: &str) -> Option<&'a CatalogEntry> {
-    let entries = catalog.entries();
-    entries
-        .iter()
-        .find(|e| e.model.signature.as_deref() == Some(signature))
-        .or_else(|| entries.iter().find(|e| e.model.task == task))
-}
-
 /// RMVPE's log-mel frames of a window: centred (reflect-padded by half the FFT), periodic
 /// Hann, magnitude, HTK-scale bands, `ln(max(x, 1e-5))`.
 struct PitchFrontEnd {
@@ -252,8 +243,8 @@ impl RvcConverter {
             })?;
         let missing = |what, flag| NeuralError::MissingCompanion { voice: name.clone(), what, flag };
         let content =
-            companion(catalog, "contentvec_768", "voice_content").ok_or_else(|| missing("content", "voice-content"))?;
-        let pitch = companion(catalog, "rmvpe", "voice_pitch").ok_or_else(|| missing("pitch", "voice-pitch"))?;
+            catalog.first_of("contentvec_768", "voice_content").ok_or_else(|| missing("content", "voice-content"))?;
+        let pitch = catalog.first_of("rmvpe", "voice_pitch").ok_or_else(|| missing("pitch", "voice-pitch"))?;
         let content_out = content.model.outputs.first().and_then(|o| o.shape.clone()).unwrap_or_default();
         let content_in = content.model.inputs.first().and_then(|i| i.shape.as_ref()).map_or(2, Vec::len);
         let open = |n: &str| OnnxSession::open(catalog, n, SessionOptions { intra_threads: 1, allow_gpu: true });

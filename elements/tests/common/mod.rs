@@ -43,6 +43,21 @@ pub fn decode_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
     pull_frames(convert, file, count)
 }
 
+/// The first `count` frames of `file` as `format` buffers carrying `reenactfacetrack`'s face meta.
+pub fn tracked(file: &Path, format: &str, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let (caps, frames) = decode(file, format, count);
+    let mut h = gst_check::Harness::new_parse("reenactfacetrack");
+    h.set_caps(caps.clone(), caps.clone());
+    let out = frames.into_iter().map(|f| h.push_and_pull(f).expect("tracked frame")).collect();
+    (caps, out)
+}
+
+/// Width and height of raw video caps.
+pub fn frame_size(caps: &gst::Caps) -> (usize, usize) {
+    let s = caps.structure(0).expect("structure");
+    (s.get::<i32>("width").expect("width") as usize, s.get::<i32>("height").expect("height") as usize)
+}
+
 /// The first `count` frames of `file` decoded and passed through `convert` (a launch-line fragment).
 fn pull_frames(convert: &str, file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
     let pipeline = gst::parse::launch(&format!(

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gstreenact::character::Character;
+use gstreenact::character::{Character, FaceMode};
 use serde::{Deserialize, Serialize};
 
 pub use browser::{BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats};
@@ -867,6 +867,7 @@ fn load_characters(files: &[PathBuf]) -> Result<Vec<show::Character>> {
         }
         loaded.push(show::Character {
             has_voice: character.speaks(),
+            animates: character.face == FaceMode::Animate,
             name: character.name,
             file: file.clone(),
             on: show::Switch::Live,

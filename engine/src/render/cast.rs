@@ -22,7 +22,7 @@ use gst::prelude::*;
 // Our `Cast` shadows the glob's trait of that name; keep its methods.
 use gst::prelude::Cast as _;
 use gst_base::prelude::BaseTransformExt;
-use gstreenact::character::{Character, FILE_SUFFIX};
+use gstreenact::character::{Character, FaceMode, FILE_SUFFIX};
 use reenact_models::{Catalog, ModelUse};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,8 @@ struct Role {
     name: String,
     file: PathBuf,
     has_voice: bool,
+    /// The portrait is animated rather than swapped.
+    animates: bool,
     /// The median F0 of the character's voice, Hz.
     pitch_hz: Option<f32>,
     /// `[start, end)` in timeline seconds, in project order.
@@ -60,7 +62,8 @@ pub struct SceneUse {
     pub end: f64,
     pub character: String,
     pub character_file: PathBuf,
-    /// `reenactfaceswap`'s algorithm, e.g. `classical:delaunay/2+poisson+skin` or `onnx:NAME@VERSION`.
+    /// The face element's algorithm: `reenactfaceswap`'s (`classical:delaunay/2+poisson+skin`,
+    /// `onnx:NAME@VERSION`) or `reenactanimate`'s (`liveportrait:onnx:NAME@VERSION+...`).
     pub face: String,
     /// `reenactvoice`'s algorithm; absent when the character has no voice profile.
     pub voice: Option<String>,
@@ -128,6 +131,7 @@ impl Cast {
                     name: scene.character.clone(),
                     file,
                     has_voice: character.speaks(),
+                    animates: character.face == FaceMode::Animate,
                     pitch_hz: character.voice.as_ref().map(|v| v.median_f0_hz),
                     ranges: vec![(scene.start, scene.end)],
                     portrait_ranges: if scene.voice_over { vec![(scene.start, scene.end)] } else { Vec::new() },
@@ -160,6 +164,7 @@ impl Cast {
                 name: role.name.clone(),
                 file: role.file.clone(),
                 has_voice: role.has_voice,
+                animates: role.animates,
                 on: Switch::Scenes(role.ranges.clone()),
             });
             if !role.portrait_ranges.is_empty() {
@@ -265,16 +270,17 @@ impl Cast {
             .collect();
         for (algorithm, element) in uses
             .iter()
-            .flat_map(|u| [(Some(&u.face), FACESWAP), (u.voice.as_ref(), VOICE)])
+            .flat_map(|u| {
+                let face = if u.face.starts_with("liveportrait:") { f::REENACTANIMATE } else { FACESWAP };
+                [(Some(&u.face), face), (u.voice.as_ref(), VOICE), (u.lips.as_ref(), f::REENACTLIPSYNC)]
+            })
             .filter_map(|(a, e)| Some((a?, e)))
         {
-            // `onnx:NAME@VERSION` names a model; classical algorithms run none.
-            let Some((name, version)) = algorithm.strip_prefix("onnx:").and_then(|m| m.split_once('@')) else {
-                continue;
-            };
-            let used = ModelUse { name: name.into(), version: version.into(), element: element.into() };
-            if !models.contains(&used) {
-                models.push(used);
+            for (name, version) in crate::metadata::algorithm_models(algorithm) {
+                let used = ModelUse { name, version, element: element.into() };
+                if !models.contains(&used) {
+                    models.push(used);
+                }
             }
         }
         models

@@ -138,6 +138,15 @@ pub fn render(
     let mut chains = Chains { cast: &mut cast, effects: &mut effects, dub: &dub };
     let Graph { pipeline, captures, .. } =
         build("reenact-render", show, request, cues.as_ref(), &position, &mut chains)?;
+    let watch = run::Watch {
+        duration_s: plan.duration_s,
+        position: position.clone(),
+        cancel,
+        stall_after: request.stall_timeout,
+    };
+    run::run(&pipeline, watch, on_progress)?;
+    drop(pipeline);
+    // Read once the elements have run: they name the models and versions they opened.
     let scenes = cast.scene_uses(&request.project, &dub);
     let mut models = cast.models(&scenes);
     for model in effects.models().into_iter().chain(dub.models.iter().cloned()) {
@@ -148,14 +157,6 @@ pub fn render(
     if let (None, Some(transcript)) = (&request.subtitles, &request.transcript) {
         models.extend(transcript.models.iter().cloned());
     }
-    let watch = run::Watch {
-        duration_s: plan.duration_s,
-        position: position.clone(),
-        cancel,
-        stall_after: request.stall_timeout,
-    };
-    run::run(&pipeline, watch, on_progress)?;
-    drop(pipeline);
 
     let rendered = position.seconds();
     if rendered + 1.5 * plan.frame_s() < plan.duration_s {

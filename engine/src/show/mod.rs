@@ -40,12 +40,16 @@ pub(crate) enum Switch {
     Scenes(Vec<(f64, f64)>),
 }
 
-/// One character the show may play: its face swap and, with a voice profile, its voice.
+/// One character the show may play: its face (swapped, or its portrait animated) and, with
+/// a voice profile, its voice.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Character {
     pub(crate) name: String,
     pub(crate) file: PathBuf,
     pub(crate) has_voice: bool,
+    /// The portrait is animated by the performer's face (`reenactanimate`) instead of
+    /// swapped onto it.
+    pub(crate) animates: bool,
     pub(crate) on: Switch,
 }
 
@@ -129,15 +133,24 @@ impl Show {
     }
 
     /// The picture's elements in their canonical order: tracker, one face swap
-    /// per character, lip-syncs, matte. RGBA in and out.
+    /// (or portrait animation) per character, lip-syncs, matte. RGBA in and out.
     pub(crate) fn video_plan(&self) -> Result<Plan> {
         let mut plan = Plan::default();
         if self.tracks_faces() {
             plan.push(Step::new(f::REENACTFACETRACK, Part::Track));
         }
         for (i, character) in self.characters.iter().enumerate() {
-            let step = Step::new(f::REENACTFACESWAP, Part::Swap(i)).with("character", Prop::path(&character.file));
-            plan.push(if self.hold_occluders { step.with("occlusion-mask", Prop::Flag(true)) } else { step });
+            let file = Prop::path(&character.file);
+            plan.push(if character.animates {
+                Step::new(f::REENACTANIMATE, Part::Swap(i)).with("character", file)
+            } else {
+                let step = Step::new(f::REENACTFACESWAP, Part::Swap(i)).with("character", file);
+                if self.hold_occluders {
+                    step.with("occlusion-mask", Prop::Flag(true))
+                } else {
+                    step
+                }
+            });
         }
         for (i, lips) in self.lips.iter().enumerate() {
             let step = Step::new(f::REENACTLIPSYNC, Part::Lips(i));

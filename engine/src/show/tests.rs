@@ -17,6 +17,7 @@ fn show() -> Show {
         name: name.into(),
         file: PathBuf::from(format!("/characters/{name}.character.json")),
         has_voice,
+        animates: false,
         on: scene.clone(),
     };
     let source = Source::Live { input: crate::live::LiveSource::Test, mic: None };
@@ -151,6 +152,30 @@ fn one_face_tracker_serves_swaps_lips_and_crops() {
     let trackers =
         offline.children().iter().filter(|e| e.factory().is_some_and(|f| f.name() == f::REENACTFACETRACK)).count();
     assert_eq!(trackers, 1);
+}
+
+#[test]
+fn an_animated_portrait_takes_its_character_s_place_in_both_builders() {
+    init();
+    let mut show = show();
+    show.characters[1].animates = true;
+    let plan = show.video_plan().unwrap();
+    let factories: Vec<_> = plan.steps.iter().map(|s| s.factory).collect();
+    assert_eq!(
+        factories,
+        [f::REENACTFACETRACK, f::REENACTFACESWAP, f::REENACTANIMATE, f::REENACTLIPSYNC, f::REENACTMATTE]
+    );
+    assert!(plan.steps[1].properties.iter().any(|(name, _)| *name == "occlusion-mask"), "the swap holds occluders");
+    assert!(plan.steps[2].properties.iter().all(|(name, _)| *name == "character"), "{:?}", plan.steps[2]);
+    assert!(show.to_string().contains("reenactfaceswap[ada] ! reenactanimate[bo] ! reenactlipsync"), "{show}");
+
+    let live = gst::Pipeline::new();
+    let input = live_input(&live);
+    crate::live::graph::add_video(&live, &input, &live_preset(), &show, false).unwrap();
+    assert_made(&ours_after(&input), &plan);
+    let offline = gst::Pipeline::new();
+    let chain = crate::render::cast::add_video(&offline, &show).unwrap().expect("a chain");
+    assert_made(&ours_after(&chain.first), &plan);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use gstreenact::character::{self, Character, CreateOptions, Rights, RightsBasis, VoiceModel, FILE_SUFFIX};
+use gstreenact::character::{self, Character, CreateOptions, FaceMode, Rights, RightsBasis, VoiceModel, FILE_SUFFIX};
 use reenact_models::Catalog;
 use serde_json::json;
 
@@ -36,6 +36,11 @@ enum CharacterCommand {
         /// Which speaker of a multi-speaker RVC voice the character is.
         #[arg(long, default_value_t = 0, requires = "voice_model")]
         speaker_id: u32,
+        /// How the face plays: `swap` puts it on the performer's face; `animate` shows the
+        /// whole portrait moving as the performer's face moves (LivePortrait's modules,
+        /// imported with `reenact models import FILE --as portrait-animation`).
+        #[arg(long, value_enum, default_value_t = FaceArg::Swap)]
+        face: FaceArg,
         /// Display name; defaults to the portrait's file name.
         #[arg(long)]
         name: Option<String>,
@@ -167,6 +172,13 @@ impl RightsArgs {
     }
 }
 
+/// `--face`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FaceArg {
+    Swap,
+    Animate,
+}
+
 /// Runs `reenact character create` or `reenact character show`.
 pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
     match args.command {
@@ -175,6 +187,7 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
             voice_sample,
             voice_model,
             speaker_id,
+            face,
             name,
             out,
             force,
@@ -191,10 +204,15 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
             }
             let catalog = Catalog::load()?;
             let voice_model = voice_model.map(|name| check_voice_model(&catalog, name, speaker_id)).transpose()?;
+            let face = match face {
+                FaceArg::Swap => FaceMode::Swap,
+                FaceArg::Animate => check_animation_models(&catalog)?,
+            };
             eprintln!("analysing {} ...", portrait.display());
             let mut created = character::create(&CreateOptions { name, portrait, voice_sample }, &catalog)?;
             created.rights = Some(rights);
             created.voice_model = voice_model;
+            created.face = face;
             if let Some(voice) = &mut created.voice {
                 voice.rights = voice_rights;
             }
@@ -223,6 +241,21 @@ fn check_voice_model(catalog: &Catalog, name: String, speaker_id: u32) -> anyhow
         bail!("--voice-model: `{name}` is a {} model, not a voice (voice_conversion)", entry.model.task);
     }
     Ok(VoiceModel { name, speaker_id })
+}
+
+/// `--face animate` once the catalog has LivePortrait's modules.
+fn check_animation_models(catalog: &Catalog) -> anyhow::Result<FaceMode> {
+    let (_, missing) = catalog.portrait_animation();
+    if !missing.is_empty() {
+        let searched: Vec<String> = catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect();
+        bail!(
+            "--face animate: the model catalog (searched {}) lacks LivePortrait's {}; import each with \
+             `reenact models import FILE --as portrait-animation --license TEXT`",
+            searched.join(", "),
+            missing.join(", ")
+        );
+    }
+    Ok(FaceMode::Animate)
 }
 
 /// The portrait's file stem, which is usually the person's name.
@@ -275,6 +308,7 @@ fn print_summary(c: &Character, file: &Path, as_json: bool) {
             })),
             "rights": c.rights,
             "voice_model": c.voice_model,
+            "face": c.face.to_string(),
         });
         println!("{summary:#}");
         return;
@@ -300,6 +334,9 @@ fn print_summary(c: &Character, file: &Path, as_json: bool) {
         "mouth      centre ({:.0}, {:.0}), width {:.1} px, opening {:.1} px",
         p.mouth.centre[0], p.mouth.centre[1], p.mouth.width, p.mouth.opening
     );
+    if c.face == FaceMode::Animate {
+        println!("face       the portrait, animated by the performer's face (LivePortrait)");
+    }
     if let Some(m) = &c.voice_model {
         println!("speaks     with {} (speaker {})", m.name, m.speaker_id);
     }

@@ -170,6 +170,11 @@ pub fn live_provenance(
             for model in character.own_models() {
                 add(model, "voice");
             }
+            if character.face == gstreenact::character::FaceMode::Animate {
+                for model in catalog.map(|c| c.portrait_animation().0).unwrap_or_default() {
+                    add(model, "animate");
+                }
+            }
         }
         let (rights, voice_rights) = character_rights(file);
         characters.push(CharacterRecord { name: name.clone(), algorithms: algorithms.clone(), rights, voice_rights });

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use gstreenact::character::Character;
+use gstreenact::character::{Character, FaceMode};
 
 /// Today, `YYYY-MM-DD` (UTC).
 pub fn today() -> String {
@@ -40,6 +40,10 @@ pub fn check_character(
     if let Some(catalog) = catalog {
         check_models(character.own_models(), catalog, true)
             .map_err(|why| format!("character `{name}` cannot be used: its voice's {why}"))?;
+        if character.face == FaceMode::Animate {
+            check_models(catalog.portrait_animation().0, catalog, true)
+                .map_err(|why| format!("character `{name}` cannot be used: its portrait animation's {why}"))?;
+        }
     }
     Ok(())
 }
