@@ -94,6 +94,19 @@ pub async fn document(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Optio
 }
 
 /// Attaches a voice to (or with `None` detaches it from) a character of `owner`.
+/// Replaces the character's document when it is still `old` (compare and swap); false when
+/// it changed in between or the character is gone.
+pub async fn replace_document(db: &AnyPool, owner: &str, id: &str, old: &str, new: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE characters SET document = $1 WHERE owner_id = $2 AND id = $3 AND document = $4")
+        .bind(new)
+        .bind(owner)
+        .bind(id)
+        .bind(old)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn set_voice(db: &AnyPool, owner: &str, id: &str, voice_id: Option<&str>) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE characters SET voice_id = $1 WHERE owner_id = $2 AND id = $3")
         .bind(voice_id)

@@ -13,7 +13,9 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gstreenact::character::{self, Character, CharacterError, CreateOptions, Rights, RightsBasis};
+use gstreenact::character::{
+    self, Character, CharacterError, CreateOptions, FaceMode, Rights, RightsBasis, VoiceModel,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -134,6 +136,14 @@ struct CharacterView {
     /// The projects that use it (scenes, cast), by name.
     used_by: Vec<ProjectUse>,
     created_at: i64,
+    /// How its face plays, `swap` or `animate` (in one character's answers, not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    face: Option<String>,
+    /// The catalog voice it speaks with, `{name, speaker_id}` (in one character's answers,
+    /// when it has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    voice_model: Option<VoiceModel>,
 }
 
 impl CharacterView {
@@ -147,7 +157,18 @@ impl CharacterView {
             name: row.name,
             voice_id: row.voice_id,
             created_at: row.created_at,
+            face: None,
+            voice_model: None,
         })
+    }
+
+    /// The view with what only the character file says: its face mode and catalog voice.
+    async fn with_file(mut self, state: &AppState, owner: &str) -> Result<Self, ApiError> {
+        let document = characters::document(&state.db, owner, &self.id).await?.ok_or(ApiError::NotFound)?;
+        let character: Character = serde_json::from_str(&document).map_err(internal)?;
+        self.face = Some(character.face.to_string());
+        self.voice_model = character.voice_model;
+        Ok(self)
     }
 
     fn list(rows: Vec<CharacterRow>, usage: &Usage) -> Result<Vec<Self>, ApiError> {
@@ -164,6 +185,80 @@ struct UpdateCharacter {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     voice_id: Option<Option<String>>,
+    /// How the face plays: `swap` (onto the performer's face) or `animate` (the whole portrait,
+    /// moved by the performer's face; LivePortrait's modules must be in the model catalog).
+    #[schema(value_type = Option<String>)]
+    face: Option<FaceMode>,
+    /// A neural voice from the model catalog the character speaks with,
+    /// `{"name": "...", "speaker_id": 0}` (an imported RVC v2 voice); `null` removes it;
+    /// absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    voice_model: Option<Option<VoiceModel>>,
+}
+
+impl UpdateCharacter {
+    /// Whether the body changes the character file itself.
+    fn changes_file(&self) -> bool {
+        self.face.is_some() || self.voice_model.is_some()
+    }
+}
+
+/// Checks `face` and `voice_model` against the model catalog: 422 naming the field.
+async fn check_file_changes(face: Option<FaceMode>, voice_model: Option<VoiceModel>) -> Result<(), ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        if face == Some(FaceMode::Animate) {
+            let (_, missing) = catalog.portrait_animation();
+            if !missing.is_empty() {
+                return Err(ApiError::Unprocessable(format!(
+                    "face: `animate` needs LivePortrait's {} in the model catalog (an administrator imports \
+                     them as portrait-animation)",
+                    missing.join(", ")
+                )));
+            }
+        }
+        if let Some(model) = voice_model {
+            match catalog.entry(&model.name) {
+                Some(entry) if entry.model.task == "voice_conversion" => {}
+                Some(entry) => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "voice_model.name: `{}` is a {} model, not a voice",
+                        model.name, entry.model.task
+                    )))
+                }
+                None => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "voice_model.name: no voice `{}` in the model catalog",
+                        model.name
+                    )))
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// Writes `face` and `voice_model` into the stored character file, retrying when another
+/// change lands in between; 409 when it keeps changing.
+async fn update_file(state: &AppState, owner: &str, id: &str, body: &UpdateCharacter) -> Result<(), ApiError> {
+    for _ in 0..3 {
+        let old = characters::document(&state.db, owner, id).await?.ok_or(ApiError::NotFound)?;
+        let mut character: Character = serde_json::from_str(&old).map_err(internal)?;
+        if let Some(face) = body.face {
+            character.face = face;
+        }
+        if let Some(voice_model) = &body.voice_model {
+            character.voice_model.clone_from(voice_model);
+        }
+        let new = serde_json::to_string(&character).map_err(internal)?;
+        if characters::replace_document(&state.db, owner, id, &old, &new).await? {
+            return Ok(());
+        }
+    }
+    Err(ApiError::Conflict("the character changed while it was being updated; try again".into()))
 }
 
 /// A field that is present (even as `null`) is `Some`, so that absent and `null` differ.
@@ -276,11 +371,13 @@ async fn characters_show(
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
     let usage = Usage::read(&state.db, &user.id).await?;
-    Ok(AppJson(CharacterView::of(row, &usage)?))
+    Ok(AppJson(CharacterView::of(row, &usage)?.with_file(&state, &user.id).await?))
 }
 
-/// Renames the character, or attaches any voice of the user's library to it (or detaches
-/// it: `null`). A voice that is not the caller's is refused (422 naming `voice_id`).
+/// Renames the character, attaches any voice of the user's library to it (or detaches it:
+/// `null`), sets how its face plays (`face`) or the catalog voice it speaks with
+/// (`voice_model`). A voice that is not the caller's is refused (422 naming `voice_id`), as is
+/// a `face` or `voice_model` the model catalog cannot play (naming the field).
 #[utoipa::path(patch, path = "/characters/{character_id}", tag = "characters", params(("character_id" = String, Path)), request_body = UpdateCharacter,
     responses((status = 200, body = CharacterView)))]
 async fn characters_update(
@@ -291,6 +388,9 @@ async fn characters_update(
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let mut row = owned(&state, &user, &character_id).await?;
     let name = body.name.as_deref().map(check_name).transpose()?;
+    if body.changes_file() {
+        check_file_changes(body.face, body.voice_model.clone().flatten()).await?;
+    }
     if let Some(Some(voice_id)) = &body.voice_id {
         let id = check_id(voice_id).map_err(|_| ApiError::BadRequest("voice_id: not a UUID".into()))?;
         if voices::get(&state.db, &user.id, &id).await?.is_none() {
@@ -305,15 +405,18 @@ async fn characters_update(
         }
         row.name = name.clone();
     }
-    if let Some(voice_id) = body.voice_id {
+    if let Some(voice_id) = body.voice_id.clone() {
         if !characters::set_voice(&state.db, &user.id, &row.id, voice_id.as_deref()).await? {
             return Err(ApiError::NotFound);
         }
         row.voice_id = voice_id;
     }
+    if body.changes_file() {
+        update_file(&state, &user.id, &row.id, &body).await?;
+    }
     audit::record(&state.db, &user.id, Action::CharacterUpdate, Some(&row.id)).await;
     let usage = Usage::read(&state.db, &user.id).await?;
-    Ok(AppJson(CharacterView::of(row, &usage)?))
+    Ok(AppJson(CharacterView::of(row, &usage)?.with_file(&state, &user.id).await?))
 }
 
 /// Deletes the character and its portrait. While a project uses it (a scene, its cast) the
