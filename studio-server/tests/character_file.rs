@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `PATCH /api/characters/{id}` sets what the character file says beyond its portrait: how
 //! its face plays (`face`: `swap`, or `animate` with LivePortrait's modules) and the catalog
-//! voice it speaks with (`voice_model`), each checked against the model catalog. Its own test
-//! binary: the user's model directory (`XDG_DATA_HOME`) is a temporary one for the whole
-//! process, so the modules imported here never reach the machine's own.
+//! voice it speaks with (`voice_model`), each checked against the model catalog, on SQLite and
+//! PostgreSQL. Its own test binary: the user's model directory (`XDG_DATA_HOME`) is a
+//! temporary one for the whole process, so the modules imported here never reach the
+//! machine's own.
 
 mod common;
 #[path = "common/forms.rs"]
@@ -41,7 +42,15 @@ async fn face_and_voice_model_are_set_only_to_what_the_catalog_can_play() {
     std::env::set_var("XDG_DATA_HOME", data.path());
     use_shared_models();
 
-    let app = roomy(TestApp::sqlite().await, 50_000_000);
+    for app in TestApp::all().await {
+        // Each backend starts from a catalog without the imports.
+        std::fs::remove_dir_all(&user_models).unwrap();
+        std::fs::create_dir_all(&user_models).unwrap();
+        check(roomy(app, 50_000_000), &user_models).await;
+    }
+}
+
+async fn check(app: TestApp, user_models: &std::path::Path) {
     let (token, _) = app.sign_up("curator@museum.org").await;
     let project = project(&app, &token, "Apollo").await;
     let character = astronaut(&app, &token, &project).await;
@@ -51,6 +60,7 @@ async fn face_and_voice_model_are_set_only_to_what_the_catalog_can_play() {
     let (status, shown) = app.call(Method::GET, &uri, Some(&token), None).await;
     assert_eq!((status, &shown["face"]), (StatusCode::OK, &json!("swap")), "{shown}");
     assert!(shown.get("voice_model").is_none(), "{shown}");
+    assert_eq!(character["face"], "swap", "a new character's answer says it too: {character}");
 
     // Refused while the catalog lacks what they need, naming the field; nothing changes.
     expect_error(patch(json!({"face": "animate"})).await, StatusCode::UNPROCESSABLE_ENTITY, "face: `animate` needs");
@@ -64,10 +74,10 @@ async fn face_and_voice_model_are_set_only_to_what_the_catalog_can_play() {
     assert_eq!(shown["face"], "swap", "{shown}");
 
     for (name, graph) in reenact_models::graph::liveportrait_standins() {
-        import(&user_models, name, &graph, Slot::PortraitAnimation);
+        import(user_models, name, &graph, Slot::PortraitAnimation);
     }
     let rvc = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
-    import(&user_models, "lincoln_v2", &rvc, Slot::Voice);
+    import(user_models, "lincoln_v2", &rvc, Slot::Voice);
 
     let (status, patched) =
         patch(json!({"face": "animate", "voice_model": {"name": "lincoln_v2", "speaker_id": 1}})).await;
@@ -84,10 +94,14 @@ async fn face_and_voice_model_are_set_only_to_what_the_catalog_can_play() {
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert!(patched.get("voice_model").is_none() && patched["face"] == "animate", "{patched}");
 
+    // Lists show it as well (the studio's cast page reads them).
+    let (_, list) = app.call(Method::GET, &format!("/api/projects/{project}/characters"), Some(&token), None).await;
+    assert_eq!(list[0]["face"], "animate", "{list}");
+
     // Someone else's character is not found, whatever the body.
     let (eve, _) = app.sign_up("eve@elsewhere.org").await;
     let (status, body) = app.call(Method::PATCH, &uri, Some(&eve), Some(json!({"face": "swap"}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (_, shown) = app.call(Method::GET, &uri, Some(&token), None).await;
-    assert_eq!(shown["face"], "animate", "{shown}");
+    assert_eq!(shown["face"], "animate", "{} {shown}", app.backend());
 }

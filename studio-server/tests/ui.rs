@@ -592,6 +592,28 @@ async fn a_presenter_casts_characters_voices_scenes_and_imports_from_a_url() {
     )
     .await;
 
+    // Animating the portrait needs LivePortrait's modules, which this server lacks: the
+    // server's reason shows and the face stays swapped.
+    b.client
+        .execute(
+            "const s = document.querySelector('#character-list select.face-select'); s.value = 'animate'; s.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let refused = b
+        .wait(
+            "the face's refusal",
+            "document.querySelector('#characters-heading ~ .form-error')?.textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(refused.as_str().unwrap().contains("LivePortrait"), "{refused}");
+    b.client.refresh().await.unwrap();
+    b.live("#character-list").await;
+    let face = b.eval("document.querySelector('#character-list select.face-select').value").await;
+    assert_eq!(face.as_str(), Some("swap"), "{face}");
+
     // A scene: an end before its start is refused beside the end field.
     let choose = "const s = document.getElementById('scene-character'); s.selectedIndex = 1; s.dispatchEvent(new Event('change', { bubbles: true }));";
     b.fill("#scene-start", "2").await;

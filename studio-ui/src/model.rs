@@ -314,6 +314,9 @@ pub(crate) struct Character {
     pub name: String,
     #[serde(default)]
     pub voice_id: Option<String>,
+    /// How its face plays: `swap` or `animate`.
+    #[serde(default = "swap")]
+    pub face: String,
     pub portrait: Portrait,
     /// The models the portrait was analysed with.
     #[serde(default)]
@@ -321,6 +324,10 @@ pub(crate) struct Character {
     /// The projects that use it.
     #[serde(default)]
     pub used_by: Vec<ProjectUse>,
+}
+
+fn swap() -> String {
+    "swap".into()
 }
 
 /// A model as its manifest names it.

@@ -20,14 +20,19 @@ pub struct CharacterRow {
     pub created_at: i64,
     /// JSON list of the models the portrait was analysed with (`library::ModelVersion`).
     pub models: String,
+    /// How the face plays, as the document says (`swap`, `animate`).
+    pub face: String,
+    /// The document's catalog voice, JSON `{name, speaker_id}`.
+    pub voice_model: Option<String>,
 }
 
-const COLUMNS: &str = "id, owner_id, project_id, name, portrait_key, analysis, voice_id, created_at, models";
+const COLUMNS: &str =
+    "id, owner_id, project_id, name, portrait_key, analysis, voice_id, created_at, models, face, voice_model";
 
 /// Inserts `c` with `document`, the character file's JSON.
 pub async fn insert(db: &AnyPool, c: &CharacterRow, document: &str) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO characters ({COLUMNS}, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO characters ({COLUMNS}, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&c.id)
     .bind(&c.owner_id)
@@ -38,6 +43,8 @@ pub async fn insert(db: &AnyPool, c: &CharacterRow, document: &str) -> sqlx::Res
     .bind(&c.voice_id)
     .bind(c.created_at)
     .bind(&c.models)
+    .bind(&c.face)
+    .bind(&c.voice_model)
     .bind(document)
     .execute(db)
     .await?;
@@ -94,16 +101,27 @@ pub async fn document(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Optio
 }
 
 /// Attaches a voice to (or with `None` detaches it from) a character of `owner`.
-/// Replaces the character's document when it is still `old` (compare and swap); false when
-/// it changed in between or the character is gone.
-pub async fn replace_document(db: &AnyPool, owner: &str, id: &str, old: &str, new: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE characters SET document = $1 WHERE owner_id = $2 AND id = $3 AND document = $4")
-        .bind(new)
-        .bind(owner)
-        .bind(id)
-        .bind(old)
-        .execute(db)
-        .await?;
+/// Replaces the character's document when it is still `old` (compare and swap), with the
+/// columns that mirror it; false when it changed in between or the character is gone.
+pub async fn replace_document(
+    db: &AnyPool,
+    owner: &str,
+    id: &str,
+    (old, new): (&str, &str),
+    (face, voice_model): (&str, Option<&str>),
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE characters SET document = $1, face = $2, voice_model = $3 \
+         WHERE owner_id = $4 AND id = $5 AND document = $6",
+    )
+    .bind(new)
+    .bind(face)
+    .bind(voice_model)
+    .bind(owner)
+    .bind(id)
+    .bind(old)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -136,11 +136,10 @@ struct CharacterView {
     /// The projects that use it (scenes, cast), by name.
     used_by: Vec<ProjectUse>,
     created_at: i64,
-    /// How its face plays, `swap` or `animate` (in one character's answers, not in lists).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    face: Option<String>,
-    /// The catalog voice it speaks with, `{name, speaker_id}` (in one character's answers,
-    /// when it has one).
+    /// How its face plays: `swap` (onto the performer's face) or `animate` (the portrait,
+    /// moved by the performer's face).
+    face: String,
+    /// The catalog voice it speaks with, `{name, speaker_id}`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     voice_model: Option<VoiceModel>,
@@ -157,18 +156,9 @@ impl CharacterView {
             name: row.name,
             voice_id: row.voice_id,
             created_at: row.created_at,
-            face: None,
-            voice_model: None,
+            face: row.face,
+            voice_model: row.voice_model.as_deref().map(serde_json::from_str).transpose().map_err(internal)?,
         })
-    }
-
-    /// The view with what only the character file says: its face mode and catalog voice.
-    async fn with_file(mut self, state: &AppState, owner: &str) -> Result<Self, ApiError> {
-        let document = characters::document(&state.db, owner, &self.id).await?.ok_or(ApiError::NotFound)?;
-        let character: Character = serde_json::from_str(&document).map_err(internal)?;
-        self.face = Some(character.face.to_string());
-        self.voice_model = character.voice_model;
-        Ok(self)
     }
 
     fn list(rows: Vec<CharacterRow>, usage: &Usage) -> Result<Vec<Self>, ApiError> {
@@ -243,9 +233,15 @@ async fn check_file_changes(face: Option<FaceMode>, voice_model: Option<VoiceMod
 
 /// Writes `face` and `voice_model` into the stored character file, retrying when another
 /// change lands in between; 409 when it keeps changing.
-async fn update_file(state: &AppState, owner: &str, id: &str, body: &UpdateCharacter) -> Result<(), ApiError> {
+async fn update_file(
+    state: &AppState,
+    owner: &str,
+    mut row: CharacterRow,
+    body: &UpdateCharacter,
+) -> Result<CharacterRow, ApiError> {
+    let id = row.id.clone();
     for _ in 0..3 {
-        let old = characters::document(&state.db, owner, id).await?.ok_or(ApiError::NotFound)?;
+        let old = characters::document(&state.db, owner, &id).await?.ok_or(ApiError::NotFound)?;
         let mut character: Character = serde_json::from_str(&old).map_err(internal)?;
         if let Some(face) = body.face {
             character.face = face;
@@ -254,8 +250,11 @@ async fn update_file(state: &AppState, owner: &str, id: &str, body: &UpdateChara
             character.voice_model.clone_from(voice_model);
         }
         let new = serde_json::to_string(&character).map_err(internal)?;
-        if characters::replace_document(&state.db, owner, id, &old, &new).await? {
-            return Ok(());
+        let voice_model = character.voice_model.as_ref().map(serde_json::to_string).transpose().map_err(internal)?;
+        let face = character.face.to_string();
+        if characters::replace_document(&state.db, owner, &id, (&old, &new), (&face, voice_model.as_deref())).await? {
+            (row.face, row.voice_model) = (face, voice_model);
+            return Ok(row);
         }
     }
     Err(ApiError::Conflict("the character changed while it was being updated; try again".into()))
@@ -332,6 +331,8 @@ async fn characters_create(
         voice_id: None,
         created_at: db::now(),
         models: serde_json::to_string(&models).map_err(internal)?,
+        face: character.face.to_string(),
+        voice_model: None,
     };
     if let Err(err) = state.storage.commit(upload.file.path(), &key).await {
         reservation.release().await;
@@ -371,7 +372,7 @@ async fn characters_show(
 ) -> Result<AppJson<CharacterView>, ApiError> {
     let row = owned(&state, &user, &character_id).await?;
     let usage = Usage::read(&state.db, &user.id).await?;
-    Ok(AppJson(CharacterView::of(row, &usage)?.with_file(&state, &user.id).await?))
+    Ok(AppJson(CharacterView::of(row, &usage)?))
 }
 
 /// Renames the character, attaches any voice of the user's library to it (or detaches it:
@@ -412,11 +413,11 @@ async fn characters_update(
         row.voice_id = voice_id;
     }
     if body.changes_file() {
-        update_file(&state, &user.id, &row.id, &body).await?;
+        row = update_file(&state, &user.id, row, &body).await?;
     }
     audit::record(&state.db, &user.id, Action::CharacterUpdate, Some(&row.id)).await;
     let usage = Usage::read(&state.db, &user.id).await?;
-    Ok(AppJson(CharacterView::of(row, &usage)?.with_file(&state, &user.id).await?))
+    Ok(AppJson(CharacterView::of(row, &usage)?))
 }
 
 /// Deletes the character and its portrait. While a project uses it (a scene, its cast) the

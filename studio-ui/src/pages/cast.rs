@@ -106,6 +106,17 @@ pub fn Cast(project_id: String) -> Element {
                                         }
                                     }
                                 }
+                                label { r#for: "face-of-{character.id}", "Face" }
+                                select { id: "face-of-{character.id}", class: "face-select",
+                                    onchange: {
+                                        let (change, id) = (change.clone(), character.id.clone());
+                                        move |e: FormEvent| {
+                                            change(axum::http::Method::PATCH, format!("/api/characters/{id}"), Some(json!({ "face": e.value() })));
+                                        }
+                                    },
+                                    option { value: "swap", selected: character.face == "swap", "Swapped onto the performer's face" }
+                                    option { value: "animate", selected: character.face == "animate", "Whole portrait, animated (LivePortrait)" }
+                                }
                                 div { class: "actions",
                                     ConfirmButton {
                                         label: "Delete",
