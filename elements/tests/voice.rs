@@ -709,8 +709,9 @@ fn pitch_model() -> Graph {
 }
 
 /// An RVC v2 voice stand-in at 40 kHz: a sine at `pitchf`, 400 samples per frame, its phase
-/// accumulated sample by sample. The other five inputs are declared as RVC exports them.
-fn rvc_voice() -> Graph {
+/// accumulated sample by sample, with `air` of its 40th harmonic (above 8 kHz for any voice
+/// over 200 Hz). The other five inputs are declared as RVC exports them.
+fn rvc_voice(air: f32) -> Graph {
     let tau = 2.0 * std::f32::consts::PI;
     Graph::new()
         .rvc_v2_signature(40_000)
@@ -726,15 +727,24 @@ fn rvc_voice() -> Graph {
         .node("Mul", &["hz", "step"], &["advance"], &[])
         .node("Cast", &["axis"], &["axis64"], &[("to", Attr::Int(reenact_models::graph::INT64))])
         .node("CumSum", &["advance", "axis64"], &["phase"], &[])
+        .initializer("fortieth", &[], &[40.0])
+        .initializer("air", &[], &[air])
         .node("Sin", &["phase"], &["wave"], &[])
-        .node("Mul", &["wave", "half"], &["audio"], &[])
+        .node("Mul", &["wave", "half"], &["voice"], &[])
+        .node("Mul", &["phase", "fortieth"], &["high_phase"], &[])
+        .node("Sin", &["high_phase"], &["high"], &[])
+        .node("Mul", &["high", "air"], &["breath"], &[])
+        .node("Add", &["voice", "breath"], &["audio"], &[])
 }
 
 /// Imports the RVC voice and, unless left out, its content and pitch models into `dir`.
 fn import_rvc(dir: &Path, with_pitch: bool) {
     use reenact_models::{import_model, ImportRequest, Slot};
-    let mut models =
-        vec![("rvc_test", Slot::Voice, rvc_voice()), ("vec-768-test", Slot::VoiceContent, content_model())];
+    let mut models = vec![
+        ("rvc_test", Slot::Voice, rvc_voice(0.0)),
+        ("rvc_air", Slot::Voice, rvc_voice(0.1)),
+        ("vec-768-test", Slot::VoiceContent, content_model()),
+    ];
     if with_pitch {
         models.push(("rmvpe-test", Slot::VoicePitch, pitch_model()));
     }
@@ -817,6 +827,35 @@ fn an_rvc_voice_at_48_khz_keeps_its_pitch_and_its_reported_latency() {
     let onset = left.iter().position(|v| v.abs() > 0.1).expect("the voice speaks");
     eprintln!("48 kHz: the voice at {heard:.1} Hz, onset {onset}");
     assert!((6816 - 3 * 512..6816 + 120).contains(&onset), "onset at {onset} samples");
+}
+
+/// Amplitude of the `hz` component of `x` (a single-bin DFT).
+fn amplitude_at(x: &[f32], hz: f64, rate: u32) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+    let (re, im) = x.iter().enumerate().fold((0.0, 0.0), |(re, im), (n, v)| {
+        let (s, c) = (w * n as f64).sin_cos();
+        (re + f64::from(*v) * c, im - f64::from(*v) * s)
+    });
+    2.0 * (re * re + im * im).sqrt() / x.len() as f64
+}
+
+#[test]
+fn an_rvc_voice_at_48_khz_keeps_what_it_says_above_8_khz() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    import_rvc(dir.path(), true);
+    let props = format!("model=rvc_air model-dir={}", dir.path().display());
+    let rate = 48_000;
+    let x = tone(330.0, 1.5, rate);
+    let (y, _h) = run_with(&x, rate, 1, &props, 1024);
+    // The voice's 40th harmonic (about 13.2 kHz, amplitude 0.1): resampled from its 40 kHz
+    // straight to the stream's 48 kHz it stays; through 16 kHz it would be gone.
+    let settled = &y[rate as usize..x.len()];
+    let (at, high) = (10_000..16_000)
+        .step_by(10)
+        .map(|hz| (hz, amplitude_at(settled, f64::from(hz), rate)))
+        .fold((0, 0.0), |best, (hz, a)| if a > best.1 { (hz, a) } else { best });
+    eprintln!("48 kHz: the loudest component from 10 to 16 kHz is at {at} Hz, amplitude {high:.3}");
+    assert!(high > 0.05, "the voice's 13 kHz was lost on the way: amplitude {high:.3} of 0.1");
 }
 
 #[test]

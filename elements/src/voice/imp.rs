@@ -581,7 +581,8 @@ impl AudioFilterImpl for ReenactVoice {
             if state.processor.as_ref().is_some_and(|p| p.rate() == rate && p.channels() == channels) {
                 false
             } else {
-                let processor = if let Some(converter) = &state.converter {
+                let processor = if let Some(converter) = state.converter.as_mut() {
+                    converter.set_output_rate(rate);
                     Processor::neural(rate, channels, converter.block(), converter.latency()).ok_or_else(|| {
                         gst::loggable_error!(
                             CAT,

@@ -210,6 +210,22 @@ impl NeuralConverter {
         }
     }
 
+    /// Asks for the converted samples at `rate`, the stream's: an RVC voice resamples its own
+    /// output straight to it when a block is whole there; our converter's stay at 16 kHz.
+    pub(crate) fn set_output_rate(&mut self, rate: u32) {
+        if let Self::Rvc(c) = self {
+            c.set_output_rate(rate);
+        }
+    }
+
+    /// The rate [`Self::process`]'s output is at.
+    pub(crate) fn output_rate(&self) -> u32 {
+        match self {
+            Self::Mel(_) => RATE,
+            Self::Rvc(c) => c.output_rate(),
+        }
+    }
+
     /// Converts one block ([`Self::block`] mono 16 kHz samples) into `out` (as long).
     pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
         match self {

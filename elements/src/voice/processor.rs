@@ -65,7 +65,8 @@ enum Wet {
 const BRIDGE_ROOM_16K: usize = 64;
 
 /// The neural path at the stream's rate: the downmix resampled to the model's 16 kHz, cut
-/// into the converter's blocks, and its output resampled back (both passthrough at 16 kHz).
+/// into the converter's blocks, and its output resampled back (both passthrough at 16 kHz),
+/// unless the converter gives it at the stream's rate already (an RVC voice).
 #[derive(Debug)]
 struct Bridge {
     rate: u32,
@@ -117,6 +118,11 @@ impl Bridge {
         self.down.process(mono, &mut self.scratch);
         self.model_in.extend_from_slice(&self.scratch);
         let mut used = 0;
+        // A converter that already speaks at the stream's rate skips the way back up.
+        let native = self.rate != neural::RATE && converter.as_deref().is_some_and(|c| c.output_rate() == self.rate);
+        let converted =
+            if native { self.model_block * self.rate as usize / neural::RATE as usize } else { self.model_block };
+        self.converted.resize(converted, 0.0);
         while self.model_in.len() - used >= self.model_block {
             let block = &self.model_in[used..used + self.model_block];
             match converter.as_deref_mut() {
@@ -124,9 +130,13 @@ impl Bridge {
                 None => self.converted.fill(0.0),
             }
             used += self.model_block;
-            self.scratch.clear();
-            self.up.process(&self.converted, &mut self.scratch);
-            self.wet.extend(self.scratch.iter());
+            if native {
+                self.wet.extend(self.converted.iter());
+            } else {
+                self.scratch.clear();
+                self.up.process(&self.converted, &mut self.scratch);
+                self.wet.extend(self.scratch.iter());
+            }
         }
         self.model_in.drain(..used);
         for o in out.iter_mut() {

@@ -12,9 +12,10 @@
 //! the window's end, and that last frame is kept to be crossfaded (raised cosine) into the
 //! start of the next run's: consecutive runs see different windows, so their outputs do not
 //! join sample for sample (the way RVC's own real-time client joins them, without its offset
-//! search). The result is resampled to 16 kHz and queued. The block, the crossfade's frame,
-//! the queue's head room and the frames a content model leaves short at the window's end are
-//! the latency, reported as the element's.
+//! search). The result is resampled straight to the stream's rate when a block is a whole
+//! number of its samples (so a 40 or 48 kHz voice keeps its top octave), else to 16 kHz, and
+//! queued. The block, the crossfade's frame, the queue's head room and the frames a content
+//! model leaves short at the window's end are the latency, reported as the element's.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -49,8 +50,11 @@ const CENTS_OFFSET: f32 = 1_997.379_4;
 const VOICING_THRESHOLD: f32 = 0.03;
 /// Channels of the voice's noise input.
 const NOISE_DIM: usize = 192;
-/// 16 kHz samples queued ahead of the resampled voice: more than the resampler holds back.
+/// 16 kHz samples (or as long at the output rate) queued ahead of the resampled voice: more
+/// than the resampler holds back.
 const HEAD_ROOM: usize = 64;
+/// The rate the content and pitch models take.
+const MODEL_RATE: u32 = super::neural::RATE;
 /// The coarse pitch's range: mel-scale bins 1..255 between these frequencies.
 const COARSE_HZ: (f32, f32) = (50.0, 1100.0);
 
@@ -202,7 +206,9 @@ pub(crate) struct RvcConverter {
     /// The last [`WINDOW`] input samples.
     recent: Vec<f32>,
     resampler: Resampler,
-    /// 16 kHz converted samples waiting to leave.
+    /// The rate the converted samples leave at: the stream's, or 16 kHz.
+    out_rate: u32,
+    /// Converted samples waiting to leave, at `out_rate`.
     queue: VecDeque<f32>,
     /// Frames the voice made for a window, found by a first run on silence.
     frames: usize,
@@ -265,6 +271,7 @@ impl RvcConverter {
             noise: Noise(0x9E37_79B9_7F4A_7C15),
             recent: vec![0.0; WINDOW],
             resampler: Resampler::new(rate),
+            out_rate: MODEL_RATE,
             queue: VecDeque::new(),
             frames: WINDOW / FRAME,
             outputs,
@@ -295,16 +302,32 @@ impl RvcConverter {
         BLOCK + FRAME + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
     }
 
+    /// Makes the converted samples leave at `rate` (the stream's) when a block is a whole
+    /// number of its samples, else at 16 kHz; forgets the input. Returns the rate chosen.
+    pub(crate) fn set_output_rate(&mut self, rate: u32) -> u32 {
+        let whole = (BLOCK * rate as usize).is_multiple_of(MODEL_RATE as usize);
+        self.out_rate = if whole && rate > 0 { rate } else { MODEL_RATE };
+        self.reset();
+        self.out_rate
+    }
+
+    /// The rate the converted samples leave at.
+    pub(crate) fn output_rate(&self) -> u32 {
+        self.out_rate
+    }
+
     /// Forgets the input: silence before the next block.
     pub(crate) fn reset(&mut self) {
         self.recent.fill(0.0);
         self.tail.fill(0.0);
-        self.resampler = Resampler::new(self.rate);
+        self.resampler = Resampler::between(self.rate, self.out_rate);
         self.queue.clear();
-        self.queue.extend(std::iter::repeat_n(0.0, HEAD_ROOM));
+        let room = HEAD_ROOM * self.out_rate as usize / MODEL_RATE as usize;
+        self.queue.extend(std::iter::repeat_n(0.0, room));
     }
 
-    /// Converts one [`BLOCK`] of mono 16 kHz samples into `out` ([`BLOCK`] long).
+    /// Converts one [`BLOCK`] of mono 16 kHz samples into `out` (a block's duration at the
+    /// output rate: [`BLOCK`] samples at 16 kHz, 4800 at 48 kHz).
     pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
         self.recent.copy_within(BLOCK.., 0);
         self.recent[WINDOW - BLOCK..].copy_from_slice(&block[..BLOCK]);
