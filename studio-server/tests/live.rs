@@ -288,7 +288,9 @@ async fn three_browsers_watch_one_encoder_and_one_crashing_leaves_the_others() {
     }
     let pipeline = summary.pipeline.as_ref().unwrap();
     assert_eq!(pipeline.encoders, vec![Stream::H264, Stream::Opus], "one video encode for every viewer");
-    assert!(pipeline.fps_encoded >= 20.0 && pipeline.fps_encoded <= 31.0, "{pipeline:?}");
+    // 30 fps with a little jitter (a frame late in one window is two in the next): one encode.
+    // An encode per viewer would read about 90.
+    assert!(pipeline.fps_encoded >= 20.0 && pipeline.fps_encoded <= 36.0, "{pipeline:?}");
 
     // One page dies without a goodbye: no DELETE, no ICE close.
     let mut crashed = browsers[0].take().unwrap();

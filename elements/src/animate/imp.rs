@@ -28,9 +28,9 @@
  * Caps: packed 8-bit RGB-family video (`RGBA`, `BGRA`, `RGBx`, `BGRx`, `RGB`, `BGR`), any size
  * and rate, processed in place (the output has the input's size).
  *
- * Latency: none added; the element holds no frames. The modules run on the streaming thread:
- * on a CPU the warping module costs about a second a frame, so this element is for a machine
- * with a GPU (`execution-provider` tells where the modules run).
+ * Latency: none added; the element holds no frames. The modules run on the streaming thread;
+ * LivePortrait's warping module is made for a GPU (`execution-provider` tells where the
+ * modules run).
  *
  * ```bash
  * gst-launch-1.0 v4l2src ! videoconvert ! reenactfacetrack ! reenactanimate character=lincoln.character.json ! videoconvert ! autovideosink
