@@ -2,8 +2,22 @@
 //! What every element that reads or writes packed 8-bit RGB-family frames (RGB, BGR, RGBx,
 //! BGRx, RGBA, BGRA) shares: the bounds check a mapped buffer must pass before it is indexed
 //! without further checks, and the bilinear blend of four neighbours. Each element keeps its own
-//! edge rule (black outside for the tracker, clamped for lip-sync), so only these live here.
-//! No GStreamer here.
+//! edge rule (black outside for the tracker, clamped for lip-sync), so only these live here,
+//! with the table of the six formats that the face swap, the portrait animation and the
+//! lip-sync negotiate (their only GStreamer type).
+
+use gst_video::VideoFormat;
+
+/// The packed RGB-family formats the in-place face elements accept, with bytes per pixel and
+/// the byte offsets of R, G and B.
+pub const PACKED_RGB_FORMATS: [(VideoFormat, usize, [usize; 3]); 6] = [
+    (VideoFormat::Rgba, 4, [0, 1, 2]),
+    (VideoFormat::Bgra, 4, [2, 1, 0]),
+    (VideoFormat::Rgbx, 4, [0, 1, 2]),
+    (VideoFormat::Bgrx, 4, [2, 1, 0]),
+    (VideoFormat::Rgb, 3, [0, 1, 2]),
+    (VideoFormat::Bgr, 3, [2, 1, 0]),
+];
 
 /// Bytes per pixel and where red, green and blue sit inside a pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -572,7 +572,7 @@ fn rvc_v2(sig: &GraphSignature, sample_rate: Option<u32>) -> Option<Result<Recog
         annotate(rnd, &[("meaning", text("standard normal noise"))]),
     ];
     let outputs = vec![annotate(audio, &[("sample_rate", int(i64::from(rate))), ("meaning", text("mono audio"))])];
-    Some(Ok(recognised("rvc_v2", "voice_conversion", inputs, outputs)))
+    Some(Ok(recognised("rvc_v2", crate::VOICE_CONVERSION, inputs, outputs)))
 }
 
 /// The sample rate an exporter recorded: `sr`, or `model_info`'s JSON `sr`.

@@ -181,6 +181,18 @@ impl ModelStatus {
     }
 }
 
+/// The task of the models a character speaks with (RVC v2 voices, our converter).
+pub const VOICE_CONVERSION: &str = "voice_conversion";
+
+/// Why a catalog name cannot be a character's voice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAVoice {
+    /// The catalog has no model of that name.
+    Unknown,
+    /// The model does this other task.
+    Task(String),
+}
+
 /// A model from a manifest, with its files resolved against the manifest's folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogEntry {
@@ -291,6 +303,15 @@ impl Catalog {
             .clone()
             .find(|e| e.model.signature.as_deref() == Some(signature))
             .or_else(|| entries.clone().find(|e| e.model.task == task))
+    }
+
+    /// Model `name` when it converts voices: what a character may speak with.
+    pub fn voice(&self, name: &str) -> Result<&CatalogEntry, NotAVoice> {
+        match self.entry(name) {
+            Some(entry) if entry.model.task == VOICE_CONVERSION => Ok(entry),
+            Some(entry) => Err(NotAVoice::Task(entry.model.task.clone())),
+            None => Err(NotAVoice::Unknown),
+        }
     }
 
     /// The LivePortrait modules a portrait animation would run (the first of each kind), by

@@ -46,7 +46,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
-use gst_video::VideoFormat;
 
 use super::animator::{Animator, ModelNames, OUTPUT_SIZE};
 use super::crop::{compose, fit, square_mask};
@@ -55,6 +54,7 @@ use crate::character::{Character, RgbaImage};
 use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
 use crate::faceswap::mask::{FrameMut, Mask};
 use crate::faceswap::neural::{paste_crop, Similarity};
+use crate::frame::PACKED_RGB_FORMATS as FORMATS;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("reenactanimate", gst::DebugColorFlags::empty(), Some("Reenact portrait animation"))
@@ -70,16 +70,6 @@ const FEATHER: f32 = 0.06;
 /// A face after this long without one (the element switched off, the performer out of view)
 /// becomes the new reference: whoever comes back may not sit as before.
 const REFERENCE_TIMEOUT: gst::ClockTime = gst::ClockTime::SECOND;
-
-/// Formats accepted, with bytes per pixel and the byte offsets of R, G and B.
-const FORMATS: [(VideoFormat, usize, [usize; 3]); 6] = [
-    (VideoFormat::Rgba, 4, [0, 1, 2]),
-    (VideoFormat::Bgra, 4, [2, 1, 0]),
-    (VideoFormat::Rgbx, 4, [0, 1, 2]),
-    (VideoFormat::Bgrx, 4, [2, 1, 0]),
-    (VideoFormat::Rgb, 3, [0, 1, 2]),
-    (VideoFormat::Bgr, 3, [2, 1, 0]),
-];
 
 #[derive(Debug, Clone)]
 struct Settings {

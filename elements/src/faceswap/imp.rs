@@ -86,7 +86,6 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
-use gst_video::VideoFormat;
 
 use super::blend::{MultiBand, Region};
 use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
@@ -101,6 +100,7 @@ use crate::algorithm::LastRun;
 use crate::character::mesh::{self, FACE_OVAL, LEFT_EYE, LIPS_INNER, RIGHT_EYE};
 use crate::character::{Character, ColourStats};
 use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
+use crate::frame::PACKED_RGB_FORMATS as FORMATS;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("reenactfaceswap", gst::DebugColorFlags::empty(), Some("Reenact face swap"))
@@ -138,16 +138,6 @@ const SKIN_SMOOTHING: f32 = 0.85;
 
 /// A track's skin statistics are forgotten after this many frames without it.
 const SKIN_FORGET_FRAMES: u64 = 50;
-
-/// Formats accepted, with bytes per pixel and the byte offsets of R, G and B.
-const FORMATS: [(VideoFormat, usize, [usize; 3]); 6] = [
-    (VideoFormat::Rgba, 4, [0, 1, 2]),
-    (VideoFormat::Bgra, 4, [2, 1, 0]),
-    (VideoFormat::Rgbx, 4, [0, 1, 2]),
-    (VideoFormat::Bgrx, 4, [2, 1, 0]),
-    (VideoFormat::Rgb, 3, [0, 1, 2]),
-    (VideoFormat::Bgr, 3, [2, 1, 0]),
-];
 
 #[derive(Debug, Clone)]
 struct Settings {

@@ -73,7 +73,6 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
-use gst_video::VideoFormat;
 
 use super::audio::{AudioTimeline, InputFormat, SampleFormat};
 use super::features::{Mouth, Smoothing, SpeechFeatures};
@@ -85,6 +84,7 @@ use super::ReenactLipSyncMode;
 use crate::algorithm::LastRun;
 use crate::character::{Character, RgbaImage};
 use crate::facemeta::{FaceMeta, LANDMARK_COUNT};
+use crate::frame::PACKED_RGB_FORMATS as FORMATS;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("reenactlipsync", gst::DebugColorFlags::empty(), Some("Reenact lip sync"))
@@ -122,16 +122,6 @@ const MEL_LEAD: gst::ClockTime = gst::ClockTime::from_mseconds(80);
 
 /// Audio kept behind the current frame, seconds.
 const KEEP_BEHIND_S: f64 = 0.5;
-
-/// Formats accepted, with bytes per pixel and the byte offsets of R, G and B.
-const FORMATS: [(VideoFormat, usize, [usize; 3]); 6] = [
-    (VideoFormat::Rgba, 4, [0, 1, 2]),
-    (VideoFormat::Bgra, 4, [2, 1, 0]),
-    (VideoFormat::Rgbx, 4, [0, 1, 2]),
-    (VideoFormat::Bgrx, 4, [2, 1, 0]),
-    (VideoFormat::Rgb, 3, [0, 1, 2]),
-    (VideoFormat::Bgr, 3, [2, 1, 0]),
-];
 
 #[derive(Debug, Clone)]
 struct Settings {

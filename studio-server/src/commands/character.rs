@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use gstreenact::character::{self, Character, CreateOptions, FaceMode, Rights, RightsBasis, VoiceModel, FILE_SUFFIX};
-use reenact_models::Catalog;
+use reenact_models::{Catalog, NotAVoice};
 use serde_json::json;
 
 /// Arguments of `reenact character`.
@@ -230,17 +230,19 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
 
 /// `--voice-model NAME` as the character records it, once the catalog has it as a voice.
 fn check_voice_model(catalog: &Catalog, name: String, speaker_id: u32) -> anyhow::Result<VoiceModel> {
-    let Some(entry) = catalog.entry(&name) else {
-        let searched: Vec<String> = catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect();
-        bail!(
-            "--voice-model: no model `{name}` in the catalog (searched {}); import one with `reenact models import FILE --as voice`",
-            searched.join(", ")
-        );
-    };
-    if entry.model.task != "voice_conversion" {
-        bail!("--voice-model: `{name}` is a {} model, not a voice (voice_conversion)", entry.model.task);
+    match catalog.voice(&name) {
+        Ok(_) => Ok(VoiceModel { name, speaker_id }),
+        Err(NotAVoice::Task(task)) => {
+            bail!("--voice-model: `{name}` is a {task} model, not a voice (voice_conversion)")
+        }
+        Err(NotAVoice::Unknown) => {
+            let searched: Vec<String> = catalog.searched_dirs().iter().map(|d| d.display().to_string()).collect();
+            bail!(
+                "--voice-model: no model `{name}` in the catalog (searched {}); import one with `reenact models import FILE --as voice`",
+                searched.join(", ")
+            )
+        }
     }
-    Ok(VoiceModel { name, speaker_id })
 }
 
 /// `--face animate` once the catalog has LivePortrait's modules.

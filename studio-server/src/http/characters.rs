@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use gstreenact::character::{
     self, Character, CharacterError, CreateOptions, FaceMode, Rights, RightsBasis, VoiceModel,
 };
+use reenact_models::NotAVoice;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -209,21 +210,12 @@ async fn check_file_changes(face: Option<FaceMode>, voice_model: Option<VoiceMod
             }
         }
         if let Some(model) = voice_model {
-            match catalog.entry(&model.name) {
-                Some(entry) if entry.model.task == "voice_conversion" => {}
-                Some(entry) => {
-                    return Err(ApiError::Unprocessable(format!(
-                        "voice_model.name: `{}` is a {} model, not a voice",
-                        model.name, entry.model.task
-                    )))
-                }
-                None => {
-                    return Err(ApiError::Unprocessable(format!(
-                        "voice_model.name: no voice `{}` in the model catalog",
-                        model.name
-                    )))
-                }
-            }
+            let cause = match catalog.voice(&model.name) {
+                Ok(_) => return Ok(()),
+                Err(NotAVoice::Task(task)) => format!("`{}` is a {task} model, not a voice", model.name),
+                Err(NotAVoice::Unknown) => format!("no voice `{}` in the model catalog", model.name),
+            };
+            return Err(ApiError::Unprocessable(format!("voice_model.name: {cause}")));
         }
         Ok(())
     })
