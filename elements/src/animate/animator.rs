@@ -280,8 +280,16 @@ impl Animator {
         let stitching =
             if names.stitch { Some(resolve(catalog, &STITCHING, names.stitching.as_deref())?) } else { None };
         check(appearance, &APPEARANCE, &[("", &IMAGE_SHAPE)], &[&FEATURE_SHAPE])?;
-        let pose: &[i64] = &[1, 66];
-        check(motion, &MOTION, &[("", &IMAGE_SHAPE)], &[pose, pose, pose, &[1, 3], &[1, 63], &[1, 1], &[1, 63]])?;
+        // Each output is checked where it will be read from: by name, or in declared order.
+        let motion_order = motion_order(motion);
+        let mut shapes = [[1i64, 0]; 7];
+        for (&at, (_, len)) in motion_order.iter().zip(OUTPUTS) {
+            // A model with other than seven outputs is refused by the check itself.
+            if let Some(shape) = shapes.get_mut(at) {
+                *shape = [1, len as i64];
+            }
+        }
+        check(motion, &MOTION, &[("", &IMAGE_SHAPE)], &shapes.each_ref().map(|s| s.as_slice()))?;
         let order = check(
             warping,
             &WARPING,
@@ -298,7 +306,6 @@ impl Animator {
         modules.extend(stitching.map(version));
         let pixels = |entry: &CatalogEntry| entry.model.inputs.first().map(PixelContract::of).unwrap_or_default();
         let motion_pixels = pixels(motion);
-        let motion_order = motion_order(motion);
         let mut motion = open(motion)?;
         let mut motion_out = vec![Vec::new(); OUTPUTS.len()];
 
