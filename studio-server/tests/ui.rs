@@ -935,6 +935,21 @@ async fn a_visitor_kiosk_shows_nothing_before_consent_and_asks_again_after_the_v
     assert!(took < Duration::from_secs(60), "{took:?}");
 }
 
+/// What a kiosk page shows of its consent state, for a failure message.
+const KIOSK_STATE: &str = "({consent: document.body.dataset.consent, frames: document.body.dataset.frames, \
+    state: document.body.dataset.state, dialog: document.getElementById('consent').open, \
+    problem: document.getElementById('consent-problem').textContent, log: window.consentLog})";
+
+/// Notes each consent request the page makes and what came back (with the time since the
+/// note began), in `window.consentLog`.
+const LOG_CONSENT_REQUESTS: &str = "(() => { const t0 = performance.now(); window.consentLog = []; \
+    const real = window.fetch; window.fetch = (url, init) => { const what = `${init?.method ?? 'GET'} ${url}`; \
+    if (!String(url).includes('/consent')) return real(url, init); \
+    const at = () => Math.round(performance.now() - t0); window.consentLog.push(`${at()} ${what}`); \
+    return real(url, init).then(async (r) => { const body = await r.clone().text(); \
+    window.consentLog.push(`${at()} ${what} -> ${r.status} ${body.slice(0, 60)}`); return r; }, \
+    (e) => { window.consentLog.push(`${at()} ${what} failed ${e}`); throw e; }); }; return true; })()";
+
 /// A clip of `face_s` seconds of the presenter (a face) followed by `empty_s` seconds of an
 /// empty dark frame, 640x360 at 25 fps with silent sound, written into `dir`.
 fn face_then_empty(dir: &Path, face_s: u32, empty_s: u32) -> PathBuf {
@@ -988,9 +1003,18 @@ async fn a_visitor_kiosk_stays_while_the_face_is_there_and_asks_again_after_it_l
     let asking = "document.body.dataset.consent === 'asking' && document.getElementById('consent').open";
     b.wait("consent screen", asking, Duration::from_secs(15)).await;
     b.wait("viewer connected", "document.body.dataset.state === 'connected'", Duration::from_secs(20)).await;
+    b.eval(LOG_CONSENT_REQUESTS).await;
     b.click("#consent-accept").await;
     let accepted = Instant::now();
-    b.wait_playing("visitor on air", 0, Duration::from_secs(20)).await;
+    let playing = "document.body.classList.contains('playing') && Number(document.body.dataset.frames) > 20";
+    if let Err(text) = b.try_wait("visitor on air", playing, Duration::from_secs(20)).await {
+        // Say which side lost the visit: the page, the server's gate, or the tracker.
+        let page = b.eval(KIOSK_STATE).await;
+        let gate = serde_json::to_value(session.consent_view()).unwrap();
+        let seen = session.with_runner(|r| r.face_seen_ago());
+        let sent = session.summary().video_frames_sent;
+        panic!("no picture 20 s after accepting: page {page}, server {gate}, face seen {seen:?} ago, {sent} frames sent; page text: {text}");
+    }
     let face = studio.app.state.live.get(&id).unwrap().summary();
     assert!(accepted.duration_since(show_started) < Duration::from_secs(u64::from(FACE_S) - 4), "accepted too late");
     b.shot("33-kiosk-visitor-face").await;

@@ -387,7 +387,7 @@ pub struct ShowRecord {
 pub struct LiveRunner {
     options: LiveOptions,
     pipeline: gst::Pipeline,
-    feeder: Option<gst::Pipeline>,
+    feeder: Option<source::Feeder>,
     browser: Option<BrowserInput>,
     chain: graph::Chain,
     h264_sink: gst_app::AppSink,
@@ -495,7 +495,7 @@ impl LiveRunner {
         runner.watch_bus();
         runner.pipeline.set_state(gst::State::Playing).map_err(|_| runner.failure("the live graph would not start"))?;
         if let Some(feeder) = &runner.feeder {
-            feeder.set_state(gst::State::Playing).map_err(|_| runner.failure("the file source would not start"))?;
+            feeder.start().map_err(|why| runner.failure(&format!("the file source would not start: {why}")))?;
         }
         tracing::info!(source = %runner.options.source, preset = %runner.options.preset.name, "live graph running");
         Ok(runner)
@@ -712,7 +712,7 @@ impl LiveRunner {
             return Ok(());
         }
         if let Some(feeder) = &self.feeder {
-            let _ = feeder.set_state(gst::State::Null);
+            feeder.stop();
         }
         let records = self.outputs.iter().any(|b| matches!(b.output, LiveOutput::Record(_)));
         if records && self.error().is_none() {

@@ -5,11 +5,14 @@
 //! A looping file runs in a pipeline of its own, paced by the clock, whose
 //! frames are handed to `appsrc`s of the live graph and stamped there with
 //! the live clock: seeking back to the start then never disturbs the live
-//! graph's timestamps, latency or outputs.
+//! graph's timestamps, latency or outputs. That pipeline is paused until its
+//! decoder has linked every stream and only then played (see [`Feeder::start`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 use gst::prelude::*;
 use gst_base::prelude::BaseSinkExt;
@@ -66,7 +69,7 @@ impl fmt::Display for LiveSource {
 pub(crate) struct Inputs {
     pub(crate) video: gst::Element,
     pub(crate) audio: gst::Element,
-    pub(crate) feeder: Option<gst::Pipeline>,
+    pub(crate) feeder: Option<Feeder>,
     /// The handle that connects publishers, for a browser source.
     pub(crate) browser: Option<super::browser::BrowserInput>,
 }
@@ -83,7 +86,7 @@ pub(crate) fn add(
     let (source, mic) = source.live()?;
     if *source == LiveSource::Browser {
         let (video, audio, attract, browser) = super::browser::add(pipeline, (width, height, fps), timecode)?;
-        return Ok(Inputs { video, audio, feeder: Some(attract), browser: Some(browser) });
+        return Ok(Inputs { video, audio, feeder: Some(Feeder::whole(attract)), browser: Some(browser) });
     }
     let (video, audio, feeder) = match source {
         LiveSource::Test => {
@@ -151,13 +154,64 @@ fn microphone(mic: Option<&str>) -> Result<gst::Element> {
     }
 }
 
+/// How long a file player may take to find its streams and fill its sinks.
+const FEEDER_START: gst::ClockTime = gst::ClockTime::from_seconds(10);
+
+/// A pipeline that fills the live graph's `appsrc`s at its own clock's pace.
+#[derive(Debug)]
+pub(crate) struct Feeder {
+    pipeline: gst::Pipeline,
+    /// Set once the decoder has exposed its last stream; `None` for a pipeline built whole.
+    linked: Option<Arc<(Mutex<bool>, Condvar)>>,
+}
+
+impl Feeder {
+    fn whole(pipeline: gst::Pipeline) -> Self {
+        Feeder { pipeline, linked: None }
+    }
+
+    /// Pauses the pipeline until every stream is linked to its sink and prerolled, then
+    /// plays it. A sink the decoder's thread adds while the pipeline is already on its way to
+    /// playing can miss the base time the pipeline hands out: it then takes each picture for
+    /// hours late, and the decoder, told so, drops every picture of the file.
+    pub(crate) fn start(&self) -> std::result::Result<(), String> {
+        let pipeline = &self.pipeline;
+        pipeline.set_state(gst::State::Paused).map_err(|_| "it would not open".to_owned())?;
+        if let Some(linked) = &self.linked {
+            let (done, ready) = &**linked;
+            let wait = Duration::from_nanos(FEEDER_START.nseconds());
+            let done = done.lock().unwrap_or_else(PoisonError::into_inner);
+            let (done, _) = ready.wait_timeout_while(done, wait, |done| !*done).unwrap_or_else(PoisonError::into_inner);
+            if !*done {
+                return Err(format!("no streams found in {} s", FEEDER_START.seconds()));
+            }
+        }
+        match pipeline.state(FEEDER_START) {
+            (Ok(gst::StateChangeSuccess::Success | gst::StateChangeSuccess::NoPreroll), _, _) => {}
+            (Ok(_), _, _) => return Err(format!("nothing decoded in {} s", FEEDER_START.seconds())),
+            (Err(_), _, _) => return Err("it cannot be decoded".to_owned()),
+        }
+        pipeline.set_state(gst::State::Playing).map(|_| ()).map_err(|_| "it would not play".to_owned())
+    }
+
+    pub(crate) fn stop(&self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
 /// `appsrc`s for the live graph and the pipeline that fills them from `path`,
 /// seeking back to the start at each end.
-fn looping_file(path: &Path) -> Result<(gst::Element, gst::Element, gst::Pipeline)> {
+fn looping_file(path: &Path) -> Result<(gst::Element, gst::Element, Feeder)> {
     let feeder = gst::Pipeline::with_name("reenact-live-file");
     let decode = make(f::URIDECODEBIN)?;
     decode.set_property("uri", file_uri(path)?);
     feeder.add(&decode).map_err(|_| EngineError::Request("cannot build the file player".into()))?;
+    let linked = Arc::new((Mutex::new(false), Condvar::new()));
+    let signal = Arc::clone(&linked);
+    decode.connect_no_more_pads(move |_| {
+        *signal.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        signal.1.notify_all();
+    });
     let video = live_appsrc()?;
     let audio = live_appsrc()?;
     let (video_out, audio_out) = (video.clone(), audio.clone());
@@ -184,7 +238,7 @@ fn looping_file(path: &Path) -> Result<(gst::Element, gst::Element, gst::Pipelin
             let _ = feeder.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO);
         }
     });
-    Ok((video, audio, feeder))
+    Ok((video, audio, Feeder { pipeline: feeder, linked: Some(linked) }))
 }
 
 fn live_appsrc() -> Result<gst::Element> {

@@ -127,6 +127,15 @@ impl Browser {
 
     /// Waits until `expr` is truthy; its value. On timeout: a screenshot and the page's text.
     pub async fn wait(&self, what: &str, expr: &str, timeout: Duration) -> Value {
+        match self.try_wait(what, expr, timeout).await {
+            Ok(value) => value,
+            Err(page) => panic!("timed out waiting for {what} ({expr}); page text: {page}"),
+        }
+    }
+
+    /// Waits until `expr` is truthy: its value, or on timeout the page's text (after a
+    /// screenshot), for a test that has more to say about why.
+    pub async fn try_wait(&self, what: &str, expr: &str, timeout: Duration) -> Result<Value, Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.eval(expr).await;
@@ -138,12 +147,11 @@ impl Browser {
                 _ => true,
             };
             if truthy {
-                return value;
+                return Ok(value);
             }
             if Instant::now() > deadline {
                 self.shot(&format!("failed-{}", what.replace(' ', "-"))).await;
-                let body = self.eval("document.body && document.body.innerText").await;
-                panic!("timed out waiting for {what} ({expr}); page text: {body}");
+                return Err(self.eval("document.body && document.body.innerText").await);
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
