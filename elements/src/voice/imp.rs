@@ -40,9 +40,10 @@
  * the classical path (4 ms block queue + 16 ms mean shifter delay; grains sweep their delay
  * around that mean by up to 9 ms at an octave, less for smaller shifts), 17.5 ms
  * on the neural path (10 ms block queue + 7.5 ms from the mel window's centre to its end);
- * an RVC voice works in 100 ms blocks over a 500 ms window: 114 ms at 16 kHz (the block, a
- * 10 ms crossfade between runs and 4 ms for the resampler), plus 10 ms for each frame its
- * content model leaves short at the window's end (134 ms with ContentVec; 142 ms at 48 kHz).
+ * an RVC voice works in 100 ms blocks over a 500 ms window: 119 ms at 16 kHz (the block, a
+ * 10 ms crossfade between runs, 5 ms for half the 10 ms search for where they join, and 4 ms
+ * for the resampler), plus 10 ms for each frame its content model leaves short at the
+ * window's end (139 ms with ContentVec; 147 ms at 48 kHz).
  * Output buffers keep the input's timestamps and sizes and carry the converted signal delayed
  * by exactly that many samples; `mix` blends it with the dry input delayed by the same amount,
  * so `mix=0` is the delayed input sample for sample. At EOS the delayed tail is pushed as one

@@ -35,10 +35,12 @@
 //! gives a salience from which F0 is the weighted average of the nine bins around the peak
 //! (unvoiced under 0.03) and the coarse pitch its mel-scale bin 1..255 over 50..1100 Hz, and
 //! the voice (`sid` = `speaker-id`, seeded standard normal noise) speaks the last 100 ms at its
-//! 40 or 48 kHz, its last frame crossfaded into the next run's, resampled to 16 kHz. Latency
-//! 134 ms with ContentVec at 16 kHz (the 100 ms block, the 10 ms crossfade, 4 ms of head room
-//! for the resampler, and the 20 ms its 400-sample receptive field leaves short at the
-//! window's end, measured on a first run over silence when the voice opens), 142 ms at 48 kHz.
+//! 40 or 48 kHz, its last frame crossfaded into the next run's where the next run's waveform
+//! best continues it (searched over one frame back, as RVC's SOLA does), resampled to the
+//! stream's rate (or 16 kHz). Latency 139 ms with ContentVec at 16 kHz (the 100 ms block, the
+//! 10 ms crossfade, 5 ms for half the search, 4 ms of head room for the resampler, and the
+//! 20 ms its 400-sample receptive field leaves short at the window's end, measured on a first
+//! run over silence when the voice opens), 147 ms at 48 kHz.
 
 use gst::glib;
 use gst::prelude::*;

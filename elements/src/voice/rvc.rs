@@ -10,12 +10,15 @@
 //! average around the peak, unvoiced under 0.03) and its coarse mel-scale bin; the voice
 //! makes its own rate's samples for every frame. Each run's output stops one frame short of
 //! the window's end, and that last frame is kept to be crossfaded (raised cosine) into the
-//! start of the next run's: consecutive runs see different windows, so their outputs do not
-//! join sample for sample (the way RVC's own real-time client joins them, without its offset
-//! search). The result is resampled straight to the stream's rate when a block is a whole
+//! next run's: consecutive runs see different windows, so their outputs do not join sample
+//! for sample. As RVC's own real-time client does (SOLA), the join is searched for over one
+//! more frame back: the start whose waveform best continues the kept frame (correlation over
+//! the candidate's energy), so a voice whose phase depends on where its window starts is not
+//! crossfaded against itself out of phase. The result is resampled straight to the stream's rate when a block is a whole
 //! number of its samples (so a 40 or 48 kHz voice keeps its top octave), else to 16 kHz, and
-//! queued. The block, the crossfade's frame, the queue's head room and the frames a content
-//! model leaves short at the window's end are the latency, reported as the element's.
+//! queued. The block, the crossfade's frame, half the search (the join's mean shift), the
+//! queue's head room and the frames a content model leaves short at the window's end are the
+//! latency, reported as the element's.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -34,6 +37,9 @@ pub(crate) const BLOCK: usize = 1600;
 const WINDOW: usize = 8000;
 /// Samples per 10 ms frame at 16 kHz: the pitch model's hop and the voice's frame.
 const FRAME: usize = 160;
+/// How far back the join with the previous run is searched, at 16 kHz: one frame, which
+/// holds a whole period of any voice over 100 Hz.
+const SEARCH: usize = FRAME;
 /// Content features per frame.
 const CONTENT_DIM: usize = 768;
 /// RMVPE's front end: 1024-point window and FFT, 128 bands from 30 Hz to 8 kHz.
@@ -57,6 +63,26 @@ const HEAD_ROOM: usize = 64;
 const MODEL_RATE: u32 = super::neural::RATE;
 /// The coarse pitch's range: mel-scale bins 1..255 between these frequencies.
 const COARSE_HZ: (f32, f32) = (50.0, 1100.0);
+
+/// Where in `voiced` (0..=`search`) the next run best continues `tail`, the previous run's
+/// kept frame: the start whose samples correlate most with it, over their own energy (RVC's
+/// offset search). After silence, or on a tie, `search`: the frames' own alignment.
+fn join_offset(tail: &[f32], voiced: &[f32], search: usize) -> usize {
+    let heard: f32 = tail.iter().map(|v| v * v).sum();
+    if heard < 1e-6 || voiced.len() < search + tail.len() {
+        return search;
+    }
+    let mut best = (search, f32::NEG_INFINITY);
+    for start in (0..=search).rev() {
+        let candidate = &voiced[start..start + tail.len()];
+        let (dot, energy) = tail.iter().zip(candidate).fold((0.0, 0.0), |(d, e), (a, b)| (d + a * b, e + b * b));
+        let score = dot / (energy + 1e-6f32).sqrt();
+        if score > best.1 {
+            best = (start, score);
+        }
+    }
+    best.0
+}
 
 /// Whether `entry` is an RVC v2 voice: recognised as one on import, or declaring its six inputs.
 pub(crate) fn is_rvc(entry: &CatalogEntry) -> bool {
@@ -296,10 +322,10 @@ impl RvcConverter {
     }
 
     /// Input samples from a block's arrival to its converted sound leaving: the block, the
-    /// crossfade's frame, the queue's head room and what the content model leaves short at
-    /// the window's end.
+    /// crossfade's frame, half the join's search (it takes sound from up to a frame earlier),
+    /// the queue's head room and what the content model leaves short at the window's end.
     pub(crate) fn latency(&self) -> usize {
-        BLOCK + FRAME + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
+        BLOCK + FRAME + SEARCH / 2 + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
     }
 
     /// Makes the converted samples leave at `rate` (the stream's) when a block is a whole
@@ -331,16 +357,21 @@ impl RvcConverter {
     pub(crate) fn process(&mut self, block: &[f32], out: &mut [f32]) -> Result<(), NeuralError> {
         self.recent.copy_within(BLOCK.., 0);
         self.recent[WINDOW - BLOCK..].copy_from_slice(&block[..BLOCK]);
-        let (mut voiced, _) = self.convert()?;
+        let (voiced, _) = self.convert()?;
         let cross = self.tail.len();
-        let tail = voiced.split_off(voiced.len() - cross);
-        for (i, (v, old)) in voiced.iter_mut().zip(&self.tail).enumerate() {
+        let spoken_len = BLOCK / FRAME * cross + cross;
+        let search = voiced.len().saturating_sub(spoken_len).min(cross);
+        let start = join_offset(&self.tail, &voiced, search);
+        let mut spoken = voiced[start..].to_vec();
+        spoken.truncate(spoken_len);
+        let tail = spoken.split_off(spoken.len().saturating_sub(cross));
+        for (i, (v, old)) in spoken.iter_mut().zip(&self.tail).enumerate() {
             let w = 0.5 - 0.5 * (std::f32::consts::PI * (i as f32 + 0.5) / cross as f32).cos();
             *v = old * (1.0 - w) + *v * w;
         }
         self.tail = tail;
         self.resampled.clear();
-        self.resampler.process(&voiced, &mut self.resampled);
+        self.resampler.process(&spoken, &mut self.resampled);
         self.queue.extend(self.resampled.iter().map(|v| if v.is_finite() { *v } else { 0.0 }));
         for o in out.iter_mut() {
             *o = self.queue.pop_front().unwrap_or(0.0);
@@ -348,8 +379,8 @@ impl RvcConverter {
         Ok(())
     }
 
-    /// The voice's samples for the window's last [`BLOCK`] of frames and one more before them
-    /// (the crossfade's), and the frames it made.
+    /// The voice's samples for the window's last [`BLOCK`] of frames and two more before them
+    /// (the crossfade's and the join's search), and the frames it made.
     fn convert(&mut self) -> Result<(Vec<f32>, usize), NeuralError> {
         let features = self.content_features()?;
         let f0 = self.pitch_track()?;
@@ -384,7 +415,7 @@ impl RvcConverter {
                 expected: frames * hop,
             });
         }
-        let keep = (BLOCK / FRAME + 1).min(frames) * hop;
+        let keep = (BLOCK / FRAME + 2).min(frames) * hop;
         Ok((audio[audio.len() - keep..].to_vec(), frames))
     }
 
@@ -427,6 +458,22 @@ impl RvcConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_join_is_found_where_the_waveform_goes_on_and_kept_in_place_after_silence() {
+        let wave = |from: usize, n: usize| -> Vec<f32> {
+            (from..from + n).map(|i| (2.0 * std::f32::consts::PI * 205.0 * i as f32 / 40_000.0).sin()).collect()
+        };
+        // The kept frame is the wave from sample 1000; the next run's samples start 1000 - 313
+        // samples in, so the wave goes on at offset 313 (the search covers one 400-sample frame).
+        let tail = wave(1000, 400);
+        let voiced = wave(687, 1200);
+        assert_eq!(join_offset(&tail, &voiced, 400), 313);
+        // Louder or quieter, the same place: the score is over the candidate's energy.
+        let louder: Vec<f32> = voiced.iter().map(|v| v * 3.0).collect();
+        assert_eq!(join_offset(&tail, &louder, 400), 313);
+        assert_eq!(join_offset(&[0.0; 400], &voiced, 400), 400, "after silence: the frames' own alignment");
+    }
 
     #[test]
     fn f0_is_read_between_the_bins_and_unvoiced_under_the_threshold() {
