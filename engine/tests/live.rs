@@ -49,9 +49,8 @@ fn collect(runner: &LiveRunner, stream: Stream) -> Received {
 }
 
 /// Waits (at most 30 s) for the show's first pictures, so that a slow start cannot leave the
-/// figures read afterwards empty. (Starts take 0.20-0.25 s. The empty figures seen now and
-/// then came from file shows whose player never passed a picture on: see
-/// `a_file_source_shows_its_pictures_at_every_start`.)
+/// figures read afterwards empty. (Starts take 0.20-0.25 s. A file show whose player passed
+/// no picture on at all is covered by `a_file_source_shows_its_pictures_at_every_start`.)
 fn wait_for_pictures(frames: &Received) {
     let started = Instant::now();
     while frames.lock().unwrap().len() < 5 {
