@@ -14,9 +14,9 @@
 //! for sample. As RVC's own real-time client does (SOLA), the join is searched for over one
 //! more frame back: the start whose waveform best continues the kept frame (correlation over
 //! the candidate's energy), so a voice whose phase depends on where its window starts is not
-//! crossfaded against itself out of phase. The result is resampled straight to the stream's rate when a block is a whole
-//! number of its samples (so a 40 or 48 kHz voice keeps its top octave), else to 16 kHz, and
-//! queued. The block, the crossfade's frame, half the search (the join's mean shift), the
+//! crossfaded against itself out of phase. The result is resampled straight to the stream's
+//! rate when a block is a whole number of its samples (so a 40 or 48 kHz voice keeps its top
+//! octave), else to 16 kHz, and queued. The block, the crossfade's frame, half the search (the join's mean shift), the
 //! queue's head room and the frames a content model leaves short at the window's end are the
 //! latency, reported as the element's.
 
