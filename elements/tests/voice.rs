@@ -737,6 +737,15 @@ fn rvc_voice(air: f32) -> Graph {
         .node("Add", &["voice", "breath"], &["audio"], &[])
 }
 
+/// A model directory with the RVC voices and both their companions, and the element properties
+/// that make `reenactvoice` speak with voice `model` from it.
+fn rvc_props(model: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    import_rvc(dir.path(), true);
+    let props = format!("model={model} model-dir={}", dir.path().display());
+    (dir, props)
+}
+
 /// Imports the RVC voice and, unless left out, its content and pitch models into `dir`.
 fn import_rvc(dir: &Path, with_pitch: bool) {
     use reenact_models::{import_model, ImportRequest, Slot};
@@ -770,9 +779,7 @@ fn tone(hz: f32, seconds: f32, rate: u32) -> Vec<f32> {
 
 #[test]
 fn an_rvc_voice_speaks_at_the_pitch_its_pitch_model_hears() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    import_rvc(dir.path(), true);
-    let props = format!("model=rvc_test model-dir={}", dir.path().display());
+    let (_dir, props) = rvc_props("rvc_test");
     for hz in [150.0f32, 220.0, 330.0] {
         let x = tone(hz, 1.5, 16_000);
         let (y, mut h) = run_with(&x, 16_000, 1, &props, 800);
@@ -820,9 +827,7 @@ fn sine_envelope(y: &[f32], hz: f32, rate: u32) -> Vec<f32> {
 /// keeps its level through it.
 #[test]
 fn an_rvc_voice_is_joined_in_phase_from_run_to_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    import_rvc(dir.path(), true);
-    let props = format!("model=rvc_test model-dir={}", dir.path().display());
+    let (_dir, props) = rvc_props("rvc_test");
     for hz in [185.0f32, 275.0] {
         let x = tone(hz, 1.5, 16_000);
         let (y, mut h) = run_with(&x, 16_000, 1, &props, 800);
@@ -843,9 +848,7 @@ fn an_rvc_voice_is_joined_in_phase_from_run_to_run() {
 
 #[test]
 fn an_rvc_voice_at_48_khz_keeps_its_pitch_and_its_reported_latency() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    import_rvc(dir.path(), true);
-    let props = format!("model=rvc_test model-dir={}", dir.path().display());
+    let (_dir, props) = rvc_props("rvc_test");
     let rate = 48_000;
     let mono = tone(220.0, 1.5, rate);
     let stereo: Vec<f32> = mono.iter().flat_map(|v| [*v, *v]).collect();
@@ -877,9 +880,7 @@ fn amplitude_at(x: &[f32], hz: f64, rate: u32) -> f64 {
 
 #[test]
 fn an_rvc_voice_at_48_khz_keeps_what_it_says_above_8_khz() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    import_rvc(dir.path(), true);
-    let props = format!("model=rvc_air model-dir={}", dir.path().display());
+    let (_dir, props) = rvc_props("rvc_air");
     let rate = 48_000;
     let x = tone(330.0, 1.5, rate);
     let (y, _h) = run_with(&x, rate, 1, &props, 1024);

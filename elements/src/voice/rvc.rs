@@ -37,9 +37,9 @@ pub(crate) const BLOCK: usize = 1600;
 const WINDOW: usize = 8000;
 /// Samples per 10 ms frame at 16 kHz: the pitch model's hop and the voice's frame.
 const FRAME: usize = 160;
-/// How far back the join with the previous run is searched, at 16 kHz: one frame, which
-/// holds a whole period of any voice over 100 Hz.
-const SEARCH: usize = FRAME;
+/// How many frames back the join with the previous run is searched: one holds a whole
+/// period of any voice over 100 Hz.
+const SEARCH_FRAMES: usize = 1;
 /// Content features per frame.
 const CONTENT_DIM: usize = 768;
 /// RMVPE's front end: 1024-point window and FFT, 128 bands from 30 Hz to 8 kHz.
@@ -325,7 +325,7 @@ impl RvcConverter {
     /// crossfade's frame, half the join's search (it takes sound from up to a frame earlier),
     /// the queue's head room and what the content model leaves short at the window's end.
     pub(crate) fn latency(&self) -> usize {
-        BLOCK + FRAME + SEARCH / 2 + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
+        BLOCK + FRAME + SEARCH_FRAMES * FRAME / 2 + HEAD_ROOM + (WINDOW / FRAME - self.frames) * FRAME
     }
 
     /// Makes the converted samples leave at `rate` (the stream's) when a block is a whole
@@ -360,7 +360,7 @@ impl RvcConverter {
         let (voiced, _) = self.convert()?;
         let cross = self.tail.len();
         let spoken_len = BLOCK / FRAME * cross + cross;
-        let search = voiced.len().saturating_sub(spoken_len).min(cross);
+        let search = voiced.len().saturating_sub(spoken_len).min(SEARCH_FRAMES * cross);
         let start = join_offset(&self.tail, &voiced, search);
         let mut spoken = voiced[start..].to_vec();
         spoken.truncate(spoken_len);
@@ -379,8 +379,8 @@ impl RvcConverter {
         Ok(())
     }
 
-    /// The voice's samples for the window's last [`BLOCK`] of frames and two more before them
-    /// (the crossfade's and the join's search), and the frames it made.
+    /// The voice's samples for the window's last [`BLOCK`] of frames and those before them that
+    /// the crossfade and the join's search need, and the frames it made.
     fn convert(&mut self) -> Result<(Vec<f32>, usize), NeuralError> {
         let features = self.content_features()?;
         let f0 = self.pitch_track()?;
@@ -415,7 +415,7 @@ impl RvcConverter {
                 expected: frames * hop,
             });
         }
-        let keep = (BLOCK / FRAME + 2).min(frames) * hop;
+        let keep = (BLOCK / FRAME + 1 + SEARCH_FRAMES).min(frames) * hop;
         Ok((audio[audio.len() - keep..].to_vec(), frames))
     }
 

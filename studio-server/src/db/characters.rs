@@ -100,7 +100,6 @@ pub async fn document(db: &AnyPool, owner: &str, id: &str) -> sqlx::Result<Optio
     Ok(row.map(|(document,)| document))
 }
 
-/// Attaches a voice to (or with `None` detaches it from) a character of `owner`.
 /// Replaces the character's document when it is still `old` (compare and swap), with the
 /// columns that mirror it; false when it changed in between or the character is gone.
 pub async fn replace_document(
@@ -125,6 +124,7 @@ pub async fn replace_document(
     Ok(done.rows_affected() == 1)
 }
 
+/// Attaches a voice to (or with `None` detaches it from) a character of `owner`.
 pub async fn set_voice(db: &AnyPool, owner: &str, id: &str, voice_id: Option<&str>) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE characters SET voice_id = $1 WHERE owner_id = $2 AND id = $3")
         .bind(voice_id)
