@@ -317,6 +317,9 @@ pub(crate) struct Character {
     /// How its face plays: `swap` or `animate`.
     #[serde(default = "swap")]
     pub face: String,
+    /// The catalog voice model it speaks with, which takes over from `voice_id`.
+    #[serde(default)]
+    pub voice_model: Option<VoiceModelChoice>,
     pub portrait: Portrait,
     /// The models the portrait was analysed with.
     #[serde(default)]
@@ -328,6 +331,32 @@ pub(crate) struct Character {
 
 fn swap() -> String {
     "swap".into()
+}
+
+/// A character's catalog voice: an RVC v2 model (or our converter) and the speaker in it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct VoiceModelChoice {
+    pub name: String,
+    #[serde(default)]
+    pub speaker_id: u32,
+}
+
+/// A model of the server's catalog (`GET /api/models`), as the pickers offer it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct CatalogModel {
+    pub name: String,
+    /// The licence of its weights (SPDX id or text).
+    pub license: String,
+    /// What it does: `voice_conversion`, `face_swap`, ...
+    pub task: String,
+    /// `true` only when its manifest clears it for commercial use.
+    #[serde(default)]
+    pub commercial_use: Option<bool>,
+    /// `commercial use allowed`, `NON-COMMERCIAL` or `commercial use not stated`.
+    pub commercial_label: String,
+    /// Whether its file is on the server.
+    #[serde(default)]
+    pub installed: bool,
 }
 
 /// A model as its manifest names it.

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::api::{ApiError, StudioApi};
 use crate::components::{form_text, CharacterForm, ConfirmButton, FieldError, FormError, VoiceForm};
 use crate::hooks::use_studio_api;
-use crate::model::{language_name, Character, Scene, Voice, LANGUAGES};
+use crate::model::{language_name, CatalogModel, Character, Scene, Voice, VoiceModelChoice, LANGUAGES};
 
 /// A project's list at `path` (`/api/projects/{id}/characters`, ...).
 fn use_list<T: serde::de::DeserializeOwned + 'static>(
@@ -30,6 +30,7 @@ pub fn Cast(project_id: String) -> Element {
     // Scenes and voices may use any entry of the user's libraries, made in any project.
     let mut library_characters = use_list::<Character>(&api, "/api/characters".into());
     let mut library_voices = use_list::<Voice>(&api, "/api/voices".into());
+    let catalog = use_list::<CatalogModel>(&api, "/api/models".into());
     let mut error = use_signal(|| None::<ApiError>);
 
     // A change through the API, then the lists it touches read again.
@@ -62,6 +63,12 @@ pub fn Cast(project_id: String) -> Element {
     };
     let known_voices: Vec<Voice> = match &*library_voices.read() {
         Some(Ok(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+
+    // Only what can play: an entry whose file is missing would be refused at the show.
+    let voice_models: Vec<CatalogModel> = match &*catalog.read() {
+        Some(Ok(list)) => list.iter().filter(|m| m.task == VOICE_CONVERSION && m.installed).cloned().collect(),
         _ => Vec::new(),
     };
 
@@ -116,6 +123,16 @@ pub fn Cast(project_id: String) -> Element {
                                     },
                                     option { value: "swap", selected: character.face == "swap", "Swapped onto the performer's face" }
                                     option { value: "animate", selected: character.face == "animate", "Whole portrait, animated (LivePortrait)" }
+                                }
+                                NeuralVoice {
+                                    character_id: character.id.clone(),
+                                    chosen: character.voice_model.clone(),
+                                    models: voice_models.clone(),
+                                    on_change: {
+                                        let (change, id) = (change.clone(), character.id.clone());
+                                        move |body: Value| change(axum::http::Method::PATCH, format!("/api/characters/{id}"), Some(body))
+                                    },
+                                    on_refused: move |e| error.set(Some(e)),
                                 }
                                 div { class: "actions",
                                     ConfirmButton {
@@ -176,6 +193,65 @@ pub fn Cast(project_id: String) -> Element {
             characters: known_characters,
             scenes: scene_list,
             on_change: move |_| scenes.restart(),
+        }
+    }
+}
+
+/// The catalog task of the models a character may speak with.
+const VOICE_CONVERSION: &str = "voice_conversion";
+
+/// A character's catalog voice (an RVC v2 model an administrator imported) and the speaker
+/// in it. It takes over from the voice profile; a model not cleared for commercial use says
+/// so beside the picker, as renders and the live stats do.
+#[component]
+fn NeuralVoice(
+    character_id: String,
+    chosen: Option<VoiceModelChoice>,
+    models: Vec<CatalogModel>,
+    on_change: EventHandler<Value>,
+    on_refused: EventHandler<ApiError>,
+) -> Element {
+    let chosen_name = chosen.as_ref().map(|c| c.name.clone());
+    // A chosen model the catalog no longer plays stays listed, so the picker does not lie.
+    let missing = chosen_name.clone().filter(|name| !models.iter().any(|m| &m.name == name));
+    let licence = chosen_name.as_ref().and_then(|name| models.iter().find(|m| &m.name == name)).map(|m| {
+        let loud = m.commercial_use != Some(true);
+        (loud, format!("Licence: {} · {}", m.license, m.commercial_label))
+    });
+    rsx! {
+        label { r#for: "voice-model-of-{character_id}", "Neural voice" }
+        select { id: "voice-model-of-{character_id}", class: "voice-model-select",
+            onchange: move |e: FormEvent| {
+                let value = e.value();
+                let model = if value.is_empty() { Value::Null } else { json!({ "name": value, "speaker_id": 0 }) };
+                on_change.call(json!({ "voice_model": model }));
+            },
+            option { value: "", selected: chosen_name.is_none(), "None: the voice profile speaks" }
+            for model in models.iter() {
+                option { key: "{model.name}", value: "{model.name}",
+                    selected: chosen_name.as_deref() == Some(model.name.as_str()),
+                    "{model.name} · {model.commercial_label}"
+                }
+            }
+            if let Some(name) = missing {
+                option { value: "{name}", selected: true, "{name} (not in the model catalog)" }
+            }
+        }
+        if let Some(choice) = chosen {
+            label { r#for: "speaker-of-{character_id}", "Speaker in the model" }
+            input { id: "speaker-of-{character_id}", class: "speaker-input", r#type: "number",
+                min: "0", step: "1", value: "{choice.speaker_id}",
+                onchange: move |e: FormEvent| match e.value().trim().parse::<u32>() {
+                    Ok(speaker) => on_change.call(json!({ "voice_model": { "name": choice.name.clone(), "speaker_id": speaker } })),
+                    Err(_) => on_refused.call(ApiError::Refused {
+                        status: 400,
+                        detail: "voice_model.speaker_id: must be a whole number from 0".into(),
+                    }),
+                },
+            }
+        }
+        if let Some((loud, label)) = licence {
+            p { class: if loud { "model-licence non-commercial" } else { "model-licence" }, "{label}" }
         }
     }
 }
