@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 //! What every element that reads or writes packed 8-bit RGB-family frames (RGB, BGR, RGBx,
 //! BGRx, RGBA, BGRA) shares: the bounds check a mapped buffer must pass before it is indexed
-//! without further checks, and the bilinear blend of four neighbours. Each element keeps its own
+//! without further checks, the writable mapping the in-place face elements draw into, and the
+//! bilinear blend of four neighbours. Each element keeps its own
 //! edge rule (black outside for the tracker, clamped for lip-sync), so only these live here,
 //! with the table of the six formats that the face swap, the portrait animation and the
 //! lip-sync negotiate (their only GStreamer type).
 
-use gst_video::VideoFormat;
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
 /// The packed RGB-family formats the in-place face elements accept, with bytes per pixel and
 /// the byte offsets of R, G and B.
@@ -49,6 +52,31 @@ impl PackedLayout {
         let [r, g, b] = self.rgb;
         [data[i + r], data[i + g], data[i + b]]
     }
+}
+
+/// Maps plane 0 of `buf` for writing as `info` describes it (strides from the buffer's video
+/// meta when it has one), checks that it holds the caps' pixels in `layout`, and hands the
+/// bytes and the row stride to `write`. A buffer that cannot be mapped, or is smaller than its
+/// caps say, posts a stream error on `element` and ends the stream with `FlowError::Error`.
+pub fn write_packed<T>(
+    element: &impl IsA<gst::Element>,
+    buf: &mut gst::BufferRef,
+    info: &VideoInfo,
+    layout: PackedLayout,
+    write: impl FnOnce(&mut [u8], usize) -> Result<T, gst::FlowError>,
+) -> Result<T, gst::FlowError> {
+    let failed = |why: String| {
+        gst::element_error!(element, gst::StreamError::Failed, ["{why}"]);
+        gst::FlowError::Error
+    };
+    let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info)
+        .map_err(|_| failed(format!("cannot map the buffer as {:?}", info.format())))?;
+    let stride = usize::try_from(frame.plane_stride()[0]).unwrap_or(0);
+    let data = frame.plane_data_mut(0).map_err(|_| failed("cannot write the frame".into()))?;
+    if !layout.fits(data.len(), info.width() as usize, info.height() as usize, stride) {
+        return Err(failed("the frame is smaller than its caps say".into()));
+    }
+    write(data, stride)
 }
 
 /// Bilinear blend of the four neighbours `p00` (top left), `p10`, `p01`, `p11` at fractions

@@ -332,3 +332,20 @@ fn every_property_default_is_inside_its_range() {
     assert!(element.property::<bool>("stitching"));
     assert!(element.property::<bool>("relative"));
 }
+
+#[test]
+fn a_buffer_smaller_than_its_caps_is_a_stream_error_naming_the_format() {
+    init();
+    let models = imported();
+    let (caps, frames) = common::decode(&grid_file(), "RGBx", 1);
+    let mut h = harness(models.path(), &caps, "");
+    let bus = gst::Bus::new();
+    h.element().expect("element").set_bus(Some(&bus));
+    let whole = frames[0].size();
+    let short = gst::Buffer::with_size(whole / 2).expect("buffer");
+    assert_eq!(h.push(short), Err(gst::FlowError::Error), "half a frame is not drawn into");
+    let message = bus.pop_filtered(&[gst::MessageType::Error]).expect("an error on the bus");
+    let gst::MessageView::Error(err) = message.view() else { unreachable!() };
+    let said = format!("{} {:?}", err.error(), err.debug());
+    assert!(said.contains("cannot map the buffer as Rgbx"), "{said}");
+}

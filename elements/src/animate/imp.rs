@@ -45,7 +45,6 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 
 use super::animator::{Animator, ModelNames, OUTPUT_SIZE};
 use super::crop::{compose, fit, square_mask};
@@ -54,7 +53,7 @@ use crate::character::{Character, RgbaImage};
 use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
 use crate::faceswap::mask::{FrameMut, Mask};
 use crate::faceswap::neural::{paste_crop, Similarity};
-use crate::frame::PACKED_RGB_FORMATS as FORMATS;
+use crate::frame::{PackedLayout, PACKED_RGB_FORMATS as FORMATS};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("reenactanimate", gst::DebugColorFlags::empty(), Some("Reenact portrait animation"))
@@ -458,56 +457,46 @@ impl BaseTransformImpl for ReenactAnimate {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ["no caps before the first buffer"]);
             return Err(gst::FlowError::NotNegotiated);
         };
-        let mut frame_ref = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the buffer as {:?}", info.format()]);
-            gst::FlowError::Error
-        })?;
-        let stride = usize::try_from(frame_ref.plane_stride()[0]).unwrap_or(0);
-        let data = frame_ref.plane_data_mut(0).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot write the frame"]);
-            gst::FlowError::Error
-        })?;
         let (pixel_stride, rgb) = layout.pixels;
-        let mut frame = FrameMut { data, width: layout.width, height: layout.height, stride, pixel_stride, rgb };
-        if !frame.is_valid() {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["frame is smaller than its caps say"]);
-            return Err(gst::FlowError::Error);
-        }
-        state.frames += 1;
-        if let Some((face, (mw, mh))) = driver {
-            // Landmarks are in the pixels of the frame the meta was made on.
-            let sx = if mw > 0 { layout.width as f32 / mw as f32 } else { 1.0 };
-            let sy = if mh > 0 { layout.height as f32 / mh as f32 } else { 1.0 };
-            let landmarks: Vec<[f32; 3]> = face.landmarks.iter().map(|p| [p[0] * sx, p[1] * sy, p[2] * sx]).collect();
-            if let (Some(now), Some(last)) = (pts, state.last_driven) {
-                if now.saturating_sub(last) > REFERENCE_TIMEOUT || now < last {
-                    gst::debug!(
-                        CAT,
-                        imp = self,
-                        "a face again after {}: it becomes the reference",
-                        now.saturating_sub(last)
-                    );
-                    state.animator.reset();
+        crate::frame::write_packed(&*self.obj(), buf, &info, PackedLayout { pixel_stride, rgb }, |data, stride| {
+            let mut frame = FrameMut { data, width: layout.width, height: layout.height, stride, pixel_stride, rgb };
+            state.frames += 1;
+            if let Some((face, (mw, mh))) = driver {
+                // Landmarks are in the pixels of the frame the meta was made on.
+                let sx = if mw > 0 { layout.width as f32 / mw as f32 } else { 1.0 };
+                let sy = if mh > 0 { layout.height as f32 / mh as f32 } else { 1.0 };
+                let landmarks: Vec<[f32; 3]> =
+                    face.landmarks.iter().map(|p| [p[0] * sx, p[1] * sy, p[2] * sx]).collect();
+                if let (Some(now), Some(last)) = (pts, state.last_driven) {
+                    if now.saturating_sub(last) > REFERENCE_TIMEOUT || now < last {
+                        gst::debug!(
+                            CAT,
+                            imp = self,
+                            "a face again after {}: it becomes the reference",
+                            now.saturating_sub(last)
+                        );
+                        state.animator.reset();
+                    }
+                }
+                let driven = state.animator.drive(&frame, &landmarks).map_err(|err| {
+                    gst::element_imp_error!(self, gst::StreamError::Failed, ["portrait animation failed: {err}"]);
+                    gst::FlowError::Error
+                })?;
+                state.driven += u64::from(driven);
+                if driven {
+                    state.last_driven = pts.or(state.last_driven);
                 }
             }
-            let driven = state.animator.drive(&frame, &landmarks).map_err(|err| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["portrait animation failed: {err}"]);
-                gst::FlowError::Error
-            })?;
-            state.driven += u64::from(driven);
-            if driven {
-                state.last_driven = pts.or(state.last_driven);
-            }
-        }
-        layout.fill(&mut frame);
-        let written = paste_crop(
-            &mut frame,
-            (state.animator.picture().0, OUTPUT_SIZE, state.animator.picture().1),
-            &layout.to_crop,
-            &layout.mask,
-            1.0,
-        );
-        gst::log!(CAT, imp = self, "frame {}: {written} pixels of the animated crop", state.frames);
-        Ok(gst::FlowSuccess::Ok)
+            layout.fill(&mut frame);
+            let written = paste_crop(
+                &mut frame,
+                (state.animator.picture().0, OUTPUT_SIZE, state.animator.picture().1),
+                &layout.to_crop,
+                &layout.mask,
+                1.0,
+            );
+            gst::log!(CAT, imp = self, "frame {}: {written} pixels of the animated crop", state.frames);
+            Ok(gst::FlowSuccess::Ok)
+        })
     }
 }

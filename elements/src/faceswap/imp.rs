@@ -85,7 +85,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 
 use super::blend::{MultiBand, Region};
 use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
@@ -100,7 +99,7 @@ use crate::algorithm::LastRun;
 use crate::character::mesh::{self, FACE_OVAL, LEFT_EYE, LIPS_INNER, RIGHT_EYE};
 use crate::character::{Character, ColourStats};
 use crate::facemeta::{Face, FaceMeta, LANDMARK_COUNT};
-use crate::frame::PACKED_RGB_FORMATS as FORMATS;
+use crate::frame::{PackedLayout, PACKED_RGB_FORMATS as FORMATS};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("reenactfaceswap", gst::DebugColorFlags::empty(), Some("Reenact face swap"))
@@ -847,27 +846,17 @@ impl BaseTransformImpl for ReenactFaceSwap {
         let sx = if meta_size.0 > 0 { width as f32 / meta_size.0 as f32 } else { 1.0 };
         let sy = if meta_size.1 > 0 { height as f32 / meta_size.1 as f32 } else { 1.0 };
 
-        let mut frame_ref = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the buffer as {:?}", info.format()]);
-            gst::FlowError::Error
-        })?;
-        let stride = usize::try_from(frame_ref.plane_stride()[0]).unwrap_or(0);
-        let data = frame_ref.plane_data_mut(0).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot write the frame"]);
-            gst::FlowError::Error
-        })?;
-        let mut frame = FrameMut { data, width, height, stride, pixel_stride, rgb };
-        if !frame.is_valid() {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["frame is smaller than its caps say"]);
-            return Err(gst::FlowError::Error);
-        }
-        let mut landmarks = Vec::with_capacity(LANDMARK_COUNT);
-        for face in &faces {
-            landmarks.clear();
-            landmarks.extend(face.landmarks.iter().map(|p| [p[0] * sx, p[1] * sy, p[2] * sx]));
-            let written = self.swap_face(state, &settings, &mut frame, face, &landmarks)?;
-            gst::log!(CAT, imp = self, "track {}: {written} pixels swapped", face.track_id);
-        }
-        Ok(gst::FlowSuccess::Ok)
+        let layout = PackedLayout { pixel_stride, rgb };
+        crate::frame::write_packed(&*self.obj(), buf, &info, layout, |data, stride| {
+            let mut frame = FrameMut { data, width, height, stride, pixel_stride, rgb };
+            let mut landmarks = Vec::with_capacity(LANDMARK_COUNT);
+            for face in &faces {
+                landmarks.clear();
+                landmarks.extend(face.landmarks.iter().map(|p| [p[0] * sx, p[1] * sy, p[2] * sx]));
+                let written = self.swap_face(state, &settings, &mut frame, face, &landmarks)?;
+                gst::log!(CAT, imp = self, "track {}: {written} pixels swapped", face.track_id);
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
     }
 }

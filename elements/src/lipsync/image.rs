@@ -9,7 +9,8 @@ use crate::character::RgbaImage;
 use crate::frame::bilinear;
 pub(super) use crate::frame::PackedLayout as Layout;
 
-/// A frame being written.
+/// A frame being written, built inside `frame::write_packed`, which has checked that every
+/// row lies inside `data`.
 #[derive(Debug)]
 pub(super) struct FrameMut<'a> {
     /// Rows `stride` bytes apart.
@@ -25,11 +26,6 @@ pub(super) struct FrameMut<'a> {
 }
 
 impl FrameMut<'_> {
-    /// True when every row the dimensions promise lies inside `data`.
-    pub(super) fn is_valid(&self) -> bool {
-        self.layout.fits(self.data.len(), self.width, self.height, self.stride)
-    }
-
     /// R, G, B of pixel (`x`, `y`).
     #[inline(always)]
     pub(super) fn get(&self, x: usize, y: usize) -> [u8; 3] {

@@ -72,7 +72,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 
 use super::audio::{AudioTimeline, InputFormat, SampleFormat};
 use super::features::{Mouth, Smoothing, SpeechFeatures};
@@ -394,43 +393,31 @@ impl ReenactLipSync {
         }
 
         let buf = out.make_mut();
-        let mut frame_ref = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot map the frame as {:?}", info.format()]);
-            gst::FlowError::Error
-        })?;
-        let stride = usize::try_from(frame_ref.plane_stride()[0]).unwrap_or(0);
-        let data = frame_ref.plane_data_mut(0).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["cannot write the frame"]);
-            gst::FlowError::Error
-        })?;
         let (width, height) = (info.width() as usize, info.height() as usize);
-        let mut frame = FrameMut { data, width, height, stride, layout };
-        if !frame.is_valid() {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["the frame is smaller than its caps say"]);
-            return Err(gst::FlowError::Error);
-        }
-        let State { scaled, neural, warp, mel_window, landmarks, .. } = state;
-        let result = if let (true, Some(portrait)) = (portrait_mode, scaled.as_ref()) {
-            portrait.copy_into(&mut frame);
-            match neural.as_mut() {
-                Some(neural) => neural.apply(&mut frame, Some(portrait.picture()), &portrait.landmarks, mel_window),
-                None => Ok(warp.apply(&mut frame, Some(portrait.picture()), &portrait.landmarks, mouth, strength)),
-            }
-        } else {
-            faces.iter().try_fold(0, |written, face| {
-                landmarks.clear();
-                landmarks.extend_from_slice(face);
-                let n = match neural.as_mut() {
-                    Some(neural) => neural.apply(&mut frame, None, landmarks, mel_window)?,
-                    None => warp.apply(&mut frame, None, landmarks, mouth, strength),
-                };
-                Ok(written + n)
+        let written = crate::frame::write_packed(&*self.obj(), buf, &info, layout, |data, stride| {
+            let mut frame = FrameMut { data, width, height, stride, layout };
+            let State { scaled, neural, warp, mel_window, landmarks, .. } = state;
+            let drawn = if let (true, Some(portrait)) = (portrait_mode, scaled.as_ref()) {
+                portrait.copy_into(&mut frame);
+                match neural.as_mut() {
+                    Some(neural) => neural.apply(&mut frame, Some(portrait.picture()), &portrait.landmarks, mel_window),
+                    None => Ok(warp.apply(&mut frame, Some(portrait.picture()), &portrait.landmarks, mouth, strength)),
+                }
+            } else {
+                faces.iter().try_fold(0, |written, face| {
+                    landmarks.clear();
+                    landmarks.extend_from_slice(face);
+                    let n = match neural.as_mut() {
+                        Some(neural) => neural.apply(&mut frame, None, landmarks, mel_window)?,
+                        None => warp.apply(&mut frame, None, landmarks, mouth, strength),
+                    };
+                    Ok(written + n)
+                })
+            };
+            drawn.map_err(|err| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["lip-sync model failed: {err}"]);
+                gst::FlowError::Error
             })
-        };
-        drop(frame_ref);
-        let written = result.map_err(|err| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["lip-sync model failed: {err}"]);
-            gst::FlowError::Error
         })?;
         gst::log!(CAT, imp = self, "{written} pixels drawn");
         Ok(stamped(out, rt))
