@@ -8,7 +8,8 @@ use dioxus::prelude::*;
 
 use crate::api::StudioApi;
 use crate::pages::{
-    Account, CharacterLibrary, Jobs, Login, ProjectPage, Projects, Studio, StudioSession, SubtitleEditor, VoiceLibrary,
+    Account, CharacterLibrary, Jobs, Login, Models, ProjectPage, Projects, Studio, StudioSession, SubtitleEditor,
+    VoiceLibrary,
 };
 
 /// A page of the studio, parsed from its address.
@@ -28,6 +29,8 @@ pub enum Page {
     Studio,
     StudioSession(String),
     Account,
+    /// The models the server runs, with their licences; administrators install more here.
+    Models,
 }
 
 /// Ids in addresses: UUIDs (projects) or 32 hex digits (live sessions).
@@ -51,6 +54,7 @@ impl Page {
             ["studio"] => Some(Page::Studio),
             ["studio", id] if valid_id(id) => Some(Page::StudioSession(id.to_ascii_lowercase())),
             ["account"] => Some(Page::Account),
+            ["models"] => Some(Page::Models),
             _ => None,
         }
     }
@@ -69,6 +73,7 @@ impl Page {
             Page::Studio => "/studio".into(),
             Page::StudioSession(id) => format!("/studio/{id}"),
             Page::Account => "/account".into(),
+            Page::Models => "/models".into(),
         }
     }
 
@@ -84,6 +89,7 @@ impl Page {
             Page::Jobs => "Jobs",
             Page::Studio | Page::StudioSession(_) => "Live studio",
             Page::Account => "Account",
+            Page::Models => "Models",
         }
     }
 
@@ -115,6 +121,7 @@ pub(crate) fn root(props: RootProps) -> Element {
         Page::Studio => rsx! { Studio {} },
         Page::StudioSession(id) => rsx! { StudioSession { id } },
         Page::Account => rsx! { Account {} },
+        Page::Models => rsx! { Models {} },
     }
 }
 
@@ -139,6 +146,7 @@ mod tests {
             Page::Project(id.into()),
             Page::Subtitles(id.into()),
             Page::StudioSession("ab12".into()),
+            Page::Models,
         ] {
             assert_eq!(Page::parse(&page.path()), Some(page));
         }

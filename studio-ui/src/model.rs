@@ -345,6 +345,7 @@ pub(crate) struct VoiceModelChoice {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct CatalogModel {
     pub name: String,
+    pub version: String,
     /// The licence of its weights (SPDX id or text).
     pub license: String,
     /// What it does: `voice_conversion`, `face_swap`, ...
@@ -357,6 +358,9 @@ pub(crate) struct CatalogModel {
     /// Whether its file is on the server.
     #[serde(default)]
     pub installed: bool,
+    /// The community signature an imported model was recognised as.
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// A model as its manifest names it.
@@ -444,6 +448,9 @@ pub(crate) struct Account {
     pub email: String,
     pub storage_bytes: u64,
     pub quota_bytes: u64,
+    /// The operator named this account an administrator who installs models.
+    #[serde(default)]
+    pub model_admin: bool,
 }
 
 /// Bytes for people: `1.5 MB`.

@@ -60,6 +60,7 @@ pub fn router(api: Router, cookies: CookiePolicy) -> Router {
         "/studio",
         "/studio/{id}",
         "/account",
+        "/models",
     ] {
         router = router.route(path, get(page));
     }

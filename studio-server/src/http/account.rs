@@ -27,13 +27,17 @@ struct AccountView {
     storage_bytes: u64,
     /// Stored bytes allowed.
     quota_bytes: u64,
+    /// Whether the operator named this account an administrator who installs models.
+    model_admin: bool,
 }
 
 /// The signed-in account and its storage use against the quota.
 #[utoipa::path(get, path = "/account", tag = "auth", responses((status = 200, body = AccountView)))]
 async fn account_show(State(state): State<AppState>, user: CurrentUser) -> Result<AppJson<AccountView>, ApiError> {
     let row = users::by_id(&state.db, &user.id).await?.ok_or(ApiError::NotFound)?;
+    let model_admin = state.models.is_admin(&row.email);
     Ok(AppJson(AccountView {
+        model_admin,
         id: row.id,
         email: row.email,
         created_at: row.created_at,

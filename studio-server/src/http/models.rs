@@ -39,7 +39,8 @@ impl ModelAdmin {
         ModelAdmin { admins, dir, writing: tokio::sync::Mutex::new(()) }
     }
 
-    fn is_admin(&self, email: &str) -> bool {
+    /// Whether the account with `email` may install models (case-insensitive, as sign-in is).
+    pub fn is_admin(&self, email: &str) -> bool {
         self.admins.iter().any(|admin| admin.eq_ignore_ascii_case(email))
     }
 }

@@ -24,6 +24,7 @@ pub fn Layout(title: String, children: Element) -> Element {
                 a { href: "/voices", "Voices" }
                 a { href: "/jobs", "Jobs" }
                 a { href: "/studio", "Live studio" }
+                a { href: "/models", "Models" }
                 a { href: "/account", "Account" }
             }
             button { r#type: "button", id: "sign-out", onclick: sign_out, "Sign out" }

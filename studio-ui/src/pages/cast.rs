@@ -215,7 +215,7 @@ fn NeuralVoice(
     // A chosen model the catalog no longer plays stays listed, so the picker does not lie.
     let missing = chosen_name.clone().filter(|name| !models.iter().any(|m| &m.name == name));
     let licence = chosen_name.as_ref().and_then(|name| models.iter().find(|m| &m.name == name)).map(|m| {
-        let loud = m.commercial_use != Some(true);
+        let loud = m.commercial_use == Some(false);
         (loud, format!("Licence: {} · {}", m.license, m.commercial_label))
     });
     rsx! {
