@@ -3,7 +3,8 @@
 //! offers the catalog's installed voice models (RVC v2 voices an administrator imported)
 //! with their licences, a character keeps the one picked and the speaker set, a
 //! non-commercial model says so beside the picker, a speaker that is not a number is
-//! refused on the page, and "None" gives the voice back to the profile. Its own test
+//! refused on the page, and "None" gives the voice back to the profile. A portrait animated
+//! with LivePortrait's modules says their licence too. Its own test
 //! binary: the user's model directory (`XDG_DATA_HOME`) is a temporary one for the whole
 //! process, so the voices imported here never reach the machine's own. Screenshot in
 //! `target/ui-screenshots/cast-voice-model.png`.
@@ -29,13 +30,17 @@ const EMAIL: &str = "curator@museum.org";
 
 /// Imports an RVC v2 stand-in as voice `name`, cleared for commercial use or not.
 fn import_voice(dir: &Path, name: &str, commercial_use: bool) {
+    let graph = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
+    import(dir, name, &graph, Slot::Voice, commercial_use);
+}
+
+fn import(dir: &Path, name: &str, graph: &Graph, slot: Slot, commercial_use: bool) {
     let src = tempfile::tempdir().unwrap();
     let file = src.path().join(format!("{name}.onnx"));
-    let graph = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
     std::fs::write(&file, graph.to_model()).unwrap();
     let request = ImportRequest {
         file,
-        slot: Slot::Voice,
+        slot,
         license: "test".into(),
         commercial_use: Some(commercial_use),
         name: None,
@@ -77,6 +82,9 @@ async fn the_cast_page_picks_a_catalog_voice_and_its_speaker_and_shows_its_licen
     use_shared_models();
     import_voice(&user_models, "lincoln_v2", false);
     import_voice(&user_models, "narrator_v2", true);
+    for (name, graph) in reenact_models::graph::liveportrait_standins() {
+        import(&user_models, name, &graph, Slot::PortraitAnimation, false);
+    }
 
     let app = roomy(TestApp::sqlite().await, 50_000_000);
     let addr = app.serve().await;
@@ -167,6 +175,18 @@ async fn the_cast_page_picks_a_catalog_voice_and_its_speaker_and_shows_its_licen
     set(&b, &picker, "").await;
     b.wait("no speaker field", &format!("document.querySelector('{speaker}') === null"), Duration::from_secs(10)).await;
     settled(Value::Null).await;
+
+    // Animating the portrait says what LivePortrait's modules may be used for.
+    assert_eq!(b.eval("document.querySelector('#character-list .face-licence') === null").await, json!(true));
+    set(&b, &format!("#face-of-{character}"), "animate").await;
+    let note = b
+        .wait(
+            "the modules' licence",
+            "document.querySelector('#character-list .face-licence.non-commercial')?.textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(note, "LivePortrait's modules: test · NON-COMMERCIAL");
 
     // A voice the catalog no longer has stays listed as such, not silently swapped.
     set(&b, &picker, "lincoln_v2").await;

@@ -67,10 +67,14 @@ pub fn Cast(project_id: String) -> Element {
     };
 
     // Only what can play: an entry whose file is missing would be refused at the show.
-    let voice_models: Vec<CatalogModel> = match &*catalog.read() {
-        Some(Ok(list)) => list.iter().filter(|m| m.task == VOICE_CONVERSION && m.installed).cloned().collect(),
-        _ => Vec::new(),
+    let installed = |wanted: fn(&str) -> bool| -> Vec<CatalogModel> {
+        match &*catalog.read() {
+            Some(Ok(list)) => list.iter().filter(|m| wanted(&m.task) && m.installed).cloned().collect(),
+            _ => Vec::new(),
+        }
     };
+    let voice_models = installed(|task| task == VOICE_CONVERSION);
+    let animation_licence = licence_note(&installed(|task| task.starts_with(PORTRAIT_TASKS)));
 
     rsx! {
         section { aria_labelledby: "characters-heading",
@@ -123,6 +127,9 @@ pub fn Cast(project_id: String) -> Element {
                                     },
                                     option { value: "swap", selected: character.face == "swap", "Swapped onto the performer's face" }
                                     option { value: "animate", selected: character.face == "animate", "Whole portrait, animated (LivePortrait)" }
+                                }
+                                if let (true, Some((loud, label))) = (character.face == "animate", animation_licence.clone()) {
+                                    p { class: if loud { "face-licence non-commercial" } else { "face-licence" }, "LivePortrait's modules: {label}" }
                                 }
                                 NeuralVoice {
                                     character_id: character.id.clone(),
@@ -200,6 +207,24 @@ pub fn Cast(project_id: String) -> Element {
 /// The catalog task of the models a character may speak with.
 const VOICE_CONVERSION: &str = "voice_conversion";
 
+/// The prefix of the catalog tasks of LivePortrait's modules (`portrait_appearance`, ...).
+const PORTRAIT_TASKS: &str = "portrait_";
+
+/// What `models` may be used for, as one line: their licences, then the strictest commercial
+/// label among them; loud (`true`) when one of them is not cleared by its licence. `None`
+/// for no models.
+fn licence_note(models: &[CatalogModel]) -> Option<(bool, String)> {
+    let strictest = models.iter().min_by_key(|m| match m.commercial_use {
+        Some(false) => 0,
+        None => 1,
+        Some(true) => 2,
+    })?;
+    let mut licences: Vec<&str> = models.iter().map(|m| m.license.as_str()).collect();
+    licences.sort_unstable();
+    licences.dedup();
+    Some((strictest.commercial_use == Some(false), format!("{} · {}", licences.join(", "), strictest.commercial_label)))
+}
+
 /// A character's catalog voice (an RVC v2 model an administrator imported) and the speaker
 /// in it. It takes over from the voice profile; a model not cleared for commercial use says
 /// so beside the picker, as renders and the live stats do.
@@ -214,10 +239,9 @@ fn NeuralVoice(
     let chosen_name = chosen.as_ref().map(|c| c.name.clone());
     // A chosen model the catalog no longer plays stays listed, so the picker does not lie.
     let missing = chosen_name.clone().filter(|name| !models.iter().any(|m| &m.name == name));
-    let licence = chosen_name.as_ref().and_then(|name| models.iter().find(|m| &m.name == name)).map(|m| {
-        let loud = m.commercial_use == Some(false);
-        (loud, format!("Licence: {} · {}", m.license, m.commercial_label))
-    });
+    let licence =
+        licence_note(&models.iter().filter(|m| chosen_name.as_ref() == Some(&m.name)).cloned().collect::<Vec<_>>())
+            .map(|(loud, label)| (loud, format!("Licence: {label}")));
     rsx! {
         label { r#for: "voice-model-of-{character_id}", "Neural voice" }
         select { id: "voice-model-of-{character_id}", class: "voice-model-select",
