@@ -924,3 +924,12 @@ fn an_rvc_voice_without_its_pitch_model_says_how_to_import_one() {
     let text = start_error(&format!("model=rvc_test model-dir={}", dir.path().display()));
     assert!(text.contains("rvc_test") && text.contains("--as voice-pitch"), "{text}");
 }
+
+#[test]
+fn an_rvc_speaker_past_the_voices_speaker_table_is_a_start_error_naming_the_range() {
+    let (_dir, props) = rvc_props("rvc_test");
+    let speakers = reenact_models::graph::RVC_STANDIN_SPEAKERS;
+    let text = start_error(&format!("{props} speaker-id={speakers}"));
+    let range = format!("`rvc_test` holds {speakers} speakers (ids 0 to {}), not {speakers}", speakers - 1);
+    assert!(text.contains(&range), "{text}");
+}

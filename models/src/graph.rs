@@ -73,6 +73,9 @@ pub struct Graph {
     metadata: Vec<(String, String)>,
 }
 
+/// How many speakers [`Graph::rvc_v2_signature`]'s speaker table holds.
+pub const RVC_STANDIN_SPEAKERS: i64 = 4;
+
 impl Graph {
     /// An empty graph.
     pub fn new() -> Self {
@@ -100,8 +103,9 @@ impl Graph {
 
     /// Declares RVC v2's six inputs and its output as its exporter names them (`phone`
     /// `[1, T, 768]`, `phone_lengths`, `pitch` (coarse, int64), `pitchf`, `ds` (the speaker id),
-    /// `rnd` `[1, 192, T]`; `audio` `[1, 1, N]`) and records `sr` as RVC's `model_info` does;
-    /// the nodes that make `audio` are the caller's.
+    /// `rnd` `[1, 192, T]`; `audio` `[1, 1, N]`), records `sr` as RVC's `model_info` does and
+    /// carries the speaker table its exports do (`emb_g.weight`, one row of 256 for each of
+    /// [`RVC_STANDIN_SPEAKERS`] speakers); the nodes that make `audio` are the caller's.
     pub fn rvc_v2_signature(self, sample_rate: u32) -> Self {
         self.input("phone", &[1, -1, 768])
             .input_of("phone_lengths", &[1], INT64)
@@ -110,6 +114,7 @@ impl Graph {
             .input_of("ds", &[1], INT64)
             .input("rnd", &[1, 192, -1])
             .output("audio", &[1, 1, -1])
+            .initializer("emb_g.weight", &[RVC_STANDIN_SPEAKERS, 256], &[0.0; RVC_STANDIN_SPEAKERS as usize * 256])
             .metadata("model_info", &format!(r#"{{"sr": {sample_rate}, "f0": 1, "version": "v2"}}"#))
     }
 

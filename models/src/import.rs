@@ -568,11 +568,22 @@ fn rvc_v2(sig: &GraphSignature, sample_rate: Option<u32>) -> Option<Result<Recog
         annotate(lengths, &[("meaning", text("number of frames T"))]),
         annotate(pitch, &[("meaning", text("coarse F0: mel-scale bin 1..255 of pitchf (50..1100 Hz)"))]),
         annotate(pitchf, &[("meaning", text("F0 in Hz per 10 ms frame from the pitch model, 0 = unvoiced"))]),
-        annotate(sid, &[("meaning", text("speaker id"))]),
+        annotate(sid, &speaker_notes(sig)),
         annotate(rnd, &[("meaning", text("standard normal noise"))]),
     ];
     let outputs = vec![annotate(audio, &[("sample_rate", int(i64::from(rate))), ("meaning", text("mono audio"))])];
     Some(Ok(recognised("rvc_v2", crate::VOICE_CONVERSION, inputs, outputs)))
+}
+
+/// The speaker id's notes: its meaning, and how many speakers the voice holds when its
+/// speaker table (RVC's `emb_g.weight`, one row per speaker) says so.
+fn speaker_notes(sig: &GraphSignature) -> Vec<(&'static str, toml::Value)> {
+    let mut notes = vec![("meaning", text("speaker id"))];
+    let table = sig.initializers.iter().find(|i| i.name.ends_with("emb_g.weight") && i.dims.len() == 2);
+    if let Some(rows) = table.map(|t| t.dims[0]).filter(|rows| *rows > 0) {
+        notes.push((crate::SPEAKERS_KEY, toml::Value::Integer(rows)));
+    }
+    notes
 }
 
 /// The sample rate an exporter recorded: `sr`, or `model_info`'s JSON `sr`.

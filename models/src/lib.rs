@@ -25,7 +25,9 @@ pub use import::{
     PORTRAIT_ANIMATION_MODULES,
 };
 pub use install::{bundled_manifests, installable_models, InstallError, Installer, Outcome, Step, BUNDLED_MANIFESTS};
-pub use lookup::{Catalog, CatalogEntry, Corruption, ModelError, ModelStatus, NotAVoice, VOICE_CONVERSION};
+pub use lookup::{
+    Catalog, CatalogEntry, Corruption, ModelError, ModelStatus, NotAVoice, SPEAKERS_KEY, VOICE_CONVERSION,
+};
 pub use manifest::{Manifest, ManifestError, ModelEntry, PackageSource, Registry, TensorSpec};
 pub use onnx::{
     init_runtime, runtime_install_root, ExecutionProvider, OnnxError, OnnxSession, SessionOptions, TensorInput,

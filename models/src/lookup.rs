@@ -216,7 +216,30 @@ impl CatalogEntry {
             model,
         }
     }
+
+    /// How many speakers a voice holds, when its manifest records it (an imported RVC v2
+    /// voice whose speaker table the import read).
+    pub fn speakers(&self) -> Option<u32> {
+        let recorded = self.model.inputs.iter().find_map(|input| input.extra.get(SPEAKERS_KEY));
+        recorded.and_then(toml::Value::as_integer).and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// Refuses a speaker id past the voice's recorded speakers, naming the range it has.
+    pub fn check_speaker(&self, speaker: u32) -> Result<(), String> {
+        match self.speakers() {
+            Some(speakers) if speaker >= speakers => Err(format!(
+                "`{}` holds {speakers} speaker{} (ids 0 to {}), not {speaker}",
+                self.model.name,
+                if speakers == 1 { "" } else { "s" },
+                speakers - 1
+            )),
+            _ => Ok(()),
+        }
+    }
 }
+
+/// The key of a voice's speaker-id input in its manifest that records how many speakers it holds.
+pub const SPEAKERS_KEY: &str = "speakers";
 
 /// Every known model, and the checks that tell whether its files can be used.
 #[derive(Debug)]

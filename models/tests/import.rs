@@ -332,3 +332,34 @@ fn real_files_read_as_their_manifests_declare() {
     }
     assert_eq!(read, 4);
 }
+
+#[test]
+fn an_rvc_voice_records_how_many_speakers_its_table_holds() {
+    use reenact_models::graph::RVC_STANDIN_SPEAKERS;
+    let src = tempfile::tempdir().expect("tempdir");
+    let models = tempfile::tempdir().expect("tempdir");
+    let with_table = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
+    // The same six inputs without `emb_g.weight`: nothing is known of its speakers.
+    let without = Graph::new()
+        .input("phone", &[1, -1, 768])
+        .input_of("phone_lengths", &[1], INT64)
+        .input_of("pitch", &[1, -1], INT64)
+        .input("pitchf", &[1, -1])
+        .input_of("ds", &[1], INT64)
+        .input("rnd", &[1, 192, -1])
+        .output("audio", &[1, 1, -1])
+        .metadata("model_info", r#"{"sr": 40000}"#)
+        .node("Identity", &["pitchf"], &["audio"], &[]);
+    for (name, graph) in [("table", &with_table), ("no_table", &without)] {
+        let path = write(src.path(), name, graph);
+        import_model(models.path(), &request(&path, Slot::Voice)).unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+    let catalog = Catalog::from_dirs([models.path().to_owned()]).expect("manifest loads");
+    let table = catalog.voice("table").expect("a voice");
+    assert_eq!(table.speakers(), Some(RVC_STANDIN_SPEAKERS as u32));
+    assert_eq!(table.check_speaker(RVC_STANDIN_SPEAKERS as u32 - 1), Ok(()));
+    let refused = table.check_speaker(RVC_STANDIN_SPEAKERS as u32).expect_err("past the table");
+    assert_eq!(refused, "`table` holds 4 speakers (ids 0 to 3), not 4");
+    let unknown = catalog.voice("no_table").expect("a voice");
+    assert_eq!((unknown.speakers(), unknown.check_speaker(99)), (None, Ok(())), "left to the model");
+}

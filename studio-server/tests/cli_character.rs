@@ -222,7 +222,7 @@ fn a_character_speaks_with_an_imported_voice_model() {
 
     let portrait = shared("media/astronaut.png");
     let out = home.path("lincoln.character.json");
-    let create = |model: &str| {
+    let create_as = |model: &str, speaker: &str| {
         run(&[
             "character",
             "create",
@@ -233,12 +233,13 @@ fn a_character_speaks_with_an_imported_voice_model() {
             "--voice-model",
             model,
             "--speaker-id",
-            "2",
+            speaker,
             "--out",
             out.to_str().unwrap(),
             "--force",
         ])
     };
+    let create = |model: &str| create_as(model, "2");
     let unknown = create("lincoln_v3");
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success() && stderr.contains("--voice-model") && stderr.contains("lincoln_v3"), "{stderr}");
@@ -246,6 +247,11 @@ fn a_character_speaks_with_an_imported_voice_model() {
     let not_voice = create("blazeface_back_256");
     let stderr = String::from_utf8_lossy(&not_voice.stderr);
     assert!(!not_voice.status.success() && stderr.contains("not a voice"), "{stderr}");
+    // The import read the voice's speaker table: an id past it is refused with the range.
+    let past = create_as("lincoln_v2", "4");
+    let stderr = String::from_utf8_lossy(&past.stderr);
+    assert!(!past.status.success(), "{stderr}");
+    assert!(stderr.contains("--speaker-id: `lincoln_v2` holds 4 speakers (ids 0 to 3), not 4"), "{stderr}");
     assert!(!out.exists(), "nothing written for a refused create");
 
     let created = create("lincoln_v2");

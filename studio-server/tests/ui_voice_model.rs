@@ -3,11 +3,11 @@
 //! offers the catalog's installed voice models (RVC v2 voices an administrator imported)
 //! with their licences, a character keeps the one picked and the speaker set, a
 //! non-commercial model says so beside the picker, a speaker that is not a number is
-//! refused on the page, and "None" gives the voice back to the profile. A portrait animated
-//! with LivePortrait's modules says their licence too. Its own test
-//! binary: the user's model directory (`XDG_DATA_HOME`) is a temporary one for the whole
-//! process, so the voices imported here never reach the machine's own. Screenshot in
-//! `target/ui-screenshots/cast-voice-model.png`.
+//! refused on the page and one past the voice's speaker table by the server, and "None"
+//! gives the voice back to the profile. A portrait animated with LivePortrait's modules
+//! says their licence too. Its own test binary: the user's model directory
+//! (`XDG_DATA_HOME`) is a temporary one for the whole process, so the voices imported here
+//! never reach the machine's own. Screenshot in `target/ui-screenshots/cast-voice-model.png`.
 
 #[path = "common/browser.rs"]
 mod browser;
@@ -148,6 +148,19 @@ async fn the_cast_page_picks_a_catalog_voice_and_its_speaker_and_shows_its_licen
         )
         .await;
     assert!(refused.as_str().unwrap().contains("speaker_id"), "{refused}");
+    settled(json!({"name": "lincoln_v2", "speaker_id": 3})).await;
+
+    // A speaker past the voice's speaker table is the server's refusal, shown as it says it.
+    set(&b, &speaker, "4").await;
+    let refused = b
+        .wait(
+            "the server's refusal of speaker 4",
+            "(() => { const e = document.querySelector('#characters-heading ~ .form-error'); \
+             return e && e.textContent.includes('holds 4 speakers') ? e.textContent : null; })()",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(refused.as_str().unwrap().contains("`lincoln_v2` holds 4 speakers (ids 0 to 3), not 4"), "{refused}");
     settled(json!({"name": "lincoln_v2", "speaker_id": 3})).await;
 
     // Another voice, cleared for commercial use: picked after a reload, no loud note.

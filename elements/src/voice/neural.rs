@@ -58,6 +58,8 @@ pub(crate) enum NeuralError {
     MissingCompanion { voice: String, what: &'static str, flag: &'static str },
     #[error("the RVC voice `{name}` ({manifest}) does not state its output sample rate: import it again with --sample-rate 40000 or 48000, as it was trained")]
     NoSampleRate { name: String, manifest: String },
+    #[error("speaker: {0}")]
+    NoSuchSpeaker(String),
 }
 
 /// A tensor as the element expects it: name and shape (`-1` dynamic).

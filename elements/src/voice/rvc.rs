@@ -260,6 +260,7 @@ impl RvcConverter {
     /// Opens the voice `entry` of `catalog` with the catalog's content and pitch models, as
     /// speaker `speaker`, and runs it once on silence.
     pub(crate) fn open(catalog: &Catalog, entry: &CatalogEntry, speaker: u32) -> Result<Self, NeuralError> {
+        entry.check_speaker(speaker).map_err(NeuralError::NoSuchSpeaker)?;
         let name = entry.model.name.clone();
         let rate = entry
             .model

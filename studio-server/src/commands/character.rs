@@ -231,7 +231,10 @@ pub(crate) fn run(args: CharacterArgs) -> anyhow::Result<()> {
 /// `--voice-model NAME` as the character records it, once the catalog has it as a voice.
 fn check_voice_model(catalog: &Catalog, name: String, speaker_id: u32) -> anyhow::Result<VoiceModel> {
     match catalog.voice(&name) {
-        Ok(_) => Ok(VoiceModel { name, speaker_id }),
+        Ok(entry) => {
+            entry.check_speaker(speaker_id).map_err(|cause| anyhow::anyhow!("--speaker-id: {cause}"))?;
+            Ok(VoiceModel { name, speaker_id })
+        }
         Err(NotAVoice::Task(task)) => {
             bail!("--voice-model: `{name}` is a {task} model, not a voice (voice_conversion)")
         }

@@ -211,7 +211,11 @@ async fn check_file_changes(face: Option<FaceMode>, voice_model: Option<VoiceMod
         }
         if let Some(model) = voice_model {
             let cause = match catalog.voice(&model.name) {
-                Ok(_) => return Ok(()),
+                Ok(entry) => {
+                    return entry
+                        .check_speaker(model.speaker_id)
+                        .map_err(|cause| ApiError::Unprocessable(format!("voice_model.speaker_id: {cause}")))
+                }
                 Err(NotAVoice::Task(task)) => format!("`{}` is a {task} model, not a voice", model.name),
                 Err(NotAVoice::Unknown) => format!("no voice `{}` in the model catalog", model.name),
             };
