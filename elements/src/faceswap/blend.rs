@@ -173,9 +173,32 @@ fn reduce<const N: usize>(src: &Plane<N>, dst: &mut Plane<N>, scratch: &mut Vec<
         let out = &mut scratch[y * w..][..w];
         reduce_line(src.width, |i| row[i], |o, v| out[o] = v);
     }
+    // The vertical pass row by row, with the taps of reduce_line in its order.
     dst.resize(w, h);
-    for x in 0..w {
-        reduce_line(src.height, |i| scratch[i * w + x], |o, v| dst.data[o * w + x] = v);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let last = src.height - 1;
+    for (o, out) in dst.data.chunks_exact_mut(w).enumerate() {
+        let c = 2 * o;
+        let taps = [
+            (c.saturating_sub(2), 1.0 / 16.0),
+            (c.saturating_sub(1), 4.0 / 16.0),
+            (c.min(last), 6.0 / 16.0),
+            ((c + 1).min(last), 4.0 / 16.0),
+            ((c + 2).min(last), 1.0 / 16.0),
+        ];
+        mix_rows(scratch, w, &taps, out);
+    }
+}
+
+/// Adds each tap's row of `src` (`width` values a row) times its weight into `out`, in the
+/// order given: a vertical filter pass that reads whole rows instead of striding down columns.
+fn mix_rows<const N: usize>(src: &[[f32; N]], width: usize, taps: &[(usize, f32)], out: &mut [[f32; N]]) {
+    for &(row, k) in taps {
+        for (acc, v) in out.iter_mut().zip(&src[row * width..][..width]) {
+            mad(acc, v, k);
+        }
     }
 }
 
@@ -193,9 +216,21 @@ fn expand<const N: usize>(
         let out = &mut scratch[y * width..][..width];
         expand_line(src.width, width, |i| row[i], |o, v| out[o] = v);
     }
+    // The vertical pass row by row, with the taps of expand_line in its order.
     dst.resize(width, height);
-    for x in 0..width {
-        expand_line(src.height, height, |i| scratch[i * width + x], |o, v| dst.data[o * width + x] = v);
+    if width == 0 || src.height == 0 {
+        return;
+    }
+    let last = src.height - 1;
+    for (o, out) in dst.data.chunks_exact_mut(width).enumerate() {
+        let i = o / 2;
+        if o % 2 == 0 {
+            let taps =
+                [(i.saturating_sub(1).min(last), 1.0 / 8.0), (i.min(last), 6.0 / 8.0), ((i + 1).min(last), 1.0 / 8.0)];
+            mix_rows(scratch, width, &taps, out);
+        } else {
+            mix_rows(scratch, width, &[(i.min(last), 0.5), ((i + 1).min(last), 0.5)], out);
+        }
     }
 }
 
@@ -406,6 +441,56 @@ fn feather(frame: &mut FrameMut<'_>, region: &Region) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plane of odd size whose lanes vary independently.
+    fn plane(width: usize, height: usize) -> Plane<3> {
+        let data = (0..width * height).map(|i| [(i % 7) as f32, (i * i % 13) as f32 * 0.5, ((i / width) as f32).sin()]);
+        Plane { width, height, data: data.collect() }
+    }
+
+    /// Column by column through the 1-D filters: what the row-wise vertical passes replace.
+    fn by_columns(src: &Plane<3>, width: usize, height: usize, line: fn(&Plane<3>, usize, &mut Plane<3>)) -> Plane<3> {
+        let mut out = Plane::default();
+        out.resize(width, height);
+        for x in 0..width {
+            line(src, x, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn the_row_wise_vertical_passes_equal_the_column_filters() {
+        for (w, h) in [(1, 1), (2, 3), (9, 7), (31, 44)] {
+            let src = plane(w, h);
+            let mut scratch = Vec::new();
+            let mut reduced = Plane::default();
+            reduce(&src, &mut reduced, &mut scratch);
+            let mut rows = Plane::default();
+            rows.resize(w.div_ceil(2), h);
+            for y in 0..h {
+                let row = &src.data[y * w..][..w];
+                reduce_line(w, |i| row[i], |o, v| rows.data[y * rows.width + o] = v);
+            }
+            let expected = by_columns(&rows, w.div_ceil(2), h.div_ceil(2), |rows, x, out| {
+                reduce_line(rows.height, |i| rows.data[i * rows.width + x], |o, v| out.data[o * out.width + x] = v);
+            });
+            assert_eq!(reduced.data, expected.data, "reduce {w}x{h}");
+
+            let mut expanded = Plane::default();
+            expand(&src, 2 * w, 2 * h - 1, &mut expanded, &mut scratch);
+            let mut rows = Plane::default();
+            rows.resize(2 * w, h);
+            for y in 0..h {
+                let row = &src.data[y * w..][..w];
+                expand_line(w, 2 * w, |i| row[i], |o, v| rows.data[y * rows.width + o] = v);
+            }
+            let expected = by_columns(&rows, 2 * w, 2 * h - 1, |rows, x, out| {
+                let n = out.height;
+                expand_line(rows.height, n, |i| rows.data[i * rows.width + x], |o, v| out.data[o * out.width + x] = v);
+            });
+            assert_eq!(expanded.data, expected.data, "expand {w}x{h}");
+        }
+    }
 
     /// A `size` x `size` RGB frame of one grey level, and a region over all of it holding a
     /// face of another level under a disc-shaped weight ramp (feathered over `ramp` pixels).

@@ -148,6 +148,7 @@ pub(super) fn hull_mask(hull: &[(f32, f32)], feather: f32, frame_w: usize, frame
     mask.alpha.resize(w * h, 0);
     let feather = feather.max(0.0);
     let inv_feather = if feather > 0.0 { 1.0 / feather } else { f32::INFINITY };
+    let mut near = Vec::with_capacity(planes.len());
     for row in 0..h {
         let py = (y0 + row) as f32 + 0.5;
         // Pixel centres x + 0.5 with every distance >= t lie in [lo(t), hi(t)].
@@ -173,19 +174,53 @@ pub(super) fn hull_mask(hull: &[(f32, f32)], feather: f32, frame_w: usize, frame
         let Some((a, b)) = span(interval(0.0)) else { continue };
         let inner = if feather > 0.0 { span(interval(feather)) } else { Some((a, b)) };
         let line = &mut mask.alpha[row * w..][..w];
-        for x in a..=b {
-            if let Some((ia, ib)) = inner {
-                if x >= ia && x <= ib {
-                    line[x - x0] = 255;
-                    continue;
-                }
+        // The feathered band: left of the inner part and right of it, or the whole row.
+        let bands = match inner {
+            Some((ia, ib)) => {
+                line[ia - x0..=ib - x0].fill(255);
+                [(a, ia.wrapping_sub(1)), (ib + 1, b)]
             }
-            let px = x as f32 + 0.5;
-            let d = planes.iter().map(|p| p.nx * px + p.ny * py + p.c).fold(f32::INFINITY, f32::min);
-            if d > 0.0 {
-                line[x - x0] = (smoothstep(d * inv_feather) * 255.0 + 0.5) as u8;
+            None => [(a, b), (1, 0)],
+        };
+        for (from, to) in bands {
+            if from <= to && to != usize::MAX {
+                feather_band(line, (from - x0, to - x0), x0, py, &planes, (feather, inv_feather), &mut near);
             }
         }
+    }
+}
+
+/// Fills `line[from..=to]` (frame columns `x0 + from ..`) of the row at `py` with the feathered
+/// weight. A line's distance changes linearly along the row, so one at least `feather` away
+/// at both ends of the span cannot be the nearest where the weight is below 255; only the
+/// others (`near`, reused) are measured per pixel, which gives the same minimum.
+fn feather_band(
+    line: &mut [u8],
+    (from, to): (usize, usize),
+    x0: usize,
+    py: f32,
+    planes: &[HalfPlane],
+    (feather, inv_feather): (f32, f32),
+    near: &mut Vec<HalfPlane>,
+) {
+    let (first, last) = ((x0 + from) as f32 + 0.5, (x0 + to) as f32 + 0.5);
+    near.clear();
+    for p in planes {
+        let rest = p.ny * py + p.c;
+        if (p.nx * first + rest).min(p.nx * last + rest) < feather {
+            near.push(*p);
+        }
+    }
+    for (i, out) in line[from..=to].iter_mut().enumerate() {
+        let px = (x0 + from + i) as f32 + 0.5;
+        let d = near.iter().map(|p| p.nx * px + p.ny * py + p.c).fold(f32::INFINITY, f32::min);
+        *out = if d >= feather {
+            255
+        } else if d > 0.0 {
+            (smoothstep(d * inv_feather) * 255.0 + 0.5) as u8
+        } else {
+            0
+        };
     }
 }
 
@@ -270,6 +305,35 @@ mod tests {
         let ramp: Vec<u8> = (10..30).map(|x| mask.at(x, 30)).collect();
         assert!(ramp.windows(2).all(|w| w[0] <= w[1]), "{ramp:?}");
         assert!(ramp[0] < 10 && ramp[4] > 50 && ramp[4] < 200, "{ramp:?}");
+    }
+
+    #[test]
+    fn the_feathered_band_is_each_pixels_distance_to_the_nearest_edge() {
+        // A tilted convex 12-gon, wider than its feather in places and not in others.
+        let hull: Vec<(f32, f32)> = (0..12)
+            .map(|k| {
+                let t = k as f32 * std::f32::consts::TAU / 12.0 + 0.3;
+                (60.0 + 45.0 * t.cos(), 50.0 + 30.0 * t.sin())
+            })
+            .collect();
+        for feather in [0.0, 3.0, 17.0, 40.0] {
+            let mut mask = Mask::default();
+            hull_mask(&hull, feather, 120, 100, &mut mask);
+            for y in 0..100 {
+                for x in 0..120 {
+                    let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+                    let expected = if !crate::character::mesh::contains(&hull, px, py) {
+                        0.0
+                    } else if feather == 0.0 {
+                        255.0
+                    } else {
+                        smoothstep(boundary_distance(&hull, px, py) / feather) * 255.0
+                    };
+                    let got = f32::from(mask.at(x, y));
+                    assert!((got - expected).abs() <= 1.0, "feather {feather}: ({x}, {y}) {got} against {expected}");
+                }
+            }
+        }
     }
 
     #[test]
