@@ -174,36 +174,37 @@ pub(super) fn hull_mask(hull: &[(f32, f32)], feather: f32, frame_w: usize, frame
         let Some((a, b)) = span(interval(0.0)) else { continue };
         let inner = if feather > 0.0 { span(interval(feather)) } else { Some((a, b)) };
         let line = &mut mask.alpha[row * w..][..w];
-        // The feathered band: left of the inner part and right of it, or the whole row.
+        // The feathered band (columns of `line`): left of the inner part and right of it, or
+        // the whole row.
+        let (a, b) = (a - x0, b - x0);
         let bands = match inner {
             Some((ia, ib)) => {
-                line[ia - x0..=ib - x0].fill(255);
-                [(a, ia.wrapping_sub(1)), (ib + 1, b)]
+                let (ia, ib) = (ia - x0, ib - x0);
+                line[ia..=ib].fill(255);
+                [a..ia, ib + 1..b + 1]
             }
-            None => [(a, b), (1, 0)],
+            None => [a..b + 1, 0..0],
         };
-        for (from, to) in bands {
-            if from <= to && to != usize::MAX {
-                feather_band(line, (from - x0, to - x0), x0, py, &planes, (feather, inv_feather), &mut near);
-            }
+        for band in bands.into_iter().filter(|band| !band.is_empty()) {
+            feather_band(&mut line[band.clone()], x0 + band.start, py, &planes, (feather, inv_feather), &mut near);
         }
     }
 }
 
-/// Fills `line[from..=to]` (frame columns `x0 + from ..`) of the row at `py` with the feathered
-/// weight. A line's distance changes linearly along the row, so one at least `feather` away
-/// at both ends of the span cannot be the nearest where the weight is below 255; only the
-/// others (`near`, reused) are measured per pixel, which gives the same minimum.
+/// Fills `span` (frame columns from `first_x` on, in the row at `py`) with the feathered weight.
+/// A line's distance changes linearly along the row, so one at least `feather` away at both
+/// ends of the span cannot be the nearest where the weight is below 255; only the others
+/// (`near`, reused) are measured per pixel, which gives the same minimum.
 fn feather_band(
-    line: &mut [u8],
-    (from, to): (usize, usize),
-    x0: usize,
+    span: &mut [u8],
+    first_x: usize,
     py: f32,
     planes: &[HalfPlane],
     (feather, inv_feather): (f32, f32),
     near: &mut Vec<HalfPlane>,
 ) {
-    let (first, last) = ((x0 + from) as f32 + 0.5, (x0 + to) as f32 + 0.5);
+    let first = first_x as f32 + 0.5;
+    let last = (first_x + span.len() - 1) as f32 + 0.5;
     near.clear();
     for p in planes {
         let rest = p.ny * py + p.c;
@@ -211,8 +212,8 @@ fn feather_band(
             near.push(*p);
         }
     }
-    for (i, out) in line[from..=to].iter_mut().enumerate() {
-        let px = (x0 + from + i) as f32 + 0.5;
+    for (i, out) in span.iter_mut().enumerate() {
+        let px = (first_x + i) as f32 + 0.5;
         let d = near.iter().map(|p| p.nx * px + p.ny * py + p.c).fold(f32::INFINITY, f32::min);
         *out = if d >= feather {
             255
