@@ -12,35 +12,14 @@ mod forms;
 
 use axum::http::{Method, StatusCode};
 use common::{expect_error, TestApp};
-use forms::{astronaut, project, roomy, use_shared_models};
+use forms::{astronaut, import_standin, private_user_models, project, roomy};
 use reenact_models::graph::Graph;
-use reenact_models::{import_model, ImportRequest, Slot};
+use reenact_models::Slot;
 use serde_json::json;
-
-fn import(dir: &std::path::Path, name: &str, graph: &Graph, slot: Slot) {
-    let src = tempfile::tempdir().unwrap();
-    let file = src.path().join(format!("{name}.onnx"));
-    std::fs::write(&file, graph.to_model()).unwrap();
-    let request = ImportRequest {
-        file,
-        slot,
-        license: "test".into(),
-        commercial_use: Some(false),
-        name: None,
-        sample_rate: Some(40_000),
-    };
-    import_model(dir, &request).unwrap_or_else(|err| panic!("{name}: {err}"));
-}
 
 #[tokio::test]
 async fn face_and_voice_model_are_set_only_to_what_the_catalog_can_play() {
-    // ONNX Runtime first, from where the setup installed it, then the process's directories.
-    reenact_models::init_runtime().expect("ONNX Runtime");
-    let data = tempfile::tempdir().unwrap();
-    let user_models = data.path().join("reenact/models");
-    std::fs::create_dir_all(&user_models).unwrap();
-    std::env::set_var("XDG_DATA_HOME", data.path());
-    use_shared_models();
+    let (_data, user_models) = private_user_models();
 
     for app in TestApp::all().await {
         // Each backend starts from a catalog without the imports.
@@ -74,10 +53,10 @@ async fn check(app: TestApp, user_models: &std::path::Path) {
     assert_eq!(shown["face"], "swap", "{shown}");
 
     for (name, graph) in reenact_models::graph::liveportrait_standins() {
-        import(user_models, name, &graph, Slot::PortraitAnimation);
+        import_standin(user_models, name, &graph, Slot::PortraitAnimation, false);
     }
     let rvc = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
-    import(user_models, "lincoln_v2", &rvc, Slot::Voice);
+    import_standin(user_models, "lincoln_v2", &rvc, Slot::Voice, false);
 
     let (status, patched) =
         patch(json!({"face": "animate", "voice_model": {"name": "lincoln_v2", "speaker_id": 1}})).await;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::http::Method;
 use browser::Browser;
 use common::TestApp;
-use forms::use_shared_models;
+use forms::private_user_models;
 use reenact_models::graph::Graph;
 use reenact_server::http::models::ModelAdmin;
 use serde_json::json;
@@ -45,12 +45,7 @@ async fn row(b: &Browser, name: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_models_page_lists_licences_and_lets_the_named_administrator_install_one() {
-    reenact_models::init_runtime().expect("ONNX Runtime");
-    let data = tempfile::tempdir().unwrap();
-    let user_models = data.path().join("reenact/models");
-    std::fs::create_dir_all(&user_models).unwrap();
-    std::env::set_var("XDG_DATA_HOME", data.path());
-    use_shared_models();
+    let (_data, user_models) = private_user_models();
 
     let mut app = TestApp::sqlite().await;
     app.state.models = Arc::new(ModelAdmin::new(vec!["Admin@Museum.org".into()], Some(user_models.clone())));

@@ -21,9 +21,9 @@ use std::time::Duration;
 use axum::http::Method;
 use browser::Browser;
 use common::TestApp;
-use forms::{astronaut, project, roomy, use_shared_models};
+use forms::{astronaut, import_standin, private_user_models, project, roomy};
 use reenact_models::graph::Graph;
-use reenact_models::{import_model, ImportRequest, Slot};
+use reenact_models::Slot;
 use serde_json::{json, Value};
 
 const EMAIL: &str = "curator@museum.org";
@@ -31,22 +31,7 @@ const EMAIL: &str = "curator@museum.org";
 /// Imports an RVC v2 stand-in as voice `name`, cleared for commercial use or not.
 fn import_voice(dir: &Path, name: &str, commercial_use: bool) {
     let graph = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
-    import(dir, name, &graph, Slot::Voice, commercial_use);
-}
-
-fn import(dir: &Path, name: &str, graph: &Graph, slot: Slot, commercial_use: bool) {
-    let src = tempfile::tempdir().unwrap();
-    let file = src.path().join(format!("{name}.onnx"));
-    std::fs::write(&file, graph.to_model()).unwrap();
-    let request = ImportRequest {
-        file,
-        slot,
-        license: "test".into(),
-        commercial_use: Some(commercial_use),
-        name: None,
-        sample_rate: Some(40_000),
-    };
-    import_model(dir, &request).unwrap_or_else(|err| panic!("{name}: {err}"));
+    import_standin(dir, name, &graph, Slot::Voice, commercial_use);
 }
 
 /// Sets the `<select>` or `<input>` at `css` to `value` as a user would, firing `change`.
@@ -74,16 +59,11 @@ async fn settles(app: &TestApp, uri: &str, token: &str, expected: Value) {
 
 #[tokio::test]
 async fn the_cast_page_picks_a_catalog_voice_and_its_speaker_and_shows_its_licence() {
-    reenact_models::init_runtime().expect("ONNX Runtime");
-    let data = tempfile::tempdir().unwrap();
-    let user_models = data.path().join("reenact/models");
-    std::fs::create_dir_all(&user_models).unwrap();
-    std::env::set_var("XDG_DATA_HOME", data.path());
-    use_shared_models();
+    let (_data, user_models) = private_user_models();
     import_voice(&user_models, "lincoln_v2", false);
     import_voice(&user_models, "narrator_v2", true);
     for (name, graph) in reenact_models::graph::liveportrait_standins() {
-        import(&user_models, name, &graph, Slot::PortraitAnimation, false);
+        import_standin(&user_models, name, &graph, Slot::PortraitAnimation, false);
     }
 
     let app = roomy(TestApp::sqlite().await, 50_000_000);

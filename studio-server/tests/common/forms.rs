@@ -24,6 +24,44 @@ pub fn use_shared_models() {
     std::env::set_var("REENACT_MODELS", shared("models"));
 }
 
+/// A user model directory of the test process's own: `XDG_DATA_HOME` in a temporary directory
+/// (kept while the returned guard lives), so that models a test imports never reach the
+/// machine's own, with the shared models beside it. ONNX Runtime is loaded first, from where
+/// the setup installed it, before the process's directories change. Returns the guard and
+/// the directory (`XDG_DATA_HOME/reenact/models`, created).
+pub fn private_user_models() -> (tempfile::TempDir, std::path::PathBuf) {
+    reenact_models::init_runtime().expect("ONNX Runtime");
+    let data = tempfile::tempdir().unwrap();
+    let user_models = data.path().join("reenact/models");
+    std::fs::create_dir_all(&user_models).unwrap();
+    std::env::set_var("XDG_DATA_HOME", data.path());
+    use_shared_models();
+    (data, user_models)
+}
+
+/// Imports `graph` into `dir` as a user imports a file: as `name` in `slot`, licence `test`,
+/// cleared for commercial use or not, a voice's output rate 40 kHz.
+pub fn import_standin(
+    dir: &std::path::Path,
+    name: &str,
+    graph: &reenact_models::graph::Graph,
+    slot: reenact_models::Slot,
+    commercial_use: bool,
+) {
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join(format!("{name}.onnx"));
+    std::fs::write(&file, graph.to_model()).unwrap();
+    let request = reenact_models::ImportRequest {
+        file,
+        slot,
+        license: "test".into(),
+        commercial_use: Some(commercial_use),
+        name: None,
+        sample_rate: Some(40_000),
+    };
+    reenact_models::import_model(dir, &request).unwrap_or_else(|err| panic!("{name}: {err}"));
+}
+
 /// `app` with an upload limit that takes the shared portrait (424 KB) and a quota of `quota` bytes.
 pub fn roomy(mut app: TestApp, quota: u64) -> TestApp {
     app.state.upload_limit = 1_000_000;
