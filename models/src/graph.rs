@@ -107,15 +107,21 @@ impl Graph {
     /// carries the speaker table its exports do (`emb_g.weight`, one row of 256 for each of
     /// [`RVC_STANDIN_SPEAKERS`] speakers); the nodes that make `audio` are the caller's.
     pub fn rvc_v2_signature(self, sample_rate: u32) -> Self {
-        self.input("phone", &[1, -1, 768])
+        self.rvc_inputs(768)
+            .initializer("emb_g.weight", &[RVC_STANDIN_SPEAKERS, 256], &[0.0; RVC_STANDIN_SPEAKERS as usize * 256])
+            .metadata("model_info", &format!(r#"{{"sr": {sample_rate}, "f0": 1, "version": "v2"}}"#))
+    }
+
+    /// RVC's six inputs and its output alone, with `content_width` content features a frame
+    /// (768 in v2, 256 in v1): no speaker table, no recorded rate.
+    pub fn rvc_inputs(self, content_width: i64) -> Self {
+        self.input("phone", &[1, -1, content_width])
             .input_of("phone_lengths", &[1], INT64)
             .input_of("pitch", &[1, -1], INT64)
             .input("pitchf", &[1, -1])
             .input_of("ds", &[1], INT64)
             .input("rnd", &[1, 192, -1])
             .output("audio", &[1, 1, -1])
-            .initializer("emb_g.weight", &[RVC_STANDIN_SPEAKERS, 256], &[0.0; RVC_STANDIN_SPEAKERS as usize * 256])
-            .metadata("model_info", &format!(r#"{{"sr": {sample_rate}, "f0": 1, "version": "v2"}}"#))
     }
 
     /// Adds a `metadata_props` entry to the model (exporters record sample rates there).

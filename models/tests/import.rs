@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use reenact_models::graph::{Graph, INT64};
+use reenact_models::graph::Graph;
 use reenact_models::{
     import_model, Catalog, Corruption, GraphSignature, ImportError, ImportRequest, ModelStatus, Slot,
 };
@@ -226,15 +226,7 @@ fn wrong_graphs_are_refused_with_the_signature_found() {
     let text = err.to_string();
     assert!(text.contains("not a model for the lipsync slot") && text.contains("`source` float32 [1, 512]"), "{text}");
     // An RVC v1 voice (256-d content) is not v2.
-    let v1 = Graph::new()
-        .input("phone", &[1, -1, 256])
-        .input_of("phone_lengths", &[1], INT64)
-        .input_of("pitch", &[1, -1], INT64)
-        .input("pitchf", &[1, -1])
-        .input_of("ds", &[1], INT64)
-        .input("rnd", &[1, 192, -1])
-        .output("audio", &[1, 1, -1])
-        .node("Identity", &["pitchf"], &["audio"], &[]);
+    let v1 = Graph::new().rvc_inputs(256).node("Identity", &["pitchf"], &["audio"], &[]);
     let v1 = write(src.path(), "v1", &v1);
     let err = import_model(models.path(), &request(&v1, Slot::Voice)).expect_err("v1");
     assert!(err.to_string().contains("`phone` float32 [1, ?, 256]"), "{err}");
@@ -246,15 +238,7 @@ fn wrong_graphs_are_refused_with_the_signature_found() {
 fn rvc_without_a_recorded_rate_needs_one() {
     let src = tempfile::tempdir().expect("tempdir");
     let models = tempfile::tempdir().expect("tempdir");
-    let g = Graph::new()
-        .input("phone", &[1, -1, 768])
-        .input_of("phone_lengths", &[1], INT64)
-        .input_of("pitch", &[1, -1], INT64)
-        .input("pitchf", &[1, -1])
-        .input_of("ds", &[1], INT64)
-        .input("rnd", &[1, 192, -1])
-        .output("audio", &[1, 1, -1])
-        .node("Identity", &["pitchf"], &["audio"], &[]);
+    let g = Graph::new().rvc_inputs(768).node("Identity", &["pitchf"], &["audio"], &[]);
     let path = write(src.path(), "voice", &g);
     let err = import_model(models.path(), &request(&path, Slot::Voice)).expect_err("no rate");
     assert!(err.to_string().contains("--sample-rate"), "{err}");
@@ -340,16 +324,12 @@ fn an_rvc_voice_records_how_many_speakers_its_table_holds() {
     let models = tempfile::tempdir().expect("tempdir");
     let with_table = Graph::new().rvc_v2_signature(40_000).node("Identity", &["pitchf"], &["audio"], &[]);
     // The same six inputs without `emb_g.weight`: nothing is known of its speakers.
-    let without = Graph::new()
-        .input("phone", &[1, -1, 768])
-        .input_of("phone_lengths", &[1], INT64)
-        .input_of("pitch", &[1, -1], INT64)
-        .input("pitchf", &[1, -1])
-        .input_of("ds", &[1], INT64)
-        .input("rnd", &[1, 192, -1])
-        .output("audio", &[1, 1, -1])
-        .metadata("model_info", r#"{"sr": 40000}"#)
-        .node("Identity", &["pitchf"], &["audio"], &[]);
+    let without = Graph::new().rvc_inputs(768).metadata("model_info", r#"{"sr": 40000}"#).node(
+        "Identity",
+        &["pitchf"],
+        &["audio"],
+        &[],
+    );
     for (name, graph) in [("table", &with_table), ("no_table", &without)] {
         let path = write(src.path(), name, graph);
         import_model(models.path(), &request(&path, Slot::Voice)).unwrap_or_else(|err| panic!("{name}: {err}"));
