@@ -57,6 +57,7 @@ fn imported() -> tempfile::TempDir {
             commercial_use: Some(false),
             name: None,
             sample_rate: None,
+            vocab: None,
         };
         import_model(dir.path(), &request).unwrap_or_else(|err| panic!("{file}: {err}"));
     }

@@ -690,6 +690,7 @@ fn imported_inswapper_gets_arcface_normalisation_and_the_emap_projection() {
             commercial_use: Some(false),
             name: None,
             sample_rate: None,
+            vocab: None,
         };
         reenact_models::import_model(dir.path(), &request).expect("import");
     }
@@ -746,6 +747,7 @@ fn an_imported_restorer_follows_the_swap_as_it_was_trained() {
         commercial_use: Some(false),
         name: Some("gfpgan_test".into()),
         sample_rate: None,
+        vocab: None,
     };
     reenact_models::import_model(dir.path(), &request).expect("import");
     let (caps, frames) = tracked(&grid_file(), 2);

@@ -767,6 +767,7 @@ fn import_rvc(dir: &Path, with_pitch: bool) {
             commercial_use: Some(true),
             name: Some(name.into()),
             sample_rate: None,
+            vocab: None,
         };
         import_model(dir, &request).unwrap_or_else(|e| panic!("import {name}: {e}"));
     }

@@ -2,60 +2,173 @@
 //! Text translation between two languages, by a catalog model named
 //! `translation_<from>_<to>` (ISO 639-1 primary subtags).
 //!
-//! No such model is bundled: none under a licence that allows redistribution and commercial
-//! use could be had from the package registries this project installs from. So every pair is
-//! refused with [`TranslationError::NoModel`], naming the model that would be needed; a model
-//! entry a user adds whose format this build cannot run is refused as
-//! [`TranslationError::Unsupported`]. Nothing is ever "translated" by a stand-in.
+//! The models this runs are Firefox Translations' (Mozilla, MPL-2.0): a Marian transformer
+//! with an SSRU decoder per direction, brought in with `reenact models import FILE --as
+//! translation` and run by `fxtranslate`, greedy decoding on the CPU. None is bundled: no
+//! package in the registries the setup installs from carries one, so without an import every
+//! pair is refused with [`TranslationError::NoModel`], naming the model that would be needed.
+//! Nothing is ever "translated" by a stand-in.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use fxtranslate::engine::Engine;
+use reenact_models::marian;
 
 /// Why a pair cannot be translated.
 #[derive(Debug, thiserror::Error)]
 pub enum TranslationError {
     /// No model for the pair is installed.
-    #[error("no translation model for {from} -> {to} is installed (catalog model `{model}`)")]
+    #[error(
+        "no translation model for {from} -> {to} is installed (catalog model `{model}`; import a Firefox \
+         Translations model with `reenact models import model.{from}{to}.intgemm.alphas.bin --as translation`)"
+    )]
     NoModel { from: String, to: String, model: String },
     /// The catalog has an entry, in a format this build does not run.
     #[error("translation model `{model}` ({format}) cannot be run by this build")]
     Unsupported { model: String, format: String },
+    /// The entry's files are missing or not the ones its manifest names.
+    #[error("translation model `{model}` cannot be used: {reason}")]
+    Unusable { model: String, reason: String },
+    /// The files are there but the translator cannot load them.
+    #[error("translation model `{model}` ({}) cannot be loaded: {reason}", path.display())]
+    Load { model: String, path: PathBuf, reason: String },
+    /// The translator failed on a piece of text.
+    #[error("translation model `{model}` failed on {text:?}")]
+    Failed { model: String, text: String },
 }
 
 /// The catalog name of the model for a pair.
 pub fn model_name(from: &str, to: &str) -> String {
-    format!("translation_{from}_{to}")
+    marian::model_name(from, to)
 }
 
 /// A loaded translation model for one pair.
-#[derive(Debug)]
 pub struct Translator {
-    never: std::convert::Infallible,
+    model: String,
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Translator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Translator").field("model", &self.model).finish_non_exhaustive()
+    }
 }
 
 impl Translator {
-    /// The model for `from` -> `to` (primary language subtags), checked in the catalog.
+    /// The model for `from` -> `to` (primary language subtags), checked and loaded from the
+    /// catalog.
     pub fn open(from: &str, to: &str) -> Result<Self, TranslationError> {
-        let model = model_name(from, to);
-        let entry = reenact_models::Catalog::load()
-            .ok()
-            .and_then(|catalog| catalog.entry(&model).map(|e| e.model.format.clone().unwrap_or_else(|| "onnx".into())));
-        match entry {
-            None => Err(TranslationError::NoModel { from: from.into(), to: to.into(), model }),
-            Some(format) => Err(TranslationError::Unsupported { model, format }),
-        }
+        let catalog = reenact_models::Catalog::load().ok();
+        Self::open_in(catalog.as_ref(), from, to)
     }
 
-    /// Translates one piece of text.
-    pub fn translate(&mut self, _text: &str) -> Result<String, TranslationError> {
-        match self.never {}
+    /// As [`Self::open`], from `catalog` (none: no model directory could be read).
+    pub fn open_in(catalog: Option<&reenact_models::Catalog>, from: &str, to: &str) -> Result<Self, TranslationError> {
+        let model = model_name(from, to);
+        let Some(entry) = catalog.and_then(|catalog| catalog.entry(&model)) else {
+            return Err(TranslationError::NoModel { from: from.into(), to: to.into(), model });
+        };
+        if entry.model.signature.as_deref() != Some(marian::SIGNATURE) {
+            let format = entry.model.format.clone().unwrap_or_else(|| "onnx".into());
+            return Err(TranslationError::Unsupported { model, format });
+        }
+        let catalog = catalog.expect("an entry came from it");
+        catalog
+            .status(entry)
+            .into_result(&model)
+            .map_err(|err| TranslationError::Unusable { model: model.clone(), reason: err.to_string() })?;
+        let Some(vocab) = entry.config_path.clone() else {
+            return Err(TranslationError::Unusable { model, reason: "its manifest entry names no vocabulary".into() });
+        };
+        let load_error =
+            |reason: String| TranslationError::Load { model: model.clone(), path: entry.path.clone(), reason };
+        // The import checked every tensor; a file edited since would panic inside the loader.
+        let loaded = panic::catch_unwind(|| Engine::load_mmapped(&entry.path, &vocab, &vocab))
+            .map_err(|_| load_error("the model does not match what its import found".into()))?;
+        let engine = loaded.map_err(load_error)?;
+        tracing::info!(model = %model, path = %entry.path.display(), "translation model loaded");
+        Ok(Self { model, engine })
+    }
+
+    /// The catalog name of the loaded model.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Translates one piece of text (sentences are translated one by one).
+    pub fn translate(&mut self, text: &str) -> Result<String, TranslationError> {
+        if text.trim().is_empty() {
+            return Ok(String::new());
+        }
+        let engine = &self.engine;
+        panic::catch_unwind(AssertUnwindSafe(|| engine.translate_long(text)))
+            .map(|out| out.trim().to_owned())
+            .map_err(|_| TranslationError::Failed { model: self.model.clone(), text: text.to_owned() })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reenact_models::marian_writer::write_fixture;
+    use reenact_models::{import_model, Catalog, ImportRequest, Slot};
+
+    /// A model directory with the fixture imported as `translation_en_es`; the fixture's files.
+    fn imported() -> (tempfile::TempDir, tempfile::TempDir, PathBuf, PathBuf) {
+        let (files, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (model, vocab) = write_fixture(files.path(), "en", "es", 11).unwrap();
+        let request = ImportRequest {
+            file: model.clone(),
+            slot: Slot::Translation,
+            license: "MPL-2.0".into(),
+            commercial_use: Some(true),
+            name: None,
+            sample_rate: None,
+            vocab: None,
+        };
+        import_model(models.path(), &request).unwrap();
+        (files, models, model, vocab)
+    }
+
+    #[test]
+    fn an_imported_model_translates_as_the_translator_does() {
+        let (_files, models, model, vocab) = imported();
+        let catalog = Catalog::from_dirs([models.path().to_owned()]).unwrap().without_cache();
+        let mut translator = Translator::open_in(Some(&catalog), "en", "es").expect("opens");
+        assert_eq!(translator.model(), "translation_en_es");
+        let oracle = Engine::load(&model, &vocab, &vocab).unwrap();
+        let mut outputs = Vec::new();
+        for text in ["the house is red", "hello world", "zebra"] {
+            let out = translator.translate(text).unwrap();
+            assert_eq!(out, oracle.translate_long(text).trim(), "{text}");
+            assert!(!out.is_empty(), "{text}");
+            outputs.push(out);
+        }
+        assert_ne!(outputs[0], outputs[1], "each text is translated, not a fixed string");
+        assert_eq!(translator.translate("  ").unwrap(), "");
+        let err = Translator::open_in(Some(&catalog), "es", "en").unwrap_err();
+        assert!(matches!(err, TranslationError::NoModel { .. }), "the other direction is another model: {err}");
+    }
+
+    #[test]
+    fn a_model_changed_since_its_import_is_not_loaded() {
+        let (_files, models, _, _) = imported();
+        let path = models.path().join("imported/translation_en_es.bin");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let catalog = Catalog::from_dirs([models.path().to_owned()]).unwrap().without_cache();
+        let err = Translator::open_in(Some(&catalog), "en", "es").unwrap_err();
+        assert!(matches!(err, TranslationError::Unusable { .. }) && err.to_string().contains("corrupt"), "{err}");
+    }
 
     #[test]
     fn a_pair_without_a_model_is_refused_by_name() {
-        let err = Translator::open("en", "xx").unwrap_err();
-        assert!(err.to_string().contains("en -> xx") && err.to_string().contains("translation_en_xx"), "{err}");
+        let err = Translator::open_in(None, "en", "xx").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("en -> xx") && text.contains("translation_en_xx"), "{text}");
+        assert!(text.contains("--as translation"), "says how to get one: {text}");
     }
 }

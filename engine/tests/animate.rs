@@ -48,6 +48,7 @@ fn an_animated_portrait_plays_its_scene_and_names_its_modules() {
             commercial_use: Some(false),
             name: None,
             sample_rate: None,
+            vocab: None,
         };
         import_model(&user_models, &request).unwrap_or_else(|err| panic!("{name}: {err}"));
     }

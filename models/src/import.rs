@@ -55,11 +55,13 @@ pub enum Slot {
     VoicePitch,
     /// One module of portrait animation.
     PortraitAnimation,
+    /// Text translation for one direction (a Firefox Translations model and its vocabulary).
+    Translation,
 }
 
 impl Slot {
     /// Every slot, in the order `--as` lists them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::FaceSwap,
         Self::FaceIdentity,
         Self::FaceEnhance,
@@ -68,6 +70,7 @@ impl Slot {
         Self::VoiceContent,
         Self::VoicePitch,
         Self::PortraitAnimation,
+        Self::Translation,
     ];
 
     /// The `--as` spelling.
@@ -81,6 +84,7 @@ impl Slot {
             Self::VoiceContent => "voice-content",
             Self::VoicePitch => "voice-pitch",
             Self::PortraitAnimation => "portrait-animation",
+            Self::Translation => "translation",
         }
     }
 
@@ -109,6 +113,10 @@ impl Slot {
                 "LivePortrait appearance ([1, 3, 256, 256] -> [1, 32, 16, 64, 64]), motion ([1, 3, 256, 256] -> \
                  pitch, yaw, roll [1, 66], t [1, 3], exp [1, 63], scale [1, 1], kp [1, 63]), warping+SPADE \
                  (feature_3d, kp_source, kp_driving -> [1, 3, 512, 512]) or stitching ([1, 126] -> [1, 65])"
+            }
+            Self::Translation => {
+                "a Firefox Translations model (Marian transformer-SSRU container, int8 or float32, shared \
+                 vocabulary) with its SentencePiece vocabulary"
             }
         }
     }
@@ -198,6 +206,9 @@ pub struct ImportRequest {
     pub name: Option<String>,
     /// Output sample rate of a voice model whose graph does not record it.
     pub sample_rate: Option<u32>,
+    /// The SentencePiece vocabulary of a translation model; default: `vocab.<pair>.spm` beside
+    /// a file named as Mozilla names them (`model.<pair>.*`).
+    pub vocab: Option<PathBuf>,
 }
 
 /// A recognised community signature.
@@ -235,6 +246,9 @@ pub fn import_model(dir: &Path, request: &ImportRequest) -> Result<Imported, Imp
         None => default_name(&request.file)?,
     };
     check_name(&name)?;
+    if request.slot == Slot::Translation {
+        return import_translation(dir, request, license);
+    }
     let signature = GraphSignature::read(&request.file)?;
     let recognised = recognise(request.slot, &signature, request.sample_rate)
         .map_err(|found| ImportError::Unrecognised { path: request.file.clone(), slot: request.slot, found })?;
@@ -259,6 +273,94 @@ pub fn import_model(dir: &Path, request: &ImportRequest) -> Result<Imported, Imp
         outputs: recognised.outputs,
         source: Some(format!("imported from {} by `reenact models import`", request.file.display())),
         signature: Some(recognised.signature),
+        package: None,
+    };
+    let manifest = write_entry(dir, &entry)?;
+    Ok(Imported { entry, path, manifest })
+}
+
+/// A Firefox Translations model: the container and the vocabulary are read and checked
+/// against each other, then both are copied (the vocabulary as the entry's `config`). The
+/// catalog name is `translation_<from>_<to>`, from `--name` or Mozilla's file name.
+fn import_translation(dir: &Path, request: &ImportRequest, license: &str) -> Result<Imported, ImportError> {
+    use crate::marian;
+    let argument = |field, message: String| ImportError::Argument { field, message };
+    let model = marian::read_model(&request.file).map_err(|found| ImportError::Unrecognised {
+        path: request.file.clone(),
+        slot: Slot::Translation,
+        found,
+    })?;
+    let name = match &request.name {
+        Some(name) => name.clone(),
+        None => marian::pair_from_file_name(&request.file)
+            .map(|(from, to)| marian::model_name(&from, &to))
+            .ok_or_else(|| {
+                argument(
+                    "--name",
+                    format!(
+                        "{} does not say its direction (Mozilla names them model.<from><to>.*); name the model \
+                         translation_<from>_<to>",
+                        request.file.display()
+                    ),
+                )
+            })?,
+    };
+    let Some((from, to)) = marian::pair_from_model_name(&name).map(|(f, t)| (f.to_owned(), t.to_owned())) else {
+        return Err(argument(
+            "--name",
+            format!("`{name}` does not name a direction: translation models are named translation_<from>_<to>"),
+        ));
+    };
+    let vocab = match &request.vocab {
+        Some(vocab) => vocab.clone(),
+        None => marian::default_vocab(&request.file).ok_or_else(|| {
+            argument("--vocab", format!("name the SentencePiece vocabulary of {}", request.file.display()))
+        })?,
+    };
+    if !vocab.is_file() {
+        return Err(argument("--vocab", format!("{} is not a file", vocab.display())));
+    }
+    marian::check_vocab(&vocab, &model)
+        .map_err(|why| argument("--vocab", format!("{} is not this model's vocabulary: it {why}", vocab.display())))?;
+    let hash =
+        |path: &Path| crate::sha256_file(path).map_err(|source| SignatureError::Io { path: path.to_owned(), source });
+    let (sha256, vocab_sha256) = (hash(&request.file)?, hash(&vocab)?);
+    let file = PathBuf::from(IMPORTED_DIR).join(format!("{name}.bin"));
+    let config = PathBuf::from(IMPORTED_DIR).join(format!("{name}.spm"));
+    // Both files are complete before either replaces what a previous import left.
+    let (path, vocab_path) = (dir.join(&file), dir.join(&config));
+    let (vocab_part, _) = copy_to_part(&vocab, &vocab_path, &vocab_sha256)?;
+    let (part, size) = copy_to_part(&request.file, &path, &sha256).inspect_err(|_| {
+        let _ = fs::remove_file(&vocab_part);
+    })?;
+    rename(&vocab_part, &vocab_path)?;
+    rename(&part, &path)?;
+    let text_spec = |name: &str, lang: &str, meaning: String| TensorSpec {
+        name: name.into(),
+        shape: None,
+        dtype: "text".into(),
+        extra: BTreeMap::from([("language".to_owned(), text(lang)), ("meaning".to_owned(), text(&meaning))]),
+    };
+    let entry = ModelEntry {
+        name,
+        version: format!("imported: {}", model.describe()),
+        file,
+        sha256,
+        size: Some(size),
+        license: license.to_owned(),
+        commercial_use: request.commercial_use,
+        task: marian::TASK.into(),
+        format: Some("Marian binary container (Firefox Translations), run with fxtranslate 0.5".into()),
+        config: Some(config),
+        config_sha256: Some(vocab_sha256),
+        inputs: vec![text_spec("source", &from, format!("text in `{from}`, one or more sentences"))],
+        outputs: vec![text_spec("target", &to, format!("the text in `{to}`, greedy decoding"))],
+        source: Some(format!(
+            "imported from {} with {} by `reenact models import`",
+            request.file.display(),
+            vocab.display()
+        )),
+        signature: Some(marian::SIGNATURE.into()),
         package: None,
     };
     let manifest = write_entry(dir, &entry)?;
@@ -293,6 +395,18 @@ fn check_name(name: &str) -> Result<(), ImportError> {
 /// Copies `from` to `to` through `to.part`, hashing the bytes written; renames only when they
 /// hash to `sha256`. Returns the size.
 fn copy_verified(from: &Path, to: &Path, sha256: &str) -> Result<u64, ImportError> {
+    let (part, size) = copy_to_part(from, to, sha256)?;
+    rename(&part, to)?;
+    Ok(size)
+}
+
+fn rename(part: &Path, to: &Path) -> Result<(), ImportError> {
+    fs::rename(part, to).map_err(|source| ImportError::Write { path: to.to_owned(), source })
+}
+
+/// Copies `from` to `to.part`, hashing the bytes written; the part file and the size, or an
+/// error (and no part file) when they do not hash to `sha256`.
+fn copy_to_part(from: &Path, to: &Path, sha256: &str) -> Result<(PathBuf, u64), ImportError> {
     let write_err = |path: &Path| {
         let path = path.to_owned();
         move |source| ImportError::Write { path, source }
@@ -300,7 +414,9 @@ fn copy_verified(from: &Path, to: &Path, sha256: &str) -> Result<u64, ImportErro
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(write_err(parent))?;
     }
-    let part = to.with_extension("onnx.part");
+    let mut part = to.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
     let mut input = File::open(from).map_err(|source| SignatureError::Io { path: from.to_owned(), source })?;
     let mut output = File::create(&part).map_err(write_err(&part))?;
     let mut hasher = Sha256::new();
@@ -321,8 +437,7 @@ fn copy_verified(from: &Path, to: &Path, sha256: &str) -> Result<u64, ImportErro
         let _ = fs::remove_file(&part);
         return Err(ImportError::Changed { path: from.to_owned(), before: sha256.to_owned(), after });
     }
-    fs::rename(&part, to).map_err(write_err(to))?;
-    Ok(size)
+    Ok((part, size))
 }
 
 #[derive(Serialize)]
@@ -360,6 +475,7 @@ pub fn recognise(slot: Slot, sig: &GraphSignature, sample_rate: Option<u32>) -> 
         Slot::VoiceContent => contentvec(sig),
         Slot::VoicePitch => rmvpe(sig),
         Slot::PortraitAnimation => liveportrait(sig),
+        Slot::Translation => return Err(format!("an ONNX graph ({sig}), not a Marian model container")),
     };
     recognised.ok_or_else(found)
 }

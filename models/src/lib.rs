@@ -12,6 +12,8 @@ mod import;
 mod install;
 mod lookup;
 mod manifest;
+pub mod marian;
+pub mod marian_writer;
 mod onnx;
 mod signature;
 

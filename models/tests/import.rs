@@ -35,6 +35,7 @@ fn request(file: &Path, slot: Slot) -> ImportRequest {
         commercial_use: Some(false),
         name: None,
         sample_rate: None,
+        vocab: None,
     }
 }
 
@@ -342,4 +343,101 @@ fn an_rvc_voice_records_how_many_speakers_its_table_holds() {
     assert_eq!(refused, "`table` holds 4 speakers (ids 0 to 3), not 4");
     let unknown = catalog.voice("no_table").expect("a voice");
     assert_eq!((unknown.speakers(), unknown.check_speaker(99)), (None, Ok(())), "left to the model");
+}
+
+/// `bytes` with the first `from` replaced by `to` (the same length).
+fn patched(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = bytes.windows(from.len()).position(|w| w == from.as_bytes()).expect("found");
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to.as_bytes());
+    out
+}
+
+#[test]
+fn a_translation_model_imports_with_its_vocabulary_and_both_are_verified() {
+    use reenact_models::marian_writer::write_fixture;
+    let src = tempfile::tempdir().expect("tempdir");
+    let models = tempfile::tempdir().expect("tempdir");
+    let (model, vocab) = write_fixture(src.path(), "en", "de", 3).expect("fixture");
+    let mut req = request(&model, Slot::Translation);
+    req.license = "MPL-2.0".into();
+    req.commercial_use = Some(true);
+    let imported = import_model(models.path(), &req).expect("imported");
+    let entry = &imported.entry;
+    assert_eq!(entry.name, "translation_en_de", "the direction comes from Mozilla's file name");
+    assert_eq!(entry.signature.as_deref(), Some("firefox_translations"));
+    assert_eq!(entry.task, "translation");
+    assert_eq!(entry.config_sha256.as_deref(), Some(reenact_models::sha256_file(&vocab).expect("hash").as_str()));
+    assert!(entry.version.contains("float32") && entry.version.contains("vocabulary 41"), "{}", entry.version);
+    assert_eq!(entry.inputs[0].extra.get("language").and_then(|v| v.as_str()), Some("en"));
+    assert_eq!(entry.outputs[0].extra.get("language").and_then(|v| v.as_str()), Some("de"));
+    let catalog = Catalog::from_dirs([models.path().to_owned()]).expect("loads").without_cache();
+    let found = catalog.entry("translation_en_de").expect("entry");
+    assert_eq!(catalog.status(found), ModelStatus::Found);
+    assert_eq!(found.model.commercial_label(), "commercial use allowed");
+
+    // The vocabulary is checked like the model: corrupted after import, the entry fails.
+    let copied = found.config_path.clone().expect("vocabulary copied");
+    let mut bytes = fs::read(&copied).expect("read");
+    bytes[10] ^= 0x20;
+    fs::write(&copied, &bytes).expect("corrupt");
+    let catalog = Catalog::from_dirs([models.path().to_owned()]).expect("loads").without_cache();
+    let err = catalog.get("translation_en_de").expect_err("corrupt vocabulary");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+
+    // Another name must still say the direction.
+    req.name = Some("my_translator".into());
+    let err = import_model(models.path(), &req).expect_err("no direction");
+    assert!(err.to_string().contains("translation_<from>_<to>"), "{err}");
+    req.name = Some("translation_de_en".into());
+    assert_eq!(import_model(models.path(), &req).expect("named").entry.name, "translation_de_en");
+}
+
+#[test]
+fn a_wrong_translation_model_or_vocabulary_is_refused_naming_the_cause() {
+    use reenact_models::marian_writer::write_fixture;
+    let src = tempfile::tempdir().expect("tempdir");
+    let models = tempfile::tempdir().expect("tempdir");
+    let (model, vocab) = write_fixture(src.path(), "en", "fr", 5).expect("fixture");
+    let refused = |file: &Path, vocab: Option<&Path>| {
+        let mut req = request(file, Slot::Translation);
+        req.vocab = vocab.map(Path::to_owned);
+        import_model(models.path(), &req).expect_err("refused").to_string()
+    };
+
+    // An ONNX graph is not a Marian container.
+    let onnx = write(src.path(), "inswapper_128", &inswapper(true));
+    let err = refused(&onnx, Some(&vocab));
+    assert!(err.contains("not a model for the translation slot") && err.contains("not a Marian model"), "{err}");
+
+    // A tensor the translator reads is missing: named, before anything is copied.
+    let bytes = fs::read(&model).expect("read");
+    let broken = src.path().join("model.enfr.broken.bin");
+    fs::write(&broken, patched(&bytes, "decoder_l1_rnn_Wf", "decoder_l1_rnn_Xf")).expect("write");
+    let err = refused(&broken, Some(&vocab));
+    assert!(err.contains("no tensor `decoder_l1_rnn_Wf`"), "{err}");
+
+    // A weight of the wrong shape for the configuration.
+    let narrow = src.path().join("model.enfr.narrow.bin");
+    fs::write(&narrow, patched(&bytes, "dim-emb: 16", "dim-emb: 32")).expect("write");
+    let err = refused(&narrow, Some(&vocab));
+    assert!(err.contains("`Wemb` is 16 wide, but the configuration's dim-emb is 32"), "{err}");
+
+    // The vocabulary: missing beside a renamed model, of another size, or not SentencePiece.
+    let renamed = src.path().join("model.deen.float32.bin");
+    fs::copy(&model, &renamed).expect("copy");
+    let err = refused(&renamed, None);
+    assert!(err.starts_with("--vocab:") && err.contains("vocab.deen.spm is not a file"), "{err}");
+    let short = src.path().join("short.spm");
+    let pieces = fs::read(&vocab).expect("read");
+    fs::write(&short, &pieces[..pieces.len() - 40]).expect("write");
+    let err = refused(&model, Some(&short));
+    assert!(err.contains("pieces, but the model's embedding has 41 rows"), "{err}");
+    let text = src.path().join("notes.spm");
+    fs::write(&text, "this is not a vocabulary\n").expect("write");
+    let err = refused(&model, Some(&text));
+    assert!(err.contains("is not this model's vocabulary"), "{err}");
+
+    assert!(!models.path().join("imported").exists(), "nothing was copied for a refused file");
 }

@@ -116,6 +116,11 @@ async fn administrators_install_checked_models_and_everyone_sees_their_licences(
         import(&router, &admin, form("swap.onnx", &inswapper(), &[("slot", "swap"), ("license", "MIT")])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["detail"].as_str().unwrap().starts_with("slot: unknown slot `swap`"), "{body}");
+    let (status, body) =
+        import(&router, &admin, form("model.enes.bin", b"marian", &[("slot", "translation"), ("license", "MPL-2.0")]))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("comes with its vocabulary file"), "{body}");
     let bad_flag = [("slot", "faceswap"), ("license", "MIT"), ("commercial_use", "maybe")];
     let (status, body) = import(&router, &admin, form("swap.onnx", &inswapper(), &bad_flag)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

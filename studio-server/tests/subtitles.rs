@@ -3,7 +3,8 @@
 //! language, read back, edited, exported as SRT and WebVTT that parse back to the same
 //! cues, listed and deleted; bad tracks (overlapping cues, a cue past the project's end,
 //! unknown language) and a translation pair without a model are refused with the field
-//! named, leaving the stored track as it was.
+//! named, leaving the stored track as it was; with a Firefox Translations-shaped model
+//! imported through the command line, a track is translated cue by cue.
 
 mod common;
 #[path = "common/forms.rs"]
@@ -294,5 +295,60 @@ async fn a_dubbed_scene_speaks_the_projects_track_in_its_language() {
         let starts: Vec<f64> = lines.iter().map(|l| l["start_s"].as_f64().unwrap()).collect();
         assert_eq!(starts, [0.1, 1.0], "{scene}");
         assert!(scene["lips"].as_str().is_some_and(|l| l.starts_with("classical:")), "{scene}");
+    }
+}
+
+#[tokio::test]
+async fn an_imported_model_translates_a_track_cue_by_cue() {
+    let (_data, user_models) = forms::private_user_models();
+    let files = tempfile::tempdir().unwrap();
+    let (model, _) = reenact_models::marian_writer::write_fixture(files.path(), "en", "es", 11).unwrap();
+    // Imported as a user does, naming neither the pair nor the vocabulary: Mozilla's file
+    // names say both.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reenact"))
+        .args(["models", "import"])
+        .arg(&model)
+        .args(["--as", "translation", "--license", "MPL-2.0", "--commercial-use", "yes", "--dir"])
+        .arg(&user_models)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("translation_en_es") && printed.contains("firefox_translations"), "{printed}");
+    let mut oracle = reenact_engine::translation::Translator::open("en", "es").expect("the import is found");
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("translator@museum.org").await;
+        let project = two_second_project(&app, &token, "Two languages").await;
+        let base = format!("/api/projects/{project}/subtitles");
+        let english = json!([
+            { "start": 0.0, "end": 0.9, "text": "the house\nis red", "speaker": "Guide" },
+            { "start": 1.0, "end": 1.9, "text": "hello world" },
+        ]);
+        let (status, body) = put(&app, &token, &format!("{base}/en"), english).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, track) =
+            app.call(Method::POST, &format!("{base}/es/translate"), Some(&token), Some(json!({ "from": "en" }))).await;
+        assert_eq!(status, StatusCode::OK, "{track}");
+        let cues = track["cues"].as_array().unwrap();
+        assert_eq!(cues.len(), 2);
+        assert_eq!((cues[0]["start"].as_f64(), cues[0]["end"].as_f64()), (Some(0.0), Some(0.9)));
+        assert_eq!(cues[0]["speaker"], "Guide");
+        assert_eq!((cues[1]["start"].as_f64(), cues[1]["end"].as_f64()), (Some(1.0), Some(1.9)));
+        for (cue, source) in cues.iter().zip(["the house is red", "hello world"]) {
+            let expected = oracle.translate(source).unwrap();
+            assert_eq!(words(cue["text"].as_str().unwrap()), words(&expected), "{source}");
+        }
+        assert_ne!(cues[0]["text"], cues[1]["text"]);
+        let (status, stored) = app.call(Method::GET, &format!("{base}/es"), Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(stored["cues"], track["cues"]);
+        // The other direction is another model, still refused.
+        expect_error(
+            app.call(Method::POST, &format!("{base}/en/translate"), Some(&token), Some(json!({ "from": "es" }))).await,
+            StatusCode::BAD_REQUEST,
+            "from: no translation model for es -> en is installed",
+        );
     }
 }

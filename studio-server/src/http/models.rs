@@ -164,6 +164,11 @@ fn import_request(upload: &uploads::Upload) -> Result<ImportRequest, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("slot: the form has no `slot` field".into()))?
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("slot: {e}")))?;
+    if slot == Slot::Translation {
+        return Err(ApiError::BadRequest(
+            "slot: a translation model comes with its vocabulary file; import it with `reenact models import`".into(),
+        ));
+    }
     let license = upload.text("license").map(str::trim).unwrap_or_default();
     if license.is_empty() {
         return Err(ApiError::BadRequest("license: state the licence of the weights".into()));
@@ -195,6 +200,7 @@ fn import_request(upload: &uploads::Upload) -> Result<ImportRequest, ApiError> {
         commercial_use,
         name: Some(name),
         sample_rate,
+        vocab: None,
     })
 }
 

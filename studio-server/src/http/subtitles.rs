@@ -15,7 +15,7 @@ use reenact_engine::languages;
 use reenact_engine::project::Timeline;
 use reenact_engine::subtitle_track::{self, TrackCue};
 use reenact_engine::subtitles::Format;
-use reenact_engine::translation::Translator;
+use reenact_engine::translation::{TranslationError, Translator};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -208,17 +208,28 @@ async fn track_translate(
         .await?
         .ok_or_else(|| ApiError::BadRequest(format!("from: the project has no `{from}` subtitle track")))?;
     let source = parse_cues(&source.cues)?;
-    let mut translator = Translator::open(languages::primary(&from), languages::primary(&lang))
-        .map_err(|err| ApiError::BadRequest(format!("from: {err}")))?;
+    let (source_lang, target_lang) = (languages::primary(&from).to_owned(), languages::primary(&lang).to_owned());
     let cues = tokio::task::spawn_blocking(move || {
+        let mut translator = Translator::open(&source_lang, &target_lang).map_err(translator_error)?;
         subtitle_track::translate_cues(&source, line_chars, &mut |text: &str| translator.translate(text))
+            .map_err(|err| ApiError::BadRequest(format!("translation failed at {err}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|err| ApiError::BadRequest(format!("translation failed at {err}")))?;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let row = store(&state, &user.id, &project_id, &lang, cues).await?;
     audit::record(&state.db, &user.id, Action::SubtitlesTranslate, Some(&project_id)).await;
     Ok(AppJson(to_api(row)?))
+}
+
+/// A pair without a usable model is the caller's to fix (pick another pair, or have one
+/// imported); a model that is there but cannot be loaded is the server's.
+fn translator_error(err: TranslationError) -> ApiError {
+    match err {
+        TranslationError::NoModel { .. } | TranslationError::Unsupported { .. } => {
+            ApiError::BadRequest(format!("from: {err}"))
+        }
+        other => ApiError::Internal(other.to_string()),
+    }
 }
 
 /// Checks the ids and the tag, and that the caller owns the project; the canonical tag.

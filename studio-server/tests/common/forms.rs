@@ -58,6 +58,7 @@ pub fn import_standin(
         commercial_use: Some(commercial_use),
         name: None,
         sample_rate: Some(40_000),
+        vocab: None,
     };
     reenact_models::import_model(dir, &request).unwrap_or_else(|err| panic!("{name}: {err}"));
 }
