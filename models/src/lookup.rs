@@ -220,8 +220,7 @@ impl CatalogEntry {
     /// How many speakers a voice holds, when its manifest records it (an imported RVC v2
     /// voice whose speaker table the import read).
     pub fn speakers(&self) -> Option<u32> {
-        let recorded = self.model.inputs.iter().find_map(|input| input.extra.get(SPEAKERS_KEY));
-        recorded.and_then(toml::Value::as_integer).and_then(|n| u32::try_from(n).ok())
+        self.model.speakers()
     }
 
     /// Refuses a speaker id past the voice's recorded speakers, naming the range it has.

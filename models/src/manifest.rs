@@ -225,6 +225,13 @@ impl std::fmt::Display for PackageSource {
 }
 
 impl ModelEntry {
+    /// How many speakers a voice holds, when the entry records it on an input (an imported
+    /// RVC v2 voice whose speaker table the import read).
+    pub fn speakers(&self) -> Option<u32> {
+        let recorded = self.inputs.iter().find_map(|input| input.extra.get(crate::lookup::SPEAKERS_KEY));
+        recorded.and_then(toml::Value::as_integer).and_then(|n| u32::try_from(n).ok())
+    }
+
     /// True only when the manifest says the model is cleared for commercial use.
     pub fn cleared_for_commercial_use(&self) -> bool {
         self.commercial_use == Some(true)

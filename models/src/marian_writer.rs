@@ -2,9 +2,10 @@
 //! A small writer of Firefox Translations-shaped models: a Marian binary container with
 //! float32 weights under the tensor names and shapes Mozilla's models use (transformer
 //! encoder, SSRU decoder, shared embedding), and a SentencePiece vocabulary of whole words
-//! and letters. The weights are seeded noise, so the "translation" is gibberish, but it is
-//! the translator's own deterministic output: enough to exercise the import and the
-//! translator without Mozilla's weights, which no package in the registries carries.
+//! and letters. The weights are seeded noise, so the "translation" is gibberish (with these
+//! scales, one letter repeated to the translator's length cap, which letter depending on the
+//! input), but it is the translator's own deterministic output: enough to exercise the import
+//! and the translator without Mozilla's weights, which no package in the registries carries.
 
 use std::path::{Path, PathBuf};
 
@@ -73,7 +74,7 @@ pub fn container(shape: &MarianModel, seed: u64) -> Vec<u8> {
         let data: Vec<u8> = (0..dims[0] * dims[1]).flat_map(|_| fill().to_le_bytes()).collect();
         items.push((name, FLOAT32, dims.iter().map(|&n| n as i32).collect(), data));
     };
-    tensor("Wemb".into(), [v, d], &mut || noise.next() * 0.5);
+    tensor("Wemb".into(), [v, d], &mut || noise.next() * 2.0);
     let mut bias = vec![0.0f32; v];
     bias[0] = -100.0;
     bias[1] = -100.0;
@@ -84,22 +85,22 @@ pub fn container(shape: &MarianModel, seed: u64) -> Vec<u8> {
     });
     let mut layer = |prefix: String, rnn: bool| {
         if rnn {
-            tensor(format!("{prefix}_rnn_W"), [d, d], &mut || noise.next() * 0.4);
-            tensor(format!("{prefix}_rnn_Wf"), [d, d], &mut || noise.next() * 0.4);
+            tensor(format!("{prefix}_rnn_W"), [d, d], &mut || noise.next() * 1.0);
+            tensor(format!("{prefix}_rnn_Wf"), [d, d], &mut || noise.next() * 1.0);
             tensor(format!("{prefix}_rnn_bf"), [1, d], &mut || 0.0);
             tensor(format!("{prefix}_rnn_ffn_ln_scale"), [1, d], &mut || 1.0);
             tensor(format!("{prefix}_rnn_ffn_ln_bias"), [1, d], &mut || 0.0);
         }
         let attention = if rnn { format!("{prefix}_context") } else { format!("{prefix}_self") };
         for p in ["q", "k", "v", "o"] {
-            tensor(format!("{attention}_W{p}"), [d, d], &mut || noise.next() * 0.4);
+            tensor(format!("{attention}_W{p}"), [d, d], &mut || noise.next() * 1.0);
             tensor(format!("{attention}_b{p}"), [1, d], &mut || noise.next() * 0.1);
         }
         tensor(format!("{attention}_Wo_ln_scale"), [1, d], &mut || 1.0);
         tensor(format!("{attention}_Wo_ln_bias"), [1, d], &mut || 0.0);
-        tensor(format!("{prefix}_ffn_W1"), [d, f], &mut || noise.next() * 0.4);
+        tensor(format!("{prefix}_ffn_W1"), [d, f], &mut || noise.next() * 1.0);
         tensor(format!("{prefix}_ffn_b1"), [1, f], &mut || noise.next() * 0.1);
-        tensor(format!("{prefix}_ffn_W2"), [f, d], &mut || noise.next() * 0.4);
+        tensor(format!("{prefix}_ffn_W2"), [f, d], &mut || noise.next() * 1.0);
         tensor(format!("{prefix}_ffn_b2"), [1, d], &mut || noise.next() * 0.1);
         tensor(format!("{prefix}_ffn_ffn_ln_scale"), [1, d], &mut || 1.0);
         tensor(format!("{prefix}_ffn_ffn_ln_bias"), [1, d], &mut || 0.0);

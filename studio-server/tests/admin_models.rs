@@ -131,6 +131,7 @@ async fn administrators_install_checked_models_and_everyone_sees_their_licences(
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["name"], "inswapper_128");
     assert_eq!(body["signature"], "inswapper_128");
+    assert_eq!(body["speakers"], serde_json::Value::Null, "a swapper has no speakers");
     assert_eq!(body["commercial_use"], false);
     assert!(models.path().join("imported/inswapper_128.onnx").is_file());
     assert!(models.path().join("MANIFEST.imported.toml").is_file());

@@ -106,6 +106,11 @@ async fn the_cast_page_picks_a_catalog_voice_and_its_speaker_and_shows_its_licen
     b.wait("the speaker field", &format!("document.querySelector('{speaker}') !== null"), Duration::from_secs(10))
         .await;
     settled(json!({"name": "lincoln_v2", "speaker_id": 0})).await;
+    // The speaker table the import read bounds the field: four speakers, ids 0 to 3.
+    let max = b.eval(&format!("document.querySelector('{speaker}').max")).await;
+    assert_eq!(max, "3", "the field's upper bound");
+    let range = b.eval("document.querySelector('#character-list .speaker-range')?.textContent").await;
+    assert_eq!(range, "ids 0 to 3");
     let licence = b
         .wait(
             "the licence note",

@@ -358,6 +358,9 @@ pub(crate) struct CatalogModel {
     /// Whether its file is on the server.
     #[serde(default)]
     pub installed: bool,
+    /// How many speakers a voice holds, when its import read it.
+    #[serde(default)]
+    pub speakers: Option<u32>,
     /// The community signature an imported model was recognised as.
     #[serde(default)]
     pub signature: Option<String>,

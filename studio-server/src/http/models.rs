@@ -65,6 +65,8 @@ struct ModelView {
     /// The community signature an imported model was recognised as.
     signature: Option<String>,
     sha256: String,
+    /// How many speakers a voice holds (ids 0 to speakers - 1), when its import read it.
+    speakers: Option<u32>,
     /// Whether the file is on this server (not re-hashed here; `reenact models verify` does).
     installed: bool,
 }
@@ -80,6 +82,7 @@ impl ModelView {
             commercial_label: model.commercial_label(),
             signature: model.signature.clone(),
             sha256: model.sha256.clone(),
+            speakers: model.speakers(),
             installed,
         }
     }

@@ -242,6 +242,12 @@ fn NeuralVoice(
     let licence =
         licence_note(&models.iter().filter(|m| chosen_name.as_ref() == Some(&m.name)).cloned().collect::<Vec<_>>())
             .map(|(loud, label)| (loud, format!("Licence: {label}")));
+    // The last speaker id the chosen voice holds, when its import read its speaker table.
+    let last_speaker = models
+        .iter()
+        .find(|m| chosen_name.as_ref() == Some(&m.name))
+        .and_then(|m| m.speakers)
+        .map(|speakers| speakers.saturating_sub(1));
     rsx! {
         label { r#for: "voice-model-of-{character_id}", "Neural voice" }
         select { id: "voice-model-of-{character_id}", class: "voice-model-select",
@@ -264,7 +270,7 @@ fn NeuralVoice(
         if let Some(choice) = chosen {
             label { r#for: "speaker-of-{character_id}", "Speaker in the model" }
             input { id: "speaker-of-{character_id}", class: "speaker-input", r#type: "number",
-                min: "0", step: "1", value: "{choice.speaker_id}",
+                min: "0", max: last_speaker.map(|last| last.to_string()), step: "1", value: "{choice.speaker_id}",
                 onchange: move |e: FormEvent| match e.value().trim().parse::<u32>() {
                     Ok(speaker) => on_change.call(json!({ "voice_model": { "name": choice.name.clone(), "speaker_id": speaker } })),
                     Err(_) => on_refused.call(ApiError::Refused {
@@ -273,6 +279,9 @@ fn NeuralVoice(
                     }),
                 },
             }
+        }
+        if let Some(last) = last_speaker {
+            span { class: "speaker-range muted", "ids 0 to {last}" }
         }
         if let Some((loud, label)) = licence {
             p { class: if loud { "model-licence non-commercial" } else { "model-licence" }, "{label}" }
