@@ -39,11 +39,6 @@ pub enum TranslationError {
     Failed { model: String, text: String },
 }
 
-/// The catalog name of the model for a pair.
-pub fn model_name(from: &str, to: &str) -> String {
-    marian::model_name(from, to)
-}
-
 /// A loaded translation model for one pair.
 pub struct Translator {
     model: String,
@@ -66,15 +61,14 @@ impl Translator {
 
     /// As [`Self::open`], from `catalog` (none: no model directory could be read).
     pub fn open_in(catalog: Option<&reenact_models::Catalog>, from: &str, to: &str) -> Result<Self, TranslationError> {
-        let model = model_name(from, to);
-        let Some(entry) = catalog.and_then(|catalog| catalog.entry(&model)) else {
+        let model = marian::model_name(from, to);
+        let Some((catalog, entry)) = catalog.and_then(|catalog| Some((catalog, catalog.entry(&model)?))) else {
             return Err(TranslationError::NoModel { from: from.into(), to: to.into(), model });
         };
         if entry.model.signature.as_deref() != Some(marian::SIGNATURE) {
             let format = entry.model.format.clone().unwrap_or_else(|| "onnx".into());
             return Err(TranslationError::Unsupported { model, format });
         }
-        let catalog = catalog.expect("an entry came from it");
         catalog
             .status(entry)
             .into_result(&model)
@@ -182,23 +176,13 @@ mod tests {
         let long = chrf([("abcdefghijklqrstuvwxyzmn", "abcdefghijkl")]);
         assert!(long > short, "{long} {short}");
     }
-    use reenact_models::marian_writer::write_fixture;
-    use reenact_models::{import_model, Catalog, ImportRequest, Slot};
+    use reenact_models::marian_writer::import_fixture;
+    use reenact_models::Catalog;
 
     /// A model directory with the fixture imported as `translation_en_es`; the fixture's files.
     fn imported() -> (tempfile::TempDir, tempfile::TempDir, PathBuf, PathBuf) {
         let (files, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (model, vocab) = write_fixture(files.path(), "en", "es", 11).unwrap();
-        let request = ImportRequest {
-            file: model.clone(),
-            slot: Slot::Translation,
-            license: "MPL-2.0".into(),
-            commercial_use: Some(true),
-            name: None,
-            sample_rate: None,
-            vocab: None,
-        };
-        import_model(models.path(), &request).unwrap();
+        let (model, vocab) = import_fixture(files.path(), models.path(), ("en", "es"), 11).unwrap();
         (files, models, model, vocab)
     }
 

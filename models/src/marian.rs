@@ -158,8 +158,9 @@ fn yaml_number(yaml: &str, key: &str) -> Option<usize> {
     yaml.lines().find_map(|line| line.trim().strip_prefix(key)?.trim().strip_prefix(':')?.trim().parse().ok())
 }
 
-/// Every tensor the translator reads for `model`'s configuration, with its shape.
-fn required_tensors(model: &MarianModel) -> Vec<(String, Vec<usize>)> {
+/// Every tensor the translator reads for `model`'s configuration, with its shape, besides the
+/// embedding `Wemb` (encoder and decoder layers in order).
+pub(crate) fn required_tensors(model: &MarianModel) -> Vec<(String, Vec<usize>)> {
     let (d, f) = (model.dim, model.ffn);
     let attention = |prefix: &str| -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();

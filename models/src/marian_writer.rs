@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::marian::MarianModel;
+use crate::import::{import_model, ImportError, ImportRequest, Slot};
+use crate::marian::{required_tensors, MarianModel};
 
 /// Marian's type tag of float32 tensors.
 const FLOAT32: u64 = 0x404;
@@ -35,6 +36,30 @@ pub fn write_fixture(dir: &Path, from: &str, to: &str, seed: u64) -> std::io::Re
     let vocab = dir.join(format!("vocab.{from}{to}.spm"));
     std::fs::write(&model, container(&shape, seed))?;
     std::fs::write(&vocab, vocabulary())?;
+    Ok((model, vocab))
+}
+
+/// Writes the fixture for `from` -> `to` into `files` and imports it into model directory
+/// `models` as a user would (licence MPL-2.0, cleared for commercial use). Returns the written
+/// model and vocabulary.
+pub fn import_fixture(
+    files: &Path,
+    models: &Path,
+    (from, to): (&str, &str),
+    seed: u64,
+) -> Result<(PathBuf, PathBuf), ImportError> {
+    let (model, vocab) =
+        write_fixture(files, from, to, seed).map_err(|source| ImportError::Write { path: files.to_owned(), source })?;
+    let request = ImportRequest {
+        file: model.clone(),
+        slot: Slot::Translation,
+        license: "MPL-2.0".into(),
+        commercial_use: Some(true),
+        name: None,
+        sample_rate: None,
+        vocab: None,
+    };
+    import_model(models, &request)?;
     Ok((model, vocab))
 }
 
@@ -70,46 +95,27 @@ pub fn container(shape: &MarianModel, seed: u64) -> Vec<u8> {
         shape.enc_depth, shape.dec_depth, shape.heads
     );
     let mut items: Vec<(String, u64, Vec<i32>, Vec<u8>)> = Vec::new();
-    let mut tensor = |name: String, dims: [usize; 2], fill: &mut dyn FnMut() -> f32| {
-        let data: Vec<u8> = (0..dims[0] * dims[1]).flat_map(|_| fill().to_le_bytes()).collect();
+    let mut push = |name: String, dims: &[usize], values: Vec<f32>| {
+        let data = values.iter().flat_map(|x| x.to_le_bytes()).collect();
         items.push((name, FLOAT32, dims.iter().map(|&n| n as i32).collect(), data));
     };
-    tensor("Wemb".into(), [v, d], &mut || noise.next() * 2.0);
+    push("Wemb".into(), &[v, d], (0..v * d).map(|_| noise.next() * 2.0).collect());
     let mut bias = vec![0.0f32; v];
-    bias[0] = -100.0;
-    bias[1] = -100.0;
-    let mut k = 0;
-    tensor("decoder_ff_logit_out_b".into(), [1, v], &mut || {
-        k += 1;
-        bias[k - 1]
-    });
-    let mut layer = |prefix: String, rnn: bool| {
-        if rnn {
-            tensor(format!("{prefix}_rnn_W"), [d, d], &mut || noise.next() * 1.0);
-            tensor(format!("{prefix}_rnn_Wf"), [d, d], &mut || noise.next() * 1.0);
-            tensor(format!("{prefix}_rnn_bf"), [1, d], &mut || 0.0);
-            tensor(format!("{prefix}_rnn_ffn_ln_scale"), [1, d], &mut || 1.0);
-            tensor(format!("{prefix}_rnn_ffn_ln_bias"), [1, d], &mut || 0.0);
-        }
-        let attention = if rnn { format!("{prefix}_context") } else { format!("{prefix}_self") };
-        for p in ["q", "k", "v", "o"] {
-            tensor(format!("{attention}_W{p}"), [d, d], &mut || noise.next() * 1.0);
-            tensor(format!("{attention}_b{p}"), [1, d], &mut || noise.next() * 0.1);
-        }
-        tensor(format!("{attention}_Wo_ln_scale"), [1, d], &mut || 1.0);
-        tensor(format!("{attention}_Wo_ln_bias"), [1, d], &mut || 0.0);
-        tensor(format!("{prefix}_ffn_W1"), [d, f], &mut || noise.next() * 1.0);
-        tensor(format!("{prefix}_ffn_b1"), [1, f], &mut || noise.next() * 0.1);
-        tensor(format!("{prefix}_ffn_W2"), [f, d], &mut || noise.next() * 1.0);
-        tensor(format!("{prefix}_ffn_b2"), [1, d], &mut || noise.next() * 0.1);
-        tensor(format!("{prefix}_ffn_ffn_ln_scale"), [1, d], &mut || 1.0);
-        tensor(format!("{prefix}_ffn_ffn_ln_bias"), [1, d], &mut || 0.0);
-    };
-    for l in 1..=shape.enc_depth {
-        layer(format!("encoder_l{l}"), false);
-    }
-    for l in 1..=shape.dec_depth {
-        layer(format!("decoder_l{l}"), true);
+    bias[..2].fill(-100.0);
+    push("decoder_ff_logit_out_b".into(), &[1, v], bias);
+    // Exactly what the import checks for: a tensor it stops requiring drops out here too, and
+    // the translator's own run on the fixture then shows whether it was needed.
+    for (name, dims) in required_tensors(shape) {
+        let n = dims.iter().product();
+        let values = if name.ends_with("_ln_scale") {
+            vec![1.0; n]
+        } else if name.ends_with("_rnn_bf") {
+            vec![0.0; n]
+        } else {
+            let scale = if dims[0] == 1 { 0.1 } else { 1.0 };
+            (0..n).map(|_| noise.next() * scale).collect()
+        };
+        push(name, &dims, values);
     }
     let mut text = yaml.into_bytes();
     text.push(0);

@@ -20,8 +20,7 @@ use browser::Browser;
 use common::TestApp;
 use forms::{media, private_user_models, project};
 use reenact_engine::translation::Translator;
-use reenact_models::marian_writer::write_fixture;
-use reenact_models::{import_model, ImportRequest, Slot};
+use reenact_models::marian_writer::import_fixture;
 use serde_json::{json, Value};
 
 const EDITOR: &str = "editor@museum.org";
@@ -45,17 +44,7 @@ fn cues(value: &Value) -> Vec<(String, String, String)> {
 async fn a_track_is_translated_from_the_editor_and_kept() {
     let (_data, user_models) = private_user_models();
     let files = tempfile::tempdir().unwrap();
-    let (model, _) = write_fixture(files.path(), "en", "es", 11).unwrap();
-    let request = ImportRequest {
-        file: model,
-        slot: Slot::Translation,
-        license: "MPL-2.0".into(),
-        commercial_use: Some(true),
-        name: None,
-        sample_rate: None,
-        vocab: None,
-    };
-    import_model(&user_models, &request).expect("imported");
+    import_fixture(files.path(), &user_models, ("en", "es"), 11).expect("imported");
     let mut oracle = Translator::open("en", "es").expect("the import is found");
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
 
