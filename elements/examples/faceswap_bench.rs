@@ -40,12 +40,13 @@ fn time_frames(desc: &str, caps: &gst::Caps, frames: &[gst::Buffer]) -> (Vec<f64
     let mut h = Harness::new_parse(desc);
     h.set_src_caps(caps.clone());
     // Warm-up: start-up and first allocations are not part of the per-frame cost.
-    h.push_and_pull(frames[0].copy()).expect("warm-up");
+    h.push_and_pull(frames[0].copy_deep().expect("frame copy")).expect("warm-up");
     let mut times = Vec::with_capacity(frames.len());
     let mut out = Vec::with_capacity(frames.len());
     for frame in frames {
-        // A private copy, so an in-place element does not copy the frame inside the timing.
-        let input = frame.copy();
+        // A frame of its own, as an element gets it in a pipeline: `copy()` would share the
+        // memory, and the swap, writing in place, would copy the whole frame inside the timing.
+        let input = frame.copy_deep().expect("frame copy");
         let start = Instant::now();
         let output = h.push_and_pull(input).expect("frame");
         times.push(start.elapsed().as_secs_f64() * 1000.0);

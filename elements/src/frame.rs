@@ -88,9 +88,29 @@ pub fn bilinear(p00: f32, p10: f32, p01: f32, p11: f32, ax: f32, ay: f32) -> f32
     top + (bottom - top) * ay
 }
 
+/// `v` rounded to the nearest 8-bit level, clamped to 0..=255 (NaN gives 0): what
+/// `v.round().clamp(0.0, 255.0) as u8` gives (but for values within a float's rounding of a
+/// half), without `round`, which the x86-64 baseline (no SSE4.1) compiles to a library call:
+/// one per channel of every pixel the face swap blends was 6 % of its instructions.
+#[inline(always)]
+pub fn to_level(v: f32) -> u8 {
+    (v.clamp(0.0, 255.0) + 0.5) as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_level_rounds_like_round() {
+        for i in -2000..=300_000 {
+            let v = i as f32 / 1000.0;
+            assert_eq!(to_level(v), v.round().clamp(0.0, 255.0) as u8, "{v}");
+        }
+        assert_eq!(to_level(f32::NAN), 0);
+        assert_eq!(to_level(f32::INFINITY), 255);
+        assert_eq!(to_level(f32::NEG_INFINITY), 0);
+    }
 
     const BGRX: PackedLayout = PackedLayout { pixel_stride: 4, rgb: [2, 1, 0] };
 

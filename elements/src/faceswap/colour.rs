@@ -135,19 +135,19 @@ const GAMMA_STEPS: usize = 4096;
 /// transfer curve tabulated and interpolated: the per-pixel cost of the warp.
 #[derive(Debug, Clone)]
 pub(super) struct LabToRgb {
-    /// sRGB x 255 at linear `i / GAMMA_STEPS`, one extra entry for interpolation.
-    table: Vec<f32>,
+    /// sRGB x 255 at linear `i / GAMMA_STEPS`, one extra entry for interpolation. A fixed
+    /// length, so that the clamped index needs no bounds check per channel.
+    table: Box<[f32; GAMMA_STEPS + 2]>,
 }
 
 impl Default for LabToRgb {
     fn default() -> Self {
-        let table = (0..=GAMMA_STEPS + 1)
-            .map(|i| {
-                let c = (i as f32 / GAMMA_STEPS as f32).min(1.0);
-                let s = if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
-                s * 255.0
-            })
-            .collect();
+        let mut table = Box::new([0.0; GAMMA_STEPS + 2]);
+        for (i, entry) in table.iter_mut().enumerate() {
+            let c = (i as f32 / GAMMA_STEPS as f32).min(1.0);
+            let s = if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
+            *entry = s * 255.0;
+        }
         Self { table }
     }
 }
@@ -156,7 +156,7 @@ impl LabToRgb {
     #[inline]
     fn encode(&self, linear: f32) -> u8 {
         let t = linear.clamp(0.0, 1.0) * GAMMA_STEPS as f32;
-        let i = t as usize;
+        let i = (t as usize).min(GAMMA_STEPS);
         let f = t - i as f32;
         let v = self.table[i] + (self.table[i + 1] - self.table[i]) * f;
         (v + 0.5) as u8

@@ -125,12 +125,13 @@ impl PortraitMesh {
         let (transfer, to_rgb) = colours;
         let bounds = (mask.x0, mask.y0, mask.width, mask.height);
         let alpha = &mut mask.alpha;
-        self.each_pixel(dst, bounds, |x, y, i, lab| {
+        self.each_pixel(dst, bounds, |x, y, i, (u, v)| {
             let a = alpha[i];
             if a == 0 {
                 return false;
             }
             alpha[i] = 0;
+            let lab = self.sample(u, v);
             let a = if skin { (f32::from(a) * lab[3] + 0.5) as u8 } else { a };
             if a > 0 {
                 frame.blend(x, y, to_rgb.convert(transfer.apply([lab[0], lab[1], lab[2]])), a);
@@ -157,12 +158,13 @@ impl PortraitMesh {
         region.reset(mask);
         let bounds = (mask.x0, mask.y0, mask.width, mask.height);
         let (face, covered, anchor) = (&mut region.face, &mut region.covered, &mut region.anchor);
-        self.each_pixel(dst, bounds, |_, _, i, lab| {
+        self.each_pixel(dst, bounds, |_, _, i, (u, v)| {
             let a = mask.alpha[i];
             if a == 0 || covered[i] {
                 return false;
             }
             covered[i] = true;
+            let lab = self.sample(u, v);
             if let Some(hull) = hull {
                 if hull[i] < 255 {
                     anchor[i] = lab[3];
@@ -175,14 +177,15 @@ impl PortraitMesh {
         })
     }
 
-    /// Calls `pixel(x, y, index in bounds, portrait sample)` for every frame pixel the warp
+    /// Calls `pixel(x, y, index in bounds, portrait point)` for every frame pixel the warp
     /// onto `dst` covers inside `bounds` (x0, y0, width, height, inside the frame); counts
-    /// the calls that return true.
+    /// the calls that return true. The caller samples the portrait (see [`Self::sample`]) only
+    /// where its mask wants the pixel: the ring triangles reach well past the mask.
     fn each_pixel(
         &self,
         dst: &[(f32, f32)],
         bounds: (usize, usize, usize, usize),
-        mut pixel: impl FnMut(usize, usize, usize, [f32; 4]) -> bool,
+        mut pixel: impl FnMut(usize, usize, usize, (f32, f32)) -> bool,
     ) -> usize {
         if dst.len() != self.points.len() || bounds.2 == 0 || bounds.3 == 0 {
             return 0;
@@ -204,7 +207,7 @@ impl PortraitMesh {
         mut d: [(f32, f32); 3],
         mut s: [(f32, f32); 3],
         bounds: (usize, usize, usize, usize),
-        pixel: &mut impl FnMut(usize, usize, usize, [f32; 4]) -> bool,
+        pixel: &mut impl FnMut(usize, usize, usize, (f32, f32)) -> bool,
     ) -> usize {
         let (mx0, my0, mw, mh) = bounds;
         let fixed = |p: (f32, f32)| ((p.0 * SUBPIXEL as f32).round() as i64, (p.1 * SUBPIXEL as f32).round() as i64);
@@ -273,7 +276,7 @@ impl PortraitMesh {
             for x in x_start..=x_end {
                 if e[0] >= bias[0] && e[1] >= bias[1] && e[2] >= bias[2] {
                     let i = row_start + (x as usize - mx0);
-                    written += usize::from(pixel(x as usize, y as usize, i, self.sample(u, w)));
+                    written += usize::from(pixel(x as usize, y as usize, i, (u, w)));
                 }
                 e[0] += step_x[0];
                 e[1] += step_x[1];
