@@ -156,10 +156,11 @@ impl LabToRgb {
     #[inline]
     fn encode(&self, linear: f32) -> u8 {
         let t = linear.clamp(0.0, 1.0) * GAMMA_STEPS as f32;
-        let i = (t as usize).min(GAMMA_STEPS);
+        // 0..=GAMMA_STEPS and 0.5..=255.5 here, so the cheaper i32 conversions lose nothing.
+        let i = (t as i32 as usize).min(GAMMA_STEPS);
         let f = t - i as f32;
         let v = self.table[i] + (self.table[i + 1] - self.table[i]) * f;
-        (v + 0.5) as u8
+        (v + 0.5) as i32 as u8
     }
 
     /// Converts one colour, clamped to the sRGB gamut.

@@ -17,6 +17,7 @@
 
 use crate::character::mesh::{self, FACE_OVAL, LEFT_BROW, LEFT_EYE, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE};
 use crate::character::ColourStats;
+use crate::frame::to_level;
 
 use super::mask::{boundary_distance, FrameMut, Mask};
 use super::triangulation::convex_hull;
@@ -297,7 +298,7 @@ pub(super) fn hold_occluders(mask: &mut Mask, frame: &FrameMut<'_>, landmarks: &
             if *alpha > 0 {
                 let (u, v) = ((x as f32 + 0.5) / STEP as f32 - 0.5, (y as f32 + 0.5) / STEP as f32 - 0.5);
                 let w = bilinear(&weight, width, height, u, v).clamp(0.0, 1.0);
-                *alpha = (f32::from(*alpha) * w).round() as u8;
+                *alpha = to_level(f32::from(*alpha) * w);
             }
         }
     }

@@ -95,7 +95,9 @@ impl PortraitMesh {
     fn sample(&self, x: f32, y: f32) -> [f32; 4] {
         let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
-        let (x0, y0) = (fx as usize, fy as usize);
+        // Through i32: both are clamped non-negative and inside the picture, and the 32-bit
+        // conversion is one instruction where the saturating one to usize is several.
+        let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
         let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
         let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
         let (p00, p10) = (self.lab[y0 * self.width + x0], self.lab[y0 * self.width + x1]);
