@@ -18,7 +18,7 @@ use gst::glib;
 mod algorithm;
 pub mod analysis;
 mod animate;
-mod captions;
+pub mod captions;
 pub mod character;
 pub mod facemeta;
 mod faceswap;

@@ -225,7 +225,7 @@ fn spoken_text(text: &str) -> String {
 }
 
 /// A text-to-speech voice of one language.
-enum Voice {
+pub(crate) enum Voice {
     Piper(Box<PiperVoice>),
     /// espeak-ng with its voice (and variant) and pitch setting.
     Espeak(Espeak, u8),
@@ -250,7 +250,7 @@ fn espeak_pitch(target_hz: Option<f32>) -> (&'static str, u8) {
 impl Voice {
     /// Piper for English when it is installed, espeak-ng's own voice of `language` otherwise,
     /// pitched near `pitch_hz`.
-    fn open(language: &str, pitch_hz: Option<f32>) -> std::result::Result<Self, TtsError> {
+    pub(crate) fn open(language: &str, pitch_hz: Option<f32>) -> std::result::Result<Self, TtsError> {
         if primary(language) == "en" {
             let catalog = Catalog::load().map_err(|e| TtsError::from(OnnxError::from(e)))?;
             match PiperVoice::open(&catalog) {
@@ -270,7 +270,7 @@ impl Voice {
     }
 
     /// `piper:NAME@VERSION` or `espeak-ng:VOICE`.
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Voice::Piper(voice) => {
                 let (name, version) = voice.model();
@@ -281,7 +281,7 @@ impl Voice {
     }
 
     /// The model the voice runs, for a render's list of models.
-    fn model(&self) -> Option<ModelUse> {
+    pub(crate) fn model(&self) -> Option<ModelUse> {
         let Voice::Piper(voice) = self else { return None };
         let (name, version) = voice.model();
         Some(ModelUse { name: name.into(), version: version.into(), element: "tts".into() })
@@ -309,6 +309,16 @@ impl Voice {
 
     /// Speaks `line` to fit its cue: faster when it is too long, cut when even that is.
     fn fit(&mut self, line: &Cue) -> std::result::Result<(Vec<f32>, DubbedLine), EngineError> {
+        self.fit_within(line, true)
+    }
+
+    /// Speaks `line` to fit its cue: faster when it is too long, and, when even that is and
+    /// `cut` says so, cut at the cue's end (a live dub lets it run on into the pause instead).
+    pub(crate) fn fit_within(
+        &mut self,
+        line: &Cue,
+        cut: bool,
+    ) -> std::result::Result<(Vec<f32>, DubbedLine), EngineError> {
         let slot = seconds_to_sample(line.end_s).saturating_sub(seconds_to_sample(line.start_s)) as usize;
         let mut pace = 1.0;
         let mut samples = self.speak(&line.text, pace)?;
@@ -317,7 +327,7 @@ impl Voice {
             pace = (samples.len() as f64 / slot.max(1) as f64 * 1.03).min(MAX_PACE);
             samples = self.speak(&line.text, pace)?;
         }
-        let cut = samples.len().saturating_sub(slot);
+        let cut = if cut { samples.len().saturating_sub(slot) } else { 0 };
         if cut > 0 {
             samples.truncate(slot);
             let fade = ((FADE_S * f64::from(RATE)) as usize).min(samples.len());

@@ -7,6 +7,7 @@ use crate::error::{EngineError, Result};
 pub const URIDECODEBIN: &str = "uridecodebin";
 pub const GESSRC: &str = "gessrc";
 pub const QUEUE: &str = "queue";
+pub const IDENTITY: &str = "identity";
 pub const TEE: &str = "tee";
 pub const CAPSFILTER: &str = "capsfilter";
 pub const VIDEOCONVERT: &str = "videoconvert";

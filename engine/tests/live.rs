@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::{media, presets};
 use gst::prelude::*;
 use reenact_engine::live::{
-    timecode, Elements, EncodedFrame, LiveElement, LiveOptions, LiveRunner, LiveSource, Stream,
+    timecode, Elements, EncodedFrame, LiveDub, LiveElement, LiveOptions, LiveRunner, LiveSource, Stream,
 };
 
 /// `live-720p` at 640x360, to keep the tests light on two cores.
@@ -521,4 +521,115 @@ fn a_live_recording_keeps_the_beeps_on_the_flashes() {
         }
     }
     assert!(mid.abs() <= 0.005, "median beep - flash {:+.1} ms", mid * 1e3);
+}
+
+/// A Spanish presenter dubbed live into English: espeak-ng's Spanish (three museum
+/// sentences from 1 s into a looping 12 s clip, whose picture flashes white as the speech
+/// starts) is heard and translated by whisper, spoken by the English voice and recorded
+/// `delay` later, the picture held back as long. The recording's first speech starts at the
+/// flash, and what it says is English.
+#[test]
+fn a_spanish_presenter_is_dubbed_live_into_english_after_the_declared_delay() {
+    let _one = one_show();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("es.wav");
+    let spoken = std::process::Command::new("espeak-ng")
+        .args(["-v", "es", "-s", "150", "-w"])
+        .arg(&wav)
+        .arg("Bienvenidos al museo de la ciudad. Esta es la historia del puerto y de sus pescadores. Gracias por su visita.")
+        .status()
+        .expect("espeak-ng runs (scripts/setup.sh installs it)");
+    assert!(spoken.success(), "espeak-ng could not speak Spanish");
+    let clip = dir.path().join("presenter_es.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-i"])
+        .arg(&wav)
+        .args(["-vf", "drawbox=c=white:t=fill:enable='between(t,1,1.2)'"])
+        .args(["-af", "adelay=1000:all=1,apad", "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
+        .args(["-c:a", "aac", "-ar", "48000"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg (scripts/setup.sh installs it)");
+    assert!(made.success(), "ffmpeg could not make the Spanish clip");
+
+    let delay = Duration::from_secs(8);
+    let record = dir.path().join("dubbed.mp4");
+    let mut options = options(LiveSource::File(clip));
+    options.timecode = false;
+    options.caption_language = "es".into();
+    options.dub = Some(LiveDub { language: "en".into(), delay });
+    options.outputs = vec![format!("record:{}", record.display()).parse().unwrap()];
+    let runner = LiveRunner::start(options).expect("a dubbed live graph");
+    let started = Instant::now();
+    let mut dub = runner.stats().dub.expect("the dub's figures");
+    assert_eq!((dub.language.as_str(), dub.delay_s, dub.translation.as_str()), ("en", 8.0, "whisper"));
+    // The clip's speech is dubbed from 9 s on; the second loop's first line from 21 s.
+    while started.elapsed() < Duration::from_secs(22) {
+        std::thread::sleep(Duration::from_millis(500));
+        dub = runner.stats().dub.expect("the dub's figures");
+    }
+    assert!(runner.error().is_none(), "{:?}", runner.error());
+    runner.stop().expect("stop");
+    eprintln!("dub: {dub:#?}");
+    assert!(dub.lines >= 2 && dub.failed == 0, "{dub:?}");
+    let on_time: Vec<_> = dub.recent.iter().filter(|l| l.played_s - l.said_s < 8.0 + 0.05).collect();
+    assert!(!on_time.is_empty(), "no line played at its place: {dub:?}");
+    for line in &on_time {
+        assert!(
+            (line.played_s - line.said_s - 8.0).abs() < 0.01,
+            "played {:.3} s after it was said",
+            line.played_s - line.said_s
+        );
+    }
+
+    let (rate, samples) = common::audio_mono(&record);
+    let first = samples.iter().position(|v| v.abs() > 0.05).map(|i| i as f64 / rate as f64);
+    let flash = common::frame_lumas(&record).into_iter().find(|(_, l)| *l > 200.0).map(|(t, _)| t);
+    eprintln!(
+        "dubbed recording: {:.1} s of sound, first speech at {first:?} s, flash at {flash:?} s",
+        samples.len() as f64 / rate as f64
+    );
+    let (Some(first), Some(flash)) = (first, flash) else { panic!("speech {first:?}, flash {flash:?}") };
+    // The line starts where whisper's utterance does: 200 ms before the words (the VAD's
+    // padding; the voice's own lead-in is trimmed). Measured 2026-12-06: -0.139 s.
+    assert!((first - flash).abs() < 0.3, "the dub starts {:+.3} s from the picture it was said over", first - flash);
+
+    let transcript = reenact_engine::transcribe(
+        &reenact_engine::TranscribeRequest::new(&record),
+        &reenact_engine::CancelToken::default(),
+        &mut |_| {},
+    )
+    .expect("the recording transcribed");
+    let text: String = transcript.cues.iter().map(|c| c.text.to_lowercase()).collect::<Vec<_>>().join(" ");
+    eprintln!("dubbed recording says: {text}");
+    let english = ["welcome", "museum", "city", "history", "story", "port", "fishermen", "thank", "visit"];
+    let found: Vec<_> = english.iter().filter(|w| text.contains(*w)).collect();
+    eprintln!("English words heard: {found:?}");
+    assert!(found.len() >= 2, "only {found:?} of {english:?} heard in the dub: {text}");
+}
+
+/// A dub that cannot be had is refused by name before anything plays.
+#[test]
+fn a_dub_without_its_translation_or_with_a_bad_delay_is_refused() {
+    let _one = one_show();
+    let mut asked = options(LiveSource::Test);
+    asked.dub = Some(LiveDub { language: "es".into(), delay: Duration::from_secs(8) });
+    let err = LiveRunner::start(asked).expect_err("no en -> es model in the shared models").to_string();
+    assert!(err.contains("dub:") && err.contains("translation_en_es"), "{err}");
+
+    let mut asked = options(LiveSource::Test);
+    asked.caption_language = "auto".into();
+    asked.dub = Some(LiveDub { language: "de".into(), delay: Duration::from_secs(8) });
+    let err = LiveRunner::start(asked).expect_err("auto into German").to_string();
+    assert!(err.contains("not auto"), "{err}");
+
+    let mut asked = options(LiveSource::Test);
+    asked.dub = Some(LiveDub { language: "en".into(), delay: Duration::from_secs(2) });
+    let err = LiveRunner::start(asked).expect_err("too short a delay").to_string();
+    assert!(err.contains("delay of 2.0 s"), "{err}");
+
+    let mut asked = options(LiveSource::Test);
+    asked.dub = Some(LiveDub { language: "xx-?".into(), delay: Duration::from_secs(8) });
+    let err = LiveRunner::start(asked).expect_err("not a language").to_string();
+    assert!(err.starts_with("dub:") || err.contains("dub:"), "{err}");
 }

@@ -71,6 +71,30 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
         "{body}"
     );
 
+    for (dub, named) in [
+        (json!({"language": "not a language!"}), "dub.language"),
+        (json!({"language": "en", "delay_s": 2}), "dub.delay_s"),
+        (json!({"language": "en", "delay_s": -1}), "dub.delay_s"),
+        (json!({"language": "en", "speed": 2}), "unknown field"),
+        // English speech into Spanish needs the en -> es model, which is not installed.
+        (json!({"language": "es"}), "translation_en_es"),
+    ] {
+        let request = json!({"source": "test", "dub": dub});
+        let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
+        assert!(status == StatusCode::BAD_REQUEST && body["detail"].as_str().unwrap().contains(named), "{dub}: {body}");
+    }
+    // German speech dubbed into English: whisper translates, so nothing is missing.
+    let request = json!({"source": "test", "caption_language": "de", "dub": {"language": "en", "delay_s": 10}});
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let dubbed = format!("/api/live/{}", body["id"].as_str().unwrap());
+    let (_, summary) = app.call(Method::GET, &dubbed, Some(&owner), None).await;
+    let dub = &summary["pipeline"]["dub"];
+    assert!(dub["language"] == "en" && dub["delay_s"] == 10.0 && dub["translation"] == "whisper", "{summary}");
+    assert_eq!(summary["pipeline"]["captions_language"], "en", "captions read what the audience hears: {summary}");
+    let (status, _) = app.call(Method::DELETE, &dubbed, Some(&owner), None).await;
+    assert!(status.is_success(), "{status}");
+
     let (status, body) =
         app.call(Method::POST, "/api/live", Some(&other), Some(json!({"source": "test", "project_id": "nope"}))).await;
     assert!(status == StatusCode::BAD_REQUEST && body["detail"].as_str().unwrap().contains("project_id"), "{body}");

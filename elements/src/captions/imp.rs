@@ -15,6 +15,8 @@
  * element message `reenactcaptions` (`text`, `final`, `start`, `end`, `delay-ms`, the stream
  * time from the end of the words to the text, `inference-ms`, and `spoken-start`/`spoken-end`,
  * where the words were spoken: `start`/`end` unless a late live result was re-timestamped).
+ * The text buffers carry the same as a `ReferenceTimestampMeta` (`timestamp/x-reenact-spoken`,
+ * timestamp and duration).
  *
  * `language` must be one the model knows (or `auto`: whisper detects it per utterance) and
  * `translate` (any language into English) needs a multilingual model. When `model` is not set,
@@ -738,6 +740,13 @@ impl ReenactCaptions {
                 let buffer = buffer.get_mut().expect("new buffer is writable");
                 buffer.set_pts(gst::ClockTime::from_nseconds(text.pts));
                 buffer.set_duration(gst::ClockTime::from_nseconds(text.duration));
+                let (from, to) = text.spoken;
+                gst::ReferenceTimestampMeta::add(
+                    buffer,
+                    &gst::Caps::new_empty_simple(super::SPOKEN_REFERENCE),
+                    gst::ClockTime::from_nseconds(from),
+                    Some(gst::ClockTime::from_nseconds(to.saturating_sub(from))),
+                );
                 if !text.is_final {
                     buffer.set_flags(gst::BufferFlags::DELTA_UNIT);
                 }

@@ -11,6 +11,7 @@
 
 mod browser;
 pub(crate) mod captions;
+pub mod dub;
 mod gate;
 pub(crate) mod graph;
 mod licences;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use browser::{BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats};
 pub use captions::CaptionLine;
+pub use dub::{DubStats, LiveDub};
 pub use licences::element_models;
 pub use meter::{percentile, StageStats};
 pub use outputs::{redact_url, LiveOutput, OutputStats};
@@ -73,6 +75,9 @@ pub struct LiveOptions {
     /// The characters' face swaps keep what is held in front of the performer's face (a cup,
     /// a glove, hair) where its colour is not their skin's.
     pub occlusion_mask: bool,
+    /// Dub the performer's speech (in `caption_language`) into another language, played with
+    /// the picture after the dub's delay; the performer's own sound is not played.
+    pub dub: Option<LiveDub>,
 }
 
 impl LiveOptions {
@@ -90,6 +95,7 @@ impl LiveOptions {
             camera_closed: false,
             caption_language: "en".into(),
             occlusion_mask: false,
+            dub: None,
         }
     }
 }
@@ -335,6 +341,9 @@ pub struct LiveStats {
     /// Publishers and gaps, for a `browser` source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publisher: Option<PublisherStats>,
+    /// The live dub's figures, when the show is dubbed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dub: Option<DubStats>,
     /// Whether the camera reaches the outputs (closed: a visitor-consent show waiting).
     pub camera_open: bool,
     /// Pictures blacked out by the closed camera gate.
@@ -381,6 +390,8 @@ pub struct ShowRecord {
     pub characters: Vec<(String, PathBuf)>,
     /// The language live captions were set for (their models depend on it).
     pub caption_language: String,
+    /// The models a live dub ran (recognition, translation, voice), when the show was dubbed.
+    pub dub_models: Vec<reenact_models::ModelUse>,
 }
 
 /// A running live graph. Dropping it stops it.
@@ -401,6 +412,9 @@ pub struct LiveRunner {
     outputs: Arc<Vec<outputs::Branch>>,
     /// The captions branch; `None` without the speech models (the reason is kept).
     captions: std::result::Result<captions::Captions, String>,
+    /// The speech live captions transcribe: the performer's, or the dub's when dubbed.
+    captions_language: String,
+    dub: Option<dub::Dub>,
     error: Arc<Mutex<Option<String>>>,
     gate: Arc<gate::CameraGate>,
     eos: Arc<(Mutex<bool>, std::sync::Condvar)>,
@@ -432,7 +446,15 @@ impl LiveRunner {
         let pipeline = gst::Pipeline::with_name("reenact-live");
         let geometry = graph::geometry(&options.preset);
         let inputs = source::add(&pipeline, &show.source, geometry, options.timecode)?;
-        let video = graph::add_video(&pipeline, &inputs.video, &options.preset, &show, options.timecode)?;
+        let (picture, sound, dub) = match &options.dub {
+            None => (inputs.video.clone(), inputs.audio.clone(), None),
+            Some(asked) => {
+                let (dub, sound) = dub::Dub::add(&pipeline, &inputs.audio, &options.caption_language, asked)?;
+                (dub::hold_picture(&pipeline, &inputs.video, asked.delay, &dub)?, sound, Some(dub))
+            }
+        };
+        let captions_language = dub.as_ref().map_or_else(|| options.caption_language.clone(), dub::Dub::whisper_code);
+        let video = graph::add_video(&pipeline, &picture, &options.preset, &show, options.timecode)?;
         let Some((encoder, _)) = show::preview(&show.outputs) else {
             return Err(EngineError::Request(
                 "a live show needs its preview encodes: every output rides on them".into(),
@@ -440,7 +462,7 @@ impl LiveRunner {
         };
         let (h264_tee, h264_sink, h264_meter, encoded) = graph::add_h264(&pipeline, &video.tee, encoder)?;
         let (vp8_valve, vp8_sink) = graph::add_vp8(&pipeline, &video.tee, encoder)?;
-        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &inputs.audio, encoder, &show)?;
+        let (voices, audio_tee, opus_sink) = graph::add_audio(&pipeline, &sound, encoder, &show)?;
         graph::feed_lipsync(&pipeline, &audio_tee, &video.chain.lips)?;
         let taps = outputs::Taps {
             raw_video: &video.tee,
@@ -449,8 +471,8 @@ impl LiveRunner {
             aac_kbps: encoder.audio.bitrate_kbps,
         };
         let branches = outputs::add(&pipeline, &show::live_outputs(&show.outputs)?, &taps)?;
-        let captions = match captions::unavailable(&options.caption_language) {
-            None => Ok(captions::Captions::add(&pipeline, &audio_tee, &options.caption_language)?),
+        let captions = match captions::unavailable(&captions_language) {
+            None => Ok(captions::Captions::add(&pipeline, &audio_tee, &captions_language)?),
             Some(reason) => Err(reason),
         };
         let gate = gate::CameraGate::new(!options.camera_closed);
@@ -484,6 +506,8 @@ impl LiveRunner {
             encoded,
             outputs: Arc::new(branches),
             captions,
+            captions_language,
+            dub,
             error: Arc::default(),
             gate,
             eos: Arc::default(),
@@ -568,13 +592,15 @@ impl LiveRunner {
             .iter()
             .filter_map(|&i| Some((self.chain.names.get(i)?.clone(), self.options.characters.get(i)?.clone())))
             .collect();
-        let caption_language = self.options.caption_language.clone();
-        ShowRecord { recordings, elements: used.elements, characters, caption_language }
+        let caption_language = self.captions_language.clone();
+        let dub_models = self.dub.as_ref().map(dub::Dub::models).unwrap_or_default();
+        ShowRecord { recordings, elements: used.elements, characters, caption_language, dub_models }
     }
 
-    /// The language live captions are set for: a whisper code, or `auto`.
+    /// The language live captions are set for: a whisper code, or `auto`; in a dubbed show,
+    /// the dub's.
     pub fn caption_language(&self) -> &str {
-        &self.options.caption_language
+        &self.captions_language
     }
 
     /// The character files of this show, by the names it plays them under.
@@ -661,11 +687,12 @@ impl LiveRunner {
             outputs: self.outputs.iter().map(outputs::Branch::stats).collect(),
             captions: self.captions.as_ref().map(|c| c.recent()).unwrap_or_default(),
             captions_unavailable: self.captions.as_ref().err().cloned(),
-            captions_language: self.options.caption_language.clone(),
+            captions_language: self.captions_language.clone(),
             captions_heard: self.captions.as_ref().ok().and_then(captions::Captions::heard),
             occlusion_mask: self.options.occlusion_mask,
             licences: self.licences_of(switches.elements),
             publisher: self.browser.as_ref().map(BrowserInput::stats),
+            dub: self.dub.as_ref().map(dub::Dub::stats),
             camera_open: self.gate.is_open(),
             frames_blanked: self.gate.blanked(),
         }
@@ -679,7 +706,7 @@ impl LiveRunner {
         }
         let mut used = Vec::new();
         for element in elements.on() {
-            let names = element_models(element, &self.options.caption_language).unwrap_or_default();
+            let names = element_models(element, &self.captions_language).unwrap_or_default();
             let name = format!("{element:?}").to_lowercase();
             used.extend(names.into_iter().map(|model| reenact_models::ModelUse {
                 name: model.into(),
@@ -687,6 +714,8 @@ impl LiveRunner {
                 element: name.clone(),
             }));
         }
+        // The dub runs whatever the switches say.
+        used.extend(self.dub.as_ref().map(dub::Dub::models).unwrap_or_default());
         let licences = crate::metadata::licences(&used);
         *cached = Some((elements, licences.clone()));
         licences

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use reenact_engine::live::{Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
+use reenact_engine::live::{Elements, LiveDub, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use reenact_server::http::live::local::{self, LocalAccess};
 use reenact_server::http::live::LiveState;
@@ -45,6 +45,16 @@ pub(crate) struct LiveArgs {
     /// the character's face, where its colour is not their skin's.
     #[arg(long)]
     occlusion_mask: bool,
+    /// Dub the performer into this language (`en`, `es`, `de`, ...): their speech, in
+    /// `--caption-language`, is transcribed, translated (into English by whisper itself; between
+    /// other languages by an imported translation model), spoken by a voice of that language,
+    /// moved to the character's voice when voice is on, and played `--dub-delay` seconds after
+    /// it was said, the picture held back as long. Their own sound is not played.
+    #[arg(long)]
+    dub: Option<String>,
+    /// Seconds the dub and the picture play after the performer (6 to 30).
+    #[arg(long, default_value_t = reenact_engine::live::dub::DEFAULT_DELAY.as_secs_f64())]
+    dub_delay: f64,
     /// Extra outputs (repeatable): rtmp://HOST/APP/KEY, srt://HOST:PORT, record:FILE.mp4, v4l2:/dev/videoN.
     #[arg(long = "output")]
     outputs: Vec<String>,
@@ -96,6 +106,11 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     options.outputs = outputs;
     options.caption_language = args.caption_language.clone();
     options.occlusion_mask = args.occlusion_mask;
+    if let Some(language) = &args.dub {
+        let delay = Duration::try_from_secs_f64(args.dub_delay)
+            .map_err(|_| anyhow::anyhow!("--dub-delay {}: not a number of seconds", args.dub_delay))?;
+        options.dub = Some(LiveDub { language: language.clone(), delay });
+    }
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "warning: {} is not a loopback address: whoever learns the token can switch or stop the show",
@@ -255,8 +270,11 @@ async fn print_status(session: Arc<LiveSession>) {
             .filter(|v| v.latency_samples > 0)
             .map(|v| format!("{:.0}", v.latency_p95_ms))
             .collect();
+        let dub = stats.dub.as_ref().map_or_else(String::new, |d| {
+            format!(", dub {}: {} line(s), {} late, {} failed", d.language, d.lines, d.late, d.failed)
+        });
         eprintln!(
-            "live: {:.0} fps encoded, {} dropped, {} viewer(s){}{}",
+            "live: {:.0} fps encoded, {} dropped, {} viewer(s){}{dub}{}",
             stats.fps_encoded,
             stats.frames_dropped,
             summary.viewers.len(),

@@ -155,6 +155,9 @@ pub fn live_provenance(
             add(name, &format!("{element:?}").to_lowercase());
         }
     }
+    for model in &show.dub_models {
+        add(&model.name, "dub");
+    }
     let on = show.elements;
     let algorithms: Vec<String> = [(on.faceswap, "faceswap"), (on.voice, "voice"), (on.lipsync, "lipsync")]
         .into_iter()

@@ -24,7 +24,8 @@ use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use reenact_engine::live::{element_models, Elements, LiveElement, LiveOptions, LiveOutput, LiveSource};
+use reenact_engine::live::dub as live_dub;
+use reenact_engine::live::{element_models, Elements, LiveDub, LiveElement, LiveOptions, LiveOutput, LiveSource};
 use reenact_engine::PresetLibrary;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -220,6 +221,34 @@ struct StartRequest {
     /// hair) where its colour is not their skin's (default false).
     #[serde(default)]
     occlusion_mask: bool,
+    /// Dub the performer's speech (in `caption_language`) into another language, played with
+    /// the picture after a delay; the performer's own sound is not played.
+    dub: Option<DubRequest>,
+}
+
+/// A live dub: `{"language": "en", "delay_s": 8}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DubRequest {
+    /// BCP 47 tag of the language the audience hears.
+    language: String,
+    /// Seconds the dub and the picture play after the performer (6 to 30, default 8).
+    delay_s: Option<f64>,
+}
+
+impl DubRequest {
+    fn checked(&self) -> Result<LiveDub, ApiError> {
+        let language =
+            reenact_engine::languages::canonical_tag(&self.language).map_err(|e| field("dub.language", e))?;
+        let (least, most) = (live_dub::MIN_DELAY, live_dub::MAX_DELAY);
+        let delay = match self.delay_s {
+            None => live_dub::DEFAULT_DELAY,
+            Some(s) => Duration::try_from_secs_f64(s).ok().filter(|d| (least..=most).contains(d)).ok_or_else(|| {
+                field("dub.delay_s", format!("{s} is outside {}..{} seconds", least.as_secs(), most.as_secs()))
+            })?,
+        };
+        Ok(LiveDub { language, delay })
+    }
 }
 
 fn default_caption_language() -> String {
@@ -294,6 +323,7 @@ async fn start(
     reenact_engine::languages::check_speech_language(&request.caption_language)
         .map_err(|e| field("caption_language", e))?;
     let elements = Elements::parse_list(&request.elements).map_err(|e| field("elements", e))?;
+    let dub = request.dub.as_ref().map(DubRequest::checked).transpose()?;
     // A show of a commercial project is commercial work whatever the request says.
     let mut commercial = request.commercial;
     if let Some(project) = &request.project_id {
@@ -321,6 +351,7 @@ async fn start(
     options.timecode = request.timecode.unwrap_or(options.timecode);
     options.caption_language = request.caption_language;
     options.occlusion_mask = request.occlusion_mask;
+    options.dub = dub;
     let cast = match (&request.project_id, &state.db, &owner) {
         (Some(project), Some(db), Some(user)) => Some(project_cast(db, user, project).await?),
         _ => None,
