@@ -252,6 +252,26 @@ pub(crate) struct LivePipeline {
     /// The presenter's browser, for a show whose source is `browser`.
     #[serde(default)]
     pub publisher: Option<LivePublisher>,
+    /// The live dub, for a dubbed show.
+    #[serde(default)]
+    pub dub: Option<LiveDub>,
+}
+
+/// A dubbed show's figures.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LiveDub {
+    pub language: String,
+    pub delay_s: f64,
+    #[serde(default)]
+    pub speech: String,
+    #[serde(default)]
+    pub lines: u64,
+    #[serde(default)]
+    pub late: u64,
+    #[serde(default)]
+    pub failed: u64,
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// The presenter's browser as the server receives it.

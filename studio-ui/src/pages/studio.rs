@@ -95,6 +95,13 @@ pub fn Studio() -> Element {
             }
             body["commercial"] = json!(form_text(&event, "commercial") == "true");
             body["occlusion_mask"] = json!(form_text(&event, "occlusion_mask") == "true");
+            let dub = form_text(&event, "dub_language");
+            if !dub.is_empty() {
+                let delay = form_text(&event, "dub_delay_s");
+                // A delay that is not a number goes as typed: the server names the field.
+                let delay = delay.parse::<f64>().map_or(json!(delay), |s| json!(s));
+                body["dub"] = json!({ "language": dub, "delay_s": delay });
+            }
             let started = api.post::<LiveSummary>("/api/live", body).await;
             busy.set(false);
             match started {
@@ -155,6 +162,17 @@ pub fn Studio() -> Element {
                         }
                     }
                     FieldError { error: error(), field: "caption_language" }
+                    label { r#for: "dub-language", "Dub into (optional: the audience hears a voice in this language instead, the picture held back with it)" }
+                    select { id: "dub-language", name: "dub_language", aria_describedby: "dub-error",
+                        option { value: "", "No dub" }
+                        for (code, language) in LANGUAGES.iter() {
+                            option { key: "{code}", value: "{code}", "{language}" }
+                        }
+                    }
+                    label { r#for: "dub-delay", "Dub delay (seconds, 6 to 30)" }
+                    input { id: "dub-delay", name: "dub_delay_s", r#type: "number", min: "6", max: "30", step: "0.5", value: "8",
+                        aria_describedby: "dub-error" }
+                    FieldError { error: error(), field: "dub" }
                     label { r#for: "outputs", "Also stream to (optional: RTMP or SRT addresses, one per line)" }
                     textarea { id: "outputs", name: "outputs", rows: "2", aria_describedby: "outputs-error",
                         placeholder: "rtmp://live.example.com/app/STREAM-KEY\nsrt://ingest.example.com:9000" }
@@ -195,7 +213,7 @@ pub fn Studio() -> Element {
                         }
                     }
                     input { r#type: "hidden", name: "elements", value: "" }
-                    FormError { error: error(), fields: ["source", "preset", "project_id", "caption_language", "outputs", "kiosk_pin", "visitor_consent"].map(String::from).to_vec() }
+                    FormError { error: error(), fields: ["source", "preset", "project_id", "caption_language", "dub", "outputs", "kiosk_pin", "visitor_consent"].map(String::from).to_vec() }
                     button { r#type: "submit", disabled: busy(), if busy() { "Starting…" } else { "Go live" } }
                 }
             }
@@ -329,6 +347,13 @@ pub fn StudioSession(id: String) -> Element {
                             dt { "Captions" }
                             dd { id: "captions-language",
                                 {pipeline.as_ref().map(|p| captions_readout(&p.captions_language, p.captions_heard.as_deref())).unwrap_or_default()}
+                            }
+                        }
+                        if let Some(d) = pipeline.as_ref().and_then(|p| p.dub.as_ref()) {
+                            dt { "Dub" }
+                            dd { id: "live-dub", "data-lines": "{d.lines}",
+                                {format!("into {}, {:.1} s behind ({}): {} lines, {} late, {} failed", language_name(&d.language), d.delay_s, d.speech, d.lines, d.late, d.failed)}
+                                if let Some(e) = &d.last_error { {format!(" · last error: {e}")} }
                             }
                         }
                         if let Some(p) = pipeline.as_ref().filter(|p| !p.licences.is_empty()) {
