@@ -83,6 +83,11 @@ async fn the_live_api_refuses_bad_requests_and_the_show_goes_on() {
         let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
         assert!(status == StatusCode::BAD_REQUEST && body["detail"].as_str().unwrap().contains(named), "{dub}: {body}");
     }
+    // Commercial work: the English voice's manifest does not clear it for that.
+    let request = json!({"source": "test", "commercial": true, "caption_language": "de", "dub": {"language": "en"}});
+    let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(status == StatusCode::FORBIDDEN && detail.starts_with("dub: model `"), "{body}");
     // German speech dubbed into English: whisper translates, so nothing is missing.
     let request = json!({"source": "test", "caption_language": "de", "dub": {"language": "en", "delay_s": 10}});
     let (status, body) = app.call(Method::POST, "/api/live", Some(&owner), Some(request)).await;

@@ -163,17 +163,13 @@ impl Dub {
             )));
         }
         let target = primary(&language).to_owned();
-        let whisper_translates = target == "en" && speech_language != "en";
-        let translate_from = if whisper_translates || speech_language == target {
-            None
-        } else if speech_language == "auto" {
+        let (whisper_translates, translate_from) = route(speech_language, &target);
+        if translate_from.as_deref() == Some("auto") {
             return Err(refuse(format!(
                 "a dub into `{language}` needs the performer's language set (not auto) to choose its translation model; \
                  only a dub into English takes speech in any language"
             )));
-        } else {
-            Some(speech_language.to_owned())
-        };
+        }
         let (heard_tx, heard_rx) = mpsc::channel();
         let schedule: Schedule = Arc::default();
         let stats = Arc::new(Mutex::new(DubStats {
@@ -246,6 +242,31 @@ impl Dub {
     pub(crate) fn stats(&self) -> DubStats {
         self.stats.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
+}
+
+/// How speech in `speech_language` reaches `target` (a primary subtag): whether whisper
+/// translates it into English itself, and otherwise the language a model translates from
+/// (none: the words are already in `target`).
+fn route(speech_language: &str, target: &str) -> (bool, Option<String>) {
+    let whisper_translates = target == "en" && speech_language != "en";
+    let from = (!whisper_translates && speech_language != target).then(|| speech_language.to_owned());
+    (whisper_translates, from)
+}
+
+/// The catalog models a dub of speech in `speech_language` runs, for a licence check before
+/// the show starts: whisper's, the pair's translation model, and Piper's for English
+/// (espeak-ng's voices are no model).
+pub fn planned_models(speech_language: &str, dub: &LiveDub) -> Vec<String> {
+    let Ok(language) = canonical_tag(&dub.language) else { return Vec::new() };
+    let target = primary(&language);
+    let (whisper_translates, from) = route(speech_language, target);
+    let heard_in = if whisper_translates { "auto" } else { speech_language };
+    let mut names: Vec<String> = super::captions::models(heard_in).iter().map(|n| (*n).to_owned()).collect();
+    names.extend(from.map(|from| reenact_models::marian::model_name(&from, target)));
+    if target == "en" {
+        names.push(gstreenact::tts::MODEL.to_owned());
+    }
+    names
 }
 
 /// The translation from `from` (none: the words are already in `target`) and the voice of
@@ -578,6 +599,21 @@ mod tests {
         assert_eq!(start, 11 * rate, "after the line before it, never over it");
         let (start, margin) = schedule_line(&mut lines, 12 * rate, Some(13 * rate), vec![0.5; 10]);
         assert_eq!((start, margin), (13 * rate + 2 * BLOCK as u64, Some(-1.0)), "late: as soon as the clock allows");
+    }
+
+    #[test]
+    fn a_dub_is_translated_by_whisper_into_english_and_by_a_model_otherwise() {
+        assert_eq!(route("es", "en"), (true, None));
+        assert_eq!(route("auto", "en"), (true, None));
+        assert_eq!(route("en", "en"), (false, None), "re-voiced, nothing to translate");
+        assert_eq!(route("en", "es"), (false, Some("en".into())));
+        assert_eq!(route("de", "de"), (false, None));
+        let into = |language: &str| LiveDub::new(language);
+        let english = planned_models("es", &into("en"));
+        assert!(english.contains(&gstreenact::tts::MODEL.to_owned()) && english.len() == 3, "{english:?}");
+        let spanish = planned_models("en", &into("es-419"));
+        assert!(spanish.contains(&"translation_en_es".to_owned()), "{spanish:?}");
+        assert!(planned_models("en", &into("not a tag!")).is_empty());
     }
 
     #[test]

@@ -97,6 +97,17 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     };
     let outputs = args.outputs.iter().map(|o| o.parse::<LiveOutput>()).collect::<Result<Vec<_>, _>>()?;
     check_rights(&args.characters, &elements, &args.caption_language, args.commercial)?;
+    let dub = match &args.dub {
+        Some(language) => {
+            let delay = Duration::try_from_secs_f64(args.dub_delay)
+                .map_err(|_| anyhow::anyhow!("--dub-delay {}: not a number of seconds", args.dub_delay))?;
+            let dub = LiveDub { language: language.clone(), delay };
+            reenact_server::http::live::check_dub_models(&args.caption_language, &dub, args.commercial)
+                .map_err(|e| anyhow::anyhow!("--dub {language}: {e}"))?;
+            Some(dub)
+        }
+        None => None,
+    };
     let network = args.network.live_network()?;
     let mut options = LiveOptions::new(source, preset);
     options.timecode = args.timecode.unwrap_or(options.timecode);
@@ -106,11 +117,7 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     options.outputs = outputs;
     options.caption_language = args.caption_language.clone();
     options.occlusion_mask = args.occlusion_mask;
-    if let Some(language) = &args.dub {
-        let delay = Duration::try_from_secs_f64(args.dub_delay)
-            .map_err(|_| anyhow::anyhow!("--dub-delay {}: not a number of seconds", args.dub_delay))?;
-        options.dub = Some(LiveDub { language: language.clone(), delay });
-    }
+    options.dub = dub;
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "warning: {} is not a loopback address: whoever learns the token can switch or stop the show",

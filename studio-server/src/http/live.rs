@@ -336,6 +336,9 @@ async fn start(
         commercial |= row.commercial != 0;
     }
     check_show_models(&elements.on(), &request.caption_language, commercial)?;
+    if let Some(dub) = &dub {
+        check_dub_models(&request.caption_language, dub, commercial)?;
+    }
     let outputs = parse_outputs(&request.outputs, state.keys.is_some())?;
     let consent = match request.visitor_consent {
         Some(settings) => {
@@ -410,6 +413,17 @@ pub fn check_show_models(elements: &[LiveElement], caption_language: &str, comme
         names.extend(element_models(*element, caption_language).map_err(|e| ApiError::BadRequest(e.to_string()))?);
     }
     crate::credentials::check_models(names, &catalog, true).map_err(ApiError::Forbidden)
+}
+
+/// Refuses, in commercial work, a dub whose models are not cleared for it (403, naming one).
+pub fn check_dub_models(speech_language: &str, dub: &LiveDub, commercial: bool) -> Result<(), ApiError> {
+    if !commercial {
+        return Ok(());
+    }
+    let catalog = reenact_models::Catalog::load().map_err(|e| ApiError::Internal(format!("model catalog: {e}")))?;
+    let names = live_dub::planned_models(speech_language, dub);
+    crate::credentials::check_models(names.iter().map(String::as_str), &catalog, true)
+        .map_err(|e| ApiError::Forbidden(format!("dub: {e}")))
 }
 
 fn field(name: &str, err: impl std::fmt::Display) -> ApiError {
