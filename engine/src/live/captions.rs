@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gst::prelude::*;
 use serde::Serialize;
 
-use super::graph::add_chain;
+use super::graph::{add_chain, leaky_time_queue};
 use crate::blocks::caps_filter;
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, plugin};
@@ -69,11 +69,7 @@ impl Captions {
     pub(crate) fn add(pipeline: &gst::Pipeline, audio_tee: &gst::Element, language: &str) -> Result<Self> {
         let valve = make(f::VALVE)?;
         valve.set_property("drop", true);
-        let queue = make(f::QUEUE)?;
-        queue.set_property("max-size-time", 2 * gst::ClockTime::SECOND.nseconds());
-        queue.set_property("max-size-buffers", 0u32);
-        queue.set_property("max-size-bytes", 0u32);
-        queue.set_property_from_str("leaky", "downstream");
+        let queue = leaky_time_queue(std::time::Duration::from_secs(2))?;
         let mono = caps_filter(gst::Caps::builder("audio/x-raw").field("channels", 1i32).build())?;
         let captions = plugin(CAPTIONS)?;
         captions.set_property("partial-results", true);

@@ -31,7 +31,7 @@ use std::time::Duration;
 use gst::prelude::*;
 use serde::Serialize;
 
-use super::graph::add_chain;
+use super::graph::{add_chain, leaky_time_queue};
 use crate::blocks::caps_filter;
 use crate::dub::{Voice, RATE};
 use crate::error::{EngineError, Result};
@@ -295,13 +295,9 @@ pub(crate) fn hold_picture(
     dub: &Dub,
 ) -> Result<gst::Element> {
     let picture_start = dub.picture_start.clone();
-    let queue = make(f::QUEUE)?;
     let held = delay.as_nanos() as u64;
-    queue.set_property("max-size-time", held + gst::ClockTime::SECOND.nseconds());
-    queue.set_property("max-size-buffers", 0u32);
-    queue.set_property("max-size-bytes", 0u32);
     // A stalled chain must not hold the source back: the oldest pictures go.
-    queue.set_property_from_str("leaky", "downstream");
+    let queue = leaky_time_queue(delay + Duration::from_secs(1))?;
     let wait = make(f::IDENTITY)?;
     wait.set_property("sync", true);
     add_chain(pipeline, &[queue.clone(), wait.clone()], "the picture's delay")?;
@@ -344,12 +340,8 @@ fn add_recognizer(
     translate: bool,
     heard: mpsc::Sender<Heard>,
 ) -> Result<()> {
-    let queue = make(f::QUEUE)?;
     // Whisper falls behind now and then; the speech waits for it rather than being lost.
-    queue.set_property("max-size-time", 20 * gst::ClockTime::SECOND.nseconds());
-    queue.set_property("max-size-buffers", 0u32);
-    queue.set_property("max-size-bytes", 0u32);
-    queue.set_property_from_str("leaky", "downstream");
+    let queue = leaky_time_queue(Duration::from_secs(20))?;
     let mono = caps_filter(gst::Caps::builder("audio/x-raw").field("channels", 1i32).build())?;
     let whisper = plugin("reenactcaptions")?;
     whisper.set_property("language", language);

@@ -84,8 +84,13 @@ fn leaky_queue(buffers: u32) -> Result<gst::Element> {
 
 /// 200 ms of sound, the oldest dropped when a slow consumer falls behind.
 fn leaky_sound_queue() -> Result<gst::Element> {
+    leaky_time_queue(std::time::Duration::from_millis(200))
+}
+
+/// A queue holding up to `held` of whatever comes, the oldest dropped past it.
+pub(crate) fn leaky_time_queue(held: std::time::Duration) -> Result<gst::Element> {
     let queue = make(f::QUEUE)?;
-    queue.set_property("max-size-time", 200 * gst::ClockTime::MSECOND.nseconds());
+    queue.set_property("max-size-time", held.as_nanos() as u64);
     queue.set_property("max-size-buffers", 0u32);
     queue.set_property("max-size-bytes", 0u32);
     queue.set_property_from_str("leaky", "downstream");
