@@ -154,14 +154,7 @@ impl Dub {
     ) -> Result<(Self, gst::Element)> {
         let refuse = |cause: String| EngineError::Request(format!("dub: {cause}"));
         let language = canonical_tag(&dub.language).map_err(|e| refuse(e.to_string()))?;
-        if dub.delay < MIN_DELAY || dub.delay > MAX_DELAY {
-            return Err(refuse(format!(
-                "a delay of {:.1} s is outside {}..{} s (an utterance, its pause and whisper's time must fit in it)",
-                dub.delay.as_secs_f64(),
-                MIN_DELAY.as_secs(),
-                MAX_DELAY.as_secs()
-            )));
-        }
+        delay_from_secs(dub.delay.as_secs_f64()).map_err(refuse)?;
         let target = primary(&language).to_owned();
         let (whisper_translates, translate_from) = route(speech_language, &target);
         if translate_from.as_deref() == Some("auto") {
@@ -175,7 +168,11 @@ impl Dub {
         let stats = Arc::new(Mutex::new(DubStats {
             language: language.clone(),
             delay_s: dub.delay.as_secs_f64(),
-            translation: if whisper_translates { "whisper".into() } else { "none".into() },
+            translation: match &translate_from {
+                _ if whisper_translates => "whisper".into(),
+                Some(from) => reenact_models::marian::model_name(from, &target),
+                None => "none".into(),
+            },
             speech: String::new(),
             lines: 0,
             late: 0,
@@ -213,16 +210,10 @@ impl Dub {
             .map_err(|e| EngineError::Request(format!("dub: cannot start its speaker: {e}")))?;
         let (speech, opened_models) =
             opened_rx.recv().map_err(|_| refuse("its speaker stopped while opening".into()))?.map_err(refuse)?;
-        let heard_in = if whisper_translates { "auto" } else { speech_language };
-        let mut models: Vec<ModelUse> = super::captions::models(heard_in).iter().map(|name| dub_model(name)).collect();
+        let mut models: Vec<ModelUse> =
+            recognizer_models(speech_language, whisper_translates).iter().map(|name| dub_model(name)).collect();
         models.extend(opened_models);
-        {
-            let mut stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
-            stats.speech = speech;
-            if let Some(model) = models.iter().find(|m| m.name.starts_with("translation_")) {
-                stats.translation = model.name.clone();
-            }
-        }
+        stats.lock().unwrap_or_else(PoisonError::into_inner).speech = speech;
         add_recognizer(pipeline, performer, speech_language, whisper_translates, heard_tx)?;
         let picture_start = Arc::new(AtomicU64::new(u64::MAX));
         let sound = add_sound(pipeline, schedule, picture_start.clone())?;
@@ -253,6 +244,23 @@ fn route(speech_language: &str, target: &str) -> (bool, Option<String>) {
     (whisper_translates, from)
 }
 
+/// `seconds` as a dub's delay, or why it cannot be one.
+pub fn delay_from_secs(seconds: f64) -> std::result::Result<Duration, String> {
+    Duration::try_from_secs_f64(seconds).ok().filter(|d| (MIN_DELAY..=MAX_DELAY).contains(d)).ok_or_else(|| {
+        format!(
+            "a delay of {seconds:.1} s is outside {}..{} s (an utterance, its pause and whisper's time must fit in it)",
+            MIN_DELAY.as_secs(),
+            MAX_DELAY.as_secs()
+        )
+    })
+}
+
+/// The models whisper's recognizer loads for speech in `speech_language`: the multilingual
+/// ones whenever it translates.
+fn recognizer_models(speech_language: &str, whisper_translates: bool) -> &'static [&'static str] {
+    super::captions::models(if whisper_translates { "auto" } else { speech_language })
+}
+
 /// The catalog models a dub of speech in `speech_language` runs, for a licence check before
 /// the show starts: whisper's, the pair's translation model, and Piper's for English
 /// (espeak-ng's voices are no model).
@@ -260,8 +268,8 @@ pub fn planned_models(speech_language: &str, dub: &LiveDub) -> Vec<String> {
     let Ok(language) = canonical_tag(&dub.language) else { return Vec::new() };
     let target = primary(&language);
     let (whisper_translates, from) = route(speech_language, target);
-    let heard_in = if whisper_translates { "auto" } else { speech_language };
-    let mut names: Vec<String> = super::captions::models(heard_in).iter().map(|n| (*n).to_owned()).collect();
+    let mut names: Vec<String> =
+        recognizer_models(speech_language, whisper_translates).iter().map(|n| (*n).to_owned()).collect();
     names.extend(from.map(|from| reenact_models::marian::model_name(&from, target)));
     if target == "en" {
         names.push(gstreenact::tts::MODEL.to_owned());

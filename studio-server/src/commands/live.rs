@@ -99,8 +99,8 @@ pub(crate) fn run(args: LiveArgs) -> anyhow::Result<()> {
     check_rights(&args.characters, &elements, &args.caption_language, args.commercial)?;
     let dub = match &args.dub {
         Some(language) => {
-            let delay = Duration::try_from_secs_f64(args.dub_delay)
-                .map_err(|_| anyhow::anyhow!("--dub-delay {}: not a number of seconds", args.dub_delay))?;
+            let delay = reenact_engine::live::dub::delay_from_secs(args.dub_delay)
+                .map_err(|e| anyhow::anyhow!("--dub-delay {}: {e}", args.dub_delay))?;
             let dub = LiveDub { language: language.clone(), delay };
             reenact_server::http::live::check_dub_models(&args.caption_language, &dub, args.commercial)
                 .map_err(|e| anyhow::anyhow!("--dub {language}: {e}"))?;

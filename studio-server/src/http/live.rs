@@ -240,12 +240,9 @@ impl DubRequest {
     fn checked(&self) -> Result<LiveDub, ApiError> {
         let language =
             reenact_engine::languages::canonical_tag(&self.language).map_err(|e| field("dub.language", e))?;
-        let (least, most) = (live_dub::MIN_DELAY, live_dub::MAX_DELAY);
         let delay = match self.delay_s {
             None => live_dub::DEFAULT_DELAY,
-            Some(s) => Duration::try_from_secs_f64(s).ok().filter(|d| (least..=most).contains(d)).ok_or_else(|| {
-                field("dub.delay_s", format!("{s} is outside {}..{} seconds", least.as_secs(), most.as_secs()))
-            })?,
+            Some(s) => live_dub::delay_from_secs(s).map_err(|e| field("dub.delay_s", e))?,
         };
         Ok(LiveDub { language, delay })
     }
