@@ -446,10 +446,10 @@ impl LiveRunner {
         let pipeline = gst::Pipeline::with_name("reenact-live");
         let geometry = graph::geometry(&options.preset);
         let inputs = source::add(&pipeline, &show.source, geometry, options.timecode)?;
-        let (picture, sound, dub) = match &options.dub {
+        let (picture, sound, dub) = match live_dub(&show)? {
             None => (inputs.video.clone(), inputs.audio.clone(), None),
             Some(asked) => {
-                let (dub, sound) = dub::Dub::add(&pipeline, &inputs.audio, &options.caption_language, asked)?;
+                let (dub, sound) = dub::Dub::add(&pipeline, &inputs.audio, &options.caption_language, &asked)?;
                 (dub::hold_picture(&pipeline, &inputs.video, asked.delay, &dub)?, sound, Some(dub))
             }
         };
@@ -882,7 +882,29 @@ fn describe(options: &LiveOptions) -> Result<Show> {
     let outputs = std::iter::once(preview).chain(options.outputs.iter().cloned().map(show::Output::Live)).collect();
     let mut show = Show::live(source, load_characters(&options.characters)?, outputs);
     show.hold_occluders = options.occlusion_mask;
+    show.dubs = options
+        .dub
+        .iter()
+        .map(|d| show::Dub { language: d.language.clone(), when: show::DubTiming::Delayed(d.delay) })
+        .collect();
     Ok(show)
+}
+
+/// The dub a live show can play: one language, heard and spoken while it runs.
+fn live_dub(show: &Show) -> Result<Option<LiveDub>> {
+    match show.dubs.as_slice() {
+        [] => Ok(None),
+        [show::Dub { language, when: show::DubTiming::Delayed(delay) }] => {
+            Ok(Some(LiveDub { language: language.clone(), delay: *delay }))
+        }
+        dubs => {
+            let named: Vec<String> = dubs.iter().map(show::Dub::to_string).collect();
+            Err(EngineError::Request(format!(
+                "a live show dubs into one language, heard as it runs; not {}",
+                named.join(", ")
+            )))
+        }
+    }
 }
 
 /// The show's characters, switched by the runner.
@@ -908,6 +930,22 @@ fn load_characters(files: &[PathBuf]) -> Result<Vec<show::Character>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_show_plays_one_dub_heard_as_it_runs() {
+        let mut options = LiveOptions::new(
+            LiveSource::Test,
+            crate::preset::PresetLibrary::builtin().unwrap().get("live-720p").unwrap().clone(),
+        );
+        options.dub = Some(LiveDub { language: "en".into(), delay: Duration::from_secs(9) });
+        let mut show = describe(&options).unwrap();
+        assert!(show.to_string().contains("sound: dub[en, 9 s behind] |"), "{show}");
+        assert_eq!(live_dub(&show).unwrap(), options.dub);
+
+        show.dubs.push(show::Dub { language: "es".into(), when: show::DubTiming::Scene(0.0, 4.0) });
+        let err = live_dub(&show).unwrap_err().to_string();
+        assert!(err.contains("one language") && err.contains("dub[es 0-4 s]"), "{err}");
+    }
 
     #[test]
     fn element_lists_parse_and_unknown_names_are_refused() {

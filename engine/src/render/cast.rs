@@ -33,7 +33,7 @@ use crate::dub::{DubTrack, DubUse};
 use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make};
 use crate::project::Project;
-use crate::show::{self, Built, Mouth, Part, Show, Switch};
+use crate::show::{self, Built, DubTiming, Mouth, Part, Show, Switch};
 
 const FACETRACK: &str = f::REENACTFACETRACK;
 const FACESWAP: &str = f::REENACTFACESWAP;
@@ -85,6 +85,8 @@ pub(crate) struct Cast {
     lips: Vec<Option<gst::Element>>,
     /// The dubbed scenes that are not voice-over: the tracked face's lips follow the dub.
     dub_ranges: Vec<(f64, f64)>,
+    /// Every dubbed scene, voice-over or not.
+    dubs: Vec<show::Dub>,
     /// The lip-sync of the tracked face, when scenes are dubbed.
     face_lips: Option<gst::Element>,
     /// The project's `occlusion_mask`.
@@ -99,9 +101,13 @@ impl Cast {
         let base = project_file.parent().unwrap_or(Path::new("."));
         let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
         let mut dub_ranges = Vec::new();
+        let mut dubs = Vec::new();
         for (i, scene) in project.scenes.iter().enumerate() {
-            if scene.dub.is_some() && !scene.voice_over {
-                dub_ranges.push((scene.start, scene.end));
+            if let Some(language) = &scene.dub {
+                dubs.push(show::Dub { language: language.clone(), when: DubTiming::Scene(scene.start, scene.end) });
+                if !scene.voice_over {
+                    dub_ranges.push((scene.start, scene.end));
+                }
             }
             if let Some(role) = roles.get_mut(scene.character.as_str()) {
                 role.ranges.push((scene.start, scene.end));
@@ -141,6 +147,7 @@ impl Cast {
         Ok(Cast {
             roles: roles.into_values().collect(),
             dub_ranges,
+            dubs,
             hold_occluders: project.occlusion_mask,
             ..Cast::default()
         })
@@ -159,6 +166,7 @@ impl Cast {
     /// talking portrait in its voice-over scenes.
     pub(crate) fn describe(&self, show: &mut Show) {
         show.hold_occluders = self.hold_occluders;
+        show.dubs.clone_from(&self.dubs);
         for (i, role) in self.roles.iter().enumerate() {
             show.characters.push(show::Character {
                 name: role.name.clone(),

@@ -23,6 +23,7 @@ mod plan;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub(crate) use io::{framings, live_outputs, preview, FileOutput, Framing, Output, Source};
 pub(crate) use plan::{Built, Part, Plan, Prop, Step};
@@ -77,6 +78,34 @@ pub(crate) struct Matte {
     pub(crate) background: Option<Background>,
 }
 
+/// Speech in another language in place of the source's.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Dub {
+    /// The language the audience hears (a BCP 47 tag).
+    pub(crate) language: String,
+    pub(crate) when: DubTiming,
+}
+
+/// When a dub speaks, and how it keeps the picture with it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum DubTiming {
+    /// Live (`live::dub`): heard, translated and spoken while the show runs; the sound and the
+    /// picture play this long after the performer.
+    Delayed(Duration),
+    /// Offline (`crate::dub`): a scene's written lines, spoken over this `[start, end)` of the
+    /// timeline, in seconds.
+    Scene(f64, f64),
+}
+
+impl fmt::Display for Dub {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.when {
+            DubTiming::Delayed(delay) => write!(out, "dub[{}, {} s behind]", self.language, delay.as_secs_f64()),
+            DubTiming::Scene(start, end) => write!(out, "dub[{} {start}-{end} s]", self.language),
+        }
+    }
+}
+
 /// Everything the show runs on its picture and sound, from its source to its outputs.
 #[derive(Debug, Clone)]
 pub(crate) struct Show {
@@ -91,6 +120,8 @@ pub(crate) struct Show {
     /// The face swaps keep what is held in front of the performer's face (a cup, a glove,
     /// hair): `reenactfaceswap occlusion-mask`.
     pub(crate) hold_occluders: bool,
+    /// What speaks in place of the source, before the characters' voices.
+    pub(crate) dubs: Vec<Dub>,
 }
 
 impl Show {
@@ -104,6 +135,7 @@ impl Show {
             track_faces: false,
             matte: None,
             hold_occluders: false,
+            dubs: Vec::new(),
         }
     }
 
@@ -118,6 +150,7 @@ impl Show {
             track_faces: true,
             matte: Some(Matte::default()),
             hold_occluders: false,
+            dubs: Vec::new(),
         }
     }
 
@@ -188,24 +221,26 @@ impl Show {
     }
 }
 
-/// One line a log can hold: source, picture chain, sound chain, outputs.
+/// One line a log can hold: source, picture chain, sound chain (its dubs first), outputs.
 impl fmt::Display for Show {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let chain = |plan: Plan| {
-            let steps: Vec<String> = plan.steps.iter().map(|step| self.step_name(step)).collect();
+        let chain = |first: Vec<String>, plan: Plan| {
+            let steps: Vec<String> =
+                first.into_iter().chain(plan.steps.iter().map(|step| self.step_name(step))).collect();
             if steps.is_empty() {
                 "as is".to_owned()
             } else {
                 steps.join(" ! ")
             }
         };
-        let picture = self.video_plan().map_or_else(|e| format!("({e})"), chain);
+        let picture = self.video_plan().map_or_else(|e| format!("({e})"), |plan| chain(Vec::new(), plan));
+        let dubs = self.dubs.iter().map(Dub::to_string).collect();
         let outputs: Vec<String> = self.outputs.iter().map(Output::to_string).collect();
         write!(
             out,
             "{} | picture: {picture} | sound: {} | to: {}",
             self.source,
-            chain(self.audio_plan()),
+            chain(dubs, self.audio_plan()),
             outputs.join(", ")
         )
     }

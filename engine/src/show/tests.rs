@@ -194,6 +194,22 @@ fn a_show_reads_from_its_source_to_its_outputs() {
 }
 
 #[test]
+fn a_dub_reads_first_in_the_sound_live_and_offline() {
+    let mut live = show();
+    live.dubs.push(Dub { language: "en".into(), when: DubTiming::Delayed(std::time::Duration::from_millis(8500)) });
+    assert!(live.to_string().contains("| sound: dub[en, 8.5 s behind] ! reenactvoice[ada] |"), "{live}");
+
+    let mut offline = show();
+    offline.source = timeline("/media/talk.mp4");
+    offline.characters.iter_mut().for_each(|c| c.has_voice = false);
+    offline.dubs = vec![
+        Dub { language: "es".into(), when: DubTiming::Scene(0.0, 4.5) },
+        Dub { language: "de".into(), when: DubTiming::Scene(4.5, 9.0) },
+    ];
+    assert!(offline.to_string().contains("| sound: dub[es 0-4.5 s] ! dub[de 4.5-9 s] |"), "{offline}");
+}
+
+#[test]
 fn each_builder_refuses_the_ends_it_cannot_play_by_name() {
     init();
     let mut show = show();
