@@ -523,6 +523,34 @@ fn a_live_recording_keeps_the_beeps_on_the_flashes() {
     assert!(mid.abs() <= 0.005, "median beep - flash {:+.1} ms", mid * 1e3);
 }
 
+/// A 12 s clip of `picture` (ffmpeg input options, filtered by `filter`) whose sound is
+/// espeak-ng's Spanish saying three museum sentences from 1 s, then silence.
+fn spanish_presenter(dir: &Path, picture: &[String], filter: &[String]) -> std::path::PathBuf {
+    let wav = dir.join("es.wav");
+    let spoken = std::process::Command::new("espeak-ng")
+        .args(["-v", "es", "-s", "150", "-w"])
+        .arg(&wav)
+        .arg("Bienvenidos al museo de la ciudad. Esta es la historia del puerto y de sus pescadores. Gracias por su visita.")
+        .status()
+        .expect("espeak-ng runs (scripts/setup.sh installs it)");
+    assert!(spoken.success(), "espeak-ng could not speak Spanish");
+    let clip = dir.join("presenter_es.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error"])
+        .args(picture)
+        .arg("-i")
+        .arg(&wav)
+        .args(["-map", "0:v", "-map", "1:a"])
+        .args(filter)
+        .args(["-af", "adelay=1000:all=1,apad", "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
+        .args(["-c:a", "aac", "-ar", "48000"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg (scripts/setup.sh installs it)");
+    assert!(made.success(), "ffmpeg could not make the Spanish clip");
+    clip
+}
+
 /// A Spanish presenter dubbed live into English: espeak-ng's Spanish (three museum
 /// sentences from 1 s into a looping 12 s clip, whose picture flashes white as the speech
 /// starts) is heard and translated by whisper, spoken by the English voice and recorded
@@ -532,25 +560,9 @@ fn a_live_recording_keeps_the_beeps_on_the_flashes() {
 fn a_spanish_presenter_is_dubbed_live_into_english_after_the_declared_delay() {
     let _one = one_show();
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("es.wav");
-    let spoken = std::process::Command::new("espeak-ng")
-        .args(["-v", "es", "-s", "150", "-w"])
-        .arg(&wav)
-        .arg("Bienvenidos al museo de la ciudad. Esta es la historia del puerto y de sus pescadores. Gracias por su visita.")
-        .status()
-        .expect("espeak-ng runs (scripts/setup.sh installs it)");
-    assert!(spoken.success(), "espeak-ng could not speak Spanish");
-    let clip = dir.path().join("presenter_es.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-i"])
-        .arg(&wav)
-        .args(["-vf", "drawbox=c=white:t=fill:enable='between(t,1,1.2)'"])
-        .args(["-af", "adelay=1000:all=1,apad", "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
-        .args(["-c:a", "aac", "-ar", "48000"])
-        .arg(&clip)
-        .status()
-        .expect("ffmpeg (scripts/setup.sh installs it)");
-    assert!(made.success(), "ffmpeg could not make the Spanish clip");
+    let picture = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"].map(String::from);
+    let flash = ["-vf", "drawbox=c=white:t=fill:enable='between(t,1,1.2)'"].map(String::from);
+    let clip = spanish_presenter(dir.path(), &picture, &flash);
 
     let delay = Duration::from_secs(8);
     let record = dir.path().join("dubbed.mp4");
@@ -622,26 +634,10 @@ fn a_live_dub_speaks_in_the_character_s_voice_and_moves_its_lips() {
     use gstreenact::analysis::pitch::{f0_track, PitchParams};
     use gstreenact::character::{create, CreateOptions};
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("es.wav");
-    let spoken = std::process::Command::new("espeak-ng")
-        .args(["-v", "es", "-s", "150", "-w"])
-        .arg(&wav)
-        .arg("Bienvenidos al museo de la ciudad. Esta es la historia del puerto y de sus pescadores. Gracias por su visita.")
-        .status()
-        .expect("espeak-ng runs (scripts/setup.sh installs it)");
-    assert!(spoken.success(), "espeak-ng could not speak Spanish");
-    let clip = dir.path().join("presenter_es.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-stream_loop", "-1", "-i"])
-        .arg(media("synthetic/presenter_astronaut_1280x720_25fps.mp4"))
-        .arg("-i")
-        .arg(&wav)
-        .args(["-map", "0:v", "-map", "1:a", "-vf", "scale=640:360", "-af", "adelay=1000:all=1,apad", "-t", "12"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-ar", "48000"])
-        .arg(&clip)
-        .status()
-        .expect("ffmpeg (scripts/setup.sh installs it)");
-    assert!(made.success(), "ffmpeg could not make the Spanish clip");
+    let still = media("synthetic/presenter_astronaut_1280x720_25fps.mp4").display().to_string();
+    let picture = ["-stream_loop".into(), "-1".into(), "-i".into(), still];
+    let scaled = ["-vf", "scale=640:360"].map(String::from);
+    let clip = spanish_presenter(dir.path(), &picture, &scaled);
 
     let catalog =
         reenact_models::Catalog::from_dirs([Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models")])
