@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MPL-2.0
-# Text translation (Firefox Translations models run by fxtranslate): chrF of twenty museum
-# sentences against references, English -> Spanish, German and French, and sentences a second
-# on one thread, for each direction a model is installed for (`reenact models import
-# model.enes.intgemm.alphas.bin --as translation ...`). A direction under the chrF floor fails.
+# Text translation: chrF of twenty museum sentences against references, English -> Spanish,
+# German and French, and sentences a second, for each direction the studio can translate: by
+# an imported model (Firefox Translations, `reenact models import model.enes.intgemm.alphas.bin
+# --as translation ...`) or else Apertium (Spanish; French through Spanish; no German). A
+# direction under the chrF floor fails.
 # Usage: bench/translation.sh [ROUNDS]        (run scripts/setup.sh first)
 #        BENCH_RELEASE=1 bench/translation.sh  (release build)
 set -euo pipefail

@@ -19,6 +19,9 @@ packages=(
   ffmpeg bc curl
   # phonemizer for the Piper voice (run as a program, never linked: it is GPL)
   espeak-ng
+  # rule-based translation English <-> Spanish <-> French where no model is imported (run as
+  # a program, never linked: GPL language data)
+  apertium apertium-eng-spa apertium-fr-es
   # an existing media server (nginx's RTMP module) for the live fan-out test
   nginx-light libnginx-mod-rtmp
   # a TURN relay (started on loopback by the relay-only WebRTC browser test)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Translation quality and speed for every installed English -> Spanish, German and French
-//! model (`translation_en_es`, `_de`, `_fr`): twenty sentences of the kind a museum shows,
-//! translated one by one and scored with chrF against references written for this bench;
-//! sentences a second on one thread. A direction scoring under the floor fails the run; a
-//! direction without a model is reported with the command that imports one.
+//! Translation quality and speed English -> Spanish, German and French, by what the studio
+//! translates each with: an imported model (`translation_en_es`, `_de`, `_fr`), or else
+//! Apertium's rule-based translation (Spanish, and French through Spanish): twenty sentences
+//! of the kind a museum shows, translated one by one and scored with chrF against references
+//! written for this bench; sentences a second. A direction scoring under the floor fails the
+//! run; a direction with no translation is reported with the command that imports a model.
 //!
 //! Usage: `cargo run -p reenact-engine --example translation_bench [ROUNDS]`
 
@@ -11,130 +12,10 @@ use std::time::Instant;
 
 use reenact_engine::translation::{chrf, TranslationError, Translator};
 
-/// chrF a direction must reach on these sentences (see bench/RESULTS.md).
-const FLOOR: f64 = 45.0;
+#[path = "../tests/common/museum.rs"]
+mod museum;
 
-/// (English, Spanish, German, French).
-const SENTENCES: [(&str, &str, &str, &str); 20] = [
-    ("Welcome to the museum.", "Bienvenidos al museo.", "Willkommen im Museum.", "Bienvenue au musée."),
-    (
-        "The exhibition opens at ten o'clock.",
-        "La exposición abre a las diez.",
-        "Die Ausstellung öffnet um zehn Uhr.",
-        "L'exposition ouvre à dix heures.",
-    ),
-    (
-        "This painting was made in 1850.",
-        "Este cuadro fue pintado en 1850.",
-        "Dieses Gemälde wurde 1850 gemalt.",
-        "Ce tableau a été peint en 1850.",
-    ),
-    (
-        "Please do not touch the objects.",
-        "Por favor, no toquen los objetos.",
-        "Bitte berühren Sie die Gegenstände nicht.",
-        "Merci de ne pas toucher les objets.",
-    ),
-    (
-        "The president gave a speech in the city.",
-        "El presidente dio un discurso en la ciudad.",
-        "Der Präsident hielt eine Rede in der Stadt.",
-        "Le président a prononcé un discours dans la ville.",
-    ),
-    (
-        "The ship arrived in the harbour at night.",
-        "El barco llegó al puerto por la noche.",
-        "Das Schiff kam nachts im Hafen an.",
-        "Le navire est arrivé au port pendant la nuit.",
-    ),
-    (
-        "Children can play in the garden.",
-        "Los niños pueden jugar en el jardín.",
-        "Kinder können im Garten spielen.",
-        "Les enfants peuvent jouer dans le jardin.",
-    ),
-    (
-        "The war ended after four years.",
-        "La guerra terminó después de cuatro años.",
-        "Der Krieg endete nach vier Jahren.",
-        "La guerre s'est terminée après quatre ans.",
-    ),
-    (
-        "She wrote many letters to her brother.",
-        "Ella escribió muchas cartas a su hermano.",
-        "Sie schrieb ihrem Bruder viele Briefe.",
-        "Elle a écrit beaucoup de lettres à son frère.",
-    ),
-    (
-        "The library is on the second floor.",
-        "La biblioteca está en el segundo piso.",
-        "Die Bibliothek ist im zweiten Stock.",
-        "La bibliothèque est au deuxième étage.",
-    ),
-    (
-        "We are happy to see you again.",
-        "Nos alegra volver a verle.",
-        "Wir freuen uns, Sie wiederzusehen.",
-        "Nous sommes heureux de vous revoir.",
-    ),
-    (
-        "The train leaves from platform three.",
-        "El tren sale del andén tres.",
-        "Der Zug fährt von Gleis drei ab.",
-        "Le train part du quai trois.",
-    ),
-    (
-        "Photography is allowed without flash.",
-        "Se permite hacer fotos sin flash.",
-        "Fotografieren ist ohne Blitz erlaubt.",
-        "Les photos sont autorisées sans flash.",
-    ),
-    (
-        "The old bridge was built of stone.",
-        "El viejo puente fue construido de piedra.",
-        "Die alte Brücke wurde aus Stein gebaut.",
-        "Le vieux pont a été construit en pierre.",
-    ),
-    (
-        "Many people worked in the factory.",
-        "Mucha gente trabajaba en la fábrica.",
-        "Viele Menschen arbeiteten in der Fabrik.",
-        "Beaucoup de gens travaillaient à l'usine.",
-    ),
-    (
-        "The king lived in this castle.",
-        "El rey vivía en este castillo.",
-        "Der König lebte in diesem Schloss.",
-        "Le roi vivait dans ce château.",
-    ),
-    (
-        "The tour takes about one hour.",
-        "La visita dura aproximadamente una hora.",
-        "Die Führung dauert etwa eine Stunde.",
-        "La visite dure environ une heure.",
-    ),
-    (
-        "Tickets are sold at the entrance.",
-        "Las entradas se venden en la entrada.",
-        "Eintrittskarten werden am Eingang verkauft.",
-        "Les billets sont vendus à l'entrée.",
-    ),
-    (
-        "The soldiers marched through the village.",
-        "Los soldados marcharon por el pueblo.",
-        "Die Soldaten marschierten durch das Dorf.",
-        "Les soldats ont défilé dans le village.",
-    ),
-    ("Thank you for your visit.", "Gracias por su visita.", "Vielen Dank für Ihren Besuch.", "Merci de votre visite."),
-];
-
-fn reference(lang: &str, row: &(&'static str, &'static str, &'static str, &'static str)) -> &'static str {
-    match lang {
-        "es" => row.1,
-        "de" => row.2,
-        _ => row.3,
-    }
-}
+use museum::{reference, FLOOR, SENTENCES};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(3).max(1);
@@ -163,8 +44,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let per_s = (rounds * SENTENCES.len()) as f64 / started.elapsed().as_secs_f64();
         let score = chrf(outputs.iter().zip(&SENTENCES).map(|(out, row)| (out.as_str(), reference(lang, row))));
         println!(
-            "en -> {lang} ({}): chrF {score:.1} over {} sentences (floor {FLOOR}), {per_s:.1} sentences/s on one \
-             thread ({rounds} rounds), loaded in {load_s:.2} s",
+            "en -> {lang} ({}): chrF {score:.1} over {} sentences (floor {FLOOR}), {per_s:.1} sentences/s one at a \
+             time ({rounds} rounds), loaded in {load_s:.2} s",
             translator.model(),
             SENTENCES.len()
         );

@@ -523,18 +523,24 @@ fn a_live_recording_keeps_the_beeps_on_the_flashes() {
     assert!(mid.abs() <= 0.005, "median beep - flash {:+.1} ms", mid * 1e3);
 }
 
+/// Three museum sentences, as a presenter says them in Spanish and in English.
+const SPANISH_LINES: &str =
+    "Bienvenidos al museo de la ciudad. Esta es la historia del puerto y de sus pescadores. Gracias por su visita.";
+const ENGLISH_LINES: &str =
+    "Welcome to the city museum. This is the history of the harbour and its fishermen. Thank you for your visit.";
+
 /// A 12 s clip of `picture` (ffmpeg input options, filtered by `filter`) whose sound is
-/// espeak-ng's Spanish saying three museum sentences from 1 s, then silence.
-fn spanish_presenter(dir: &Path, picture: &[String], filter: &[String]) -> std::path::PathBuf {
-    let wav = dir.join("es.wav");
+/// espeak-ng's `voice` saying `lines` from 1 s, then silence.
+fn presenter(dir: &Path, (voice, lines): (&str, &str), picture: &[String], filter: &[String]) -> std::path::PathBuf {
+    let wav = dir.join(format!("{voice}.wav"));
     let spoken = std::process::Command::new("espeak-ng")
-        .args(["-v", "es", "-s", "150", "-w"])
+        .args(["-v", voice, "-s", "150", "-w"])
         .arg(&wav)
-        .arg("Bienvenidos al museo de la ciudad. Esta es la historia del puerto y de sus pescadores. Gracias por su visita.")
+        .arg(lines)
         .status()
         .expect("espeak-ng runs (scripts/setup.sh installs it)");
-    assert!(spoken.success(), "espeak-ng could not speak Spanish");
-    let clip = dir.join("presenter_es.mp4");
+    assert!(spoken.success(), "espeak-ng could not speak {voice}");
+    let clip = dir.join(format!("presenter_{voice}.mp4"));
     let made = std::process::Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error"])
         .args(picture)
@@ -547,7 +553,7 @@ fn spanish_presenter(dir: &Path, picture: &[String], filter: &[String]) -> std::
         .arg(&clip)
         .status()
         .expect("ffmpeg (scripts/setup.sh installs it)");
-    assert!(made.success(), "ffmpeg could not make the Spanish clip");
+    assert!(made.success(), "ffmpeg could not make the presenter's clip");
     clip
 }
 
@@ -562,7 +568,7 @@ fn a_spanish_presenter_is_dubbed_live_into_english_after_the_declared_delay() {
     let dir = tempfile::tempdir().unwrap();
     let picture = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"].map(String::from);
     let flash = ["-vf", "drawbox=c=white:t=fill:enable='between(t,1,1.2)'"].map(String::from);
-    let clip = spanish_presenter(dir.path(), &picture, &flash);
+    let clip = presenter(dir.path(), ("es", SPANISH_LINES), &picture, &flash);
 
     let delay = Duration::from_secs(8);
     let record = dir.path().join("dubbed.mp4");
@@ -620,6 +626,44 @@ fn a_spanish_presenter_is_dubbed_live_into_english_after_the_declared_delay() {
     assert!(found.len() >= 2, "only {found:?} of {english:?} heard in the dub: {text}");
 }
 
+/// An English presenter dubbed live into Spanish, with no translation model imported:
+/// Apertium translates (the setup installs its English-Spanish data) and espeak-ng's Spanish
+/// voice speaks; whisper then hears Spanish in the recording.
+#[test]
+fn an_english_presenter_is_dubbed_into_spanish_by_apertium() {
+    let _one = one_show();
+    let dir = tempfile::tempdir().unwrap();
+    let picture = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"].map(String::from);
+    let clip = presenter(dir.path(), ("en-us", ENGLISH_LINES), &picture, &[]);
+    let record = dir.path().join("dubbed.mp4");
+    let mut options = options(LiveSource::File(clip));
+    options.timecode = false;
+    options.dub = Some(LiveDub { language: "es".into(), delay: Duration::from_secs(8) });
+    options.outputs = vec![format!("record:{}", record.display()).parse().unwrap()];
+    let runner = LiveRunner::start(options).expect("a live dub into Spanish");
+    std::thread::sleep(Duration::from_secs(21));
+    let dub = runner.stats().dub.expect("the dub's figures");
+    assert!(runner.error().is_none(), "{:?}", runner.error());
+    runner.stop().expect("stop");
+    eprintln!("dub into Spanish: {dub:#?}");
+    assert_eq!(
+        (dub.translation.as_str(), dub.speech.as_str()),
+        ("apertium:eng-spa", "espeak-ng:es pitch 50"),
+        "{dub:?}"
+    );
+    assert!(dub.lines >= 2 && dub.failed == 0, "{dub:?}");
+
+    let mut request = reenact_engine::TranscribeRequest::new(&record);
+    request.language = "es".into();
+    let transcript = reenact_engine::transcribe(&request, &reenact_engine::CancelToken::default(), &mut |_| {})
+        .expect("the recording transcribed");
+    let text: String = transcript.cues.iter().map(|c| c.text.to_lowercase()).collect::<Vec<_>>().join(" ");
+    let spanish = ["bienvenido", "museo", "ciudad", "historia", "puerto", "pescadores", "gracias", "visita"];
+    let found: Vec<_> = spanish.iter().filter(|w| text.contains(*w)).collect();
+    eprintln!("the dubbed recording says: {text}; Spanish words heard: {found:?}");
+    assert!(found.len() >= 3, "only {found:?} of {spanish:?} heard in the dub: {text}");
+}
+
 /// The live dub through a character: the still presenter speaks espeak-ng's Spanish, the show
 /// plays Kennedy (the astronaut's portrait, JFK's voice) with the voice and the lip-sync on
 /// and dubs into English. What the recording holds is the English voice moved to Kennedy's
@@ -637,7 +681,7 @@ fn a_live_dub_speaks_in_the_character_s_voice_and_moves_its_lips() {
     let still = media("synthetic/presenter_astronaut_1280x720_25fps.mp4").display().to_string();
     let picture = ["-stream_loop".into(), "-1".into(), "-i".into(), still];
     let scaled = ["-vf", "scale=640:360"].map(String::from);
-    let clip = spanish_presenter(dir.path(), &picture, &scaled);
+    let clip = presenter(dir.path(), ("es", SPANISH_LINES), &picture, &scaled);
 
     let catalog =
         reenact_models::Catalog::from_dirs([Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models")])
@@ -711,9 +755,9 @@ fn a_live_dub_speaks_in_the_character_s_voice_and_moves_its_lips() {
 fn a_dub_without_its_translation_or_with_a_bad_delay_is_refused() {
     let _one = one_show();
     let mut asked = options(LiveSource::Test);
-    asked.dub = Some(LiveDub { language: "es".into(), delay: Duration::from_secs(8) });
-    let err = LiveRunner::start(asked).expect_err("no en -> es model in the shared models").to_string();
-    assert!(err.contains("dub:") && err.contains("translation_en_es"), "{err}");
+    asked.dub = Some(LiveDub { language: "de".into(), delay: Duration::from_secs(8) });
+    let err = LiveRunner::start(asked).expect_err("no en -> de model, and Apertium has no German").to_string();
+    assert!(err.contains("dub:") && err.contains("translation_en_de"), "{err}");
 
     let mut asked = options(LiveSource::Test);
     asked.caption_language = "auto".into();

@@ -126,7 +126,7 @@ const TABLE: &[Row] = &[
         "POST",
         "/api/projects/{project_id}/subtitles/{lang}/translate",
         [401, 404, 400],
-        "no translation model is installed: the pair is refused, naming `from`",
+        "the project has no `en` track to translate from: refused, naming `from`",
     ),
     row("POST", "/api/projects/{project_id}/renders", [401, 404, 201], ""),
     row("GET", "/api/renders/{render_id}", [401, 404, 200], ""),

@@ -344,11 +344,11 @@ async fn an_imported_model_translates_a_track_cue_by_cue() {
         let (status, stored) = app.call(Method::GET, &format!("{base}/es"), Some(&token), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(stored["cues"], track["cues"]);
-        // The other direction is another model, still refused.
+        // Another pair is another model, still refused (Apertium has no German).
         expect_error(
-            app.call(Method::POST, &format!("{base}/en/translate"), Some(&token), Some(json!({ "from": "es" }))).await,
+            app.call(Method::POST, &format!("{base}/de/translate"), Some(&token), Some(json!({ "from": "es" }))).await,
             StatusCode::BAD_REQUEST,
-            "from: no translation model for es -> en is installed",
+            "from: no translation model for es -> de is installed",
         );
     }
 }

@@ -415,17 +415,17 @@ async fn the_live_studio_previews_and_the_kiosk_comes_back_after_a_restart() {
     assert!(!reason.as_str().unwrap().is_empty());
     b.shot("11-live-start-error").await;
     b.fill("#source", "test").await;
-    // A dub that cannot be had (English into Spanish needs that pair's model) is refused beside
-    // its fields, with the reason.
+    // A dub that cannot be had (English into German needs that pair's model: Apertium has no
+    // German) is refused beside its fields, with the reason.
     let pick_dub = |code: &str| {
         format!("const d = document.getElementById('dub-language'); d.value = '{code}'; d.dispatchEvent(new Event('change'));")
     };
-    b.client.execute(&pick_dub("es"), vec![]).await.unwrap();
+    b.client.execute(&pick_dub("de"), vec![]).await.unwrap();
     b.click("#start-live button[type=submit]").await;
     let reason = b
         .wait(
             "dub reason",
-            "(document.getElementById('dub-error').textContent.includes('translation_en_es')) && document.getElementById('dub-error').textContent",
+            "(document.getElementById('dub-error').textContent.includes('translation_en_de')) && document.getElementById('dub-error').textContent",
             Duration::from_secs(20),
         )
         .await;

@@ -19,8 +19,8 @@
 //! after the line before it, and counted as late.
 //!
 //! Translation: into English, whisper translates as it transcribes (no model to install);
-//! between other languages, the catalog's translation model for the pair, which must be
-//! there when the show starts.
+//! between other languages, the catalog's translation model for the pair, or else Apertium's
+//! rule-based translation ([`crate::translation`]), which must be there when the show starts.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,7 +38,7 @@ use crate::error::{EngineError, Result};
 use crate::factories::{self as f, make, plugin};
 use crate::languages::{canonical_tag, primary};
 use crate::subtitles::Cue;
-use crate::translation::Translator;
+use crate::translation::{self, Translator};
 use reenact_models::ModelUse;
 
 /// Longest utterance whisper is given before it is cut at its weakest point: with the pause
@@ -159,7 +159,7 @@ impl Dub {
         let (whisper_translates, translate_from) = route(speech_language, &target);
         if translate_from.as_deref() == Some("auto") {
             return Err(refuse(format!(
-                "a dub into `{language}` needs the performer's language set (not auto) to choose its translation model; \
+                "a dub into `{language}` needs the performer's language set (not auto) to choose its translation; \
                  only a dub into English takes speech in any language"
             )));
         }
@@ -168,11 +168,8 @@ impl Dub {
         let stats = Arc::new(Mutex::new(DubStats {
             language: language.clone(),
             delay_s: dub.delay.as_secs_f64(),
-            translation: match &translate_from {
-                _ if whisper_translates => "whisper".into(),
-                Some(from) => reenact_models::marian::model_name(from, &target),
-                None => "none".into(),
-            },
+            // Named once the speaker has opened it.
+            translation: if whisper_translates { "whisper".into() } else { "none".into() },
             speech: String::new(),
             lines: 0,
             late: 0,
@@ -197,10 +194,12 @@ impl Dub {
                     }
                 };
                 let mut models = voice.model().into_iter().collect::<Vec<_>>();
+                let mut translated_by = None;
                 if let Translation::Model(translator) = &translation {
                     models.push(dub_model(translator.model()));
+                    translated_by = Some(translator.model().to_owned());
                 }
-                let _ = opened_tx.send(Ok((voice.name(), models)));
+                let _ = opened_tx.send(Ok((voice.name(), translated_by, models)));
                 Speaker { pipeline, translation, voice, delay, schedule, stats }.run(heard_rx);
             }
         };
@@ -208,12 +207,18 @@ impl Dub {
             .name("reenact-dub".into())
             .spawn(speaker)
             .map_err(|e| EngineError::Request(format!("dub: cannot start its speaker: {e}")))?;
-        let (speech, opened_models) =
+        let (speech, translated_by, opened_models) =
             opened_rx.recv().map_err(|_| refuse("its speaker stopped while opening".into()))?.map_err(refuse)?;
         let mut models: Vec<ModelUse> =
             recognizer_models(speech_language, whisper_translates).iter().map(|name| dub_model(name)).collect();
         models.extend(opened_models);
-        stats.lock().unwrap_or_else(PoisonError::into_inner).speech = speech;
+        {
+            let mut stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
+            stats.speech = speech;
+            if let Some(name) = translated_by {
+                stats.translation = name;
+            }
+        }
         add_recognizer(pipeline, performer, speech_language, whisper_translates, heard_tx)?;
         let picture_start = Arc::new(AtomicU64::new(u64::MAX));
         let sound = add_sound(pipeline, schedule, picture_start.clone())?;
@@ -261,16 +266,19 @@ fn recognizer_models(speech_language: &str, whisper_translates: bool) -> &'stati
     super::captions::models(if whisper_translates { "auto" } else { speech_language })
 }
 
-/// The catalog models a dub of speech in `speech_language` runs, for a licence check before
-/// the show starts: whisper's, the pair's translation model, and Piper's for English
-/// (espeak-ng's voices are no model).
+/// The models a dub of speech in `speech_language` runs, for a licence check before the show
+/// starts: whisper's, the pair's translation (its imported model, or Apertium's modes, which
+/// are no catalog model), and Piper's for English (espeak-ng's voices are no model).
 pub fn planned_models(speech_language: &str, dub: &LiveDub) -> Vec<String> {
     let Ok(language) = canonical_tag(&dub.language) else { return Vec::new() };
     let target = primary(&language);
     let (whisper_translates, from) = route(speech_language, target);
     let mut names: Vec<String> =
         recognizer_models(speech_language, whisper_translates).iter().map(|n| (*n).to_owned()).collect();
-    names.extend(from.map(|from| reenact_models::marian::model_name(&from, target)));
+    if let Some(from) = from {
+        let catalog = reenact_models::Catalog::load().ok();
+        names.push(translation::planned(catalog.as_ref(), &from, target));
+    }
     if target == "en" {
         names.push(gstreenact::tts::MODEL.to_owned());
     }
@@ -612,7 +620,9 @@ mod tests {
         let english = planned_models("es", &into("en"));
         assert!(english.contains(&gstreenact::tts::MODEL.to_owned()) && english.len() == 3, "{english:?}");
         let spanish = planned_models("en", &into("es-419"));
-        assert!(spanish.contains(&"translation_en_es".to_owned()), "{spanish:?}");
+        assert!(spanish.contains(&"apertium:eng-spa".to_owned()), "Apertium's, none imported: {spanish:?}");
+        let german = planned_models("en", &into("de"));
+        assert!(german.contains(&"translation_en_de".to_owned()), "{german:?}");
         assert!(planned_models("en", &into("not a tag!")).is_empty());
     }
 

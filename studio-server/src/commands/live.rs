@@ -47,7 +47,8 @@ pub(crate) struct LiveArgs {
     occlusion_mask: bool,
     /// Dub the performer into this language (`en`, `es`, `de`, ...): their speech, in
     /// `--caption-language`, is transcribed, translated (into English by whisper itself; between
-    /// other languages by an imported translation model), spoken by a voice of that language,
+    /// other languages by an imported translation model, or else Apertium for English, Spanish
+    /// and French), spoken by a voice of that language,
     /// moved to the character's voice when voice is on, and played `--dub-delay` seconds after
     /// it was said, the picture held back as long. Their own sound is not played.
     #[arg(long)]

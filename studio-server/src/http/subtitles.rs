@@ -185,8 +185,8 @@ async fn track_export(
 }
 
 /// Makes the `lang` track from the `from` track, cue by cue: the timings and speakers are
-/// kept, each cue's text is translated and wrapped to `line_chars`. Refused when no
-/// translation model for the pair is installed.
+/// kept, each cue's text is translated and wrapped to `line_chars`. Refused when neither an
+/// imported model nor Apertium translates the pair.
 #[utoipa::path(post, path = "/projects/{project_id}/subtitles/{lang}/translate", tag = "projects", params(("project_id" = String, Path), ("lang" = String, Path)), request_body = TranslateBody,
     responses((status = 200, body = Track)))]
 async fn track_translate(

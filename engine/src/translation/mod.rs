@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Text translation between two languages, by a catalog model named
-//! `translation_<from>_<to>` (ISO 639-1 primary subtags).
+//! Text translation between two languages (ISO 639-1 primary subtags): by a catalog model
+//! named `translation_<from>_<to>` when one is imported, and otherwise by Apertium's
+//! rule-based translation where it has the pair ([`apertium`]).
 //!
-//! The models this runs are Firefox Translations' (Mozilla, MPL-2.0): a Marian transformer
-//! with an SSRU decoder per direction, brought in with `reenact models import FILE --as
-//! translation` and run by `fxtranslate`, greedy decoding on the CPU. None is bundled: no
-//! package in the registries the setup installs from carries one, so without an import every
-//! pair is refused with [`TranslationError::NoModel`], naming the model that would be needed.
-//! Nothing is ever "translated" by a stand-in.
+//! The models are Firefox Translations' (Mozilla, MPL-2.0): a Marian transformer with an
+//! SSRU decoder per direction, brought in with `reenact models import FILE --as translation`
+//! and run by `fxtranslate`, greedy decoding on the CPU. None is bundled: no package in the
+//! registries the setup installs from carries one. Apertium's English <-> Spanish and
+//! Spanish <-> French data come from Debian (GPL-2), installed by the setup; English <->
+//! French goes through Spanish. A pair neither covers (German, for one) is refused with
+//! [`TranslationError::NoModel`], naming the model that would be needed. Nothing is ever
+//! "translated" by a stand-in.
+
+pub mod apertium;
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
@@ -16,15 +21,23 @@ use std::path::PathBuf;
 use fxtranslate::engine::Engine;
 use reenact_models::marian;
 
+use apertium::{Apertium, Unavailable};
+
 /// Why a pair cannot be translated.
 #[derive(Debug, thiserror::Error)]
 pub enum TranslationError {
     /// No model for the pair is installed.
     #[error(
         "no translation model for {from} -> {to} is installed (catalog model `{model}`; import a Firefox \
-         Translations model with `reenact models import model.{from}{to}.intgemm.alphas.bin --as translation`)"
+         Translations model with `reenact models import model.{from}{to}.intgemm.alphas.bin --as translation`){apertium}"
     )]
-    NoModel { from: String, to: String, model: String },
+    NoModel {
+        from: String,
+        to: String,
+        model: String,
+        /// What Apertium would need for the pair, when it has one: `; or ...`, else empty.
+        apertium: String,
+    },
     /// The catalog has an entry, in a format this build does not run.
     #[error("translation model `{model}` ({format}) cannot be run by this build")]
     Unsupported { model: String, format: String },
@@ -39,10 +52,15 @@ pub enum TranslationError {
     Failed { model: String, text: String },
 }
 
-/// A loaded translation model for one pair.
+/// A loaded translation for one pair: an imported model, or Apertium's.
 pub struct Translator {
     model: String,
-    engine: Engine,
+    backend: Backend,
+}
+
+enum Backend {
+    Marian(Box<Engine>),
+    Apertium(Apertium),
 }
 
 impl std::fmt::Debug for Translator {
@@ -52,8 +70,8 @@ impl std::fmt::Debug for Translator {
 }
 
 impl Translator {
-    /// The model for `from` -> `to` (primary language subtags), checked and loaded from the
-    /// catalog.
+    /// The translation of `from` -> `to` (primary language subtags): the catalog's model,
+    /// checked and loaded, or else Apertium's.
     pub fn open(from: &str, to: &str) -> Result<Self, TranslationError> {
         let catalog = reenact_models::Catalog::load().ok();
         Self::open_in(catalog.as_ref(), from, to)
@@ -63,7 +81,22 @@ impl Translator {
     pub fn open_in(catalog: Option<&reenact_models::Catalog>, from: &str, to: &str) -> Result<Self, TranslationError> {
         let model = marian::model_name(from, to);
         let Some((catalog, entry)) = catalog.and_then(|catalog| Some((catalog, catalog.entry(&model)?))) else {
-            return Err(TranslationError::NoModel { from: from.into(), to: to.into(), model });
+            return match Apertium::open(from, to) {
+                Ok(apertium) => {
+                    tracing::info!(translation = %apertium.name(), "rule-based translation (no model imported)");
+                    Ok(Self { model: apertium.name(), backend: Backend::Apertium(apertium) })
+                }
+                Err(why) => {
+                    let apertium = match why {
+                        Unavailable::NoPair => String::new(),
+                        Unavailable::NotInstalled(packages) => format!(
+                            "; or install the Debian package {} for Apertium's rule-based translation (scripts/setup.sh does)",
+                            packages.join(" and ")
+                        ),
+                    };
+                    Err(TranslationError::NoModel { from: from.into(), to: to.into(), model, apertium })
+                }
+            };
         };
         if entry.model.signature.as_deref() != Some(marian::SIGNATURE) {
             let format = entry.model.format.clone().unwrap_or_else(|| "onnx".into());
@@ -83,10 +116,11 @@ impl Translator {
             .map_err(|_| load_error("the model does not match what its import found".into()))?;
         let engine = loaded.map_err(load_error)?;
         tracing::info!(model = %model, path = %entry.path.display(), "translation model loaded");
-        Ok(Self { model, engine })
+        Ok(Self { model, backend: Backend::Marian(Box::new(engine)) })
     }
 
-    /// The catalog name of the loaded model.
+    /// What translates: the catalog name of the loaded model, or Apertium's modes
+    /// (`apertium:eng-spa`).
     pub fn model(&self) -> &str {
         &self.model
     }
@@ -96,11 +130,28 @@ impl Translator {
         if text.trim().is_empty() {
             return Ok(String::new());
         }
-        let engine = &self.engine;
-        panic::catch_unwind(AssertUnwindSafe(|| engine.translate_long(text)))
-            .map(|out| out.trim().to_owned())
-            .map_err(|_| TranslationError::Failed { model: self.model.clone(), text: text.to_owned() })
+        let failed = || TranslationError::Failed { model: self.model.clone(), text: text.to_owned() };
+        match &self.backend {
+            Backend::Marian(engine) => panic::catch_unwind(AssertUnwindSafe(|| engine.translate_long(text)))
+                .map(|out| out.trim().to_owned())
+                .map_err(|_| failed()),
+            Backend::Apertium(apertium) => apertium.translate(text).map_err(|cause| {
+                tracing::warn!(translation = %self.model, %cause, "translation failed");
+                failed()
+            }),
+        }
     }
+}
+
+/// What [`Translator::open`] would translate `from` -> `to` with, without loading it: the
+/// imported model's name, Apertium's modes, or (neither there) the model that would be
+/// needed, which opening then refuses.
+pub fn planned(catalog: Option<&reenact_models::Catalog>, from: &str, to: &str) -> String {
+    let model = marian::model_name(from, to);
+    if catalog.is_some_and(|c| c.entry(&model).is_some()) {
+        return model;
+    }
+    Apertium::open(from, to).map_or(model, |apertium| apertium.name())
 }
 
 /// Highest character n-gram order.
@@ -202,8 +253,9 @@ mod tests {
         }
         assert_ne!(outputs[0], outputs[1], "each text is translated, not a fixed string");
         assert_eq!(translator.translate("  ").unwrap(), "");
-        let err = Translator::open_in(Some(&catalog), "es", "en").unwrap_err();
-        assert!(matches!(err, TranslationError::NoModel { .. }), "the other direction is another model: {err}");
+        let other = Translator::open_in(Some(&catalog), "es", "en").map(|t| t.model().to_owned());
+        assert!(!matches!(&other, Ok(name) if name == "translation_en_es"), "the other direction is another model");
+        assert_eq!(planned(Some(&catalog), "en", "es"), "translation_en_es", "an imported model comes first");
     }
 
     #[test]
@@ -221,9 +273,32 @@ mod tests {
 
     #[test]
     fn a_pair_without_a_model_is_refused_by_name() {
-        let err = Translator::open_in(None, "en", "xx").unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("en -> xx") && text.contains("translation_en_xx"), "{text}");
-        assert!(text.contains("--as translation"), "says how to get one: {text}");
+        for (from, to) in [("en", "xx"), ("en", "de")] {
+            let err = Translator::open_in(None, from, to).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("{from} -> {to}")) && text.contains(&format!("translation_{from}_{to}")),
+                "{text}"
+            );
+            assert!(text.contains("--as translation"), "says how to get one: {text}");
+            assert_eq!(planned(None, from, to), format!("translation_{from}_{to}"));
+        }
+    }
+
+    /// Without an imported model, Apertium translates the pairs it has (the setup installs
+    /// them), directly or through Spanish.
+    #[test]
+    fn apertium_translates_where_no_model_is_imported() {
+        let mut spanish =
+            Translator::open_in(None, "en", "es").expect("apertium-eng-spa (scripts/setup.sh installs it)");
+        assert_eq!(spanish.model(), "apertium:eng-spa");
+        assert_eq!(planned(None, "en", "es"), "apertium:eng-spa");
+        let out = spanish.translate("The war ended after four years.").unwrap();
+        assert!(out.contains("guerra") && out.contains("cuatro"), "{out}");
+        assert_eq!(spanish.translate(" ").unwrap(), "");
+        let mut english = Translator::open_in(None, "fr", "en").expect("apertium-fr-es and apertium-eng-spa");
+        assert_eq!(english.model(), "apertium:fr-es+spa-eng");
+        let out = english.translate("Les enfants peuvent jouer dans le jardin.").unwrap();
+        assert!(out.contains("play") && out.contains("garden"), "{out}");
     }
 }

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Rule-based translation by Apertium (shallow transfer: morphological analysis, lexical
+//! selection and structural transfer rules), for the pairs no neural model is imported for.
+//! Its language data are GPL-2 Debian packages that `scripts/setup.sh` installs
+//! (`apertium-eng-spa`, `apertium-fr-es`); the studio runs the `apertium` program on them,
+//! as it runs espeak-ng, and links none of it. English <-> Spanish and Spanish <-> French
+//! are direct; English <-> French goes through Spanish; German has no Apertium pair.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// The program that runs a mode on text.
+pub const PROGRAM: &str = "apertium";
+
+/// Each direction Apertium is used for: (from, to, its mode, the Debian package holding it).
+const MODES: [(&str, &str, &str, &str); 4] = [
+    ("en", "es", "eng-spa", "apertium-eng-spa"),
+    ("es", "en", "spa-eng", "apertium-eng-spa"),
+    ("es", "fr", "es-fr", "apertium-fr-es"),
+    ("fr", "es", "fr-es", "apertium-fr-es"),
+];
+
+type Mode = (&'static str, &'static str, &'static str, &'static str);
+
+/// The modes that take `from` to `to` (ISO 639-1): one, or two through a language both
+/// share; `None` when Apertium has no way between them.
+fn route(from: &str, to: &str) -> Option<Vec<Mode>> {
+    if let Some(direct) = MODES.iter().find(|m| m.0 == from && m.1 == to) {
+        return Some(vec![*direct]);
+    }
+    MODES.iter().filter(|first| first.0 == from).find_map(|first| {
+        MODES.iter().find(|second| second.0 == first.1 && second.1 == to).map(|second| vec![*first, *second])
+    })
+}
+
+/// Why Apertium cannot translate a pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Apertium has no pair (or pivot) for it.
+    NoPair,
+    /// It has, in these Debian packages, not all installed.
+    NotInstalled(Vec<&'static str>),
+}
+
+/// The modes installed on this machine, as `apertium -l` lists them; none without the program.
+fn installed_modes() -> Vec<String> {
+    Command::new(PROGRAM)
+        .arg("-l")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Apertium's translation of one direction, through one or two modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Apertium {
+    modes: Vec<&'static str>,
+}
+
+impl Apertium {
+    /// The installed modes for `from` -> `to`, or why there are none.
+    pub fn open(from: &str, to: &str) -> Result<Self, Unavailable> {
+        let route = route(from, to).ok_or(Unavailable::NoPair)?;
+        let installed = installed_modes();
+        let mut missing: Vec<&'static str> =
+            route.iter().filter(|m| !installed.iter().any(|i| i == m.2)).map(|m| m.3).collect();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(Unavailable::NotInstalled(missing));
+        }
+        Ok(Self { modes: route.iter().map(|m| m.2).collect() })
+    }
+
+    /// What the studio names it by in stats and metadata: `apertium:eng-spa`, or
+    /// `apertium:eng-spa+es-fr` through Spanish.
+    pub fn name(&self) -> String {
+        format!("{PROGRAM}:{}", self.modes.join("+"))
+    }
+
+    /// `text` translated, mode after mode. Words Apertium does not know are left as they are
+    /// (`-u`: without its `*` marks).
+    pub fn translate(&self, text: &str) -> Result<String, String> {
+        let mut text = text.to_owned();
+        for mode in &self.modes {
+            text = run(mode, &text)?;
+        }
+        Ok(clean(&text))
+    }
+}
+
+/// One run of `apertium -u -f txt MODE` on `text`.
+fn run(mode: &str, text: &str) -> Result<String, String> {
+    let mut child = Command::new(PROGRAM)
+        .args(["-u", "-f", "txt", mode])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{PROGRAM}`: {e}"))?;
+    // Written from another thread: a long text could fill the output pipe before all of it
+    // is read in.
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = text.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| format!("`{PROGRAM} {mode}`: {e}"))?;
+    writer.join().map_err(|_| format!("`{PROGRAM} {mode}`: the writer stopped"))?.map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("`{PROGRAM} {mode}` failed ({}): {}", out.status, said.trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Apertium's marks taken off: `#` before a word it could not inflect and `@` before one it
+/// could not transfer (the word itself is kept); runs of spaces (where it dropped a word)
+/// made one, line by line, and the whole trimmed.
+fn clean(text: &str) -> String {
+    let line = |line: &str| {
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .map(|word| match word.strip_prefix(['#', '@']) {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => word,
+            })
+            .collect();
+        words.join(" ")
+    };
+    text.lines().map(line).collect::<Vec<_>>().join("\n").trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_go_direct_or_through_spanish() {
+        let modes = |from, to| route(from, to).map(|r| r.iter().map(|m| m.2).collect::<Vec<_>>());
+        assert_eq!(modes("en", "es"), Some(vec!["eng-spa"]));
+        assert_eq!(modes("es", "en"), Some(vec!["spa-eng"]));
+        assert_eq!(modes("en", "fr"), Some(vec!["eng-spa", "es-fr"]));
+        assert_eq!(modes("fr", "en"), Some(vec!["fr-es", "spa-eng"]));
+        assert_eq!(modes("en", "de"), None);
+        assert_eq!(modes("de", "en"), None);
+        assert_eq!(Apertium::open("en", "de"), Err(Unavailable::NoPair));
+    }
+
+    #[test]
+    fn marks_are_taken_off_words_not_text() {
+        assert_eq!(clean("El #museo abre @mañana.\n"), "El museo abre mañana.");
+        assert_eq!(clean("la historia  en el\npuerto "), "la historia en el\npuerto");
+        assert_eq!(clean("C# y 3 # 4"), "C# y 3 # 4");
+    }
+
+    /// The installed pairs (scripts/setup.sh installs them) translate, each text on its own.
+    #[test]
+    fn the_installed_pairs_translate() {
+        let english = Apertium::open("en", "es").expect("apertium-eng-spa (scripts/setup.sh installs it)");
+        assert_eq!(english.name(), "apertium:eng-spa");
+        let out = english.translate("The library is on the second floor.").unwrap();
+        assert!(out.contains("biblioteca") && out.contains("segundo"), "{out}");
+        assert_ne!(english.translate("Children can play in the garden.").unwrap(), out);
+        let french = Apertium::open("en", "fr").expect("apertium-fr-es (scripts/setup.sh installs it)");
+        assert_eq!(french.name(), "apertium:eng-spa+es-fr");
+        let out = french.translate("The library is on the second floor.").unwrap();
+        assert!(out.contains("bibliothèque"), "{out}");
+        let back = Apertium::open("es", "en").unwrap().translate("Bienvenidos al museo de la ciudad.").unwrap();
+        assert!(back.to_lowercase().contains("museum"), "{back}");
+    }
+}
