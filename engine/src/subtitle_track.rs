@@ -108,19 +108,27 @@ pub fn rewrap(text: &str, line_chars: usize) -> String {
 }
 
 /// A translated track: every cue of `source` with the same timing and speaker, its text
-/// (lines joined) given to `translate` and the answer wrapped to `line_chars`. The first
-/// error stops the work and names the cue.
+/// (lines joined) given to `translate`, all cues in one call (a translator may do them
+/// together, as Apertium does), and each answer wrapped to `line_chars`. An error, or an
+/// answer that is empty or of another length, refuses the track, naming the cues or the cue.
 pub fn translate_cues<E: std::fmt::Display>(
     source: &[TrackCue],
     line_chars: usize,
-    translate: &mut dyn FnMut(&str) -> Result<String, E>,
+    translate: impl FnOnce(&[&str]) -> Result<Vec<String>, E>,
 ) -> Result<Vec<TrackCue>, TrackError> {
+    let texts: Vec<String> =
+        source.iter().map(|cue| cue.text.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let asked: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let translated = translate(&asked).map_err(|e| refuse("cues".into(), e.to_string()))?;
+    if translated.len() != source.len() {
+        let cause = format!("{} translations came back for {} cues", translated.len(), source.len());
+        return Err(refuse("cues".into(), cause));
+    }
     source
         .iter()
+        .zip(translated)
         .enumerate()
-        .map(|(i, cue)| {
-            let text = cue.text.split_whitespace().collect::<Vec<_>>().join(" ");
-            let translated = translate(&text).map_err(|e| refuse(format!("cues[{i}].text"), e.to_string()))?;
+        .map(|(i, (cue, translated))| {
             if translated.trim().is_empty() {
                 return Err(refuse(format!("cues[{i}].text"), "the translation came back empty".into()));
             }
@@ -205,17 +213,22 @@ mod tests {
     fn translation_keeps_timing_and_rewraps() {
         let source = [TrackCue { speaker: Some("Ada".into()), ..cue(1.0, 2.0, "one\ntwo") }, cue(3.0, 4.0, "three")];
         let mut seen = Vec::new();
-        let out = translate_cues(&source, 10, &mut |text: &str| {
-            seen.push(text.to_owned());
-            Ok::<_, String>(format!("{text} {text} {text}"))
+        let out = translate_cues(&source, 10, |texts: &[&str]| {
+            seen.extend(texts.iter().map(|t| (*t).to_owned()));
+            Ok::<_, String>(texts.iter().map(|text| format!("{text} {text} {text}")).collect())
         })
         .unwrap();
         assert_eq!(seen, ["one two", "three"]);
         assert_eq!(out[0].text, "one two\none two\none two");
         assert_eq!((out[0].start, out[0].end, out[0].speaker.as_deref()), (1.0, 2.0, Some("Ada")));
         assert_eq!(out[1].text, "three\nthree\nthree");
-        let err = translate_cues(&source, 10, &mut |_: &str| Err::<String, _>("no model")).unwrap_err();
+        let err = translate_cues(&source, 10, |_: &[&str]| Err::<Vec<String>, _>("no model")).unwrap_err();
+        assert_eq!(err.field, "cues");
+        let err = translate_cues(&source, 10, |texts: &[&str]| Ok::<_, String>(vec![String::new(); texts.len()]))
+            .unwrap_err();
         assert_eq!(err.field, "cues[0].text");
+        let err = translate_cues(&source, 10, |_: &[&str]| Ok::<_, String>(vec!["uno".into()])).unwrap_err();
+        assert!(err.field == "cues" && err.to_string().contains("1 translations came back for 2 cues"), "{err}");
     }
 
     #[test]

@@ -352,3 +352,32 @@ async fn an_imported_model_translates_a_track_cue_by_cue() {
         );
     }
 }
+
+/// With no model imported for the pair, Apertium translates a track (English into French,
+/// through Spanish, in one run for all the cues), timings and speakers kept.
+#[tokio::test]
+async fn apertium_translates_a_track_when_no_model_is_imported() {
+    for app in TestApp::all().await {
+        let (token, _) = app.sign_up("traductrice@museum.org").await;
+        let project = two_second_project(&app, &token, "Deux langues").await;
+        let base = format!("/api/projects/{project}/subtitles");
+        let english = json!([
+            { "start": 0.0, "end": 0.9, "text": "The library is\non the second floor.", "speaker": "Guide" },
+            { "start": 1.0, "end": 1.9, "text": "Thank you for your visit." },
+        ]);
+        let (status, body) = put(&app, &token, &format!("{base}/en"), english).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, track) =
+            app.call(Method::POST, &format!("{base}/fr/translate"), Some(&token), Some(json!({ "from": "en" }))).await;
+        assert_eq!(status, StatusCode::OK, "{track}");
+        let cues = track["cues"].as_array().unwrap();
+        assert_eq!(cues.len(), 2);
+        assert_eq!(
+            (cues[0]["start"].as_f64(), cues[0]["end"].as_f64(), &cues[0]["speaker"]),
+            (Some(0.0), Some(0.9), &json!("Guide"))
+        );
+        let text = |i: usize| cues[i]["text"].as_str().unwrap().replace('\n', " ");
+        assert!(text(0).contains("bibliothèque") && text(0).contains("deuxième"), "{track}");
+        assert!(text(1).contains("votre visite"), "{track}");
+    }
+}

@@ -88,6 +88,36 @@ impl Apertium {
         }
         Ok(clean(&text))
     }
+
+    /// `texts` translated in one run of each mode, as paragraphs (Apertium keeps blank lines);
+    /// `None` when that cannot be done faithfully: a text holding a blank line of its own, or
+    /// a run that fails or answers with another number of paragraphs. The caller then
+    /// translates them one by one.
+    pub fn translate_together(&self, texts: &[&str]) -> Option<Vec<String>> {
+        const PARAGRAPH: &str = "\n\n";
+        let asked: Vec<(usize, &str)> =
+            texts.iter().map(|t| t.trim()).enumerate().filter(|(_, t)| !t.is_empty()).collect();
+        if asked.is_empty() {
+            return Some(vec![String::new(); texts.len()]);
+        }
+        if asked.iter().any(|(_, t)| t.lines().any(|line| line.trim().is_empty())) {
+            return None;
+        }
+        let mut text = asked.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(PARAGRAPH);
+        for mode in &self.modes {
+            text = run(mode, &text).ok()?;
+        }
+        let answers: Vec<&str> = text.trim().split(PARAGRAPH).collect();
+        if answers.len() != asked.len() {
+            tracing::debug!(asked = asked.len(), answered = answers.len(), "apertium: paragraphs lost, one by one");
+            return None;
+        }
+        let mut out = vec![String::new(); texts.len()];
+        for ((i, _), answer) in asked.iter().zip(answers) {
+            out[*i] = clean(answer);
+        }
+        Some(out)
+    }
 }
 
 /// One run of `apertium -u -f txt MODE` on `text`.
@@ -167,5 +197,17 @@ mod tests {
         assert!(out.contains("bibliothèque"), "{out}");
         let back = Apertium::open("es", "en").unwrap().translate("Bienvenidos al museo de la ciudad.").unwrap();
         assert!(back.to_lowercase().contains("museum"), "{back}");
+    }
+
+    /// Many texts in one run give what each gives on its own, in order, empty ones kept.
+    #[test]
+    fn texts_translated_together_match_each_on_its_own() {
+        let french = Apertium::open("en", "fr").expect("apertium-fr-es and apertium-eng-spa");
+        let texts = ["The library is on the second floor.", "", "Children can play in the garden. It is big.", "Hello"];
+        let together = french.translate_together(&texts).expect("one run");
+        let alone: Vec<String> =
+            texts.iter().map(|t| if t.is_empty() { String::new() } else { french.translate(t).unwrap() }).collect();
+        assert_eq!(together, alone);
+        assert_eq!(french.translate_together(&["one\n\ntwo"]), None, "a blank line of its own");
     }
 }

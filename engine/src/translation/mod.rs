@@ -141,6 +141,17 @@ impl Translator {
             }),
         }
     }
+
+    /// Translates each of `texts`, in order: Apertium in one run for them all (its start-up
+    /// is most of its time), a model one by one.
+    pub fn translate_all(&mut self, texts: &[&str]) -> Result<Vec<String>, TranslationError> {
+        if let Backend::Apertium(apertium) = &self.backend {
+            if let Some(all) = apertium.translate_together(texts) {
+                return Ok(all);
+            }
+        }
+        texts.iter().map(|text| self.translate(text)).collect()
+    }
 }
 
 /// What [`Translator::open`] would translate `from` -> `to` with, without loading it: the

@@ -211,7 +211,7 @@ async fn track_translate(
     let (source_lang, target_lang) = (languages::primary(&from).to_owned(), languages::primary(&lang).to_owned());
     let cues = tokio::task::spawn_blocking(move || {
         let mut translator = Translator::open(&source_lang, &target_lang).map_err(translator_error)?;
-        subtitle_track::translate_cues(&source, line_chars, &mut |text: &str| translator.translate(text))
+        subtitle_track::translate_cues(&source, line_chars, |texts: &[&str]| translator.translate_all(texts))
             .map_err(|err| ApiError::BadRequest(format!("translation failed at {err}")))
     })
     .await
