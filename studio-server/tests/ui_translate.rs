@@ -3,8 +3,9 @@
 //! a Firefox Translations-shaped English -> Spanish model imported (the fixture writer's: its
 //! "Spanish" is the translator's deterministic output of seeded weights), a new `es` tab
 //! translated from the English track shows the translated cues with the English timings,
-//! and they are still there after a reload; a pair without a model (`de`) shows the server's
-//! reason, naming the import command. Its own test binary: the user's model directory
+//! and they are still there after a reload; French, with no model imported, is translated by
+//! Apertium (through Spanish); a pair with neither (`de`) shows the server's reason, naming
+//! the import command. Its own test binary: the user's model directory
 //! (`XDG_DATA_HOME`) is a temporary one for the whole process.
 
 #[path = "common/browser.rs"]
@@ -97,6 +98,18 @@ async fn a_track_is_translated_from_the_editor_and_kept() {
         assert_eq!(words(text), words(&oracle.translate(source).unwrap()), "{source}");
     }
     b.shot("subtitles-translated").await;
+
+    // French: no model imported, so Apertium's, through Spanish.
+    b.fill("#new-language-tag", "fr").await;
+    b.click("#new-language button[type=submit]").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.fill("#translate-from", "en").await;
+    b.click("#translate").await;
+    let french = format!("{CUES}.length === 2 && {CUES}[0][2].includes('maison')");
+    b.wait("the French cues", &french, Duration::from_secs(30)).await;
+    let shown_fr = cues(&b.eval(CUES).await);
+    assert_eq!((&*shown_fr[1].0, &*shown_fr[1].1), ("1.5", "2.8"), "{shown_fr:?}");
+    assert_eq!(words(&shown_fr[0].2), "La maison est rouge", "{shown_fr:?}");
 
     // Stored: a reload, then the Spanish tab, shows the same cues.
     b.goto(&page).await;
