@@ -26,7 +26,7 @@ use apertium::{Apertium, Unavailable};
 /// Why a pair cannot be translated.
 #[derive(Debug, thiserror::Error)]
 pub enum TranslationError {
-    /// No model for the pair is installed.
+    /// Neither a model for the pair is imported nor Apertium's data for it installed.
     #[error(
         "no translation model for {from} -> {to} is installed (catalog model `{model}`; import a Firefox \
          Translations model with `reenact models import model.{from}{to}.intgemm.alphas.bin --as translation`){apertium}"
@@ -81,22 +81,7 @@ impl Translator {
     pub fn open_in(catalog: Option<&reenact_models::Catalog>, from: &str, to: &str) -> Result<Self, TranslationError> {
         let model = marian::model_name(from, to);
         let Some((catalog, entry)) = catalog.and_then(|catalog| Some((catalog, catalog.entry(&model)?))) else {
-            return match Apertium::open(from, to) {
-                Ok(apertium) => {
-                    tracing::info!(translation = %apertium.name(), "rule-based translation (no model imported)");
-                    Ok(Self { model: apertium.name(), backend: Backend::Apertium(apertium) })
-                }
-                Err(why) => {
-                    let apertium = match why {
-                        Unavailable::NoPair => String::new(),
-                        Unavailable::NotInstalled(packages) => format!(
-                            "; or install the Debian package {} for Apertium's rule-based translation (scripts/setup.sh does)",
-                            packages.join(" and ")
-                        ),
-                    };
-                    Err(TranslationError::NoModel { from: from.into(), to: to.into(), model, apertium })
-                }
-            };
+            return Self::rule_based(from, to, model);
         };
         if entry.model.signature.as_deref() != Some(marian::SIGNATURE) {
             let format = entry.model.format.clone().unwrap_or_else(|| "onnx".into());
@@ -117,6 +102,26 @@ impl Translator {
         let engine = loaded.map_err(load_error)?;
         tracing::info!(model = %model, path = %entry.path.display(), "translation model loaded");
         Ok(Self { model, backend: Backend::Marian(Box::new(engine)) })
+    }
+
+    /// Apertium's translation of `from` -> `to`, for want of `model`; refused naming both.
+    fn rule_based(from: &str, to: &str, model: String) -> Result<Self, TranslationError> {
+        match Apertium::open(from, to) {
+            Ok(apertium) => {
+                tracing::info!(translation = %apertium.name(), "rule-based translation (no model imported)");
+                Ok(Self { model: apertium.name(), backend: Backend::Apertium(apertium) })
+            }
+            Err(why) => {
+                let apertium = match why {
+                    Unavailable::NoPair => String::new(),
+                    Unavailable::NotInstalled(packages) => format!(
+                        "; or install the Debian package {} for Apertium's rule-based translation (scripts/setup.sh does)",
+                        packages.join(" and ")
+                    ),
+                };
+                Err(TranslationError::NoModel { from: from.into(), to: to.into(), model, apertium })
+            }
+        }
     }
 
     /// What translates: the catalog name of the loaded model, or Apertium's modes
