@@ -238,6 +238,8 @@ fn import_records_the_licence_and_list_marks_non_commercial() {
     let list = expect_success(&home.reenact(["models", "list"]));
     let row = list.lines().find(|l| l.starts_with("inswapper_128")).unwrap_or_else(|| panic!("{list}"));
     assert!(row.contains("NO (non-commercial)") && row.contains("found"), "{row}");
+    let apertium = list.lines().find(|l| l.contains("Apertium")).unwrap_or_else(|| panic!("{list}"));
+    assert!(apertium.ends_with("eng-spa, spa-eng, es-fr, fr-es"), "the setup installs them: {apertium}");
     let json: serde_json::Value =
         serde_json::from_str(&expect_success(&home.reenact(["models", "list", "--json"]))).expect("json");
     let entry = json.as_array().unwrap().iter().find(|m| m["name"] == "inswapper_128").expect("listed");

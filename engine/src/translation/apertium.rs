@@ -53,6 +53,12 @@ fn installed_modes() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each mode the studio uses, the Debian package that holds it, and whether it is installed.
+pub fn modes() -> Vec<(&'static str, &'static str, bool)> {
+    let installed = installed_modes();
+    MODES.iter().map(|m| (m.2, m.3, installed.iter().any(|i| i == m.2))).collect()
+}
+
 /// Apertium's translation of one direction, through one or two modes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Apertium {
@@ -174,6 +180,13 @@ mod tests {
         assert_eq!(modes("en", "de"), None);
         assert_eq!(modes("de", "en"), None);
         assert_eq!(Apertium::open("en", "de"), Err(Unavailable::NoPair));
+    }
+
+    #[test]
+    fn the_setup_installs_every_mode() {
+        let modes = modes();
+        assert_eq!(modes.len(), MODES.len());
+        assert!(modes.iter().all(|(_, _, installed)| *installed), "scripts/setup.sh installs them: {modes:?}");
     }
 
     #[test]

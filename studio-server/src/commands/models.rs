@@ -260,12 +260,32 @@ fn list(catalog: &Catalog, json: bool) -> anyhow::Result<()> {
     let listed: Vec<_> = catalog.entries().iter().map(|entry| listed(catalog, entry)).collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&listed)?);
-    } else if listed.is_empty() {
-        println!("no models found in {}", searched(catalog));
     } else {
-        print_table(&listed);
+        if listed.is_empty() {
+            println!("no models found in {}", searched(catalog));
+        } else {
+            print_table(&listed);
+        }
+        println!("{}", rule_based_translation());
     }
     Ok(())
+}
+
+/// A line on Apertium's translation, which serves pairs no model is imported for: which of
+/// its modes are installed, and the packages of the others.
+fn rule_based_translation() -> String {
+    let modes = reenact_engine::translation::apertium::modes();
+    let installed: Vec<&str> = modes.iter().filter(|m| m.2).map(|m| m.0).collect();
+    let mut missing: Vec<&str> = modes.iter().filter(|m| !m.2).map(|m| m.1).collect();
+    missing.dedup();
+    let mut line = String::from(
+        "translation without an imported model: Apertium (rule-based, GPL-2 language data, commercial use allowed): ",
+    );
+    line += &if installed.is_empty() { "none installed".to_owned() } else { installed.join(", ") };
+    if !missing.is_empty() {
+        line += &format!("; missing: the Debian package {} (scripts/setup.sh installs it)", missing.join(" and "));
+    }
+    line
 }
 
 fn listed<'a>(catalog: &Catalog, entry: &'a CatalogEntry) -> ListedModel<'a> {
