@@ -26,6 +26,7 @@ pub mod facetrack;
 pub mod frame;
 mod lipsync;
 pub mod matte;
+pub mod program;
 pub mod reframe;
 pub mod scale;
 pub mod tts;

@@ -4,12 +4,11 @@
 //! never linked. Its CLI prints one line per clause and drops the punctuation, which
 //! [`Espeak::phonemize`] puts back from the clauses of the [`Sentence`].
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use super::text::Sentence;
 use super::TtsError;
+use crate::program::RunError;
 
 /// The program looked up on `PATH` unless another is given.
 pub const PROGRAM: &str = "espeak-ng";
@@ -39,15 +38,8 @@ impl Espeak {
 
     /// Runs `espeak-ng --version` to tell early whether the program is there.
     pub fn check(&self) -> Result<String, TtsError> {
-        let output = Command::new(&self.program)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| self.spawn_error(err))?;
-        if !output.status.success() {
-            return Err(self.failure(&output.stderr, output.status));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        let version = self.output(&["--version"], "")?;
+        Ok(String::from_utf8_lossy(&version).trim().to_owned())
     }
 
     /// The IPA of `sentence` with its clause marks, as piper-tts builds it: clauses joined by a
@@ -93,26 +85,11 @@ impl Espeak {
 
     /// What espeak-ng run with `args` writes to its stdout for `text` on its stdin.
     fn output(&self, args: &[&str], text: &str) -> Result<Vec<u8>, TtsError> {
-        let mut child = Command::new(&self.program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| self.spawn_error(err))?;
-        // One sentence is small: writing it all before reading cannot fill the pipes.
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(text.as_bytes())
-                .map_err(|err| TtsError::Espeak { message: format!("cannot write the text to it: {err}") })?;
-        }
-        let output = child
-            .wait_with_output()
-            .map_err(|err| TtsError::Espeak { message: format!("cannot read its output: {err}") })?;
-        if !output.status.success() {
-            return Err(self.failure(&output.stderr, output.status));
-        }
-        Ok(output.stdout)
+        crate::program::output(&self.program, args, text).map_err(|err| match err {
+            RunError::Start(err) => self.spawn_error(err),
+            RunError::Pipe(err) => TtsError::Espeak { message: format!("cannot pass it the text: {err}") },
+            RunError::Failed { status, stderr } => self.failure(&stderr, status),
+        })
     }
 
     fn spawn_error(&self, err: std::io::Error) -> TtsError {
@@ -123,9 +100,7 @@ impl Espeak {
         }
     }
 
-    fn failure(&self, stderr: &[u8], status: std::process::ExitStatus) -> TtsError {
-        let said = String::from_utf8_lossy(stderr);
-        let said = said.trim();
+    fn failure(&self, said: &str, status: std::process::ExitStatus) -> TtsError {
         let message = if said.is_empty() {
             format!("{} with voice `{}` exited with {status}", self.program.display(), self.voice)
         } else {

@@ -6,7 +6,6 @@
 //! as it runs espeak-ng, and links none of it. English <-> Spanish and Spanish <-> French
 //! are direct; English <-> French goes through Spanish; German has no Apertium pair.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// The program that runs a mode on text.
@@ -88,11 +87,7 @@ impl Apertium {
     /// `text` translated, mode after mode. Words Apertium does not know are left as they are
     /// (`-u`: without its `*` marks).
     pub fn translate(&self, text: &str) -> Result<String, String> {
-        let mut text = text.to_owned();
-        for mode in &self.modes {
-            text = run(mode, &text)?;
-        }
-        Ok(clean(&text))
+        self.run_modes(text).map(|text| clean(&text))
     }
 
     /// `texts` translated in one run of each mode, as paragraphs (Apertium keeps blank lines);
@@ -109,10 +104,7 @@ impl Apertium {
         if asked.iter().any(|(_, t)| t.lines().any(|line| line.trim().is_empty())) {
             return None;
         }
-        let mut text = asked.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(PARAGRAPH);
-        for mode in &self.modes {
-            text = run(mode, &text).ok()?;
-        }
+        let text = self.run_modes(&asked.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(PARAGRAPH)).ok()?;
         let answers: Vec<&str> = text.trim().split(PARAGRAPH).collect();
         if answers.len() != asked.len() {
             tracing::debug!(asked = asked.len(), answered = answers.len(), "apertium: paragraphs lost, one by one");
@@ -124,29 +116,18 @@ impl Apertium {
         }
         Some(out)
     }
+
+    /// `text` through each mode in turn, Apertium's marks still on.
+    fn run_modes(&self, text: &str) -> Result<String, String> {
+        self.modes.iter().try_fold(text.to_owned(), |text, mode| run(mode, &text))
+    }
 }
 
 /// One run of `apertium -u -f txt MODE` on `text`.
 fn run(mode: &str, text: &str) -> Result<String, String> {
-    let mut child = Command::new(PROGRAM)
-        .args(["-u", "-f", "txt", mode])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run `{PROGRAM}`: {e}"))?;
-    // Written from another thread: a long text could fill the output pipe before all of it
-    // is read in.
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = text.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| format!("`{PROGRAM} {mode}`: {e}"))?;
-    writer.join().map_err(|_| format!("`{PROGRAM} {mode}`: the writer stopped"))?.map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("`{PROGRAM} {mode}` failed ({}): {}", out.status, said.trim()));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = gstreenact::program::output(PROGRAM, &["-u", "-f", "txt", mode], text)
+        .map_err(|e| format!("`{PROGRAM} {mode}`: {e}"))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Apertium's marks taken off: `#` before a word it could not inflect and `@` before one it
