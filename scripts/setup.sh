@@ -20,8 +20,9 @@ packages=(
   # phonemizer for the Piper voice (run as a program, never linked: it is GPL)
   espeak-ng
   # rule-based translation English <-> Spanish <-> French where no model is imported (run as
-  # a program, never linked: GPL language data)
-  apertium apertium-eng-spa apertium-fr-es
+  # a program, never linked: GPL language data). The versions are those of
+  # models/manifests/MANIFEST.translation.toml, which `reenact models verify` checks file by file.
+  apertium apertium-eng-spa=0.8.1-2 apertium-fr-es=0.9.4-1
   # an existing media server (nginx's RTMP module) for the live fan-out test
   nginx-light libnginx-mod-rtmp
   # a TURN relay (started on loopback by the relay-only WebRTC browser test)

@@ -269,6 +269,7 @@ pub fn import_model(dir: &Path, request: &ImportRequest) -> Result<Imported, Imp
         format: None,
         config: None,
         config_sha256: None,
+        files: Vec::new(),
         inputs: recognised.inputs,
         outputs: recognised.outputs,
         source: Some(format!("imported from {} by `reenact models import`", request.file.display())),
@@ -353,6 +354,7 @@ fn import_translation(dir: &Path, request: &ImportRequest, license: &str) -> Res
         format: Some("Marian binary container (Firefox Translations), run with fxtranslate 0.5".into()),
         config: Some(config),
         config_sha256: Some(vocab_sha256),
+        files: Vec::new(),
         inputs: vec![text_spec("source", &from, format!("text in `{from}`, one or more sentences"))],
         outputs: vec![text_spec("target", &to, format!("the text in `{to}`, greedy decoding"))],
         source: Some(format!(

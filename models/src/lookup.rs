@@ -204,6 +204,8 @@ pub struct CatalogEntry {
     pub path: PathBuf,
     /// The companion config file, when the manifest names one.
     pub config_path: Option<PathBuf>,
+    /// The further files the manifest names, in its order, with their SHA-256.
+    pub data: Vec<(PathBuf, String)>,
 }
 
 impl CatalogEntry {
@@ -212,6 +214,7 @@ impl CatalogEntry {
         Self {
             path: dir.join(&model.file),
             config_path: model.config.as_ref().map(|config| dir.join(config)),
+            data: model.files.iter().map(|data| (dir.join(&data.file), data.sha256.clone())).collect(),
             manifest: manifest.path.clone(),
             model,
         }
@@ -360,14 +363,18 @@ impl Catalog {
         Ok(entry.path.clone())
     }
 
-    /// Checks the entry's files: presence, size, then SHA-256 (from the cache when unchanged).
+    /// Checks the entry's files: presence, size, then SHA-256 (from the cache when unchanged);
+    /// the first that fails is the answer.
     pub fn status(&self, entry: &CatalogEntry) -> ModelStatus {
         let model = &entry.model;
-        let status = self.check_file(&entry.path, Some(&model.sha256), model.size);
-        match (&status, &entry.config_path) {
-            (ModelStatus::Found, Some(config)) => self.check_file(config, model.config_sha256.as_deref(), None),
-            _ => status,
-        }
+        let config = entry.config_path.iter().map(|config| (config.as_path(), model.config_sha256.as_deref(), None));
+        let data = entry.data.iter().map(|(path, sum)| (path.as_path(), Some(sum.as_str()), None));
+        std::iter::once((entry.path.as_path(), Some(model.sha256.as_str()), model.size))
+            .chain(config)
+            .chain(data)
+            .map(|(path, sum, size)| self.check_file(path, sum, size))
+            .find(|status| !status.is_found())
+            .unwrap_or(ModelStatus::Found)
     }
 
     fn add_dir(&mut self, dir: &Path, seen: &mut HashSet<String>) -> Result<(), ManifestError> {
@@ -528,6 +535,24 @@ mod tests {
         let path = catalog.get("fake").expect("verified");
         assert!(path.ends_with("nets/fake.onnx"), "{path:?}");
         assert!(path.is_file());
+    }
+
+    #[test]
+    fn every_further_file_is_checked() {
+        let rules = b"transfer rules";
+        let extra = format!("files = [{{ file = \"nets/rules.bin\", sha256 = \"{}\" }}]", sha_of(rules));
+        let fixture = Fixture::matching(&extra);
+        let rules_path = fixture.dir.path().join("nets/rules.bin");
+        let catalog = fixture.catalog();
+        assert_eq!(status_of(&catalog).label(), "missing", "the model file alone is not enough");
+        assert!(catalog.get("fake").unwrap_err().to_string().contains("rules.bin is missing"));
+
+        fs::write(&rules_path, b"transfer rules, edited").expect("write");
+        let text = fixture.catalog().get("fake").expect_err("corrupt").to_string();
+        assert!(text.contains("rules.bin is corrupt") && text.contains(&sha_of(rules)), "{text}");
+
+        fs::write(&rules_path, rules).expect("write");
+        assert_eq!(status_of(&fixture.catalog()), ModelStatus::Found);
     }
 
     #[test]

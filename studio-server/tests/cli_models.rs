@@ -254,3 +254,36 @@ fn import_records_the_licence_and_list_marks_non_commercial() {
     assert!(!wrong_flag.status.success());
     assert!(text(&wrong_flag.stderr).contains("unknown slot `swap`"), "{}", text(&wrong_flag.stderr));
 }
+
+const APERTIUM_MODES: [&str; 4] = ["apertium_eng_spa", "apertium_spa_eng", "apertium_es_fr", "apertium_fr_es"];
+
+/// Apertium's language data are Debian packages (the setup installs them): `install` finds
+/// them in place and lists them in the model directory, `verify` hashes every data file, and
+/// a later install of another model keeps them listed.
+#[test]
+fn apertium_s_data_are_listed_and_verified() {
+    let home = Home::new();
+    let install = home.reenact(["models", "install", "--offline", "--quiet"].into_iter().chain(APERTIUM_MODES));
+    let stdout = expect_success(&install);
+    assert_eq!(stdout.matches("already installed").count(), 4, "{stdout}");
+    assert_eq!(files_under(&home.models()), ["MANIFEST.translation.toml"], "nothing is copied");
+
+    let verify = home.reenact(["models", "verify", "--no-cache"]);
+    let stdout = expect_success(&verify);
+    assert!(stdout.contains("4 of 4 models verified; files hashed now: 54"), "{stdout}");
+    assert!(stdout.contains("/usr/share/apertium/modes/es-fr.mode"), "{stdout}");
+
+    let list = home.reenact(["models", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&expect_success(&list)).expect("JSON");
+    let english = listed.as_array().expect("array").iter().find(|m| m["name"] == "apertium_eng_spa").expect("listed");
+    assert_eq!(english["license"], "GPL-2.0-only");
+    assert_eq!(english["commercial_use"], true);
+    assert_eq!(english["files"].as_array().map(Vec::len), Some(14), "{english}");
+
+    let cache = shared("models");
+    let other =
+        home.reenact(["models", "install", "--offline", "--quiet", "--from", cache.to_str().unwrap(), "silero_vad_v5"]);
+    expect_success(&other);
+    let verify = home.reenact(["models", "verify"]);
+    assert!(expect_success(&verify).contains("5 of 5 models verified"));
+}

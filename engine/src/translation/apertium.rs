@@ -84,6 +84,12 @@ impl Apertium {
         format!("{PROGRAM}:{}", self.modes.join("+"))
     }
 
+    /// The catalog names of its modes' data (`apertium_eng_spa`), as
+    /// `models/manifests/MANIFEST.translation.toml` lists them.
+    pub fn catalog_names(&self) -> Vec<String> {
+        self.modes.iter().map(|mode| format!("{PROGRAM}_{}", mode.replace('-', "_"))).collect()
+    }
+
     /// `text` translated, mode after mode. Words Apertium does not know are left as they are
     /// (`-u`: without its `*` marks).
     pub fn translate(&self, text: &str) -> Result<String, String> {

