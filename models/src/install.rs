@@ -358,8 +358,8 @@ impl Installer {
 
     /// Installs `model`'s files, reporting each step.
     pub fn install(&mut self, model: &ModelEntry, report: &mut dyn FnMut(Step<'_>)) -> Result<Outcome, InstallError> {
-        if model.is_system_package() {
-            let outcome = self.install_system_package(model, report)?;
+        if let Some(package) = model.package.as_ref().filter(|package| package.registry == Registry::Debian) {
+            let outcome = self.install_system_package(model, package, report)?;
             self.system_models.push(model.name.clone());
             return Ok(outcome);
         }
@@ -491,6 +491,7 @@ impl Installer {
     fn install_system_package(
         &mut self,
         model: &ModelEntry,
+        package: &PackageSource,
         report: &mut dyn FnMut(Step<'_>),
     ) -> Result<Outcome, InstallError> {
         let files = files_of(model);
@@ -505,7 +506,6 @@ impl Installer {
             caches: self.caches.clone(),
             reason,
         };
-        let Some(package) = &model.package else { unreachable!("a system package's model names its package") };
         let archive = match self.cached_archive(package)? {
             Some(archive) => archive,
             None if self.offline => return Err(unavailable(format!("fetching {package} is off (--offline)"))),
