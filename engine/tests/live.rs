@@ -644,8 +644,16 @@ fn an_english_presenter_is_dubbed_into_spanish_by_apertium() {
     std::thread::sleep(Duration::from_secs(21));
     let dub = runner.stats().dub.expect("the dub's figures");
     assert!(runner.error().is_none(), "{:?}", runner.error());
+    let models = runner.record().dub_models;
     runner.stop().expect("stop");
     eprintln!("dub into Spanish: {dub:#?}");
+    // The provenance names Apertium's data with their package versions (or `unverified`
+    // where no model directory lists them).
+    let apertium = models.iter().find(|m| m.name == "apertium:eng-spa").expect("the translation is recorded");
+    assert!(
+        apertium.version == reenact_engine::translation::UNVERIFIED || apertium.version.contains("(Debian 12)"),
+        "{models:?}"
+    );
     assert_eq!(
         (dub.translation.as_str(), dub.speech.as_str()),
         ("apertium:eng-spa", "espeak-ng:es pitch 50"),

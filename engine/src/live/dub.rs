@@ -196,7 +196,11 @@ impl Dub {
                 let mut models = voice.model().into_iter().collect::<Vec<_>>();
                 let mut translated_by = None;
                 if let Translation::Model(translator) = &translation {
-                    models.push(dub_model(translator.model()));
+                    models.push(ModelUse {
+                        name: translator.model().into(),
+                        version: translator.version().into(),
+                        element: "dub".into(),
+                    });
                     translated_by = Some(translator.model().to_owned());
                 }
                 let _ = opened_tx.send(Ok((voice.name(), translated_by, models)));

@@ -55,8 +55,13 @@ pub enum TranslationError {
 /// A loaded translation for one pair: an imported model, or Apertium's.
 pub struct Translator {
     model: String,
+    version: String,
     backend: Backend,
 }
+
+/// The version recorded for Apertium data that no model directory lists, so nothing has
+/// checked them against the pinned package (`reenact models install` lists them).
+pub const UNVERIFIED: &str = "unverified";
 
 enum Backend {
     Marian(Box<Engine>),
@@ -101,7 +106,7 @@ impl Translator {
             .map_err(|_| load_error("the model does not match what its import found".into()))?;
         let engine = loaded.map_err(load_error)?;
         tracing::info!(model = %model, path = %entry.path.display(), "translation model loaded");
-        Ok(Self { model, backend: Backend::Marian(Box::new(engine)) })
+        Ok(Self { model, version: entry.model.version.clone(), backend: Backend::Marian(Box::new(engine)) })
     }
 
     /// Apertium's translation of `from` -> `to`, for want of `model`; refused naming both.
@@ -115,15 +120,21 @@ impl Translator {
     ) -> Result<Self, TranslationError> {
         match Apertium::open(from, to) {
             Ok(apertium) => {
+                let mut versions = Vec::new();
                 for name in apertium.catalog_names() {
-                    let Some((catalog, entry)) = catalog.and_then(|c| Some((c, c.entry(&name)?))) else { continue };
+                    let Some((catalog, entry)) = catalog.and_then(|c| Some((c, c.entry(&name)?))) else {
+                        versions.push(UNVERIFIED.to_owned());
+                        continue;
+                    };
                     catalog
                         .status(entry)
                         .into_result(&name)
                         .map_err(|err| TranslationError::Unusable { model: name.clone(), reason: err.to_string() })?;
+                    versions.push(entry.model.version.clone());
                 }
                 tracing::info!(translation = %apertium.name(), "rule-based translation (no model imported)");
-                Ok(Self { model: apertium.name(), backend: Backend::Apertium(apertium) })
+                let version = versions.join(" + ");
+                Ok(Self { model: apertium.name(), version, backend: Backend::Apertium(apertium) })
             }
             Err(why) => {
                 let apertium = match why {
@@ -143,6 +154,13 @@ impl Translator {
     /// (`apertium:eng-spa`).
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    /// Its version, for provenance: the catalog entry's, or for Apertium each mode's data
+    /// package version (`0.8.1-2 (Debian 12) + 0.9.4-1 (Debian 12)`), [`UNVERIFIED`] for a
+    /// mode the model directory does not list.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Translates one piece of text (sentences are translated one by one).
@@ -274,6 +292,7 @@ mod tests {
         let catalog = Catalog::from_dirs([models.path().to_owned()]).unwrap().without_cache();
         let mut translator = Translator::open_in(Some(&catalog), "en", "es").expect("opens");
         assert_eq!(translator.model(), "translation_en_es");
+        assert!(translator.version().starts_with("imported"), "{}", translator.version());
         let oracle = Engine::load(&model, &vocab, &vocab).unwrap();
         let mut outputs = Vec::new();
         for text in ["the house is red", "hello world", "zebra"] {
@@ -351,6 +370,8 @@ mod tests {
         let (_dir, catalog) = apertium_listed(|text| text);
         let translator = Translator::open_in(Some(&catalog), "en", "fr").expect("the installed data match");
         assert_eq!(translator.model(), "apertium:eng-spa+es-fr");
+        assert_eq!(translator.version(), "0.8.1-2 (Debian 12) + 0.9.4-1 (Debian 12)");
+        assert_eq!(Translator::open_in(None, "en", "es").unwrap().version(), UNVERIFIED, "no catalog lists it");
 
         // The manifest expects other bytes for one of French's transfer rules than the
         // system holds: as a damaged file would be, it is refused by name.

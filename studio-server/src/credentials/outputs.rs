@@ -142,9 +142,12 @@ pub fn live_provenance(
     let mut ingredients = Vec::new();
     let mut characters = Vec::new();
     let mut used: Vec<reenact_models::ModelUse> = Vec::new();
-    let mut add = |name: &str, element: &str| {
+    // `known`: the version the show recorded, for what no catalog entry names (Apertium's
+    // modes).
+    let mut add = |name: &str, element: &str, known: &str| {
         if !used.iter().any(|m| m.name == name) {
-            let version = catalog.and_then(|c| c.entry(name)).map(|e| e.model.version.clone()).unwrap_or_default();
+            let version =
+                catalog.and_then(|c| c.entry(name)).map(|e| e.model.version.clone()).unwrap_or_else(|| known.into());
             used.push(reenact_models::ModelUse { name: name.into(), version, element: element.into() });
         }
     };
@@ -152,11 +155,11 @@ pub fn live_provenance(
         let models = reenact_engine::live::element_models(element, &show.caption_language)
             .map_err(|e| CredentialError::Config(format!("models of the live elements: {e}")))?;
         for name in models {
-            add(name, &format!("{element:?}").to_lowercase());
+            add(name, &format!("{element:?}").to_lowercase(), "");
         }
     }
     for model in &show.dub_models {
-        add(&model.name, "dub");
+        add(&model.name, "dub", &model.version);
     }
     let on = show.elements;
     let algorithms: Vec<String> = [(on.faceswap, "faceswap"), (on.voice, "voice"), (on.lipsync, "lipsync")]
@@ -171,11 +174,11 @@ pub fn live_provenance(
         );
         if let Ok(character) = gstreenact::character::Character::load(file) {
             for model in character.own_models() {
-                add(model, "voice");
+                add(model, "voice", "");
             }
             if character.face == gstreenact::character::FaceMode::Animate {
                 for model in catalog.map(|c| c.portrait_animation().0).unwrap_or_default() {
-                    add(model, "animate");
+                    add(model, "animate", "");
                 }
             }
         }
@@ -209,4 +212,25 @@ pub fn sign_live_recordings(
         signed.push((file.clone(), sign_file(identity, &provenance, file)?));
     }
     Ok(signed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dub_s_translation_keeps_the_version_the_show_recorded() {
+        let used = |name: &str, version: &str| reenact_models::ModelUse {
+            name: name.into(),
+            version: version.into(),
+            element: "dub".into(),
+        };
+        let show = ShowRecord {
+            dub_models: vec![used("apertium:eng-spa", "0.8.1-2 (Debian 12)"), used("whisper_base_q8_0", "")],
+            ..ShowRecord::default()
+        };
+        let provenance = live_provenance(&show, "show", "museum", None).expect("provenance");
+        let versions: Vec<_> = provenance.models.iter().map(|m| (m.name.as_str(), m.version.as_str())).collect();
+        assert_eq!(versions, [("apertium:eng-spa", "0.8.1-2 (Debian 12)"), ("whisper_base_q8_0", "")]);
+    }
 }
