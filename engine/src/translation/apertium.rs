@@ -4,31 +4,68 @@
 //! Its language data are GPL-2 Debian packages that `scripts/setup.sh` installs
 //! (`apertium-eng-spa`, `apertium-fr-es`); the studio runs the `apertium` program on them,
 //! as it runs espeak-ng, and links none of it. English <-> Spanish and Spanish <-> French
-//! are direct; English <-> French goes through Spanish; German has no Apertium pair.
+//! are direct; English <-> French goes through Spanish; German has no Apertium pair. The
+//! directions are read from `models/manifests/MANIFEST.translation.toml`, whose entries
+//! `reenact models verify` checks file by file.
 
 use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+
+use reenact_models::{ModelEntry, TensorSpec};
 
 /// The program that runs a mode on text.
 pub const PROGRAM: &str = "apertium";
 
-/// Each direction Apertium is used for: (from, to, its mode, the Debian package holding it).
-const MODES: [(&str, &str, &str, &str); 4] = [
-    ("en", "es", "eng-spa", "apertium-eng-spa"),
-    ("es", "en", "spa-eng", "apertium-eng-spa"),
-    ("es", "fr", "es-fr", "apertium-fr-es"),
-    ("fr", "es", "fr-es", "apertium-fr-es"),
-];
+/// The task of the catalog entries of Apertium's modes.
+pub const TASK: &str = "translation_rule_based";
 
-type Mode = (&'static str, &'static str, &'static str, &'static str);
+/// One direction Apertium is used for.
+#[derive(Debug, PartialEq, Eq)]
+struct Mode {
+    /// Language in, ISO 639-1.
+    from: String,
+    /// Language out.
+    to: String,
+    /// Apertium's name for it (`eng-spa`): its mode file's stem.
+    mode: String,
+    /// Its catalog name (`apertium_eng_spa`).
+    name: String,
+    /// The Debian package that holds it.
+    package: String,
+}
+
+/// Every direction, from the bundled `MANIFEST.translation.toml`: the routes, the packages
+/// and the catalog names are those of the entries `reenact models verify` checks.
+static MODES: LazyLock<Vec<Mode>> = LazyLock::new(|| {
+    let manifests = reenact_models::bundled_manifests().unwrap_or_else(|err| {
+        tracing::error!(%err, "the bundled manifests do not parse: no rule-based translation");
+        Vec::new()
+    });
+    manifests.iter().flat_map(|m| &m.models).filter(|m| m.task == TASK).filter_map(mode_of).collect()
+});
+
+/// The direction a manifest entry describes: its languages from its text input and output,
+/// its mode from its file, its package from `[model.package]`.
+fn mode_of(entry: &ModelEntry) -> Option<Mode> {
+    let language = |specs: &[TensorSpec]| specs.first()?.extra.get("language")?.as_str().map(str::to_owned);
+    Some(Mode {
+        from: language(&entry.inputs)?,
+        to: language(&entry.outputs)?,
+        mode: entry.file.file_stem()?.to_str()?.to_owned(),
+        name: entry.name.clone(),
+        package: entry.package.as_ref()?.name.clone(),
+    })
+}
 
 /// The modes that take `from` to `to` (ISO 639-1): one, or two through a language both
 /// share; `None` when Apertium has no way between them.
-fn route(from: &str, to: &str) -> Option<Vec<Mode>> {
-    if let Some(direct) = MODES.iter().find(|m| m.0 == from && m.1 == to) {
-        return Some(vec![*direct]);
+fn route(from: &str, to: &str) -> Option<Vec<&'static Mode>> {
+    let modes: &'static [Mode] = &MODES;
+    if let Some(direct) = modes.iter().find(|m| m.from == from && m.to == to) {
+        return Some(vec![direct]);
     }
-    MODES.iter().filter(|first| first.0 == from).find_map(|first| {
-        MODES.iter().find(|second| second.0 == first.1 && second.1 == to).map(|second| vec![*first, *second])
+    modes.iter().filter(|first| first.from == from).find_map(|first| {
+        modes.iter().find(|second| second.from == first.to && second.to == to).map(|second| vec![first, second])
     })
 }
 
@@ -55,13 +92,14 @@ fn installed_modes() -> Vec<String> {
 /// Each mode the studio uses, the Debian package that holds it, and whether it is installed.
 pub fn modes() -> Vec<(&'static str, &'static str, bool)> {
     let installed = installed_modes();
-    MODES.iter().map(|m| (m.2, m.3, installed.iter().any(|i| i == m.2))).collect()
+    let modes: &'static [Mode] = &MODES;
+    modes.iter().map(|m| (m.mode.as_str(), m.package.as_str(), installed.contains(&m.mode))).collect()
 }
 
 /// Apertium's translation of one direction, through one or two modes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Apertium {
-    modes: Vec<&'static str>,
+    modes: Vec<&'static Mode>,
 }
 
 impl Apertium {
@@ -70,24 +108,24 @@ impl Apertium {
         let route = route(from, to).ok_or(Unavailable::NoPair)?;
         let installed = installed_modes();
         let mut missing: Vec<&'static str> =
-            route.iter().filter(|m| !installed.iter().any(|i| i == m.2)).map(|m| m.3).collect();
+            route.iter().filter(|m| !installed.contains(&m.mode)).map(|m| m.package.as_str()).collect();
         missing.dedup();
         if !missing.is_empty() {
             return Err(Unavailable::NotInstalled(missing));
         }
-        Ok(Self { modes: route.iter().map(|m| m.2).collect() })
+        Ok(Self { modes: route })
     }
 
     /// What the studio names it by in stats and metadata: `apertium:eng-spa`, or
     /// `apertium:eng-spa+es-fr` through Spanish.
     pub fn name(&self) -> String {
-        format!("{PROGRAM}:{}", self.modes.join("+"))
+        let modes: Vec<&str> = self.modes.iter().map(|m| m.mode.as_str()).collect();
+        format!("{PROGRAM}:{}", modes.join("+"))
     }
 
-    /// The catalog names of its modes' data (`apertium_eng_spa`), as
-    /// `models/manifests/MANIFEST.translation.toml` lists them.
-    pub fn catalog_names(&self) -> Vec<String> {
-        self.modes.iter().map(|mode| format!("{PROGRAM}_{}", mode.replace('-', "_"))).collect()
+    /// The catalog names of its modes' data (`apertium_eng_spa`).
+    pub fn catalog_names(&self) -> Vec<&'static str> {
+        self.modes.iter().map(|m| m.name.as_str()).collect()
     }
 
     /// `text` translated, mode after mode. Words Apertium does not know are left as they are
@@ -125,7 +163,7 @@ impl Apertium {
 
     /// `text` through each mode in turn, Apertium's marks still on.
     fn run_modes(&self, text: &str) -> Result<String, String> {
-        self.modes.iter().try_fold(text.to_owned(), |text, mode| run(mode, &text))
+        self.modes.iter().try_fold(text.to_owned(), |text, m| run(&m.mode, &text))
     }
 }
 
@@ -159,7 +197,7 @@ mod tests {
 
     #[test]
     fn routes_go_direct_or_through_spanish() {
-        let modes = |from, to| route(from, to).map(|r| r.iter().map(|m| m.2).collect::<Vec<_>>());
+        let modes = |from, to| route(from, to).map(|r| r.iter().map(|m| m.mode.as_str()).collect::<Vec<_>>());
         assert_eq!(modes("en", "es"), Some(vec!["eng-spa"]));
         assert_eq!(modes("es", "en"), Some(vec!["spa-eng"]));
         assert_eq!(modes("en", "fr"), Some(vec!["eng-spa", "es-fr"]));
@@ -193,6 +231,7 @@ mod tests {
         assert_ne!(english.translate("Children can play in the garden.").unwrap(), out);
         let french = Apertium::open("en", "fr").expect("apertium-fr-es (scripts/setup.sh installs it)");
         assert_eq!(french.name(), "apertium:eng-spa+es-fr");
+        assert_eq!(french.catalog_names(), ["apertium_eng_spa", "apertium_es_fr"], "the manifest's entries");
         let out = french.translate("The library is on the second floor.").unwrap();
         assert!(out.contains("bibliothèque"), "{out}");
         let back = Apertium::open("es", "en").unwrap().translate("Bienvenidos al museo de la ciudad.").unwrap();

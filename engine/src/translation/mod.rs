@@ -122,14 +122,14 @@ impl Translator {
             Ok(apertium) => {
                 let mut versions = Vec::new();
                 for name in apertium.catalog_names() {
-                    let Some((catalog, entry)) = catalog.and_then(|c| Some((c, c.entry(&name)?))) else {
+                    let Some((catalog, entry)) = catalog.and_then(|c| Some((c, c.entry(name)?))) else {
                         versions.push(UNVERIFIED.to_owned());
                         continue;
                     };
                     catalog
                         .status(entry)
-                        .into_result(&name)
-                        .map_err(|err| TranslationError::Unusable { model: name.clone(), reason: err.to_string() })?;
+                        .into_result(name)
+                        .map_err(|err| TranslationError::Unusable { model: name.into(), reason: err.to_string() })?;
                     versions.push(entry.model.version.clone());
                 }
                 tracing::info!(translation = %apertium.name(), "rule-based translation (no model imported)");
