@@ -15,6 +15,8 @@
 #   browser-full  the presenter's browser with the Kennedy character and every element
 #        PROFILE=dev bench/live_latency.sh ...   (the dev build the workspace's tests made,
 #                                                 target/debug/reenact, instead of a release build)
+#        JITTER_MS=20 bench/live_latency.sh 30 browser   (the publisher's jitter buffer depth,
+#                                 `--publisher-jitter-ms`; the server's default, 60, when unset)
 #        PUBLISHER_CLOCK=0 bench/live_latency.sh 30 browser   (the publisher burns no clock: the
 #                                 show stamps the decoded picture, i.e. the figure starts at the
 #                                 show's input; the difference is the publisher-to-show leg)
@@ -103,8 +105,9 @@ for chain in "${chains[@]}"; do
     lipsync) args=(--source "file:$presenter" --elements lipsync --timecode true) ;;
     full) args=(--source "file:$presenter" --character "$character" --elements all --timecode true) ;;
     full30) args=(--source test --character "$character" --elements all) ;;
-    browser) args=(--source browser --elements none --timecode true) ;;
-    browser-full) args=(--source browser --character "$character" --elements all --timecode true) ;;
+    browser) args=(--source browser --elements none --timecode true ${JITTER_MS:+--publisher-jitter-ms "$JITTER_MS"}) ;;
+    browser-full) args=(--source browser --character "$character" --elements all --timecode true
+      ${JITTER_MS:+--publisher-jitter-ms "$JITTER_MS"}) ;;
     *) echo "unknown chain $chain" >&2; exit 2 ;;
   esac
   log=$work/$chain.log

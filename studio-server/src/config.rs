@@ -34,6 +34,7 @@ const KEYS: &[(&str, &str)] = &[
     ("turn_secret", "REENACT_TURN_SECRET"),
     ("public_ip", "REENACT_PUBLIC_IP"),
     ("udp_ports", "REENACT_UDP_PORTS"),
+    ("publisher_jitter_ms", "REENACT_PUBLISHER_JITTER_MS"),
     ("lease_s", "REENACT_LEASE_S"),
     ("storage", "REENACT_STORAGE"),
     ("storage_retry_s", "REENACT_STORAGE_RETRY_S"),

@@ -497,6 +497,7 @@ async fn ice_servers_carry_fresh_turn_credentials_for_the_owner_only() {
         public_ips: vec!["203.0.113.7".parse().unwrap()],
         udp_ports: Some(42000..=42019),
         relay_only: false,
+        publisher_jitter: None,
     };
     let policy = LivePolicy { network: Arc::new(network), ..LivePolicy::default() };
     app.state.live = Arc::new(LiveHub::new(policy));

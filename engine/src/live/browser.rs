@@ -31,8 +31,13 @@ use crate::factories::{self as f, make};
 use super::source::{push_due, Restamp};
 use super::timecode;
 
-/// Jitter buffer depth: enough for loopback and a good Wi-Fi, small next to a frame or two.
-const JITTER_MS: u32 = 60;
+/// Jitter buffer depth unless the operator sets one: room for a good Wi-Fi's jitter and a
+/// retransmission on a short round trip. A publisher on the same machine or a wired LAN needs
+/// less, and each millisecond taken off comes off the glass-to-glass delay.
+pub const DEFAULT_JITTER: Duration = Duration::from_millis(60);
+
+/// The deepest jitter buffer accepted: past this a show is no longer live.
+pub const MAX_JITTER: Duration = Duration::from_secs(1);
 
 /// A publisher's video codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,18 +222,27 @@ pub(crate) fn add(
 impl BrowserInput {
     /// Connects a publisher sending `codecs`: builds and starts its depayload
     /// and decode pipeline. `on_keyframe` is called when the decoder needs a
-    /// keyframe (loss, start): the caller sends the publisher a PLI.
-    /// Fails while another publisher is connected.
+    /// keyframe (loss, start): the caller sends the publisher a PLI. Its
+    /// packets wait up to `jitter` for late or resent ones.
+    /// Fails while another publisher is connected, or for a `jitter` past [`MAX_JITTER`].
     pub fn connect(
         &self,
         codecs: BrowserCodecs,
+        jitter: Duration,
         on_keyframe: impl Fn() + Send + Sync + 'static,
     ) -> Result<BrowserPublisher> {
+        if jitter > MAX_JITTER {
+            return Err(EngineError::Request(format!(
+                "a publisher's jitter buffer of {} ms is deeper than the {} ms a live show allows",
+                jitter.as_millis(),
+                MAX_JITTER.as_millis()
+            )));
+        }
         let id = self.gate.next.fetch_add(1, Ordering::SeqCst) + 1;
         if self.gate.current.compare_exchange(0, id, Ordering::SeqCst, Ordering::SeqCst).is_err() {
             return Err(EngineError::Request("a publisher is already connected to this show".into()));
         }
-        match self.publisher_pipeline(id, codecs, Arc::new(on_keyframe)) {
+        match self.publisher_pipeline(id, codecs, jitter, Arc::new(on_keyframe)) {
             Ok(publisher) => {
                 self.gate.tally.lock().unwrap_or_else(PoisonError::into_inner).publishers += 1;
                 Ok(publisher)
@@ -262,6 +276,7 @@ impl BrowserInput {
         &self,
         id: u64,
         codecs: BrowserCodecs,
+        jitter: Duration,
         on_keyframe: Arc<dyn Fn() + Send + Sync>,
     ) -> Result<BrowserPublisher> {
         let pipeline = gst::Pipeline::with_name(&format!("reenact-publisher-{id}"));
@@ -272,14 +287,14 @@ impl BrowserInput {
         let video_rtp = self.branch(
             &pipeline,
             id,
-            Branch { media: "video", encoding, clock_rate: 90_000, pt: codecs.video_pt, depay },
+            Branch { media: "video", encoding, clock_rate: 90_000, pt: codecs.video_pt, depay, jitter },
             Arc::clone(&on_keyframe),
         )?;
         let audio_rtp = match codecs.audio_pt {
             Some(pt) => Some(self.branch(
                 &pipeline,
                 id,
-                Branch { media: "audio", encoding: "OPUS", clock_rate: 48_000, pt, depay: "rtpopusdepay" },
+                Branch { media: "audio", encoding: "OPUS", clock_rate: 48_000, pt, depay: "rtpopusdepay", jitter },
                 on_keyframe,
             )?),
             None => None,
@@ -313,7 +328,7 @@ impl BrowserInput {
                 .build(),
         ));
         let jitter = make("rtpjitterbuffer").map_err(|_| EngineError::MissingElement("rtpjitterbuffer"))?;
-        jitter.set_property("latency", JITTER_MS);
+        jitter.set_property("latency", u32::try_from(branch.jitter.as_millis()).unwrap_or(u32::MAX));
         jitter.set_property("do-lost", true);
         jitter.set_property_from_str("mode", "slave");
         let depay = make(branch.depay).map_err(|_| EngineError::MissingElement("RTP depayloader"))?;
@@ -371,6 +386,7 @@ struct Branch {
     clock_rate: i32,
     pt: u8,
     depay: &'static str,
+    jitter: Duration,
 }
 
 /// One connected publisher. Dropping it (or [`BrowserPublisher::close`]) puts
@@ -617,16 +633,39 @@ mod tests {
     }
 
     #[test]
+    fn the_jitter_buffers_are_as_deep_as_asked_and_no_deeper_than_allowed() {
+        crate::media::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let (_, _, _, input) = add(&pipeline, (320, 240, 30), false).unwrap();
+        let codecs = BrowserCodecs { video: BrowserVideo::H264, video_pt: 102, audio_pt: Some(111) };
+        let publisher = input.connect(codecs, Duration::from_millis(20), || {}).unwrap();
+        let depths: Vec<u32> = publisher
+            .pipeline
+            .iterate_recurse()
+            .into_iter()
+            .flatten()
+            .filter(|e| e.factory().is_some_and(|f| f.name() == "rtpjitterbuffer"))
+            .map(|e| e.property::<u32>("latency"))
+            .collect();
+        assert_eq!(depths, [20, 20], "one per track");
+        drop(publisher);
+        let err = input.connect(codecs, MAX_JITTER + Duration::from_millis(1), || {}).unwrap_err().to_string();
+        assert!(err.contains("1001 ms is deeper than the 1000 ms"), "{err}");
+        assert_eq!(input.stats().publishers, 1, "a refused publisher is not counted");
+        input.connect(codecs, DEFAULT_JITTER, || {}).unwrap();
+    }
+
+    #[test]
     fn a_second_publisher_is_refused_until_the_first_leaves() {
         crate::media::init().unwrap();
         let pipeline = gst::Pipeline::new();
         let (_, _, _, input) = add(&pipeline, (320, 240, 30), false).unwrap();
         let codecs = BrowserCodecs { video: BrowserVideo::Vp8, video_pt: 96, audio_pt: Some(111) };
-        let first = input.connect(codecs, || {}).unwrap();
-        let err = input.connect(codecs, || {}).unwrap_err().to_string();
+        let first = input.connect(codecs, DEFAULT_JITTER, || {}).unwrap();
+        let err = input.connect(codecs, DEFAULT_JITTER, || {}).unwrap_err().to_string();
         assert!(err.contains("already connected"), "{err}");
         first.close();
-        let again = input.connect(codecs, || {}).unwrap();
+        let again = input.connect(codecs, DEFAULT_JITTER, || {}).unwrap();
         assert_eq!(input.stats().publishers, 2);
         drop(again);
     }

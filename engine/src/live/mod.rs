@@ -31,7 +31,9 @@ use gst::prelude::*;
 use gstreenact::character::{Character, FaceMode};
 use serde::{Deserialize, Serialize};
 
-pub use browser::{BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats};
+pub use browser::{
+    BrowserCodecs, BrowserInput, BrowserPublisher, BrowserVideo, PublisherStats, DEFAULT_JITTER, MAX_JITTER,
+};
 pub use captions::CaptionLine;
 pub use dub::{DubStats, LiveDub};
 pub use licences::element_models;

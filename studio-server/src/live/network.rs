@@ -2,7 +2,8 @@
 //! How the studio's WebRTC connections cross real networks: the STUN and TURN servers the
 //! pages are told about, TURN credentials minted per request from a secret shared with
 //! the relay (coturn's `use-auth-secret` scheme), the public address of a server behind a
-//! 1:1 NAT (cloud VMs, Kubernetes nodes) and the UDP ports ICE may bind.
+//! 1:1 NAT (cloud VMs, Kubernetes nodes), the UDP ports ICE may bind and how deep a
+//! presenter's jitter buffer is.
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -10,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use reenact_engine::live::{DEFAULT_JITTER, MAX_JITTER};
 use serde::Serialize;
 use sha1::Sha1;
 use webrtc::api::setting_engine::SettingEngine;
@@ -34,6 +36,8 @@ pub struct LiveNetwork {
     /// Pages connect through the TURN relay only (`iceTransportPolicy: "relay"`): for
     /// networks that allow nothing else, or to keep presenters' addresses from the server.
     pub relay_only: bool,
+    /// Depth of each publisher's jitter buffer; the engine's [`DEFAULT_JITTER`] when `None`.
+    pub publisher_jitter: Option<Duration>,
 }
 
 impl std::fmt::Debug for LiveNetwork {
@@ -44,6 +48,7 @@ impl std::fmt::Debug for LiveNetwork {
             .field("public_ips", &self.public_ips)
             .field("udp_ports", &self.udp_ports)
             .field("relay_only", &self.relay_only)
+            .field("publisher_jitter", &self.publisher_jitter)
             .finish()
     }
 }
@@ -59,6 +64,8 @@ pub enum NetworkError {
     Ports(String),
     #[error("relay-only: ice-servers has no turn: or turns: URL to relay through")]
     NoRelay,
+    #[error("publisher-jitter-ms: {0} ms is deeper than the {max} ms a live show allows", max = MAX_JITTER.as_millis())]
+    Jitter(u128),
 }
 
 /// One entry of `RTCConfiguration.iceServers` as a page passes it to the browser.
@@ -86,7 +93,15 @@ impl LiveNetwork {
         if self.relay_only && !self.ice_servers.iter().any(|url| scheme(url) == Some(Scheme::Turn)) {
             return Err(NetworkError::NoRelay);
         }
+        if self.publisher_jitter() > MAX_JITTER {
+            return Err(NetworkError::Jitter(self.publisher_jitter().as_millis()));
+        }
         Ok(())
+    }
+
+    /// How long a publisher's packets wait for the ones before them.
+    pub fn publisher_jitter(&self) -> Duration {
+        self.publisher_jitter.unwrap_or(DEFAULT_JITTER)
     }
 
     /// `RTCConfiguration.iceTransportPolicy` for the pages.
@@ -238,6 +253,15 @@ mod tests {
             ..LiveNetwork::default()
         };
         relayed.check().unwrap();
+        let deep = LiveNetwork { publisher_jitter: Some(Duration::from_millis(1500)), ..LiveNetwork::default() };
+        assert_eq!(
+            deep.check().unwrap_err().to_string(),
+            "publisher-jitter-ms: 1500 ms is deeper than the 1000 ms a live show allows"
+        );
+        let shallow = LiveNetwork { publisher_jitter: Some(Duration::from_millis(20)), ..LiveNetwork::default() };
+        shallow.check().unwrap();
+        assert_eq!(shallow.publisher_jitter(), Duration::from_millis(20));
+        assert_eq!(LiveNetwork::default().publisher_jitter(), DEFAULT_JITTER);
         assert_eq!((relayed.transport_policy(), turn_only.transport_policy()), ("relay", "all"));
         assert_eq!(parse_ports("50000-50100").unwrap(), 50000..=50100);
         for bad in ["50100-50000", "0-10", "50000", "a-b", "1-70000"] {

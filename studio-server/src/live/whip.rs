@@ -133,13 +133,15 @@ impl Publisher {
         let pc = Arc::new(api(network)?.new_peer_connection(config).await?);
         let ice = IceSession::new(&id, offer.clone());
         match Self::negotiate(&pc, offer).await {
-            Ok(answer) => match Self::attach(id, pc.clone(), &answer, input, ice, on_gone) {
-                Ok(publisher) => Ok((publisher, answer)),
-                Err(err) => {
-                    let _ = pc.close().await;
-                    Err(err)
+            Ok(answer) => {
+                match Self::attach(id, pc.clone(), &answer, (input, network.publisher_jitter()), ice, on_gone) {
+                    Ok(publisher) => Ok((publisher, answer)),
+                    Err(err) => {
+                        let _ = pc.close().await;
+                        Err(err)
+                    }
                 }
-            },
+            }
             Err(err) => {
                 let _ = pc.close().await;
                 Err(err)
@@ -162,14 +164,14 @@ impl Publisher {
         id: String,
         pc: Arc<RTCPeerConnection>,
         answer: &str,
-        input: BrowserInput,
+        (input, jitter): (BrowserInput, Duration),
         ice: IceSession,
         on_gone: impl Fn() + Send + Sync + 'static,
     ) -> Result<Arc<Publisher>, LiveError> {
         let codecs = negotiated(answer)?;
         let video_ssrc = Arc::new(AtomicU32::new(0));
         let on_keyframe = pli_sender(&pc, Arc::clone(&video_ssrc));
-        let feed = input.connect(codecs, on_keyframe).map_err(|_| LiveError::PublisherConnected)?;
+        let feed = input.connect(codecs, jitter, on_keyframe).map_err(|_| LiveError::PublisherConnected)?;
         let feed = Arc::new(Mutex::new(Some(feed)));
         let on_gone = Arc::new(on_gone);
         let relay_feed = Arc::clone(&feed);
