@@ -1095,3 +1095,64 @@ fn the_occlusion_mask_is_named_in_the_algorithm() {
     element.set_property("occlusion-mask", false);
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin");
 }
+
+/// A grey microphone head held over the performer's lips after the first half second: with
+/// `occlusion-mask` the lips it covers stay the frame's (their colour is neither the
+/// performer's skin nor what the lips showed before), without it the character's lips are
+/// painted over it; before it comes, the learned lips are swapped as without the mask.
+#[test]
+fn a_microphone_over_the_lips_stays_once_the_lips_are_known() {
+    init();
+    const CLEAR: usize = 16;
+    let (caps, tracked) = tracked(&grid_file(), CLEAR + 14);
+    let (width, height) = frame_size(&caps);
+    let lips = feature_pixels(&tracked, &LIPS_OUTER);
+    let mouths = feature_pixels(&tracked, &gstreenact::character::mesh::LIPS_INNER);
+    let mut frames = Vec::new();
+    let mut regions = Vec::new();
+    for (i, buffer) in tracked.into_iter().enumerate() {
+        let performer = face(&buffer);
+        let at = |i: usize| (performer.landmarks[i][0], performer.landmarks[i][1]);
+        let eyes = mesh::distance(&performer.landmarks, 33, 263);
+        // Centred on the lower lip, as a microphone held just under the mouth.
+        let object = towards(at(14), at(17), 0.5);
+        let radius = 0.3 * eyes;
+        let lips_only: Vec<_> = lips[i].iter().filter(|p| !mouths[i].contains(p)).copied().collect();
+        let mut buffer = buffer;
+        if i >= CLEAR {
+            let mut map = buffer.make_mut().map_writable().expect("map");
+            for (x, y) in disc(object, radius, width, height) {
+                map[(y * width + x) * 4..][..3].copy_from_slice(&[118, 118, 122]);
+            }
+        }
+        let covered = disc(object, radius - 3.0, width, height);
+        let held: Vec<_> = lips_only.iter().filter(|p| covered.contains(p)).copied().collect();
+        frames.push(buffer);
+        regions.push((held, lips_only));
+    }
+    let kept = swapped(&caps, &frames, astronaut(), "occlusion-mask=true");
+    let painted = swapped(&caps, &frames, astronaut(), "");
+    let (mut held_kept, mut held_painted, mut lips_apart, mut pixels) = (0.0, 0.0, 0.0, 0);
+    for (i, (frame, (held, lips_only))) in frames.iter().zip(&regions).enumerate() {
+        let input = frame.map_readable().expect("map");
+        let (kept, painted) = (kept[i].map_readable().expect("map"), painted[i].map_readable().expect("map"));
+        if i >= CLEAR {
+            held_kept += mean_diff(&input, &kept, width, held);
+            held_painted += mean_diff(&input, &painted, width, held);
+            pixels += held.len();
+        } else if i >= 8 {
+            // Learned by now: judged, and found the lips' own.
+            lips_apart += mean_diff(&kept, &painted, width, lips_only);
+        }
+    }
+    let covered_frames = (frames.len() - CLEAR) as f64;
+    let (held_kept, held_painted) = (held_kept / covered_frames, held_painted / covered_frames);
+    let lips_apart = lips_apart / (CLEAR - 8) as f64;
+    eprintln!(
+        "microphone over the lips: {held_kept:.2} levels kept, {held_painted:.2} painted over; clear lips apart by {lips_apart:.2}"
+    );
+    assert!(pixels > 200, "{pixels} covered lip pixels");
+    assert!(held_kept < 3.0, "the microphone stays in front of the lips: {held_kept:.2} levels changed");
+    assert!(held_painted > 20.0, "without the mask the swap covers it: {held_painted:.2}");
+    assert!(lips_apart < 3.0, "the uncovered lips are swapped alike: {lips_apart:.2} levels apart");
+}

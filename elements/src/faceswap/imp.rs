@@ -50,10 +50,14 @@
  * the outline is therefore not pasted; the performer's own pixels stay there. The character
  * file holds no segmentation and the selfie matte cannot tell hair from skin, so the test is
  * by colour. `occlusion-mask` (default off, both paths) applies the same colour test to the
- * performer's frame: inside their face outline, away from the central face, what is not the
- * colour of their skin (measured on their cheeks) is in front of the face and stays, so a
- * gloved hand, a cup or a strand of hair is not painted over; a bare hand over a cheek, or
- * anything over the eyes or mouth, is still swapped. `blend` chooses how the face meets the performer's skin: `poisson` (default,
+ * performer's frame: inside their face outline, what is not the colour of their skin
+ * (measured on their cheeks) is in front of the face and stays, so a gloved hand, a cup or a
+ * strand of hair is not painted over. Over the brows, eyes, lips and nose, whose colours are
+ * not skin, a colour counts as in front when that feature has not shown it in the earlier
+ * frames (each feature's colours are learned from the first 8 frames of a track on, only
+ * where judged uncovered), so a microphone over the lips stays too. A bare hand over a
+ * cheek, or an object held over a feature from the track's first frames, is still swapped.
+ * `blend` chooses how the face meets the performer's skin: `poisson` (default,
  * gradient-domain) takes the performer's skin colours along the feathered edge band as the
  * boundary condition and spreads the difference smoothly over the face (the membrane of
  * Poisson cloning, interpolated by pull-push over an image pyramid rather than solved
@@ -89,6 +93,7 @@ use gst_base::subclass::prelude::*;
 use super::blend::{MultiBand, Region};
 use super::colour::{skin_stats, LabToRgb, LabTransfer, SkinFilter};
 use super::enhance::FaceEnhancer;
+use super::looks::FeatureLooks;
 use super::mask::{cut_hole, hull_mask, FrameMut, Mask};
 use super::neural::NeuralSwapper;
 use super::skin::{eyes_closed, hold_occluders};
@@ -237,6 +242,9 @@ struct State {
     frames: u64,
     /// The performer's smoothed skin statistics per track id; reset on flush.
     skin: HashMap<u32, SkinFilter>,
+    /// What each track's brows, eyes, lips and nose have looked like (the occlusion mask's);
+    /// reset with `skin`.
+    looks: HashMap<u32, FeatureLooks>,
     /// L*a*b* -> sRGB tables.
     to_rgb: LabToRgb,
     /// The current face's mask, reused.
@@ -306,7 +314,9 @@ impl ReenactFaceSwap {
         };
         if settings.occlusion_mask {
             if let Some(skin) = &performer {
-                hold_occluders(&mut state.mask, frame, landmarks, skin);
+                let looks = state.looks.entry(face.track_id).or_insert_with(|| FeatureLooks::new(state.frames));
+                looks.last_seen = state.frames;
+                hold_occluders(&mut state.mask, frame, landmarks, skin, looks);
             }
         }
         if state.enhancer.is_some() {
@@ -453,7 +463,7 @@ impl ObjectImpl for ReenactFaceSwap {
                     .build(),
                 glib::ParamSpecBoolean::builder("occlusion-mask")
                     .nick("Occlusion mask")
-                    .blurb("Keep what is in front of the performer's face: inside the face outline, away from the eyes, brows, nose and mouth, pixels not of the performer's skin colour (a gloved hand, a cup, hair) are not swapped (both paths; algorithm gains +occlusion)")
+                    .blurb("Keep what is in front of the performer's face: inside the face outline, pixels not of the performer's skin colour (a gloved hand, a cup, hair) and, over the eyes, brows, nose and lips, colours that feature has not shown in earlier frames (a microphone) are not swapped (both paths; algorithm gains +occlusion)")
                     .default_value(DEFAULT_OCCLUSION_MASK)
                     .mutable_playing()
                     .build(),
@@ -744,6 +754,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
             layout: (4, [0, 1, 2]),
             frames: 0,
             skin: HashMap::new(),
+            looks: HashMap::new(),
             to_rgb: LabToRgb::default(),
             mask: Mask::default(),
             enhance_mask: Mask::default(),
@@ -777,6 +788,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
         state.info = Some(info);
         state.layout = layout;
         state.skin.clear();
+        state.looks.clear();
         Ok(())
     }
 
@@ -784,6 +796,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
         if let gst::EventView::FlushStop(_) = event.view() {
             if let Some(state) = self.state().as_mut() {
                 state.skin.clear();
+                state.looks.clear();
             }
         }
         self.parent_sink_event(event)
@@ -837,6 +850,7 @@ impl BaseTransformImpl for ReenactFaceSwap {
         state.frames += 1;
         let frames = state.frames;
         state.skin.retain(|_, f| f.last_seen + SKIN_FORGET_FRAMES >= frames);
+        state.looks.retain(|_, l| l.last_seen + SKIN_FORGET_FRAMES >= frames);
         if faces.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }

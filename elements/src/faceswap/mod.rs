@@ -13,6 +13,7 @@ mod blend;
 mod colour;
 mod enhance;
 mod imp;
+mod looks;
 pub(crate) mod mask;
 pub(crate) mod neural;
 mod skin;

@@ -19,6 +19,7 @@ use crate::character::mesh::{self, FACE_OVAL, LEFT_BROW, LEFT_EYE, LIPS_OUTER, R
 use crate::character::ColourStats;
 use crate::frame::to_level;
 
+use super::looks::FeatureLooks;
 use super::mask::{boundary_distance, FrameMut, Mask};
 use super::triangulation::convex_hull;
 use crate::character::colour::{srgb_to_lab, LabAccumulator};
@@ -164,12 +165,21 @@ fn cheek_stats(picture: &LabRect<'_>, landmarks: &[[f32; 3]], subject: Subject) 
     }
 }
 
-/// Face features never judged by colour (brows, eyes, nose, mouth): dark or red, they would
-/// fail the skin test.
+/// Face features not judged against the skin colour (brows, eyes, nose, mouth): dark or red,
+/// they would fail the skin test. The performer's are judged against what each has looked
+/// like before ([`FeatureLooks`]) when the occlusion mask learns them.
 struct Features {
-    /// Each area with its bounding box grown by `ramp`.
-    areas: Vec<(Vec<(f32, f32)>, crate::facemeta::FaceBox)>,
+    areas: Vec<Area>,
     ramp: f32,
+}
+
+/// One feature's outline.
+struct Area {
+    /// Its index in [`FeatureLooks`].
+    feature: usize,
+    outline: Vec<(f32, f32)>,
+    /// The outline's bounding box grown by the ramp.
+    bounds: crate::facemeta::FaceBox,
 }
 
 /// The nose from the bridge between the eyes down to the nostrils and wings.
@@ -193,31 +203,42 @@ impl Features {
         };
         let areas = polygons
             .into_iter()
-            .filter_map(|polygon| {
-                let b = crate::facemeta::FaceBox::around(polygon.iter().copied())?;
-                let grown =
+            .enumerate()
+            .filter_map(|(feature, outline)| {
+                let b = crate::facemeta::FaceBox::around(outline.iter().copied())?;
+                let bounds =
                     crate::facemeta::FaceBox { x: b.x - ramp, y: b.y - ramp, w: b.w + 2.0 * ramp, h: b.h + 2.0 * ramp };
-                Some((polygon, grown))
+                Some(Area { feature, outline, bounds })
             })
             .collect();
         Self { areas, ramp }
     }
 
-    /// 1 inside a feature, falling to 0 at `ramp` outside it.
-    fn weight(&self, x: f32, y: f32) -> f32 {
+    /// 1 inside a feature, falling to 0 at `ramp` outside it, and which feature that is (the
+    /// nearest where two ramps meet).
+    fn weight(&self, x: f32, y: f32) -> (f32, usize) {
         self.areas
             .iter()
-            .filter(|(_, b)| x >= b.x && y >= b.y && x <= b.x + b.w && y <= b.y + b.h)
-            .map(|(polygon, _)| smoothstep(1.0 + signed_distance(polygon, x, y) / self.ramp))
-            .fold(0.0, f32::max)
+            .filter(|a| {
+                x >= a.bounds.x && y >= a.bounds.y && x <= a.bounds.x + a.bounds.w && y <= a.bounds.y + a.bounds.h
+            })
+            .map(|a| (smoothstep(1.0 + signed_distance(&a.outline, x, y) / self.ramp), a.feature))
+            .fold((0.0, 0), |best, area| if area.0 > best.0 { area } else { best })
     }
 }
 
 /// How much of each pixel of `picture` is the face's own skin or central features (0..1):
-/// the central face (brows, eyes, nose, mouth) always, the rest of the face outline as far as
-/// its colour is skin (the cheeks' statistics, else `skin`); outside the outline, as
-/// [`Subject`] says.
-fn face_weight(picture: &LabRect<'_>, landmarks: &[[f32; 3]], skin: &ColourStats, subject: Subject) -> Vec<f32> {
+/// the central face (brows, eyes, nose, mouth) always, or with `looks` as far as its colour
+/// is skin or what that feature has shown before (and then what it shows now is learned);
+/// the rest of the face outline as far as its colour is skin (the cheeks' statistics, else
+/// `skin`); outside the outline, as [`Subject`] says.
+fn face_weight(
+    picture: &LabRect<'_>,
+    landmarks: &[[f32; 3]],
+    skin: &ColourStats,
+    subject: Subject,
+    looks: Option<&mut FeatureLooks>,
+) -> Vec<f32> {
     let fade_at_outline = subject == Subject::Portrait;
     let outside = if fade_at_outline { 0.0 } else { 1.0 };
     let mut weight = vec![outside; picture.width * picture.height];
@@ -230,6 +251,8 @@ fn face_weight(picture: &LabRect<'_>, landmarks: &[[f32; 3]], skin: &ColourStats
         Subject::Portrait => (SKIN_NEAR, SKIN_FAR),
         Subject::Performer => (OCCLUDER_NEAR, OCCLUDER_FAR),
     };
+    // The central cells judged the feature's own, learned once the frame is judged.
+    let mut own_features = Vec::new();
     for y in picture.rows(face.y.floor(), (face.y + face.h).ceil() + 1.0) {
         for x in picture.columns(face.x.floor(), (face.x + face.w).ceil() + 1.0) {
             let (lab, px, py) = picture.at(x, y);
@@ -237,9 +260,23 @@ fn face_weight(picture: &LabRect<'_>, landmarks: &[[f32; 3]], skin: &ColourStats
                 continue;
             }
             let inner = if fade_at_outline { smoothstep(boundary_distance(&oval, px, py) / ramp) } else { 1.0 };
-            let central = features.weight(px, py);
-            weight[y * picture.width + x] = inner * (central + (1.0 - central) * likeness(lab, skin, bounds));
+            let (central, feature) = features.weight(px, py);
+            let skin_like = likeness(lab, skin, bounds);
+            let own = match looks.as_deref() {
+                Some(looks) if central > 0.0 => {
+                    let own = looks.likeness(feature, lab).map_or(1.0, |seen| seen.max(skin_like));
+                    if central >= 0.5 && own >= 0.5 {
+                        own_features.push((feature, lab));
+                    }
+                    own
+                }
+                _ => 1.0,
+            };
+            weight[y * picture.width + x] = inner * (central * own + (1.0 - central) * skin_like);
         }
+    }
+    if let Some(looks) = looks {
+        looks.learn(&own_features);
     }
     let radius = (SMOOTH_RADIUS * face.w / picture.step as f32).round() as usize;
     if radius > 0 {
@@ -258,16 +295,24 @@ pub(super) fn portrait_skin(
     landmarks: &[[f32; 3]],
     skin: &ColourStats,
 ) -> Vec<f32> {
-    face_weight(&LabRect { lab, x0: 0, y0: 0, width, height, step: 1 }, landmarks, skin, Subject::Portrait)
+    face_weight(&LabRect { lab, x0: 0, y0: 0, width, height, step: 1 }, landmarks, skin, Subject::Portrait, None)
 }
 
 /// Lowers `mask` where something is in front of the performer's face: inside the face
-/// outline, away from the central features, a frame pixel whose colour is not the performer's
-/// skin (a gloved hand, a cup, a microphone held at the cheek, a fringe of hair) keeps the
-/// frame, as the eye and mouth holes do. The skin colour is that of the more even cheek (one
-/// may be covered); `skin`, the performer's over the whole face, when neither can be measured. The central face is always swapped: by colour alone an
-/// object over the mouth cannot be told from lips, nor a bare hand from a cheek.
-pub(super) fn hold_occluders(mask: &mut Mask, frame: &FrameMut<'_>, landmarks: &[[f32; 3]], skin: &ColourStats) {
+/// outline, a frame pixel whose colour is not the performer's skin (a gloved hand, a cup, a
+/// microphone held at the cheek, a fringe of hair) keeps the frame, as the eye and mouth holes
+/// do; over the brows, eyes, lips and nose, one whose colour is neither their skin nor what
+/// that feature showed in earlier frames (`looks`, which learns this frame's). The skin
+/// colour is that of the more even cheek (one may be covered); `skin`, the performer's over
+/// the whole face, when neither can be measured. A bare hand cannot be told from a cheek by
+/// colour, and is swapped over.
+pub(super) fn hold_occluders(
+    mask: &mut Mask,
+    frame: &FrameMut<'_>,
+    landmarks: &[[f32; 3]],
+    skin: &ColourStats,
+    looks: &mut FeatureLooks,
+) {
     if mask.is_empty() {
         return;
     }
@@ -291,7 +336,7 @@ pub(super) fn hold_occluders(mask: &mut Mask, frame: &FrameMut<'_>, landmarks: &
         *cell = [l, a, b, 0.0];
     }
     let rect = LabRect { lab: &lab, x0: mask.x0, y0: mask.y0, width, height, step: STEP };
-    let weight = face_weight(&rect, landmarks, skin, Subject::Performer);
+    let weight = face_weight(&rect, landmarks, skin, Subject::Performer, Some(looks));
     for y in 0..mask.height {
         for x in 0..mask.width {
             let alpha = &mut mask.alpha[y * mask.width + x];

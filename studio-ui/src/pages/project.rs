@@ -169,8 +169,9 @@ pub fn ProjectPage(id: String) -> Element {
                     " Keep what is held in front of the face"
                 }
                 p { class: "muted", id: "project-occlusion-help",
-                    "A cup, a glove or hair in front of the performer's cheeks or forehead stays in front of the "
-                    "character's face. Judged by colour: a bare hand, or anything over the eyes or mouth, is swapped."
+                    "A cup, a glove, hair or a microphone in front of the performer's face stays in front of the "
+                    "character's face. Judged by colour: a bare hand is swapped, and so is an object held over the "
+                    "eyes or mouth from the first frames."
                 }
                 FormError { error: settings_error(), fields: Vec::new() }
             }
