@@ -209,7 +209,7 @@ pub fn Studio() -> Element {
                         }
                         label {
                             input { id: "live-occlusion", name: "occlusion_mask", r#type: "checkbox", value: "true" }
-                            " Keep what is held in front of the face (a cup, a glove: not a bare hand)"
+                            " Keep what is held in front of the face (a cup, a glove, a microphone: not a bare hand)"
                         }
                     }
                     input { r#type: "hidden", name: "elements", value: "" }
