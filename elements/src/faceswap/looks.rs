@@ -7,8 +7,9 @@
 //! front of it: a microphone over the lips, a cup at the nose, a gloved finger on a brow.
 //!
 //! Only what was judged the feature's own is learned, so an object that arrives after the
-//! first frames is never taken in, however long it stays, while a slow change of light is
-//! followed (a shifted colour is still within a bin of what was learned). What this cannot
+//! first frames is not taken in while it stays (only the blend of its rim with the feature
+//! may be), while a slow change of light is followed (a shifted colour is still within a
+//! bin of what was learned). What this cannot
 //! tell: an object held there from the first frame (it is learned as the feature), and a
 //! colour the feature first shows later (a first wide-open mouth), which keeps the
 //! performer's own pixels, as a covered feature does. No GStreamer here.
