@@ -88,6 +88,14 @@ pub fn bilinear(p00: f32, p10: f32, p01: f32, p11: f32, ax: f32, ay: f32) -> f32
     top + (bottom - top) * ay
 }
 
+/// Smooth 0..1 ramp of `t` (clamped): zero slope at both ends, so a feathered edge or a
+/// fading weight has no visible start or end.
+#[inline(always)]
+pub fn smoothstep(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
 /// `v` rounded to the nearest 8-bit level, clamped to 0..=255 (NaN gives 0): what
 /// `v.round().clamp(0.0, 255.0) as u8` gives (but for values within a float's rounding of a
 /// half), without `round`, which the x86-64 baseline (no SSE4.1) compiles to a library call:

@@ -539,8 +539,7 @@ mod tests {
         for y in 0..size {
             for x in 0..size {
                 let d = r - (x as f32 + 0.5 - c).hypot(y as f32 + 0.5 - c);
-                let t = (d / ramp).clamp(0.0, 1.0);
-                let a = t * t * (3.0 - 2.0 * t);
+                let a = crate::frame::smoothstep(d / ramp);
                 let i = y * size + x;
                 mask.alpha[i] = (a * 255.0).round() as u8;
                 if d > -4.0 {

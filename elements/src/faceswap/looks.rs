@@ -100,8 +100,7 @@ impl FeatureLooks {
             }
         }
         let share = near / palette.total;
-        let t = ((share - NEVER_SEEN) / (SEEN - NEVER_SEEN)).clamp(0.0, 1.0);
-        Some(t * t * (3.0 - 2.0 * t))
+        Some(crate::frame::smoothstep((share - NEVER_SEEN) / (SEEN - NEVER_SEEN)))
     }
 
     /// Takes in one frame's `samples`, each a feature's index and a colour judged its own;

@@ -5,7 +5,7 @@
 //! through. It is a pure function of the landmarks, so it is exactly as steady as they are.
 //! Also the plain packed frame the element writes into. No GStreamer here.
 
-use crate::frame::PackedLayout;
+use crate::frame::{smoothstep, PackedLayout};
 
 /// A packed 8-bit RGB-family frame (RGB, BGR, RGBx, BGRx, RGBA, BGRA). The elements build it
 /// inside `frame::write_packed`, which has checked that every row lies inside `data`.
@@ -77,14 +77,6 @@ impl Mask {
     pub(crate) fn is_empty(&self) -> bool {
         self.width == 0 || self.height == 0
     }
-}
-
-/// Smooth 0..1 ramp of `t` (clamped): zero slope at both ends, so the feathered edge has no
-/// visible start or end.
-#[inline]
-fn smoothstep(t: f32) -> f32 {
-    let t = t.clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
 }
 
 /// One hull edge as an inward half-plane: distance(p) = nx * x + ny * y + c.

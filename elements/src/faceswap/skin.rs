@@ -17,7 +17,7 @@
 
 use crate::character::mesh::{self, FACE_OVAL, LEFT_BROW, LEFT_EYE, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE};
 use crate::character::ColourStats;
-use crate::frame::to_level;
+use crate::frame::{smoothstep, to_level};
 
 use super::looks::FeatureLooks;
 use super::mask::{boundary_distance, FrameMut, Mask};
@@ -49,12 +49,6 @@ const SMOOTH_RADIUS: f32 = 0.012;
 /// Eye opening (lid distance over corner distance) below which an eye counts as closed; open
 /// eyes measure 0.25-0.35 on the mesh, closed ones under 0.1.
 const CLOSED_EYE_RATIO: f32 = 0.12;
-
-#[inline]
-fn smoothstep(t: f32) -> f32 {
-    let t = t.clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
-}
 
 /// Signed distance to `polygon`: positive inside, negative outside.
 fn signed_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {

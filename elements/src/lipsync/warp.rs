@@ -30,6 +30,7 @@
 
 use crate::character::mesh::{INNER_LIP_MIDS, LIPS_INNER, MOUTH_CORNERS};
 use crate::facemeta::LANDMARK_COUNT;
+use crate::frame::smoothstep;
 
 use super::features::Mouth;
 use super::image::{copy_rect, FrameMut, Picture};
@@ -82,12 +83,6 @@ const TONGUE: [f32; 3] = [112.0, 44.0, 48.0];
 
 /// Table step along `u`, pixels.
 const STEP: f32 = 0.5;
-
-#[inline(always)]
-fn smoothstep(t: f32) -> f32 {
-    let t = t.clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
-}
 
 #[inline(always)]
 fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
