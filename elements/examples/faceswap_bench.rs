@@ -13,6 +13,10 @@
 //! frame's face is saved as `target/bench/faceswap_<clip>.png`.
 //!
 //! `cargo run --release -p gst-plugin-reenact --example faceswap_bench -- [FRAMES]`
+//!
+//! With properties after the frame count (`-- 11 occlusion-mask=true`, or `-- 11 ""` for the
+//! defaults), only the GRID close-up runs, once with those: one case for a profiler such as
+//! `valgrind --tool=callgrind`.
 
 // The same set-up as the element tests: plugin, shared models, decoded frames.
 #[path = "../tests/common/mod.rs"]
@@ -193,6 +197,12 @@ fn main() {
     let path: PathBuf = std::env::temp_dir().join(format!("faceswap-bench-{}.character.json", std::process::id()));
     character.save(&path).expect("save character");
 
+    if let Some(props) = std::env::args().nth(2) {
+        let (caps, frames) = common::decode_720p(&common::shared().join("media/grid/grid_bbaf2n.mp4"), count);
+        bench("grid close-up", &caps, &tracked(&caps, frames), &path, &props);
+        let _ = std::fs::remove_file(path);
+        return;
+    }
     let (caps, frames) = common::decode(&common::presenter_file(), "RGBx", count);
     let frames = tracked(&caps, frames);
     compare("presenter", &caps, &frames, &path);

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use reenact_models::Catalog;
 
 use super::colour::{srgb_to_lab, LabAccumulator};
-use super::mesh::{
-    self, FACE_OVAL, INNER_LIP_MIDS, LEFT_BROW, LEFT_EYE, LIPS_OUTER, MOUTH_CORNERS, RIGHT_BROW, RIGHT_EYE,
-};
+use super::mesh::{self, INNER_LIP_MIDS, LIPS_OUTER, MOUTH_CORNERS};
 use super::{
     base64_encode, decode_audio_mono, decode_image, encode_png, Character, CharacterError, FaceMode, MouthRegion,
     Portrait, RgbaImage, SpeakerEmbedding, FORMAT_VERSION,
@@ -147,16 +145,12 @@ fn crop_face(picture: &RgbaImage, face: &Face) -> (RgbaImage, Vec<[f32; 3]>) {
 
 /// Lab statistics of the face outline minus eyes, brows and lips.
 fn skin_stats(image: &RgbaImage, landmarks: &[[f32; 3]]) -> Option<super::ColourStats> {
-    let oval = mesh::polygon(landmarks, &FACE_OVAL);
-    let holes: Vec<Vec<(f32, f32)>> = [&RIGHT_EYE[..], &LEFT_EYE, &RIGHT_BROW, &LEFT_BROW, &LIPS_OUTER]
-        .iter()
-        .map(|ids| mesh::polygon(landmarks, ids))
-        .collect();
+    let mut region = mesh::SkinRegion::new(landmarks);
     let mut acc = LabAccumulator::default();
     for y in 0..image.height {
+        region.start_row(y as f32 + 0.5);
         for x in 0..image.width {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            if !mesh::contains(&oval, px, py) || holes.iter().any(|hole| mesh::contains(hole, px, py)) {
+            if !region.contains(x as f32 + 0.5) {
                 continue;
             }
             let i = ((y * image.width + x) * 4) as usize;

@@ -54,6 +54,75 @@ pub fn contains(polygon: &[(f32, f32)], x: f32, y: f32) -> bool {
     inside
 }
 
+/// Where the horizontal line at `y` crosses the closed polygon's edges, sorted by x, into
+/// `out`: per row, what [`contains`] works out per point. A pixel walk over a face region
+/// tests its points against these few numbers instead of every edge.
+pub fn crossings(polygon: &[(f32, f32)], y: f32, out: &mut Vec<f32>) {
+    out.clear();
+    let mut j = polygon.len().wrapping_sub(1);
+    for i in 0..polygon.len() {
+        let (xi, yi) = polygon[i];
+        let (xj, yj) = polygon[j];
+        if (yi > y) != (yj > y) {
+            let x = (xj - xi) * (y - yi) / (yj - yi) + xi;
+            // `contains` never counts a crossing it cannot compare.
+            if !x.is_nan() {
+                out.push(x);
+            }
+        }
+        j = i;
+    }
+    out.sort_unstable_by(f32::total_cmp);
+}
+
+/// Whether (`x`, the row's y) is inside the polygon whose [`crossings`] on that row are
+/// `crossings`: an odd number of them lie to its right, exactly as [`contains`] decides.
+pub fn inside_row(crossings: &[f32], x: f32) -> bool {
+    (crossings.len() - crossings.partition_point(|&c| c <= x)) % 2 == 1
+}
+
+/// The skin of a face in a picture: inside its outline, outside its eyes, brows and lips. Its
+/// colour statistics are measured over this on the portrait and on each frame alike, walked
+/// row by row ([`Self::start_row`], then [`Self::contains`] along the row).
+#[derive(Debug, Clone)]
+pub struct SkinRegion {
+    outline: Vec<(f32, f32)>,
+    holes: Vec<Vec<(f32, f32)>>,
+    /// The outline's and the holes' crossings on the current row.
+    row: Vec<f32>,
+    hole_rows: Vec<Vec<f32>>,
+}
+
+impl SkinRegion {
+    /// The region of a face with these 468 `landmarks`.
+    pub fn new(landmarks: &[[f32; 3]]) -> Self {
+        let holes: Vec<Vec<(f32, f32)>> = [&RIGHT_EYE[..], &LEFT_EYE, &RIGHT_BROW, &LEFT_BROW, &LIPS_OUTER]
+            .iter()
+            .map(|ids| polygon(landmarks, ids))
+            .collect();
+        let hole_rows = vec![Vec::new(); holes.len()];
+        Self { outline: polygon(landmarks, &FACE_OVAL), holes, row: Vec::new(), hole_rows }
+    }
+
+    /// The face outline.
+    pub fn outline(&self) -> &[(f32, f32)] {
+        &self.outline
+    }
+
+    /// Moves the test to the row at picture y `y`.
+    pub fn start_row(&mut self, y: f32) {
+        crossings(&self.outline, y, &mut self.row);
+        for (hole, row) in self.holes.iter().zip(&mut self.hole_rows) {
+            crossings(hole, y, row);
+        }
+    }
+
+    /// Whether the point at `x` on the current row is skin.
+    pub fn contains(&self, x: f32) -> bool {
+        inside_row(&self.row, x) && !self.hole_rows.iter().any(|row| inside_row(row, x))
+    }
+}
+
 /// Distance between two landmarks in the image plane.
 pub fn distance(landmarks: &[[f32; 3]], a: usize, b: usize) -> f32 {
     let (p, q) = (landmarks[a], landmarks[b]);
@@ -70,6 +139,35 @@ mod tests {
         assert!(contains(&square, 5.0, 5.0));
         assert!(!contains(&square, 15.0, 5.0));
         assert!(!contains(&square, -1.0, 5.0));
+    }
+
+    #[test]
+    fn row_crossings_decide_as_the_point_test() {
+        // A star with crossing edges, a concave notch and a horizontal edge, sampled on a grid
+        // finer than its vertices (rows through vertices included).
+        let star: Vec<(f32, f32)> = (0..10)
+            .map(|k| {
+                let angle = k as f32 * std::f32::consts::TAU / 10.0;
+                let r = if k % 2 == 0 { 20.0 } else { 8.0 };
+                (25.0 + r * angle.cos(), 25.0 + r * angle.sin())
+            })
+            .chain([(40.0, 45.0), (10.0, 45.0)])
+            .collect();
+        let mut row = Vec::new();
+        let mut inside = 0;
+        for yi in 0..200 {
+            let y = yi as f32 * 0.25;
+            crossings(&star, y, &mut row);
+            assert!(row.windows(2).all(|w| w[0] <= w[1]), "{row:?}");
+            for xi in 0..200 {
+                let x = xi as f32 * 0.25;
+                assert_eq!(inside_row(&row, x), contains(&star, x, y), "({x}, {y})");
+                inside += usize::from(contains(&star, x, y));
+            }
+        }
+        assert!(inside > 2000 && inside < 30000, "{inside}");
+        crossings(&[(0.0, 0.0), (f32::NAN, 5.0), (10.0, 10.0)], 2.0, &mut row);
+        assert!(row.iter().all(|x| !x.is_nan()));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! L*a*b* -> sRGB for the per-pixel path. No GStreamer here.
 
 use crate::character::colour::srgb_to_lab;
-use crate::character::mesh::{self, FACE_OVAL, LEFT_BROW, LEFT_EYE, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE};
+use crate::character::mesh;
 use crate::character::ColourStats;
 
 use super::mask::FrameMut;
@@ -27,13 +27,9 @@ const SPREAD_RATIO: (f32, f32) = (0.5, 2.0);
 /// lips of `landmarks`, frame pixels), on a grid of about [`SKIN_SAMPLES`] points; `None` when
 /// too little skin is visible.
 pub(super) fn skin_stats(frame: &FrameMut<'_>, landmarks: &[[f32; 3]]) -> Option<ColourStats> {
-    let oval = mesh::polygon(landmarks, &FACE_OVAL);
-    let holes: Vec<Vec<(f32, f32)>> = [&RIGHT_EYE[..], &LEFT_EYE, &RIGHT_BROW, &LEFT_BROW, &LIPS_OUTER]
-        .iter()
-        .map(|ids| mesh::polygon(landmarks, ids))
-        .collect();
+    let mut region = mesh::SkinRegion::new(landmarks);
     let (mut min_x, mut min_y, mut max_x, mut max_y) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for p in &oval {
+    for p in region.outline() {
         min_x = min_x.min(p.0);
         min_y = min_y.min(p.1);
         max_x = max_x.max(p.0);
@@ -51,13 +47,11 @@ pub(super) fn skin_stats(frame: &FrameMut<'_>, landmarks: &[[f32; 3]]) -> Option
     let step = ((area / SKIN_SAMPLES).sqrt().floor() as usize).max(1);
     let mut acc = crate::character::colour::LabAccumulator::default();
     for y in (y0..y1).step_by(step) {
-        let py = y as f32 + 0.5;
+        region.start_row(y as f32 + 0.5);
         for x in (x0..x1).step_by(step) {
-            let px = x as f32 + 0.5;
-            if !mesh::contains(&oval, px, py) || holes.iter().any(|hole| mesh::contains(hole, px, py)) {
-                continue;
+            if region.contains(x as f32 + 0.5) {
+                acc.push(srgb_to_lab(frame.get(x, y)));
             }
-            acc.push(srgb_to_lab(frame.get(x, y)));
         }
     }
     (acc.count() >= MIN_SKIN_SAMPLES).then(|| acc.stats()).flatten()
@@ -128,25 +122,27 @@ impl LabTransfer {
     }
 }
 
-/// Entries of the linear -> sRGB table over 0..1.
-const GAMMA_STEPS: usize = 4096;
+/// Entries of the linear -> sRGB table over 0..1, less one. The steepest part of the curve
+/// (12.92 x 255 levels per unit near black) moves under 0.1 level between entries, so the
+/// nearest entry is within a level of the exact value without interpolating.
+const GAMMA_STEPS: usize = 16384;
 
 /// L*a*b* (D65) to 8-bit sRGB, as [`crate::character::colour::lab_to_srgb`] but with the sRGB
-/// transfer curve tabulated and interpolated: the per-pixel cost of the warp.
+/// transfer curve tabulated: the per-pixel cost of the warp.
 #[derive(Debug, Clone)]
 pub(super) struct LabToRgb {
-    /// sRGB x 255 at linear `i / GAMMA_STEPS`, one extra entry for interpolation. A fixed
-    /// length, so that the clamped index needs no bounds check per channel.
-    table: Box<[f32; GAMMA_STEPS + 2]>,
+    /// The 8-bit sRGB level at linear `i / GAMMA_STEPS`. A fixed length, so that the clamped
+    /// index needs no bounds check per channel.
+    table: Box<[u8; GAMMA_STEPS + 1]>,
 }
 
 impl Default for LabToRgb {
     fn default() -> Self {
-        let mut table = Box::new([0.0; GAMMA_STEPS + 2]);
+        let mut table = Box::new([0; GAMMA_STEPS + 1]);
         for (i, entry) in table.iter_mut().enumerate() {
-            let c = (i as f32 / GAMMA_STEPS as f32).min(1.0);
+            let c = i as f64 / GAMMA_STEPS as f64;
             let s = if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
-            *entry = s * 255.0;
+            *entry = (s * 255.0).round() as u8;
         }
         Self { table }
     }
@@ -155,12 +151,10 @@ impl Default for LabToRgb {
 impl LabToRgb {
     #[inline]
     fn encode(&self, linear: f32) -> u8 {
-        let t = linear.clamp(0.0, 1.0) * GAMMA_STEPS as f32;
-        // 0..=GAMMA_STEPS and 0.5..=255.5 here, so the cheaper i32 conversions lose nothing.
-        let i = (t as i32 as usize).min(GAMMA_STEPS);
-        let f = t - i as f32;
-        let v = self.table[i] + (self.table[i + 1] - self.table[i]) * f;
-        (v + 0.5) as i32 as u8
+        // 0.5..=GAMMA_STEPS + 0.5 before the truncation, so the cheaper i32 conversion loses
+        // nothing and the index stays inside the table.
+        let i = (linear.clamp(0.0, 1.0) * GAMMA_STEPS as f32 + 0.5) as i32 as usize;
+        self.table[i.min(GAMMA_STEPS)]
     }
 
     /// Converts one colour, clamped to the sRGB gamut.
@@ -168,9 +162,10 @@ impl LabToRgb {
     pub(super) fn convert(&self, lab: [f32; 3]) -> [u8; 3] {
         const D: f32 = 6.0 / 29.0;
         let f_inv = |t: f32| if t > D { t * t * t } else { 3.0 * D * D * (t - 4.0 / 29.0) };
-        let fy = (lab[0] + 16.0) / 116.0;
-        let fx = fy + lab[1] / 500.0;
-        let fz = fy - lab[2] / 200.0;
+        // Multiplications by the reciprocals: a division per channel costs several.
+        let fy = (lab[0] + 16.0) * (1.0 / 116.0);
+        let fx = fy + lab[1] * (1.0 / 500.0);
+        let fz = fy - lab[2] * (1.0 / 200.0);
         let (x, y, z) = (0.950_47 * f_inv(fx), f_inv(fy), 1.088_83 * f_inv(fz));
         let r = 3.240_454_2 * x - 1.537_138_5 * y - 0.498_531_4 * z;
         let g = -0.969_266 * x + 1.876_010_8 * y + 0.041_556 * z;
@@ -183,6 +178,7 @@ impl LabToRgb {
 mod tests {
     use super::*;
     use crate::character::colour::lab_to_srgb;
+    use crate::character::mesh::FACE_OVAL;
 
     #[test]
     fn fast_conversion_matches_the_reference() {
@@ -196,6 +192,11 @@ mod tests {
             }
         }
         assert_eq!(fast.convert([150.0, 0.0, 0.0]), [255, 255, 255], "clamped");
+        // Every grey level, dark ones on the steep part of the curve included, comes back.
+        for v in 0..=255u8 {
+            let back = fast.convert(srgb_to_lab([v; 3]));
+            assert!(back.iter().all(|c| c.abs_diff(v) <= 1), "{v}: {back:?}");
+        }
     }
 
     #[test]

@@ -105,8 +105,12 @@ impl LabRect<'_> {
     /// L*a*b* of cell (`x`, `y`) and its centre in picture pixels.
     fn at(&self, x: usize, y: usize) -> ([f32; 3], f32, f32) {
         let [l, a, b, _] = self.lab[y * self.width + x];
-        let step = self.step as f32;
-        ([l, a, b], self.x0 as f32 + (x as f32 + 0.5) * step, self.y0 as f32 + (y as f32 + 0.5) * step)
+        ([l, a, b], self.x0 as f32 + (x as f32 + 0.5) * self.step as f32, self.row_centre(y))
+    }
+
+    /// The picture y of the centres of cell row `y`.
+    fn row_centre(&self, y: usize) -> f32 {
+        self.y0 as f32 + (y as f32 + 0.5) * self.step as f32
     }
 }
 
@@ -247,10 +251,12 @@ fn face_weight(
     };
     // The central cells judged the feature's own, learned once the frame is judged.
     let mut own_features = Vec::new();
+    let mut outline = Vec::new();
     for y in picture.rows(face.y.floor(), (face.y + face.h).ceil() + 1.0) {
+        mesh::crossings(&oval, picture.row_centre(y), &mut outline);
         for x in picture.columns(face.x.floor(), (face.x + face.w).ceil() + 1.0) {
             let (lab, px, py) = picture.at(x, y);
-            if !mesh::contains(&oval, px, py) {
+            if !mesh::inside_row(&outline, px) {
                 continue;
             }
             let inner = if fade_at_outline { smoothstep(boundary_distance(&oval, px, py) / ramp) } else { 1.0 };

@@ -45,8 +45,10 @@ pub(super) fn mesh_points(landmarks: &[[f32; 3]], out: &mut Vec<(f32, f32)>) {
 pub(super) struct PortraitMesh {
     /// Picture width in pixels.
     width: usize,
-    /// Picture height in pixels.
-    height: usize,
+    /// The last column and row: kept so that the per-pixel sample need not subtract.
+    last: (usize, usize),
+    /// `last` as sample coordinates: kept so that the per-pixel sample need not convert.
+    limit: (f32, f32),
     /// The picture in L*a*b*, the fourth lane its skin weight (0..1, see [`super::skin`]).
     lab: Vec<[f32; 4]>,
     /// Landmarks and ring points, picture pixels.
@@ -81,7 +83,8 @@ impl PortraitMesh {
         for (p, w) in lab.iter_mut().zip(weight) {
             p[3] = w;
         }
-        Ok(Self { width, height, lab, points, triangles })
+        let last = (width - 1, height - 1);
+        Ok(Self { width, last, limit: (last.0 as f32, last.1 as f32), lab, points, triangles })
     }
 
     /// Number of triangles.
@@ -93,22 +96,19 @@ impl PortraitMesh {
     /// +0.5), edges clamped.
     #[inline]
     fn sample(&self, x: f32, y: f32) -> [f32; 4] {
-        let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
-        let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
+        let fx = (x - 0.5).clamp(0.0, self.limit.0);
+        let fy = (y - 0.5).clamp(0.0, self.limit.1);
         // Through i32: both are clamped non-negative and inside the picture, and the 32-bit
-        // conversion is one instruction where the saturating one to usize is several.
-        let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
-        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
-        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-        let (p00, p10) = (self.lab[y0 * self.width + x0], self.lab[y0 * self.width + x1]);
-        let (p01, p11) = (self.lab[y1 * self.width + x0], self.lab[y1 * self.width + x1]);
-        let mut out = [0.0; 4];
-        for c in 0..4 {
-            let top = p00[c] + (p10[c] - p00[c]) * ax;
-            let bottom = p01[c] + (p11[c] - p01[c]) * ax;
-            out[c] = top + (bottom - top) * ay;
-        }
-        out
+        // conversions are one instruction each where those of usize are several.
+        let (ix, iy) = (fx as i32, fy as i32);
+        let (ax, ay) = (fx - ix as f32, fy - iy as f32);
+        let (x0, y0) = (ix as usize, iy as usize);
+        let x1 = (x0 + 1).min(self.last.0);
+        // Two row slices: one index computation each instead of one per corner.
+        let top = &self.lab[y0 * self.width..][..self.width];
+        let bottom = &self.lab[(y0 + 1).min(self.last.1) * self.width..][..self.width];
+        let mix = |a: [f32; 4], b: [f32; 4], t: f32| -> [f32; 4] { std::array::from_fn(|c| a[c] + (b[c] - a[c]) * t) };
+        mix(mix(top[x0], top[x1], ax), mix(bottom[x0], bottom[x1], ax), ay)
     }
 
     /// Warps the portrait onto `dst` (the performer's [`mesh_points`], frame pixels) and blends
