@@ -88,8 +88,9 @@ pub fn inside_row(crossings: &[f32], x: f32) -> bool {
 pub struct SkinRegion {
     outline: Vec<(f32, f32)>,
     holes: Vec<Vec<(f32, f32)>>,
-    /// The outline's and the holes' crossings on the current row.
+    /// The outline's crossings on the current row.
     row: Vec<f32>,
+    /// Each hole's crossings on the current row.
     hole_rows: Vec<Vec<f32>>,
 }
 
