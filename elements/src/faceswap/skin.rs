@@ -337,12 +337,20 @@ pub(super) fn hold_occluders(
     }
     let rect = LabRect { lab: &lab, x0: mask.x0, y0: mask.y0, width, height, step: STEP };
     let weight = face_weight(&rect, landmarks, skin, Subject::Performer, Some(looks));
-    for y in 0..mask.height {
-        for x in 0..mask.width {
-            let alpha = &mut mask.alpha[y * mask.width + x];
+    // Read back bilinearly per pixel, edges clamped. Each column's two cells and fraction are
+    // the same on every row, and each row's two cell rows the same along it: worked out once.
+    let neighbours = |i: usize, n: usize| {
+        let t = ((i as f32 + 0.5) / STEP as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+        let first = t as usize;
+        (first, (first + 1).min(n - 1), t - first as f32)
+    };
+    let columns: Vec<(usize, usize, f32)> = (0..mask.width).map(|x| neighbours(x, width)).collect();
+    for (y, alphas) in mask.alpha.chunks_exact_mut(mask.width).enumerate() {
+        let (y0, y1, ay) = neighbours(y, height);
+        let (top, bottom) = (&weight[y0 * width..][..width], &weight[y1 * width..][..width]);
+        for (alpha, &(x0, x1, ax)) in alphas.iter_mut().zip(&columns) {
             if *alpha > 0 {
-                let (u, v) = ((x as f32 + 0.5) / STEP as f32 - 0.5, (y as f32 + 0.5) / STEP as f32 - 0.5);
-                let w = bilinear(&weight, width, height, u, v).clamp(0.0, 1.0);
+                let w = crate::frame::bilinear(top[x0], top[x1], bottom[x0], bottom[x1], ax, ay).clamp(0.0, 1.0);
                 *alpha = to_level(f32::from(*alpha) * w);
             }
         }
@@ -351,15 +359,6 @@ pub(super) fn hold_occluders(
 
 /// Side of the square of frame pixels judged together by [`hold_occluders`].
 const OCCLUSION_CELL: usize = 2;
-
-/// `plane` (`width` x `height`, row-major) at fractional cell (`u`, `v`), edges clamped.
-fn bilinear(plane: &[f32], width: usize, height: usize, u: f32, v: f32) -> f32 {
-    let (u, v) = (u.clamp(0.0, (width - 1) as f32), v.clamp(0.0, (height - 1) as f32));
-    let (x0, y0) = (u as usize, v as usize);
-    let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
-    let at = |x: usize, y: usize| plane[y * width + x];
-    crate::frame::bilinear(at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1), u - x0 as f32, v - y0 as f32)
-}
 
 /// In-place box blur (horizontal then vertical) of a `width` x `height` plane, edges clamped.
 fn box_blur(plane: &mut [f32], width: usize, height: usize, radius: usize) {
