@@ -9,10 +9,10 @@
 //! Only what was judged the feature's own is learned, so an object that arrives after the
 //! first frames is not taken in while it stays (only the blend of its rim with the feature
 //! may be), while a slow change of light is followed (a shifted colour is still within a
-//! bin of what was learned). What this cannot
-//! tell: an object held there from the first frame (it is learned as the feature), and a
-//! colour the feature first shows later (a first wide-open mouth), which keeps the
-//! performer's own pixels, as a covered feature does. No GStreamer here.
+//! bin of what was learned). What this cannot tell: an object held there from the first
+//! frame (it is learned as the feature), and a colour the feature first shows later (a first
+//! wide-open mouth), which keeps the performer's own pixels, as a covered feature does. No
+//! GStreamer here.
 
 /// How many features are learned: the two brows, the two eyes, the lips and the nose, in the
 /// order the occlusion mask lists them.
