@@ -55,8 +55,11 @@
  * strand of hair is not painted over. Over the brows, eyes, lips and nose, whose colours are
  * not skin, a colour counts as in front when that feature has not shown it in the earlier
  * frames (each feature's colours are learned from the first 8 frames of a track on, only
- * where judged uncovered), so a microphone over the lips stays too. A bare hand over a
- * cheek, or an object held over a feature from the track's first frames, is still swapped.
+ * where judged uncovered), so a microphone over the lips stays too. Elsewhere on the face,
+ * skin that passes the colour test is also compared with what its patch of the face (a
+ * grid that moves with the eyes) showed in earlier frames, so a bare hand laid on a cheek
+ * stays. What covers the face from a track's first frames is learned as the face, and
+ * swapped.
  * `blend` chooses how the face meets the performer's skin: `poisson` (default,
  * gradient-domain) takes the performer's skin colours along the feathered edge band as the
  * boundary condition and spreads the difference smoothly over the face (the membrane of
@@ -463,7 +466,7 @@ impl ObjectImpl for ReenactFaceSwap {
                     .build(),
                 glib::ParamSpecBoolean::builder("occlusion-mask")
                     .nick("Occlusion mask")
-                    .blurb("Keep what is in front of the performer's face: inside the face outline, pixels not of the performer's skin colour (a gloved hand, a cup, hair) and, over the eyes, brows, nose and lips, colours that feature has not shown in earlier frames (a microphone) are not swapped (both paths; algorithm gains +occlusion)")
+                    .blurb("Keep what is in front of the performer's face: inside the face outline, pixels not of the performer's skin colour (a gloved hand, a cup, hair) or unlike what that patch of skin showed in earlier frames (a bare hand) and, over the eyes, brows, nose and lips, colours that feature has not shown in earlier frames (a microphone) are not swapped (both paths; algorithm gains +occlusion)")
                     .default_value(DEFAULT_OCCLUSION_MASK)
                     .mutable_playing()
                     .build(),

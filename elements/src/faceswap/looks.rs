@@ -14,6 +14,8 @@
 //! wide-open mouth), which keeps the performer's own pixels, as a covered feature does. No
 //! GStreamer here.
 
+use super::patches::SkinPatches;
+
 /// How many features are learned: the two brows, the two eyes, the lips and the nose, in the
 /// order the occlusion mask lists them.
 pub(super) const FEATURES: usize = 6;
@@ -39,10 +41,11 @@ const READY_FRAMES: u32 = 8;
 const NEVER_SEEN: f32 = 0.002;
 const SEEN: f32 = 0.01;
 
-/// The learned colours of one track's features.
+/// The learned colours of one track's features, and of its skin patch by patch.
 #[derive(Debug, Clone)]
 pub(super) struct FeatureLooks {
     palettes: Vec<Palette>,
+    pub(super) skin: SkinPatches,
     /// Frame count when the face was last judged (the element forgets a track gone for long).
     pub(super) last_seen: u64,
 }
@@ -80,7 +83,11 @@ fn around(i: usize, n: usize) -> std::ops::RangeInclusive<usize> {
 impl FeatureLooks {
     /// Nothing learned yet, at frame `frame`.
     pub(super) fn new(frame: u64) -> Self {
-        Self { palettes: (0..FEATURES).map(|_| Palette::new()).collect(), last_seen: frame }
+        Self {
+            palettes: (0..FEATURES).map(|_| Palette::new()).collect(),
+            skin: SkinPatches::default(),
+            last_seen: frame,
+        }
     }
 
     /// How much `lab` looks like what `feature` has shown (0..1), or `None` while the feature

@@ -16,6 +16,7 @@ mod imp;
 mod looks;
 pub(crate) mod mask;
 pub(crate) mod neural;
+mod patches;
 mod skin;
 mod triangulation;
 mod warp;

@@ -21,6 +21,7 @@ use crate::frame::{smoothstep, to_level};
 
 use super::looks::FeatureLooks;
 use super::mask::{boundary_distance, FrameMut, Mask};
+use super::patches::{FaceGrid, SkinPatches, SkinSamples};
 use super::triangulation::convex_hull;
 use crate::character::colour::{srgb_to_lab, LabAccumulator};
 
@@ -41,6 +42,10 @@ const OCCLUDER_FAR: f32 = 6.0;
 
 /// The outline and central-face ramps, as a fraction of the face width.
 const EDGE_RAMP: f32 = 0.03;
+
+/// How many outline ramps away from the central features skin is judged against what its
+/// patch of the face has shown.
+const FEATURE_MARGIN: f32 = 3.0;
 
 /// Box-blur radius of the finished weight, as a fraction of the face width: single stray
 /// pixels (a highlight, a freckle) must not become holes.
@@ -229,7 +234,8 @@ impl Features {
 /// the central face (brows, eyes, nose, mouth) always, or with `looks` as far as its colour
 /// is skin or what that feature has shown before (and then what it shows now is learned);
 /// the rest of the face outline as far as its colour is skin (the cheeks' statistics, else
-/// `skin`); outside the outline, as [`Subject`] says.
+/// `skin`) and, with `looks`, like what its patch of the face has shown; outside the outline,
+/// as [`Subject`] says.
 fn face_weight(
     picture: &LabRect<'_>,
     landmarks: &[[f32; 3]],
@@ -251,6 +257,15 @@ fn face_weight(
     };
     // The central cells judged the feature's own, learned once the frame is judged.
     let mut own_features = Vec::new();
+    let grid = looks.as_ref().and_then(|_| FaceGrid::new(landmarks));
+    // Beside a brow, an eye or a nostril the skin's look changes within a patch as sharply
+    // as a hand's rim would: judged only farther away (the features judge what covers them).
+    let near_features = Features::new(landmarks, subject, FEATURE_MARGIN * ramp);
+    // The skin cells away from the features, to be judged against their patch of the face
+    // once the whole face's change of light is known: each with its index and the share of
+    // its weight the skin test gave.
+    let mut skin_cells = SkinSamples::default();
+    let mut skin_shares = Vec::new();
     let mut outline = Vec::new();
     for y in picture.rows(face.y.floor(), (face.y + face.h).ceil() + 1.0) {
         mesh::crossings(&oval, picture.row_centre(y), &mut outline);
@@ -272,10 +287,20 @@ fn face_weight(
                 }
                 _ => 1.0,
             };
-            weight[y * picture.width + x] = inner * (central * own + (1.0 - central) * skin_like);
+            let skin_share = inner * (1.0 - central) * skin_like;
+            let i = y * picture.width + x;
+            weight[i] = inner * central * own + skin_share;
+            let judged = grid.filter(|_| central == 0.0 && skin_like >= 0.5 && near_features.weight(px, py).0 == 0.0);
+            if let Some(patch) = judged.and_then(|g| g.point(px, py)) {
+                skin_cells.cells.push((patch, lab));
+                skin_shares.push((i, skin_share));
+            }
         }
     }
     if let Some(looks) = looks {
+        let radius = grid.map_or(0, |g| (0.5 * g.side() / picture.step as f32).round() as usize);
+        let size = (picture.width, picture.height);
+        hold_strange_skin(&mut weight, size, &skin_shares, &skin_cells, &mut looks.skin, radius);
         looks.learn(&own_features);
     }
     let radius = (SMOOTH_RADIUS * face.w / picture.step as f32).round() as usize;
@@ -283,6 +308,63 @@ fn face_weight(
         box_blur(&mut weight, picture.width, picture.height, radius);
     }
     weight
+}
+
+/// Lowers `weight` (`width` x `height` cells) where skin does not look like what its patch
+/// of the face has shown (a bare hand over the cheek), by the share of its weight the skin
+/// test gave (`shares`, one per cell of `cells`); then learns the cells found their patch's
+/// own. A cell is judged by its residual from what was learned there averaged over `radius`
+/// cells around it (the skin's grain changes by several units from cell to cell, while a
+/// hand moves a whole neighbourhood), and then takes the lowest judgement within `radius`:
+/// near the rim of a hand the average also holds the cheek beside it, which would leave the
+/// rim to the swap.
+fn hold_strange_skin(
+    weight: &mut [f32],
+    (width, height): (usize, usize),
+    shares: &[(usize, f32)],
+    cells: &SkinSamples,
+    skin: &mut SkinPatches,
+    radius: usize,
+) {
+    let shift = skin.shift(cells);
+    // Residual sums per channel and how many cells have one, blurred alike: their ratio is
+    // the neighbourhood's mean residual.
+    let mut planes = [(); 4].map(|_| vec![0.0f32; width * height]);
+    for (&(i, ..), &(at, lab)) in shares.iter().zip(&cells.cells) {
+        if let Some(residual) = skin.residual(at, lab, shift) {
+            (0..3).for_each(|c| planes[c][i] = residual[c]);
+            planes[3][i] = 1.0;
+        }
+    }
+    if radius > 0 {
+        planes.iter_mut().for_each(|plane| box_blur(plane, width, height, radius));
+    }
+    let mut judged = vec![false; shares.len()];
+    let mut likeness = vec![1.0f32; width * height];
+    for ((&(i, ..), &(at, _)), judged) in shares.iter().zip(&cells.cells).zip(&mut judged) {
+        let count = planes[3][i];
+        if let Some(l) = (count > 0.0).then(|| skin.likeness(at, [0, 1, 2].map(|c| planes[c][i] / count))).flatten() {
+            likeness[i] = l;
+            *judged = true;
+        }
+    }
+    // Most frames find nothing strange: then there is nothing to spread.
+    if likeness.iter().any(|&l| l < 1.0) {
+        min_filter(&mut likeness, width, height, radius);
+    }
+    let (mut own, mut strange) = (Vec::with_capacity(cells.cells.len()), Vec::new());
+    for ((&(i, share), &(at, lab)), judged) in shares.iter().zip(&cells.cells).zip(judged) {
+        let likeness = judged.then_some(likeness[i]);
+        let residual = (planes[3][i] > 0.0).then(|| [0, 1, 2].map(|c| planes[c][i] / planes[3][i]));
+        if let Some(likeness) = likeness {
+            weight[i] -= share * (1.0 - likeness);
+        }
+        match likeness {
+            Some(l) if l < 0.5 => strange.push(at),
+            _ => own.push((at, lab, residual)),
+        }
+    }
+    skin.learn(&own, &strange);
 }
 
 /// The skin weight (0..1) of every pixel of a `width` x `height` portrait given in L*a*b*
@@ -304,8 +386,9 @@ pub(super) fn portrait_skin(
 /// do; over the brows, eyes, lips and nose, one whose colour is neither their skin nor what
 /// that feature showed in earlier frames (`looks`, which learns this frame's). The skin
 /// colour is that of the more even cheek (one may be covered); `skin`, the performer's over
-/// the whole face, when neither can be measured. A bare hand cannot be told from a cheek by
-/// colour, and is swapped over.
+/// the whole face, when neither can be measured. A skin-coloured pixel (a bare hand) keeps the
+/// frame as far as it is unlike what its patch of the face showed in earlier frames (`looks`
+/// learns that too, [`super::patches`]).
 pub(super) fn hold_occluders(
     mask: &mut Mask,
     frame: &FrameMut<'_>,
@@ -383,6 +466,27 @@ fn box_blur(plane: &mut [f32], width: usize, height: usize, radius: usize) {
         let column: Vec<f32> = (0..height).map(|y| plane[y * width + x]).collect();
         blur_line(&mut line, &mut column.into_iter(), &mut |i, v| plane[i * width + x] = v);
     }
+}
+
+/// In-place minimum filter (horizontal then vertical) of a `width` x `height` plane over
+/// `radius` cells each side.
+fn min_filter(plane: &mut [f32], width: usize, height: usize, radius: usize) {
+    if radius == 0 {
+        return;
+    }
+    let mut line = Vec::new();
+    let mut pass = |plane: &mut [f32], n: usize, lines: usize, at: &dyn Fn(usize, usize) -> usize| {
+        for l in 0..lines {
+            line.clear();
+            line.extend((0..n).map(|i| plane[at(l, i)]));
+            for i in 0..n {
+                let window = &line[i.saturating_sub(radius)..(i + radius + 1).min(n)];
+                plane[at(l, i)] = window.iter().copied().fold(f32::INFINITY, f32::min);
+            }
+        }
+    };
+    pass(plane, width, height, &|y, x| y * width + x);
+    pass(plane, height, width, &|x, y| y * width + x);
 }
 
 /// True when both eyes of `landmarks` are closed (lids together), judged by each eye's lid
