@@ -379,6 +379,26 @@ mod tests {
     }
 
     #[test]
+    fn shading_across_patches_is_expected_between_their_centres() {
+        // A cheek darkening toward the nose: 20 units from one patch's centre to the next.
+        let mut skin = SkinPatches::default();
+        let shaded = |p: usize| if p.is_multiple_of(2) { [50.0, 14.0, 17.0] } else { [70.0, 14.0, 17.0] };
+        for _ in 0..20 {
+            let samples = frame(0..2, shaded);
+            skin.learn(&own(&skin, &samples), &[]);
+        }
+        // Half-way between the centres the skin is half-way too: its own, though 10 units
+        // from either patch's mean.
+        let between = GridPoint { across: 1.0, down: 0.5 };
+        let residual = skin.residual(between, [60.0, 14.0, 17.0], [0.0; 3]).expect("learned");
+        assert!(residual[0].abs() < 0.5, "{residual:?}");
+        assert_eq!(skin.likeness(between, residual), Some(1.0));
+        // A hand there, as dark as the darker patch's centre, is not.
+        let hand = skin.residual(between, [48.0, 18.0, 18.0], [0.0; 3]).expect("learned");
+        assert_eq!(skin.likeness(between, hand), Some(0.0));
+    }
+
+    #[test]
     fn light_that_changes_everywhere_is_taken_off() {
         let skin = learned(20);
         let brighter = [CHEEK[0] + 15.0, CHEEK[1] + 2.0, CHEEK[2] - 1.0];
