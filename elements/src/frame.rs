@@ -88,6 +88,15 @@ pub fn bilinear(p00: f32, p10: f32, p01: f32, p11: f32, ax: f32, ay: f32) -> f32
     top + (bottom - top) * ay
 }
 
+/// The two cell centres along one axis of `n` cells that `t` (in cells from the edge) lies
+/// between, clamped to the cells, and how far along from the first: the neighbours and
+/// fraction of a bilinear read ([`bilinear`]).
+pub fn between(t: f32, n: usize) -> (usize, usize, f32) {
+    let t = (t - 0.5).clamp(0.0, (n - 1) as f32);
+    let first = t as usize;
+    (first, (first + 1).min(n - 1), t - first as f32)
+}
+
 /// Smooth 0..1 ramp of `t` (clamped): zero slope at both ends, so a feathered edge or a
 /// fading weight has no visible start or end.
 #[inline(always)]

@@ -23,7 +23,7 @@
 //! skin in the swapped face for the rest of the show, and a hand held still that long is
 //! then swapped over. No GStreamer here.
 
-use crate::frame::smoothstep;
+use crate::frame::{between, smoothstep};
 
 /// Patch side, in eye distances.
 const SIDE: f32 = 0.25;
@@ -112,14 +112,6 @@ impl GridPoint {
     pub(super) fn patch(self) -> usize {
         self.down as usize * COLUMNS + self.across as usize
     }
-}
-
-/// The two patch centres along one axis that `t` (in patches) lies between, clamped to the
-/// `n` patches, and how far along from the first.
-fn between(t: f32, n: usize) -> (usize, usize, f32) {
-    let t = (t - 0.5).clamp(0.0, (n - 1) as f32);
-    let first = t as usize;
-    (first, (first + 1).min(n - 1), t - first as f32)
 }
 
 /// What one patch has shown.

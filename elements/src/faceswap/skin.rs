@@ -174,6 +174,8 @@ fn cheek_stats(picture: &LabRect<'_>, landmarks: &[[f32; 3]], subject: Subject) 
 struct Features {
     areas: Vec<Area>,
     ramp: f32,
+    /// How far outside a feature a point still counts as near it.
+    margin: f32,
 }
 
 /// One feature's outline.
@@ -181,7 +183,7 @@ struct Area {
     /// Its index in [`FeatureLooks`].
     feature: usize,
     outline: Vec<(f32, f32)>,
-    /// The outline's bounding box grown by the ramp.
+    /// The outline's bounding box grown by the ramp or the margin, whichever is wider.
     bounds: crate::facemeta::FaceBox,
 }
 
@@ -191,8 +193,8 @@ const NOSE: [usize; 12] = [168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 129, 358];
 impl Features {
     /// The portrait's are one area, the hull of all of them (nothing covers a portrait); the
     /// performer's each their own, so a hand on the cheek beside the nose is not taken for
-    /// the face's centre.
-    fn new(landmarks: &[[f32; 3]], subject: Subject, ramp: f32) -> Self {
+    /// the face's centre. `margin` is how far outside them [`Features::weight`] says near.
+    fn new(landmarks: &[[f32; 3]], subject: Subject, ramp: f32, margin: f32) -> Self {
         let parts = [&RIGHT_BROW[..], &LEFT_BROW, &RIGHT_EYE, &LEFT_EYE, &LIPS_OUTER];
         let polygons: Vec<Vec<(f32, f32)>> = match subject {
             Subject::Portrait => {
@@ -209,24 +211,30 @@ impl Features {
             .enumerate()
             .filter_map(|(feature, outline)| {
                 let b = crate::facemeta::FaceBox::around(outline.iter().copied())?;
-                let bounds =
-                    crate::facemeta::FaceBox { x: b.x - ramp, y: b.y - ramp, w: b.w + 2.0 * ramp, h: b.h + 2.0 * ramp };
+                let r = ramp.max(margin);
+                let bounds = crate::facemeta::FaceBox { x: b.x - r, y: b.y - r, w: b.w + 2.0 * r, h: b.h + 2.0 * r };
                 Some(Area { feature, outline, bounds })
             })
             .collect();
-        Self { areas, ramp }
+        Self { areas, ramp, margin }
     }
 
     /// 1 inside a feature, falling to 0 at `ramp` outside it, and which feature that is (the
-    /// nearest where two ramps meet).
-    fn weight(&self, x: f32, y: f32) -> (f32, usize) {
-        self.areas
-            .iter()
-            .filter(|a| {
-                x >= a.bounds.x && y >= a.bounds.y && x <= a.bounds.x + a.bounds.w && y <= a.bounds.y + a.bounds.h
-            })
-            .map(|a| (smoothstep(1.0 + signed_distance(&a.outline, x, y) / self.ramp), a.feature))
-            .fold((0.0, 0), |best, area| if area.0 > best.0 { area } else { best })
+    /// nearest where two ramps meet); and whether the point lies within `margin` of any.
+    fn weight(&self, x: f32, y: f32) -> (f32, usize, bool) {
+        let mut best = (0.0, 0);
+        let mut near = false;
+        for a in self.areas.iter().filter(|a| {
+            x >= a.bounds.x && y >= a.bounds.y && x <= a.bounds.x + a.bounds.w && y <= a.bounds.y + a.bounds.h
+        }) {
+            let d = signed_distance(&a.outline, x, y);
+            let w = smoothstep(1.0 + d / self.ramp);
+            if w > best.0 {
+                best = (w, a.feature);
+            }
+            near |= d > -self.margin;
+        }
+        (best.0, best.1, near)
     }
 }
 
@@ -250,7 +258,6 @@ fn face_weight(
     let oval = mesh::polygon(landmarks, &FACE_OVAL);
     let Some(face) = crate::facemeta::FaceBox::around(oval.iter().copied()) else { return weight };
     let ramp = (EDGE_RAMP * face.w).max(1.0);
-    let features = Features::new(landmarks, subject, ramp);
     let bounds = match subject {
         Subject::Portrait => (SKIN_NEAR, SKIN_FAR),
         Subject::Performer => (OCCLUDER_NEAR, OCCLUDER_FAR),
@@ -260,7 +267,8 @@ fn face_weight(
     let grid = looks.as_ref().and_then(|_| FaceGrid::new(landmarks));
     // Beside a brow, an eye or a nostril the skin's look changes within a patch as sharply
     // as a hand's rim would: judged only farther away (the features judge what covers them).
-    let near_features = Features::new(landmarks, subject, FEATURE_MARGIN * ramp);
+    let margin = if grid.is_some() { FEATURE_MARGIN * ramp } else { ramp };
+    let features = Features::new(landmarks, subject, ramp, margin);
     // The skin cells away from the features, to be judged against their patch of the face
     // once the whole face's change of light is known: each with its index and the share of
     // its weight the skin test gave.
@@ -275,7 +283,7 @@ fn face_weight(
                 continue;
             }
             let inner = if fade_at_outline { smoothstep(boundary_distance(&oval, px, py) / ramp) } else { 1.0 };
-            let (central, feature) = features.weight(px, py);
+            let (central, feature, near_features) = features.weight(px, py);
             let skin_like = likeness(lab, skin, bounds);
             let own = match looks.as_deref() {
                 Some(looks) if central > 0.0 => {
@@ -290,7 +298,7 @@ fn face_weight(
             let skin_share = inner * (1.0 - central) * skin_like;
             let i = y * picture.width + x;
             weight[i] = inner * central * own + skin_share;
-            let judged = grid.filter(|_| central == 0.0 && skin_like >= 0.5 && near_features.weight(px, py).0 == 0.0);
+            let judged = grid.filter(|_| central == 0.0 && skin_like >= 0.5 && !near_features);
             if let Some(patch) = judged.and_then(|g| g.point(px, py)) {
                 skin_cells.cells.push((patch, lab));
                 skin_shares.push((i, skin_share));
@@ -339,23 +347,25 @@ fn hold_strange_skin(
     if radius > 0 {
         planes.iter_mut().for_each(|plane| box_blur(plane, width, height, radius));
     }
-    let mut judged = vec![false; shares.len()];
+    // Each cell's neighbourhood residual, and whether it was judged by it.
+    let mut judged: Vec<(Option<[f32; 3]>, bool)> = Vec::with_capacity(shares.len());
     let mut likeness = vec![1.0f32; width * height];
-    for ((&(i, ..), &(at, _)), judged) in shares.iter().zip(&cells.cells).zip(&mut judged) {
+    for (&(i, ..), &(at, _)) in shares.iter().zip(&cells.cells) {
         let count = planes[3][i];
-        if let Some(l) = (count > 0.0).then(|| skin.likeness(at, [0, 1, 2].map(|c| planes[c][i] / count))).flatten() {
+        let residual = (count > 0.0).then(|| [0, 1, 2].map(|c| planes[c][i] / count));
+        let l = residual.and_then(|r| skin.likeness(at, r));
+        if let Some(l) = l {
             likeness[i] = l;
-            *judged = true;
         }
+        judged.push((residual, l.is_some()));
     }
     // Most frames find nothing strange: then there is nothing to spread.
     if likeness.iter().any(|&l| l < 1.0) {
         min_filter(&mut likeness, width, height, radius);
     }
     let (mut own, mut strange) = (Vec::with_capacity(cells.cells.len()), Vec::new());
-    for ((&(i, share), &(at, lab)), judged) in shares.iter().zip(&cells.cells).zip(judged) {
+    for ((&(i, share), &(at, lab)), (residual, judged)) in shares.iter().zip(&cells.cells).zip(judged) {
         let likeness = judged.then_some(likeness[i]);
-        let residual = (planes[3][i] > 0.0).then(|| [0, 1, 2].map(|c| planes[c][i] / planes[3][i]));
         if let Some(likeness) = likeness {
             weight[i] -= share * (1.0 - likeness);
         }
@@ -422,11 +432,7 @@ pub(super) fn hold_occluders(
     let weight = face_weight(&rect, landmarks, skin, Subject::Performer, Some(looks));
     // Read back bilinearly per pixel, edges clamped. Each column's two cells and fraction are
     // the same on every row, and each row's two cell rows the same along it: worked out once.
-    let neighbours = |i: usize, n: usize| {
-        let t = ((i as f32 + 0.5) / STEP as f32 - 0.5).clamp(0.0, (n - 1) as f32);
-        let first = t as usize;
-        (first, (first + 1).min(n - 1), t - first as f32)
-    };
+    let neighbours = |i: usize, n: usize| crate::frame::between((i as f32 + 0.5) / STEP as f32, n);
     let columns: Vec<(usize, usize, f32)> = (0..mask.width).map(|x| neighbours(x, width)).collect();
     for (y, alphas) in mask.alpha.chunks_exact_mut(mask.width).enumerate() {
         let (y0, y1, ay) = neighbours(y, height);
