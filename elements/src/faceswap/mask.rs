@@ -228,7 +228,7 @@ pub(super) fn boundary_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {
 
 /// Squared distance from (`x`, `y`) to the segment from `a` to `b`.
 #[inline]
-fn segment_distance2(a: (f32, f32), b: (f32, f32), x: f32, y: f32) -> f32 {
+pub(super) fn segment_distance2(a: (f32, f32), b: (f32, f32), x: f32, y: f32) -> f32 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
     let t = if len2 > 0.0 { (((x - a.0) * dx + (y - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };

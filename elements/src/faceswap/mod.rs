@@ -17,6 +17,7 @@ mod looks;
 pub(crate) mod mask;
 pub(crate) mod neural;
 mod patches;
+mod planes;
 mod skin;
 mod triangulation;
 mod warp;

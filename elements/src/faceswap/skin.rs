@@ -20,8 +20,9 @@ use crate::character::ColourStats;
 use crate::frame::{smoothstep, to_level};
 
 use super::looks::FeatureLooks;
-use super::mask::{boundary_distance, FrameMut, Mask};
+use super::mask::{boundary_distance, segment_distance2, FrameMut, Mask};
 use super::patches::{FaceGrid, SkinPatches, SkinSamples};
+use super::planes::{box_blur, min_filter};
 use super::triangulation::convex_hull;
 use crate::character::colour::{srgb_to_lab, LabAccumulator};
 
@@ -54,16 +55,6 @@ const SMOOTH_RADIUS: f32 = 0.012;
 /// Eye opening (lid distance over corner distance) below which an eye counts as closed; open
 /// eyes measure 0.25-0.35 on the mesh, closed ones under 0.1.
 const CLOSED_EYE_RATIO: f32 = 0.12;
-
-/// Signed distance to `polygon`: positive inside, negative outside.
-fn signed_distance(polygon: &[(f32, f32)], x: f32, y: f32) -> f32 {
-    let d = boundary_distance(polygon, x, y);
-    if mesh::contains(polygon, x, y) {
-        d
-    } else {
-        -d
-    }
-}
 
 /// How skin-like a L*a*b* colour is for skin statistics `skin`: 1 near the mean, 0 far away.
 pub(super) fn skin_likeness(lab: [f32; 3], skin: &ColourStats) -> f32 {
@@ -185,6 +176,23 @@ struct Area {
     outline: Vec<(f32, f32)>,
     /// The outline's bounding box grown by the ramp or the margin, whichever is wider.
     bounds: crate::facemeta::FaceBox,
+    /// Whether the current row ([`Features::start_row`]) crosses `bounds`.
+    on_row: bool,
+    /// Where the current row crosses the outline.
+    crossings: Vec<f32>,
+    /// The outline's edges that may lie within the ramp or the margin of the current row, each
+    /// with the columns (`from`, `to`) beyond which it is farther away than that.
+    edges: Vec<Edge>,
+}
+
+/// An edge of a feature's outline, from `a` to `b`, and the stretch of a row where it may lie
+/// within reach.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    a: (f32, f32),
+    b: (f32, f32),
+    from: f32,
+    to: f32,
 }
 
 /// The nose from the bridge between the eyes down to the nostrils and wings.
@@ -213,26 +221,69 @@ impl Features {
                 let b = crate::facemeta::FaceBox::around(outline.iter().copied())?;
                 let r = ramp.max(margin);
                 let bounds = crate::facemeta::FaceBox { x: b.x - r, y: b.y - r, w: b.w + 2.0 * r, h: b.h + 2.0 * r };
-                Some(Area { feature, outline, bounds })
+                Some(Area { feature, outline, bounds, on_row: false, crossings: Vec::new(), edges: Vec::new() })
             })
             .collect();
         Self { areas, ramp, margin }
     }
 
+    /// How far outside a feature anything is asked: the ramp or the margin, the wider.
+    fn reach(&self) -> f32 {
+        self.ramp.max(self.margin)
+    }
+
+    /// Readies [`Features::weight`] for the points on the row at `y`: where it crosses each
+    /// outline (inside or out, as [`mesh::contains`] decides), and which edges can lie within
+    /// reach of it; an edge farther than that above or below the row is farther from every
+    /// point on it.
+    fn start_row(&mut self, y: f32) {
+        let reach = self.reach();
+        for a in &mut self.areas {
+            a.on_row = y >= a.bounds.y && y <= a.bounds.y + a.bounds.h;
+            a.edges.clear();
+            if !a.on_row {
+                continue;
+            }
+            mesh::crossings(&a.outline, y, &mut a.crossings);
+            let ends = a.outline.iter().zip(a.outline.iter().cycle().skip(1));
+            let within = |(p, q): &(&(f32, f32), &(f32, f32))| p.1.min(q.1) - reach <= y && y <= p.1.max(q.1) + reach;
+            let edge = |(&p, &q): (&(f32, f32), &(f32, f32))| Edge {
+                a: p,
+                b: q,
+                from: p.0.min(q.0) - reach,
+                to: p.0.max(q.0) + reach,
+            };
+            a.edges.extend(ends.filter(within).map(edge));
+        }
+    }
+
     /// 1 inside a feature, falling to 0 at `ramp` outside it, and which feature that is (the
-    /// nearest where two ramps meet); and whether the point lies within `margin` of any.
+    /// nearest where two ramps meet); and whether the point lies within `margin` of any. For
+    /// a point (`x`, `y`) on the row last given to [`Features::start_row`].
     fn weight(&self, x: f32, y: f32) -> (f32, usize, bool) {
         let mut best = (0.0, 0);
         let mut near = false;
-        for a in self.areas.iter().filter(|a| {
-            x >= a.bounds.x && y >= a.bounds.y && x <= a.bounds.x + a.bounds.w && y <= a.bounds.y + a.bounds.h
-        }) {
-            let d = signed_distance(&a.outline, x, y);
-            let w = smoothstep(1.0 + d / self.ramp);
+        let reach = self.reach();
+        for a in self.areas.iter().filter(|a| a.on_row && x >= a.bounds.x && x <= a.bounds.x + a.bounds.w) {
+            let w = if mesh::inside_row(&a.crossings, x) {
+                near = true;
+                1.0
+            } else {
+                let d2 = (a.edges.iter())
+                    .filter(|e| x >= e.from && x <= e.to)
+                    .map(|e| segment_distance2(e.a, e.b, x, y))
+                    .fold(f32::INFINITY, f32::min);
+                if d2 >= reach * reach {
+                    0.0
+                } else {
+                    let d = d2.sqrt();
+                    near |= d < self.margin;
+                    smoothstep(1.0 - d / self.ramp)
+                }
+            };
             if w > best.0 {
                 best = (w, a.feature);
             }
-            near |= d > -self.margin;
         }
         (best.0, best.1, near)
     }
@@ -268,7 +319,7 @@ fn face_weight(
     // Beside a brow, an eye or a nostril the skin's look changes within a patch as sharply
     // as a hand's rim would: judged only farther away (the features judge what covers them).
     let margin = if grid.is_some() { FEATURE_MARGIN * ramp } else { ramp };
-    let features = Features::new(landmarks, subject, ramp, margin);
+    let mut features = Features::new(landmarks, subject, ramp, margin);
     // The skin cells away from the features, to be judged against their patch of the face
     // once the whole face's change of light is known: each with its index and the share of
     // its weight the skin test gave.
@@ -277,6 +328,7 @@ fn face_weight(
     let mut outline = Vec::new();
     for y in picture.rows(face.y.floor(), (face.y + face.h).ceil() + 1.0) {
         mesh::crossings(&oval, picture.row_centre(y), &mut outline);
+        features.start_row(picture.row_centre(y));
         for x in picture.columns(face.x.floor(), (face.x + face.w).ceil() + 1.0) {
             let (lab, px, py) = picture.at(x, y);
             if !mesh::inside_row(&outline, px) {
@@ -312,9 +364,7 @@ fn face_weight(
         looks.learn(&own_features);
     }
     let radius = (SMOOTH_RADIUS * face.w / picture.step as f32).round() as usize;
-    if radius > 0 {
-        box_blur(&mut weight, picture.width, picture.height, radius);
-    }
+    box_blur(&mut weight, picture.width, picture.height, radius);
     weight
 }
 
@@ -337,22 +387,19 @@ fn hold_strange_skin(
     let shift = skin.shift(cells);
     // Residual sums per channel and how many cells have one, blurred alike: their ratio is
     // the neighbourhood's mean residual.
-    let mut planes = [(); 4].map(|_| vec![0.0f32; width * height]);
+    let mut sums = vec![[0.0f32; 4]; width * height];
     for (&(i, ..), &(at, lab)) in shares.iter().zip(&cells.cells) {
-        if let Some(residual) = skin.residual(at, lab, shift) {
-            (0..3).for_each(|c| planes[c][i] = residual[c]);
-            planes[3][i] = 1.0;
+        if let Some([l, a, b]) = skin.residual(at, lab, shift) {
+            sums[i] = [l, a, b, 1.0];
         }
     }
-    if radius > 0 {
-        planes.iter_mut().for_each(|plane| box_blur(plane, width, height, radius));
-    }
+    box_blur(&mut sums, width, height, radius);
     // Each cell's neighbourhood residual, and whether it was judged by it.
     let mut judged: Vec<(Option<[f32; 3]>, bool)> = Vec::with_capacity(shares.len());
     let mut likeness = vec![1.0f32; width * height];
     for (&(i, ..), &(at, _)) in shares.iter().zip(&cells.cells) {
-        let count = planes[3][i];
-        let residual = (count > 0.0).then(|| [0, 1, 2].map(|c| planes[c][i] / count));
+        let [l, a, b, count] = sums[i];
+        let residual = (count > 0.0).then(|| [l, a, b].map(|v| v / count));
         let l = residual.and_then(|r| skin.likeness(at, r));
         if let Some(l) = l {
             likeness[i] = l;
@@ -449,52 +496,6 @@ pub(super) fn hold_occluders(
 /// Side of the square of frame pixels judged together by [`hold_occluders`].
 const OCCLUSION_CELL: usize = 2;
 
-/// In-place box blur (horizontal then vertical) of a `width` x `height` plane, edges clamped.
-fn box_blur(plane: &mut [f32], width: usize, height: usize, radius: usize) {
-    let mut line = Vec::new();
-    let blur_line = |line: &mut Vec<f32>, values: &mut dyn Iterator<Item = f32>, out: &mut dyn FnMut(usize, f32)| {
-        line.clear();
-        line.extend(values);
-        let n = line.len();
-        let norm = 1.0 / (2 * radius + 1) as f32;
-        let at = |i: isize| line[i.clamp(0, n as isize - 1) as usize];
-        let mut sum: f32 = (-(radius as isize)..=radius as isize).map(at).sum();
-        for i in 0..n {
-            out(i, sum * norm);
-            sum += at(i as isize + radius as isize + 1) - at(i as isize - radius as isize);
-        }
-    };
-    for y in 0..height {
-        let row: Vec<f32> = plane[y * width..][..width].to_vec();
-        blur_line(&mut line, &mut row.into_iter(), &mut |i, v| plane[y * width + i] = v);
-    }
-    for x in 0..width {
-        let column: Vec<f32> = (0..height).map(|y| plane[y * width + x]).collect();
-        blur_line(&mut line, &mut column.into_iter(), &mut |i, v| plane[i * width + x] = v);
-    }
-}
-
-/// In-place minimum filter (horizontal then vertical) of a `width` x `height` plane over
-/// `radius` cells each side.
-fn min_filter(plane: &mut [f32], width: usize, height: usize, radius: usize) {
-    if radius == 0 {
-        return;
-    }
-    let mut line = Vec::new();
-    let mut pass = |plane: &mut [f32], n: usize, lines: usize, at: &dyn Fn(usize, usize) -> usize| {
-        for l in 0..lines {
-            line.clear();
-            line.extend((0..n).map(|i| plane[at(l, i)]));
-            for i in 0..n {
-                let window = &line[i.saturating_sub(radius)..(i + radius + 1).min(n)];
-                plane[at(l, i)] = window.iter().copied().fold(f32::INFINITY, f32::min);
-            }
-        }
-    };
-    pass(plane, width, height, &|y, x| y * width + x);
-    pass(plane, height, width, &|x, y| y * width + x);
-}
-
 /// True when both eyes of `landmarks` are closed (lids together), judged by each eye's lid
 /// distance over its corner distance.
 pub(super) fn eyes_closed(landmarks: &[[f32; 3]]) -> bool {
@@ -514,6 +515,39 @@ pub(super) fn eyes_closed(landmarks: &[[f32; 3]]) -> bool {
 mod tests {
     use super::*;
 
+    /// The features' weight as first written, point by point: the signed distance to each
+    /// outline from all its edges, inside or out by [`mesh::contains`].
+    fn weight_from_every_edge(features: &Features, x: f32, y: f32) -> (f32, usize, bool) {
+        let (mut best, mut near) = ((0.0, 0), false);
+        for a in &features.areas {
+            let d = boundary_distance(&a.outline, x, y);
+            let d = if mesh::contains(&a.outline, x, y) { d } else { -d };
+            let w = smoothstep(1.0 + d / features.ramp);
+            if w > best.0 {
+                best = (w, a.feature);
+            }
+            near |= d > -features.margin;
+        }
+        (best.0, best.1, near)
+    }
+
+    #[test]
+    fn features_weighed_row_by_row_match_the_distance_to_every_edge() {
+        // Landmarks scattered over a 120 px square: outlines that cross themselves and each
+        // other, so every way a point can lie against them comes up.
+        let landmarks: Vec<[f32; 3]> =
+            (0..468).map(|i| [((i * 7919) % 997) as f32 * 0.12, ((i * 104_729) % 991) as f32 * 0.12, 0.0]).collect();
+        for (subject, margin) in [(Subject::Performer, 9.0), (Subject::Portrait, 3.0)] {
+            let mut features = Features::new(&landmarks, subject, 3.0, margin);
+            for y in (0..140).map(|v| v as f32 - 9.7) {
+                features.start_row(y);
+                for x in (0..280).map(|u| u as f32 * 0.5 - 9.9) {
+                    assert_eq!(features.weight(x, y), weight_from_every_edge(&features, x, y), "({x}, {y})");
+                }
+            }
+        }
+    }
+
     #[test]
     fn skin_likeness_falls_off_with_distance() {
         let skin = ColourStats { mean: [65.0, 15.0, 18.0], std: [6.0, 3.0, 3.0] };
@@ -524,16 +558,5 @@ mod tests {
         assert_eq!(skin_likeness([28.0, 8.0, 14.0], &skin), 0.0);
         // A blue background is not.
         assert_eq!(skin_likeness([45.0, 5.0, -40.0], &skin), 0.0);
-    }
-
-    #[test]
-    fn box_blur_keeps_a_flat_plane_and_spreads_a_spike() {
-        let mut flat = vec![0.5f32; 30];
-        box_blur(&mut flat, 6, 5, 2);
-        assert!(flat.iter().all(|&v| (v - 0.5).abs() < 1e-6));
-        let mut spike = vec![0.0f32; 49];
-        spike[24] = 25.0;
-        box_blur(&mut spike, 7, 7, 2);
-        assert!((spike[24] - 1.0).abs() < 1e-5 && (spike[0]).abs() < 1e-6, "{spike:?}");
     }
 }
