@@ -9,12 +9,17 @@
 #   passthrough   test pattern, 1280x720 at 30 fps, every element off
 #   matte         the presenter clip (1280x720, 25 fps, looped) with background matte + face tracking
 #   lipsync       the presenter clip with lip-sync (and the face tracking it needs)
-#   full          the presenter clip with every element (face swap, voice, lip-sync, matte, captions)
-#   full30        the same chain on the 30 fps test pattern (no face: the swap idles, the rest works)
+#   full          the presenter clip with the Kennedy character: face tracking, face swap, voice and
+#                 matte, the chain the targets below are set for
+#   all           the presenter clip with every element (full, and lip-sync and captions)
+#   full30        the full chain on the 30 fps test pattern (no face: the swap idles, the rest works)
 #   browser       the presenter's browser over WHIP, every element off
-#   browser-full  the presenter's browser with the Kennedy character and every element
+#   browser-full  the presenter's browser with the full chain
+#   browser-all   the presenter's browser with every element
 #        PROFILE=dev bench/live_latency.sh ...   (the dev build the workspace's tests made,
 #                                                 target/debug/reenact, instead of a release build)
+#        REENACT_BIN=/path/to/reenact bench/live_latency.sh ...   (that binary instead of a build:
+#                                 an older one, for a before/after on the same machine and hour)
 #        JITTER_MS=20 bench/live_latency.sh 30 browser   (the publisher's jitter buffer depth,
 #                                 `--publisher-jitter-ms`; the server's default, 60, when unset)
 #        PUBLISHER_CLOCK=0 bench/live_latency.sh 30 browser   (the publisher burns no clock: the
@@ -42,12 +47,19 @@ warmup=8
 shared=$(cd .. && pwd)/shared
 export REENACT_MODELS=${REENACT_MODELS:-$shared/models}
 presenter=$shared/media/synthetic/presenter_astronaut_1280x720_25fps.mp4
+# The full chain of the targets: face tracking (which the swap turns on), swap, voice, matte.
+full=faceswap,voice,matte
 
-case ${PROFILE:-release} in
-  release) cargo build -q --release -p reenact-server; reenact=target/release/reenact ;;
-  dev) reenact=target/debug/reenact; [[ -x $reenact ]] || { echo "no $reenact: cargo build --workspace" >&2; exit 2; } ;;
-  *) echo "live_latency: PROFILE must be release or dev" >&2; exit 2 ;;
-esac
+if [[ -n ${REENACT_BIN:-} ]]; then
+  reenact=$REENACT_BIN
+  [[ -x $reenact ]] || { echo "REENACT_BIN: no program at $reenact" >&2; exit 2; }
+else
+  case ${PROFILE:-release} in
+    release) cargo build -q --release -p reenact-server; reenact=target/release/reenact ;;
+    dev) reenact=target/debug/reenact; [[ -x $reenact ]] || { echo "no $reenact: cargo build --workspace" >&2; exit 2; } ;;
+    *) echo "live_latency: PROFILE must be release or dev" >&2; exit 2 ;;
+  esac
+fi
 work=$(mktemp -d)
 # Each Chromium runs in a process group of its own (setsid), killed whole: its renderer and GPU
 # processes go with it, and no other Chromium on the machine is touched.
@@ -103,11 +115,15 @@ for chain in "${chains[@]}"; do
     passthrough) args=(--source test --elements none) ;;
     matte) args=(--source "file:$presenter" --elements matte,facetrack --timecode true) ;;
     lipsync) args=(--source "file:$presenter" --elements lipsync --timecode true) ;;
-    full) args=(--source "file:$presenter" --character "$character" --elements all --timecode true) ;;
-    full30) args=(--source test --character "$character" --elements all) ;;
+    full) args=(--source "file:$presenter" --character "$character" --elements "$full" --timecode true) ;;
+    all) args=(--source "file:$presenter" --character "$character" --elements all --timecode true) ;;
+    full30) args=(--source test --character "$character" --elements "$full") ;;
     browser) args=(--source browser --elements none --timecode true ${JITTER_MS:+--publisher-jitter-ms "$JITTER_MS"}) ;;
-    browser-full) args=(--source browser --character "$character" --elements all --timecode true
-      ${JITTER_MS:+--publisher-jitter-ms "$JITTER_MS"}) ;;
+    browser-full | browser-all)
+      elements=$full
+      [[ $chain == browser-all ]] && elements=all
+      args=(--source browser --character "$character" --elements "$elements" --timecode true
+        ${JITTER_MS:+--publisher-jitter-ms "$JITTER_MS"}) ;;
     *) echo "unknown chain $chain" >&2; exit 2 ;;
   esac
   log=$work/$chain.log

@@ -662,6 +662,68 @@ fn latency_is_reported_on_top_of_upstream_while_active() {
     }
 }
 
+/// In a live pipeline whose pictures come with a 2 s latency and whose sound stops after its
+/// first 10 ms: off, every frame passes as it comes; on, a frame waits for its sound until its
+/// deadline (its running time plus the latency). The pipeline runs on a test clock set 10 s in
+/// and never moved, so a frame that waits for its deadline never comes.
+#[test]
+fn off_in_a_live_graph_frames_do_not_wait_for_the_sound() {
+    init();
+    let (video_caps, frames) = blank_frames(160, 120, 25, 4);
+    let (audio_caps, sound) = audio_buffers(&[0.0; 480], 48_000, "S16LE", 1);
+    for active in [false, true] {
+        let pipeline = gst::parse::launch(&format!(
+            "reenactlipsync name=ls mode=portrait character={} active={active} ! appsink name=out sync=false async=false \
+             appsrc name=v is-live=true format=time min-latency=2000000000 max-latency=4000000000 ! ls.video_sink \
+             appsrc name=a is-live=true format=time min-latency=0 max-latency=4000000000 ! ls.audio_sink",
+            astronaut().display()
+        ))
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
+        let src = |name: &str, caps: &gst::Caps| {
+            let src = pipeline.by_name(name).expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
+            src.set_caps(Some(caps));
+            src
+        };
+        let (vsrc, asrc) = (src("v", &video_caps), src("a", &audio_caps));
+        let sink = pipeline.by_name("out").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+        let clock = gst_check::TestClock::new();
+        pipeline.use_clock(Some(&clock));
+        pipeline.set_state(gst::State::Playing).expect("playing");
+        let (changed, ..) = pipeline.state(gst::ClockTime::from_seconds(5));
+        changed.expect("playing");
+        let now = gst::ClockTime::from_seconds(10);
+        clock.set_time(now + pipeline.base_time().expect("base time"));
+        let at_now = |buffer: &gst::Buffer| {
+            let mut buffer = buffer.copy();
+            let b = buffer.get_mut().expect("writable");
+            b.set_pts(b.pts().expect("pts") + now);
+            buffer
+        };
+        asrc.push_buffer(at_now(&sound[0])).expect("push audio");
+        for f in &frames {
+            vsrc.push_buffer(at_now(f)).expect("push video");
+        }
+        // The next frame, releasing the element's waits on the clock that are due by now, as a
+        // running clock would; none if it waits for a later time.
+        let next_frame = || {
+            (0..25).find_map(|_| {
+                clock.process_next_clock_id();
+                sink.try_pull_sample(gst::ClockTime::from_mseconds(20))
+            })
+        };
+        if active {
+            assert!(next_frame().is_none(), "on: a frame came before its deadline without its sound");
+        } else {
+            for i in 0..frames.len() {
+                assert!(next_frame().is_some(), "off: frame {i} held back (the sound stopped)");
+            }
+        }
+        pipeline.set_state(gst::State::Null).expect("null");
+    }
+}
+
 #[test]
 fn audio_caps_of_any_rate_are_accepted() {
     init();
