@@ -91,6 +91,24 @@ fn audio_buffers(samples: &[f32], rate: u32, format: &str, channels: usize) -> (
     (caps, buffers)
 }
 
+/// The pipeline of `description`, with its `appsrc`s `v` and `a` given `video` and `audio`
+/// caps, and its `appsink` `out`.
+fn with_appsrcs(
+    description: &str,
+    video: &gst::Caps,
+    audio: &gst::Caps,
+) -> (gst::Pipeline, gst_app::AppSrc, gst_app::AppSrc, gst_app::AppSink) {
+    let pipeline = gst::parse::launch(description).expect("pipeline").downcast::<gst::Pipeline>().expect("pipeline");
+    let src = |name: &str, caps: &gst::Caps| {
+        let src = pipeline.by_name(name).expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
+        src.set_caps(Some(caps));
+        src
+    };
+    let (vsrc, asrc) = (src("v", video), src("a", audio));
+    let sink = pipeline.by_name("out").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+    (pipeline, vsrc, asrc, sink)
+}
+
 /// Runs `video` and `audio` (caps, buffers) through `reenactlipsync <props>` with `appsrc`s and
 /// returns `each(output)` for every output buffer, in order.
 fn run<T>(
@@ -100,20 +118,11 @@ fn run<T>(
     mut each: impl FnMut(&gst::Buffer) -> T,
 ) -> Vec<T> {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let description = format!(
         "reenactlipsync name=ls {props} ! appsink name=out sync=false \
          appsrc name=v format=time ! ls.video_sink appsrc name=a format=time ! ls.audio_sink"
-    ))
-    .expect("pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("pipeline");
-    let src = |name: &str, caps: &gst::Caps| {
-        let src = pipeline.by_name(name).expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
-        src.set_caps(Some(caps));
-        src
-    };
-    let (vsrc, asrc) = (src("v", video.0), src("a", audio.0));
-    let sink = pipeline.by_name("out").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+    );
+    let (pipeline, vsrc, asrc, sink) = with_appsrcs(&description, video.0, audio.0);
     pipeline.set_state(gst::State::Playing).expect("playing");
     for b in video.1 {
         vsrc.push_buffer(b.clone()).expect("push video");
@@ -672,22 +681,13 @@ fn off_in_a_live_graph_frames_do_not_wait_for_the_sound() {
     let (video_caps, frames) = blank_frames(160, 120, 25, 4);
     let (audio_caps, sound) = audio_buffers(&[0.0; 480], 48_000, "S16LE", 1);
     for active in [false, true] {
-        let pipeline = gst::parse::launch(&format!(
+        let description = format!(
             "reenactlipsync name=ls mode=portrait character={} active={active} ! appsink name=out sync=false async=false \
              appsrc name=v is-live=true format=time min-latency=2000000000 max-latency=4000000000 ! ls.video_sink \
              appsrc name=a is-live=true format=time min-latency=0 max-latency=4000000000 ! ls.audio_sink",
             astronaut().display()
-        ))
-        .expect("pipeline")
-        .downcast::<gst::Pipeline>()
-        .expect("pipeline");
-        let src = |name: &str, caps: &gst::Caps| {
-            let src = pipeline.by_name(name).expect("appsrc").downcast::<gst_app::AppSrc>().expect("appsrc");
-            src.set_caps(Some(caps));
-            src
-        };
-        let (vsrc, asrc) = (src("v", &video_caps), src("a", &audio_caps));
-        let sink = pipeline.by_name("out").expect("sink").downcast::<gst_app::AppSink>().expect("appsink");
+        );
+        let (pipeline, vsrc, asrc, sink) = with_appsrcs(&description, &video_caps, &audio_caps);
         let clock = gst_check::TestClock::new();
         pipeline.use_clock(Some(&clock));
         pipeline.set_state(gst::State::Playing).expect("playing");
