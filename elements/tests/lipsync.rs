@@ -708,7 +708,7 @@ fn off_in_a_live_graph_frames_do_not_wait_for_the_sound() {
         // The next frame, releasing the element's waits on the clock that are due by now, as a
         // running clock would; none if it waits for a later time.
         let next_frame = || {
-            (0..25).find_map(|_| {
+            (0..100).find_map(|_| {
                 clock.process_next_clock_id();
                 sink.try_pull_sample(gst::ClockTime::from_mseconds(20))
             })
