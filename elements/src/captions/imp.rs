@@ -39,6 +39,12 @@
  * with 2 threads a 2 s utterance takes about 0.15 s, so `latency` can go down to about
  * `min-silence` + 1 s.
  *
+ * Threads: by default half the CPUs, at most 4. whisper.cpp's threads wait for each other by
+ * spinning, so when they outnumber the cores left to them (the video chain beside it, a
+ * second show, an encoder) one that is switched out stalls the others: on 2 cores two
+ * transcriptions with 2 threads each took 38.8 s where one took 3.9 s, with 1 thread each
+ * 6.7 s (bench/RESULTS.md, "Whisper's threads").
+ *
  * Put a `queue` after each source pad: both are pushed from the sink's streaming thread.
  *
  * ```bash
@@ -302,7 +308,7 @@ impl ReenactCaptions {
             .get(settings.whisper_model())
             .map_err(|err| gst::error_msg!(gst::ResourceError::NotFound, ["model property: {err}"]))?;
         let threads = match settings.threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            0 => worker::default_threads(std::thread::available_parallelism().map_or(1, |n| n.get())),
             n => n as usize,
         };
         let config = TranscriberConfig { language: settings.language.clone(), translate: settings.translate, threads };
@@ -1132,7 +1138,7 @@ impl ObjectImpl for ReenactCaptions {
                     .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
-                    .blurb("Threads whisper uses, 0..64; 0 = the CPU count, at most 4 (can't be changed in PLAYING or PAUSED state)")
+                    .blurb("Threads whisper uses, 0..64; 0 = half the CPUs, at most 4 (can't be changed in PLAYING or PAUSED state)")
                     .minimum(0)
                     .maximum(64)
                     .default_value(DEFAULT_THREADS)

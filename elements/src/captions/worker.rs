@@ -301,6 +301,13 @@ fn audio_ctx(samples: usize) -> i32 {
     (covered + MARGIN).min(FULL) as i32
 }
 
+/// Whisper's threads on a machine of `cpus`: half of them, at least 1 and at most 4. Its
+/// threads spin while they wait for each other, so more threads than the cores left free make
+/// it many times slower, not faster (see the element's documentation).
+pub(crate) fn default_threads(cpus: usize) -> usize {
+    (cpus / 2).clamp(1, 4)
+}
+
 /// Trims a segment and drops what is not speech (`[BLANK_AUDIO]`, `(music)`).
 fn clean(text: &str) -> String {
     let text = text.trim();
@@ -437,6 +444,12 @@ impl Drop for Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whisper_takes_half_the_cpus_up_to_4() {
+        let threads: Vec<usize> = [1, 2, 3, 4, 8, 16].into_iter().map(default_threads).collect();
+        assert_eq!(threads, [1, 1, 1, 2, 4, 4]);
+    }
 
     #[test]
     fn annotations_are_not_text() {
