@@ -91,7 +91,7 @@ chromium_close() {
 }
 
 character=$work/kennedy.character.json
-if [[ " ${chains[*]} " == *full* ]]; then
+if [[ " ${chains[*]} " =~ (full|all) ]]; then
   # The NASA portrait and the 1961 inaugural address are public-domain works (../shared/media/LICENSES.md).
   "$reenact" character create --name Kennedy --rights-basis public-domain --portrait "$shared/media/astronaut.png" \
     --voice-sample "$shared/media/jfk.wav" --out "$character" >/dev/null 2>"$work/character.log" ||
@@ -131,14 +131,14 @@ for chain in "${chains[@]}"; do
     </dev/null >"$log" 2>&1 &
   live=$!
   for _ in $(seq 120); do grep -q "Live preview:" "$log" && break; sleep 0.5; done
-  url=$(grep -o "http://[^ ]*/live/[0-9a-f]*#token=[0-9a-f]*" "$log" | head -1)
+  url=$(grep -o "http://[^ ]*/live/[0-9a-f]*#token=[0-9a-f]*" "$log" | head -1 || true)
   [[ -n $url ]] || { echo "reenact live did not start:" >&2; cat "$log" >&2; exit 1; }
   token=${url##*#token=}
   api=${url%%#*}
   api=${api/\/live\//\/api\/live\/}
   publisher=
   if [[ $chain == browser* ]]; then
-    publish=$(grep -o "http://[^ ]*/live/[0-9a-f]*/publish#token=[0-9a-f]*" "$log" | head -1)
+    publish=$(grep -o "http://[^ ]*/live/[0-9a-f]*/publish#token=[0-9a-f]*" "$log" | head -1 || true)
     chromium_open "publisher-$chain" "${publish%%#*}?timecode=${PUBLISHER_CLOCK:-1}#${publish#*#}" \
       --use-fake-device-for-media-stream --use-fake-ui-for-media-stream \
       --use-file-for-fake-video-capture="$work/camera.y4m" --use-file-for-fake-audio-capture="$work/microphone.wav"
