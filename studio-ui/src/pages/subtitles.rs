@@ -89,6 +89,16 @@ pub fn SubtitleEditor(id: String) -> Element {
     let api = use_studio_api();
     let mut lang = use_signal(|| "en".to_string());
     let mut cues = use_signal(Vec::<Cue>::new);
+    // The cue fields hold what is typed in them: they get the cue's value when made
+    // (`initial_value`), never on a later render. A render carries the value of the last
+    // keystroke the server has seen, and over the WebSocket it can land after the browser took
+    // more, which `value` would overwrite. What the page itself changes (a load, split, merge,
+    // shift, delete) bumps `fields`, which is in each row's key, so the rows are made anew.
+    let mut fields = use_signal(|| 0u64);
+    let mut replace = move |next: Vec<Cue>| {
+        cues.set(next);
+        fields.with_mut(|n| *n += 1);
+    };
     let mut error = use_signal(|| None::<ApiError>);
     let mut saved = use_signal(|| None::<String>);
     let mut tracks = use_resource({
@@ -112,8 +122,8 @@ pub fn SubtitleEditor(id: String) -> Element {
             let (api, id, lang) = (api.clone(), id.clone(), lang());
             async move {
                 match api.get::<Track>(&format!("/api/projects/{id}/subtitles/{lang}")).await {
-                    Ok(track) => cues.set(track.cues),
-                    Err(ApiError::Refused { status: 404, .. }) => cues.set(Vec::new()),
+                    Ok(track) => replace(track.cues),
+                    Err(ApiError::Refused { status: 404, .. }) => replace(Vec::new()),
                     Err(e) => error.set(Some(e)),
                 }
             }
@@ -150,7 +160,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                 match api.post::<Track>(&path, json!({ "from": from() })).await {
                     Ok(track) => {
                         error.set(None);
-                        cues.set(track.cues);
+                        replace(track.cues);
                         tracks.restart();
                     }
                     Err(e) => error.set(Some(e)),
@@ -170,6 +180,7 @@ pub fn SubtitleEditor(id: String) -> Element {
     };
     let current = lang();
     let rows = cues();
+    let generation = fields();
     rsx! {
         Layout { title: "Subtitles",
             p { class: "crumbs", a { href: "/projects", "Projects" } " / " a { href: "/projects/{id}", "this project" } " / subtitles" }
@@ -202,25 +213,25 @@ pub fn SubtitleEditor(id: String) -> Element {
                     h2 { "Track {current}" }
                     ol { id: "cue-list",
                         for (i, cue) in rows.iter().enumerate() {
-                            li { key: "{i}-{cue.start}", class: if cps(cue) > MAX_CPS { "cue too-fast" } else { "cue" },
+                            li { key: "{generation}-{i}", class: if cps(cue) > MAX_CPS { "cue too-fast" } else { "cue" },
                                 button { r#type: "button", class: "seek", "data-start": "{cue.start}",
                                     onclick: { let t = cue.start; move |_| { let _ = dioxus::document::eval(&format!("const v = document.getElementById('subtitle-video'); if (v) {{ v.currentTime = {t}; }}")); } },
                                     "▶ {cue.start:.2}"
                                 }
-                                input { r#type: "number", class: "cue-start", step: "0.01", min: "0", value: "{cue.start}", aria_label: "Start of cue {i + 1}, seconds",
+                                input { r#type: "number", class: "cue-start", step: "0.01", min: "0", initial_value: "{cue.start}", aria_label: "Start of cue {i + 1}, seconds",
                                     onchange: move |e: FormEvent| if let Ok(v) = e.value().parse::<f64>() { cues.write()[i].start = v } }
-                                input { r#type: "number", class: "cue-end", step: "0.01", min: "0", value: "{cue.end}", aria_label: "End of cue {i + 1}, seconds",
+                                input { r#type: "number", class: "cue-end", step: "0.01", min: "0", initial_value: "{cue.end}", aria_label: "End of cue {i + 1}, seconds",
                                     onchange: move |e: FormEvent| if let Ok(v) = e.value().parse::<f64>() { cues.write()[i].end = v } }
-                                textarea { class: "cue-text", rows: "2", value: "{cue.text}", aria_label: "Text of cue {i + 1}",
+                                textarea { class: "cue-text", rows: "2", initial_value: "{cue.text}", aria_label: "Text of cue {i + 1}",
                                     oninput: move |e: FormEvent| cues.write()[i].text = e.value() }
-                                input { class: "cue-speaker", value: "{cue.speaker.clone().unwrap_or_default()}", placeholder: "speaker", aria_label: "Speaker of cue {i + 1}",
+                                input { class: "cue-speaker", initial_value: "{cue.speaker.clone().unwrap_or_default()}", placeholder: "speaker", aria_label: "Speaker of cue {i + 1}",
                                     oninput: move |e: FormEvent| { let v = e.value(); cues.write()[i].speaker = (!v.trim().is_empty()).then_some(v) } }
                                 if cps(cue) > MAX_CPS {
                                     span { class: "cps-warning", role: "status", "{cps(cue):.0} characters a second: too fast to read" }
                                 }
-                                button { r#type: "button", class: "split", onclick: move |_| { let next = split(&cues(), i); cues.set(next) }, "Split" }
-                                button { r#type: "button", class: "merge", onclick: move |_| { let next = merge(&cues(), i); cues.set(next) }, "Merge with next" }
-                                button { r#type: "button", class: "remove", onclick: move |_| { cues.write().remove(i); }, "Delete" }
+                                button { r#type: "button", class: "split", onclick: move |_| replace(split(&cues(), i)), "Split" }
+                                button { r#type: "button", class: "merge", onclick: move |_| replace(merge(&cues(), i)), "Merge with next" }
+                                button { r#type: "button", class: "remove", onclick: move |_| { let mut next = cues(); next.remove(i); replace(next) }, "Delete" }
                             }
                         }
                     }
@@ -235,7 +246,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                         label { r#for: "shift-by", "Shift all cues by (s) " }
                         input { id: "shift-by", r#type: "number", step: "0.1", value: "{shift_by}", oninput: move |e: FormEvent| shift_by.set(e.value()) }
                         button { r#type: "button", id: "shift-all",
-                            onclick: move |_| if let Ok(by) = shift_by().parse::<f64>() { let next = shift(&cues(), by); cues.set(next) },
+                            onclick: move |_| if let Ok(by) = shift_by().parse::<f64>() { replace(shift(&cues(), by)) },
                             "Shift"
                         }
                     }
