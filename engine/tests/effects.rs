@@ -10,7 +10,7 @@ use common::*;
 use gst::prelude::*;
 use gstreenact::facemeta::FaceMeta;
 use reenact_engine::preset::{Background, CropPolicy};
-use reenact_engine::{CancelToken, Project, RenderRequest};
+use reenact_engine::{CancelToken, RenderRequest};
 
 /// The astronaut portrait (720x720 at x = 280) on dark grey, 1280x720.
 const PRESENTER: &str = "synthetic/presenter_astronaut_1280x720_25fps.mp4";
@@ -22,14 +22,6 @@ fn use_shared_models() {
 }
 
 /// The first `seconds` of `file` as a one-clip project.
-fn opening(file: &Path, seconds: f64) -> Project {
-    let json = format!(
-        r#"{{"title": "take", "sources": [{{"id": "a", "path": "{}"}}], "tracks": [{{"clips": [{{"source": "a", "in": 0, "out": {seconds}}}]}}]}}"#,
-        file.display()
-    );
-    Project::parse(Path::new("take.json"), &json).expect("project")
-}
-
 /// The last frame of `path` as RGB at `w` x `h`.
 fn last_rgb(path: &Path, w: u32, h: u32) -> Vec<u8> {
     let desc = format!(

@@ -7,18 +7,19 @@ use std::path::Path;
 
 use common::*;
 use reenact_engine::metadata::DISCLOSURE;
-use reenact_engine::{probe, CancelToken, Project, RenderReport, RenderRequest};
+use reenact_engine::{probe, RenderReport};
 
 const OFFLINE: &[&str] = &["landscape-1080p", "vertical-1080p", "square-1080p", "master", "web-720p-webm"];
 
 /// Checks every output of `report` against its preset and the source.
 fn check_outputs(source: &Path, report: &RenderReport) {
-    check_outputs_of(source, probe(source).unwrap().duration_s, report);
+    check_outputs_of(source, None, report);
 }
 
-/// As `check_outputs`, for a timeline of `duration_s` seconds from the start of `source`.
-fn check_outputs_of(source: &Path, duration_s: f64, report: &RenderReport) {
+/// As `check_outputs`, for a timeline of the first `seconds` of `source` (all of it if `None`).
+fn check_outputs_of(source: &Path, seconds: Option<f64>, report: &RenderReport) {
     let src = probe(source).unwrap();
+    let duration_s = seconds.unwrap_or(src.duration_s);
     let src_video = src.video.as_ref().unwrap();
     for out in &report.outputs {
         let preset = &out.metadata.preset;
@@ -85,12 +86,9 @@ fn source_without_audio_gets_a_silent_track() {
     const SECONDS: f64 = 4.0;
     let source = media("openmovie/tears_of_steel_10s_640x360.mp4");
     assert!(probe(&source).unwrap().audio.is_none(), "the clip is expected to have no audio");
-    let mut project = Project::from_media(&source);
-    project.tracks[0].clips[0].out_s = Some(SECONDS);
     let out = tempfile::tempdir().unwrap();
-    let request = RenderRequest::new(project, source.clone(), presets(OFFLINE), out.path().to_path_buf());
-    let report = reenact_engine::render(&request, &CancelToken::new(), &mut |_| {}).expect("render succeeds");
-    check_outputs_of(&source, SECONDS, &report);
+    let report = render_project(opening(&source, SECONDS), &source, OFFLINE, out.path());
+    check_outputs_of(&source, Some(SECONDS), &report);
     for output in &report.outputs {
         let (rate, samples) = audio_mono(&output.file);
         let covered = samples.len() as f64 / rate as f64;

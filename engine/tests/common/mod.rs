@@ -22,8 +22,20 @@ pub fn presets(names: &[&str]) -> Vec<reenact_engine::Preset> {
 
 /// Renders a whole media file to `names` in `out`.
 pub fn render_file(file: &Path, names: &[&str], out: &Path) -> RenderReport {
-    let request = RenderRequest::new(Project::from_media(file), file.to_path_buf(), presets(names), out.to_path_buf());
+    render_project(Project::from_media(file), file, names, out)
+}
+
+/// Renders `project` (read from `file`) to the presets `names` in `out`.
+pub fn render_project(project: Project, file: &Path, names: &[&str], out: &Path) -> RenderReport {
+    let request = RenderRequest::new(project, file.to_path_buf(), presets(names), out.to_path_buf());
     reenact_engine::render(&request, &CancelToken::new(), &mut |_| {}).expect("render succeeds")
+}
+
+/// The first `seconds` of `file` as a one-clip project.
+pub fn opening(file: &Path, seconds: f64) -> Project {
+    let mut project = Project::from_media(file);
+    project.tracks[0].clips[0].out_s = Some(seconds);
+    project
 }
 
 /// Mean luma of each decoded frame, with its timestamp in seconds.
