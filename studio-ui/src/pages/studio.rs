@@ -57,6 +57,8 @@ pub fn Studio() -> Element {
     let mut error = use_signal(|| None::<ApiError>);
     let mut busy = use_signal(|| false);
     let mut source = use_signal(|| "test".to_owned());
+    // Bumped when the page itself sets the source, so the field is made anew with it.
+    let mut source_set = use_signal(|| 0u32);
     let start = move |event: FormEvent| {
         let api = api.clone();
         async move {
@@ -126,11 +128,19 @@ pub fn Studio() -> Element {
                 form { id: "start-live", novalidate: true, onsubmit: start,
                     label { r#for: "source", "Source" }
                     div { class: "source-row",
-                        input { id: "source", name: "source", value: "{source}", list: "sources", aria_describedby: "source-error",
-                            oninput: move |e: FormEvent| source.set(e.value()) }
+                        // The typed text stays the browser's: a render that reaches it after
+                        // more keystrokes would otherwise put back what it had before them.
+                        for generation in [source_set()] {
+                            input { key: "{generation}", id: "source", name: "source", initial_value: "{source}", list: "sources",
+                                aria_describedby: "source-error", oninput: move |e: FormEvent| source.set(e.value()) }
+                        }
                         // The presenter's own camera and microphone, sent from this browser once the show runs.
                         button { r#type: "button", id: "use-camera", aria_pressed: source() == "browser",
-                            onclick: move |_| source.set("browser".to_owned()), "Use my camera" }
+                            onclick: move |_| {
+                                source.set("browser".to_owned());
+                                source_set += 1;
+                            },
+                            "Use my camera" }
                     }
                     datalist { id: "sources",
                         option { value: "browser", "My camera and microphone (this browser)" }

@@ -198,7 +198,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                         let tag = new_lang().trim().to_string();
                         if tag_ok(&tag) { saved.set(None); lang.set(tag); }
                     },
-                    input { id: "new-language-tag", placeholder: "es, de, fr-CA…", value: "{new_lang}", aria_label: "Language tag",
+                    input { id: "new-language-tag", placeholder: "es, de, fr-CA…", aria_label: "Language tag",
                         oninput: move |e: FormEvent| new_lang.set(e.value()) }
                     button { r#type: "submit", "Open language" }
                 }
@@ -244,7 +244,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                     }
                     p { class: "shift",
                         label { r#for: "shift-by", "Shift all cues by (s) " }
-                        input { id: "shift-by", r#type: "number", step: "0.1", value: "{shift_by}", oninput: move |e: FormEvent| shift_by.set(e.value()) }
+                        input { id: "shift-by", r#type: "number", step: "0.1", initial_value: "0", oninput: move |e: FormEvent| shift_by.set(e.value()) }
                         button { r#type: "button", id: "shift-all",
                             onclick: move |_| if let Ok(by) = shift_by().parse::<f64>() { replace(shift(&cues(), by)) },
                             "Shift"
@@ -260,7 +260,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                     form { id: "translate-form",
                         onsubmit: move |e: FormEvent| { e.prevent_default(); },
                         label { r#for: "translate-from", "Translate this track from " }
-                        input { id: "translate-from", value: "{from}", oninput: move |e: FormEvent| from.set(e.value()) }
+                        input { id: "translate-from", initial_value: "en", oninput: move |e: FormEvent| from.set(e.value()) }
                         button { r#type: "button", id: "translate", onclick: translate, "Translate" }
                     }
                 }
