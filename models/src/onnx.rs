@@ -200,11 +200,16 @@ pub struct SessionOptions {
     pub intra_threads: usize,
     /// Whether the GPU providers may be tried (only has an effect with the `gpu` feature).
     pub allow_gpu: bool,
+    /// Whether idle intra-op threads spin while they wait for the next operator. ONNX Runtime
+    /// does by default; here it is off, because a spinning thread holds a core that the
+    /// studio's other elements need, and on a machine with fewer free cores than threads it
+    /// slows this session too (bench/RESULTS.md, "ONNX Runtime's threads").
+    pub spin: bool,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { intra_threads: 1, allow_gpu: true }
+        Self { intra_threads: 1, allow_gpu: true, spin: false }
     }
 }
 
@@ -342,6 +347,8 @@ fn build_session(entry: &CatalogEntry, options: SessionOptions) -> Result<(Sessi
         .with_intra_threads(options.intra_threads.max(1))
         .map_err(|e| load_err(e.to_string()))?
         .with_inter_threads(1)
+        .map_err(|e| load_err(e.to_string()))?
+        .with_intra_op_spinning(options.spin)
         .map_err(|e| load_err(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| load_err(e.to_string()))?;

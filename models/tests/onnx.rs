@@ -175,7 +175,11 @@ fn blazeface_finds_the_astronaut() {
 fn face_landmarks_signature_matches() {
     let cache = tempfile::tempdir().expect("cache dir");
     let catalog = shared_catalog(cache.path());
-    let session = OnnxSession::open(&catalog, "face_landmarks", SessionOptions { intra_threads: 2, allow_gpu: false })
-        .expect("session");
+    let session = OnnxSession::open(
+        &catalog,
+        "face_landmarks",
+        SessionOptions { intra_threads: 2, allow_gpu: false, ..SessionOptions::default() },
+    )
+    .expect("session");
     assert_eq!(session.entry().model.inputs[0].name, "input_1");
 }

@@ -29,7 +29,8 @@ pub(crate) struct Vad {
 impl Vad {
     /// Opens catalog model `name` (checksum and signature checked by the models crate).
     pub(crate) fn open(catalog: &Catalog, name: &str) -> Result<Self, OnnxError> {
-        let session = OnnxSession::open(catalog, name, SessionOptions { intra_threads: 1, allow_gpu: false })?;
+        let session =
+            OnnxSession::open(catalog, name, SessionOptions { allow_gpu: false, ..SessionOptions::default() })?;
         Ok(Self {
             session,
             state: vec![0.0; STATE_LEN],

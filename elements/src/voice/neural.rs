@@ -263,7 +263,7 @@ impl MelConverter {
             Some(v) => v.to_vec(),
             None => vec![0.0; SPEAKER_DIM],
         };
-        let session = OnnxSession::open(catalog, name, SessionOptions { intra_threads: 1, allow_gpu: true })?;
+        let session = OnnxSession::open(catalog, name, SessionOptions::default())?;
         let mut converter = Self {
             session,
             front: MelFrontEnd::new(),

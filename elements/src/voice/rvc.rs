@@ -280,7 +280,7 @@ impl RvcConverter {
         let pitch = catalog.first_of("rmvpe", "voice_pitch").ok_or_else(|| missing("pitch", "voice-pitch"))?;
         let content_out = content.model.outputs.first().and_then(|o| o.shape.clone()).unwrap_or_default();
         let content_in = content.model.inputs.first().and_then(|i| i.shape.as_ref()).map_or(2, Vec::len);
-        let open = |n: &str| OnnxSession::open(catalog, n, SessionOptions { intra_threads: 1, allow_gpu: true });
+        let open = |n: &str| OnnxSession::open(catalog, n, SessionOptions::default());
         let outputs = [
             vec![Vec::new(); entry.model.outputs.len()],
             vec![Vec::new(); content.model.outputs.len()],
