@@ -11,9 +11,8 @@ runs=${1:-20}
 cargo build -q -p reenact-models --example onnx_threads --locked
 bin=target/debug/examples/onnx_threads
 [[ -d ../shared/models ]] && export REENACT_MODELS="$PWD/../shared/models"
-threads=$(( $(nproc) < 4 ? $(nproc) : 4 ))
-
 cores=$(nproc)
+threads=$(( cores < 4 ? cores : 4 ))
 echo "machine: $cores cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 echo "piper_en_US_joe_medium, 123 phoneme ids, $runs runs, $threads threads"
 printf '%-8s %10s %16s %16s\n' idle "alone (s)" "two at once" "beside x264"

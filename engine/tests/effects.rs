@@ -21,7 +21,6 @@ fn use_shared_models() {
     }
 }
 
-/// The first `seconds` of `file` as a one-clip project.
 /// The last frame of `path` as RGB at `w` x `h`.
 fn last_rgb(path: &Path, w: u32, h: u32) -> Vec<u8> {
     let desc = format!(

@@ -18,6 +18,11 @@ use crate::model::Clip;
 /// Characters per second above which a cue is flagged (the API's own limit).
 const MAX_CPS: f64 = 17.0;
 
+/// What the shift and "translate from" fields start with: their fields are given these once,
+/// when made, and their signals start from the same.
+const NO_SHIFT: &str = "0";
+const TRANSLATE_FROM: &str = "en";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Cue {
     pub start: f64,
@@ -150,7 +155,7 @@ pub fn SubtitleEditor(id: String) -> Element {
             });
         }
     };
-    let mut from = use_signal(|| "en".to_string());
+    let mut from = use_signal(|| TRANSLATE_FROM.to_string());
     let translate = {
         let (api, id) = (api.clone(), id.clone());
         move |_| {
@@ -168,7 +173,7 @@ pub fn SubtitleEditor(id: String) -> Element {
             });
         }
     };
-    let mut shift_by = use_signal(|| "0".to_string());
+    let mut shift_by = use_signal(|| NO_SHIFT.to_string());
     let mut new_lang = use_signal(String::new);
     let video = match &*clips.read() {
         Some(Ok(list)) => list.first().map(|c| c.id.clone()),
@@ -244,7 +249,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                     }
                     p { class: "shift",
                         label { r#for: "shift-by", "Shift all cues by (s) " }
-                        input { id: "shift-by", r#type: "number", step: "0.1", initial_value: "0", oninput: move |e: FormEvent| shift_by.set(e.value()) }
+                        input { id: "shift-by", r#type: "number", step: "0.1", initial_value: NO_SHIFT, oninput: move |e: FormEvent| shift_by.set(e.value()) }
                         button { r#type: "button", id: "shift-all",
                             onclick: move |_| if let Ok(by) = shift_by().parse::<f64>() { replace(shift(&cues(), by)) },
                             "Shift"
@@ -260,7 +265,7 @@ pub fn SubtitleEditor(id: String) -> Element {
                     form { id: "translate-form",
                         onsubmit: move |e: FormEvent| { e.prevent_default(); },
                         label { r#for: "translate-from", "Translate this track from " }
-                        input { id: "translate-from", initial_value: "en", oninput: move |e: FormEvent| from.set(e.value()) }
+                        input { id: "translate-from", initial_value: TRANSLATE_FROM, oninput: move |e: FormEvent| from.set(e.value()) }
                         button { r#type: "button", id: "translate", onclick: translate, "Translate" }
                     }
                 }
