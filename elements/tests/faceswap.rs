@@ -67,6 +67,22 @@ fn tracked(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
     common::tracked(file, "RGBx", count)
 }
 
+/// The GRID performer's first `count` frames, tracked, at a size.
+fn grid_frames(size: Size, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    match size {
+        Size::Native => tracked(&grid_file(), count),
+        Size::Hd => common::tracked_720p(&grid_file(), count),
+    }
+}
+
+/// The GRID clip as decoded (360x288, the face about 105 px wide), or letterboxed into 720p
+/// (about 260 px): the occlusion mask judges larger cells of a larger face.
+#[derive(Debug, Clone, Copy)]
+enum Size {
+    Native,
+    Hd,
+}
+
 /// Runs copies of `frames` through `reenactfaceswap character=<character> <props>`.
 fn swapped(caps: &gst::Caps, frames: &[gst::Buffer], character: &Path, props: &str) -> Vec<gst::Buffer> {
     let mut h = Harness::new_parse(&format!("reenactfaceswap character={} {props}", character.display()));
@@ -1023,13 +1039,22 @@ fn towards(a: (f32, f32), b: (f32, f32), t: f32) -> (f32, f32) {
     (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
 }
 
+#[test]
+fn an_object_in_front_of_the_cheek_stays_with_the_occlusion_mask() {
+    object_in_front_of_the_cheek(Size::Native);
+}
+
+#[test]
+fn an_object_in_front_of_the_cheek_stays_with_the_occlusion_mask_in_720p() {
+    object_in_front_of_the_cheek(Size::Hd);
+}
+
 /// A gloved hand (a blue disc) held against the performer's right cheek, out towards the
 /// ear: with `occlusion-mask` it stays in front of the swapped face, without it the swap
 /// paints over it; the other cheek is swapped either way.
-#[test]
-fn an_object_in_front_of_the_cheek_stays_with_the_occlusion_mask() {
+fn object_in_front_of_the_cheek(size: Size) {
     init();
-    let (caps, tracked) = tracked(&grid_file(), 12);
+    let (caps, tracked) = grid_frames(size, 12);
     let (width, height) = frame_size(&caps);
     let mut frames = Vec::new();
     let mut regions = Vec::new();
@@ -1074,7 +1099,7 @@ fn an_object_in_front_of_the_cheek_stays_with_the_occlusion_mask() {
     let (held_kept, held_painted, cheek_kept, cheek_painted, rest_apart) =
         (held_kept / n, held_painted / n, cheek_kept / n, cheek_painted / n, rest_apart / n);
     eprintln!(
-        "object: {held_kept:.2} levels kept, {held_painted:.2} painted over; other cheek: {cheek_kept:.2} / {cheek_painted:.2}; rest of the face apart by {rest_apart:.2}"
+        "object ({size:?}): {held_kept:.2} levels kept, {held_painted:.2} painted over; other cheek: {cheek_kept:.2} / {cheek_painted:.2}; rest of the face apart by {rest_apart:.2}"
     );
     assert!(pixels > 200, "{pixels} object pixels");
     assert!(held_kept < 2.0, "the object stays in front: {held_kept:.2} levels changed");
@@ -1096,15 +1121,24 @@ fn the_occlusion_mask_is_named_in_the_algorithm() {
     assert_eq!(element.property::<String>("algorithm"), "classical:delaunay/2+poisson+skin");
 }
 
+#[test]
+fn a_microphone_over_the_lips_stays_once_the_lips_are_known() {
+    microphone_over_the_lips(Size::Native);
+}
+
+#[test]
+fn a_microphone_over_the_lips_stays_once_the_lips_are_known_in_720p() {
+    microphone_over_the_lips(Size::Hd);
+}
+
 /// A grey microphone head held over the performer's lips after the first half second: with
 /// `occlusion-mask` the lips it covers stay the frame's (their colour is neither the
 /// performer's skin nor what the lips showed before), without it the character's lips are
 /// painted over it; before it comes, the learned lips are swapped as without the mask.
-#[test]
-fn a_microphone_over_the_lips_stays_once_the_lips_are_known() {
+fn microphone_over_the_lips(size: Size) {
     init();
     const CLEAR: usize = 16;
-    let (caps, tracked) = tracked(&grid_file(), CLEAR + 14);
+    let (caps, tracked) = grid_frames(size, CLEAR + 14);
     let (width, height) = frame_size(&caps);
     let lips = feature_pixels(&tracked, &LIPS_OUTER);
     let mouths = feature_pixels(&tracked, &gstreenact::character::mesh::LIPS_INNER);
@@ -1149,7 +1183,7 @@ fn a_microphone_over_the_lips_stays_once_the_lips_are_known() {
     let (held_kept, held_painted) = (held_kept / covered_frames, held_painted / covered_frames);
     let lips_apart = lips_apart / (CLEAR - 8) as f64;
     eprintln!(
-        "microphone over the lips: {held_kept:.2} levels kept, {held_painted:.2} painted over; clear lips apart by {lips_apart:.2}"
+        "microphone over the lips ({size:?}): {held_kept:.2} levels kept, {held_painted:.2} painted over; clear lips apart by {lips_apart:.2}"
     );
     assert!(pixels > 200, "{pixels} covered lip pixels");
     assert!(held_kept < 3.0, "the microphone stays in front of the lips: {held_kept:.2} levels changed");
@@ -1173,8 +1207,8 @@ type HandRegions = (Vec<(usize, usize)>, Vec<(usize, usize)>);
 /// GRID frames with a bare hand (a disc of the performer's own cheek colour, a little darker
 /// and redder, with a faint grain) held at the right cheek from frame `from` on, each with
 /// its [`HandRegions`].
-fn with_bare_hand(count: usize, from: usize) -> (gst::Caps, Vec<gst::Buffer>, Vec<HandRegions>) {
-    let (caps, tracked) = tracked(&grid_file(), count);
+fn with_bare_hand(size: Size, count: usize, from: usize) -> (gst::Caps, Vec<gst::Buffer>, Vec<HandRegions>) {
+    let (caps, tracked) = grid_frames(size, count);
     let (width, height) = frame_size(&caps);
     let mut frames = Vec::new();
     let mut regions = Vec::new();
@@ -1205,17 +1239,26 @@ fn with_bare_hand(count: usize, from: usize) -> (gst::Caps, Vec<gst::Buffer>, Ve
     (caps, frames, regions)
 }
 
+#[test]
+fn a_bare_hand_laid_on_the_cheek_stays_once_the_cheek_is_known() {
+    bare_hand_on_the_cheek(Size::Native);
+}
+
+#[test]
+fn a_bare_hand_laid_on_the_cheek_stays_once_the_cheek_is_known_in_720p() {
+    bare_hand_on_the_cheek(Size::Hd);
+}
+
 /// A bare hand laid on the cheek after the first half second: skin-coloured, so the cheek test
 /// takes it for skin, but unlike what that patch of the cheek showed before. With
 /// `occlusion-mask` it stays in front of the swapped face; without it, or when the hand was
 /// there from the first frame (learned as the cheek), the swap paints over it. The rest of
 /// the face is swapped as without the mask throughout.
-#[test]
-fn a_bare_hand_laid_on_the_cheek_stays_once_the_cheek_is_known() {
+fn bare_hand_on_the_cheek(size: Size) {
     init();
     const CLEAR: usize = 16;
     let count = CLEAR + 12;
-    let (caps, frames, regions) = with_bare_hand(count, CLEAR);
+    let (caps, frames, regions) = with_bare_hand(size, count, CLEAR);
     let width = frame_size(&caps).0;
     let kept = swapped(&caps, &frames, astronaut(), "occlusion-mask=true");
     let painted = swapped(&caps, &frames, astronaut(), "");
@@ -1236,7 +1279,7 @@ fn a_bare_hand_laid_on_the_cheek_stays_once_the_cheek_is_known() {
     let (held_kept, held_painted, rest_held) = (held_kept / covered, held_painted / covered, rest_held / covered);
     let rest_clear = rest_clear / (CLEAR - 8) as f64;
 
-    let (caps, early, regions) = with_bare_hand(count, 0);
+    let (caps, early, regions) = with_bare_hand(size, count, 0);
     let learned = swapped(&caps, &early, astronaut(), "occlusion-mask=true");
     let mut held_learned = 0.0;
     for (i, (frame, (held, _))) in early.iter().zip(&regions).enumerate().skip(CLEAR) {
@@ -1244,7 +1287,7 @@ fn a_bare_hand_laid_on_the_cheek_stays_once_the_cheek_is_known() {
         held_learned += mean_diff(&input, &learned[i].map_readable().expect("map"), width, held) / covered;
     }
     eprintln!(
-        "bare hand: {held_kept:.2} levels kept, {held_painted:.2} painted over, {held_learned:.2} when there from the first frame; rest of the face apart by {rest_clear:.2} before it, {rest_held:.2} beside it"
+        "bare hand ({size:?}): {held_kept:.2} levels kept, {held_painted:.2} painted over, {held_learned:.2} when there from the first frame; rest of the face apart by {rest_clear:.2} before it, {rest_held:.2} beside it"
     );
     assert!(pixels > 200, "{pixels} hand pixels");
     assert!(held_kept < 3.0, "the hand stays in front of the cheek: {held_kept:.2} levels changed");

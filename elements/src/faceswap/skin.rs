@@ -456,30 +456,22 @@ pub(super) fn hold_occluders(
     if mask.is_empty() {
         return;
     }
-    // Judged on 2x2 cells (their mean colour), a quarter of the conversions and tests; the
-    // weight is smooth anyway (blurred), so it is read back bilinearly per pixel.
-    const STEP: usize = OCCLUSION_CELL;
-    let (width, height) = (mask.width.div_ceil(STEP), mask.height.div_ceil(STEP));
-    let mut lab = vec![[0.0f32; 4]; width * height];
-    for (i, cell) in lab.iter_mut().enumerate() {
-        let (cx, cy) = (mask.x0 + (i % width) * STEP, mask.y0 + (i / width) * STEP);
-        let (x1, y1) = ((cx + STEP).min(mask.x0 + mask.width), (cy + STEP).min(mask.y0 + mask.height));
-        let mut sum = [0u32; 3];
-        for y in cy..y1 {
-            for x in cx..x1 {
-                let rgb = frame.get(x, y);
-                (0..3).for_each(|c| sum[c] += u32::from(rgb[c]));
-            }
-        }
-        let n = ((x1 - cx) * (y1 - cy)).max(1) as u32;
-        let [l, a, b] = srgb_to_lab(sum.map(|v| ((v + n / 2) / n) as u8));
-        *cell = [l, a, b, 0.0];
-    }
-    let rect = LabRect { lab: &lab, x0: mask.x0, y0: mask.y0, width, height, step: STEP };
+    // Judged on square cells (their mean colour), a quarter or less of the conversions and
+    // tests; the weight is smooth anyway (blurred), so it is read back bilinearly per pixel.
+    let step = occlusion_cell(landmarks);
+    let (width, height) = (mask.width.div_ceil(step), mask.height.div_ceil(step));
+    let lab: Vec<[f32; 4]> = cell_means(frame, mask, step)
+        .into_iter()
+        .map(|rgb| {
+            let [l, a, b] = srgb_to_lab(rgb);
+            [l, a, b, 0.0]
+        })
+        .collect();
+    let rect = LabRect { lab: &lab, x0: mask.x0, y0: mask.y0, width, height, step };
     let weight = face_weight(&rect, landmarks, skin, Subject::Performer, Some(looks));
     // Read back bilinearly per pixel, edges clamped. Each column's two cells and fraction are
     // the same on every row, and each row's two cell rows the same along it: worked out once.
-    let neighbours = |i: usize, n: usize| crate::frame::between((i as f32 + 0.5) / STEP as f32, n);
+    let neighbours = |i: usize, n: usize| crate::frame::between((i as f32 + 0.5) / step as f32, n);
     let columns: Vec<(usize, usize, f32)> = (0..mask.width).map(|x| neighbours(x, width)).collect();
     for (y, alphas) in mask.alpha.chunks_exact_mut(mask.width).enumerate() {
         let (y0, y1, ay) = neighbours(y, height);
@@ -493,8 +485,46 @@ pub(super) fn hold_occluders(
     }
 }
 
-/// Side of the square of frame pixels judged together by [`hold_occluders`].
-const OCCLUSION_CELL: usize = 2;
+/// The mean colour of each `step` x `step` cell of `frame` under `mask`'s rectangle, row-major,
+/// the last row and column of cells as wide as what is left. Summed row slice by row slice:
+/// a pixel read through [`FrameMut::get`] costs its own bounds checks and offset arithmetic.
+fn cell_means(frame: &FrameMut<'_>, mask: &Mask, step: usize) -> Vec<[u8; 3]> {
+    let (width, height) = (mask.width.div_ceil(step), mask.height.div_ceil(step));
+    let ps = frame.pixel_stride;
+    // Every byte of the pixel is summed (the fourth is cheaper to add than to skip); the
+    // layout picks red, green and blue at the end.
+    let mut sums = vec![[0u32; 4]; width * height];
+    for y in 0..mask.height {
+        let start = (mask.y0 + y) * frame.stride + mask.x0 * ps;
+        let row = &frame.data[start..start + mask.width * ps];
+        let cells = &mut sums[(y / step) * width..][..width];
+        for (cell, pixels) in cells.iter_mut().zip(row.chunks(step * ps)) {
+            for pixel in pixels.chunks_exact(ps) {
+                cell.iter_mut().zip(pixel).for_each(|(sum, &v)| *sum += u32::from(v));
+            }
+        }
+    }
+    let side = |i: usize, n: usize| (n - i * step).min(step) as u32;
+    let mut means = Vec::with_capacity(sums.len());
+    for (i, sum) in sums.iter().enumerate() {
+        let n = side(i % width, mask.width) * side(i / width, mask.height);
+        means.push(frame.rgb.map(|c| ((sum[c] + n / 2) / n) as u8));
+    }
+    means
+}
+
+/// Side of the square of frame pixels judged together by [`hold_occluders`]: 2, or as many as
+/// keep the face outline [`OCCLUSION_CELLS_ACROSS`] cells wide. A hand's rim is placed to a
+/// cell, and the patches' averages and spreads hold as many cells, whatever the face's size in
+/// the frame; the cost is the face's, not its pixels'.
+fn occlusion_cell(landmarks: &[[f32; 3]]) -> usize {
+    let face = crate::facemeta::FaceBox::around(mesh::polygon(landmarks, &FACE_OVAL));
+    (face.map_or(0.0, |f| f.w / OCCLUSION_CELLS_ACROSS) as usize).max(2)
+}
+
+/// How many cells across the face outline the occlusion mask judges, at least (a face under
+/// 192 px is judged on 2x2 cells).
+const OCCLUSION_CELLS_ACROSS: f32 = 64.0;
 
 /// True when both eyes of `landmarks` are closed (lids together), judged by each eye's lid
 /// distance over its corner distance.
@@ -546,6 +576,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn cell_means_match_the_mean_of_each_square_read_pixel_by_pixel() {
+        // BGRx rows with padding at the end, a rectangle whose sides are not whole cells.
+        let (width, height, stride) = (23, 17, 23 * 4 + 8);
+        let mut data: Vec<u8> = (0..stride * height).map(|i| ((i * 37 + i / 7) % 251) as u8).collect();
+        let frame = FrameMut { data: &mut data, width, height, stride, pixel_stride: 4, rgb: [2, 1, 0] };
+        let mask = Mask { x0: 3, y0: 2, width: 17, height: 14, alpha: vec![255; 17 * 14] };
+        for step in [2, 3, 4, 5] {
+            let means = cell_means(&frame, &mask, step);
+            let across = mask.width.div_ceil(step);
+            assert_eq!(means.len(), across * mask.height.div_ceil(step));
+            for (i, &mean) in means.iter().enumerate() {
+                let (cx, cy) = (mask.x0 + (i % across) * step, mask.y0 + (i / across) * step);
+                let xs = cx..(cx + step).min(mask.x0 + mask.width);
+                let ys = cy..(cy + step).min(mask.y0 + mask.height);
+                let n = (xs.len() * ys.len()) as u32;
+                let mut sum = [0u32; 3];
+                for y in ys {
+                    for x in xs.clone() {
+                        let rgb = frame.get(x, y);
+                        (0..3).for_each(|c| sum[c] += u32::from(rgb[c]));
+                    }
+                }
+                assert_eq!(mean, sum.map(|v| ((v + n / 2) / n) as u8), "step {step}, cell {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_occlusion_cell_grows_with_the_face() {
+        let face =
+            |width: f32| -> Vec<[f32; 3]> { (0..468).map(|i| [width * (i % 2) as f32, i as f32, 0.0]).collect() };
+        assert_eq!(occlusion_cell(&face(105.0)), 2);
+        assert_eq!(occlusion_cell(&face(191.0)), 2);
+        assert_eq!(occlusion_cell(&face(262.0)), 4);
+        assert_eq!(occlusion_cell(&face(520.0)), 8);
+        assert_eq!(occlusion_cell(&[]), 2, "no landmarks: the smallest cell");
     }
 
     #[test]

@@ -45,7 +45,17 @@ pub fn decode_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
 
 /// The first `count` frames of `file` as `format` buffers carrying `reenactfacetrack`'s face meta.
 pub fn tracked(file: &Path, format: &str, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
-    let (caps, frames) = decode(file, format, count);
+    track(decode(file, format, count))
+}
+
+/// The first `count` frames of `file` letterboxed into 1280x720 RGBx, carrying
+/// `reenactfacetrack`'s face meta.
+pub fn tracked_720p(file: &Path, count: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    track(decode_720p(file, count))
+}
+
+/// `frames` through `reenactfacetrack`.
+fn track((caps, frames): (gst::Caps, Vec<gst::Buffer>)) -> (gst::Caps, Vec<gst::Buffer>) {
     let mut h = gst_check::Harness::new_parse("reenactfacetrack");
     h.set_caps(caps.clone(), caps.clone());
     let out = frames.into_iter().map(|f| h.push_and_pull(f).expect("tracked frame")).collect();
