@@ -16,7 +16,8 @@
 //!
 //! With properties after the frame count (`-- 11 occlusion-mask=true`, or `-- 11 ""` for the
 //! defaults), only the GRID close-up runs, once with those: one case for a profiler such as
-//! `valgrind --tool=callgrind`.
+//! `valgrind --tool=callgrind`, followed by a digest of the output frames (equal digests: equal
+//! pixels).
 
 // The same set-up as the element tests: plugin, shared models, decoded frames.
 #[path = "../tests/common/mod.rs"]
@@ -57,6 +58,15 @@ fn time_frames(desc: &str, caps: &gst::Caps, frames: &[gst::Buffer]) -> (Vec<f64
         out.push(output);
     }
     (times, out)
+}
+
+/// A digest of the frames' bytes (64-bit FNV-1a): two builds that print the same one wrote the
+/// same pixels, which is how a change meant only to make the swap cheaper is checked.
+fn digest(frames: &[gst::Buffer]) -> u64 {
+    frames.iter().fold(0xcbf2_9ce4_8422_2325, |hash, frame| {
+        let data = frame.map_readable().expect("map");
+        data.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    })
 }
 
 /// The swap against its peer, one 720p RGBx -> I420 conversion on one thread (what any
@@ -199,7 +209,8 @@ fn main() {
 
     if let Some(props) = std::env::args().nth(2) {
         let (caps, frames) = common::decode_720p(&common::shared().join("media/grid/grid_bbaf2n.mp4"), count);
-        bench("grid close-up", &caps, &tracked(&caps, frames), &path, &props);
+        let out = bench("grid close-up", &caps, &tracked(&caps, frames), &path, &props);
+        println!("outputs: digest {:016x}", digest(&out));
         let _ = std::fs::remove_file(path);
         return;
     }

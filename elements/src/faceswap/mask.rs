@@ -31,14 +31,16 @@ impl FrameMut<'_> {
         PackedLayout { pixel_stride: self.pixel_stride, rgb: self.rgb }
     }
 
-    /// R, G, B of pixel (`x`, `y`), which must lie inside the frame.
-    #[inline]
+    /// R, G, B of pixel (`x`, `y`), which must lie inside the frame. This and [`Self::blend`]
+    /// run once per face pixel from the warp and the blends; at the elements' opt-level the
+    /// compiler left them calls (about 60 instructions a blend), hence `always`.
+    #[inline(always)]
     pub(crate) fn get(&self, x: usize, y: usize) -> [u8; 3] {
         self.layout().rgb_at(self.data, y * self.stride + x * self.pixel_stride)
     }
 
     /// Mixes `colour` into pixel (`x`, `y`) with weight `alpha` / 255 (255 replaces it).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn blend(&mut self, x: usize, y: usize, colour: [u8; 3], alpha: u8) {
         let i = y * self.stride + x * self.pixel_stride;
         let a = u32::from(alpha);
