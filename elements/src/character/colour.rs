@@ -33,7 +33,7 @@ fn f(t: f32) -> f32 {
 
 /// The cube root of `t` > 0 to about a millionth (a ten-thousandth of a unit of L*), in a
 /// fraction of the work of `f32::cbrt`: it is most of what a conversion costs after the table
-/// of linear levels, and the occlusion mask converts every 2x2 cell of the face each frame. A
+/// of linear levels, and the occlusion mask converts every cell of the face each frame. A
 /// first guess from the bits (the exponent divided by 3), then two Newton steps, each of
 /// which about squares the relative error.
 fn cube_root(t: f32) -> f32 {
